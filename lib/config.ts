@@ -1,0 +1,129 @@
+/**
+ * One typed, validated configuration object for every command and pipeline.
+ *
+ * Values come from (in order of precedence) explicit overrides (CLI flags), the environment,
+ * then defaults that point at the local stack on 127.0.0.1. A bad value is a `ConfigError`
+ * whose one-line message names the environment key, never a stack trace.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Environment variable that feeds each config key. Keys not listed here are flag-only. */
+export const ENV_KEYS = {
+  kafkaBrokers: 'KAFKA_BROKERS',
+  schemaRegistryUrl: 'SCHEMA_REGISTRY_URL',
+  clickhouseUrl: 'CLICKHOUSE_URL',
+  clickhouseDatabase: 'CLICKHOUSE_DATABASE',
+  clickhouseUser: 'CLICKHOUSE_USER',
+  clickhousePassword: 'CLICKHOUSE_PASSWORD',
+  neo4jUri: 'NEO4J_URI',
+  neo4jUser: 'NEO4J_USER',
+  neo4jPassword: 'NEO4J_PASSWORD',
+  pgNodes: 'PG_NODES',
+  pgNodeCount: 'SHARDCAST_PG_NODE_COUNT',
+  pgBasePort: 'SHARDCAST_PG_BASE_PORT',
+  stackDir: 'SHARDCAST_STACK_DIR',
+  windowMs: 'SHARDCAST_WINDOW_MS',
+  allowedLatenessMs: 'SHARDCAST_ALLOWED_LATENESS_MS',
+  forecastHorizon: 'SHARDCAST_FORECAST_HORIZON',
+  forecastBackend: 'SHARDCAST_FORECAST_BACKEND',
+  metricsPort: 'SHARDCAST_METRICS_PORT',
+  logLevel: 'LOG_LEVEL',
+} as const;
+
+export type ConfigKey = keyof typeof ENV_KEYS;
+
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.string()).min(1, 'expected at least one comma-separated value'));
+const intFromString = (min: number) => z.coerce.number().int().min(min);
+const url = z.string().url();
+
+export const ConfigSchema = z.object({
+  kafkaBrokers: csv.default(['127.0.0.1:9092']),
+  schemaRegistryUrl: url.default('http://127.0.0.1:8081/apis/ccompat/v7'),
+  clickhouseUrl: url.default('http://127.0.0.1:8123'),
+  clickhouseDatabase: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier').default('shardcast'),
+  clickhouseUser: z.string().default('default'),
+  clickhousePassword: z.string().default(''),
+  neo4jUri: z.string().regex(/^(bolt|neo4j)(\+s|\+ssc)?:\/\//, 'expected a bolt:// or neo4j:// URI').default('bolt://127.0.0.1:7687'),
+  neo4jUser: z.string().default('neo4j'),
+  neo4jPassword: z.string().min(8, 'Neo4j requires at least 8 characters').default('shardcast-local'),
+  /** PostgreSQL shard nodes as connection URLs; derived from pgNodeCount/pgBasePort when not given. */
+  pgNodes: csv.optional(),
+  pgNodeCount: intFromString(1).max(16).default(3),
+  pgBasePort: intFromString(1024).max(65000).default(5433),
+  stackDir: z.string().default('.stack'),
+  windowMs: intFromString(100).default(10_000),
+  allowedLatenessMs: intFromString(0).default(5_000),
+  forecastHorizon: intFromString(1).max(1000).default(6),
+  forecastBackend: z.enum(['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  metricsPort: intFromString(0).max(65535).default(9464),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+type Parsed = z.output<typeof ConfigSchema>;
+
+export interface Config extends Omit<Parsed, 'pgNodes'> {
+  /** Connection URLs of the PostgreSQL shard nodes, node 0 first. */
+  pgNodes: string[];
+  /** Absolute path of the local stack's data directory. */
+  stackDir: string;
+  /** Services whose endpoint came from the environment: the local stack leaves those alone. */
+  external: { kafka: boolean; registry: boolean; clickhouse: boolean; neo4j: boolean; postgres: boolean };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly key: string, detail: string) {
+    super(`config: ${key}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Local PostgreSQL shard node URL for node index `i`. */
+export function localPgUrl(port: number): string {
+  return `postgres://shardcast@127.0.0.1:${port}/shardcast`;
+}
+
+/**
+ * Builds the config from `env` and `overrides` (flags, already named by config key).
+ * Throws `ConfigError` naming the first bad key.
+ */
+export function loadConfig(
+  overrides: Partial<Record<ConfigKey, unknown>> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Config {
+  const raw: Record<string, unknown> = {};
+  for (const [key, envName] of Object.entries(ENV_KEYS) as [ConfigKey, string][]) {
+    const fromEnv = env[envName];
+    if (fromEnv !== undefined && fromEnv !== '') raw[key] = fromEnv;
+  }
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value !== undefined) raw[key] = value;
+  }
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const key = String(issue.path[0] ?? '?');
+    const envName = ENV_KEYS[key as ConfigKey] ?? key;
+    const got = raw[key] === undefined ? '' : ` (got ${JSON.stringify(raw[key])})`;
+    throw new ConfigError(envName, `${issue.message}${got}`);
+  }
+  const c = result.data;
+  const pgNodes =
+    c.pgNodes ?? Array.from({ length: c.pgNodeCount }, (_, i) => localPgUrl(c.pgBasePort + i));
+  const has = (k: ConfigKey) => env[ENV_KEYS[k]] !== undefined && env[ENV_KEYS[k]] !== '';
+  return {
+    ...c,
+    pgNodes,
+    stackDir: path.resolve(c.stackDir),
+    external: {
+      kafka: has('kafkaBrokers'),
+      registry: has('schemaRegistryUrl'),
+      clickhouse: has('clickhouseUrl'),
+      neo4j: has('neo4jUri'),
+      postgres: has('pgNodes'),
+    },
+  };
+}

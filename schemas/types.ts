@@ -1,0 +1,220 @@
+/**
+ * TypeScript shapes of the Avro records in this folder. The `.avsc` files are the source of
+ * truth; `test/unit/schemas.test.ts` checks that every field here exists there and back.
+ * Avro `long` timestamps are plain numbers (ms); avsc decodes longs to numbers.
+ */
+export type Dialect = 'postgres' | 'clickhouse' | 'mysql' | 'generic';
+export type Operation = 'select' | 'insert' | 'update' | 'delete' | 'ddl' | 'other';
+export type QueryStatus = 'ok' | 'error' | 'timeout' | 'cancelled';
+
+export interface QueryEvent {
+  eventId: string;
+  ts: number;
+  source: string;
+  dialect: Dialect;
+  database: string | null;
+  sql: string | null;
+  fingerprint: string | null;
+  tables: string[];
+  operation: Operation | null;
+  durationMs: number;
+  rowsRead: number;
+  rowsWritten: number;
+  node: string | null;
+  partition: string | null;
+  keyValues: Record<string, string>;
+  client: string | null;
+  status: QueryStatus;
+  txId: string | null;
+}
+
+export interface MetricSample {
+  ts: number;
+  source: string;
+  node: string;
+  metric: string;
+  value: number;
+  labels: Record<string, string>;
+}
+
+export type ReadWriteClass = 'read' | 'write' | 'mixed' | 'ddl';
+
+export interface Predicate {
+  table: string | null;
+  column: string;
+  op: string;
+  values: string[];
+}
+
+export interface KeyRange {
+  table: string;
+  column: string;
+  /** Inclusive lower bound of the key values touched, null when unbounded. */
+  lo: number | null;
+  /** Inclusive upper bound, null when unbounded. */
+  hi: number | null;
+  /** Name of the configured key-range bucket the range falls in ("*" when it spans all). */
+  bucket: string;
+}
+
+export interface QueryFeatures {
+  eventId: string;
+  ts: number;
+  source: string;
+  templateId: string;
+  template: string | null;
+  operation: string;
+  readWrite: ReadWriteClass;
+  tables: string[];
+  predicates: Predicate[];
+  keyRanges: KeyRange[];
+  joins: string[];
+  parseError: string | null;
+}
+
+export interface HotKey {
+  key: string;
+  count: number;
+  error: number;
+}
+
+export interface CoAccess {
+  other: string;
+  count: number;
+}
+
+export interface WorkloadAggregate {
+  seriesId: string;
+  windowStart: number;
+  windowEnd: number;
+  source: string;
+  table: string | null;
+  keyBucket: string | null;
+  partition: string | null;
+  node: string | null;
+  queries: number;
+  reads: number;
+  writes: number;
+  rowsRead: number;
+  rowsWritten: number;
+  errors: number;
+  unparsed: number;
+  lateMerged: number;
+  latencySumMs: number;
+  latencyP50Ms: number | null;
+  latencyP95Ms: number | null;
+  latencyP99Ms: number | null;
+  hotKeys: HotKey[];
+  coAccess: CoAccess[];
+}
+
+export interface ForecastPoint {
+  horizon: number;
+  ts: number;
+  predicted: number;
+  lower: number;
+  upper: number;
+}
+
+export interface Forecast {
+  seriesId: string;
+  issuedAt: number;
+  originTs: number;
+  stepMs: number;
+  metric: string;
+  model: string;
+  backend: string | null;
+  points: ForecastPoint[];
+  recentError: number | null;
+  intervalLevel: number;
+}
+
+export type StoreKind = 'postgres' | 'clickhouse' | 'kafka' | 'other';
+
+export interface Evidence {
+  seriesId: string | null;
+  currentLoad: number;
+  forecastPeak: number;
+  forecastLower: number;
+  forecastUpper: number;
+  peakAt: number | null;
+  capacity: number | null;
+  model: string | null;
+}
+
+interface CommandBase {
+  commandId: string;
+  issuedAt: number;
+  deadline: number;
+  store: string;
+  storeKind: StoreKind;
+  params: Record<string, string>;
+  evidence: Evidence;
+  expectedBenefit: number;
+  expectedCost: number;
+  estimatedDurationMs: number;
+  requiresApproval: boolean;
+  policy: string;
+  explanation: string;
+}
+
+export type PartitionAction =
+  | 'split' | 'merge' | 'rekey' | 'composite_index' | 'derived_attribute' | 'precompute'
+  | 'repartition' | 'add_topic_partitions';
+export type ShardAction = 'move' | 'replicate' | 'dereplicate' | 'colocate';
+export type ResourceAction = 'scale_out' | 'scale_in';
+
+export interface PartitionCommand extends CommandBase {
+  table: string;
+  partition: string | null;
+  action: PartitionAction;
+}
+
+export interface ShardCommand extends CommandBase {
+  table: string;
+  partition: string | null;
+  sourceNode: string | null;
+  targetNode: string | null;
+  action: ShardAction;
+}
+
+export interface ResourceCommand extends CommandBase {
+  node: string | null;
+  action: ResourceAction;
+}
+
+export type AnyCommand =
+  | ({ kind: 'partition' } & PartitionCommand)
+  | ({ kind: 'shard' } & ShardCommand)
+  | ({ kind: 'resource' } & ResourceCommand);
+
+export type CommandStatus = 'ACCEPTED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ROLLED_BACK' | 'REJECTED';
+
+export interface CommandResult {
+  commandId: string;
+  ts: number;
+  topic: string;
+  store: string;
+  action: string;
+  status: CommandStatus;
+  progress: number;
+  reason: string | null;
+  rowsCopied: number;
+  bytesMoved: number;
+  verified: boolean | null;
+  durationMs: number;
+  executor: string;
+  details: Record<string, string>;
+}
+
+export interface DeadLetter {
+  ts: number;
+  sourceTopic: string;
+  sourcePartition: number;
+  sourceOffset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  stage: string;
+  reason: string;
+  pipeline: string;
+}
