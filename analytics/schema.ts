@@ -1,0 +1,90 @@
+/**
+ * ClickHouse tables that every topic of the flow lands in. The SQL sticks to what both the
+ * old 18.16 server on Debian and current releases accept: MergeTree with PARTITION BY/ORDER BY,
+ * DateTime (not DateTime64) plus a UInt64 millisecond column, arrays instead of Map, no
+ * LowCardinality. Tables are ReplacingMergeTree keyed by the message's natural id, so a
+ * redelivered message replaces itself instead of counting twice (queries read with FINAL).
+ */
+export interface TableDef {
+  name: string;
+  ddl: (db: string) => string;
+}
+
+const rmt = (order: string, partition = 'toYYYYMM(ts)', version?: string) =>
+  `ENGINE = ReplacingMergeTree(${version ?? ''}) PARTITION BY ${partition} ORDER BY (${order})`;
+
+export const TABLES: TableDef[] = [
+  {
+    name: 'query_events',
+    ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.query_events (
+      ts DateTime, ts_ms UInt64, event_id String, source String, dialect String, database String,
+      template_id String, sql Nullable(String), tables Array(String), operation String,
+      duration_ms Float64, rows_read UInt64, rows_written UInt64, node String, partition_id String,
+      client String, status String
+    ) ${rmt('source, event_id')}`,
+  },
+  {
+    name: 'aggregates',
+    ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.aggregates (
+      ts DateTime, window_start_ms UInt64, window_end_ms UInt64, series_id String, source String,
+      table_name String, key_bucket String, partition_id String, node String,
+      queries UInt64, reads UInt64, writes UInt64, rows_read UInt64, rows_written UInt64,
+      errors UInt64, unparsed UInt64, late_merged UInt64, latency_sum_ms Float64,
+      latency_p50_ms Nullable(Float64), latency_p95_ms Nullable(Float64), latency_p99_ms Nullable(Float64),
+      hot_keys Array(String), hot_counts Array(UInt64)
+    ) ${rmt('series_id, window_start_ms')}`,
+  },
+  {
+    name: 'forecasts',
+    ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.forecasts (
+      ts DateTime, issued_at_ms UInt64, origin_ms UInt64, target_ms UInt64, step_ms UInt64,
+      series_id String, metric String, model String, backend String, horizon UInt16,
+      predicted Float64, lower Float64, upper Float64, recent_error Nullable(Float64)
+    ) ${rmt('series_id, origin_ms, horizon')}`,
+  },
+  {
+    name: 'commands',
+    ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.commands (
+      ts DateTime, issued_at_ms UInt64, deadline_ms UInt64, command_id String, topic String, kind String,
+      action String, store String, store_kind String, table_name String, partition_id String,
+      source_node String, target_node String, node String, policy String, requires_approval UInt8,
+      expected_benefit Float64, expected_cost Float64, estimated_duration_ms UInt64,
+      evidence_series String, current_load Float64, forecast_peak Float64, forecast_lower Float64,
+      forecast_upper Float64, explanation String, params_keys Array(String), params_values Array(String)
+    ) ${rmt('command_id')}`,
+  },
+  {
+    name: 'results',
+    ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.results (
+      ts DateTime, ts_ms UInt64, command_id String, topic String, store String, action String,
+      status String, progress Float64, reason String, rows_copied UInt64, bytes_moved UInt64,
+      verified Nullable(UInt8), duration_ms UInt64, executor String,
+      details_keys Array(String), details_values Array(String)
+    ) ${rmt('command_id, status, ts_ms')}`,
+  },
+  {
+    name: 'dlq',
+    ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.dlq (
+      ts DateTime, ts_ms UInt64, source_topic String, source_partition UInt32, source_offset String,
+      stage String, reason String, pipeline String, value_bytes UInt32, value_hex_prefix String
+    ) ${rmt('source_topic, source_partition, source_offset')}`,
+  },
+  {
+    // Rollup of DLQ reasons per hour. Materialized views see inserts, not merges, so a
+    // redelivered dead letter counts twice here; the dlq table itself stays exact.
+    name: 'dlq_reasons_hourly',
+    ddl: (db) => `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.dlq_reasons_hourly
+      ENGINE = SummingMergeTree() PARTITION BY toYYYYMM(hour) ORDER BY (hour, source_topic, stage, reason)
+      AS SELECT toStartOfHour(ts) AS hour, source_topic, stage, reason, toUInt64(1) AS letters
+      FROM ${db}.dlq`,
+  },
+  {
+    // Hourly load per table and key bucket (same redelivery caveat as above).
+    name: 'load_hourly',
+    ddl: (db) => `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.load_hourly
+      ENGINE = SummingMergeTree() PARTITION BY toYYYYMM(hour) ORDER BY (hour, source, table_name, key_bucket)
+      AS SELECT toStartOfHour(ts) AS hour, source, table_name, key_bucket,
+        queries, reads, writes, rows_read, rows_written
+      FROM ${db}.aggregates`,
+  },
+];

@@ -1,0 +1,37 @@
+/** Idempotent provisioning of the topic catalog on a cluster. */
+import type { Kafka } from 'kafkajs';
+import { ALL_TOPICS, type TopicSpec } from './catalog.js';
+
+export interface ProvisionReport {
+  created: string[];
+  existing: string[];
+}
+
+export async function provisionTopics(kafka: Kafka, topics: readonly TopicSpec[] = ALL_TOPICS): Promise<ProvisionReport> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const have = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !have.has(t.name));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.name,
+          numPartitions: t.partitions,
+          replicationFactor: 1,
+          configEntries: [
+            { name: 'retention.ms', value: String(t.retentionMs) },
+            { name: 'cleanup.policy', value: t.compacted ? 'compact' : 'delete' },
+          ],
+        })),
+      });
+    }
+    return {
+      created: missing.map((t) => t.name),
+      existing: topics.filter((t) => have.has(t.name)).map((t) => t.name),
+    };
+  } finally {
+    await admin.disconnect();
+  }
+}
