@@ -1,0 +1,132 @@
+/**
+ * Runs one command through its lifecycle: validate → claim in the ledger (idempotency) →
+ * execute with the adapter (progress, throttle, checkpoints) → terminal status. Every step
+ * is reported as a CommandResult through `emit`. Pure orchestration: stores are behind the
+ * adapters, results go wherever `emit` sends them.
+ */
+import type { AnyCommand, CommandResult, CommandStatus } from '../schemas/types.js';
+import { COMMAND_TOPICS } from '../topics/catalog.js';
+import { isPlainIdentifier } from './identifiers.js';
+import { isTerminal, type CommandLedger } from './ledger.js';
+import type { ExecutionContext, Outcome, StoreAdapter } from './types.js';
+
+export interface EngineOptions {
+  executorName: string;
+  adapters: StoreAdapter[];
+  ledger: CommandLedger;
+  emit(result: CommandResult): Promise<void>;
+  /** Bytes per second all migrations together may move. */
+  bytesPerSecond: number;
+  now?: () => number;
+  signal?: AbortSignal;
+}
+
+export class ExecutorEngine {
+  private readonly now: () => number;
+  private windowStart = 0;
+  private windowBytes = 0;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  private result(cmd: AnyCommand, status: CommandStatus, extra: Partial<CommandResult> = {}): CommandResult {
+    return {
+      commandId: cmd.commandId,
+      ts: this.now(),
+      topic: COMMAND_TOPICS[cmd.kind],
+      store: cmd.store,
+      action: cmd.action,
+      status,
+      progress: status === 'SUCCEEDED' ? 1 : 0,
+      reason: null,
+      rowsCopied: 0,
+      bytesMoved: 0,
+      verified: null,
+      durationMs: 0,
+      executor: this.opts.executorName,
+      details: {},
+      ...extra,
+    };
+  }
+
+  /** Structural checks that need no store: names are plain identifiers, the id is sane. */
+  static basicReason(cmd: AnyCommand): string | null {
+    if (!/^[A-Za-z0-9._:-]{1,128}$/.test(cmd.commandId)) return 'commandId is not a plain id';
+    if (!isPlainIdentifier(cmd.store.replace(/-/g, '_'))) return `store ${JSON.stringify(cmd.store)} is not a catalog name`;
+    if ('table' in cmd && !isPlainIdentifier(cmd.table)) return `table ${JSON.stringify(cmd.table)} is not a plain identifier`;
+    if ('partition' in cmd && cmd.partition !== null && !isPlainIdentifier(cmd.partition)) {
+      return `partition ${JSON.stringify(cmd.partition)} is not a plain identifier`;
+    }
+    for (const n of [cmd.kind === 'shard' ? cmd.sourceNode : null, cmd.kind === 'shard' ? cmd.targetNode : null, cmd.kind === 'resource' ? cmd.node : null]) {
+      if (n !== null && !/^[a-z0-9_-]{1,63}$/.test(n)) return `node ${JSON.stringify(n)} is not a catalog name`;
+    }
+    return null;
+  }
+
+  async run(cmd: AnyCommand): Promise<CommandStatus> {
+    const started = this.now();
+    const seen = await this.opts.ledger.get(cmd.commandId);
+    if (seen && isTerminal(seen.status)) {
+      // A replayed id: report it, change nothing.
+      await this.opts.emit(this.result(cmd, 'REJECTED', { reason: `duplicate command id (already ${seen.status})` }));
+      return 'REJECTED';
+    }
+    const adapter = this.opts.adapters.find((a) => a.handles(cmd));
+    const reason =
+      ExecutorEngine.basicReason(cmd) ??
+      (adapter ? await adapter.validate(cmd) : `no executor for ${cmd.kind}/${cmd.action} on a ${cmd.storeKind} store`);
+    if (reason) {
+      await this.opts.ledger.claim(cmd.commandId, cmd.action);
+      await this.opts.ledger.setStatus(cmd.commandId, 'REJECTED', { reason });
+      await this.opts.emit(this.result(cmd, 'REJECTED', { reason }));
+      return 'REJECTED';
+    }
+    const prior = seen ?? (await this.opts.ledger.claim(cmd.commandId, cmd.action, cmd));
+    await this.opts.emit(this.result(cmd, 'ACCEPTED', { details: prior ? { resumed: 'true' } : {} }));
+
+    const ctx: ExecutionContext = {
+      signal: this.opts.signal ?? new AbortController().signal,
+      resumeFrom: prior?.state && Object.keys(prior.state).length > 0 ? prior.state : null,
+      report: async (p) => {
+        await this.opts.ledger.setStatus(cmd.commandId, 'RUNNING');
+        await this.opts.emit(this.result(cmd, 'RUNNING', { ...p, details: p.details ?? {}, durationMs: this.now() - started }));
+      },
+      throttle: (bytes) => this.throttle(bytes),
+      checkpoint: (state) => this.opts.ledger.setStatus(cmd.commandId, 'RUNNING', state),
+    };
+    let outcome: Outcome;
+    try {
+      outcome = await adapter!.execute(cmd, ctx);
+    } catch (err) {
+      outcome = { status: 'FAILED', reason: (err as Error).message };
+    }
+    await this.opts.ledger.setStatus(cmd.commandId, outcome.status);
+    await this.opts.emit(
+      this.result(cmd, outcome.status, {
+        reason: outcome.reason ?? null,
+        rowsCopied: outcome.rowsCopied ?? 0,
+        bytesMoved: outcome.bytesMoved ?? 0,
+        verified: outcome.verified ?? null,
+        details: outcome.details ?? {},
+        progress: outcome.status === 'SUCCEEDED' ? 1 : 0,
+        durationMs: this.now() - started,
+      }),
+    );
+    return outcome.status;
+  }
+
+  /** A one-second token bucket shared by every command this engine runs. */
+  private async throttle(bytes: number): Promise<void> {
+    const now = this.now();
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.windowBytes = 0;
+    }
+    this.windowBytes += bytes;
+    if (this.windowBytes > this.opts.bytesPerSecond) {
+      const wait = 1000 - (now - this.windowStart);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * `shardcast run execute`: the three command topics → executor engine → shardcast.results.
+ * Commands of a batch run one after another (the engine throttles bytes across them); results
+ * are sent as they happen so progress is visible; the batch's offsets are committed after its
+ * last result is acknowledged. On start, commands a crashed executor left in flight are
+ * finished or rolled back first.
+ */
+import type { AnyCommand, CommandResult, PartitionCommand, ResourceCommand, ShardCommand } from '../schemas/types.js';
+import { COMMAND_TOPICS, TOPICS } from '../topics/catalog.js';
+import { ExecutorEngine } from '../executors/engine.js';
+import { CommandLedger } from '../executors/ledger.js';
+import { buildAdapters } from '../executors/registry.js';
+import type { Envelope } from '../processors/envelope.js';
+import type { PipelineContext } from './context.js';
+import { startStage, type RunningStage } from './stage.js';
+
+export function toAnyCommand(topic: string, value: PartitionCommand | ShardCommand | ResourceCommand): AnyCommand {
+  if (topic === COMMAND_TOPICS.partition) return { kind: 'partition', ...(value as PartitionCommand) };
+  if (topic === COMMAND_TOPICS.shard) return { kind: 'shard', ...(value as ShardCommand) };
+  return { kind: 'resource', ...(value as ResourceCommand) };
+}
+
+export interface ExecuteOptions {
+  groupId?: string;
+  bytesPerSecond?: number;
+}
+
+export async function startExecute(ctx: PipelineContext, opts: ExecuteOptions = {}): Promise<RunningStage & { engine: ExecutorEngine; abort(): void }> {
+  const ledger = await CommandLedger.open(ctx.cfg.pgNodes[0]!);
+  const abort = new AbortController();
+  const adapters = await buildAdapters(ctx.cfg);
+  const emit = async (r: CommandResult) => {
+    await ctx.producer.send(TOPICS.results.name, [{ key: r.commandId, value: r }]);
+    ctx.log.info({ commandId: r.commandId, action: r.action, status: r.status, reason: r.reason ?? undefined }, 'result');
+  };
+  const engine = new ExecutorEngine({
+    executorName: `shardcast-executor@${process.pid}`,
+    adapters: adapters.list,
+    ledger,
+    emit,
+    bytesPerSecond: opts.bytesPerSecond ?? 32 * 1024 * 1024,
+    signal: abort.signal,
+  });
+
+  for (const entry of await ledger.unfinished()) {
+    ctx.log.warn({ commandId: entry.commandId, status: entry.status }, 'resuming a command left in flight');
+    await engine.run(entry.command as AnyCommand);
+  }
+
+  const stage = await startStage<PartitionCommand | ShardCommand | ResourceCommand>(ctx, {
+    name: 'execute',
+    groupId: opts.groupId ?? 'shardcast-execute',
+    topics: Object.values(COMMAND_TOPICS),
+    batchSize: 50,
+    batchMs: 200,
+    handle: async (batch: Envelope<PartitionCommand | ShardCommand | ResourceCommand>[]) => {
+      for (const m of batch) await engine.run(toAnyCommand(m.topic, m.value));
+      return [];
+    },
+  });
+  return {
+    ...stage,
+    engine,
+    abort: () => abort.abort(),
+    /** Graceful: the command in hand finishes; a later `abort()` makes adapters roll back. */
+    async stop() {
+      await stage.stop();
+      await adapters.close();
+      await ledger.close();
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * `shardcast run sink`: every topic of the flow → its ClickHouse table, in batched inserts.
+ * Offsets are committed after the insert succeeded; a redelivered batch replaces itself in the
+ * ReplacingMergeTree tables. Query events can be sampled (deterministically by event id, so a
+ * redelivery makes the same choice).
+ */
+import { createHash } from 'node:crypto';
+import {
+  aggregateRow, commandRow, deadLetterRow, forecastRows, queryEventRow, resultRow,
+} from '../analytics/rows.js';
+import { createClickHouse, ensureAnalyticsSchema, insertRows } from '../analytics/clickhouse.js';
+import type { CommandResult, DeadLetter, Forecast, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
+import { COMMAND_TOPICS, TOPICS } from '../topics/catalog.js';
+import type { Envelope } from '../processors/envelope.js';
+import type { PipelineContext } from './context.js';
+import { startStage, type RunningStage } from './stage.js';
+import { toAnyCommand } from './execute.js';
+
+export interface SinkOptions {
+  groupId?: string;
+  /** Fraction of query events kept, 0..1 (default 1). */
+  querySampleRate?: number;
+  batchSize?: number;
+}
+
+const sampled = (eventId: string, rate: number) =>
+  rate >= 1 || createHash('sha1').update(eventId).digest().readUInt32BE(0) / 0xffffffff < rate;
+
+export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): Promise<RunningStage & { rowsInserted: () => number }> {
+  const ch = createClickHouse(ctx.cfg);
+  const db = ctx.cfg.clickhouseDatabase;
+  await ensureAnalyticsSchema(ch, db);
+  const rate = opts.querySampleRate ?? 1;
+  let inserted = 0;
+  const commandTopics = new Set<string>(Object.values(COMMAND_TOPICS));
+
+  const stage = await startStage<unknown>(ctx, {
+    name: 'sink',
+    groupId: opts.groupId ?? 'shardcast-sink',
+    topics: [TOPICS.queries.name, TOPICS.aggregates.name, TOPICS.forecasts.name, ...commandTopics, TOPICS.results.name, TOPICS.dlq.name],
+    batchSize: opts.batchSize ?? 5000,
+    batchMs: 1000,
+    handle: async (batch: Envelope<unknown>[]) => {
+      const tables = new Map<string, object[]>();
+      const add = (t: string, rows: object[]) => {
+        const cur = tables.get(t);
+        if (cur) cur.push(...rows);
+        else tables.set(t, [...rows]);
+      };
+      for (const m of batch) {
+        if (m.topic === TOPICS.queries.name) {
+          const e = m.value as QueryEvent;
+          if (sampled(e.eventId, rate)) add('query_events', [queryEventRow(e)]);
+        } else if (m.topic === TOPICS.aggregates.name) add('aggregates', [aggregateRow(m.value as WorkloadAggregate)]);
+        else if (m.topic === TOPICS.forecasts.name) add('forecasts', forecastRows(m.value as Forecast));
+        else if (commandTopics.has(m.topic)) add('commands', [commandRow(toAnyCommand(m.topic, m.value as never), m.topic)]);
+        else if (m.topic === TOPICS.results.name) add('results', [resultRow(m.value as CommandResult)]);
+        else if (m.topic === TOPICS.dlq.name) add('dlq', [deadLetterRow(m.value as DeadLetter)]);
+      }
+      for (const [table, rows] of tables) {
+        await insertRows(ch, db, table, rows);
+        inserted += rows.length;
+      }
+      return [];
+    },
+  });
+  return {
+    ...stage,
+    rowsInserted: () => inserted,
+    async stop() {
+      await stage.stop();
+      await ch.close();
+    },
+  };
+}
