@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { exitCodeFor, UsageError } from '../lib/errors.js';
+import { describeQueries } from '../analytics/queries.js';
 
 const positiveInt = (name: string) => (v: string) => {
   const n = Number(v);
@@ -89,6 +90,7 @@ export function buildProgram(): Command {
     .argument('[query-name]', 'name of the query; omit to list them')
     .addOption(json('print rows as JSON'))
     .option('--limit <n>', 'rows at most', positiveInt('--limit'), 20)
+    .addHelpText('after', `\nQueries:\n${describeQueries()}`)
     .action(async (name, o) => (await import('./commands/analytics.js')).analyticsCommand(name, o));
 
   return program;
@@ -105,7 +107,7 @@ export async function main(argv: string[]): Promise<number> {
     return Number(process.exitCode ?? 0);
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
       return 2; // commander already printed the one-line reason
     }
     const { code, message } = exitCodeFor(err);

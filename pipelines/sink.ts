@@ -18,6 +18,12 @@ import { toAnyCommand } from './execute.js';
 
 export interface SinkOptions {
   groupId?: string;
+  /** Database to write to (default: the configured one). */
+  database?: string;
+  /** Extra topics routed like an existing one (benchmarks use private topics). */
+  aliases?: Record<string, string>;
+  /** Consume only these topics (default: every topic of the flow plus the aliases). */
+  topics?: string[];
   /** Fraction of query events kept, 0..1 (default 1). */
   querySampleRate?: number;
   batchSize?: number;
@@ -28,7 +34,8 @@ const sampled = (eventId: string, rate: number) =>
 
 export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): Promise<RunningStage & { rowsInserted: () => number }> {
   const ch = createClickHouse(ctx.cfg);
-  const db = ctx.cfg.clickhouseDatabase;
+  const db = opts.database ?? ctx.cfg.clickhouseDatabase;
+  const aliases = opts.aliases ?? {};
   await ensureAnalyticsSchema(ch, db);
   const rate = opts.querySampleRate ?? 1;
   let inserted = 0;
@@ -37,7 +44,10 @@ export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): P
   const stage = await startStage<unknown>(ctx, {
     name: 'sink',
     groupId: opts.groupId ?? 'shardcast-sink',
-    topics: [TOPICS.queries.name, TOPICS.aggregates.name, TOPICS.forecasts.name, ...commandTopics, TOPICS.results.name, TOPICS.dlq.name],
+    topics: opts.topics ?? [
+      TOPICS.queries.name, TOPICS.aggregates.name, TOPICS.forecasts.name, ...commandTopics, TOPICS.results.name,
+      TOPICS.dlq.name, ...Object.keys(aliases),
+    ],
     batchSize: opts.batchSize ?? 5000,
     batchMs: 1000,
     handle: async (batch: Envelope<unknown>[]) => {
@@ -48,14 +58,15 @@ export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): P
         else tables.set(t, [...rows]);
       };
       for (const m of batch) {
-        if (m.topic === TOPICS.queries.name) {
+        const topic = aliases[m.topic] ?? m.topic;
+        if (topic === TOPICS.queries.name) {
           const e = m.value as QueryEvent;
           if (sampled(e.eventId, rate)) add('query_events', [queryEventRow(e)]);
-        } else if (m.topic === TOPICS.aggregates.name) add('aggregates', [aggregateRow(m.value as WorkloadAggregate)]);
-        else if (m.topic === TOPICS.forecasts.name) add('forecasts', forecastRows(m.value as Forecast));
-        else if (commandTopics.has(m.topic)) add('commands', [commandRow(toAnyCommand(m.topic, m.value as never), m.topic)]);
-        else if (m.topic === TOPICS.results.name) add('results', [resultRow(m.value as CommandResult)]);
-        else if (m.topic === TOPICS.dlq.name) add('dlq', [deadLetterRow(m.value as DeadLetter)]);
+        } else if (topic === TOPICS.aggregates.name) add('aggregates', [aggregateRow(m.value as WorkloadAggregate)]);
+        else if (topic === TOPICS.forecasts.name) add('forecasts', forecastRows(m.value as Forecast));
+        else if (commandTopics.has(topic)) add('commands', [commandRow(toAnyCommand(topic, m.value as never), topic)]);
+        else if (topic === TOPICS.results.name) add('results', [resultRow(m.value as CommandResult)]);
+        else if (topic === TOPICS.dlq.name) add('dlq', [deadLetterRow(m.value as DeadLetter)]);
       }
       for (const [table, rows] of tables) {
         await insertRows(ch, db, table, rows);

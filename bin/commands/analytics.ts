@@ -1,0 +1,25 @@
+/** `shardcast analytics <query-name> [--json]`: runs a canned ClickHouse query. */
+import { createClickHouse, queryRows } from '../../analytics/clickhouse.js';
+import { CANNED_QUERIES, cannedQuery, describeQueries } from '../../analytics/queries.js';
+import { loadConfig } from '../../lib/config.js';
+import { UsageError } from '../../lib/errors.js';
+import { printTable } from '../table.js';
+
+export async function analyticsCommand(name: string | undefined, opts: { json?: boolean; limit: number }): Promise<void> {
+  if (!name) {
+    process.stdout.write(`queries:\n${describeQueries()}\n`);
+    return;
+  }
+  const q = cannedQuery(name);
+  if (!q) throw new UsageError(`unknown analytics query ${JSON.stringify(name)}; one of: ${CANNED_QUERIES.map((c) => c.name).join(', ')}`);
+  const cfg = loadConfig();
+  const ch = createClickHouse(cfg);
+  try {
+    const sql = q.sql(cfg.clickhouseDatabase, opts.limit);
+    const rows = await queryRows(ch, sql);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ query: name, sql, rows }, null, 2)}\n`);
+    else printTable(rows);
+  } finally {
+    await ch.close();
+  }
+}

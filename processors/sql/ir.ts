@@ -1,0 +1,90 @@
+/**
+ * The compiled form of one statement template: what the real parser found, with every literal
+ * replaced by a slot that points into the scanner's literal list. Compiling happens once per
+ * template (cache miss); filling the slots from freshly scanned literals is all a cache hit costs.
+ */
+import type { Operation, ReadWriteClass } from '../../schemas/types.js';
+
+/** A predicate value: the n-th scanned literal, or fixed text (a $1 parameter, NULL, ...). */
+export type Slot = number | { text: string };
+
+/** Comparison operators kept in features; only the first seven constrain key ranges. */
+export type PredOp = '=' | '<' | '<=' | '>' | '>=' | 'in' | 'between' | '<>' | 'not in' | 'not between' | 'like' | 'is null' | 'is not null' | 'other';
+
+export interface PredIR {
+  /** Resolved table name (alias resolved), null when ambiguous. */
+  table: string | null;
+  column: string;
+  op: PredOp;
+  slots: Slot[];
+}
+
+/** Boolean structure of a WHERE clause over predicate indices; 'any' = unknown / no constraint. */
+export type BoolIR =
+  | { t: 'and'; c: BoolIR[] }
+  | { t: 'or'; c: BoolIR[] }
+  | { t: 'pred'; i: number }
+  | { t: 'any' };
+
+/** One SELECT/UPDATE/DELETE/INSERT scope: the tables it ranges over and what constrains them. */
+export interface ScopeIR {
+  tables: string[];
+  where: BoolIR;
+}
+
+export interface CompiledTemplate {
+  templateId: string;
+  template: string | null;
+  operation: Operation;
+  readWrite: ReadWriteClass;
+  tables: string[];
+  joins: string[];
+  preds: PredIR[];
+  scopes: ScopeIR[];
+  parseError: string | null;
+  /** True when literals could not be mapped to slots reliably: re-parse on every hit. */
+  volatile: boolean;
+}
+
+export const ANY: BoolIR = { t: 'any' };
+
+export function andOf(c: BoolIR[]): BoolIR {
+  const k = c.filter((x) => x.t !== 'any');
+  if (k.length === 0) return ANY;
+  if (k.length === 1) return k[0]!;
+  return { t: 'and', c: k };
+}
+
+export function orOf(c: BoolIR[]): BoolIR {
+  if (c.length === 0 || c.some((x) => x.t === 'any')) return ANY;
+  if (c.length === 1) return c[0]!;
+  return { t: 'or', c };
+}
+
+/** Read/write class of an operation given whether it reads tables other than its target. */
+export function classify(op: Operation, readsOthers: boolean): ReadWriteClass {
+  if (op === 'ddl') return 'ddl';
+  if (op === 'insert' || op === 'update' || op === 'delete') return readsOthers ? 'mixed' : 'write';
+  return 'read';
+}
+
+/** Normalizes an operator spelling to a PredOp, flipping it when the column is on the right. */
+export function normOp(op: string, flipped: boolean): PredOp {
+  const o = op.toLowerCase();
+  const flip: Record<string, PredOp> = { '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
+  switch (o) {
+    case '=': case '==': return '=';
+    case '<': case '<=': case '>': case '>=': return flipped ? flip[o]! : (o as PredOp);
+    case '<>': case '!=': return '<>';
+    case 'in': return 'in';
+    case 'not in': return 'not in';
+    case 'between': return 'between';
+    case 'not between': return 'not between';
+    case 'like': case 'ilike': case '~~': case '~~*': return 'like';
+    default: return 'other';
+  }
+}
+
+export function uniq<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}

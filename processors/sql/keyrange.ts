@@ -1,0 +1,194 @@
+/**
+ * Key-range algebra: which configured key-range buckets of a table's partition key a statement
+ * can touch. A WHERE clause is evaluated as a set of real intervals (AND = intersection,
+ * OR = union, anything unknown = everything), then mapped to buckets. Exact for the comparison
+ * operators it understands, conservative (touches all) for anything else.
+ */
+import type { KeyRange } from '../../schemas/types.js';
+import type { BoolIR, PredIR } from './ir.js';
+
+export interface PartitionKeySpec {
+  column: string;
+  /** Sorted bucket boundaries: bucket i = [bounds[i-1], bounds[i]), named "k0".."kN". */
+  bounds: number[];
+}
+
+export interface Interval {
+  lo: number;
+  hi: number;
+  loOpen: boolean;
+  hiOpen: boolean;
+}
+
+/** A union of disjoint, sorted intervals; [] is empty. */
+export type IntervalSet = Interval[];
+
+export const ALL: IntervalSet = [{ lo: -Infinity, hi: Infinity, loOpen: true, hiOpen: true }];
+
+const empty = (a: Interval) => a.lo > a.hi || (a.lo === a.hi && (a.loOpen || a.hiOpen));
+
+function lowerLess(a: Interval, b: Interval): boolean {
+  return a.lo < b.lo || (a.lo === b.lo && !a.loOpen && b.loOpen);
+}
+
+export function normalize(s: IntervalSet): IntervalSet {
+  const xs = s.filter((x) => !empty(x)).sort((a, b) => (lowerLess(a, b) ? -1 : lowerLess(b, a) ? 1 : 0));
+  const out: Interval[] = [];
+  for (const x of xs) {
+    const last = out[out.length - 1];
+    if (last && (x.lo < last.hi || (x.lo === last.hi && !(x.loOpen && last.hiOpen)))) {
+      if (x.hi > last.hi || (x.hi === last.hi && !x.hiOpen)) {
+        last.hi = x.hi;
+        last.hiOpen = x.hiOpen;
+      }
+    } else out.push({ ...x });
+  }
+  return out;
+}
+
+export function union(a: IntervalSet, b: IntervalSet): IntervalSet {
+  return normalize([...a, ...b]);
+}
+
+export function intersect(a: IntervalSet, b: IntervalSet): IntervalSet {
+  const out: Interval[] = [];
+  for (const x of a) {
+    for (const y of b) {
+      const lo = Math.max(x.lo, y.lo);
+      const hi = Math.min(x.hi, y.hi);
+      const loOpen = (x.lo === lo && x.loOpen) || (y.lo === lo && y.loOpen);
+      const hiOpen = (x.hi === hi && x.hiOpen) || (y.hi === hi && y.hiOpen);
+      const r = { lo, hi, loOpen, hiOpen };
+      if (!empty(r)) out.push(r);
+    }
+  }
+  return normalize(out);
+}
+
+const point = (v: number): Interval => ({ lo: v, hi: v, loOpen: false, hiOpen: false });
+
+/** Parses a literal as a finite number, or null. */
+export function num(v: string): number | null {
+  if (v.trim() === '') return null;
+  const x = Number(v);
+  return Number.isFinite(x) ? x : null;
+}
+
+/** The set of key values a single predicate admits, or null when it does not constrain. */
+export function predSet(op: PredIR['op'], values: string[]): IntervalSet | null {
+  const nums: number[] = [];
+  for (const v of values) {
+    const x = num(v);
+    if (x === null) return null;
+    nums.push(x);
+  }
+  const v = nums[0];
+  switch (op) {
+    case '=': return v === undefined ? null : [point(v)];
+    case 'in': return normalize(nums.map(point));
+    case '<': return v === undefined ? null : [{ lo: -Infinity, hi: v, loOpen: true, hiOpen: true }];
+    case '<=': return v === undefined ? null : [{ lo: -Infinity, hi: v, loOpen: true, hiOpen: false }];
+    case '>': return v === undefined ? null : [{ lo: v, hi: Infinity, loOpen: true, hiOpen: true }];
+    case '>=': return v === undefined ? null : [{ lo: v, hi: Infinity, loOpen: false, hiOpen: true }];
+    case 'between': {
+      const w = nums[1];
+      if (v === undefined || w === undefined) return null;
+      return normalize([{ lo: v, hi: w, loOpen: false, hiOpen: false }]);
+    }
+    default: return null;
+  }
+}
+
+/**
+ * Evaluates `where` for `table.column`: the key values a row of `table` must have to satisfy it.
+ * `values[i]` are the filled values of predicate i.
+ */
+export function evalWhere(
+  where: BoolIR,
+  preds: readonly PredIR[],
+  values: readonly string[][],
+  table: string,
+  column: string,
+): IntervalSet {
+  switch (where.t) {
+    case 'any': return ALL;
+    case 'pred': {
+      const p = preds[where.i]!;
+      if (p.table !== table || p.column !== column) return ALL;
+      return predSet(p.op, values[where.i]!) ?? ALL;
+    }
+    case 'and': {
+      let acc = ALL;
+      for (const c of where.c) {
+        acc = intersect(acc, evalWhere(c, preds, values, table, column));
+        if (acc.length === 0) break;
+      }
+      return acc;
+    }
+    case 'or': {
+      let acc: IntervalSet = [];
+      for (const c of where.c) acc = union(acc, evalWhere(c, preds, values, table, column));
+      return acc;
+    }
+  }
+}
+
+/** Bucket index of a key value: i such that bounds[i-1] <= v < bounds[i]. */
+export function bucketOf(bounds: readonly number[], v: number): number {
+  let lo = 0;
+  let hi = bounds.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (v >= bounds[mid]!) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Buckets that intersect the set (indices, ascending). */
+export function bucketsOf(bounds: readonly number[], set: IntervalSet): number[] {
+  const out: number[] = [];
+  const n = bounds.length + 1;
+  for (let b = 0; b < n; b++) {
+    const L = b === 0 ? -Infinity : bounds[b - 1]!;
+    const U = b === n - 1 ? Infinity : bounds[b]!;
+    // bucket [L, U): some x in interval with L <= x < U
+    if (set.some((x) => x.lo < U && (x.hi > L || (x.hi === L && !x.hiOpen)))) out.push(b);
+  }
+  return out;
+}
+
+const fin = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+/**
+ * KeyRanges for one table: "*" when every bucket can be touched, "none" when no key can match,
+ * otherwise one entry per touched bucket with the touched range clipped to it.
+ */
+export function keyRangesFor(table: string, spec: PartitionKeySpec, set: IntervalSet): KeyRange[] {
+  if (set.length === 0) return [{ table, column: spec.column, lo: null, hi: null, bucket: 'none' }];
+  const bs = bucketsOf(spec.bounds, set);
+  const first = set[0]!;
+  const last = set[set.length - 1]!;
+  if (bs.length === spec.bounds.length + 1) {
+    return [{ table, column: spec.column, lo: fin(first.lo), hi: fin(last.hi), bucket: '*' }];
+  }
+  return bs.map((b) => {
+    const L = b === 0 ? -Infinity : spec.bounds[b - 1]!;
+    const U = b === spec.bounds.length ? Infinity : spec.bounds[b]!;
+    const inside = intersect(set, [{ lo: L, hi: U, loOpen: false, hiOpen: true }]);
+    const lo = inside[0]?.lo ?? L;
+    const hi = inside[inside.length - 1]?.hi ?? U;
+    return { table, column: spec.column, lo: fin(lo), hi: fin(hi), bucket: `k${b}` };
+  });
+}
+
+/** Point key values when the set is a small finite set of points (for hot keys). */
+export function pointsOf(set: IntervalSet, max: number): string[] | null {
+  if (set.length === 0 || set.length > max) return null;
+  const out: string[] = [];
+  for (const x of set) {
+    if (x.lo !== x.hi) return null;
+    out.push(String(x.lo));
+  }
+  return out;
+}
