@@ -17,6 +17,8 @@ export interface PredIR {
   column: string;
   op: PredOp;
   slots: Slot[];
+  /** For an unqualified column in a multi-table scope: the tables it may belong to. */
+  cands?: string[];
 }
 
 /** Boolean structure of a WHERE clause over predicate indices; 'any' = unknown / no constraint. */

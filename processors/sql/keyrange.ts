@@ -114,7 +114,7 @@ export function evalWhere(
     case 'any': return ALL;
     case 'pred': {
       const p = preds[where.i]!;
-      if (p.table !== table || p.column !== column) return ALL;
+      if (p.column !== column || (p.table !== table && !(p.table === null && p.cands?.includes(table)))) return ALL;
       return predSet(p.op, values[where.i]!) ?? ALL;
     }
     case 'and': {
