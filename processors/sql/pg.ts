@@ -143,7 +143,11 @@ function expr(node: Node | undefined, ctx: Ctx, scope: ScopeNames): BoolIR {
       if (!l && r) { l = r; flipped = true; valNode = n.lexpr; }
       if (!l) { visit(n.lexpr, ctx); visit(n.rexpr, ctx); return ANY; }
       const s = slotOf(valNode, ctx);
-      if (s === undefined) { visit(valNode, ctx); return addPred(ctx, scope, l, normOp(name, flipped), []), ANY; }
+      if (s === undefined) {
+        visit(valNode, ctx);
+        addPred(ctx, scope, l, normOp(name, flipped), []);
+        return ANY;
+      }
       return addPred(ctx, scope, l, normOp(name, flipped), [s]);
     }
     if (kind === 'AEXPR_IN' && l) {
@@ -325,7 +329,7 @@ export function compilePg(sql: string, lits: ScannedLiteral[]): Omit<CompiledTem
       preds: [], scopes: [], parseError: oneLine(err), volatile: false,
     };
   }
-  let operation: Operation = 'other';
+  let operation = 'other' as Operation;
   let writes = false;
   let readsOthers = false;
   const stmts = (tree.stmts ?? []) as Node[];

@@ -41,6 +41,7 @@ const enum Prev {
   Start,
   Operand, // identifier, literal, ')' , ']'
   Operator, // operator, '(', ',', keyword-ish word
+  Word, // a word not yet classified (see wordStart/wordEnd)
 }
 
 /** Words after which a sign is unary (an operand is expected next). */
@@ -63,18 +64,25 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
   let segStart = 0; // start of the pending verbatim segment to copy into key
   let pendingSpace = false;
   let prev: Prev = Prev.Start;
+  let wordStart = 0;
+  let wordEnd = 0;
   let i = 0;
 
   const flush = (to: number) => {
     if (to > segStart) {
-      if (pendingSpace && key.length > 0) key += ' ';
-      key += sql.slice(segStart, to);
+      let seg = sql.slice(segStart, to);
+      const endsSpace = key.length > 0 && key.charCodeAt(key.length - 1) === 32;
+      if (seg.charCodeAt(0) === 32 && (endsSpace || key.length === 0 || pendingSpace)) {
+        seg = seg.slice(1);
+        if (pendingSpace && !endsSpace && key.length > 0) key += ' ';
+      } else if (pendingSpace && key.length > 0 && !endsSpace) key += ' ';
+      key += seg;
       pendingSpace = false;
     }
   };
   const emitLiteral = (start: number, end: number, kind: 'num' | 'str', value: string) => {
     flush(start);
-    if (pendingSpace && key.length > 0) key += ' ';
+    if (pendingSpace && key.length > 0 && key.charCodeAt(key.length - 1) !== 32) key += ' ';
     pendingSpace = false;
     key += '?';
     literals.push({ start, end, kind, value });
@@ -86,6 +94,8 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
     const c = sql.charCodeAt(i);
     // whitespace: collapse
     if (isSpace(c)) {
+      // a single plain space stays in the verbatim segment (the common case, no copy)
+      if (c === 32 && !isSpace(sql.charCodeAt(i + 1)) && i > 0) { i++; continue; }
       flush(i);
       while (i < n && isSpace(sql.charCodeAt(i))) i++;
       segStart = i;
@@ -201,9 +211,13 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
       continue;
     }
     // numbers, with a folded unary sign when an operand is expected
-    const signed = (c === 45 || c === 43) && prev !== Prev.Operand &&
+    if (prev === Prev.Word && (c === 45 || c === 43)) {
+      // resolve the previous word only now: is it a keyword after which an operand is expected?
+      prev = OPERAND_EXPECTING.has(sql.slice(wordStart, wordEnd).toLowerCase()) ? Prev.Operator : Prev.Operand;
+    }
+    const signed = (c === 45 || c === 43) && prev !== Prev.Operand && prev !== Prev.Word &&
       (isDigit(sql.charCodeAt(i + 1)) || (sql.charCodeAt(i + 1) === 46 && isDigit(sql.charCodeAt(i + 2))));
-    if (signed || isDigit(c) || (c === 46 && isDigit(sql.charCodeAt(i + 1)) && prev !== Prev.Operand)) {
+    if (signed || isDigit(c) || (c === 46 && isDigit(sql.charCodeAt(i + 1)) && prev !== Prev.Operand && prev !== Prev.Word)) {
       const start = i;
       if (signed) i++;
       if (sql.charCodeAt(i) === 48 && (sql.charCodeAt(i + 1) === 120 || sql.charCodeAt(i + 1) === 88)) {
@@ -232,10 +246,10 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
     }
     // words
     if (isWordStart(c)) {
-      const start = i;
+      wordStart = i;
       while (i < n && isWord(sql.charCodeAt(i))) i++;
-      const w = sql.slice(start, i).toLowerCase();
-      prev = OPERAND_EXPECTING.has(w) ? Prev.Operator : Prev.Operand;
+      wordEnd = i;
+      prev = Prev.Word;
       continue;
     }
     // punctuation / operators
@@ -243,7 +257,7 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
     i++;
   }
   flush(n);
-  return { key, literals };
+  return { key: key.length > 0 && key.charCodeAt(key.length - 1) === 32 ? key.trimEnd() : key, literals };
 }
 
 function unescape(c: number): string {

@@ -1,0 +1,144 @@
+/**
+ * Checkpoints of the online forecaster: global-model weights, calibrator, and per-series state
+ * (history, season, Holt-Winters state, recent errors) in one JSON file, float arrays as
+ * base64. The payload carries a SHA-256 so a truncated or edited file is detected. Writes are
+ * atomic (temp file + rename). Loading never throws: a missing, corrupt or mismatched
+ * checkpoint is reported (logged and returned) and the forecaster is left as it was.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { logger } from '../lib/log.js';
+import type { CalibratorSnapshot } from './ensemble.js';
+import type { GlobalWeights } from './global.js';
+import type { OnlineForecaster, SeriesSnapshot } from './online.js';
+
+export const CHECKPOINT_FORMAT = 'shardcast-forecaster';
+export const CHECKPOINT_VERSION = 1;
+
+export interface CheckpointResult {
+  ok: boolean;
+  reason?: string;
+  series?: number;
+  bytes?: number;
+}
+
+const f32ToB64 = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+function b64ToF32(s: string): Float32Array {
+  const b = Buffer.from(s, 'base64');
+  if (b.byteLength % 4) throw new Error('base64 float array has a ragged length');
+  const out = new Float32Array(b.byteLength / 4);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
+/** Settings that must match for a checkpoint to be loadable. */
+function fingerprint(f: OnlineForecaster): Record<string, unknown> {
+  return {
+    horizon: f.opts.horizon,
+    lags: f.opts.lags,
+    level: f.opts.level,
+    stepMs: f.opts.stepMs,
+    hidden: f.global?.hidden ?? null,
+    global: !!f.global,
+  };
+}
+
+/** Serialises the forecaster's state (JSON text). */
+export async function serializeForecaster(f: OnlineForecaster, opts: { includeHistory?: boolean } = {}): Promise<string> {
+  const w = f.global ? await f.global.getWeights() : null;
+  const series = f.snapshotSeries(opts.includeHistory ?? true).map((s) => ({
+    ...s,
+    err: s.err.map((x) => (Number.isFinite(x) ? x : null)),
+    scale: Number.isFinite(s.scale) ? s.scale : null,
+    hwFitAt: Number.isFinite(s.hwFitAt) ? s.hwFitAt : null,
+    hist: s.hist ? { ...s.hist, lastObservedStep: Number.isFinite(s.hist.lastObservedStep) ? s.hist.lastObservedStep : null, values: f32ToB64(s.hist.values) } : null,
+  }));
+  const payload = JSON.stringify({
+    config: fingerprint(f),
+    globalSteps: f.global?.steps ?? 0,
+    weights: w ? { names: w.names, shapes: w.shapes, data: w.data.map(f32ToB64) } : null,
+    calibrator: f.calibrator.toJSON(),
+    series,
+  });
+  const sha256 = createHash('sha256').update(payload).digest('hex');
+  return JSON.stringify({ format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, savedAt: new Date().toISOString(), sha256, payload });
+}
+
+/** Writes a checkpoint atomically. */
+export async function saveCheckpoint(f: OnlineForecaster, file: string, opts: { includeHistory?: boolean } = {}): Promise<CheckpointResult> {
+  const text = await serializeForecaster(f, opts);
+  await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, text);
+  await fs.rename(tmp, file);
+  return { ok: true, series: f.size, bytes: Buffer.byteLength(text) };
+}
+
+/** Restores from checkpoint text; on any problem returns ok:false with the reason and changes nothing. */
+export function restoreForecaster(f: OnlineForecaster, text: string): CheckpointResult {
+  try {
+    const outer = JSON.parse(text) as { format?: string; version?: number; sha256?: string; payload?: string };
+    if (outer.format !== CHECKPOINT_FORMAT) throw new Error(`not a forecaster checkpoint (format ${String(outer.format)})`);
+    if (outer.version !== CHECKPOINT_VERSION) throw new Error(`checkpoint version ${String(outer.version)}, expected ${CHECKPOINT_VERSION}`);
+    if (typeof outer.payload !== 'string') throw new Error('checkpoint has no payload');
+    const sum = createHash('sha256').update(outer.payload).digest('hex');
+    if (sum !== outer.sha256) throw new Error('checksum mismatch (file corrupt or edited)');
+    const p = JSON.parse(outer.payload) as {
+      config: Record<string, unknown>;
+      globalSteps: number;
+      weights: { names: string[]; shapes: number[][]; data: string[] } | null;
+      calibrator: CalibratorSnapshot;
+      series: (Omit<SeriesSnapshot, 'hist' | 'err' | 'scale' | 'hwFitAt'> & {
+        err: (number | null)[];
+        scale: number | null;
+        hwFitAt: number | null;
+        hist: (Omit<NonNullable<SeriesSnapshot['hist']>, 'values' | 'lastObservedStep'> & { values: string; lastObservedStep: number | null }) | null;
+      })[];
+    };
+    const want = fingerprint(f);
+    for (const [k, v] of Object.entries(want)) {
+      if (p.config?.[k] !== v) throw new Error(`checkpoint ${k}=${JSON.stringify(p.config?.[k])} does not match this forecaster's ${JSON.stringify(v)}`);
+    }
+    // Decode and validate everything first, then apply.
+    const weights: GlobalWeights | null = p.weights ? { names: p.weights.names, shapes: p.weights.shapes, data: p.weights.data.map(b64ToF32) } : null;
+    const series: SeriesSnapshot[] = p.series.map((s) => ({
+      ...s,
+      err: s.err.map((x) => (x === null ? NaN : x)),
+      scale: s.scale ?? NaN,
+      hwFitAt: s.hwFitAt ?? -Infinity,
+      hist: s.hist ? { ...s.hist, lastObservedStep: s.hist.lastObservedStep ?? -Infinity, values: b64ToF32(s.hist.values) } : null,
+    }));
+    if (f.global && !weights) throw new Error('checkpoint has no global-model weights');
+    const c = p.calibrator;
+    if (!c || c.models !== f.calibrator.models || c.horizon !== f.calibrator.horizon || !Array.isArray(c.scores)) throw new Error('checkpoint calibrator does not match');
+    // Dry runs against fresh objects would need a second model; instead apply in an order
+    // where each step validates before mutating: weights (validated inside), calibrator, series.
+    if (f.global && weights) {
+      f.global.setWeights(weights);
+      f.global.steps = Math.max(f.global.steps, p.globalSteps || 1);
+    }
+    f.calibrator.restore(p.calibrator);
+    f.restoreSeries(series);
+    return { ok: true, series: series.length, bytes: text.length };
+  } catch (err) {
+    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** Loads a checkpoint file if there is one; a missing or bad file is reported and ignored. */
+export async function loadCheckpoint(f: OnlineForecaster, file: string): Promise<CheckpointResult> {
+  const log = logger('forecast.checkpoint');
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no checkpoint file' : `unreadable: ${(err as Error).message}`;
+    log.info({ file, reason }, 'forecaster checkpoint not loaded');
+    return { ok: false, reason };
+  }
+  const r = restoreForecaster(f, text);
+  if (r.ok) log.info({ file, series: r.series }, 'forecaster checkpoint loaded');
+  else log.warn({ file, reason: r.reason }, 'forecaster checkpoint ignored');
+  return r;
+}

@@ -1,0 +1,129 @@
+/**
+ * What every action planner produces: candidates made of planned operations (each becomes one
+ * command), with a function that applies them to a Scenario so the planner can score them.
+ */
+import type { PartitionAction, ResourceAction, ShardAction, StoreKind } from '../../../schemas/types.js';
+import type { DecideConfig } from '../config.js';
+import { type Effect, type LoadProfile, type Scenario, type ScenarioNode, type ScenarioPartition } from '../costModel.js';
+import type { ClusterState } from '../state.js';
+
+export type Action = PartitionAction | ShardAction | ResourceAction;
+
+export interface PlannedOp {
+  kind: 'partition' | 'shard' | 'resource';
+  action: Action;
+  store: string;
+  storeKind: StoreKind;
+  table: string | null;
+  partition: string | null;
+  sourceNode: string | null;
+  targetNode: string | null;
+  node: string | null;
+  params: Record<string, string>;
+  bytes: number;
+  durationMs: number;
+  startStep: number;
+  finishStep: number;
+  /** Indices of ops in the same candidate this one waits for. */
+  dependsOn: number[];
+  /** Target for ids, cooldowns and flap checks (partition id, or node id). */
+  target: string;
+}
+
+export interface Candidate {
+  /** Main action, for reporting. */
+  action: Action;
+  ops: PlannedOp[];
+  /** One line. */
+  explanation: string;
+  /** Applies the ops to a scenario (placement and timelines). */
+  run(s: Scenario): void;
+  /** Incremental effect, for single-op candidates. */
+  single?: (s: Scenario) => Effect;
+  /** Recommendations (rekey, indexes, precomputation) carry their own benefit estimate. */
+  recommendation?: { benefit: number; cost: number };
+}
+
+export interface PlanContext {
+  s: Scenario;
+  state: ClusterState;
+  profile: LoadProfile;
+  cfg: DecideConfig;
+  now: number;
+}
+
+export function storeKindOf(state: ClusterState, store: string): StoreKind {
+  return state.nodes.find((n) => n.store === store)?.storeKind
+    ?? state.tables.find((t) => t.store === store)?.storeKind ?? 'postgres';
+}
+
+export function durationSteps(ms: number, stepMs: number): number {
+  return Math.max(1, Math.ceil(ms / stepMs));
+}
+
+export function totalLoad(sp: Pick<ScenarioPartition, 'read' | 'write'>, k: number): number {
+  return sp.read[k]! + sp.write[k]!;
+}
+
+export function peakTotal(sp: Pick<ScenarioPartition, 'read' | 'write'>, from = 0): number {
+  let m = 0;
+  for (let k = from; k < sp.read.length; k++) m = Math.max(m, sp.read[k]! + sp.write[k]!);
+  return m;
+}
+
+/** Peak load one copy puts on its node. */
+export function peakCopy(s: Scenario, sp: ScenarioPartition, from = 0): number {
+  let m = 0;
+  for (let k = from; k < s.steps; k++) m = Math.max(m, s.copyLoad(sp, k));
+  return m;
+}
+
+export function readFraction(sp: Pick<ScenarioPartition, 'read' | 'write'>): number {
+  let r = 0, t = 0;
+  for (let k = 0; k < sp.read.length; k++) { r += sp.read[k]!; t += sp.read[k]! + sp.write[k]!; }
+  return t > 0 ? r / t : 0;
+}
+
+/** Nodes whose planned load goes above target × capacity somewhere in the horizon, worst first. */
+export function hotNodes(s: Scenario): { node: ScenarioNode; firstStep: number; peakUtil: number }[] {
+  const out: { node: ScenarioNode; firstStep: number; peakUtil: number }[] = [];
+  for (const n of s.nodes.values()) {
+    let first = -1, peak = 0;
+    for (let k = 0; k < s.steps; k++) {
+      const cap = k >= n.activeFrom && k < n.activeUntil ? n.capacity : 0;
+      const u = cap > 0 ? n.load[k]! / cap : (n.load[k]! > 1e-9 ? Infinity : 0);
+      if (u > s.targetUtil && first < 0) first = k;
+      peak = Math.max(peak, u);
+    }
+    if (first >= 0) out.push({ node: n, firstStep: first, peakUtil: peak });
+  }
+  return out.sort((a, b) => b.peakUtil - a.peakUtil);
+}
+
+/** Target nodes ordered by peak utilisation over the horizon (from `from`), least first. */
+export function coolNodes(s: Scenario, exclude: ReadonlySet<string>, from = 0): ScenarioNode[] {
+  return [...s.nodes.values()]
+    .filter((n) => !exclude.has(n.id) && n.activeUntil >= s.steps)
+    .map((n) => ({ n, u: s.peakUtil(n.id, Math.max(from, n.activeFrom)) }))
+    .sort((a, b) => a.u - b.u || (a.n.id < b.n.id ? -1 : 1))
+    .map((x) => x.n);
+}
+
+export function partitionsOn(s: Scenario, nodeId: string): ScenarioPartition[] {
+  return [...s.partitions.values()].filter((p) => p.node === nodeId);
+}
+
+/** The PlannedOp of a primary-copy move. */
+export function moveOp(ctx: PlanContext, sp: ScenarioPartition, to: string, start: number, action: 'move' | 'colocate' = 'move', dependsOn: number[] = []): PlannedOp {
+  const ms = Math.ceil((sp.sizeBytes / ctx.cfg.throttleBytesPerSec) * 1000);
+  const st = durationSteps(ms, ctx.cfg.stepMs);
+  return {
+    kind: 'shard', action, store: sp.spec.store, storeKind: storeKindOf(ctx.state, sp.spec.store), table: sp.spec.table,
+    partition: sp.id, sourceNode: sp.node, targetNode: to, node: null, params: { bytes: String(sp.sizeBytes) },
+    bytes: sp.sizeBytes, durationMs: ms, startStep: start, finishStep: start + st, dependsOn, target: sp.id,
+  };
+}
+
+export function fmtPct(x: number): string {
+  return `${Math.round(x * 100)}%`;
+}

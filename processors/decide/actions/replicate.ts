@@ -1,0 +1,66 @@
+/**
+ * Replicate a read-hot partition (reads ≥ replicate.minReadFraction, one copy's peak above
+ * replicate.minLoadFraction of a node, on a node running hot) to the node with the most room:
+ * replicas share reads, writes go to every copy. De-replicate when the peak per copy stays
+ * under replicate.dropLoadFraction for the whole horizon.
+ */
+import { type Candidate, type PlanContext, type PlannedOp, coolNodes, durationSteps, fmtPct, hotNodes, partitionsOn, peakCopy, readFraction, storeKindOf } from './common.js';
+
+export function planReplicas(ctx: PlanContext): Candidate[] {
+  const { s, cfg } = ctx;
+  const out: Candidate[] = [];
+  for (const hot of hotNodes(s)) {
+    for (const sp of partitionsOn(s, hot.node.id)) {
+      if (sp.locked || sp.availableFrom > 0 || sp.replicas.length >= cfg.replicate.maxReplicas) continue;
+      const rf = readFraction(sp);
+      const peak = peakCopy(s, sp, hot.firstStep);
+      if (rf < cfg.replicate.minReadFraction || peak < cfg.replicate.minLoadFraction * hot.node.capacity) continue;
+      const exclude = new Set([sp.node, ...sp.replicas]);
+      for (const t of coolNodes(s, exclude, hot.firstStep).slice(0, 2)) {
+        const ms = Math.ceil((sp.sizeBytes / cfg.throttleBytesPerSec) * 1000);
+        const start = Math.max(0, t.activeFrom);
+        const op: PlannedOp = {
+          kind: 'shard', action: 'replicate', store: sp.spec.store, storeKind: storeKindOf(ctx.state, sp.spec.store),
+          table: sp.spec.table, partition: sp.id, sourceNode: sp.node, targetNode: t.id, node: null,
+          params: { bytes: String(sp.sizeBytes) }, bytes: sp.sizeBytes, durationMs: ms,
+          startStep: start, finishStep: start + durationSteps(ms, cfg.stepMs), dependsOn: [], target: sp.id,
+        };
+        out.push({
+          action: 'replicate', ops: [op],
+          explanation: `replicate read-hot ${sp.id} (${fmtPct(rf)} reads, copy peak ${fmtPct(peak / hot.node.capacity)} of a node) to ${t.id}`,
+          single: (sc) => sc.replicateEffect(sc.partitions.get(sp.id)!, t.id, op.startStep, op.finishStep),
+          run(sc) { sc.commitEffect(this.single!(sc)); },
+        });
+      }
+    }
+  }
+  return out;
+}
+
+export function planDereplicas(ctx: PlanContext): Candidate[] {
+  const { s, cfg } = ctx;
+  const out: Candidate[] = [];
+  for (const sp of s.partitions.values()) {
+    if (sp.locked || !sp.replicas.length) continue;
+    const cap = s.nodes.get(sp.node)!.capacity;
+    const peak = peakCopy(s, sp);
+    // hysteresis: what the copy would carry with one replica fewer must stay low too
+    const copies = 1 + sp.replicas.length;
+    let after = 0;
+    for (let k = 0; k < s.steps; k++) after = Math.max(after, sp.read[k]! / (copies - 1) + sp.write[k]!);
+    if (peak > cfg.replicate.dropLoadFraction * cap || after > 2 * cfg.replicate.dropLoadFraction * cap) continue;
+    const drop = [...sp.replicas].sort((a, b) => s.peakUtil(b) - s.peakUtil(a))[0]!;
+    const op: PlannedOp = {
+      kind: 'shard', action: 'dereplicate', store: sp.spec.store, storeKind: storeKindOf(ctx.state, sp.spec.store),
+      table: sp.spec.table, partition: sp.id, sourceNode: drop, targetNode: null, node: null, params: {},
+      bytes: 0, durationMs: cfg.stepMs, startStep: 0, finishStep: 1, dependsOn: [], target: sp.id,
+    };
+    out.push({
+      action: 'dereplicate', ops: [op],
+      explanation: `drop the replica of ${sp.id} on ${drop}: copy peak ${fmtPct(peak / cap)} of a node, ${fmtPct(after / cap)} with one copy fewer`,
+      single: (sc) => sc.dereplicateEffect(sc.partitions.get(sp.id)!, drop, 1),
+      run(sc) { sc.commitEffect(this.single!(sc)); },
+    });
+  }
+  return out;
+}

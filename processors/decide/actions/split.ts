@@ -1,0 +1,87 @@
+/**
+ * Split a hot range at its forecast-weighted point (the key where the planned load over the
+ * horizon is halved, on key-bucket boundaries), then move one half to the node with the most
+ * room. A split alone changes no node's load; it is what lets a hot range be spread.
+ */
+import { subRangeLoad } from '../costModel.js';
+import { rangePartitionId } from '../ids.js';
+import type { ScenarioPartition } from '../costModel.js';
+import { type Candidate, type PlanContext, type PlannedOp, coolNodes, fmtPct, hotNodes, moveOp, partitionsOn, peakTotal, storeKindOf } from './common.js';
+
+/** The forecast-weighted split point of a partition, or null when no interior point splits its load. */
+export function splitPoint(ctx: Pick<PlanContext, 'profile'>, sp: Pick<ScenarioPartition, 'spec'>): { at: number; leftShare: number } | null {
+  const p = sp.spec;
+  const buckets = (ctx.profile.bucketsByTable.get(p.table) ?? []).filter((b) => (p.lo === null || b.hi > p.lo) && (p.hi === null || b.lo < p.hi));
+  if (buckets.length >= 2) {
+    const weight = (b: (typeof buckets)[number]) => {
+      const from = Math.max(b.lo, p.lo ?? -Infinity), to = Math.min(b.hi, p.hi ?? Infinity);
+      let t = 0;
+      for (const v of b.total) t += v;
+      return (t * (to - from)) / (b.hi - b.lo);
+    };
+    const w = buckets.map(weight);
+    const total = w.reduce((a, b) => a + b, 0);
+    if (total <= 0) return null;
+    let acc = 0, best: { at: number; leftShare: number } | null = null, bestGap = Infinity;
+    for (let i = 0; i < buckets.length - 1; i++) {
+      acc += w[i]!;
+      const at = buckets[i]!.hi;
+      if ((p.lo !== null && at <= p.lo) || (p.hi !== null && at >= p.hi)) continue;
+      const gap = Math.abs(acc / total - 0.5);
+      if (gap < bestGap) { bestGap = gap; best = { at, leftShare: acc / total }; }
+    }
+    return best;
+  }
+  if (p.lo !== null && p.hi !== null && p.hi - p.lo >= 2) return { at: Math.floor((p.lo + p.hi) / 2), leftShare: 0.5 };
+  return null;
+}
+
+export function planSplits(ctx: PlanContext): Candidate[] {
+  const { s, cfg } = ctx;
+  const out: Candidate[] = [];
+  const counts = new Map<string, number>();
+  for (const p of s.partitions.values()) counts.set(p.spec.table, (counts.get(p.spec.table) ?? 0) + 1);
+  for (const hot of hotNodes(s)) {
+    const cap = hot.node.capacity;
+    for (const sp of partitionsOn(s, hot.node.id)) {
+      if (sp.locked || sp.availableFrom > 0 || sp.sizeBytes < cfg.split.minSizeBytes) continue;
+      if ((counts.get(sp.spec.table) ?? 0) >= cfg.split.maxPartitionsPerTable) continue;
+      const peak = peakTotal(sp);
+      if (peak < cfg.split.minLoadFraction * cap) continue; // hysteresis: merge's bound is far below
+      const point = splitPoint(ctx, sp);
+      if (!point || point.leftShare <= 0.02 || point.leftShare >= 0.98) continue;
+      const { at, leftShare } = point;
+      const leftId = rangePartitionId(sp.spec.table, sp.spec.lo, at);
+      const rightId = rangePartitionId(sp.spec.table, at, sp.spec.hi);
+      const leftLoad = subRangeLoad(ctx.profile, sp.spec, sp.spec.lo, at);
+      const bytesFrac = sp.spec.lo !== null && sp.spec.hi !== null ? (at - sp.spec.lo) / (sp.spec.hi - sp.spec.lo) : 0.5;
+      const splitOp: PlannedOp = {
+        kind: 'partition', action: 'split', store: sp.spec.store, storeKind: storeKindOf(ctx.state, sp.spec.store),
+        table: sp.spec.table, partition: sp.id, sourceNode: null, targetNode: null, node: sp.node,
+        params: { splitAt: String(at), leftId, rightId, leftFraction: bytesFrac.toFixed(6), leftLoadShare: leftShare.toFixed(4) },
+        bytes: 0, durationMs: cfg.stepMs, startStep: 0, finishStep: 1, dependsOn: [], target: sp.id,
+      };
+      const targets = coolNodes(s, new Set([hot.node.id]), hot.firstStep).slice(0, 2);
+      for (const side of ['left', 'right'] as const) {
+        for (const t of targets) {
+          const childId = side === 'left' ? leftId : rightId;
+          out.push({
+            action: 'split',
+            ops: [splitOp],
+            explanation: `split ${sp.id} at ${at} (forecast-weighted, ${fmtPct(leftShare)} of load left; peak ${peak.toFixed(0)}/window = ${fmtPct(peak / cap)} of a node) and move ${childId} to ${t.id}`,
+            run(sc) {
+              const cur = sc.partitions.get(sp.id)!;
+              sc.commitEffect(sc.splitEffect(cur, at, leftId, rightId, leftLoad, bytesFrac, 1));
+              const child = sc.partitions.get(childId)!;
+              const start = Math.max(1, sc.nodes.get(t.id)!.activeFrom);
+              const mv = moveOp(ctx, child, t.id, start, 'move', [0]);
+              this.ops = [splitOp, mv];
+              sc.commitEffect(sc.moveEffect(child, t.id, mv.startStep, mv.finishStep));
+            },
+          });
+        }
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,134 @@
+/**
+ * The decision engine's configuration: one typed, validated object (zod). Every field has a
+ * default, so `decideConfig({})` is a working configuration; a bad value is a DecideConfigError
+ * naming the key.
+ */
+import { z } from 'zod';
+
+const weights = z.object({
+  /** Cost per capacity-minute of load above a node's capacity (an SLA violation). */
+  overload: z.number().nonnegative().default(200),
+  /** Cost per capacity-minute of load above targetUtil × capacity (lost headroom). */
+  headroom: z.number().nonnegative().default(20),
+  /** Cost per node-minute used. */
+  nodeMinute: z.number().nonnegative().default(0.5),
+  /** Cost per GiB moved. */
+  gbMoved: z.number().nonnegative().default(0.4),
+  /** Cost per GiB-minute of storage (all copies). */
+  storageGbMinute: z.number().nonnegative().default(0.0005),
+  /** Cost per command issued. */
+  action: z.number().nonnegative().default(1),
+  /** Cost per partition per minute (metadata, planning and small-partition overhead). */
+  partitionMinute: z.number().nonnegative().default(0.05),
+});
+
+export const decideConfigSchema = z.object({
+  /** Step of the planning timeline; forecast points are aligned to it. */
+  stepMs: z.number().int().positive().default(60_000),
+  horizonSteps: z.number().int().positive().default(30),
+  /** How often decide() runs; actions not due before the next run are deferred. */
+  decideEveryMs: z.number().int().positive().default(300_000),
+  /** Issuing window for command ids; defaults to decideEveryMs. */
+  windowMs: z.number().int().positive().optional(),
+  /** 0 plans on point forecasts, 1 on the upper bounds of the intervals. */
+  risk: z.number().min(0).max(1).default(0.5),
+  targetUtil: z.number().gt(0).max(1).default(0.85),
+  readFractionDefault: z.number().min(0).max(1).default(0.8),
+  throttleBytesPerSec: z.number().positive().default(16 * 1024 * 1024),
+  /** Fraction of a node's capacity a migration uses on its source and on its target. */
+  migrationOverhead: z.number().min(0).max(1).default(0.05),
+  /** Extra load on each node per co-accessed query whose partitions sit on different nodes. */
+  crossNodeCost: z.number().min(0).default(0.5),
+  provisioningMs: z.number().int().nonnegative().default(300_000),
+  leadMarginSteps: z.number().int().nonnegative().default(5),
+  maxActionsPerTick: z.number().int().positive().default(8),
+  /** A plan must lower the score by at least this much to be issued. */
+  minGain: z.number().nonnegative().default(0.25),
+  weights: weights.default(() => weights.parse({})),
+  split: z.object({
+    /** Consider a split when a partition's peak load exceeds this fraction of node capacity. */
+    minLoadFraction: z.number().positive().default(0.25),
+    minSizeBytes: z.number().nonnegative().default(64 * 1024 * 1024),
+    maxPartitionsPerTable: z.number().int().positive().default(256),
+  }).default(() => ({ minLoadFraction: 0.25, minSizeBytes: 64 * 1024 * 1024, maxPartitionsPerTable: 256 })),
+  merge: z.object({
+    /** Merge neighbours only when their combined peak stays under this fraction of capacity. */
+    maxLoadFraction: z.number().positive().default(0.05),
+    maxSizeBytes: z.number().positive().default(16 * 1024 * 1024 * 1024),
+  }).default(() => ({ maxLoadFraction: 0.05, maxSizeBytes: 16 * 1024 * 1024 * 1024 })),
+  replicate: z.object({
+    minReadFraction: z.number().min(0).max(1).default(0.8),
+    /** Replicate when a partition's peak exceeds this fraction of a node (splitting cannot help). */
+    minLoadFraction: z.number().positive().default(0.5),
+    /** De-replicate when the peak per copy stays under this fraction. */
+    dropLoadFraction: z.number().positive().default(0.1),
+    maxReplicas: z.number().int().nonnegative().default(3),
+  }).default(() => ({ minReadFraction: 0.8, minLoadFraction: 0.5, dropLoadFraction: 0.1, maxReplicas: 3 })),
+  scale: z.object({
+    minNodes: z.number().int().positive().default(1),
+    maxNodes: z.number().int().positive().default(64),
+    /** Scale in only if every remaining node's peak utilisation stays under this (hysteresis). */
+    scaleInUtil: z.number().gt(0).max(1).default(0.7),
+    /** Capacity of a new node; default: that of the first node. */
+    nodeCapacity: z.number().positive().optional(),
+    nodePrefix: z.string().default('node'),
+    /** Steps past the horizon a node-count change is valued for (terminal value). */
+    tailSteps: z.number().int().nonnegative().default(60),
+  }).default(() => ({ minNodes: 1, maxNodes: 64, scaleInUtil: 0.7, nodePrefix: 'node', tailSteps: 60 })),
+  colocate: z.object({
+    /** Only co-access edges whose weight is at least this fraction of node capacity. */
+    minWeightFraction: z.number().nonnegative().default(0.02),
+  }).default(() => ({ minWeightFraction: 0.02 })),
+  rekey: z.object({
+    minShare: z.number().min(0).max(1).default(0.6),
+    minQueries: z.number().nonnegative().default(100),
+  }).default(() => ({ minShare: 0.6, minQueries: 100 })),
+  template: z.object({
+    minCount: z.number().nonnegative().default(100),
+    minLatencyMs: z.number().nonnegative().default(20),
+  }).default(() => ({ minCount: 100, minLatencyMs: 20 })),
+  safety: z.object({
+    /** No second command on the same target within this time. */
+    cooldownMs: z.number().int().nonnegative().default(600_000),
+    /** No reverse command (merge after split, scale_in after scale_out, move back) within this time. */
+    flapWindowMs: z.number().int().nonnegative().default(1_800_000),
+    /** No move of a partition back to the node it left within this time. */
+    moveBackMs: z.number().int().nonnegative().default(900_000),
+    maxConcurrentMoves: z.number().int().positive().default(4),
+    /** Sum of the throttle rates of concurrent data moves, in bytes per minute. */
+    maxBytesPerMinute: z.number().positive().default(4 * 16 * 1024 * 1024 * 60),
+    /** 'manual' stores get every command with requiresApproval = true. */
+    approval: z.record(z.string(), z.enum(['auto', 'manual'])).default({}),
+    defaultApproval: z.enum(['auto', 'manual']).default('auto'),
+    /** Moves larger than this need approval even in auto mode. */
+    maxAutoBytes: z.number().positive().default(1024 ** 4),
+  }).default(() => ({
+    cooldownMs: 600_000, flapWindowMs: 1_800_000, moveBackMs: 900_000, maxConcurrentMoves: 4, maxBytesPerMinute: 4 * 16 * 1024 * 1024 * 60,
+    approval: {}, defaultApproval: 'auto' as const, maxAutoBytes: 1024 ** 4,
+  })),
+  /** Plan strategies the selector chooses among; the first is the cost model's reference. */
+  strategies: z.array(z.enum(['balanced', 'frugal', 'headroom', 'scale-first', 'move-first'])).min(1)
+    .default(['balanced', 'frugal', 'headroom', 'scale-first']),
+  /** Which actions may be planned at all. */
+  actions: z.array(z.string()).default([
+    'split', 'merge', 'move', 'replicate', 'dereplicate', 'colocate', 'rekey', 'scale_out', 'scale_in',
+    'composite_index', 'derived_attribute', 'precompute',
+  ]),
+  policy: z.string().default('shardcast-predictive'),
+});
+
+export type DecideConfigInput = z.input<typeof decideConfigSchema>;
+export type DecideConfig = z.output<typeof decideConfigSchema>;
+export type Strategy = DecideConfig['strategies'][number];
+export type Weights = DecideConfig['weights'];
+
+export class DecideConfigError extends Error {}
+
+export function decideConfig(input: DecideConfigInput = {}): DecideConfig {
+  const r = decideConfigSchema.safeParse(input);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new DecideConfigError(`decide config ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return r.data;
+}

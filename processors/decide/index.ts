@@ -1,0 +1,17 @@
+export * from './config.js';
+export * from './ids.js';
+export * from './state.js';
+export * from './costModel.js';
+export * from './planner.js';
+export * from './selector.js';
+export * from './safety.js';
+export * from './engine.js';
+export type { Candidate, PlannedOp, PlanContext } from './actions/common.js';
+export { planMoves } from './actions/move.js';
+export { planSplits, splitPoint } from './actions/split.js';
+export { planMerges } from './actions/merge.js';
+export { planReplicas, planDereplicas } from './actions/replicate.js';
+export { planColocations } from './actions/colocate.js';
+export { planScaleOut, planScaleIn } from './actions/scale.js';
+export { planRekeys, recommendKey } from './actions/rekey.js';
+export { planTemplateAdaptations, templateAction } from './actions/schema.js';

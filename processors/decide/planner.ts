@@ -1,0 +1,158 @@
+/**
+ * Candidate plans over the forecast horizon. For each strategy (a weighting of the cost
+ * model's terms), a greedy search: generate every action planner's candidates against the
+ * current scenario, score each by the change it makes, take the best that gains at least
+ * `minGain`, apply it, repeat up to `maxActionsPerTick`.
+ *
+ * Lead time: a candidate's benefit starts at `firstBenefitStep` (the first step it relieves a
+ * node above target) and its critical path lasts until its last op finishes. Its latest start
+ * is `firstBenefitStep − duration − leadMarginSteps`; if that is after the next decide run,
+ * it is planned (so nothing else is planned for the same problem) but deferred, not issued:
+ * changes start early enough to finish before the load, and no earlier than needed.
+ */
+import type { DecideConfig, Strategy, Weights } from './config.js';
+import { type LoadProfile, type PlanMetrics, Scenario, type ScoreParts, planMetrics } from './costModel.js';
+import type { ClusterState } from './state.js';
+import type { Candidate, PlanContext } from './actions/common.js';
+import { planMoves } from './actions/move.js';
+import { planSplits } from './actions/split.js';
+import { planMerges } from './actions/merge.js';
+import { planDereplicas, planReplicas } from './actions/replicate.js';
+import { planColocations } from './actions/colocate.js';
+import { planScaleIn, planScaleOut } from './actions/scale.js';
+
+export interface ChosenCandidate {
+  candidate: Candidate;
+  /** The ops as planned in this plan's scenario. */
+  ops: Candidate['ops'];
+  delta: number;
+  parts: ScoreParts;
+  firstBenefitStep: number | null;
+  latestStart: number;
+  deferred: boolean;
+}
+
+export interface Plan {
+  strategy: Strategy;
+  chosen: ChosenCandidate[];
+  /** Metrics with the reference (configured) weights, before and after the plan. */
+  before: PlanMetrics;
+  after: PlanMetrics;
+  /** Context features for the plan selector. */
+  features: number[];
+}
+
+export function strategyWeights(strategy: Strategy, w: Weights): { weights: Weights; targetDelta: number } {
+  switch (strategy) {
+    case 'frugal': return { weights: { ...w, nodeMinute: w.nodeMinute * 2, gbMoved: w.gbMoved * 2, headroom: w.headroom * 0.5 }, targetDelta: 0 };
+    case 'headroom': return { weights: { ...w, headroom: w.headroom * 2 }, targetDelta: -0.1 };
+    case 'scale-first': return { weights: { ...w, gbMoved: w.gbMoved * 3, nodeMinute: w.nodeMinute * 0.5 }, targetDelta: 0 };
+    case 'move-first': return { weights: { ...w, nodeMinute: w.nodeMinute * 3 }, targetDelta: 0 };
+    default: return { weights: w, targetDelta: 0 };
+  }
+}
+
+const PLANNERS: Record<string, (ctx: PlanContext) => Candidate[]> = {
+  move: planMoves,
+  split: planSplits,
+  merge: planMerges,
+  replicate: planReplicas,
+  dereplicate: planDereplicas,
+  colocate: planColocations,
+  scale_out: planScaleOut,
+  scale_in: planScaleIn,
+};
+
+/** First step where `after` relieves a node that `before` has above target. */
+function firstRelief(before: Scenario, after: Scenario): number | null {
+  let first: number | null = null;
+  for (const n of before.nodes.values()) {
+    const m = after.nodes.get(n.id);
+    if (!m) continue;
+    for (let k = 0; k < before.steps && (first === null || k < first); k++) {
+      if (n.load[k]! > before.targetUtil * n.capacity && m.load[k]! < n.load[k]! - 1e-9) { first = k; break; }
+    }
+  }
+  return first;
+}
+
+export function evaluateCandidate(s: Scenario, c: Candidate, weights: Weights): { delta: number; parts: ScoreParts; firstBenefitStep: number | null } {
+  if (c.single) return s.evaluate(c.single(s), weights);
+  const t = s.clone();
+  c.run(t);
+  const parts = {} as ScoreParts;
+  for (const k of Object.keys(s.parts) as (keyof ScoreParts)[]) parts[k] = t.parts[k] - s.parts[k];
+  return { delta: t.score(weights) - s.score(weights), parts, firstBenefitStep: firstRelief(s, t) };
+}
+
+function criticalPath(c: Candidate): number {
+  return c.ops.reduce((m, o) => Math.max(m, o.finishStep), 0);
+}
+
+export function planFor(strategy: Strategy, state: ClusterState, profile: LoadProfile, cfg: DecideConfig, now: number): Plan {
+  const { weights, targetDelta } = strategyWeights(strategy, cfg.weights);
+  const s = new Scenario(state, profile, cfg, Math.max(0.3, cfg.targetUtil + targetDelta));
+  const ref = new Scenario(state, profile, cfg);
+  const before = planMetrics(ref, cfg.weights);
+  const ctx: PlanContext = { s, state, profile, cfg, now };
+  const decideEverySteps = Math.max(1, Math.round(cfg.decideEveryMs / cfg.stepMs));
+  const chosen: ChosenCandidate[] = [];
+  const allowed = new Set(cfg.actions);
+  // Data moves queue behind the concurrency limit: the k-th move planned waits for earlier ones.
+  const runningMoves = state.inFlight.filter((f) => ['move', 'colocate', 'replicate'].includes(f.action)).length;
+  const queueDelay = (c: Candidate) => {
+    const ahead = runningMoves + chosen.reduce((a, ch) => a + ch.ops.filter((o) => o.bytes > 0).length, 0);
+    return Math.floor(ahead / cfg.safety.maxConcurrentMoves) * criticalPath(c);
+  };
+  for (let i = 0; i < cfg.maxActionsPerTick; i++) {
+    let best: ChosenCandidate | null = null;
+    for (const [action, planner] of Object.entries(PLANNERS)) {
+      if (!allowed.has(action)) continue;
+      for (const c of planner(ctx)) {
+        const ev = evaluateCandidate(s, c, weights);
+        if (!(ev.delta < -cfg.minGain)) continue;
+        if (!best || ev.delta < best.delta - 1e-9) {
+          const latestStart = ev.firstBenefitStep === null ? 0 : ev.firstBenefitStep - criticalPath(c) - cfg.leadMarginSteps;
+          best = { candidate: c, ops: c.ops, ...ev, latestStart, deferred: latestStart - queueDelay(c) > decideEverySteps };
+        }
+      }
+    }
+    if (!best) break;
+    best.candidate.run(s);
+    best.ops = best.candidate.ops;
+    if (best.deferred) {
+      // lead time is measured on the ops as run in the scenario (compound candidates build them there)
+      const path = criticalPath(best.candidate);
+      best.latestStart = best.firstBenefitStep === null ? 0 : best.firstBenefitStep - path - cfg.leadMarginSteps;
+      best.deferred = best.latestStart - queueDelay(best.candidate) > decideEverySteps;
+    }
+    chosen.push(best);
+  }
+  // The plan's effect scored with the reference weights, issued and deferred parts alike.
+  const refAfter = new Scenario(state, profile, cfg);
+  for (const c of chosen) { c.candidate.run(refAfter); c.candidate.ops = c.ops; }
+  const after = planMetrics(refAfter, cfg.weights);
+  return { strategy, chosen, before, after, features: planFeatures(before, after, chosen) };
+}
+
+/**
+ * Features of a plan for the selector: bias, overload and headroom avoided (capacity-minutes),
+ * GiB moved, node-minutes added, actions, deferred share, peak utilisation after. Scaled to O(1).
+ */
+export function planFeatures(before: PlanMetrics, after: PlanMetrics, chosen: readonly ChosenCandidate[]): number[] {
+  const issued = chosen.filter((c) => !c.deferred).length;
+  return [
+    1,
+    Math.tanh((before.parts.overload - after.parts.overload) / 10),
+    Math.tanh((before.parts.headroom - after.parts.headroom) / 10),
+    Math.tanh((after.parts.gbMoved - before.parts.gbMoved) / 50),
+    Math.tanh((after.parts.nodeMinutes - before.parts.nodeMinutes) / 100),
+    Math.tanh(issued / 5),
+    chosen.length ? (chosen.length - issued) / chosen.length : 0,
+    Math.min(2, after.peakUtil) / 2,
+  ];
+}
+
+export function planAll(state: ClusterState, profile: LoadProfile, cfg: DecideConfig, now: number): Plan[] {
+  return cfg.strategies.map((st) => planFor(st, state, profile, cfg, now));
+}

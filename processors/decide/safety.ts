@@ -1,0 +1,100 @@
+/**
+ * Safety limits between the planner and the command topics:
+ * - cooldown: no second command on the same target within safety.cooldownMs;
+ * - flapping: no reverse command within safety.flapWindowMs (merge after split of the same
+ *   range, dereplicate after replicate, scale_in after any scale_out, a move back to the node
+ *   a partition just left). Reverse actions that add capacity (split after merge, scale_out
+ *   after scale_in) are never blocked: load that arrives must be met; a move back to the node a
+ *   partition left is blocked for safety.moveBackMs;
+ * - concurrency: data moves running at once (in flight + starting now) ≤ maxConcurrentMoves,
+ *   and their throttle rates together ≤ maxBytesPerMinute;
+ * - approval: per store ('manual' stores need approval for everything), recommendations
+ *   (re-key, schema changes, precomputation) always, moves above maxAutoBytes always.
+ * A candidate passes or is blocked as a whole. Hysteresis lives in the planners' thresholds
+ * (split vs merge, scale-out target vs scale-in bound, replicate vs de-replicate).
+ */
+import type { AnyCommand } from '../../schemas/types.js';
+import type { DecideConfig } from './config.js';
+import type { ClusterState, RecentAction } from './state.js';
+import type { Candidate, PlannedOp } from './actions/common.js';
+
+const DATA_MOVES = new Set(['move', 'colocate', 'replicate']);
+const RECOMMENDATIONS = new Set(['rekey', 'composite_index', 'derived_attribute', 'precompute', 'repartition']);
+const REVERSE: Record<string, string> = { merge: 'split', dereplicate: 'replicate', scale_in: 'scale_out' };
+
+export function relatedOf(op: Pick<PlannedOp, 'action' | 'params' | 'target'>): string[] {
+  if (op.action === 'split') return [op.params['leftId'], op.params['rightId']].filter((x): x is string => !!x);
+  if (op.action === 'merge') return [op.params['with'], op.params['mergedId']].filter((x): x is string => !!x);
+  return [];
+}
+
+/** The RecentAction a command leaves behind, for later cooldown and flap checks. */
+export function recentFromCommand(c: AnyCommand): RecentAction {
+  const target = c.kind === 'resource' ? (c.node ?? c.params['nodeId'] ?? '') : c.kind === 'partition' ? (c.partition ?? c.table) : (c.partition ?? c.table);
+  const related = c.action === 'split' ? [c.params['leftId'], c.params['rightId']]
+    : c.action === 'merge' ? [c.params['with'], c.params['mergedId']] : [];
+  return {
+    commandId: c.commandId, action: c.action, target, ts: c.issuedAt,
+    sourceNode: c.kind === 'shard' ? c.sourceNode : null, targetNode: c.kind === 'shard' ? c.targetNode : null,
+    related: related.filter((x): x is string => !!x),
+  };
+}
+
+export interface SafetyVerdict {
+  allowed: Candidate[];
+  blocked: { candidate: Candidate; reason: string }[];
+}
+
+function opBlock(op: PlannedOp, recent: readonly RecentAction[], now: number, cfg: DecideConfig): string | null {
+  const ids = new Set([op.target, ...relatedOf(op)]);
+  for (const r of recent) {
+    const age = now - r.ts;
+    if (age < 0) continue;
+    const touches = ids.has(r.target) || (r.related ?? []).some((x) => ids.has(x));
+    if (r.target === op.target && age < cfg.safety.cooldownMs && op.action !== 'scale_out') {
+      return `cooldown: ${r.action} on ${r.target} ${Math.round(age / 1000)}s ago (< ${Math.round(cfg.safety.cooldownMs / 1000)}s)`;
+    }
+    if (age < cfg.safety.flapWindowMs) {
+      const rev = REVERSE[op.action];
+      if (rev && r.action === rev && (op.action === 'scale_in' || touches)) {
+        return `flap guard: ${op.action} would undo ${r.action} ${Math.round(age / 1000)}s ago`;
+      }
+      if ((op.action === 'move' || op.action === 'colocate') && r.target === op.target && r.sourceNode === op.targetNode && age < cfg.safety.moveBackMs) {
+        return `flap guard: ${op.target} left ${op.targetNode} ${Math.round(age / 1000)}s ago`;
+      }
+    }
+  }
+  return null;
+}
+
+/** Filters candidates (in plan order) through cooldowns, flap guards and move limits. */
+export function applySafety(candidates: readonly Candidate[], state: ClusterState, now: number, cfg: DecideConfig): SafetyVerdict {
+  const allowed: Candidate[] = [];
+  const blocked: { candidate: Candidate; reason: string }[] = [];
+  let running = state.inFlight.filter((f) => DATA_MOVES.has(f.action) && !f.waiting).length;
+  const ratePerMin = cfg.throttleBytesPerSec * 60;
+  for (const c of candidates) {
+    let reason: string | null = null;
+    for (const op of c.ops) {
+      reason = opBlock(op, state.recent, now, cfg);
+      if (reason) break;
+    }
+    const startingNow = c.ops.filter((o) => DATA_MOVES.has(o.action) && o.startStep === 0 && o.dependsOn.length === 0).length;
+    if (!reason && startingNow > 0) {
+      if (running + startingNow > cfg.safety.maxConcurrentMoves) {
+        reason = `concurrency: ${running} moves running, ${startingNow} more would exceed ${cfg.safety.maxConcurrentMoves}`;
+      } else if ((running + startingNow) * ratePerMin > cfg.safety.maxBytesPerMinute) {
+        reason = `bandwidth: ${running + startingNow} moves × ${(ratePerMin / 1024 ** 2).toFixed(0)} MiB/min exceed ${(cfg.safety.maxBytesPerMinute / 1024 ** 2).toFixed(0)} MiB/min`;
+      }
+    }
+    if (reason) { blocked.push({ candidate: c, reason }); continue; }
+    running += startingNow;
+    allowed.push(c);
+  }
+  return { allowed, blocked };
+}
+
+export function requiresApproval(op: Pick<PlannedOp, 'action' | 'store' | 'bytes'>, cfg: DecideConfig): boolean {
+  const mode = cfg.safety.approval[op.store] ?? cfg.safety.defaultApproval;
+  return mode === 'manual' || RECOMMENDATIONS.has(op.action) || op.bytes > cfg.safety.maxAutoBytes;
+}

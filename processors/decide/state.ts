@@ -1,0 +1,337 @@
+/**
+ * The partition schema and placement the planner plans against: tables, key-range partitions
+ * ([lo, hi), null = unbounded, the same convention as the catalog's PartitionFact), nodes with
+ * a capacity in queries per window, replicas, co-access, predicate and template statistics,
+ * and what is in flight or was done recently. Built from plain objects (the Neo4j catalog
+ * supplies them in the pipeline, the simulator in the benchmark). Pure: no I/O, no clocks.
+ *
+ * `applyCommand` is the effect of a finished command on the view. The simulator uses the same
+ * function, so the planner's idea of a command and the simulated cluster cannot drift apart.
+ */
+import type { AnyCommand, StoreKind } from '../../schemas/types.js';
+import { rangePartitionId } from './ids.js';
+
+export interface NodeSpec {
+  id: string;
+  store: string;
+  storeKind?: StoreKind;
+  /** Queries per window the node serves before it is over capacity. */
+  capacity: number;
+  /** 'provisioning' nodes take no load until `readyAt`. */
+  status?: 'active' | 'provisioning';
+  readyAt?: number | null;
+}
+
+export interface PartitionSpec {
+  id: string;
+  table: string;
+  store: string;
+  /** Inclusive lower key bound, null = unbounded. */
+  lo: number | null;
+  /** Exclusive upper key bound, null = unbounded. */
+  hi: number | null;
+  sizeBytes: number;
+  rows: number;
+  /** Node holding the primary copy. */
+  node: string;
+  /** Nodes holding read replicas (never the primary's node). */
+  replicas?: string[];
+  /** Forecast series of this partition's load; default `${table}/${id}`. */
+  seriesId?: string;
+}
+
+export interface TableSpec {
+  name: string;
+  store: string;
+  storeKind?: StoreKind;
+  /** Current partition key, possibly composite. */
+  keyColumns: string[];
+}
+
+/** A forecast series over a key range of a table (the ingest stage's key buckets). */
+export interface BucketSpec {
+  seriesId: string;
+  table: string;
+  lo: number;
+  /** Exclusive. */
+  hi: number;
+}
+
+/** Queries per window that touch both partitions. */
+export interface CoAccessEdge {
+  a: string;
+  b: string;
+  weight: number;
+}
+
+/** How often a set of columns appeared together in the predicates of queries on a table. */
+export interface PredicateStat {
+  table: string;
+  columns: string[];
+  count: number;
+}
+
+/** A query template seen on a table, with what the featurizer knows of its shape. */
+export interface TemplateStat {
+  table: string;
+  templateId: string;
+  /** Executions per window. */
+  count: number;
+  /** Columns filtered on (equality first). */
+  columns: string[];
+  kind: 'point' | 'range' | 'aggregate' | 'expression';
+  /** Whether an index already covers `columns`. */
+  indexed: boolean;
+  meanLatencyMs: number;
+  /** The filtered expression, for 'expression' templates. */
+  expression?: string | null;
+}
+
+/** A command accepted and not finished yet (from RUNNING results, or the simulator). */
+export interface InFlight {
+  commandId: string;
+  action: string;
+  partition?: string | null;
+  sourceNode?: string | null;
+  targetNode?: string | null;
+  node?: string | null;
+  bytes: number;
+  startedAt: number;
+  expectedEnd: number;
+  /** Accepted but waiting for a command it depends on (not using bandwidth yet). */
+  waiting?: boolean;
+}
+
+/** A command issued recently, for cooldowns and flap checks. */
+export interface RecentAction {
+  commandId: string;
+  action: string;
+  /** Partition id, or node id for resource actions. */
+  target: string;
+  ts: number;
+  sourceNode?: string | null;
+  targetNode?: string | null;
+  /** Other partition ids the command created or consumed (split children, merge partner). */
+  related?: string[];
+}
+
+export interface ClusterStateInput {
+  tables: readonly TableSpec[];
+  partitions: readonly PartitionSpec[];
+  nodes: readonly NodeSpec[];
+  buckets?: readonly BucketSpec[];
+  coAccess?: readonly CoAccessEdge[];
+  predicates?: readonly PredicateStat[];
+  templates?: readonly TemplateStat[];
+  inFlight?: readonly InFlight[];
+  recent?: readonly RecentAction[];
+}
+
+export interface ClusterState {
+  readonly tables: readonly TableSpec[];
+  readonly partitions: readonly PartitionSpec[];
+  readonly nodes: readonly NodeSpec[];
+  readonly buckets: readonly BucketSpec[];
+  readonly coAccess: readonly CoAccessEdge[];
+  readonly predicates: readonly PredicateStat[];
+  readonly templates: readonly TemplateStat[];
+  readonly inFlight: readonly InFlight[];
+  readonly recent: readonly RecentAction[];
+  readonly partitionById: ReadonlyMap<string, PartitionSpec>;
+  readonly nodeById: ReadonlyMap<string, NodeSpec>;
+  readonly tableByName: ReadonlyMap<string, TableSpec>;
+}
+
+export class StateError extends Error {}
+
+/** Validates and indexes a plain view. Throws StateError naming the first inconsistency. */
+export function buildState(input: ClusterStateInput): ClusterState {
+  const nodeById = new Map<string, NodeSpec>();
+  for (const n of input.nodes) {
+    if (nodeById.has(n.id)) throw new StateError(`duplicate node ${n.id}`);
+    if (!(n.capacity > 0)) throw new StateError(`node ${n.id}: capacity must be > 0`);
+    nodeById.set(n.id, n);
+  }
+  const tableByName = new Map<string, TableSpec>();
+  for (const t of input.tables) tableByName.set(t.name, t);
+  const partitionById = new Map<string, PartitionSpec>();
+  for (const p of input.partitions) {
+    if (partitionById.has(p.id)) throw new StateError(`duplicate partition ${p.id}`);
+    if (!nodeById.has(p.node)) throw new StateError(`partition ${p.id}: unknown node ${p.node}`);
+    for (const r of p.replicas ?? []) {
+      if (!nodeById.has(r)) throw new StateError(`partition ${p.id}: unknown replica node ${r}`);
+      if (r === p.node) throw new StateError(`partition ${p.id}: replica on its primary node ${r}`);
+    }
+    if (p.lo !== null && p.hi !== null && !(p.lo < p.hi)) throw new StateError(`partition ${p.id}: empty range [${p.lo}, ${p.hi})`);
+    if (!tableByName.has(p.table)) tableByName.set(p.table, { name: p.table, store: p.store, keyColumns: [] });
+    partitionById.set(p.id, p);
+  }
+  return {
+    tables: [...tableByName.values()],
+    partitions: input.partitions,
+    nodes: input.nodes,
+    buckets: input.buckets ?? [],
+    coAccess: input.coAccess ?? [],
+    predicates: input.predicates ?? [],
+    templates: input.templates ?? [],
+    inFlight: input.inFlight ?? [],
+    recent: input.recent ?? [],
+    partitionById,
+    nodeById,
+    tableByName,
+  };
+}
+
+export function toInput(s: ClusterState): ClusterStateInput & { tables: TableSpec[]; partitions: PartitionSpec[]; nodes: NodeSpec[] } {
+  return {
+    tables: [...s.tables], partitions: [...s.partitions], nodes: [...s.nodes], buckets: [...s.buckets],
+    coAccess: [...s.coAccess], predicates: [...s.predicates], templates: [...s.templates],
+    inFlight: [...s.inFlight], recent: [...s.recent],
+  };
+}
+
+export function seriesOf(p: PartitionSpec): string {
+  return p.seriesId ?? `${p.table}/${p.id}`;
+}
+
+/** Partitions of a table ordered by lower bound. */
+export function tablePartitions(s: ClusterState, table: string): PartitionSpec[] {
+  return s.partitions.filter((p) => p.table === table).sort((a, b) => (a.lo ?? -Infinity) - (b.lo ?? -Infinity));
+}
+
+/** Every node holding a copy of the partition, primary first. */
+export function copiesOf(p: PartitionSpec): string[] {
+  return [p.node, ...(p.replicas ?? [])];
+}
+
+/** Fraction of [lo, hi) that overlaps [a, b); unbounded ends count as overlapping. */
+export function overlapFraction(lo: number, hi: number, a: number | null, b: number | null): number {
+  const from = Math.max(lo, a ?? -Infinity);
+  const to = Math.min(hi, b ?? Infinity);
+  return to > from ? (to - from) / (hi - lo) : 0;
+}
+
+function num(params: Record<string, string>, key: string): number {
+  const v = Number(params[key]);
+  if (params[key] === undefined || !Number.isFinite(v)) throw new StateError(`parameter ${key} missing or not a number`);
+  return v;
+}
+
+/**
+ * The view after a command has finished. Recommendation-only actions (rekey's key change
+ * aside) leave placement alone. Throws StateError when the command does not fit the view,
+ * which is what an executor's validation would reject.
+ */
+export function applyCommand(s: ClusterState, cmd: AnyCommand): ClusterState {
+  const input = toInput(s);
+  const part = (id: string | null): PartitionSpec => {
+    const p = id === null ? undefined : s.partitionById.get(id);
+    if (!p) throw new StateError(`${cmd.action}: unknown partition ${id}`);
+    return p;
+  };
+  const node = (id: string | null): NodeSpec => {
+    const n = id === null ? undefined : s.nodeById.get(id);
+    if (!n) throw new StateError(`${cmd.action}: unknown node ${id}`);
+    return n;
+  };
+  const replace = (id: string, next: PartitionSpec[]) => {
+    const i = input.partitions.findIndex((p) => p.id === id);
+    input.partitions.splice(i, 1, ...next);
+  };
+  if (cmd.kind === 'partition') {
+    switch (cmd.action) {
+      case 'split': {
+        const p = part(cmd.partition);
+        const at = num(cmd.params, 'splitAt');
+        if (!((p.lo === null || at > p.lo) && (p.hi === null || at < p.hi))) {
+          throw new StateError(`split: ${at} is not inside ${p.id}`);
+        }
+        const frac = cmd.params['leftFraction'] !== undefined ? num(cmd.params, 'leftFraction')
+          : p.lo !== null && p.hi !== null ? (at - p.lo) / (p.hi - p.lo) : 0.5;
+        const left: PartitionSpec = {
+          ...p, id: cmd.params['leftId'] ?? rangePartitionId(p.table, p.lo, at), hi: at,
+          sizeBytes: Math.round(p.sizeBytes * frac), rows: Math.round(p.rows * frac), seriesId: undefined,
+        };
+        const right: PartitionSpec = {
+          ...p, id: cmd.params['rightId'] ?? rangePartitionId(p.table, at, p.hi), lo: at,
+          sizeBytes: p.sizeBytes - left.sizeBytes, rows: p.rows - left.rows, seriesId: undefined,
+        };
+        if (p.replicas) { left.replicas = [...p.replicas]; right.replicas = [...p.replicas]; }
+        replace(p.id, [left, right]);
+        break;
+      }
+      case 'merge': {
+        const a = part(cmd.partition);
+        const b = part(cmd.params['with'] ?? null);
+        const [l, r] = (a.lo ?? -Infinity) < (b.lo ?? -Infinity) ? [a, b] : [b, a];
+        if (l.table !== r.table || l.hi !== r.lo) throw new StateError(`merge: ${l.id} and ${r.id} are not neighbours`);
+        if (l.node !== r.node) throw new StateError(`merge: ${l.id} and ${r.id} are on different nodes`);
+        const merged: PartitionSpec = {
+          ...l, id: cmd.params['mergedId'] ?? rangePartitionId(l.table, l.lo, r.hi), hi: r.hi,
+          sizeBytes: l.sizeBytes + r.sizeBytes, rows: l.rows + r.rows, seriesId: undefined,
+          replicas: (l.replicas ?? []).filter((x) => (r.replicas ?? []).includes(x)),
+        };
+        replace(l.id, [merged]);
+        input.partitions = input.partitions.filter((p) => p.id !== r.id);
+        break;
+      }
+      case 'rekey': {
+        const cols = (cmd.params['keyColumns'] ?? '').split(',').filter(Boolean);
+        input.tables = input.tables.map((t) => (t.name === cmd.table ? { ...t, keyColumns: cols } : t));
+        break;
+      }
+      default:
+        break; // schema adaptation and precomputation do not change placement
+    }
+  } else if (cmd.kind === 'shard') {
+    const p = part(cmd.partition);
+    switch (cmd.action) {
+      case 'move':
+      case 'colocate': {
+        const to = node(cmd.targetNode);
+        if (cmd.sourceNode !== null && cmd.sourceNode !== p.node) {
+          throw new StateError(`${cmd.action}: ${p.id} is on ${p.node}, not ${cmd.sourceNode}`);
+        }
+        const replicas = (p.replicas ?? []).filter((r) => r !== to.id);
+        replace(p.id, [{ ...p, node: to.id, replicas: replicas.length ? replicas : undefined }]);
+        break;
+      }
+      case 'replicate': {
+        const to = node(cmd.targetNode);
+        if (copiesOf(p).includes(to.id)) throw new StateError(`replicate: ${p.id} already has a copy on ${to.id}`);
+        replace(p.id, [{ ...p, replicas: [...(p.replicas ?? []), to.id] }]);
+        break;
+      }
+      case 'dereplicate': {
+        const from = cmd.sourceNode ?? cmd.targetNode;
+        if (!from || !(p.replicas ?? []).includes(from)) throw new StateError(`dereplicate: ${p.id} has no replica on ${from}`);
+        const replicas = (p.replicas ?? []).filter((r) => r !== from);
+        replace(p.id, [{ ...p, replicas: replicas.length ? replicas : undefined }]);
+        break;
+      }
+    }
+  } else {
+    switch (cmd.action) {
+      case 'scale_out': {
+        const id = cmd.params['nodeId'] ?? cmd.node;
+        if (!id) throw new StateError('scale_out: no nodeId');
+        if (s.nodeById.has(id)) throw new StateError(`scale_out: node ${id} exists`);
+        const template = s.nodes[0];
+        input.nodes = [...input.nodes, {
+          id, store: cmd.store, storeKind: cmd.storeKind,
+          capacity: cmd.params['capacity'] !== undefined ? num(cmd.params, 'capacity') : template?.capacity ?? 1,
+          status: 'active',
+        }];
+        break;
+      }
+      case 'scale_in': {
+        const n = node(cmd.node);
+        const held = s.partitions.filter((p) => copiesOf(p).includes(n.id));
+        if (held.length) throw new StateError(`scale_in: node ${n.id} still holds ${held.length} partition copies`);
+        input.nodes = input.nodes.filter((x) => x.id !== n.id);
+        break;
+      }
+    }
+  }
+  return buildState(input);
+}

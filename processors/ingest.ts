@@ -1,0 +1,226 @@
+/**
+ * The ingest processor: decoded telemetry → validated → featurized → windowed aggregates, as one
+ * operator. The Kafka edge (consume, Avro decode, send, commit) stays in the pipeline; this is
+ * the pure middle, so its behaviour is pinned by marble tests and its counts can be checked
+ * exactly: every input ends as part of an aggregate, or as a dead letter (decode failure,
+ * invalid event, late event), never nothing.
+ *
+ * Input: an Envelope whose value is a decoded QueryEvent, or a DecodeFailure carrying the
+ * decoder's reason (the envelope's `raw` keeps the original bytes for the dead letter).
+ * Output: Routed aggregates (`out`) and dead letters (`dlq`), optional per-query features, and
+ * `progress` items with the offsets that are safe to commit (see window.ts).
+ */
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import type { DeadLetter, QueryEvent, QueryFeatures, WorkloadAggregate } from '../schemas/types.js';
+import { deadLetter, type Envelope, type Routed } from './envelope.js';
+import { featurize, TemplateCache, toQueryFeatures, type FeaturizeConfig } from './sql/featurize.js';
+import { validateQueryEvent } from './validate.js';
+import { WindowAggregator, type WindowConfig, type WindowInput, type WindowOutput } from './window.js';
+
+/** A message the pipeline could not decode; `reason` is the decoder's message. */
+export interface DecodeFailure {
+  decodeFailure: string;
+}
+
+export function decodeFailure(reason: string): DecodeFailure {
+  return { decodeFailure: reason };
+}
+
+export function isDecodeFailure(v: unknown): v is DecodeFailure {
+  return typeof v === 'object' && v !== null && typeof (v as DecodeFailure).decodeFailure === 'string';
+}
+
+export type IngestInput = Envelope<QueryEvent | DecodeFailure>;
+
+export type IngestOutput =
+  | Routed<WorkloadAggregate>
+  | { kind: 'features'; value: QueryFeatures }
+  | { kind: 'progress'; safeOffsets: Record<string, string> };
+
+export interface IngestStats {
+  received: number;
+  decodeFailed: number;
+  invalid: number;
+  featurizeFailed: number;
+  unparsed: number;
+  late: number;
+  lateMerged: number;
+  aggregates: number;
+}
+
+export interface IngestConfig extends WindowConfig {
+  featurize: FeaturizeConfig;
+  /** Template cache (shared across restarts of the operator); one is created when absent. */
+  cache?: TemplateCache;
+  /** Name written into dead letters. Default "ingest". */
+  pipeline?: string;
+  /** Also emit each query's features (for shardcast.workload.features). Default false. */
+  emitFeatures?: boolean;
+  /** Also dead-letter statements that do not parse (they are counted in aggregates anyway). */
+  dlqUnparsed?: boolean;
+  /** Counters updated in place (for the pipeline's Prometheus metrics). */
+  stats?: IngestStats;
+}
+
+export function newIngestStats(): IngestStats {
+  return { received: 0, decodeFailed: 0, invalid: 0, featurizeFailed: 0, unparsed: 0, late: 0, lateMerged: 0, aggregates: 0 };
+}
+
+/** Carries the original event metrics next to the features (what the window aggregates). */
+type Featured = WindowInput;
+
+/**
+ * Pure, synchronous core: one input in, its outputs out. `now()` stamps dead letters (from the
+ * injected scheduler in the operator).
+ */
+export class IngestCore {
+  readonly window: WindowAggregator<Featured>;
+  readonly cache: TemplateCache;
+  readonly stats: IngestStats;
+  private readonly pipeline: string;
+
+  constructor(private readonly cfg: IngestConfig, private readonly now: () => number) {
+    this.window = new WindowAggregator<Featured>(cfg);
+    this.cache = cfg.cache ?? new TemplateCache();
+    this.stats = cfg.stats ?? newIngestStats();
+    this.pipeline = cfg.pipeline ?? 'ingest';
+  }
+
+  private letter(env: Envelope<unknown>, stage: string, reason: string): DeadLetter {
+    return deadLetter(env, stage, reason, this.pipeline, this.now());
+  }
+
+  private fromWindow(xs: WindowOutput<Featured>[], out: IngestOutput[]): void {
+    for (const x of xs) {
+      if (x.kind === 'aggregate') {
+        this.stats.aggregates++;
+        out.push({ kind: 'out', value: x.value });
+      } else if (x.kind === 'late') {
+        this.stats.late++;
+        const e = x.envelope;
+        out.push({
+          kind: 'dlq',
+          letter: this.letter(e, 'window', `late event: ts ${e.value.ts} is behind watermark ${x.watermark} and its window [${Math.floor(e.value.ts / this.window.windowMs) * this.window.windowMs}, +${this.window.windowMs}) is closed`),
+        });
+      } else out.push(x);
+    }
+  }
+
+  add(env: IngestInput): IngestOutput[] {
+    const out: IngestOutput[] = [];
+    this.stats.received++;
+    const v = env.value;
+    if (isDecodeFailure(v)) {
+      this.stats.decodeFailed++;
+      out.push({ kind: 'dlq', letter: this.letter(env, 'decode', v.decodeFailure) });
+      this.fromWindow(this.window.markDone(env), out);
+      return out;
+    }
+    const valid = validateQueryEvent(v);
+    if (!valid.ok) {
+      this.stats.invalid++;
+      out.push({ kind: 'dlq', letter: this.letter(env, 'validate', valid.reason) });
+      this.fromWindow(this.window.markDone(env), out);
+      return out;
+    }
+    const ev = valid.value;
+    let f: ReturnType<typeof featurize>;
+    try {
+      f = featurize(ev, this.cfg.featurize, this.cache);
+    } catch (err) {
+      // featurize is written not to throw; this is the belt to its braces
+      this.stats.featurizeFailed++;
+      out.push({ kind: 'dlq', letter: this.letter(env, 'featurize', (err as Error).message ?? String(err)) });
+      this.fromWindow(this.window.markDone(env), out);
+      return out;
+    }
+    if (f.parseError !== null) {
+      this.stats.unparsed++;
+      if (this.cfg.dlqUnparsed) out.push({ kind: 'dlq', letter: this.letter(env, 'featurize', `unparseable SQL (counted as unparsed): ${f.parseError}`) });
+    }
+    if (this.cfg.emitFeatures) out.push({ kind: 'features', value: toQueryFeatures(f) });
+    const lateBefore = this.window.counters.lateMerged;
+    // explicit literals (not spreads): one stable object shape keeps the window's property access fast
+    const featured: Featured = {
+      eventId: f.eventId,
+      ts: f.ts,
+      source: f.source,
+      templateId: f.templateId,
+      template: f.template,
+      operation: f.operation,
+      readWrite: f.readWrite,
+      tables: f.tables,
+      predicates: f.predicates,
+      keyRanges: f.keyRanges,
+      joins: f.joins,
+      parseError: f.parseError,
+      pointKeys: f.pointKeys,
+      durationMs: ev.durationMs,
+      rowsRead: ev.rowsRead,
+      rowsWritten: ev.rowsWritten,
+      status: ev.status,
+      node: ev.node,
+      partition: ev.partition,
+      txId: ev.txId,
+    };
+    const wenv: Envelope<Featured> = { topic: env.topic, partition: env.partition, offset: env.offset, key: env.key, raw: env.raw, value: featured };
+    this.fromWindow(this.window.add(wenv), out);
+    this.stats.lateMerged += this.window.counters.lateMerged - lateBefore;
+    return out;
+  }
+
+  advance(ms: number): IngestOutput[] {
+    const out: IngestOutput[] = [];
+    this.fromWindow(this.window.advance(ms), out);
+    return out;
+  }
+
+  flush(): IngestOutput[] {
+    const out: IngestOutput[] = [];
+    this.fromWindow(this.window.flush(), out);
+    return out;
+  }
+}
+
+/**
+ * decode result → validate → featurize → window, as one operator. Call `initSqlParsers()` once
+ * before subscribing when postgres SQL is expected. `scheduler` (default asyncScheduler) stamps
+ * dead letters and drives `idleFlushMs`.
+ */
+export function ingestProcessor(cfg: IngestConfig): OperatorFunction<IngestInput, IngestOutput> {
+  return (source) =>
+    new Observable<IngestOutput>((subscriber) => {
+      const scheduler: SchedulerLike = cfg.scheduler ?? asyncScheduler;
+      const core = new IngestCore(cfg, () => scheduler.now());
+      const emit = (xs: IngestOutput[]) => {
+        for (const x of xs) subscriber.next(x);
+      };
+      let idle: Subscription | undefined;
+      let arrived = 0;
+      if (cfg.idleFlushMs && cfg.scheduler) {
+        const every = cfg.idleFlushMs;
+        let atLastTick = 0;
+        idle = cfg.scheduler.schedule(function tick() {
+          if (arrived === atLastTick) emit(core.advance(every));
+          atLastTick = arrived;
+          this.schedule(undefined, every);
+        }, every);
+      }
+      const sub = source.subscribe({
+        next: (env) => {
+          arrived++;
+          emit(core.add(env));
+        },
+        error: (err) => subscriber.error(err),
+        complete: () => {
+          idle?.unsubscribe();
+          emit(core.flush());
+          subscriber.complete();
+        },
+      });
+      return () => {
+        idle?.unsubscribe();
+        sub.unsubscribe();
+      };
+    });
+}

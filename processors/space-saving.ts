@@ -1,0 +1,74 @@
+/**
+ * Space-Saving heavy hitters (Metwally, Agrawal, El Abbadi, 2005): the top keys of a stream in
+ * a fixed number of counters, however many distinct keys arrive.
+ *
+ * Why our own rather than bloom-filters' TopK: that TopK is a count-min sketch plus a heap, so
+ * every instance allocates a width×depth counter matrix (too heavy for one sketch per series per
+ * window) and reports no per-key error bound. Space-Saving keeps exactly `capacity` counters,
+ * and each reported count carries its maximum overestimation (`error`), which is what
+ * WorkloadAggregate.hotKeys reports. Guarantee: any key with true frequency > N/capacity is
+ * present, and count − error ≤ true count ≤ count.
+ */
+export interface HeavyHitter {
+  key: string;
+  count: number;
+  error: number;
+}
+
+export class SpaceSaving {
+  // parallel arrays + index map: the eviction scan runs over a typed array, not a Map iterator
+  private readonly index = new Map<string, number>();
+  private readonly keys: string[] = [];
+  private readonly counts: Float64Array;
+  private readonly errors: Float64Array;
+  private total = 0;
+
+  constructor(readonly capacity: number) {
+    if (!(capacity >= 1)) throw new RangeError('SpaceSaving capacity must be >= 1');
+    this.counts = new Float64Array(capacity);
+    this.errors = new Float64Array(capacity);
+  }
+
+  /** Stream length seen (sum of weights). */
+  get n(): number {
+    return this.total;
+  }
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  add(key: string, weight = 1): void {
+    this.total += weight;
+    const i = this.index.get(key);
+    if (i !== undefined) {
+      this.counts[i]! += weight;
+      return;
+    }
+    const n = this.keys.length;
+    if (n < this.capacity) {
+      this.index.set(key, n);
+      this.keys.push(key);
+      this.counts[n] = weight;
+      this.errors[n] = 0;
+      return;
+    }
+    // replace the minimum counter; the newcomer inherits its count as error
+    const c = this.counts;
+    let m = 0;
+    for (let j = 1; j < n; j++) if (c[j]! < c[m]!) m = j;
+    this.index.delete(this.keys[m]!);
+    this.index.set(key, m);
+    this.keys[m] = key;
+    this.errors[m] = c[m]!;
+    c[m] = c[m]! + weight;
+  }
+
+  /** The `k` largest counters, largest first (ties by key, for deterministic output). */
+  top(k = this.capacity): HeavyHitter[] {
+    return this.keys
+      .map((key, i) => ({ key, count: this.counts[i]!, error: this.errors[i]! }))
+      .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .slice(0, k);
+  }
+}

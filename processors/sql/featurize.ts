@@ -1,0 +1,266 @@
+/**
+ * The SQL featurizer: one QueryEvent in, its QueryFeatures out — template and template id,
+ * operation, read/write class, tables, predicates, joins, and the key range touched on each
+ * table's configured partition key. It is what turns raw statements into a workload signal.
+ *
+ * Speed comes from the template cache: the statement is scanned (no grammar) into a key with
+ * literals removed; the first statement with a given key is parsed with the real parser and
+ * compiled (see ir.ts); every later one only re-fills the compiled predicates from its scanned
+ * literals. It never throws: an unparseable statement yields features with `parseError` set.
+ */
+import type { Dialect, KeyRange, Operation, Predicate, QueryEvent, QueryFeatures, ReadWriteClass } from '../../schemas/types.js';
+import { classify, type CompiledTemplate } from './ir.js';
+import { compileGeneric } from './generic.js';
+import { evalWhere, keyRangesFor, num, pointsOf, union, type IntervalSet, type PartitionKeySpec } from './keyrange.js';
+import { compilePg, loadPg, oneLine, pgReady } from './pg.js';
+import { collapseLists, scanSql, templateHash } from './scanner.js';
+
+export type { PartitionKeySpec } from './keyrange.js';
+
+export interface FeaturizeConfig {
+  /** Partition key per table name, with the bucket boundaries of its key ranges. */
+  partitionKeys: Record<string, PartitionKeySpec>;
+  /** Most point keys reported per table per query (for hot keys). Default 16. */
+  maxPointKeys?: number;
+  /** Statements longer than this are not parsed (features with parseError). Default 100,000. */
+  maxSqlLength?: number;
+}
+
+/** QueryFeatures plus what the window needs and the Avro record does not carry. */
+export interface FeaturesWithKeys extends QueryFeatures {
+  /** Partition-key values touched per table, when they are a small set of points. */
+  pointKeys: Record<string, string[]>;
+}
+
+/** Loads the WASM PostgreSQL parser. Call (and await) once before featurizing postgres SQL. */
+export async function initSqlParsers(): Promise<void> {
+  await loadPg();
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+  size: number;
+  volatileHits: number;
+}
+
+/**
+ * Bounded cache of compiled templates, keyed by dialect and scanner key, with CLOCK (second
+ * chance) eviction — an LRU approximation whose hits cost one flag write instead of a Map
+ * re-insertion. The map keeps insertion order; eviction takes the oldest entry, and re-queues
+ * it once if it was used since it was last looked at.
+ */
+export class TemplateCache {
+  private readonly maps = new Map<Dialect, Map<string, { v: CompiledTemplate; used: boolean }>>();
+  private _size = 0;
+  readonly stats: CacheStats = { hits: 0, misses: 0, evictions: 0, size: 0, volatileHits: 0 };
+
+  constructor(readonly maxEntries = 10_000) {}
+
+  get(dialect: Dialect, key: string): CompiledTemplate | undefined {
+    const e = this.maps.get(dialect)?.get(key);
+    if (e === undefined) return undefined;
+    e.used = true;
+    return e.v;
+  }
+
+  set(dialect: Dialect, key: string, value: CompiledTemplate): void {
+    let m = this.maps.get(dialect);
+    if (!m) this.maps.set(dialect, (m = new Map()));
+    if (!m.has(key)) this._size++;
+    m.set(key, { v: value, used: false });
+    let guard = this._size * 2 + 4;
+    while (this._size > this.maxEntries && guard-- > 0) {
+      let big: Map<string, { v: CompiledTemplate; used: boolean }> | undefined;
+      for (const x of this.maps.values()) if (!big || x.size > big.size) big = x;
+      const first = big?.entries().next();
+      if (!big || !first || first.done) break;
+      const [k, e] = first.value;
+      big.delete(k);
+      if (e.used && k !== key) {
+        e.used = false;
+        big.set(k, e); // second chance
+      } else {
+        this._size--;
+        this.stats.evictions++;
+      }
+    }
+    this.stats.size = this._size;
+  }
+
+  get size(): number {
+    return this._size;
+  }
+}
+
+/** Operation guessed from the first word, for statements that do not parse. */
+function guessOperation(key: string): Operation {
+  const w = /^[\s(]*([A-Za-z]+)/.exec(key)?.[1]?.toLowerCase();
+  switch (w) {
+    case 'select': case 'with': case 'show': case 'explain': return 'select';
+    case 'insert': case 'replace': case 'copy': return 'insert';
+    case 'update': case 'merge': return 'update';
+    case 'delete': return 'delete';
+    case 'create': case 'alter': case 'drop': case 'truncate': case 'rename': return 'ddl';
+    default: return 'other';
+  }
+}
+
+function compile(sql: string, dialect: Dialect, key: string, lits: ReturnType<typeof scanSql>['literals']): CompiledTemplate {
+  const family = dialect === 'postgres' ? 'postgres' : 'other';
+  const fallbackId = templateHash(`${family}\n${collapseLists(key)}`);
+  if (dialect === 'postgres' && pgReady()) {
+    const c = compilePg(sql, lits);
+    if (c.parseError !== null) {
+      const operation = guessOperation(key);
+      return { ...c, templateId: fallbackId, template: key, operation, readWrite: classify(operation, false) };
+    }
+    return { ...c, templateId: c.templateId ?? fallbackId, template: c.template ?? key };
+  }
+  const c = compileGeneric(sql, lits, dialect === 'postgres' ? 'postgres' : dialect);
+  if (c.parseError !== null) {
+    const operation = guessOperation(key);
+    return { ...c, templateId: fallbackId, template: key, operation, readWrite: classify(operation, false) };
+  }
+  return { ...c, templateId: fallbackId, template: collapseLists(key) };
+}
+
+const OPS = new Set<Operation>(['select', 'insert', 'update', 'delete', 'ddl', 'other']);
+
+function rwOf(op: Operation): ReadWriteClass {
+  return classify(op, false);
+}
+
+/** Partition-key value given explicitly by the producer for `table`, if any. */
+function explicitKey(ev: QueryEvent, table: string, column: string): string | undefined {
+  const kv = ev.keyValues;
+  if (!kv) return undefined;
+  return kv[`${table}.${column}`] ?? kv[column];
+}
+
+/**
+ * Features of one event. `cache` is shared across calls (one per pipeline). Never throws.
+ */
+export function featurize(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateCache): FeaturesWithKeys {
+  const maxPoints = cfg.maxPointKeys ?? 16;
+  let c: CompiledTemplate;
+  let values: string[][] = [];
+  if (ev.sql === null || ev.sql === undefined || ev.sql.trim() === '') {
+    const operation = ev.operation && OPS.has(ev.operation) ? ev.operation : 'other';
+    const tables = [...new Set(ev.tables ?? [])];
+    c = {
+      templateId: ev.fingerprint ?? templateHash(`fp\n${operation}\n${[...tables].sort().join(',')}`),
+      template: null,
+      operation,
+      readWrite: rwOf(operation),
+      tables,
+      joins: [],
+      preds: [],
+      scopes: [],
+      parseError: null,
+      volatile: false,
+    };
+  } else if (ev.sql.length > (cfg.maxSqlLength ?? 100_000)) {
+    const operation = guessOperation(ev.sql.slice(0, 64));
+    c = {
+      templateId: templateHash(`long\n${ev.sql.slice(0, 256)}`), template: null, operation, readWrite: rwOf(operation),
+      tables: [...new Set(ev.tables ?? [])], joins: [], preds: [], scopes: [],
+      parseError: `statement too long to parse (${ev.sql.length} chars)`, volatile: false,
+    };
+  } else {
+    const sql = ev.sql;
+    let scanned: ReturnType<typeof scanSql>;
+    try {
+      scanned = scanSql(sql, ev.dialect);
+    } catch (err) {
+      scanned = { key: sql, literals: [] };
+      void oneLine(err);
+    }
+    const hit = cache.get(ev.dialect, scanned.key);
+    if (hit && !hit.volatile) {
+      cache.stats.hits++;
+      c = hit;
+    } else {
+      if (hit) cache.stats.volatileHits++;
+      else cache.stats.misses++;
+      c = compile(sql, ev.dialect, scanned.key, scanned.literals);
+      if (!hit) cache.set(ev.dialect, scanned.key, c);
+    }
+    const lits = scanned.literals;
+    values = c.preds.map((p) => p.slots.map((s) => (typeof s === 'number' ? lits[s]?.value ?? '' : s.text)));
+    if (c.parseError !== null && c.tables.length === 0 && ev.tables.length > 0) {
+      c = { ...c, tables: [...new Set(ev.tables)] };
+    }
+  }
+
+  const predicates: Predicate[] = c.preds.map((p, i) => ({ table: p.table, column: p.column, op: p.op, values: values[i]! }));
+  const keyRanges: KeyRange[] = [];
+  const pointKeys: Record<string, string[]> = {};
+  for (const table of c.tables) {
+    const spec = cfg.partitionKeys[table];
+    const given = spec ? explicitKey(ev, table, spec.column) : undefined;
+    if (!spec) {
+      continue;
+    }
+    let set: IntervalSet | null = null;
+    if (given !== undefined) {
+      const x = num(given);
+      set = x === null ? null : [{ lo: x, hi: x, loOpen: false, hiOpen: false }];
+      pointKeys[table] = [x === null ? given : String(x)];
+      if (set === null) {
+        keyRanges.push({ table, column: spec.column, lo: null, hi: null, bucket: '*' });
+        continue;
+      }
+    } else {
+      for (const s of c.scopes) {
+        if (!s.tables.includes(table)) continue;
+        const part = evalWhere(s.where, c.preds, values, table, spec.column);
+        set = set === null ? part : union(set, part);
+      }
+      if (set === null) set = [{ lo: -Infinity, hi: Infinity, loOpen: true, hiOpen: true }];
+      const pts = pointsOf(set, maxPoints);
+      if (pts) pointKeys[table] = pts;
+      else {
+        // non-numeric keys: equality values on the key column still name hot keys
+        const eq: string[] = [];
+        c.preds.forEach((p, i) => {
+          if (p.column === spec.column && (p.table === table || p.table === null) && (p.op === '=' || p.op === 'in')) eq.push(...values[i]!);
+        });
+        if (eq.length > 0 && eq.length <= maxPoints) pointKeys[table] = eq;
+      }
+    }
+    keyRanges.push(...keyRangesFor(table, spec, set));
+  }
+  // tables without a configured key: explicit keyValues still name hot keys
+  if (ev.keyValues) {
+    for (const table of c.tables) {
+      if (pointKeys[table] || cfg.partitionKeys[table]) continue;
+      const ks = Object.entries(ev.keyValues).filter(([k]) => !k.includes('.') || k.startsWith(`${table}.`));
+      if (ks.length > 0) pointKeys[table] = ks.slice(0, maxPoints).map(([k, v]) => `${k.includes('.') ? k.slice(table.length + 1) : k}=${v}`);
+    }
+  }
+
+  return {
+    eventId: ev.eventId,
+    ts: ev.ts,
+    source: ev.source,
+    templateId: c.templateId,
+    template: c.template,
+    operation: c.operation,
+    readWrite: c.readWrite,
+    tables: c.tables,
+    predicates,
+    keyRanges,
+    joins: c.joins,
+    parseError: c.parseError,
+    pointKeys,
+  };
+}
+
+/** The Avro record only (drops `pointKeys`), for the optional features topic. */
+export function toQueryFeatures(f: FeaturesWithKeys): QueryFeatures {
+  const { pointKeys: _drop, ...rest } = f;
+  void _drop;
+  return rest;
+}

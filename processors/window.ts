@@ -1,0 +1,466 @@
+/**
+ * Event-time tumbling windows: featurized queries → one WorkloadAggregate per series per window.
+ * This is the workload signal the forecaster learns from, so it must be exact in counts, keyed
+ * by event time (not arrival time), bounded in memory, and never lose an event.
+ *
+ * Time: the watermark is (max event time seen − allowed lateness). A window [start, end) is
+ * closed and emitted once the watermark reaches `end`, i.e. once an event with
+ * ts ≥ end + allowedLateness has been seen. An event behind the watermark whose window is still
+ * open is merged and counted in `lateMerged`; an event whose window is already closed comes out
+ * as a `late` item (for the pipeline to report / dead-letter). Source completion flushes every
+ * open window. No wall clock is read: with `idleFlushMs` and a scheduler, a source that goes
+ * quiet has its watermark advanced by the scheduler's elapsed time so the last windows close.
+ *
+ * Series: per source a total series `source|*|*[||node]` that counts every query exactly once,
+ * and per table × key-range bucket (× partition × node when known)
+ * `source|table|bucket[|partition][|node]`, counting each query that touches it. Multi-table and
+ * multi-bucket queries add their metrics to every series they touch.
+ *
+ * Memory: at most `maxSeriesPerWindow` series per window (beyond it, series overflow into the
+ * fixed `~other` series, still counted), Space-Saving sketches of fixed size for hot keys and
+ * co-access, a bounded transaction table, bounded quantile sketches, and at most
+ * `maxOpenWindows` open windows.
+ *
+ * Progress: for each source partition, the highest offset such that every event at or below it
+ * is reflected in an emitted item: (first offset still held by an open window) − 1, or the
+ * highest offset seen when no open window holds any. Offsets are tracked as JS numbers (exact
+ * below 2^53).
+ */
+import { LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
+import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import type { QueryFeatures, QueryStatus, WorkloadAggregate } from '../schemas/types.js';
+import type { Envelope, SourcePosition } from './envelope.js';
+import { SpaceSaving } from './space-saving.js';
+
+/** What the window needs from a query: its features plus the metrics of the event. */
+export interface WindowInput extends QueryFeatures {
+  durationMs: number;
+  rowsRead: number;
+  rowsWritten: number;
+  status: QueryStatus;
+  node: string | null;
+  partition: string | null;
+  txId: string | null;
+  /** Partition-key values touched per table (FeaturesWithKeys.pointKeys), for hot keys. */
+  pointKeys?: Record<string, string[]>;
+}
+
+export type WindowOutput<T extends WindowInput = WindowInput> =
+  | { kind: 'aggregate'; value: WorkloadAggregate }
+  | { kind: 'late'; envelope: Envelope<T>; watermark: number }
+  | { kind: 'progress'; safeOffsets: Record<string, string> };
+
+export interface WindowConfig {
+  /** Tumbling window size in ms (default 10,000). */
+  windowMs?: number;
+  /** How far behind the newest event time an event may be and still be merged (default 5,000). */
+  allowedLatenessMs?: number;
+  maxSeriesPerWindow?: number;
+  hotKeysPerSeries?: number;
+  coAccessPerSeries?: number;
+  maxTxPerWindow?: number;
+  maxOpenWindows?: number;
+  /** DDSketch relative accuracy (default 0.01) and bin limit (default 1024). */
+  relativeAccuracy?: number;
+  sketchBinLimit?: number;
+  /** With a scheduler: advance the watermark by elapsed scheduler time when no event arrives. */
+  idleFlushMs?: number;
+  scheduler?: SchedulerLike;
+}
+
+const OTHER = '~other';
+
+interface SeriesState {
+  seriesId: string;
+  source: string;
+  table: string | null;
+  keyBucket: string | null;
+  partition: string | null;
+  node: string | null;
+  queries: number;
+  reads: number;
+  writes: number;
+  rowsRead: number;
+  rowsWritten: number;
+  errors: number;
+  unparsed: number;
+  lateMerged: number;
+  latencySumMs: number;
+  sketch: LogCollapsingLowestDenseDDSketch;
+  hot: SpaceSaving;
+  co: SpaceSaving;
+}
+
+interface WindowState {
+  start: number;
+  end: number;
+  series: Map<string, SeriesState>;
+  /** txId -> targets (table|bucket) touched in this window, with the series that touched them. */
+  tx: Map<string, Map<string, SeriesState>>;
+  /** "topic:partition" -> first offset held by this window. */
+  firstOffsets: Map<string, number>;
+}
+
+const posKey = (p: SourcePosition) => `${p.topic}:${p.partition}`;
+
+/** Pure, synchronous core of the window operator (also used directly by the ingest processor). */
+export class WindowAggregator<T extends WindowInput = WindowInput> {
+  readonly windowMs: number;
+  readonly latenessMs: number;
+  private readonly cfg: Required<Omit<WindowConfig, 'scheduler' | 'idleFlushMs'>>;
+  private readonly windows = new Map<number, WindowState>();
+  private maxTs = -Infinity;
+  /** End of the latest window closed: anything for a window ending at or before it is late. */
+  private closedThrough = -Infinity;
+  private readonly maxSeen = new Map<string, number>();
+  private readonly lastSafe = new Map<string, number>();
+  readonly counters = { events: 0, lateMerged: 0, late: 0, windowsClosed: 0, aggregates: 0, overflowed: 0 };
+
+  constructor(cfg: WindowConfig = {}) {
+    this.cfg = {
+      windowMs: cfg.windowMs ?? 10_000,
+      allowedLatenessMs: cfg.allowedLatenessMs ?? 5_000,
+      maxSeriesPerWindow: cfg.maxSeriesPerWindow ?? 10_000,
+      hotKeysPerSeries: cfg.hotKeysPerSeries ?? 32,
+      coAccessPerSeries: cfg.coAccessPerSeries ?? 16,
+      maxTxPerWindow: cfg.maxTxPerWindow ?? 10_000,
+      maxOpenWindows: cfg.maxOpenWindows ?? 64,
+      relativeAccuracy: cfg.relativeAccuracy ?? 0.01,
+      sketchBinLimit: cfg.sketchBinLimit ?? 1024,
+    };
+    this.windowMs = this.cfg.windowMs;
+    this.latenessMs = this.cfg.allowedLatenessMs;
+  }
+
+  /** Current watermark (−Infinity before the first event). */
+  get watermark(): number {
+    return this.maxTs - this.latenessMs;
+  }
+
+  get openWindows(): number {
+    return this.windows.size;
+  }
+
+  /** Adds one event; returns what it caused (aggregates of windows it closed, late item, progress). */
+  add(env: Envelope<T>): WindowOutput<T>[] {
+    const out: WindowOutput<T>[] = [];
+    const v = env.value;
+    const ts = v.ts;
+    this.counters.events++;
+    const pk = posKey(env);
+    const off = Number(env.offset);
+    if (ts > this.maxTs) this.maxTs = ts;
+    const start = Math.floor(ts / this.windowMs) * this.windowMs;
+    const end = start + this.windowMs;
+    const wm = this.watermark;
+    if (end <= wm || end <= this.closedThrough) {
+      this.counters.late++;
+      out.push({ kind: 'late', envelope: env, watermark: wm });
+      this.seen(pk, off);
+    } else {
+      let w = this.windows.get(start);
+      if (!w) {
+        w = { start, end, series: new Map(), tx: new Map(), firstOffsets: new Map() };
+        this.windows.set(start, w);
+      }
+      if (!w.firstOffsets.has(pk)) w.firstOffsets.set(pk, off);
+      this.seen(pk, off);
+      this.accumulate(w, v, ts < wm);
+    }
+    this.closeUpTo(this.watermark, out);
+    while (this.windows.size > this.cfg.maxOpenWindows) this.closeOldest(out);
+    this.progress(out);
+    return out;
+  }
+
+  /** Records that a source position was handled elsewhere (e.g. dead-lettered) before now. */
+  markDone(pos: SourcePosition): WindowOutput<T>[] {
+    this.seen(posKey(pos), Number(pos.offset));
+    const out: WindowOutput<T>[] = [];
+    this.progress(out);
+    return out;
+  }
+
+  /** Advances event time by `ms` without an event (idle source), closing what that closes. */
+  advance(ms: number): WindowOutput<T>[] {
+    const out: WindowOutput<T>[] = [];
+    if (!Number.isFinite(this.maxTs) || this.windows.size === 0) return out;
+    this.maxTs += ms;
+    this.closeUpTo(this.watermark, out);
+    this.progress(out);
+    return out;
+  }
+
+  /** Emits every open window (source completed or draining) and the final progress. */
+  flush(): WindowOutput<T>[] {
+    const out: WindowOutput<T>[] = [];
+    while (this.windows.size > 0) this.closeOldest(out);
+    this.progress(out);
+    return out;
+  }
+
+  private seen(pk: string, off: number): void {
+    const cur = this.maxSeen.get(pk);
+    if (cur === undefined || off > cur) this.maxSeen.set(pk, off);
+  }
+
+  private progress(out: WindowOutput<T>[]): void {
+    let changed: Record<string, string> | null = null;
+    for (const [pk, max] of this.maxSeen) {
+      let safe = max;
+      for (const w of this.windows.values()) {
+        const f = w.firstOffsets.get(pk);
+        if (f !== undefined && f - 1 < safe) safe = f - 1;
+      }
+      if (safe < 0) continue;
+      if (this.lastSafe.get(pk) !== safe) {
+        this.lastSafe.set(pk, safe);
+        (changed ??= {})[pk] = String(safe);
+      }
+    }
+    if (changed) {
+      // report every partition's safe offset, so each progress item is complete on its own
+      const all: Record<string, string> = {};
+      for (const [pk, s] of this.lastSafe) all[pk] = String(s);
+      out.push({ kind: 'progress', safeOffsets: all });
+    }
+  }
+
+  private closeUpTo(wm: number, out: WindowOutput<T>[]): void {
+    if (this.windows.size === 0) return;
+    let any = false;
+    for (const s of this.windows.keys()) if (s + this.windowMs <= wm) { any = true; break; }
+    if (!any) return;
+    const due = [...this.windows.keys()].filter((s) => s + this.windowMs <= wm).sort((a, b) => a - b);
+    for (const s of due) this.close(this.windows.get(s)!, out);
+  }
+
+  private closeOldest(out: WindowOutput<T>[]): void {
+    let oldest: WindowState | undefined;
+    for (const w of this.windows.values()) if (!oldest || w.start < oldest.start) oldest = w;
+    if (oldest) this.close(oldest, out);
+  }
+
+  private close(w: WindowState, out: WindowOutput<T>[]): void {
+    this.windows.delete(w.start);
+    if (w.end > this.closedThrough) this.closedThrough = w.end;
+    this.counters.windowsClosed++;
+    const ids = [...w.series.keys()].sort();
+    for (const id of ids) {
+      const s = w.series.get(id)!;
+      const q = (p: number) => (s.sketch.count > 0 ? round3(s.sketch.getValueAtQuantile(p)) : null);
+      out.push({
+        kind: 'aggregate',
+        value: {
+          seriesId: s.seriesId,
+          windowStart: w.start,
+          windowEnd: w.end,
+          source: s.source,
+          table: s.table,
+          keyBucket: s.keyBucket,
+          partition: s.partition,
+          node: s.node,
+          queries: s.queries,
+          reads: s.reads,
+          writes: s.writes,
+          rowsRead: s.rowsRead,
+          rowsWritten: s.rowsWritten,
+          errors: s.errors,
+          unparsed: s.unparsed,
+          lateMerged: s.lateMerged,
+          latencySumMs: round3(s.latencySumMs),
+          latencyP50Ms: q(0.5),
+          latencyP95Ms: q(0.95),
+          latencyP99Ms: q(0.99),
+          hotKeys: s.hot.top(Math.min(10, this.cfg.hotKeysPerSeries)).map((h) => ({ key: h.key, count: h.count, error: h.error })),
+          coAccess: s.co.top(Math.min(10, this.cfg.coAccessPerSeries)).map((h) => ({ other: h.key, count: h.count })),
+        },
+      });
+      this.counters.aggregates++;
+    }
+  }
+
+  private seriesFor(
+    w: WindowState,
+    id: string,
+    make: () => Omit<SeriesState, 'queries' | 'reads' | 'writes' | 'rowsRead' | 'rowsWritten' | 'errors' | 'unparsed' | 'lateMerged' | 'latencySumMs' | 'sketch' | 'hot' | 'co'>,
+    overflowId: string,
+    overflow: () => Omit<SeriesState, 'queries' | 'reads' | 'writes' | 'rowsRead' | 'rowsWritten' | 'errors' | 'unparsed' | 'lateMerged' | 'latencySumMs' | 'sketch' | 'hot' | 'co'>,
+  ): SeriesState {
+    let s = w.series.get(id);
+    if (s) return s;
+    let base = make();
+    if (w.series.size >= this.cfg.maxSeriesPerWindow) {
+      this.counters.overflowed++;
+      s = w.series.get(overflowId);
+      if (s) return s;
+      base = overflow();
+      id = overflowId;
+    }
+    s = {
+      ...base,
+      seriesId: id,
+      queries: 0, reads: 0, writes: 0, rowsRead: 0, rowsWritten: 0, errors: 0, unparsed: 0, lateMerged: 0, latencySumMs: 0,
+      sketch: new LogCollapsingLowestDenseDDSketch({ relativeAccuracy: this.cfg.relativeAccuracy, binLimit: this.cfg.sketchBinLimit }),
+      hot: new SpaceSaving(this.cfg.hotKeysPerSeries),
+      co: new SpaceSaving(this.cfg.coAccessPerSeries),
+    };
+    w.series.set(id, s);
+    return s;
+  }
+
+  private bump(s: SeriesState, v: T, late: boolean): void {
+    s.queries++;
+    const rw = v.readWrite;
+    if (rw === 'read' || rw === 'mixed') s.reads++;
+    if (rw === 'write' || rw === 'mixed') s.writes++;
+    s.rowsRead += v.rowsRead || 0;
+    s.rowsWritten += v.rowsWritten || 0;
+    if (v.status !== 'ok') s.errors++;
+    if (v.parseError !== null) s.unparsed++;
+    if (late) s.lateMerged++;
+    const d = v.durationMs;
+    if (d >= 0 && Number.isFinite(d)) {
+      s.latencySumMs += d;
+      s.sketch.accept(d);
+    }
+  }
+
+  private accumulate(w: WindowState, v: T, late: boolean): void {
+    if (late) this.counters.lateMerged++;
+    const node = v.node ?? null;
+    const partition = v.partition ?? null;
+    const totalId = `${v.source}|*|*${node !== null ? `||${node}` : ''}`;
+    const total = w.series.get(totalId) ?? this.seriesFor(
+      w, totalId,
+      () => ({ seriesId: totalId, source: v.source, table: null, keyBucket: null, partition: null, node }),
+      `${OTHER}|*|*`,
+      () => ({ seriesId: `${OTHER}|*|*`, source: OTHER, table: null, keyBucket: null, partition: null, node: null }),
+    );
+    this.bump(total, v, late);
+
+    // per table × bucket
+    const targets = new Map<string, SeriesState>();
+    for (const table of v.tables) {
+      const buckets: string[] = [];
+      for (const kr of v.keyRanges) if (kr.table === table && !buckets.includes(kr.bucket)) buckets.push(kr.bucket);
+      if (buckets.length === 0) buckets.push('*');
+      const series: SeriesState[] = [];
+      for (const bucket of buckets) {
+        let id = `${v.source}|${table}|${bucket}`;
+        if (partition !== null || node !== null) id += `|${partition ?? ''}`;
+        if (node !== null) id += `|${node}`;
+        const s = w.series.get(id) ?? this.seriesFor(
+          w, id,
+          () => ({ seriesId: id, source: v.source, table, keyBucket: bucket, partition, node }),
+          OTHER,
+          () => ({ seriesId: OTHER, source: OTHER, table: OTHER, keyBucket: null, partition: null, node: null }),
+        );
+        if (!series.includes(s)) {
+          this.bump(s, v, late);
+          series.push(s);
+        }
+        if (targets.size < 16) targets.set(`${table}|${bucket}`, s);
+      }
+      // hot keys: each point key into the bucket series whose range holds it
+      const keys = v.pointKeys?.[table];
+      if (keys) {
+        for (const k of keys) {
+          const x = Number(k);
+          let idx = 0;
+          if (series.length > 1 && Number.isFinite(x)) {
+            for (const r of v.keyRanges) {
+              if (r.table === table && (r.lo === null || r.lo <= x) && (r.hi === null || x <= r.hi)) {
+                idx = Math.max(0, buckets.indexOf(r.bucket));
+                break;
+              }
+            }
+          }
+          series[Math.min(idx, series.length - 1)]!.hot.add(k);
+        }
+      }
+    }
+
+    // co-access: within the query, and with what the same transaction touched in this window
+    const ts = [...targets.keys()];
+    if (v.txId) {
+      let tx = w.tx.get(v.txId);
+      if (!tx) {
+        if (w.tx.size >= this.cfg.maxTxPerWindow) {
+          const first = w.tx.keys().next();
+          if (!first.done) w.tx.delete(first.value);
+        }
+        tx = new Map();
+        w.tx.set(v.txId, tx);
+      }
+      const fresh = ts.filter((t) => !tx.has(t));
+      for (let i = 0; i < fresh.length; i++) {
+        const a = fresh[i]!;
+        const sa = targets.get(a)!;
+        for (const [b, sb] of tx) {
+          sa.co.add(b);
+          sb.co.add(a);
+        }
+        for (let j = i + 1; j < fresh.length; j++) {
+          const b = fresh[j]!;
+          sa.co.add(b);
+          targets.get(b)!.co.add(a);
+        }
+      }
+      for (const a of fresh) if (tx.size < 32) tx.set(a, targets.get(a)!);
+    } else {
+      for (let i = 0; i < ts.length; i++) {
+        for (let j = i + 1; j < ts.length; j++) {
+          targets.get(ts[i]!)!.co.add(ts[j]!);
+          targets.get(ts[j]!)!.co.add(ts[i]!);
+        }
+      }
+    }
+  }
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/**
+ * The window as an RxJS operator. Emits aggregates as windows close, `late` items for events
+ * whose window already closed, `progress` when a partition's safe offset moves, and flushes
+ * every open window when the source completes.
+ */
+export function windowAggregate<T extends WindowInput>(cfg: WindowConfig = {}): OperatorFunction<Envelope<T>, WindowOutput<T>> {
+  return (source) =>
+    new Observable<WindowOutput<T>>((subscriber) => {
+      const agg = new WindowAggregator<T>(cfg);
+      const emit = (xs: WindowOutput<T>[]) => {
+        for (const x of xs) subscriber.next(x);
+      };
+      let idle: Subscription | undefined;
+      let arrived = 0;
+      if (cfg.idleFlushMs && cfg.scheduler) {
+        const every = cfg.idleFlushMs;
+        let seenAtLastTick = 0;
+        idle = cfg.scheduler.schedule(function tick() {
+          if (arrived === seenAtLastTick) emit(agg.advance(every));
+          seenAtLastTick = arrived;
+          this.schedule(undefined, every);
+        }, every);
+      }
+      const sub = source.subscribe({
+        next: (env) => {
+          arrived++;
+          emit(agg.add(env));
+        },
+        error: (err) => subscriber.error(err),
+        complete: () => {
+          idle?.unsubscribe();
+          emit(agg.flush());
+          subscriber.complete();
+        },
+      });
+      return () => {
+        idle?.unsubscribe();
+        sub.unsubscribe();
+      };
+    });
+}

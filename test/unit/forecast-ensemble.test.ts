@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConformalCalibrator, combine, ensembleName, ensembleWeights } from '../../models/ensemble.js';
+import { HistoryStore } from '../../models/history.js';
+
+test('weights are inverse recent error to a power, cold models excluded', () => {
+  const w = ensembleWeights([1, 2, NaN], [10, 10, 0], [true, true, true], { power: 1 });
+  assert.ok(Math.abs(w[0]! - 2 / 3) < 1e-12 && Math.abs(w[1]! - 1 / 3) < 1e-12 && w[2] === 0);
+  const w2 = ensembleWeights([1, 2], [10, 10], [true, true], { power: 2 });
+  assert.ok(Math.abs(w2[0]! - 0.8) < 1e-12);
+  // Exclusion ratio drops a model far behind the best.
+  assert.deepEqual(ensembleWeights([1, 3], [5, 5], [true, true], { power: 1, exclusionRatio: 2 }), [1, 0]);
+  // Nobody has a track record: equal weights over the available models.
+  assert.deepEqual(ensembleWeights([NaN, NaN, NaN], [0, 0, 0], [true, false, true]), [0.5, 0, 0.5]);
+  assert.deepEqual(combine([[1, 2], [3, 4]], [0.25, 0.75]), [2.5, 3.5]);
+  assert.equal(ensembleName(['a', 'b'], [0.3, 0.7]), 'ensemble(b)');
+  assert.equal(ensembleName(['a', 'b'], [1, 0]), 'a');
+});
+
+test('conformal calibrator returns the level quantile of pooled scores', () => {
+  const c = new ConformalCalibrator(1, 1, 0.9, 1000, 0);
+  for (let i = 1; i <= 100; i++) c.add(0, 1, i / 100);
+  c.update();
+  const f = c.factor(0, 1);
+  assert.ok(f > 0.89 && f < 0.93, `factor ${f}`);
+  const snap = c.toJSON();
+  const d = new ConformalCalibrator(1, 1, 0.9, 1000, 0);
+  d.restore(snap);
+  assert.equal(d.factor(0, 1), f);
+  assert.throws(() => new ConformalCalibrator(2, 1).restore(snap));
+});
+
+test('history ring buffer: gaps are NaN, bounded, stale series evicted', () => {
+  const h = new HistoryStore({ maxLength: 4, maxSeries: 2 });
+  h.observe('a', 10, 1);
+  h.observe('a', 12, 3);
+  const s = h.get('a')!;
+  assert.ok(Number.isNaN(h.at(s, 11)));
+  assert.equal(h.at(s, 12), 3);
+  const out = new Float64Array(4);
+  h.read(s, 12, 4, out);
+  assert.deepEqual(Array.from(out).map((v) => (Number.isNaN(v) ? null : v)), [null, 1, null, 3]);
+  h.observe('a', 20, 5); // jumps past the buffer
+  assert.ok(Number.isNaN(h.at(s, 12)) && h.at(s, 20) === 5);
+  assert.equal(h.observe('a', 15, 9), undefined); // older than the buffer
+  assert.equal(h.droppedLate, 1);
+  h.observe('b', 20, 1);
+  h.observe('c', 21, 1); // over capacity: the stalest ('a', first at step 20) goes
+  assert.equal(h.size, 2);
+  assert.equal(h.get('a'), undefined);
+  assert.deepEqual(h.evictStale(21), ['b']);
+  assert.equal(h.bytes(), 16);
+});

@@ -1,0 +1,156 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { from, map, toArray, lastValueFrom } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import type { Envelope } from '../../processors/envelope.js';
+import { windowAggregate, WindowAggregator, type WindowInput, type WindowOutput } from '../../processors/window.js';
+import { SpaceSaving } from '../../processors/space-saving.js';
+
+let offset = 0;
+function e(ts: number, extra: Partial<WindowInput> = {}, partition = 0, off?: number): Envelope<WindowInput> {
+  return {
+    topic: 'q', partition, offset: String(off ?? offset++), key: null, raw: null,
+    value: {
+      eventId: `e${ts}`, ts, source: 's', templateId: 't', template: null, operation: 'select', readWrite: 'read',
+      tables: ['orders'], predicates: [], keyRanges: [], joins: [], parseError: null,
+      durationMs: 10, rowsRead: 1, rowsWritten: 0, status: 'ok', node: null, partition: null, txId: null,
+      ...extra,
+    },
+  };
+}
+
+/** Compact text for marble comparisons. */
+const show = (o: WindowOutput): string => {
+  if (o.kind === 'aggregate') return `agg ${o.value.seriesId}@${o.value.windowStart} q=${o.value.queries} late=${o.value.lateMerged}`;
+  if (o.kind === 'late') return `late ${o.envelope.value.eventId}`;
+  return `progress ${JSON.stringify(o.safeOffsets)}`;
+};
+
+const ts = () => new TestScheduler((a, b) => assert.deepEqual(a, b));
+
+test('marble: a window closes when the watermark passes its end; flush on completion', () => {
+  offset = 0;
+  ts().run(({ cold, expectObservable }) => {
+    const src = cold('a 9ms b 9ms c 9ms |', { a: e(1000), b: e(9000), c: e(15_000) });
+    // lateness 5s: window [0,10s) closes when an event with ts >= 15s arrives
+    expectObservable(src.pipe(windowAggregate({ windowMs: 10_000, allowedLatenessMs: 5_000 }), map(show))).toBe('20ms (xyp) 5ms (abq|)', {
+      x: 'agg s|*|*@0 q=2 late=0',
+      y: 'agg s|orders|*@0 q=2 late=0',
+      p: 'progress {"q:0":"1"}',
+      a: 'agg s|*|*@10000 q=1 late=0',
+      b: 'agg s|orders|*@10000 q=1 late=0',
+      q: 'progress {"q:0":"2"}',
+    });
+  });
+});
+
+test('marble: flush emits open windows and the final progress', () => {
+  offset = 0;
+  ts().run(({ cold, expectObservable }) => {
+    const src = cold('a 9ms b 9ms |', { a: e(1000), b: e(12_000) });
+    expectObservable(src.pipe(windowAggregate({ windowMs: 10_000, allowedLatenessMs: 5_000 }), map(show))).toBe('20ms (wxyzp|)', {
+      w: 'agg s|*|*@0 q=1 late=0',
+      x: 'agg s|orders|*@0 q=1 late=0',
+      y: 'agg s|*|*@10000 q=1 late=0',
+      z: 'agg s|orders|*@10000 q=1 late=0',
+      p: 'progress {"q:0":"1"}',
+    });
+  });
+});
+
+test('marble: within lateness merged (lateMerged), beyond it a late item, never dropped', () => {
+  offset = 0;
+  ts().run(({ cold, expectObservable }) => {
+    // lateness 3s. b at 12s: watermark 9s. c at 8s: behind the watermark, window [0,10) still
+    // open -> merged (lateMerged). d at 16s closes [0,10). f at 3s: window closed -> late item.
+    const src = cold('a 9ms b 9ms c 9ms d 9ms f 9ms |', { a: e(1000), b: e(12_000), c: e(8000), d: e(16_000), f: e(3000) });
+    expectObservable(src.pipe(windowAggregate({ windowMs: 10_000, allowedLatenessMs: 3_000 }), map(show))).toBe('30ms (xyp) 5ms l 9ms (abr|)', {
+      x: 'agg s|*|*@0 q=2 late=1',
+      y: 'agg s|orders|*@0 q=2 late=1',
+      p: 'progress {"q:0":"0"}',
+      l: 'late e3000',
+      a: 'agg s|*|*@10000 q=2 late=0',
+      b: 'agg s|orders|*@10000 q=2 late=0',
+      r: 'progress {"q:0":"4"}',
+    });
+  });
+});
+
+test('progress: safe offset per partition is below the first offset an open window holds', () => {
+  const agg = new WindowAggregator({ windowMs: 10_000, allowedLatenessMs: 0 });
+  const out: WindowOutput[] = [];
+  out.push(...agg.add(e(1000, {}, 0, 10)));
+  out.push(...agg.add(e(1000, {}, 1, 50)));
+  out.push(...agg.add(e(11_000, {}, 0, 11))); // closes [0,10); p0 now held from 11, p1 fully done
+  const prog = out.filter((o) => o.kind === 'progress').pop();
+  assert.deepEqual(prog, { kind: 'progress', safeOffsets: { 'q:0': '10', 'q:1': '50' } });
+  out.push(...agg.markDone({ topic: 'q', partition: 1, offset: '51' }));
+  assert.deepEqual(out.filter((o) => o.kind === 'progress').pop(), { kind: 'progress', safeOffsets: { 'q:0': '10', 'q:1': '51' } });
+  const fin = agg.flush().filter((o) => o.kind === 'progress').pop();
+  assert.deepEqual(fin, { kind: 'progress', safeOffsets: { 'q:0': '11', 'q:1': '51' } });
+});
+
+test('marble: idle source — the scheduler advances the watermark and closes windows', () => {
+  offset = 0;
+  const sched = ts();
+  sched.run(({ cold, expectObservable }) => {
+    const src = cold('a 29999ms |', { a: e(1000) });
+    const out = src.pipe(windowAggregate({ windowMs: 10_000, allowedLatenessMs: 0, idleFlushMs: 5000, scheduler: sched }), map(show));
+    // ticks at 5s (events arrived -> no advance), 10s (+5s: maxTs 6s), 15s (+5s: 11s >= 10s closes)
+    expectObservable(out).toBe('15000ms (xyp) 14995ms |', {
+      x: 'agg s|*|*@0 q=1 late=0',
+      y: 'agg s|orders|*@0 q=1 late=0',
+      p: 'progress {"q:0":"0"}',
+    });
+  });
+});
+
+test('aggregates: counts, latency quantiles, hot keys, co-access, series per bucket/partition/node', async () => {
+  offset = 0;
+  const evs = [
+    e(100, { durationMs: 5, pointKeys: { orders: ['7'] }, keyRanges: [{ table: 'orders', column: 'id', lo: 7, hi: 7, bucket: 'k0' }], node: 'n1', partition: 'p0' }),
+    e(200, { durationMs: 15, pointKeys: { orders: ['7'] }, keyRanges: [{ table: 'orders', column: 'id', lo: 7, hi: 7, bucket: 'k0' }], node: 'n1', partition: 'p0', status: 'error' }),
+    e(300, { readWrite: 'write', rowsWritten: 3, tables: ['orders', 'customers'], joins: [], txId: 'tx1', parseError: 'x' }),
+    e(400, { tables: ['items'], txId: 'tx1' }),
+  ];
+  const out = await lastValueFrom(from(evs).pipe(windowAggregate({ windowMs: 1000, allowedLatenessMs: 0 }), toArray()));
+  const aggs = new Map(out.filter((o) => o.kind === 'aggregate').map((o) => [o.value.seriesId, o.value]));
+  const k0 = aggs.get('s|orders|k0|p0|n1')!;
+  assert.equal(k0.queries, 2);
+  assert.equal(k0.errors, 1);
+  assert.equal(k0.latencySumMs, 20);
+  assert.ok(Math.abs(k0.latencyP50Ms! - 5) <= 0.2, String(k0.latencyP50Ms));
+  assert.ok(k0.latencyP99Ms! >= 4.9 && k0.latencyP99Ms! <= 15.2, String(k0.latencyP99Ms));
+  assert.deepEqual(k0.hotKeys, [{ key: '7', count: 2, error: 0 }]);
+  const total = aggs.get('s|*|*')!;
+  assert.equal(total.queries, 2);
+  assert.equal(total.writes, 1);
+  assert.equal(total.unparsed, 1);
+  assert.equal(aggs.get('s|*|*||n1')!.queries, 2);
+  const ord = aggs.get('s|orders|*')!;
+  assert.deepEqual(ord.coAccess.map((c) => c.other).sort(), ['customers|*', 'items|*']);
+  assert.deepEqual(aggs.get('s|items|*')!.coAccess.map((c) => c.other).sort(), ['customers|*', 'orders|*']);
+});
+
+test('memory bound: a million distinct keys and thousands of series stay capped; nothing lost', () => {
+  const agg = new WindowAggregator({ windowMs: 1_000_000_000, allowedLatenessMs: 0, maxSeriesPerWindow: 100, hotKeysPerSeries: 8 });
+  const N = 200_000;
+  for (let i = 0; i < N; i++) {
+    agg.add(e(i, { tables: [`t${i % 500}`], pointKeys: { [`t${i % 500}`]: [String(i)] }, node: null }, 0, i));
+  }
+  const out = agg.flush().filter((o) => o.kind === 'aggregate').map((o) => o.value);
+  assert.ok(out.length <= 102, `${out.length} series`);
+  assert.equal(out.filter((a) => a.table === null).reduce((s, a) => s + a.queries, 0), N);
+  assert.equal(out.filter((a) => a.table !== null).reduce((s, a) => s + a.queries, 0), N);
+  assert.ok(out.every((a) => a.hotKeys.length <= 8));
+  assert.ok(out.some((a) => a.seriesId === '~other'));
+});
+
+test('space-saving: finds heavy hitters with bounded counters and honest error', () => {
+  const s = new SpaceSaving(10);
+  for (let i = 0; i < 10_000; i++) s.add(i % 5 === 0 ? 'hot' : `k${i}`);
+  const top = s.top(1)[0]!;
+  assert.equal(top.key, 'hot');
+  assert.ok(top.count - top.error <= 2000 && 2000 <= top.count);
+  assert.equal(s.size, 10);
+});

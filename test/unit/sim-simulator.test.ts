@@ -1,0 +1,131 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AnyCommand, CommandResult } from '../../schemas/types.js';
+import { type Observation, type Policy, simulate } from '../../bench/sim/simulator.js';
+import { type Workload, SUITE, parseTrace, toTraceCsv } from '../../bench/sim/workload.js';
+import { reactivePolicy, staticPolicy } from '../../bench/sim/policies.js';
+import { forecastOne } from '../../bench/sim/forecaster.js';
+
+const GiB = 1024 ** 3;
+
+/** One table of `units` units; load(t, u) total, all reads unless readFrac given. */
+function workload(steps: number, units: number, load: (t: number, u: number) => number, readFrac = 1): Workload {
+  const reads = new Float64Array(steps * units), writes = new Float64Array(steps * units);
+  for (let t = 0; t < steps; t++) for (let u = 0; u < units; u++) { reads[t * units + u] = load(t, u) * readFrac; writes[t * units + u] = load(t, u) * (1 - readFrac); }
+  return {
+    name: 'hand', description: 'hand', kind: 'trace', stepMs: 60_000, steps, startTs: 0, season: null, evalStart: 0, unitBytes: GiB,
+    tables: [{ name: 't', units, keyLo: 0, keyHi: units }], reads: [reads], writes: [writes], coAccess: [],
+  };
+}
+
+function scripted(name: string, script: Record<number, (o: Observation) => AnyCommand[]>, seen: CommandResult[] = [], nodes?: number): Policy {
+  return { name, initialNodes: nodes === undefined ? undefined : () => nodes, act: (o) => { seen.push(...o.results); return script[o.step]?.(o) ?? []; } };
+}
+
+const base = {
+  issuedAt: 0, deadline: 0, store: 'sim', storeKind: 'postgres' as const, params: {} as Record<string, string>,
+  evidence: { seriesId: null, currentLoad: 0, forecastPeak: 0, forecastLower: 0, forecastUpper: 0, peakAt: null, capacity: null, model: null },
+  expectedBenefit: 0, expectedCost: 0, estimatedDurationMs: 0, requiresApproval: false, policy: 'test', explanation: 'test',
+};
+
+test('one node over capacity for k steps → k SLA-violation minutes', () => {
+  const w = workload(20, 4, (t) => (t >= 5 && t < 12 ? 400 : 100));
+  const m = simulate(w, staticPolicy(), { capacity: 1000, partitionsPerTable: 4 });
+  // static for peak: 1600/(1000×0.85) → 2 nodes, 2 partitions each: 800 per node except steps 5..11
+  const w1 = workload(20, 1, (t) => (t >= 5 && t < 12 ? 1500 : 500));
+  const one = simulate(w1, scripted('none', {}, [], 1), { capacity: 1000, partitionsPerTable: 1 });
+  assert.equal(one.violationMinutes, 7);
+  assert.equal(one.nodeMinutes, 20);
+  assert.equal(one.peakUtil, 1.5);
+  assert.equal(m.violationMinutes, 0);
+  assert.equal(m.maxNodes, 2);
+});
+
+test('a migration takes bytes / rate steps, loads source and target meanwhile, then the load moves', () => {
+  const w = workload(20, 2, () => 300);
+  const seen: CommandResult[] = [];
+  const move = (o: Observation): AnyCommand[] => {
+    const p = o.state.partitions.find((x) => x.node === 'n1')!;
+    return [{ kind: 'shard', ...base, commandId: 'mv1', table: 't', partition: p.id, sourceNode: 'n1', targetNode: 'n2', action: 'move' }];
+  };
+  // 2 partitions of 1 GiB, 2 nodes; throttle 1 GiB per 3 minutes → 3 steps
+  const pol = scripted('mover', { 2: move }, seen, 2);
+  const m = simulate(w, pol, { capacity: 1000, partitionsPerTable: 2, throttleBytesPerSec: GiB / 180, migrationOverhead: 0.1, keepTimeline: true });
+  const ok = seen.find((r) => r.commandId === 'mv1' && r.status === 'SUCCEEDED')!;
+  assert.ok(ok);
+  assert.equal(ok.durationMs, 3 * 60_000);
+  assert.equal(ok.ts, 5 * 60_000);
+  assert.equal(m.bytesMoved, GiB);
+  assert.equal(m.actions, 1);
+  // during the move (steps 2..4): 300 + 100 overhead on each node; afterwards n2 has 600
+  assert.ok(Math.abs(m.timeline![3]!.maxUtil - 0.4) < 1e-9);
+  assert.ok(Math.abs(m.timeline![6]!.maxUtil - 0.6) < 1e-9);
+});
+
+test('scale out: billed from the command, serving after the provisioning delay; replicas share reads', () => {
+  const w = workload(20, 2, () => 400);
+  const seen: CommandResult[] = [];
+  const pol = scripted('scaler', {
+    1: () => [{ kind: 'resource', ...base, commandId: 'so', node: null, action: 'scale_out', params: { nodeId: 'n9', capacity: '1000' } }],
+    8: (o) => [{ kind: 'shard', ...base, commandId: 'rep', table: 't', partition: o.state.partitions[0]!.id, sourceNode: 'n1', targetNode: 'n9', action: 'replicate' }],
+  }, seen, 1);
+  const m = simulate(w, pol, { capacity: 1000, partitionsPerTable: 2, provisioningMs: 5 * 60_000, throttleBytesPerSec: GiB / 60, keepTimeline: true });
+  assert.equal(seen.find((r) => r.commandId === 'so' && r.status === 'SUCCEEDED')!.ts, 6 * 60_000);
+  assert.equal(m.nodeMinutes, 1 + 2 * 19);
+  // after the replica (done at step 9): partition 0's 400 reads split 200/200: n1 600, n9 200
+  assert.ok(Math.abs(m.timeline![12]!.maxUtil - 0.6) < 1e-9);
+});
+
+test('commands that do not fit the cluster are rejected or fail, never applied', () => {
+  const w = workload(5, 2, () => 10);
+  const seen: CommandResult[] = [];
+  const pol = scripted('bad', {
+    1: () => [{ kind: 'shard', ...base, commandId: 'x', table: 't', partition: 'nope', sourceNode: 'n1', targetNode: 'n2', action: 'move' }],
+    2: (o) => [{ kind: 'resource', ...base, commandId: 'y', node: o.state.nodes[0]!.id, action: 'scale_in' }],
+  }, seen, 2);
+  const m = simulate(w, pol, { capacity: 100, partitionsPerTable: 2 });
+  assert.equal(seen.find((r) => r.commandId === 'x' && r.status === 'FAILED')!.reason, 'unknown partition nope');
+  assert.match(seen.find((r) => r.commandId === 'y' && r.status === 'FAILED')!.reason!, /still holds/);
+  assert.equal(m.failed, 2);
+});
+
+test('reactive: splits a range above the QPS threshold at its load-weighted median', () => {
+  const w = workload(10, 8, (_t, u) => (u < 4 ? 300 : 10));
+  const seen: CommandResult[] = [];
+  const r = reactivePolicy();
+  const spy: Policy = { name: 'reactive', initialNodes: () => 2, act: (o) => { const c = r.act(o); seen.push(...o.results); return c; } };
+  simulate(w, spy, { capacity: 2000, partitionsPerTable: 1 });
+  const split = seen.find((x) => x.action === 'split' && x.status === 'SUCCEEDED');
+  assert.ok(split, 'a split happened');
+});
+
+test('trace CSV: both formats parse; generators are deterministic; round trip keeps the load', () => {
+  const w = parseTrace('ts,table,key,reads,writes\n0,t,0,5,1\n0,t,9,1,0\n60000,t,3,2,2\n');
+  assert.equal(w.steps, 2);
+  assert.equal(w.stepMs, 60_000);
+  assert.equal(w.tables[0]!.units, 10);
+  assert.equal(w.reads[0]![0], 5);
+  assert.equal(w.writes[0]![10 + 3], 2);
+  const s = parseTrace('ts,series,value\n0,a,3\n1000,a,4\n1000,b,1\n');
+  assert.equal(s.tables.length, 2);
+  assert.equal(s.reads[0]![1], 4);
+  assert.throws(() => parseTrace('a,b\n1,2\n'), /header/);
+  assert.throws(() => parseTrace('ts,series,value\n0,a,x\n'), /line 2/);
+  const a = SUITE['flash-crowd']!({ seed: 7 }), b = SUITE['flash-crowd']!({ seed: 7 });
+  assert.deepEqual(a.reads[0]!.slice(0, 500), b.reads[0]!.slice(0, 500));
+  const small = workload(3, 4, (t, u) => t + u + 1, 0.5);
+  const back = parseTrace(toTraceCsv(small));
+  assert.ok(Math.abs(back.reads[0]!.reduce((x, y) => x + y, 0) - small.reads[0]!.reduce((x, y) => x + y, 0)) < 0.01);
+});
+
+test('sim forecaster: seasonal with a season of history, trend otherwise; intervals contain the point', () => {
+  const season = 24;
+  const hist = Array.from({ length: 24 * 4 }, (_, t) => 100 + 50 * Math.sin((2 * Math.PI * t) / season));
+  const f = forecastOne({ history: hist, horizon: 12, season });
+  assert.equal(f.model, 'sim-seasonal');
+  assert.ok(Math.abs(f.predicted[5]! - (100 + 50 * Math.sin((2 * Math.PI * (96 + 5)) / season))) < 10);
+  const ramp = forecastOne({ history: Array.from({ length: 20 }, (_, t) => 10 * t), horizon: 5 });
+  assert.equal(ramp.model, 'sim-trend');
+  assert.ok(ramp.predicted[0]! > 190);
+  for (let h = 0; h < 5; h++) assert.ok(ramp.lower[h]! <= ramp.predicted[h]! && ramp.predicted[h]! <= ramp.upper[h]!);
+});
