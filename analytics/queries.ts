@@ -13,20 +13,20 @@ export const CANNED_QUERIES: CannedQuery[] = [
   {
     name: 'hot-ranges',
     description: 'hottest table key ranges by queries over the last windows seen, with their peak window',
-    sql: (db, limit) => `SELECT source, table_name, key_bucket, sum(queries) AS queries, sum(reads) AS reads,
-        sum(writes) AS writes, max(queries) AS peak_window_queries, count() AS windows
+    sql: (db, limit) => `SELECT source, table_name, key_bucket, sum(queries) AS total_queries, sum(reads) AS total_reads,
+        sum(writes) AS total_writes, max(queries) AS peak_window_queries, count() AS windows
       FROM ${db}.aggregates FINAL
-      GROUP BY source, table_name, key_bucket ORDER BY queries DESC LIMIT ${limit}`,
+      GROUP BY source, table_name, key_bucket ORDER BY total_queries DESC LIMIT ${limit}`,
   },
   {
     name: 'hot-partitions-over-time',
     description: 'queries per minute for the hottest key ranges',
-    sql: (db, limit) => `SELECT toStartOfMinute(ts) AS minute, table_name, key_bucket, sum(queries) AS queries
+    sql: (db, limit) => `SELECT toStartOfMinute(ts) AS minute, table_name, key_bucket, sum(queries) AS total_queries
       FROM ${db}.aggregates FINAL
       WHERE (table_name, key_bucket) IN (
         SELECT table_name, key_bucket FROM ${db}.aggregates FINAL
         GROUP BY table_name, key_bucket ORDER BY sum(queries) DESC LIMIT 5)
-      GROUP BY minute, table_name, key_bucket ORDER BY minute, queries DESC LIMIT ${limit}`,
+      GROUP BY minute, table_name, key_bucket ORDER BY minute, total_queries DESC LIMIT ${limit}`,
   },
   {
     name: 'forecast-error',
@@ -66,7 +66,7 @@ export const CANNED_QUERIES: CannedQuery[] = [
   {
     name: 'dlq-reasons',
     description: 'dead letters by source topic, stage and reason',
-    sql: (db, limit) => `SELECT source_topic, stage, reason, count() AS letters, max(ts) AS last_seen
+    sql: (db, limit) => `SELECT source_topic, stage, reason, count() AS letters, max(ts) AS last_seen_at
       FROM ${db}.dlq FINAL GROUP BY source_topic, stage, reason ORDER BY letters DESC LIMIT ${limit}`,
   },
 ];

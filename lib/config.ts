@@ -29,6 +29,7 @@ export const ENV_KEYS = {
   forecastBackend: 'SHARDCAST_FORECAST_BACKEND',
   metricsPort: 'SHARDCAST_METRICS_PORT',
   logLevel: 'LOG_LEVEL',
+  partitionKeys: 'SHARDCAST_PARTITION_KEYS',
 } as const;
 
 export type ConfigKey = keyof typeof ENV_KEYS;
@@ -61,6 +62,19 @@ export const ConfigSchema = z.object({
   forecastBackend: z.enum(['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   metricsPort: intFromString(0).max(65535).default(9464),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Partition key and bucket bounds per table, as JSON: {"orders":{"column":"id","bounds":[1000,2000]}}. */
+  partitionKeys: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'expected JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string(), z.object({ column: z.string(), bounds: z.array(z.number()) })))
+    .default({}),
 });
 
 type Parsed = z.output<typeof ConfigSchema>;

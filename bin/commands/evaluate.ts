@@ -1,0 +1,27 @@
+/** `shardcast forecast-eval` and `shardcast policy-eval`. Bad input files exit 2. */
+import { existsSync } from 'node:fs';
+import { UsageError } from '../../lib/errors.js';
+
+export async function forecastEvalCommand(o: { input: string; horizon: number; season?: number; out: string; json?: boolean }): Promise<void> {
+  if (!existsSync(o.input)) throw new UsageError(`--input ${o.input}: no such file`);
+  const { runForecastEval, ForecastInputError } = await import('../../bench/forecastEval.js');
+  try {
+    const summary = await runForecastEval({ input: o.input, horizon: o.horizon, season: o.season, out: o.out });
+    process.stdout.write(`${JSON.stringify(summary, null, o.json ? 2 : 0)}\n`);
+  } catch (err) {
+    if (err instanceof ForecastInputError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+export async function policyEvalCommand(o: { trace: string; nodes?: number; json?: boolean }): Promise<void> {
+  if (!existsSync(o.trace)) throw new UsageError(`--trace ${o.trace}: no such file`);
+  const { runPolicyEval } = await import('../../bench/policyEval.js');
+  let out;
+  try {
+    out = runPolicyEval({ trace: o.trace, nodes: o.nodes, json: o.json });
+  } catch (err) {
+    throw new UsageError(`--trace ${o.trace}: ${(err as Error).message}`);
+  }
+  process.stdout.write(o.json ? `${JSON.stringify(out.result, null, 2)}\n` : `${out.text}\n`);
+}

@@ -1,0 +1,69 @@
+/**
+ * `shardcast run forecast`: shardcast.workload.aggregates → per-series history → online
+ * forecaster (global tfjs model + baselines + ensemble) → shardcast.forecasts.
+ * A forecast round runs whenever a newer window than the last forecast one has been observed:
+ * windows arrive in event-time order per series, so the previous window is then complete.
+ */
+import path from 'node:path';
+import type { Forecast, WorkloadAggregate } from '../schemas/types.js';
+import { TOPICS } from '../topics/catalog.js';
+import { initBackend } from '../models/backend.js';
+import { OnlineForecaster } from '../models/online.js';
+import type { Envelope } from '../processors/envelope.js';
+import type { PipelineContext } from './context.js';
+import { startStage, type RunningStage } from './stage.js';
+
+export interface ForecastOptions {
+  groupId?: string;
+  stepMs?: number;
+  horizon?: number;
+  season?: number;
+  /** Per-source series only ("src|*|*"), or table × key-range series too (default). */
+  checkpointFile?: string | null;
+}
+
+export async function startForecast(
+  ctx: PipelineContext,
+  opts: ForecastOptions = {},
+): Promise<RunningStage & { forecaster: OnlineForecaster; forecasts: () => number; backend: string }> {
+  const backend = await initBackend(ctx.cfg.forecastBackend);
+  const stepMs = opts.stepMs ?? ctx.cfg.windowMs;
+  const forecaster = new OnlineForecaster({
+    stepMs,
+    horizon: opts.horizon ?? ctx.cfg.forecastHorizon,
+    ...(opts.season ? { season: opts.season } : {}),
+    nonNegative: true,
+    backend,
+  });
+  const checkpoint = opts.checkpointFile === undefined ? path.join(ctx.cfg.stackDir, 'forecaster.ckpt.json') : opts.checkpointFile;
+  if (checkpoint) {
+    const loaded = await forecaster.loadCheckpoint(checkpoint);
+    ctx.log.info({ checkpoint, loaded }, 'forecaster checkpoint');
+  }
+  let lastForecastWindow = -Infinity;
+  let latestWindow = -Infinity;
+  let published = 0;
+
+  const stage = await startStage<WorkloadAggregate>(ctx, {
+    name: 'forecast',
+    groupId: opts.groupId ?? 'shardcast-forecast',
+    topics: [TOPICS.aggregates.name],
+    batchSize: 5000,
+    batchMs: 300,
+    handle: async (batch: Envelope<WorkloadAggregate>[]) => {
+      for (const { value: a } of batch) {
+        forecaster.observe(a.seriesId, a.windowStart, a.queries);
+        latestWindow = Math.max(latestWindow, a.windowStart);
+      }
+      // Forecast from the last complete window: the one before the newest seen.
+      const complete = latestWindow - stepMs;
+      if (complete <= lastForecastWindow || !Number.isFinite(complete)) return [];
+      lastForecastWindow = complete;
+      const forecasts: Forecast[] = await forecaster.step(complete);
+      published += forecasts.length;
+      if (checkpoint) await forecaster.saveCheckpoint(checkpoint);
+      return [{ topic: TOPICS.forecasts.name, records: forecasts.map((f) => ({ key: f.seriesId, value: f })) }];
+    },
+  });
+  return { ...stage, forecaster, backend, forecasts: () => published };
+}
