@@ -9,9 +9,10 @@ import type { Scenario, ScenarioPartition } from '../costModel.js';
 import { stableHash } from '../ids.js';
 import { type Candidate, type PlanContext, type PlannedOp, coolNodes, durationSteps, fmtPct, hotNodes, moveOp, partitionsOn, peakCopy, storeKindOf } from './common.js';
 
-function newNodeId(ctx: PlanContext, s: Scenario, salt: string): string {
-  for (let i = 0; ; i++) {
-    const id = `${ctx.cfg.scale.nodePrefix}-${stableHash(`${ctx.now}|${salt}|${i}`, 6)}`;
+/** The next free `<prefix><k>` name: the executors name shard nodes node0, node1, ... */
+function newNodeId(ctx: PlanContext, s: Scenario, _salt: string): string {
+  for (let i = s.nodes.size; ; i++) {
+    const id = `${ctx.cfg.scale.nodePrefix}${i}`;
     if (!s.nodes.has(id)) return id;
   }
 }

@@ -1,0 +1,94 @@
+/**
+ * The walking skeleton: events published with `shardcast publish queries` travel through every
+ * real server: ingest → aggregates → forecasts → decide → commands → executor → results →
+ * ClickHouse rows for each stage; an undecodable message lands in the DLQ and is counted.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createClickHouse, queryRows } from '../../analytics/clickhouse.js';
+import { createShardedTable, dropShardedTable } from '../../executors/postgres/layout.js';
+import { openContext } from '../../pipelines/context.js';
+import { startIngest } from '../../pipelines/ingest.js';
+import { startForecast } from '../../pipelines/forecast.js';
+import { startDecide } from '../../pipelines/decide.js';
+import { startExecute } from '../../pipelines/execute.js';
+import { startSink } from '../../pipelines/sink.js';
+import { TOPICS } from '../../topics/catalog.js';
+import { cfg as baseCfg, eventually, uniq } from './helpers.js';
+
+const run = promisify(execFile);
+const id = uniq('skel').replace(/[^a-z0-9]/g, '_');
+const table = `t_${id}`.slice(0, 40);
+const source = `src_${id}`;
+const cfg = { ...baseCfg, windowMs: 1000, allowedLatenessMs: 0, partitionKeys: { [table]: { column: 'id', bounds: [500] } } };
+
+after(async () => {
+  await dropShardedTable(cfg, table).catch(() => undefined);
+});
+
+test('one path through every stage, on the real stack', { timeout: 240_000 }, async () => {
+  await createShardedTable(cfg, table, [{ shard: 's0', lo: null, hi: 500, node: 'node0' }, { shard: 's1', lo: 500, hi: null, node: 'node1' }]);
+  const ctx = await openContext('skeleton-test', cfg);
+  const stages = {
+    ingest: await startIngest(ctx, { groupId: `${id}-ingest`, idleFlushMs: 500 }),
+    forecast: await startForecast(ctx, { groupId: `${id}-forecast`, stepMs: 1000, horizon: 3, checkpointFile: null }),
+    decide: await startDecide(ctx, { groupId: `${id}-decide`, source, nodeCapacity: 1 }),
+    execute: await startExecute(ctx, { groupId: `${id}-execute` }),
+    sink: await startSink(ctx, { groupId: `${id}-sink` }),
+  };
+  try {
+    // 12 windows of one second, every event at a fixed event time; keys all in shard s1.
+    const t0 = Date.now() - 30_000;
+    const lines: string[] = [];
+    for (let w = 0; w < 12; w++) {
+      for (let i = 0; i < 20 + w * 5; i++) {
+        lines.push(JSON.stringify({
+          eventId: `${id}-${w}-${i}`, ts: t0 + w * 1000 + i, source, dialect: 'postgres',
+          sql: `SELECT * FROM ${table} WHERE id = ${600 + (i % 50)}`, durationMs: 1, rowsRead: 1,
+        }));
+      }
+    }
+    // A final event far later closes every window.
+    lines.push(JSON.stringify({ eventId: `${id}-end`, ts: t0 + 60_000, source, sql: `SELECT 1`, dialect: 'postgres' }));
+    const file = path.join(os.tmpdir(), `${id}.jsonl`);
+    await writeFile(file, `${lines.join('\n')}\n`);
+    const { stdout } = await run('node', ['bin/shardcast.js', 'publish', 'queries', '--file', file, '--json'], { env: process.env });
+    assert.equal(JSON.parse(stdout).sent, lines.length);
+    await ctx.producer.sendRaw(TOPICS.queries.name, [{ key: source, value: Buffer.from(`garbage ${id}`) }]);
+
+    const ch = createClickHouse(cfg);
+    const db = cfg.clickhouseDatabase;
+    try {
+      const count = async (sql: string) => Number((await queryRows<{ c: string }>(ch, sql))[0]?.c ?? 0);
+      const aggregated = await eventually(async () => {
+        const q = await count(`SELECT sum(queries) AS c FROM ${db}.aggregates FINAL WHERE source = '${source}' AND table_name = ''`);
+        return q >= lines.length - 1 ? q : undefined;
+      }, 90_000, 'aggregates in ClickHouse');
+      assert.equal(aggregated, lines.length - 1, 'every window before the last one is counted exactly once');
+      await eventually(async () => ((await count(`SELECT count() AS c FROM ${db}.forecasts FINAL WHERE series_id LIKE '${source}|%'`)) > 0 ? true : undefined), 90_000, 'forecasts');
+      const commandIds = await eventually(async () => {
+        const rows = await queryRows<{ command_id: string }>(ch, `SELECT command_id FROM ${db}.commands FINAL WHERE table_name = '${table}'`);
+        return rows.length > 0 ? rows.map((r) => r.command_id) : undefined;
+      }, 90_000, 'a command for the table');
+      const resulted = await eventually(async () => {
+        const rows = await queryRows<{ command_id: string; status: string }>(ch, `SELECT command_id, status FROM ${db}.results FINAL WHERE command_id IN (${commandIds.map((c) => `'${c}'`).join(',')})`);
+        return rows.some((r) => ['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'REJECTED'].includes(r.status)) ? rows : undefined;
+      }, 120_000, 'an executor result for a command');
+      assert.ok(resulted.length > 0);
+      const dead = await eventually(async () => ((await count(`SELECT count() AS c FROM ${db}.dlq FINAL WHERE value_hex_prefix = '${Buffer.from(`garbage ${id}`).subarray(0, 32).toString('hex')}'`)) === 1 ? 1 : undefined), 60_000, 'the dead letter');
+      assert.equal(dead, 1);
+    } finally {
+      await ch.close();
+    }
+  } finally {
+    for (const s of Object.values(stages)) await s.stop();
+    await ctx.close();
+    await sleep(100);
+  }
+});
