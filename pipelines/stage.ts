@@ -85,7 +85,14 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
     source.messages$.pipe(
       bufferTime(spec.batchMs ?? 500, null, spec.batchSize ?? 1000),
       filter((b) => b.length > 0),
-      concatMap((b) => from(processBatch(b))),
+      concatMap((b) =>
+        from(
+          processBatch(b).catch((err: unknown) => {
+            ctx.log.error({ err, stage: spec.name }, 'stage failed; its batch was not committed');
+            throw err;
+          }),
+        ),
+      ),
       defaultIfEmpty(undefined),
     ),
   ).then(() => undefined);

@@ -26,6 +26,7 @@ const run = promisify(execFile);
 const id = uniq('skel').replace(/[^a-z0-9]/g, '_');
 const table = `t_${id}`.slice(0, 40);
 const source = `src_${id}`;
+// Fixed consumer groups: a rerun reads only what arrived since the last run, not the whole history.
 const cfg = { ...baseCfg, windowMs: 1000, allowedLatenessMs: 0, partitionKeys: { [table]: { column: 'id', bounds: [500] } } };
 
 after(async () => {
@@ -36,11 +37,11 @@ test('one path through every stage, on the real stack', { timeout: 240_000 }, as
   await createShardedTable(cfg, table, [{ shard: 's0', lo: null, hi: 500, node: 'node0' }, { shard: 's1', lo: 500, hi: null, node: 'node1' }]);
   const ctx = await openContext('skeleton-test', cfg);
   const stages = {
-    ingest: await startIngest(ctx, { groupId: `${id}-ingest`, idleFlushMs: 500 }),
-    forecast: await startForecast(ctx, { groupId: `${id}-forecast`, stepMs: 1000, horizon: 3, checkpointFile: null }),
-    decide: await startDecide(ctx, { groupId: `${id}-decide`, source, nodeCapacity: 1 }),
-    execute: await startExecute(ctx, { groupId: `${id}-execute` }),
-    sink: await startSink(ctx, { groupId: `${id}-sink` }),
+    ingest: await startIngest(ctx, { groupId: 'skeleton-test-ingest', idleFlushMs: 500 }),
+    forecast: await startForecast(ctx, { groupId: 'skeleton-test-forecast', stepMs: 1000, horizon: 3, checkpointFile: null }),
+    decide: await startDecide(ctx, { groupId: 'skeleton-test-decide', source, nodeCapacity: 40 }),
+    execute: await startExecute(ctx, { groupId: 'skeleton-test-execute' }),
+    sink: await startSink(ctx, { groupId: 'skeleton-test-sink' }),
   };
   try {
     // 12 windows of one second, every event at a fixed event time; keys all in shard s1.
