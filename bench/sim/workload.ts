@@ -44,17 +44,8 @@ export interface Workload {
   kind: 'periodic' | 'trend' | 'flash-crowd' | 'moving-hotspot' | 'co-access' | 'trace';
 }
 
-/** mulberry32: small, fast, seeded. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../lib/rng.js';
+export { rng };
 
 export function gaussian(r: () => number): number {
   const u = Math.max(r(), 1e-12), v = r();
