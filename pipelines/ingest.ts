@@ -104,8 +104,10 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
     sent: () => sent,
     async stop() {
       stopping = true;
-      await source.stop({ complete: true });
+      // Complete the stream first so what it flushes is still sent and committed, then leave.
+      source.drain();
       await done;
+      await source.stop();
     },
   };
 }

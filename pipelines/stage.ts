@@ -103,8 +103,10 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
     done,
     async stop() {
       stopping = true;
-      await source.stop({ complete: true });
+      // Complete the stream first so what it flushes is still sent and committed, then leave.
+      source.drain();
       await done;
+      await source.stop();
     },
   };
 }

@@ -22,6 +22,11 @@ export interface TopicSource {
   messages$: Observable<Envelope<Buffer | null>>;
   /** Commits each position (the next fetch starts after it). */
   commit(positions: readonly SourcePosition[]): Promise<void>;
+  /**
+   * Graceful end: pauses fetching and completes `messages$`, leaving the consumer in its group
+   * so the pipeline can still commit what it flushes. Call `stop()` after the pipeline is done.
+   */
+  drain(): void;
   /** Stops fetching, then disconnects; `messages$` completes only if `complete` is true. */
   stop(opts?: { complete?: boolean }): Promise<void>;
   /** Messages handed to the pipeline so far. */
@@ -40,6 +45,7 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
   const subject = new Subject<Envelope<Buffer | null>>();
   let received = 0;
   let stopped = false;
+  let disconnected = false;
 
   await consumer.connect();
   for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning ?? true });
@@ -77,16 +83,26 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
         positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: (BigInt(p.offset) + 1n).toString() })),
       );
     },
-    async stop({ complete = false } = {}) {
-      if (stopped) return;
+    drain() {
       stopped = true;
+      try {
+        consumer.pause(opts.topics.map((topic) => ({ topic })));
+      } catch (err) {
+        log.warn({ err }, 'consumer pause failed');
+      }
+      subject.complete();
+    },
+    async stop({ complete = false } = {}) {
+      stopped = true;
+      if (disconnected) return;
+      disconnected = true;
       try {
         await consumer.stop();
         await consumer.disconnect();
       } catch (err) {
         log.warn({ err }, 'consumer stop failed');
       }
-      if (complete) subject.complete();
+      if (complete && !subject.closed) subject.complete();
     },
   };
 }
