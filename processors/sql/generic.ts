@@ -12,7 +12,7 @@
 import NSP from 'node-sql-parser';
 import type { Dialect, Operation } from '../../schemas/types.js';
 import type { ScannedLiteral } from './scanner.js';
-import { ANY, andOf, classify, normOp, orOf, uniq, type BoolIR, type CompiledTemplate, type PredIR, type PredOp, type ScopeIR, type Slot } from './ir.js';
+import { ANY, andOf, classify, normOp, orOf, uniq, type BoolIR, type CompiledTemplate, type PredIR, type PredOp, type ScopeIR, type Slot, addPredicate, resolveColumnTable, type ScopeNames } from './ir.js';
 import { oneLine } from './pg.js';
 
 const parser = new NSP.Parser();
@@ -29,10 +29,6 @@ interface Ctx {
   nLits: number;
 }
 
-interface ScopeNames {
-  names: Map<string, string | null>;
-  tables: string[];
-}
 
 function clickhouseToMysql(sql: string): string {
   let s = sql
@@ -108,18 +104,8 @@ function slotOf(node: Node | undefined, ctx: Ctx): Slot | undefined {
   return undefined;
 }
 
-function resolve(scope: ScopeNames, q: string | null): { table: string | null; cands?: string[] } {
-  if (q !== null) return { table: scope.names.get(q) ?? (scope.names.has(q) ? null : q) };
-  if (scope.tables.length === 1) return { table: scope.tables[0]! };
-  return { table: null, cands: scope.tables.slice() };
-}
-
 function addPred(ctx: Ctx, scope: ScopeNames, c: { q: string | null; col: string }, op: PredOp, slots: Slot[]): BoolIR {
-  const r = resolve(scope, c.q);
-  const p: PredIR = { table: r.table, column: c.col, op, slots };
-  if (r.cands) p.cands = r.cands;
-  ctx.preds.push(p);
-  return { t: 'pred', i: ctx.preds.length - 1 };
+  return addPredicate(ctx.preds, scope, c, op, slots);
 }
 
 const joinKey = (a: string, b: string) => (a < b ? `${a}=${b}` : `${b}=${a}`);
@@ -140,8 +126,8 @@ function expr(node: Node | undefined, ctx: Ctx, scope: ScopeNames): BoolIR {
     let l = columnOf(node.left);
     const r = columnOf(node.right);
     if (l && r) {
-      const lt = resolve(scope, l.q).table;
-      const rt = resolve(scope, r.q).table;
+      const lt = resolveColumnTable(scope, l.q).table;
+      const rt = resolveColumnTable(scope, r.q).table;
       if (lt && rt && lt !== rt && op === '=') ctx.joins.add(joinKey(`${lt}.${l.col}`, `${rt}.${r.col}`));
       return ANY;
     }

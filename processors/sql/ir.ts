@@ -90,3 +90,31 @@ export function normOp(op: string, flipped: boolean): PredOp {
 export function uniq<T>(xs: T[]): T[] {
   return [...new Set(xs)];
 }
+
+/** The names visible in one FROM scope: alias or table name -> table (null for subqueries / CTEs). */
+export interface ScopeNames {
+  names: Map<string, string | null>;
+  tables: string[];
+}
+
+/** The table a (possibly qualified) column belongs to; candidates when unqualified and ambiguous. */
+export function resolveColumnTable(scope: ScopeNames, q: string | null): { table: string | null; cands?: string[] } {
+  if (q !== null) return { table: scope.names.get(q) ?? (scope.names.has(q) ? null : q) };
+  if (scope.tables.length === 1) return { table: scope.tables[0]! };
+  return { table: null, cands: scope.tables.slice() };
+}
+
+/** Records a predicate on a column of `scope` and returns its node in the WHERE structure. */
+export function addPredicate(
+  preds: PredIR[],
+  scope: ScopeNames,
+  c: { q: string | null; col: string },
+  op: PredOp,
+  slots: Slot[],
+): BoolIR {
+  const r = resolveColumnTable(scope, c.q);
+  const p: PredIR = { table: r.table, column: c.col, op, slots };
+  if (r.cands) p.cands = r.cands;
+  preds.push(p);
+  return { t: 'pred', i: preds.length - 1 };
+}

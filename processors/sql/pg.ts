@@ -7,7 +7,7 @@
 import * as pg from 'libpg-query';
 import type { Operation } from '../../schemas/types.js';
 import type { ScannedLiteral } from './scanner.js';
-import { ANY, andOf, classify, normOp, orOf, uniq, type BoolIR, type CompiledTemplate, type PredIR, type PredOp, type ScopeIR, type Slot } from './ir.js';
+import { ANY, andOf, classify, normOp, orOf, uniq, type BoolIR, type CompiledTemplate, type PredIR, type PredOp, type ScopeIR, type Slot, addPredicate, resolveColumnTable, type ScopeNames } from './ir.js';
 
 let loaded: Promise<void> | null = null;
 let ready = false;
@@ -52,11 +52,6 @@ interface Ctx {
   volatile: boolean;
 }
 
-interface ScopeNames {
-  /** alias or name -> table (null for subqueries / CTEs) */
-  names: Map<string, string | null>;
-  tables: string[];
-}
 
 /** Literal value of an A_Const, as text, or null when it is NULL. */
 function constValue(c: any): { v: string; num: boolean } | null {
@@ -97,18 +92,8 @@ function columnOf(node: Node | undefined): { q: string | null; col: string } | n
   return { q, col };
 }
 
-function resolve(scope: ScopeNames, q: string | null): { table: string | null; cands?: string[] } {
-  if (q !== null) return { table: scope.names.get(q) ?? (scope.names.has(q) ? null : q) };
-  if (scope.tables.length === 1) return { table: scope.tables[0]! };
-  return { table: null, cands: scope.tables.slice() };
-}
-
 function addPred(ctx: Ctx, scope: ScopeNames, c: { q: string | null; col: string }, op: PredOp, slots: Slot[]): BoolIR {
-  const r = resolve(scope, c.q);
-  const p: PredIR = { table: r.table, column: c.col, op, slots };
-  if (r.cands) p.cands = r.cands;
-  ctx.preds.push(p);
-  return { t: 'pred', i: ctx.preds.length - 1 };
+  return addPredicate(ctx.preds, scope, c, op, slots);
 }
 
 function joinKey(a: string, b: string): string {
@@ -133,8 +118,8 @@ function expr(node: Node | undefined, ctx: Ctx, scope: ScopeNames): BoolIR {
     let r = columnOf(n.rexpr);
     if (kind === 'AEXPR_OP') {
       if (l && r) {
-        const lt = resolve(scope, l.q).table;
-        const rt = resolve(scope, r.q).table;
+        const lt = resolveColumnTable(scope, l.q).table;
+        const rt = resolveColumnTable(scope, r.q).table;
         if (lt && rt && lt !== rt && name === '=') ctx.joins.add(joinKey(`${lt}.${l.col}`, `${rt}.${r.col}`));
         return ANY;
       }

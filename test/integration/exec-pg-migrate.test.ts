@@ -4,6 +4,7 @@
  * physical design actions. After every step the table must equal the state before plus every
  * write the database acknowledged (no row lost or duplicated), and reads must not have failed.
  */
+import { testCommand } from './commands.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -35,30 +36,8 @@ async function reachable(): Promise<string | null> {
 }
 const skip = await reachable();
 
-let n = 0;
-function command(kind: 'partition' | 'shard', action: string, fields: Record<string, unknown>, params: Record<string, string> = {}): AnyCommand {
-  return {
-    kind,
-    commandId: `exec-pg-test-${process.pid}-${Date.now()}-${++n}`,
-    issuedAt: Date.now(),
-    deadline: Date.now() + 600_000,
-    store: 'pg-shards',
-    storeKind: 'postgres',
-    table: TABLE,
-    partition: null,
-    ...(kind === 'shard' ? { sourceNode: null, targetNode: null } : {}),
-    action,
-    params,
-    evidence: { seriesId: null, currentLoad: 0, forecastPeak: 0, forecastLower: 0, forecastUpper: 0, peakAt: null, capacity: null, model: null },
-    expectedBenefit: 0,
-    expectedCost: 0,
-    estimatedDurationMs: 0,
-    requiresApproval: false,
-    policy: 'test',
-    explanation: 'integration test',
-    ...fields,
-  } as AnyCommand;
-}
+const command = (kind: 'partition' | 'shard', action: string, fields: Record<string, unknown>, params: Record<string, string> = {}): AnyCommand =>
+  testCommand('exec-pg-test', TABLE, kind, action, fields, params);
 
 function context(resumeFrom: Record<string, string> | null = null): ExecutionContext & { saved: Record<string, string> | null; reports: number } {
   const ctx = {

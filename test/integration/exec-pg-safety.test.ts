@@ -6,6 +6,7 @@
  *    (or rolls it back when told to) with no row lost under a concurrent writer.
  * Run as a child process (EXEC_PG_CHILD set), this file is that executor process.
  */
+import { testCommand } from './commands.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -25,30 +26,12 @@ const cfg = loadConfig();
 const TABLE = 'exec_pg_safe';
 const ROWS = 12_000;
 
+/** Commands made so far; also spreads each scenario's new keys apart. */
 let n = 0;
-function command(kind: 'partition' | 'shard', action: string, fields: Record<string, unknown>, params: Record<string, string> = {}): AnyCommand {
-  return {
-    kind,
-    commandId: `exec-pg-safe-${process.pid}-${Date.now()}-${++n}`,
-    issuedAt: Date.now(),
-    deadline: Date.now() + 600_000,
-    store: 'pg-shards',
-    storeKind: 'postgres',
-    table: TABLE,
-    partition: null,
-    ...(kind === 'shard' ? { sourceNode: null, targetNode: null } : {}),
-    action,
-    params,
-    evidence: { seriesId: null, currentLoad: 0, forecastPeak: 0, forecastLower: 0, forecastUpper: 0, peakAt: null, capacity: null, model: null },
-    expectedBenefit: 0,
-    expectedCost: 0,
-    estimatedDurationMs: 0,
-    requiresApproval: false,
-    policy: 'test',
-    explanation: 'integration test',
-    ...fields,
-  } as AnyCommand;
-}
+const command = (kind: 'partition' | 'shard', action: string, fields: Record<string, unknown>, params: Record<string, string> = {}): AnyCommand => {
+  n++;
+  return testCommand('exec-pg-safe', TABLE, kind, action, fields, params);
+};
 
 function context(signal?: AbortSignal): ExecutionContext {
   return {
