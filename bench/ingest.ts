@@ -12,7 +12,7 @@ import { TOPICS } from '../topics/catalog.js';
 import { consumeTopics } from '../topics/consumer.js';
 
 export async function runIngestBench(opts: { events?: number; log?: (s: string) => void } = {}) {
-  const n = opts.events ?? 200_000;
+  const n = opts.events ?? 1_000_000;
   const log = opts.log ?? (() => undefined);
   const runId = Date.now().toString(36);
   const ctx = await openContext('bench-ingest');
@@ -41,10 +41,10 @@ export async function runIngestBench(opts: { events?: number; log?: (s: string) 
     const raw = await consumeTopics(ctx.kafka, { groupId: `bench-raw-${runId}`, topics: [topic.name] });
     let decoded = 0;
     let rawStart = 0;
-    raw.messages$.subscribe((m) => {
+    raw.batches$.subscribe((ms) => {
       if (decoded === 0) rawStart = performance.now();
-      ctx.serde.decodeSync(topic.name, m.value);
-      decoded++;
+      for (const m of ms) ctx.serde.decodeSync(topic.name, m.value);
+      decoded += ms.length;
     });
     const deadline = Date.now() + 300_000;
     while (decoded < n && Date.now() < deadline) await sleep(10);
@@ -53,9 +53,12 @@ export async function runIngestBench(opts: { events?: number; log?: (s: string) 
 
     log('ingest: consume + decode + validate + featurize + windows + produce aggregates');
     const ingest = await startIngest(ctx, { groupId: `bench-ingest-${runId}`, topic: topic.name, partitionKeys });
-    while (ingest.source.received === 0 && Date.now() < deadline) await sleep(5);
+    let failed: unknown = null;
+    ingest.done.catch((err: unknown) => { failed = err; });
+    while (ingest.source.received === 0 && Date.now() < deadline && !failed) await sleep(5);
     const start = performance.now();
-    while (ingest.ingest.received < n && Date.now() < deadline) await sleep(10);
+    while (ingest.ingest.received < n && Date.now() < deadline && !failed) await sleep(10);
+    if (failed) throw new Error(`ingest pipeline failed during the benchmark: ${(failed as Error).message ?? String(failed)}`);
     const ingestSec = (performance.now() - start) / 1000;
     await ingest.stop();
     const rss = process.memoryUsage().rss;

@@ -57,6 +57,8 @@ export function buildProgram(): Command {
     .description('run a long-running pipeline until SIGINT/SIGTERM (graceful drain)')
     .argument('<pipeline>', 'ingest | forecast | decide | execute | sink | all')
     .option('--group <id>', 'consumer group id prefix', 'shardcast')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at http://127.0.0.1:<port>/metrics (default SHARDCAST_METRICS_PORT or 9464; 0 = any free port)')
+    .option('--no-metrics', 'do not serve metrics')
     .action(async (name, o) => (await import('../pipelines/run.js')).runPipelineCommand(name, o));
 
   program

@@ -23,3 +23,25 @@ export function numberParam(params: Record<string, string>, key: string): { valu
   if (!Number.isFinite(value)) return { reason: `parameter ${key} is not a finite number: ${JSON.stringify(raw)}` };
   return { value };
 }
+
+/** `"db"."name"` for two checked identifiers (ClickHouse). */
+export function quoteQualified(db: string, name: string): string {
+  return `${quoteIdent(db)}.${quoteIdent(name)}`;
+}
+
+/**
+ * A single-quoted SQL string literal for a catalog token (an identifier, a ClickHouse part name,
+ * a partition id). Only [A-Za-z0-9_.:-] is accepted, so no quote or backslash ever needs escaping
+ * and server versions without query parameters (ClickHouse 18.16) stay safe.
+ */
+export function quoteToken(token: string): string {
+  if (typeof token !== 'string' || !/^[A-Za-z0-9_.:-]{0,255}$/.test(token)) {
+    throw new Error(`not a catalog token: ${JSON.stringify(token)}`);
+  }
+  return `'${token}'`;
+}
+
+/** A legal Kafka topic name (the broker's own rule: [a-zA-Z0-9._-], 1..249 characters). */
+export function isTopicName(name: unknown): name is string {
+  return typeof name === 'string' && /^[A-Za-z0-9._-]{1,249}$/.test(name) && name !== '.' && name !== '..';
+}

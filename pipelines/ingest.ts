@@ -5,12 +5,14 @@
  * is in an aggregate or a dead letter that Kafka acknowledged), so a restart rebuilds the open
  * windows from Kafka and nothing is lost.
  */
-import { asyncScheduler, bufferTime, concatMap, defaultIfEmpty, filter, from, lastValueFrom } from 'rxjs';
+import { asyncScheduler, bufferTime, concatMap, defaultIfEmpty, filter, from, lastValueFrom, map, merge, of } from 'rxjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeadLetter, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
 import { TOPICS } from '../topics/catalog.js';
-import { consumeTopics } from '../topics/consumer.js';
-import { decodeFailure, ingestProcessor, newIngestStats, type IngestInput, type IngestOutput, type IngestStats } from '../processors/ingest.js';
+import { committedOffsets, consumeTopics } from '../topics/consumer.js';
+import type { ResumeState } from '../processors/window.js';
+import type { Envelope } from '../processors/envelope.js';
+import { decodeFailure, ingestBatchProcessor, newIngestStats, type DecodeFailure, type IngestBatch, type IngestInput, type IngestOutput, type IngestStats } from '../processors/ingest.js';
 import { initSqlParsers, TemplateCache, type PartitionKeySpec } from '../processors/sql/index.js';
 import type { PipelineContext } from './context.js';
 import type { RunningStage, StageStats } from './stage.js';
@@ -24,17 +26,23 @@ export interface IngestOptions {
   topic?: string;
   /** Close windows after this much wall time without events (demo/live use). */
   idleFlushMs?: number;
+  /** Report unparseable SQL on shardcast.dlq as well as counting it (default true). */
+  dlqUnparsed?: boolean;
+  /** Processing time after which a silent source partition stops holding the watermark. */
+  partitionIdleMs?: number;
 }
 
 export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}): Promise<RunningStage & { ingest: IngestStats; sent: () => number }> {
   await initSqlParsers();
   const topic = opts.topic ?? TOPICS.queries.name;
-  const stats: StageStats = { consumed: 0, handled: 0, deadLettered: 0, batches: 0 };
+  const stats: StageStats = { consumed: 0, produced: 0, handled: 0, deadLettered: 0, batches: 0 };
   const ingest = newIngestStats();
   let sent = 0;
   let stopping = false;
+  const groupId = opts.groupId ?? 'shardcast-ingest';
+  const resume = resumeStateOf(await committedOffsets(ctx.kafka, groupId, [topic]));
   const source = await consumeTopics(ctx.kafka, {
-    groupId: opts.groupId ?? 'shardcast-ingest',
+    groupId,
     topics: [topic],
     // Backpressure: do not fetch further ahead than 50k unhandled messages.
     gate: async () => {
@@ -42,48 +50,69 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
     },
   });
 
-  const decoded = source.messages$.pipe(
-    concatMap(async (m): Promise<IngestInput> => {
-      stats.consumed++;
+  /** Decodes a fetched batch: synchronously for known schema ids, via the registry otherwise. */
+  const decodeBatch = async (raw: Envelope<Buffer | null>[]): Promise<IngestInput[]> => {
+    const out: IngestInput[] = new Array(raw.length);
+    for (let i = 0; i < raw.length; i++) {
+      const m = raw[i]!;
+      let value: QueryEvent | DecodeFailure;
       try {
-        const v = ctx.serde.decodeSync<QueryEvent>(m.topic, m.value) ?? (await ctx.serde.decode<QueryEvent>(m.topic, m.value));
-        return { ...m, value: v };
+        value = ctx.serde.decodeSync<QueryEvent>(m.topic, m.value) ?? (await ctx.serde.decode<QueryEvent>(m.topic, m.value));
+        stats.handled++;
       } catch (err) {
-        return { ...m, value: decodeFailure((err as Error).message) };
+        value = decodeFailure((err as Error).message);
       }
-    }),
-  );
+      out[i] = { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key, raw: m.raw, value };
+    }
+    stats.consumed += raw.length;
+    return out;
+  };
+  // Ownership changes go through the same ordered stream as the batches they precede.
+  const decoded = merge(
+    source.assignments$.pipe(map((assigned): IngestBatch => ({ assigned }))),
+    source.batches$,
+  ).pipe(concatMap((b) => (Array.isArray(b) ? decodeBatch(b) : of(b as IngestBatch))));
 
-  const processor = ingestProcessor({
+  const processor = ingestBatchProcessor({
     featurize: { partitionKeys: opts.partitionKeys ?? ctx.cfg.partitionKeys },
     cache: new TemplateCache(10_000),
     windowMs: opts.windowMs ?? ctx.cfg.windowMs,
     allowedLatenessMs: opts.allowedLatenessMs ?? ctx.cfg.allowedLatenessMs,
     pipeline: 'ingest',
     stats: ingest,
+    dlqUnparsed: opts.dlqUnparsed ?? true,
+    // Stopping is not the end of the stream: open windows are rebuilt from Kafka on restart,
+    // so a window is emitted once, complete, rather than in two partial halves.
+    flushOnComplete: false,
+    resume,
+    ...(opts.partitionIdleMs ? { partitionIdleMs: opts.partitionIdleMs } : {}),
     ...(opts.idleFlushMs ? { idleFlushMs: opts.idleFlushMs, scheduler: asyncScheduler } : {}),
-  } as Parameters<typeof ingestProcessor>[0]);
+  } as Parameters<typeof ingestBatchProcessor>[0]);
 
   const flushOutputs = async (outs: IngestOutput[]) => {
     const aggs: WorkloadAggregate[] = [];
     const letters: DeadLetter[] = [];
-    let progress: Record<string, string> | undefined;
+    let progress: { safeOffsets: Record<string, string>; resume?: ResumeState } | undefined;
     for (const o of outs) {
       if (o.kind === 'out') aggs.push(o.value);
       else if (o.kind === 'dlq') letters.push(o.letter);
-      else if (o.kind === 'progress') progress = o.safeOffsets;
+      else if (o.kind === 'progress') progress = o;
     }
     await ctx.producer.sendMany([
       { topic: TOPICS.aggregates.name, records: aggs.map((a) => ({ key: a.seriesId, value: a })) },
       { topic: TOPICS.dlq.name, records: letters.map((l) => ({ key: l.sourceTopic, value: l })) },
     ]);
     sent += aggs.length;
+    stats.produced += aggs.length;
     stats.deadLettered += letters.length;
     stats.batches++;
     if (progress) {
-      const positions = Object.entries(progress).map(([tp, offset]) => {
+      // the resume state rides along in each partition's offset metadata (its own part of it)
+      const r = progress.resume;
+      const positions = Object.entries(progress.safeOffsets).map(([tp, offset]) => {
         const i = tp.lastIndexOf(':');
-        return { topic: tp.slice(0, i), partition: Number(tp.slice(i + 1)), offset };
+        const metadata = r ? JSON.stringify({ v: 1, closedThrough: r.closedThrough, seenThrough: { [tp]: r.seenThrough[tp] } }) : undefined;
+        return { topic: tp.slice(0, i), partition: Number(tp.slice(i + 1)), offset, metadata };
       }).filter((p) => BigInt(p.offset) >= 0n);
       await source.commit(positions);
     }
@@ -92,7 +121,8 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
   const done = lastValueFrom(
     decoded.pipe(
       processor,
-      bufferTime(200, null, 5000),
+      bufferTime(200, null, 50),
+      map((bs) => bs.flat()),
       filter((b) => b.length > 0),
       concatMap((b) => from(flushOutputs(b))),
       defaultIfEmpty(undefined),
@@ -100,7 +130,7 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
   ).then(() => undefined);
 
   return {
-    stats, source, done, ingest,
+    stats, source, done, ingest, groupId, topics: [topic],
     sent: () => sent,
     async stop() {
       stopping = true;
@@ -110,4 +140,28 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
       await source.stop();
     },
   };
+}
+
+/**
+ * The resume state committed by the previous run (offset metadata, see ResumeState); undefined
+ * for a new group. Metadata that does not parse is ignored with the safe consequence: events
+ * re-read from the committed offsets are treated as new.
+ */
+export function resumeStateOf(committed: { topic: string; partition: number; metadata: string | null }[]): ResumeState | undefined {
+  let closedThrough = -Infinity;
+  const seenThrough: Record<string, number> = {};
+  for (const c of committed) {
+    if (!c.metadata) continue;
+    try {
+      const m = JSON.parse(c.metadata) as { v?: number; closedThrough?: unknown; seenThrough?: Record<string, unknown> };
+      if (m.v !== 1) continue;
+      if (typeof m.closedThrough === 'number' && m.closedThrough > closedThrough) closedThrough = m.closedThrough;
+      const key = `${c.topic}:${c.partition}`;
+      const seen = m.seenThrough?.[key];
+      if (typeof seen === 'number') seenThrough[key] = seen;
+    } catch {
+      // not ours or damaged: nothing to resume from for this partition
+    }
+  }
+  return Number.isFinite(closedThrough) || Object.keys(seenThrough).length > 0 ? { closedThrough, seenThrough } : undefined;
 }

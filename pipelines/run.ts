@@ -1,10 +1,12 @@
 /**
  * `shardcast run <pipeline>`: starts one pipeline (or all) in this process and keeps it running
  * until SIGINT/SIGTERM, then drains: stops fetching, finishes what is in hand, commits, exits.
+ * Its Prometheus metrics are served on 127.0.0.1 (see metrics.ts) unless turned off.
  */
 import { UsageError } from '../lib/errors.js';
 import { openContext } from './context.js';
 import type { RunningStage } from './stage.js';
+import { startMetricsServer, type MeteredStage, type MetricsServer } from './metrics.js';
 
 export const PIPELINES = ['ingest', 'forecast', 'decide', 'execute', 'sink'] as const;
 export type PipelineName = (typeof PIPELINES)[number];
@@ -24,15 +26,34 @@ export async function startPipeline(name: PipelineName, ctx: Awaited<ReturnType<
   }
 }
 
-export async function runPipelineCommand(name: string, opts: { group: string }): Promise<void> {
+export async function runPipelineCommand(name: string, opts: { group: string; metricsPort?: string; metrics?: boolean }): Promise<void> {
   const names: PipelineName[] =
     name === 'all' ? [...PIPELINES] : PIPELINES.includes(name as PipelineName) ? [name as PipelineName] : [];
   if (names.length === 0) throw new UsageError(`unknown pipeline ${JSON.stringify(name)}; expected one of ${PIPELINES.join(', ')}, all`);
+  const port = opts.metricsPort === undefined ? undefined : Number(opts.metricsPort);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    throw new UsageError(`--metrics-port: expected a port number 0-65535, got ${JSON.stringify(opts.metricsPort)}`);
+  }
   const ctx = await openContext(name);
   const stages: RunningStage[] = [];
-  for (const n of names) {
-    stages.push(await startPipeline(n, ctx, opts.group));
-    ctx.log.info({ pipeline: n }, 'started');
+  const metered: MeteredStage[] = [];
+  let metrics: MetricsServer | null = null;
+  try {
+    if (opts.metrics !== false) {
+      metrics = await startMetricsServer(ctx.kafka, () => metered, { port: port ?? ctx.cfg.metricsPort });
+      ctx.log.info({ url: metrics.url }, 'metrics');
+    }
+    for (const n of names) {
+      const stage = await startPipeline(n, ctx, opts.group);
+      stages.push(stage);
+      metered.push({ pipeline: n, stage });
+      ctx.log.info({ pipeline: n }, 'started');
+    }
+  } catch (err) {
+    for (const s of stages.reverse()) await s.stop();
+    await metrics?.close();
+    await ctx.close();
+    throw err;
   }
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -43,5 +64,6 @@ export async function runPipelineCommand(name: string, opts: { group: string }):
   });
   ctx.log.info('draining');
   for (const s of stages.reverse()) await s.stop();
+  await metrics?.close();
   await ctx.close();
 }

@@ -12,6 +12,7 @@ import { consumeTopics, latestPositions, type TopicSource } from '../topics/cons
 import { deadLetter, type Envelope } from '../processors/envelope.js';
 import type { OutRecord } from '../topics/producer.js';
 import type { PipelineContext } from './context.js';
+import type { IngestStats } from '../processors/ingest.js';
 
 export interface StageOutput {
   topic: string;
@@ -32,6 +33,8 @@ export interface StageSpec<T> {
 
 export interface StageStats {
   consumed: number;
+  /** Records sent to output topics (dead letters not included). */
+  produced: number;
   handled: number;
   deadLettered: number;
   batches: number;
@@ -39,6 +42,11 @@ export interface StageStats {
 
 export interface RunningStage {
   stats: StageStats;
+  /** The consumer group and input topics (for lag metrics). */
+  groupId: string;
+  topics: string[];
+  /** Ingest's detailed counters, for the stage that has them. */
+  ingest?: IngestStats;
   source: TopicSource;
   /** Resolves when the stage stopped (after `stop()` or an error). */
   done: Promise<void>;
@@ -47,7 +55,7 @@ export interface RunningStage {
 }
 
 export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): Promise<RunningStage> {
-  const stats: StageStats = { consumed: 0, handled: 0, deadLettered: 0, batches: 0 };
+  const stats: StageStats = { consumed: 0, produced: 0, handled: 0, deadLettered: 0, batches: 0 };
   const maxPending = (spec.batchSize ?? 1000) * 4;
   let stopping = false;
   // Backpressure: the consumer fetches again only when fewer than maxPending messages wait.
@@ -76,6 +84,7 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
     if (letters.length > 0) outputs.push({ topic: TOPICS.dlq.name, records: letters.map((l) => ({ key: l.sourceTopic, value: l })) });
     await ctx.producer.sendMany(outputs);
     await source.commit(latestPositions(raw));
+    for (const o of outputs) if (o.topic !== TOPICS.dlq.name) stats.produced += o.records.length;
     stats.handled += good.length;
     stats.deadLettered += letters.length;
     stats.batches++;
@@ -99,6 +108,8 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
 
   return {
     stats,
+    groupId: spec.groupId,
+    topics: spec.topics,
     source,
     done,
     async stop() {

@@ -10,12 +10,12 @@
  * Output: Routed aggregates (`out`) and dead letters (`dlq`), optional per-query features, and
  * `progress` items with the offsets that are safe to commit (see window.ts).
  */
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, map, mergeMap, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { DeadLetter, QueryEvent, QueryFeatures, WorkloadAggregate } from '../schemas/types.js';
 import { deadLetter, type Envelope, type Routed } from './envelope.js';
 import { featurize, TemplateCache, toQueryFeatures, type FeaturizeConfig } from './sql/featurize.js';
 import { validateQueryEvent } from './validate.js';
-import { WindowAggregator, type WindowConfig, type WindowInput, type WindowOutput } from './window.js';
+import { WindowAggregator, type ResumeState, type WindowConfig, type WindowInput, type WindowOutput } from './window.js';
 
 /** A message the pipeline could not decode; `reason` is the decoder's message. */
 export interface DecodeFailure {
@@ -32,10 +32,18 @@ export function isDecodeFailure(v: unknown): v is DecodeFailure {
 
 export type IngestInput = Envelope<QueryEvent | DecodeFailure>;
 
+/** The source partitions the consumer owns now (after a group join); see WindowAggregator.assign. */
+export interface PartitionAssignment {
+  assigned: readonly { topic: string; partition: number }[];
+}
+
+/** What the batch operator takes: a fetched batch, or a change of partition ownership. */
+export type IngestBatch = readonly IngestInput[] | PartitionAssignment;
+
 export type IngestOutput =
   | Routed<WorkloadAggregate>
   | { kind: 'features'; value: QueryFeatures }
-  | { kind: 'progress'; safeOffsets: Record<string, string> };
+  | { kind: 'progress'; safeOffsets: Record<string, string>; resume?: ResumeState };
 
 export interface IngestStats {
   received: number;
@@ -46,6 +54,8 @@ export interface IngestStats {
   late: number;
   lateMerged: number;
   aggregates: number;
+  /** Re-read after a restart and already accounted for (skipped, or its dead letter not re-sent). */
+  replayed: number;
 }
 
 export interface IngestConfig extends WindowConfig {
@@ -60,10 +70,17 @@ export interface IngestConfig extends WindowConfig {
   dlqUnparsed?: boolean;
   /** Counters updated in place (for the pipeline's Prometheus metrics). */
   stats?: IngestStats;
+  /**
+   * Emit the open windows when the source completes (default true: a finite stream is over).
+   * A pipeline that stops to be restarted passes false: open windows are rebuilt from Kafka.
+   */
+  flushOnComplete?: boolean;
+  /** State committed by a previous run (see ResumeState). */
+  resume?: ResumeState;
 }
 
 export function newIngestStats(): IngestStats {
-  return { received: 0, decodeFailed: 0, invalid: 0, featurizeFailed: 0, unparsed: 0, late: 0, lateMerged: 0, aggregates: 0 };
+  return { received: 0, decodeFailed: 0, invalid: 0, featurizeFailed: 0, unparsed: 0, late: 0, lateMerged: 0, aggregates: 0, replayed: 0 };
 }
 
 /** Carries the original event metrics next to the features (what the window aggregates). */
@@ -80,7 +97,8 @@ export class IngestCore {
   private readonly pipeline: string;
 
   constructor(private readonly cfg: IngestConfig, private readonly now: () => number) {
-    this.window = new WindowAggregator<Featured>(cfg);
+    this.window = new WindowAggregator<Featured>({ ...cfg, now: cfg.now ?? now });
+    if (cfg.resume) this.window.resume(cfg.resume);
     this.cache = cfg.cache ?? new TemplateCache();
     this.stats = cfg.stats ?? newIngestStats();
     this.pipeline = cfg.pipeline ?? 'ingest';
@@ -108,20 +126,39 @@ export class IngestCore {
 
   add(env: IngestInput): IngestOutput[] {
     const out: IngestOutput[] = [];
+    this.addTo(env, out, true);
+    return out;
+  }
+
+  /** Adds a batch; the safe offsets are computed once at its end rather than per event. */
+  addBatch(envs: readonly IngestInput[]): IngestOutput[] {
+    const out: IngestOutput[] = [];
+    for (let i = 0; i < envs.length; i++) this.addTo(envs[i]!, out, false);
+    this.fromWindow(this.window.progressNow(true), out);
+    return out;
+  }
+
+  /** A dead letter, unless this position was already reported before a restart. */
+  private report(env: IngestInput, stage: string, reason: string, out: IngestOutput[]): void {
+    if (this.window.isReplay(env)) this.stats.replayed++;
+    else out.push({ kind: 'dlq', letter: this.letter(env, stage, reason) });
+  }
+
+  private addTo(env: IngestInput, out: IngestOutput[], progress: boolean): void {
     this.stats.received++;
     const v = env.value;
     if (isDecodeFailure(v)) {
       this.stats.decodeFailed++;
-      out.push({ kind: 'dlq', letter: this.letter(env, 'decode', v.decodeFailure) });
-      this.fromWindow(this.window.markDone(env), out);
-      return out;
+      this.report(env, 'decode', v.decodeFailure, out);
+      this.fromWindow(this.window.markDone(env, progress), out);
+      return;
     }
     const valid = validateQueryEvent(v);
     if (!valid.ok) {
       this.stats.invalid++;
-      out.push({ kind: 'dlq', letter: this.letter(env, 'validate', valid.reason) });
-      this.fromWindow(this.window.markDone(env), out);
-      return out;
+      this.report(env, 'validate', valid.reason, out);
+      this.fromWindow(this.window.markDone(env, progress), out);
+      return;
     }
     const ev = valid.value;
     let f: ReturnType<typeof featurize>;
@@ -130,16 +167,17 @@ export class IngestCore {
     } catch (err) {
       // featurize is written not to throw; this is the belt to its braces
       this.stats.featurizeFailed++;
-      out.push({ kind: 'dlq', letter: this.letter(env, 'featurize', (err as Error).message ?? String(err)) });
-      this.fromWindow(this.window.markDone(env), out);
-      return out;
+      this.report(env, 'featurize', (err as Error).message ?? String(err), out);
+      this.fromWindow(this.window.markDone(env, progress), out);
+      return;
     }
     if (f.parseError !== null) {
       this.stats.unparsed++;
-      if (this.cfg.dlqUnparsed) out.push({ kind: 'dlq', letter: this.letter(env, 'featurize', `unparseable SQL (counted as unparsed): ${f.parseError}`) });
+      if (this.cfg.dlqUnparsed) this.report(env, 'featurize', `unparseable SQL (counted as unparsed): ${f.parseError}`, out);
     }
     if (this.cfg.emitFeatures) out.push({ kind: 'features', value: toQueryFeatures(f) });
     const lateBefore = this.window.counters.lateMerged;
+    const replayBefore = this.window.counters.replaySkipped;
     // explicit literals (not spreads): one stable object shape keeps the window's property access fast
     const featured: Featured = {
       eventId: f.eventId,
@@ -164,9 +202,9 @@ export class IngestCore {
       txId: ev.txId,
     };
     const wenv: Envelope<Featured> = { topic: env.topic, partition: env.partition, offset: env.offset, key: env.key, raw: env.raw, value: featured };
-    this.fromWindow(this.window.add(wenv), out);
+    this.fromWindow(this.window.add(wenv, progress), out);
     this.stats.lateMerged += this.window.counters.lateMerged - lateBefore;
-    return out;
+    this.stats.replayed += this.window.counters.replaySkipped - replayBefore;
   }
 
   advance(ms: number): IngestOutput[] {
@@ -188,33 +226,46 @@ export class IngestCore {
  * dead letters and drives `idleFlushMs`.
  */
 export function ingestProcessor(cfg: IngestConfig): OperatorFunction<IngestInput, IngestOutput> {
+  return (source) => source.pipe(map((env) => [env]), ingestBatchProcessor(cfg), mergeMap((xs) => xs));
+}
+
+/**
+ * The same operator over batches (what a Kafka fetch delivers): one array of outputs per input
+ * batch (possibly empty), so the hot path pays one notification per batch, not per event, and
+ * the safe offsets are computed once per batch.
+ */
+export function ingestBatchProcessor(cfg: IngestConfig): OperatorFunction<IngestBatch, IngestOutput[]> {
   return (source) =>
-    new Observable<IngestOutput>((subscriber) => {
+    new Observable<IngestOutput[]>((subscriber) => {
       const scheduler: SchedulerLike = cfg.scheduler ?? asyncScheduler;
       const core = new IngestCore(cfg, () => scheduler.now());
-      const emit = (xs: IngestOutput[]) => {
-        for (const x of xs) subscriber.next(x);
-      };
       let idle: Subscription | undefined;
       let arrived = 0;
       if (cfg.idleFlushMs && cfg.scheduler) {
         const every = cfg.idleFlushMs;
         let atLastTick = 0;
         idle = cfg.scheduler.schedule(function tick() {
-          if (arrived === atLastTick) emit(core.advance(every));
+          if (arrived === atLastTick) {
+            const xs = core.advance(every);
+            if (xs.length > 0) subscriber.next(xs);
+          }
           atLastTick = arrived;
           this.schedule(undefined, every);
         }, every);
       }
       const sub = source.subscribe({
-        next: (env) => {
-          arrived++;
-          emit(core.add(env));
+        next: (envs) => {
+          if (!Array.isArray(envs)) {
+            core.window.assign((envs as PartitionAssignment).assigned);
+            return;
+          }
+          arrived += envs.length;
+          subscriber.next(envs.length === 1 ? core.add(envs[0]!) : core.addBatch(envs));
         },
         error: (err) => subscriber.error(err),
         complete: () => {
           idle?.unsubscribe();
-          emit(core.flush());
+          if (cfg.flushOnComplete !== false) subscriber.next(core.flush());
           subscriber.complete();
         },
       });

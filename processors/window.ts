@@ -3,9 +3,12 @@
  * This is the workload signal the forecaster learns from, so it must be exact in counts, keyed
  * by event time (not arrival time), bounded in memory, and never lose an event.
  *
- * Time: the watermark is (max event time seen − allowed lateness). A window [start, end) is
- * closed and emitted once the watermark reaches `end`, i.e. once an event with
- * ts ≥ end + allowedLateness has been seen. An event behind the watermark whose window is still
+ * Time: each source partition has its own event-time front (the newest event time it delivered);
+ * the watermark is (the slowest active partition's front − allowed lateness), as in Flink, so a
+ * consumer that reads one partition ahead of another does not make the other's events late.
+ * A partition that delivered nothing for `partitionIdleMs` of processing time (from the injected
+ * `now`) stops holding the watermark back until it delivers again. A window [start, end) is
+ * closed and emitted once the watermark reaches `end`. An event behind the watermark whose window is still
  * open is merged and counted in `lateMerged`; an event whose window is already closed comes out
  * as a `late` item (for the pipeline to report / dead-letter). Source completion flushes every
  * open window. No wall clock is read: with `idleFlushMs` and a scheduler, a source that goes
@@ -48,7 +51,20 @@ export interface WindowInput extends QueryFeatures {
 export type WindowOutput<T extends WindowInput = WindowInput> =
   | { kind: 'aggregate'; value: WorkloadAggregate }
   | { kind: 'late'; envelope: Envelope<T>; watermark: number }
-  | { kind: 'progress'; safeOffsets: Record<string, string> };
+  | { kind: 'progress'; safeOffsets: Record<string, string>; resume?: ResumeState };
+
+/**
+ * What a restarted aggregator needs besides the committed offsets to neither lose nor repeat
+ * anything (kept in the commit's offset metadata): the event time through which every window was
+ * closed (emitted or empty), and per partition the highest offset whose outputs were already
+ * sent. Re-read events at or below that offset are skipped if their window is closed (already
+ * counted, or already reported late) and re-aggregated if it was still open; their dead letters
+ * are not sent twice.
+ */
+export interface ResumeState {
+  closedThrough: number;
+  seenThrough: Record<string, number>;
+}
 
 export interface WindowConfig {
   /** Tumbling window size in ms (default 10,000). */
@@ -65,6 +81,10 @@ export interface WindowConfig {
   sketchBinLimit?: number;
   /** With a scheduler: advance the watermark by elapsed scheduler time when no event arrives. */
   idleFlushMs?: number;
+  /** Processing time after which a silent partition no longer holds the watermark (default 15,000; needs `now`). */
+  partitionIdleMs?: number;
+  /** Processing-time clock for partition idleness (the operator passes its scheduler's). */
+  now?: () => number;
   scheduler?: SchedulerLike;
 }
 
@@ -101,20 +121,24 @@ interface WindowState {
   firstOffsets: Map<string, number>;
 }
 
-const posKey = (p: SourcePosition) => `${p.topic}:${p.partition}`;
+const posKey = (p: { topic: string; partition: number }) => `${p.topic}:${p.partition}`;
 
 /** Pure, synchronous core of the window operator (also used directly by the ingest processor). */
 export class WindowAggregator<T extends WindowInput = WindowInput> {
   readonly windowMs: number;
   readonly latenessMs: number;
-  private readonly cfg: Required<Omit<WindowConfig, 'scheduler' | 'idleFlushMs'>>;
+  private readonly cfg: Required<Omit<WindowConfig, 'scheduler' | 'idleFlushMs' | 'now'>>;
+  private readonly now: (() => number) | null;
+  /** Per source partition: newest event time delivered, and when (processing time) it last delivered. */
+  private readonly front = new Map<string, { ts: number; at: number }>();
   private readonly windows = new Map<number, WindowState>();
-  private maxTs = -Infinity;
   /** End of the latest window closed: anything for a window ending at or before it is late. */
   private closedThrough = -Infinity;
+  /** Per partition: offsets at or below this were handled before a restart (see ResumeState). */
+  private readonly replayThrough = new Map<string, number>();
   private readonly maxSeen = new Map<string, number>();
   private readonly lastSafe = new Map<string, number>();
-  readonly counters = { events: 0, lateMerged: 0, late: 0, windowsClosed: 0, aggregates: 0, overflowed: 0 };
+  readonly counters = { events: 0, lateMerged: 0, late: 0, windowsClosed: 0, aggregates: 0, overflowed: 0, replaySkipped: 0 };
 
   constructor(cfg: WindowConfig = {}) {
     this.cfg = {
@@ -127,35 +151,66 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
       maxOpenWindows: cfg.maxOpenWindows ?? 64,
       relativeAccuracy: cfg.relativeAccuracy ?? 0.01,
       sketchBinLimit: cfg.sketchBinLimit ?? 1024,
+      partitionIdleMs: cfg.partitionIdleMs ?? 15_000,
     };
+    this.now = cfg.now ?? null;
     this.windowMs = this.cfg.windowMs;
     this.latenessMs = this.cfg.allowedLatenessMs;
   }
 
   /** Current watermark (−Infinity before the first event). */
   get watermark(): number {
-    return this.maxTs - this.latenessMs;
+    return this.watermarkAt(this.now ? this.now() : 0);
+  }
+
+  private watermarkAt(now: number): number {
+    let slowest = Infinity;
+    let newest = -Infinity;
+    // (an assigned partition that delivered nothing has ts −Infinity: it holds everything back)
+    const cutoff = this.now ? now - this.cfg.partitionIdleMs : -Infinity;
+    for (const f of this.front.values()) {
+      if (f.ts > newest) newest = f.ts;
+      if (f.at >= cutoff && f.ts < slowest) slowest = f.ts;
+    }
+    // every partition idle: the newest front is the best estimate of event time
+    return (slowest === Infinity ? newest : slowest) - this.latenessMs;
   }
 
   get openWindows(): number {
     return this.windows.size;
   }
 
-  /** Adds one event; returns what it caused (aggregates of windows it closed, late item, progress). */
-  add(env: Envelope<T>): WindowOutput<T>[] {
+  /**
+   * Adds one event; returns what it caused (aggregates of windows it closed, late item, progress).
+   * With `progress` false the safe offsets are not recomputed (batch callers call `progressNow`
+   * once per batch instead of once per event).
+   */
+  add(env: Envelope<T>, progress = true): WindowOutput<T>[] {
     const out: WindowOutput<T>[] = [];
     const v = env.value;
     const ts = v.ts;
     this.counters.events++;
     const pk = posKey(env);
     const off = Number(env.offset);
-    if (ts > this.maxTs) this.maxTs = ts;
+    const at = this.now ? this.now() : 0;
+    const f = this.front.get(pk);
+    if (!f) this.front.set(pk, { ts, at });
+    else {
+      if (ts > f.ts) f.ts = ts;
+      f.at = at;
+    }
     const start = Math.floor(ts / this.windowMs) * this.windowMs;
     const end = start + this.windowMs;
-    const wm = this.watermark;
-    if (end <= wm || end <= this.closedThrough) {
-      this.counters.late++;
-      out.push({ kind: 'late', envelope: env, watermark: wm });
+    let wm = this.watermarkAt(at);
+    // every window ending at or before the watermark is closed, whether or not it had events
+    const boundary = Math.floor(wm / this.windowMs) * this.windowMs;
+    if (boundary > this.closedThrough) this.closedThrough = boundary;
+    if (end <= this.closedThrough) {
+      if (this.isReplay(pk, off)) this.counters.replaySkipped++;
+      else {
+        this.counters.late++;
+        out.push({ kind: 'late', envelope: env, watermark: wm });
+      }
       this.seen(pk, off);
     } else {
       let w = this.windows.get(start);
@@ -167,25 +222,65 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
       this.seen(pk, off);
       this.accumulate(w, v, ts < wm);
     }
-    this.closeUpTo(this.watermark, out);
+    wm = this.watermarkAt(at);
+    this.closeUpTo(wm, out);
     while (this.windows.size > this.cfg.maxOpenWindows) this.closeOldest(out);
-    this.progress(out);
+    if (progress) this.progress(out);
     return out;
   }
 
+  /**
+   * The source partitions this consumer now owns. A partition that has not delivered yet holds
+   * the watermark back (its events may be older than what the others delivered) until it has
+   * been silent for `partitionIdleMs`; partitions no longer owned stop holding it.
+   */
+  assign(parts: readonly { topic: string; partition: number }[]): void {
+    const at = this.now ? this.now() : 0;
+    const keep = new Set(parts.map(posKey));
+    for (const k of [...this.front.keys()]) if (!keep.has(k)) this.front.delete(k);
+    for (const k of keep) if (!this.front.has(k)) this.front.set(k, { ts: -Infinity, at });
+  }
+
+  /** Continues after a restart from the state committed with the offsets. */
+  resume(state: ResumeState): void {
+    if (state.closedThrough > this.closedThrough) this.closedThrough = state.closedThrough;
+    for (const [pk, off] of Object.entries(state.seenThrough)) this.replayThrough.set(pk, off);
+  }
+
+  /** True when this position was already handled before a restart (its outputs were sent). */
+  isReplay(pos: { topic: string; partition: number; offset: string } | string, offset?: number): boolean {
+    const pk = typeof pos === 'string' ? pos : posKey(pos);
+    const off = typeof pos === 'string' ? offset! : Number(pos.offset);
+    const through = this.replayThrough.get(pk);
+    return through !== undefined && off <= through;
+  }
+
   /** Records that a source position was handled elsewhere (e.g. dead-lettered) before now. */
-  markDone(pos: SourcePosition): WindowOutput<T>[] {
+  markDone(pos: SourcePosition, progress = true): WindowOutput<T>[] {
     this.seen(posKey(pos), Number(pos.offset));
     const out: WindowOutput<T>[] = [];
-    this.progress(out);
+    if (progress) this.progress(out);
+    return out;
+  }
+
+  /**
+   * The safe offsets, if they changed since they were last reported; with `withResume`, always,
+   * together with the ResumeState to commit beside them.
+   */
+  progressNow(withResume = false): WindowOutput<T>[] {
+    const out: WindowOutput<T>[] = [];
+    this.progress(out, withResume);
     return out;
   }
 
   /** Advances event time by `ms` without an event (idle source), closing what that closes. */
   advance(ms: number): WindowOutput<T>[] {
     const out: WindowOutput<T>[] = [];
-    if (!Number.isFinite(this.maxTs) || this.windows.size === 0) return out;
-    this.maxTs += ms;
+    if (this.front.size === 0 || this.windows.size === 0) return out;
+    // the whole source is quiet: every partition's event time moves to the newest one, plus ms
+    const newest = Math.max(...[...this.front.values()].map((f) => f.ts));
+    if (!Number.isFinite(newest)) return out;
+    for (const f of this.front.values()) f.ts = newest + ms;
     this.closeUpTo(this.watermark, out);
     this.progress(out);
     return out;
@@ -204,7 +299,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     if (cur === undefined || off > cur) this.maxSeen.set(pk, off);
   }
 
-  private progress(out: WindowOutput<T>[]): void {
+  private progress(out: WindowOutput<T>[], withResume = false): void {
     let changed: Record<string, string> | null = null;
     for (const [pk, max] of this.maxSeen) {
       let safe = max;
@@ -218,11 +313,17 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
         (changed ??= {})[pk] = String(safe);
       }
     }
-    if (changed) {
+    if (changed || (withResume && this.lastSafe.size > 0)) {
       // report every partition's safe offset, so each progress item is complete on its own
       const all: Record<string, string> = {};
       for (const [pk, s] of this.lastSafe) all[pk] = String(s);
-      out.push({ kind: 'progress', safeOffsets: all });
+      if (!withResume) {
+        out.push({ kind: 'progress', safeOffsets: all });
+        return;
+      }
+      const seenThrough: Record<string, number> = {};
+      for (const [pk, max] of this.maxSeen) seenThrough[pk] = max;
+      out.push({ kind: 'progress', safeOffsets: all, resume: { closedThrough: this.closedThrough, seenThrough } });
     }
   }
 

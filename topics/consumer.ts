@@ -5,7 +5,7 @@
  * for the pipeline's `gate` before fetching more.
  */
 import type { Consumer, Kafka } from 'kafkajs';
-import { Subject, type Observable } from 'rxjs';
+import { mergeMap, ReplaySubject, Subject, type Observable } from 'rxjs';
 import type { Envelope, SourcePosition } from '../processors/envelope.js';
 import { logger } from '../lib/log.js';
 
@@ -19,9 +19,14 @@ export interface ConsumeOptions {
 }
 
 export interface TopicSource {
+  /** One message at a time (subscribe to this or to `batches$`, not both). */
   messages$: Observable<Envelope<Buffer | null>>;
-  /** Commits each position (the next fetch starts after it). */
-  commit(positions: readonly SourcePosition[]): Promise<void>;
+  /** The messages of each fetched batch as one array: hot paths avoid a notification per message. */
+  batches$: Observable<Envelope<Buffer | null>[]>;
+  /** The partitions this member owns, after each (re)join of the group; replays the latest. */
+  assignments$: Observable<{ topic: string; partition: number }[]>;
+  /** Commits each position (the next fetch starts after it), with optional offset metadata. */
+  commit(positions: readonly (SourcePosition & { metadata?: string })[]): Promise<void>;
   /**
    * Graceful end: pauses fetching and completes `messages$`, leaving the consumer in its group
    * so the pipeline can still commit what it flushes. Call `stop()` after the pipeline is done.
@@ -42,7 +47,13 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
     allowAutoTopicCreation: false,
     maxBytesPerPartition: 4 * 1024 * 1024,
   });
-  const subject = new Subject<Envelope<Buffer | null>>();
+  const subject = new Subject<Envelope<Buffer | null>[]>();
+  const assignments = new ReplaySubject<{ topic: string; partition: number }[]>(1);
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    const owned = Object.entries(payload.memberAssignment as Record<string, number[]>)
+      .flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
+    assignments.next(owned);
+  });
   let received = 0;
   let stopped = false;
   let disconnected = false;
@@ -54,33 +65,36 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: 1,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      for (const m of batch.messages) {
+      // Hand the batch over in chunks, so a large fetch does not become one huge array.
+      const chunk = 2000;
+      for (let i = 0; i < batch.messages.length; i += chunk) {
         if (!isRunning() || isStale() || stopped) return;
-        received++;
-        subject.next({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: m.offset,
-          key: m.key,
-          value: m.value,
-          raw: m.value,
-        });
-        resolveOffset(m.offset);
+        const part = batch.messages.slice(i, i + chunk);
+        const envs: Envelope<Buffer | null>[] = new Array(part.length);
+        for (let j = 0; j < part.length; j++) {
+          const m = part[j]!;
+          envs[j] = { topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value, raw: m.value };
+        }
+        received += envs.length;
+        subject.next(envs);
+        resolveOffset(part[part.length - 1]!.offset);
+        await heartbeat();
       }
-      await heartbeat();
       if (opts.gate) await opts.gate();
     },
   });
 
   return {
-    messages$: subject.asObservable(),
+    messages$: subject.pipe(mergeMap((b) => b)),
+    batches$: subject.asObservable(),
+    assignments$: assignments.asObservable(),
     get received() {
       return received;
     },
     async commit(positions) {
       if (positions.length === 0) return;
       await consumer.commitOffsets(
-        positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: (BigInt(p.offset) + 1n).toString() })),
+        positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: (BigInt(p.offset) + 1n).toString(), metadata: p.metadata ?? null })),
       );
     },
     drain() {
@@ -91,6 +105,7 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
         log.warn({ err }, 'consumer pause failed');
       }
       subject.complete();
+      assignments.complete();
     },
     async stop({ complete = false } = {}) {
       stopped = true;
@@ -103,8 +118,21 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
         log.warn({ err }, 'consumer stop failed');
       }
       if (complete && !subject.closed) subject.complete();
+      if (!assignments.closed) assignments.complete();
     },
   };
+}
+
+/** The offsets and metadata a consumer group last committed for `topics` (before it starts). */
+export async function committedOffsets(kafka: Kafka, groupId: string, topics: string[]): Promise<{ topic: string; partition: number; offset: string; metadata: string | null }[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const got = await admin.fetchOffsets({ groupId, topics });
+    return got.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset, metadata: p.metadata ?? null })));
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Highest offset per topic-partition among positions (what a commit needs). */

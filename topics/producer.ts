@@ -3,12 +3,54 @@
  * with gzip compression, idempotently (no duplicates from producer retries), and every send is
  * awaited so callers know their records were acknowledged before committing input offsets.
  */
-import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
+import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { AvroSerde } from '../schemas/serde.js';
 
 export interface OutRecord<T> {
   key: string | Buffer | null;
   value: T;
+  /** Explicit partition; by default the key's hash picks it. */
+  partition?: number;
+}
+
+/**
+ * Most encoded bytes per produce request. The broker refuses a record batch over its
+ * `message.max.bytes` (1 MiB by default) with MESSAGE_TOO_LARGE, and kafkajs does not split
+ * requests itself; bounding the uncompressed size bounds the compressed one.
+ */
+export const MAX_REQUEST_BYTES = 768 * 1024;
+
+type TopicMessages = { topic: string; messages: Message[] };
+
+/** Splits topic messages into requests of at most `maxBytes` encoded bytes each, order kept. */
+export function chunkBySize(batches: TopicMessages[], maxBytes = MAX_REQUEST_BYTES): TopicMessages[][] {
+  const requests: TopicMessages[][] = [];
+  let current: TopicMessages[] = [];
+  let bytes = 0;
+  for (const b of batches) {
+    let part: TopicMessages | null = null;
+    for (const m of b.messages) {
+      const size = sizeOf(m.value) + sizeOf(m.key) + 64;
+      if (bytes + size > maxBytes && bytes > 0) {
+        requests.push(current);
+        current = [];
+        bytes = 0;
+        part = null;
+      }
+      if (!part) {
+        part = { topic: b.topic, messages: [] };
+        current.push(part);
+      }
+      part.messages.push(m);
+      bytes += size;
+    }
+  }
+  if (current.length > 0) requests.push(current);
+  return requests;
+}
+
+function sizeOf(v: Message['value'] | Message['key']): number {
+  return v == null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length;
 }
 
 export class TopicProducer {
@@ -26,18 +68,13 @@ export class TopicProducer {
   /** Encodes and sends records to one topic; resolves once the broker acknowledged all. */
   async send<T>(topic: string, records: readonly OutRecord<T>[]): Promise<void> {
     if (records.length === 0) return;
-    await this.producer.send({
-      topic,
-      acks: -1,
-      compression: CompressionTypes.GZIP,
-      messages: records.map((r) => ({ key: r.key, value: this.serde.encode(topic, r.value) })),
-    });
+    await this.sendRequests([{ topic, messages: records.map((r) => ({ key: r.key, value: this.serde.encode(topic, r.value), partition: r.partition })) }]);
   }
 
   /** Sends already-encoded bytes (the raw-ceiling benchmark, garbage injection in tests). */
-  async sendRaw(topic: string, messages: { key: string | Buffer | null; value: Buffer | null }[]): Promise<void> {
+  async sendRaw(topic: string, messages: { key: string | Buffer | null; value: Buffer | null; partition?: number }[]): Promise<void> {
     if (messages.length === 0) return;
-    await this.producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages });
+    await this.sendRequests([{ topic, messages }]);
   }
 
   /** Sends to several topics in one request. */
@@ -48,8 +85,14 @@ export class TopicProducer {
         topic: b.topic,
         messages: b.records.map((r) => ({ key: r.key, value: this.serde.encode(b.topic, r.value) })),
       }));
-    if (topicMessages.length === 0) return;
-    await this.producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.GZIP });
+    await this.sendRequests(topicMessages);
+  }
+
+  /** One produce request per size-bounded chunk, in order, each acknowledged before the next. */
+  private async sendRequests(topicMessages: TopicMessages[]): Promise<void> {
+    for (const chunk of chunkBySize(topicMessages)) {
+      await this.producer.sendBatch({ topicMessages: chunk, acks: -1, compression: CompressionTypes.GZIP });
+    }
   }
 
   async disconnect(): Promise<void> {

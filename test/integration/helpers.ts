@@ -21,3 +21,16 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
+
+/** Null when PostgreSQL node 0 (where the executor ledger lives) answers, else why not. */
+export async function ledgerUnreachable(): Promise<string | null> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: cfg.pgNodes[0]!, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.end();
+    return null;
+  } catch (err) {
+    return `PostgreSQL node ${cfg.pgNodes[0]} (the ledger) unreachable: ${(err as Error).message}`;
+  }
+}

@@ -81,13 +81,43 @@ test('progress: safe offset per partition is below the first offset an open wind
   const out: WindowOutput[] = [];
   out.push(...agg.add(e(1000, {}, 0, 10)));
   out.push(...agg.add(e(1000, {}, 1, 50)));
-  out.push(...agg.add(e(11_000, {}, 0, 11))); // closes [0,10); p0 now held from 11, p1 fully done
+  out.push(...agg.add(e(11_000, {}, 0, 11))); // p1 still at 1s: the watermark waits for it
+  assert.equal(out.filter((o) => o.kind === 'aggregate').length, 0);
+  out.push(...agg.add(e(12_000, {}, 1, 51))); // both past 10s: closes [0,10); p0 held from 11, p1 from 51
   const prog = out.filter((o) => o.kind === 'progress').pop();
   assert.deepEqual(prog, { kind: 'progress', safeOffsets: { 'q:0': '10', 'q:1': '50' } });
-  out.push(...agg.markDone({ topic: 'q', partition: 1, offset: '51' }));
-  assert.deepEqual(out.filter((o) => o.kind === 'progress').pop(), { kind: 'progress', safeOffsets: { 'q:0': '10', 'q:1': '51' } });
+  out.push(...agg.markDone({ topic: 'q', partition: 2, offset: '7' }));
+  assert.deepEqual(out.filter((o) => o.kind === 'progress').pop(), { kind: 'progress', safeOffsets: { 'q:0': '10', 'q:1': '50', 'q:2': '7' } });
   const fin = agg.flush().filter((o) => o.kind === 'progress').pop();
-  assert.deepEqual(fin, { kind: 'progress', safeOffsets: { 'q:0': '11', 'q:1': '51' } });
+  assert.deepEqual(fin, { kind: 'progress', safeOffsets: { 'q:0': '11', 'q:1': '51', 'q:2': '7' } });
+});
+
+test('per-partition watermark: a partition read far ahead does not make the other partition late', () => {
+  const agg = new WindowAggregator({ windowMs: 10_000, allowedLatenessMs: 1000 });
+  agg.assign([{ topic: 'q', partition: 0 }, { topic: 'q', partition: 1 }]);
+  const out: WindowOutput[] = [];
+  for (let i = 0; i < 60; i++) out.push(...agg.add(e(i * 1000, {}, 0, i))); // p0 reaches 59s first
+  for (let i = 0; i < 60; i++) out.push(...agg.add(e(i * 1000 + 500, {}, 1, i))); // then p1 from 0.5s
+  assert.equal(out.filter((o) => o.kind === 'late').length, 0);
+  const done = [...out, ...agg.flush()].filter((o) => o.kind === 'aggregate' && o.value.table === null);
+  assert.equal(done.reduce((n, o) => n + (o.kind === 'aggregate' ? o.value.queries : 0), 0), 120);
+});
+
+test('per-partition watermark: a partition silent for partitionIdleMs stops holding it back', () => {
+  let now = 0;
+  const agg = new WindowAggregator({ windowMs: 10_000, allowedLatenessMs: 0, partitionIdleMs: 5000, now: () => now });
+  agg.add(e(1000, {}, 1, 0)); // p1 delivers once, then goes quiet
+  const out: WindowOutput[] = [];
+  for (let i = 0; i < 30; i++) {
+    now += 1000;
+    out.push(...agg.add(e(i * 1000, {}, 0, i)));
+  }
+  // p1 idle after 5 s of processing time: p0 alone drives the watermark and windows close
+  assert.ok(out.some((o) => o.kind === 'aggregate' && o.value.windowStart === 0));
+  // p1 speaking again at an old event time is late for the closed window, and reported as such
+  now += 1;
+  const back = agg.add(e(2000, {}, 1, 1));
+  assert.equal(back.filter((o) => o.kind === 'late').length, 1);
 });
 
 test('marble: idle source — the scheduler advances the watermark and closes windows', () => {
@@ -153,4 +183,33 @@ test('space-saving: finds heavy hitters with bounded counters and honest error',
   assert.equal(top.key, 'hot');
   assert.ok(top.count - top.error <= 2000 && 2000 <= top.count);
   assert.equal(s.size, 10);
+});
+
+test('resume: a restarted aggregator neither repeats closed windows nor re-reports, and rebuilds open ones', () => {
+  const first = new WindowAggregator({ windowMs: 10_000, allowedLatenessMs: 0 });
+  const out1: WindowOutput[] = [];
+  out1.push(...first.add(e(1000, {}, 0, 0)));
+  out1.push(...first.add(e(12_000, {}, 0, 1))); // closes [0,10)
+  out1.push(...first.add(e(500, {}, 0, 2))); // late: reported once
+  out1.push(...first.add(e(13_000, {}, 0, 3))); // open window [10,20)
+  const prog = first.progressNow(true).pop();
+  assert.ok(prog && prog.kind === 'progress' && prog.resume);
+  assert.deepEqual(prog.safeOffsets, { 'q:0': '0' }); // offset 1 starts the open window
+  assert.deepEqual(prog.resume, { closedThrough: 10_000, seenThrough: { 'q:0': 3 } });
+  assert.equal(out1.filter((o) => o.kind === 'late').length, 1);
+
+  // restart: re-read from offset 1 (safe 0 + 1) with the committed resume state
+  const second = new WindowAggregator({ windowMs: 10_000, allowedLatenessMs: 0 });
+  second.resume(prog.resume);
+  const out2: WindowOutput[] = [];
+  for (const [ts, off] of [[12_000, 1], [500, 2], [13_000, 3], [15_000, 4]] as const) out2.push(...second.add(e(ts, {}, 0, off)));
+  out2.push(...second.flush());
+  assert.equal(out2.filter((o) => o.kind === 'late').length, 0, 'the late event is not reported again');
+  assert.equal(second.counters.replaySkipped, 1);
+  const totals = out2.filter((o) => o.kind === 'aggregate' && o.value.table === null).map((o) => o.kind === 'aggregate' && [o.value.windowStart, o.value.queries]);
+  assert.deepEqual(totals, [[10_000, 3]], 'window [10,20) rebuilt whole: offsets 1, 3 and 4');
+  // a new event for the closed window after the replayed range is late as usual
+  const third = new WindowAggregator({ windowMs: 10_000, allowedLatenessMs: 0 });
+  third.resume(prog.resume);
+  assert.equal(third.add(e(2000, {}, 0, 9)).filter((o) => o.kind === 'late').length, 1);
 });
