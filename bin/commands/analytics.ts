@@ -5,7 +5,7 @@ import { loadConfig } from '../../lib/config.js';
 import { UsageError } from '../../lib/errors.js';
 import { printTable } from '../table.js';
 
-export async function analyticsCommand(name: string | undefined, opts: { json?: boolean; limit: number }): Promise<void> {
+export async function analyticsCommand(name: string | undefined, opts: { json?: boolean; limit: number; since?: number }): Promise<void> {
   if (!name) {
     process.stdout.write(`queries:\n${describeQueries()}\n`);
     return;
@@ -15,7 +15,7 @@ export async function analyticsCommand(name: string | undefined, opts: { json?: 
   const cfg = loadConfig();
   const ch = createClickHouse(cfg);
   try {
-    const sql = q.sql(cfg.clickhouseDatabase, opts.limit);
+    const sql = q.sql(cfg.clickhouseDatabase, opts.limit, opts.since);
     const rows = await queryRows(ch, sql);
     if (opts.json) process.stdout.write(`${JSON.stringify({ query: name, sql, rows }, null, 2)}\n`);
     else printTable(rows);

@@ -5,6 +5,7 @@
  * it in the routing map's node table; scale_in stops a node this adapter started once it holds
  * no shards and no replicas. Nodes named by the config (the stack's own) are never stopped here.
  */
+import { STATEMENT_LOG_CONF } from '../../infra/services/postgres.js';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { appendFile, chown, mkdir, rm } from 'node:fs/promises';
@@ -142,7 +143,9 @@ export class LocalPgResourceAdapter implements StoreAdapter {
           path.join(dir, 'postgresql.conf'),
           [
             `port = ${port}`, `listen_addresses = '127.0.0.1'`, `unix_socket_directories = '${dir}'`, 'wal_level = logical',
-            '', '# shardcast scale_out node', 'max_wal_senders = 20', 'max_replication_slots = 20', 'max_logical_replication_workers = 8', 'shared_buffers = 32MB', '',
+            '', '# shardcast scale_out node', 'max_wal_senders = 20', 'max_replication_slots = 20', 'max_logical_replication_workers = 8', 'shared_buffers = 32MB',
+            // logged like the stack's nodes, so the collector sees this node's statements too
+            ...STATEMENT_LOG_CONF, '',
           ].join('\n'),
         );
       }

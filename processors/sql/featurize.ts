@@ -132,6 +132,28 @@ function rwOf(op: Operation): ReadWriteClass {
   return classify(op, false);
 }
 
+/**
+ * `orders__s1` → `orders`: a shard's physical table (`<table>__<shard>`, executors/postgres/
+ * layout.ts) names its logical table when that table has a configured partition key, so
+ * statements collected from the shard nodes count on the table the engine plans for. Applied
+ * once per compiled template (the cache belongs to one pipeline, hence one config).
+ */
+function toLogicalTables(c: CompiledTemplate, cfg: FeaturizeConfig): CompiledTemplate {
+  const logical = (name: string): string => {
+    const i = name.lastIndexOf('__');
+    return i > 0 && cfg.partitionKeys[name.slice(0, i)] ? name.slice(0, i) : name;
+  };
+  if (!c.tables.some((t) => logical(t) !== t)) return c;
+  const uniq = (xs: string[]) => [...new Set(xs.map(logical))];
+  return {
+    ...c,
+    tables: uniq(c.tables),
+    joins: c.joins.map((j) => j.split('__').length > 1 ? j.replace(/[A-Za-z_][A-Za-z0-9_]*__[A-Za-z0-9_]+/g, (m) => logical(m)) : j),
+    preds: c.preds.map((p) => ({ ...p, table: p.table === null ? null : logical(p.table), ...(p.cands ? { cands: uniq(p.cands) } : {}) })),
+    scopes: c.scopes.map((s) => ({ ...s, tables: uniq(s.tables) })),
+  };
+}
+
 /** Partition-key value given explicitly by the producer for `table`, if any. */
 function explicitKey(ev: QueryEvent, table: string, column: string): string | undefined {
   const kv = ev.keyValues;
@@ -184,7 +206,7 @@ export function featurize(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateC
     } else {
       if (hit) cache.stats.volatileHits++;
       else cache.stats.misses++;
-      c = compile(sql, ev.dialect, scanned.key, scanned.literals);
+      c = toLogicalTables(compile(sql, ev.dialect, scanned.key, scanned.literals), cfg);
       if (!hit) cache.set(ev.dialect, scanned.key, c);
     }
     const lits = scanned.literals;

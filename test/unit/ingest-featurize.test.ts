@@ -214,3 +214,15 @@ test('property: key-range buckets agree with brute-force evaluation over the key
     { numRuns: 400 },
   );
 });
+
+test('physical shard tables (<table>__<shard>) count on their logical table when it has a partition key', () => {
+  const cache = new TemplateCache();
+  const f = featurize(ev('SELECT amount FROM orders__s1 WHERE order_id = 150'), cfg, cache);
+  assert.deepEqual(f.tables, ['orders']);
+  assert.deepEqual(f.keyRanges.map((k) => [k.table, k.bucket]), [['orders', 'k1']]);
+  assert.deepEqual(f.pointKeys, { orders: ['150'] });
+  // cached template, other literal: still mapped
+  assert.deepEqual(featurize(ev('SELECT amount FROM orders__s1 WHERE order_id = 250'), cfg, cache).keyRanges.map((k) => k.bucket), ['k2']);
+  // a table without a configured key keeps its name
+  assert.deepEqual(featurize(ev('SELECT * FROM audit__2024 WHERE id = 1'), cfg, cache).tables, ['audit__2024']);
+});

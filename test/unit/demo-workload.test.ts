@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { segmentScripts } from '../../bench/pgbench.js';
+import { nodeLoadBeforeAfter } from '../../pipelines/demo.js';
+import type { ShardRoute } from '../../executors/postgres/layout.js';
+
+const route = (shard: string, lo: string | null, hi: string | null, node: string): ShardRoute => ({ shard, lo, hi, node, version: 1, state: 'active', owner: null, replicas: [] });
+
+test('segmentScripts: rates follow key spans plus the hotspot, scripts name the shard tables on their node', () => {
+  const shards = [route('s0', null, '500', 'node0'), route('s1', '500', null, 'node1')];
+  const plan = segmentScripts('orders', shards, [0, 1000], { lo: 600, width: 100, share: 0.5 }, 100);
+  const n0 = plan.find((p) => p.node === 'node0')!;
+  const n1 = plan.find((p) => p.node === 'node1')!;
+  assert.equal(Math.round(n0.rate), 25); // half of the background, no hotspot
+  assert.equal(Math.round(n1.rate), 75); // the other half plus the whole hotspot
+  assert.ok(n0.scripts.every((s) => s.text.includes('FROM orders__s0')));
+  const hot = n1.scripts.find((s) => s.name === 's1-hot')!;
+  assert.match(hot.text, /random_zipfian\(1, 100, 1\.1\)/);
+  assert.match(hot.text, /\\set k 600 \+ :r - 1/);
+});
+
+test('segmentScripts: a hotspot across a shard boundary is split by the keys each shard holds', () => {
+  const shards = [route('s0', null, '500', 'node0'), route('s1', '500', null, 'node0')];
+  const plan = segmentScripts('orders', shards, [0, 1000], { lo: 450, width: 100, share: 1 }, 100);
+  assert.equal(plan.length, 1);
+  const w = Object.fromEntries(plan[0]!.scripts.map((s) => [s.name, Math.round(s.weight)]));
+  assert.deepEqual(w, { 's0-bg': 0, 's0-hot': 50, 's1-bg': 0, 's1-hot': 50 });
+});
+
+test('nodeLoadBeforeAfter: mean per bucket in the first and last third', () => {
+  const rows = [1, 2, 3, 4, 5, 6].flatMap((b) => [
+    { node: 'node0', bucket_ms: b * 15000, total_queries: b <= 2 ? 100 : 10 },
+    { node: 'node1', bucket_ms: b * 15000, total_queries: b <= 2 ? 10 : 50 },
+  ]);
+  assert.deepEqual(nodeLoadBeforeAfter(rows), [{ node: 'node0', before: 100, after: 10 }, { node: 'node1', before: 10, after: 50 }]);
+});
