@@ -101,6 +101,7 @@ export class HoltWintersState {
       return NaN;
     }
     let e = y - yhat;
+    let eSeason = e;
     if (this.capK > 0 && this.mae > 0) {
       const cap = this.capK * 1.25 * this.mae;
       if (Math.abs(e) > cap) {
@@ -112,6 +113,9 @@ export class HoltWintersState {
         const recurring = this.m > 1 && phase[si] === sign;
         phase[si] = sign;
         if (Math.abs(this.capRun) <= HoltWintersState.maxCapRun && !recurring) e = sign * cap;
+        // A shift moves the level; the seasonal pattern learns from it only as much as from
+        // a clipped innovation (else a burst taken for a shift is printed into one phase).
+        eSeason = recurring ? e : sign * cap;
       } else {
         this.capRun = 0;
         if (this.phaseCap) this.phaseCap[si] = 0;
@@ -119,9 +123,13 @@ export class HoltWintersState {
     }
     const lNew = base + alpha * e;
     this.trend = phi * this.trend + alpha * beta * e;
-    this.season[si] = sPrev + gamma * (1 - alpha) * e;
+    this.season[si] = sPrev + gamma * (1 - alpha) * eSeason;
     this.level = lNew;
-    this.mae = 0.95 * this.mae + 0.05 * Math.abs(e);
+    // The scale behind the burst cap learns from innovations winsorised at 3× itself: else
+    // every burst step lifts it by a fifth or more, and a few bursts raise the cap above
+    // them. (A scale that starts far too small, from a flat fit window, still grows 10% a
+    // step, and a refit restarts it from the data.)
+    this.mae = 0.95 * this.mae + 0.05 * (this.mae > 0 ? Math.min(Math.abs(e), 3 * this.mae) : Math.abs(e));
     return y - yhat;
   }
 

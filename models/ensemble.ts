@@ -1,11 +1,20 @@
 /**
  * Ensemble weighting and interval calibration.
  *
- * Weights (QB5000-style combination, per series): each model's weight is proportional to
- * (recent MASE)^−power, where the recent error is an exponentially weighted trailing average
- * of |error| over every matured forecast (all horizons) of that model for that series; a
- * model without enough matured forecasts gets no weight (cold start: the baselines carry the
- * series until the global model has a track record).
+ * Weights, per series, in two stages:
+ *
+ * 1. Dominance (selection on a validation record). Every matured forecast of every model is
+ *    kept in a long-memory record of absolute errors and of the pairwise loss differentials
+ *    d = |e_i| − |e_j| (exponentially weighted, O(1) per forecast, see `recordUpdate`). A model
+ *    whose mean differential against the model with the lowest recorded error is significantly
+ *    positive (a Diebold-Mariano-style t statistic above `z`) is dropped. When one model beats
+ *    every other one this way the ensemble *is* that model: combining a clearly better model
+ *    with clearly worse ones whose errors are strongly correlated with it (every model here
+ *    sees the same history) only adds error, which inverse-error weights alone do not avoid.
+ * 2. Combination of the remaining models: weight ∝ (recent error)^−power, where the recent
+ *    error is a short-memory average of |error| over every matured forecast (all horizons) of
+ *    that model for that series; a model without enough matured forecasts gets no weight (cold
+ *    start: the baselines carry the series until the global model has a track record).
  *
  * Intervals: normalised split-conformal. For each model and horizon the calibrator pools the
  * scores |error| / localScale over all series (localScale = that series' recent error of that
@@ -13,6 +22,120 @@
  * adaptive-conformal correction (Gibbs & Candès 2021) nudges the quantile level by the
  * observed miss rate so coverage tracks the nominal level when the data drift.
  */
+
+/* ------------------------------------------------------------------ validation record */
+
+/**
+ * Layout of a record for k models, in one Float64Array (cheap to keep for 100k series and to
+ * checkpoint): per model [sum w·|e|, sum w]; per pair i<j [sum w, sum w², sum w·d, sum w·d²]
+ * with d = |e_i| − |e_j| and w the exponential weights.
+ */
+export const recordSize = (k: number): number => 2 * k + 4 * ((k * (k - 1)) / 2);
+
+function pairOffset(k: number, i: number, j: number): number {
+  // Pairs (0,1), (0,2), …, (1,2), … in order.
+  let p = 0;
+  for (let a = 0; a < i; a++) p += k - 1 - a;
+  return 2 * k + 4 * (p + (j - i - 1));
+}
+
+/**
+ * Adds one matured target's absolute errors (`abs[i]` NaN = model had no forecast) with
+ * decay `d` per forecast. Pairs are updated only when both models forecast that target, so
+ * the differential compares like with like.
+ */
+export function recordUpdate(rec: Float64Array, abs: ArrayLike<number>, d: number): void {
+  const k = abs.length;
+  for (let i = 0; i < k; i++) {
+    const a = abs[i]!;
+    if (!Number.isFinite(a)) continue;
+    rec[2 * i] = d * rec[2 * i]! + a;
+    rec[2 * i + 1] = d * rec[2 * i + 1]! + 1;
+  }
+  for (let i = 0; i < k; i++) {
+    for (let j = i + 1; j < k; j++) {
+      const a = abs[i]!, b = abs[j]!;
+      if (!Number.isFinite(a) || !Number.isFinite(b)) continue;
+      const o = pairOffset(k, i, j);
+      const x = a - b;
+      rec[o] = d * rec[o]! + 1;
+      rec[o + 1] = d * d * rec[o + 1]! + 1;
+      rec[o + 2] = d * rec[o + 2]! + x;
+      rec[o + 3] = d * rec[o + 3]! + x * x;
+    }
+  }
+}
+
+/** Forgets model i's record (e.g. when the model was replaced by a different kind of fit). */
+export function recordReset(rec: Float64Array, k: number, i: number): void {
+  rec[2 * i] = 0;
+  rec[2 * i + 1] = 0;
+  for (let j = 0; j < k; j++) {
+    if (j === i) continue;
+    const o = pairOffset(k, Math.min(i, j), Math.max(i, j));
+    rec.fill(0, o, o + 4);
+  }
+}
+
+/** Recorded mean |error| of model i (NaN without a record). */
+export function recordError(rec: Float64Array, i: number): number {
+  const w = rec[2 * i + 1]!;
+  return w > 0 ? rec[2 * i]! / w : NaN;
+}
+
+/**
+ * Test statistic for "model i is worse than model j": mean(|e_i| − |e_j|) over its standard
+ * error, with the effective sample size of the exponential weights (Σw)²/Σw² divided by
+ * `overlap`: each target is forecast from H origins whose errors are strongly correlated, so
+ * the forecasts of one target count about as one sample (a Diebold-Mariano test would use a
+ * HAC variance for the same reason). NaN when there are fewer than 2 effective samples.
+ */
+export function recordWorseT(rec: Float64Array, k: number, i: number, j: number, overlap = 1): number {
+  if (i === j) return 0;
+  const sign = i < j ? 1 : -1;
+  const o = pairOffset(k, Math.min(i, j), Math.max(i, j));
+  const sw = rec[o]!, sw2 = rec[o + 1]!;
+  if (!(sw > 0) || !(sw2 > 0)) return NaN;
+  const neff = (sw * sw) / sw2 / overlap;
+  if (neff < 2) return NaN;
+  const mean = rec[o + 2]! / sw;
+  const v = Math.max(rec[o + 3]! / sw - mean * mean, 0);
+  const se = Math.sqrt(v / neff);
+  if (!(se > 0)) return mean === 0 ? 0 : sign * mean * Infinity;
+  return (sign * mean) / se;
+}
+
+/**
+ * Models to keep after the dominance test: the available model with the lowest recorded
+ * error, and every available model not significantly worse than it on the long record
+ * (t ≤ z). A model set aside on the long record is still kept when a short-memory record
+ * (`recent`, same layout) shows it significantly better than that model now (t > z): the
+ * long record lags when a model recovers or breaks, the short one alone is too noisy to
+ * separate close models. Models without a record (fewer than `minRecord` effective
+ * forecasts) are kept; the combination stage decides about them.
+ */
+export function dominanceKeep(rec: Float64Array, available: ArrayLike<boolean>, opts: { z: number; minRecord?: number; overlap?: number; recent?: Float64Array }): boolean[] {
+  const k = available.length;
+  const minRecord = opts.minRecord ?? 1;
+  const overlap = opts.overlap ?? 1;
+  const keep = Array.from({ length: k }, (_, i) => !!available[i]);
+  let best = -1;
+  for (let i = 0; i < k; i++) {
+    if (!available[i] || !(rec[2 * i + 1]! >= minRecord)) continue;
+    if (best < 0 || recordError(rec, i) < recordError(rec, best)) best = i;
+  }
+  if (best < 0) return keep;
+  for (let i = 0; i < k; i++) {
+    if (i === best || !keep[i] || !(rec[2 * i + 1]! >= minRecord)) continue;
+    if (!(recordWorseT(rec, k, i, best, overlap) > opts.z)) continue;
+    if (opts.recent && recordWorseT(opts.recent, k, best, i, overlap) > opts.z) continue;
+    keep[i] = false;
+  }
+  return keep;
+}
+
+/* ------------------------------------------------------------------ combination */
+
 export interface WeightOptions {
   /** Exponent on the inverse error (default 2). */
   power?: number;

@@ -1,11 +1,14 @@
 /**
  * Rolling-origin evaluation and the accuracy metrics.
  *
- * The protocol is the online one the pipeline runs: the forecaster sees the series up to a
- * warm-up point (where the global model gets a warm fit), then every step is an origin: the
- * values of that step are observed, `step()` trains and forecasts 1..H ahead, and every
- * forecast is compared with the actual value once known. Nothing after an origin is seen
- * before its forecasts are made.
+ * The protocol is the online one the pipeline runs: every step, the values of that step are
+ * observed and `step()` scores the forecasts that matured, trains, and forecasts 1..H ahead.
+ * Steps before the warm-up point run exactly like that (the pipeline forecasts from its first
+ * window, so every model has a track record and the intervals a calibration by the time the
+ * metrics start) but are not measured; at the warm-up point the global model gets a warm fit
+ * on the history so far, and from then on every step is a measured origin whose forecasts are
+ * compared with the actual values once known. Nothing after an origin is seen before its
+ * forecasts are made.
  *
  * MASE scales each series' absolute errors by the in-sample seasonal-naive MAE over the
  * warm-up part (Hyndman & Koehler 2006); sMAPE is 200·|a−p|/(|a|+|p|) in percent (0 when both
@@ -76,6 +79,8 @@ export interface RollingEvalOptions {
   warmup?: number;
   /** Epochs of the warm fit of the global model (default 30). */
   warmEpochs?: number;
+  /** Run the forecaster (unmeasured) through the warm-up steps too, as the pipeline would (default true). */
+  stepWarmup?: boolean;
   level?: number;
   /** Extra options for the OnlineForecaster. */
   forecaster?: Partial<OnlineForecasterOptions>;
@@ -180,7 +185,10 @@ export async function rollingOriginEval(series: EvalSeries[], opts: RollingEvalO
       const v = s.values[t];
       if (v !== undefined && Number.isFinite(v)) f.observe(s.id, t, v);
     }
-    if (t < warmup - 1) continue;
+    if (t < warmup - 1) {
+      if (opts.stepWarmup !== false && f.size) await f.step(t);
+      continue;
+    }
     if (t === warmup - 1) await f.warmFit(opts.warmEpochs ?? 30, { maxPerSeries: 2000 });
     if (t >= T - 1) break;
     await f.step(t);

@@ -7,13 +7,15 @@
  *
  * Models: seasonal naive and Holt-Winters (per-series state, O(1) per step; HW parameters
  * refitted on a schedule within a time budget), the tfjs global model (cold start: it gets
- * weight only after its forecasts for the series have matured), and their ensemble.
+ * weight only after its forecasts for the series have matured), and their ensemble: models
+ * clearly beaten on a long validation record of matured forecasts are set aside, the others
+ * combined by their recent error (see ensemble.ts for both stages).
  * Intervals come from the pooled normalised-conformal calibrator (see ensemble.ts).
  */
 import type { Forecast, ForecastPoint } from '../schemas/types.js';
 import { logger } from '../lib/log.js';
 import { HoltWintersState, fitHoltWinters } from './baselines.js';
-import { ConformalCalibrator, combine, ensembleName, ensembleWeights } from './ensemble.js';
+import { ConformalCalibrator, combine, dominanceKeep, ensembleName, ensembleWeights, recordReset, recordSize, recordUpdate } from './ensemble.js';
 import { GlobalModel, type GlobalModelOptions } from './global.js';
 import { HistoryStore, type SeriesHistory } from './history.js';
 import { detectSeason } from './season.js';
@@ -71,12 +73,19 @@ export interface OnlineForecasterOptions {
   hwRefitEvery?: number;
   /** Time budget for Holt-Winters fits in one step (default 2000 ms); the rest waits. */
   hwFitBudgetMs?: number;
-  /** Ensemble weight = recentError^-weightPower (default 2). */
+  /** Ensemble weight = recentError^-weightPower (default 4). */
   weightPower?: number;
   /** Models with recent error above this multiple of the best get no weight (default 1.2). */
   exclusionRatio?: number;
-  /** Half-life in steps of the recent-error average (default 2 × horizon). */
+  /** Half-life, in matured forecasts (H mature per step), of the recent-error average (default 8 × horizon ≈ 8 steps). */
   errorHalfLife?: number;
+  /**
+   * Half-life, in steps, of the validation record behind the dominance test (default 16 ×
+   * horizon): long, so a model is set aside only on sustained evidence.
+   */
+  recordHalfLife?: number;
+  /** A model whose record is worse than the best model's with t above this is set aside (default 2). */
+  dominanceZ?: number;
   /** Models used by the ensemble (default all three). */
   ensembleOf?: ModelName[];
   /** Save a checkpoint to `path` every `everySteps` steps (default 60). */
@@ -106,9 +115,14 @@ interface SeriesState {
   hw: HoltWintersState | null;
   hwStep: number;
   hwFitAt: number;
+  /** Observations the last Holt-Winters fit had. */
+  hwFitObs: number;
   sawNegative: boolean;
   err: Float64Array;
   cnt: Uint32Array;
+  /** Long- and short-memory validation records of the three models (see ensemble.ts). */
+  rec: Float64Array;
+  recShort: Float64Array;
   scale: number;
   pend: Float32Array;
   pendW: Float32Array;
@@ -122,12 +136,22 @@ export interface SeriesSnapshot {
   hw: ReturnType<HoltWintersState['toJSON']> | null;
   hwStep: number;
   hwFitAt: number;
+  hwFitObs?: number;
   sawNegative: boolean;
   err: number[];
   cnt: number[];
+  /** Absent in checkpoints written before the records existed. */
+  rec?: number[];
+  recShort?: number[];
   scale: number;
   accounted: number;
   hist: { lastStep: number; firstStep: number; lastObservedStep: number; observed: number; values: Float32Array } | null;
+}
+
+/** A record from a checkpoint, or an empty one when absent or malformed (older checkpoints). */
+function recordFrom(a: unknown): Float64Array {
+  const n = recordSize(3);
+  return Array.isArray(a) && a.length === n && a.every((x) => typeof x === 'number' && Number.isFinite(x)) ? Float64Array.from(a as number[]) : new Float64Array(n);
 }
 
 export class OnlineForecaster {
@@ -147,6 +171,8 @@ export class OnlineForecaster {
   private readonly rand: () => number;
   private readonly log = logger('forecast.online');
   private readonly decay: number;
+  private readonly recDecay: number;
+  private readonly absScratch = new Float64Array(3);
   private readonly inEnsemble: boolean[];
   /** Steps taken, and the last step's timings (ms). */
   stepCount = 0;
@@ -184,6 +210,8 @@ export class OnlineForecaster {
       weightPower: options.weightPower ?? 4,
       exclusionRatio: options.exclusionRatio ?? 1.2,
       errorHalfLife: options.errorHalfLife ?? 8 * H,
+      recordHalfLife: options.recordHalfLife ?? 16 * H,
+      dominanceZ: options.dominanceZ ?? 2,
       ensembleOf: options.ensembleOf ?? ['seasonal_naive', 'holt_winters', 'global'],
       seed: options.seed ?? 7,
       checkpoint: options.checkpoint,
@@ -194,6 +222,7 @@ export class OnlineForecaster {
     this.calibrator = new ConformalCalibrator(NM, H, this.opts.level);
     this.rand = rng(this.opts.seed);
     this.decay = Math.pow(0.5, 1 / this.opts.errorHalfLife);
+    this.recDecay = Math.pow(0.5, 1 / (this.opts.recordHalfLife * H));
     this.inEnsemble = [SN, HW, GL].map((i) => this.opts.ensembleOf.includes(MODEL_NAMES[i]!));
     this.global =
       this.opts.global === false
@@ -223,9 +252,12 @@ export class OnlineForecaster {
         hw: null,
         hwStep: step - 1,
         hwFitAt: -Infinity,
+        hwFitObs: 0,
         sawNegative: false,
         err: new Float64Array(NM).fill(NaN),
         cnt: new Uint32Array(NM),
+        rec: new Float64Array(recordSize(3)),
+        recShort: new Float64Array(recordSize(3)),
         scale: NaN,
         pend: new Float32Array(NM * H * H).fill(NaN),
         pendW: new Float32Array(NM * H).fill(NaN),
@@ -263,6 +295,7 @@ export class OnlineForecaster {
   private score(s: SeriesState, now: number): void {
     const H = this.opts.horizon;
     const d = this.decay;
+    const abs = this.absScratch;
     for (let t = s.accounted + 1; t <= now; t++) {
       const y = this.history.at(s.h, t);
       if (!Number.isFinite(y)) continue;
@@ -279,13 +312,19 @@ export class OnlineForecaster {
         if (!(hh >= 1 && hh <= H)) continue;
         for (let m = 0; m < NM; m++) {
           const p = s.pend[m * H * H + j * H + hh - 1]!;
-          if (!Number.isFinite(p)) continue;
+          if (!Number.isFinite(p)) {
+            if (m < 3) abs[m] = NaN;
+            continue;
+          }
           const e = Math.abs(y - p);
+          if (m < 3) abs[m] = e;
           s.err[m] = s.cnt[m] ? d * s.err[m]! + (1 - d) * e : e;
           s.cnt[m]!++;
           const w = s.pendW[m * H + j]!;
           if (w > 0) this.calibrator.add(m, hh, e / w);
         }
+        recordUpdate(s.rec, abs, this.recDecay);
+        recordUpdate(s.recShort, abs, d);
       }
     }
     s.accounted = Math.max(s.accounted, now);
@@ -304,8 +343,14 @@ export class OnlineForecaster {
     this.history.read(s.h, now, span, x);
     const m = s.season > 1 && span >= 2 * s.season + 2 ? s.season : 1;
     const { state } = fitHoltWinters(x, m);
+    // A seasonal fit replacing a non-seasonal one is a different model: its record starts afresh.
+    if (s.hw && s.hw.m !== state.m) {
+      recordReset(s.rec, 3, HW);
+      recordReset(s.recShort, 3, HW);
+    }
     s.hw = state;
     s.hwStep = now;
+    s.hwFitObs = s.h.observed;
     // Stagger refits so they spread over steps.
     s.hwFitAt = s.hwFitAt === -Infinity ? now - Math.floor(this.rand() * this.opts.hwRefitEvery) : now;
   }
@@ -349,12 +394,15 @@ export class OnlineForecaster {
 
   /**
    * One step at window `nowWindowStart` (the newest complete window): score, update, train on
-   * schedule, forecast all active series. Returns one Forecast per active series.
+   * schedule, forecast all active series. Returns one Forecast per active series, or only for
+   * the series in `only` when given. Stepping again at the same window (e.g. for series whose
+   * windows arrived after that window's step) does not train again.
    */
-  async step(nowWindowStart: number, issuedAt: number = nowWindowStart + this.opts.stepMs): Promise<Forecast[]> {
+  async step(nowWindowStart: number, issuedAt: number = nowWindowStart + this.opts.stepMs, only?: ReadonlySet<string>): Promise<Forecast[]> {
     const o = this.opts;
     const H = o.horizon;
     const now = Math.round(nowWindowStart / o.stepMs);
+    const repeat = now === this.lastStep;
     const t0 = performance.now();
     const timings: Record<string, number> = {};
 
@@ -379,9 +427,14 @@ export class OnlineForecaster {
         for (let t = s.hwStep + 1; t <= now; t++) s.hw.update(this.history.at(s.h, t));
         s.hwStep = now;
       }
-      // Refit on schedule, or early when HW has fallen well behind seasonal naive (a shift).
+      // Refit on schedule, early when HW has fallen well behind seasonal naive (a shift), and
+      // as soon as the history first holds the two seasons a seasonal fit needs.
       const behind = s.cnt[HW]! >= H && s.cnt[SN]! >= H && s.err[HW]! > 1.5 * s.err[SN]! && now - s.hwFitAt >= Math.max(H, s.season);
-      if (s.h.observed >= 4 && (!s.hw || now - s.hwFitAt >= o.hwRefitEvery || behind)) due.push(s);
+      const seasonable = !!s.hw && s.hw.m !== s.season && s.season > 1 && this.history.span(s.h) >= 2 * s.season + 2;
+      // Parameters estimated from a short history are refreshed as it grows by half again
+      // (a handful of extra fits per series, until the fit window is full).
+      const grown = !!s.hw && s.hwFitObs < Math.max(200, 10 * s.season) && s.h.observed >= 1.5 * s.hwFitObs;
+      if (s.h.observed >= 4 && (!s.hw || now - s.hwFitAt >= o.hwRefitEvery || behind || seasonable || grown)) due.push(s);
     }
     due.sort((a, b) => (a.hw ? 1 : 0) - (b.hw ? 1 : 0) || a.hwFitAt - b.hwFitAt);
     let fitted = 0;
@@ -396,7 +449,7 @@ export class OnlineForecaster {
     // Global model: train on schedule, then one batched forecast.
     t1 = performance.now();
     let trainRows = 0;
-    if (this.global && this.stepCount % o.train.every === 0) trainRows = await this.train(active, now);
+    if (this.global && !repeat && this.stepCount % o.train.every === 0) trainRows = await this.train(active, now);
     timings.train = performance.now() - t1;
     t1 = performance.now();
     const g = this.global;
@@ -404,7 +457,7 @@ export class OnlineForecaster {
     let gPred: Awaited<ReturnType<GlobalModel['predict']>> | null = null;
     if (g && g.steps > 0) {
       const minObs = Math.min(g.lags / 2, Math.max(H, 8));
-      for (const s of active) if (s.h.observed >= minObs) gRows.push(s);
+      for (const s of active) if (s.h.observed >= minObs && (!only || only.has(s.h.id))) gRows.push(s);
       const x = new Float32Array(gRows.length * g.lags);
       gRows.forEach((s, r) => this.history.read(s.h, now, g.lags, x, r * g.lags));
       gPred = await g.predict(x, gRows.length);
@@ -420,6 +473,7 @@ export class OnlineForecaster {
     const slot = ((now % H) + H) % H;
     const pts: (number[] | undefined)[] = [undefined, undefined, undefined];
     for (const s of active) {
+      if (only && !only.has(s.h.id)) continue;
       const clip = this.clipsAtZero(s);
       // Seasonal naive (a gap looks a further season back, then the last observation).
       const m = Math.max(1, s.season);
@@ -446,7 +500,9 @@ export class OnlineForecaster {
       if (!pts[SN] && !pts[HW] && !pts[GL]) continue;
       const avail = [SN, HW, GL].map((i) => !!pts[i] && this.inEnsemble[i]!);
       if (!avail.some(Boolean)) avail[SN] = !!pts[SN];
-      const w = ensembleWeights(s.err.subarray(0, 3), s.cnt.subarray(0, 3), avail, { power: o.weightPower, minCount: H, exclusionRatio: o.exclusionRatio });
+      // Models clearly beaten on the validation record are set aside, the rest combined.
+      const keep = dominanceKeep(s.rec, avail, { z: o.dominanceZ, minRecord: H, overlap: H, recent: s.recShort });
+      const w = ensembleWeights(s.err.subarray(0, 3), s.cnt.subarray(0, 3), keep, { power: o.weightPower, minCount: H, exclusionRatio: o.exclusionRatio });
       const ens = combine(pts.map((p) => p ?? []), w);
       if (clip) for (let h = 0; h < H; h++) ens[h] = Math.max(0, ens[h]!);
       const fallback = Number.isFinite(s.scale) && s.scale > 0 ? s.scale : s.hw ? s.hw.mae : Math.abs(last) * 0.1 + 1e-6;
@@ -509,6 +565,7 @@ export class OnlineForecaster {
     this.lastTimings = { ...timings, series: active.length, trainRows, hwFitted: fitted };
     this.lastDetails = details;
     this.lastStep = now;
+    if (repeat) return out;
     this.stepCount++;
     const ck = o.checkpoint;
     if (ck && this.stepCount % (ck.everySteps ?? 60) === 0) {
@@ -566,9 +623,12 @@ export class OnlineForecaster {
         hw: s.hw ? s.hw.toJSON() : null,
         hwStep: s.hwStep,
         hwFitAt: s.hwFitAt,
+        hwFitObs: s.hwFitObs,
         sawNegative: s.sawNegative,
         err: Array.from(s.err),
         cnt: Array.from(s.cnt),
+        rec: Array.from(s.rec),
+        recShort: Array.from(s.recShort),
         scale: s.scale,
         accounted: s.accounted,
         hist,
@@ -602,9 +662,12 @@ export class OnlineForecaster {
         hw: sn.hw ? HoltWintersState.fromJSON(sn.hw) : null,
         hwStep: sn.hwStep,
         hwFitAt: sn.hwFitAt ?? -Infinity,
+        hwFitObs: typeof sn.hwFitObs === 'number' ? sn.hwFitObs : sn.hist?.observed ?? 0,
         sawNegative: !!sn.sawNegative,
         err: Float64Array.from(sn.err.map((x) => (x === null ? NaN : x))),
         cnt: Uint32Array.from(sn.cnt),
+        rec: recordFrom(sn.rec),
+        recShort: recordFrom(sn.recShort),
         scale: sn.scale ?? NaN,
         pend: new Float32Array(NM * H * H).fill(NaN),
         pendW: new Float32Array(NM * H).fill(NaN),

@@ -18,8 +18,13 @@ export interface ForecastOptions {
   stepMs?: number;
   horizon?: number;
   season?: number;
-  /** Per-source series only ("src|*|*"), or table × key-range series too (default). */
+  /** Checkpoint file (default `<stackDir>/forecaster.ckpt.json`); null: none. */
   checkpointFile?: string | null;
+  /**
+   * Forecast only the aggregates of these sources (default: every source). Others are still
+   * consumed and committed, and do not move this forecaster's clock.
+   */
+  sources?: string[];
 }
 
 export async function startForecast(
@@ -40,9 +45,14 @@ export async function startForecast(
     const loaded = await forecaster.loadCheckpoint(checkpoint);
     ctx.log.info({ checkpoint, loaded }, 'forecaster checkpoint');
   }
+  const only = opts.sources ? new Set(opts.sources) : null;
   let lastForecastWindow = -Infinity;
   let latestWindow = -Infinity;
   let published = 0;
+  // Series forecast at lastForecastWindow: windows of one step reach this stage from several
+  // partitions, possibly in different batches, so series that come after the step are
+  // forecast at the same origin when they arrive.
+  let forecastAtLast = new Set<string>();
 
   const stage = await startStage<WorkloadAggregate>(ctx, {
     name: 'forecast',
@@ -51,15 +61,28 @@ export async function startForecast(
     batchSize: 5000,
     batchMs: 300,
     handle: async (batch: Envelope<WorkloadAggregate>[]) => {
+      const seen = new Set<string>();
       for (const { value: a } of batch) {
+        if (only && !only.has(a.source)) continue;
         forecaster.observe(a.seriesId, a.windowStart, a.queries);
         latestWindow = Math.max(latestWindow, a.windowStart);
+        seen.add(a.seriesId);
       }
       // Forecast from the last complete window: the one before the newest seen.
       const complete = latestWindow - stepMs;
-      if (complete <= lastForecastWindow || !Number.isFinite(complete)) return [];
-      lastForecastWindow = complete;
-      const forecasts: Forecast[] = await forecaster.step(complete);
+      if (!Number.isFinite(complete) || complete < lastForecastWindow) return [];
+      let forecasts: Forecast[];
+      if (complete > lastForecastWindow) {
+        lastForecastWindow = complete;
+        forecasts = await forecaster.step(complete);
+        forecastAtLast = new Set(forecasts.map((f) => f.seriesId));
+      } else {
+        const late = new Set([...seen].filter((id) => !forecastAtLast.has(id)));
+        if (!late.size) return [];
+        forecasts = await forecaster.step(complete, undefined, late);
+        for (const f of forecasts) forecastAtLast.add(f.seriesId);
+      }
+      if (!forecasts.length) return [];
       published += forecasts.length;
       if (checkpoint) await forecaster.saveCheckpoint(checkpoint);
       return [{ topic: TOPICS.forecasts.name, records: forecasts.map((f) => ({ key: f.seriesId, value: f })) }];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConformalCalibrator, combine, ensembleName, ensembleWeights } from '../../models/ensemble.js';
+import { ConformalCalibrator, combine, dominanceKeep, ensembleName, ensembleWeights, recordError, recordReset, recordSize, recordUpdate, recordWorseT } from '../../models/ensemble.js';
 import { HistoryStore } from '../../models/history.js';
 
 test('weights are inverse recent error to a power, cold models excluded', () => {
@@ -50,4 +50,48 @@ test('history ring buffer: gaps are NaN, bounded, stale series evicted', () => {
   assert.equal(h.get('a'), undefined);
   assert.deepEqual(h.evictStale(21), ['b']);
   assert.equal(h.bytes(), 16);
+});
+
+test('validation record: hand-computed means and differential t statistic', () => {
+  // Two models, no decay: |e| = (1, 2), (3, 2), (2, 5).
+  const rec = new Float64Array(recordSize(2));
+  assert.equal(rec.length, 8);
+  for (const e of [[1, 2], [3, 2], [2, 5]]) recordUpdate(rec, e, 1);
+  assert.equal(recordError(rec, 0), 2);
+  assert.equal(recordError(rec, 1), 3);
+  // d = e1 − e0 = (1, −1, 3): mean 1, population variance (0 + 4 + 4)/3 = 8/3, n = 3.
+  const t = 1 / Math.sqrt(8 / 3 / 3);
+  assert.ok(Math.abs(recordWorseT(rec, 2, 1, 0) - t) < 1e-12);
+  assert.ok(Math.abs(recordWorseT(rec, 2, 0, 1) + t) < 1e-12);
+  // Overlapping forecasts count for less evidence.
+  assert.ok(Math.abs(recordWorseT(rec, 2, 1, 0, 1.5) - 1 / Math.sqrt(8 / 3 / 2)) < 1e-12);
+  // A missing forecast updates the other model only, never the pair.
+  recordUpdate(rec, [NaN, 10], 1);
+  assert.equal(recordError(rec, 1), 19 / 4);
+  assert.ok(Math.abs(recordWorseT(rec, 2, 1, 0) - t) < 1e-12);
+  recordReset(rec, 2, 1);
+  assert.ok(Number.isNaN(recordError(rec, 1)) && Number.isNaN(recordWorseT(rec, 2, 1, 0)));
+  assert.equal(recordError(rec, 0), 2);
+});
+
+test('dominance: clearly worse models are set aside, close or unrecorded ones kept', () => {
+  const k = 3;
+  const rec = new Float64Array(recordSize(k));
+  // Model 1 is best; model 0 is 30% worse with little noise; model 2 is within noise of 1.
+  for (let i = 0; i < 400; i++) {
+    const noise = i % 2 ? 1 : -1;
+    recordUpdate(rec, [1.3 + 0.1 * noise, 1, 1 + 0.5 * noise], 0.999);
+  }
+  assert.deepEqual(dominanceKeep(rec, [true, true, true], { z: 2 }), [false, true, true]);
+  // Not available now: never kept; the best available model is then the reference.
+  assert.deepEqual(dominanceKeep(rec, [true, false, true], { z: 2 }), [false, false, true]);
+  assert.deepEqual(dominanceKeep(rec, [true, false, false], { z: 2 }), [true, false, false]);
+  // Counted as one sample per 400 forecasts, the evidence is too thin to set anything aside.
+  assert.deepEqual(dominanceKeep(rec, [true, true, true], { z: 2, overlap: 400 }), [true, true, true]);
+  // A model with too short a record is kept for the combination stage to judge.
+  assert.deepEqual(dominanceKeep(rec, [true, true, true], { z: 2, minRecord: 1e6 }), [true, true, true]);
+  // The short record shows model 0 clearly better now (it recovered): it is kept.
+  const recent = new Float64Array(recordSize(k));
+  for (let i = 0; i < 50; i++) recordUpdate(recent, [0.5 + 0.01 * (i % 3), 1, 1], 0.9);
+  assert.deepEqual(dominanceKeep(rec, [true, true, true], { z: 2, recent }), [true, true, true]);
 });

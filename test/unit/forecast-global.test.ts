@@ -6,6 +6,7 @@ import path from 'node:path';
 import { initBackend } from '../../models/backend.js';
 import { GlobalModel } from '../../models/global.js';
 import { OnlineForecaster } from '../../models/online.js';
+import { createHash } from 'node:crypto';
 import { restoreForecaster, serializeForecaster } from '../../models/checkpoint.js';
 
 let backend = 'cpu';
@@ -100,6 +101,11 @@ test('OnlineForecaster emits Forecasts for active series; cold start, stopped se
   const sb = g.snapshotSeries(false).find((x) => x.id === 's0')!;
   assert.deepEqual(sb.hw, sa.hw);
   assert.deepEqual(sb.cnt, sa.cnt);
+  // The validation records behind the ensemble's model selection travel too.
+  assert.ok(sa.rec!.some((v) => v > 0));
+  assert.deepEqual(sb.rec, sa.rec);
+  assert.deepEqual(sb.recShort, sa.recShort);
+  assert.equal(sb.hwFitObs, sa.hwFitObs);
   const next = await g.step(81 * stepMs);
   assert.ok(next.some((o) => o.seriesId === 's0'));
   f.global?.dispose();
@@ -138,4 +144,82 @@ test('a corrupt or mismatched checkpoint is reported and ignored', async () => {
   // Missing file.
   assert.equal((await fresh().loadCheckpoint(path.join(dir, 'none.json'))).reason, 'no checkpoint file');
   for (const x of [f, ok, c, other]) x.global?.dispose();
+});
+
+test('a checkpoint from before the validation records loads with empty records', async () => {
+  const stepMs = 1000;
+  const mk = () => new OnlineForecaster({ stepMs, horizon: 4, season: 12, lags: 24, global: { hidden: 8 } });
+  const f = mk();
+  await runForecaster(f, 0, 40, stepMs);
+  const outer = JSON.parse(await serializeForecaster(f)) as { payload: string; sha256: string };
+  const payload = JSON.parse(outer.payload) as { series: Record<string, unknown>[] };
+  for (const sn of payload.series) {
+    delete sn.rec;
+    delete sn.recShort;
+    delete sn.hwFitObs;
+  }
+  outer.payload = JSON.stringify(payload);
+  outer.sha256 = createHash('sha256').update(outer.payload).digest('hex');
+  const g = mk();
+  const r = restoreForecaster(g, JSON.stringify(outer));
+  assert.ok(r.ok, r.reason);
+  const s0 = g.snapshotSeries(false).find((x) => x.id === 's0')!;
+  assert.ok(s0.rec!.every((v) => v === 0) && s0.rec!.length > 0);
+  assert.ok((await g.step(40 * stepMs)).length > 0);
+  f.global?.dispose();
+  g.global?.dispose();
+});
+
+test('OnlineForecaster copes with gaps, NaN, negatives and bursts; cold series fall back to the baselines', async () => {
+  const stepMs = 60_000;
+  const H = 4;
+  const mk = (nonNegative: boolean | 'auto') =>
+    new OnlineForecaster({ stepMs, horizon: H, season: 12, lags: 24, global: { hidden: 8 }, nonNegative, staleAfterSteps: 20, backend });
+  const f = mk(true);
+  const g = mk('auto');
+  let last: Awaited<ReturnType<OnlineForecaster['step']>> = [];
+  let lastAuto: typeof last = [];
+  for (let t = 0; t < 90; t++) {
+    const base = wave(1, t);
+    const obs: [string, number][] = [
+      ['gappy', t % 5 === 0 ? NaN : base], // NaN windows are gaps
+      ['negative', base - 70], // mostly negative values
+      ['bursty', t % 17 < 2 ? base * 20 : base],
+      ['zeros', 0],
+    ];
+    if (t % 9 !== 4) obs.push(['holes', base]); // missing windows altogether
+    for (const [id, v] of obs) {
+      f.observe(id, t * stepMs, v);
+      g.observe(id, t * stepMs, v);
+    }
+    if (t >= 20) {
+      last = await f.step(t * stepMs);
+      lastAuto = await g.step(t * stepMs);
+    }
+  }
+  assert.deepEqual(last.map((o) => o.seriesId).sort(), ['bursty', 'gappy', 'holes', 'negative', 'zeros']);
+  for (const fc of [...last, ...lastAuto]) {
+    assert.equal(fc.points.length, H);
+    assert.ok(fc.model.length > 0);
+    for (const p of fc.points) {
+      assert.ok([p.lower, p.predicted, p.upper].every(Number.isFinite), `${fc.seriesId} finite`);
+      assert.ok(p.lower <= p.predicted && p.predicted <= p.upper, `${fc.seriesId} ordered`);
+    }
+  }
+  // Counts (nonNegative: true): negatives are clamped to 0 and nothing is forecast below 0.
+  for (const fc of last) for (const p of fc.points) assert.ok(p.lower >= 0, `${fc.seriesId} clipped at 0`);
+  // 'auto' keeps a series that went negative unclipped: its forecasts follow it below 0.
+  const neg = lastAuto.find((o) => o.seriesId === 'negative')!;
+  assert.ok(neg.points.some((p) => p.predicted < 0), 'negative series forecast below 0');
+  // An all-zero series is forecast as zeros.
+  for (const p of last.find((o) => o.seriesId === 'zeros')!.points) assert.ok(Math.abs(p.predicted) < 1e-6);
+  // The gappy series stays close to its pattern despite the gaps.
+  const gappy = last.find((o) => o.seriesId === 'gappy')!;
+  gappy.points.forEach((p, i) => assert.ok(Math.abs(p.predicted - wave(1, 90 + i)) < 5, `gappy h=${i + 1}: ${p.predicted} vs ${wave(1, 90 + i)}`));
+  // A series seen for the first time is forecast by a baseline only.
+  f.observe('cold', 90 * stepMs, 7);
+  const cold = (await f.step(90 * stepMs)).find((o) => o.seriesId === 'cold')!;
+  assert.ok(['seasonal_naive', 'holt_winters'].includes(cold.model), cold.model);
+  f.global?.dispose();
+  g.global?.dispose();
 });
