@@ -483,6 +483,8 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     }
 
     // co-access: within the query, and with what the same transaction touched in this window
+    // (a query touching one target with no transaction has nothing to co-access: the usual case)
+    if (targets.size < 2 && !v.txId) return;
     const ts = [...targets.keys()];
     if (v.txId) {
       let tx = w.tx.get(v.txId);
