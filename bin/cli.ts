@@ -61,7 +61,7 @@ export function buildProgram(): Command {
   program
     .command('run')
     .description('run a long-running pipeline until SIGINT/SIGTERM (graceful drain)')
-    .argument('<pipeline>', 'ingest | forecast | decide | execute | sink | all')
+    .argument('<pipeline>', 'ingest | forecast | decide | execute | sink | catalog | all')
     .option('--group <id>', 'consumer group id prefix', 'shardcast')
     .option('--metrics-port <port>', 'serve Prometheus metrics at http://127.0.0.1:<port>/metrics (default SHARDCAST_METRICS_PORT or 9464; 0 = any free port)')
     .option('--no-metrics', 'do not serve metrics')
@@ -85,6 +85,35 @@ export function buildProgram(): Command {
     .addOption(json('print the comparison as JSON'))
     .action(async (o) => (await import('./commands/evaluate.js')).policyEvalCommand(o));
 
+  const fraction = (name: string) => (v: string) => {
+    const n = Number(v);
+    if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${name} must be a number in [0, 1]`);
+    return n;
+  };
+  program
+    .command('trace')
+    .description('make a workload trace ts,table,key,reads,writes from a real benchmark client (YCSB BasicDB output)')
+    .argument('<source>', 'ycsb')
+    .option('--out <csv>', 'where to write the trace')
+    .option('--distribution <name>', 'YCSB requestdistribution: zipfian | hotspot | latest | uniform', 'zipfian')
+    .option('--records <n>', 'YCSB recordcount', positiveInt('--records'), 100_000)
+    .option('--read <p>', 'YCSB readproportion', fraction('--read'), 0.9)
+    .option('--update <p>', 'YCSB updateproportion', fraction('--update'), 0.1)
+    .option('--insert <p>', 'YCSB insertproportion', fraction('--insert'), 0)
+    .option('--insert-order <order>', 'YCSB insertorder: ordered (keys are record numbers) | hashed', 'ordered')
+    .option('--days <n>', 'length of the trace in days', positiveInt('--days'), 3)
+    .option('--step-seconds <s>', 'trace step', positiveInt('--step-seconds'), 120)
+    .option('--peak-ops <n>', 'YCSB operations per step at the daily peak (time comes from operation order)', positiveInt('--peak-ops'), 1200)
+    .option('--op-weight <n>', 'queries each YCSB operation stands for in the trace', positiveInt('--op-weight'), 5)
+    .option('--key-buckets <n>', 'keys are aggregated into this many equal-width buckets', positiveInt('--key-buckets'), 64)
+    .option('--install', 'fetch the YCSB jars (site.ycsb:core, Maven) and stop unless --out is given')
+    .addOption(json('print the summary as JSON'))
+    .addHelpText('after', '\nRuns site.ycsb.Client -t -db site.ycsb.BasicDB -p basicdb.verbose=true (jars from infra/ycsb/pom.xml)\nand deals its operations to steps in order at a business-day rate; see bench/ycsbTrace.ts.')
+    .action(async (source, o) => (await import('./commands/trace.js')).traceCommand(source, {
+      ...o, readProportion: o.read, updateProportion: o.update, insertProportion: o.insert, stepSeconds: o.stepSeconds,
+      peakOps: o.peakOps, opWeight: o.opWeight, keyBuckets: o.keyBuckets, insertOrder: o.insertOrder,
+    }));
+
   program
     .command('bench')
     .description('benchmarks; each prints what it measured next to a baseline from the same run')
@@ -101,6 +130,33 @@ export function buildProgram(): Command {
     .option('--since <time>', 'only rows from this time on: epoch milliseconds or an ISO date (the demo report prints its own)', sinceTime)
     .addHelpText('after', `\nQueries:\n${describeQueries()}`)
     .action(async (name, o) => (await import('./commands/analytics.js')).analyticsCommand(name, o));
+
+  const catalog = program.command('catalog').description('the Neo4j federation catalog: discovery, where a key lives, what is hot, lineage');
+  catalog
+    .command('discover')
+    .description('introspect every source now (PostgreSQL nodes, ClickHouse, Kafka); print new, vanished and changed objects')
+    .addOption(json('print the discovery report as JSON'))
+    .action(async (o) => (await import('./commands/catalog.js')).catalogDiscoverCommand(o));
+  catalog
+    .command('where')
+    .description('the partition and nodes that hold a key of a table or topic')
+    .argument('<table>', 'catalog id (source/database/name), database.name, or an unambiguous name')
+    .argument('<key>', 'the key (an integer for range-partitioned tables)')
+    .addOption(json('print the answer as JSON'))
+    .action(async (table, key, o) => (await import('./commands/catalog.js')).catalogWhereCommand(table, key, o));
+  catalog
+    .command('hot')
+    .description('series and partitions by their latest window of load (recorded by `run catalog`)')
+    .option('--limit <n>', 'series at most', positiveInt('--limit'), 20)
+    .option('--since <ms>', 'only series with a window ending in the last <ms> milliseconds', positiveInt('--since'), 900_000)
+    .addOption(json('print the answer as JSON'))
+    .action(async (o) => (await import('./commands/catalog.js')).catalogHotCommand(o));
+  catalog
+    .command('deps')
+    .description('what is derived from a table (views, materialized views, their targets), transitively')
+    .argument('<table>', 'catalog id (source/database/name), database.name, or an unambiguous name')
+    .addOption(json('print the answer as JSON'))
+    .action(async (table, o) => (await import('./commands/catalog.js')).catalogDepsCommand(table, o));
 
   return program;
 }

@@ -8,7 +8,7 @@ import { openContext } from './context.js';
 import type { RunningStage } from './stage.js';
 import { startMetricsServer, type MeteredStage, type MetricsServer } from './metrics.js';
 
-export const PIPELINES = ['ingest', 'forecast', 'decide', 'execute', 'sink'] as const;
+export const PIPELINES = ['ingest', 'forecast', 'decide', 'execute', 'sink', 'catalog'] as const;
 export type PipelineName = (typeof PIPELINES)[number];
 
 export async function startPipeline(name: PipelineName, ctx: Awaited<ReturnType<typeof openContext>>, group: string): Promise<RunningStage> {
@@ -23,6 +23,8 @@ export async function startPipeline(name: PipelineName, ctx: Awaited<ReturnType<
       return (await import('./execute.js')).startExecute(ctx, { groupId: `${group}-execute` });
     case 'sink':
       return (await import('./sink.js')).startSink(ctx, { groupId: `${group}-sink` });
+    case 'catalog':
+      return (await import('./catalog.js')).startCatalog(ctx, { groupId: `${group}-catalog` });
   }
 }
 

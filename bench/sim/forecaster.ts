@@ -4,7 +4,11 @@
  * - with a season and enough history: seasonal naive (smoothed over 5 steps) plus the level
  *   shift between the last 5 steps and the same 5 steps a season earlier;
  * - otherwise: a damped linear trend fitted to the last 15 steps (catches ramps early).
- * Intervals: ±1.64 σ·√(1 + h/10), σ the method's recent residual spread (≈ 90%).
+ * Intervals (≈ 90%): ±1.64 σ_h. Seasonal: σ_h is measured, by replaying the method from the
+ * last origins of the history itself and taking the RMS of its h-step errors (on a few
+ * horizons, interpolated between them), so the width follows the error the method really makes
+ * (for a stable season it hardly grows with h); where the history is too short for that, and for
+ * the trend method, σ·√(1 + h/10) with σ the recent residual spread.
  */
 import type { Forecaster, ForecastRequest, SeriesForecast } from '../../models/forecaster.js';
 
@@ -20,6 +24,44 @@ const mean = (a: number[], from: number, to: number) => {
   for (let i = Math.max(0, from); i < to; i++) { s += a[i]!; n++; }
   return n ? s / n : 0;
 };
+
+/** Origins replayed per horizon, and the fewest that still give a measured spread. */
+const BACKTEST_ORIGINS = 40;
+const MIN_ORIGINS = 10;
+
+/**
+ * σ per horizon for the seasonal method, as a function of the predicted level: the errors it
+ * would have made h steps ahead from each of the last BACKTEST_ORIGINS origins of `y` (level
+ * shift re-estimated at each origin), both as they are and relative to what was predicted
+ * (load noise grows with the level, and the origins replayed may sit at another time of day
+ * than the forecast); σ_h(p) = max(absolute RMS, relative RMS × p). Measured at h = 1, H/4,
+ * H/2, H and interpolated linearly; never below the in-sample spread. Horizons without
+ * MIN_ORIGINS origins fall back to σ·√(1 + h/10).
+ */
+function seasonalErrorSpread(y: number[], S: number, m: number, H: number, sigma: number, analog: (i: number) => number): (h: number, p: number) => number {
+  const n = y.length;
+  const grid = [...new Set([1, Math.ceil(H / 4), Math.ceil(H / 2), H])].sort((a, b) => a - b);
+  const measured: { h: number; abs: number; rel: number }[] = [];
+  for (const h of grid) {
+    let ss = 0, sr = 0, cnt = 0;
+    // origin i: y[0..i) observed, forecast for index i - 1 + h
+    for (let i = Math.max(S + m, n - h - BACKTEST_ORIGINS + 1); i <= n - h; i++) {
+      const d = mean(y, i - m, i) - mean(y, i - m - S, i - S);
+      const p = Math.max(0, analog(i - 1 + h - S) + d);
+      const e = y[i - 1 + h]! - p;
+      ss += e * e; sr += (e / Math.max(p, 1)) ** 2; cnt++;
+    }
+    if (cnt >= MIN_ORIGINS) measured.push({ h, abs: Math.max(sigma, Math.sqrt(ss / cnt)), rel: Math.sqrt(sr / cnt) });
+  }
+  const last = measured[measured.length - 1];
+  return (h, p) => {
+    if (!last || h > last.h) return sigma * Math.sqrt(1 + h / 10);
+    const j = measured.findIndex((x) => x.h >= h);
+    const b = measured[j]!, a = j > 0 ? measured[j - 1]! : b;
+    const f = b.h === a.h ? 0 : (h - a.h) / (b.h - a.h);
+    return Math.max(a.abs + (b.abs - a.abs) * f, (a.rel + (b.rel - a.rel) * f) * p);
+  };
+}
 
 export function forecastOne(req: ForecastRequest): SeriesForecast {
   const y = clean(req.history);
@@ -38,9 +80,10 @@ export function forecastOne(req: ForecastRequest): SeriesForecast {
       ss += e * e; cnt++;
     }
     const sigma = Math.sqrt(ss / Math.max(1, cnt));
+    const sigmaAt = seasonalErrorSpread(y, S, m, H, sigma, analog);
     for (let h = 1; h <= H; h++) {
       const p = Math.max(0, analog(n - 1 + h - S) + d);
-      const w = 1.64 * sigma * Math.sqrt(1 + h / 10);
+      const w = 1.64 * sigmaAt(h, p);
       predicted.push(p); lower.push(Math.max(0, p - w)); upper.push(p + w);
     }
     return { predicted, lower, upper, model: 'sim-seasonal' };

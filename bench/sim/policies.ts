@@ -21,6 +21,7 @@ import {
 import type { Observation, Policy, SimConfig } from './simulator.js';
 import { type Workload, totalPerStep } from './workload.js';
 import { SimForecaster } from './forecaster.js';
+import { driftForecast } from './drift.js';
 
 const TARGET_UTIL = 0.85;
 
@@ -166,6 +167,8 @@ export interface PredictiveOptions {
   decideEverySteps?: number;
   horizonSteps?: number;
   decide?: DecideConfigInput;
+  /** Use the key-range drift model (sim/drift.ts) where it beats the forecaster (default true). */
+  drift?: boolean;
   /** Learn the plan selector from simulated outcomes (default true). */
   learn?: boolean;
   /** Collects the engine's one-line explanations. */
@@ -176,7 +179,10 @@ export interface PredictiveOptions {
 export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector(): SelectorModel } {
   const forecaster = o.forecaster ?? new SimForecaster();
   const every = o.decideEverySteps ?? 2;
-  const H = o.horizonSteps ?? 30;
+  // Horizon and lead margin are times, not step counts: an hour ahead (a scale-out, its data
+  // moves at the concurrency limit and a margin fit in it at the simulator's rates), at least
+  // 12 steps; a 5-minute margin on top of the estimated migration time.
+  let H = 0, leadMargin = 0;
   let selector = newSelector(8, { alpha: 0.3, minObservations: 5 });
   const decisions: { step: number; arm: string; features: number[] }[] = [];
   let buckets: BucketSpec[] | null = null;
@@ -185,6 +191,10 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
     selector: () => selector,
     act(obs: Observation): AnyCommand[] {
       const { state, now, cfg, workload: w, step } = obs;
+      if (!H) {
+        H = o.horizonSteps ?? Math.max(12, Math.ceil(3_600_000 / w.stepMs));
+        leadMargin = Math.max(1, Math.ceil(300_000 / w.stepMs));
+      }
       // rewards for decisions whose horizon has passed
       while (decisions.length && decisions[0]!.step + H <= step) {
         const d = decisions.shift()!;
@@ -219,7 +229,7 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
           }
         });
       } else {
-        const histLen = w.season ? w.season + 60 : 120;
+        const histLen = w.season ? w.season + H + 60 : 120;
         const reqs = w.tables.flatMap((tb, ti) => Array.from({ length: tb.units }, (_, u) => {
           const from = Math.max(0, step - histLen);
           const history = new Float64Array(step - from);
@@ -229,7 +239,21 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
         const res = forecaster.forecastBatch(reqs);
         if (res instanceof Promise) throw new Error('the simulator needs a synchronous forecastBatch');
         let i = 0;
-        w.tables.forEach((tb) => { for (let u = 0; u < tb.units; u++) forecasts.push(mk(`${tb.name}#${u}`, res[i++]!)); });
+        w.tables.forEach((tb, ti) => {
+          const uni = res.slice(i, i + tb.units);
+          i += tb.units;
+          // a hot range moving along the keys: the table's drift model, where it beats these
+          const drift = o.drift === false || w.season ? null
+            : driftForecast(reqs.slice(i - tb.units, i).map((r) => r.history), H, (u, end, k) => {
+              const f = forecaster.forecastBatch([{ history: (reqs[i - tb.units + u]!.history as Float64Array).subarray(0, end), horizon: k }]);
+              if (f instanceof Promise) throw new Error('the simulator needs a synchronous forecastBatch');
+              return f[0]!.predicted;
+            });
+          for (let u = 0; u < tb.units; u++) {
+            const f = drift ? { predicted: drift.predicted[u]!, lower: drift.lower[u]!, upper: drift.upper[u]!, model: 'sim-drift' } : uni[u]!;
+            forecasts.push(mk(`${tb.name}#${u}`, f));
+          }
+        });
       }
       const aggregates: WorkloadAggregate[] = state.partitions.map((p) => {
         const l = obs.lastPartitionLoad.get(p.id) ?? { reads: 0, writes: 0 };
@@ -246,10 +270,10 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
       const cfgIn: DecideConfigInput = {
         stepMs: w.stepMs, horizonSteps: H, decideEveryMs: every * w.stepMs, throttleBytesPerSec: cfg.throttleBytesPerSec,
         migrationOverhead: cfg.migrationOverhead, provisioningMs: cfg.provisioningMs, crossNodeCost: cfg.crossNodeCost,
-        risk: o.oracle ? 0 : 0.5, targetUtil: TARGET_UTIL,
+        risk: o.oracle ? 0 : 0.5, targetUtil: TARGET_UTIL, leadMarginSteps: leadMargin,
         policy: o.oracle ? 'oracle' : 'shardcast-predictive',
         ...o.decide,
-        scale: { minNodes: 2, maxNodes: 64, scaleInUtil: 0.7, nodePrefix: o.oracle ? 'o' : 'p', tailSteps: 60, nodeCapacity: cfg.capacity, ...o.decide?.scale },
+        scale: { minNodes: 2, maxNodes: 64, scaleInUtil: 0.8, nodePrefix: o.oracle ? 'o' : 'p', tailSteps: H, nodeCapacity: cfg.capacity, ...o.decide?.scale },
       };
       const r = decide(st, forecasts, aggregates, now, cfgIn, selector);
       if (o.log) for (const line of r.explanations) o.log(`[${step}] ${line}`);

@@ -274,8 +274,9 @@ export function parseTrace(text: string, opts: { name?: string; units?: number; 
   if (steps > 200_000) throw new TraceError(`trace spans ${steps} steps; at most 200000`);
   const names = [...new Set(rows.map((r) => r.table))].sort();
   const tables: WorkloadTable[] = names.map((name) => {
-    const keys = rows.filter((r) => r.table === name).map((r) => r.key);
-    const lo = Math.min(...keys), hi = Math.max(...keys) + 1;
+    // a loop, not Math.min(...keys): long traces have more rows than a call's argument limit
+    let lo = Infinity, hi = -Infinity;
+    for (const r of rows) if (r.table === name) { lo = Math.min(lo, r.key); hi = Math.max(hi, r.key + 1); }
     const units = narrow ? 1 : Math.max(1, Math.min(opts.units ?? 64, Math.ceil(hi - lo)));
     return { name, units, keyLo: lo, keyHi: hi };
   });

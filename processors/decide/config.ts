@@ -67,14 +67,18 @@ export const decideConfigSchema = z.object({
   scale: z.object({
     minNodes: z.number().int().positive().default(1),
     maxNodes: z.number().int().positive().default(64),
-    /** Scale in only if every remaining node's peak utilisation stays under this (hysteresis). */
-    scaleInUtil: z.number().gt(0).max(1).default(0.7),
+    /**
+     * Scale in only if every node taking a drained copy stays under this at the upper bound of
+     * its forecast interval over the whole horizon (Scenario.upperLoad). Scale-out acts on the
+     * risk-adjusted plan, so the hysteresis band is the forecast's uncertainty plus the horizon.
+     */
+    scaleInUtil: z.number().gt(0).max(1).default(0.8),
     /** Capacity of a new node; default: that of the first node. */
     nodeCapacity: z.number().positive().optional(),
     nodePrefix: z.string().default('node'),
     /** Steps past the horizon a node-count change is valued for (terminal value). */
     tailSteps: z.number().int().nonnegative().default(60),
-  }).default(() => ({ minNodes: 1, maxNodes: 64, scaleInUtil: 0.7, nodePrefix: 'node', tailSteps: 60 })),
+  }).default(() => ({ minNodes: 1, maxNodes: 64, scaleInUtil: 0.8, nodePrefix: 'node', tailSteps: 60 })),
   colocate: z.object({
     /** Only co-access edges whose weight is at least this fraction of node capacity. */
     minWeightFraction: z.number().nonnegative().default(0.02),

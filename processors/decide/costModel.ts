@@ -232,11 +232,20 @@ export interface ScenarioPartition {
   replicas: string[];
   read: Float64Array;
   write: Float64Array;
+  /** Upper bound of the forecast interval of the total load, per step (scale-in checks it). */
+  upper: Float64Array;
   sizeBytes: number;
   /** First step the partition exists as such (children of a planned split). */
   availableFrom: number;
   /** Touched by an in-flight or planned change: no second change in the same plan. */
   locked: boolean;
+}
+
+/** Upper bound of a partition's total load per step, never below the planned load. */
+function upperOf(l: PartitionLoad): Float64Array {
+  const out = new Float64Array(l.read.length);
+  for (let k = 0; k < out.length; k++) out[k] = Math.max(l.upper[k]!, l.read[k]! + l.write[k]!);
+  return out;
 }
 
 export interface ScoreParts {
@@ -306,7 +315,7 @@ export class Scenario {
     for (const p of state.partitions) {
       const l = profile.partitions.get(p.id)!;
       this.partitions.set(p.id, {
-        id: p.id, spec: p, node: p.node, replicas: [...(p.replicas ?? [])], read: l.read, write: l.write,
+        id: p.id, spec: p, node: p.node, replicas: [...(p.replicas ?? [])], read: l.read, write: l.write, upper: upperOf(l),
         sizeBytes: p.sizeBytes, availableFrom: 0, locked: false,
       });
     }
@@ -549,7 +558,7 @@ export class Scenario {
       commit: (s) => {
         const mk = (id: string, lo: number | null, hi: number | null, share: (k: number) => number, bytes: number): ScenarioPartition => ({
           id, spec: { ...sp.spec, id, lo, hi, sizeBytes: bytes, seriesId: undefined }, node: sp.node, replicas: [...sp.replicas],
-          read: sp.read.map((r, k) => r * share(k)), write: sp.write.map((w, k) => w * share(k)),
+          read: sp.read.map((r, k) => r * share(k)), write: sp.write.map((w, k) => w * share(k)), upper: sp.upper.map((u, k) => u * share(k)),
           sizeBytes: bytes, availableFrom: finish, locked: false,
         });
         const lb = Math.round(sp.sizeBytes * leftBytesFraction);
@@ -572,7 +581,7 @@ export class Scenario {
         s.partitions.set(mergedId, {
           id: mergedId, spec: { ...left.spec, id: mergedId, hi: right.spec.hi, sizeBytes: left.sizeBytes + right.sizeBytes, rows: left.spec.rows + right.spec.rows },
           node: left.node, replicas: left.replicas.filter((r) => right.replicas.includes(r)),
-          read: left.read.map((r, k) => r + right.read[k]!), write: left.write.map((w, k) => w + right.write[k]!),
+          read: left.read.map((r, k) => r + right.read[k]!), write: left.write.map((w, k) => w + right.write[k]!), upper: left.upper.map((u, k) => u + right.upper[k]!),
           sizeBytes: left.sizeBytes + right.sizeBytes, availableFrom: finish, locked: true,
         });
       },
@@ -619,6 +628,33 @@ export class Scenario {
     let m = 0;
     for (let k = from; k < to; k++) m = Math.max(m, n.load[k]! / n.capacity);
     return m;
+  }
+
+  /**
+   * A node's planned load per step plus the upper end of its forecast interval: the planned
+   * (risk-adjusted) load and, on top, the root-sum-square of each copy's distance from its plan
+   * to its forecast upper bound (migration overhead and co-access as planned). Scale-in is
+   * decided on this, scale-out on the plan alone: the gap is the hysteresis, as wide as the
+   * forecast is uncertain.
+   */
+  upperLoad(nid: string): Float64Array {
+    const n = this.nodes.get(nid)!;
+    const out = n.load.slice();
+    const extra2 = new Float64Array(this.steps);
+    for (const sp of this.partitions.values()) {
+      if (sp.node !== nid && !sp.replicas.includes(nid)) continue;
+      const copies = 1 + sp.replicas.length;
+      for (let k = sp.availableFrom; k < this.steps; k++) {
+        const planned = sp.read[k]! + sp.write[k]!;
+        const extra = sp.upper[k]! - planned;
+        if (extra <= 0) continue;
+        const rf = planned > 0 ? sp.read[k]! / planned : this.cfg.readFractionDefault;
+        extra2[k]! += (extra * (rf / copies + (1 - rf))) ** 2;
+      }
+    }
+    // Partitions' forecast errors taken as independent, as the key buckets' are in a partition.
+    for (let k = 0; k < this.steps; k++) out[k]! += Math.sqrt(extra2[k]!);
+    return out;
   }
 
   activeNodes(step: number): ScenarioNode[] {

@@ -6,9 +6,10 @@
  *
  * Lead time: a candidate's benefit starts at `firstBenefitStep` (the first step it relieves a
  * node above target) and its critical path lasts until its last op finishes. Its latest start
- * is `firstBenefitStep − duration − leadMarginSteps`; if that is after the next decide run,
- * it is planned (so nothing else is planned for the same problem) but deferred, not issued:
- * changes start early enough to finish before the load, and no earlier than needed.
+ * is `firstBenefitStep − duration − leadMarginSteps`, earlier by the wait for a free data-move
+ * slot (moves in flight and moves this plan issues now hold them); if that is after the next
+ * decide run, it is planned (so nothing else is planned for the same problem) but deferred,
+ * not issued: changes start early enough to finish before the load, and no earlier than needed.
  */
 import type { DecideConfig, Strategy, Weights } from './config.js';
 import { type LoadProfile, type PlanMetrics, Scenario, type ScoreParts, planMetrics } from './costModel.js';
@@ -98,11 +99,21 @@ export function planFor(strategy: Strategy, state: ClusterState, profile: LoadPr
   const decideEverySteps = Math.max(1, Math.round(cfg.decideEveryMs / cfg.stepMs));
   const chosen: ChosenCandidate[] = [];
   const allowed = new Set(cfg.actions);
-  // Data moves queue behind the concurrency limit: the k-th move planned waits for earlier ones.
-  const runningMoves = state.inFlight.filter((f) => ['move', 'colocate', 'replicate'].includes(f.action)).length;
+  // Data moves queue behind the concurrency limit: a candidate's first move waits until a slot
+  // frees, held by moves in flight and by the moves this plan issues now (until they finish).
+  const DATA = new Set(['move', 'colocate', 'replicate']);
+  const inFlightEnds = state.inFlight
+    .filter((f) => DATA.has(f.action))
+    .map((f) => Math.max(0, Math.ceil((f.expectedEnd - now) / cfg.stepMs)));
   const queueDelay = (c: Candidate) => {
-    const ahead = runningMoves + chosen.reduce((a, ch) => a + ch.ops.filter((o) => o.bytes > 0).length, 0);
-    return Math.floor(ahead / cfg.safety.maxConcurrentMoves) * criticalPath(c);
+    const starts = c.ops.filter((o) => DATA.has(o.action)).map((o) => o.startStep);
+    if (!starts.length) return 0;
+    const ends = [...inFlightEnds];
+    for (const ch of chosen) if (!ch.deferred) for (const o of ch.ops) if (DATA.has(o.action)) ends.push(o.finishStep);
+    const max = cfg.safety.maxConcurrentMoves;
+    if (ends.length < max) return 0;
+    ends.sort((a, b) => a - b);
+    return Math.max(0, ends[ends.length - max]! - Math.min(...starts));
   };
   for (let i = 0; i < cfg.maxActionsPerTick; i++) {
     let best: ChosenCandidate | null = null;

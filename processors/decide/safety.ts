@@ -2,8 +2,8 @@
  * Safety limits between the planner and the command topics:
  * - cooldown: no second command on the same target within safety.cooldownMs;
  * - flapping: no reverse command within safety.flapWindowMs (merge after split of the same
- *   range, dereplicate after replicate, scale_in after any scale_out, a move back to the node
- *   a partition just left). Reverse actions that add capacity (split after merge, scale_out
+ *   range, dereplicate after replicate, scale_in of a node a scale_out just added, a move back
+ *   to the node a partition just left). Reverse actions that add capacity (split after merge, scale_out
  *   after scale_in) are never blocked: load that arrives must be met; a move back to the node a
  *   partition left is blocked for safety.moveBackMs;
  * - concurrency: data moves running at once (in flight + starting now) ≤ maxConcurrentMoves,
@@ -56,7 +56,10 @@ function opBlock(op: PlannedOp, recent: readonly RecentAction[], now: number, cf
     }
     if (age < cfg.safety.flapWindowMs) {
       const rev = REVERSE[op.action];
-      if (rev && r.action === rev && (op.action === 'scale_in' || touches)) {
+      // scale_in undoes a scale_out only when it removes that node: removing another, cold node
+      // replaces capacity where the load went (the scale-in planner checked the remaining nodes
+      // against the forecast upper bound over the horizon)
+      if (rev && r.action === rev && touches) {
         return `flap guard: ${op.action} would undo ${r.action} ${Math.round(age / 1000)}s ago`;
       }
       if ((op.action === 'move' || op.action === 'colocate') && r.target === op.target && r.sourceNode === op.targetNode && age < cfg.safety.moveBackMs) {

@@ -16,7 +16,10 @@ test('constraints are created idempotently', async () => {
   await ensureCatalogSchema(driver);
   const { records } = await driver.executeQuery('SHOW CONSTRAINTS YIELD name RETURN collect(name) AS names');
   const names = records[0]!.get('names') as string[];
-  assert.ok(names.includes('table_id') && names.includes('partition_id'));
+  assert.ok(names.includes('table_id') && names.includes('partition_id') && names.includes('series_id'));
+  const idx = await driver.executeQuery('SHOW INDEXES YIELD name RETURN collect(name) AS names');
+  const indexes = idx.records[0]!.get('names') as string[];
+  for (const n of ['table_name', 'partition_table', 'table_source', 'partition_source', 'topic_source']) assert.ok(indexes.includes(n), `index ${n}`);
 });
 
 test('the federation graph answers where a key lives, and moves replace the placement', async () => {

@@ -23,7 +23,7 @@ test('cooldown: no second command on the same target within cooldownMs', () => {
   assert.equal(applySafety([cand(op('move', 'p0', { targetNode: 'n3' }))], state, NOW + 600_000, cfg).allowed.length, 1);
 });
 
-test('flap guard: merge right after a split of the same range, scale-in after scale-out, move back', () => {
+test('flap guard: merge right after a split of the same range, scale-in of the node just added, move back', () => {
   const state = buildState(twoNodes({ recent: [
     { commandId: 's', action: 'split', target: 'p9', ts: NOW - 700_000, related: ['a', 'b'] },
     { commandId: 'o', action: 'scale_out', target: 'n9', ts: NOW - 700_000 },
@@ -31,13 +31,18 @@ test('flap guard: merge right after a split of the same range, scale-in after sc
   ] }));
   const v = applySafety([
     cand(op('merge', 'a', { params: { with: 'b', mergedId: 'p9' } })),
-    cand(op('scale_in', 'n2', { node: 'n2', partition: null })),
+    cand(op('scale_in', 'n9', { node: 'n9', partition: null })),
     cand(op('move', 'p2', { sourceNode: 'n1', targetNode: 'n2' })),
     cand(op('split', 'p5', { params: { leftId: 'x', rightId: 'y' } })),
+    // removing another (cold) node replaces capacity: not a flap
+    cand(op('scale_in', 'n2', { node: 'n2', partition: null })),
   ], state, NOW, cfg);
-  assert.deepEqual(v.allowed.map((c) => c.action), ['split']);
+  assert.deepEqual(v.allowed.map((c) => c.action), ['split', 'scale_in']);
+  assert.equal(v.allowed[1]!.ops[0]!.target, 'n2');
   assert.equal(v.blocked.length, 3);
   for (const b of v.blocked) assert.match(b.reason, /flap guard/);
+  // after the window the node added can go
+  assert.equal(applySafety([cand(op('scale_in', 'n9', { node: 'n9', partition: null }))], state, NOW + 1_200_000, cfg).allowed.length, 1);
   // adding capacity is never blocked by the flap guard
   const state2 = buildState(twoNodes({ recent: [{ commandId: 'i', action: 'scale_in', target: 'n9', ts: NOW - 700_000 }] }));
   assert.equal(applySafety([cand(op('scale_out', 'n10', { node: 'n10', partition: null }))], state2, NOW, cfg).allowed.length, 1);

@@ -21,11 +21,13 @@ export function planColocations(ctx: PlanContext): Candidate[] {
       if (weight < cfg.colocate.minWeightFraction * cap) continue;
       const [mover, anchor] = pa.sizeBytes <= pb.sizeBytes ? [pa, pb] : [pb, pa];
       if (mover.locked) continue;
-      const op = moveOp(ctx, mover, anchor.node, Math.max(0, mover.availableFrom), 'colocate');
+      const target = anchor.node;
+      const op = moveOp(ctx, mover, target, Math.max(0, mover.availableFrom), 'colocate');
       out.push({
         action: 'colocate', ops: [op],
-        explanation: `co-locate ${mover.id} with ${anchor.id} on ${anchor.node}: ${weight.toFixed(0)} co-accessed queries/window cross nodes today`,
-        single: (sc) => sc.moveEffect(sc.partitions.get(mover.id)!, anchor.node, op.startStep, op.finishStep),
+        explanation: `co-locate ${mover.id} with ${anchor.id} on ${target}: ${weight.toFixed(0)} co-accessed queries/window cross nodes today`,
+        // the target as planned: `anchor` is a live scenario object a later candidate may move
+        single: (sc) => sc.moveEffect(sc.partitions.get(mover.id)!, target, op.startStep, op.finishStep),
         run(sc) { sc.commitEffect(this.single!(sc)); },
       });
     }

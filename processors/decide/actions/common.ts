@@ -124,6 +124,19 @@ export function moveOp(ctx: PlanContext, sp: ScenarioPartition, to: string, star
   };
 }
 
+const DATA_MOVES = new Set(['move', 'colocate', 'replicate']);
+
+/**
+ * Data-move slots (safety.maxConcurrentMoves) free at plan step `step`: in-flight moves still
+ * running then hold theirs (moves waiting on a dependency are counted as running: they start
+ * before anything planned now).
+ */
+export function freeMoveSlots(ctx: PlanContext, step: number): number {
+  const at = ctx.now + step * ctx.cfg.stepMs;
+  const busy = ctx.state.inFlight.filter((f) => DATA_MOVES.has(f.action) && f.expectedEnd > at).length;
+  return Math.max(1, ctx.cfg.safety.maxConcurrentMoves - busy);
+}
+
 export function fmtPct(x: number): string {
   return `${Math.round(x * 100)}%`;
 }

@@ -1,13 +1,21 @@
 /**
  * Scale out: add a node early enough that it is provisioned and the partitions moved to it
  * have arrived before the forecast load (the candidate's critical path is provisioning plus
- * the moves; the planner defers it until that lead time is due). Scale in: drain the node with
- * the least load onto the others, only if every remaining node's planned peak stays under
- * scale.scaleInUtil (hysteresis below targetUtil), then remove it.
+ * the moves, which queue behind the free data-move slots; the planner defers it until that
+ * lead time is due). The new node is filled from the hot nodes: of the copies that fit, the
+ * smallest that brings a hot node back to target, else the most load per byte moved.
+ *
+ * Scale in, when the forecast upper bound allows: the whole cluster's upper-bound load must fit
+ * under scale.scaleInUtil on the nodes that remain, at every step of the horizon, and the
+ * victim's copies must be placed so that each node taking one stays under it too
+ * (Scenario.upperLoad; best-fit decreasing, with one level of making room). Scale-out acts on
+ * the risk-adjusted plan above targetUtil, so the band between the two, the forecast's
+ * uncertainty and the whole-horizon check are the hysteresis. Victims with the fewest bytes
+ * to drain go first (the drain is the scale-in's own lead time and its data moved).
  */
-import type { Scenario, ScenarioPartition } from '../costModel.js';
+import type { Scenario, ScenarioNode, ScenarioPartition } from '../costModel.js';
 import { stableHash } from '../ids.js';
-import { type Candidate, type PlanContext, type PlannedOp, coolNodes, durationSteps, fmtPct, hotNodes, moveOp, partitionsOn, peakCopy, storeKindOf } from './common.js';
+import { type Candidate, type PlanContext, type PlannedOp, coolNodes, durationSteps, fmtPct, freeMoveSlots, hotNodes, moveOp, partitionsOn, peakCopy, storeKindOf } from './common.js';
 
 /** The next free `<prefix><k>` name: the executors name shard nodes node0, node1, ... */
 function newNodeId(ctx: PlanContext, s: Scenario, _salt: string): string {
@@ -41,20 +49,24 @@ export function planScaleOut(ctx: PlanContext): Candidate[] {
     run(sc) {
       sc.commitEffect(sc.scaleOutEffect(nodeId, capacity, 0, ready));
       const ops: PlannedOp[] = [scaleOp];
-      // Fill the new node from the hottest nodes, biggest relief first, up to target.
+      // Fill the new node from the hottest nodes, up to target.
       for (let round = 0; round < 8; round++) {
         const hs = hotNodes(sc).filter((h) => h.node.id !== nodeId);
         if (!hs.length || sc.peakUtil(nodeId, ready) >= sc.targetUtil * 0.9) break;
         let moved = false;
         for (const h of hs) {
           const room = sc.targetUtil * capacity - sc.nodes.get(nodeId)!.load.reduce((m, v, k) => (k >= ready ? Math.max(m, v) : m), 0);
-          const pick = partitionsOn(sc, h.node.id)
+          // Lead time is migration time: of the copies that fit, the smallest one that brings
+          // the hot node back to target, else the one with the most load per byte moved.
+          const need = (h.peakUtil - sc.targetUtil) * h.node.capacity;
+          const fits = partitionsOn(sc, h.node.id)
             .filter((p) => !p.locked && p.availableFrom <= ready)
             .map((p) => ({ p, peak: peakCopy(sc, p, ready) }))
-            .filter((x) => x.peak > 0 && x.peak <= room)
-            .sort((a, b) => b.peak - a.peak || (a.p.id < b.p.id ? -1 : 1))[0];
+            .filter((x) => x.peak > 0 && x.peak <= room);
+          const enough = fits.filter((x) => x.peak >= need).sort((a, b) => a.p.sizeBytes - b.p.sizeBytes || a.peak - b.peak || (a.p.id < b.p.id ? -1 : 1));
+          const pick = enough[0] ?? fits.sort((a, b) => b.peak / b.p.sizeBytes - a.peak / a.p.sizeBytes || (a.p.id < b.p.id ? -1 : 1))[0];
           if (!pick) continue;
-          const c = Math.max(1, cfg.safety.maxConcurrentMoves - ctx.state.inFlight.length);
+          const c = freeMoveSlots(ctx, ready);
           const moves = ops.filter((o) => o.kind === 'shard');
           const gate = moves.length >= c ? moves[moves.length - c]! : null;
           const start = gate ? Math.max(ready, gate.finishStep) : ready;
@@ -72,45 +84,194 @@ export function planScaleOut(ctx: PlanContext): Candidate[] {
   return [cand];
 }
 
+/** One step of a drain: a copy to move (to = null: drop a replica), after other steps. */
+interface DrainStep {
+  p: ScenarioPartition;
+  /** Node the copy moves from (the victim, or a node making room). */
+  from: string;
+  to: string | null;
+  /** Indices of steps that must finish first (copies moved off `to` to make room). */
+  after: number[];
+}
+
+/** Upper-bound timelines on a trial copy of the scenario, cached per node. */
+class UpperView {
+  private readonly cache = new Map<string, Float64Array>();
+  constructor(readonly sc: Scenario, private readonly limit: number) {}
+  fork(): UpperView {
+    const v = new UpperView(this.sc.clone(), this.limit);
+    for (const [k, a] of this.cache) v.cache.set(k, a);
+    return v;
+  }
+  private upper(nid: string): Float64Array {
+    let u = this.cache.get(nid);
+    if (!u) { u = this.sc.upperLoad(nid); this.cache.set(nid, u); }
+    return u;
+  }
+  peak(nid: string, add?: Float64Array, sub?: Float64Array): number {
+    const n = this.sc.nodes.get(nid)!, u = this.upper(nid);
+    let m = 0;
+    for (let k = n.activeFrom; k < this.sc.steps; k++) m = Math.max(m, (u[k]! + (add ? add[k]! : 0) - (sub ? sub[k]! : 0)) / n.capacity);
+    return m;
+  }
+  fits(nid: string, add: Float64Array): boolean {
+    return this.peak(nid, add) <= this.limit;
+  }
+  /** What a copy adds to a node at its upper bound (its planned load plus its own margin). */
+  copyUpper(p: ScenarioPartition): Float64Array {
+    const add = new Float64Array(this.sc.steps);
+    const copies = 1 + p.replicas.length;
+    for (let k = p.availableFrom; k < this.sc.steps; k++) {
+      const planned = p.read[k]! + p.write[k]!;
+      const rf = planned > 0 ? p.read[k]! / planned : this.sc.cfg.readFractionDefault;
+      add[k] = Math.max(p.upper[k]!, planned) * (rf / copies + (1 - rf));
+    }
+    return add;
+  }
+  /** Best fit: the fullest node (not excluded) that still takes the copy under the limit. */
+  bestFit(add: Float64Array, exclude: ReadonlySet<string>): string | null {
+    let best: string | null = null, bestU = -1;
+    for (const n of this.sc.nodes.values()) {
+      if (exclude.has(n.id) || n.activeFrom !== 0 || n.activeUntil < this.sc.steps) continue;
+      const u = this.peak(n.id, add);
+      if (u <= this.limit && (u > bestU + 1e-12 || (Math.abs(u - bestU) <= 1e-12 && best !== null && n.id < best))) { best = n.id; bestU = u; }
+    }
+    return best;
+  }
+  invalidate(...nodes: string[]): void {
+    for (const n of nodes) this.cache.delete(n);
+  }
+  move(p: ScenarioPartition, to: string): void {
+    const from = p.node;
+    this.sc.commitEffect(this.sc.moveEffect(p, to, 0, 1, false));
+    this.cache.delete(from);
+    this.cache.delete(to);
+  }
+}
+
+/**
+ * Drain plan for `victimId` on a copy of the scenario, or null when some copy cannot be placed
+ * so that every node taking one stays under `limit` at its forecast upper bound over the whole
+ * horizon. Copies go biggest first, each to the fullest node that still takes it (best-fit
+ * decreasing, the classic bin-packing heuristic). When a copy fits nowhere because the spare
+ * room is spread thinly over many nodes, one node is made room on: its smallest copies move to
+ * other nodes first (one level of eviction, so a drain stays a few moves, not a reshuffle).
+ */
+function drainPlan(s: Scenario, victimId: string, held: ScenarioPartition[], limit: number): DrainStep[] | null {
+  let view = new UpperView(s.clone(), limit);
+  const plan: DrainStep[] = [];
+  const heldIds = new Set(held.map((p) => p.id));
+  for (const p of [...held].sort((a, b) => peakCopy(s, b) - peakCopy(s, a) || (a.id < b.id ? -1 : 1))) {
+    const tp = view.sc.partitions.get(p.id)!;
+    if (tp.replicas.includes(victimId)) {
+      // the other copies take the replica's share of reads
+      const rest = [tp.node, ...tp.replicas.filter((r) => r !== victimId)];
+      view.sc.commitEffect(view.sc.dereplicateEffect(tp, victimId, 1));
+      view.invalidate(...rest);
+      if (rest.some((r) => view.peak(r) > limit)) return null;
+      plan.push({ p, from: victimId, to: null, after: [] });
+      continue;
+    }
+    const add = view.copyUpper(tp);
+    const exclude = new Set([victimId, ...tp.replicas]);
+    const to = view.bestFit(add, exclude);
+    if (to) {
+      view.move(tp, to);
+      plan.push({ p, from: victimId, to, after: [] });
+      continue;
+    }
+    // make room on one of the least-loaded nodes
+    const hosts = [...view.sc.nodes.values()]
+      .filter((n) => !exclude.has(n.id) && n.activeFrom === 0 && n.activeUntil >= view.sc.steps)
+      .map((n) => ({ id: n.id, u: view.peak(n.id) }))
+      .sort((a, b) => a.u - b.u || (a.id < b.id ? -1 : 1))
+      .slice(0, 3);
+    let placed = false;
+    for (const host of hosts) {
+      const trial = view.fork();
+      const evicted: DrainStep[] = [];
+      const movable = [...trial.sc.partitions.values()]
+        .filter((q) => q.node === host.id && !q.replicas.length && !q.locked && q.availableFrom === 0 && !heldIds.has(q.id))
+        .map((q) => ({ q, add: trial.copyUpper(q) }))
+        .sort((a, b) => peakOf(a.add) - peakOf(b.add) || (a.q.id < b.q.id ? -1 : 1));
+      for (const { q, add: qAdd } of movable) {
+        if (trial.fits(host.id, add)) break;
+        const dest = trial.bestFit(qAdd, new Set([victimId, host.id]));
+        if (!dest) continue;
+        trial.move(q, dest);
+        evicted.push({ p: q, from: host.id, to: dest, after: [] });
+      }
+      if (!evicted.length || !trial.fits(host.id, add)) continue;
+      view = trial;
+      const first = plan.length;
+      plan.push(...evicted);
+      view.move(view.sc.partitions.get(p.id)!, host.id);
+      plan.push({ p, from: victimId, to: host.id, after: evicted.map((_, i) => first + i) });
+      placed = true;
+      break;
+    }
+    if (!placed) return null;
+  }
+  return plan;
+}
+
+function peakOf(a: Float64Array): number {
+  let m = 0;
+  for (const v of a) m = Math.max(m, v);
+  return m;
+}
+
 export function planScaleIn(ctx: PlanContext): Candidate[] {
   const { s, cfg } = ctx;
   const active = [...s.nodes.values()].filter((n) => n.activeUntil >= s.steps && n.activeFrom === 0);
   if (active.length <= cfg.scale.minNodes) return [];
-  if (hotNodes(s).length) return [];
-  const victim = active
-    .map((n) => ({ n, load: n.load.reduce((a, b) => a + b, 0) }))
-    .sort((a, b) => a.load - b.load || (a.n.id < b.n.id ? -1 : 1))[0]!.n;
-  const held = [...s.partitions.values()].filter((p) => p.node === victim.id || p.replicas.includes(victim.id));
-  if (held.some((p) => p.locked || p.availableFrom > 0)) return [];
-  // Feasibility with hysteresis, on a copy: every remaining node's peak stays under scaleInUtil.
-  const trial = s.clone();
   const limit = cfg.scale.scaleInUtil;
-  const plan: { p: ScenarioPartition; to: string | null }[] = [];
-  for (const p of held.sort((a, b) => peakCopy(s, b) - peakCopy(s, a))) {
-    const tp = trial.partitions.get(p.id)!;
-    if (tp.replicas.includes(victim.id)) {
-      trial.commitEffect(trial.dereplicateEffect(tp, victim.id, 1));
-      plan.push({ p, to: null });
-      continue;
+  // Victims: fewest bytes to drain first (the drain is the scale-in's lead time and its data
+  // moved), then least planned load; the first few are tried, the first that drains wins.
+  const bytesOn = new Map<string, number>();
+  for (const p of s.partitions.values()) for (const nid of [p.node, ...p.replicas]) bytesOn.set(nid, (bytesOn.get(nid) ?? 0) + p.sizeBytes);
+  const order = active
+    .map((n) => ({ n, bytes: bytesOn.get(n.id) ?? 0, load: n.load.reduce((a, b) => a + b, 0) }))
+    .sort((a, b) => a.bytes - b.bytes || a.load - b.load || (a.n.id < b.n.id ? -1 : 1))
+    .slice(0, 5)
+    .map((x) => x.n);
+  // The cluster as a whole first: the forecast upper bound of all load must fit under `limit`
+  // on the nodes that would remain, at every step (a node is not removed while load elsewhere
+  // needs its room).
+  const total = new Float64Array(s.steps);
+  for (const n of s.nodes.values()) { const u = s.upperLoad(n.id); for (let k = 0; k < s.steps; k++) total[k]! += u[k]!; }
+  const roomWithout = (victimId: string) => {
+    for (let k = 0; k < s.steps; k++) {
+      let cap = 0;
+      for (const n of s.nodes.values()) if (n.id !== victimId && k >= n.activeFrom && k < n.activeUntil) cap += limit * n.capacity;
+      if (total[k]! > cap) return false;
     }
-    const exclude = new Set([victim.id, ...tp.replicas]);
-    const peak = peakCopy(trial, tp);
-    const to = coolNodes(trial, exclude).find((n) => trial.peakUtil(n.id) + peak / n.capacity <= limit);
-    if (!to) return [];
-    trial.commitEffect(trial.moveEffect(tp, to.id, 0, 1, false));
-    plan.push({ p, to: to.id });
+    return true;
+  };
+  let victim: ScenarioNode | null = null;
+  let plan: DrainStep[] | null = null;
+  let held: ScenarioPartition[] = [];
+  for (const v of order) {
+    if (!roomWithout(v.id)) continue;
+    held = [...s.partitions.values()].filter((p) => p.node === v.id || p.replicas.includes(v.id));
+    if (held.some((p) => p.locked || p.availableFrom > 0)) continue;
+    plan = drainPlan(s, v.id, held, limit);
+    if (plan) { victim = v; break; }
   }
+  if (!victim || !plan) return [];
   const store = ctx.state.nodeById.get(victim.id)?.store ?? ctx.state.nodes[0]?.store ?? 'default';
   const cand: Candidate = {
     action: 'scale_in',
     ops: [],
-    explanation: `scale in ${victim.id}: drain ${held.length} partition copies; remaining nodes stay under ${fmtPct(limit)} of capacity over the horizon`,
+    explanation: `scale in ${victim.id}: drain ${held.length} partition copies${plan.length > held.length ? ` (${plan.length - held.length} more moved to make room)` : ''}; the nodes taking them stay under ${fmtPct(limit)} of capacity at the forecast upper bound over the horizon`,
     run(sc) {
       const ops: PlannedOp[] = [];
+      const opOf: number[] = [];
       let last = 0;
-      for (const { p, to } of plan) {
-        const sp = sc.partitions.get(p.id)!;
-        if (to === null) {
+      for (const step of plan!) {
+        const sp = sc.partitions.get(step.p.id)!;
+        if (step.to === null) {
+          opOf.push(ops.length);
           ops.push({
             kind: 'shard', action: 'dereplicate', store: sp.spec.store, storeKind: storeKindOf(ctx.state, sp.spec.store),
             table: sp.spec.table, partition: sp.id, sourceNode: victim.id, targetNode: null, node: null, params: {},
@@ -119,12 +280,17 @@ export function planScaleIn(ctx: PlanContext): Candidate[] {
           sc.commitEffect(sc.dereplicateEffect(sp, victim.id, 1));
           last = Math.max(last, 1);
         } else {
-          const c = Math.max(1, cfg.safety.maxConcurrentMoves - ctx.state.inFlight.length);
+          // at most the free move slots at once; a copy moving onto a node that makes room for it
+          // waits for the copies leaving that node
+          const c = freeMoveSlots(ctx, 0);
           const moves = ops.filter((o) => o.action === 'move');
           const gate = moves.length >= c ? moves[moves.length - c]! : null;
-          const mv = moveOp(ctx, sp, to, gate ? gate.finishStep : 0, 'move', gate ? [ops.indexOf(gate)] : []);
+          const deps = [...new Set([...(gate ? [ops.indexOf(gate)] : []), ...step.after.map((i) => opOf[i]!)])].sort((a, b) => a - b);
+          const start = deps.reduce((m, i) => Math.max(m, ops[i]!.finishStep), 0);
+          const mv = moveOp(ctx, sp, step.to, start, 'move', deps);
+          opOf.push(ops.length);
           ops.push(mv);
-          sc.commitEffect(sc.moveEffect(sp, to, mv.startStep, mv.finishStep));
+          sc.commitEffect(sc.moveEffect(sp, step.to, mv.startStep, mv.finishStep));
           last = Math.max(last, mv.finishStep);
         }
       }
