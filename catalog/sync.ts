@@ -25,7 +25,7 @@ export interface StoreNames {
 }
 
 /** Topic name a Kafka command means (the adapter's rule: params.topic, else the table). */
-const topicOf = (c: { table?: string; params: Record<string, string> }) => c.params.topic ?? c.table ?? null;
+export const topicOf = (c: { table?: string; params: Record<string, string> }) => c.params.topic ?? c.table ?? null;
 
 export async function recordCommands(driver: Driver, cmds: readonly AnyCommand[], names: StoreNames): Promise<void> {
   if (cmds.length === 0) return;

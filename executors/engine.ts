@@ -19,6 +19,12 @@ export interface EngineOptions {
   bytesPerSecond: number;
   now?: () => number;
   signal?: AbortSignal;
+  /**
+   * A check of a new command against the federation catalog (catalog/validate.ts), run after
+   * the structural checks and before the adapter's own; not run for a command resumed from
+   * the ledger, whose partial work the catalog may already show.
+   */
+  catalogCheck?: (cmd: AnyCommand) => Promise<string | null>;
 }
 
 export class ExecutorEngine {
@@ -75,6 +81,7 @@ export class ExecutorEngine {
     const adapter = this.opts.adapters.find((a) => a.handles(cmd));
     const reason =
       ExecutorEngine.basicReason(cmd) ??
+      (!seen && this.opts.catalogCheck ? await this.opts.catalogCheck(cmd) : null) ??
       (adapter ? await adapter.validate(cmd) : `no executor for ${cmd.kind}/${cmd.action} on a ${cmd.storeKind} store`);
     if (reason) {
       await this.opts.ledger.claim(cmd.commandId, cmd.action);

@@ -28,6 +28,7 @@ export const ENV_KEYS = {
   forecastHorizon: 'SHARDCAST_FORECAST_HORIZON',
   forecastBackend: 'SHARDCAST_FORECAST_BACKEND',
   metricsPort: 'SHARDCAST_METRICS_PORT',
+  executeCatalogCheck: 'SHARDCAST_EXECUTE_CATALOG',
   logLevel: 'LOG_LEVEL',
   partitionKeys: 'SHARDCAST_PARTITION_KEYS',
 } as const;
@@ -61,6 +62,8 @@ export const ConfigSchema = z.object({
   forecastHorizon: intFromString(1).max(1000).default(6),
   forecastBackend: z.enum(['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   metricsPort: intFromString(0).max(65535).default(9464),
+  /** Executors check commands against the Neo4j catalog: required | optional (Neo4j down → store checks only) | off. */
+  executeCatalogCheck: z.enum(['required', 'optional', 'off']).default('optional'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Partition key and bucket bounds per table, as JSON: {"orders":{"column":"id","bounds":[1000,2000]}}. */
   partitionKeys: z

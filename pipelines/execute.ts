@@ -1,5 +1,7 @@
 /**
  * `shardcast run execute`: the three command topics → executor engine → shardcast.results.
+ * Each new command is checked against the Neo4j catalog (catalog/validate.ts, mode from
+ * SHARDCAST_EXECUTE_CATALOG) before the store adapter's own checks.
  * Commands of a batch run one after another (the engine throttles bytes across them); results
  * are sent as they happen so progress is visible; the batch's offsets are committed after its
  * last result is acknowledged. On start, commands a crashed executor left in flight are
@@ -10,6 +12,12 @@ import { COMMAND_TOPICS, TOPICS } from '../topics/catalog.js';
 import { ExecutorEngine } from '../executors/engine.js';
 import { CommandLedger } from '../executors/ledger.js';
 import { buildAdapters } from '../executors/registry.js';
+import { createCatalogDriver } from '../catalog/neo4j.js';
+import { Discovery } from '../catalog/discover.js';
+import { CatalogValidator, type CatalogCheckMode } from '../catalog/validate.js';
+import { PG_SOURCE } from '../catalog/pg.js';
+import { CH_SOURCE } from '../catalog/clickhouse.js';
+import { KAFKA_SOURCE } from '../catalog/kafka.js';
 import type { Envelope } from '../processors/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';
@@ -23,6 +31,8 @@ export function toAnyCommand(topic: string, value: PartitionCommand | ShardComma
 export interface ExecuteOptions {
   groupId?: string;
   bytesPerSecond?: number;
+  /** Check commands against the Neo4j catalog (default: config executeCatalogCheck). */
+  catalogCheck?: CatalogCheckMode;
 }
 
 export async function startExecute(ctx: PipelineContext, opts: ExecuteOptions = {}): Promise<RunningStage & { engine: ExecutorEngine; abort(): void }> {
@@ -33,6 +43,12 @@ export async function startExecute(ctx: PipelineContext, opts: ExecuteOptions = 
     await ctx.producer.send(TOPICS.results.name, [{ key: r.commandId, value: r }]);
     ctx.log.info({ commandId: r.commandId, action: r.action, status: r.status, reason: r.reason ?? undefined }, 'result');
   };
+  const mode = opts.catalogCheck ?? ctx.cfg.executeCatalogCheck;
+  const driver = mode === 'off' ? null : createCatalogDriver(ctx.cfg);
+  const discovery = driver ? Discovery.open(ctx.cfg, driver, { log: ctx.log, postgres: { source: PG_SOURCE } }) : null;
+  const validator = driver && discovery
+    ? new CatalogValidator(driver, discovery, { postgres: PG_SOURCE, clickhouse: CH_SOURCE, kafka: KAFKA_SOURCE, clickhouseDatabase: ctx.cfg.clickhouseDatabase }, { mode, log: ctx.log })
+    : null;
   const engine = new ExecutorEngine({
     executorName: `shardcast-executor@${process.pid}`,
     adapters: adapters.list,
@@ -40,6 +56,7 @@ export async function startExecute(ctx: PipelineContext, opts: ExecuteOptions = 
     emit,
     bytesPerSecond: opts.bytesPerSecond ?? 32 * 1024 * 1024,
     signal: abort.signal,
+    catalogCheck: validator ? (cmd) => validator.check(cmd) : undefined,
   });
 
   for (const entry of await ledger.unfinished()) {
@@ -67,6 +84,8 @@ export async function startExecute(ctx: PipelineContext, opts: ExecuteOptions = 
       await stage.stop();
       await adapters.close();
       await ledger.close();
+      await discovery?.close();
+      await driver?.close();
     },
   };
 }
