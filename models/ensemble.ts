@@ -11,10 +11,15 @@
  *    every other one this way the ensemble *is* that model: combining a clearly better model
  *    with clearly worse ones whose errors are strongly correlated with it (every model here
  *    sees the same history) only adds error, which inverse-error weights alone do not avoid.
+ *    A model once set aside needs its t to fall well under z (`zBack`) to come back
+ *    (hysteresis), so a model on the edge of significance does not flap in and out.
  * 2. Combination of the remaining models: weight ∝ (recent error)^−power, where the recent
  *    error is a short-memory average of |error| over every matured forecast (all horizons) of
- *    that model for that series; a model without enough matured forecasts gets no weight (cold
- *    start: the baselines carry the series until the global model has a track record).
+ *    that model for that series, each |error| winsorised at a multiple of that average (a
+ *    burst every model misses would otherwise swamp the averages, flatten the weights and
+ *    hand weight to a model that repeats the burst a season later); a model without enough
+ *    matured forecasts gets no weight (cold start: the baselines carry the series until the
+ *    global model has a track record).
  *
  * Intervals: normalised split-conformal. For each model and horizon the calibrator pools the
  * scores |error| / localScale over all series (localScale = that series' recent error of that
@@ -113,11 +118,22 @@ export function recordWorseT(rec: Float64Array, k: number, i: number, j: number,
  * long record lags when a model recovers or breaks, the short one alone is too noisy to
  * separate close models. Models without a record (fewer than `minRecord` effective
  * forecasts) are kept; the combination stage decides about them.
+ *
+ * Hysteresis: with `aside` (one flag per model, 1 = set aside, kept by the caller between
+ * calls and updated here) a model once set aside comes back only when its t falls to `zBack` (< z),
+ * not as soon as it dips under z. A model whose t hovers around z would otherwise flap in
+ * and out of the combination, and each time it is back it takes weight on the strength of
+ * a few lucky recent errors.
  */
-export function dominanceKeep(rec: Float64Array, available: ArrayLike<boolean>, opts: { z: number; minRecord?: number; overlap?: number; recent?: Float64Array }): boolean[] {
+export function dominanceKeep(
+  rec: Float64Array,
+  available: ArrayLike<boolean>,
+  opts: { z: number; minRecord?: number; overlap?: number; recent?: Float64Array; aside?: Uint8Array; zBack?: number },
+): boolean[] {
   const k = available.length;
   const minRecord = opts.minRecord ?? 1;
   const overlap = opts.overlap ?? 1;
+  const aside = opts.aside;
   const keep = Array.from({ length: k }, (_, i) => !!available[i]);
   let best = -1;
   for (let i = 0; i < k; i++) {
@@ -125,16 +141,30 @@ export function dominanceKeep(rec: Float64Array, available: ArrayLike<boolean>, 
     if (best < 0 || recordError(rec, i) < recordError(rec, best)) best = i;
   }
   if (best < 0) return keep;
+  if (aside) aside[best] = 0;
   for (let i = 0; i < k; i++) {
     if (i === best || !keep[i] || !(rec[2 * i + 1]! >= minRecord)) continue;
-    if (!(recordWorseT(rec, k, i, best, overlap) > opts.z)) continue;
-    if (opts.recent && recordWorseT(opts.recent, k, best, i, overlap) > opts.z) continue;
-    keep[i] = false;
+    const z = aside && aside[i] ? Math.min(opts.zBack ?? opts.z, opts.z) : opts.z;
+    const out = recordWorseT(rec, k, i, best, overlap) > z && !(opts.recent && recordWorseT(opts.recent, k, best, i, overlap) > opts.z);
+    if (aside) aside[i] = out ? 1 : 0;
+    if (out) keep[i] = false;
   }
   return keep;
 }
 
 /* ------------------------------------------------------------------ combination */
+
+/**
+ * One step of the exponentially weighted recent error behind the weights: the new |error| `e`
+ * is winsorised at `k` × the current average once the average rests on `minCount` errors.
+ * (A burst is missed by every model alike; unclipped it would swamp every average for a
+ * while, the weights would go flat, and a model that repeats the burst one season later
+ * would get half the weight just then.) `n` = errors averaged so far.
+ */
+export function winsorisedAverage(prev: number, n: number, e: number, decay: number, k: number, minCount = 1): number {
+  const x = n >= minCount && prev > 0 && k > 0 ? Math.min(e, k * prev) : e;
+  return n > 0 && Number.isFinite(prev) ? decay * prev + (1 - decay) * x : x;
+}
 
 export interface WeightOptions {
   /** Exponent on the inverse error (default 2). */

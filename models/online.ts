@@ -15,7 +15,7 @@
 import type { Forecast, ForecastPoint } from '../schemas/types.js';
 import { logger } from '../lib/log.js';
 import { HoltWintersState, fitHoltWinters } from './baselines.js';
-import { ConformalCalibrator, combine, dominanceKeep, ensembleName, ensembleWeights, recordReset, recordSize, recordUpdate } from './ensemble.js';
+import { ConformalCalibrator, combine, dominanceKeep, ensembleName, ensembleWeights, recordReset, recordSize, recordUpdate, winsorisedAverage } from './ensemble.js';
 import { GlobalModel, type GlobalModelOptions } from './global.js';
 import { HistoryStore, type SeriesHistory } from './history.js';
 import { detectSeason } from './season.js';
@@ -86,6 +86,10 @@ export interface OnlineForecasterOptions {
   recordHalfLife?: number;
   /** A model whose record is worse than the best model's with t above this is set aside (default 2). */
   dominanceZ?: number;
+  /** ...and comes back only once its t is at most this (hysteresis; default 1). */
+  dominanceZBack?: number;
+  /** The recent error behind the weights clips each |error| at this multiple of itself (default 6; Infinity disables). */
+  errorWinsor?: number;
   /** Models used by the ensemble (default all three). */
   ensembleOf?: ModelName[];
   /** Save a checkpoint to `path` every `everySteps` steps (default 60). */
@@ -120,9 +124,13 @@ interface SeriesState {
   sawNegative: boolean;
   err: Float64Array;
   cnt: Uint32Array;
+  /** Recent error of the three models for the weights: like `err`, each |error| winsorised. */
+  werr: Float64Array;
   /** Long- and short-memory validation records of the three models (see ensemble.ts). */
   rec: Float64Array;
   recShort: Float64Array;
+  /** Models the dominance test has set aside (1), for its hysteresis. */
+  aside: Uint8Array;
   scale: number;
   pend: Float32Array;
   pendW: Float32Array;
@@ -143,6 +151,9 @@ export interface SeriesSnapshot {
   /** Absent in checkpoints written before the records existed. */
   rec?: number[];
   recShort?: number[];
+  /** Absent in older checkpoints (then taken from `err`, and nothing set aside). */
+  werr?: (number | null)[];
+  aside?: number[];
   scale: number;
   accounted: number;
   hist: { lastStep: number; firstStep: number; lastObservedStep: number; observed: number; values: Float32Array } | null;
@@ -212,6 +223,8 @@ export class OnlineForecaster {
       errorHalfLife: options.errorHalfLife ?? 8 * H,
       recordHalfLife: options.recordHalfLife ?? 16 * H,
       dominanceZ: options.dominanceZ ?? 2,
+      dominanceZBack: options.dominanceZBack ?? 1,
+      errorWinsor: options.errorWinsor ?? 6,
       ensembleOf: options.ensembleOf ?? ['seasonal_naive', 'holt_winters', 'global'],
       seed: options.seed ?? 7,
       checkpoint: options.checkpoint,
@@ -256,8 +269,10 @@ export class OnlineForecaster {
         sawNegative: false,
         err: new Float64Array(NM).fill(NaN),
         cnt: new Uint32Array(NM),
+        werr: new Float64Array(3).fill(NaN),
         rec: new Float64Array(recordSize(3)),
         recShort: new Float64Array(recordSize(3)),
+        aside: new Uint8Array(3),
         scale: NaN,
         pend: new Float32Array(NM * H * H).fill(NaN),
         pendW: new Float32Array(NM * H).fill(NaN),
@@ -317,7 +332,10 @@ export class OnlineForecaster {
             continue;
           }
           const e = Math.abs(y - p);
-          if (m < 3) abs[m] = e;
+          if (m < 3) {
+            abs[m] = e;
+            s.werr[m] = winsorisedAverage(s.werr[m]!, s.cnt[m]!, e, d, this.opts.errorWinsor, H);
+          }
           s.err[m] = s.cnt[m] ? d * s.err[m]! + (1 - d) * e : e;
           s.cnt[m]!++;
           const w = s.pendW[m * H + j]!;
@@ -337,16 +355,31 @@ export class OnlineForecaster {
     return Math.max(v, 1e-9);
   }
 
+  /** The last Holt-Winters fit had a short history (fewer observations than a full fit window). */
+  private hwProvisional(s: SeriesState): boolean {
+    return !!s.hw && s.hwFitObs < Math.max(200, 10 * s.season);
+  }
+
+  /** The history has grown by half again since the last fit, which had a short history. */
+  private hwGrown(s: SeriesState): boolean {
+    return this.hwProvisional(s) && s.h.observed >= 1.5 * s.hwFitObs;
+  }
+
   private fitHw(s: SeriesState, now: number): void {
     const span = this.history.span(s.h);
     const x = new Float64Array(span);
     this.history.read(s.h, now, span, x);
     const m = s.season > 1 && span >= 2 * s.season + 2 ? s.season : 1;
     const { state } = fitHoltWinters(x, m);
-    // A seasonal fit replacing a non-seasonal one is a different model: its record starts afresh.
-    if (s.hw && s.hw.m !== state.m) {
+    // A seasonal fit replacing a non-seasonal one is a different model, and so is any fit
+    // replacing one made from a short history (its parameters and seasonal indices were
+    // guesses from a season or two): the record of the old fit would judge the new one by
+    // errors it did not make, and keep a model set aside that is now the best. Its record
+    // starts afresh. (Refits on a full window change little and keep the record.)
+    if (s.hw && (s.hw.m !== state.m || this.hwProvisional(s))) {
       recordReset(s.rec, 3, HW);
       recordReset(s.recShort, 3, HW);
+      s.aside[HW] = 0;
     }
     s.hw = state;
     s.hwStep = now;
@@ -433,7 +466,7 @@ export class OnlineForecaster {
       const seasonable = !!s.hw && s.hw.m !== s.season && s.season > 1 && this.history.span(s.h) >= 2 * s.season + 2;
       // Parameters estimated from a short history are refreshed as it grows by half again
       // (a handful of extra fits per series, until the fit window is full).
-      const grown = !!s.hw && s.hwFitObs < Math.max(200, 10 * s.season) && s.h.observed >= 1.5 * s.hwFitObs;
+      const grown = this.hwGrown(s);
       if (s.h.observed >= 4 && (!s.hw || now - s.hwFitAt >= o.hwRefitEvery || behind || seasonable || grown)) due.push(s);
     }
     due.sort((a, b) => (a.hw ? 1 : 0) - (b.hw ? 1 : 0) || a.hwFitAt - b.hwFitAt);
@@ -501,8 +534,8 @@ export class OnlineForecaster {
       const avail = [SN, HW, GL].map((i) => !!pts[i] && this.inEnsemble[i]!);
       if (!avail.some(Boolean)) avail[SN] = !!pts[SN];
       // Models clearly beaten on the validation record are set aside, the rest combined.
-      const keep = dominanceKeep(s.rec, avail, { z: o.dominanceZ, minRecord: H, overlap: H, recent: s.recShort });
-      const w = ensembleWeights(s.err.subarray(0, 3), s.cnt.subarray(0, 3), keep, { power: o.weightPower, minCount: H, exclusionRatio: o.exclusionRatio });
+      const keep = dominanceKeep(s.rec, avail, { z: o.dominanceZ, zBack: o.dominanceZBack, minRecord: H, overlap: H, recent: s.recShort, aside: s.aside });
+      const w = ensembleWeights(s.werr, s.cnt.subarray(0, 3), keep, { power: o.weightPower, minCount: H, exclusionRatio: o.exclusionRatio });
       const ens = combine(pts.map((p) => p ?? []), w);
       if (clip) for (let h = 0; h < H; h++) ens[h] = Math.max(0, ens[h]!);
       const fallback = Number.isFinite(s.scale) && s.scale > 0 ? s.scale : s.hw ? s.hw.mae : Math.abs(last) * 0.1 + 1e-6;
@@ -629,6 +662,8 @@ export class OnlineForecaster {
         cnt: Array.from(s.cnt),
         rec: Array.from(s.rec),
         recShort: Array.from(s.recShort),
+        werr: Array.from(s.werr),
+        aside: Array.from(s.aside),
         scale: s.scale,
         accounted: s.accounted,
         hist,
@@ -666,8 +701,13 @@ export class OnlineForecaster {
         sawNegative: !!sn.sawNegative,
         err: Float64Array.from(sn.err.map((x) => (x === null ? NaN : x))),
         cnt: Uint32Array.from(sn.cnt),
+        werr: Float64Array.from({ length: 3 }, (_, i) => {
+          const v = Array.isArray(sn.werr) ? sn.werr[i] : sn.err[i];
+          return typeof v === 'number' && Number.isFinite(v) ? v : NaN;
+        }),
         rec: recordFrom(sn.rec),
         recShort: recordFrom(sn.recShort),
+        aside: Uint8Array.from({ length: 3 }, (_, i) => (Array.isArray(sn.aside) && sn.aside[i] === 1 ? 1 : 0)),
         scale: sn.scale ?? NaN,
         pend: new Float32Array(NM * H * H).fill(NaN),
         pendW: new Float32Array(NM * H).fill(NaN),
