@@ -207,6 +207,12 @@ export class PostgresDiscovery implements SourceDiscovery {
       }
     }));
 
+    // Every node that should be up is asked; one that does not answer is recorded 'unreachable'
+    // (planners place nothing there), whatever the routing map says.
+    const down = new Set(unreachable.map((u) => u.scope.slice('node/'.length, -1)));
+    await Promise.all(nodes.filter((n) => n.state !== 'stopped' && !perNode.has(n.node) && !down.has(n.node)).map(async (n) => {
+      await this.ping(n.url).catch(() => down.add(n.node));
+    }));
     const localDb = (node: string) => `${db}@${node}`;
     const snap: Snapshot = {
       source: { id: src, kind: 'oltp', engine: 'postgresql', version: info.v, endpoint: endpointOf(coordUrl), latencyMs: latency, costPerGbMonth: this.opts.costPerGbMonth },
@@ -214,7 +220,7 @@ export class PostgresDiscovery implements SourceDiscovery {
         ? [`route/${target.table}/`]
         : ['route/', 'nodes/', ...[...perNode.keys()].map((n) => `node/${n}/`)],
       nodes: nodes.map((n) => ({
-        name: n.node, endpoint: endpointOf(n.url), state: n.state, capacity: this.opts.nodeCapacity ?? null,
+        name: n.node, endpoint: endpointOf(n.url), state: down.has(n.node) ? 'unreachable' : n.state, capacity: this.opts.nodeCapacity ?? null,
         latencyMs: perNode.get(n.node)?.latency ?? null, scope: 'nodes/',
       })),
       databases: [{ name: db, node: null, scope: 'db/' }, ...[...perNode.keys()].map((n) => ({ name: localDb(n), node: n, scope: `node/${n}/` }))],

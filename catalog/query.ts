@@ -285,3 +285,28 @@ export async function coAccess(driver: Driver, tables: readonly string[], since:
     weight: Number(r.get('w')),
   }));
 }
+
+export interface CommandOutcome {
+  id: string;
+  status: string;
+  reason: string | null;
+  rowsCopied: number | null;
+  bytesMoved: number | null;
+  verified: boolean | null;
+  durationMs: number | null;
+}
+
+/** The last recorded status of each command (ISSUED when no executor has reported on it yet). */
+export async function commandOutcomes(driver: Driver, ids: readonly string[]): Promise<Map<string, CommandOutcome>> {
+  const { records } = await driver.executeQuery(
+    `MATCH (c:Command) WHERE c.id IN $ids
+     RETURN c.id AS id, coalesce(c.status, 'ISSUED') AS status, c.reason AS reason, c.rowsCopied AS rowsCopied,
+            c.bytesMoved AS bytesMoved, c.verified AS verified, c.durationMs AS durationMs`,
+    { ids: [...ids] },
+  );
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return new Map(records.map((r) => [r.get('id') as string, {
+    id: r.get('id') as string, status: r.get('status') as string, reason: r.get('reason') as string | null,
+    rowsCopied: num(r.get('rowsCopied')), bytesMoved: num(r.get('bytesMoved')), verified: r.get('verified') as boolean | null, durationMs: num(r.get('durationMs')),
+  }]));
+}

@@ -44,6 +44,12 @@ export interface DecideOptions {
   decide?: DecideConfigInput;
   /** Plan against the Neo4j catalog (default true); false plans against the routing map only. */
   catalog?: boolean;
+  /**
+   * Commands in the catalog older than this (ms since the epoch) are not planned against
+   * (cooldowns, in flight); default: the last hour. A run that recreated its tables passes its
+   * start, so an earlier run's commands on the same names do not hold this one back.
+   */
+  historySince?: number;
   /** Called after each round with where its partition schema came from. */
   onState?: (via: 'catalog' | 'routing', state: ClusterStateInput) => void;
 }
@@ -107,7 +113,7 @@ export async function loadClusterState(
   return {
     tables: Object.entries(tables).map(([name, k]) => ({ name, store: PG_STORE, storeKind: 'postgres' as const, keyColumns: [k.column] })),
     partitions,
-    nodes: nodes.filter((n) => n.state !== 'stopped').map((n) => ({ id: n.node, store: PG_STORE, storeKind: 'postgres' as const, capacity })),
+    nodes: nodes.filter((n) => n.state === 'active').map((n) => ({ id: n.node, store: PG_STORE, storeKind: 'postgres' as const, capacity })),
     buckets,
   };
 }
@@ -116,6 +122,7 @@ export async function loadClusterState(
 export const partitionKey = (table: string, shard: string) => `${table}/${shard}`;
 
 const ACTIVE = new Set(['ACCEPTED', 'RUNNING']);
+const UNSUCCESSFUL = new Set(['FAILED', 'ROLLED_BACK', 'REJECTED']);
 
 /** The partition schema the engine plans against, from the catalog's view of the tables. */
 export function stateFromCatalog(
@@ -125,7 +132,7 @@ export function stateFromCatalog(
   opts: { capacity?: number; now: number; coAccess?: Awaited<ReturnType<typeof coAccess>> },
 ): ClusterStateInput {
   const nodes = view.nodes
-    .filter((n) => n.state !== 'stopped')
+    .filter((n) => n.state !== 'stopped' && n.state !== 'unreachable' && n.state !== 'draining')
     .map((n) => ({ id: n.name, store: PG_STORE, storeKind: 'postgres' as const, capacity: opts.capacity ?? n.capacity ?? 1000 }));
   const known = new Set(nodes.map((n) => n.id));
   const partitions: PartitionSpec[] = view.partitions
@@ -140,7 +147,9 @@ export function stateFromCatalog(
   const inFlight: InFlight[] = [];
   for (const c of view.commands) {
     const target = c.table && c.partition ? partitionKey(c.table, c.partition) : (c.targetNode ?? c.table ?? '');
-    if (c.status === 'SUCCEEDED' && c.resultTs !== null) {
+    // A command that failed or was refused counts as recent too: its target cools down instead
+    // of being planned again (with the same command id) every round.
+    if ((c.status === 'SUCCEEDED' || UNSUCCESSFUL.has(c.status)) && c.resultTs !== null) {
       recent.push({ commandId: c.id, action: c.action, target, ts: c.resultTs, sourceNode: c.sourceNode, targetNode: c.targetNode });
     } else if (ACTIVE.has(c.status) || (c.status === 'ISSUED' && (c.deadline ?? 0) > opts.now)) {
       // ISSUED: on a command topic, not yet taken by an executor; planned again only after its deadline
@@ -181,15 +190,24 @@ export function stateFromCatalog(
  * the name of its new shard, and a later command of the round that names a split's child (the
  * planner's `table[lo,hi)` ids) names that shard instead.
  */
-export function toStoreCommands(cmds: readonly AnyCommand[], state: Pick<ClusterStateInput, 'partitions'>): AnyCommand[] {
+export function toStoreCommands(
+  cmds: readonly AnyCommand[],
+  state: Pick<ClusterStateInput, 'partitions'>,
+  /** Every shard the store has, planned or not (a shard on a node that is down keeps its name). */
+  taken: readonly { table: string; shard: string }[] = [],
+): AnyCommand[] {
   const shardOf = new Map<string, { table: string; shard: string }>();
   const used = new Map<string, Set<string>>();
+  const use = (table: string, shard: string) => {
+    if (!used.has(table)) used.set(table, new Set());
+    used.get(table)!.add(shard);
+  };
   for (const p of state.partitions) {
     const shard = p.id.slice(p.table.length + 1);
     shardOf.set(p.id, { table: p.table, shard });
-    if (!used.has(p.table)) used.set(p.table, new Set());
-    used.get(p.table)!.add(shard);
+    use(p.table, shard);
   }
+  for (const t of taken) use(t.table, t.shard);
   const freeName = (table: string) => {
     const names = used.get(table) ?? new Set<string>();
     let n = names.size;
@@ -217,7 +235,6 @@ export function toStoreCommands(cmds: readonly AnyCommand[], state: Pick<Cluster
 
 /** Ids of the commands `c` must wait for (the engine's `dependsOn` parameter). */
 const dependsOn = (c: AnyCommand): string[] => (c.params.dependsOn ?? '').split(',').filter(Boolean);
-const FAILED = new Set(['FAILED', 'ROLLED_BACK', 'REJECTED']);
 
 /** Commands as stage outputs: one record per command on its kind's topic, keyed store/table (or node). */
 export function commandOutputs(cmds: readonly AnyCommand[]): StageOutput[] {
@@ -255,7 +272,8 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     discovery = Discovery.open(ctx.cfg, driver, { kinds: ['postgres'], log: ctx.log, postgres: { source: PG_STORE, nodeCapacity: opts.nodeCapacity } });
   }
   let schemaReady = false;
-  const fromCatalog = async (now: number): Promise<ClusterStateInput> => {
+  type Planning = { state: ClusterStateInput; taken: { table: string; shard: string }[] };
+  const fromCatalog = async (now: number): Promise<Planning> => {
     // A quick probe first: the driver's own retries would hold a round for many seconds.
     const down = await catalogUnavailable(driver!);
     if (down) throw new Error(down);
@@ -266,24 +284,27 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     const tables = Object.keys(ctx.cfg.partitionKeys);
     const pgSource = discovery!.byKind('postgres')!;
     for (const t of tables) await discovery!.discover(pgSource, { table: t });
-    const view = await placement(driver!, PG_STORE, tables, { commandsSince: Date.now() - 3_600_000 });
+    const view = await placement(driver!, PG_STORE, tables, { commandsSince: Math.max(Date.now() - 3_600_000, opts.historySince ?? 0) });
     const edges = await coAccess(driver!, tables, Date.now() - 10 * 60_000);
-    return stateFromCatalog(view, ctx.cfg.partitionKeys, source, { capacity: opts.nodeCapacity, now, coAccess: edges });
+    return {
+      state: stateFromCatalog(view, ctx.cfg.partitionKeys, source, { capacity: opts.nodeCapacity, now, coAccess: edges }),
+      taken: view.partitions.map((p) => ({ table: p.table, shard: p.partition })),
+    };
   };
-  const planningState = async (now: number): Promise<{ via: 'catalog' | 'routing'; state: ClusterStateInput }> => {
+  const planningState = async (now: number): Promise<Planning & { via: 'catalog' | 'routing' }> => {
     if (driver && Date.now() >= catalogDownUntil) {
       try {
-        const state = await fromCatalog(now);
+        const planned = await fromCatalog(now);
         if (onFallback) ctx.log.info('the Neo4j catalog answers again; planning against it');
         onFallback = false;
-        return { via: 'catalog', state };
+        return { via: 'catalog', ...planned };
       } catch (err) {
         catalogDownUntil = Date.now() + CATALOG_RETRY_MS;
         if (!onFallback) ctx.log.warn({ err: (err as Error).message }, 'the Neo4j catalog is unavailable; planning against the PostgreSQL routing map');
         onFallback = true;
       }
     }
-    return { via: 'routing', state: await loadClusterState(pools, coord, ctx.cfg.partitionKeys, source, capacity) };
+    return { via: 'routing', state: await loadClusterState(pools, coord, ctx.cfg.partitionKeys, source, capacity), taken: [] };
   };
 
   const stage = await startStage<Forecast | WorkloadAggregate>(ctx, {
@@ -308,11 +329,11 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       if (!newForecasts) return [];
       const fs = foldForecasts(forecasts.values());
       const now = Math.max(...fs.map((f) => f.originTs + f.stepMs));
-      const { via, state } = await planningState(now);
+      const { via, state, taken } = await planningState(now);
       opts.onState?.(via, state);
       if (state.partitions.length === 0) return [];
       const result = decide(state, fs, foldAggregates(latest.values()), now, opts.decide ?? {});
-      const commands = toStoreCommands(result.commands, state);
+      const commands = toStoreCommands(result.commands, state, taken);
       opts.onDecision?.(commands, result.explanations);
       for (const line of result.explanations) ctx.log.info({ strategy: result.strategy, state: via }, line);
       const ready: AnyCommand[] = [];
@@ -341,7 +362,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     const out: AnyCommand[] = [];
     for (const [cid, c] of held) {
       const st = dependsOn(c).map((d) => status.get(d));
-      const failed = dependsOn(c).filter((_, i) => FAILED.has(st[i] ?? ''));
+      const failed = dependsOn(c).filter((_, i) => UNSUCCESSFUL.has(st[i] ?? ''));
       if (failed.length > 0) {
         held.delete(cid);
         ctx.log.warn({ commandId: cid, failed }, 'dropped: a command it depends on did not succeed');

@@ -15,8 +15,8 @@ import { stackUp } from '../infra/stack.js';
 import { createShardedTable, listNodes, loadRoutes } from '../executors/postgres/layout.js';
 import { PgPools } from '../executors/postgres/nodes.js';
 import { AckedLoad, diffRows, readAll, seedRows } from '../executors/postgres/workload.js';
-import { createCatalogDriver, ensureCatalogSchema } from '../catalog/neo4j.js';
-import { upsertNode, upsertPartition, upsertSource, upsertTable } from '../catalog/graph.js';
+import { startCatalog } from './catalog.js';
+import { commandOutcomes, placement, type CommandOutcome } from '../catalog/query.js';
 import { createClickHouse, queryRows } from '../analytics/clickhouse.js';
 import { CANNED_QUERIES, cannedQuery } from '../analytics/queries.js';
 import type { AnyCommand } from '../schemas/types.js';
@@ -45,7 +45,9 @@ export interface DemoReport {
   workload: { pgbenchTransactions: number; pgbenchFailures: string[]; writesAcknowledged: number; writeErrors: number; collectedEvents: number };
   stages: Record<string, number>;
   nodeLoad: { node: string; before: number; after: number }[];
-  decisions: { commandId: string; action: string; explanation: string }[];
+  decisions: { commandId: string; action: string; explanation: string; outcome?: CommandOutcome | null }[];
+  /** The table's partitions as the catalog has them at the end (after the run's changes). */
+  placement: { partition: string; lo: string | null; hi: string | null; node: string | null; replicas: string[]; rows: number | null }[];
   rowsVerified: { expected: number; found: number; missing: number; unexpected: number; duplicates: number; ok: boolean };
   analytics: Record<string, { command: string; rows: unknown[] }>;
 }
@@ -87,20 +89,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   await ch.command({ query: `CREATE TABLE ${db}.demo_orders (id UInt64, customer_id UInt64, amount Float64, created Date) ENGINE = MergeTree() PARTITION BY toYYYYMM(created) ORDER BY id` });
   await ch.command({ query: `INSERT INTO ${db}.demo_orders SELECT number, number % 97, (number % 1000) / 4, toDate('2024-01-01') + intDiv(number, 1000) FROM system.numbers LIMIT ${KEYSPACE}` });
 
-  say('registering the federation in the Neo4j catalog');
-  const neo = createCatalogDriver(cfg);
-  await ensureCatalogSchema(neo);
-  await upsertSource(neo, { id: PG_STORE, kind: 'oltp', engine: 'postgresql', endpoint: cfg.pgNodes[0]! });
-  await upsertSource(neo, { id: 'clickhouse', kind: 'warehouse', engine: 'clickhouse', endpoint: cfg.clickhouseUrl });
-  await upsertSource(neo, { id: 'kafka', kind: 'streaming', engine: 'kafka', endpoint: cfg.kafkaBrokers.join(',') });
-  for (let i = 0; i < cfg.pgNodes.length; i++) await upsertNode(neo, PG_STORE, `node${i}`, { endpoint: cfg.pgNodes[i]!, capacity: NODE_CAPACITY });
-  await upsertTable(neo, { source: PG_STORE, database: 'shardcast', name: DEMO_TABLE, partitionKey: 'id' });
-  for (const r of ranges) {
-    await upsertPartition(neo, { source: PG_STORE, database: 'shardcast', table: DEMO_TABLE, name: r.shard, lo: r.lo, hi: r.hi, node: r.node });
-  }
-  await upsertTable(neo, { source: 'clickhouse', database: db, name: 'demo_orders', partitionKey: 'toYYYYMM(created)' });
-
-  say('starting ingest, forecast, decide, execute, sink and the PostgreSQL log collector');
+  say('starting catalog, ingest, forecast, decide, execute, sink and the PostgreSQL log collector');
   const ctx = await openContext('demo', cfg);
   const group = `demo-${runId}`;
   // This run's groups start at the end of every topic: earlier runs' telemetry, forecasts and
@@ -108,14 +97,19 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   await startAtLatest(ctx.kafka, [
     [`${group}-ingest`, [TOPICS.queries.name]], [`${group}-forecast`, [TOPICS.aggregates.name, TOPICS.metrics.name]],
     [`${group}-decide`, [TOPICS.forecasts.name]], [`${group}-execute`, Object.values(COMMAND_TOPICS)],
+    [`${group}-catalog`, [TOPICS.results.name, TOPICS.aggregates.name, ...Object.values(COMMAND_TOPICS)]],
     [`${group}-sink`, [TOPICS.queries.name, TOPICS.aggregates.name, TOPICS.forecasts.name, ...Object.values(COMMAND_TOPICS), TOPICS.results.name, TOPICS.dlq.name]],
   ]);
   const startedAtMs = Date.now();
   const decisions: DemoReport['decisions'] = [];
+  // The federation catalog: discovery of every source (the PostgreSQL nodes and their shards,
+  // ClickHouse, Kafka), then commands, results and load as they happen.
+  say('discovering the federation into the Neo4j catalog');
+  const catalog = await startCatalog(ctx, { groupId: `${group}-catalog`, nodeCapacity: NODE_CAPACITY, discoverEveryMs: 30_000 });
   const ingest = await startIngest(ctx, { groupId: `${group}-ingest`, idleFlushMs: 1_000, partitionIdleMs: 3_000 });
   const forecast = await startForecast(ctx, { groupId: `${group}-forecast`, stepMs: cfg.windowMs, horizon: 6, checkpointFile: null });
   const decide = await startDecide(ctx, {
-    groupId: `${group}-decide`, nodeCapacity: NODE_CAPACITY,
+    groupId: `${group}-decide`, nodeCapacity: NODE_CAPACITY, historySince: startedAtMs,
     onDecision: (cmds: AnyCommand[], lines) => cmds.forEach((c, i) => {
       // a decision re-issued with the same id is the same decision (the executor's ledger agrees)
       if (decisions.some((d) => d.commandId === c.commandId)) return;
@@ -166,10 +160,13 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   // let the executor take every command decided (bounded); stopping waits for the one running
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline && execute.stats.consumed < decide.commands()) await sleep(500);
-  await sleep(2_000);
-  for (const s of [execute, sink]) await s.stop();
+  await sleep(4_000); // the sink and the catalog take the last results
+  // What the catalog says now: each decision's outcome, and where the table's partitions live.
+  const outcomes = await commandOutcomes(catalog.driver, decisions.map((d) => d.commandId)).catch(() => new Map<string, CommandOutcome>());
+  for (const d of decisions) d.outcome = outcomes.get(d.commandId) ?? null;
+  const placed = await placement(catalog.driver, PG_STORE, [DEMO_TABLE]).catch(() => null);
+  for (const s of [execute, sink, catalog]) await s.stop();
   await ctx.close();
-  await neo.close();
 
   say('verifying every acknowledged row of the writer against the table');
   const after = await readAll(cfg, DEMO_TABLE);
@@ -198,6 +195,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
     },
     nodeLoad: nodeLoadBeforeAfter(analytics['node-load']!.rows as { node: string; bucket_ms: string | number; total_queries: string | number }[]),
     decisions,
+    placement: (placed?.partitions ?? []).map((p) => ({ partition: p.partition, lo: p.lo, hi: p.hi, node: p.node, replicas: p.replicas, rows: p.rows })),
     rowsVerified,
     analytics,
   };
@@ -246,8 +244,19 @@ function printReport(r: DemoReport): void {
   out('\nload per node (queries per 15 s, first third → last third of the run):');
   for (const n of r.nodeLoad) out(`  ${n.node.padEnd(8)} ${String(n.before).padStart(6)} → ${String(n.after).padStart(6)}`);
   out('\ndecisions (evidence and expected benefit in the explanation; outcomes below):');
-  for (const d of r.decisions) out(`  ${d.action.padEnd(10)} ${d.explanation}`);
+  for (const d of r.decisions) {
+    out(`  ${d.action.padEnd(10)} ${d.explanation}`);
+    const o = d.outcome;
+    if (o) {
+      const moved = o.rowsCopied ? `, ${o.rowsCopied} rows copied${o.verified === true ? ' and verified (count + checksum)' : o.verified === false ? ', verification FAILED' : ''}` : '';
+      out(`  ${''.padEnd(10)} → ${o.status}${o.reason ? `: ${o.reason}` : ''}${moved}${o.durationMs ? ` in ${(o.durationMs / 1000).toFixed(1)} s` : ''}`);
+    } else out(`  ${''.padEnd(10)} → no result recorded (not taken by the executor before the end)`);
+  }
   if (r.decisions.length === 0) out('  (none: the forecast load stayed within capacity)');
+  if (r.placement.length > 0) {
+    out('\nplacement at the end, from the Neo4j catalog (shardcast catalog where orders <key>):');
+    for (const p of r.placement) out(`  ${p.partition.padEnd(5)} [${p.lo ?? '-∞'}, ${p.hi ?? '+∞'})  on ${p.node ?? '?'}${p.replicas.length ? ` + replicas ${p.replicas.join(', ')}` : ''}${p.rows !== null ? `  ~${p.rows} rows` : ''}`);
+  }
   const v = r.rowsVerified;
   out(`\nrows verified after the run: ${v.ok ? 'OK' : 'MISMATCH'}: ${v.found} rows found, ${v.expected} expected from the acknowledged writes; missing ${v.missing}, unexpected ${v.unexpected}, duplicates ${v.duplicates}`);
   for (const [name, a] of Object.entries(r.analytics)) {

@@ -81,6 +81,16 @@ export class PostgresShardAdapter implements StoreAdapter {
     return n.url;
   };
 
+  /** Null when the node answers a trivial query, else why not: nothing is started on a node that is down. */
+  private async silent(node: string): Promise<string | null> {
+    try {
+      await this.pools.get(await this.urlOf(node)).query('SELECT 1');
+      return null;
+    } catch (err) {
+      return `node ${node} does not answer (${(err as Error).message})`;
+    }
+  }
+
   private env(): MigrationEnv {
     return {
       pools: this.pools,
@@ -209,7 +219,7 @@ export class PostgresShardAdapter implements StoreAdapter {
         const s = shardOf(cmd.partition);
         if (typeof s === 'string') return reject(s);
         const target = cmd.kind === 'shard' ? cmd.targetNode : null;
-        const bad = activeNode(target);
+        const bad = activeNode(target) ?? (await this.silent(target!));
         if (bad) return reject(bad);
         if (target === s.node) return reject(`shard ${s.shard} is already on ${target}`);
         if (cmd.kind === 'shard' && cmd.sourceNode !== null && cmd.sourceNode !== s.node) {
@@ -226,7 +236,7 @@ export class PostgresShardAdapter implements StoreAdapter {
         const s = shardOf(cmd.partition);
         if (typeof s === 'string') return reject(s);
         const target = cmd.kind === 'shard' ? cmd.targetNode : null;
-        const bad = activeNode(target);
+        const bad = activeNode(target) ?? (cmd.action === 'replicate' ? await this.silent(target!) : null);
         if (bad) return reject(bad);
         if (target === s.node) return reject(`${target} is the primary node of shard ${s.shard}`);
         const has = s.replicas.includes(target!);

@@ -191,13 +191,14 @@ export class RangeMigration {
     } catch (err) {
       const before = this.st.phase !== 'switched' && this.st.phase !== 'done' && !(this.st.phase === 'switching' && (await this.routingSwitched().catch(() => true)));
       if (before) {
+        let note: string | null;
         try {
-          await this.rollback();
+          note = await this.rollback();
         } catch (rb) {
           return this.outcome('FAILED', `${(err as Error).message}; rollback failed: ${(rb as Error).message}`, started, resumed);
         }
         const why = err instanceof VerifyError ? `verification failed: ${err.message}` : (err as Error).message;
-        return this.outcome('ROLLED_BACK', why, started, resumed);
+        return this.outcome('ROLLED_BACK', note ? `${why}; ${note}` : why, started, resumed);
       }
       return this.outcome('FAILED', `after the routing switch: ${(err as Error).message} (a resumed run finishes it)`, started, resumed);
     }
@@ -524,7 +525,8 @@ export class RangeMigration {
   }
 
   /** Undo everything before the routing switch; idempotent. */
-  async rollback(): Promise<void> {
+  /** Undoes a migration that did not switch; returns a note on what could not be cleaned up. */
+  async rollback(): Promise<string | null> {
     const p = this.plan;
     if (await tableExists(this.src, p.sourcePhysical)) {
       await q(this.src, `DROP TRIGGER IF EXISTS shardcast_capture ON ${this.S}`);
@@ -532,9 +534,16 @@ export class RangeMigration {
     await q(this.src, 'DELETE FROM shardcast_local.changes WHERE physical = $1', [p.sourcePhysical]).catch(() => {});
     // The source owns its whole range again (undoes a fence committed before a failed switch).
     await q(this.src, `UPDATE shardcast_local.shards SET lo = $2, hi = $3, state = 'active' WHERE physical = $1`, [p.sourcePhysical, p.sourceLo, p.sourceHi]);
+    let note: string | null = null;
     if (p.createTarget) {
-      await q(this.tgt, `DROP TABLE IF EXISTS ${this.T} CASCADE`);
-      await q(this.tgt, `DELETE FROM shardcast_local.shards WHERE physical = $1 AND state = 'pending'`, [p.targetPhysical]).catch(() => {});
+      try {
+        await q(this.tgt, `DROP TABLE IF EXISTS ${this.T} CASCADE`);
+        await q(this.tgt, `DELETE FROM shardcast_local.shards WHERE physical = $1 AND state = 'pending'`, [p.targetPhysical]).catch(() => {});
+      } catch (err) {
+        // The new copy was never routed to: with its node down it harms nothing, and the next
+        // migration to that node drops it (a 'pending' leftover). The routing is released below.
+        note = `the unrouted copy ${p.targetPhysical} on ${p.targetNode} could not be dropped (${(err as Error).message}); the next migration there drops it`;
+      }
     } else if (await tableExists(this.tgt, p.targetPhysical)) {
       // Merge: the target is a live shard; remove the rows copied into it and restore its bounds.
       await q(this.tgt, `DELETE FROM ${this.T} WHERE ${this.rangeWhere(1)}`, this.rangeParams());
@@ -545,6 +554,7 @@ export class RangeMigration {
       `UPDATE shardcast_route.ranges SET state = 'active', owner = NULL WHERE table_name = $1 AND shard = ANY($2) AND owner = $3`,
       [p.table, [p.sourceShard, p.targetShard], p.commandId],
     );
+    return note;
   }
 }
 

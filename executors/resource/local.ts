@@ -189,7 +189,9 @@ export class LocalPgResourceAdapter implements StoreAdapter {
       await this.pgBin('pg_ctl', ['-D', info.managedDir!, '-m', 'fast', '-w', 'stop']);
     } catch (err) {
       const stderr = (err as { stderr?: string }).stderr ?? '';
-      if (!/not running|No such file|does not exist|Is server running/i.test(stderr)) {
+      // "No such process": a stale postmaster.pid of a server that is already gone (e.g. the
+      // machine restarted): it is stopped, which is what scale_in wants.
+      if (!/not running|No such file|does not exist|Is server running|No such process/i.test(stderr)) {
         await q(this.coord, `UPDATE shardcast_route.nodes SET state = 'active' WHERE node = $1`, [node]);
         return { status: 'ROLLED_BACK', reason: `pg_ctl stop failed: ${stderr.trim() || (err as Error).message}` };
       }
