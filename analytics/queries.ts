@@ -1,48 +1,63 @@
 /**
  * Canned analytics over the ClickHouse tables. Each query is plain SQL that runs on ClickHouse
  * 18.16 and current releases (no query parameters: 18.16 lacks them; the only value spliced in
- * are checked integers: the limit and `since`, a time in ms from which rows count, so a report
- * can be scoped to one run). Tables are read with FINAL so redelivered rows count once.
+ * are checked integers: the limit and a time range [since, until) in ms, so a report can be
+ * scoped to one run). Tables are read with FINAL so redelivered rows count once.
  */
+export interface TimeRange {
+  /** Rows from this time on (ms since the epoch); default: all. */
+  since?: number;
+  /** Rows before this time (ms since the epoch); default: no end. */
+  until?: number;
+}
+
 export interface CannedQuery {
   name: string;
   description: string;
-  sql: (db: string, limit: number, sinceMs?: number) => string;
+  sql: (db: string, limit: number, range?: TimeRange) => string;
 }
 
-const ms = (v: number | undefined) => {
+const ms = (v: number | undefined, what: string) => {
   const n = Math.max(0, Math.floor(v ?? 0));
-  if (!Number.isSafeInteger(n)) throw new Error(`since: not a time in ms: ${v}`);
+  if (!Number.isSafeInteger(n)) throw new Error(`${what}: not a time in ms: ${v}`);
   return n;
 };
+
+/** `col >= since AND col < until` on a column of epoch milliseconds. */
+const within = (col: string, r: TimeRange = {}) =>
+  `${col} >= ${ms(r.since, 'since')}${r.until !== undefined ? ` AND ${col} < ${ms(r.until, 'until')}` : ''}`;
+
+/** The same on a DateTime column (seconds). */
+const withinSeconds = (col: string, r: TimeRange = {}) =>
+  `${col} >= toDateTime(${Math.floor(ms(r.since, 'since') / 1000)})${r.until !== undefined ? ` AND ${col} < toDateTime(${Math.ceil(ms(r.until, 'until') / 1000)})` : ''}`;
 
 export const CANNED_QUERIES: CannedQuery[] = [
   {
     name: 'hot-ranges',
     description: 'hottest table key ranges by queries over the last windows seen, with their peak window',
-    sql: (db, limit, since) => `SELECT source, table_name, key_bucket, sum(queries) AS total_queries, sum(reads) AS total_reads,
+    sql: (db, limit, range) => `SELECT source, table_name, key_bucket, sum(queries) AS total_queries, sum(reads) AS total_reads,
         sum(writes) AS total_writes, max(queries) AS peak_window_queries, count() AS windows
       FROM ${db}.aggregates FINAL
-      WHERE window_start_ms >= ${ms(since)}
+      WHERE ${within('window_start_ms', range)}
       GROUP BY source, table_name, key_bucket ORDER BY total_queries DESC LIMIT ${limit}`,
   },
   {
     name: 'hot-partitions-over-time',
     description: 'queries per minute for the hottest key ranges',
-    sql: (db, limit, since) => `SELECT toStartOfMinute(ts) AS minute, table_name, key_bucket, sum(queries) AS total_queries
+    sql: (db, limit, range) => `SELECT toStartOfMinute(ts) AS minute, table_name, key_bucket, sum(queries) AS total_queries
       FROM ${db}.aggregates FINAL
-      WHERE window_start_ms >= ${ms(since)} AND (table_name, key_bucket) IN (
-        SELECT table_name, key_bucket FROM ${db}.aggregates FINAL WHERE window_start_ms >= ${ms(since)}
+      WHERE ${within('window_start_ms', range)} AND (table_name, key_bucket) IN (
+        SELECT table_name, key_bucket FROM ${db}.aggregates FINAL WHERE ${within('window_start_ms', range)}
         GROUP BY table_name, key_bucket ORDER BY sum(queries) DESC LIMIT 5)
       GROUP BY minute, table_name, key_bucket ORDER BY minute, total_queries DESC LIMIT ${limit}`,
   },
   {
     name: 'forecast-error',
     description: 'forecast error by model and series: mean absolute error and interval coverage against observed aggregates',
-    sql: (db, limit, since) => `SELECT f.model AS model, f.series_id AS series_id, count() AS points,
+    sql: (db, limit, range) => `SELECT f.model AS model, f.series_id AS series_id, count() AS points,
         avg(abs(f.predicted - a.queries)) AS mae,
         avg(if(a.queries >= f.lower AND a.queries <= f.upper, 1, 0)) AS coverage
-      FROM (SELECT model, series_id, target_ms, predicted, lower, upper FROM ${db}.forecasts FINAL WHERE target_ms >= ${ms(since)}) AS f
+      FROM (SELECT model, series_id, target_ms, predicted, lower, upper FROM ${db}.forecasts FINAL WHERE ${within('target_ms', range)}) AS f
       ANY INNER JOIN (SELECT series_id, window_start_ms AS target_ms, queries FROM ${db}.aggregates FINAL) AS a
       USING (series_id, target_ms)
       GROUP BY model, series_id ORDER BY points DESC, mae DESC LIMIT ${limit}`,
@@ -50,11 +65,11 @@ export const CANNED_QUERIES: CannedQuery[] = [
   {
     name: 'decisions',
     description: 'every decision with its evidence, predicted benefit and latest outcome',
-    sql: (db, limit, since) => `SELECT c.command_id AS command_id, c.action AS action, c.table_name AS table_name,
+    sql: (db, limit, range) => `SELECT c.command_id AS command_id, c.action AS action, c.table_name AS table_name,
         c.partition_id AS partition_id, c.current_load AS current_load, c.forecast_peak AS forecast_peak,
         c.expected_benefit AS expected_benefit, c.expected_cost AS expected_cost, c.explanation AS explanation,
         r.status AS status, r.reason AS reason, r.rows_copied AS rows_copied, r.verified AS verified
-      FROM (SELECT * FROM ${db}.commands FINAL WHERE issued_at_ms >= ${ms(since)}) AS c
+      FROM (SELECT * FROM ${db}.commands FINAL WHERE ${within('issued_at_ms', range)}) AS c
       ANY LEFT JOIN (
         SELECT command_id, argMax(status, ts_ms) AS status, argMax(reason, ts_ms) AS reason,
           max(rows_copied) AS rows_copied, argMax(verified, ts_ms) AS verified
@@ -65,26 +80,26 @@ export const CANNED_QUERIES: CannedQuery[] = [
   {
     name: 'migrations',
     description: 'migration history: commands that moved data, with rows, bytes, duration and verification',
-    sql: (db, limit, since) => `SELECT command_id, action, store, argMax(status, ts_ms) AS final_status,
+    sql: (db, limit, range) => `SELECT command_id, action, store, argMax(status, ts_ms) AS final_status,
         max(rows_copied) AS rows_copied, max(bytes_moved) AS bytes_moved, max(duration_ms) AS duration_ms,
         argMax(verified, ts_ms) AS verified, min(ts) AS started
       FROM ${db}.results FINAL
-      WHERE ts_ms >= ${ms(since)}
+      WHERE ${within('ts_ms', range)}
       GROUP BY command_id, action, store ORDER BY started DESC LIMIT ${limit}`,
   },
   {
     name: 'dlq-reasons',
     description: 'dead letters by source topic, stage and reason',
-    sql: (db, limit, since) => `SELECT source_topic, stage, reason, count() AS letters, max(ts) AS last_seen_at
-      FROM ${db}.dlq FINAL WHERE ts >= toDateTime(${Math.floor(ms(since) / 1000)}) GROUP BY source_topic, stage, reason ORDER BY letters DESC LIMIT ${limit}`,
+    sql: (db, limit, range) => `SELECT source_topic, stage, reason, count() AS letters, max(ts) AS last_seen_at
+      FROM ${db}.dlq FINAL WHERE ${withinSeconds('ts', range)} GROUP BY source_topic, stage, reason ORDER BY letters DESC LIMIT ${limit}`,
   },
   {
     name: 'node-load',
     description: 'queries per node in 15-second buckets (the total series of each node, so each query counts once)',
-    sql: (db, limit, since) => `SELECT node, intDiv(window_start_ms, 15000) * 15000 AS bucket_ms, sum(queries) AS total_queries,
+    sql: (db, limit, range) => `SELECT node, intDiv(window_start_ms, 15000) * 15000 AS bucket_ms, sum(queries) AS total_queries,
         sum(reads) AS total_reads, sum(writes) AS total_writes
       FROM ${db}.aggregates FINAL
-      WHERE node != '' AND table_name = '' AND window_start_ms >= ${ms(since)}
+      WHERE node != '' AND table_name = '' AND ${within('window_start_ms', range)}
       GROUP BY node, bucket_ms ORDER BY bucket_ms, node LIMIT ${limit}`,
   },
 ];

@@ -13,9 +13,9 @@ const positiveInt = (name: string) => (v: string) => {
   return n;
 };
 
-const sinceTime = (v: string) => {
+const timeArg = (flag: string) => (v: string) => {
   const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('--since must be epoch milliseconds or an ISO date');
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be epoch milliseconds or an ISO date`);
   return n;
 };
 
@@ -127,7 +127,8 @@ export function buildProgram(): Command {
     .argument('[query-name]', 'name of the query; omit to list them')
     .addOption(json('print rows as JSON'))
     .option('--limit <n>', 'rows at most', positiveInt('--limit'), 20)
-    .option('--since <time>', 'only rows from this time on: epoch milliseconds or an ISO date (the demo report prints its own)', sinceTime)
+    .option('--since <time>', 'only rows from this time on: epoch milliseconds or an ISO date (the demo report prints its own)', timeArg('--since'))
+    .option('--until <time>', 'only rows before this time: epoch milliseconds or an ISO date', timeArg('--until'))
     .addHelpText('after', `\nQueries:\n${describeQueries()}`)
     .action(async (name, o) => (await import('./commands/analytics.js')).analyticsCommand(name, o));
 

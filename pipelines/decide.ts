@@ -50,6 +50,11 @@ export interface DecideOptions {
    * start, so an earlier run's commands on the same names do not hold this one back.
    */
   historySince?: number;
+  /**
+   * Windows of forecasts to see before the first plan (default 5): the first forecasts of a
+   * series rest on one or two windows, too little to move data or remove a node on.
+   */
+  warmupWindows?: number;
   /** Called after each round with where its partition schema came from. */
   onState?: (via: 'catalog' | 'routing', state: ClusterStateInput) => void;
 }
@@ -261,6 +266,9 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   let issued = 0;
   const capacity = opts.nodeCapacity ?? 1000;
   const held = new Map<string, AnyCommand>();
+  // Distinct forecast origins seen (bounded by the warm-up: only its size matters).
+  const origins = new Set<number>();
+  const warmup = opts.warmupWindows ?? 5;
 
   // The catalog: a driver and a PostgreSQL discovery for the planned tables.
   let driver: Driver | null = null;
@@ -327,6 +335,10 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
         }
       }
       if (!newForecasts) return [];
+      if (origins.size < warmup) {
+        for (const f of forecasts.values()) origins.add(f.originTs);
+        if (origins.size < warmup) return [];
+      }
       const fs = foldForecasts(forecasts.values());
       const now = Math.max(...fs.map((f) => f.originTs + f.stepMs));
       const { via, state, taken } = await planningState(now);

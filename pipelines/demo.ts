@@ -178,11 +178,13 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
     duplicates: after.duplicates.length, ok: diffs.length === 0 && after.duplicates.length === 0 && after.misplaced === 0,
   };
 
+  // The report's queries cover this run only: from its start to now (the last aggregates and results are in).
+  const endedAtMs = Date.now();
   const analytics: DemoReport['analytics'] = {};
   for (const q of CANNED_QUERIES) {
     const limit = q.name === 'node-load' ? 1000 : 10;
-    const rows = await queryRows(ch, q.sql(db, limit, startedAtMs)).catch((e) => [{ error: (e as Error).message }]);
-    analytics[q.name] = { command: `shardcast analytics ${q.name} --since ${startedAtMs} --limit ${limit}`, rows };
+    const rows = await queryRows(ch, q.sql(db, limit, { since: startedAtMs, until: endedAtMs })).catch((e) => [{ error: (e as Error).message }]);
+    analytics[q.name] = { command: `shardcast analytics ${q.name} --since ${startedAtMs} --until ${endedAtMs} --limit ${limit}`, rows };
   }
   await ch.close();
 

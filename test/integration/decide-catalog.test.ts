@@ -115,7 +115,7 @@ test('a forecast of rising load on one range splits it before the load, and the 
   stages.push(await startCatalog(ctx, { groupId: `${group}-catalog`, kinds: ['postgres'], discoverEveryMs: 0 }));
   stages.push(await startExecute(ctx, { groupId: `${group}-execute` }));
   stages.push(await startDecide(ctx, {
-    groupId: `${group}-decide`, source: SOURCE, nodeCapacity: CAPACITY,
+    groupId: `${group}-decide`, source: SOURCE, nodeCapacity: CAPACITY, warmupWindows: 1,
     // The table is tiny (a split's minimum size is for real tables); steps match the forecasts;
     // placement actions only, so the answer to a hot range is to spread it, not to add a node.
     decide: { stepMs: STEP, horizonSteps: 12, decideEveryMs: STEP, split: { minSizeBytes: 0 }, actions: ['split', 'move'] },

@@ -39,7 +39,7 @@ test('one path through every stage, on the real stack', { timeout: 240_000 }, as
   const stages = {
     ingest: await startIngest(ctx, { groupId: 'skeleton-test-ingest', idleFlushMs: 500 }),
     forecast: await startForecast(ctx, { groupId: 'skeleton-test-forecast', stepMs: 1000, horizon: 3, checkpointFile: null }),
-    decide: await startDecide(ctx, { groupId: 'skeleton-test-decide', source, nodeCapacity: 40 }),
+    decide: await startDecide(ctx, { groupId: 'skeleton-test-decide', source, nodeCapacity: 40, warmupWindows: 1 }),
     execute: await startExecute(ctx, { groupId: 'skeleton-test-execute' }),
     sink: await startSink(ctx, { groupId: 'skeleton-test-sink' }),
   };
