@@ -50,6 +50,9 @@ export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): P
     ],
     batchSize: opts.batchSize ?? 5000,
     batchMs: 1000,
+    // Inserts are idempotent (ReplacingMergeTree on natural ids) and need no order: decode the
+    // next batch while ClickHouse takes this one.
+    concurrency: 2,
     handle: async (batch: Envelope<unknown>[]) => {
       const tables = new Map<string, object[]>();
       const add = (t: string, rows: object[]) => {

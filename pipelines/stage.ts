@@ -4,7 +4,7 @@
  * handler, send what it returns (outputs and dead letters), and only then commit the batch's
  * offsets. A message that cannot be decoded goes to the DLQ with its bytes, position and reason.
  */
-import { bufferTime, concatMap, filter, from, lastValueFrom, defaultIfEmpty } from 'rxjs';
+import { bufferTime, mergeMap, filter, from, lastValueFrom, defaultIfEmpty } from 'rxjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeadLetter } from '../schemas/types.js';
 import { TOPICS } from '../topics/catalog.js';
@@ -12,6 +12,7 @@ import { consumeTopics, latestPositions, type TopicSource } from '../topics/cons
 import { deadLetter, type Envelope } from '../processors/envelope.js';
 import type { OutRecord } from '../topics/producer.js';
 import type { PipelineContext } from './context.js';
+import { CommitChain } from './commitChain.js';
 import type { IngestStats } from '../processors/ingest.js';
 
 export interface StageOutput {
@@ -27,6 +28,13 @@ export interface StageSpec<T> {
   /** Largest micro-batch and longest wait before a partial batch is handled. */
   batchSize?: number;
   batchMs?: number;
+  /**
+   * Batches handled at the same time (default 1). Above 1 a batch is decoded and handled while
+   * the one before it waits on its store, but offsets are still committed in batch order and
+   * never past a batch that failed: only for handlers whose effects are idempotent and need no
+   * order (the ClickHouse sink).
+   */
+  concurrency?: number;
   /** Handles decoded messages; returns what to send. Throwing stops the stage (nothing committed). */
   handle(batch: Envelope<T>[]): Promise<StageOutput[]>;
 }
@@ -69,13 +77,18 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
     gate,
   });
 
-  const processBatch = async (raw: Envelope<Buffer | null>[]) => {
+  const chain = new CommitChain();
+  const processBatch = (raw: Envelope<Buffer | null>[]) => chain.run((earlier) => handleBatch(raw, earlier));
+
+  const handleBatch = async (raw: Envelope<Buffer | null>[], before: Promise<void>) => {
     stats.consumed += raw.length;
     const good: Envelope<T>[] = [];
     const letters: DeadLetter[] = [];
     for (const m of raw) {
       try {
-        good.push({ ...m, value: await ctx.serde.decode<T>(m.topic, m.value) });
+        // Synchronously when the writer schema is known (the common case): no promise per message.
+        const value = ctx.serde.decodeSync<T>(m.topic, m.value) ?? (await ctx.serde.decode<T>(m.topic, m.value));
+        good.push({ ...m, value });
       } catch (err) {
         letters.push(deadLetter(m, 'decode', (err as Error).message, spec.name, Date.now()));
       }
@@ -83,6 +96,7 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
     const outputs = good.length > 0 ? await spec.handle(good) : [];
     if (letters.length > 0) outputs.push({ topic: TOPICS.dlq.name, records: letters.map((l) => ({ key: l.sourceTopic, value: l })) });
     await ctx.producer.sendMany(outputs);
+    await before;
     await source.commit(latestPositions(raw));
     for (const o of outputs) if (o.topic !== TOPICS.dlq.name) stats.produced += o.records.length;
     stats.handled += good.length;
@@ -94,14 +108,14 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
     source.messages$.pipe(
       bufferTime(spec.batchMs ?? 500, null, spec.batchSize ?? 1000),
       filter((b) => b.length > 0),
-      concatMap((b) =>
+      mergeMap((b) =>
         from(
           processBatch(b).catch((err: unknown) => {
             ctx.log.error({ err, stage: spec.name }, 'stage failed; its batch was not committed');
             throw err;
           }),
         ),
-      ),
+      spec.concurrency ?? 1),
       defaultIfEmpty(undefined),
     ),
   ).then(() => undefined);
