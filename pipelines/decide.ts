@@ -17,10 +17,12 @@
  * of a split's child planned in the same round names a shard the executor will know.
  */
 import pg from 'pg';
-import type { AnyCommand, Forecast, WorkloadAggregate } from '../schemas/types.js';
+import type { AnyCommand, CommandResult, Forecast, WorkloadAggregate } from '../schemas/types.js';
 import { COMMAND_TOPICS, TOPICS } from '../topics/catalog.js';
 import { decide } from '../processors/decide/engine.js';
-import type { DecideConfigInput } from '../processors/decide/config.js';
+import { decideConfig, type DecideConfigInput } from '../processors/decide/config.js';
+import { DecisionFeedback } from '../processors/decide/feedback.js';
+import type { SelectorModel } from '../processors/decide/selector.js';
 import type { BucketSpec, ClusterStateInput, CoAccessEdge, InFlight, PartitionSpec, RecentAction } from '../processors/decide/state.js';
 import { listNodes, loadRoutes, physicalName } from '../executors/postgres/layout.js';
 import { catalogUnavailable, createCatalogDriver, ensureCatalogSchema, type Driver } from '../catalog/neo4j.js';
@@ -257,7 +259,15 @@ export function commandOutputs(cmds: readonly AnyCommand[]): StageOutput[] {
 /** After a failed catalog round, plan against the routing map this long before trying again. */
 const CATALOG_RETRY_MS = 30_000;
 
-export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}): Promise<RunningStage & { commands: () => number }> {
+export interface RunningDecide extends RunningStage {
+  commands: () => number;
+  /** The plan selector as learned so far (null before the first decision). */
+  selector: () => SelectorModel | null;
+  /** Decisions whose outcome has been judged and learned from. */
+  rewards: () => number;
+}
+
+export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}): Promise<RunningDecide> {
   const source = opts.source ?? 'pg-shards';
   const pools = new Map(ctx.cfg.pgNodes.map((url, i) => [`node${i}`, new pg.Pool({ connectionString: url, max: 2 })]));
   const coord = pools.get('node0')!;
@@ -315,23 +325,33 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     return { via: 'routing', state: await loadClusterState(pools, coord, ctx.cfg.partitionKeys, source, capacity), taken: [] };
   };
 
-  const stage = await startStage<Forecast | WorkloadAggregate>(ctx, {
+  // The plan selector learns from what each decision round turned out to be (node load over
+  // its horizon from the aggregates, its commands' results); made at the first round, when the
+  // forecasts say the step and horizon.
+  let feedback: DecisionFeedback | null = null;
+  let rewards = 0;
+  const targetUtil = decideConfig(opts.decide ?? {}).targetUtil;
+
+  const stage = await startStage<Forecast | WorkloadAggregate | CommandResult>(ctx, {
     name: 'decide',
     groupId: opts.groupId ?? 'shardcast-decide',
-    topics: [TOPICS.forecasts.name, TOPICS.aggregates.name],
+    topics: [TOPICS.forecasts.name, TOPICS.aggregates.name, TOPICS.results.name],
     batchSize: 5000,
     batchMs: 500,
-    handle: async (batch: Envelope<Forecast | WorkloadAggregate>[]) => {
+    handle: async (batch: Envelope<Forecast | WorkloadAggregate | CommandResult>[]) => {
       let newForecasts = false;
       for (const m of batch) {
         if (m.topic === TOPICS.forecasts.name) {
           const f = m.value as Forecast;
           forecasts.set(f.seriesId, f);
           newForecasts = true;
+        } else if (m.topic === TOPICS.results.name) {
+          feedback?.observeResult(m.value as CommandResult);
         } else {
           const a = m.value as WorkloadAggregate;
           const cur = latest.get(a.seriesId);
           if (!cur || cur.windowStart <= a.windowStart) latest.set(a.seriesId, a);
+          feedback?.observeAggregate(a);
         }
       }
       if (!newForecasts) return [];
@@ -344,7 +364,16 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       const { via, state, taken } = await planningState(now);
       opts.onState?.(via, state);
       if (state.partitions.length === 0) return [];
-      const result = decide(state, fs, foldAggregates(latest.values()), now, opts.decide ?? {});
+      if (!feedback && fs.length > 0) {
+        const f0 = fs[0]!;
+        feedback = new DecisionFeedback({ capacity, stepMs: f0.stepMs, horizonMs: f0.points.length * f0.stepMs, targetUtil });
+      }
+      for (const r of feedback?.settle(now) ?? []) {
+        rewards++;
+        ctx.log.info({ arm: r.arm, reward: Number(r.reward.toFixed(3)), violationMinutes: r.violationMinutes, gbMoved: Number(r.gbMoved.toFixed(3)), failed: r.failed }, 'plan selector rewarded');
+      }
+      const result = decide(state, fs, foldAggregates(latest.values()), now, opts.decide ?? {}, feedback?.selector ?? null);
+      feedback?.record(now, result.strategy, result.features, result.commands.map((c) => c.commandId));
       const commands = toStoreCommands(result.commands, state, taken);
       opts.onDecision?.(commands, result.explanations);
       for (const line of result.explanations) ctx.log.info({ strategy: result.strategy, state: via }, line);
@@ -399,6 +428,8 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   return {
     ...stage,
     commands: () => issued,
+    selector: () => feedback?.selector ?? null,
+    rewards: () => rewards,
     async stop() {
       clearInterval(releaseTimer);
       await releasing;
