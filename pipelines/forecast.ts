@@ -25,12 +25,18 @@ export interface ForecastOptions {
    * consumed and committed, and do not move this forecaster's clock.
    */
   sources?: string[];
+  /**
+   * Aggregates whose window starts more than this after the wall clock (default 1 h) are not
+   * forecast: one far-future window (a producer with a wrong clock) would move the forecaster's
+   * clock ahead and hold every other series' forecasts back. They are counted and reported.
+   */
+  maxFutureMs?: number;
 }
 
 export async function startForecast(
   ctx: PipelineContext,
   opts: ForecastOptions = {},
-): Promise<RunningStage & { forecaster: OnlineForecaster; forecasts: () => number; backend: string }> {
+): Promise<RunningStage & { forecaster: OnlineForecaster; forecasts: () => number; futureSkipped: () => number; backend: string }> {
   const backend = await initBackend(ctx.cfg.forecastBackend);
   const stepMs = opts.stepMs ?? ctx.cfg.windowMs;
   const forecaster = new OnlineForecaster({
@@ -49,6 +55,8 @@ export async function startForecast(
   let lastForecastWindow = -Infinity;
   let latestWindow = -Infinity;
   let published = 0;
+  let futureSkipped = 0;
+  let lastFutureWarn = 0;
   // Series forecast at lastForecastWindow: windows of one step reach this stage from several
   // partitions, possibly in different batches, so series that come after the step are
   // forecast at the same origin when they arrive.
@@ -62,8 +70,17 @@ export async function startForecast(
     batchMs: 300,
     handle: async (batch: Envelope<WorkloadAggregate>[]) => {
       const seen = new Set<string>();
+      const horizonEnd = Date.now() + (opts.maxFutureMs ?? 3_600_000);
       for (const { value: a } of batch) {
         if (only && !only.has(a.source)) continue;
+        if (a.windowStart > horizonEnd) {
+          futureSkipped++;
+          if (Date.now() - lastFutureWarn > 60_000) {
+            lastFutureWarn = Date.now();
+            ctx.log.warn({ seriesId: a.seriesId, windowStart: new Date(a.windowStart).toISOString(), skipped: futureSkipped }, 'aggregate from the future (producer clock?) not forecast');
+          }
+          continue;
+        }
         forecaster.observe(a.seriesId, a.windowStart, a.queries);
         latestWindow = Math.max(latestWindow, a.windowStart);
         seen.add(a.seriesId);
@@ -88,5 +105,5 @@ export async function startForecast(
       return [{ topic: TOPICS.forecasts.name, records: forecasts.map((f) => ({ key: f.seriesId, value: f })) }];
     },
   });
-  return { ...stage, forecaster, backend, forecasts: () => published };
+  return { ...stage, forecaster, backend, forecasts: () => published, futureSkipped: () => futureSkipped };
 }

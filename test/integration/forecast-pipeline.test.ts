@@ -60,7 +60,10 @@ test('forecast pipeline: every series with aggregates gets sane forecasts on sha
   const stage = await startForecast(ctx, { groupId: uniq('fc-pipeline-test'), stepMs: STEP, horizon: H, season: 12, checkpointFile: null, sources: [source] });
   try {
     // First a set of series with every window, so the pipeline forecasts window WINDOWS-2.
-    await ctx.producer.send(TOPICS.aggregates.name, records(first, WINDOWS));
+    // ... and one window a year ahead (a producer with a wrong clock): counted, not forecast,
+    // and it must not move the forecaster's clock (the origins are checked below).
+    const future = { key: first[1]!, value: aggregate(first[1]!, source, 'orders', 'k0', base + 365 * 86_400_000, 5) };
+    await ctx.producer.send(TOPICS.aggregates.name, [...records(first, WINDOWS), future]);
     await eventually(async () => (first.every((id) => seen.has(id)) ? true : undefined), 90_000, 'forecasts for the first series');
     // Then more series whose windows are no newer: they must still be forecast.
     await ctx.producer.send(TOPICS.aggregates.name, records(late, WINDOWS));
@@ -68,6 +71,7 @@ test('forecast pipeline: every series with aggregates gets sane forecasts on sha
     await eventually(async () => (expected.every((id) => seen.has(id)) ? true : undefined), 90_000, 'forecasts for the late series');
 
     assert.deepEqual([...seen.keys()].sort(), expected, 'exactly the series that had aggregates');
+    assert.equal(stage.futureSkipped(), 1, 'the far-future window was counted and skipped');
     const origin = base + (WINDOWS - 2) * STEP;
     const sent = new Map<string, number[]>();
     for (const r of records([...first, ...late], WINDOWS)) sent.set(r.key, [...(sent.get(r.key) ?? []), r.value.queries]);
