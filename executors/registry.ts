@@ -11,7 +11,7 @@
 import type { Config } from '../lib/config.js';
 import { ClickHouseAdapter } from './clickhouse/adapter.js';
 import { KafkaTopicAdapter } from './kafka/adapter.js';
-import { PostgresShardAdapter } from './postgres/adapter.js';
+import { PostgresShardAdapter, type PostgresAdapterOptions } from './postgres/adapter.js';
 import { LocalPgResourceAdapter } from './resource/local.js';
 import type { StoreAdapter } from './types.js';
 
@@ -20,9 +20,9 @@ export interface AdapterSet {
   close(): Promise<void>;
 }
 
-export async function buildAdapters(cfg: Config): Promise<AdapterSet> {
+export async function buildAdapters(cfg: Config, opts: { postgres?: PostgresAdapterOptions } = {}): Promise<AdapterSet> {
   const list: StoreAdapter[] = [];
-  list.push(await PostgresShardAdapter.open(cfg));
+  list.push(await PostgresShardAdapter.open(cfg, opts.postgres));
   list.push(await LocalPgResourceAdapter.open(cfg));
   list.push(ClickHouseAdapter.open(cfg));
   list.push(KafkaTopicAdapter.open(cfg));

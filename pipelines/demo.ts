@@ -117,7 +117,9 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
       say(`decision: ${lines[i] ?? c.explanation}`);
     }),
   });
-  const execute = await startExecute(ctx, { groupId: `${group}-execute` });
+  // pgbench follows the routing map at each segment's start: a moved shard's source stays for
+  // a segment longer, so its reads keep working until the next segment reads the new routing.
+  const execute = await startExecute(ctx, { groupId: `${group}-execute`, pgGraceMs: (SEGMENT_SEC + 1) * 1000 });
   const sink = await startSink(ctx, { groupId: `${group}-sink` });
   const collector = await startCollector(cfg, { source: PG_STORE, fromNow: true, ignoreApplications: ['shardcast-executor'] });
   say(`forecasting on the ${forecast.backend} backend`);

@@ -31,6 +31,11 @@ export function toAnyCommand(topic: string, value: PartitionCommand | ShardComma
 export interface ExecuteOptions {
   groupId?: string;
   bytesPerSecond?: number;
+  /**
+   * How long a moved shard's source stays after the routing switch, for clients that do not
+   * follow the routing map at once (default 2 s; a command's graceMs wins).
+   */
+  pgGraceMs?: number;
   /** Check commands against the Neo4j catalog (default: config executeCatalogCheck). */
   catalogCheck?: CatalogCheckMode;
 }
@@ -38,7 +43,7 @@ export interface ExecuteOptions {
 export async function startExecute(ctx: PipelineContext, opts: ExecuteOptions = {}): Promise<RunningStage & { engine: ExecutorEngine; abort(): void }> {
   const ledger = await CommandLedger.open(ctx.cfg.pgNodes[0]!);
   const abort = new AbortController();
-  const adapters = await buildAdapters(ctx.cfg);
+  const adapters = await buildAdapters(ctx.cfg, { postgres: opts.pgGraceMs !== undefined ? { defaultGraceMs: opts.pgGraceMs } : {} });
   const emit = async (r: CommandResult) => {
     await ctx.producer.send(TOPICS.results.name, [{ key: r.commandId, value: r }]);
     ctx.log.info({ commandId: r.commandId, action: r.action, status: r.status, reason: r.reason ?? undefined }, 'result');
