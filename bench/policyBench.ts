@@ -6,11 +6,16 @@
  * - moving-hotspot and flash-crowd: predictive has fewer violation minutes than reactive, with
  *   ≤ 1.2× its bytes moved;
  * - overall: predictive's violation minutes summed over the suite ≤ 1.3× the oracle's.
+ * The suite: the synthetic generators (bench/sim/workload.ts SUITE) and the YCSB traces
+ * (bench/ycsbTrace.ts BENCH_TRACES: the real YCSB client's zipfian, hotspot and latest request
+ * distributions, turned into traces); the traces count in the overall comparison. When YCSB
+ * cannot be run (no jars and no Maven or network, no java), the report says so and why.
  * Pass/fail is reported as measured; nothing is hard-coded.
  */
-import { type PolicyEvalResult, evaluateWorkload, formatTable } from './policyEval.js';
+import { type PolicyEvalResult, capacityFor, evaluateWorkload, formatTable } from './policyEval.js';
 import { SUITE, type Workload } from './sim/workload.js';
 import type { SimConfig } from './sim/simulator.js';
+import { BENCH_TRACES, ycsbWorkloads } from './ycsbTrace.js';
 
 export interface TargetCheck {
   target: string;
@@ -19,9 +24,15 @@ export interface TargetCheck {
   pass: boolean;
 }
 
+/** The YCSB traces of the run: where each came from, or why there are none. */
+export type YcsbStatus = { traces: { name: string; run: string }[] } | { skipped: string };
+
 export interface PolicyBenchReport {
   backend: string;
   simConfig: Partial<SimConfig>;
+  /** Simulator settings per workload where they differ from simConfig (traces: node capacity). */
+  workloadSimConfig: Record<string, Partial<SimConfig>>;
+  ycsb: YcsbStatus | null;
   workloads: PolicyEvalResult[];
   targets: TargetCheck[];
   passed: number;
@@ -74,30 +85,73 @@ export function checkTargets(results: readonly PolicyEvalResult[], kinds: Readon
 
 export function formatReport(rep: PolicyBenchReport): string {
   const lines = [`policy benchmark — cluster simulator, ${rep.backend}, all policies run in this process (${(rep.wallMs / 1000).toFixed(1)} s)`, ''];
+  const y = rep.ycsb;
+  if (y && 'skipped' in y) lines.push(`YCSB traces SKIPPED (not in the suite or the totals): ${y.skipped}`, '');
+  else if (y) lines.push('YCSB traces (real YCSB client, BasicDB, turned into traces):', ...y.traces.map((t) => `  ${t.name}: ${t.run}`), '');
   for (const w of rep.workloads) lines.push(formatTable(w), '');
   lines.push('targets:');
   for (const t of rep.targets) lines.push(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.workload.padEnd(16)} ${t.target}: ${t.measured}`);
-  lines.push(`${rep.passed} passed, ${rep.failed} failed`);
+  lines.push(`${rep.passed} passed, ${rep.failed} failed${y && 'skipped' in y ? ' (YCSB traces skipped, see above)' : ''}`);
   return lines.join('\n');
 }
 
-export function runPolicyBench(opts: { json?: boolean; workloads?: string[]; seed?: number; onProgress?: (w: string) => void } = {}): { report: PolicyBenchReport; text: string } {
+export interface PolicyBenchOptions {
+  json?: boolean;
+  /** Workload names (synthetic or ycsb-*); default: all of them. */
+  workloads?: string[];
+  seed?: number;
+  /** Include the YCSB traces (default: when no workload list is given, or it names one). */
+  ycsb?: boolean;
+  onProgress?: (w: string) => void;
+  /** Lines about fetching YCSB and running its client (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export function runPolicyBench(opts: PolicyBenchOptions = {}): { report: PolicyBenchReport; text: string } {
   const t0 = performance.now();
+  const ycsbNames = BENCH_TRACES.map((t) => t.name);
   const names = opts.workloads ?? Object.keys(SUITE);
+  for (const name of names) {
+    if (!SUITE[name] && !ycsbNames.includes(name)) throw new Error(`unknown workload ${name}; expected one of ${[...Object.keys(SUITE), ...ycsbNames].join(', ')}`);
+  }
   const kinds = new Map<string, Workload['kind']>();
   const results: PolicyEvalResult[] = [];
   const simConfig: Partial<SimConfig> = {};
+  const workloadSimConfig: Record<string, Partial<SimConfig>> = {};
   for (const name of names) {
     const gen = SUITE[name];
-    if (!gen) throw new Error(`unknown workload ${name}; expected one of ${Object.keys(SUITE).join(', ')}`);
+    if (!gen) continue;
     opts.onProgress?.(name);
     const w = gen(opts.seed !== undefined ? { seed: opts.seed } : {});
     kinds.set(w.name, w.kind);
     results.push(evaluateWorkload(w, simConfig));
   }
+  const wantYcsb = opts.ycsb ?? (opts.workloads === undefined || opts.workloads.some((n) => ycsbNames.includes(n)));
+  let ycsb: YcsbStatus | null = null;
+  if (wantYcsb) {
+    const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const got = ycsbWorkloads(log);
+    if ('skipped' in got) {
+      ycsb = { skipped: got.skipped };
+      log(`YCSB traces skipped: ${got.skipped}`);
+    } else {
+      const traces: { name: string; run: string }[] = [];
+      for (const { workload: w, run } of got.workloads) {
+        if (opts.workloads && !opts.workloads.includes(w.name) && opts.ycsb === undefined) continue;
+        opts.onProgress?.(w.name);
+        // a foreign trace: node capacity sized so its mean load fills the starting 4 nodes at 50% (as policy-eval does)
+        const sim: Partial<SimConfig> = { capacity: capacityFor(w, 4), initialNodes: 4 };
+        workloadSimConfig[w.name] = sim;
+        kinds.set(w.name, w.kind);
+        results.push(evaluateWorkload(w, sim));
+        traces.push({ name: w.name, run });
+      }
+      ycsb = { traces };
+    }
+  }
   const targets = checkTargets(results, kinds);
   const report: PolicyBenchReport = {
-    backend: `CPU, node ${process.version}`, simConfig, workloads: results, targets,
+    backend: `CPU, node ${process.version}`, simConfig, workloadSimConfig, ycsb, workloads: results, targets,
     passed: targets.filter((t) => t.pass).length, failed: targets.filter((t) => !t.pass).length,
     wallMs: Math.round(performance.now() - t0),
   };

@@ -38,6 +38,8 @@ export interface NodeFact {
   state?: string;
   capacity?: number | null;
   latencyMs?: number | null;
+  /** Started by a resource adapter (scale_out), so one can stop it; configured nodes are not. */
+  managed?: boolean;
   scope: Scope;
 }
 

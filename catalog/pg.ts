@@ -220,7 +220,7 @@ export class PostgresDiscovery implements SourceDiscovery {
         ? [`route/${target.table}/`]
         : ['route/', 'nodes/', ...[...perNode.keys()].map((n) => `node/${n}/`)],
       nodes: nodes.map((n) => ({
-        name: n.node, endpoint: endpointOf(n.url), state: down.has(n.node) ? 'unreachable' : n.state, capacity: this.opts.nodeCapacity ?? null,
+        name: n.node, endpoint: endpointOf(n.url), state: down.has(n.node) ? 'unreachable' : n.state, managed: n.managedDir !== null, capacity: this.opts.nodeCapacity ?? null,
         latencyMs: perNode.get(n.node)?.latency ?? null, scope: 'nodes/',
       })),
       databases: [{ name: db, node: null, scope: 'db/' }, ...[...perNode.keys()].map((n) => ({ name: localDb(n), node: n, scope: `node/${n}/` }))],

@@ -227,7 +227,7 @@ export interface PlacementRow {
 }
 
 export interface PlacementView {
-  nodes: { name: string; state: string | null; capacity: number | null }[];
+  nodes: { name: string; state: string | null; capacity: number | null; managed?: boolean | null }[];
   partitions: PlacementRow[];
   /** Commands on these tables with their last status (for cooldowns and what is in flight). */
   commands: { id: string; action: string; table: string | null; partition: string | null; sourceNode: string | null; targetNode: string | null; status: string; issuedAt: number | null; resultTs: number | null; deadline: number | null }[];
@@ -237,7 +237,7 @@ export interface PlacementView {
 export async function placement(driver: Driver, source: string, tables: readonly string[], opts: { commandsSince?: number } = {}): Promise<PlacementView> {
   const nodes = await driver.executeQuery(
     `MATCH (:DataSource {id: $source})-[:HAS_NODE]->(n:Node) WHERE n.vanishedAt IS NULL
-     RETURN n.name AS name, n.state AS state, n.capacity AS capacity ORDER BY size(n.name), n.name`,
+     RETURN n.name AS name, n.state AS state, n.capacity AS capacity, n.managed AS managed ORDER BY size(n.name), n.name`,
     { source },
   );
   const parts = await driver.executeQuery(
@@ -257,7 +257,7 @@ export async function placement(driver: Driver, source: string, tables: readonly
     { source, tables: [...tables], since: opts.commandsSince ?? 0 },
   );
   return {
-    nodes: nodes.records.map((r) => ({ name: r.get('name') as string, state: r.get('state') as string | null, capacity: r.get('capacity') as number | null })),
+    nodes: nodes.records.map((r) => ({ name: r.get('name') as string, state: r.get('state') as string | null, capacity: r.get('capacity') as number | null, managed: r.get('managed') as boolean | null })),
     partitions: parts.records.map((r) => ({
       table: r.get('table') as string, keyColumn: r.get('key') as string | null, partition: r.get('partition') as string,
       lo: r.get('lo') as string | null, hi: r.get('hi') as string | null, rows: r.get('rows') as number | null, bytes: r.get('bytes') as number | null,

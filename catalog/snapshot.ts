@@ -161,12 +161,12 @@ export async function applySnapshot(driver: Driver, s: Snapshot, opts: ApplyOpti
          UNWIND $rows AS r
          MERGE (n:Node {id: r.id})
          SET n.name = r.name, n.source = $source, n.endpoint = r.endpoint, n.state = r.state, n.scope = r.scope,
-             n.capacity = coalesce(r.capacity, n.capacity), n.latencyMs = r.latencyMs, n.seenAt = $now
+             n.capacity = coalesce(r.capacity, n.capacity), n.latencyMs = r.latencyMs, n.managed = coalesce(r.managed, n.managed), n.seenAt = $now
          REMOVE n.vanishedAt
          MERGE (s)-[:HAS_NODE]->(n)`,
         {
           source: src, now,
-          rows: s.nodes.map((n) => ({ id: nodeId(src, n.name), name: n.name, endpoint: n.endpoint, state: n.state ?? 'active', scope: n.scope, capacity: n.capacity ?? null, latencyMs: n.latencyMs ?? null })),
+          rows: s.nodes.map((n) => ({ id: nodeId(src, n.name), name: n.name, endpoint: n.endpoint, state: n.state ?? 'active', scope: n.scope, capacity: n.capacity ?? null, latencyMs: n.latencyMs ?? null, managed: n.managed ?? null })),
         },
       );
       await tx.run(

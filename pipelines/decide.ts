@@ -120,7 +120,7 @@ export async function loadClusterState(
   return {
     tables: Object.entries(tables).map(([name, k]) => ({ name, store: PG_STORE, storeKind: 'postgres' as const, keyColumns: [k.column] })),
     partitions,
-    nodes: nodes.filter((n) => n.state === 'active').map((n) => ({ id: n.node, store: PG_STORE, storeKind: 'postgres' as const, capacity })),
+    nodes: nodes.filter((n) => n.state === 'active').map((n) => ({ id: n.node, store: PG_STORE, storeKind: 'postgres' as const, capacity, removable: n.managedDir !== null })),
     buckets,
   };
 }
@@ -140,7 +140,7 @@ export function stateFromCatalog(
 ): ClusterStateInput {
   const nodes = view.nodes
     .filter((n) => n.state !== 'stopped' && n.state !== 'unreachable' && n.state !== 'draining')
-    .map((n) => ({ id: n.name, store: PG_STORE, storeKind: 'postgres' as const, capacity: opts.capacity ?? n.capacity ?? 1000 }));
+    .map((n) => ({ id: n.name, store: PG_STORE, storeKind: 'postgres' as const, capacity: opts.capacity ?? n.capacity ?? 1000, removable: n.managed === true }));
   const known = new Set(nodes.map((n) => n.id));
   const partitions: PartitionSpec[] = view.partitions
     .filter((p) => p.node !== null && known.has(p.node))

@@ -9,7 +9,8 @@
  *   10% above it; scale out when cluster utilisation is above 80%, in (draining the coldest
  *   node) after 15 steps below 50%.
  * - predictive: shardcast: forecasts per key unit (any Forecaster) → decide() → commands,
- *   with the LinUCB selector learning from the simulated outcomes.
+ *   with the LinUCB selector learning from the simulated outcomes (rewarded for violation
+ *   minutes, bytes moved and the node-minutes beyond what the observed load needed).
  * - oracle: the same engine with the true future as its forecast (zero-width intervals).
  */
 import type { AnyCommand, Forecast, WorkloadAggregate } from '../../schemas/types.js';
@@ -186,11 +187,13 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
   let selector = newSelector(8, { alpha: 0.3, minObservations: 5 });
   const decisions: { step: number; arm: string; features: number[] }[] = [];
   let buckets: BucketSpec[] | null = null;
+  let totals: Float64Array | null = null;
   return {
     name: o.oracle ? 'oracle' : 'predictive',
     selector: () => selector,
     act(obs: Observation): AnyCommand[] {
       const { state, now, cfg, workload: w, step } = obs;
+      totals ??= totalPerStep(w);
       if (!H) {
         H = o.horizonSteps ?? Math.max(12, Math.ceil(3_600_000 / w.stepMs));
         leadMargin = Math.max(1, Math.ceil(300_000 / w.stepMs));
@@ -206,6 +209,8 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
           failed: span.reduce((a, s) => a + s.failed, 0),
           periodMinutes: H * (w.stepMs / 60_000),
           nodes: Math.max(1, ...span.map((s) => s.nodes)),
+          // what the load of those (past) steps needed at the target utilisation
+          neededNodeMinutes: span.reduce((a, _, j) => a + Math.max(1, Math.ceil(totals![d.step + j]! / (cfg.capacity * TARGET_UTIL))), 0) * (w.stepMs / 60_000),
         });
         if (o.learn !== false) selector = update(selector, d.arm, d.features, r);
       }
@@ -270,10 +275,16 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
       const cfgIn: DecideConfigInput = {
         stepMs: w.stepMs, horizonSteps: H, decideEveryMs: every * w.stepMs, throttleBytesPerSec: cfg.throttleBytesPerSec,
         migrationOverhead: cfg.migrationOverhead, provisioningMs: cfg.provisioningMs, crossNodeCost: cfg.crossNodeCost,
-        risk: o.oracle ? 0 : 0.5, targetUtil: TARGET_UTIL, leadMarginSteps: leadMargin,
+        // planned at point + 0.3 × (upper − point) per partition: the margins add up linearly over a
+        // node's partitions while their errors largely do not, so a node's plan sits higher in its
+        // own interval than any one partition's
+        risk: o.oracle ? 0 : 0.3, targetUtil: TARGET_UTIL, leadMarginSteps: leadMargin,
         policy: o.oracle ? 'oracle' : 'shardcast-predictive',
         ...o.decide,
-        scale: { minNodes: 2, maxNodes: 64, scaleInUtil: 0.8, nodePrefix: o.oracle ? 'o' : 'p', tailSteps: H, nodeCapacity: cfg.capacity, ...o.decide?.scale },
+        // scale in when the remaining nodes stay under the target at the forecast's upper bound
+        // (scale-out acts on the risk-adjusted plan above the target: the band between the two is
+        // the hysteresis, as wide as the forecast is uncertain)
+        scale: { minNodes: 2, maxNodes: 64, scaleInUtil: TARGET_UTIL, nodePrefix: o.oracle ? 'o' : 'p', tailSteps: H, nodeCapacity: cfg.capacity, ...o.decide?.scale },
       };
       const r = decide(st, forecasts, aggregates, now, cfgIn, selector);
       if (o.log) for (const line of r.explanations) o.log(`[${step}] ${line}`);

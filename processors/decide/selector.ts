@@ -111,9 +111,17 @@ export function update(m: SelectorModel, armId: string, x: readonly number[], re
  * Reward of a decision from what was observed afterwards: SLA-violation minutes (node over
  * capacity), node-minutes, GiB moved and failed commands over the period the plan covered,
  * each scaled, negated (higher is better) and squashed to (−1, 0].
+ *
+ * With `neededNodeMinutes` (the node-minutes the load observed over the period needs at the
+ * target utilisation), nodes are charged by the excess over that, not in total: the load, not
+ * the plan, sets how many nodes a period needs, so the total would mostly reward the quiet hours
+ * and blame the busy ones whatever plan was chosen; the excess is what the plan chose.
  */
-export function outcomeReward(o: { violationMinutes: number; nodeMinutes: number; gbMoved: number; failed: number; periodMinutes: number; nodes: number }): number {
-  const perNode = Math.max(1, o.periodMinutes * Math.max(1, o.nodes));
-  const cost = 20 * (o.violationMinutes / Math.max(1, o.periodMinutes)) + o.nodeMinutes / perNode + o.gbMoved / 100 + 0.5 * o.failed;
+export function outcomeReward(o: { violationMinutes: number; nodeMinutes: number; gbMoved: number; failed: number; periodMinutes: number; nodes: number; neededNodeMinutes?: number }): number {
+  const period = Math.max(1, o.periodMinutes);
+  const nodeCost = o.neededNodeMinutes !== undefined
+    ? Math.max(0, o.nodeMinutes - o.neededNodeMinutes) / period / 4
+    : o.nodeMinutes / Math.max(1, o.periodMinutes * Math.max(1, o.nodes));
+  const cost = 20 * (o.violationMinutes / period) + nodeCost + o.gbMoved / 100 + 0.5 * o.failed;
   return -Math.tanh(cost / 4);
 }

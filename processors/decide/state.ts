@@ -20,6 +20,8 @@ export interface NodeSpec {
   /** 'provisioning' nodes take no load until `readyAt`. */
   status?: 'active' | 'provisioning';
   readyAt?: number | null;
+  /** False for a node no resource adapter can stop (a configured node): never a scale-in victim. */
+  removable?: boolean;
 }
 
 export interface PartitionSpec {

@@ -109,6 +109,15 @@ test('scale in: drain the coldest node when the rest stay under the hysteresis b
   assert.equal(last.node, 'n3', 'the empty node goes first');
   const busy = [fc('t/p0', flat(600)), fc('t/p1', flat(600)), fc('t/p2', flat(100)), fc('t/p3', flat(600))];
   assert.equal(planScaleIn(ctx(input, busy, { risk: 0 })).length, 0, 'remaining nodes would exceed scaleInUtil');
+  // A node no adapter can stop (a configured node) is never the victim.
+  const fixedInput = { ...input, nodes: input.nodes.map((n) => (n.id === 'n3' ? { ...n, removable: false } : n)) };
+  const fx = ctx(fixedInput, cold, { risk: 0 });
+  const others = planScaleIn(fx);
+  assert.ok(others.length > 0, 'another, removable node is drained instead');
+  for (const cand of others) {
+    cand.run(fx.s.clone());
+    assert.notEqual(cand.ops[cand.ops.length - 1]!.node, 'n3');
+  }
 });
 
 test('rekey: the column set most queries filter on, composite when both columns co-occur', () => {
@@ -133,4 +142,64 @@ test('templates: composite index, derived attribute, precomputation for hot temp
   ] }), [], {}));
   assert.equal(c.length, 1);
   assert.equal(c[0]!.ops[0]!.params['columns'], 'x,y');
+});
+
+/** Nodes n1..nK (capacity 1000), partitions [id, lo, hi, node], key buckets of 25 over the given ranges. */
+function custom(nodes: number, parts: [string, number, number, string][], bucketRanges: [number, number][]) {
+  const buckets = bucketRanges.flatMap(([lo, hi]) => Array.from({ length: (hi - lo) / 25 }, (_, i) => ({ seriesId: `b${lo + i * 25}`, table: 't', lo: lo + i * 25, hi: lo + (i + 1) * 25 })));
+  return {
+    tables: [{ name: 't', store: 'pg', storeKind: 'postgres' as const, keyColumns: ['id'] }],
+    nodes: Array.from({ length: nodes }, (_, i) => ({ id: `n${i + 1}`, store: 'pg', capacity: 1000 })),
+    partitions: parts.map(([id, lo, hi, node]) => ({ id, table: 't', store: 'pg', lo, hi, sizeBytes: 2 * GiB, rows: 1e6, node })),
+    buckets,
+  };
+}
+
+test('scale out: a partition too big for the new node is split and the half that fits moves', () => {
+  // p0 = [0,100) carries 1200/step (4 buckets of 300) on n1: no whole copy fits a node's target
+  const input = custom(2, [['p0', 0, 100, 'n1'], ['p1', 100, 200, 'n2']], [[0, 100]]);
+  const f = [fc('b0', flat(300)), fc('b25', flat(300)), fc('b50', flat(300)), fc('b75', flat(300)), fc('t/p1', flat(500))];
+  const cx = ctx(input, f, { risk: 0, provisioningMs: 300_000 });
+  const [c] = planScaleOut(cx);
+  assert.ok(c);
+  const t = cx.s.clone();
+  c.run(t);
+  const actions = c.ops.map((o) => o.action);
+  assert.deepEqual(actions.slice(0, 3), ['scale_out', 'split', 'move']);
+  assert.equal(c.ops[1]!.partition, 'p0');
+  assert.equal(c.ops[1]!.params['splitAt'], '50');
+  const mv = c.ops[2]!;
+  assert.deepEqual(mv.dependsOn, [0, 1], 'the move waits for the node and the split');
+  assert.ok(mv.partition === 't[0,50)' || mv.partition === 't[50,100)');
+  assert.equal(mv.targetNode, c.ops[0]!.params['nodeId']);
+  assert.ok(t.peakUtil('n1', mv.finishStep) <= 0.85 + 1e-9, `n1 back under target once the half has moved (${t.peakUtil('n1', mv.finishStep)})`);
+  // replayed on another scenario (the planner's reference run), the same ops
+  const again = cx.s.clone();
+  c.run(again);
+  assert.deepEqual(c.ops.map((o) => `${o.action}:${o.partition ?? ''}`), actions.map((a, i) => `${a}:${c.ops[i]!.partition ?? ''}`));
+  assert.ok(again.partitions.has('t[0,50)') && again.partitions.has('t[50,100)'));
+});
+
+test('scale in: a drained copy that fits nowhere whole is split and its halves placed', () => {
+  // n1 and n2 at 550, n3 holds p3 at 400 (4 buckets of 100): under 85%, 300 of room on each, so
+  // p3 fits nowhere whole and neither host can make room (one partition each, too big to move)
+  const input = custom(3, [['p0', 0, 100, 'n1'], ['p1', 100, 200, 'n2'], ['p3', 300, 400, 'n3']], [[300, 400]]);
+  const f = [fc('t/p0', flat(550)), fc('t/p1', flat(550)), fc('b300', flat(100)), fc('b325', flat(100)), fc('b350', flat(100)), fc('b375', flat(100))];
+  const cx = ctx(input, f, { risk: 0, scale: { scaleInUtil: 0.85 } });
+  const [c] = planScaleIn(cx);
+  assert.ok(c, 'a scale-in is planned');
+  const t = cx.s.clone();
+  c.run(t);
+  const split = c.ops.findIndex((o) => o.action === 'split');
+  assert.ok(split >= 0);
+  assert.equal(c.ops[split]!.partition, 'p3');
+  const moves = c.ops.filter((o) => o.action === 'move');
+  assert.deepEqual(moves.map((m) => m.partition).sort(), ['t[300,350)', 't[350,400)']);
+  for (const m of moves) assert.ok(m.dependsOn.includes(split), 'a half moves after the split');
+  assert.deepEqual(new Set(moves.map((m) => m.targetNode)), new Set(['n1', 'n2']));
+  const last = c.ops[c.ops.length - 1]!;
+  assert.equal(last.action, 'scale_in');
+  assert.equal(last.node, 'n3');
+  assert.deepEqual(last.dependsOn, c.ops.slice(0, -1).map((_, i) => i));
+  for (const n of ['n1', 'n2']) assert.ok(t.peakUtil(n) <= 0.85 + 1e-9);
 });

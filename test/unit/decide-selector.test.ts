@@ -34,3 +34,15 @@ test('outcome reward: violations cost more than nodes; bounded in (-1, 0]', () =
   assert.ok(calm > hot);
   assert.ok(hot > -1 && calm <= 0);
 });
+
+test('outcomeReward with the node-minutes the load needed charges only the excess', () => {
+  const base = { violationMinutes: 0, gbMoved: 0, failed: 0, periodMinutes: 60, nodes: 10 };
+  const lean = outcomeReward({ ...base, nodeMinutes: 600, neededNodeMinutes: 600 });
+  const fat = outcomeReward({ ...base, nodeMinutes: 600, neededNodeMinutes: 360 });
+  assert.equal(lean, -0);
+  assert.ok(fat < lean, 'four nodes more than the load needed cost reward');
+  // a busy hour that needed all its nodes scores as well as a quiet one that needed its few
+  assert.equal(outcomeReward({ ...base, nodeMinutes: 120, nodes: 2, neededNodeMinutes: 120 }), lean);
+  const hot = outcomeReward({ ...base, violationMinutes: 5, nodeMinutes: 600, neededNodeMinutes: 600 });
+  assert.ok(hot < fat);
+});

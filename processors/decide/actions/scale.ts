@@ -3,18 +3,22 @@
  * have arrived before the forecast load (the candidate's critical path is provisioning plus
  * the moves, which queue behind the free data-move slots; the planner defers it until that
  * lead time is due). The new node is filled from the hot nodes: of the copies that fit, the
- * smallest that brings a hot node back to target, else the most load per byte moved.
+ * smallest that brings a hot node back to target, else the most load per byte moved; when no
+ * copy on a hot node fits (a range merged while cold, hot again), the biggest is split at its
+ * forecast-weighted point and the half that fits moves.
  *
  * Scale in, when the forecast upper bound allows: the whole cluster's upper-bound load must fit
  * under scale.scaleInUtil on the nodes that remain, at every step of the horizon, and the
  * victim's copies must be placed so that each node taking one stays under it too
- * (Scenario.upperLoad; best-fit decreasing, with one level of making room). Scale-out acts on
+ * (Scenario.upperLoad; best-fit decreasing, with one level of making room, else the copy split
+ * in halves, at most twice, placed the same way). Scale-out acts on
  * the risk-adjusted plan above targetUtil, so the band between the two, the forecast's
  * uncertainty and the whole-horizon check are the hysteresis. Victims with the fewest bytes
  * to drain go first (the drain is the scale-in's own lead time and its data moved).
  */
-import type { Scenario, ScenarioNode, ScenarioPartition } from '../costModel.js';
+import { type Scenario, type ScenarioNode, type ScenarioPartition, subRangeLoad } from '../costModel.js';
 import { stableHash } from '../ids.js';
+import { splitOpOf, splitPoint } from './split.js';
 import { type Candidate, type PlanContext, type PlannedOp, coolNodes, durationSteps, fmtPct, freeMoveSlots, hotNodes, moveOp, partitionsOn, peakCopy, storeKindOf } from './common.js';
 
 /** The next free `<prefix><k>` name: the executors name shard nodes node0, node1, ... */
@@ -42,12 +46,27 @@ export function planScaleOut(ctx: PlanContext): Candidate[] {
     startStep: 0, finishStep: ready, dependsOn: [], target: nodeId,
   };
   const worst = hot[0]!;
+  let planned: PlannedOp[] | null = null;
   const cand: Candidate = {
     action: 'scale_out',
     ops: [scaleOp],
     explanation: `scale out ${nodeId}: ${worst.node.id} forecast at ${fmtPct(worst.peakUtil)} of capacity from step ${worst.firstStep + 1}, provisioning ${Math.round(cfg.provisioningMs / 1000)}s ahead`,
     run(sc) {
       sc.commitEffect(sc.scaleOutEffect(nodeId, capacity, 0, ready));
+      if (planned) {
+        // the same ops again (the planner re-runs a chosen candidate on its reference scenario,
+        // whose target may differ from the one the fill was planned against)
+        for (const op of planned.slice(1)) {
+          if (op.action === 'split') {
+            const p = sc.partitions.get(op.partition!)!, at = Number(op.params['splitAt']);
+            sc.commitEffect(sc.splitEffect(p, at, op.params['leftId']!, op.params['rightId']!, subRangeLoad(ctx.profile, p.spec, p.spec.lo, at), Number(op.params['leftFraction']), 1));
+          } else {
+            sc.commitEffect(sc.moveEffect(sc.partitions.get(op.partition!)!, nodeId, op.startStep, op.finishStep));
+          }
+        }
+        this.ops = planned;
+        return;
+      }
       const ops: PlannedOp[] = [scaleOp];
       // Fill the new node from the hottest nodes, up to target.
       for (let round = 0; round < 8; round++) {
@@ -64,34 +83,81 @@ export function planScaleOut(ctx: PlanContext): Candidate[] {
             .map((p) => ({ p, peak: peakCopy(sc, p, ready) }))
             .filter((x) => x.peak > 0 && x.peak <= room);
           const enough = fits.filter((x) => x.peak >= need).sort((a, b) => a.p.sizeBytes - b.p.sizeBytes || a.peak - b.peak || (a.p.id < b.p.id ? -1 : 1));
-          const pick = enough[0] ?? fits.sort((a, b) => b.peak / b.p.sizeBytes - a.peak / a.p.sizeBytes || (a.p.id < b.p.id ? -1 : 1))[0];
-          if (!pick) continue;
+          let pick: ScenarioPartition | undefined = (enough[0] ?? fits.sort((a, b) => b.peak / b.p.sizeBytes - a.peak / a.p.sizeBytes || (a.p.id < b.p.id ? -1 : 1))[0])?.p;
+          const deps = [0];
+          if (!pick) {
+            // every copy on the hot node is too big for the new node's room (ranges merged while
+            // cold, now hot): split one and move the half that fits
+            const sp = splitToFit(ctx, sc, h.node.id, room, need, ready, ops);
+            if (!sp) continue;
+            pick = sp.child;
+            deps.push(sp.splitIndex);
+          }
           const c = freeMoveSlots(ctx, ready);
           const moves = ops.filter((o) => o.kind === 'shard');
           const gate = moves.length >= c ? moves[moves.length - c]! : null;
-          const start = gate ? Math.max(ready, gate.finishStep) : ready;
-          const mv = moveOp(ctx, pick.p, nodeId, start, 'move', gate ? [0, ops.indexOf(gate)] : [0]);
+          if (gate) deps.push(ops.indexOf(gate));
+          const start = Math.max(ready, gate ? gate.finishStep : 0, pick.availableFrom);
+          const mv = moveOp(ctx, pick, nodeId, start, 'move', deps.sort((a, b) => a - b));
           ops.push(mv);
-          sc.commitEffect(sc.moveEffect(pick.p, nodeId, mv.startStep, mv.finishStep));
+          sc.commitEffect(sc.moveEffect(pick, nodeId, mv.startStep, mv.finishStep));
           moved = true;
           break;
         }
         if (!moved) break;
       }
+      planned = ops;
       this.ops = ops;
     },
   };
   return [cand];
 }
 
-/** One step of a drain: a copy to move (to = null: drop a replica), after other steps. */
+/**
+ * For a scale-out's fill: the partition on `nodeId` that is too big to fit `room` on the new
+ * node, split at its forecast-weighted point so that one child fits (the child closest to
+ * `need` among those that fit, biggest parents first). The split is committed to `sc` and its
+ * op appended to `ops`; null when no partition splits that way.
+ */
+function splitToFit(ctx: PlanContext, sc: Scenario, nodeId: string, room: number, need: number, ready: number, ops: PlannedOp[]): { child: ScenarioPartition; splitIndex: number } | null {
+  const { cfg } = ctx;
+  if (!cfg.actions.includes('split')) return null;
+  const counts = new Map<string, number>();
+  for (const p of sc.partitions.values()) counts.set(p.spec.table, (counts.get(p.spec.table) ?? 0) + 1);
+  const big = partitionsOn(sc, nodeId)
+    .filter((p) => !p.locked && p.availableFrom === 0 && !p.replicas.length && p.sizeBytes >= cfg.split.minSizeBytes
+      && (counts.get(p.spec.table) ?? 0) < cfg.split.maxPartitionsPerTable)
+    .map((p) => ({ p, peak: peakCopy(sc, p, ready) }))
+    .filter((x) => x.peak > room)
+    .sort((a, b) => b.peak - a.peak || (a.p.id < b.p.id ? -1 : 1));
+  for (const { p, peak } of big) {
+    const point = splitPoint(ctx, p);
+    if (!point || point.leftShare <= 0.02 || point.leftShare >= 0.98) continue;
+    const sides = [{ left: true, peak: point.leftShare * peak }, { left: false, peak: (1 - point.leftShare) * peak }]
+      .filter((x) => x.peak <= room)
+      .sort((a, b) => (a.peak >= need ? 0 : 1) - (b.peak >= need ? 0 : 1) || (a.peak >= need ? a.peak - b.peak : b.peak - a.peak));
+    const side = sides[0];
+    if (!side) continue;
+    const { splitOp, leftId, rightId, leftLoad, bytesFrac } = splitOpOf(ctx, p, point.at, point.leftShare);
+    sc.commitEffect(sc.splitEffect(p, point.at, leftId, rightId, leftLoad, bytesFrac, 1));
+    ops.push(splitOp);
+    return { child: sc.partitions.get(side.left ? leftId : rightId)!, splitIndex: ops.length - 1 };
+  }
+  return null;
+}
+
+/**
+ * One step of a drain: a copy to move (to = null: drop a replica), or a partition to split in
+ * place (split set: its children are placed by the steps after it), after other steps.
+ */
 interface DrainStep {
   p: ScenarioPartition;
   /** Node the copy moves from (the victim, or a node making room). */
   from: string;
   to: string | null;
-  /** Indices of steps that must finish first (copies moved off `to` to make room). */
+  /** Indices of steps that must finish first (copies moved off `to` to make room, the split that made this copy). */
   after: number[];
+  split?: { at: number; leftShare: number };
 }
 
 /** Upper-bound timelines on a trial copy of the scenario, cached per node. */
@@ -149,36 +215,36 @@ class UpperView {
   }
 }
 
+/** Splits per drained copy, at most (a copy becomes at most 2^SPLIT_DEPTH pieces). */
+const SPLIT_DEPTH = 2;
+
 /**
  * Drain plan for `victimId` on a copy of the scenario, or null when some copy cannot be placed
  * so that every node taking one stays under `limit` at its forecast upper bound over the whole
  * horizon. Copies go biggest first, each to the fullest node that still takes it (best-fit
  * decreasing, the classic bin-packing heuristic). When a copy fits nowhere because the spare
  * room is spread thinly over many nodes, one node is made room on: its smallest copies move to
- * other nodes first (one level of eviction, so a drain stays a few moves, not a reshuffle).
+ * other nodes first (one level of eviction, so a drain stays a few moves, not a reshuffle);
+ * failing that, the copy is split at its forecast-weighted point and its halves placed the
+ * same way (a cluster balanced by earlier splits and moves has its spare room in slivers no
+ * whole partition fits).
  */
-function drainPlan(s: Scenario, victimId: string, held: ScenarioPartition[], limit: number): DrainStep[] | null {
+function drainPlan(ctx: PlanContext, s: Scenario, victimId: string, held: ScenarioPartition[], limit: number): DrainStep[] | null {
   let view = new UpperView(s.clone(), limit);
   const plan: DrainStep[] = [];
   const heldIds = new Set(held.map((p) => p.id));
-  for (const p of [...held].sort((a, b) => peakCopy(s, b) - peakCopy(s, a) || (a.id < b.id ? -1 : 1))) {
-    const tp = view.sc.partitions.get(p.id)!;
-    if (tp.replicas.includes(victimId)) {
-      // the other copies take the replica's share of reads
-      const rest = [tp.node, ...tp.replicas.filter((r) => r !== victimId)];
-      view.sc.commitEffect(view.sc.dereplicateEffect(tp, victimId, 1));
-      view.invalidate(...rest);
-      if (rest.some((r) => view.peak(r) > limit)) return null;
-      plan.push({ p, from: victimId, to: null, after: [] });
-      continue;
-    }
+  const { cfg } = ctx;
+  const counts = new Map<string, number>();
+  for (const p of s.partitions.values()) counts.set(p.spec.table, (counts.get(p.spec.table) ?? 0) + 1);
+  const place = (id: string, after: number[], depth: number): boolean => {
+    const tp = view.sc.partitions.get(id)!;
     const add = view.copyUpper(tp);
     const exclude = new Set([victimId, ...tp.replicas]);
     const to = view.bestFit(add, exclude);
     if (to) {
       view.move(tp, to);
-      plan.push({ p, from: victimId, to, after: [] });
-      continue;
+      plan.push({ p: tp, from: victimId, to, after });
+      return true;
     }
     // make room on one of the least-loaded nodes
     const hosts = [...view.sc.nodes.values()]
@@ -186,7 +252,6 @@ function drainPlan(s: Scenario, victimId: string, held: ScenarioPartition[], lim
       .map((n) => ({ id: n.id, u: view.peak(n.id) }))
       .sort((a, b) => a.u - b.u || (a.id < b.id ? -1 : 1))
       .slice(0, 3);
-    let placed = false;
     for (const host of hosts) {
       const trial = view.fork();
       const evicted: DrainStep[] = [];
@@ -205,12 +270,42 @@ function drainPlan(s: Scenario, victimId: string, held: ScenarioPartition[], lim
       view = trial;
       const first = plan.length;
       plan.push(...evicted);
-      view.move(view.sc.partitions.get(p.id)!, host.id);
-      plan.push({ p, from: victimId, to: host.id, after: evicted.map((_, i) => first + i) });
-      placed = true;
-      break;
+      view.move(view.sc.partitions.get(id)!, host.id);
+      plan.push({ p: tp, from: victimId, to: host.id, after: [...after, ...evicted.map((_, i) => first + i)] });
+      return true;
     }
-    if (!placed) return null;
+    // split it and place the halves
+    if (depth >= SPLIT_DEPTH || !cfg.actions.includes('split') || tp.replicas.length || tp.sizeBytes < cfg.split.minSizeBytes) return false;
+    if ((counts.get(tp.spec.table) ?? 0) >= cfg.split.maxPartitionsPerTable) return false;
+    const point = splitPoint({ profile: ctx.profile }, tp);
+    if (!point || point.leftShare <= 0.02 || point.leftShare >= 0.98) return false;
+    const saved = { view, len: plan.length };
+    view = view.fork();
+    const { leftId, rightId, leftLoad, bytesFrac } = splitOpOf(ctx, tp, point.at, point.leftShare);
+    view.sc.commitEffect(view.sc.splitEffect(view.sc.partitions.get(id)!, point.at, leftId, rightId, leftLoad, bytesFrac, 1));
+    view.invalidate(victimId);
+    plan.push({ p: tp, from: victimId, to: null, after, split: point });
+    const si = plan.length - 1;
+    counts.set(tp.spec.table, (counts.get(tp.spec.table) ?? 0) + 1);
+    const halves = [leftId, rightId].sort((a, b) => peakOf(view.copyUpper(view.sc.partitions.get(b)!)) - peakOf(view.copyUpper(view.sc.partitions.get(a)!)));
+    if (halves.every((h) => place(h, [si], depth + 1))) return true;
+    counts.set(tp.spec.table, (counts.get(tp.spec.table) ?? 0) - 1);
+    view = saved.view;
+    plan.length = saved.len;
+    return false;
+  };
+  for (const p of [...held].sort((a, b) => peakCopy(s, b) - peakCopy(s, a) || (a.id < b.id ? -1 : 1))) {
+    const tp = view.sc.partitions.get(p.id)!;
+    if (tp.replicas.includes(victimId)) {
+      // the other copies take the replica's share of reads
+      const rest = [tp.node, ...tp.replicas.filter((r) => r !== victimId)];
+      view.sc.commitEffect(view.sc.dereplicateEffect(tp, victimId, 1));
+      view.invalidate(...rest);
+      if (rest.some((r) => view.peak(r) > limit)) return null;
+      plan.push({ p, from: victimId, to: null, after: [] });
+      continue;
+    }
+    if (!place(p.id, [], 0)) return null;
   }
   return plan;
 }
@@ -230,7 +325,9 @@ export function planScaleIn(ctx: PlanContext): Candidate[] {
   // moved), then least planned load; the first few are tried, the first that drains wins.
   const bytesOn = new Map<string, number>();
   for (const p of s.partitions.values()) for (const nid of [p.node, ...p.replicas]) bytesOn.set(nid, (bytesOn.get(nid) ?? 0) + p.sizeBytes);
+  const fixed = new Set(s.state.nodes.filter((n) => n.removable === false).map((n) => n.id));
   const order = active
+    .filter((n) => !fixed.has(n.id))
     .map((n) => ({ n, bytes: bytesOn.get(n.id) ?? 0, load: n.load.reduce((a, b) => a + b, 0) }))
     .sort((a, b) => a.bytes - b.bytes || a.load - b.load || (a.n.id < b.n.id ? -1 : 1))
     .slice(0, 5)
@@ -255,22 +352,33 @@ export function planScaleIn(ctx: PlanContext): Candidate[] {
     if (!roomWithout(v.id)) continue;
     held = [...s.partitions.values()].filter((p) => p.node === v.id || p.replicas.includes(v.id));
     if (held.some((p) => p.locked || p.availableFrom > 0)) continue;
-    plan = drainPlan(s, v.id, held, limit);
+    plan = drainPlan(ctx, s, v.id, held, limit);
     if (plan) { victim = v; break; }
   }
   if (!victim || !plan) return [];
+  const splits = plan.filter((d) => d.split).length;
+  const evictions = plan.filter((d) => d.from !== victim!.id).length;
   const store = ctx.state.nodeById.get(victim.id)?.store ?? ctx.state.nodes[0]?.store ?? 'default';
   const cand: Candidate = {
     action: 'scale_in',
     ops: [],
-    explanation: `scale in ${victim.id}: drain ${held.length} partition copies${plan.length > held.length ? ` (${plan.length - held.length} more moved to make room)` : ''}; the nodes taking them stay under ${fmtPct(limit)} of capacity at the forecast upper bound over the horizon`,
+    explanation: `scale in ${victim.id}: drain ${held.length} partition copies${splits ? ` (${splits} split to fit)` : ''}${evictions ? ` (${evictions} more moved to make room)` : ''}; the nodes taking them stay under ${fmtPct(limit)} of capacity at the forecast upper bound over the horizon`,
     run(sc) {
       const ops: PlannedOp[] = [];
       const opOf: number[] = [];
       let last = 0;
       for (const step of plan!) {
         const sp = sc.partitions.get(step.p.id)!;
-        if (step.to === null) {
+        if (step.split) {
+          const { at, leftShare } = step.split;
+          const { splitOp, leftId, rightId, leftLoad, bytesFrac } = splitOpOf(ctx, sp, at, leftShare);
+          const deps = step.after.map((i) => opOf[i]!).sort((a, b) => a - b);
+          const start = deps.reduce((m, i) => Math.max(m, ops[i]!.finishStep), 0);
+          opOf.push(ops.length);
+          ops.push({ ...splitOp, startStep: start, finishStep: start + 1, dependsOn: deps });
+          sc.commitEffect(sc.splitEffect(sp, at, leftId, rightId, leftLoad, bytesFrac, start + 1));
+          last = Math.max(last, start + 1);
+        } else if (step.to === null) {
           opOf.push(ops.length);
           ops.push({
             kind: 'shard', action: 'dereplicate', store: sp.spec.store, storeKind: storeKindOf(ctx.state, sp.spec.store),

@@ -36,6 +36,23 @@ export function splitPoint(ctx: Pick<PlanContext, 'profile'>, sp: Pick<ScenarioP
   return null;
 }
 
+/** The split op of `sp` at `at`, with what the scenario's splitEffect needs. */
+export function splitOpOf(ctx: PlanContext, sp: ScenarioPartition, at: number, leftShare: number): {
+  splitOp: PlannedOp; leftId: string; rightId: string; leftLoad: Float64Array | null; bytesFrac: number;
+} {
+  const leftId = rangePartitionId(sp.spec.table, sp.spec.lo, at);
+  const rightId = rangePartitionId(sp.spec.table, at, sp.spec.hi);
+  const leftLoad = subRangeLoad(ctx.profile, sp.spec, sp.spec.lo, at);
+  const bytesFrac = sp.spec.lo !== null && sp.spec.hi !== null ? (at - sp.spec.lo) / (sp.spec.hi - sp.spec.lo) : 0.5;
+  const splitOp: PlannedOp = {
+    kind: 'partition', action: 'split', store: sp.spec.store, storeKind: storeKindOf(ctx.state, sp.spec.store),
+    table: sp.spec.table, partition: sp.id, sourceNode: null, targetNode: null, node: sp.node,
+    params: { splitAt: String(at), leftId, rightId, leftFraction: bytesFrac.toFixed(6), leftLoadShare: leftShare.toFixed(4) },
+    bytes: 0, durationMs: ctx.cfg.stepMs, startStep: 0, finishStep: 1, dependsOn: [], target: sp.id,
+  };
+  return { splitOp, leftId, rightId, leftLoad, bytesFrac };
+}
+
 export function planSplits(ctx: PlanContext): Candidate[] {
   const { s, cfg } = ctx;
   const out: Candidate[] = [];
@@ -51,16 +68,7 @@ export function planSplits(ctx: PlanContext): Candidate[] {
       const point = splitPoint(ctx, sp);
       if (!point || point.leftShare <= 0.02 || point.leftShare >= 0.98) continue;
       const { at, leftShare } = point;
-      const leftId = rangePartitionId(sp.spec.table, sp.spec.lo, at);
-      const rightId = rangePartitionId(sp.spec.table, at, sp.spec.hi);
-      const leftLoad = subRangeLoad(ctx.profile, sp.spec, sp.spec.lo, at);
-      const bytesFrac = sp.spec.lo !== null && sp.spec.hi !== null ? (at - sp.spec.lo) / (sp.spec.hi - sp.spec.lo) : 0.5;
-      const splitOp: PlannedOp = {
-        kind: 'partition', action: 'split', store: sp.spec.store, storeKind: storeKindOf(ctx.state, sp.spec.store),
-        table: sp.spec.table, partition: sp.id, sourceNode: null, targetNode: null, node: sp.node,
-        params: { splitAt: String(at), leftId, rightId, leftFraction: bytesFrac.toFixed(6), leftLoadShare: leftShare.toFixed(4) },
-        bytes: 0, durationMs: cfg.stepMs, startStep: 0, finishStep: 1, dependsOn: [], target: sp.id,
-      };
+      const { splitOp, leftId, rightId, leftLoad, bytesFrac } = splitOpOf(ctx, sp, at, leftShare);
       const targets = coolNodes(s, new Set([hot.node.id]), hot.firstStep).slice(0, 2);
       for (const side of ['left', 'right'] as const) {
         for (const t of targets) {
