@@ -238,6 +238,11 @@ export interface CalibratorSnapshot {
   alphaEff: number[];
 }
 
+/** Largest normalised score a calibrator keeps (see `add`). */
+const MAX_SCORE = 25;
+/** Scores a (model, horizon) needs before its factor replaces the fallback. */
+const MIN_SCORES = 30;
+
 /** Pooled normalised-conformal calibrator, one score ring per (model, horizon). */
 export class ConformalCalibrator {
   private readonly rings: Float32Array[];
@@ -273,6 +278,10 @@ export class ConformalCalibrator {
   /** Records one matured forecast's normalised score |err|/scale for (model, h in 1..H). */
   add(model: number, h: number, score: number): void {
     if (!Number.isFinite(score)) return;
+    // An error many times a series' own scale is a regime change (a series that was flat, then
+    // started), not a calibration fact: pooled, a few of them would widen every series' interval
+    // by orders of magnitude. Capped, they still count as misses of any reasonable factor.
+    score = Math.min(score, MAX_SCORE);
     const i = model * this.horizon + (h - 1);
     const ring = this.rings[i]!;
     ring[this.pos[i]!] = score;
@@ -295,7 +304,7 @@ export class ConformalCalibrator {
         this.misses[i] = 0;
         this.seen[i] = 0;
       }
-      if (n < 10) continue;
+      if (n < MIN_SCORES) continue;
       const a = Array.from(this.rings[i]!.subarray(0, n)).sort((x, y) => x - y);
       // Finite-sample conformal rank.
       const q = Math.min(1, (1 - this.alphaEff[i]!) * (1 + 1 / n));

@@ -269,7 +269,7 @@ export interface RunningDecide extends RunningStage {
 
 export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}): Promise<RunningDecide> {
   const source = opts.source ?? 'pg-shards';
-  const pools = new Map(ctx.cfg.pgNodes.map((url, i) => [`node${i}`, new pg.Pool({ connectionString: url, max: 2 })]));
+  const pools = new Map(ctx.cfg.pgNodes.map((url, i) => [`node${i}`, new pg.Pool({ connectionString: url, max: 2, application_name: 'shardcast-decide' })]));
   const coord = pools.get('node0')!;
   const forecasts = new Map<string, Forecast>();
   const latest = new Map<string, WorkloadAggregate>();

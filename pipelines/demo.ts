@@ -121,7 +121,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   // a segment longer, so its reads keep working until the next segment reads the new routing.
   const execute = await startExecute(ctx, { groupId: `${group}-execute`, pgGraceMs: (SEGMENT_SEC + 1) * 1000 });
   const sink = await startSink(ctx, { groupId: `${group}-sink` });
-  const collector = await startCollector(cfg, { source: PG_STORE, fromNow: true, ignoreApplications: ['shardcast-executor'] });
+  const collector = await startCollector(cfg, { source: PG_STORE, fromNow: true, ignoreApplications: ['shardcast-executor', 'shardcast-catalog', 'shardcast-decide'] });
   say(`forecasting on the ${forecast.backend} backend`);
 
   say(`running the workload for ${opts.duration} s: pgbench (skewed scripts, daily-shaped rate, moving hotspot) and a verified writer`);
@@ -254,7 +254,7 @@ function printReport(r: DemoReport): void {
     if (o) {
       const moved = o.rowsCopied ? `, ${o.rowsCopied} rows copied${o.verified === true ? ' and verified (count + checksum)' : o.verified === false ? ', verification FAILED' : ''}` : '';
       out(`  ${''.padEnd(10)} → ${o.status}${o.reason ? `: ${o.reason}` : ''}${moved}${o.durationMs ? ` in ${(o.durationMs / 1000).toFixed(1)} s` : ''}`);
-    } else out(`  ${''.padEnd(10)} → no result recorded (not taken by the executor before the end)`);
+    } else out(`  ${''.padEnd(10)} → no result: held until the commands it depends on succeeded (dropped if one did not), or not taken before the end`);
   }
   if (r.decisions.length === 0) out('  (none: the forecast load stayed within capacity)');
   if (r.placement.length > 0) {

@@ -69,7 +69,9 @@ export class LocalPgResourceAdapter implements StoreAdapter {
       if (cmd.node !== null) {
         if (nodeIndex(cmd.node) === null) return `node ${JSON.stringify(cmd.node)} is not a node<k> name`;
         const n = byName.get(cmd.node);
-        if (n && n.state === 'active') return `node ${cmd.node} is already running`;
+        // 'active' in the routing map but not answering (its process died, the machine
+        // restarted): scale_out starts it again from its data directory.
+        if (n && n.state === 'active' && (await this.answers(n.url))) return `node ${cmd.node} is already running`;
         if (n && !n.managedDir) return `node ${cmd.node} belongs to the stack, not to this adapter`;
       }
       if (cmd.params.port !== undefined) {
@@ -87,6 +89,19 @@ export class LocalPgResourceAdapter implements StoreAdapter {
     const held = await this.holdings(cmd.node);
     if (held > 0) return `node ${cmd.node} still holds ${held} shard(s) or replica(s); move them first`;
     return null;
+  }
+
+  private async answers(url: string): Promise<boolean> {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+    try {
+      await c.connect();
+      await c.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await c.end().catch(() => {});
+    }
   }
 
   private async holdings(node: string): Promise<number> {

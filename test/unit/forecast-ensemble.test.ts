@@ -169,3 +169,13 @@ test('where Holt-Winters is clearly best, bursts included, the ensemble is Holt-
   assert.ok(hwOnly / n >= 0.95, `Holt-Winters alone at ${hwOnly} of ${n} origins`);
   assert.ok(errEns <= errHw * (1 + 1e-9), `ensemble MAE ${errEns / n} vs Holt-Winters ${errHw / n}`);
 });
+
+test('calibrator: the fallback factor until enough scores; a few huge scores (a series waking up) cannot blow every interval up', () => {
+  const c = new ConformalCalibrator(1, 1, 0.9, 256, 0);
+  for (let i = 0; i < 20; i++) c.add(0, 1, 1);
+  c.update();
+  assert.equal(c.factor(0, 1), 2, 'fallback while fewer than 30 scores');
+  for (let i = 0; i < 30; i++) c.add(0, 1, i % 10 === 0 ? 1e6 : 1);
+  c.update();
+  assert.ok(c.factor(0, 1) <= 25, `factor ${c.factor(0, 1)} is capped`);
+});
