@@ -14,7 +14,7 @@
  * and the log's last lines.
  */
 import { mkdirSync } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../lib/config.js';
@@ -218,8 +218,37 @@ export async function stackDown(cfg: Config, opts: StackOptions = {}): Promise<v
       }),
     );
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    failures.push(...(await stopManagedNodes(cfg, log)));
     if (failures.length) throw new Error(`stack down: ${failures.join('; ')}`);
   });
+}
+
+/**
+ * PostgreSQL nodes a scale_out started (executors/resource/local.ts) live under
+ * <stackDir>/pg-nodes/<node>: each is stopped by the pid in its postmaster.pid (SIGINT: a fast
+ * shutdown). The routing map keeps them; a later scale_out of the same node starts it again.
+ */
+async function stopManagedNodes(cfg: Config, log: Log): Promise<string[]> {
+  const root = path.join(cfg.stackDir, 'pg-nodes');
+  const dirs = await readdir(root).catch(() => [] as string[]);
+  const failures: string[] = [];
+  await Promise.all(dirs.map(async (d) => {
+    const text = await readFile(path.join(root, d, 'postmaster.pid'), 'utf8').catch(() => null);
+    const pid = text ? Number(text.split('\n')[0]) : NaN;
+    if (!(await isAlive(pid))) return;
+    // A pid file can outlive its server and the pid be reused: only a postgres serving this
+    // very directory is stopped.
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmd.includes(path.join(root, d))) return;
+    log(`${d} (started by scale_out): stopping pid ${pid}`);
+    try {
+      process.kill(pid, 'SIGINT');
+      await waitFor(async () => !(await isAlive(pid)), 30_000, `${d} to stop`);
+    } catch (err) {
+      failures.push(`${d}: ${(err as Error).message}`);
+    }
+  }));
+  return failures;
 }
 
 /** One row per service: up, down, stale (pid file but not answering) or external. */
