@@ -132,6 +132,15 @@ export function buildProgram(): Command {
     .addHelpText('after', `\nQueries:\n${describeQueries()}`)
     .action(async (name, o) => (await import('./commands/analytics.js')).analyticsCommand(name, o));
 
+  program
+    .command('approve')
+    .description('approval mode: list the commands waiting for an operator, or approve (or deny) one')
+    .argument('[command-id]', 'the command to decide; omit to list those waiting')
+    .option('--deny', 'deny it: the executor reports it REJECTED')
+    .option('--by <name>', 'who decides (default user@host)')
+    .addOption(json('print as JSON'))
+    .action(async (id, o) => (await import('./commands/approve.js')).approveCommand(id, o));
+
   const catalog = program.command('catalog').description('the Neo4j federation catalog: discovery, where a key lives, what is hot, lineage');
   catalog
     .command('discover')

@@ -25,6 +25,11 @@ export interface EngineOptions {
    * the ledger, whose partial work the catalog may already show.
    */
   catalogCheck?: (cmd: AnyCommand) => Promise<string | null>;
+  /**
+   * 'hold' (default): a valid command with requiresApproval waits in the ledger until an
+   * operator approves it (`shardcast approve`); 'ignore' runs it like any other.
+   */
+  approvals?: 'hold' | 'ignore';
 }
 
 export class ExecutorEngine {
@@ -78,6 +83,8 @@ export class ExecutorEngine {
       await this.opts.emit(this.result(cmd, 'REJECTED', { reason: `duplicate command id (already ${seen.status})` }));
       return 'REJECTED';
     }
+    // Redelivered while waiting for an operator (or decided, not yet acted on): settleApprovals runs it.
+    if (seen && seen.approval !== null && seen.attempts === 0) return 'ACCEPTED';
     const adapter = this.opts.adapters.find((a) => a.handles(cmd));
     const reason =
       ExecutorEngine.basicReason(cmd) ??
@@ -88,6 +95,11 @@ export class ExecutorEngine {
       await this.opts.ledger.setStatus(cmd.commandId, 'REJECTED', { reason });
       await this.opts.emit(this.result(cmd, 'REJECTED', { reason }));
       return 'REJECTED';
+    }
+    if (!seen && cmd.requiresApproval && (this.opts.approvals ?? 'hold') === 'hold') {
+      await this.opts.ledger.holdForApproval(cmd.commandId, cmd.action, cmd);
+      await this.opts.emit(this.result(cmd, 'ACCEPTED', { details: { awaiting: 'approval', approve: `shardcast approve ${cmd.commandId}` } }));
+      return 'ACCEPTED';
     }
     const prior = seen ?? (await this.opts.ledger.claim(cmd.commandId, cmd.action, cmd));
     await this.opts.emit(this.result(cmd, 'ACCEPTED', { details: prior ? { resumed: 'true' } : {} }));
@@ -121,6 +133,26 @@ export class ExecutorEngine {
       }),
     );
     return outcome.status;
+  }
+
+  /**
+   * Acts on operators' verdicts: an approved command runs now (validated again against the
+   * stores: they may have changed while it waited), a denied one is REJECTED. Returns how many.
+   */
+  async settleApprovals(): Promise<number> {
+    const decided = await this.opts.ledger.decidedApprovals();
+    for (const d of decided) {
+      const cmd = d.command as AnyCommand;
+      if (d.approval === 'denied') {
+        const reason = `denied by ${d.by ?? 'an operator'}`;
+        await this.opts.ledger.setStatus(d.commandId, 'REJECTED', { reason });
+        await this.opts.emit(this.result(cmd, 'REJECTED', { reason }));
+        continue;
+      }
+      await this.opts.ledger.claim(d.commandId, cmd.action); // attempts 1: taken, no longer waiting
+      await this.run(cmd);
+    }
+    return decided.length;
   }
 
   /** A one-second token bucket shared by every command this engine runs. */

@@ -12,7 +12,11 @@ export interface LedgerEntry {
   status: CommandStatus;
   state: Record<string, string>;
   attempts: number;
+  /** For a command that needs approval: pending, approved or denied (null: none needed). */
+  approval: Approval | null;
 }
+
+export type Approval = 'pending' | 'approved' | 'denied';
 
 const TERMINAL: ReadonlySet<CommandStatus> = new Set(['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'REJECTED']);
 export const isTerminal = (s: CommandStatus) => TERMINAL.has(s);
@@ -32,16 +36,57 @@ export class CommandLedger {
       command jsonb,
       created_at timestamptz NOT NULL DEFAULT now(),
       updated_at timestamptz NOT NULL DEFAULT now())`);
+    await pool.query(`ALTER TABLE shardcast_exec.ledger
+      ADD COLUMN IF NOT EXISTS approval text, ADD COLUMN IF NOT EXISTS approved_by text, ADD COLUMN IF NOT EXISTS approved_at timestamptz`);
     return new CommandLedger(pool);
   }
 
   async get(commandId: string): Promise<LedgerEntry | null> {
     const { rows } = await this.pool.query(
-      'SELECT command_id, status, state, attempts FROM shardcast_exec.ledger WHERE command_id = $1',
+      'SELECT command_id, status, state, attempts, approval FROM shardcast_exec.ledger WHERE command_id = $1',
       [commandId],
     );
     const r = rows[0];
-    return r ? { commandId: r.command_id, status: r.status, state: r.state, attempts: r.attempts } : null;
+    return r ? { commandId: r.command_id, status: r.status, state: r.state, attempts: r.attempts, approval: r.approval } : null;
+  }
+
+  /** Records a valid command that waits for an operator's approval before anything runs. */
+  async holdForApproval(commandId: string, action: string, command: unknown): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO shardcast_exec.ledger (command_id, action, status, attempts, command, approval) VALUES ($1, $2, 'ACCEPTED', 0, $3, 'pending')
+       ON CONFLICT (command_id) DO NOTHING`,
+      [commandId, action, JSON.stringify(command)],
+    );
+  }
+
+  /**
+   * An operator's verdict on a pending command. Returns false when the id is not pending
+   * (unknown, already decided, or needing no approval).
+   */
+  async decideApproval(commandId: string, verdict: 'approved' | 'denied', by: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE shardcast_exec.ledger SET approval = $2, approved_by = $3, approved_at = now(), updated_at = now()
+       WHERE command_id = $1 AND approval = 'pending' AND status = 'ACCEPTED'`,
+      [commandId, verdict, by],
+    );
+    return rowCount === 1;
+  }
+
+  /** Commands waiting for approval, oldest first. */
+  async pendingApprovals(): Promise<{ commandId: string; action: string; createdAt: Date; command: unknown }[]> {
+    const { rows } = await this.pool.query(
+      `SELECT command_id, action, created_at, command FROM shardcast_exec.ledger WHERE approval = 'pending' AND status = 'ACCEPTED' ORDER BY created_at`,
+    );
+    return rows.map((r) => ({ commandId: r.command_id, action: r.action, createdAt: r.created_at, command: r.command }));
+  }
+
+  /** Decided commands the executor has not acted on yet (approved: run; denied: reject). */
+  async decidedApprovals(): Promise<{ commandId: string; approval: Approval; by: string | null; command: unknown }[]> {
+    const { rows } = await this.pool.query(
+      `SELECT command_id, approval, approved_by, command FROM shardcast_exec.ledger
+       WHERE approval IN ('approved', 'denied') AND status = 'ACCEPTED' AND attempts = 0 ORDER BY approved_at`,
+    );
+    return rows.map((r) => ({ commandId: r.command_id, approval: r.approval, by: r.approved_by, command: r.command }));
   }
 
   /**
@@ -70,9 +115,10 @@ export class CommandLedger {
   async unfinished(): Promise<(LedgerEntry & { command: unknown })[]> {
     const { rows } = await this.pool.query(
       `SELECT command_id, status, state, attempts, command FROM shardcast_exec.ledger
-       WHERE status IN ('ACCEPTED','RUNNING') AND command IS NOT NULL ORDER BY created_at`,
+       WHERE status IN ('ACCEPTED','RUNNING') AND command IS NOT NULL AND (approval IS NULL OR (approval = 'approved' AND attempts > 0))
+       ORDER BY created_at`,
     );
-    return rows.map((r) => ({ commandId: r.command_id, status: r.status, state: r.state, attempts: r.attempts, command: r.command }));
+    return rows.map((r) => ({ commandId: r.command_id, status: r.status, state: r.state, attempts: r.attempts, approval: null, command: r.command }));
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,9 @@
 /**
  * `shardcast run execute`: the three command topics → executor engine → shardcast.results.
  * Each new command is checked against the Neo4j catalog (catalog/validate.ts, mode from
- * SHARDCAST_EXECUTE_CATALOG) before the store adapter's own checks.
+ * SHARDCAST_EXECUTE_CATALOG) before the store adapter's own checks. A command that requires
+ * approval waits in the ledger until `shardcast approve` (or `--deny`) decides it; the stage
+ * looks for decisions every two seconds. Commands run one at a time.
  * Commands of a batch run one after another (the engine throttles bytes across them); results
  * are sent as they happen so progress is visible; the batch's offsets are committed after its
  * last result is acknowledged. On start, commands a crashed executor left in flight are
@@ -27,6 +29,8 @@ export function toAnyCommand(topic: string, value: PartitionCommand | ShardComma
   if (topic === COMMAND_TOPICS.shard) return { kind: 'shard', ...(value as ShardCommand) };
   return { kind: 'resource', ...(value as ResourceCommand) };
 }
+
+const APPROVAL_POLL_MS = 2_000;
 
 export interface ExecuteOptions {
   groupId?: string;
@@ -64,10 +68,21 @@ export async function startExecute(ctx: PipelineContext, opts: ExecuteOptions = 
     catalogCheck: validator ? (cmd) => validator.check(cmd) : undefined,
   });
 
+  // One command at a time, whether it came from a topic or from an operator's approval.
+  let running: Promise<unknown> = Promise.resolve();
+  const serial = <T>(f: () => Promise<T>): Promise<T> => {
+    const r = running.then(f);
+    running = r.catch(() => undefined);
+    return r;
+  };
+
   for (const entry of await ledger.unfinished()) {
     ctx.log.warn({ commandId: entry.commandId, status: entry.status }, 'resuming a command left in flight');
     await engine.run(entry.command as AnyCommand);
   }
+  const approvals = setInterval(() => {
+    void serial(() => engine.settleApprovals()).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'acting on approvals failed; retried'));
+  }, APPROVAL_POLL_MS);
 
   const stage = await startStage<PartitionCommand | ShardCommand | ResourceCommand>(ctx, {
     name: 'execute',
@@ -76,7 +91,9 @@ export async function startExecute(ctx: PipelineContext, opts: ExecuteOptions = 
     batchSize: 50,
     batchMs: 200,
     handle: async (batch: Envelope<PartitionCommand | ShardCommand | ResourceCommand>[]) => {
-      for (const m of batch) await engine.run(toAnyCommand(m.topic, m.value));
+      await serial(async () => {
+        for (const m of batch) await engine.run(toAnyCommand(m.topic, m.value));
+      });
       return [];
     },
   });
@@ -86,7 +103,9 @@ export async function startExecute(ctx: PipelineContext, opts: ExecuteOptions = 
     abort: () => abort.abort(),
     /** Graceful: the command in hand finishes; a later `abort()` makes adapters roll back. */
     async stop() {
+      clearInterval(approvals);
       await stage.stop();
+      await running;
       await adapters.close();
       await ledger.close();
       await discovery?.close();

@@ -1,0 +1,67 @@
+/**
+ * Approval mode through the executor engine and its ledger on the real PostgreSQL nodes: a
+ * command that requires approval changes nothing until an operator approves it (a redelivery
+ * does not run it either); approved, it runs and is verified; denied, it is REJECTED with who
+ * denied it; a verdict on an id that is not waiting is refused.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createShardedTable, dropShardedTable, loadRoutes } from '../../executors/postgres/layout.js';
+import { seedRows } from '../../executors/postgres/workload.js';
+import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
+import { CommandLedger } from '../../executors/ledger.js';
+import { ExecutorEngine } from '../../executors/engine.js';
+import type { CommandResult } from '../../schemas/types.js';
+import { testCommand } from './commands.js';
+import { cfg, uniq } from './helpers.js';
+
+const T = `t_${uniq('appr').replace(/[^a-z0-9]/g, '_')}`.slice(0, 40);
+let adapter: PostgresShardAdapter;
+let ledger: CommandLedger;
+let engine: ExecutorEngine;
+const results: CommandResult[] = [];
+const last = (id: string) => results.filter((r) => r.commandId === id).at(-1);
+
+before(async () => {
+  await createShardedTable(cfg, T, [{ shard: 's0', lo: null, hi: null, node: 'node0' }]);
+  await seedRows(cfg, T, 0, 1000);
+  adapter = await PostgresShardAdapter.open(cfg, { batchRows: 200, defaultGraceMs: 100 });
+  ledger = await CommandLedger.open(cfg.pgNodes[0]!);
+  engine = new ExecutorEngine({ executorName: 'exec-approval-test', adapters: [adapter], ledger, emit: async (r) => void results.push(r), bytesPerSecond: 1e12 });
+});
+
+after(async () => {
+  await adapter?.close();
+  await ledger?.close();
+  await dropShardedTable(cfg, T).catch(() => undefined);
+});
+
+test('a command that requires approval waits, then runs when approved', { timeout: 120_000 }, async () => {
+  const split = testCommand('exec-approval', T, 'partition', 'split', { partition: 's0', requiresApproval: true }, { splitAt: '500' });
+  const version = (await loadRoutes(adapter.coord, T))!.version;
+  assert.equal(await engine.run(split), 'ACCEPTED');
+  assert.equal(last(split.commandId)?.details.awaiting, 'approval');
+  assert.equal(await engine.run(split), 'ACCEPTED', 'a redelivery while waiting runs nothing');
+  assert.equal(await engine.settleApprovals(), 0, 'nothing decided yet');
+  assert.equal((await loadRoutes(adapter.coord, T))!.version, version, 'nothing changed while waiting');
+  assert.ok((await ledger.pendingApprovals()).some((p) => p.commandId === split.commandId));
+
+  assert.equal(await ledger.decideApproval(split.commandId, 'approved', 'tester'), true);
+  assert.equal(await ledger.decideApproval(split.commandId, 'approved', 'tester'), false, 'decided once');
+  assert.equal(await engine.settleApprovals(), 1);
+  assert.equal(last(split.commandId)?.status, 'SUCCEEDED', last(split.commandId)?.reason ?? '');
+  assert.equal((await loadRoutes(adapter.coord, T))!.shards.length, 2);
+  assert.equal(await engine.run(split), 'REJECTED', 'a later redelivery is a duplicate');
+});
+
+test('a denied command is REJECTED with who denied it and changes nothing; unknown ids are refused', { timeout: 60_000 }, async () => {
+  const move = testCommand('exec-approval', T, 'shard', 'move', { partition: 's0', sourceNode: 'node0', targetNode: 'node1', requiresApproval: true });
+  const version = (await loadRoutes(adapter.coord, T))!.version;
+  assert.equal(await engine.run(move), 'ACCEPTED');
+  assert.equal(await ledger.decideApproval(move.commandId, 'denied', 'tester'), true);
+  assert.equal(await engine.settleApprovals(), 1);
+  assert.equal(last(move.commandId)?.status, 'REJECTED');
+  assert.equal(last(move.commandId)?.reason, 'denied by tester');
+  assert.equal((await loadRoutes(adapter.coord, T))!.version, version);
+  assert.equal(await ledger.decideApproval('no-such-command', 'approved', 'tester'), false);
+});
