@@ -70,6 +70,7 @@ before(async () => {
                    CREATE VIEW public."${PG_VIEW}" AS SELECT k FROM public."${PG_LOCAL}" WHERE k > 2; ANALYZE public."${PG_LOCAL}"`);
   for (const n of [0, 1]) await pgExec(n, `ANALYZE public."${physicalName(T, n === 0 ? 's0' : 's1')}"`);
 
+  await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${CH_DB}` }); // a fresh server has only `default`
   await ch.command({ query: `CREATE TABLE ${CH_DB}.${CH_SRC} (d Date, k UInt64, v UInt64) ENGINE = MergeTree() PARTITION BY toYYYYMM(d) ORDER BY k` });
   await ch.command({ query: `CREATE MATERIALIZED VIEW ${CH_DB}.${CH_MV} ENGINE = SummingMergeTree() ORDER BY k AS SELECT k, sum(v) AS v FROM ${CH_DB}.${CH_SRC} GROUP BY k` });
   await ch.command({ query: `CREATE TABLE ${CH_DB}.${CH_TGT} (k UInt64, v UInt64) ENGINE = SummingMergeTree() ORDER BY k` });
