@@ -52,43 +52,57 @@ const OPERAND_EXPECTING = new Set([
 ]);
 
 /**
+ * The template key under construction: verbatim segments of the SQL copied lazily, literals
+ * replaced by `?`. A class rather than closures inside scanSql: closures would be made (and,
+ * under the TypeScript loader, named) on every call of this hot path.
+ */
+class KeyBuilder {
+  key = '';
+  /** Start of the pending verbatim segment to copy into key. */
+  segStart = 0;
+  pendingSpace = false;
+  prev: Prev = Prev.Start;
+  readonly literals: ScannedLiteral[] = [];
+
+  constructor(private readonly sql: string) {}
+
+  flush(to: number): void {
+    if (to > this.segStart) {
+      let seg = this.sql.slice(this.segStart, to);
+      const key = this.key;
+      const endsSpace = key.length > 0 && key.charCodeAt(key.length - 1) === 32;
+      if (seg.charCodeAt(0) === 32 && (endsSpace || key.length === 0 || this.pendingSpace)) {
+        seg = seg.slice(1);
+        if (this.pendingSpace && !endsSpace && key.length > 0) this.key += ' ';
+      } else if (this.pendingSpace && key.length > 0 && !endsSpace) this.key += ' ';
+      this.key += seg;
+      this.pendingSpace = false;
+    }
+  }
+
+  emitLiteral(start: number, end: number, kind: 'num' | 'str', value: string): void {
+    this.flush(start);
+    if (this.pendingSpace && this.key.length > 0 && this.key.charCodeAt(this.key.length - 1) !== 32) this.key += ' ';
+    this.pendingSpace = false;
+    this.key += '?';
+    this.literals.push({ start, end, kind, value });
+    this.segStart = end;
+    this.prev = Prev.Operand;
+  }
+}
+
+/**
  * Scans `sql` for `dialect`. Double-quoted text is an identifier except for mysql, where it is a
  * string; backslash escapes inside strings are honoured for mysql and clickhouse.
  */
 export function scanSql(sql: string, dialect: Dialect): ScanResult {
   const n = sql.length;
-  const literals: ScannedLiteral[] = [];
   const backslash = dialect === 'mysql' || dialect === 'clickhouse';
   const dquoteIsString = dialect === 'mysql';
-  let key = '';
-  let segStart = 0; // start of the pending verbatim segment to copy into key
-  let pendingSpace = false;
-  let prev: Prev = Prev.Start;
+  const b = new KeyBuilder(sql);
   let wordStart = 0;
   let wordEnd = 0;
   let i = 0;
-
-  const flush = (to: number) => {
-    if (to > segStart) {
-      let seg = sql.slice(segStart, to);
-      const endsSpace = key.length > 0 && key.charCodeAt(key.length - 1) === 32;
-      if (seg.charCodeAt(0) === 32 && (endsSpace || key.length === 0 || pendingSpace)) {
-        seg = seg.slice(1);
-        if (pendingSpace && !endsSpace && key.length > 0) key += ' ';
-      } else if (pendingSpace && key.length > 0 && !endsSpace) key += ' ';
-      key += seg;
-      pendingSpace = false;
-    }
-  };
-  const emitLiteral = (start: number, end: number, kind: 'num' | 'str', value: string) => {
-    flush(start);
-    if (pendingSpace && key.length > 0 && key.charCodeAt(key.length - 1) !== 32) key += ' ';
-    pendingSpace = false;
-    key += '?';
-    literals.push({ start, end, kind, value });
-    segStart = end;
-    prev = Prev.Operand;
-  };
 
   while (i < n) {
     const c = sql.charCodeAt(i);
@@ -96,22 +110,22 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
     if (isSpace(c)) {
       // a single plain space stays in the verbatim segment (the common case, no copy)
       if (c === 32 && !isSpace(sql.charCodeAt(i + 1)) && i > 0) { i++; continue; }
-      flush(i);
+      b.flush(i);
       while (i < n && isSpace(sql.charCodeAt(i))) i++;
-      segStart = i;
-      pendingSpace = true;
+      b.segStart = i;
+      b.pendingSpace = true;
       continue;
     }
     // comments
     if (c === 45 /* - */ && sql.charCodeAt(i + 1) === 45) {
-      flush(i);
+      b.flush(i);
       while (i < n && sql.charCodeAt(i) !== 10) i++;
-      segStart = i;
-      pendingSpace = true;
+      b.segStart = i;
+      b.pendingSpace = true;
       continue;
     }
     if (c === 47 /* / */ && sql.charCodeAt(i + 1) === 42 /* * */) {
-      flush(i);
+      b.flush(i);
       let depth = 1;
       i += 2;
       while (i < n && depth > 0) {
@@ -120,8 +134,8 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
         else if (d === 47 && sql.charCodeAt(i + 1) === 42 && dialect === 'postgres') { depth++; i += 2; }
         else i++;
       }
-      segStart = i;
-      pendingSpace = true;
+      b.segStart = i;
+      b.pendingSpace = true;
       continue;
     }
     // string literals: '...', E'...', N'...', X'...', B'...'
@@ -150,8 +164,8 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
         }
         i++;
       }
-      if (!closed) { flush(start); segStart = start; i = n; break; } // unterminated: keep verbatim
-      emitLiteral(start, i, 'str', value);
+      if (!closed) { b.flush(start); b.segStart = start; i = n; break; } // unterminated: keep verbatim
+      b.emitLiteral(start, i, 'str', value);
       continue;
     }
     // mysql double-quoted strings
@@ -171,7 +185,7 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
         i++;
       }
       if (!closed) { i = n; break; }
-      emitLiteral(start, i, 'str', value);
+      b.emitLiteral(start, i, 'str', value);
       continue;
     }
     // quoted identifiers: "x" (non-mysql), `x`, [x] not handled (kept verbatim as punctuation)
@@ -183,7 +197,7 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
         if (d === q) { if (sql.charCodeAt(i + 1) === q) { i += 2; continue; } i++; break; }
         i++;
       }
-      prev = Prev.Operand;
+      b.prev = Prev.Operand;
       continue;
     }
     // postgres dollar-quoted strings $tag$...$tag$ and parameters $1
@@ -191,7 +205,7 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
       if (isDigit(sql.charCodeAt(i + 1))) {
         i++;
         while (i < n && isDigit(sql.charCodeAt(i))) i++;
-        prev = Prev.Operand;
+        b.prev = Prev.Operand;
         continue;
       }
       if (dialect === 'postgres' || dialect === 'generic') {
@@ -201,7 +215,7 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
           const tag = sql.slice(i, j + 1);
           const close = sql.indexOf(tag, j + 1);
           if (close >= 0) {
-            emitLiteral(i, close + tag.length, 'str', sql.slice(j + 1, close));
+            b.emitLiteral(i, close + tag.length, 'str', sql.slice(j + 1, close));
             i = close + tag.length;
             continue;
           }
@@ -211,13 +225,13 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
       continue;
     }
     // numbers, with a folded unary sign when an operand is expected
-    if (prev === Prev.Word && (c === 45 || c === 43)) {
+    if (b.prev === Prev.Word && (c === 45 || c === 43)) {
       // resolve the previous word only now: is it a keyword after which an operand is expected?
-      prev = OPERAND_EXPECTING.has(sql.slice(wordStart, wordEnd).toLowerCase()) ? Prev.Operator : Prev.Operand;
+      b.prev = OPERAND_EXPECTING.has(sql.slice(wordStart, wordEnd).toLowerCase()) ? Prev.Operator : Prev.Operand;
     }
-    const signed = (c === 45 || c === 43) && prev !== Prev.Operand && prev !== Prev.Word &&
+    const signed = (c === 45 || c === 43) && b.prev !== Prev.Operand && b.prev !== Prev.Word &&
       (isDigit(sql.charCodeAt(i + 1)) || (sql.charCodeAt(i + 1) === 46 && isDigit(sql.charCodeAt(i + 2))));
-    if (signed || isDigit(c) || (c === 46 && isDigit(sql.charCodeAt(i + 1)) && prev !== Prev.Operand && prev !== Prev.Word)) {
+    if (signed || isDigit(c) || (c === 46 && isDigit(sql.charCodeAt(i + 1)) && b.prev !== Prev.Operand && b.prev !== Prev.Word)) {
       const start = i;
       if (signed) i++;
       if (sql.charCodeAt(i) === 48 && (sql.charCodeAt(i + 1) === 120 || sql.charCodeAt(i + 1) === 88)) {
@@ -236,12 +250,12 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
       if (i < n && isWordStart(sql.charCodeAt(i))) {
         // something like 1abc: not a plain literal; keep verbatim as a word
         while (i < n && isWord(sql.charCodeAt(i))) i++;
-        prev = Prev.Operand;
+        b.prev = Prev.Operand;
         continue;
       }
       let text = sql.slice(start, i);
       if (text.charCodeAt(0) === 43) text = text.slice(1);
-      emitLiteral(start, i, 'num', text.includes('_') ? text.replace(/_/g, '') : text);
+      b.emitLiteral(start, i, 'num', text.includes('_') ? text.replace(/_/g, '') : text);
       continue;
     }
     // words
@@ -249,15 +263,16 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
       wordStart = i;
       while (i < n && isWord(sql.charCodeAt(i))) i++;
       wordEnd = i;
-      prev = Prev.Word;
+      b.prev = Prev.Word;
       continue;
     }
     // punctuation / operators
-    prev = c === 41 /* ) */ || c === 93 /* ] */ ? Prev.Operand : Prev.Operator;
+    b.prev = c === 41 /* ) */ || c === 93 /* ] */ ? Prev.Operand : Prev.Operator;
     i++;
   }
-  flush(n);
-  return { key: key.length > 0 && key.charCodeAt(key.length - 1) === 32 ? key.trimEnd() : key, literals };
+  b.flush(n);
+  const key = b.key;
+  return { key: key.length > 0 && key.charCodeAt(key.length - 1) === 32 ? key.trimEnd() : key, literals: b.literals };
 }
 
 function unescape(c: number): string {
