@@ -427,6 +427,19 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     }
   }
 
+  /** The series of one table × key bucket (× partition × node when known) in window w. */
+  private bucketSeries(w: WindowState, v: T, table: string, bucket: string, partition: string | null, node: string | null): SeriesState {
+    let id = `${v.source}|${table}|${bucket}`;
+    if (partition !== null || node !== null) id += `|${partition ?? ''}`;
+    if (node !== null) id += `|${node}`;
+    return w.series.get(id) ?? this.seriesFor(
+      w, id,
+      () => ({ seriesId: id, source: v.source, table, keyBucket: bucket, partition, node }),
+      OTHER,
+      () => ({ seriesId: OTHER, source: OTHER, table: OTHER, keyBucket: null, partition: null, node: null }),
+    );
+  }
+
   private accumulate(w: WindowState, v: T, late: boolean): void {
     if (late) this.counters.lateMerged++;
     const node = v.node ?? null;
@@ -440,6 +453,18 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     );
     this.bump(total, v, late);
 
+    // The common case, one table and at most one key range outside a transaction: one series,
+    // no co-access; the same result as the general path below without its per-event arrays.
+    if (!v.txId && v.tables.length === 1 && v.keyRanges.length <= 1) {
+      const table = v.tables[0]!;
+      const kr = v.keyRanges[0];
+      const s = this.bucketSeries(w, v, table, kr !== undefined && kr.table === table ? kr.bucket : '*', partition, node);
+      this.bump(s, v, late);
+      const keys = v.pointKeys?.[table];
+      if (keys) for (const k of keys) s.hot.add(k);
+      return;
+    }
+
     // per table × bucket
     const targets = new Map<string, SeriesState>();
     for (const table of v.tables) {
@@ -448,15 +473,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
       if (buckets.length === 0) buckets.push('*');
       const series: SeriesState[] = [];
       for (const bucket of buckets) {
-        let id = `${v.source}|${table}|${bucket}`;
-        if (partition !== null || node !== null) id += `|${partition ?? ''}`;
-        if (node !== null) id += `|${node}`;
-        const s = w.series.get(id) ?? this.seriesFor(
-          w, id,
-          () => ({ seriesId: id, source: v.source, table, keyBucket: bucket, partition, node }),
-          OTHER,
-          () => ({ seriesId: OTHER, source: OTHER, table: OTHER, keyBucket: null, partition: null, node: null }),
-        );
+        const s = this.bucketSeries(w, v, table, bucket, partition, node);
         if (!series.includes(s)) {
           this.bump(s, v, late);
           series.push(s);
