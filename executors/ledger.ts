@@ -114,11 +114,11 @@ export class CommandLedger {
   /** Commands a crashed executor left RUNNING or ACCEPTED, with the command as it arrived. */
   async unfinished(): Promise<(LedgerEntry & { command: unknown })[]> {
     const { rows } = await this.pool.query(
-      `SELECT command_id, status, state, attempts, command FROM shardcast_exec.ledger
+      `SELECT command_id, status, state, attempts, approval, command FROM shardcast_exec.ledger
        WHERE status IN ('ACCEPTED','RUNNING') AND command IS NOT NULL AND (approval IS NULL OR (approval = 'approved' AND attempts > 0))
        ORDER BY created_at`,
     );
-    return rows.map((r) => ({ commandId: r.command_id, status: r.status, state: r.state, attempts: r.attempts, approval: null, command: r.command }));
+    return rows.map((r) => ({ commandId: r.command_id, status: r.status, state: r.state, attempts: r.attempts, approval: r.approval, command: r.command }));
   }
 
   async close(): Promise<void> {

@@ -256,6 +256,9 @@ export function commandOutputs(cmds: readonly AnyCommand[]): StageOutput[] {
   return [...byTopic.values()];
 }
 
+/** Without a finished command in between, the planned tables are rediscovered at most this often. */
+const REDISCOVER_MS = 10_000;
+
 /** After a failed catalog round, plan against the routing map this long before trying again. */
 const CATALOG_RETRY_MS = 30_000;
 
@@ -290,6 +293,8 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     discovery = Discovery.open(ctx.cfg, driver, { kinds: ['postgres'], log: ctx.log, postgres: { source: PG_STORE, nodeCapacity: opts.nodeCapacity } });
   }
   let schemaReady = false;
+  let lastDiscovery = 0;
+  let storeChanged = false;
   type Planning = { state: ClusterStateInput; taken: { table: string; shard: string }[] };
   const fromCatalog = async (now: number): Promise<Planning> => {
     // A quick probe first: the driver's own retries would hold a round for many seconds.
@@ -301,7 +306,13 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     }
     const tables = Object.keys(ctx.cfg.partitionKeys);
     const pgSource = discovery!.byKind('postgres')!;
-    for (const t of tables) await discovery!.discover(pgSource, { table: t });
+    // Rediscover the planned tables when a command finished since the last look (its effect
+    // must be planned against) or every REDISCOVER_MS, not on every round.
+    if (storeChanged || Date.now() - lastDiscovery >= REDISCOVER_MS) {
+      storeChanged = false;
+      for (const t of tables) await discovery!.discover(pgSource, { table: t });
+      lastDiscovery = Date.now();
+    }
     const view = await placement(driver!, PG_STORE, tables, { commandsSince: Math.max(Date.now() - 3_600_000, opts.historySince ?? 0) });
     const edges = await coAccess(driver!, tables, Date.now() - 10 * 60_000);
     return {
@@ -346,7 +357,9 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
           forecasts.set(f.seriesId, f);
           newForecasts = true;
         } else if (m.topic === TOPICS.results.name) {
-          feedback?.observeResult(m.value as CommandResult);
+          const r = m.value as CommandResult;
+          if (r.status !== 'ACCEPTED' && r.status !== 'RUNNING') storeChanged = true;
+          feedback?.observeResult(r);
         } else {
           const a = m.value as WorkloadAggregate;
           const cur = latest.get(a.seriesId);
