@@ -206,6 +206,20 @@ BEGIN
   IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
   RETURN NEW;
 END $$;
+-- Statement-level twin of guard(): a write that matches no row (or a TRUNCATE) on a replica or
+-- retired shard must fail too, or a client with a stale route reads "0 rows" as the truth.
+CREATE OR REPLACE FUNCTION shardcast_local.guard_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  st text;
+BEGIN
+  IF current_setting('shardcast.migrating', true) = 'on' THEN RETURN NULL; END IF;
+  SELECT state INTO st FROM shardcast_local.shards WHERE physical = TG_TABLE_NAME;
+  IF st IS DISTINCT FROM 'active' THEN
+    RAISE EXCEPTION 'shardcast: % is not an active shard on this node (%); refresh routing and retry',
+      TG_TABLE_NAME, coalesce(st, 'unknown') USING ERRCODE = 'SCR01';
+  END IF;
+  RETURN NULL;
+END $$;
 CREATE OR REPLACE FUNCTION shardcast_local.capture() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF current_setting('shardcast.migrating', true) = 'on' THEN RETURN NULL; END IF;
@@ -253,6 +267,8 @@ export async function registerLocalShard(
   const t = quoteIdent(s.physical);
   await q(db, `DROP TRIGGER IF EXISTS shardcast_guard ON public.${t}`);
   await q(db, `CREATE TRIGGER shardcast_guard BEFORE INSERT OR UPDATE OR DELETE ON public.${t} FOR EACH ROW EXECUTE FUNCTION shardcast_local.guard()`);
+  await q(db, `DROP TRIGGER IF EXISTS shardcast_guard_statement ON public.${t}`);
+  await q(db, `CREATE TRIGGER shardcast_guard_statement BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON public.${t} FOR EACH STATEMENT EXECUTE FUNCTION shardcast_local.guard_statement()`);
   await q(
     db,
     `INSERT INTO shardcast_local.shards (physical, table_name, shard, key_column, lo, hi, state) VALUES ($1, $2, $3, $4, $5, $6, $7)

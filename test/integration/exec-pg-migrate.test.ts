@@ -158,8 +158,12 @@ describe('postgres executor: online migrations under load', { skip: skip ?? fals
       if (!same) await new Promise((res) => setTimeout(res, 100));
     }
     assert.ok(same, 'replica converges to the primary after the load stops');
-    // Clients cannot write to the replica.
-    await assert.rejects(q(replica, `UPDATE public.exec_pg_orders__s1 SET payload = 'x' WHERE id = 10001`), /not an active shard/);
+    // Clients cannot write to the replica: neither a row it holds nor one it does not (the load
+    // deletes rows, so the first is looked up and the second is outside every key).
+    const [held] = await q<{ id: string }>(replica, `SELECT id::text AS id FROM public.exec_pg_orders__s1 ORDER BY id LIMIT 1`);
+    assert.ok(held, 'the replica holds rows');
+    await assert.rejects(q(replica, `UPDATE public.exec_pg_orders__s1 SET payload = 'x' WHERE id = $1`, [held.id]), /not an active shard/);
+    await assert.rejects(q(replica, `DELETE FROM public.exec_pg_orders__s1 WHERE id = -1`), /not an active shard/);
     t.diagnostic(`replicate: ${JSON.stringify(out.details)}`);
 
     const d = command('shard', 'dereplicate', { partition: 's1', targetNode: 'node0' });
