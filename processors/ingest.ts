@@ -95,6 +95,8 @@ export class IngestCore {
   readonly cache: TemplateCache;
   readonly stats: IngestStats;
   private readonly pipeline: string;
+  /** The window's outputs for one event, reused: most events cause none. */
+  private readonly scratch: WindowOutput<Featured>[] = [];
 
   constructor(private readonly cfg: IngestConfig, private readonly now: () => number) {
     this.window = new WindowAggregator<Featured>({ ...cfg, now: cfg.now ?? now });
@@ -202,7 +204,10 @@ export class IngestCore {
       txId: ev.txId,
     };
     const wenv: Envelope<Featured> = { topic: env.topic, partition: env.partition, offset: env.offset, key: env.key, raw: env.raw, value: featured };
-    this.fromWindow(this.window.add(wenv, progress), out);
+    const xs = this.scratch;
+    xs.length = 0;
+    this.window.add(wenv, progress, xs);
+    if (xs.length > 0) this.fromWindow(xs, out);
     this.stats.lateMerged += this.window.counters.lateMerged - lateBefore;
     this.stats.replayed += this.window.counters.replaySkipped - replayBefore;
   }

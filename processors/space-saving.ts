@@ -22,6 +22,13 @@ export class SpaceSaving {
   private readonly counts: Float64Array;
   private readonly errors: Float64Array;
   private total = 0;
+  /**
+   * A lower bound of every counter (counters only grow) and where the last minimum was found:
+   * with a stream of distinct keys each eviction finds the next counter at this value a step or
+   * two on, instead of scanning all `capacity` counters per new key.
+   */
+  private floor = 0;
+  private cursor = 0;
 
   constructor(readonly capacity: number) {
     if (!(capacity >= 1)) throw new RangeError('SpaceSaving capacity must be >= 1');
@@ -53,15 +60,28 @@ export class SpaceSaving {
       this.errors[n] = 0;
       return;
     }
-    // replace the minimum counter; the newcomer inherits its count as error
+    // replace a minimum counter; the newcomer inherits its count as error
+    const m = this.minimum();
     const c = this.counts;
-    let m = 0;
-    for (let j = 1; j < n; j++) if (c[j]! < c[m]!) m = j;
     this.index.delete(this.keys[m]!);
     this.index.set(key, m);
     this.keys[m] = key;
     this.errors[m] = c[m]!;
     c[m] = c[m]! + weight;
+  }
+
+  /** Index of a counter holding the minimum count (counters at `floor` are minima). */
+  private minimum(): number {
+    const c = this.counts;
+    const n = this.keys.length;
+    for (let step = 0, j = this.cursor; step < n; step++, j = j + 1 === n ? 0 : j + 1) {
+      if (c[j] === this.floor) return (this.cursor = j);
+    }
+    // no counter is at the floor any more: find the true minimum and raise the floor to it
+    let m = 0;
+    for (let j = 1; j < n; j++) if (c[j]! < c[m]!) m = j;
+    this.floor = c[m]!;
+    return (this.cursor = m);
   }
 
   /** The `k` largest counters, largest first (ties by key, for deterministic output). */

@@ -96,8 +96,55 @@ function run<T>(schema: z.ZodType<T>, v: unknown): Validated<T> {
   return r.success ? { ok: true, value: r.data } : { ok: false, reason: reason(r.error) };
 }
 
-/** A decoded QueryEvent: ok, or the first problem as "field: message". */
+const DIALECT_SET: ReadonlySet<unknown> = new Set(DIALECTS);
+const OPERATION_SET: ReadonlySet<unknown> = new Set(OPERATIONS);
+const STATUS_SET: ReadonlySet<unknown> = new Set(STATUSES);
+const MAX_TS = 32_503_680_000_000;
+const isNullableStr = (x: unknown) => x === null || typeof x === 'string';
+const isCount = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+
+function isStringRecord(x: unknown): boolean {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
+  for (const k in x) if (typeof (x as Record<string, unknown>)[k] !== 'string') return false;
+  return true;
+}
+
+function isStringArray(x: unknown): boolean {
+  if (!Array.isArray(x)) return false;
+  for (let i = 0; i < x.length; i++) if (typeof x[i] !== 'string') return false;
+  return true;
+}
+
+/**
+ * True when `v` certainly passes QueryEventSchema. This is the ingest hot path's check: zod's
+ * safeParse copies every object it accepts and cost 12% of ingest CPU (plus the garbage) for
+ * events Avro had already typed. It accepts nothing the schema refuses (a property test pins
+ * that both agree); anything it does not accept goes through zod, which names the problem.
+ */
+export function isValidQueryEvent(v: unknown): v is QueryEvent {
+  if (v === null || typeof v !== 'object') return false;
+  const e = v as Record<string, unknown>;
+  const ts = e.ts;
+  const d = e.durationMs;
+  return typeof e.eventId === 'string' && e.eventId.length > 0
+    && typeof ts === 'number' && Number.isSafeInteger(ts) && ts >= 0 && ts <= MAX_TS
+    && typeof e.source === 'string' && e.source.length > 0
+    && DIALECT_SET.has(e.dialect)
+    && isNullableStr(e.database) && isNullableStr(e.sql) && isNullableStr(e.fingerprint)
+    && isStringArray(e.tables)
+    && (e.operation === null || OPERATION_SET.has(e.operation))
+    && typeof d === 'number' && d >= 0 && Number.isFinite(d)
+    && isCount(e.rowsRead) && isCount(e.rowsWritten)
+    && isNullableStr(e.node) && isNullableStr(e.partition)
+    && isStringRecord(e.keyValues)
+    && isNullableStr(e.client)
+    && STATUS_SET.has(e.status)
+    && isNullableStr(e.txId);
+}
+
+/** A decoded QueryEvent: ok (the same object when it is valid), or the first problem as "field: message". */
 export function validateQueryEvent(v: unknown): Validated<QueryEvent> {
+  if (isValidQueryEvent(v) && !Array.isArray(v)) return { ok: true, value: v };
   return run(QueryEventSchema, v) as Validated<QueryEvent>;
 }
 

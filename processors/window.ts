@@ -111,10 +111,41 @@ interface SeriesState {
   co: SpaceSaving;
 }
 
+/**
+ * (source, table, bucket, partition, node) → series, as nested maps in front of the id map.
+ * Building the "a|b|c|d|e" id string per event (and flattening it for the lookup) was most of
+ * the window's garbage; the id is built only on a miss here, and the id map stays the source
+ * of truth, so two paths whose ids coincide still share one series.
+ */
+class SeriesIndex {
+  private readonly root = new Map<string, Map<string, Map<string, Map<string, Map<string, SeriesState>>>>>();
+
+  get(a: string, b: string, c: string, d: string, e: string): SeriesState | undefined {
+    return this.root.get(a)?.get(b)?.get(c)?.get(d)?.get(e);
+  }
+
+  set(a: string, b: string, c: string, d: string, e: string, s: SeriesState): void {
+    let m1 = this.root.get(a);
+    if (!m1) this.root.set(a, (m1 = new Map()));
+    let m2 = m1.get(b);
+    if (!m2) m1.set(b, (m2 = new Map()));
+    let m3 = m2.get(c);
+    if (!m3) m2.set(c, (m3 = new Map()));
+    let m4 = m3.get(d);
+    if (!m4) m3.set(d, (m4 = new Map()));
+    m4.set(e, s);
+  }
+}
+
+/** Index keys for "absent" and for the total series: neither can be a table, partition or node name. */
+const NONE = '\u0000';
+const TOTAL = '\u0001total';
+
 interface WindowState {
   start: number;
   end: number;
   series: Map<string, SeriesState>;
+  index: SeriesIndex;
   /** txId -> targets (table|bucket) touched in this window, with the series that touched them. */
   tx: Map<string, Map<string, SeriesState>>;
   /** "topic:partition" -> first offset held by this window. */
@@ -185,12 +216,11 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
    * With `progress` false the safe offsets are not recomputed (batch callers call `progressNow`
    * once per batch instead of once per event).
    */
-  add(env: Envelope<T>, progress = true): WindowOutput<T>[] {
-    const out: WindowOutput<T>[] = [];
+  add(env: Envelope<T>, progress = true, out: WindowOutput<T>[] = []): WindowOutput<T>[] {
     const v = env.value;
     const ts = v.ts;
     this.counters.events++;
-    const pk = posKey(env);
+    const pk = this.posKeyOf(env);
     const off = Number(env.offset);
     const at = this.now ? this.now() : 0;
     const f = this.front.get(pk);
@@ -201,7 +231,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     }
     const start = Math.floor(ts / this.windowMs) * this.windowMs;
     const end = start + this.windowMs;
-    let wm = this.watermarkAt(at);
+    const wm = this.watermarkAt(at);
     // every window ending at or before the watermark is closed, whether or not it had events
     const boundary = Math.floor(wm / this.windowMs) * this.windowMs;
     if (boundary > this.closedThrough) this.closedThrough = boundary;
@@ -215,14 +245,14 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     } else {
       let w = this.windows.get(start);
       if (!w) {
-        w = { start, end, series: new Map(), tx: new Map(), firstOffsets: new Map() };
+        w = { start, end, series: new Map(), index: new SeriesIndex(), tx: new Map(), firstOffsets: new Map() };
         this.windows.set(start, w);
       }
       if (!w.firstOffsets.has(pk)) w.firstOffsets.set(pk, off);
       this.seen(pk, off);
       this.accumulate(w, v, ts < wm);
     }
-    wm = this.watermarkAt(at);
+    // (nothing since the watermark was computed moved a partition's front)
     this.closeUpTo(wm, out);
     while (this.windows.size > this.cfg.maxOpenWindows) this.closeOldest(out);
     if (progress) this.progress(out);
@@ -292,6 +322,17 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     while (this.windows.size > 0) this.closeOldest(out);
     this.progress(out);
     return out;
+  }
+
+  private lastPos: { topic: string; partition: number; key: string } | null = null;
+
+  /** "topic:partition", remembered for the last position: a fetched batch is one partition. */
+  private posKeyOf(p: { topic: string; partition: number }): string {
+    const last = this.lastPos;
+    if (last !== null && last.partition === p.partition && last.topic === p.topic) return last.key;
+    const key = posKey(p);
+    this.lastPos = { topic: p.topic, partition: p.partition, key };
+    return key;
   }
 
   private seen(pk: string, off: number): void {
@@ -429,29 +470,44 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
 
   /** The series of one table × key bucket (× partition × node when known) in window w. */
   private bucketSeries(w: WindowState, v: T, table: string, bucket: string, partition: string | null, node: string | null): SeriesState {
+    // the index keys mirror the id below: partition null and '' are one series once a node is known
+    const d = partition === null && node === null ? NONE : partition ?? '';
+    const e = node ?? NONE;
+    const known = w.index.get(v.source, table, bucket, d, e);
+    if (known) return known;
     let id = `${v.source}|${table}|${bucket}`;
     if (partition !== null || node !== null) id += `|${partition ?? ''}`;
     if (node !== null) id += `|${node}`;
-    return w.series.get(id) ?? this.seriesFor(
+    const s = w.series.get(id) ?? this.seriesFor(
       w, id,
       () => ({ seriesId: id, source: v.source, table, keyBucket: bucket, partition, node }),
       OTHER,
       () => ({ seriesId: OTHER, source: OTHER, table: OTHER, keyBucket: null, partition: null, node: null }),
     );
+    w.index.set(v.source, table, bucket, d, e, s);
+    return s;
+  }
+
+  /** The source's total series (× node when known), counting every query once. */
+  private totalSeries(w: WindowState, v: T, node: string | null): SeriesState {
+    const known = w.index.get(v.source, TOTAL, '', '', node ?? NONE);
+    if (known) return known;
+    const totalId = `${v.source}|*|*${node !== null ? `||${node}` : ''}`;
+    const s = w.series.get(totalId) ?? this.seriesFor(
+      w, totalId,
+      () => ({ seriesId: totalId, source: v.source, table: null, keyBucket: null, partition: null, node }),
+      `${OTHER}|*|*`,
+      () => ({ seriesId: `${OTHER}|*|*`, source: OTHER, table: null, keyBucket: null, partition: null, node: null }),
+    );
+    w.index.set(v.source, TOTAL, '', '', node ?? NONE, s);
+    return s;
   }
 
   private accumulate(w: WindowState, v: T, late: boolean): void {
     if (late) this.counters.lateMerged++;
     const node = v.node ?? null;
     const partition = v.partition ?? null;
-    const totalId = `${v.source}|*|*${node !== null ? `||${node}` : ''}`;
-    const total = w.series.get(totalId) ?? this.seriesFor(
-      w, totalId,
-      () => ({ seriesId: totalId, source: v.source, table: null, keyBucket: null, partition: null, node }),
-      `${OTHER}|*|*`,
-      () => ({ seriesId: `${OTHER}|*|*`, source: OTHER, table: null, keyBucket: null, partition: null, node: null }),
-    );
-    this.bump(total, v, late);
+    this.bump(this.totalSeries(w, v, node), v, late);
 
     // The common case, one table and at most one key range outside a transaction: one series,
     // no co-access; the same result as the general path below without its per-event arrays.

@@ -76,6 +76,25 @@ export function num(v: string): number | null {
 
 /** The set of key values a single predicate admits, or null when it does not constrain. */
 export function predSet(op: PredIR['op'], values: string[]): IntervalSet | null {
+  // the common cases (one comparison value, or BETWEEN's two), without the array of parsed values below
+  if (values.length === 1 && op !== 'in' && op !== 'between') {
+    const v = num(values[0]!);
+    if (v === null) return null;
+    switch (op) {
+      case '=': return [point(v)];
+      case '<': return [{ lo: -Infinity, hi: v, loOpen: true, hiOpen: true }];
+      case '<=': return [{ lo: -Infinity, hi: v, loOpen: true, hiOpen: false }];
+      case '>': return [{ lo: v, hi: Infinity, loOpen: true, hiOpen: true }];
+      case '>=': return [{ lo: v, hi: Infinity, loOpen: false, hiOpen: true }];
+      default: return null;
+    }
+  }
+  if (values.length === 2 && op === 'between') {
+    const v = num(values[0]!);
+    const w = num(values[1]!);
+    if (v === null || w === null) return null;
+    return v <= w ? [{ lo: v, hi: w, loOpen: false, hiOpen: false }] : [];
+  }
   const nums: number[] = [];
   for (const v of values) {
     const x = num(v);
@@ -120,7 +139,10 @@ export function evalWhere(
     case 'and': {
       let acc = ALL;
       for (const c of where.c) {
-        acc = intersect(acc, evalWhere(c, preds, values, table, column));
+        const part = evalWhere(c, preds, values, table, column);
+        // ALL is the identity of intersection: skip the copy (most conjuncts do not constrain the key)
+        if (part === ALL) continue;
+        acc = acc === ALL ? part : intersect(acc, part);
         if (acc.length === 0) break;
       }
       return acc;
@@ -160,11 +182,22 @@ export function bucketsOf(bounds: readonly number[], set: IntervalSet): number[]
 
 const fin = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
+/** Bucket names, made once: the hot path would otherwise build the same short string per event. */
+const BUCKET_NAMES = Array.from({ length: 256 }, (_, i) => `k${i}`);
+const bucketName = (b: number): string => BUCKET_NAMES[b] ?? `k${b}`;
+
 /**
  * KeyRanges for one table: "*" when every bucket can be touched, "none" when no key can match,
  * otherwise one entry per touched bucket with the touched range clipped to it.
  */
 export function keyRangesFor(table: string, spec: PartitionKeySpec, set: IntervalSet): KeyRange[] {
+  if (set.length === 0) return [{ table, column: spec.column, lo: null, hi: null, bucket: 'none' }];
+  if (set.length === 1) return keyRangesOfInterval(table, spec, set[0]!);
+  return keyRangesGeneral(table, spec, set);
+}
+
+/** keyRangesFor through the interval algebra (any number of intervals); exported for tests. */
+export function keyRangesGeneral(table: string, spec: PartitionKeySpec, set: IntervalSet): KeyRange[] {
   if (set.length === 0) return [{ table, column: spec.column, lo: null, hi: null, bucket: 'none' }];
   const bs = bucketsOf(spec.bounds, set);
   const first = set[0]!;
@@ -178,8 +211,48 @@ export function keyRangesFor(table: string, spec: PartitionKeySpec, set: Interva
     const inside = intersect(set, [{ lo: L, hi: U, loOpen: false, hiOpen: true }]);
     const lo = inside[0]?.lo ?? L;
     const hi = inside[inside.length - 1]?.hi ?? U;
-    return { table, column: spec.column, lo: fin(lo), hi: fin(hi), bucket: `k${b}` };
+    return { table, column: spec.column, lo: fin(lo), hi: fin(hi), bucket: bucketName(b) };
   });
+}
+
+/** Number of bounds strictly below v. */
+function countBelow(bounds: readonly number[], v: number): number {
+  let lo = 0;
+  let hi = bounds.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (bounds[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * keyRangesFor of a one-interval set (a point, BETWEEN, a comparison: nearly every statement),
+ * computed directly: the touched buckets are contiguous (from the bucket holding `lo` to the
+ * last one `hi` reaches), and each is clipped without building interval sets. Same result as
+ * the general path, which a unit test checks on generated intervals.
+ */
+function keyRangesOfInterval(table: string, spec: PartitionKeySpec, x: Interval): KeyRange[] {
+  const bounds = spec.bounds;
+  const first = bucketOf(bounds, x.lo);
+  const last = x.hiOpen ? countBelow(bounds, x.hi) : bucketOf(bounds, x.hi);
+  if (first === 0 && last === bounds.length) return [{ table, column: spec.column, lo: fin(x.lo), hi: fin(x.hi), bucket: '*' }];
+  const out: KeyRange[] = [];
+  for (let b = first; b <= last; b++) {
+    const L = b === 0 ? -Infinity : bounds[b - 1]!;
+    const U = b === bounds.length ? Infinity : bounds[b]!;
+    let lo = Math.max(x.lo, L);
+    let hi = Math.min(x.hi, U);
+    const loOpen = x.lo === lo && x.loOpen;
+    const hiOpen = (x.hi === hi && x.hiOpen) || U === hi;
+    if (lo > hi || (lo === hi && (loOpen || hiOpen))) {
+      lo = L;
+      hi = U;
+    }
+    out.push({ table, column: spec.column, lo: fin(lo), hi: fin(hi), bucket: bucketName(b) });
+  }
+  return out;
 }
 
 /** Point key values when the set is a small finite set of points (for hot keys). */

@@ -226,3 +226,24 @@ test('physical shard tables (<table>__<shard>) count on their logical table when
   // a table without a configured key keeps its name
   assert.deepEqual(featurize(ev('SELECT * FROM audit__2024 WHERE id = 1'), cfg, cache).tables, ['audit__2024']);
 });
+
+test('property: the one-interval key-range path equals the interval algebra', async () => {
+  const { keyRangesFor, keyRangesGeneral } = await import('../../processors/sql/keyrange.js');
+  const edge = fc.constantFrom(-Infinity, Infinity, 0, 10, 20, 30);
+  const value = fc.oneof(edge, fc.integer({ min: -5, max: 35 }));
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.integer({ min: 0, max: 30 }), { minLength: 0, maxLength: 4 }).map((b) => [...b].sort((x, y) => x - y)),
+      value, value, fc.boolean(), fc.boolean(),
+      (bounds, a, b, loOpen, hiOpen) => {
+        const lo = Math.min(a, b);
+        const hi = Math.max(a, b);
+        if (lo === hi && (loOpen || hiOpen || !Number.isFinite(lo))) return; // empty: never a normalized set
+        const x = { lo, hi, loOpen: lo === -Infinity ? true : loOpen, hiOpen: hi === Infinity ? true : hiOpen };
+        const spec = { column: 'id', bounds };
+        assert.deepEqual(keyRangesFor('t', spec, [x]), keyRangesGeneral('t', spec, [x]), JSON.stringify({ bounds, x }));
+      },
+    ),
+    { numRuns: 5000 },
+  );
+});
