@@ -154,11 +154,34 @@ function toLogicalTables(c: CompiledTemplate, cfg: FeaturizeConfig): CompiledTem
   };
 }
 
+/** True when the record has at least one own key (without building the array of keys). */
+function hasKeys(r: Record<string, string> | null | undefined): r is Record<string, string> {
+  if (!r) return false;
+  for (const k in r) if (Object.hasOwn(r, k)) return true;
+  return false;
+}
+
 /** Partition-key value given explicitly by the producer for `table`, if any. */
 function explicitKey(ev: QueryEvent, table: string, column: string): string | undefined {
   const kv = ev.keyValues;
-  if (!kv) return undefined;
+  // most events carry no key values: skip building the "table.column" lookup key
+  if (!hasKeys(kv)) return undefined;
   return kv[`${table}.${column}`] ?? kv[column];
+}
+
+/** Each compiled predicate's values, filled from this statement's literals. */
+function fillValues(preds: CompiledTemplate['preds'], lits: ReturnType<typeof scanSql>['literals']): string[][] {
+  const out: string[][] = new Array(preds.length);
+  for (let i = 0; i < preds.length; i++) {
+    const slots = preds[i]!.slots;
+    const vs: string[] = new Array(slots.length);
+    for (let j = 0; j < slots.length; j++) {
+      const s = slots[j]!;
+      vs[j] = typeof s === 'number' ? lits[s]?.value ?? '' : s.text;
+    }
+    out[i] = vs;
+  }
+  return out;
 }
 
 /**
@@ -210,14 +233,18 @@ export function featurize(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateC
       if (!hit) cache.set(ev.dialect, scanned.key, c);
     }
     const lits = scanned.literals;
-    values = c.preds.map((p) => p.slots.map((s) => (typeof s === 'number' ? lits[s]?.value ?? '' : s.text)));
+    values = fillValues(c.preds, lits);
     if (c.parseError !== null && c.tables.length === 0 && ev.tables.length > 0) {
       c = { ...c, tables: [...new Set(ev.tables)] };
     }
   }
 
-  const predicates: Predicate[] = c.preds.map((p, i) => ({ table: p.table, column: p.column, op: p.op, values: values[i]! }));
-  const keyRanges: KeyRange[] = [];
+  const predicates: Predicate[] = new Array(c.preds.length);
+  for (let i = 0; i < c.preds.length; i++) {
+    const p = c.preds[i]!;
+    predicates[i] = { table: p.table, column: p.column, op: p.op, values: values[i]! };
+  }
+  let keyRanges: KeyRange[] = [];
   const pointKeys: Record<string, string[]> = {};
   for (const table of c.tables) {
     const spec = cfg.partitionKeys[table];
@@ -252,10 +279,12 @@ export function featurize(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateC
         if (eq.length > 0 && eq.length <= maxPoints) pointKeys[table] = eq;
       }
     }
-    keyRanges.push(...keyRangesFor(table, spec, set));
+    const krs = keyRangesFor(table, spec, set);
+    if (keyRanges.length === 0) keyRanges = krs;
+    else for (const kr of krs) keyRanges.push(kr);
   }
   // tables without a configured key: explicit keyValues still name hot keys
-  if (ev.keyValues) {
+  if (hasKeys(ev.keyValues)) {
     for (const table of c.tables) {
       if (pointKeys[table] || cfg.partitionKeys[table]) continue;
       const ks = Object.entries(ev.keyValues).filter(([k]) => !k.includes('.') || k.startsWith(`${table}.`));
