@@ -247,6 +247,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
       if (!w) {
         w = { start, end, series: new Map(), index: new SeriesIndex(), tx: new Map(), firstOffsets: new Map() };
         this.windows.set(start, w);
+        if (start < this.oldestStart) this.oldestStart = start;
       }
       if (!w.firstOffsets.has(pk)) w.firstOffsets.set(pk, off);
       this.seen(pk, off);
@@ -325,6 +326,8 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
   }
 
   private lastPos: { topic: string; partition: number; key: string } | null = null;
+  /** Start of the oldest open window (Infinity when none): closeUpTo's quick test. */
+  private oldestStart = Infinity;
 
   /** "topic:partition", remembered for the last position: a fetched batch is one partition. */
   private posKeyOf(p: { topic: string; partition: number }): string {
@@ -369,7 +372,8 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
   }
 
   private closeUpTo(wm: number, out: WindowOutput<T>[]): void {
-    if (this.windows.size === 0) return;
+    // per event, nearly always: the oldest open window is not due yet
+    if (this.windows.size === 0 || this.oldestStart + this.windowMs > wm) return;
     let any = false;
     for (const s of this.windows.keys()) if (s + this.windowMs <= wm) { any = true; break; }
     if (!any) return;
@@ -385,6 +389,10 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
 
   private close(w: WindowState, out: WindowOutput<T>[]): void {
     this.windows.delete(w.start);
+    if (w.start === this.oldestStart) {
+      this.oldestStart = Infinity;
+      for (const k of this.windows.keys()) if (k < this.oldestStart) this.oldestStart = k;
+    }
     if (w.end > this.closedThrough) this.closedThrough = w.end;
     this.counters.windowsClosed++;
     const ids = [...w.series.keys()].sort();
