@@ -8,14 +8,15 @@
  * Models: seasonal naive and Holt-Winters (per-series state, O(1) per step; HW parameters
  * refitted on a schedule within a time budget), the tfjs global model (cold start: it gets
  * weight only after its forecasts for the series have matured), and their ensemble: models
- * clearly beaten on a long validation record of matured forecasts are set aside, the others
- * combined by their recent error (see ensemble.ts for both stages).
+ * clearly beaten on a long validation record of matured forecasts are set aside; Holt-Winters
+ * is the anchor, and another model joins it only once significantly better than it on that
+ * record; the models left are combined by their recent error (see ensemble.ts for the stages).
  * Intervals come from the pooled normalised-conformal calibrator (see ensemble.ts).
  */
 import type { Forecast, ForecastPoint } from '../schemas/types.js';
 import { logger } from '../lib/log.js';
 import { HoltWintersState, fitHoltWinters } from './baselines.js';
-import { ConformalCalibrator, combine, dominanceKeep, ensembleName, ensembleWeights, recordReset, recordSize, recordUpdate, winsorisedAverage } from './ensemble.js';
+import { ConformalCalibrator, anchorAdmit, combine, dominanceKeep, ensembleName, ensembleWeights, recordReset, recordSize, recordUpdate, winsorisedAverage } from './ensemble.js';
 import { GlobalModel, type GlobalModelOptions } from './global.js';
 import { HistoryStore, type SeriesHistory } from './history.js';
 import { detectSeason } from './season.js';
@@ -88,6 +89,13 @@ export interface OnlineForecasterOptions {
   dominanceZ?: number;
   /** ...and comes back only once its t is at most this (hysteresis; default 1). */
   dominanceZBack?: number;
+  /**
+   * The ensemble's anchor: the other models join the combination only when significantly
+   * better than it (default 'holt_winters'; null: no anchoring). See `anchorAdmit`.
+   */
+  anchor?: 'seasonal_naive' | 'holt_winters' | 'global' | null;
+  /** ...at the one-sided level of this normal quantile, on the long or the short record (default 3; out again at dominanceZBack). */
+  anchorZ?: number;
   /** The recent error behind the weights clips each |error| at this multiple of itself (default 6; Infinity disables). */
   errorWinsor?: number;
   /** Models used by the ensemble (default all three). */
@@ -121,6 +129,8 @@ interface SeriesState {
   hwFitAt: number;
   /** Observations the last Holt-Winters fit had. */
   hwFitObs: number;
+  /** Holt-Winters forecasts issued before this step are kept out of the ensemble's records (an older fit made them). */
+  hwRecordFrom: number;
   sawNegative: boolean;
   err: Float64Array;
   cnt: Uint32Array;
@@ -131,6 +141,8 @@ interface SeriesState {
   recShort: Float64Array;
   /** Models the dominance test has set aside (1), for its hysteresis. */
   aside: Uint8Array;
+  /** Models admitted beside the anchor (1), for the anchoring hysteresis. */
+  admitted: Uint8Array;
   scale: number;
   pend: Float32Array;
   pendW: Float32Array;
@@ -154,6 +166,7 @@ export interface SeriesSnapshot {
   /** Absent in older checkpoints (then taken from `err`, and nothing set aside). */
   werr?: (number | null)[];
   aside?: number[];
+  admitted?: number[];
   scale: number;
   accounted: number;
   hist: { lastStep: number; firstStep: number; lastObservedStep: number; observed: number; values: Float32Array } | null;
@@ -166,7 +179,8 @@ function recordFrom(a: unknown): Float64Array {
 }
 
 export class OnlineForecaster {
-  readonly opts: Required<Omit<OnlineForecasterOptions, 'season' | 'seasonCandidates' | 'seriesSeasons' | 'global' | 'backend' | 'train' | 'checkpoint'>> & {
+  readonly opts: Required<Omit<OnlineForecasterOptions, 'season' | 'seasonCandidates' | 'seriesSeasons' | 'global' | 'backend' | 'train' | 'checkpoint' | 'anchor'>> & {
+    anchor: 'seasonal_naive' | 'holt_winters' | 'global' | null;
     season?: number;
     seasonCandidates?: number[];
     seriesSeasons?: Record<string, number>;
@@ -185,6 +199,8 @@ export class OnlineForecaster {
   private readonly recDecay: number;
   private readonly absScratch = new Float64Array(3);
   private readonly inEnsemble: boolean[];
+  /** Index of the anchor model, -1 for none (or when it is not in the ensemble). */
+  private readonly anchorIndex: number;
   /** Steps taken, and the last step's timings (ms). */
   stepCount = 0;
   lastTimings: Record<string, number> = {};
@@ -224,6 +240,8 @@ export class OnlineForecaster {
       recordHalfLife: options.recordHalfLife ?? 16 * H,
       dominanceZ: options.dominanceZ ?? 2,
       dominanceZBack: options.dominanceZBack ?? 1,
+      anchor: options.anchor === undefined ? 'holt_winters' : options.anchor,
+      anchorZ: options.anchorZ ?? 3,
       errorWinsor: options.errorWinsor ?? 6,
       ensembleOf: options.ensembleOf ?? ['seasonal_naive', 'holt_winters', 'global'],
       seed: options.seed ?? 7,
@@ -237,6 +255,8 @@ export class OnlineForecaster {
     this.decay = Math.pow(0.5, 1 / this.opts.errorHalfLife);
     this.recDecay = Math.pow(0.5, 1 / (this.opts.recordHalfLife * H));
     this.inEnsemble = [SN, HW, GL].map((i) => this.opts.ensembleOf.includes(MODEL_NAMES[i]!));
+    const a = this.opts.anchor ? MODEL_NAMES.indexOf(this.opts.anchor) : -1;
+    this.anchorIndex = a >= 0 && a < 3 && this.inEnsemble[a] ? a : -1;
     this.global =
       this.opts.global === false
         ? null
@@ -266,6 +286,7 @@ export class OnlineForecaster {
         hwStep: step - 1,
         hwFitAt: -Infinity,
         hwFitObs: 0,
+        hwRecordFrom: -Infinity,
         sawNegative: false,
         err: new Float64Array(NM).fill(NaN),
         cnt: new Uint32Array(NM),
@@ -273,6 +294,7 @@ export class OnlineForecaster {
         rec: new Float64Array(recordSize(3)),
         recShort: new Float64Array(recordSize(3)),
         aside: new Uint8Array(3),
+        admitted: new Uint8Array(3),
         scale: NaN,
         pend: new Float32Array(NM * H * H).fill(NaN),
         pendW: new Float32Array(NM * H).fill(NaN),
@@ -332,7 +354,8 @@ export class OnlineForecaster {
             continue;
           }
           const e = Math.abs(y - p);
-          if (m < 3) {
+          if (m === HW && issue < s.hwRecordFrom) abs[m] = NaN;
+          else if (m < 3) {
             abs[m] = e;
             s.werr[m] = winsorisedAverage(s.werr[m]!, s.cnt[m]!, e, d, this.opts.errorWinsor, H);
           }
@@ -375,11 +398,18 @@ export class OnlineForecaster {
     // replacing one made from a short history (its parameters and seasonal indices were
     // guesses from a season or two): the record of the old fit would judge the new one by
     // errors it did not make, and keep a model set aside that is now the best. Its record
-    // starts afresh. (Refits on a full window change little and keep the record.)
+    // starts afresh (refits on a full window change little and keep the record), and so does
+    // the recent error behind its weight; the old fit's forecasts still pending are kept out
+    // of both (`hwRecordFrom`). Scored into the fresh record they refilled it with the old
+    // fit's errors for the next H steps, and the stale recent error then weighed the new fit
+    // by them: a poor first fit from two seasons kept a good refit out of the ensemble.
+    // (Holt-Winters' own recent error, behind its intervals and its early refit, is unchanged.)
     if (s.hw && (s.hw.m !== state.m || this.hwProvisional(s))) {
       recordReset(s.rec, 3, HW);
       recordReset(s.recShort, 3, HW);
       s.aside[HW] = 0;
+      s.werr[HW] = NaN;
+      s.hwRecordFrom = now;
     }
     s.hw = state;
     s.hwStep = now;
@@ -533,9 +563,12 @@ export class OnlineForecaster {
       if (!pts[SN] && !pts[HW] && !pts[GL]) continue;
       const avail = [SN, HW, GL].map((i) => !!pts[i] && this.inEnsemble[i]!);
       if (!avail.some(Boolean)) avail[SN] = !!pts[SN];
-      // Models clearly beaten on the validation record are set aside, the rest combined.
-      const keep = dominanceKeep(s.rec, avail, { z: o.dominanceZ, zBack: o.dominanceZBack, minRecord: H, overlap: H, recent: s.recShort, aside: s.aside });
-      const w = ensembleWeights(s.werr, s.cnt.subarray(0, 3), keep, { power: o.weightPower, minCount: H, exclusionRatio: o.exclusionRatio });
+      // Models clearly beaten on the validation record are set aside (the anchor only on the
+      // evidence that admits another model), the others join the anchor only once significantly
+      // better than it, and what is left is combined.
+      const keep = dominanceKeep(s.rec, avail, { z: o.dominanceZ, zBack: o.dominanceZBack, minRecord: H, overlap: H, recent: s.recShort, aside: s.aside, anchor: this.anchorIndex, anchorZ: o.anchorZ });
+      if (this.anchorIndex >= 0) anchorAdmit(s.rec, keep, this.anchorIndex, { z: o.anchorZ, zBack: o.dominanceZBack, overlap: H, recent: s.recShort, admitted: s.admitted });
+      const w = ensembleWeights(s.werr, s.cnt.subarray(0, 3), keep, { power: o.weightPower, minCount: H, exclusionRatio: o.exclusionRatio, anchor: this.anchorIndex });
       const ens = combine(pts.map((p) => p ?? []), w);
       if (clip) for (let h = 0; h < H; h++) ens[h] = Math.max(0, ens[h]!);
       const fallback = Number.isFinite(s.scale) && s.scale > 0 ? s.scale : s.hw ? s.hw.mae : Math.abs(last) * 0.1 + 1e-6;
@@ -664,6 +697,7 @@ export class OnlineForecaster {
         recShort: Array.from(s.recShort),
         werr: Array.from(s.werr),
         aside: Array.from(s.aside),
+        admitted: Array.from(s.admitted),
         scale: s.scale,
         accounted: s.accounted,
         hist,
@@ -698,6 +732,7 @@ export class OnlineForecaster {
         hwStep: sn.hwStep,
         hwFitAt: sn.hwFitAt ?? -Infinity,
         hwFitObs: typeof sn.hwFitObs === 'number' ? sn.hwFitObs : sn.hist?.observed ?? 0,
+        hwRecordFrom: -Infinity,
         sawNegative: !!sn.sawNegative,
         err: Float64Array.from(sn.err.map((x) => (x === null ? NaN : x))),
         cnt: Uint32Array.from(sn.cnt),
@@ -708,6 +743,7 @@ export class OnlineForecaster {
         rec: recordFrom(sn.rec),
         recShort: recordFrom(sn.recShort),
         aside: Uint8Array.from({ length: 3 }, (_, i) => (Array.isArray(sn.aside) && sn.aside[i] === 1 ? 1 : 0)),
+        admitted: Uint8Array.from({ length: 3 }, (_, i) => (Array.isArray(sn.admitted) && sn.admitted[i] === 1 ? 1 : 0)),
         scale: sn.scale ?? NaN,
         pend: new Float32Array(NM * H * H).fill(NaN),
         pendW: new Float32Array(NM * H).fill(NaN),

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConformalCalibrator, combine, dominanceKeep, ensembleName, ensembleWeights, recordError, recordReset, recordSize, recordUpdate, recordWorseT, winsorisedAverage } from '../../models/ensemble.js';
+import { ConformalCalibrator, anchorAdmit, combine, dominanceKeep, ensembleName, ensembleWeights, recordError, recordReset, recordSize, recordUpdate, recordWorseT, recordWorseTest, tCritical, winsorisedAverage } from '../../models/ensemble.js';
 import { HistoryStore } from '../../models/history.js';
 import { OnlineForecaster } from '../../models/online.js';
 import { rng } from '../../models/util.js';
@@ -178,4 +178,157 @@ test('calibrator: the fallback factor until enough scores; a few huge scores (a 
   for (let i = 0; i < 30; i++) c.add(0, 1, i % 10 === 0 ? 1e6 : 1);
   c.update();
   assert.ok(c.factor(0, 1) <= 25, `factor ${c.factor(0, 1)} is capped`);
+});
+
+test('t critical values: Student-t quantiles at the one-sided level of z', () => {
+  const z = 1.959964; // 97.5%
+  // Tabulated t quantiles (0.975): df 5 → 2.5706, 10 → 2.2281, 30 → 2.0423.
+  assert.ok(Math.abs(tCritical(z, 5) - 2.5706) < 0.01, `df 5: ${tCritical(z, 5)}`);
+  assert.ok(Math.abs(tCritical(z, 10) - 2.2281) < 0.002, `df 10: ${tCritical(z, 10)}`);
+  assert.ok(Math.abs(tCritical(z, 30) - 2.0423) < 0.001, `df 30: ${tCritical(z, 30)}`);
+  assert.equal(tCritical(z, Infinity), z);
+  assert.equal(tCritical(z, 0), Infinity);
+  // Larger z, fewer samples: stricter.
+  assert.ok(tCritical(3, 10) > tCritical(2, 10) && tCritical(2, 3) > tCritical(2, 10));
+});
+
+test('dominance: a few effective samples are not evidence, however large t looks', () => {
+  // d = e0 − e1 = (1, 2, 0): mean 1, t = 1 / sqrt(2/3/3) = 2.12 > 2, but 3 samples (df 2).
+  const few = new Float64Array(recordSize(2));
+  for (const e of [[2, 1], [3, 1], [1, 1]]) recordUpdate(few, e, 1);
+  const { t, df } = recordWorseTest(few, 2, 0, 1);
+  assert.ok(t > 2 && Math.abs(df - 2) < 1e-12, `t ${t} df ${df}`);
+  assert.deepEqual(dominanceKeep(few, [true, true], { z: 2 }), [true, true]);
+  // The same pattern ten times over is evidence.
+  const many = new Float64Array(recordSize(2));
+  for (let i = 0; i < 10; i++) for (const e of [[2, 1], [3, 1], [1, 1]]) recordUpdate(many, e, 1);
+  assert.deepEqual(dominanceKeep(many, [true, true], { z: 2 }), [false, true]);
+});
+
+test('dominance with an anchor: the anchor is set aside only on the evidence that admits another model', () => {
+  // Model 1 worse than model 0 with t ≈ 2.5 (200 samples): above z = 2, under anchorZ = 3.
+  const rec = new Float64Array(recordSize(2));
+  for (let i = 0; i < 200; i++) recordUpdate(rec, [1, 1 + 0.18 + (i % 2 ? 1 : -1)], 1);
+  const t = recordWorseT(rec, 2, 1, 0);
+  assert.ok(t > 2.2 && t < 2.8, `t ${t}`);
+  assert.deepEqual(dominanceKeep(rec, [true, true], { z: 2 }), [true, false]);
+  assert.deepEqual(dominanceKeep(rec, [true, true], { z: 2, anchor: 1, anchorZ: 3 }), [true, true]);
+  // Any other model is still set aside at z.
+  assert.deepEqual(dominanceKeep(rec, [true, true], { z: 2, anchor: 0, anchorZ: 3 }), [true, false]);
+});
+
+test('anchoring: another model joins the anchor only when significantly better than it', () => {
+  const k = 3, anchor = 1;
+  const n = (i: number): number => (i % 2 ? 1 : -1);
+  // Model 0 is the anchor's equal within noise; model 2 is clearly better than the anchor.
+  const rec = new Float64Array(recordSize(k));
+  for (let i = 0; i < 200; i++) recordUpdate(rec, [1 + 0.5 * n(i), 1, 0.7 + 0.1 * n(i)], 1);
+  const admitted = new Uint8Array(k);
+  assert.deepEqual(anchorAdmit(rec, [true, true, true], anchor, { z: 3, zBack: 1, admitted }), [false, true, true]);
+  assert.deepEqual(Array.from(admitted), [0, 0, 1]);
+  // No record at all (e.g. the anchor was just refitted): the anchor alone.
+  assert.deepEqual(anchorAdmit(new Float64Array(recordSize(k)), [true, true, true], anchor, { z: 3 }), [false, true, false]);
+  // The anchor not kept (unavailable, or set aside): nothing to anchor to, keep as given.
+  assert.deepEqual(anchorAdmit(rec, [true, false, true], anchor, { z: 3 }), [true, false, true]);
+  // Hysteresis: anchor worse than model 2 with 1 < t < 3 keeps an admitted model in, admits no new one.
+  const mid = new Float64Array(recordSize(k));
+  for (let i = 0; i < 200; i++) recordUpdate(mid, [1, 1, 1 - 0.1 - 0.9 * n(i)], 1);
+  const tm = recordWorseT(mid, k, anchor, 2);
+  assert.ok(tm > 1.2 && tm < 2.5, `t ${tm}`);
+  assert.deepEqual(anchorAdmit(mid, [false, true, true], anchor, { z: 3, zBack: 1, admitted }), [false, true, true]);
+  assert.deepEqual(anchorAdmit(mid, [false, true, true], anchor, { z: 3, zBack: 1, admitted: new Uint8Array(k) }), [false, true, false]);
+  // The short record alone can admit a model (the long one lags when a model pulls ahead).
+  const flat = new Float64Array(recordSize(k));
+  for (let i = 0; i < 200; i++) recordUpdate(flat, [1 + 0.5 * n(i), 1, 1 + 0.5 * n(i)], 1);
+  const recent = new Float64Array(recordSize(k));
+  for (let i = 0; i < 60; i++) recordUpdate(recent, [1 + 0.5 * n(i), 1, 0.5 + 0.05 * n(i)], 0.95);
+  assert.deepEqual(anchorAdmit(flat, [true, true, true], anchor, { z: 3 }), [false, true, false]);
+  assert.deepEqual(anchorAdmit(flat, [true, true, true], anchor, { z: 3, recent }), [false, true, true]);
+});
+
+test('weights: the anchor is exempt from the exclusion ratio', () => {
+  assert.deepEqual(ensembleWeights([1, 3], [5, 5], [true, true], { power: 1, exclusionRatio: 2 }), [1, 0]);
+  const w = ensembleWeights([1, 3], [5, 5], [true, true], { power: 1, exclusionRatio: 2, anchor: 1 });
+  assert.ok(Math.abs(w[0]! - 0.75) < 1e-12 && Math.abs(w[1]! - 0.25) < 1e-12, `${w}`);
+});
+
+test('a Holt-Winters refit from a short history starts a record of its own forecasts only', async () => {
+  // Until the fit window is full every refit replaces a provisional fit and resets its record.
+  // The old fit's forecasts still pending must not refill it: one step after the reset the
+  // record holds the new fit's one matured forecast (h = 1), not the H pending ones.
+  const H = 6, m = 12;
+  const f = new OnlineForecaster({ stepMs: 1, horizon: H, season: m, global: false });
+  let resets = 0, prevFitObs = 0, justReset = false;
+  for (let t = 0; t < 150; t++) {
+    f.observe('s', t, 100 + 20 * Math.sin((2 * Math.PI * t) / m) + 0.3 * t + ((t * 7) % 5));
+    await f.step(t);
+    const s = f.snapshotSeries(false)[0]!;
+    const hwWeight = s.rec![2 * 1 + 1]!;
+    if (justReset) assert.ok(hwWeight <= 1 + 1e-9, `step ${t}: Holt-Winters record weight ${hwWeight} one step after its reset`);
+    justReset = (s.hwFitObs ?? 0) !== prevFitObs && prevFitObs > 0 && hwWeight === 0;
+    if (justReset) resets++;
+    prevFitObs = s.hwFitObs ?? 0;
+  }
+  assert.ok(resets >= 3, `resets ${resets}`);
+});
+
+/** Online MAE over origins ≥ from: [ensemble, Holt-Winters, seasonal naive], and the share of origins that used model `model`. */
+async function onlineErrors(y: number[], opts: { horizon: number; season: number; from: number; anchor?: 'holt_winters' | null; model?: number }): Promise<{ ens: number; hw: number; sn: number; used: number; firstUsed: number }> {
+  const H = opts.horizon;
+  const f = new OnlineForecaster({ stepMs: 1, horizon: H, season: opts.season, global: false, ...(opts.anchor !== undefined ? { anchor: opts.anchor } : {}) });
+  f.keepDetails = true;
+  let ens = 0, hw = 0, sn = 0, used = 0, n = 0, firstUsed = -1;
+  for (let t = 0; t < y.length; t++) {
+    f.observe('s', t, y[t]!);
+    await f.step(t);
+    if (t < opts.from) continue;
+    const d = f.lastDetails[0]!;
+    n++;
+    if (opts.model !== undefined && d.weights[opts.model]! > 0) {
+      used++;
+      if (firstUsed < 0) firstUsed = t;
+    }
+    for (let h = 1; h <= H && t + h < y.length; h++) {
+      ens += Math.abs(y[t + h]! - d.models[3]!.predicted[h - 1]!);
+      hw += Math.abs(y[t + h]! - d.models[1]!.predicted[h - 1]!);
+      sn += Math.abs(y[t + h]! - d.models[0]!.predicted[h - 1]!);
+    }
+  }
+  return { ens, hw, sn, used: used / n, firstUsed };
+}
+
+test('short, trending series with no model clearly better than Holt-Winters: the ensemble is Holt-Winters', async () => {
+  // Ten years of a monthly series whose slope wanders (a business cycle), as in the BLS
+  // unemployment series: seasonal naive and Holt-Winters trade places, and recent-error
+  // weights chase the noise (without the anchor the ensemble loses to Holt-Winters on some of
+  // these). Only data before each origin is used.
+  const worseWithout: number[] = [];
+  for (let seed = 1; seed <= 6; seed++) {
+    const r = rng(seed);
+    const gauss = (): number => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
+    let level = 1000, slope = 0;
+    const y = Array.from({ length: 122 }, (_, t) => {
+      slope = 0.9 * slope + 4 * gauss();
+      level += slope;
+      return level + 60 * Math.sin((2 * Math.PI * t) / 12) + 15 * gauss();
+    });
+    const a = await onlineErrors(y, { horizon: 12, season: 12, from: 40 });
+    assert.ok(a.ens <= a.hw * (1 + 1e-9), `seed ${seed}: ensemble MAE ${a.ens} vs Holt-Winters ${a.hw}`);
+    const b = await onlineErrors(y, { horizon: 12, season: 12, from: 40, anchor: null });
+    if (b.ens > b.hw * 1.01) worseWithout.push(seed);
+  }
+  assert.ok(worseWithout.length > 0, 'the scenario should be one where unanchored weights lose');
+});
+
+test('a model clearly better than the anchor joins it: seasonal naive after a level shift', async () => {
+  // Daily season, level ×1.8 at 60% of four weeks (hourly). Holt-Winters lags the shift;
+  // seasonal naive is right one season after it and must be admitted within two seasons.
+  const r = rng(5);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
+  const daily = (hour: number): number => { const x = (hour % 24) / 24; return 0.5 - 0.5 * Math.cos(2 * Math.PI * (x - 0.1)) + 0.15 * Math.sin(4 * Math.PI * x); };
+  const T = 24 * 7 * 4, shift = Math.floor(0.6 * T);
+  const y = Array.from({ length: T }, (_, t) => (t > shift ? 1.8 : 1) * (60 + 50 * daily(t)) + 4 * gauss());
+  const a = await onlineErrors(y, { horizon: 12, season: 24, from: shift + 1, model: 0 });
+  assert.ok(a.firstUsed > 0 && a.firstUsed - shift <= 48, `seasonal naive first used ${a.firstUsed - shift} steps after the shift`);
+  assert.ok(a.ens <= 0.6 * a.hw, `ensemble MAE ${a.ens} vs Holt-Winters ${a.hw} after the shift`);
 });
