@@ -36,7 +36,8 @@
  *
  * Intervals: normalised split-conformal. For each model and horizon the calibrator pools the
  * scores |error| / localScale over all series (localScale = that series' recent error of that
- * model at issue time), and the half-width is quantile_{level}(scores) × localScale. An
+ * model at issue time, at least its recent seasonal change: see `localScale` in online.ts), and
+ * the half-width is quantile_{level}(scores) × localScale. An
  * adaptive-conformal correction (Gibbs & Candès 2021) nudges the quantile level by the
  * observed miss rate so coverage tracks the nominal level when the data drift.
  */

@@ -180,6 +180,43 @@ test('calibrator: the fallback factor until enough scores; a few huge scores (a 
   assert.ok(c.factor(0, 1) <= 25, `factor ${c.factor(0, 1)} is capped`);
 });
 
+test('intervals: a series that starts to move (a regime change) widens them at once, calm ones stay near nominal', async () => {
+  // Six seasonal series, calm for 180 steps, then their level grows 6% a step for 24 steps
+  // (a recession's unemployment counts). A model's recent error learns of the move only as
+  // its forecasts mature (a 12-step one, 12 steps later); the series' seasonal change shows
+  // it with the first observations, and the interval scale's floor on it widens the
+  // intervals of the forecasts issued during the move. Without the floor they covered 79%
+  // of those targets, with it 84%; calm-period coverage stays near 0.9.
+  const H = 12, m = 12, S = 6, shift = 180, ramp = 24, T = 260;
+  const coverage = async (intervalScaleFloor: boolean): Promise<{ calm: number; moving: number }> => {
+    const r = rng(6);
+    const gauss = (): number => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
+    const ys = Array.from({ length: S }, (_, i) => Array.from({ length: T }, (_, t) => 100 * (1 + i / 10) * 1.06 ** Math.min(Math.max(t - shift, 0), ramp) * (1 + 0.2 * Math.sin((2 * Math.PI * (t + i)) / m)) + 3 * gauss()));
+    const f = new OnlineForecaster({ stepMs: 1, horizon: H, season: m, global: false, intervalScaleFloor });
+    f.keepDetails = true;
+    const n: Record<'calm' | 'moving', [number, number]> = { calm: [0, 0], moving: [0, 0] };
+    for (let t = 0; t < T - H; t++) {
+      ys.forEach((y, i) => f.observe(`s${i}`, t, y[t]!));
+      await f.step(t);
+      if (t < 60) continue;
+      for (const d of f.lastDetails) {
+        const y = ys[Number(d.seriesId.slice(1))]!, e = d.models[3]!;
+        for (let h = 1; h <= H; h++) {
+          // Forecasts issued while the level moves; calm: targets before the move.
+          const k = t >= shift + 2 && t < shift + ramp ? 'moving' : t + h < shift ? 'calm' : null;
+          if (!k) continue;
+          n[k][1]++;
+          if (y[t + h]! >= e.lower[h - 1]! && y[t + h]! <= e.upper[h - 1]!) n[k][0]++;
+        }
+      }
+    }
+    return { calm: n.calm[0] / n.calm[1], moving: n.moving[0] / n.moving[1] };
+  };
+  const floor = await coverage(true), none = await coverage(false);
+  assert.ok(floor.moving >= 0.82 && floor.moving >= none.moving + 0.03, `coverage while moving: ${floor.moving} with the floor, ${none.moving} without`);
+  assert.ok(floor.calm >= 0.85 && floor.calm <= 0.95, `calm coverage ${floor.calm}`);
+});
+
 test('t critical values: Student-t quantiles at the one-sided level of z', () => {
   const z = 1.959964; // 97.5%
   // Tabulated t quantiles (0.975): df 5 → 2.5706, 10 → 2.2281, 30 → 2.0423.
