@@ -49,7 +49,12 @@ function seasonalErrorSpread(y: number[], S: number, m: number, H: number, sigma
       const d = mean(y, i - m, i) - mean(y, i - m - S, i - S);
       const p = Math.max(0, analog(i - 1 + h - S) + d);
       const e = y[i - 1 + h]! - p;
-      ss += e * e; sr += (e / Math.max(p, 1)) ** 2; cnt++;
+      ss += e * e;
+      // relative to the larger of prediction and actual: a prediction near zero (the range was
+      // cold a season ago) that met real load is a 100% miss, not one of thousands of percent
+      // that would put the upper bound thousands of times above any load ever seen
+      sr += (e / Math.max(p, Math.abs(y[i - 1 + h]!), 1)) ** 2;
+      cnt++;
     }
     if (cnt >= MIN_ORIGINS) measured.push({ h, abs: Math.max(sigma, Math.sqrt(ss / cnt)), rel: Math.sqrt(sr / cnt) });
   }

@@ -129,3 +129,14 @@ test('sim forecaster: seasonal with a season of history, trend otherwise; interv
   assert.ok(ramp.predicted[0]! > 190);
   for (let h = 0; h < 5; h++) assert.ok(ramp.lower[h]! <= ramp.predicted[h]! && ramp.predicted[h]! <= ramp.upper[h]!);
 });
+
+test('sim forecaster: a range cold a season ago and busy now gets a bounded upper bound', () => {
+  // 200 steps of season 100: zero until step 180, then 3000 per step with noise. The seasonal
+  // analog of the coming steps is 0, so the backtest's relative errors are 100% misses; taken
+  // against the near-zero prediction they were in the thousands, and so was the upper bound.
+  const season = 100;
+  const hist = Array.from({ length: 2 * season + 30 }, (_, t) => (t < 2 * season + 10 ? 0 : 3000 + ((t * 37) % 11) * 20));
+  const f = forecastOne({ history: hist, horizon: 12, season });
+  const peak = Math.max(...hist);
+  for (let h = 0; h < 12; h++) assert.ok(f.upper[h]! <= 4 * peak, `h ${h + 1}: upper ${f.upper[h]} vs peak ${peak}`);
+});
