@@ -69,6 +69,15 @@ test('replicate a read-hot partition; de-replicate a cold replica', () => {
   assert.equal(d[0]!.ops[0]!.sourceNode, 'n2');
 });
 
+test('replicate: not when even every replica allowed leaves each copy over capacity', () => {
+  // 90% reads. 2000/window: 1800 / 4 copies + 200 = 650 per copy fits a 1000-capacity node.
+  // 5000/window: 4500 / 4 + 500 = 1625 per copy: four violating nodes instead of one.
+  const fits = planReplicas(ctx(twoNodes(), [fc('t/p0', flat(2000)), fc('t/p1', flat(100))], { risk: 0, readFractionDefault: 0.9 }));
+  assert.ok(fits.some((x) => x.ops[0]!.partition === 'p0'));
+  const spreads = planReplicas(ctx(twoNodes(), [fc('t/p0', flat(5000)), fc('t/p1', flat(100))], { risk: 0, readFractionDefault: 0.9 }));
+  assert.ok(!spreads.some((x) => x.ops[0]!.partition === 'p0'), 'no replica that leaves every copy over capacity');
+});
+
 test('co-locate co-accessed partitions on different nodes: the smaller moves', () => {
   const input = twoNodes({ coAccess: [{ a: 'p0', b: 'p3', weight: 200 }] });
   input.partitions = input.partitions.map((p) => (p.id === 'p3' ? { ...p, sizeBytes: GiB } : p));

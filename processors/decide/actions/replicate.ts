@@ -2,7 +2,9 @@
  * Replicate a read-hot partition (reads ≥ replicate.minReadFraction, one copy's peak above
  * replicate.minLoadFraction of a node, on a node running hot) to the node with the most room:
  * replicas share reads, writes go to every copy. De-replicate when the peak per copy stays
- * under replicate.dropLoadFraction for the whole horizon.
+ * under replicate.dropLoadFraction for the whole horizon. No replica for a partition that would
+ * stay over a node's capacity on every copy even with replicate.maxReplicas of them: that spreads
+ * the overload over more nodes (each of them then violates) instead of removing it.
  */
 import { type Candidate, type PlanContext, type PlannedOp, coolNodes, durationSteps, fmtPct, hotNodes, partitionsOn, peakCopy, readFraction, storeKindOf } from './common.js';
 
@@ -15,6 +17,11 @@ export function planReplicas(ctx: PlanContext): Candidate[] {
       const rf = readFraction(sp);
       const peak = peakCopy(s, sp, hot.firstStep);
       if (rf < cfg.replicate.minReadFraction || peak < cfg.replicate.minLoadFraction * hot.node.capacity) continue;
+      // With every replica allowed, would a copy still be over capacity? Then replicas spread the
+      // overload over more nodes instead of removing it: each copy's node violates.
+      let spread = 0;
+      for (let k = hot.firstStep; k < s.steps; k++) spread = Math.max(spread, sp.read[k]! / (1 + cfg.replicate.maxReplicas) + sp.write[k]!);
+      if (spread > hot.node.capacity) continue;
       const exclude = new Set([sp.node, ...sp.replicas]);
       for (const t of coolNodes(s, exclude, hot.firstStep).slice(0, 2)) {
         const ms = Math.ceil((sp.sizeBytes / cfg.throttleBytesPerSec) * 1000);
