@@ -1,9 +1,8 @@
 /**
  * `shardcast bench ingest`: events/s through Kafka for decode + featurize + aggregate (the
- * ingest pipeline, template-cached traffic), next to the raw ceiling measured in the same run
- * after it
- * (plain kafkajs consume + Avro decode of the same topic), with the RSS peak while ingest runs
- * and at its end.
+ * ingest pipeline, template-cached traffic), next to the raw ceiling (plain kafkajs consume +
+ * Avro decode of the same topic) measured after it in the same run, with the RSS peak while
+ * ingest runs and at its end (ingest goes first so that its memory is its own).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';

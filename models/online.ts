@@ -27,6 +27,8 @@ import { loadCheckpoint, saveCheckpoint, type CheckpointResult } from './checkpo
 export const MODEL_NAMES = ['seasonal_naive', 'holt_winters', 'global', 'ensemble'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 const SN = 0, HW = 1, GL = 2, EN = 3, NM = 4;
+/** A model the ensemble combines (every model but the ensemble itself). */
+type BaseModel = Exclude<ModelName, 'ensemble'>;
 /** Half-life, in steps, of `SeriesState.scaleFast`. */
 const FAST_SCALE_HALF_LIFE = 1;
 
@@ -96,7 +98,7 @@ export interface OnlineForecasterOptions {
    * The ensemble's anchor: the other models join the combination only when significantly
    * better than it (default 'holt_winters'; null: no anchoring). See `anchorAdmit`.
    */
-  anchor?: 'seasonal_naive' | 'holt_winters' | 'global' | null;
+  anchor?: BaseModel | null;
   /** ...at the one-sided level of this normal quantile, on the long or the short record (default 3; out again at dominanceZBack). */
   anchorZ?: number;
   /** The recent error behind the weights clips each |error| at this multiple of itself (default 6; Infinity disables). */
@@ -192,7 +194,7 @@ function recordFrom(a: unknown): Float64Array {
 
 export class OnlineForecaster {
   readonly opts: Required<Omit<OnlineForecasterOptions, 'season' | 'seasonCandidates' | 'seriesSeasons' | 'global' | 'backend' | 'train' | 'checkpoint' | 'anchor'>> & {
-    anchor: 'seasonal_naive' | 'holt_winters' | 'global' | null;
+    anchor: BaseModel | null;
     season?: number;
     seasonCandidates?: number[];
     seriesSeasons?: Record<string, number>;

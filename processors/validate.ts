@@ -122,7 +122,8 @@ function isStringArray(x: unknown): boolean {
  * that both agree); anything it does not accept goes through zod, which names the problem.
  */
 export function isValidQueryEvent(v: unknown): v is QueryEvent {
-  if (v === null || typeof v !== 'object') return false;
+  // an array with those properties set is an object to typeof, not to the schema
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
   const e = v as Record<string, unknown>;
   const ts = e.ts;
   const d = e.durationMs;
@@ -144,7 +145,7 @@ export function isValidQueryEvent(v: unknown): v is QueryEvent {
 
 /** A decoded QueryEvent: ok (the same object when it is valid), or the first problem as "field: message". */
 export function validateQueryEvent(v: unknown): Validated<QueryEvent> {
-  if (isValidQueryEvent(v) && !Array.isArray(v)) return { ok: true, value: v };
+  if (isValidQueryEvent(v)) return { ok: true, value: v };
   return run(QueryEventSchema, v) as Validated<QueryEvent>;
 }
 

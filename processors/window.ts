@@ -374,16 +374,12 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
   private closeUpTo(wm: number, out: WindowOutput<T>[]): void {
     // per event, nearly always: the oldest open window is not due yet
     if (this.windows.size === 0 || this.oldestStart + this.windowMs > wm) return;
-    let any = false;
-    for (const s of this.windows.keys()) if (s + this.windowMs <= wm) { any = true; break; }
-    if (!any) return;
     const due = [...this.windows.keys()].filter((s) => s + this.windowMs <= wm).sort((a, b) => a - b);
     for (const s of due) this.close(this.windows.get(s)!, out);
   }
 
   private closeOldest(out: WindowOutput<T>[]): void {
-    let oldest: WindowState | undefined;
-    for (const w of this.windows.values()) if (!oldest || w.start < oldest.start) oldest = w;
+    const oldest = this.windows.get(this.oldestStart);
     if (oldest) this.close(oldest, out);
   }
 
