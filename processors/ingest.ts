@@ -182,17 +182,11 @@ export class IngestCore {
     const replayBefore = this.window.counters.replaySkipped;
     // explicit literals (not spreads): one stable object shape keeps the window's property access fast
     const featured: Featured = {
-      eventId: f.eventId,
       ts: f.ts,
       source: f.source,
-      templateId: f.templateId,
-      template: f.template,
-      operation: f.operation,
       readWrite: f.readWrite,
       tables: f.tables,
-      predicates: f.predicates,
       keyRanges: f.keyRanges,
-      joins: f.joins,
       parseError: f.parseError,
       pointKeys: f.pointKeys,
       durationMs: ev.durationMs,

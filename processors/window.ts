@@ -35,8 +35,8 @@ import type { QueryFeatures, QueryStatus, WorkloadAggregate } from '../schemas/t
 import type { Envelope, SourcePosition } from './envelope.js';
 import { SpaceSaving } from './space-saving.js';
 
-/** What the window needs from a query: its features plus the metrics of the event. */
-export interface WindowInput extends QueryFeatures {
+/** What the window needs from a query: the features it reads plus the metrics of the event. */
+export interface WindowInput extends Pick<QueryFeatures, 'ts' | 'source' | 'readWrite' | 'tables' | 'keyRanges' | 'parseError'> {
   durationMs: number;
   rowsRead: number;
   rowsWritten: number;

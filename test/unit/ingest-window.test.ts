@@ -7,12 +7,14 @@ import { windowAggregate, WindowAggregator, type WindowInput, type WindowOutput 
 import { SpaceSaving } from '../../processors/space-saving.js';
 
 let offset = 0;
-function e(ts: number, extra: Partial<WindowInput> = {}, partition = 0, off?: number): Envelope<WindowInput> {
+/** The window's input with an id, so late items can be named. */
+type TestInput = WindowInput & { eventId: string };
+
+function e(ts: number, extra: Partial<TestInput> = {}, partition = 0, off?: number): Envelope<TestInput> {
   return {
     topic: 'q', partition, offset: String(off ?? offset++), key: null, raw: null,
     value: {
-      eventId: `e${ts}`, ts, source: 's', templateId: 't', template: null, operation: 'select', readWrite: 'read',
-      tables: ['orders'], predicates: [], keyRanges: [], joins: [], parseError: null,
+      eventId: `e${ts}`, ts, source: 's', readWrite: 'read', tables: ['orders'], keyRanges: [], parseError: null,
       durationMs: 10, rowsRead: 1, rowsWritten: 0, status: 'ok', node: null, partition: null, txId: null,
       ...extra,
     },
@@ -20,7 +22,7 @@ function e(ts: number, extra: Partial<WindowInput> = {}, partition = 0, off?: nu
 }
 
 /** Compact text for marble comparisons. */
-const show = (o: WindowOutput): string => {
+const show = (o: WindowOutput<TestInput>): string => {
   if (o.kind === 'aggregate') return `agg ${o.value.seriesId}@${o.value.windowStart} q=${o.value.queries} late=${o.value.lateMerged}`;
   if (o.kind === 'late') return `late ${o.envelope.value.eventId}`;
   return `progress ${JSON.stringify(o.safeOffsets)}`;
@@ -140,7 +142,7 @@ test('aggregates: counts, latency quantiles, hot keys, co-access, series per buc
   const evs = [
     e(100, { durationMs: 5, pointKeys: { orders: ['7'] }, keyRanges: [{ table: 'orders', column: 'id', lo: 7, hi: 7, bucket: 'k0' }], node: 'n1', partition: 'p0' }),
     e(200, { durationMs: 15, pointKeys: { orders: ['7'] }, keyRanges: [{ table: 'orders', column: 'id', lo: 7, hi: 7, bucket: 'k0' }], node: 'n1', partition: 'p0', status: 'error' }),
-    e(300, { readWrite: 'write', rowsWritten: 3, tables: ['orders', 'customers'], joins: [], txId: 'tx1', parseError: 'x' }),
+    e(300, { readWrite: 'write', rowsWritten: 3, tables: ['orders', 'customers'], txId: 'tx1', parseError: 'x' }),
     e(400, { tables: ['items'], txId: 'tx1' }),
   ];
   const out = await lastValueFrom(from(evs).pipe(windowAggregate({ windowMs: 1000, allowedLatenessMs: 0 }), toArray()));
