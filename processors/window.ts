@@ -29,10 +29,10 @@
  * highest offset seen when no open window holds any. Offsets are tracked as JS numbers (exact
  * below 2^53).
  */
-import { LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
 import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { QueryFeatures, QueryStatus, WorkloadAggregate } from '../schemas/types.js';
 import type { Envelope, SourcePosition } from './envelope.js';
+import { LatencySketch } from './latency-sketch.js';
 import { SpaceSaving } from './space-saving.js';
 
 /** What the window needs from a query: the features it reads plus the metrics of the event. */
@@ -106,7 +106,7 @@ interface SeriesState {
   unparsed: number;
   lateMerged: number;
   latencySumMs: number;
-  sketch: LogCollapsingLowestDenseDDSketch;
+  latency: LatencySketch;
   hot: SpaceSaving;
   co: SpaceSaving;
 }
@@ -394,7 +394,10 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     const ids = [...w.series.keys()].sort();
     for (const id of ids) {
       const s = w.series.get(id)!;
-      const q = (p: number) => (s.sketch.count > 0 ? round3(s.sketch.getValueAtQuantile(p)) : null);
+      const q = (p: number) => {
+        const x = s.latency.quantile(p);
+        return x === null ? null : round3(x);
+      };
       out.push({
         kind: 'aggregate',
         value: {
@@ -429,9 +432,9 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
   private seriesFor(
     w: WindowState,
     id: string,
-    make: () => Omit<SeriesState, 'queries' | 'reads' | 'writes' | 'rowsRead' | 'rowsWritten' | 'errors' | 'unparsed' | 'lateMerged' | 'latencySumMs' | 'sketch' | 'hot' | 'co'>,
+    make: () => Omit<SeriesState, 'queries' | 'reads' | 'writes' | 'rowsRead' | 'rowsWritten' | 'errors' | 'unparsed' | 'lateMerged' | 'latencySumMs' | 'latency' | 'hot' | 'co'>,
     overflowId: string,
-    overflow: () => Omit<SeriesState, 'queries' | 'reads' | 'writes' | 'rowsRead' | 'rowsWritten' | 'errors' | 'unparsed' | 'lateMerged' | 'latencySumMs' | 'sketch' | 'hot' | 'co'>,
+    overflow: () => Omit<SeriesState, 'queries' | 'reads' | 'writes' | 'rowsRead' | 'rowsWritten' | 'errors' | 'unparsed' | 'lateMerged' | 'latencySumMs' | 'latency' | 'hot' | 'co'>,
   ): SeriesState {
     let s = w.series.get(id);
     if (s) return s;
@@ -447,7 +450,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
       ...base,
       seriesId: id,
       queries: 0, reads: 0, writes: 0, rowsRead: 0, rowsWritten: 0, errors: 0, unparsed: 0, lateMerged: 0, latencySumMs: 0,
-      sketch: new LogCollapsingLowestDenseDDSketch({ relativeAccuracy: this.cfg.relativeAccuracy, binLimit: this.cfg.sketchBinLimit }),
+      latency: new LatencySketch(this.cfg.relativeAccuracy, this.cfg.sketchBinLimit),
       hot: new SpaceSaving(this.cfg.hotKeysPerSeries),
       co: new SpaceSaving(this.cfg.coAccessPerSeries),
     };
@@ -468,7 +471,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     const d = v.durationMs;
     if (d >= 0 && Number.isFinite(d)) {
       s.latencySumMs += d;
-      s.sketch.accept(d);
+      s.latency.add(d);
     }
   }
 

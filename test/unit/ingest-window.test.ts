@@ -5,6 +5,9 @@ import { TestScheduler } from 'rxjs/testing';
 import type { Envelope } from '../../processors/envelope.js';
 import { windowAggregate, WindowAggregator, type WindowInput, type WindowOutput } from '../../processors/window.js';
 import { SpaceSaving } from '../../processors/space-saving.js';
+import { LatencySketch } from '../../processors/latency-sketch.js';
+import { LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
+import fc from 'fast-check';
 
 let offset = 0;
 /** The window's input with an id, so late items can be named. */
@@ -214,4 +217,22 @@ test('resume: a restarted aggregator neither repeats closed windows nor re-repor
   const third = new WindowAggregator({ windowMs: 10_000, allowedLatenessMs: 0 });
   third.resume(prog.resume);
   assert.equal(third.add(e(2000, {}, 0, 9)).filter((o) => o.kind === 'late').length, 1);
+});
+
+test('latency sketch: batched, minimum-first feeding gives the quantiles of the plain DDSketch fed in arrival order', () => {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(fc.constant(0), fc.double({ min: 0, max: 60_000, noNaN: true })), { maxLength: 300 }), (xs) => {
+      const batched = new LatencySketch(0.01, 1024);
+      const plain = new LogCollapsingLowestDenseDDSketch({ relativeAccuracy: 0.01, binLimit: 1024 });
+      for (const x of xs) {
+        batched.add(x);
+        plain.accept(x);
+      }
+      assert.equal(batched.count, xs.length);
+      for (const q of [0, 0.5, 0.95, 0.99, 1]) {
+        assert.equal(batched.quantile(q), xs.length === 0 ? null : plain.getValueAtQuantile(q));
+      }
+    }),
+    { numRuns: 300 },
+  );
 });
