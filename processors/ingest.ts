@@ -13,7 +13,7 @@
 import { asyncScheduler, map, mergeMap, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { DeadLetter, QueryEvent, QueryFeatures, WorkloadAggregate } from '../schemas/types.js';
 import { deadLetter, type Envelope, type Routed } from './envelope.js';
-import { featurize, TemplateCache, toQueryFeatures, type FeaturizeConfig } from './sql/featurize.js';
+import { analyze, featuresOf, TemplateCache, toQueryFeatures, type Analysis, type FeaturizeConfig } from './sql/featurize.js';
 import { validateQueryEvent } from './validate.js';
 import { WindowAggregator, type ResumeState, type WindowConfig, type WindowInput, type WindowOutput } from './window.js';
 
@@ -135,7 +135,9 @@ export class IngestCore {
   /** Adds a batch; the safe offsets are computed once at its end rather than per event. */
   addBatch(envs: readonly IngestInput[]): IngestOutput[] {
     const out: IngestOutput[] = [];
-    for (let i = 0; i < envs.length; i++) this.addTo(envs[i]!, out, false);
+    // one clock read per batch: partition idleness is measured in seconds, a batch takes milliseconds
+    const at = this.window.clock();
+    for (let i = 0; i < envs.length; i++) this.addTo(envs[i]!, out, false, at);
     this.fromWindow(this.window.progressNow(true), out);
     return out;
   }
@@ -146,7 +148,7 @@ export class IngestCore {
     else out.push({ kind: 'dlq', letter: this.letter(env, stage, reason) });
   }
 
-  private addTo(env: IngestInput, out: IngestOutput[], progress: boolean): void {
+  private addTo(env: IngestInput, out: IngestOutput[], progress: boolean, at = this.window.clock()): void {
     this.stats.received++;
     const v = env.value;
     if (isDecodeFailure(v)) {
@@ -163,9 +165,9 @@ export class IngestCore {
       return;
     }
     const ev = valid.value;
-    let f: ReturnType<typeof featurize>;
+    let a: Analysis;
     try {
-      f = featurize(ev, this.cfg.featurize, this.cache);
+      a = analyze(ev, this.cfg.featurize, this.cache);
     } catch (err) {
       // featurize is written not to throw; this is the belt to its braces
       this.stats.featurizeFailed++;
@@ -173,22 +175,23 @@ export class IngestCore {
       this.fromWindow(this.window.markDone(env, progress), out);
       return;
     }
-    if (f.parseError !== null) {
+    const c = a.compiled;
+    if (c.parseError !== null) {
       this.stats.unparsed++;
-      if (this.cfg.dlqUnparsed) this.report(env, 'featurize', `unparseable SQL (counted as unparsed): ${f.parseError}`, out);
+      if (this.cfg.dlqUnparsed) this.report(env, 'featurize', `unparseable SQL (counted as unparsed): ${c.parseError}`, out);
     }
-    if (this.cfg.emitFeatures) out.push({ kind: 'features', value: toQueryFeatures(f) });
+    if (this.cfg.emitFeatures) out.push({ kind: 'features', value: toQueryFeatures(featuresOf(ev, a)) });
     const lateBefore = this.window.counters.lateMerged;
     const replayBefore = this.window.counters.replaySkipped;
     // explicit literals (not spreads): one stable object shape keeps the window's property access fast
     const featured: Featured = {
-      ts: f.ts,
-      source: f.source,
-      readWrite: f.readWrite,
-      tables: f.tables,
-      keyRanges: f.keyRanges,
-      parseError: f.parseError,
-      pointKeys: f.pointKeys,
+      ts: ev.ts,
+      source: ev.source,
+      readWrite: c.readWrite,
+      tables: c.tables,
+      keyRanges: a.keyRanges,
+      parseError: c.parseError,
+      pointKeys: a.pointKeys,
       durationMs: ev.durationMs,
       rowsRead: ev.rowsRead,
       rowsWritten: ev.rowsWritten,
@@ -200,7 +203,7 @@ export class IngestCore {
     const wenv: Envelope<Featured> = { topic: env.topic, partition: env.partition, offset: env.offset, key: env.key, raw: env.raw, value: featured };
     const xs = this.scratch;
     xs.length = 0;
-    this.window.add(wenv, progress, xs);
+    this.window.add(wenv, progress, xs, at);
     if (xs.length > 0) this.fromWindow(xs, out);
     this.stats.lateMerged += this.window.counters.lateMerged - lateBefore;
     this.stats.replayed += this.window.counters.replaySkipped - replayBefore;

@@ -111,35 +111,45 @@ interface SeriesState {
   co: SpaceSaving;
 }
 
+/** The series of one source × node in one window: its total, and its table × bucket × partition series. */
+interface NodeSeries {
+  total: SeriesState | undefined;
+  buckets: Map<string, Map<string, Map<string, SeriesState>>>;
+}
+
 /**
- * (source, table, bucket, partition, node) → series, as nested maps in front of the id map.
- * Building the "a|b|c|d|e" id string per event (and flattening it for the lookup) was most of
- * the window's garbage; the id is built only on a miss here, and the id map stays the source
- * of truth, so two paths whose ids coincide still share one series.
+ * (source, node) → (total series, table → bucket → partition → series), as nested maps in front
+ * of the id map. Building the "a|b|c|d|e" id string per event (and flattening it for the lookup)
+ * was most of the window's garbage; the id is built only on a miss here, and the id map stays
+ * the source of truth, so two paths whose ids coincide still share one series. The total and the
+ * bucket series of an event share the (source, node) lookup.
  */
 class SeriesIndex {
-  private readonly root = new Map<string, Map<string, Map<string, Map<string, Map<string, SeriesState>>>>>();
+  private readonly root = new Map<string, Map<string, NodeSeries>>();
 
-  get(a: string, b: string, c: string, d: string, e: string): SeriesState | undefined {
-    return this.root.get(a)?.get(b)?.get(c)?.get(d)?.get(e);
+  at(source: string, node: string): NodeSeries {
+    let bySource = this.root.get(source);
+    if (!bySource) this.root.set(source, (bySource = new Map()));
+    let n = bySource.get(node);
+    if (!n) bySource.set(node, (n = { total: undefined, buckets: new Map() }));
+    return n;
   }
 
-  set(a: string, b: string, c: string, d: string, e: string, s: SeriesState): void {
-    let m1 = this.root.get(a);
-    if (!m1) this.root.set(a, (m1 = new Map()));
-    let m2 = m1.get(b);
-    if (!m2) m1.set(b, (m2 = new Map()));
-    let m3 = m2.get(c);
-    if (!m3) m2.set(c, (m3 = new Map()));
-    let m4 = m3.get(d);
-    if (!m4) m3.set(d, (m4 = new Map()));
-    m4.set(e, s);
+  bucket(n: NodeSeries, table: string, bucket: string, partition: string): SeriesState | undefined {
+    return n.buckets.get(table)?.get(bucket)?.get(partition);
+  }
+
+  setBucket(n: NodeSeries, table: string, bucket: string, partition: string, s: SeriesState): void {
+    let byTable = n.buckets.get(table);
+    if (!byTable) n.buckets.set(table, (byTable = new Map()));
+    let byBucket = byTable.get(bucket);
+    if (!byBucket) byTable.set(bucket, (byBucket = new Map()));
+    byBucket.set(partition, s);
   }
 }
 
-/** Index keys for "absent" and for the total series: neither can be a table, partition or node name. */
+/** Index key for "absent": it cannot be a partition or node name. */
 const NONE = '\u0000';
-const TOTAL = '\u0001total';
 
 interface WindowState {
   start: number;
@@ -189,9 +199,14 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     this.latenessMs = this.cfg.allowedLatenessMs;
   }
 
+  /** Processing time as the aggregator reads it (0 without a `now`). */
+  clock(): number {
+    return this.now ? this.now() : 0;
+  }
+
   /** Current watermark (−Infinity before the first event). */
   get watermark(): number {
-    return this.watermarkAt(this.now ? this.now() : 0);
+    return this.watermarkAt(this.clock());
   }
 
   private watermarkAt(now: number): number {
@@ -214,15 +229,15 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
   /**
    * Adds one event; returns what it caused (aggregates of windows it closed, late item, progress).
    * With `progress` false the safe offsets are not recomputed (batch callers call `progressNow`
-   * once per batch instead of once per event).
+   * once per batch instead of once per event). `at` is the processing time (from `now`); batch
+   * callers read the clock once per batch.
    */
-  add(env: Envelope<T>, progress = true, out: WindowOutput<T>[] = []): WindowOutput<T>[] {
+  add(env: Envelope<T>, progress = true, out: WindowOutput<T>[] = [], at = this.clock()): WindowOutput<T>[] {
     const v = env.value;
     const ts = v.ts;
     this.counters.events++;
     const pk = this.posKeyOf(env);
     const off = Number(env.offset);
-    const at = this.now ? this.now() : 0;
     const f = this.front.get(pk);
     if (!f) this.front.set(pk, { ts, at });
     else {
@@ -266,7 +281,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
    * been silent for `partitionIdleMs`; partitions no longer owned stop holding it.
    */
   assign(parts: readonly { topic: string; partition: number }[]): void {
-    const at = this.now ? this.now() : 0;
+    const at = this.clock();
     const keep = new Set(parts.map(posKey));
     for (const k of [...this.front.keys()]) if (!keep.has(k)) this.front.delete(k);
     for (const k of keep) if (!this.front.has(k)) this.front.set(k, { ts: -Infinity, at });
@@ -476,11 +491,10 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
   }
 
   /** The series of one table × key bucket (× partition × node when known) in window w. */
-  private bucketSeries(w: WindowState, v: T, table: string, bucket: string, partition: string | null, node: string | null): SeriesState {
-    // the index keys mirror the id below: partition null and '' are one series once a node is known
+  private bucketSeries(w: WindowState, at: NodeSeries, v: T, table: string, bucket: string, partition: string | null, node: string | null): SeriesState {
+    // the index key mirrors the id below: partition null and '' are one series once a node is known
     const d = partition === null && node === null ? NONE : partition ?? '';
-    const e = node ?? NONE;
-    const known = w.index.get(v.source, table, bucket, d, e);
+    const known = w.index.bucket(at, table, bucket, d);
     if (known) return known;
     let id = `${v.source}|${table}|${bucket}`;
     if (partition !== null || node !== null) id += `|${partition ?? ''}`;
@@ -491,14 +505,13 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
       OTHER,
       () => ({ seriesId: OTHER, source: OTHER, table: OTHER, keyBucket: null, partition: null, node: null }),
     );
-    w.index.set(v.source, table, bucket, d, e, s);
+    w.index.setBucket(at, table, bucket, d, s);
     return s;
   }
 
   /** The source's total series (× node when known), counting every query once. */
-  private totalSeries(w: WindowState, v: T, node: string | null): SeriesState {
-    const known = w.index.get(v.source, TOTAL, '', '', node ?? NONE);
-    if (known) return known;
+  private totalSeries(w: WindowState, at: NodeSeries, v: T, node: string | null): SeriesState {
+    if (at.total) return at.total;
     const totalId = `${v.source}|*|*${node !== null ? `||${node}` : ''}`;
     const s = w.series.get(totalId) ?? this.seriesFor(
       w, totalId,
@@ -506,7 +519,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
       `${OTHER}|*|*`,
       () => ({ seriesId: `${OTHER}|*|*`, source: OTHER, table: null, keyBucket: null, partition: null, node: null }),
     );
-    w.index.set(v.source, TOTAL, '', '', node ?? NONE, s);
+    at.total = s;
     return s;
   }
 
@@ -514,14 +527,15 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     if (late) this.counters.lateMerged++;
     const node = v.node ?? null;
     const partition = v.partition ?? null;
-    this.bump(this.totalSeries(w, v, node), v, late);
+    const at = w.index.at(v.source, node ?? NONE);
+    this.bump(this.totalSeries(w, at, v, node), v, late);
 
     // The common case, one table and at most one key range outside a transaction: one series,
     // no co-access; the same result as the general path below without its per-event arrays.
     if (!v.txId && v.tables.length === 1 && v.keyRanges.length <= 1) {
       const table = v.tables[0]!;
       const kr = v.keyRanges[0];
-      const s = this.bucketSeries(w, v, table, kr !== undefined && kr.table === table ? kr.bucket : '*', partition, node);
+      const s = this.bucketSeries(w, at, v, table, kr !== undefined && kr.table === table ? kr.bucket : '*', partition, node);
       this.bump(s, v, late);
       const keys = v.pointKeys?.[table];
       if (keys) for (const k of keys) s.hot.add(k);
@@ -536,7 +550,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
       if (buckets.length === 0) buckets.push('*');
       const series: SeriesState[] = [];
       for (const bucket of buckets) {
-        const s = this.bucketSeries(w, v, table, bucket, partition, node);
+        const s = this.bucketSeries(w, at, v, table, bucket, partition, node);
         if (!series.includes(s)) {
           this.bump(s, v, late);
           series.push(s);

@@ -185,9 +185,54 @@ function fillValues(preds: CompiledTemplate['preds'], lits: ReturnType<typeof sc
 }
 
 /**
+ * What featurizing one event finds, before any record is built: the compiled template, each of
+ * its predicates' values in this statement, the key ranges touched and the point keys. The
+ * ingest hot path reads this directly (the window needs neither the predicate records nor a
+ * copy of the event's fields); `featurize` turns it into the full record.
+ */
+export interface Analysis {
+  compiled: CompiledTemplate;
+  /** values[i]: the filled values of compiled.preds[i]. */
+  values: string[][];
+  keyRanges: KeyRange[];
+  /** Partition-key values touched per table, when they are a small set of points. */
+  pointKeys: Record<string, string[]>;
+}
+
+/**
  * Features of one event. `cache` is shared across calls (one per pipeline). Never throws.
  */
 export function featurize(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateCache): FeaturesWithKeys {
+  return featuresOf(ev, analyze(ev, cfg, cache));
+}
+
+/** The full features record of an analysed event. */
+export function featuresOf(ev: QueryEvent, a: Analysis): FeaturesWithKeys {
+  const c = a.compiled;
+  const predicates: Predicate[] = new Array(c.preds.length);
+  for (let i = 0; i < c.preds.length; i++) {
+    const p = c.preds[i]!;
+    predicates[i] = { table: p.table, column: p.column, op: p.op, values: a.values[i]! };
+  }
+  return {
+    eventId: ev.eventId,
+    ts: ev.ts,
+    source: ev.source,
+    templateId: c.templateId,
+    template: c.template,
+    operation: c.operation,
+    readWrite: c.readWrite,
+    tables: c.tables,
+    predicates,
+    keyRanges: a.keyRanges,
+    joins: c.joins,
+    parseError: c.parseError,
+    pointKeys: a.pointKeys,
+  };
+}
+
+/** Template, predicate values, key ranges and point keys of one event. Never throws. */
+export function analyze(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateCache): Analysis {
   const maxPoints = cfg.maxPointKeys ?? 16;
   let c: CompiledTemplate;
   let values: string[][] = [];
@@ -239,11 +284,6 @@ export function featurize(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateC
     }
   }
 
-  const predicates: Predicate[] = new Array(c.preds.length);
-  for (let i = 0; i < c.preds.length; i++) {
-    const p = c.preds[i]!;
-    predicates[i] = { table: p.table, column: p.column, op: p.op, values: values[i]! };
-  }
   let keyRanges: KeyRange[] = [];
   const pointKeys: Record<string, string[]> = {};
   for (const table of c.tables) {
@@ -292,21 +332,7 @@ export function featurize(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateC
     }
   }
 
-  return {
-    eventId: ev.eventId,
-    ts: ev.ts,
-    source: ev.source,
-    templateId: c.templateId,
-    template: c.template,
-    operation: c.operation,
-    readWrite: c.readWrite,
-    tables: c.tables,
-    predicates,
-    keyRanges,
-    joins: c.joins,
-    parseError: c.parseError,
-    pointKeys,
-  };
+  return { compiled: c, values, keyRanges, pointKeys };
 }
 
 /** The Avro record only (drops `pointKeys`), for the optional features topic. */
