@@ -169,7 +169,7 @@ export class IngestCore {
     try {
       a = analyze(ev, this.cfg.featurize, this.cache);
     } catch (err) {
-      // featurize is written not to throw; this is the belt to its braces
+      // analyze is written not to throw; this is the belt to its braces
       this.stats.featurizeFailed++;
       this.report(env, 'featurize', (err as Error).message ?? String(err), out);
       this.fromWindow(this.window.markDone(env, progress), out);
