@@ -16,6 +16,12 @@ export interface ConsumeOptions {
   /** Resolves when the pipeline can take more input (e.g. pending sends below a bound). */
   gate?: () => Promise<void>;
   sessionTimeoutMs?: number;
+  /**
+   * Most bytes one fetch asks for, per partition and in all (default 4 MiB and 10 MiB: the
+   * fastest plain consumption). kafkajs decodes a whole fetch response into message objects
+   * before handing any over, so this also bounds how many messages are alive at once.
+   */
+  fetchBytes?: { perPartition: number; total: number };
 }
 
 export interface TopicSource {
@@ -45,7 +51,8 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
     sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
     rebalanceTimeout: 30_000,
     allowAutoTopicCreation: false,
-    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxBytesPerPartition: opts.fetchBytes?.perPartition ?? 4 * 1024 * 1024,
+    maxBytes: opts.fetchBytes?.total ?? 10 * 1024 * 1024,
   });
   const subject = new Subject<Envelope<Buffer | null>[]>();
   const assignments = new ReplaySubject<{ topic: string; partition: number }[]>(1);

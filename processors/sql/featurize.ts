@@ -9,11 +9,12 @@
  * literals. It never throws: an unparseable statement yields features with `parseError` set.
  */
 import type { Dialect, KeyRange, Operation, Predicate, QueryEvent, QueryFeatures, ReadWriteClass } from '../../schemas/types.js';
-import { classify, type CompiledTemplate } from './ir.js';
+import { classify, type CompiledTemplate, type PredIR } from './ir.js';
 import { compileGeneric } from './generic.js';
-import { evalWhere, keyRangesFor, num, pointsOf, union, type IntervalSet, type PartitionKeySpec } from './keyrange.js';
+import { ALL, evalWhere, keyRangesFor, num, pointsOf, predSet, union, type IntervalSet, type PartitionKeySpec } from './keyrange.js';
+import { keyPlansOf, type KeyPlans } from './keyplan.js';
 import { compilePg, loadPg, oneLine, pgReady } from './pg.js';
-import { collapseLists, scanSql, templateHash } from './scanner.js';
+import { collapseLists, scanSql, templateHash, type ScannedLiteral } from './scanner.js';
 
 export type { PartitionKeySpec } from './keyrange.js';
 
@@ -169,19 +170,36 @@ function explicitKey(ev: QueryEvent, table: string, column: string): string | un
   return kv[`${table}.${column}`] ?? kv[column];
 }
 
-/** Each compiled predicate's values, filled from this statement's literals. */
-function fillValues(preds: CompiledTemplate['preds'], lits: ReturnType<typeof scanSql>['literals']): string[][] {
-  const out: string[][] = new Array(preds.length);
-  for (let i = 0; i < preds.length; i++) {
-    const slots = preds[i]!.slots;
-    const vs: string[] = new Array(slots.length);
-    for (let j = 0; j < slots.length; j++) {
-      const s = slots[j]!;
-      vs[j] = typeof s === 'number' ? lits[s]?.value ?? '' : s.text;
-    }
-    out[i] = vs;
+/** One compiled predicate's values, filled from this statement's literals. */
+function fillPred(p: PredIR, lits: readonly ScannedLiteral[]): string[] {
+  const slots = p.slots;
+  const vs: string[] = new Array(slots.length);
+  for (let j = 0; j < slots.length; j++) {
+    const s = slots[j]!;
+    vs[j] = typeof s === 'number' ? lits[s]?.value ?? '' : s.text;
   }
+  return vs;
+}
+
+/** Each compiled predicate's values, filled from this statement's literals. */
+function fillValues(preds: readonly PredIR[], lits: readonly ScannedLiteral[]): string[][] {
+  const out: string[][] = new Array(preds.length);
+  for (let i = 0; i < preds.length; i++) out[i] = fillPred(preds[i]!, lits);
   return out;
+}
+
+/**
+ * The key set one planned predicate admits in this statement, and its values when they were
+ * read. An `=` on a numeric literal (the usual case) is answered without the values array.
+ */
+function plannedSet(p: PredIR, lits: readonly ScannedLiteral[]): { set: IntervalSet; vals: string[] | null } {
+  const s0 = p.slots[0];
+  if (p.op === '=' && p.slots.length === 1 && typeof s0 === 'number') {
+    const x = num(lits[s0]?.value ?? '');
+    if (x !== null) return { set: [{ lo: x, hi: x, loOpen: false, hiOpen: false }], vals: null };
+  }
+  const vals = fillPred(p, lits);
+  return { set: predSet(p.op, vals) ?? ALL, vals };
 }
 
 /**
@@ -192,8 +210,13 @@ function fillValues(preds: CompiledTemplate['preds'], lits: ReturnType<typeof sc
  */
 export interface Analysis {
   compiled: CompiledTemplate;
-  /** values[i]: the filled values of compiled.preds[i]. */
-  values: string[][];
+  /**
+   * values[i]: the filled values of compiled.preds[i]; null when the key plans did not need them
+   * (`valuesOf` fills them on demand).
+   */
+  values: string[][] | null;
+  /** This statement's scanned literals (what `values` are filled from). */
+  literals: ScannedLiteral[];
   keyRanges: KeyRange[];
   /** Partition-key values touched per table, when they are a small set of points. */
   pointKeys: Record<string, string[]>;
@@ -206,13 +229,19 @@ export function featurize(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateC
   return featuresOf(ev, analyze(ev, cfg, cache));
 }
 
+/** Each predicate's values in this statement (filled now if the analysis did not need them). */
+export function valuesOf(a: Analysis): string[][] {
+  return (a.values ??= fillValues(a.compiled.preds, a.literals));
+}
+
 /** The full features record of an analysed event. */
 export function featuresOf(ev: QueryEvent, a: Analysis): FeaturesWithKeys {
   const c = a.compiled;
+  const values = valuesOf(a);
   const predicates: Predicate[] = new Array(c.preds.length);
   for (let i = 0; i < c.preds.length; i++) {
     const p = c.preds[i]!;
-    predicates[i] = { table: p.table, column: p.column, op: p.op, values: a.values[i]! };
+    predicates[i] = { table: p.table, column: p.column, op: p.op, values: values[i]! };
   }
   return {
     eventId: ev.eventId,
@@ -235,7 +264,10 @@ export function featuresOf(ev: QueryEvent, a: Analysis): FeaturesWithKeys {
 export function analyze(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateCache): Analysis {
   const maxPoints = cfg.maxPointKeys ?? 16;
   let c: CompiledTemplate;
-  let values: string[][] = [];
+  let values: string[][] | null = [];
+  let lits: ScannedLiteral[] = [];
+  /** Key plans, for a template that came out of the cache (worked out once per template). */
+  let plans: KeyPlans | null = null;
   if (ev.sql === null || ev.sql === undefined || ev.sql.trim() === '') {
     const operation = ev.operation && OPS.has(ev.operation) ? ev.operation : 'other';
     const tables = [...new Set(ev.tables ?? [])];
@@ -267,32 +299,37 @@ export function analyze(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateCac
       scanned = { key: sql, literals: [] };
       void oneLine(err);
     }
+    lits = scanned.literals;
     const hit = cache.get(ev.dialect, scanned.key);
     if (hit && !hit.volatile) {
       cache.stats.hits++;
       c = hit;
+      plans = keyPlansOf(c, cfg.partitionKeys);
+      values = null;
     } else {
       if (hit) cache.stats.volatileHits++;
       else cache.stats.misses++;
-      c = toLogicalTables(compile(sql, ev.dialect, scanned.key, scanned.literals), cfg);
+      c = toLogicalTables(compile(sql, ev.dialect, scanned.key, lits), cfg);
       if (!hit) cache.set(ev.dialect, scanned.key, c);
+      values = fillValues(c.preds, lits);
     }
-    const lits = scanned.literals;
-    values = fillValues(c.preds, lits);
     if (c.parseError !== null && c.tables.length === 0 && ev.tables.length > 0) {
       c = { ...c, tables: [...new Set(ev.tables)] };
+      plans = null;
+      values ??= fillValues(c.preds, lits);
     }
   }
 
   let keyRanges: KeyRange[] = [];
   const pointKeys: Record<string, string[]> = {};
-  for (const table of c.tables) {
+  const tables = c.tables;
+  for (let t = 0; t < tables.length; t++) {
+    const table = tables[t]!;
     const spec = cfg.partitionKeys[table];
-    const given = spec ? explicitKey(ev, table, spec.column) : undefined;
-    if (!spec) {
-      continue;
-    }
+    if (!spec) continue;
+    const given = explicitKey(ev, table, spec.column);
     let set: IntervalSet | null = null;
+    const plan = given === undefined ? plans?.byTable[t] : null;
     if (given !== undefined) {
       const x = num(given);
       set = x === null ? null : [{ lo: x, hi: x, loOpen: false, hiOpen: false }];
@@ -301,7 +338,22 @@ export function analyze(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateCac
         keyRanges.push({ table, column: spec.column, lo: null, hi: null, bucket: '*' });
         continue;
       }
+    } else if (plan) {
+      // the one predicate on the key (or none): the general path below, without the others
+      if (plan.pred === -1) set = ALL;
+      else {
+        const p = c.preds[plan.pred]!;
+        const r = plannedSet(p, lits);
+        set = r.set;
+        const pts = pointsOf(set, maxPoints);
+        if (pts) pointKeys[table] = pts;
+        else if (p.op === '=' || p.op === 'in') {
+          const eq = r.vals ?? fillPred(p, lits);
+          if (eq.length > 0 && eq.length <= maxPoints) pointKeys[table] = eq;
+        }
+      }
     } else {
+      values ??= fillValues(c.preds, lits);
       for (const s of c.scopes) {
         if (!s.tables.includes(table)) continue;
         const part = evalWhere(s.where, c.preds, values, table, spec.column);
@@ -314,7 +366,7 @@ export function analyze(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateCac
         // non-numeric keys: equality values on the key column still name hot keys
         const eq: string[] = [];
         c.preds.forEach((p, i) => {
-          if (p.column === spec.column && (p.table === table || p.table === null) && (p.op === '=' || p.op === 'in')) eq.push(...values[i]!);
+          if (p.column === spec.column && (p.table === table || p.table === null) && (p.op === '=' || p.op === 'in')) eq.push(...values![i]!);
         });
         if (eq.length > 0 && eq.length <= maxPoints) pointKeys[table] = eq;
       }
@@ -332,7 +384,7 @@ export function analyze(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateCac
     }
   }
 
-  return { compiled: c, values, keyRanges, pointKeys };
+  return { compiled: c, values, literals: lits, keyRanges, pointKeys };
 }
 
 /** The Avro record only (drops `pointKeys`), for the optional features topic. */

@@ -4,6 +4,7 @@
  * template (cache miss); filling the slots from freshly scanned literals is all a cache hit costs.
  */
 import type { Operation, ReadWriteClass } from '../../schemas/types.js';
+import type { KeyPlans } from './keyplan.js';
 
 /** A predicate value: the n-th scanned literal, or fixed text (a $1 parameter, NULL, ...). */
 export type Slot = number | { text: string };
@@ -46,6 +47,8 @@ export interface CompiledTemplate {
   parseError: string | null;
   /** True when literals could not be mapped to slots reliably: re-parse on every hit. */
   volatile: boolean;
+  /** Key plans for the pipeline's key config, memoised on the cached template (keyplan.ts). */
+  keyPlans?: KeyPlans;
 }
 
 export const ANY: BoolIR = { t: 'any' };
