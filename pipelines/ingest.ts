@@ -45,9 +45,9 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
     groupId,
     topics: [topic],
     // kafkajs turns a whole fetch into message objects before handing any over, and they stay
-    // alive (and get promoted) until handled: small fetches bound that. Bench ingest, 3 rounds
-    // each: 4 MiB/10 MiB fetches peaked at 867–940 MiB RSS, 512 KiB/1.5 MiB at 700–726 MiB,
-    // with the same throughput within the rounds' noise (110–174k events/s).
+    // alive (and get promoted) until handled: small fetches bound that. Alternating ingest
+    // rounds of the benchmark: 4 MiB/10 MiB fetches peaked at 810–1421 MiB RSS, 512 KiB/1.5 MiB
+    // at 661–726 MiB; the price is throughput (135–200k against 108–156k events/s).
     fetchBytes: { perPartition: 512 * 1024, total: 1536 * 1024 },
     // Backpressure: do not fetch further ahead than 50k unhandled messages.
     gate: async () => {
