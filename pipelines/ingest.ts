@@ -46,8 +46,9 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
     topics: [topic],
     // kafkajs turns a whole fetch into message objects before handing any over, and they stay
     // alive (and get promoted) until handled: small fetches bound that. Alternating ingest
-    // rounds of the benchmark: 4 MiB/10 MiB fetches peaked at 810–1421 MiB RSS, 512 KiB/1.5 MiB
-    // at 661–726 MiB; the price is throughput (135–200k against 108–156k events/s).
+    // rounds over the benchmark's topic: 4 MiB/10 MiB fetches peaked at 806–1421 MiB RSS and
+    // ran at 99–200k events/s (median 151k, 11 rounds); 512 KiB/1.5 MiB at 681–726 MiB and
+    // 110–156k (median 122k, 9 rounds).
     fetchBytes: { perPartition: 512 * 1024, total: 1536 * 1024 },
     // Backpressure: do not fetch further ahead than 50k unhandled messages.
     gate: async () => {

@@ -11,7 +11,7 @@
 import type { Dialect, KeyRange, Operation, Predicate, QueryEvent, QueryFeatures, ReadWriteClass } from '../../schemas/types.js';
 import { classify, type CompiledTemplate, type PredIR } from './ir.js';
 import { compileGeneric } from './generic.js';
-import { ALL, evalWhere, keyRangesFor, num, pointsOf, predSet, union, type IntervalSet, type PartitionKeySpec } from './keyrange.js';
+import { ALL, evalWhere, keyRangesFor, num, point, pointsOf, predSet, union, type IntervalSet, type PartitionKeySpec } from './keyrange.js';
 import { keyPlansOf, type KeyPlans } from './keyplan.js';
 import { compilePg, loadPg, oneLine, pgReady } from './pg.js';
 import { collapseLists, scanSql, templateHash, type ScannedLiteral } from './scanner.js';
@@ -189,17 +189,28 @@ function fillValues(preds: readonly PredIR[], lits: readonly ScannedLiteral[]): 
 }
 
 /**
- * The key set one planned predicate admits in this statement, and its values when they were
- * read. An `=` on a numeric literal (the usual case) is answered without the values array.
+ * The key set one planned predicate admits in this statement. An `=` on a numeric literal (the
+ * usual case) is answered without filling the predicate's values.
  */
-function plannedSet(p: PredIR, lits: readonly ScannedLiteral[]): { set: IntervalSet; vals: string[] | null } {
+function plannedSet(p: PredIR, lits: readonly ScannedLiteral[]): IntervalSet {
   const s0 = p.slots[0];
   if (p.op === '=' && p.slots.length === 1 && typeof s0 === 'number') {
     const x = num(lits[s0]?.value ?? '');
-    if (x !== null) return { set: [{ lo: x, hi: x, loOpen: false, hiOpen: false }], vals: null };
+    if (x !== null) return [point(x)];
   }
-  const vals = fillPred(p, lits);
-  return { set: predSet(p.op, vals) ?? ALL, vals };
+  return predSet(p.op, fillPred(p, lits)) ?? ALL;
+}
+
+/**
+ * Hot keys when the key set is not a few points (non-numeric keys): the values of the `=` and
+ * IN predicates on the key column, if there are at most `max` of them.
+ */
+function equalityKeys(preds: readonly PredIR[], table: string, column: string, lits: readonly ScannedLiteral[], max: number): string[] | null {
+  const eq: string[] = [];
+  for (const p of preds) {
+    if (p.column === column && (p.table === table || p.table === null) && (p.op === '=' || p.op === 'in')) eq.push(...fillPred(p, lits));
+  }
+  return eq.length > 0 && eq.length <= max ? eq : null;
 }
 
 /**
@@ -329,47 +340,30 @@ export function analyze(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateCac
     if (!spec) continue;
     const given = explicitKey(ev, table, spec.column);
     let set: IntervalSet | null = null;
-    const plan = given === undefined ? plans?.byTable[t] : null;
     if (given !== undefined) {
       const x = num(given);
-      set = x === null ? null : [{ lo: x, hi: x, loOpen: false, hiOpen: false }];
+      set = x === null ? null : [point(x)];
       pointKeys[table] = [x === null ? given : String(x)];
       if (set === null) {
         keyRanges.push({ table, column: spec.column, lo: null, hi: null, bucket: '*' });
         continue;
       }
-    } else if (plan) {
-      // the one predicate on the key (or none): the general path below, without the others
-      if (plan.pred === -1) set = ALL;
-      else {
-        const p = c.preds[plan.pred]!;
-        const r = plannedSet(p, lits);
-        set = r.set;
-        const pts = pointsOf(set, maxPoints);
-        if (pts) pointKeys[table] = pts;
-        else if (p.op === '=' || p.op === 'in') {
-          const eq = r.vals ?? fillPred(p, lits);
-          if (eq.length > 0 && eq.length <= maxPoints) pointKeys[table] = eq;
-        }
-      }
     } else {
-      values ??= fillValues(c.preds, lits);
-      for (const s of c.scopes) {
-        if (!s.tables.includes(table)) continue;
-        const part = evalWhere(s.where, c.preds, values, table, spec.column);
-        set = set === null ? part : union(set, part);
+      const plan = plans?.byTable[t];
+      if (plan) {
+        // the one predicate on the key (or none): what the general path finds, without the others
+        set = plan.pred === -1 ? ALL : plannedSet(c.preds[plan.pred]!, lits);
+      } else {
+        values ??= fillValues(c.preds, lits);
+        for (const s of c.scopes) {
+          if (!s.tables.includes(table)) continue;
+          const part = evalWhere(s.where, c.preds, values, table, spec.column);
+          set = set === null ? part : union(set, part);
+        }
+        if (set === null) set = ALL;
       }
-      if (set === null) set = [{ lo: -Infinity, hi: Infinity, loOpen: true, hiOpen: true }];
-      const pts = pointsOf(set, maxPoints);
-      if (pts) pointKeys[table] = pts;
-      else {
-        // non-numeric keys: equality values on the key column still name hot keys
-        const eq: string[] = [];
-        c.preds.forEach((p, i) => {
-          if (p.column === spec.column && (p.table === table || p.table === null) && (p.op === '=' || p.op === 'in')) eq.push(...values![i]!);
-        });
-        if (eq.length > 0 && eq.length <= maxPoints) pointKeys[table] = eq;
-      }
+      const keys = pointsOf(set, maxPoints) ?? equalityKeys(c.preds, table, spec.column, lits, maxPoints);
+      if (keys) pointKeys[table] = keys;
     }
     const krs = keyRangesFor(table, spec, set);
     if (keyRanges.length === 0) keyRanges = krs;

@@ -65,7 +65,8 @@ export function intersect(a: IntervalSet, b: IntervalSet): IntervalSet {
   return normalize(out);
 }
 
-const point = (v: number): Interval => ({ lo: v, hi: v, loOpen: false, hiOpen: false });
+/** The set holding just `v`. */
+export const point = (v: number): Interval => ({ lo: v, hi: v, loOpen: false, hiOpen: false });
 
 /** Parses a literal as a finite number, or null. */
 export function num(v: string): number | null {
