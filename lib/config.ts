@@ -25,6 +25,7 @@ export const ENV_KEYS = {
   stackDir: 'SHARDCAST_STACK_DIR',
   windowMs: 'SHARDCAST_WINDOW_MS',
   allowedLatenessMs: 'SHARDCAST_ALLOWED_LATENESS_MS',
+  ingestFetchKiB: 'SHARDCAST_INGEST_FETCH_KIB',
   forecastHorizon: 'SHARDCAST_FORECAST_HORIZON',
   forecastBackend: 'SHARDCAST_FORECAST_BACKEND',
   metricsPort: 'SHARDCAST_METRICS_PORT',
@@ -59,6 +60,20 @@ export const ConfigSchema = z.object({
   stackDir: z.string().default('.stack'),
   windowMs: intFromString(100).default(10_000),
   allowedLatenessMs: intFromString(0).default(5_000),
+  /**
+   * Fetch sizes of the ingest consumer in KiB, "PER_PARTITION,TOTAL". kafkajs decodes a whole
+   * fetch before handing any of it over, so larger fetches run faster and hold more memory
+   * (pipelines/ingest.ts has the measured trade-off).
+   */
+  ingestFetchKiB: z
+    .string()
+    .regex(/^\s*\d+\s*,\s*\d+\s*$/, 'expected "PER_PARTITION,TOTAL" in KiB, e.g. "512,1536"')
+    .transform((s) => {
+      const [perPartition, total] = s.split(',').map((x) => Number(x.trim())) as [number, number];
+      return { perPartition, total };
+    })
+    .refine((f) => f.perPartition >= 64 && f.total >= f.perPartition && f.total <= 1024 * 1024, 'expected 64 <= PER_PARTITION <= TOTAL <= 1048576 (KiB)')
+    .default({ perPartition: 512, total: 1536 }),
   forecastHorizon: intFromString(1).max(1000).default(6),
   forecastBackend: z.enum(['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   metricsPort: intFromString(0).max(65535).default(9464),

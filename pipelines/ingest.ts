@@ -30,6 +30,13 @@ export interface IngestOptions {
   dlqUnparsed?: boolean;
   /** Processing time after which a silent source partition stops holding the watermark. */
   partitionIdleMs?: number;
+  /** Consumer fetch sizes in bytes (default: the ingestFetchKiB setting). */
+  fetchBytes?: { perPartition: number; total: number };
+}
+
+/** The ingestFetchKiB setting in bytes, as the consumer takes it. */
+export function fetchBytesOf(kib: { perPartition: number; total: number }): { perPartition: number; total: number } {
+  return { perPartition: kib.perPartition * 1024, total: kib.total * 1024 };
 }
 
 export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}): Promise<RunningStage & { ingest: IngestStats; sent: () => number }> {
@@ -47,9 +54,9 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
     // kafkajs turns a whole fetch into message objects before handing any over, and they stay
     // alive (and get promoted) until handled: small fetches bound that. Alternating ingest
     // rounds over the benchmark's topic: 4 MiB/10 MiB fetches peaked at 806–1421 MiB RSS and
-    // ran at 99–200k events/s (median 151k, 11 rounds); 512 KiB/1.5 MiB at 681–726 MiB and
-    // 110–156k (median 122k, 9 rounds).
-    fetchBytes: { perPartition: 512 * 1024, total: 1536 * 1024 },
+    // ran at 99–200k events/s (median 151k, 11 rounds); 512 KiB/1.5 MiB (the default of
+    // SHARDCAST_INGEST_FETCH_KIB) at 681–726 MiB and 110–156k (median 122k, 9 rounds).
+    fetchBytes: opts.fetchBytes ?? fetchBytesOf(ctx.cfg.ingestFetchKiB),
     // Backpressure: do not fetch further ahead than 50k unhandled messages.
     gate: async () => {
       while (!stopping && source.received - stats.consumed > 50_000) await sleep(5);

@@ -33,3 +33,11 @@ test('flags win over env', () => {
   const c = loadConfig({ windowMs: 2000 }, { SHARDCAST_WINDOW_MS: '5000' });
   assert.equal(c.windowMs, 2000);
 });
+
+test('ingest fetch sizes: KiB per partition and per fetch, checked', () => {
+  assert.deepEqual(loadConfig({}, {}).ingestFetchKiB, { perPartition: 512, total: 1536 });
+  assert.deepEqual(loadConfig({}, { SHARDCAST_INGEST_FETCH_KIB: ' 4096, 10240 ' }).ingestFetchKiB, { perPartition: 4096, total: 10240 });
+  assert.throws(() => loadConfig({}, { SHARDCAST_INGEST_FETCH_KIB: '4096' }), /config: SHARDCAST_INGEST_FETCH_KIB: expected "PER_PARTITION,TOTAL"/);
+  assert.throws(() => loadConfig({}, { SHARDCAST_INGEST_FETCH_KIB: '2048,1024' }), /SHARDCAST_INGEST_FETCH_KIB: expected 64 <= PER_PARTITION <= TOTAL/);
+  assert.throws(() => loadConfig({}, { SHARDCAST_INGEST_FETCH_KIB: '8,1024' }), /SHARDCAST_INGEST_FETCH_KIB/);
+});
