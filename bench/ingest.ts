@@ -1,11 +1,18 @@
 /**
  * `shardcast bench ingest`: events/s through Kafka for decode + featurize + aggregate (the
  * ingest pipeline, template-cached traffic), next to the raw ceiling (plain kafkajs consume +
- * Avro decode of the same topic, same consumer wrapper at its fastest fetch sizes) in the same
- * run, with the peak RSS while ingest runs.
+ * Avro decode of the same topic, through the same consumer wrapper) in the same run, with the
+ * peak RSS while ingest runs.
  *
- * A third run per round consumes at ingest's own (smaller) fetch sizes, so the gap to the
- * ceiling splits into what the fetch sizes cost and what ingest's work costs.
+ * Raw consumption is measured twice per round, at the consumer's default fetch sizes and at
+ * ingest's own (smaller, to bound memory); the ceiling is the faster of the two medians, so no
+ * choice of fetch size flatters the ratio.
+ *
+ * Every run is timed from its first fetch request (TopicSource.firstFetchAt), not from the first
+ * message handed over: kafkajs decodes a whole fetch before handing any of it over, and with
+ * 10 MiB fetches of this gzip-compressed topic the first fetch held 812k of the million events,
+ * so timing from the first message left most of the raw run's fetching out (550k events/s
+ * that way, 226k from the first fetch request, in one run).
  *
  * All are measured in alternating rounds (ingest, raw, raw at ingest's fetch sizes, ingest, …,
  * each a fresh consumer group over the same topic, a full GC before each) and compared by their
@@ -52,7 +59,8 @@ async function ingestOnce(ctx: Awaited<ReturnType<typeof openContext>>, topic: s
   let failed: unknown = null;
   ingest.done.catch((err: unknown) => { failed = err; });
   while (ingest.source.received === 0 && Date.now() < deadline && !failed) await sleep(5);
-  const start = performance.now();
+  // from the first fetch request: the first fetch's work counts (see TopicSource.firstFetchAt)
+  const start = ingest.source.firstFetchAt ?? performance.now();
   let peakRss = process.memoryUsage.rss();
   while (ingest.ingest.received < n && Date.now() < deadline && !failed) {
     await sleep(10);
@@ -68,20 +76,14 @@ async function ingestOnce(ctx: Awaited<ReturnType<typeof openContext>>, topic: s
   return { eventsPerSec: ingest.ingest.received / sec, peakRss, rssAtEnd, liveHeap, aggregatesSent: ingest.sent() };
 }
 
-/**
- * One raw run: the same consumer wrapper, Avro decode only. The ceiling keeps the wrapper's
- * default fetch sizes (4 MiB per partition, 10 MiB per fetch), the fastest for plain
- * consumption; ingest asks for smaller fetches to bound its memory (pipelines/ingest.ts), so a
- * second raw run at ingest's fetch sizes shows how much of the gap those account for, and how
- * much is ingest's own work.
- */
+/** One raw run: the same consumer wrapper, Avro decode only; default fetch sizes unless given. */
 async function rawOnce(ctx: Awaited<ReturnType<typeof openContext>>, topic: string, n: number, id: string, fetchBytes?: { perPartition: number; total: number }): Promise<number> {
   collectGarbage();
   const raw = await consumeTopics(ctx.kafka, { groupId: `bench-raw-${id}`, topics: [topic], ...(fetchBytes ? { fetchBytes } : {}) });
   let decoded = 0;
   let rawStart = 0;
   raw.batches$.subscribe((ms) => {
-    if (decoded === 0) rawStart = performance.now();
+    if (decoded === 0) rawStart = raw.firstFetchAt ?? performance.now();
     for (const m of ms) ctx.serde.decodeSync(topic, m.value);
     decoded += ms.length;
   });
@@ -147,8 +149,10 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
       log(`  ${rawAtFetch.toFixed(0)} events/s`);
     }
     const ingestEps = median(ingestRuns.map((r) => r.eventsPerSec));
-    const rawEps = median(rawRuns);
+    const rawDefaultEps = median(rawRuns);
     const rawAtFetchEps = median(rawAtFetchRuns);
+    // the ceiling is the faster of the two raw configurations, so no choice of fetch size flatters the ratio
+    const rawEps = Math.max(rawDefaultEps, rawAtFetchEps);
     const peakRss = Math.max(...ingestRuns.map((r) => Math.max(r.peakRss, r.rssAtEnd)));
     const result = {
       events: n,
@@ -157,6 +161,7 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
       ingestEventsPerSec: ingestEps,
       ratio: rawEps > 0 ? ingestEps / rawEps : 0,
       ingestFetchKiB: fetchKiB,
+      rawDefaultFetchEventsPerSec: rawDefaultEps,
       rawAtIngestFetchEventsPerSec: rawAtFetchEps,
       perRound: ingestRuns.map((r, i) => ({ ingestEventsPerSec: r.eventsPerSec, rawEventsPerSec: rawRuns[i]!, rawAtIngestFetchEventsPerSec: rawAtFetchRuns[i]!, peakRssMiB: r.peakRss / 2 ** 20 })),
       aggregatesSent: ingestRuns[0]!.aggregatesSent,
@@ -167,11 +172,11 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
       targets: { eventsPerSec: 100_000, ratio: 0.5, rssMiB: 1024 },
     };
     const rounds$ = result.perRound.map((r) => `${r.ingestEventsPerSec.toFixed(0)}/${r.rawEventsPerSec.toFixed(0)}/${r.rawAtIngestFetchEventsPerSec.toFixed(0)}`).join(', ');
-    const k = (x: number) => `${(x / 1000).toFixed(0)}k`;
+    const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
     const text = [
-      `ingest ${ingestEps.toFixed(0)} events/s vs raw ceiling ${rawEps.toFixed(0)} events/s (medians of ${rounds} alternating rounds over the same ${n} events; ingest/raw/raw at ingest's fetch sizes per round: ${rounds$}): ratio ${result.ratio.toFixed(2)} (target ≥ 0.5), target ≥ 100000 events/s ${ingestEps >= 100_000 ? 'PASS' : 'FAIL'}`,
-      `raw at ingest's fetch sizes (${fetchLabel}, SHARDCAST_INGEST_FETCH_KIB): ${rawAtFetchEps.toFixed(0)} events/s, ratio ${rawAtFetchEps > 0 ? (ingestEps / rawAtFetchEps).toFixed(2) : '?'}: of the gap to the ceiling, the fetch sizes account for ${k(rawEps - rawAtFetchEps)} events/s and ingest's own work for ${k(rawAtFetchEps - ingestEps)}`,
-      `peak RSS ${result.rssMiB.toFixed(0)} MiB over the ingest runs (target < 1024, ${result.distinctKeys} distinct keys seen), live heap after GC at most ${result.liveHeapMiB.toFixed(0)} MiB; aggregates ${result.aggregatesSent}`,
+      `ingest ${ingestEps.toFixed(0)} events/s; raw consume + Avro decode of the same topic ${rawDefaultEps.toFixed(0)} events/s at the consumer's default fetch sizes (4096/10240 KiB) and ${rawAtFetchEps.toFixed(0)} at ingest's (${fetchLabel}, SHARDCAST_INGEST_FETCH_KIB); medians of ${rounds} alternating rounds over the same ${n} events, each timed from its first fetch request (ingest/raw default/raw at ingest's per round: ${rounds$})`,
+      `ratio to the raw ceiling (the faster raw median, ${rawEps.toFixed(0)}): ${result.ratio.toFixed(2)} (target ≥ 0.5, ${verdict(result.ratio >= 0.5)}); ≥ 100000 events/s ${verdict(ingestEps >= 100_000)}`,
+      `peak RSS ${result.rssMiB.toFixed(0)} MiB over the ingest runs (target < 1024, ${verdict(result.rssMiB < 1024)}; ${result.distinctKeys} distinct keys seen), live heap after GC at most ${result.liveHeapMiB.toFixed(0)} MiB; aggregates ${result.aggregatesSent}`,
     ].join('\n');
     return { ...result, text };
   } finally {

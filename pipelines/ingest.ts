@@ -52,10 +52,11 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
     groupId,
     topics: [topic],
     // kafkajs turns a whole fetch into message objects before handing any over, and they stay
-    // alive (and get promoted) until handled: small fetches bound that. Alternating ingest
-    // rounds over the benchmark's topic: 4 MiB/10 MiB fetches peaked at 806–1421 MiB RSS and
-    // ran at 99–200k events/s (median 151k, 11 rounds); 512 KiB/1.5 MiB (the default of
-    // SHARDCAST_INGEST_FETCH_KIB) at 681–726 MiB and 110–156k (median 122k, 9 rounds).
+    // alive until handled: small fetches bound that at no measured cost in speed. Alternating
+    // ingest rounds over the benchmark's topic, each timed from its first fetch request:
+    // 512 KiB/1.5 MiB (the default of SHARDCAST_INGEST_FETCH_KIB) 112–129k events/s at a peak
+    // RSS of 755–763 MiB; 1 MiB/3 MiB 107–125k at 748–846 MiB; 4 MiB/10 MiB 102–138k at
+    // 941–1290 MiB.
     fetchBytes: opts.fetchBytes ?? fetchBytesOf(ctx.cfg.ingestFetchKiB),
     // Backpressure: do not fetch further ahead than 50k unhandled messages.
     gate: async () => {
