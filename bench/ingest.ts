@@ -27,7 +27,7 @@ import { fetchBytesOf, startIngest } from '../pipelines/ingest.js';
 import type { QueryEvent } from '../schemas/types.js';
 import { provisionTopics } from '../topics/admin.js';
 import { TOPICS } from '../topics/catalog.js';
-import { consumeTopics } from '../topics/consumer.js';
+import { consumeTopics, DEFAULT_FETCH_BYTES, type FetchBytes } from '../topics/consumer.js';
 
 /** A full GC, so the figures show live memory rather than garbage V8 has not collected yet. */
 function collectGarbage(): void {
@@ -77,7 +77,7 @@ async function ingestOnce(ctx: Awaited<ReturnType<typeof openContext>>, topic: s
 }
 
 /** One raw run: the same consumer wrapper, Avro decode only; default fetch sizes unless given. */
-async function rawOnce(ctx: Awaited<ReturnType<typeof openContext>>, topic: string, n: number, id: string, fetchBytes?: { perPartition: number; total: number }): Promise<number> {
+async function rawOnce(ctx: Awaited<ReturnType<typeof openContext>>, topic: string, n: number, id: string, fetchBytes?: FetchBytes): Promise<number> {
   collectGarbage();
   const raw = await consumeTopics(ctx.kafka, { groupId: `bench-raw-${id}`, topics: [topic], ...(fetchBytes ? { fetchBytes } : {}) });
   let decoded = 0;
@@ -133,7 +133,8 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
     const rawRuns: number[] = [];
     const rawAtFetchRuns: number[] = [];
     const fetchKiB = ctx.cfg.ingestFetchKiB;
-    const fetchLabel = `${fetchKiB.perPartition}/${fetchKiB.total} KiB`;
+    const kibLabel = (f: FetchBytes) => `${f.perPartition}/${f.total} KiB`;
+    const fetchLabel = kibLabel(fetchKiB);
     for (let round = 1; round <= rounds; round++) {
       log(`round ${round}/${rounds}: ingest (consume + decode + validate + featurize + windows + produce aggregates)`);
       const run = await ingestOnce(ctx, topic.name, n, partitionKeys, `${runId}-${round}`);
@@ -174,7 +175,7 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
     const rounds$ = result.perRound.map((r) => `${r.ingestEventsPerSec.toFixed(0)}/${r.rawEventsPerSec.toFixed(0)}/${r.rawAtIngestFetchEventsPerSec.toFixed(0)}`).join(', ');
     const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
     const text = [
-      `ingest ${ingestEps.toFixed(0)} events/s; raw consume + Avro decode of the same topic ${rawDefaultEps.toFixed(0)} events/s at the consumer's default fetch sizes (4096/10240 KiB) and ${rawAtFetchEps.toFixed(0)} at ingest's (${fetchLabel}, SHARDCAST_INGEST_FETCH_KIB); medians of ${rounds} alternating rounds over the same ${n} events, each timed from its first fetch request (ingest/raw default/raw at ingest's per round: ${rounds$})`,
+      `ingest ${ingestEps.toFixed(0)} events/s; raw consume + Avro decode of the same topic ${rawDefaultEps.toFixed(0)} events/s at the consumer's default fetch sizes (${kibLabel({ perPartition: DEFAULT_FETCH_BYTES.perPartition / 1024, total: DEFAULT_FETCH_BYTES.total / 1024 })}) and ${rawAtFetchEps.toFixed(0)} at ingest's (${fetchLabel}, SHARDCAST_INGEST_FETCH_KIB); medians of ${rounds} alternating rounds over the same ${n} events, each timed from its first fetch request (ingest/raw default/raw at ingest's per round: ${rounds$})`,
       `ratio to the raw ceiling (the faster raw median, ${rawEps.toFixed(0)}): ${result.ratio.toFixed(2)} (target ≥ 0.5, ${verdict(result.ratio >= 0.5)}); ≥ 100000 events/s ${verdict(ingestEps >= 100_000)}`,
       `peak RSS ${result.rssMiB.toFixed(0)} MiB over the ingest runs (target < 1024, ${verdict(result.rssMiB < 1024)}; ${result.distinctKeys} distinct keys seen), live heap after GC at most ${result.liveHeapMiB.toFixed(0)} MiB; aggregates ${result.aggregatesSent}`,
     ].join('\n');

@@ -9,7 +9,7 @@ import { asyncScheduler, bufferTime, concatMap, defaultIfEmpty, filter, from, la
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeadLetter, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
 import { TOPICS } from '../topics/catalog.js';
-import { committedOffsets, consumeTopics } from '../topics/consumer.js';
+import { committedOffsets, consumeTopics, type FetchBytes } from '../topics/consumer.js';
 import type { ResumeState } from '../processors/window.js';
 import type { Envelope } from '../processors/envelope.js';
 import { decodeFailure, ingestBatchProcessor, newIngestStats, type DecodeFailure, type IngestBatch, type IngestInput, type IngestOutput, type IngestStats } from '../processors/ingest.js';
@@ -31,11 +31,11 @@ export interface IngestOptions {
   /** Processing time after which a silent source partition stops holding the watermark. */
   partitionIdleMs?: number;
   /** Consumer fetch sizes in bytes (default: the ingestFetchKiB setting). */
-  fetchBytes?: { perPartition: number; total: number };
+  fetchBytes?: FetchBytes;
 }
 
 /** The ingestFetchKiB setting in bytes, as the consumer takes it. */
-export function fetchBytesOf(kib: { perPartition: number; total: number }): { perPartition: number; total: number } {
+export function fetchBytesOf(kib: FetchBytes): FetchBytes {
   return { perPartition: kib.perPartition * 1024, total: kib.total * 1024 };
 }
 

@@ -9,6 +9,15 @@ import { mergeMap, ReplaySubject, Subject, type Observable } from 'rxjs';
 import type { Envelope, SourcePosition } from '../processors/envelope.js';
 import { logger } from '../lib/log.js';
 
+/** Most bytes one fetch asks for, per partition and in all. */
+export interface FetchBytes {
+  perPartition: number;
+  total: number;
+}
+
+/** The consumer's fetch sizes unless a pipeline asks for others: 4 MiB per partition, 10 MiB per fetch. */
+export const DEFAULT_FETCH_BYTES: Readonly<FetchBytes> = { perPartition: 4 * 1024 * 1024, total: 10 * 1024 * 1024 };
+
 export interface ConsumeOptions {
   groupId: string;
   topics: string[];
@@ -17,11 +26,11 @@ export interface ConsumeOptions {
   gate?: () => Promise<void>;
   sessionTimeoutMs?: number;
   /**
-   * Most bytes one fetch asks for, per partition and in all (default 4 MiB and 10 MiB). kafkajs
-   * decodes a whole fetch response into message objects before handing any over, so this also
-   * bounds how many messages are alive at once.
+   * Fetch sizes (default DEFAULT_FETCH_BYTES). kafkajs decodes a whole fetch response into
+   * message objects before handing any over, so this also bounds how many messages are alive at
+   * once.
    */
-  fetchBytes?: { perPartition: number; total: number };
+  fetchBytes?: FetchBytes;
 }
 
 export interface TopicSource {
@@ -58,8 +67,8 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
     sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
     rebalanceTimeout: 30_000,
     allowAutoTopicCreation: false,
-    maxBytesPerPartition: opts.fetchBytes?.perPartition ?? 4 * 1024 * 1024,
-    maxBytes: opts.fetchBytes?.total ?? 10 * 1024 * 1024,
+    maxBytesPerPartition: (opts.fetchBytes ?? DEFAULT_FETCH_BYTES).perPartition,
+    maxBytes: (opts.fetchBytes ?? DEFAULT_FETCH_BYTES).total,
   });
   const subject = new Subject<Envelope<Buffer | null>[]>();
   const assignments = new ReplaySubject<{ topic: string; partition: number }[]>(1);
