@@ -64,11 +64,15 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
     },
   });
 
-  /** Decodes a fetched batch: synchronously for known schema ids, via the registry otherwise. */
-  const decodeBatch = async (raw: Envelope<Buffer | null>[]): Promise<IngestInput[]> => {
-    const out: IngestInput[] = new Array(raw.length);
-    for (let i = 0; i < raw.length; i++) {
-      const m = raw[i]!;
+  /**
+   * Decodes a fetched batch: synchronously for known schema ids, via the registry otherwise.
+   * Each message's envelope takes its decoded value in place (its `raw` keeps the bytes): one
+   * object per message rather than two, and nothing else holds these envelopes.
+   */
+  const decodeBatch = async (batch: Envelope<Buffer | null>[]): Promise<IngestInput[]> => {
+    const out = batch as Envelope<unknown>[];
+    for (let i = 0; i < batch.length; i++) {
+      const m = batch[i]!;
       let value: QueryEvent | DecodeFailure;
       try {
         value = ctx.serde.decodeSync<QueryEvent>(m.topic, m.value) ?? (await ctx.serde.decode<QueryEvent>(m.topic, m.value));
@@ -76,10 +80,10 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
       } catch (err) {
         value = decodeFailure((err as Error).message);
       }
-      out[i] = { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key, raw: m.raw, value };
+      out[i]!.value = value;
     }
-    stats.consumed += raw.length;
-    return out;
+    stats.consumed += batch.length;
+    return out as IngestInput[];
   };
   // Ownership changes go through the same ordered stream as the batches they precede.
   const decoded = merge(

@@ -84,11 +84,30 @@ export class SpaceSaving {
     return (this.cursor = m);
   }
 
-  /** The `k` largest counters, largest first (ties by key, for deterministic output). */
+  /**
+   * The `k` largest counters, largest first (ties by key, for deterministic output). Picked by
+   * k passes over the counters rather than by sorting all of them: every series reports its top
+   * 10 of 32 when its window closes, and the sort (with an object per counter) was a visible
+   * part of closing windows.
+   */
   top(k = this.capacity): HeavyHitter[] {
-    return this.keys
-      .map((key, i) => ({ key, count: this.counts[i]!, error: this.errors[i]! }))
-      .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-      .slice(0, k);
+    const n = this.keys.length;
+    const want = Math.min(k, n);
+    const out: HeavyHitter[] = [];
+    const taken = new Uint8Array(n);
+    for (let r = 0; r < want; r++) {
+      let best = -1;
+      for (let j = 0; j < n; j++) if (taken[j] === 0 && (best === -1 || this.before(j, best))) best = j;
+      taken[best] = 1;
+      out.push({ key: this.keys[best]!, count: this.counts[best]!, error: this.errors[best]! });
+    }
+    return out;
+  }
+
+  /** Whether counter i ranks before counter j: larger count, then smaller key. */
+  private before(i: number, j: number): boolean {
+    const ci = this.counts[i]!;
+    const cj = this.counts[j]!;
+    return ci > cj || (ci === cj && this.keys[i]! < this.keys[j]!);
   }
 }

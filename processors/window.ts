@@ -164,6 +164,28 @@ interface WindowState {
 
 const posKey = (p: { topic: string; partition: number }) => `${p.topic}:${p.partition}`;
 
+/** A source partition's event-time front: newest event time delivered, and when it last delivered. */
+interface Front {
+  ts: number;
+  at: number;
+}
+
+/**
+ * What `add` touches for an event's partition, found once when the partition changes (a fetched
+ * batch is one partition) instead of by three map lookups per event.
+ */
+interface PartitionCursor {
+  topic: string;
+  partition: number;
+  key: string;
+  /** Its entry in `front` (null when it has none); the cursors are dropped whenever `front` changes. */
+  front: Front | null;
+  /** Its entry in `maxSeen`. */
+  seen: { max: number };
+  /** The newest window known to hold a first offset of this partition. */
+  heldIn: WindowState | null;
+}
+
 /** Pure, synchronous core of the window operator (also used directly by the ingest processor). */
 export class WindowAggregator<T extends WindowInput = WindowInput> {
   readonly windowMs: number;
@@ -171,13 +193,13 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
   private readonly cfg: Required<Omit<WindowConfig, 'scheduler' | 'idleFlushMs' | 'now'>>;
   private readonly now: (() => number) | null;
   /** Per source partition: newest event time delivered, and when (processing time) it last delivered. */
-  private readonly front = new Map<string, { ts: number; at: number }>();
+  private readonly front = new Map<string, Front>();
   private readonly windows = new Map<number, WindowState>();
   /** End of the latest window closed: anything for a window ending at or before it is late. */
   private closedThrough = -Infinity;
   /** Per partition: offsets at or below this were handled before a restart (see ResumeState). */
   private readonly replayThrough = new Map<string, number>();
-  private readonly maxSeen = new Map<string, number>();
+  private readonly maxSeen = new Map<string, { max: number }>();
   private readonly lastSafe = new Map<string, number>();
   readonly counters = { events: 0, lateMerged: 0, late: 0, windowsClosed: 0, aggregates: 0, overflowed: 0, replaySkipped: 0 };
 
@@ -206,20 +228,50 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
 
   /** Current watermark (−Infinity before the first event). */
   get watermark(): number {
-    return this.watermarkAt(this.clock());
+    const slowest = this.slowestFront(this.clock());
+    return (slowest === null ? this.newestFront() : slowest.ts) - this.latenessMs;
   }
 
+  /**
+   * The watermark as `add` last used it, and what it depends on: it changes only when the
+   * processing time changes (once per batch), a partition's front appears or goes, the front
+   * that holds it back moves, or an idle partition delivers again. Recomputing it per event
+   * walked every partition's front for each event.
+   */
+  private wm = -Infinity;
+  private wmAt = NaN;
+  private wmStale = true;
+  /** The front the watermark was taken from (null: every partition idle, the newest front). */
+  private wmFront: Front | null = null;
+
+  /** Recomputes the watermark from every front and remembers it (see `wm`). */
   private watermarkAt(now: number): number {
-    let slowest = Infinity;
-    let newest = -Infinity;
+    this.wmFront = this.slowestFront(now);
+    this.wmAt = now;
+    this.wmStale = false;
+    // every partition idle: the newest front is the best estimate of event time
+    this.wm = (this.wmFront === null ? this.newestFront() : this.wmFront.ts) - this.latenessMs;
+    return this.wm;
+  }
+
+  /** The slowest front of a partition active at `now` (null when every partition is idle). */
+  private slowestFront(now: number): Front | null {
+    let slowest: Front | null = null;
     // (an assigned partition that delivered nothing has ts −Infinity: it holds everything back)
     const cutoff = this.now ? now - this.cfg.partitionIdleMs : -Infinity;
-    for (const f of this.front.values()) {
-      if (f.ts > newest) newest = f.ts;
-      if (f.at >= cutoff && f.ts < slowest) slowest = f.ts;
-    }
-    // every partition idle: the newest front is the best estimate of event time
-    return (slowest === Infinity ? newest : slowest) - this.latenessMs;
+    for (const f of this.front.values()) if (f.at >= cutoff && (slowest === null || f.ts < slowest.ts)) slowest = f;
+    return slowest;
+  }
+
+  private newestFront(): number {
+    let newest = -Infinity;
+    for (const f of this.front.values()) if (f.ts > newest) newest = f.ts;
+    return newest;
+  }
+
+  /** The watermark `add` used for the last event (it must always equal a fresh `watermark`). */
+  get lastWatermark(): number {
+    return this.wm;
   }
 
   get openWindows(): number {
@@ -236,17 +288,26 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     const v = env.value;
     const ts = v.ts;
     this.counters.events++;
-    const pk = this.posKeyOf(env);
+    const p = this.cursorOf(env);
+    const pk = p.key;
     const off = Number(env.offset);
-    const f = this.front.get(pk);
-    if (!f) this.front.set(pk, { ts, at });
-    else {
-      if (ts > f.ts) f.ts = ts;
+    const f = p.front;
+    if (f === null) {
+      this.front.set(pk, (p.front = { ts, at }));
+      this.wmStale = true;
+    } else {
+      if (ts > f.ts) {
+        f.ts = ts;
+        if (f === this.wmFront || this.wmFront === null) this.wmStale = true;
+      }
+      // an idle partition delivering again holds the watermark again
+      if (f.at < at - this.cfg.partitionIdleMs) this.wmStale = true;
       f.at = at;
     }
+    if (off > p.seen.max) p.seen.max = off;
     const start = Math.floor(ts / this.windowMs) * this.windowMs;
     const end = start + this.windowMs;
-    const wm = this.watermarkAt(at);
+    const wm = this.wmStale || at !== this.wmAt ? this.watermarkAt(at) : this.wm;
     // every window ending at or before the watermark is closed, whether or not it had events
     const boundary = Math.floor(wm / this.windowMs) * this.windowMs;
     if (boundary > this.closedThrough) this.closedThrough = boundary;
@@ -256,16 +317,18 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
         this.counters.late++;
         out.push({ kind: 'late', envelope: env, watermark: wm });
       }
-      this.seen(pk, off);
     } else {
-      let w = this.windows.get(start);
+      let w = this.lastWindow !== null && this.lastWindow.start === start ? this.lastWindow : this.windows.get(start);
       if (!w) {
         w = { start, end, series: new Map(), index: new SeriesIndex(), tx: new Map(), firstOffsets: new Map() };
         this.windows.set(start, w);
         if (start < this.oldestStart) this.oldestStart = start;
       }
-      if (!w.firstOffsets.has(pk)) w.firstOffsets.set(pk, off);
-      this.seen(pk, off);
+      this.lastWindow = w;
+      if (p.heldIn !== w) {
+        if (!w.firstOffsets.has(pk)) w.firstOffsets.set(pk, off);
+        p.heldIn = w;
+      }
       this.accumulate(w, v, ts < wm);
     }
     // (nothing since the watermark was computed moved a partition's front)
@@ -285,6 +348,9 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     const keep = new Set(parts.map(posKey));
     for (const k of [...this.front.keys()]) if (!keep.has(k)) this.front.delete(k);
     for (const k of keep) if (!this.front.has(k)) this.front.set(k, { ts: -Infinity, at });
+    this.cursors.clear();
+    this.lastCursor = null;
+    this.wmStale = true;
   }
 
   /** Continues after a restart from the state committed with the offsets. */
@@ -327,6 +393,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     const newest = Math.max(...[...this.front.values()].map((f) => f.ts));
     if (!Number.isFinite(newest)) return out;
     for (const f of this.front.values()) f.ts = newest + ms;
+    this.wmStale = true;
     this.closeUpTo(this.watermark, out);
     this.progress(out);
     return out;
@@ -340,27 +407,40 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     return out;
   }
 
-  private lastPos: { topic: string; partition: number; key: string } | null = null;
+  private readonly cursors = new Map<string, PartitionCursor>();
+  /** The window the last event went to (consecutive events nearly always share one). */
+  private lastWindow: WindowState | null = null;
+  private lastCursor: PartitionCursor | null = null;
   /** Start of the oldest open window (Infinity when none): closeUpTo's quick test. */
   private oldestStart = Infinity;
 
-  /** "topic:partition", remembered for the last position: a fetched batch is one partition. */
-  private posKeyOf(p: { topic: string; partition: number }): string {
-    const last = this.lastPos;
-    if (last !== null && last.partition === p.partition && last.topic === p.topic) return last.key;
-    const key = posKey(p);
-    this.lastPos = { topic: p.topic, partition: p.partition, key };
-    return key;
+  /** The cursor of a position's partition, remembered for the last one: a fetched batch is one partition. */
+  private cursorOf(pos: { topic: string; partition: number }): PartitionCursor {
+    const last = this.lastCursor;
+    if (last !== null && last.partition === pos.partition && last.topic === pos.topic) return last;
+    const key = posKey(pos);
+    let c = this.cursors.get(key);
+    if (!c) {
+      c = { topic: pos.topic, partition: pos.partition, key, front: this.front.get(key) ?? null, seen: this.seenCell(key), heldIn: null };
+      this.cursors.set(key, c);
+    }
+    return (this.lastCursor = c);
+  }
+
+  private seenCell(pk: string): { max: number } {
+    let cell = this.maxSeen.get(pk);
+    if (!cell) this.maxSeen.set(pk, (cell = { max: -Infinity }));
+    return cell;
   }
 
   private seen(pk: string, off: number): void {
-    const cur = this.maxSeen.get(pk);
-    if (cur === undefined || off > cur) this.maxSeen.set(pk, off);
+    const cell = this.seenCell(pk);
+    if (off > cell.max) cell.max = off;
   }
 
   private progress(out: WindowOutput<T>[], withResume = false): void {
     let changed: Record<string, string> | null = null;
-    for (const [pk, max] of this.maxSeen) {
+    for (const [pk, { max }] of this.maxSeen) {
       let safe = max;
       for (const w of this.windows.values()) {
         const f = w.firstOffsets.get(pk);
@@ -381,7 +461,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
         return;
       }
       const seenThrough: Record<string, number> = {};
-      for (const [pk, max] of this.maxSeen) seenThrough[pk] = max;
+      for (const [pk, { max }] of this.maxSeen) if (max >= 0) seenThrough[pk] = max;
       out.push({ kind: 'progress', safeOffsets: all, resume: { closedThrough: this.closedThrough, seenThrough } });
     }
   }
@@ -400,6 +480,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
 
   private close(w: WindowState, out: WindowOutput<T>[]): void {
     this.windows.delete(w.start);
+    if (w === this.lastWindow) this.lastWindow = null;
     if (w.start === this.oldestStart) {
       this.oldestStart = Infinity;
       for (const k of this.windows.keys()) if (k < this.oldestStart) this.oldestStart = k;

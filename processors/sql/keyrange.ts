@@ -239,26 +239,35 @@ function keyRangesOfInterval(table: string, spec: PartitionKeySpec, x: Interval)
   const first = bucketOf(bounds, x.lo);
   const last = x.hiOpen ? countBelow(bounds, x.hi) : bucketOf(bounds, x.hi);
   if (first === 0 && last === bounds.length) return [{ table, column: spec.column, lo: fin(x.lo), hi: fin(x.hi), bucket: '*' }];
+  // most intervals lie in one bucket: that one as an array literal, since an array grown by push
+  // reserves 16 slots
+  if (first === last) return [bucketRange(table, spec, x, first)];
   const out: KeyRange[] = [];
-  for (let b = first; b <= last; b++) {
-    const L = b === 0 ? -Infinity : bounds[b - 1]!;
-    const U = b === bounds.length ? Infinity : bounds[b]!;
-    let lo = Math.max(x.lo, L);
-    let hi = Math.min(x.hi, U);
-    const loOpen = x.lo === lo && x.loOpen;
-    const hiOpen = (x.hi === hi && x.hiOpen) || U === hi;
-    if (lo > hi || (lo === hi && (loOpen || hiOpen))) {
-      lo = L;
-      hi = U;
-    }
-    out.push({ table, column: spec.column, lo: fin(lo), hi: fin(hi), bucket: bucketName(b) });
-  }
+  for (let b = first; b <= last; b++) out.push(bucketRange(table, spec, x, b));
   return out;
+}
+
+/** The part of interval x inside bucket b (the whole bucket when x only touches its edge). */
+function bucketRange(table: string, spec: PartitionKeySpec, x: Interval, b: number): KeyRange {
+  const bounds = spec.bounds;
+  const L = b === 0 ? -Infinity : bounds[b - 1]!;
+  const U = b === bounds.length ? Infinity : bounds[b]!;
+  let lo = Math.max(x.lo, L);
+  let hi = Math.min(x.hi, U);
+  const loOpen = x.lo === lo && x.loOpen;
+  const hiOpen = (x.hi === hi && x.hiOpen) || U === hi;
+  if (lo > hi || (lo === hi && (loOpen || hiOpen))) {
+    lo = L;
+    hi = U;
+  }
+  return { table, column: spec.column, lo: fin(lo), hi: fin(hi), bucket: bucketName(b) };
 }
 
 /** Point key values when the set is a small finite set of points (for hot keys). */
 export function pointsOf(set: IntervalSet, max: number): string[] | null {
   if (set.length === 0 || set.length > max) return null;
+  // one point, the usual case, as an array literal (see keyRangesOfInterval)
+  if (set.length === 1) return set[0]!.lo === set[0]!.hi ? [String(set[0]!.lo)] : null;
   const out: string[] = [];
   for (const x of set) {
     if (x.lo !== x.hi) return null;

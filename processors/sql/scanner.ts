@@ -54,7 +54,10 @@ const OPERAND_EXPECTING = new Set([
 /**
  * The template key under construction: verbatim segments of the SQL copied lazily, literals
  * replaced by `?`. A class rather than closures inside scanSql: closures would be made (and,
- * under the TypeScript loader, named) on every call of this hot path.
+ * under the TypeScript loader, named) on every call of this hot path. One builder serves every
+ * call (scanSql is synchronous and not re-entered), and its literal list is copied out at its
+ * exact length: a fresh list grown by push reserves room for 16, which made this most of what
+ * a scan allocated besides the key.
  */
 class KeyBuilder {
   key = '';
@@ -62,9 +65,31 @@ class KeyBuilder {
   segStart = 0;
   pendingSpace = false;
   prev: Prev = Prev.Start;
-  readonly literals: ScannedLiteral[] = [];
+  /** The literals found so far: the first `found` entries (the list keeps its room between scans). */
+  private readonly literals: ScannedLiteral[] = [];
+  private found = 0;
+  private sql = '';
 
-  constructor(private readonly sql: string) {}
+  reset(sql: string): this {
+    this.sql = sql;
+    this.key = '';
+    this.segStart = 0;
+    this.pendingSpace = false;
+    this.prev = Prev.Start;
+    this.found = 0;
+    return this;
+  }
+
+  /** The finished scan; the builder lets go of the statement. */
+  result(): ScanResult {
+    let key = this.key;
+    if (key.length > 0 && key.charCodeAt(key.length - 1) === 32) key = key.trimEnd();
+    const literals = this.literals.slice(0, this.found);
+    this.literals.fill(NONE, 0, this.found);
+    this.sql = '';
+    this.key = '';
+    return { key, literals };
+  }
 
   flush(to: number): void {
     if (to > this.segStart) {
@@ -85,7 +110,10 @@ class KeyBuilder {
     if (this.pendingSpace && this.key.length > 0 && this.key.charCodeAt(this.key.length - 1) !== 32) this.key += ' ';
     this.pendingSpace = false;
     this.key += '?';
-    this.literals.push({ start, end, kind, value });
+    const lit: ScannedLiteral = { start, end, kind, value };
+    if (this.found < this.literals.length) this.literals[this.found] = lit;
+    else this.literals.push(lit);
+    this.found++;
     this.segStart = end;
     this.prev = Prev.Operand;
   }
@@ -99,7 +127,7 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
   const n = sql.length;
   const backslash = dialect === 'mysql' || dialect === 'clickhouse';
   const dquoteIsString = dialect === 'mysql';
-  const b = new KeyBuilder(sql);
+  const b = builder.reset(sql);
   let wordStart = 0;
   let wordEnd = 0;
   let i = 0;
@@ -271,9 +299,12 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
     i++;
   }
   b.flush(n);
-  const key = b.key;
-  return { key: key.length > 0 && key.charCodeAt(key.length - 1) === 32 ? key.trimEnd() : key, literals: b.literals };
+  return b.result();
 }
+
+const builder = new KeyBuilder();
+/** What the builder's literal list holds past `found` once a scan is done (it keeps no statement's values). */
+const NONE: ScannedLiteral = { start: 0, end: 0, kind: 'num', value: '' };
 
 function unescape(c: number): string {
   switch (c) {

@@ -125,6 +125,33 @@ test('per-partition watermark: a partition silent for partitionIdleMs stops hold
   assert.equal(back.filter((o) => o.kind === 'late').length, 1);
 });
 
+test('property: the watermark add reuses between events always equals one computed afresh', () => {
+  const op = fc.oneof(
+    { weight: 20, arbitrary: fc.record({ kind: fc.constant('add' as const), part: fc.integer({ min: 0, max: 3 }), dts: fc.integer({ min: -4000, max: 6000 }), dnow: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 9000 })) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('assign' as const), parts: fc.subarray([0, 1, 2, 3]) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 20_000 }) }) },
+  );
+  fc.assert(
+    fc.property(fc.array(op, { minLength: 1, maxLength: 200 }), fc.boolean(), (ops, withClock) => {
+      let now = 0;
+      const agg = new WindowAggregator({ windowMs: 10_000, allowedLatenessMs: 2000, partitionIdleMs: 5000, ...(withClock ? { now: () => now } : {}) });
+      const newest = [0, 0, 0, 0];
+      const off = [0, 0, 0, 0];
+      for (const o of ops) {
+        if (o.kind === 'assign') agg.assign(o.parts.map((partition) => ({ topic: 'q', partition })));
+        else if (o.kind === 'advance') agg.advance(o.ms);
+        else {
+          now += o.dnow;
+          newest[o.part] = Math.max(0, newest[o.part]! + o.dts);
+          agg.add(e(newest[o.part]!, {}, o.part, off[o.part]!++));
+          assert.equal(agg.lastWatermark, agg.watermark);
+        }
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
 test('marble: idle source — the scheduler advances the watermark and closes windows', () => {
   offset = 0;
   const sched = ts();
@@ -188,6 +215,21 @@ test('space-saving: finds heavy hitters with bounded counters and honest error',
   assert.equal(top.key, 'hot');
   assert.ok(top.count - top.error <= 2000 && 2000 <= top.count);
   assert.equal(s.size, 10);
+});
+
+test('property: space-saving top(k) is the k first counters of the full ranking (count desc, then key)', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 12 }), fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 300 }), fc.integer({ min: 0, max: 15 }), (cap, stream, k) => {
+      const s = new SpaceSaving(cap);
+      for (const x of stream) s.add(`k${x}`);
+      const all = s.top(cap);
+      const ranked = [...all].sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      assert.deepEqual(all, ranked);
+      assert.equal(all.length, Math.min(cap, new Set(stream).size));
+      assert.deepEqual(s.top(k), ranked.slice(0, k));
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test('resume: a restarted aggregator neither repeats closed windows nor re-reports, and rebuilds open ones', () => {
