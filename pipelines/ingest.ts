@@ -70,7 +70,6 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
    * object per message rather than two, and nothing else holds these envelopes.
    */
   const decodeBatch = async (batch: Envelope<Buffer | null>[]): Promise<IngestInput[]> => {
-    const out = batch as Envelope<unknown>[];
     for (let i = 0; i < batch.length; i++) {
       const m = batch[i]!;
       let value: QueryEvent | DecodeFailure;
@@ -80,10 +79,10 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
       } catch (err) {
         value = decodeFailure((err as Error).message);
       }
-      out[i]!.value = value;
+      (m as Envelope<unknown>).value = value;
     }
     stats.consumed += batch.length;
-    return out as IngestInput[];
+    return batch as Envelope<unknown>[] as IngestInput[];
   };
   // Ownership changes go through the same ordered stream as the batches they precede.
   const decoded = merge(

@@ -228,8 +228,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
 
   /** Current watermark (−Infinity before the first event). */
   get watermark(): number {
-    const slowest = this.slowestFront(this.clock());
-    return (slowest === null ? this.newestFront() : slowest.ts) - this.latenessMs;
+    return this.watermarkFrom(this.slowestFront(this.clock()));
   }
 
   /**
@@ -249,9 +248,16 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     this.wmFront = this.slowestFront(now);
     this.wmAt = now;
     this.wmStale = false;
-    // every partition idle: the newest front is the best estimate of event time
-    this.wm = (this.wmFront === null ? this.newestFront() : this.wmFront.ts) - this.latenessMs;
+    this.wm = this.watermarkFrom(this.wmFront);
     return this.wm;
+  }
+
+  /**
+   * The watermark given the slowest active front (null: every partition is idle, and the newest
+   * front is the best estimate of event time).
+   */
+  private watermarkFrom(slowest: Front | null): number {
+    return (slowest === null ? this.newestFront() : slowest.ts) - this.latenessMs;
   }
 
   /** The slowest front of a partition active at `now` (null when every partition is idle). */

@@ -56,8 +56,8 @@ const OPERAND_EXPECTING = new Set([
  * replaced by `?`. A class rather than closures inside scanSql: closures would be made (and,
  * under the TypeScript loader, named) on every call of this hot path. One builder serves every
  * call (scanSql is synchronous and not re-entered), and its literal list is copied out at its
- * exact length: a fresh list grown by push reserves room for 16, which made this most of what
- * a scan allocated besides the key.
+ * exact length: a fresh list grown by push reserves room for 16. With a builder per call that
+ * was about 200 of the 550 bytes a scan allocated per statement, offline.
  */
 class KeyBuilder {
   key = '';
