@@ -55,8 +55,11 @@ test('one path through every stage, on the real stack', { timeout: 240_000 }, as
         }));
       }
     }
-    // A final event far later closes every earlier window; the idle flush closes its own.
-    lines.push(JSON.stringify({ eventId: `${id}-end`, ts: t0 + 60_000, source, sql: `SELECT 1`, dialect: 'postgres' }));
+    // A final event just after the last loaded window closes every earlier window; the idle
+    // flush closes its own. (It once came 48 windows later: when the forecaster read it in the
+    // same batch as the loaded windows, it forecast from there, after 48 empty windows, rightly
+    // foresaw no load and the decide stage issued nothing.)
+    lines.push(JSON.stringify({ eventId: `${id}-end`, ts: t0 + 12_100, source, sql: `SELECT 1`, dialect: 'postgres' }));
     const file = path.join(os.tmpdir(), `${id}.jsonl`);
     await writeFile(file, `${lines.join('\n')}\n`);
     const { stdout } = await run('node', ['bin/shardcast.js', 'publish', 'queries', '--file', file, '--json'], { env: process.env });
