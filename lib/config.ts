@@ -26,6 +26,7 @@ export const ENV_KEYS = {
   windowMs: 'SHARDCAST_WINDOW_MS',
   allowedLatenessMs: 'SHARDCAST_ALLOWED_LATENESS_MS',
   ingestFetchKiB: 'SHARDCAST_INGEST_FETCH_KIB',
+  ingestConsumerThread: 'SHARDCAST_INGEST_CONSUMER_THREAD',
   forecastHorizon: 'SHARDCAST_FORECAST_HORIZON',
   forecastBackend: 'SHARDCAST_FORECAST_BACKEND',
   metricsPort: 'SHARDCAST_METRICS_PORT',
@@ -74,6 +75,12 @@ export const ConfigSchema = z.object({
     })
     .refine((f) => f.perPartition >= 64 && f.total >= f.perPartition && f.total <= 1024 * 1024, 'expected 64 <= PER_PARTITION <= TOTAL <= 1048576 (KiB)')
     .default({ perPartition: 512, total: 1536 }),
+  /**
+   * Run the ingest consumer (fetching and kafkajs's record decoding) on a worker thread beside
+   * the pipeline (topics/threadedConsumer.ts): "on" (default) or "off" (one thread, as every
+   * other pipeline consumes).
+   */
+  ingestConsumerThread: z.enum(['on', 'off']).default('on'),
   forecastHorizon: intFromString(1).max(1000).default(6),
   forecastBackend: z.enum(['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   metricsPort: intFromString(0).max(65535).default(9464),

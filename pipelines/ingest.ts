@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeadLetter, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
 import { TOPICS } from '../topics/catalog.js';
 import { committedOffsets, consumeTopics, type FetchBytes } from '../topics/consumer.js';
+import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
 import type { ResumeState } from '../processors/window.js';
 import type { Envelope } from '../processors/envelope.js';
 import { decodeFailure, ingestBatchProcessor, newIngestStats, type DecodeFailure, type IngestBatch, type IngestInput, type IngestOutput, type IngestStats } from '../processors/ingest.js';
@@ -32,6 +33,8 @@ export interface IngestOptions {
   partitionIdleMs?: number;
   /** Consumer fetch sizes in bytes (default: the ingestFetchKiB setting). */
   fetchBytes?: FetchBytes;
+  /** Consume on a worker thread (default: the ingestConsumerThread setting). */
+  consumerThread?: boolean;
 }
 
 /** The ingestFetchKiB setting in bytes, as the consumer takes it. */
@@ -48,7 +51,7 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
   let stopping = false;
   const groupId = opts.groupId ?? 'shardcast-ingest';
   const resume = resumeStateOf(await committedOffsets(ctx.kafka, groupId, [topic]));
-  const source = await consumeTopics(ctx.kafka, {
+  const consumeOpts = {
     groupId,
     topics: [topic],
     // kafkajs turns a whole fetch into message objects before handing any over, and they stay
@@ -62,7 +65,12 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
     gate: async () => {
       while (!stopping && source.received - stats.consumed > 50_000) await sleep(5);
     },
-  });
+  };
+  // On its own thread, the consumer's fetching and record decoding run beside this pipeline
+  // instead of before it (topics/threadedConsumer.ts has why and docs/ARCHITECTURE.md the figures).
+  const source = (opts.consumerThread ?? ctx.cfg.ingestConsumerThread === 'on')
+    ? await consumeTopicsOnThread(ctx.cfg, { ...consumeOpts, clientId: `shardcast-ingest-consumer` })
+    : await consumeTopics(ctx.kafka, consumeOpts);
 
   /**
    * Decodes a fetched batch: synchronously for known schema ids, via the registry otherwise.

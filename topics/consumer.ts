@@ -31,6 +31,8 @@ export interface ConsumeOptions {
    * once.
    */
   fetchBytes?: FetchBytes;
+  /** Called once, when the first fetch request goes out (see TopicSource.firstFetchAt). */
+  onFirstFetch?: (at: number) => void;
 }
 
 export interface TopicSource {
@@ -60,6 +62,38 @@ export interface TopicSource {
   readonly firstFetchAt: number | null;
 }
 
+/** How far a source got: messages handed over and when the first fetch went out. */
+export interface SourceProgress {
+  received: number;
+  firstFetchAt: number | null;
+}
+
+/**
+ * A TopicSource from its streams, its progress and its controls: the part every consumer
+ * (here, or on a thread in threadedConsumer.ts) presents the same way.
+ */
+export function topicSource(
+  batches: Subject<Envelope<Buffer | null>[]>,
+  assignments: ReplaySubject<{ topic: string; partition: number }[]>,
+  progress: Readonly<SourceProgress>,
+  control: Pick<TopicSource, 'commit' | 'drain' | 'stop'>,
+): TopicSource {
+  return {
+    messages$: batches.pipe(mergeMap((b) => b)),
+    batches$: batches.asObservable(),
+    assignments$: assignments.asObservable(),
+    get received() {
+      return progress.received;
+    },
+    get firstFetchAt() {
+      return progress.firstFetchAt;
+    },
+    commit: control.commit,
+    drain: control.drain,
+    stop: control.stop,
+  };
+}
+
 export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise<TopicSource> {
   const log = logger('consumer');
   const consumer: Consumer = kafka.consumer({
@@ -77,10 +111,11 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
       .flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
     assignments.next(owned);
   });
-  let received = 0;
-  let firstFetchAt: number | null = null;
+  const progress: SourceProgress = { received: 0, firstFetchAt: null };
   consumer.on(consumer.events.FETCH_START, () => {
-    firstFetchAt ??= performance.now();
+    if (progress.firstFetchAt !== null) return;
+    progress.firstFetchAt = performance.now();
+    opts.onFirstFetch?.(progress.firstFetchAt);
   });
   let stopped = false;
   let disconnected = false;
@@ -105,7 +140,7 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
           const m = part[j]!;
           envs[j] = { topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value, raw: m.value };
         }
-        received += envs.length;
+        progress.received += envs.length;
         subject.next(envs);
         resolveOffset(part[part.length - 1]!.offset);
         await heartbeat();
@@ -114,16 +149,7 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
     },
   });
 
-  return {
-    messages$: subject.pipe(mergeMap((b) => b)),
-    batches$: subject.asObservable(),
-    assignments$: assignments.asObservable(),
-    get received() {
-      return received;
-    },
-    get firstFetchAt() {
-      return firstFetchAt;
-    },
+  return topicSource(subject, assignments, progress, {
     async commit(positions) {
       if (positions.length === 0) return;
       await consumer.commitOffsets(
@@ -153,7 +179,7 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
       if (complete && !subject.closed) subject.complete();
       if (!assignments.closed) assignments.complete();
     },
-  };
+  });
 }
 
 /** The offsets and metadata a consumer group last committed for `topics` (before it starts). */

@@ -40,4 +40,7 @@ test('ingest fetch sizes: KiB per partition and per fetch, checked', () => {
   assert.throws(() => loadConfig({}, { SHARDCAST_INGEST_FETCH_KIB: '4096' }), /config: SHARDCAST_INGEST_FETCH_KIB: expected "PER_PARTITION,TOTAL"/);
   assert.throws(() => loadConfig({}, { SHARDCAST_INGEST_FETCH_KIB: '2048,1024' }), /SHARDCAST_INGEST_FETCH_KIB: expected 64 <= PER_PARTITION <= TOTAL/);
   assert.throws(() => loadConfig({}, { SHARDCAST_INGEST_FETCH_KIB: '8,1024' }), /SHARDCAST_INGEST_FETCH_KIB/);
+  assert.equal(loadConfig({}, {}).ingestConsumerThread, 'on');
+  assert.equal(loadConfig({}, { SHARDCAST_INGEST_CONSUMER_THREAD: 'off' }).ingestConsumerThread, 'off');
+  assert.throws(() => loadConfig({}, { SHARDCAST_INGEST_CONSUMER_THREAD: 'yes' }), /SHARDCAST_INGEST_CONSUMER_THREAD/);
 });
