@@ -164,8 +164,10 @@ test('100,000 events: aggregates equal independent exact counts, DLQ = garbage +
   const metrics = await startMetricsServer(ctx.kafka, () => metricsStages, { port: 0, lagCacheMs: 0 });
   let ingest: Awaited<ReturnType<typeof startIngest>> | undefined;
   try {
-    // Phase 1: the first half, then a graceful stop with windows still open.
-    ingest = await startIngest(ctx, ingestOpts);
+    // Phase 1: the first half, then a graceful stop with windows still open. The consumer runs
+    // on its own thread here and on the main thread after the restart: both paths are counted
+    // exactly, and either resumes from what the other committed.
+    ingest = await startIngest(ctx, { ...ingestOpts, consumerThread: true });
     metricsStages.push({ pipeline: 'ingest', stage: ingest });
     await sendFast(0, N / 2);
     const first = ingest;
@@ -176,7 +178,7 @@ test('100,000 events: aggregates equal independent exact counts, DLQ = garbage +
     assert.equal(firstRun.received, N / 2, 'the first run saw exactly the first half');
 
     // Phase 2: a new instance of the same group resumes from the committed offsets.
-    ingest = await startIngest(ctx, ingestOpts);
+    ingest = await startIngest(ctx, { ...ingestOpts, consumerThread: false });
     metricsStages[0] = { pipeline: 'ingest', stage: ingest };
     await sendFast(N / 2, N);
     // One closing event per partition, far ahead, closes every window of the workload.
