@@ -1,19 +1,9 @@
 /** ClickHouse access for the sink and the analytics commands: client, schema, inserts, queries. */
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '../stores/clickhouse/client.js';
 import type { Config } from '../lib/config.js';
 import { TABLES } from './schema.js';
 
-export type { ClickHouseClient };
-
-export function createClickHouse(cfg: Pick<Config, 'clickhouseUrl' | 'clickhouseUser' | 'clickhousePassword'>): ClickHouseClient {
-  return createClient({
-    url: cfg.clickhouseUrl,
-    username: cfg.clickhouseUser,
-    password: cfg.clickhousePassword,
-    request_timeout: 60_000,
-    compression: { request: false, response: false },
-  });
-}
+export { createClickHouse, type ClickHouseClient } from '../stores/clickhouse/client.js';
 
 /** Creates the database, tables and rollup views if missing (idempotent). */
 export async function ensureAnalyticsSchema(ch: ClickHouseClient, db: string): Promise<void> {

@@ -29,7 +29,7 @@ import { openContext } from '../pipelines/context.js';
 import { fetchBytesOf, startIngest } from '../pipelines/ingest.js';
 import type { QueryEvent } from '../schemas/types.js';
 import { provisionTopics } from '../topics/admin.js';
-import { TOPICS } from '../topics/catalog.js';
+import { TOPICS } from '../schemas/topics.js';
 import { consumeTopics, DEFAULT_FETCH_BYTES, type FetchBytes } from '../topics/consumer.js';
 import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
 

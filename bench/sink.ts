@@ -14,7 +14,7 @@ import { openContext } from '../pipelines/context.js';
 import { startSink } from '../pipelines/sink.js';
 import type { WorkloadAggregate } from '../schemas/types.js';
 import { provisionTopics } from '../topics/admin.js';
-import { TOPICS } from '../topics/catalog.js';
+import { TOPICS } from '../schemas/topics.js';
 
 export interface SinkBenchReport {
   rows: number;

@@ -48,7 +48,7 @@ export function buildProgram(): Command {
     .description('the main job end to end on the local stack, with a report at the end')
     .option('--duration <seconds>', 'how long the workload runs', positiveInt('--duration'), 120)
     .addOption(json('print the final report as JSON on stdout'))
-    .action(async (o) => { await (await import('../pipelines/demo.js')).runDemo(o); });
+    .action(async (o) => { await (await import('../demo/demo.js')).runDemo(o); });
 
   program
     .command('publish')

@@ -10,11 +10,11 @@
  * Scopes: `ch/<db>/<table>/` per table, `ch-nodes/` for the server. ClickHouse is read whole on
  * every discovery: it is two queries.
  */
-import { createClickHouse, type ClickHouseClient } from '../analytics/clickhouse.js';
+import { createClickHouse, type ClickHouseClient } from '../stores/clickhouse/client.js';
 import type { Config } from '../lib/config.js';
 import { tableId, type LineageFact } from './graph.js';
 import type { Snapshot } from './snapshot.js';
-import type { SourceDiscovery } from './discover.js';
+import type { SourceDiscovery } from './source.js';
 
 export const CH_SOURCE = 'clickhouse';
 

@@ -11,20 +11,9 @@ import { applySnapshot, type ApplyOptions, type CatalogDiff, type Snapshot } fro
 import { ClickHouseDiscovery } from './clickhouse.js';
 import { KafkaDiscovery } from './kafka.js';
 import { PostgresDiscovery, type PgDiscoveryOptions } from './pg.js';
+import type { DiscoveryTarget, SourceDiscovery } from './source.js';
 
-export interface DiscoveryTarget {
-  /** A PostgreSQL sharded table. */
-  table?: string;
-  /** A Kafka topic. */
-  topic?: string;
-}
-
-export interface SourceDiscovery {
-  readonly source: string;
-  readonly kind: 'postgres' | 'clickhouse' | 'kafka';
-  snapshot(target?: DiscoveryTarget): Promise<Snapshot>;
-  close(): Promise<void>;
-}
+export type { DiscoveryTarget, SourceDiscovery } from './source.js';
 
 export interface DiscoveryReport {
   diffs: CatalogDiff[];

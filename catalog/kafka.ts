@@ -11,7 +11,7 @@ import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import type { Config } from '../lib/config.js';
 import { createKafka } from '../topics/kafka.js';
 import type { Snapshot } from './snapshot.js';
-import type { DiscoveryTarget, SourceDiscovery } from './discover.js';
+import type { DiscoveryTarget, SourceDiscovery } from './source.js';
 
 // kafkajs is CommonJS and this enum is not among the names Node can import from it directly.
 const { ConfigResourceTypes } = kafkajs;

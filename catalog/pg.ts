@@ -16,11 +16,11 @@
  * and its scope is not observed, so nothing it holds is marked vanished.
  */
 import pg from 'pg';
-import { listNodes, loadRoutes, physicalName, type NodeInfo, type TableRoutes } from '../executors/postgres/layout.js';
-import { configNodes } from '../executors/postgres/nodes.js';
+import { listNodes, loadRoutes, physicalName, type NodeInfo, type TableRoutes } from '../stores/postgres/layout.js';
+import { configNodes } from '../stores/postgres/nodes.js';
 import { tableId, type LineageFact, type PartitionFact, type TableFact } from './graph.js';
 import type { Snapshot } from './snapshot.js';
-import type { DiscoveryTarget, SourceDiscovery } from './discover.js';
+import type { DiscoveryTarget, SourceDiscovery } from './source.js';
 
 export const PG_SOURCE = 'pg-shards';
 

@@ -5,8 +5,8 @@
  * adapters, results go wherever `emit` sends them.
  */
 import type { AnyCommand, CommandResult, CommandStatus } from '../schemas/types.js';
-import { COMMAND_TOPICS } from '../topics/catalog.js';
-import { isPlainIdentifier } from './identifiers.js';
+import { COMMAND_TOPICS } from '../schemas/topics.js';
+import { isPlainIdentifier } from '../stores/identifiers.js';
 import { isTerminal, type CommandLedger } from './ledger.js';
 import type { ExecutionContext, Outcome, StoreAdapter } from './types.js';
 

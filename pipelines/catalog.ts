@@ -12,14 +12,14 @@
  * discovery of its source needs no rediscovery: that discovery already saw its effect.
  */
 import type { AnyCommand, CommandResult, PartitionCommand, ResourceCommand, ShardCommand, WorkloadAggregate } from '../schemas/types.js';
-import { COMMAND_TOPICS, TOPICS } from '../topics/catalog.js';
+import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import { createCatalogDriver, ensureCatalogSchema, type Driver } from '../catalog/neo4j.js';
 import { Discovery, type DiscoveryOptions } from '../catalog/discover.js';
 import { linkOutcome, recordAggregates, recordCommands, recordResults, rediscoveryFor, type StoreNames } from '../catalog/sync.js';
 import { PG_SOURCE } from '../catalog/pg.js';
 import { CH_SOURCE } from '../catalog/clickhouse.js';
 import { KAFKA_SOURCE } from '../catalog/kafka.js';
-import type { Envelope } from '../processors/envelope.js';
+import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';
 import { toAnyCommand } from './execute.js';

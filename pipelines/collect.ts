@@ -9,8 +9,8 @@ import { logger } from '../lib/log.js';
 import { parseCsvLog } from '../collectors/pglog.js';
 import { CsvLogTail } from '../collectors/tail.js';
 import { TelemetryPublisher } from '../topics/sdk.js';
-import { listNodes } from '../executors/postgres/layout.js';
-import { PgPools } from '../executors/postgres/nodes.js';
+import { listNodes } from '../stores/postgres/layout.js';
+import { PgPools } from '../stores/postgres/nodes.js';
 
 export interface CollectorNode {
   node: string;

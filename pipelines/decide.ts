@@ -18,17 +18,17 @@
  */
 import pg from 'pg';
 import type { AnyCommand, CommandResult, Forecast, WorkloadAggregate } from '../schemas/types.js';
-import { COMMAND_TOPICS, TOPICS } from '../topics/catalog.js';
+import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import { decide } from '../processors/decide/engine.js';
 import { decideConfig, type DecideConfigInput } from '../processors/decide/config.js';
 import { DecisionFeedback } from '../processors/decide/feedback.js';
 import type { SelectorModel } from '../processors/decide/selector.js';
 import type { BucketSpec, ClusterStateInput, CoAccessEdge, InFlight, PartitionSpec, RecentAction } from '../processors/decide/state.js';
-import { listNodes, loadRoutes, physicalName } from '../executors/postgres/layout.js';
+import { listNodes, loadRoutes, physicalName } from '../stores/postgres/layout.js';
 import { catalogUnavailable, createCatalogDriver, ensureCatalogSchema, type Driver } from '../catalog/neo4j.js';
 import { Discovery } from '../catalog/discover.js';
 import { coAccess, placement, type PlacementView } from '../catalog/query.js';
-import type { Envelope } from '../processors/envelope.js';
+import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';
 import type { StageOutput } from './stage.js';

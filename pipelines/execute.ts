@@ -10,7 +10,7 @@
  * finished or rolled back first.
  */
 import type { AnyCommand, CommandResult, PartitionCommand, ResourceCommand, ShardCommand } from '../schemas/types.js';
-import { COMMAND_TOPICS, TOPICS } from '../topics/catalog.js';
+import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import { ExecutorEngine } from '../executors/engine.js';
 import { CommandLedger } from '../executors/ledger.js';
 import { buildAdapters } from '../executors/registry.js';
@@ -20,7 +20,7 @@ import { CatalogValidator, type CatalogCheckMode } from '../catalog/validate.js'
 import { PG_SOURCE } from '../catalog/pg.js';
 import { CH_SOURCE } from '../catalog/clickhouse.js';
 import { KAFKA_SOURCE } from '../catalog/kafka.js';
-import type { Envelope } from '../processors/envelope.js';
+import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';
 

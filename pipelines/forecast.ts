@@ -6,10 +6,10 @@
  */
 import path from 'node:path';
 import type { Forecast, WorkloadAggregate } from '../schemas/types.js';
-import { TOPICS } from '../topics/catalog.js';
+import { TOPICS } from '../schemas/topics.js';
 import { initBackend } from '../models/backend.js';
 import { OnlineForecaster } from '../models/online.js';
-import type { Envelope } from '../processors/envelope.js';
+import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';
 

@@ -8,13 +8,13 @@
 import { asyncScheduler, bufferTime, concatMap, defaultIfEmpty, filter, from, lastValueFrom, map, merge, of } from 'rxjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeadLetter, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
-import { TOPICS } from '../topics/catalog.js';
+import { TOPICS } from '../schemas/topics.js';
 import { committedOffsets, consumeTopics, type FetchBytes } from '../topics/consumer.js';
 import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
-import type { ResumeState } from '../processors/window.js';
-import type { Envelope } from '../processors/envelope.js';
-import { decodeFailure, ingestBatchProcessor, newIngestStats, type DecodeFailure, type IngestBatch, type IngestInput, type IngestOutput, type IngestStats } from '../processors/ingest.js';
-import { initSqlParsers, TemplateCache, type PartitionKeySpec } from '../processors/sql/index.js';
+import type { ResumeState } from '../processors/ingest/window.js';
+import type { Envelope } from '../schemas/envelope.js';
+import { decodeFailure, ingestBatchProcessor, newIngestStats, type DecodeFailure, type IngestBatch, type IngestInput, type IngestOutput, type IngestStats } from '../processors/ingest/processor.js';
+import { initSqlParsers, TemplateCache, type PartitionKeySpec } from '../processors/ingest/sql/index.js';
 import type { PipelineContext } from './context.js';
 import type { RunningStage, StageStats } from './stage.js';
 

@@ -10,8 +10,8 @@ import {
 } from '../analytics/rows.js';
 import { createClickHouse, ensureAnalyticsSchema, insertRows } from '../analytics/clickhouse.js';
 import type { CommandResult, DeadLetter, Forecast, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
-import { COMMAND_TOPICS, TOPICS } from '../topics/catalog.js';
-import type { Envelope } from '../processors/envelope.js';
+import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
+import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';
 import { toAnyCommand } from './execute.js';

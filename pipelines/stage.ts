@@ -7,13 +7,13 @@
 import { bufferTime, mergeMap, filter, from, lastValueFrom, defaultIfEmpty } from 'rxjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeadLetter } from '../schemas/types.js';
-import { TOPICS } from '../topics/catalog.js';
+import { TOPICS } from '../schemas/topics.js';
 import { consumeTopics, latestPositions, type TopicSource } from '../topics/consumer.js';
-import { deadLetter, type Envelope } from '../processors/envelope.js';
+import { deadLetter, type Envelope } from '../schemas/envelope.js';
 import type { OutRecord } from '../topics/producer.js';
 import type { PipelineContext } from './context.js';
 import { CommitChain } from './commitChain.js';
-import type { IngestStats } from '../processors/ingest.js';
+import type { IngestStats } from '../processors/ingest/processor.js';
 
 export interface StageOutput {
   topic: string;

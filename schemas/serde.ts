@@ -10,7 +10,7 @@
  */
 import { SchemaRegistry, COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
-import { ALL_TOPICS, type TopicSpec } from '../topics/catalog.js';
+import { ALL_TOPICS, type TopicSpec } from './topics.js';
 import { loadSchema } from './load.js';
 
 const MAGIC = 0;

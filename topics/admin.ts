@@ -1,6 +1,6 @@
 /** Idempotent provisioning of the topic catalog on a cluster. */
 import type { Kafka } from 'kafkajs';
-import { ALL_TOPICS, type TopicSpec } from './catalog.js';
+import { ALL_TOPICS, type TopicSpec } from '../schemas/topics.js';
 
 export interface ProvisionReport {
   created: string[];

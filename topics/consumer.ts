@@ -6,7 +6,7 @@
  */
 import type { Consumer, Kafka } from 'kafkajs';
 import { mergeMap, ReplaySubject, Subject, type Observable } from 'rxjs';
-import type { Envelope, SourcePosition } from '../processors/envelope.js';
+import type { Envelope, SourcePosition } from '../schemas/envelope.js';
 import { logger } from '../lib/log.js';
 
 /** Most bytes one fetch asks for, per partition and in all. */

@@ -7,7 +7,7 @@ import type { Config } from '../lib/config.js';
 import type { MetricSample, QueryEvent } from '../schemas/types.js';
 import { AvroSerde } from '../schemas/serde.js';
 import { provisionTopics } from './admin.js';
-import { TOPICS } from './catalog.js';
+import { TOPICS } from '../schemas/topics.js';
 import { createKafka } from './kafka.js';
 import { TopicProducer, type OutRecord } from './producer.js';
 

@@ -20,7 +20,7 @@ import { Worker } from 'node:worker_threads';
 import { ReplaySubject, Subject } from 'rxjs';
 import type { Config } from '../lib/config.js';
 import { logger } from '../lib/log.js';
-import type { Envelope, SourcePosition } from '../processors/envelope.js';
+import type { Envelope, SourcePosition } from '../schemas/envelope.js';
 import { topicSource, type ConsumeOptions, type FetchBytes, type SourceProgress, type TopicSource } from './consumer.js';
 
 /**

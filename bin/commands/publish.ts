@@ -8,7 +8,7 @@ import { access } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '../../lib/config.js';
 import { UsageError } from '../../lib/errors.js';
-import { validateMetricSampleJson, validateQueryEventJson } from '../../processors/validate.js';
+import { validateMetricSampleJson, validateQueryEventJson } from '../../processors/ingest/validate.js';
 import { TelemetryPublisher } from '../../topics/sdk.js';
 
 export interface PublishReport {

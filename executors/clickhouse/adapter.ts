@@ -16,10 +16,10 @@
  * key the table already has, or whose precomputation exists, succeeds without change (redelivery).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { createClickHouse } from '../../analytics/clickhouse.js';
+import { createClickHouse } from '../../stores/clickhouse/client.js';
 import type { Config } from '../../lib/config.js';
 import type { AnyCommand } from '../../schemas/types.js';
-import { isPlainIdentifier, quoteQualified, quoteToken } from '../identifiers.js';
+import { isPlainIdentifier, quoteQualified, quoteToken } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome, StoreAdapter } from '../types.js';
 import { checkPartitionKey, checkPrecompute, isWorkName, normalizeKey, precomputeNames, renderEngine, workNames } from './checks.js';
 import { runPrecompute, undoPrecompute, type PrecomputePlan } from './precompute.js';

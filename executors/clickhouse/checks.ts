@@ -6,7 +6,7 @@
  * column name, a number or a known keyword. What cannot be re-rendered that way is refused.
  */
 import { createHash } from 'node:crypto';
-import { isPlainIdentifier, quoteIdent } from '../identifiers.js';
+import { isPlainIdentifier, quoteIdent } from '../../stores/identifiers.js';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
 const ok = <T>(value: T): Checked<T> => ({ ok: true, value });

@@ -14,7 +14,7 @@
  * SummingMergeTree folds rows only when it merges.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { quoteQualified, quoteToken } from '../identifiers.js';
+import { quoteQualified, quoteToken } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome } from '../types.js';
 import { renderPrecompute, type PrecomputeSpec } from './checks.js';
 import { abortedError, batchesOf, THROTTLE_SLICE } from './repartition.js';

@@ -27,7 +27,7 @@
  * exist (names derived from the command id), not by trust in the last checkpoint.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { quoteIdent, quoteQualified, quoteToken } from '../identifiers.js';
+import { quoteIdent, quoteQualified, quoteToken } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome } from '../types.js';
 import { normalizeKey } from './checks.js';
 import type { ChStore, Part } from './store.js';

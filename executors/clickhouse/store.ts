@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { quoteToken } from '../identifiers.js';
+import { quoteToken } from '../../stores/identifiers.js';
 import type { TableMeta } from './checks.js';
 
 export interface Part {

@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../lib/config.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { createKafka } from '../../topics/kafka.js';
-import { isTopicName } from '../identifiers.js';
+import { isTopicName } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome, StoreAdapter } from '../types.js';
 
 // kafkajs is CommonJS and this enum is not among the names Node can import from it directly.

@@ -11,13 +11,13 @@
  * design.ts) and resumes or rolls back a run a crashed executor left behind.
  */
 import type { AnyCommand } from '../../schemas/types.js';
-import { isPlainIdentifier } from '../identifiers.js';
+import { isPlainIdentifier } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome, StoreAdapter } from '../types.js';
 import { checkColumnList, checkMerge, checkPrecompute, checkSplitPoint, msParam, parseDerivedExpression, type DerivedExpr, type PrecomputeSpec } from './checks.js';
 import { columnTypes, compositeIndex, derivedAttribute, precompute, reapplyDesigns, shardTables, type ShardTable } from './design.js';
-import { ensureRoutingSchema, listNodes, loadRoutes, physicalName, type ShardRoute, type TableRoutes } from './layout.js';
+import { ensureRoutingSchema, listNodes, loadRoutes, physicalName, type ShardRoute, type TableRoutes } from '../../stores/postgres/layout.js';
 import { planFromState, RangeMigration, type MigrationEnv, type MigrationPlan } from './migrate.js';
-import { PgPools } from './nodes.js';
+import { PgPools } from '../../stores/postgres/nodes.js';
 import { dereplicate, replicate, type ReplicaPlan } from './replication.js';
 
 export interface PostgresAdapterOptions {

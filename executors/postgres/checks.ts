@@ -4,7 +4,7 @@
  * text never becomes SQL: each accepted form is re-rendered here from quoted, catalog-checked
  * column names and a closed set of keywords.
  */
-import { isPlainIdentifier, quoteIdent } from '../identifiers.js';
+import { isPlainIdentifier, quoteIdent } from '../../stores/identifiers.js';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
 const ok = <T>(value: T): Checked<T> => ({ ok: true, value });

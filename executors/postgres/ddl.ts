@@ -3,8 +3,8 @@
  * name or on another node: columns in the same order (so row text, and checksums, compare
  * equal), generated columns, defaults, primary key and secondary indexes.
  */
-import { isPlainIdentifier, quoteIdent } from '../identifiers.js';
-import { q, type Queryable } from './nodes.js';
+import { isPlainIdentifier, quoteIdent } from '../../stores/identifiers.js';
+import { q, type Queryable } from '../../stores/postgres/nodes.js';
 
 export interface ColumnDesc {
   name: string;

@@ -5,13 +5,13 @@
  * Each change is all-or-nothing across the shards: a failure undoes what this run added.
  */
 import type pg from 'pg';
-import { quoteIdent } from '../identifiers.js';
+import { quoteIdent } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome } from '../types.js';
 import type { DerivedExpr, PrecomputeSpec } from './checks.js';
 import { renderPrecompute } from './checks.js';
 import { shardObjectName, tableExists } from './ddl.js';
-import { loadRoutes, physicalName } from './layout.js';
-import { q, sleep, type PgPools, type Queryable } from './nodes.js';
+import { loadRoutes, physicalName } from '../../stores/postgres/layout.js';
+import { q, sleep, type PgPools, type Queryable } from '../../stores/postgres/nodes.js';
 
 export interface DesignEnv {
   pools: PgPools;

@@ -22,11 +22,11 @@
  * finishes a switch whose routing already committed; `onResume: 'rollback'` rolls back instead.
  */
 import type pg from 'pg';
-import { quoteIdent } from '../identifiers.js';
+import { quoteIdent } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome } from '../types.js';
 import { describeTable, insertableColumns, rangeChecksum, renderCreate, tableExists, type TableDesc } from './ddl.js';
-import { ensureNodeSupport, inRange, registerLocalShard, switchRoutingIn } from './layout.js';
-import { inTx, q, sleep, type PgPools, type Queryable } from './nodes.js';
+import { ensureNodeSupport, inRange, registerLocalShard, switchRoutingIn } from '../../stores/postgres/layout.js';
+import { inTx, q, sleep, type PgPools, type Queryable } from '../../stores/postgres/nodes.js';
 
 export type MigrationKind = 'split' | 'merge' | 'move';
 

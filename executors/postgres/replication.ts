@@ -6,11 +6,11 @@
  * The routing map lists replicas once they are synced and verified.
  */
 import pg from 'pg';
-import { quoteIdent } from '../identifiers.js';
+import { quoteIdent } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome } from '../types.js';
 import { describeTable, rangeChecksum, renderCreate, shardObjectName, tableExists } from './ddl.js';
-import { ensureNodeSupport, registerLocalShard, switchRouting } from './layout.js';
-import { q, sleep, type PgPools } from './nodes.js';
+import { ensureNodeSupport, registerLocalShard, switchRouting } from '../../stores/postgres/layout.js';
+import { q, sleep, type PgPools } from '../../stores/postgres/nodes.js';
 
 export interface ReplicaPlan {
   commandId: string;

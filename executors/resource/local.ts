@@ -5,7 +5,6 @@
  * it in the routing map's node table; scale_in stops a node this adapter started once it holds
  * no shards and no replicas. Nodes named by the config (the stack's own) are never stopped here.
  */
-import { STATEMENT_LOG_CONF } from '../../infra/services/postgres.js';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { appendFile, chown, mkdir, rm } from 'node:fs/promises';
@@ -13,10 +12,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { STATEMENT_LOG_CONF } from '../../stores/postgres/statementLog.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { localPgUrl } from '../../lib/config.js';
-import { ensureNodeSupport, ensureRoutingSchema, listNodes, type NodeInfo } from '../postgres/layout.js';
-import { nodeIndex, nodeName, PgPools, q } from '../postgres/nodes.js';
+import { ensureNodeSupport, ensureRoutingSchema, listNodes, type NodeInfo } from '../../stores/postgres/layout.js';
+import { nodeIndex, nodeName, PgPools, q } from '../../stores/postgres/nodes.js';
 import type { ExecutionContext, Outcome, StoreAdapter } from '../types.js';
 
 const run = promisify(execFile);

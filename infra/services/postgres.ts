@@ -19,6 +19,7 @@ import type { Config } from '../../lib/config.js';
 import { firstExisting, run, writePidFile } from '../process.js';
 import { logFileOf, ourProcess, pidFileOf, stopOurs, withTimeout, type Log, type Service } from '../service.js';
 import { aptInstall } from '../toolchain.js';
+import { STATEMENT_LOG_CONF } from '../../stores/postgres/statementLog.js';
 
 export const PG_MAJOR = 15;
 
@@ -113,21 +114,6 @@ export function shardcastConf(port: number): string {
   ].join('\n');
 }
 
-/**
- * Every statement with its duration in a csvlog under `<data dir>/log`: what the telemetry
- * collector reads. Shared by the stack's nodes and the nodes a scale-out starts.
- */
-export const STATEMENT_LOG_CONF = [
-  'logging_collector = on',
-  "log_destination = 'csvlog'",
-  "log_directory = 'log'",
-  "log_filename = 'postgresql-%Y-%m-%d_%H%M%S.log'",
-  'log_file_mode = 0644',
-  "log_rotation_age = '1d'",
-  "log_rotation_size = '100MB'",
-  'log_min_duration_statement = 0',
-  "log_timezone = 'UTC'",
-];
 
 const INCLUDE_LINE = "include_if_exists = 'shardcast.conf'";
 

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { startCollector } from '../../pipelines/collect.js';
 import { openContext } from '../../pipelines/context.js';
 import type { QueryEvent } from '../../schemas/types.js';
-import { TOPICS } from '../../topics/catalog.js';
+import { TOPICS } from '../../schemas/topics.js';
 import { consumeTopics } from '../../topics/consumer.js';
 import { cfg, eventually, uniq } from './helpers.js';
 

@@ -8,9 +8,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Admin, Consumer } from 'kafkajs';
-import { createShardedTable, dropShardedTable, loadRoutes } from '../../executors/postgres/layout.js';
-import { seedRows } from '../../executors/postgres/workload.js';
-import { PgPools } from '../../executors/postgres/nodes.js';
+import { createShardedTable, dropShardedTable, loadRoutes } from '../../stores/postgres/layout.js';
+import { seedRows } from '../../demo/workload.js';
+import { PgPools } from '../../stores/postgres/nodes.js';
 import { openContext, type PipelineContext } from '../../pipelines/context.js';
 import { startDecide } from '../../pipelines/decide.js';
 import { startExecute } from '../../pipelines/execute.js';
@@ -19,7 +19,7 @@ import { whereKey, resolve } from '../../catalog/query.js';
 import { createCatalogDriver } from '../../catalog/neo4j.js';
 import type { RunningStage } from '../../pipelines/stage.js';
 import type { AnyCommand, CommandResult, Forecast, PartitionCommand, ShardCommand } from '../../schemas/types.js';
-import { COMMAND_TOPICS, TOPICS } from '../../topics/catalog.js';
+import { COMMAND_TOPICS, TOPICS } from '../../schemas/topics.js';
 import { cfg as baseCfg, eventually, uniq } from './helpers.js';
 
 const id = uniq('dcat').replace(/[^a-z0-9]/g, '_');

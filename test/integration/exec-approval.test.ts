@@ -6,8 +6,8 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createShardedTable, dropShardedTable, loadRoutes } from '../../executors/postgres/layout.js';
-import { seedRows } from '../../executors/postgres/workload.js';
+import { createShardedTable, dropShardedTable, loadRoutes } from '../../stores/postgres/layout.js';
+import { seedRows } from '../../demo/workload.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
 import { CommandLedger } from '../../executors/ledger.js';
 import { ExecutorEngine } from '../../executors/engine.js';

@@ -8,8 +8,8 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createShardedTable, dropShardedTable, loadRoutes } from '../../executors/postgres/layout.js';
-import { seedRows, readAll, rowsChecksum } from '../../executors/postgres/workload.js';
+import { createShardedTable, dropShardedTable, loadRoutes } from '../../stores/postgres/layout.js';
+import { seedRows, readAll, rowsChecksum } from '../../demo/workload.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
 import { CommandLedger } from '../../executors/ledger.js';
 import { ExecutorEngine } from '../../executors/engine.js';

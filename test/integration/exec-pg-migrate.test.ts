@@ -12,9 +12,9 @@ import { loadConfig } from '../../lib/config.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
 import { readPrecomputed } from '../../executors/postgres/design.js';
-import { createShardedTable, dropShardedTable, listNodes, loadRoutes, lookupRoute } from '../../executors/postgres/layout.js';
-import { PgPools, q } from '../../executors/postgres/nodes.js';
-import { AckedLoad, diffRows, readAll, rowsChecksum, seedRows, type Row } from '../../executors/postgres/workload.js';
+import { createShardedTable, dropShardedTable, listNodes, loadRoutes, lookupRoute } from '../../stores/postgres/layout.js';
+import { PgPools, q } from '../../stores/postgres/nodes.js';
+import { AckedLoad, diffRows, readAll, rowsChecksum, seedRows, type Row } from '../../demo/workload.js';
 import type { ExecutionContext, Outcome } from '../../executors/types.js';
 
 const cfg = loadConfig();

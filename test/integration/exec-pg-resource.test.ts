@@ -9,8 +9,8 @@ import pg from 'pg';
 import { loadConfig } from '../../lib/config.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
-import { createShardedTable, dropShardedTable, listNodes, loadRoutes } from '../../executors/postgres/layout.js';
-import { readAll, rowsChecksum, seedRows } from '../../executors/postgres/workload.js';
+import { createShardedTable, dropShardedTable, listNodes, loadRoutes } from '../../stores/postgres/layout.js';
+import { readAll, rowsChecksum, seedRows } from '../../demo/workload.js';
 import { LocalPgResourceAdapter } from '../../executors/resource/local.js';
 import type { ExecutionContext } from '../../executors/types.js';
 

@@ -17,9 +17,9 @@ import type { AnyCommand, CommandResult } from '../../schemas/types.js';
 import { ExecutorEngine } from '../../executors/engine.js';
 import { CommandLedger } from '../../executors/ledger.js';
 import { PostgresShardAdapter, type PostgresAdapterOptions } from '../../executors/postgres/adapter.js';
-import { createShardedTable, dropShardedTable, listNodes, loadRoutes, type TableRoutes } from '../../executors/postgres/layout.js';
-import { PgPools, q } from '../../executors/postgres/nodes.js';
-import { AckedLoad, diffRows, readAll, rowsChecksum, seedRows } from '../../executors/postgres/workload.js';
+import { createShardedTable, dropShardedTable, listNodes, loadRoutes, type TableRoutes } from '../../stores/postgres/layout.js';
+import { PgPools, q } from '../../stores/postgres/nodes.js';
+import { AckedLoad, diffRows, readAll, rowsChecksum, seedRows } from '../../demo/workload.js';
 import type { ExecutionContext } from '../../executors/types.js';
 
 const cfg = loadConfig();

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { Forecast, WorkloadAggregate } from '../../schemas/types.js';
 import { openContext } from '../../pipelines/context.js';
 import { startForecast } from '../../pipelines/forecast.js';
-import { TOPICS } from '../../topics/catalog.js';
+import { TOPICS } from '../../schemas/topics.js';
 import { consumeTopics } from '../../topics/consumer.js';
 import { cfg, eventually, uniq } from './helpers.js';
 

@@ -14,7 +14,7 @@ import { startIngest } from '../../pipelines/ingest.js';
 import { startMetricsServer } from '../../pipelines/metrics.js';
 import type { DeadLetter, QueryEvent, WorkloadAggregate } from '../../schemas/types.js';
 import { provisionTopics } from '../../topics/admin.js';
-import { TOPICS } from '../../topics/catalog.js';
+import { TOPICS } from '../../schemas/topics.js';
 import { consumeTopics } from '../../topics/consumer.js';
 import { rng as seeded } from '../../lib/rng.js';
 import { cfg, eventually, uniq } from './helpers.js';

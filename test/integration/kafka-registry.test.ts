@@ -5,7 +5,7 @@ import avro from 'avsc';
 import { AvroSerde } from '../../schemas/serde.js';
 import { loadSchema } from '../../schemas/load.js';
 import { provisionTopics } from '../../topics/admin.js';
-import { ALL_TOPICS, TOPICS } from '../../topics/catalog.js';
+import { ALL_TOPICS, TOPICS } from '../../schemas/topics.js';
 import { consumeTopics, latestPositions } from '../../topics/consumer.js';
 import { createKafka } from '../../topics/kafka.js';
 import { TopicProducer } from '../../topics/producer.js';

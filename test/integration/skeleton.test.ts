@@ -12,14 +12,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClickHouse, queryRows } from '../../analytics/clickhouse.js';
-import { createShardedTable, dropShardedTable } from '../../executors/postgres/layout.js';
+import { createShardedTable, dropShardedTable } from '../../stores/postgres/layout.js';
 import { openContext } from '../../pipelines/context.js';
 import { startIngest } from '../../pipelines/ingest.js';
 import { startForecast } from '../../pipelines/forecast.js';
 import { startDecide } from '../../pipelines/decide.js';
 import { startExecute } from '../../pipelines/execute.js';
 import { startSink } from '../../pipelines/sink.js';
-import { TOPICS } from '../../topics/catalog.js';
+import { TOPICS } from '../../schemas/topics.js';
 import { cfg as baseCfg, eventually, uniq } from './helpers.js';
 
 const run = promisify(execFile);

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { provisionTopics } from '../../topics/admin.js';
-import { TOPICS } from '../../topics/catalog.js';
+import { TOPICS } from '../../schemas/topics.js';
 import { consumeTopics, latestPositions } from '../../topics/consumer.js';
 import { createKafka } from '../../topics/kafka.js';
 import { consumeTopicsOnThread } from '../../topics/threadedConsumer.js';
-import type { Envelope } from '../../processors/envelope.js';
+import type { Envelope } from '../../schemas/envelope.js';
 import { cfg, uniq } from './helpers.js';
 
 const kafka = createKafka(cfg, 'test-threaded-consumer');

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { segmentScripts } from '../../bench/pgbench.js';
-import { nodeLoadBeforeAfter } from '../../pipelines/demo.js';
-import type { ShardRoute } from '../../executors/postgres/layout.js';
+import { segmentScripts } from '../../demo/pgbench.js';
+import { nodeLoadBeforeAfter } from '../../demo/demo.js';
+import type { ShardRoute } from '../../stores/postgres/layout.js';
 
 const route = (shard: string, lo: string | null, hi: string | null, node: string): ShardRoute => ({ shard, lo, hi, node, version: 1, state: 'active', owner: null, replicas: [] });
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { checkPartitionKey, checkPrecompute, isWorkName, renderEngine, renderPrecompute, workNames, type TableMeta } from '../../executors/clickhouse/checks.js';
 import { batchesOf, hashArgs } from '../../executors/clickhouse/repartition.js';
 import type { Part } from '../../executors/clickhouse/store.js';
-import { isPlainIdentifier, isTopicName, quoteToken } from '../../executors/identifiers.js';
+import { isPlainIdentifier, isTopicName, quoteToken } from '../../stores/identifiers.js';
 import { topicAlias } from '../../executors/kafka/adapter.js';
 
 const cols = new Map([

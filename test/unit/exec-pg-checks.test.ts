@@ -5,8 +5,8 @@ import fc from 'fast-check';
 import { checkColumnList, checkMerge, checkPrecompute, checkSplitPoint, int64Param, msParam, parseDerivedExpression, renderPrecompute } from '../../executors/postgres/checks.js';
 import { nextShardName } from '../../executors/postgres/adapter.js';
 import { renderCreate, shardObjectName } from '../../executors/postgres/ddl.js';
-import { checkLayout, inRange, keyText, physicalName } from '../../executors/postgres/layout.js';
-import { nodeIndex, nodeName, configNodes } from '../../executors/postgres/nodes.js';
+import { checkLayout, inRange, keyText, physicalName } from '../../stores/postgres/layout.js';
+import { nodeIndex, nodeName, configNodes } from '../../stores/postgres/nodes.js';
 
 const cols = new Map([
   ['id', 'bigint'], ['customer_id', 'bigint'], ['amount', 'numeric'], ['payload', 'text'], ['updated_at', 'timestamp with time zone'],

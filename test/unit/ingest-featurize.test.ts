@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Dialect, QueryEvent } from '../../schemas/types.js';
-import { featurize, initSqlParsers, TemplateCache, scanSql, bucketOf, type FeaturizeConfig } from '../../processors/sql/index.js';
+import { featurize, initSqlParsers, TemplateCache, scanSql, bucketOf, type FeaturizeConfig } from '../../processors/ingest/sql/index.js';
 
 before(async () => {
   await initSqlParsers();
@@ -228,7 +228,7 @@ test('physical shard tables (<table>__<shard>) count on their logical table when
 });
 
 test('property: the one-interval key-range path equals the interval algebra', async () => {
-  const { keyRangesFor, keyRangesGeneral } = await import('../../processors/sql/keyrange.js');
+  const { keyRangesFor, keyRangesGeneral } = await import('../../processors/ingest/sql/keyrange.js');
   const edge = fc.constantFrom(-Infinity, Infinity, 0, 10, 20, 30);
   const value = fc.oneof(edge, fc.integer({ min: -5, max: 35 }));
   fc.assert(
@@ -285,7 +285,7 @@ const keyLit = fc.oneof(
 );
 
 test('property: a cached template analyses its statements as a fresh parse does (key plans = general path)', async () => {
-  const { analyze, valuesOf } = await import('../../processors/sql/featurize.js');
+  const { analyze, valuesOf } = await import('../../processors/ingest/sql/featurize.js');
   let planned = 0;
   let compared = 0;
   fc.assert(

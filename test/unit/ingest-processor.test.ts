@@ -4,9 +4,9 @@ import fc from 'fast-check';
 import { from, lastValueFrom, map, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { QueryEvent } from '../../schemas/types.js';
-import { decodeFailure, ingestProcessor, newIngestStats, type IngestInput, type IngestOutput } from '../../processors/ingest.js';
-import { initSqlParsers, TemplateCache } from '../../processors/sql/index.js';
-import { validateQueryEventJson, parseQueryEventLine, validateMetricSample } from '../../processors/validate.js';
+import { decodeFailure, ingestProcessor, newIngestStats, type IngestInput, type IngestOutput } from '../../processors/ingest/processor.js';
+import { initSqlParsers, TemplateCache } from '../../processors/ingest/sql/index.js';
+import { validateQueryEventJson, parseQueryEventLine, validateMetricSample } from '../../processors/ingest/validate.js';
 
 before(async () => {
   await initSqlParsers();

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { from, map, toArray, lastValueFrom } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import type { Envelope } from '../../processors/envelope.js';
-import { windowAggregate, WindowAggregator, type WindowInput, type WindowOutput } from '../../processors/window.js';
-import { SpaceSaving } from '../../processors/space-saving.js';
-import { LatencySketch } from '../../processors/latency-sketch.js';
+import type { Envelope } from '../../schemas/envelope.js';
+import { windowAggregate, WindowAggregator, type WindowInput, type WindowOutput } from '../../processors/ingest/window.js';
+import { SpaceSaving } from '../../processors/ingest/spaceSaving.js';
+import { LatencySketch } from '../../processors/ingest/latencySketch.js';
 import { LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
 import fc from 'fast-check';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import avro from 'avsc';
 import { loadSchema, SCHEMA_DIR } from '../../schemas/load.js';
-import { ALL_TOPICS } from '../../topics/catalog.js';
+import { ALL_TOPICS } from '../../schemas/topics.js';
 import { AvroSerde, DecodeError } from '../../schemas/serde.js';
 import { deepEqual as looseDeepEqual } from 'node:assert';
 import type { CommandResult, DeadLetter, PartitionCommand, QueryEvent, WorkloadAggregate } from '../../schemas/types.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { packBatch, unpackBatch } from '../../topics/threadedConsumer.js';
-import type { Envelope } from '../../processors/envelope.js';
+import type { Envelope } from '../../schemas/envelope.js';
 
 const bytes = fc.option(fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)), { nil: null });
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { isValidQueryEvent, QueryEventSchema, validateQueryEvent } from '../../processors/validate.js';
+import { isValidQueryEvent, QueryEventSchema, validateQueryEvent } from '../../processors/ingest/validate.js';
 
 const valid = {
   eventId: 'e1', ts: 1_700_000_000_000, source: 'app', dialect: 'postgres', database: null, sql: 'SELECT 1',

@@ -5,9 +5,9 @@
  * afterwards the table must equal the state before plus the acknowledged writes.
  */
 import { createHash } from 'node:crypto';
-import { quoteIdent } from '../identifiers.js';
-import { inRange, listNodes, loadRoutes, physicalName, ShardRouter } from './layout.js';
-import { PgPools, q, sleep } from './nodes.js';
+import { quoteIdent } from '../stores/identifiers.js';
+import { inRange, listNodes, loadRoutes, physicalName, ShardRouter } from '../stores/postgres/layout.js';
+import { PgPools, q, sleep } from '../stores/postgres/nodes.js';
 
 export interface Row {
   id: string;

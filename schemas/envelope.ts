@@ -3,7 +3,7 @@
  * can send a bad input to the dead-letter topic with its original bytes and position, and the
  * pipeline can commit offsets only once every output of an input has been acknowledged.
  */
-import type { DeadLetter } from '../schemas/types.js';
+import type { DeadLetter } from './types.js';
 
 export interface SourcePosition {
   topic: string;

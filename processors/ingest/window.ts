@@ -30,10 +30,10 @@
  * below 2^53).
  */
 import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
-import type { QueryFeatures, QueryStatus, WorkloadAggregate } from '../schemas/types.js';
-import type { Envelope, SourcePosition } from './envelope.js';
-import { LatencySketch } from './latency-sketch.js';
-import { SpaceSaving } from './space-saving.js';
+import type { QueryFeatures, QueryStatus, WorkloadAggregate } from '../../schemas/types.js';
+import type { Envelope, SourcePosition } from '../../schemas/envelope.js';
+import { LatencySketch } from './latencySketch.js';
+import { SpaceSaving } from './spaceSaving.js';
 
 /** What the window needs from a query: the features it reads plus the metrics of the event. */
 export interface WindowInput extends Pick<QueryFeatures, 'ts' | 'source' | 'readWrite' | 'tables' | 'keyRanges' | 'parseError'> {

@@ -12,23 +12,9 @@
  * A plan exists only when that holds (`keyPlanOf` returns null otherwise, and the caller takes
  * the general path); a property test checks that both paths give the same analysis.
  */
-import type { BoolIR, CompiledTemplate } from './ir.js';
-import type { PartitionKeySpec } from './keyrange.js';
+import type { BoolIR, CompiledTemplate, KeyPlan, KeyPlans, PartitionKeySpec } from './ir.js';
 
-/**
- * `pred`: index of the one predicate on the key column (it constrains this table, and lies on
- * an AND-only path of the table's one scope); -1 when no predicate of the template names the
- * key column, so the key is unconstrained.
- */
-export interface KeyPlan {
-  pred: number;
-}
-
-/** Plans per table of a compiled template (`byTable[i]` for `tables[i]`), for one key config. */
-export interface KeyPlans {
-  partitionKeys: Record<string, PartitionKeySpec>;
-  byTable: (KeyPlan | null)[];
-}
+export type { KeyPlan, KeyPlans } from './ir.js';
 
 /** Number of places predicate `i` appears in the WHERE structure. */
 function occurrences(w: BoolIR, i: number): number {

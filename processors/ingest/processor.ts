@@ -11,8 +11,8 @@
  * `progress` items with the offsets that are safe to commit (see window.ts).
  */
 import { asyncScheduler, map, mergeMap, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
-import type { DeadLetter, QueryEvent, QueryFeatures, WorkloadAggregate } from '../schemas/types.js';
-import { deadLetter, type Envelope, type Routed } from './envelope.js';
+import type { DeadLetter, QueryEvent, QueryFeatures, WorkloadAggregate } from '../../schemas/types.js';
+import { deadLetter, type Envelope, type Routed } from '../../schemas/envelope.js';
 import { analyze, featuresOf, TemplateCache, toQueryFeatures, type Analysis, type FeaturizeConfig } from './sql/featurize.js';
 import { validateQueryEvent } from './validate.js';
 import { WindowAggregator, type ResumeState, type WindowConfig, type WindowInput, type WindowOutput } from './window.js';

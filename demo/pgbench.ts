@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { pgBinDir } from '../infra/services/postgres.js';
-import { physicalName, type ShardRoute } from '../executors/postgres/layout.js';
+import { physicalName, type ShardRoute } from '../stores/postgres/layout.js';
 
 const run = promisify(execFile);
 

@@ -5,7 +5,7 @@
  * `volatile` (re-parsed on each hit) rather than ever reusing a stale value.
  */
 import * as pg from 'libpg-query';
-import type { Operation } from '../../schemas/types.js';
+import type { Operation } from '../../../schemas/types.js';
 import type { ScannedLiteral } from './scanner.js';
 import { ANY, andOf, classify, normOp, orOf, uniq, type BoolIR, type CompiledTemplate, type PredIR, type PredOp, type ScopeIR, type Slot, addPredicate, resolveColumnTable, type ScopeNames } from './ir.js';
 

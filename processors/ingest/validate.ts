@@ -6,7 +6,7 @@
  * goes into the dead letter or the CLI's rejection report.
  */
 import { z } from 'zod';
-import type { MetricSample, QueryEvent } from '../schemas/types.js';
+import type { MetricSample, QueryEvent } from '../../schemas/types.js';
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; reason: string };
 

@@ -13,7 +13,7 @@
  * two statements share a key only when they differ in literals alone.
  */
 import { createHash } from 'node:crypto';
-import type { Dialect } from '../../schemas/types.js';
+import type { Dialect } from '../../../schemas/types.js';
 
 export interface ScannedLiteral {
   /** Char offset where the literal starts (including a folded unary sign). */

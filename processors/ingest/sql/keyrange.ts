@@ -4,14 +4,10 @@
  * OR = union, anything unknown = everything), then mapped to buckets. Exact for the comparison
  * operators it understands, conservative (touches all) for anything else.
  */
-import type { KeyRange } from '../../schemas/types.js';
-import type { BoolIR, PredIR } from './ir.js';
+import type { KeyRange } from '../../../schemas/types.js';
+import type { BoolIR, PartitionKeySpec, PredIR } from './ir.js';
 
-export interface PartitionKeySpec {
-  column: string;
-  /** Sorted bucket boundaries: bucket i = [bounds[i-1], bounds[i]), named "k0".."kN". */
-  bounds: number[];
-}
+export type { PartitionKeySpec } from './ir.js';
 
 export interface Interval {
   lo: number;

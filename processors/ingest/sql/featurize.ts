@@ -8,7 +8,7 @@
  * compiled (see ir.ts); every later one only re-fills the compiled predicates from its scanned
  * literals. It never throws: an unparseable statement yields features with `parseError` set.
  */
-import type { Dialect, KeyRange, Operation, Predicate, QueryEvent, QueryFeatures, ReadWriteClass } from '../../schemas/types.js';
+import type { Dialect, KeyRange, Operation, Predicate, QueryEvent, QueryFeatures, ReadWriteClass } from '../../../schemas/types.js';
 import { classify, type CompiledTemplate, type PredIR } from './ir.js';
 import { compileGeneric } from './generic.js';
 import { ALL, evalWhere, keyRangesFor, num, point, pointsOf, predSet, union, type IntervalSet, type PartitionKeySpec } from './keyrange.js';

@@ -10,7 +10,7 @@
  * the original is parsed and the template is marked volatile.
  */
 import NSP from 'node-sql-parser';
-import type { Dialect, Operation } from '../../schemas/types.js';
+import type { Dialect, Operation } from '../../../schemas/types.js';
 import type { ScannedLiteral } from './scanner.js';
 import { ANY, andOf, classify, normOp, orOf, uniq, type BoolIR, type CompiledTemplate, type PredIR, type PredOp, type ScopeIR, type Slot, addPredicate, resolveColumnTable, type ScopeNames } from './ir.js';
 import { oneLine } from './pg.js';

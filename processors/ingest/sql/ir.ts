@@ -3,8 +3,7 @@
  * replaced by a slot that points into the scanner's literal list. Compiling happens once per
  * template (cache miss); filling the slots from freshly scanned literals is all a cache hit costs.
  */
-import type { Operation, ReadWriteClass } from '../../schemas/types.js';
-import type { KeyPlans } from './keyplan.js';
+import type { Operation, ReadWriteClass } from '../../../schemas/types.js';
 
 /** A predicate value: the n-th scanned literal, or fixed text (a $1 parameter, NULL, ...). */
 export type Slot = number | { text: string };
@@ -120,4 +119,26 @@ export function addPredicate(
   if (r.cands) p.cands = r.cands;
   preds.push(p);
   return { t: 'pred', i: preds.length - 1 };
+}
+
+/** A table's partition key and its key-range bucket boundaries. */
+export interface PartitionKeySpec {
+  column: string;
+  /** Sorted bucket boundaries: bucket i = [bounds[i-1], bounds[i]), named "k0".."kN". */
+  bounds: number[];
+}
+
+/**
+ * `pred`: index of the one predicate on the key column (it constrains this table, and lies on
+ * an AND-only path of the table's one scope); -1 when no predicate of the template names the
+ * key column, so the key is unconstrained.
+ */
+export interface KeyPlan {
+  pred: number;
+}
+
+/** Plans per table of a compiled template (`byTable[i]` for `tables[i]`), for one key config. */
+export interface KeyPlans {
+  partitionKeys: Record<string, PartitionKeySpec>;
+  byTable: (KeyPlan | null)[];
 }

@@ -1,0 +1,15 @@
+/** The ClickHouse client, shared by the sink, analytics, the catalog's discovery and the executor. */
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { Config } from '../../lib/config.js';
+
+export type { ClickHouseClient };
+
+export function createClickHouse(cfg: Pick<Config, 'clickhouseUrl' | 'clickhouseUser' | 'clickhousePassword'>): ClickHouseClient {
+  return createClient({
+    url: cfg.clickhouseUrl,
+    username: cfg.clickhouseUser,
+    password: cfg.clickhousePassword,
+    request_timeout: 60_000,
+    compression: { request: false, response: false },
+  });
+}
