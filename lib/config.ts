@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { ShardcastError } from './errors.js';
 
 /** Environment variable that feeds each config key. Keys not listed here are flag-only. */
 export const ENV_KEYS = {
@@ -113,10 +114,13 @@ export interface Config extends Omit<Parsed, 'pgNodes'> {
   external: { kafka: boolean; registry: boolean; clickhouse: boolean; neo4j: boolean; postgres: boolean };
 }
 
-export class ConfigError extends Error {
-  constructor(readonly key: string, detail: string) {
-    super(`config: ${key}: ${detail}`);
-    this.name = 'ConfigError';
+/** A bad configuration value, named by its key: exit code 2. */
+export class ConfigError extends ShardcastError {
+  constructor(
+    readonly key: string,
+    detail: string,
+  ) {
+    super(`config: ${key}: ${detail}`, { exitCode: 2 });
   }
 }
 
