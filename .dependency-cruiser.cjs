@@ -16,9 +16,51 @@ const LAYERS = {
   executors: ['lib', 'schemas', 'topics', 'stores'],
   infra: ['lib', 'stores'],
   pipelines: ['lib', 'schemas', 'topics', 'stores', 'models', 'processors', 'collectors', 'analytics', 'catalog', 'executors'],
-  demo: ['lib', 'schemas', 'topics', 'stores', 'models', 'processors', 'collectors', 'analytics', 'catalog', 'executors', 'infra', 'pipelines'],
-  bench: ['lib', 'schemas', 'topics', 'stores', 'models', 'processors', 'collectors', 'analytics', 'catalog', 'executors', 'infra', 'pipelines', 'demo'],
-  bin: ['lib', 'schemas', 'topics', 'stores', 'models', 'processors', 'collectors', 'analytics', 'catalog', 'executors', 'infra', 'pipelines', 'demo', 'bench'],
+  demo: [
+    'lib',
+    'schemas',
+    'topics',
+    'stores',
+    'models',
+    'processors',
+    'collectors',
+    'analytics',
+    'catalog',
+    'executors',
+    'infra',
+    'pipelines',
+  ],
+  bench: [
+    'lib',
+    'schemas',
+    'topics',
+    'stores',
+    'models',
+    'processors',
+    'collectors',
+    'analytics',
+    'catalog',
+    'executors',
+    'infra',
+    'pipelines',
+    'demo',
+  ],
+  bin: [
+    'lib',
+    'schemas',
+    'topics',
+    'stores',
+    'models',
+    'processors',
+    'collectors',
+    'analytics',
+    'catalog',
+    'executors',
+    'infra',
+    'pipelines',
+    'demo',
+    'bench',
+  ],
 };
 
 /** The pure stages inside processors/, in flow order: a stage imports only earlier ones. */
@@ -44,7 +86,6 @@ const stageRules = STAGES.map((stage, i) => ({
 }));
 
 module.exports = {
-
   forbidden: [
     { name: 'no-circular', severity: 'error', comment: 'import circles', from: {}, to: { circular: true } },
     { name: 'not-to-unresolvable', severity: 'error', from: {}, to: { couldNotResolve: true } },

@@ -1,6 +1,5 @@
 /** ClickHouse access for the sink and the analytics commands: client, schema, inserts, queries. */
 import type { ClickHouseClient } from '../stores/clickhouse/client.js';
-import type { Config } from '../lib/config.js';
 import { TABLES } from './schema.js';
 
 export { createClickHouse, type ClickHouseClient } from '../stores/clickhouse/client.js';

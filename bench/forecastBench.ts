@@ -83,7 +83,9 @@ export interface ForecastBenchReport {
 
 function rowsOf(dataset: string, sum: EvalSummary, seasonal: (id: string) => boolean): AccuracyRow[] {
   return Object.entries(sum.perSeries).map(([id, m]) => {
-    const e = m.ensemble!, sn = m.seasonal_naive!, hw = m.holt_winters;
+    const e = m.ensemble!,
+      sn = m.seasonal_naive!,
+      hw = m.holt_winters;
     return {
       dataset,
       series: id,
@@ -102,16 +104,31 @@ function rowsOf(dataset: string, sum: EvalSummary, seasonal: (id: string) => boo
 }
 
 /** One update for n series on the current backend. */
-export async function speedRun(n: number, backend: string, opts: { horizon?: number; season?: number; prefill?: number } = {}): Promise<SpeedRow> {
-  const H = opts.horizon ?? 12, m = opts.season ?? 24, P = opts.prefill ?? 200;
+export async function speedRun(
+  n: number,
+  backend: string,
+  opts: { horizon?: number; season?: number; prefill?: number } = {},
+): Promise<SpeedRow> {
+  const H = opts.horizon ?? 12,
+    m = opts.season ?? 24,
+    P = opts.prefill ?? 200;
   const stepMs = 60_000;
-  const f = new OnlineForecaster({ stepMs, horizon: H, season: m, backend, hwFitBudgetMs: Infinity, historyLength: 256, nonNegative: true });
+  const f = new OnlineForecaster({
+    stepMs,
+    horizon: H,
+    season: m,
+    backend,
+    hwFitBudgetMs: Infinity,
+    historyLength: 256,
+    nonNegative: true,
+  });
   const r = rng(n);
   const base = Float64Array.from({ length: n }, () => 10 + r() * 500);
   const amp = Float64Array.from({ length: n }, () => r() * 0.8);
   const phase = Float64Array.from({ length: n }, () => Math.floor(r() * m));
   const ids = Array.from({ length: n }, (_, i) => `bench/s${i}`);
-  const val = (i: number, t: number): number => base[i]! * (1 + amp[i]! * Math.sin((2 * Math.PI * (t + phase[i]!)) / m)) * (0.9 + 0.2 * r());
+  const val = (i: number, t: number): number =>
+    base[i]! * (1 + amp[i]! * Math.sin((2 * Math.PI * (t + phase[i]!)) / m)) * (0.9 + 0.2 * r());
   let t0 = performance.now();
   for (let t = 0; t < P; t++) for (let i = 0; i < n; i++) f.observe(ids[i]!, t * stepMs, val(i, t));
   t0 = performance.now();
@@ -144,7 +161,11 @@ export async function speedRun(n: number, backend: string, opts: { horizon?: num
 const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : '—');
 
 export async function runForecastBench(opts: ForecastBenchOptions = {}): Promise<ForecastBenchReport> {
-  const log = opts.log ?? ((l: string) => { if (!opts.json) console.log(l); });
+  const log =
+    opts.log ??
+    ((l: string) => {
+      if (!opts.json) console.log(l);
+    });
   const report: ForecastBenchReport = { backendForAccuracy: null, accuracy: null, speed: [] };
   if (opts.accuracy !== false) {
     const backend = await initBackend('wasm');
@@ -159,7 +180,13 @@ export async function runForecastBench(opts: ForecastBenchOptions = {}): Promise
       const r = await rollingOriginEval(d.series, { horizon: 12, season: d.season, backend });
       const dRows = rowsOf(d.name, r, () => true);
       rows.push(...dRows);
-      real.push({ dataset: d.name, source: d.source, models: r.models, worseThanHw: dRows.filter((x) => !x.notWorseThanHoltWinters).map((x) => x.series), series: dRows.length });
+      real.push({
+        dataset: d.name,
+        source: d.source,
+        models: r.models,
+        worseThanHw: dRows.filter((x) => !x.notWorseThanHoltWinters).map((x) => x.series),
+        series: dRows.length,
+      });
     }
     const suiteRows = rows.filter((r) => r.dataset === 'suite');
     const meanRatio = suiteRows.reduce((a, r) => a + r.ratioToSeasonalNaive, 0) / suiteRows.length;
@@ -181,13 +208,23 @@ export async function runForecastBench(opts: ForecastBenchOptions = {}): Promise
     };
     log('dataset/series                          season  MASE: ensemble  s.naive  holt-w.  global | cover  ens/sn  ens/hw');
     for (const r of rows) {
-      log(`${`${r.dataset}/${r.series}`.slice(0, 40).padEnd(40)}${String(r.season).padStart(4)}   ${f3(r.ensemble).padStart(8)} ${f3(r.seasonalNaive).padStart(8)} ${f3(r.holtWinters).padStart(8)} ${f3(r.global).padStart(7)} | ${f3(r.coverage)}  ${f3(r.ratioToSeasonalNaive)}   ${f3(r.ratioToHoltWinters)}${r.seasonal && !r.notWorseThanHoltWinters ? '  (worse than HW)' : ''}`);
+      log(
+        `${`${r.dataset}/${r.series}`.slice(0, 40).padEnd(40)}${String(r.season).padStart(4)}   ${f3(r.ensemble).padStart(8)} ${f3(r.seasonalNaive).padStart(8)} ${f3(r.holtWinters).padStart(8)} ${f3(r.global).padStart(7)} | ${f3(r.coverage)}  ${f3(r.ratioToSeasonalNaive)}   ${f3(r.ratioToHoltWinters)}${r.seasonal && !r.notWorseThanHoltWinters ? '  (worse than HW)' : ''}`,
+      );
     }
     const a = report.accuracy.suite;
-    log(`suite: mean ensemble/seasonal-naive MASE ratio ${f3(meanRatio)} (target ≤ 0.8: ${a.ratioOk ? 'met' : 'NOT met'}); ensemble ≤ HW on every seasonal series: ${a.seasonalNotWorseThanHw ? 'yes' : `no (${a.worseThanHw.join(', ')})`}; coverage ${f3(cov)} vs nominal 0.9 (${a.coverageOk ? 'within' : 'NOT within'} 5 points)`);
+    log(
+      `suite: mean ensemble/seasonal-naive MASE ratio ${f3(meanRatio)} (target ≤ 0.8: ${a.ratioOk ? 'met' : 'NOT met'}); ensemble ≤ HW on every seasonal series: ${a.seasonalNotWorseThanHw ? 'yes' : `no (${a.worseThanHw.join(', ')})`}; coverage ${f3(cov)} vs nominal 0.9 (${a.coverageOk ? 'within' : 'NOT within'} 5 points)`,
+    );
     for (const r of real) {
-      log(`${r.dataset}: ${Object.entries(r.models).map(([k, v]) => `${k} MASE ${f3(v.mase)} cov ${f3(v.coverage)}`).join('; ')}`);
-      log(`${r.dataset}: ensemble ≤ HW on ${r.series - r.worseThanHw.length} of ${r.series} series${r.worseThanHw.length ? ` (worse on ${r.worseThanHw.join(', ')})` : ''}`);
+      log(
+        `${r.dataset}: ${Object.entries(r.models)
+          .map(([k, v]) => `${k} MASE ${f3(v.mase)} cov ${f3(v.coverage)}`)
+          .join('; ')}`,
+      );
+      log(
+        `${r.dataset}: ensemble ≤ HW on ${r.series - r.worseThanHw.length} of ${r.series} series${r.worseThanHw.length ? ` (worse on ${r.worseThanHw.join(', ')})` : ''}`,
+      );
     }
   }
   if (opts.speed !== false) {
@@ -212,9 +249,24 @@ export async function runForecastBench(opts: ForecastBenchOptions = {}): Promise
         try {
           const row = await speedRun(n, name);
           report.speed.push(row);
-          log(`speed ${name} ${String(n).padStart(6)} series: one update ${row.updateSeconds.toFixed(2)} s (train ${row.trainSeconds.toFixed(2)} s on ${row.trainRows} windows, forecast+combine ${row.forecastSeconds.toFixed(2)} s); cold first step ${row.coldStepSeconds.toFixed(2)} s; ${row.withinWindow10s ? 'within' : 'NOT within'} a 10 s window`);
+          log(
+            `speed ${name} ${String(n).padStart(6)} series: one update ${row.updateSeconds.toFixed(2)} s (train ${row.trainSeconds.toFixed(2)} s on ${row.trainRows} windows, forecast+combine ${row.forecastSeconds.toFixed(2)} s); cold first step ${row.coldStepSeconds.toFixed(2)} s; ${row.withinWindow10s ? 'within' : 'NOT within'} a 10 s window`,
+          );
         } catch (err) {
-          report.speed.push({ backend: name, series: n, updateSeconds: NaN, trainSeconds: NaN, forecastSeconds: NaN, coldStepSeconds: NaN, observeSeconds: NaN, trainRows: 0, forecasts: 0, withinWindow10s: false, heapMiB: 0, error: (err as Error).message });
+          report.speed.push({
+            backend: name,
+            series: n,
+            updateSeconds: NaN,
+            trainSeconds: NaN,
+            forecastSeconds: NaN,
+            coldStepSeconds: NaN,
+            observeSeconds: NaN,
+            trainRows: 0,
+            forecasts: 0,
+            withinWindow10s: false,
+            heapMiB: 0,
+            error: (err as Error).message,
+          });
           log(`speed ${name} ${n} series: failed: ${(err as Error).message}`);
         }
         tf.disposeVariables();

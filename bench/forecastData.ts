@@ -26,27 +26,60 @@ export interface RealDataset {
 /** Monthly Mauna Loa CO2 (ppm), one series on a calendar-month grid (missing months are gaps). */
 export async function loadCo2(): Promise<RealDataset> {
   const text = await fs.readFile(path.join(dataDir(), 'co2-concentration.csv'), 'utf8');
-  const rows = text.trim().split(/\r?\n/).slice(1).map((l) => l.split(','));
-  const idx = (d: string): number => { const [y, m] = d.split('-').map(Number); return y! * 12 + (m! - 1); };
+  const rows = text
+    .trim()
+    .split(/\r?\n/)
+    .slice(1)
+    .map((l) => l.split(','));
+  const idx = (d: string): number => {
+    const [y, m] = d.split('-').map(Number);
+    return y! * 12 + (m! - 1);
+  };
   const first = idx(rows[0]![0]!);
   const T = idx(rows[rows.length - 1]![0]!) - first + 1;
   const values = new Float64Array(T).fill(NaN);
-  for (const r of rows) { const v = Number(r[1]); if (Number.isFinite(v)) values[idx(r[0]!) - first] = v; }
-  return { name: 'co2-concentration', source: 'npm vega-datasets data/co2-concentration.csv (Mauna Loa monthly CO2)', season: 12, series: [{ id: 'co2', values }] };
+  for (const r of rows) {
+    const v = Number(r[1]);
+    if (Number.isFinite(v)) values[idx(r[0]!) - first] = v;
+  }
+  return {
+    name: 'co2-concentration',
+    source: 'npm vega-datasets data/co2-concentration.csv (Mauna Loa monthly CO2)',
+    season: 12,
+    series: [{ id: 'co2', values }],
+  };
 }
 
 /** Monthly unemployed persons (thousands) for 14 US industries, 2000–2010. */
 export async function loadUnemployment(): Promise<RealDataset> {
-  const rows = JSON.parse(await fs.readFile(path.join(dataDir(), 'unemployment-across-industries.json'), 'utf8')) as { series: string; year: number; month: number; count: number }[];
+  const rows = JSON.parse(await fs.readFile(path.join(dataDir(), 'unemployment-across-industries.json'), 'utf8')) as {
+    series: string;
+    year: number;
+    month: number;
+    count: number;
+  }[];
   const by = new Map<string, Map<number, number>>();
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (const r of rows) {
     const i = r.year * 12 + (r.month - 1);
-    lo = Math.min(lo, i); hi = Math.max(hi, i);
+    lo = Math.min(lo, i);
+    hi = Math.max(hi, i);
     let m = by.get(r.series);
-    if (!m) by.set(r.series, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      by.set(r.series, m);
+    }
     m.set(i, r.count);
   }
-  const series: EvalSeries[] = [...by].map(([id, m]) => ({ id, values: Float64Array.from({ length: hi - lo + 1 }, (_, k) => m.get(lo + k) ?? NaN) }));
-  return { name: 'unemployment-across-industries', source: 'npm vega-datasets data/unemployment-across-industries.json (BLS, monthly, 14 industries)', season: 12, series };
+  const series: EvalSeries[] = [...by].map(([id, m]) => ({
+    id,
+    values: Float64Array.from({ length: hi - lo + 1 }, (_, k) => m.get(lo + k) ?? NaN),
+  }));
+  return {
+    name: 'unemployment-across-industries',
+    source: 'npm vega-datasets data/unemployment-across-industries.json (BLS, monthly, 14 industries)',
+    season: 12,
+    series,
+  };
 }

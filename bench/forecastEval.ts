@@ -57,12 +57,16 @@ function splitCsvLine(line: string): string[] {
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
     if (q) {
-      if (c === '"' && line[i + 1] === '"') { cur += '"'; i++; }
-      else if (c === '"') q = false;
+      if (c === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (c === '"') q = false;
       else cur += c;
     } else if (c === '"') q = true;
-    else if (c === ',') { out.push(cur); cur = ''; }
-    else cur += c;
+    else if (c === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
   }
   out.push(cur);
   return out.map((s) => s.trim());
@@ -72,7 +76,9 @@ function splitCsvLine(line: string): string[] {
 export function parseSeriesCsv(text: string): AlignedData {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   if (!lines.length) throw new ForecastInputError('input CSV is empty');
-  let iTs = 0, iSeries = 1, iValue = 2;
+  let iTs = 0,
+    iSeries = 1,
+    iValue = 2;
   let start = 0;
   const head = splitCsvLine(lines[0]!).map((h) => h.toLowerCase());
   if (head.includes('ts') || head.includes('value') || head.includes('series')) {
@@ -95,14 +101,20 @@ export function parseSeriesCsv(text: string): AlignedData {
     }
     const vText = f[iValue] ?? '';
     const value = vText === '' || /^nan$/i.test(vText) ? NaN : Number(vText);
-    if (!Number.isFinite(ts) || (vText !== '' && !/^nan$/i.test(vText) && !Number.isFinite(value))) { skipped++; continue; }
+    if (!Number.isFinite(ts) || (vText !== '' && !/^nan$/i.test(vText) && !Number.isFinite(value))) {
+      skipped++;
+      continue;
+    }
     raw.push({ ts, series: iSeries >= 0 ? f[iSeries] || 'series' : 'series', value });
   }
   if (!raw.length) throw new ForecastInputError('input CSV has no parsable rows');
   const bySeries = new Map<string, { ts: number; value: number }[]>();
   for (const r of raw) {
     let a = bySeries.get(r.series);
-    if (!a) bySeries.set(r.series, (a = []));
+    if (!a) {
+      a = [];
+      bySeries.set(r.series, a);
+    }
     a.push(r);
   }
   const diffs: number[] = [];
@@ -119,7 +131,10 @@ export function parseSeriesCsv(text: string): AlignedData {
   const d0 = new Date(t0);
   const m0 = d0.getUTCFullYear() * 12 + d0.getUTCMonth();
   const indexOf = (ts: number): number => {
-    if (monthly) { const d = new Date(ts); return d.getUTCFullYear() * 12 + d.getUTCMonth() - m0; }
+    if (monthly) {
+      const d = new Date(ts);
+      return d.getUTCFullYear() * 12 + d.getUTCMonth() - m0;
+    }
     return Math.round((ts - t0) / stepMs);
   };
   const tsOf = (i: number): number => (monthly ? Date.UTC(Math.floor((m0 + i) / 12), (m0 + i) % 12, 1) : t0 + i * stepMs);
@@ -128,7 +143,8 @@ export function parseSeriesCsv(text: string): AlignedData {
   if (T > 5_000_000) throw new ForecastInputError(`aligned series would have ${T} steps: timestamps too irregular for the median step`);
   const series: EvalSeries[] = [];
   for (const [id, a] of bySeries) {
-    const sum = new Float64Array(T), cnt = new Uint32Array(T);
+    const sum = new Float64Array(T),
+      cnt = new Uint32Array(T);
     for (const r of a) {
       if (!Number.isFinite(r.value)) continue;
       const i = indexOf(r.ts);
@@ -146,7 +162,8 @@ const num = (v: number): string => (Number.isFinite(v) ? String(Math.round(v * 1
 /** Runs the evaluation; writes the predictions CSV; returns the summary. */
 export async function runForecastEval(opts: ForecastEvalOptions): Promise<ForecastEvalSummary> {
   if (!(Number.isInteger(opts.horizon) && opts.horizon >= 1)) throw new ForecastInputError('horizon must be a positive integer');
-  if (opts.season !== undefined && !(Number.isInteger(opts.season) && opts.season >= 1)) throw new ForecastInputError('season must be a positive integer');
+  if (opts.season !== undefined && !(Number.isInteger(opts.season) && opts.season >= 1))
+    throw new ForecastInputError('season must be a positive integer');
   let text: string;
   try {
     text = await fs.readFile(opts.input, 'utf8');
@@ -169,7 +186,11 @@ export async function runForecastEval(opts: ForecastEvalOptions): Promise<Foreca
     backend,
     onRow: (r) => {
       written++;
-      if (!out.write(`${fmtTs(r.step)},${csvField(r.series)},${r.horizon},${num(r.actual)},${num(r.predicted)},${num(r.lower)},${num(r.upper)},${r.model}\n`)) {
+      if (
+        !out.write(
+          `${fmtTs(r.step)},${csvField(r.series)},${r.horizon},${num(r.actual)},${num(r.predicted)},${num(r.lower)},${num(r.upper)},${r.model}\n`,
+        )
+      ) {
         /* the stream buffers; flushed at the end */
       }
     },

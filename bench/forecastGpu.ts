@@ -8,7 +8,9 @@ import { pathToFileURL } from 'node:url';
 import { backendInfo, initBackend } from '../models/backend.js';
 import { speedRun, type SpeedRow } from './forecastBench.js';
 
-export async function runForecastGpu(sizes: number[] = [1000, 10000, 100000]): Promise<{ backend: string; adapter?: string; skipped: unknown; rows: SpeedRow[] }> {
+export async function runForecastGpu(
+  sizes: number[] = [1000, 10000, 100000],
+): Promise<{ backend: string; adapter?: string; skipped: unknown; rows: SpeedRow[] }> {
   const backend = await initBackend('webgpu');
   const rows: SpeedRow[] = [];
   for (const n of sizes) rows.push(await speedRun(n, backend));
@@ -25,7 +27,10 @@ const isMain = (() => {
 })();
 
 if (isMain) {
-  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
   runForecastGpu(sizes.length ? sizes : undefined).then(
     (r) => console.log(JSON.stringify(r, null, 2)),
     (err: unknown) => {

@@ -56,12 +56,20 @@ function median(xs: number[]): number {
 }
 
 /** One run of the ingest pipeline over the whole topic, from a fresh consumer group. */
-async function ingestOnce(ctx: Awaited<ReturnType<typeof openContext>>, topic: string, n: number, partitionKeys: Record<string, { column: string; bounds: number[] }>, id: string): Promise<IngestRun> {
+async function ingestOnce(
+  ctx: Awaited<ReturnType<typeof openContext>>,
+  topic: string,
+  n: number,
+  partitionKeys: Record<string, { column: string; bounds: number[] }>,
+  id: string,
+): Promise<IngestRun> {
   collectGarbage();
   const deadline = Date.now() + 300_000;
   const ingest = await startIngest(ctx, { groupId: `bench-ingest-${id}`, topic, partitionKeys });
   let failed: unknown = null;
-  ingest.done.catch((err: unknown) => { failed = err; });
+  ingest.done.catch((err: unknown) => {
+    failed = err;
+  });
   while (ingest.source.received === 0 && Date.now() < deadline && !failed) await sleep(5);
   // from the first fetch request: the first fetch's work counts (see TopicSource.firstFetchAt)
   const start = ingest.source.firstFetchAt ?? performance.now();
@@ -84,10 +92,19 @@ async function ingestOnce(ctx: Awaited<ReturnType<typeof openContext>>, topic: s
  * One raw run: the same consumer wrapper, Avro decode only; default fetch sizes unless given;
  * with `thread`, the consumer on its own thread as ingest runs it (the decode stays here).
  */
-async function rawOnce(ctx: Awaited<ReturnType<typeof openContext>>, topic: string, n: number, id: string, fetchBytes?: FetchBytes, thread = false): Promise<number> {
+async function rawOnce(
+  ctx: Awaited<ReturnType<typeof openContext>>,
+  topic: string,
+  n: number,
+  id: string,
+  fetchBytes?: FetchBytes,
+  thread = false,
+): Promise<number> {
   collectGarbage();
   const consumeOpts = { groupId: `bench-raw-${id}`, topics: [topic], ...(fetchBytes ? { fetchBytes } : {}) };
-  const raw = thread ? await consumeTopicsOnThread(ctx.cfg, { ...consumeOpts, clientId: 'shardcast-bench-raw' }) : await consumeTopics(ctx.kafka, consumeOpts);
+  const raw = thread
+    ? await consumeTopicsOnThread(ctx.cfg, { ...consumeOpts, clientId: 'shardcast-bench-raw' })
+    : await consumeTopics(ctx.kafka, consumeOpts);
   let decoded = 0;
   let rawStart = 0;
   raw.batches$.subscribe((ms) => {
@@ -121,15 +138,37 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
       for (let j = i; j < Math.min(n, i + 10_000); j++) {
         const key = (j * 7919) % 1_000_000;
         batch.push({
-          eventId: `b${j}`, ts: t0 + Math.floor((j / n) * 600_000), source: `src${j % 4}`, dialect: 'postgres', database: 'bench',
-          sql: j % 8 < 6 ? `SELECT * FROM t${j % 8} WHERE id = ${key}` : `UPDATE t${j % 8} SET v = ${j} WHERE id BETWEEN ${key} AND ${key + 10}`,
-          fingerprint: null, tables: [], operation: null, durationMs: (j % 50) / 10, rowsRead: 1, rowsWritten: 0, node: `node${j % 3}`,
-          partition: null, keyValues: {}, client: null, status: 'ok', txId: null,
+          eventId: `b${j}`,
+          ts: t0 + Math.floor((j / n) * 600_000),
+          source: `src${j % 4}`,
+          dialect: 'postgres',
+          database: 'bench',
+          sql:
+            j % 8 < 6
+              ? `SELECT * FROM t${j % 8} WHERE id = ${key}`
+              : `UPDATE t${j % 8} SET v = ${j} WHERE id BETWEEN ${key} AND ${key + 10}`,
+          fingerprint: null,
+          tables: [],
+          operation: null,
+          durationMs: (j % 50) / 10,
+          rowsRead: 1,
+          rowsWritten: 0,
+          node: `node${j % 3}`,
+          partition: null,
+          keyValues: {},
+          client: null,
+          status: 'ok',
+          txId: null,
         });
       }
-      await ctx.producer.send(topic.name, batch.map((e) => ({ key: e.source, value: e })));
+      await ctx.producer.send(
+        topic.name,
+        batch.map((e) => ({ key: e.source, value: e })),
+      );
     }
-    const partitionKeys = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`t${i}`, { column: 'id', bounds: [250_000, 500_000, 750_000] }]));
+    const partitionKeys = Object.fromEntries(
+      Array.from({ length: 8 }, (_, i) => [`t${i}`, { column: 'id', bounds: [250_000, 500_000, 750_000] }]),
+    );
 
     const mem = () => {
       const m = process.memoryUsage();
@@ -149,7 +188,9 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
       log(`round ${round}/${rounds}: ingest (consume + decode + validate + featurize + windows + produce aggregates)`);
       const run = await ingestOnce(ctx, topic.name, n, partitionKeys, `${runId}-${round}`);
       ingestRuns.push(run);
-      log(`  ${run.eventsPerSec.toFixed(0)} events/s, peak RSS ${(run.peakRss / 2 ** 20).toFixed(0)} MiB, live heap after GC ${(run.liveHeap / 2 ** 20).toFixed(0)} MiB`);
+      log(
+        `  ${run.eventsPerSec.toFixed(0)} events/s, peak RSS ${(run.peakRss / 2 ** 20).toFixed(0)} MiB, live heap after GC ${(run.liveHeap / 2 ** 20).toFixed(0)} MiB`,
+      );
       log(`round ${round}/${rounds}: raw ceiling (consume + Avro decode)`);
       const raw = await rawOnce(ctx, topic.name, n, `${runId}-${round}`);
       rawRuns.push(raw);
@@ -181,7 +222,13 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
       rawAtIngestFetchEventsPerSec: rawAtFetchEps,
       rawOnConsumerThreadEventsPerSec: rawThreadEps,
       ingestConsumerThread: ctx.cfg.ingestConsumerThread,
-      perRound: ingestRuns.map((r, i) => ({ ingestEventsPerSec: r.eventsPerSec, rawEventsPerSec: rawRuns[i]!, rawAtIngestFetchEventsPerSec: rawAtFetchRuns[i]!, rawOnConsumerThreadEventsPerSec: rawThreadRuns[i]!, peakRssMiB: r.peakRss / 2 ** 20 })),
+      perRound: ingestRuns.map((r, i) => ({
+        ingestEventsPerSec: r.eventsPerSec,
+        rawEventsPerSec: rawRuns[i]!,
+        rawAtIngestFetchEventsPerSec: rawAtFetchRuns[i]!,
+        rawOnConsumerThreadEventsPerSec: rawThreadRuns[i]!,
+        peakRssMiB: r.peakRss / 2 ** 20,
+      })),
       aggregatesSent: ingestRuns[0]!.aggregatesSent,
       rssMiB: peakRss / 2 ** 20,
       rssAtEndMiB: Math.max(...ingestRuns.map((r) => r.rssAtEnd)) / 2 ** 20,
@@ -189,7 +236,12 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
       distinctKeys: Math.min(n, 1_000_000),
       targets: { eventsPerSec: 100_000, ratio: 0.5, rssMiB: 1024 },
     };
-    const rounds$ = result.perRound.map((r) => `${r.ingestEventsPerSec.toFixed(0)}/${r.rawEventsPerSec.toFixed(0)}/${r.rawAtIngestFetchEventsPerSec.toFixed(0)}/${r.rawOnConsumerThreadEventsPerSec.toFixed(0)}`).join(', ');
+    const rounds$ = result.perRound
+      .map(
+        (r) =>
+          `${r.ingestEventsPerSec.toFixed(0)}/${r.rawEventsPerSec.toFixed(0)}/${r.rawAtIngestFetchEventsPerSec.toFixed(0)}/${r.rawOnConsumerThreadEventsPerSec.toFixed(0)}`,
+      )
+      .join(', ');
     const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
     const text = [
       `ingest ${ingestEps.toFixed(0)} events/s (consumer thread ${ctx.cfg.ingestConsumerThread}); raw consume + Avro decode of the same topic ${rawDefaultEps.toFixed(0)} events/s at the consumer's default fetch sizes (${kibLabel({ perPartition: DEFAULT_FETCH_BYTES.perPartition / 1024, total: DEFAULT_FETCH_BYTES.total / 1024 })}), ${rawAtFetchEps.toFixed(0)} at ingest's (${fetchLabel}, SHARDCAST_INGEST_FETCH_KIB) and ${rawThreadEps.toFixed(0)} at ingest's with the consumer on its own thread; medians of ${rounds} alternating rounds over the same ${n} events, each timed from its first fetch request (ingest/raw default/raw at ingest's/raw on a thread per round: ${rounds$})`,

@@ -46,37 +46,49 @@ export function checkTargets(results: readonly PolicyEvalResult[], kinds: Readon
   const out: TargetCheck[] = [];
   for (const r of results) {
     const kind = kinds.get(r.workload);
-    const pred = row(r, 'predictive'), reac = row(r, 'reactive'), stat = row(r, 'static');
+    const pred = row(r, 'predictive'),
+      reac = row(r, 'reactive'),
+      stat = row(r, 'static');
     if (kind === 'periodic') {
       const limit = 0.25 * reac.violationMinutes;
-      const fewer = reac.violationMinutes > 0 ? 1 - pred.violationMinutes / reac.violationMinutes : pred.violationMinutes === 0 ? 1 : -Infinity;
+      const fewer =
+        reac.violationMinutes > 0 ? 1 - pred.violationMinutes / reac.violationMinutes : pred.violationMinutes === 0 ? 1 : -Infinity;
       out.push({
-        target: '≥75% fewer SLA-violation minutes than reactive', workload: r.workload,
+        target: '≥75% fewer SLA-violation minutes than reactive',
+        workload: r.workload,
         measured: `${pred.violationMinutes.toFixed(0)} vs ${reac.violationMinutes.toFixed(0)} (${(fewer * 100).toFixed(0)}% fewer)`,
         pass: reac.violationMinutes > 0 ? pred.violationMinutes <= limit : pred.violationMinutes === 0,
       });
       const share = pred.nodeMinutes / stat.nodeMinutes;
       out.push({
-        target: '≤50% of static-for-peak node-minutes', workload: r.workload,
-        measured: `${pred.nodeMinutes.toFixed(0)} vs ${stat.nodeMinutes.toFixed(0)} (${(share * 100).toFixed(0)}%)`, pass: share <= 0.5,
+        target: '≤50% of static-for-peak node-minutes',
+        workload: r.workload,
+        measured: `${pred.nodeMinutes.toFixed(0)} vs ${stat.nodeMinutes.toFixed(0)} (${(share * 100).toFixed(0)}%)`,
+        pass: share <= 0.5,
       });
     }
     if (kind === 'moving-hotspot' || kind === 'flash-crowd') {
       out.push({
-        target: 'fewer SLA-violation minutes than reactive', workload: r.workload,
-        measured: `${pred.violationMinutes.toFixed(0)} vs ${reac.violationMinutes.toFixed(0)}`, pass: pred.violationMinutes < reac.violationMinutes,
+        target: 'fewer SLA-violation minutes than reactive',
+        workload: r.workload,
+        measured: `${pred.violationMinutes.toFixed(0)} vs ${reac.violationMinutes.toFixed(0)}`,
+        pass: pred.violationMinutes < reac.violationMinutes,
       });
       const ratio = reac.gbMoved > 0 ? pred.gbMoved / reac.gbMoved : pred.gbMoved === 0 ? 0 : Infinity;
       out.push({
-        target: '≤1.2× reactive bytes moved', workload: r.workload,
-        measured: `${pred.gbMoved.toFixed(0)} vs ${reac.gbMoved.toFixed(0)} GiB (${ratio.toFixed(2)}×)`, pass: ratio <= 1.2,
+        target: '≤1.2× reactive bytes moved',
+        workload: r.workload,
+        measured: `${pred.gbMoved.toFixed(0)} vs ${reac.gbMoved.toFixed(0)} GiB (${ratio.toFixed(2)}×)`,
+        pass: ratio <= 1.2,
       });
     }
   }
   const sum = (p: string) => results.reduce((a, r) => a + row(r, p).violationMinutes, 0);
-  const pv = sum('predictive'), ov = sum('oracle');
+  const pv = sum('predictive'),
+    ov = sum('oracle');
   out.push({
-    target: 'within 1.3× of oracle violation minutes (suite total)', workload: 'all',
+    target: 'within 1.3× of oracle violation minutes (suite total)',
+    workload: 'all',
     measured: `${pv.toFixed(0)} vs ${ov.toFixed(0)} (${ov > 0 ? (pv / ov).toFixed(2) : pv === 0 ? '1.00' : '∞'}×)`,
     pass: ov > 0 ? pv <= 1.3 * ov : pv === 0,
   });
@@ -84,10 +96,14 @@ export function checkTargets(results: readonly PolicyEvalResult[], kinds: Readon
 }
 
 export function formatReport(rep: PolicyBenchReport): string {
-  const lines = [`policy benchmark — cluster simulator, ${rep.backend}, all policies run in this process (${(rep.wallMs / 1000).toFixed(1)} s)`, ''];
+  const lines = [
+    `policy benchmark — cluster simulator, ${rep.backend}, all policies run in this process (${(rep.wallMs / 1000).toFixed(1)} s)`,
+    '',
+  ];
   const y = rep.ycsb;
   if (y && 'skipped' in y) lines.push(`YCSB traces SKIPPED (not in the suite or the totals): ${y.skipped}`, '');
-  else if (y) lines.push('YCSB traces (real YCSB client, BasicDB, turned into traces):', ...y.traces.map((t) => `  ${t.name}: ${t.run}`), '');
+  else if (y)
+    lines.push('YCSB traces (real YCSB client, BasicDB, turned into traces):', ...y.traces.map((t) => `  ${t.name}: ${t.run}`), '');
   for (const w of rep.workloads) lines.push(formatTable(w), '');
   lines.push('targets:');
   for (const t of rep.targets) lines.push(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.workload.padEnd(16)} ${t.target}: ${t.measured}`);
@@ -112,7 +128,8 @@ export function runPolicyBench(opts: PolicyBenchOptions = {}): { report: PolicyB
   const ycsbNames = BENCH_TRACES.map((t) => t.name);
   const names = opts.workloads ?? Object.keys(SUITE);
   for (const name of names) {
-    if (!SUITE[name] && !ycsbNames.includes(name)) throw new Error(`unknown workload ${name}; expected one of ${[...Object.keys(SUITE), ...ycsbNames].join(', ')}`);
+    if (!SUITE[name] && !ycsbNames.includes(name))
+      throw new Error(`unknown workload ${name}; expected one of ${[...Object.keys(SUITE), ...ycsbNames].join(', ')}`);
   }
   const kinds = new Map<string, Workload['kind']>();
   const results: PolicyEvalResult[] = [];
@@ -151,8 +168,14 @@ export function runPolicyBench(opts: PolicyBenchOptions = {}): { report: PolicyB
   }
   const targets = checkTargets(results, kinds);
   const report: PolicyBenchReport = {
-    backend: `CPU, node ${process.version}`, simConfig, workloadSimConfig, ycsb, workloads: results, targets,
-    passed: targets.filter((t) => t.pass).length, failed: targets.filter((t) => !t.pass).length,
+    backend: `CPU, node ${process.version}`,
+    simConfig,
+    workloadSimConfig,
+    ycsb,
+    workloads: results,
+    targets,
+    passed: targets.filter((t) => t.pass).length,
+    failed: targets.filter((t) => !t.pass).length,
     wallMs: Math.round(performance.now() - t0),
   };
   return { report, text: opts.json ? JSON.stringify(report, null, 2) : formatReport(report) };

@@ -34,8 +34,16 @@ export interface PolicyEvalResult {
 
 export function toRow(m: SimMetrics, wallMs: number): PolicyRow {
   return {
-    policy: m.policy, violationMinutes: m.violationMinutes, peakUtil: m.peakUtil, nodeMinutes: m.nodeMinutes,
-    gbMoved: m.bytesMoved / 1024 ** 3, actions: m.actions, rejected: m.rejected, failed: m.failed, maxNodes: m.maxNodes, wallMs,
+    policy: m.policy,
+    violationMinutes: m.violationMinutes,
+    peakUtil: m.peakUtil,
+    nodeMinutes: m.nodeMinutes,
+    gbMoved: m.bytesMoved / 1024 ** 3,
+    actions: m.actions,
+    rejected: m.rejected,
+    failed: m.failed,
+    maxNodes: m.maxNodes,
+    wallMs,
   };
 }
 
@@ -46,8 +54,10 @@ export function defaultPolicies(): Policy[] {
 /** Node capacity that makes the trace's mean load fill `meanNodes` nodes at 50% (for foreign traces). */
 export function capacityFor(w: Workload, meanNodes = 4): number {
   let total = 0;
-  w.tables.forEach((tb, ti) => { for (let i = 0; i < w.steps * tb.units; i++) total += w.reads[ti]![i]! + w.writes[ti]![i]!; });
-  return Math.max(1, (total / w.steps) / (meanNodes * 0.5));
+  w.tables.forEach((tb, ti) => {
+    for (let i = 0; i < w.steps * tb.units; i++) total += w.reads[ti]![i]! + w.writes[ti]![i]!;
+  });
+  return Math.max(1, total / w.steps / (meanNodes * 0.5));
 }
 
 /** Runs every policy on one workload. */
@@ -59,17 +69,34 @@ export function evaluateWorkload(w: Workload, sim: Partial<SimConfig> = {}, poli
   });
   const capacity = sim.capacity ?? 6000;
   return {
-    workload: w.name, description: w.description, steps: w.steps, stepMs: w.stepMs,
-    evalMinutes: Math.max(0, w.steps - w.evalStart) * (w.stepMs / 60_000), capacity, rows,
+    workload: w.name,
+    description: w.description,
+    steps: w.steps,
+    stepMs: w.stepMs,
+    evalMinutes: Math.max(0, w.steps - w.evalStart) * (w.stepMs / 60_000),
+    capacity,
+    rows,
   };
 }
 
 export function formatTable(r: PolicyEvalResult): string {
   const head = ['policy', 'SLA-viol min', 'peak util', 'node-min', 'GiB moved', 'actions', 'max nodes'];
-  const lines = r.rows.map((x) => [x.policy, x.violationMinutes.toFixed(0), x.peakUtil.toFixed(2), x.nodeMinutes.toFixed(0), x.gbMoved.toFixed(0), String(x.actions), String(x.maxNodes)]);
+  const lines = r.rows.map((x) => [
+    x.policy,
+    x.violationMinutes.toFixed(0),
+    x.peakUtil.toFixed(2),
+    x.nodeMinutes.toFixed(0),
+    x.gbMoved.toFixed(0),
+    String(x.actions),
+    String(x.maxNodes),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [`${r.workload}: ${r.description}; ${r.evalMinutes} evaluated minutes, node capacity ${r.capacity.toFixed(0)}/step`, fmt(head), ...lines.map(fmt)].join('\n');
+  return [
+    `${r.workload}: ${r.description}; ${r.evalMinutes} evaluated minutes, node capacity ${r.capacity.toFixed(0)}/step`,
+    fmt(head),
+    ...lines.map(fmt),
+  ].join('\n');
 }
 
 /**
@@ -78,7 +105,10 @@ export function formatTable(r: PolicyEvalResult): string {
  * the simulator default for traces made by the suite generators; for other traces, sized so the
  * mean load fills `nodes` (default 4) nodes at 50%.
  */
-export function runPolicyEval(opts: { trace: string; nodes?: number; json?: boolean; capacity?: number }): { result: PolicyEvalResult; text: string } {
+export function runPolicyEval(opts: { trace: string; nodes?: number; json?: boolean; capacity?: number }): {
+  result: PolicyEvalResult;
+  text: string;
+} {
   const text = opts.trace.includes('\n') ? opts.trace : readFileSync(opts.trace, 'utf8');
   const w = parseTrace(text, { name: opts.trace.includes('\n') ? 'trace' : opts.trace.split('/').pop()! });
   const capacity = opts.capacity ?? capacityFor(w, opts.nodes ?? 4);

@@ -31,10 +31,25 @@ function syntheticAggregates(n: number, runId: string): WorkloadAggregate[] {
     seriesId: `bench|${runId}|t${i % 50}|k${i % 997}`,
     windowStart: 1_700_000_000_000 + Math.floor(i / 1000) * 10_000,
     windowEnd: 1_700_000_000_000 + Math.floor(i / 1000) * 10_000 + 10_000,
-    source: 'bench', table: `t${i % 50}`, keyBucket: `k${i % 997}`, partition: null, node: `node${i % 3}`,
-    queries: (i * 7) % 1000, reads: (i * 5) % 800, writes: (i * 3) % 200, rowsRead: i % 5000, rowsWritten: i % 300,
-    errors: i % 17 === 0 ? 1 : 0, unparsed: 0, lateMerged: 0, latencySumMs: (i % 100) * 1.5,
-    latencyP50Ms: 1.2, latencyP95Ms: 8.5, latencyP99Ms: 20.1, hotKeys: [{ key: String(i % 97), count: 5, error: 0 }], coAccess: [],
+    source: 'bench',
+    table: `t${i % 50}`,
+    keyBucket: `k${i % 997}`,
+    partition: null,
+    node: `node${i % 3}`,
+    queries: (i * 7) % 1000,
+    reads: (i * 5) % 800,
+    writes: (i * 3) % 200,
+    rowsRead: i % 5000,
+    rowsWritten: i % 300,
+    errors: i % 17 === 0 ? 1 : 0,
+    unparsed: 0,
+    lateMerged: 0,
+    latencySumMs: (i % 100) * 1.5,
+    latencyP50Ms: 1.2,
+    latencyP95Ms: 8.5,
+    latencyP99Ms: 20.1,
+    hotKeys: [{ key: String(i % 97), count: 5, error: 0 }],
+    coAccess: [],
   }));
 }
 
@@ -64,13 +79,19 @@ export async function runSinkBench(opts: { rows?: number; log?: (s: string) => v
     await provisionTopics(ctx.kafka, [topic]);
     await ctx.serde.registerTopic(topic);
     for (let i = 0; i < n; i += 5000) {
-      await ctx.producer.send(topic.name, aggs.slice(i, i + 5000).map((a) => ({ key: a.seriesId, value: a })));
+      await ctx.producer.send(
+        topic.name,
+        aggs.slice(i, i + 5000).map((a) => ({ key: a.seriesId, value: a })),
+      );
     }
 
     log('sink pipeline: Kafka → ClickHouse');
     const sink = await startSink(ctx, {
-      groupId: `bench-sink-${runId}`, database: sinkDb, topics: [topic.name],
-      aliases: { [topic.name]: TOPICS.aggregates.name }, batchSize: CHUNK,
+      groupId: `bench-sink-${runId}`,
+      database: sinkDb,
+      topics: [topic.name],
+      aliases: { [topic.name]: TOPICS.aggregates.name },
+      batchSize: CHUNK,
     });
     const deadline = Date.now() + 300_000;
     // The clock starts at the first fetched message: group join time is not insert throughput.
@@ -84,7 +105,12 @@ export async function runSinkBench(opts: { rows?: number; log?: (s: string) => v
     const sinkRowsPerSec = sink.rowsInserted() / sinkSec;
     const ratio = sinkRowsPerSec / bulkRowsPerSec;
     return {
-      rows: n, bulkRowsPerSec, sinkRowsPerSec, ratio, target: 0.7, pass: ratio >= 0.7,
+      rows: n,
+      bulkRowsPerSec,
+      sinkRowsPerSec,
+      ratio,
+      target: 0.7,
+      pass: ratio >= 0.7,
       rowsInClickHouse: Number(count?.c ?? 0),
     };
   } finally {

@@ -25,7 +25,18 @@
  * YCSB 0.17 has no seed option: two runs give two different traces.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../lib/config.js';
@@ -117,12 +128,18 @@ export interface TraceResult {
  */
 export function buildTrace(ops: readonly YcsbOp[], shape: TraceShape): TraceResult {
   if (!ops.length) throw new YcsbTraceError('no YCSB operations in the output (was basicdb.verbose=true?)');
-  let keyLo = Infinity, keyHi = -Infinity;
-  for (const o of ops) { keyLo = Math.min(keyLo, o.key); keyHi = Math.max(keyHi, o.key); }
+  let keyLo = Infinity,
+    keyHi = -Infinity;
+  for (const o of ops) {
+    keyLo = Math.min(keyLo, o.key);
+    keyHi = Math.max(keyHi, o.key);
+  }
   const width = Math.max(1, Math.ceil((keyHi + 1 - keyLo) / shape.keyBuckets));
   const rates = shapeRates(shape);
   const rows: string[] = ['ts,table,key,reads,writes'];
-  let i = 0, due = 0, steps = 0;
+  let i = 0,
+    due = 0,
+    steps = 0;
   for (let t = 0; t < shape.steps && i < ops.length; t++) {
     due += rates[t]!;
     const cells = new Map<string, { table: string; bucket: number; reads: number; writes: number }>();
@@ -131,8 +148,12 @@ export function buildTrace(ops: readonly YcsbOp[], shape: TraceShape): TraceResu
       const bucket = Math.min(shape.keyBuckets - 1, Math.floor((o.key - keyLo) / width));
       const id = `${o.table}\u0000${bucket}`;
       let c = cells.get(id);
-      if (!c) { c = { table: o.table, bucket, reads: 0, writes: 0 }; cells.set(id, c); }
-      if (o.kind === 'READ' || o.kind === 'SCAN') c.reads += shape.opWeight; else c.writes += shape.opWeight;
+      if (!c) {
+        c = { table: o.table, bucket, reads: 0, writes: 0 };
+        cells.set(id, c);
+      }
+      if (o.kind === 'READ' || o.kind === 'SCAN') c.reads += shape.opWeight;
+      else c.writes += shape.opWeight;
     }
     if (!cells.size) continue;
     steps = t + 1;
@@ -205,11 +226,26 @@ export function installYcsb(lib = ycsbLibDir(), log: (line: string) => void = ()
   const tmp = `${lib}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  const r = spawnSync(mvn, ['-q', '-B', '-Dstyle.color=never', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${tmp}`, `-Dshardcast.buildDir=${path.join(tmp, '.mvn-build')}`], { encoding: 'utf8', timeout: 10 * 60_000 });
+  const r = spawnSync(
+    mvn,
+    [
+      '-q',
+      '-B',
+      '-Dstyle.color=never',
+      '-f',
+      POM,
+      'dependency:copy-dependencies',
+      `-DoutputDirectory=${tmp}`,
+      `-Dshardcast.buildDir=${path.join(tmp, '.mvn-build')}`,
+    ],
+    { encoding: 'utf8', timeout: 10 * 60_000 },
+  );
   rmSync(path.join(tmp, '.mvn-build'), { recursive: true, force: true });
   if (r.status !== 0) {
     rmSync(tmp, { recursive: true, force: true });
-    throw new YcsbTraceError(`mvn dependency:copy-dependencies for ${POM} failed: ${(r.stderr || r.stdout || String(r.error ?? '')).trim().split('\n').slice(-5).join(' | ')}`);
+    throw new YcsbTraceError(
+      `mvn dependency:copy-dependencies for ${POM} failed: ${(r.stderr || r.stdout || String(r.error ?? '')).trim().split('\n').slice(-5).join(' | ')}`,
+    );
   }
   writeFileSync(path.join(tmp, '.shardcast-installed'), `${pomKey()}\n`);
   rmSync(lib, { recursive: true, force: true });
@@ -237,7 +273,15 @@ export function clientArgs(o: YcsbOptions, operations: number): string[] {
     'basicdb.simulatedelay': '0',
     ...o.props,
   };
-  return ['site.ycsb.Client', '-t', '-db', 'site.ycsb.BasicDB', '-threads', '1', ...Object.entries(props).flatMap(([k, v]) => ['-p', `${k}=${v}`])];
+  return [
+    'site.ycsb.Client',
+    '-t',
+    '-db',
+    'site.ycsb.BasicDB',
+    '-threads',
+    '1',
+    ...Object.entries(props).flatMap(([k, v]) => ['-p', `${k}=${v}`]),
+  ];
 }
 
 /** Reads a text file line by line without holding it whole (BasicDB output runs to ~40 MB). */
@@ -246,7 +290,7 @@ function forEachLine(file: string, fn: (line: string) => void): void {
   try {
     const buf = Buffer.alloc(1 << 20);
     let rest = '';
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) {
+    for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null)) {
       const lines = (rest + buf.toString('utf8', 0, n)).split('\n');
       rest = lines.pop()!;
       for (const l of lines) fn(l);
@@ -278,9 +322,15 @@ export function runYcsb(opts: Partial<YcsbOptions> & { distribution: RequestDist
   try {
     const r = spawnSync(java, args, { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8', timeout: 10 * 60_000 });
     closeSync(fd);
-    if (r.status !== 0) throw new YcsbTraceError(`YCSB client failed (exit ${r.status ?? r.signal}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+    if (r.status !== 0)
+      throw new YcsbTraceError(
+        `YCSB client failed (exit ${r.status ?? r.signal}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`,
+      );
     const ops: YcsbOp[] = [];
-    forEachLine(out, (line) => { const op = parseBasicDbLine(line); if (op) ops.push(op); });
+    forEachLine(out, (line) => {
+      const op = parseBasicDbLine(line);
+      if (op) ops.push(op);
+    });
     const trace = buildTrace(ops, o.shape);
     return { ...trace, command: `java ${args.join(' ')}`, wallMs: Math.round(performance.now() - t0) };
   } finally {
@@ -293,7 +343,10 @@ export function runYcsb(opts: Partial<YcsbOptions> & { distribution: RequestDist
  * `<stackDir>/traces/` (keyed by its options), or null with the reason when YCSB is not
  * available (no jars and no Maven, no java, no network for the first fetch).
  */
-export function ycsbWorkloads(log: (line: string) => void = () => {}, stackDir = loadConfig().stackDir): { workloads: { workload: Workload; run: string }[] } | { skipped: string } {
+export function ycsbWorkloads(
+  log: (line: string) => void = () => {},
+  stackDir = loadConfig().stackDir,
+): { workloads: { workload: Workload; run: string }[] } | { skipped: string } {
   const lib = ycsbLibDir(stackDir);
   try {
     installYcsb(lib, log);

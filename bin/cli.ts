@@ -29,7 +29,9 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str) });
 
-  const stack = program.command('stack').description('the local stack of real servers (Kafka, schema registry, ClickHouse, Neo4j, PostgreSQL nodes)');
+  const stack = program
+    .command('stack')
+    .description('the local stack of real servers (Kafka, schema registry, ClickHouse, Neo4j, PostgreSQL nodes)');
   stack
     .command('up')
     .description('install what is missing and start every service not given by env; idempotent')
@@ -48,7 +50,9 @@ export function buildProgram(): Command {
     .description('the main job end to end on the local stack, with a report at the end')
     .option('--duration <seconds>', 'how long the workload runs', positiveInt('--duration'), 120)
     .addOption(json('print the final report as JSON on stdout'))
-    .action(async (o) => { await (await import('../demo/demo.js')).runDemo(o); });
+    .action(async (o) => {
+      await (await import('../demo/demo.js')).runDemo(o);
+    });
 
   program
     .command('publish')
@@ -63,7 +67,10 @@ export function buildProgram(): Command {
     .description('run a long-running pipeline until SIGINT/SIGTERM (graceful drain)')
     .argument('<pipeline>', 'ingest | forecast | decide | execute | sink | catalog | all')
     .option('--group <id>', 'consumer group id prefix', 'shardcast')
-    .option('--metrics-port <port>', 'serve Prometheus metrics at http://127.0.0.1:<port>/metrics (default SHARDCAST_METRICS_PORT or 9464; 0 = any free port)')
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics at http://127.0.0.1:<port>/metrics (default SHARDCAST_METRICS_PORT or 9464; 0 = any free port)',
+    )
     .option('--no-metrics', 'do not serve metrics')
     .action(async (name, o) => (await import('../pipelines/run.js')).runPipelineCommand(name, o));
 
@@ -103,16 +110,33 @@ export function buildProgram(): Command {
     .option('--insert-order <order>', 'YCSB insertorder: ordered (keys are record numbers) | hashed', 'ordered')
     .option('--days <n>', 'length of the trace in days', positiveInt('--days'), 3)
     .option('--step-seconds <s>', 'trace step', positiveInt('--step-seconds'), 120)
-    .option('--peak-ops <n>', 'YCSB operations per step at the daily peak (time comes from operation order)', positiveInt('--peak-ops'), 1200)
+    .option(
+      '--peak-ops <n>',
+      'YCSB operations per step at the daily peak (time comes from operation order)',
+      positiveInt('--peak-ops'),
+      1200,
+    )
     .option('--op-weight <n>', 'queries each YCSB operation stands for in the trace', positiveInt('--op-weight'), 5)
     .option('--key-buckets <n>', 'keys are aggregated into this many equal-width buckets', positiveInt('--key-buckets'), 64)
     .option('--install', 'fetch the YCSB jars (site.ycsb:core, Maven) and stop unless --out is given')
     .addOption(json('print the summary as JSON'))
-    .addHelpText('after', '\nRuns site.ycsb.Client -t -db site.ycsb.BasicDB -p basicdb.verbose=true (jars from infra/ycsb/pom.xml)\nand deals its operations to steps in order at a business-day rate; see bench/ycsbTrace.ts.')
-    .action(async (source, o) => (await import('./commands/trace.js')).traceCommand(source, {
-      ...o, readProportion: o.read, updateProportion: o.update, insertProportion: o.insert, stepSeconds: o.stepSeconds,
-      peakOps: o.peakOps, opWeight: o.opWeight, keyBuckets: o.keyBuckets, insertOrder: o.insertOrder,
-    }));
+    .addHelpText(
+      'after',
+      '\nRuns site.ycsb.Client -t -db site.ycsb.BasicDB -p basicdb.verbose=true (jars from infra/ycsb/pom.xml)\nand deals its operations to steps in order at a business-day rate; see bench/ycsbTrace.ts.',
+    )
+    .action(async (source, o) =>
+      (await import('./commands/trace.js')).traceCommand(source, {
+        ...o,
+        readProportion: o.read,
+        updateProportion: o.update,
+        insertProportion: o.insert,
+        stepSeconds: o.stepSeconds,
+        peakOps: o.peakOps,
+        opWeight: o.opWeight,
+        keyBuckets: o.keyBuckets,
+        insertOrder: o.insertOrder,
+      }),
+    );
 
   program
     .command('bench')
@@ -127,7 +151,11 @@ export function buildProgram(): Command {
     .argument('[query-name]', 'name of the query; omit to list them')
     .addOption(json('print rows as JSON'))
     .option('--limit <n>', 'rows at most', positiveInt('--limit'), 20)
-    .option('--since <time>', 'only rows from this time on: epoch milliseconds or an ISO date (the demo report prints its own)', timeArg('--since'))
+    .option(
+      '--since <time>',
+      'only rows from this time on: epoch milliseconds or an ISO date (the demo report prints its own)',
+      timeArg('--since'),
+    )
     .option('--until <time>', 'only rows before this time: epoch milliseconds or an ISO date', timeArg('--until'))
     .addHelpText('after', `\nQueries:\n${describeQueries()}`)
     .action(async (name, o) => (await import('./commands/analytics.js')).analyticsCommand(name, o));
@@ -141,7 +169,9 @@ export function buildProgram(): Command {
     .addOption(json('print as JSON'))
     .action(async (id, o) => (await import('./commands/approve.js')).approveCommand(id, o));
 
-  const catalog = program.command('catalog').description('the Neo4j federation catalog: discovery, where a key lives, what is hot, lineage');
+  const catalog = program
+    .command('catalog')
+    .description('the Neo4j federation catalog: discovery, where a key lives, what is hot, lineage');
   catalog
     .command('discover')
     .description('introspect every source now (PostgreSQL nodes, ClickHouse, Kafka); print new, vanished and changed objects')

@@ -61,7 +61,10 @@ export class ClickHouseDiscovery implements SourceDiscovery {
   readonly source: string;
   private readonly ch: ClickHouseClient;
 
-  constructor(private readonly cfg: Pick<Config, 'clickhouseUrl' | 'clickhouseUser' | 'clickhousePassword'>, private readonly opts: { source?: string; costPerGbMonth?: number } = {}) {
+  constructor(
+    private readonly cfg: Pick<Config, 'clickhouseUrl' | 'clickhouseUser' | 'clickhousePassword'>,
+    private readonly opts: { source?: string; costPerGbMonth?: number } = {},
+  ) {
     this.source = opts.source ?? CH_SOURCE;
     this.ch = createClickHouse(cfg);
   }
@@ -89,7 +92,15 @@ export class ClickHouseDiscovery implements SourceDiscovery {
       ),
     ]);
     const snap: Snapshot = {
-      source: { id: src, kind: 'warehouse', engine: 'clickhouse', version: info?.v, endpoint: endpointOf(this.cfg.clickhouseUrl), latencyMs: latency, costPerGbMonth: this.opts.costPerGbMonth },
+      source: {
+        id: src,
+        kind: 'warehouse',
+        engine: 'clickhouse',
+        version: info?.v,
+        endpoint: endpointOf(this.cfg.clickhouseUrl),
+        latencyMs: latency,
+        costPerGbMonth: this.opts.costPerGbMonth,
+      },
       scopes: ['ch/', 'ch-nodes/'],
       nodes: [{ name: host, endpoint: endpointOf(this.cfg.clickhouseUrl), state: 'active', latencyMs: latency, scope: 'ch-nodes/' }],
       databases: dbs.map((d) => ({ name: d.name, node: host, scope: `ch/${d.name}/` })),
@@ -102,7 +113,8 @@ export class ClickHouseDiscovery implements SourceDiscovery {
     const key = (db: string, name: string) => `${db}\u0000${name}`;
     const byName = new Map(tables.map((t) => [key(t.database, t.name), t]));
     // `.inner.<mv>` holds a materialized view's rows: its parts are the view's.
-    const storageOf = (t: TableRow): TableRow | undefined => (t.engine === 'MaterializedView' ? byName.get(key(t.database, `.inner.${t.name}`)) : undefined);
+    const storageOf = (t: TableRow): TableRow | undefined =>
+      t.engine === 'MaterializedView' ? byName.get(key(t.database, `.inner.${t.name}`)) : undefined;
     const folded = new Set(tables.filter((t) => storageOf(t) !== undefined).map((t) => key(t.database, `.inner.${t.name}`)));
     const partsOf = new Map<string, PartRow[]>();
     for (const p of parts) partsOf.set(key(p.database, p.table), [...(partsOf.get(key(p.database, p.table)) ?? []), p]);
@@ -115,14 +127,32 @@ export class ClickHouseDiscovery implements SourceDiscovery {
       const kind = t.engine === 'MaterializedView' ? 'materialized_view' : t.engine === 'View' ? 'view' : 'table';
       const partitionKey = storage.partition_key || null;
       snap.tables.push({
-        source: src, database: t.database, name: t.name, kind, engine: t.engine, partitionKey,
-        rows: ps.reduce((a, p) => a + Number(p.rows), 0), bytes: ps.reduce((a, p) => a + Number(p.bytes), 0), scope,
+        source: src,
+        database: t.database,
+        name: t.name,
+        kind,
+        engine: t.engine,
+        partitionKey,
+        rows: ps.reduce((a, p) => a + Number(p.rows), 0),
+        bytes: ps.reduce((a, p) => a + Number(p.bytes), 0),
+        scope,
       });
       present.add(key(t.database, t.name));
       for (const p of ps) {
         snap.partitions.push({
-          source: src, database: t.database, table: t.name, name: p.pid, kind: p.pid === 'all' ? 'whole' : 'value', value: p.value,
-          lo: null, hi: null, node: host, rows: Number(p.rows), bytes: Number(p.bytes), physical: `${storage.database}.${storage.name}`, scope,
+          source: src,
+          database: t.database,
+          table: t.name,
+          name: p.pid,
+          kind: p.pid === 'all' ? 'whole' : 'value',
+          value: p.value,
+          lo: null,
+          hi: null,
+          node: host,
+          rows: Number(p.rows),
+          bytes: Number(p.bytes),
+          physical: `${storage.database}.${storage.name}`,
+          scope,
         });
       }
     }
@@ -132,11 +162,21 @@ export class ClickHouseDiscovery implements SourceDiscovery {
       if (!present.has(key(t.database, t.name))) continue;
       t.dt.forEach((name, i) => {
         const db = t.dd[i] ?? t.database;
-        if (present.has(key(db, name))) lineage.push({ from: { label: 'Table', id: id(db, name) }, to: { label: 'Table', id: id(t.database, t.name) }, via: 'materialized_view' });
+        if (present.has(key(db, name)))
+          lineage.push({
+            from: { label: 'Table', id: id(db, name) },
+            to: { label: 'Table', id: id(t.database, t.name) },
+            via: 'materialized_view',
+          });
       });
       if (t.engine === 'MaterializedView') {
         const to = mvTarget(t.q, t.database);
-        if (to && present.has(key(to.db, to.name))) lineage.push({ from: { label: 'Table', id: id(to.db, to.name) }, to: { label: 'Table', id: id(t.database, t.name) }, via: 'mv_target' });
+        if (to && present.has(key(to.db, to.name)))
+          lineage.push({
+            from: { label: 'Table', id: id(to.db, to.name) },
+            to: { label: 'Table', id: id(t.database, t.name) },
+            via: 'mv_target',
+          });
       }
     }
     snap.lineage = lineage;

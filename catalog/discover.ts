@@ -7,7 +7,7 @@
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import type { Driver } from './neo4j.js';
-import { applySnapshot, type ApplyOptions, type CatalogDiff, type Snapshot } from './snapshot.js';
+import { applySnapshot, type ApplyOptions, type CatalogDiff } from './snapshot.js';
 import { ClickHouseDiscovery } from './clickhouse.js';
 import { KafkaDiscovery } from './kafka.js';
 import { PostgresDiscovery, type PgDiscoveryOptions } from './pg.js';
@@ -34,7 +34,11 @@ export class Discovery {
   /** Start time of each source's last successful full discovery. */
   readonly lastFull = new Map<string, number>();
 
-  constructor(private readonly driver: Driver, readonly sources: SourceDiscovery[], private readonly opts: DiscoveryOptions = {}) {}
+  constructor(
+    private readonly driver: Driver,
+    readonly sources: SourceDiscovery[],
+    private readonly opts: DiscoveryOptions = {},
+  ) {}
 
   static open(cfg: Config, driver: Driver, opts: DiscoveryOptions = {}): Discovery {
     const kinds = opts.kinds ?? ['postgres', 'clickhouse', 'kafka'];
@@ -56,15 +60,17 @@ export class Discovery {
   /** Discovers one source (whole, or one target in it); serialised per source. */
   discover(source: SourceDiscovery, target?: DiscoveryTarget): Promise<CatalogDiff> {
     const prev = this.chains.get(source.source) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(async () => {
-      const started = Date.now();
-      const snap = await source.snapshot(target);
-      const diff = await applySnapshot(this.driver, snap, { ...this.opts, now: started });
-      const whole = target === undefined || (target.table === undefined && target.topic === undefined);
-      if (whole && snap.unreachable.length === 0) this.lastFull.set(source.source, started);
-      this.report(diff, target);
-      return diff;
-    });
+    const run = prev
+      .catch(() => undefined)
+      .then(async () => {
+        const started = Date.now();
+        const snap = await source.snapshot(target);
+        const diff = await applySnapshot(this.driver, snap, { ...this.opts, now: started });
+        const whole = target === undefined || (target.table === undefined && target.topic === undefined);
+        if (whole && snap.unreachable.length === 0) this.lastFull.set(source.source, started);
+        this.report(diff, target);
+        return diff;
+      });
     this.chains.set(source.source, run);
     return run;
   }
@@ -77,7 +83,10 @@ export class Discovery {
       if (r.status === 'fulfilled') out.diffs.push(r.value);
       else {
         out.failed.push({ source, reason: (r.reason as Error).message });
-        this.opts.log?.warn({ source, err: (r.reason as Error).message }, 'catalog discovery failed; the graph keeps what it had for this source');
+        this.opts.log?.warn(
+          { source, err: (r.reason as Error).message },
+          'catalog discovery failed; the graph keeps what it had for this source',
+        );
       }
     });
     return out;
@@ -86,14 +95,32 @@ export class Discovery {
   private report(d: CatalogDiff, target?: DiscoveryTarget): void {
     const log = this.opts.log;
     if (!log) return;
-    const list = (xs: { label: string; id: string }[]) => xs.slice(0, MAX_LOGGED).map((x) => `${x.label} ${x.id}`).concat(xs.length > MAX_LOGGED ? [`… ${xs.length - MAX_LOGGED} more`] : []);
-    const fields = { source: d.source, target, added: d.added.length, vanished: d.vanished.length, changed: d.changed.length, counts: d.counts };
+    const list = (xs: { label: string; id: string }[]) =>
+      xs
+        .slice(0, MAX_LOGGED)
+        .map((x) => `${x.label} ${x.id}`)
+        .concat(xs.length > MAX_LOGGED ? [`… ${xs.length - MAX_LOGGED} more`] : []);
+    const fields = {
+      source: d.source,
+      target,
+      added: d.added.length,
+      vanished: d.vanished.length,
+      changed: d.changed.length,
+      counts: d.counts,
+    };
     if (d.added.length || d.vanished.length || d.changed.length) {
-      log.info({ ...fields, new: list(d.added), gone: list(d.vanished), moved: d.changed.slice(0, MAX_LOGGED).map((c) => `${c.id}: ${c.what}`) }, 'catalog changed');
+      log.info(
+        { ...fields, new: list(d.added), gone: list(d.vanished), moved: d.changed.slice(0, MAX_LOGGED).map((c) => `${c.id}: ${c.what}`) },
+        'catalog changed',
+      );
     } else {
       log.debug(fields, 'catalog unchanged');
     }
-    for (const u of d.unreachable) log.warn({ source: d.source, scope: u.scope, reason: u.reason }, 'part of a source did not answer; its objects were left as they were');
+    for (const u of d.unreachable)
+      log.warn(
+        { source: d.source, scope: u.scope, reason: u.reason },
+        'part of a source did not answer; its objects were left as they were',
+      );
   }
 
   async close(): Promise<void> {

@@ -122,11 +122,24 @@ export async function upsertSource(driver: Driver, s: SourceFact): Promise<void>
     `MERGE (s:DataSource {id: $id})
      SET s.kind = $kind, s.engine = $engine, s.endpoint = $endpoint, s.version = coalesce($version, s.version),
          s.costPerGbMonth = coalesce($cost, s.costPerGbMonth), s.latencyMs = coalesce($latency, s.latencyMs), s.seenAt = timestamp()`,
-    { id: s.id, kind: s.kind, engine: s.engine, endpoint: s.endpoint, version: s.version ?? null, cost: s.costPerGbMonth ?? null, latency: s.latencyMs ?? null },
+    {
+      id: s.id,
+      kind: s.kind,
+      engine: s.engine,
+      endpoint: s.endpoint,
+      version: s.version ?? null,
+      cost: s.costPerGbMonth ?? null,
+      latency: s.latencyMs ?? null,
+    },
   );
 }
 
-export async function upsertNode(driver: Driver, source: string, node: string, props: { endpoint: string; capacity?: number }): Promise<void> {
+export async function upsertNode(
+  driver: Driver,
+  source: string,
+  node: string,
+  props: { endpoint: string; capacity?: number },
+): Promise<void> {
   await driver.executeQuery(
     `MATCH (s:DataSource {id: $source})
      MERGE (n:Node {id: $id}) SET n.name = $node, n.source = $source, n.endpoint = $endpoint, n.capacity = $capacity, n.seenAt = timestamp()
@@ -144,8 +157,14 @@ export async function upsertTable(driver: Driver, t: TableFact): Promise<void> {
        t.partitionKey = $key, t.rows = $rows, t.bytes = $bytes, t.seenAt = timestamp()
      MERGE (d)-[:HAS_TABLE]->(t)`,
     {
-      source: t.source, dbId: `${t.source}/${t.database}`, database: t.database, id: tableId(t), name: t.name,
-      key: t.partitionKey ?? null, rows: t.rows ?? null, bytes: t.bytes ?? null,
+      source: t.source,
+      dbId: `${t.source}/${t.database}`,
+      database: t.database,
+      id: tableId(t),
+      name: t.name,
+      key: t.partitionKey ?? null,
+      rows: t.rows ?? null,
+      bytes: t.bytes ?? null,
     },
   );
 }
@@ -165,8 +184,17 @@ export async function upsertPartition(driver: Driver, p: PartitionFact): Promise
      MATCH (n:Node {id: $nodeId})
      MERGE (p)-[:PLACED_ON {role: 'primary'}]->(n)`,
     {
-      tableId: tableId(p), id: partitionId(p), name: p.name, table: p.table, source: p.source, node: p.node, lo: p.lo, hi: p.hi,
-      rows: p.rows ?? null, bytes: p.bytes ?? null, nodeId: nodeId(p.source, p.node),
+      tableId: tableId(p),
+      id: partitionId(p),
+      name: p.name,
+      table: p.table,
+      source: p.source,
+      node: p.node,
+      lo: p.lo,
+      hi: p.hi,
+      rows: p.rows ?? null,
+      bytes: p.bytes ?? null,
+      nodeId: nodeId(p.source, p.node),
     },
   );
 }

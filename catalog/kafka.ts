@@ -24,12 +24,14 @@ export const brokerName = (id: number) => `broker${id}`;
 async function pool<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!);
+      }
+    }),
+  );
   return out;
 }
 
@@ -38,7 +40,10 @@ export class KafkaDiscovery implements SourceDiscovery {
   readonly source: string;
   private readonly kafka: Kafka;
 
-  constructor(private readonly cfg: Pick<Config, 'kafkaBrokers'>, private readonly opts: { source?: string; costPerGbMonth?: number } = {}) {
+  constructor(
+    private readonly cfg: Pick<Config, 'kafkaBrokers'>,
+    private readonly opts: { source?: string; costPerGbMonth?: number } = {},
+  ) {
     this.source = opts.source ?? KAFKA_SOURCE;
     this.kafka = createKafka(cfg, 'shardcast-catalog');
   }
@@ -64,8 +69,9 @@ export class KafkaDiscovery implements SourceDiscovery {
     const cluster = await admin.describeCluster();
     const latency = Math.round((performance.now() - t0) * 100) / 100;
     // Metadata of every topic in one request: naming topics makes a deleted one an error.
-    const meta = (await admin.fetchTopicMetadata()).topics
-      .filter((t) => !t.name.startsWith('__') && (target.topic === undefined || t.name === target.topic));
+    const meta = (await admin.fetchTopicMetadata()).topics.filter(
+      (t) => !t.name.startsWith('__') && (target.topic === undefined || t.name === target.topic),
+    );
     const offsets = await pool(meta, 4, async (t) => {
       try {
         return await admin.fetchTopicOffsets(t.name);
@@ -75,17 +81,25 @@ export class KafkaDiscovery implements SourceDiscovery {
     });
     const policies = new Map<string, string>();
     if (meta.length > 0) {
-      const cfgs = await admin.describeConfigs({
-        resources: meta.map((t) => ({ type: ConfigResourceTypes.TOPIC, name: t.name, configNames: ['cleanup.policy'] })),
-        includeSynonyms: false,
-      }).catch(() => ({ resources: [] as { resourceName: string; configEntries: { configName: string; configValue: string }[] }[] }));
-      for (const r of cfgs.resources) policies.set(r.resourceName, r.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? '');
+      const cfgs = await admin
+        .describeConfigs({
+          resources: meta.map((t) => ({ type: ConfigResourceTypes.TOPIC, name: t.name, configNames: ['cleanup.policy'] })),
+          includeSynonyms: false,
+        })
+        .catch(() => ({ resources: [] as { resourceName: string; configEntries: { configName: string; configValue: string }[] }[] }));
+      for (const r of cfgs.resources)
+        policies.set(r.resourceName, r.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? '');
     }
     const endpoint = this.cfg.kafkaBrokers.join(',');
     const snap: Snapshot = {
       source: { id: src, kind: 'streaming', engine: 'kafka', endpoint, latencyMs: latency, costPerGbMonth: this.opts.costPerGbMonth },
       scopes: target.topic !== undefined ? [`kafka/${target.topic}/`] : ['kafka/', 'kafka-brokers/'],
-      nodes: cluster.brokers.map((b) => ({ name: brokerName(b.nodeId), endpoint: `${b.host}:${b.port}`, state: 'active', scope: 'kafka-brokers/' })),
+      nodes: cluster.brokers.map((b) => ({
+        name: brokerName(b.nodeId),
+        endpoint: `${b.host}:${b.port}`,
+        state: 'active',
+        scope: 'kafka-brokers/',
+      })),
       databases: [],
       tables: [],
       partitions: [],
@@ -104,14 +118,29 @@ export class KafkaDiscovery implements SourceDiscovery {
         const count = o ? Math.max(0, Number(o.high) - Number(o.low)) : 0;
         messages += count;
         snap.partitions.push({
-          source: src, database: '', table: t.name, topic: t.name, name: String(p.partitionId), kind: 'hash', bucket: p.partitionId, modulus: n,
-          lo: null, hi: null, node: p.leader >= 0 ? brokerName(p.leader) : 'unavailable',
-          replicas: p.replicas.filter((r) => r !== p.leader).map(brokerName), rows: count, scope,
+          source: src,
+          database: '',
+          table: t.name,
+          topic: t.name,
+          name: String(p.partitionId),
+          kind: 'hash',
+          bucket: p.partitionId,
+          modulus: n,
+          lo: null,
+          hi: null,
+          node: p.leader >= 0 ? brokerName(p.leader) : 'unavailable',
+          replicas: p.replicas.filter((r) => r !== p.leader).map(brokerName),
+          rows: count,
+          scope,
         });
       }
       snap.topics.push({
-        name: t.name, partitions: n, replicationFactor: t.partitions[0]?.replicas.length ?? 0, messages,
-        compacted: (policies.get(t.name) ?? '').includes('compact'), scope,
+        name: t.name,
+        partitions: n,
+        replicationFactor: t.partitions[0]?.replicas.length ?? 0,
+        messages,
+        compacted: (policies.get(t.name) ?? '').includes('compact'),
+        scope,
       });
     });
     return snap;

@@ -23,9 +23,7 @@ export type DiscoveredLabel = (typeof DISCOVERED)[number];
 export async function ensureCatalogSchema(driver: Driver): Promise<void> {
   // Labels come from the constant lists above, never from input: safe to place in the text.
   for (const label of LABELS) {
-    await driver.executeQuery(
-      `CREATE CONSTRAINT ${label.toLowerCase()}_id IF NOT EXISTS FOR (n:${label}) REQUIRE n.id IS UNIQUE`,
-    );
+    await driver.executeQuery(`CREATE CONSTRAINT ${label.toLowerCase()}_id IF NOT EXISTS FOR (n:${label}) REQUIRE n.id IS UNIQUE`);
   }
   await driver.executeQuery('CREATE INDEX table_name IF NOT EXISTS FOR (t:Table) ON (t.name)');
   await driver.executeQuery('CREATE INDEX partition_table IF NOT EXISTS FOR (p:Partition) ON (p.table)');

@@ -99,7 +99,9 @@ function bound(text: string | null): { num: number | null; text: string | null }
 }
 
 /** A declarative partition's bound clause → the partition's kind and bounds. */
-export function parseBound(expr: string | null): Pick<PartitionFact, 'kind' | 'lo' | 'hi' | 'loText' | 'hiText' | 'bucket' | 'modulus' | 'value'> {
+export function parseBound(
+  expr: string | null,
+): Pick<PartitionFact, 'kind' | 'lo' | 'hi' | 'loText' | 'hiText' | 'bucket' | 'modulus' | 'value'> {
   const e = (expr ?? '').trim();
   const range = /^FOR VALUES FROM \((.+)\) TO \((.+)\)$/i.exec(e);
   if (range) {
@@ -109,7 +111,8 @@ export function parseBound(expr: string | null): Pick<PartitionFact, 'kind' | 'l
       const m = /^'?(-?[0-9]{1,19})'?$/.exec(s);
       return m ? m[1]! : undefined; // undefined: not a single integer column
     };
-    const lo = one(range[1]!), hi = one(range[2]!);
+    const lo = one(range[1]!),
+      hi = one(range[2]!);
     if (lo !== undefined && hi !== undefined) {
       return { kind: 'range', lo: lo === null ? null : Number(lo), hi: hi === null ? null : Number(hi), loText: lo, hiText: hi, value: e };
     }
@@ -125,7 +128,10 @@ export class PostgresDiscovery implements SourceDiscovery {
   readonly source: string;
   private readonly pools = new Map<string, pg.Pool>();
 
-  constructor(private readonly pgNodes: string[], private readonly opts: PgDiscoveryOptions = {}) {
+  constructor(
+    private readonly pgNodes: string[],
+    private readonly opts: PgDiscoveryOptions = {},
+  ) {
     this.source = opts.source ?? PG_SOURCE;
   }
 
@@ -159,9 +165,11 @@ export class PostgresDiscovery implements SourceDiscovery {
     const coordUrl = this.pgNodes[0]!;
     const coord = this.pool(coordUrl);
     const latency = await this.ping(coordUrl);
-    const info = (await coord.query<{ db: string; v: string; routed: boolean }>(
-      `SELECT current_database() AS db, current_setting('server_version') AS v, to_regclass('shardcast_route.tables') IS NOT NULL AS routed`,
-    )).rows[0]!;
+    const info = (
+      await coord.query<{ db: string; v: string; routed: boolean }>(
+        `SELECT current_database() AS db, current_setting('server_version') AS v, to_regclass('shardcast_route.tables') IS NOT NULL AS routed`,
+      )
+    ).rows[0]!;
     const db = info.db;
 
     // Nodes: the routing map's list (it includes nodes added by scale_out), plus configured ones.
@@ -187,43 +195,65 @@ export class PostgresDiscovery implements SourceDiscovery {
       }
     }
 
-    const visit = target.table !== undefined
-      ? nodes.filter((n) => routes.some((r) => r.shards.some((s) => s.node === n.node || s.replicas.includes(n.node))))
-      : nodes.filter((n) => n.state !== 'stopped');
+    const visit =
+      target.table !== undefined
+        ? nodes.filter((n) => routes.some((r) => r.shards.some((s) => s.node === n.node || s.replicas.includes(n.node))))
+        : nodes.filter((n) => n.state !== 'stopped');
     const perNode = new Map<string, { rels: RelRow[]; deps: DepRow[]; registered: Set<string>; latency: number }>();
     const unreachable: Snapshot['unreachable'] = [];
-    await Promise.all(visit.map(async (n) => {
-      try {
-        const latency = await this.ping(n.url);
-        const p = this.pool(n.url);
-        const [rels, deps, reg] = await Promise.all([
-          p.query<RelRow>(REL_SQL),
-          p.query<DepRow>(DEP_SQL),
-          p.query<{ physical: string }>(REGISTRY_SQL).catch(() => ({ rows: [] as { physical: string }[] })),
-        ]);
-        perNode.set(n.node, { rels: rels.rows, deps: deps.rows, registered: new Set(reg.rows.map((r) => r.physical)), latency });
-      } catch (err) {
-        unreachable.push({ scope: `node/${n.node}/`, reason: `${n.node} (${endpointOf(n.url)}): ${(err as Error).message}` });
-      }
-    }));
+    await Promise.all(
+      visit.map(async (n) => {
+        try {
+          const latency = await this.ping(n.url);
+          const p = this.pool(n.url);
+          const [rels, deps, reg] = await Promise.all([
+            p.query<RelRow>(REL_SQL),
+            p.query<DepRow>(DEP_SQL),
+            p.query<{ physical: string }>(REGISTRY_SQL).catch(() => ({ rows: [] as { physical: string }[] })),
+          ]);
+          perNode.set(n.node, { rels: rels.rows, deps: deps.rows, registered: new Set(reg.rows.map((r) => r.physical)), latency });
+        } catch (err) {
+          unreachable.push({ scope: `node/${n.node}/`, reason: `${n.node} (${endpointOf(n.url)}): ${(err as Error).message}` });
+        }
+      }),
+    );
 
     // Every node that should be up is asked; one that does not answer is recorded 'unreachable'
     // (planners place nothing there), whatever the routing map says.
     const down = new Set(unreachable.map((u) => u.scope.slice('node/'.length, -1)));
-    await Promise.all(nodes.filter((n) => n.state !== 'stopped' && !perNode.has(n.node) && !down.has(n.node)).map(async (n) => {
-      await this.ping(n.url).catch(() => down.add(n.node));
-    }));
+    await Promise.all(
+      nodes
+        .filter((n) => n.state !== 'stopped' && !perNode.has(n.node) && !down.has(n.node))
+        .map(async (n) => {
+          await this.ping(n.url).catch(() => down.add(n.node));
+        }),
+    );
     const localDb = (node: string) => `${db}@${node}`;
     const snap: Snapshot = {
-      source: { id: src, kind: 'oltp', engine: 'postgresql', version: info.v, endpoint: endpointOf(coordUrl), latencyMs: latency, costPerGbMonth: this.opts.costPerGbMonth },
-      scopes: target.table !== undefined
-        ? [`route/${target.table}/`]
-        : ['route/', 'nodes/', ...[...perNode.keys()].map((n) => `node/${n}/`)],
+      source: {
+        id: src,
+        kind: 'oltp',
+        engine: 'postgresql',
+        version: info.v,
+        endpoint: endpointOf(coordUrl),
+        latencyMs: latency,
+        costPerGbMonth: this.opts.costPerGbMonth,
+      },
+      scopes:
+        target.table !== undefined ? [`route/${target.table}/`] : ['route/', 'nodes/', ...[...perNode.keys()].map((n) => `node/${n}/`)],
       nodes: nodes.map((n) => ({
-        name: n.node, endpoint: endpointOf(n.url), state: down.has(n.node) ? 'unreachable' : n.state, managed: n.managedDir !== null, capacity: this.opts.nodeCapacity ?? null,
-        latencyMs: perNode.get(n.node)?.latency ?? null, scope: 'nodes/',
+        name: n.node,
+        endpoint: endpointOf(n.url),
+        state: down.has(n.node) ? 'unreachable' : n.state,
+        managed: n.managedDir !== null,
+        capacity: this.opts.nodeCapacity ?? null,
+        latencyMs: perNode.get(n.node)?.latency ?? null,
+        scope: 'nodes/',
       })),
-      databases: [{ name: db, node: null, scope: 'db/' }, ...[...perNode.keys()].map((n) => ({ name: localDb(n), node: n, scope: `node/${n}/` }))],
+      databases: [
+        { name: db, node: null, scope: 'db/' },
+        ...[...perNode.keys()].map((n) => ({ name: localDb(n), node: n, scope: `node/${n}/` })),
+      ],
       tables: [],
       partitions: [],
       topics: [],
@@ -234,23 +264,44 @@ export class PostgresDiscovery implements SourceDiscovery {
     // Sharded tables and their shards.
     for (const r of routes) {
       const scope = `route/${r.table}/`;
-      let rows = 0, bytes = 0, known = true;
+      let rows = 0,
+        bytes = 0,
+        known = true;
       for (const s of r.shards) {
         const phys = physicalName(r.table, s.shard);
         const stat = perNode.get(s.node)?.rels.find((x) => x.schema === 'public' && x.name === phys);
         if (!stat) known = false;
         rows += Number(stat?.rows ?? 0);
         bytes += Number(stat?.bytes ?? 0);
-        const lo = bound(s.lo), hi = bound(s.hi);
+        const lo = bound(s.lo),
+          hi = bound(s.hi);
         snap.partitions.push({
-          source: src, database: db, table: r.table, name: s.shard, kind: 'range', lo: lo.num, hi: hi.num, loText: lo.text, hiText: hi.text,
-          node: s.node, replicas: s.replicas, physical: phys, state: s.state,
-          ...(stat ? { rows: Number(stat.rows), bytes: Number(stat.bytes) } : {}), scope,
+          source: src,
+          database: db,
+          table: r.table,
+          name: s.shard,
+          kind: 'range',
+          lo: lo.num,
+          hi: hi.num,
+          loText: lo.text,
+          hiText: hi.text,
+          node: s.node,
+          replicas: s.replicas,
+          physical: phys,
+          state: s.state,
+          ...(stat ? { rows: Number(stat.rows), bytes: Number(stat.bytes) } : {}),
+          scope,
         });
       }
       snap.tables.push({
-        source: src, database: db, name: r.table, kind: 'sharded', engine: 'postgresql', partitionKey: r.keyColumn,
-        ...(known ? { rows, bytes } : {}), scope,
+        source: src,
+        database: db,
+        name: r.table,
+        kind: 'sharded',
+        engine: 'postgresql',
+        partitionKey: r.keyColumn,
+        ...(known ? { rows, bytes } : {}),
+        scope,
       });
     }
 
@@ -270,7 +321,9 @@ export class PostgresDiscovery implements SourceDiscovery {
       };
       const depsOf = (r: RelRow) => got.deps.filter((d) => d.vschema === r.schema && d.vname === r.name);
       const overShard = (r: RelRow) => {
-        const ds = depsOf(r).map((d) => (d.tschema === 'public' ? shardOf.get(`${node}/${d.tname}`) : undefined)).filter((x) => x !== undefined);
+        const ds = depsOf(r)
+          .map((d) => (d.tschema === 'public' ? shardOf.get(`${node}/${d.tname}`) : undefined))
+          .filter((x) => x !== undefined);
         return ds[0]?.table ?? null;
       };
       for (const r of got.rels) {
@@ -280,18 +333,40 @@ export class PostgresDiscovery implements SourceDiscovery {
         if (target.table !== undefined && viewOver !== target.table) continue;
         const scope = viewOver !== null ? `route/${viewOver}/` : `node/${node}/`;
         const name = localName(r.schema, r.name);
-        const kind: TableFact['kind'] = r.kind === 'p' ? 'partitioned' : r.kind === 'm' ? 'materialized_view' : r.kind === 'v' ? 'view' : 'table';
+        const kind: TableFact['kind'] =
+          r.kind === 'p' ? 'partitioned' : r.kind === 'm' ? 'materialized_view' : r.kind === 'v' ? 'view' : 'table';
         const children = r.kind === 'p' ? got.rels.filter((c) => c.parent_schema === r.schema && c.parent_name === r.name) : [];
         const rows = r.kind === 'p' ? children.reduce((a, c) => a + Number(c.rows), 0) : Number(r.rows);
         const bytes = r.kind === 'p' ? children.reduce((a, c) => a + Number(c.bytes), 0) : Number(r.bytes);
         snap.tables.push({ source: src, database: ldb, name, kind, engine: 'postgresql', partitionKey: r.partkey, rows, bytes, scope });
         if (r.kind === 'r' || r.kind === 'm') {
-          snap.partitions.push({ source: src, database: ldb, table: name, name: 'all', kind: 'whole', lo: null, hi: null, node, physical: name, rows, bytes, scope });
+          snap.partitions.push({
+            source: src,
+            database: ldb,
+            table: name,
+            name: 'all',
+            kind: 'whole',
+            lo: null,
+            hi: null,
+            node,
+            physical: name,
+            rows,
+            bytes,
+            scope,
+          });
         }
         for (const c of children) {
           snap.partitions.push({
-            source: src, database: ldb, table: name, name: c.name, ...parseBound(c.bound), node, physical: localName(c.schema, c.name),
-            rows: Number(c.rows), bytes: Number(c.bytes), scope,
+            source: src,
+            database: ldb,
+            table: name,
+            name: c.name,
+            ...parseBound(c.bound),
+            node,
+            physical: localName(c.schema, c.name),
+            rows: Number(c.rows),
+            bytes: Number(c.bytes),
+            scope,
           });
         }
         if (r.kind === 'm' || r.kind === 'v') {

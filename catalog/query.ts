@@ -37,8 +37,12 @@ export async function resolve(driver: Driver, ref: string): Promise<CatalogObjec
     { ref },
   );
   return records.map((r) => ({
-    label: r.get('label') as 'Table' | 'Topic', id: r.get('id') as string, name: r.get('name') as string,
-    source: r.get('source') as string, database: r.get('database') as string | null, kind: r.get('kind') as string,
+    label: r.get('label') as 'Table' | 'Topic',
+    id: r.get('id') as string,
+    name: r.get('name') as string,
+    source: r.get('source') as string,
+    database: r.get('database') as string | null,
+    kind: r.get('kind') as string,
   }));
 }
 
@@ -83,22 +87,48 @@ async function partitionsOf(driver: Driver, o: CatalogObject): Promise<PartRow[]
     { id: o.id },
   );
   return records.map((r) => ({
-    partition: r.get('partition') as string, partitionId: r.get('partitionId') as string, kind: r.get('kind') as string,
-    loNum: r.get('loNum') as number | null, hiNum: r.get('hiNum') as number | null, lo: r.get('lo') as string | null, hi: r.get('hi') as string | null,
-    value: r.get('value') as string | null, rows: r.get('rows') as number | null, bucket: r.get('bucket') as number | null,
-    modulus: r.get('modulus') as number | null, nodes: r.get('nodes') as PartRow['nodes'],
+    partition: r.get('partition') as string,
+    partitionId: r.get('partitionId') as string,
+    kind: r.get('kind') as string,
+    loNum: r.get('loNum') as number | null,
+    hiNum: r.get('hiNum') as number | null,
+    lo: r.get('lo') as string | null,
+    hi: r.get('hi') as string | null,
+    value: r.get('value') as string | null,
+    rows: r.get('rows') as number | null,
+    bucket: r.get('bucket') as number | null,
+    modulus: r.get('modulus') as number | null,
+    nodes: r.get('nodes') as PartRow['nodes'],
   }));
 }
 
 const located = (p: PartRow): Located => ({
-  partition: p.partition, partitionId: p.partitionId, kind: p.kind, lo: p.lo, hi: p.hi, value: p.value, rows: p.rows,
-  nodes: p.nodes.filter((n): n is { node: string; role: string } => n.node !== null).sort((a, b) => (a.role === b.role ? a.node.localeCompare(b.node) : a.role === 'primary' ? -1 : 1)),
+  partition: p.partition,
+  partitionId: p.partitionId,
+  kind: p.kind,
+  lo: p.lo,
+  hi: p.hi,
+  value: p.value,
+  rows: p.rows,
+  nodes: p.nodes
+    .filter((n): n is { node: string; role: string } => n.node !== null)
+    .sort((a, b) => (a.role === b.role ? a.node.localeCompare(b.node) : a.role === 'primary' ? -1 : 1)),
 });
 
 /** The Kafka default partitioner's choice for a key (murmur2, as producers of this project use). */
 export function kafkaPartitionFor(key: string, partitions: number): number {
   const pick = Partitioners.DefaultPartitioner();
-  return pick({ topic: 'x', partitionMetadata: Array.from({ length: partitions }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [0], isr: [0] })), message: { key, value: null } });
+  return pick({
+    topic: 'x',
+    partitionMetadata: Array.from({ length: partitions }, (_, i) => ({
+      partitionErrorCode: 0,
+      partitionId: i,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+    })),
+    message: { key, value: null },
+  });
 }
 
 export async function whereKey(driver: Driver, o: CatalogObject, key: string): Promise<WhereAnswer> {
@@ -106,7 +136,8 @@ export async function whereKey(driver: Driver, o: CatalogObject, key: string): P
   if (parts.length === 0) return { object: o, key, by: 'none', partitions: [], note: 'no partitions recorded for it' };
   const ranges = parts.filter((p) => p.kind === 'range' && (p.lo !== null || p.hi !== null || parts.length === 1));
   if (ranges.length > 0) {
-    if (!/^-?[0-9]{1,19}$/.test(key.trim())) return { object: o, key, by: 'range', partitions: [], note: 'range-partitioned: the key must be an integer' };
+    if (!/^-?[0-9]{1,19}$/.test(key.trim()))
+      return { object: o, key, by: 'range', partitions: [], note: 'range-partitioned: the key must be an integer' };
     const k = BigInt(key.trim());
     const hit = ranges.filter((p) => (p.lo === null || BigInt(p.lo) <= k) && (p.hi === null || k < BigInt(p.hi)));
     return { object: o, key, by: 'range', partitions: hit.map(located) };
@@ -114,13 +145,26 @@ export async function whereKey(driver: Driver, o: CatalogObject, key: string): P
   const hashed = parts.filter((p) => p.kind === 'hash' && p.bucket !== null && p.modulus !== null);
   if (hashed.length > 0 && o.label === 'Topic') {
     const b = kafkaPartitionFor(key, hashed[0]!.modulus!);
-    return { object: o, key, by: 'hash', partitions: hashed.filter((p) => p.bucket === b).map(located), note: `murmur2(key) mod ${hashed[0]!.modulus}` };
+    return {
+      object: o,
+      key,
+      by: 'hash',
+      partitions: hashed.filter((p) => p.bucket === b).map(located),
+      note: `murmur2(key) mod ${hashed[0]!.modulus}`,
+    };
   }
-  if (hashed.length > 0) return { object: o, key, by: 'hash', partitions: hashed.map(located), note: "the store's own hash decides; every bucket listed" };
+  if (hashed.length > 0)
+    return { object: o, key, by: 'hash', partitions: hashed.map(located), note: "the store's own hash decides; every bucket listed" };
   const whole = parts.filter((p) => p.kind === 'whole');
   if (whole.length === parts.length) return { object: o, key, by: 'whole', partitions: whole.map(located) };
   const byValue = parts.filter((p) => p.partition === key || p.value === key || p.value === `'${key}'`);
-  return { object: o, key, by: 'value', partitions: byValue.map(located), ...(byValue.length === 0 ? { note: 'no partition has that value' } : {}) };
+  return {
+    object: o,
+    key,
+    by: 'value',
+    partitions: byValue.map(located),
+    ...(byValue.length === 0 ? { note: 'no partition has that value' } : {}),
+  };
 }
 
 export interface HotSeries {
@@ -165,10 +209,20 @@ export async function hot(driver: Driver, opts: { limit?: number; sinceMs?: numb
   const series: HotSeries[] = records.map((r) => {
     const s = (r.get('s') as { properties: Record<string, unknown> }).properties;
     return {
-      seriesId: s.id as string, source: (s.source as string) ?? null, table: (s.table as string) ?? null, bucket: (s.bucket as string) ?? null,
-      lo: (s.lo as number) ?? null, hi: (s.hi as number) ?? null, queries: Number(s.queries ?? 0), reads: Number(s.reads ?? 0), writes: Number(s.writes ?? 0),
-      latencyP95Ms: (s.latencyP95Ms as number) ?? null, windowStart: Number(s.windowStart), windowEnd: Number(s.windowEnd),
-      hotKeys: (s.hotKeys as string[]) ?? [], partitions: (r.get('parts') as HotSeries['partitions']).filter((x) => x !== null),
+      seriesId: s.id as string,
+      source: (s.source as string) ?? null,
+      table: (s.table as string) ?? null,
+      bucket: (s.bucket as string) ?? null,
+      lo: (s.lo as number) ?? null,
+      hi: (s.hi as number) ?? null,
+      queries: Number(s.queries ?? 0),
+      reads: Number(s.reads ?? 0),
+      writes: Number(s.writes ?? 0),
+      latencyP95Ms: (s.latencyP95Ms as number) ?? null,
+      windowStart: Number(s.windowStart),
+      windowEnd: Number(s.windowEnd),
+      hotKeys: (s.hotKeys as string[]) ?? [],
+      partitions: (r.get('parts') as HotSeries['partitions']).filter((x) => x !== null),
     };
   });
   const byPart = new Map<string, HotAnswer['partitions'][number]>();
@@ -209,8 +263,13 @@ export async function dependents(driver: Driver, o: CatalogObject): Promise<Depe
     { id: o.id },
   );
   return records.map((r) => ({
-    label: r.get('label') as string, id: r.get('id') as string, name: r.get('name') as string, kind: r.get('kind') as string,
-    depth: r.get('depth') as number, via: (r.get('via') as string | null) ?? '', path: r.get('path') as string[],
+    label: r.get('label') as string,
+    id: r.get('id') as string,
+    name: r.get('name') as string,
+    kind: r.get('kind') as string,
+    depth: r.get('depth') as number,
+    via: (r.get('via') as string | null) ?? '',
+    path: r.get('path') as string[],
   }));
 }
 
@@ -230,11 +289,27 @@ export interface PlacementView {
   nodes: { name: string; state: string | null; capacity: number | null; managed?: boolean | null }[];
   partitions: PlacementRow[];
   /** Commands on these tables with their last status (for cooldowns and what is in flight). */
-  commands: { id: string; action: string; table: string | null; partition: string | null; sourceNode: string | null; targetNode: string | null; status: string; issuedAt: number | null; resultTs: number | null; deadline: number | null }[];
+  commands: {
+    id: string;
+    action: string;
+    table: string | null;
+    partition: string | null;
+    sourceNode: string | null;
+    targetNode: string | null;
+    status: string;
+    issuedAt: number | null;
+    resultTs: number | null;
+    deadline: number | null;
+  }[];
 }
 
 /** Partitions and placement of the given sharded tables of a source, its nodes, their commands. */
-export async function placement(driver: Driver, source: string, tables: readonly string[], opts: { commandsSince?: number } = {}): Promise<PlacementView> {
+export async function placement(
+  driver: Driver,
+  source: string,
+  tables: readonly string[],
+  opts: { commandsSince?: number } = {},
+): Promise<PlacementView> {
   const nodes = await driver.executeQuery(
     `MATCH (:DataSource {id: $source})-[:HAS_NODE]->(n:Node) WHERE n.vanishedAt IS NULL
      RETURN n.name AS name, n.state AS state, n.capacity AS capacity, n.managed AS managed ORDER BY size(n.name), n.name`,
@@ -257,22 +332,50 @@ export async function placement(driver: Driver, source: string, tables: readonly
     { source, tables: [...tables], since: opts.commandsSince ?? 0 },
   );
   return {
-    nodes: nodes.records.map((r) => ({ name: r.get('name') as string, state: r.get('state') as string | null, capacity: r.get('capacity') as number | null, managed: r.get('managed') as boolean | null })),
+    nodes: nodes.records.map((r) => ({
+      name: r.get('name') as string,
+      state: r.get('state') as string | null,
+      capacity: r.get('capacity') as number | null,
+      managed: r.get('managed') as boolean | null,
+    })),
     partitions: parts.records.map((r) => ({
-      table: r.get('table') as string, keyColumn: r.get('key') as string | null, partition: r.get('partition') as string,
-      lo: r.get('lo') as string | null, hi: r.get('hi') as string | null, rows: r.get('rows') as number | null, bytes: r.get('bytes') as number | null,
-      node: r.get('node') as string | null, replicas: r.get('replicas') as string[],
+      table: r.get('table') as string,
+      keyColumn: r.get('key') as string | null,
+      partition: r.get('partition') as string,
+      lo: r.get('lo') as string | null,
+      hi: r.get('hi') as string | null,
+      rows: r.get('rows') as number | null,
+      bytes: r.get('bytes') as number | null,
+      node: r.get('node') as string | null,
+      replicas: r.get('replicas') as string[],
     })),
     commands: cmds.records.map((r) => ({
-      id: r.get('id') as string, action: r.get('action') as string, table: r.get('table') as string | null, partition: r.get('partition') as string | null,
-      sourceNode: r.get('sourceNode') as string | null, targetNode: r.get('targetNode') as string | null, status: r.get('status') as string,
-      issuedAt: r.get('issuedAt') as number | null, resultTs: r.get('resultTs') as number | null, deadline: r.get('deadline') as number | null,
+      id: r.get('id') as string,
+      action: r.get('action') as string,
+      table: r.get('table') as string | null,
+      partition: r.get('partition') as string | null,
+      sourceNode: r.get('sourceNode') as string | null,
+      targetNode: r.get('targetNode') as string | null,
+      status: r.get('status') as string,
+      issuedAt: r.get('issuedAt') as number | null,
+      resultTs: r.get('resultTs') as number | null,
+      deadline: r.get('deadline') as number | null,
     })),
   };
 }
 
 /** Co-access between key buckets of the given tables, updated since `since`. */
-export async function coAccess(driver: Driver, tables: readonly string[], since: number): Promise<{ a: { table: string; lo: number | null; hi: number | null }; b: { table: string; lo: number | null; hi: number | null }; weight: number }[]> {
+export async function coAccess(
+  driver: Driver,
+  tables: readonly string[],
+  since: number,
+): Promise<
+  {
+    a: { table: string; lo: number | null; hi: number | null };
+    b: { table: string; lo: number | null; hi: number | null };
+    weight: number;
+  }[]
+> {
   const { records } = await driver.executeQuery(
     `MATCH (a:Series)-[e:CO_ACCESSED]->(b:Series)
      WHERE a.table IN $tables AND b.table IN $tables AND e.windowStart >= $since
@@ -305,8 +408,18 @@ export async function commandOutcomes(driver: Driver, ids: readonly string[]): P
     { ids: [...ids] },
   );
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-  return new Map(records.map((r) => [r.get('id') as string, {
-    id: r.get('id') as string, status: r.get('status') as string, reason: r.get('reason') as string | null,
-    rowsCopied: num(r.get('rowsCopied')), bytesMoved: num(r.get('bytesMoved')), verified: r.get('verified') as boolean | null, durationMs: num(r.get('durationMs')),
-  }]));
+  return new Map(
+    records.map((r) => [
+      r.get('id') as string,
+      {
+        id: r.get('id') as string,
+        status: r.get('status') as string,
+        reason: r.get('reason') as string | null,
+        rowsCopied: num(r.get('rowsCopied')),
+        bytesMoved: num(r.get('bytesMoved')),
+        verified: r.get('verified') as boolean | null,
+        durationMs: num(r.get('durationMs')),
+      },
+    ]),
+  );
 }

@@ -10,8 +10,19 @@
 import type { Driver } from './neo4j.js';
 import type { DiscoveredLabel } from './neo4j.js';
 import {
-  databaseId, nodeId, partitionId, tableId, topicId,
-  type DatabaseFact, type LineageFact, type NodeFact, type PartitionFact, type Scope, type SourceFact, type TableFact, type TopicFact,
+  databaseId,
+  nodeId,
+  partitionId,
+  tableId,
+  topicId,
+  type DatabaseFact,
+  type LineageFact,
+  type NodeFact,
+  type PartitionFact,
+  type Scope,
+  type SourceFact,
+  type TableFact,
+  type TopicFact,
 } from './graph.js';
 
 export interface Snapshot {
@@ -89,7 +100,8 @@ export function diffSnapshot(s: Snapshot, existing: readonly Existing[], at: num
       const p = ref.fact as PartitionFact;
       const what: string[] = [];
       if ((e.node ?? null) !== p.node) what.push(`node ${e.node ?? '?'} → ${p.node}`);
-      if ((e.lo ?? null) !== p.lo || (e.hi ?? null) !== p.hi) what.push(`range [${e.lo ?? '-∞'}, ${e.hi ?? '∞'}) → [${p.lo ?? '-∞'}, ${p.hi ?? '∞'})`);
+      if ((e.lo ?? null) !== p.lo || (e.hi ?? null) !== p.hi)
+        what.push(`range [${e.lo ?? '-∞'}, ${e.hi ?? '∞'}) → [${p.lo ?? '-∞'}, ${p.hi ?? '∞'})`);
       if (what.length) changed.push({ label: 'Partition', id: ref.id, what: what.join(', ') });
     } else if (ref.label === 'Topic') {
       const t = ref.fact as TopicFact;
@@ -102,17 +114,33 @@ export function diffSnapshot(s: Snapshot, existing: readonly Existing[], at: num
     .filter((e) => !e.vanished && inScope(e.scope, s.scopes) && !seen.has(`${e.label}:${e.id}`))
     .map((e) => ({ label: e.label, id: e.id }));
   return {
-    source: s.source.id, at, scopes: s.scopes, added, vanished, changed, unreachable: s.unreachable,
-    counts: { Node: s.nodes.length, Database: s.databases.length, Table: s.tables.length, Partition: s.partitions.length, Topic: s.topics.length },
+    source: s.source.id,
+    at,
+    scopes: s.scopes,
+    added,
+    vanished,
+    changed,
+    unreachable: s.unreachable,
+    counts: {
+      Node: s.nodes.length,
+      Database: s.databases.length,
+      Table: s.tables.length,
+      Partition: s.partitions.length,
+      Topic: s.topics.length,
+    },
   };
 }
 
 const LABEL_QUERIES: Record<DiscoveredLabel, string> = {
   Node: 'MATCH (x:Node) WHERE x.source = $source AND (x.id IN $ids OR any(p IN $scopes WHERE x.scope STARTS WITH p)) RETURN x.id AS id, x.scope AS scope, x.vanishedAt IS NOT NULL AS vanished',
-  Database: 'MATCH (x:Database) WHERE x.source = $source AND (x.id IN $ids OR any(p IN $scopes WHERE x.scope STARTS WITH p)) RETURN x.id AS id, x.scope AS scope, x.vanishedAt IS NOT NULL AS vanished',
-  Table: 'MATCH (x:Table) WHERE x.source = $source AND (x.id IN $ids OR any(p IN $scopes WHERE x.scope STARTS WITH p)) RETURN x.id AS id, x.scope AS scope, x.vanishedAt IS NOT NULL AS vanished',
-  Topic: 'MATCH (x:Topic) WHERE x.source = $source AND (x.id IN $ids OR any(p IN $scopes WHERE x.scope STARTS WITH p)) RETURN x.id AS id, x.scope AS scope, x.vanishedAt IS NOT NULL AS vanished, x.partitions AS partitions',
-  Partition: 'MATCH (x:Partition) WHERE x.source = $source AND (x.id IN $ids OR any(p IN $scopes WHERE x.scope STARTS WITH p)) RETURN x.id AS id, x.scope AS scope, x.vanishedAt IS NOT NULL AS vanished, x.node AS node, x.lo AS lo, x.hi AS hi',
+  Database:
+    'MATCH (x:Database) WHERE x.source = $source AND (x.id IN $ids OR any(p IN $scopes WHERE x.scope STARTS WITH p)) RETURN x.id AS id, x.scope AS scope, x.vanishedAt IS NOT NULL AS vanished',
+  Table:
+    'MATCH (x:Table) WHERE x.source = $source AND (x.id IN $ids OR any(p IN $scopes WHERE x.scope STARTS WITH p)) RETURN x.id AS id, x.scope AS scope, x.vanishedAt IS NOT NULL AS vanished',
+  Topic:
+    'MATCH (x:Topic) WHERE x.source = $source AND (x.id IN $ids OR any(p IN $scopes WHERE x.scope STARTS WITH p)) RETURN x.id AS id, x.scope AS scope, x.vanishedAt IS NOT NULL AS vanished, x.partitions AS partitions',
+  Partition:
+    'MATCH (x:Partition) WHERE x.source = $source AND (x.id IN $ids OR any(p IN $scopes WHERE x.scope STARTS WITH p)) RETURN x.id AS id, x.scope AS scope, x.vanishedAt IS NOT NULL AS vanished, x.node AS node, x.lo AS lo, x.hi AS hi',
 };
 
 export async function readExisting(driver: Driver, s: Snapshot): Promise<Existing[]> {
@@ -120,11 +148,20 @@ export async function readExisting(driver: Driver, s: Snapshot): Promise<Existin
   for (const ref of snapshotIds(s).values()) ids.set(ref.label, [...(ids.get(ref.label) ?? []), ref.id]);
   const out: Existing[] = [];
   for (const label of Object.keys(LABEL_QUERIES) as DiscoveredLabel[]) {
-    const { records } = await driver.executeQuery(LABEL_QUERIES[label], { source: s.source.id, ids: ids.get(label) ?? [], scopes: s.scopes });
+    const { records } = await driver.executeQuery(LABEL_QUERIES[label], {
+      source: s.source.id,
+      ids: ids.get(label) ?? [],
+      scopes: s.scopes,
+    });
     for (const r of records) {
       out.push({
-        label, id: r.get('id') as string, scope: (r.get('scope') as string | null) ?? null, vanished: r.get('vanished') as boolean,
-        ...(label === 'Partition' ? { node: r.get('node') as string | null, lo: r.get('lo') as number | null, hi: r.get('hi') as number | null } : {}),
+        label,
+        id: r.get('id') as string,
+        scope: (r.get('scope') as string | null) ?? null,
+        vanished: r.get('vanished') as boolean,
+        ...(label === 'Partition'
+          ? { node: r.get('node') as string | null, lo: r.get('lo') as number | null, hi: r.get('hi') as number | null }
+          : {}),
         ...(label === 'Topic' ? { partitions: r.get('partitions') as number | null } : {}),
       });
     }
@@ -152,8 +189,14 @@ export async function applySnapshot(driver: Driver, s: Snapshot, opts: ApplyOpti
          SET s.kind = $kind, s.engine = $engine, s.endpoint = $endpoint, s.version = coalesce($version, s.version),
              s.costPerGbMonth = coalesce($cost, s.costPerGbMonth), s.latencyMs = coalesce($latency, s.latencyMs), s.seenAt = $now`,
         {
-          id: src, kind: s.source.kind, engine: s.source.engine, endpoint: s.source.endpoint, version: s.source.version ?? null,
-          cost: s.source.costPerGbMonth ?? null, latency: s.source.latencyMs ?? null, now,
+          id: src,
+          kind: s.source.kind,
+          engine: s.source.engine,
+          endpoint: s.source.endpoint,
+          version: s.source.version ?? null,
+          cost: s.source.costPerGbMonth ?? null,
+          latency: s.source.latencyMs ?? null,
+          now,
         },
       );
       await tx.run(
@@ -165,8 +208,18 @@ export async function applySnapshot(driver: Driver, s: Snapshot, opts: ApplyOpti
          REMOVE n.vanishedAt
          MERGE (s)-[:HAS_NODE]->(n)`,
         {
-          source: src, now,
-          rows: s.nodes.map((n) => ({ id: nodeId(src, n.name), name: n.name, endpoint: n.endpoint, state: n.state ?? 'active', scope: n.scope, capacity: n.capacity ?? null, latencyMs: n.latencyMs ?? null, managed: n.managed ?? null })),
+          source: src,
+          now,
+          rows: s.nodes.map((n) => ({
+            id: nodeId(src, n.name),
+            name: n.name,
+            endpoint: n.endpoint,
+            state: n.state ?? 'active',
+            scope: n.scope,
+            capacity: n.capacity ?? null,
+            latencyMs: n.latencyMs ?? null,
+            managed: n.managed ?? null,
+          })),
         },
       );
       await tx.run(
@@ -180,8 +233,15 @@ export async function applySnapshot(driver: Driver, s: Snapshot, opts: ApplyOpti
          MATCH (n:Node {id: r.nodeId})
          MERGE (d)-[:ON_NODE]->(n)`,
         {
-          source: src, now,
-          rows: s.databases.map((d) => ({ id: databaseId(src, d.name), name: d.name, node: d.node ?? null, scope: d.scope, nodeId: d.node ? nodeId(src, d.node) : null })),
+          source: src,
+          now,
+          rows: s.databases.map((d) => ({
+            id: databaseId(src, d.name),
+            name: d.name,
+            node: d.node ?? null,
+            scope: d.scope,
+            nodeId: d.node ? nodeId(src, d.node) : null,
+          })),
         },
       );
       await tx.run(
@@ -193,10 +253,19 @@ export async function applySnapshot(driver: Driver, s: Snapshot, opts: ApplyOpti
          REMOVE t.vanishedAt
          MERGE (d)-[:HAS_TABLE]->(t)`,
         {
-          source: src, now,
+          source: src,
+          now,
           rows: s.tables.map((t) => ({
-            id: tableId(t), dbId: databaseId(src, t.database), name: t.name, database: t.database, kind: t.kind ?? 'table', engine: t.engine ?? null,
-            key: t.partitionKey ?? null, rows: t.rows ?? null, bytes: t.bytes ?? null, scope: t.scope,
+            id: tableId(t),
+            dbId: databaseId(src, t.database),
+            name: t.name,
+            database: t.database,
+            kind: t.kind ?? 'table',
+            engine: t.engine ?? null,
+            key: t.partitionKey ?? null,
+            rows: t.rows ?? null,
+            bytes: t.bytes ?? null,
+            scope: t.scope,
           })),
         },
       );
@@ -209,18 +278,48 @@ export async function applySnapshot(driver: Driver, s: Snapshot, opts: ApplyOpti
          REMOVE t.vanishedAt
          MERGE (s)-[:HAS_TOPIC]->(t)`,
         {
-          source: src, now,
-          rows: s.topics.map((t) => ({ id: topicId(src, t.name), name: t.name, partitions: t.partitions, rf: t.replicationFactor, messages: t.messages ?? null, compacted: t.compacted ?? false, scope: t.scope })),
+          source: src,
+          now,
+          rows: s.topics.map((t) => ({
+            id: topicId(src, t.name),
+            name: t.name,
+            partitions: t.partitions,
+            rf: t.replicationFactor,
+            messages: t.messages ?? null,
+            compacted: t.compacted ?? false,
+            scope: t.scope,
+          })),
         },
       );
       const partRows = s.partitions.map((p) => ({
-        id: partitionId(p), parentId: p.topic !== undefined ? topicId(src, p.topic) : tableId(p), isTopic: p.topic !== undefined,
-        name: p.name, table: p.topic ?? p.table, kind: p.kind ?? 'range', lo: p.lo, hi: p.hi, loText: p.loText ?? null, hiText: p.hiText ?? null,
-        bucket: p.bucket ?? null, modulus: p.modulus ?? null, value: p.value ?? null, physical: p.physical ?? null, state: p.state ?? null,
-        rows: p.rows ?? null, bytes: p.bytes ?? null, node: p.node, scope: p.scope,
-        placements: [{ nodeId: nodeId(src, p.node), role: 'primary' }, ...(p.replicas ?? []).map((r) => ({ nodeId: nodeId(src, r), role: 'replica' }))],
+        id: partitionId(p),
+        parentId: p.topic !== undefined ? topicId(src, p.topic) : tableId(p),
+        isTopic: p.topic !== undefined,
+        name: p.name,
+        table: p.topic ?? p.table,
+        kind: p.kind ?? 'range',
+        lo: p.lo,
+        hi: p.hi,
+        loText: p.loText ?? null,
+        hiText: p.hiText ?? null,
+        bucket: p.bucket ?? null,
+        modulus: p.modulus ?? null,
+        value: p.value ?? null,
+        physical: p.physical ?? null,
+        state: p.state ?? null,
+        rows: p.rows ?? null,
+        bytes: p.bytes ?? null,
+        node: p.node,
+        scope: p.scope,
+        placements: [
+          { nodeId: nodeId(src, p.node), role: 'primary' },
+          ...(p.replicas ?? []).map((r) => ({ nodeId: nodeId(src, r), role: 'replica' })),
+        ],
       }));
-      for (const [label, rows] of [['Table', partRows.filter((r) => !r.isTopic)], ['Topic', partRows.filter((r) => r.isTopic)]] as const) {
+      for (const [label, rows] of [
+        ['Table', partRows.filter((r) => !r.isTopic)],
+        ['Topic', partRows.filter((r) => r.isTopic)],
+      ] as const) {
         if (rows.length === 0) continue;
         // The parent label comes from the constant tuple above, not from input.
         await tx.run(
@@ -246,13 +345,18 @@ export async function applySnapshot(driver: Driver, s: Snapshot, opts: ApplyOpti
         );
       }
       // Lineage is a property of the derived object: replace what discovery recorded for it.
-      for (const [label, ids] of [['Table', s.tables.map((t) => tableId(t))], ['Topic', s.topics.map((t) => topicId(src, t.name))]] as const) {
+      for (const [label, ids] of [
+        ['Table', s.tables.map((t) => tableId(t))],
+        ['Topic', s.topics.map((t) => topicId(src, t.name))],
+      ] as const) {
         if (ids.length === 0) continue;
         await tx.run(`UNWIND $ids AS id MATCH (x:${label} {id: id})-[e:DERIVED_FROM {discovered: true}]->() DELETE e`, { ids });
       }
       for (const from of ['Table', 'Topic'] as const) {
         for (const to of ['Table', 'Topic'] as const) {
-          const rows = s.lineage.filter((l) => l.from.label === from && l.to.label === to).map((l) => ({ from: l.from.id, to: l.to.id, via: l.via }));
+          const rows = s.lineage
+            .filter((l) => l.from.label === from && l.to.label === to)
+            .map((l) => ({ from: l.from.id, to: l.to.id, via: l.via }));
           if (rows.length === 0) continue;
           await tx.run(
             `UNWIND $rows AS r

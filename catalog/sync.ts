@@ -33,11 +33,26 @@ export async function recordCommands(driver: Driver, cmds: readonly AnyCommand[]
     const table = 'table' in c ? c.table : null;
     const partition = 'partition' in c ? c.partition : null;
     return {
-      id: c.commandId, kind: c.kind, action: c.action, store: c.store, storeKind: c.storeKind, table, partition,
-      sourceNode: c.kind === 'shard' ? c.sourceNode : null, targetNode: c.kind === 'shard' ? c.targetNode : c.kind === 'resource' ? c.node : null,
-      issuedAt: c.issuedAt, deadline: c.deadline, explanation: c.explanation, params: JSON.stringify(c.params), policy: c.policy,
-      seriesId: c.evidence.seriesId, peakAt: c.evidence.peakAt, forecastPeak: c.evidence.forecastPeak, capacity: c.evidence.capacity,
-      expectedBenefit: c.expectedBenefit, expectedCost: c.expectedCost,
+      id: c.commandId,
+      kind: c.kind,
+      action: c.action,
+      store: c.store,
+      storeKind: c.storeKind,
+      table,
+      partition,
+      sourceNode: c.kind === 'shard' ? c.sourceNode : null,
+      targetNode: c.kind === 'shard' ? c.targetNode : c.kind === 'resource' ? c.node : null,
+      issuedAt: c.issuedAt,
+      deadline: c.deadline,
+      explanation: c.explanation,
+      params: JSON.stringify(c.params),
+      policy: c.policy,
+      seriesId: c.evidence.seriesId,
+      peakAt: c.evidence.peakAt,
+      forecastPeak: c.evidence.forecastPeak,
+      capacity: c.evidence.capacity,
+      expectedBenefit: c.expectedBenefit,
+      expectedCost: c.expectedCost,
       // what the command aims at, in catalog terms
       database: c.storeKind === 'clickhouse' ? (c.params.database ?? names.clickhouseDatabase) : null,
       topic: c.storeKind === 'kafka' ? topicOf({ table: table ?? undefined, params: c.params }) : null,
@@ -103,9 +118,20 @@ export async function recordResults(driver: Driver, results: readonly CommandRes
   }
   if (latest.size === 0) return [];
   const rows = [...latest.values()].map((r) => ({
-    id: r.commandId, ts: r.ts, status: r.status, reason: r.reason, store: r.store, action: r.action, topic: r.topic,
-    rowsCopied: r.rowsCopied, bytesMoved: r.bytesMoved, verified: r.verified, durationMs: r.durationMs, executor: r.executor,
-    details: JSON.stringify(r.details), terminal: TERMINAL.includes(r.status),
+    id: r.commandId,
+    ts: r.ts,
+    status: r.status,
+    reason: r.reason,
+    store: r.store,
+    action: r.action,
+    topic: r.topic,
+    rowsCopied: r.rowsCopied,
+    bytesMoved: r.bytesMoved,
+    verified: r.verified,
+    durationMs: r.durationMs,
+    executor: r.executor,
+    details: JSON.stringify(r.details),
+    terminal: TERMINAL.includes(r.status),
   }));
   const { records } = await driver.executeQuery(
     `UNWIND $rows AS r
@@ -127,22 +153,45 @@ export async function recordResults(driver: Driver, results: readonly CommandRes
     const params = JSON.parse((r.get('params') as string | null) ?? '{}') as Record<string, string>;
     const table = r.get('table') as string | null;
     return {
-      commandId: r.get('id') as string, status: r.get('status') as string, action: r.get('action') as string, store: r.get('store') as string,
-      storeKind: r.get('storeKind') as string | null, kind: r.get('kind') as string | null, table, partition: r.get('partition') as string | null,
-      database: r.get('database') as string | null, topic: params.topic ?? null,
-      resultTs: r.get('ts') as number, details: JSON.parse(r.get('details') as string) as Record<string, string>,
+      commandId: r.get('id') as string,
+      status: r.get('status') as string,
+      action: r.get('action') as string,
+      store: r.get('store') as string,
+      storeKind: r.get('storeKind') as string | null,
+      kind: r.get('kind') as string | null,
+      table,
+      partition: r.get('partition') as string | null,
+      database: r.get('database') as string | null,
+      topic: params.topic ?? null,
+      resultTs: r.get('ts') as number,
+      details: JSON.parse(r.get('details') as string) as Record<string, string>,
     };
   });
 }
 
-const TABLE_ACTIONS = new Set(['split', 'merge', 'move', 'replicate', 'dereplicate', 'colocate', 'composite_index', 'derived_attribute', 'precompute', 'rekey']);
+const TABLE_ACTIONS = new Set([
+  'split',
+  'merge',
+  'move',
+  'replicate',
+  'dereplicate',
+  'colocate',
+  'composite_index',
+  'derived_attribute',
+  'precompute',
+  'rekey',
+]);
 
 /**
  * Which source (and which part of it) a succeeded command changed, so that part is discovered
  * again. PostgreSQL table commands: that sharded table; node changes (scale_out/in): the whole
  * federation; ClickHouse: the server (two queries); Kafka: the topic.
  */
-export function rediscoveryFor(c: CommandInfo, sources: readonly SourceDiscovery[], names: StoreNames): { source: SourceDiscovery; target?: DiscoveryTarget } | null {
+export function rediscoveryFor(
+  c: CommandInfo,
+  sources: readonly SourceDiscovery[],
+  names: StoreNames,
+): { source: SourceDiscovery; target?: DiscoveryTarget } | null {
   const kind = c.storeKind ?? (c.store === names.clickhouse ? 'clickhouse' : c.store === names.kafka ? 'kafka' : 'postgres');
   const src = sources.find((s) => s.kind === kind);
   if (!src) return null;
@@ -189,9 +238,15 @@ export async function linkOutcome(driver: Driver, c: CommandInfo, extra: { creat
        FOREACH (_ IN CASE WHEN p.name IN $changed THEN [1] ELSE [] END | MERGE (c)-[:CHANGED]->(p))
      }`,
     {
-      id: c.commandId, isTopic, table: c.table, store: c.store, database: c.database,
+      id: c.commandId,
+      isTopic,
+      table: c.table,
+      store: c.store,
+      database: c.database,
       topicId: isTopic ? `${c.store}/${c.details.topic ?? c.topic ?? c.table ?? ''}` : '',
-      changed, created, createdIds: extra.createdIds ?? [],
+      changed,
+      created,
+      createdIds: extra.createdIds ?? [],
     },
   );
 }
@@ -205,7 +260,7 @@ export function bucketRange(bounds: readonly number[] | undefined, bucket: strin
   const m = bucket ? /^k([0-9]+)$/.exec(bucket) : null;
   if (!bounds || !m) return { lo: null, hi: null };
   const i = Number(m[1]);
-  return { lo: i === 0 ? null : bounds[i - 1] ?? null, hi: i < bounds.length ? bounds[i]! : null };
+  return { lo: i === 0 ? null : (bounds[i - 1] ?? null), hi: i < bounds.length ? bounds[i]! : null };
 }
 
 /** The latest window of each series, and the co-access pairs of the batch summed per window. */
@@ -219,9 +274,23 @@ export async function recordAggregates(driver: Driver, aggs: readonly WorkloadAg
   const series = [...latest.values()].map((a) => {
     const { lo, hi } = bucketRange(keys[a.table ?? '']?.bounds, a.keyBucket);
     return {
-      id: a.seriesId, source: a.source, table: a.table, bucket: a.keyBucket, partition: a.partition, node: a.node, lo, hi,
-      windowStart: a.windowStart, windowEnd: a.windowEnd, queries: a.queries, reads: a.reads, writes: a.writes,
-      rowsRead: a.rowsRead, rowsWritten: a.rowsWritten, errors: a.errors, p95: a.latencyP95Ms,
+      id: a.seriesId,
+      source: a.source,
+      table: a.table,
+      bucket: a.keyBucket,
+      partition: a.partition,
+      node: a.node,
+      lo,
+      hi,
+      windowStart: a.windowStart,
+      windowEnd: a.windowEnd,
+      queries: a.queries,
+      reads: a.reads,
+      writes: a.writes,
+      rowsRead: a.rowsRead,
+      rowsWritten: a.rowsWritten,
+      errors: a.errors,
+      p95: a.latencyP95Ms,
       latencyMeanMs: a.queries > 0 ? a.latencySumMs / a.queries : null,
       hotKeys: a.hotKeys.slice(0, 10).map((h) => `${h.key}:${h.count}`),
     };
@@ -237,7 +306,20 @@ export async function recordAggregates(driver: Driver, aggs: readonly WorkloadAg
     { rows: series },
   );
   // Co-access: `other` is `table|bucket` of the same source; edges join the bucket series.
-  const pairs = new Map<string, { a: string; b: string; source: string; table: string; bucket: string; otherTable: string; otherBucket: string; windowStart: number; weight: number }>();
+  const pairs = new Map<
+    string,
+    {
+      a: string;
+      b: string;
+      source: string;
+      table: string;
+      bucket: string;
+      otherTable: string;
+      otherBucket: string;
+      windowStart: number;
+      weight: number;
+    }
+  >();
   for (const a of aggs) {
     if (!a.table || a.table === '*' || !a.keyBucket || a.coAccess.length === 0) continue;
     const from = `${a.source}|${a.table}|${a.keyBucket}`;
@@ -248,12 +330,25 @@ export async function recordAggregates(driver: Driver, aggs: readonly WorkloadAg
       const k = `${from}\u0000${to}\u0000${a.windowStart}`;
       const cur = pairs.get(k);
       if (cur) cur.weight += c.count;
-      else pairs.set(k, { a: from, b: to, source: a.source, table: a.table, bucket: a.keyBucket, otherTable, otherBucket, windowStart: a.windowStart, weight: c.count });
+      else
+        pairs.set(k, {
+          a: from,
+          b: to,
+          source: a.source,
+          table: a.table,
+          bucket: a.keyBucket,
+          otherTable,
+          otherBucket,
+          windowStart: a.windowStart,
+          weight: c.count,
+        });
     }
   }
   if (pairs.size === 0) return;
   const edges = [...pairs.values()].map((p) => ({
-    ...p, aRange: bucketRange(keys[p.table]?.bounds, p.bucket), bRange: bucketRange(keys[p.otherTable]?.bounds, p.otherBucket),
+    ...p,
+    aRange: bucketRange(keys[p.table]?.bounds, p.bucket),
+    bRange: bucketRange(keys[p.otherTable]?.bounds, p.otherBucket),
   }));
   await driver.executeQuery(
     `UNWIND $rows AS r

@@ -136,7 +136,9 @@ export class CatalogValidator {
     if (cmd.kind !== 'shard') return ok;
     const place = cmd.partition !== null ? t.partitions.get(cmd.partition) : undefined;
     if (cmd.action === 'move' && place && cmd.sourceNode !== null && place.primary !== cmd.sourceNode) {
-      return no(`stale: the catalog has ${cmd.table}/${cmd.partition} on ${place.primary ?? 'no node'}, the command moves it from ${cmd.sourceNode}`);
+      return no(
+        `stale: the catalog has ${cmd.table}/${cmd.partition} on ${place.primary ?? 'no node'}, the command moves it from ${cmd.sourceNode}`,
+      );
     }
     if (cmd.targetNode !== null) {
       const state = (await this.nodes(cmd.store)).get(cmd.targetNode);
@@ -156,9 +158,14 @@ export class CatalogValidator {
   private async refresh(cmd: AnyCommand): Promise<void> {
     const source = this.discovery.bySource(cmd.store);
     if (!source) return;
-    const target = cmd.kind === 'resource'
-      ? undefined
-      : source.kind === 'postgres' ? { table: cmd.table } : source.kind === 'kafka' ? { topic: topicOf(cmd) ?? undefined } : undefined;
+    const target =
+      cmd.kind === 'resource'
+        ? undefined
+        : source.kind === 'postgres'
+          ? { table: cmd.table }
+          : source.kind === 'kafka'
+            ? { topic: topicOf(cmd) ?? undefined }
+            : undefined;
     try {
       await this.discovery.discover(source, target);
     } catch (err) {

@@ -13,8 +13,20 @@ import type { Operation, QueryEvent } from '../schemas/types.js';
 
 /** Column positions of PostgreSQL 13–16 csvlog. */
 const COL = {
-  logTime: 0, user: 1, database: 2, pid: 3, connectionFrom: 4, sessionId: 5, sessionLine: 6,
-  commandTag: 7, virtualTx: 9, txId: 10, severity: 11, sqlState: 12, message: 13, detail: 14,
+  logTime: 0,
+  user: 1,
+  database: 2,
+  pid: 3,
+  connectionFrom: 4,
+  sessionId: 5,
+  sessionLine: 6,
+  commandTag: 7,
+  virtualTx: 9,
+  txId: 10,
+  severity: 11,
+  sqlState: 12,
+  message: 13,
+  detail: 14,
   applicationName: 22,
 } as const;
 

@@ -46,7 +46,10 @@ export class CsvLogTail {
 
   private async files(): Promise<string[]> {
     try {
-      return (await readdir(this.dir)).filter((f) => f.endsWith('.csv')).sort().map((f) => path.join(this.dir, f));
+      return (await readdir(this.dir))
+        .filter((f) => f.endsWith('.csv'))
+        .sort()
+        .map((f) => path.join(this.dir, f));
     } catch {
       return [];
     }

@@ -42,7 +42,13 @@ export interface DemoReport {
   runId: string;
   startedAtMs: number;
   durationSec: number;
-  workload: { pgbenchTransactions: number; pgbenchFailures: string[]; writesAcknowledged: number; writeErrors: number; collectedEvents: number };
+  workload: {
+    pgbenchTransactions: number;
+    pgbenchFailures: string[];
+    writesAcknowledged: number;
+    writeErrors: number;
+    collectedEvents: number;
+  };
   stages: Record<string, number>;
   nodeLoad: { node: string; before: number; after: number }[];
   decisions: { commandId: string; action: string; explanation: string; outcome?: CommandOutcome | null }[];
@@ -86,8 +92,12 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   const db = cfg.clickhouseDatabase;
   await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
   await ch.command({ query: `DROP TABLE IF EXISTS ${db}.demo_orders` });
-  await ch.command({ query: `CREATE TABLE ${db}.demo_orders (id UInt64, customer_id UInt64, amount Float64, created Date) ENGINE = MergeTree() PARTITION BY toYYYYMM(created) ORDER BY id` });
-  await ch.command({ query: `INSERT INTO ${db}.demo_orders SELECT number, number % 97, (number % 1000) / 4, toDate('2024-01-01') + intDiv(number, 1000) FROM system.numbers LIMIT ${KEYSPACE}` });
+  await ch.command({
+    query: `CREATE TABLE ${db}.demo_orders (id UInt64, customer_id UInt64, amount Float64, created Date) ENGINE = MergeTree() PARTITION BY toYYYYMM(created) ORDER BY id`,
+  });
+  await ch.command({
+    query: `INSERT INTO ${db}.demo_orders SELECT number, number % 97, (number % 1000) / 4, toDate('2024-01-01') + intDiv(number, 1000) FROM system.numbers LIMIT ${KEYSPACE}`,
+  });
 
   say('starting catalog, ingest, forecast, decide, execute, sink and the PostgreSQL log collector');
   const ctx = await openContext('demo', cfg);
@@ -95,10 +105,22 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   // This run's groups start at the end of every topic: earlier runs' telemetry, forecasts and
   // commands are history, not work for this run.
   await startAtLatest(ctx.kafka, [
-    [`${group}-ingest`, [TOPICS.queries.name]], [`${group}-forecast`, [TOPICS.aggregates.name, TOPICS.metrics.name]],
-    [`${group}-decide`, [TOPICS.forecasts.name]], [`${group}-execute`, Object.values(COMMAND_TOPICS)],
+    [`${group}-ingest`, [TOPICS.queries.name]],
+    [`${group}-forecast`, [TOPICS.aggregates.name, TOPICS.metrics.name]],
+    [`${group}-decide`, [TOPICS.forecasts.name]],
+    [`${group}-execute`, Object.values(COMMAND_TOPICS)],
     [`${group}-catalog`, [TOPICS.results.name, TOPICS.aggregates.name, ...Object.values(COMMAND_TOPICS)]],
-    [`${group}-sink`, [TOPICS.queries.name, TOPICS.aggregates.name, TOPICS.forecasts.name, ...Object.values(COMMAND_TOPICS), TOPICS.results.name, TOPICS.dlq.name]],
+    [
+      `${group}-sink`,
+      [
+        TOPICS.queries.name,
+        TOPICS.aggregates.name,
+        TOPICS.forecasts.name,
+        ...Object.values(COMMAND_TOPICS),
+        TOPICS.results.name,
+        TOPICS.dlq.name,
+      ],
+    ],
   ]);
   const startedAtMs = Date.now();
   const decisions: DemoReport['decisions'] = [];
@@ -109,24 +131,38 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   const ingest = await startIngest(ctx, { groupId: `${group}-ingest`, idleFlushMs: 1_000, partitionIdleMs: 3_000 });
   const forecast = await startForecast(ctx, { groupId: `${group}-forecast`, stepMs: cfg.windowMs, horizon: 6, checkpointFile: null });
   const decide = await startDecide(ctx, {
-    groupId: `${group}-decide`, nodeCapacity: NODE_CAPACITY, historySince: startedAtMs,
-    onDecision: (cmds: AnyCommand[], lines) => cmds.forEach((c, i) => {
-      // a decision re-issued with the same id is the same decision (the executor's ledger agrees)
-      if (decisions.some((d) => d.commandId === c.commandId)) return;
-      decisions.push({ commandId: c.commandId, action: c.action, explanation: lines[i] ?? c.explanation });
-      say(`decision: ${lines[i] ?? c.explanation}`);
-    }),
+    groupId: `${group}-decide`,
+    nodeCapacity: NODE_CAPACITY,
+    historySince: startedAtMs,
+    onDecision: (cmds: AnyCommand[], lines) =>
+      cmds.forEach((c, i) => {
+        // a decision re-issued with the same id is the same decision (the executor's ledger agrees)
+        if (decisions.some((d) => d.commandId === c.commandId)) return;
+        decisions.push({ commandId: c.commandId, action: c.action, explanation: lines[i] ?? c.explanation });
+        say(`decision: ${lines[i] ?? c.explanation}`);
+      }),
   });
   // pgbench follows the routing map at each segment's start: a moved shard's source stays for
   // a segment longer, so its reads keep working until the next segment reads the new routing.
   const execute = await startExecute(ctx, { groupId: `${group}-execute`, pgGraceMs: (SEGMENT_SEC + 1) * 1000 });
   const sink = await startSink(ctx, { groupId: `${group}-sink` });
-  const collector = await startCollector(cfg, { source: PG_STORE, fromNow: true, ignoreApplications: ['shardcast-executor', 'shardcast-catalog', 'shardcast-decide'] });
+  const collector = await startCollector(cfg, {
+    source: PG_STORE,
+    fromNow: true,
+    ignoreApplications: ['shardcast-executor', 'shardcast-catalog', 'shardcast-decide'],
+  });
   say(`forecasting on the ${forecast.backend} backend`);
 
   say(`running the workload for ${opts.duration} s: pgbench (skewed scripts, daily-shaped rate, moving hotspot) and a verified writer`);
   const before = (await readAll(cfg, DEMO_TABLE)).rows;
-  const writer = new AckedLoad(cfg, DEMO_TABLE, { lo: 0, hi: KEYSPACE, newKeysFrom: KEYSPACE, newKeysTo: KEYSPACE * 2, writers: 1, pauseMs: 40 });
+  const writer = new AckedLoad(cfg, DEMO_TABLE, {
+    lo: 0,
+    hi: KEYSPACE,
+    newKeysFrom: KEYSPACE,
+    newKeysTo: KEYSPACE * 2,
+    writers: 1,
+    pauseMs: 40,
+  });
   writer.start();
   const pools = new PgPools({ executor: false, max: 1 });
   const coord = pools.get(cfg.pgNodes[0]!);
@@ -145,7 +181,9 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
         pgbenchTransactions += r.transactions;
         if (r.failed && pgbenchFailures.length < 10) pgbenchFailures.push(`${r.node} at t=${t}s: ${r.detail}`);
       }
-      say(`t=${t + seconds}s rate≈${rate.toFixed(0)}/s hot=[${hot.lo},${hot.lo + hot.width}) pgbench=${pgbenchTransactions} collected=${collector.stats.published} aggregates=${ingest.sent()} forecasts=${forecast.forecasts()} commands=${decide.commands()} executed=${execute.stats.handled}`);
+      say(
+        `t=${t + seconds}s rate≈${rate.toFixed(0)}/s hot=[${hot.lo},${hot.lo + hot.width}) pgbench=${pgbenchTransactions} collected=${collector.stats.published} aggregates=${ingest.sent()} forecasts=${forecast.forecasts()} commands=${decide.commands()} executed=${execute.stats.handled}`,
+      );
     }
   } finally {
     await pools.end();
@@ -164,7 +202,10 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   while (Date.now() < deadline && execute.stats.consumed < decide.commands()) await sleep(500);
   await sleep(4_000); // the sink and the catalog take the last results
   // What the catalog says now: each decision's outcome, and where the table's partitions live.
-  const outcomes = await commandOutcomes(catalog.driver, decisions.map((d) => d.commandId)).catch(() => new Map<string, CommandOutcome>());
+  const outcomes = await commandOutcomes(
+    catalog.driver,
+    decisions.map((d) => d.commandId),
+  ).catch(() => new Map<string, CommandOutcome>());
   for (const d of decisions) d.outcome = outcomes.get(d.commandId) ?? null;
   const placed = await placement(catalog.driver, PG_STORE, [DEMO_TABLE]).catch(() => null);
   for (const s of [execute, sink, catalog]) await s.stop();
@@ -176,8 +217,12 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   const diffs = diffRows(expected, after.rows, 1_000_000);
   const missing = [...expected.keys()].filter((k) => !after.rows.has(k)).length;
   const rowsVerified = {
-    expected: expected.size, found: after.rows.size, missing, unexpected: [...after.rows.keys()].filter((k) => !expected.has(k)).length,
-    duplicates: after.duplicates.length, ok: diffs.length === 0 && after.duplicates.length === 0 && after.misplaced === 0,
+    expected: expected.size,
+    found: after.rows.size,
+    missing,
+    unexpected: [...after.rows.keys()].filter((k) => !expected.has(k)).length,
+    duplicates: after.duplicates.length,
+    ok: diffs.length === 0 && after.duplicates.length === 0 && after.misplaced === 0,
   };
 
   // The report's queries cover this run only: from its start to now (the last aggregates and results are in).
@@ -185,21 +230,44 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   const analytics: DemoReport['analytics'] = {};
   for (const q of CANNED_QUERIES) {
     const limit = q.name === 'node-load' ? 1000 : 10;
-    const rows = await queryRows(ch, q.sql(db, limit, { since: startedAtMs, until: endedAtMs })).catch((e) => [{ error: (e as Error).message }]);
+    const rows = await queryRows(ch, q.sql(db, limit, { since: startedAtMs, until: endedAtMs })).catch((e) => [
+      { error: (e as Error).message },
+    ]);
     analytics[q.name] = { command: `shardcast analytics ${q.name} --since ${startedAtMs} --until ${endedAtMs} --limit ${limit}`, rows };
   }
   await ch.close();
 
   const report: DemoReport = {
-    runId, startedAtMs, durationSec: opts.duration,
-    workload: { pgbenchTransactions, pgbenchFailures, writesAcknowledged: writes.writes, writeErrors: writes.writeErrors, collectedEvents: collector.stats.published },
-    stages: {
-      aggregates: ingest.sent(), ingestDeadLetters: ingest.stats.deadLettered, forecasts: forecast.forecasts(),
-      commands: decide.commands(), executed: execute.stats.handled, sinkRows: sink.rowsInserted(),
+    runId,
+    startedAtMs,
+    durationSec: opts.duration,
+    workload: {
+      pgbenchTransactions,
+      pgbenchFailures,
+      writesAcknowledged: writes.writes,
+      writeErrors: writes.writeErrors,
+      collectedEvents: collector.stats.published,
     },
-    nodeLoad: nodeLoadBeforeAfter(analytics['node-load']!.rows as { node: string; bucket_ms: string | number; total_queries: string | number }[]),
+    stages: {
+      aggregates: ingest.sent(),
+      ingestDeadLetters: ingest.stats.deadLettered,
+      forecasts: forecast.forecasts(),
+      commands: decide.commands(),
+      executed: execute.stats.handled,
+      sinkRows: sink.rowsInserted(),
+    },
+    nodeLoad: nodeLoadBeforeAfter(
+      analytics['node-load']!.rows as { node: string; bucket_ms: string | number; total_queries: string | number }[],
+    ),
     decisions,
-    placement: (placed?.partitions ?? []).map((p) => ({ partition: p.partition, lo: p.lo, hi: p.hi, node: p.node, replicas: p.replicas, rows: p.rows })),
+    placement: (placed?.partitions ?? []).map((p) => ({
+      partition: p.partition,
+      lo: p.lo,
+      hi: p.hi,
+      node: p.node,
+      replicas: p.replicas,
+      rows: p.rows,
+    })),
     rowsVerified,
     analytics,
   };
@@ -227,21 +295,26 @@ async function startAtLatest(kafka: Kafka, groups: [string, string[]][]): Promis
 }
 
 /** Per node, mean queries per 15-s bucket in the first and the last third of the run. */
-export function nodeLoadBeforeAfter(rows: { node: string; bucket_ms: string | number; total_queries: string | number }[]): DemoReport['nodeLoad'] {
+export function nodeLoadBeforeAfter(
+  rows: { node: string; bucket_ms: string | number; total_queries: string | number }[],
+): DemoReport['nodeLoad'] {
   const buckets = [...new Set(rows.map((r) => Number(r.bucket_ms)))].sort((a, b) => a - b);
   if (buckets.length === 0) return [];
   const third = Math.max(1, Math.floor(buckets.length / 3));
   const early = new Set(buckets.slice(0, third));
   const late = new Set(buckets.slice(-third));
   const nodes = [...new Set(rows.map((r) => r.node))].sort();
-  const mean = (node: string, set: Set<number>) => rows.filter((r) => r.node === node && set.has(Number(r.bucket_ms))).reduce((a, r) => a + Number(r.total_queries), 0) / set.size;
+  const mean = (node: string, set: Set<number>) =>
+    rows.filter((r) => r.node === node && set.has(Number(r.bucket_ms))).reduce((a, r) => a + Number(r.total_queries), 0) / set.size;
   return nodes.map((node) => ({ node, before: Math.round(mean(node, early)), after: Math.round(mean(node, late)) }));
 }
 
 function printReport(r: DemoReport): void {
   const out = (s: string) => process.stdout.write(`${s}\n`);
   out(`\nshardcast demo ${r.runId}: ${r.durationSec} s of workload from ${new Date(r.startedAtMs).toISOString()}`);
-  out(`  pgbench transactions  ${r.workload.pgbenchTransactions}${r.workload.pgbenchFailures.length ? ` (${r.workload.pgbenchFailures.length} segment(s) cut short: ${r.workload.pgbenchFailures[0]})` : ''}`);
+  out(
+    `  pgbench transactions  ${r.workload.pgbenchTransactions}${r.workload.pgbenchFailures.length ? ` (${r.workload.pgbenchFailures.length} segment(s) cut short: ${r.workload.pgbenchFailures[0]})` : ''}`,
+  );
   out(`  writes acknowledged   ${r.workload.writesAcknowledged} (${r.workload.writeErrors} refused, not acknowledged)`);
   out(`  statements collected  ${r.workload.collectedEvents} (from the nodes' csvlogs)`);
   for (const [k, v] of Object.entries(r.stages)) out(`  ${k.padEnd(21)} ${v}`);
@@ -252,17 +325,29 @@ function printReport(r: DemoReport): void {
     out(`  ${d.action.padEnd(10)} ${d.explanation}`);
     const o = d.outcome;
     if (o) {
-      const moved = o.rowsCopied ? `, ${o.rowsCopied} rows copied${o.verified === true ? ' and verified (count + checksum)' : o.verified === false ? ', verification FAILED' : ''}` : '';
-      out(`  ${''.padEnd(10)} → ${o.status}${o.reason ? `: ${o.reason}` : ''}${moved}${o.durationMs ? ` in ${(o.durationMs / 1000).toFixed(1)} s` : ''}`);
-    } else out(`  ${''.padEnd(10)} → no result: held until the commands it depends on succeeded (dropped if one did not), or not taken before the end`);
+      const moved = o.rowsCopied
+        ? `, ${o.rowsCopied} rows copied${o.verified === true ? ' and verified (count + checksum)' : o.verified === false ? ', verification FAILED' : ''}`
+        : '';
+      out(
+        `  ${''.padEnd(10)} → ${o.status}${o.reason ? `: ${o.reason}` : ''}${moved}${o.durationMs ? ` in ${(o.durationMs / 1000).toFixed(1)} s` : ''}`,
+      );
+    } else
+      out(
+        `  ${''.padEnd(10)} → no result: held until the commands it depends on succeeded (dropped if one did not), or not taken before the end`,
+      );
   }
   if (r.decisions.length === 0) out('  (none: the forecast load stayed within capacity)');
   if (r.placement.length > 0) {
     out('\nplacement at the end, from the Neo4j catalog (shardcast catalog where orders <key>):');
-    for (const p of r.placement) out(`  ${p.partition.padEnd(5)} [${p.lo ?? '-∞'}, ${p.hi ?? '+∞'})  on ${p.node ?? '?'}${p.replicas.length ? ` + replicas ${p.replicas.join(', ')}` : ''}${p.rows !== null ? `  ~${p.rows} rows` : ''}`);
+    for (const p of r.placement)
+      out(
+        `  ${p.partition.padEnd(5)} [${p.lo ?? '-∞'}, ${p.hi ?? '+∞'})  on ${p.node ?? '?'}${p.replicas.length ? ` + replicas ${p.replicas.join(', ')}` : ''}${p.rows !== null ? `  ~${p.rows} rows` : ''}`,
+      );
   }
   const v = r.rowsVerified;
-  out(`\nrows verified after the run: ${v.ok ? 'OK' : 'MISMATCH'}: ${v.found} rows found, ${v.expected} expected from the acknowledged writes; missing ${v.missing}, unexpected ${v.unexpected}, duplicates ${v.duplicates}`);
+  out(
+    `\nrows verified after the run: ${v.ok ? 'OK' : 'MISMATCH'}: ${v.found} rows found, ${v.expected} expected from the acknowledged writes; missing ${v.missing}, unexpected ${v.unexpected}, duplicates ${v.duplicates}`,
+  );
   for (const [name, a] of Object.entries(r.analytics)) {
     out(`\n${name}  (${a.command})`);
     for (const row of a.rows.slice(0, name === 'node-load' ? 12 : 6)) out(`  ${JSON.stringify(row)}`);

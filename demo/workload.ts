@@ -42,7 +42,10 @@ export async function seedRows(cfg: { pgNodes: string[] }, table: string, from: 
  * Every row of `table`, read shard by shard through the routing map, with the keys that appear
  * in more than one shard table (duplicates) and rows lying outside their shard's range.
  */
-export async function readAll(cfg: { pgNodes: string[] }, table: string): Promise<{ rows: Map<string, Row>; duplicates: string[]; misplaced: number }> {
+export async function readAll(
+  cfg: { pgNodes: string[] },
+  table: string,
+): Promise<{ rows: Map<string, Row>; duplicates: string[]; misplaced: number }> {
   const pools = new PgPools({ executor: false, max: 2 });
   try {
     const coord = pools.get(cfg.pgNodes[0]!);
@@ -101,7 +104,17 @@ export interface LoadStats {
  */
 export class AckedLoad {
   readonly acked = new Map<string, Row | null>();
-  readonly stats: LoadStats = { writes: 0, writeErrors: 0, reads: 0, readErrors: 0, maxReadMs: 0, maxWriteMs: 0, maxReadOutageMs: 0, routeRefreshes: 0, errors: [] };
+  readonly stats: LoadStats = {
+    writes: 0,
+    writeErrors: 0,
+    reads: 0,
+    readErrors: 0,
+    maxReadMs: 0,
+    maxWriteMs: 0,
+    maxReadOutageMs: 0,
+    routeRefreshes: 0,
+    errors: [],
+  };
   private readonly router: ShardRouter;
   private running = false;
   private loops: Promise<void>[] = [];
@@ -155,12 +168,22 @@ export class AckedLoad {
         if (r < 0.6) {
           const id = this.ownKey(i, w);
           const amount = `${n % 5000}.${String(n % 100).padStart(2, '0')}`;
-          const rows = await this.router.exec<{ customer_id: string }>(this.table, id, `UPDATE {t} SET amount = $2, payload = $3, updated_at = now() WHERE id = $1 RETURNING customer_id::text`, [id, amount, `w${n}`]);
+          const rows = await this.router.exec<{ customer_id: string }>(
+            this.table,
+            id,
+            `UPDATE {t} SET amount = $2, payload = $3, updated_at = now() WHERE id = $1 RETURNING customer_id::text`,
+            [id, amount, `w${n}`],
+          );
           if (rows[0]) this.acked.set(id, { id, customer_id: rows[0].customer_id, amount, payload: `w${n}` });
         } else if (r < 0.85 && this.nextKey < BigInt(this.opts.newKeysTo)) {
           const id = String(this.nextKey++);
           const amount = `${n % 700}.50`;
-          await this.router.exec(this.table, id, `INSERT INTO {t} (id, customer_id, amount, payload, updated_at) VALUES ($1, $2, $3, $4, now())`, [id, String(n % 97), amount, `i${n}`]);
+          await this.router.exec(
+            this.table,
+            id,
+            `INSERT INTO {t} (id, customer_id, amount, payload, updated_at) VALUES ($1, $2, $3, $4, now())`,
+            [id, String(n % 97), amount, `i${n}`],
+          );
           this.acked.set(id, { id, customer_id: String(n % 97), amount, payload: `i${n}` });
         } else {
           const id = this.ownKey(i, w);
@@ -218,7 +241,8 @@ export function diffRows(expected: Map<string, Row>, actual: Map<string, Row>, l
   for (const [id, e] of expected) {
     const a = actual.get(id);
     if (!a) out.push(`missing ${id}`);
-    else if (a.amount !== e.amount || a.payload !== e.payload || a.customer_id !== e.customer_id) out.push(`changed ${id}: want ${JSON.stringify(e)} got ${JSON.stringify(a)}`);
+    else if (a.amount !== e.amount || a.payload !== e.payload || a.customer_id !== e.customer_id)
+      out.push(`changed ${id}: want ${JSON.stringify(e)} got ${JSON.stringify(a)}`);
     if (out.length >= limit) return out;
   }
   for (const id of actual.keys()) {

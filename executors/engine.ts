@@ -69,7 +69,11 @@ export class ExecutorEngine {
     if ('partition' in cmd && cmd.partition !== null && !isPlainIdentifier(cmd.partition)) {
       return `partition ${JSON.stringify(cmd.partition)} is not a plain identifier`;
     }
-    for (const n of [cmd.kind === 'shard' ? cmd.sourceNode : null, cmd.kind === 'shard' ? cmd.targetNode : null, cmd.kind === 'resource' ? cmd.node : null]) {
+    for (const n of [
+      cmd.kind === 'shard' ? cmd.sourceNode : null,
+      cmd.kind === 'shard' ? cmd.targetNode : null,
+      cmd.kind === 'resource' ? cmd.node : null,
+    ]) {
       if (n !== null && !/^[a-z0-9_-]{1,63}$/.test(n)) return `node ${JSON.stringify(n)} is not a catalog name`;
     }
     return null;
@@ -98,7 +102,9 @@ export class ExecutorEngine {
     }
     if (!seen && cmd.requiresApproval && (this.opts.approvals ?? 'hold') === 'hold') {
       await this.opts.ledger.holdForApproval(cmd.commandId, cmd.action, cmd);
-      await this.opts.emit(this.result(cmd, 'ACCEPTED', { details: { awaiting: 'approval', approve: `shardcast approve ${cmd.commandId}` } }));
+      await this.opts.emit(
+        this.result(cmd, 'ACCEPTED', { details: { awaiting: 'approval', approve: `shardcast approve ${cmd.commandId}` } }),
+      );
       return 'ACCEPTED';
     }
     const prior = seen ?? (await this.opts.ledger.claim(cmd.commandId, cmd.action, cmd));

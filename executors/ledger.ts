@@ -100,7 +100,9 @@ export class CommandLedger {
       [commandId, action, command === undefined ? null : JSON.stringify(command)],
     );
     if (rowCount === 1) return null;
-    await this.pool.query('UPDATE shardcast_exec.ledger SET attempts = attempts + 1, updated_at = now() WHERE command_id = $1', [commandId]);
+    await this.pool.query('UPDATE shardcast_exec.ledger SET attempts = attempts + 1, updated_at = now() WHERE command_id = $1', [
+      commandId,
+    ]);
     return this.get(commandId);
   }
 
@@ -118,7 +120,14 @@ export class CommandLedger {
        WHERE status IN ('ACCEPTED','RUNNING') AND command IS NOT NULL AND (approval IS NULL OR (approval = 'approved' AND attempts > 0))
        ORDER BY created_at`,
     );
-    return rows.map((r) => ({ commandId: r.command_id, status: r.status, state: r.state, attempts: r.attempts, approval: r.approval, command: r.command }));
+    return rows.map((r) => ({
+      commandId: r.command_id,
+      status: r.status,
+      state: r.state,
+      attempts: r.attempts,
+      approval: r.approval,
+      command: r.command,
+    }));
   }
 
   async close(): Promise<void> {

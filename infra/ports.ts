@@ -39,13 +39,43 @@ export const pgComposeName = (i: number) => `pg-node${i}`;
 export function portTable(pgBase = PG_BASE_PORT, pgCount = PG_NODE_COUNT): PortEntry[] {
   return [
     { service: 'kafka', compose: 'kafka', port: KAFKA_PORT, containerPort: KAFKA_PORT, what: 'Kafka PLAINTEXT listener' },
-    { service: 'kafka', compose: null, port: KAFKA_CONTROLLER_PORT, containerPort: KAFKA_CONTROLLER_PORT, what: 'KRaft controller listener' },
-    { service: 'registry', compose: 'schema-registry', port: REGISTRY_PORT, containerPort: 8080, what: 'Apicurio Registry HTTP (ccompat API at /apis/ccompat/v7)' },
-    { service: 'clickhouse', compose: 'clickhouse', port: CLICKHOUSE_HTTP_PORT, containerPort: CLICKHOUSE_HTTP_PORT, what: 'ClickHouse HTTP' },
-    { service: 'clickhouse', compose: 'clickhouse', port: CLICKHOUSE_NATIVE_PORT, containerPort: CLICKHOUSE_NATIVE_PORT, what: 'ClickHouse native TCP' },
+    {
+      service: 'kafka',
+      compose: null,
+      port: KAFKA_CONTROLLER_PORT,
+      containerPort: KAFKA_CONTROLLER_PORT,
+      what: 'KRaft controller listener',
+    },
+    {
+      service: 'registry',
+      compose: 'schema-registry',
+      port: REGISTRY_PORT,
+      containerPort: 8080,
+      what: 'Apicurio Registry HTTP (ccompat API at /apis/ccompat/v7)',
+    },
+    {
+      service: 'clickhouse',
+      compose: 'clickhouse',
+      port: CLICKHOUSE_HTTP_PORT,
+      containerPort: CLICKHOUSE_HTTP_PORT,
+      what: 'ClickHouse HTTP',
+    },
+    {
+      service: 'clickhouse',
+      compose: 'clickhouse',
+      port: CLICKHOUSE_NATIVE_PORT,
+      containerPort: CLICKHOUSE_NATIVE_PORT,
+      what: 'ClickHouse native TCP',
+    },
     { service: 'neo4j', compose: 'neo4j', port: NEO4J_BOLT_PORT, containerPort: NEO4J_BOLT_PORT, what: 'Neo4j Bolt' },
     ...pgPorts(pgBase, pgCount).map(
-      (port, i): PortEntry => ({ service: 'postgres', compose: pgComposeName(i), port, containerPort: 5432, what: `PostgreSQL shard node ${i}` }),
+      (port, i): PortEntry => ({
+        service: 'postgres',
+        compose: pgComposeName(i),
+        port,
+        containerPort: 5432,
+        what: `PostgreSQL shard node ${i}`,
+      }),
     ),
   ];
 }

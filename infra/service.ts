@@ -3,16 +3,7 @@
  * one interface, so `infra/stack.ts` can install, start, check and stop them all alike.
  */
 import type { Config } from '../lib/config.js';
-import {
-  isSameProcess,
-  logFilePath,
-  pidFilePath,
-  readPidFile,
-  removePidFile,
-  stopPid,
-  type PidInfo,
-  type StopOptions,
-} from './process.js';
+import { isSameProcess, logFilePath, pidFilePath, readPidFile, removePidFile, stopPid, type PidInfo, type StopOptions } from './process.js';
 
 export type Log = (line: string) => void;
 

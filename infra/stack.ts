@@ -155,7 +155,8 @@ async function bringUp(cfg: Config, s: Service, log: Log, installing: Installers
   }
   await removePidFile(pidFileOf(cfg, s.name));
   for (const port of s.ports(cfg)) {
-    if (await portTaken(port)) throw new StackError(s.name, s.logFile(cfg), (await describePortConflict(s.name, port)).replace(`${s.name}: `, ''), '');
+    if (await portTaken(port))
+      throw new StackError(s.name, s.logFile(cfg), (await describePortConflict(s.name, port)).replace(`${s.name}: `, ''), '');
   }
   try {
     await installing[s.installKind](() => s.install(cfg, log));
@@ -232,22 +233,24 @@ async function stopManagedNodes(cfg: Config, log: Log): Promise<string[]> {
   const root = path.join(cfg.stackDir, 'pg-nodes');
   const dirs = await readdir(root).catch(() => [] as string[]);
   const failures: string[] = [];
-  await Promise.all(dirs.map(async (d) => {
-    const text = await readFile(path.join(root, d, 'postmaster.pid'), 'utf8').catch(() => null);
-    const pid = text ? Number(text.split('\n')[0]) : NaN;
-    if (!(await isAlive(pid))) return;
-    // A pid file can outlive its server and the pid be reused: only a postgres serving this
-    // very directory is stopped.
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmd.includes(path.join(root, d))) return;
-    log(`${d} (started by scale_out): stopping pid ${pid}`);
-    try {
-      process.kill(pid, 'SIGINT');
-      await waitFor(async () => !(await isAlive(pid)), 30_000, `${d} to stop`);
-    } catch (err) {
-      failures.push(`${d}: ${(err as Error).message}`);
-    }
-  }));
+  await Promise.all(
+    dirs.map(async (d) => {
+      const text = await readFile(path.join(root, d, 'postmaster.pid'), 'utf8').catch(() => null);
+      const pid = text ? Number(text.split('\n')[0]) : NaN;
+      if (!(await isAlive(pid))) return;
+      // A pid file can outlive its server and the pid be reused: only a postgres serving this
+      // very directory is stopped.
+      const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (!cmd.includes(path.join(root, d))) return;
+      log(`${d} (started by scale_out): stopping pid ${pid}`);
+      try {
+        process.kill(pid, 'SIGINT');
+        await waitFor(async () => !(await isAlive(pid)), 30_000, `${d} to stop`);
+      } catch (err) {
+        failures.push(`${d}: ${(err as Error).message}`);
+      }
+    }),
+  );
   return failures;
 }
 
@@ -258,7 +261,10 @@ export async function stackStatus(cfg: Config): Promise<StatusRow[]> {
       const endpoint = s.endpoint(cfg);
       if (s.isExternal(cfg)) return { name: s.name, state: 'external', endpoint };
       const [healthy, ours, recorded] = await Promise.all([s.health(cfg), ourProcess(cfg, s.name), readPidFile(pidFileOf(cfg, s.name))]);
-      if (healthy) return ours ? { name: s.name, state: 'up', endpoint, pid: ours.pid } : { name: s.name, state: 'up', endpoint, note: 'not started by shardcast' };
+      if (healthy)
+        return ours
+          ? { name: s.name, state: 'up', endpoint, pid: ours.pid }
+          : { name: s.name, state: 'up', endpoint, note: 'not started by shardcast' };
       if (ours) return { name: s.name, state: 'stale', endpoint, pid: ours.pid, note: 'process running but not answering' };
       if (recorded) return { name: s.name, state: 'stale', endpoint, note: `pid ${recorded.pid} from the pid file has exited` };
       return { name: s.name, state: 'down', endpoint };

@@ -23,7 +23,8 @@ export async function javaBin(): Promise<string> {
   if (javaCache) return javaCache;
   const fromHome = process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : null;
   const java = fromHome && existsSync(fromHome) ? fromHome : which('java');
-  if (!java) throw new Error('java not found: install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME');
+  if (!java)
+    throw new Error('java not found: install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME');
   const { stderr, stdout } = await run(java, ['-version'], { what: 'java', timeoutMs: 30_000 });
   const m = /version "(\d+)(?:\.(\d+))?/.exec(stderr + stdout);
   const major = m ? (Number(m[1]) === 1 ? Number(m[2]) : Number(m[1])) : 0;
@@ -87,10 +88,14 @@ export async function maven(pom: string, goals: string[], out: string, what: str
   await javaBin();
   const buildDir = path.join(out, '.mvn-build');
   try {
-    await run(mvn, ['-q', '-B', '-Dstyle.color=never', '-f', pom, ...goals, `-DoutputDirectory=${out}`, `-Dshardcast.buildDir=${buildDir}`], {
-      what,
-      timeoutMs: 15 * 60_000,
-    });
+    await run(
+      mvn,
+      ['-q', '-B', '-Dstyle.color=never', '-f', pom, ...goals, `-DoutputDirectory=${out}`, `-Dshardcast.buildDir=${buildDir}`],
+      {
+        what,
+        timeoutMs: 15 * 60_000,
+      },
+    );
   } finally {
     await rm(buildDir, { recursive: true, force: true });
   }
@@ -110,7 +115,9 @@ export async function fileKey(...files: string[]): Promise<string> {
 export async function aptInstall(packages: string[], what: string, log: Log): Promise<void> {
   const isRoot = process.getuid?.() === 0;
   if (!isRoot || !which('apt-get')) {
-    throw new Error(`${what}: missing; install the Debian packages: sudo apt-get install -y ${packages.join(' ')} (or run infra/install.sh as root)`);
+    throw new Error(
+      `${what}: missing; install the Debian packages: sudo apt-get install -y ${packages.join(' ')} (or run infra/install.sh as root)`,
+    );
   }
   log(`${what}: installing OS packages with infra/install.sh (${packages.join(', ')} missing)`);
   await run('bash', [path.join(INFRA_DIR, 'install.sh')], {

@@ -40,7 +40,12 @@ export type ConfigKey = keyof typeof ENV_KEYS;
 
 const csv = z
   .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string()).min(1, 'expected at least one comma-separated value'));
 const intFromString = (min: number) => z.coerce.number().int().min(min);
 const url = z.string().url();
@@ -49,10 +54,16 @@ export const ConfigSchema = z.object({
   kafkaBrokers: csv.default(['127.0.0.1:9092']),
   schemaRegistryUrl: url.default('http://127.0.0.1:8081/apis/ccompat/v7'),
   clickhouseUrl: url.default('http://127.0.0.1:8123'),
-  clickhouseDatabase: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier').default('shardcast'),
+  clickhouseDatabase: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier')
+    .default('shardcast'),
   clickhouseUser: z.string().default('default'),
   clickhousePassword: z.string().default(''),
-  neo4jUri: z.string().regex(/^(bolt|neo4j)(\+s|\+ssc)?:\/\//, 'expected a bolt:// or neo4j:// URI').default('bolt://127.0.0.1:7687'),
+  neo4jUri: z
+    .string()
+    .regex(/^(bolt|neo4j)(\+s|\+ssc)?:\/\//, 'expected a bolt:// or neo4j:// URI')
+    .default('bolt://127.0.0.1:7687'),
   neo4jUser: z.string().default('neo4j'),
   neo4jPassword: z.string().min(8, 'Neo4j requires at least 8 characters').default('shardcast-local'),
   /** PostgreSQL shard nodes as connection URLs; derived from pgNodeCount/pgBasePort when not given. */
@@ -74,7 +85,10 @@ export const ConfigSchema = z.object({
       const [perPartition, total] = s.split(',').map((x) => Number(x.trim())) as [number, number];
       return { perPartition, total };
     })
-    .refine((f) => f.perPartition >= 64 && f.total >= f.perPartition && f.total <= 1024 * 1024, 'expected 64 <= PER_PARTITION <= TOTAL <= 1048576 (KiB)')
+    .refine(
+      (f) => f.perPartition >= 64 && f.total >= f.perPartition && f.total <= 1024 * 1024,
+      'expected 64 <= PER_PARTITION <= TOTAL <= 1048576 (KiB)',
+    )
     .default({ perPartition: 512, total: 1536 }),
   /**
    * Run the ingest consumer (fetching and kafkajs's record decoding) on a worker thread beside
@@ -133,10 +147,7 @@ export function localPgUrl(port: number): string {
  * Builds the config from `env` and `overrides` (flags, already named by config key).
  * Throws `ConfigError` naming the first bad key.
  */
-export function loadConfig(
-  overrides: Partial<Record<ConfigKey, unknown>> = {},
-  env: NodeJS.ProcessEnv = process.env,
-): Config {
+export function loadConfig(overrides: Partial<Record<ConfigKey, unknown>> = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, unknown> = {};
   for (const [key, envName] of Object.entries(ENV_KEYS) as [ConfigKey, string][]) {
     const fromEnv = env[envName];
@@ -154,8 +165,7 @@ export function loadConfig(
     throw new ConfigError(envName, `${issue.message}${got}`);
   }
   const c = result.data;
-  const pgNodes =
-    c.pgNodes ?? Array.from({ length: c.pgNodeCount }, (_, i) => localPgUrl(c.pgBasePort + i));
+  const pgNodes = c.pgNodes ?? Array.from({ length: c.pgNodeCount }, (_, i) => localPgUrl(c.pgBasePort + i));
   const has = (k: ConfigKey) => env[ENV_KEYS[k]] !== undefined && env[ENV_KEYS[k]] !== '';
   return {
     ...c,

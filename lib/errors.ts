@@ -49,7 +49,18 @@ export class UnavailableError extends ShardcastError {
 export class StateError extends ShardcastError {}
 
 /** Node's network error codes that mean the peer may answer later. */
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P03', '53300']);
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  '57P01',
+  '57P03',
+  '53300',
+]);
 
 /**
  * Whether an error is worth retrying: our own errors say so; libraries' errors are judged by

@@ -24,14 +24,21 @@ export function seasonalNaiveForecast(history: ArrayLike<number>, horizon: numbe
   const n = history.length;
   const m = Math.max(1, Math.floor(season));
   let last = NaN;
-  for (let i = n - 1; i >= 0; i--) if (Number.isFinite(history[i]!)) { last = history[i]!; break; }
+  for (let i = n - 1; i >= 0; i--)
+    if (Number.isFinite(history[i]!)) {
+      last = history[i]!;
+      break;
+    }
   const out: number[] = [];
   for (let h = 1; h <= horizon; h++) {
     let v = NaN;
     if (m > 1) {
       // Target index n-1+h; the same phase in the last observed season(s).
       for (let i = n - 1 + h - m * Math.ceil(h / m); i >= 0 && i >= n - 1 + h - m * 8; i -= m) {
-        if (i < n && Number.isFinite(history[i]!)) { v = history[i]!; break; }
+        if (i < n && Number.isFinite(history[i]!)) {
+          v = history[i]!;
+          break;
+        }
       }
     }
     out.push(Number.isFinite(v) ? v : last);
@@ -109,7 +116,8 @@ export class HoltWintersState {
         this.capRun = Math.sign(this.capRun) === sign ? this.capRun + sign : sign;
         // Short runs are bursts (clipped); a longer run, or the same surprise at the same
         // phase one season later, is a shift the state must follow.
-        const phase = this.phaseCap ??= new Int8Array(this.m);
+        this.phaseCap ??= new Int8Array(this.m);
+        const phase = this.phaseCap;
         const recurring = this.m > 1 && phase[si] === sign;
         phase[si] = sign;
         if (Math.abs(this.capRun) <= HoltWintersState.maxCapRun && !recurring) e = sign * cap;
@@ -135,7 +143,15 @@ export class HoltWintersState {
 
   /** Plain-object snapshot (for checkpoints). */
   toJSON(): HWSnapshot {
-    return { m: this.m, params: this.params, level: this.level, trend: this.trend, season: Array.from(this.season), t: this.t, mae: this.mae };
+    return {
+      m: this.m,
+      params: this.params,
+      level: this.level,
+      trend: this.trend,
+      season: Array.from(this.season),
+      t: this.t,
+      mae: this.mae,
+    };
   }
 
   static fromJSON(s: HWSnapshot): HoltWintersState {
@@ -161,7 +177,11 @@ export interface HWSnapshot {
  * indices = average deviation from each season's mean. Returns the state positioned after
  * the initialisation seasons, and the index of the first observation still to consume.
  */
-export function initHoltWinters(y: ArrayLike<number>, season: number, params: HWParams = DEFAULT_HW_PARAMS): { state: HoltWintersState; next: number } {
+export function initHoltWinters(
+  y: ArrayLike<number>,
+  season: number,
+  params: HWParams = DEFAULT_HW_PARAMS,
+): { state: HoltWintersState; next: number } {
   const n = y.length;
   let m = Math.max(1, Math.floor(season));
   if (m > 1 && n < 2 * m) m = 1;
@@ -195,7 +215,11 @@ export function initHoltWinters(y: ArrayLike<number>, season: number, params: HW
 }
 
 /** Runs Holt-Winters over `y` with fixed params; returns the final state and one-step SSE (after a burn-in season). */
-export function runHoltWinters(y: ArrayLike<number>, season: number, params: HWParams): { state: HoltWintersState; sse: number; count: number } {
+export function runHoltWinters(
+  y: ArrayLike<number>,
+  season: number,
+  params: HWParams,
+): { state: HoltWintersState; sse: number; count: number } {
   const { state, next } = initHoltWinters(y, season, params);
   let sse = 0;
   let count = 0;
@@ -235,10 +259,14 @@ export interface HWFitOptions {
  * Fits α, β, γ, φ per series by coordinate descent over a grid, minimising the one-step SSE
  * (bursts clipped). ~2 × 25 runs over the series: cheap enough to refit on a schedule.
  */
-export function fitHoltWinters(y: ArrayLike<number>, season: number, opts: HWFitOptions = {}): { params: HWParams; state: HoltWintersState; sse: number } {
+export function fitHoltWinters(
+  y: ArrayLike<number>,
+  season: number,
+  opts: HWFitOptions = {},
+): { params: HWParams; state: HoltWintersState; sse: number } {
   const m = Math.max(1, Math.floor(season));
   const maxLen = opts.maxLength ?? Math.max(200, 10 * m);
-  const arr = y.length > maxLen ? Array.prototype.slice.call(y, y.length - maxLen) as number[] : y;
+  const arr = y.length > maxLen ? (Array.prototype.slice.call(y, y.length - maxLen) as number[]) : y;
   let best: HWParams = { ...DEFAULT_HW_PARAMS, phi: opts.damped === false ? 1 : DEFAULT_HW_PARAMS.phi };
   let bestSse = runHoltWinters(arr, m, best).sse;
   const keys: (keyof HWParams)[] = opts.damped === false ? ['alpha', 'gamma', 'beta'] : ['alpha', 'gamma', 'beta', 'phi'];
@@ -316,7 +344,10 @@ export class SeasonalNaive implements Forecaster {
 /** Holt-Winters as a batch `Forecaster`: fits each series, then forecasts. */
 export class HoltWinters implements Forecaster {
   readonly name = 'holt_winters';
-  constructor(private readonly level = 0.9, private readonly fit: HWFitOptions = {}) {}
+  constructor(
+    private readonly level = 0.9,
+    private readonly fit: HWFitOptions = {},
+  ) {}
   forecastBatch(requests: ForecastRequest[]): SeriesForecast[] {
     return requests.map((r) => {
       const { state, sse } = fitHoltWinters(r.history, r.season ?? 1, this.fit);

@@ -9,12 +9,47 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { logger } from '../lib/log.js';
-import type { CalibratorSnapshot } from './ensemble.js';
-import type { GlobalWeights } from './global.js';
-import type { OnlineForecaster, SeriesSnapshot } from './online.js';
+import type { CalibratorSnapshot, ConformalCalibrator } from './ensemble.js';
+import type { GlobalModel, GlobalWeights } from './global.js';
+import type { HoltWintersState } from './baselines.js';
 
 export const CHECKPOINT_FORMAT = 'shardcast-forecaster';
 export const CHECKPOINT_VERSION = 1;
+
+/** One series' state as a checkpoint holds it. */
+export interface SeriesSnapshot {
+  id: string;
+  season: number;
+  hw: ReturnType<HoltWintersState['toJSON']> | null;
+  hwStep: number;
+  hwFitAt: number;
+  hwFitObs?: number;
+  sawNegative: boolean;
+  err: number[];
+  cnt: number[];
+  /** Absent in checkpoints written before the records existed. */
+  rec?: number[];
+  recShort?: number[];
+  /** Absent in older checkpoints (then taken from `err`, and nothing set aside). */
+  werr?: (number | null)[];
+  aside?: number[];
+  admitted?: number[];
+  scale: number;
+  /** Absent (or null) in older checkpoints: then `scale`. */
+  scaleFast?: number | null;
+  accounted: number;
+  hist: { lastStep: number; firstStep: number; lastObservedStep: number; observed: number; values: Float32Array } | null;
+}
+
+/** What a checkpoint reads from and restores into: the online forecaster, seen structurally so this module does not import it. */
+export interface Checkpointable {
+  readonly opts: { horizon: number; lags: number; level: number; stepMs: number };
+  readonly global: GlobalModel | null | undefined;
+  readonly calibrator: ConformalCalibrator;
+  readonly size: number;
+  snapshotSeries(includeHistory?: boolean): SeriesSnapshot[];
+  restoreSeries(snaps: SeriesSnapshot[]): void;
+}
 
 export interface CheckpointResult {
   ok: boolean;
@@ -33,7 +68,7 @@ function b64ToF32(s: string): Float32Array {
 }
 
 /** Settings that must match for a checkpoint to be loadable. */
-function fingerprint(f: OnlineForecaster): Record<string, unknown> {
+function fingerprint(f: Checkpointable): Record<string, unknown> {
   return {
     horizon: f.opts.horizon,
     lags: f.opts.lags,
@@ -45,14 +80,20 @@ function fingerprint(f: OnlineForecaster): Record<string, unknown> {
 }
 
 /** Serialises the forecaster's state (JSON text). */
-export async function serializeForecaster(f: OnlineForecaster, opts: { includeHistory?: boolean } = {}): Promise<string> {
+export async function serializeForecaster(f: Checkpointable, opts: { includeHistory?: boolean } = {}): Promise<string> {
   const w = f.global ? await f.global.getWeights() : null;
   const series = f.snapshotSeries(opts.includeHistory ?? true).map((s) => ({
     ...s,
     err: s.err.map((x) => (Number.isFinite(x) ? x : null)),
     scale: Number.isFinite(s.scale) ? s.scale : null,
     hwFitAt: Number.isFinite(s.hwFitAt) ? s.hwFitAt : null,
-    hist: s.hist ? { ...s.hist, lastObservedStep: Number.isFinite(s.hist.lastObservedStep) ? s.hist.lastObservedStep : null, values: f32ToB64(s.hist.values) } : null,
+    hist: s.hist
+      ? {
+          ...s.hist,
+          lastObservedStep: Number.isFinite(s.hist.lastObservedStep) ? s.hist.lastObservedStep : null,
+          values: f32ToB64(s.hist.values),
+        }
+      : null,
   }));
   const payload = JSON.stringify({
     config: fingerprint(f),
@@ -66,7 +107,7 @@ export async function serializeForecaster(f: OnlineForecaster, opts: { includeHi
 }
 
 /** Writes a checkpoint atomically. */
-export async function saveCheckpoint(f: OnlineForecaster, file: string, opts: { includeHistory?: boolean } = {}): Promise<CheckpointResult> {
+export async function saveCheckpoint(f: Checkpointable, file: string, opts: { includeHistory?: boolean } = {}): Promise<CheckpointResult> {
   const text = await serializeForecaster(f, opts);
   await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
@@ -76,11 +117,12 @@ export async function saveCheckpoint(f: OnlineForecaster, file: string, opts: { 
 }
 
 /** Restores from checkpoint text; on any problem returns ok:false with the reason and changes nothing. */
-export function restoreForecaster(f: OnlineForecaster, text: string): CheckpointResult {
+export function restoreForecaster(f: Checkpointable, text: string): CheckpointResult {
   try {
     const outer = JSON.parse(text) as { format?: string; version?: number; sha256?: string; payload?: string };
     if (outer.format !== CHECKPOINT_FORMAT) throw new Error(`not a forecaster checkpoint (format ${String(outer.format)})`);
-    if (outer.version !== CHECKPOINT_VERSION) throw new Error(`checkpoint version ${String(outer.version)}, expected ${CHECKPOINT_VERSION}`);
+    if (outer.version !== CHECKPOINT_VERSION)
+      throw new Error(`checkpoint version ${String(outer.version)}, expected ${CHECKPOINT_VERSION}`);
     if (typeof outer.payload !== 'string') throw new Error('checkpoint has no payload');
     const sum = createHash('sha256').update(outer.payload).digest('hex');
     if (sum !== outer.sha256) throw new Error('checksum mismatch (file corrupt or edited)');
@@ -93,15 +135,20 @@ export function restoreForecaster(f: OnlineForecaster, text: string): Checkpoint
         err: (number | null)[];
         scale: number | null;
         hwFitAt: number | null;
-        hist: (Omit<NonNullable<SeriesSnapshot['hist']>, 'values' | 'lastObservedStep'> & { values: string; lastObservedStep: number | null }) | null;
+        hist:
+          | (Omit<NonNullable<SeriesSnapshot['hist']>, 'values' | 'lastObservedStep'> & { values: string; lastObservedStep: number | null })
+          | null;
       })[];
     };
     const want = fingerprint(f);
     for (const [k, v] of Object.entries(want)) {
-      if (p.config?.[k] !== v) throw new Error(`checkpoint ${k}=${JSON.stringify(p.config?.[k])} does not match this forecaster's ${JSON.stringify(v)}`);
+      if (p.config?.[k] !== v)
+        throw new Error(`checkpoint ${k}=${JSON.stringify(p.config?.[k])} does not match this forecaster's ${JSON.stringify(v)}`);
     }
     // Decode and validate everything first, then apply.
-    const weights: GlobalWeights | null = p.weights ? { names: p.weights.names, shapes: p.weights.shapes, data: p.weights.data.map(b64ToF32) } : null;
+    const weights: GlobalWeights | null = p.weights
+      ? { names: p.weights.names, shapes: p.weights.shapes, data: p.weights.data.map(b64ToF32) }
+      : null;
     const series: SeriesSnapshot[] = p.series.map((s) => ({
       ...s,
       err: s.err.map((x) => (x === null ? NaN : x)),
@@ -111,7 +158,8 @@ export function restoreForecaster(f: OnlineForecaster, text: string): Checkpoint
     }));
     if (f.global && !weights) throw new Error('checkpoint has no global-model weights');
     const c = p.calibrator;
-    if (!c || c.models !== f.calibrator.models || c.horizon !== f.calibrator.horizon || !Array.isArray(c.scores)) throw new Error('checkpoint calibrator does not match');
+    if (!c || c.models !== f.calibrator.models || c.horizon !== f.calibrator.horizon || !Array.isArray(c.scores))
+      throw new Error('checkpoint calibrator does not match');
     // Dry runs against fresh objects would need a second model; instead apply in an order
     // where each step validates before mutating: weights (validated inside), calibrator, series.
     if (f.global && weights) {
@@ -127,7 +175,7 @@ export function restoreForecaster(f: OnlineForecaster, text: string): Checkpoint
 }
 
 /** Loads a checkpoint file if there is one; a missing or bad file is reported and ignored. */
-export async function loadCheckpoint(f: OnlineForecaster, file: string): Promise<CheckpointResult> {
+export async function loadCheckpoint(f: Checkpointable, file: string): Promise<CheckpointResult> {
   const log = logger('forecast.checkpoint');
   let text: string;
   try {

@@ -73,7 +73,8 @@ export function recordUpdate(rec: Float64Array, abs: ArrayLike<number>, d: numbe
   }
   for (let i = 0; i < k; i++) {
     for (let j = i + 1; j < k; j++) {
-      const a = abs[i]!, b = abs[j]!;
+      const a = abs[i]!,
+        b = abs[j]!;
       if (!Number.isFinite(a) || !Number.isFinite(b)) continue;
       const o = pairOffset(k, i, j);
       const x = a - b;
@@ -118,7 +119,8 @@ export function recordWorseTest(rec: Float64Array, k: number, i: number, j: numb
   if (i === j) return { t: 0, df: 0 };
   const sign = i < j ? 1 : -1;
   const o = pairOffset(k, Math.min(i, j), Math.max(i, j));
-  const sw = rec[o]!, sw2 = rec[o + 1]!;
+  const sw = rec[o]!,
+    sw2 = rec[o + 1]!;
   if (!(sw > 0) || !(sw2 > 0)) return { t: NaN, df: 0 };
   const neff = (sw * sw) / sw2 / overlap;
   if (neff < 2) return { t: NaN, df: 0 };
@@ -140,8 +142,18 @@ export function recordWorseTest(rec: Float64Array, k: number, i: number, j: numb
 export function tCritical(z: number, df: number): number {
   if (!(df > 0)) return Infinity;
   if (!Number.isFinite(df)) return z;
-  const z2 = z * z, z3 = z2 * z, z5 = z3 * z2, z7 = z5 * z2, z9 = z7 * z2;
-  return z + (z3 + z) / (4 * df) + (5 * z5 + 16 * z3 + 3 * z) / (96 * df ** 2) + (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * df ** 3) + (79 * z9 + 776 * z7 + 1482 * z5 - 1920 * z3 - 945 * z) / (92160 * df ** 4);
+  const z2 = z * z,
+    z3 = z2 * z,
+    z5 = z3 * z2,
+    z7 = z5 * z2,
+    z9 = z7 * z2;
+  return (
+    z +
+    (z3 + z) / (4 * df) +
+    (5 * z5 + 16 * z3 + 3 * z) / (96 * df ** 2) +
+    (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * df ** 3) +
+    (79 * z9 + 776 * z7 + 1482 * z5 - 1920 * z3 - 945 * z) / (92160 * df ** 4)
+  );
 }
 
 /** t(i worse than j) above the critical value for `z` at its degrees of freedom. */
@@ -168,7 +180,16 @@ function significantlyWorse(rec: Float64Array, k: number, i: number, j: number, 
 export function dominanceKeep(
   rec: Float64Array,
   available: ArrayLike<boolean>,
-  opts: { z: number; minRecord?: number; overlap?: number; recent?: Float64Array; aside?: Uint8Array; zBack?: number; anchor?: number; anchorZ?: number },
+  opts: {
+    z: number;
+    minRecord?: number;
+    overlap?: number;
+    recent?: Float64Array;
+    aside?: Uint8Array;
+    zBack?: number;
+    anchor?: number;
+    anchorZ?: number;
+  },
 ): boolean[] {
   const k = available.length;
   const minRecord = opts.minRecord ?? 1;
@@ -186,8 +207,9 @@ export function dominanceKeep(
     if (i === best || !keep[i] || !(rec[2 * i + 1]! >= minRecord)) continue;
     // The anchor is set aside only on the evidence that would admit another model beside it.
     const zIn = i === opts.anchor ? Math.max(opts.anchorZ ?? opts.z, opts.z) : opts.z;
-    const z = aside && aside[i] ? Math.min(opts.zBack ?? zIn, zIn) : zIn;
-    const out = significantlyWorse(rec, k, i, best, overlap, z) && !(opts.recent && significantlyWorse(opts.recent, k, best, i, overlap, opts.z));
+    const z = aside?.[i] ? Math.min(opts.zBack ?? zIn, zIn) : zIn;
+    const out =
+      significantlyWorse(rec, k, i, best, overlap, z) && !(opts.recent && significantlyWorse(opts.recent, k, best, i, overlap, opts.z));
     if (aside) aside[i] = out ? 1 : 0;
     if (out) keep[i] = false;
   }
@@ -224,7 +246,8 @@ export function anchorAdmit(
       continue;
     }
     const z = opts.admitted?.[i] ? Math.min(opts.zBack ?? opts.z, opts.z) : opts.z;
-    const ok = significantlyWorse(rec, k, anchor, i, overlap, z) || (!!opts.recent && significantlyWorse(opts.recent, k, anchor, i, overlap, z));
+    const ok =
+      significantlyWorse(rec, k, anchor, i, overlap, z) || (!!opts.recent && significantlyWorse(opts.recent, k, anchor, i, overlap, z));
     if (opts.admitted) opts.admitted[i] = ok ? 1 : 0;
     if (!ok) keep[i] = false;
   }
@@ -261,20 +284,26 @@ export interface WeightOptions {
  * `counts[i]` its matured-forecast count, `available[i]` whether it produced a forecast now.
  * When no available model has a track record the available ones share equally.
  */
-export function ensembleWeights(errors: ArrayLike<number>, counts: ArrayLike<number>, available: ArrayLike<boolean>, opts: WeightOptions = {}): number[] {
+export function ensembleWeights(
+  errors: ArrayLike<number>,
+  counts: ArrayLike<number>,
+  available: ArrayLike<boolean>,
+  opts: WeightOptions = {},
+): number[] {
   const p = opts.power ?? 2;
   const minCount = opts.minCount ?? 1;
   const k = errors.length;
   const w = new Array<number>(k).fill(0);
   let sum = 0;
   let minErr = Infinity;
-  for (let i = 0; i < k; i++) if (available[i] && counts[i]! >= minCount && Number.isFinite(errors[i]!)) minErr = Math.min(minErr, errors[i]!);
+  for (let i = 0; i < k; i++)
+    if (available[i] && counts[i]! >= minCount && Number.isFinite(errors[i]!)) minErr = Math.min(minErr, errors[i]!);
   if (Number.isFinite(minErr)) {
     const floor = Math.max(minErr * 1e-3, 1e-12);
     for (let i = 0; i < k; i++) {
       if (!available[i] || counts[i]! < minCount || !Number.isFinite(errors[i]!)) continue;
       if (i !== opts.anchor && errors[i]! > (opts.exclusionRatio ?? Infinity) * minErr) continue;
-      w[i] = Math.pow(Math.max(errors[i]!, floor), -p);
+      w[i] = Math.max(errors[i]!, floor) ** -p;
       sum += w[i]!;
     }
   }

@@ -20,19 +20,26 @@ import { seasonalScale } from './util.js';
 
 /** Mean absolute scaled error. */
 export function mase(actual: ArrayLike<number>, predicted: ArrayLike<number>, scale: number): number {
-  let s = 0, n = 0;
+  let s = 0,
+    n = 0;
   for (let i = 0; i < actual.length; i++) {
-    const a = actual[i]!, p = predicted[i]!;
-    if (Number.isFinite(a) && Number.isFinite(p)) { s += Math.abs(a - p); n++; }
+    const a = actual[i]!,
+      p = predicted[i]!;
+    if (Number.isFinite(a) && Number.isFinite(p)) {
+      s += Math.abs(a - p);
+      n++;
+    }
   }
   return n && scale > 0 ? s / n / scale : NaN;
 }
 
 /** Symmetric MAPE in percent (a pair of zeros counts as 0 error). */
 export function smape(actual: ArrayLike<number>, predicted: ArrayLike<number>): number {
-  let s = 0, n = 0;
+  let s = 0,
+    n = 0;
   for (let i = 0; i < actual.length; i++) {
-    const a = actual[i]!, p = predicted[i]!;
+    const a = actual[i]!,
+      p = predicted[i]!;
     if (!Number.isFinite(a) || !Number.isFinite(p)) continue;
     const d = Math.abs(a) + Math.abs(p);
     s += d === 0 ? 0 : (200 * Math.abs(a - p)) / d;
@@ -43,7 +50,8 @@ export function smape(actual: ArrayLike<number>, predicted: ArrayLike<number>): 
 
 /** Share of actuals inside [lower, upper]. */
 export function coverage(actual: ArrayLike<number>, lower: ArrayLike<number>, upper: ArrayLike<number>): number {
-  let inside = 0, n = 0;
+  let inside = 0,
+    n = 0;
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i]!;
     if (!Number.isFinite(a) || !Number.isFinite(lower[i]!) || !Number.isFinite(upper[i]!)) continue;
@@ -111,7 +119,12 @@ export interface EvalSummary {
 }
 
 class Acc {
-  ae = 0; sm = 0; smN = 0; inside = 0; covN = 0; n = 0;
+  ae = 0;
+  sm = 0;
+  smN = 0;
+  inside = 0;
+  covN = 0;
+  n = 0;
   add(a: number, p: number, lo: number, hi: number, scale: number): void {
     this.ae += Math.abs(a - p) / scale;
     this.n++;
@@ -124,7 +137,12 @@ class Acc {
     }
   }
   get(): MetricSet {
-    return { mase: this.n ? this.ae / this.n : NaN, smape: this.smN ? this.sm / this.smN : NaN, coverage: this.covN ? this.inside / this.covN : NaN, n: this.n };
+    return {
+      mase: this.n ? this.ae / this.n : NaN,
+      smape: this.smN ? this.sm / this.smN : NaN,
+      coverage: this.covN ? this.inside / this.covN : NaN,
+      n: this.n,
+    };
   }
 }
 
@@ -151,7 +169,7 @@ export async function rollingOriginEval(series: EvalSeries[], opts: RollingEvalO
     stepMs: 1,
     horizon: H,
     level: opts.level ?? 0.9,
-    ...(opts.season ? { season: opts.season } : candidates && candidates.length ? { seasonCandidates: candidates } : {}),
+    ...(opts.season ? { season: opts.season } : candidates?.length ? { seasonCandidates: candidates } : {}),
     seriesSeasons: seasons,
     lags: Math.min(336, Math.max(2 * H, hint <= 48 ? 7 * hint : 2 * hint, 8), Math.max(2 * H, warmup - H)),
     historyLength: Math.max(T + 1, 64),
@@ -172,11 +190,20 @@ export async function rollingOriginEval(series: EvalSeries[], opts: RollingEvalO
   const per = new Map<string, Map<string, Acc>>();
   const get = (sid: string, model: string): [Acc, Acc] => {
     let a = acc.get(model);
-    if (!a) acc.set(model, (a = new Acc()));
+    if (!a) {
+      a = new Acc();
+      acc.set(model, a);
+    }
     let ps = per.get(sid);
-    if (!ps) per.set(sid, (ps = new Map()));
+    if (!ps) {
+      ps = new Map();
+      per.set(sid, ps);
+    }
     let b = ps.get(model);
-    if (!b) ps.set(model, (b = new Acc()));
+    if (!b) {
+      b = new Acc();
+      ps.set(model, b);
+    }
     return [a, b];
   };
   let origins = 0;
@@ -202,7 +229,9 @@ export async function rollingOriginEval(series: EvalSeries[], opts: RollingEvalO
         for (let h = 1; h <= H && t + h < T; h++) {
           const a = s.values[t + h]!;
           if (!Number.isFinite(a)) continue;
-          const p = mf.predicted[h - 1]!, lo = mf.lower[h - 1]!, hi = mf.upper[h - 1]!;
+          const p = mf.predicted[h - 1]!,
+            lo = mf.lower[h - 1]!,
+            hi = mf.upper[h - 1]!;
           const [ga, sa] = get(d.seriesId, model);
           ga.add(a, p, lo, hi, scale);
           sa.add(a, p, lo, hi, scale);

@@ -89,7 +89,10 @@ export class GlobalModel implements Forecaster {
     this.batchSize = opts.batchSize ?? 4096;
     const a = (1 - this.level) / 2;
     this.tau = [0.5, a, 1 - a];
-    const L = this.lags, H = this.horizon, K = this.hidden, O = 3 * H;
+    const L = this.lags,
+      H = this.horizon,
+      K = this.hidden,
+      O = 3 * H;
     const seed = opts.seed ?? 42;
     // Seasonal-naive initialisation of the median part of the skip layer.
     const wl = new Float32Array(L * O);
@@ -139,8 +142,12 @@ export class GlobalModel implements Forecaster {
         scale[r] = 1;
         continue;
       }
-      let s = 0, s2 = 0;
-      for (let i = 0; i < L; i++) { s += row[i]!; s2 += row[i]! * row[i]!; }
+      let s = 0,
+        s2 = 0;
+      for (let i = 0; i < L; i++) {
+        s += row[i]!;
+        s2 += row[i]! * row[i]!;
+      }
       const mu = s / L;
       let sd = Math.sqrt(Math.max(0, s2 / L - mu * mu));
       const floor = Math.max(1e-3 * Math.abs(mu), 1e-6);
@@ -149,14 +156,23 @@ export class GlobalModel implements Forecaster {
       scale[r] = sd;
       for (let i = 0; i < L; i++) {
         const v = (row[i]! - mu) / sd;
-        row[i] = v > clip ? clip : v < -clip ? -clip : v;
+        row[i] = v > clip ? clip : Math.max(v, -clip);
       }
     }
     return { level, scale, empty };
   }
 
   private forward(x: tf.Tensor2D): { mid: tf.Tensor2D; lo: tf.Tensor2D; hi: tf.Tensor2D } {
-    const [W1, b1, W2, b2, W3, b3, Wl, bl] = this.vars as [tf.Variable, tf.Variable, tf.Variable, tf.Variable, tf.Variable, tf.Variable, tf.Variable, tf.Variable];
+    const [W1, b1, W2, b2, W3, b3, Wl, bl] = this.vars as [
+      tf.Variable,
+      tf.Variable,
+      tf.Variable,
+      tf.Variable,
+      tf.Variable,
+      tf.Variable,
+      tf.Variable,
+      tf.Variable,
+    ];
     const H = this.horizon;
     const h1 = tf.relu(tf.add(tf.matMul(x, W1), b1));
     const h2 = tf.relu(tf.add(tf.matMul(h1, W2), b2));
@@ -174,7 +190,8 @@ export class GlobalModel implements Forecaster {
   async fit(windows: TrainingWindows, epochs = 1, seed = this.steps, batchSize = this.batchSize): Promise<number> {
     const { n } = windows;
     if (!n) return NaN;
-    const L = this.lags, H = this.horizon;
+    const L = this.lags,
+      H = this.horizon;
     const x = windows.x.slice(0, n * L);
     const { level, scale, empty } = this.normalise(x, n);
     const y = new Float32Array(n * H);
@@ -188,7 +205,7 @@ export class GlobalModel implements Forecaster {
         const v = windows.y[r * H + h]!;
         if (Number.isFinite(v)) {
           const z = (v - level[r]!) / scale[r]!;
-          y[r * H + h] = z > clip ? clip : z < -clip ? -clip : z;
+          y[r * H + h] = z > clip ? clip : Math.max(z, -clip);
           mask[r * H + h] = 1;
           any = true;
         }
@@ -206,11 +223,14 @@ export class GlobalModel implements Forecaster {
         const j = s % (i + 1);
         [order[i], order[j]] = [order[j]!, order[i]!];
       }
-      let total = 0, batches = 0;
+      let total = 0,
+        batches = 0;
       for (let start = 0; start < n; start += bs) {
         const idx = order.slice(start, start + bs);
         const b = idx.length;
-        const xb = new Float32Array(b * L), yb = new Float32Array(b * H), mb = new Float32Array(b * H);
+        const xb = new Float32Array(b * L),
+          yb = new Float32Array(b * H),
+          mb = new Float32Array(b * H);
         idx.forEach((r, k) => {
           xb.set(x.subarray(r * L, (r + 1) * L), k * L);
           yb.set(y.subarray(r * H, (r + 1) * H), k * H);
@@ -225,10 +245,14 @@ export class GlobalModel implements Forecaster {
             const u = tf.sub(yt, pred);
             return tf.div(tf.sum(tf.mul(tf.maximum(tf.mul(u, tau), tf.mul(u, tau - 1)), mt)), denom);
           };
-          const r = this.opt.minimize(() => {
-            const { mid, lo, hi } = this.forward(xt);
-            return tf.addN([pin(mid, this.tau[0]!), pin(lo, this.tau[1]!), pin(hi, this.tau[2]!)]) as tf.Scalar;
-          }, true, this.vars);
+          const r = this.opt.minimize(
+            () => {
+              const { mid, lo, hi } = this.forward(xt);
+              return tf.addN([pin(mid, this.tau[0]!), pin(lo, this.tau[1]!), pin(hi, this.tau[2]!)]) as tf.Scalar;
+            },
+            true,
+            this.vars,
+          );
           return r ?? tf.scalar(NaN);
         });
         total += (await lossT.data())[0]!;
@@ -247,10 +271,13 @@ export class GlobalModel implements Forecaster {
    * row-major n × horizon.
    */
   async predict(xRaw: Float32Array, n: number): Promise<BatchPrediction> {
-    const L = this.lags, H = this.horizon;
+    const L = this.lags,
+      H = this.horizon;
     const x = xRaw.slice(0, n * L);
     const { level, scale, empty } = this.normalise(x, n);
-    const point = new Float32Array(n * H), lower = new Float32Array(n * H), upper = new Float32Array(n * H);
+    const point = new Float32Array(n * H),
+      lower = new Float32Array(n * H),
+      upper = new Float32Array(n * H);
     const chunk = 65536;
     for (let start = 0; start < n; start += chunk) {
       const b = Math.min(chunk, n - start);
@@ -259,10 +286,11 @@ export class GlobalModel implements Forecaster {
         return [mid, lo, hi];
       });
       const [pm, pl, pu] = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
-      outs.forEach((t) => t.dispose());
+      for (const t of outs) t.dispose();
       for (let r = 0; r < b; r++) {
         const R = start + r;
-        const mu = level[R]!, sd = scale[R]!;
+        const mu = level[R]!,
+          sd = scale[R]!;
         for (let h = 0; h < H; h++) {
           const k = r * H + h;
           point[R * H + h] = mu + sd * pm![k]!;
@@ -276,7 +304,8 @@ export class GlobalModel implements Forecaster {
 
   /** `Forecaster`: forecasts each request's history with the current weights. */
   async forecastBatch(requests: ForecastRequest[]): Promise<SeriesForecast[]> {
-    const L = this.lags, H = this.horizon;
+    const L = this.lags,
+      H = this.horizon;
     const n = requests.length;
     const x = new Float32Array(n * L).fill(NaN);
     requests.forEach((r, i) => {
@@ -287,7 +316,11 @@ export class GlobalModel implements Forecaster {
     const p = await this.predict(x, n);
     return requests.map((r, i) => {
       let nonNeg = true;
-      for (let k = 0; k < r.history.length; k++) if (r.history[k]! < 0) { nonNeg = false; break; }
+      for (let k = 0; k < r.history.length; k++)
+        if (r.history[k]! < 0) {
+          nonNeg = false;
+          break;
+        }
       const c = (v: number): number => (nonNeg ? Math.max(0, v) : v);
       const out: SeriesForecast = { predicted: [], lower: [], upper: [], model: this.name };
       for (let h = 0; h < Math.min(H, r.horizon); h++) {
@@ -315,7 +348,8 @@ export class GlobalModel implements Forecaster {
       }
       const d = w.data[i]!;
       if (d.length !== v.size) throw new Error(`weights: tensor ${this.names[i]} has ${d.length} values, expected ${v.size}`);
-      for (let k = 0; k < d.length; k++) if (!Number.isFinite(d[k]!)) throw new Error(`weights: tensor ${this.names[i]} has a non-finite value`);
+      for (let k = 0; k < d.length; k++)
+        if (!Number.isFinite(d[k]!)) throw new Error(`weights: tensor ${this.names[i]} has a non-finite value`);
     });
     this.vars.forEach((v, i) => {
       const t = tf.tensor(w.data[i]!, v.shape);
@@ -325,14 +359,20 @@ export class GlobalModel implements Forecaster {
   }
 
   /** Builds training windows from whole series: origins every `stride` steps, newest first, at most `maxPerSeries` each. */
-  static windowsFrom(series: ArrayLike<number>[], lags: number, horizon: number, opts: { stride?: number; maxPerSeries?: number; minObserved?: number } = {}): TrainingWindows {
+  static windowsFrom(
+    series: ArrayLike<number>[],
+    lags: number,
+    horizon: number,
+    opts: { stride?: number; maxPerSeries?: number; minObserved?: number } = {},
+  ): TrainingWindows {
     const stride = opts.stride ?? 1;
     const maxPer = opts.maxPerSeries ?? Infinity;
     const rows: { s: ArrayLike<number>; end: number }[] = [];
     for (const s of series) {
       let k = 0;
       // Origin `end` = index of the last input value; targets end+1..end+horizon.
-      for (let end = s.length - 1 - horizon; end >= Math.min(lags - 1, Math.max(1, Math.floor(lags / 4))) && k < maxPer; end -= stride, k++) rows.push({ s, end });
+      for (let end = s.length - 1 - horizon; end >= Math.min(lags - 1, Math.max(1, Math.floor(lags / 4))) && k < maxPer; end -= stride, k++)
+        rows.push({ s, end });
     }
     const n = rows.length;
     const x = new Float32Array(n * lags).fill(NaN);

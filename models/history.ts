@@ -70,7 +70,14 @@ export class HistoryStore {
     let h = this.map.get(id);
     if (!h) {
       if (this.map.size >= this.maxSeries) this.evictStalest();
-      h = { id, buf: new Float32Array(this.maxLength).fill(NaN), lastStep: step, firstStep: step, lastObservedStep: -Infinity, observed: 0 };
+      h = {
+        id,
+        buf: new Float32Array(this.maxLength).fill(NaN),
+        lastStep: step,
+        firstStep: step,
+        lastObservedStep: -Infinity,
+        observed: 0,
+      };
       this.map.set(id, h);
     }
     const L = this.maxLength;

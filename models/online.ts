@@ -17,16 +17,31 @@
 import type { Forecast, ForecastPoint } from '../schemas/types.js';
 import { logger } from '../lib/log.js';
 import { HoltWintersState, fitHoltWinters } from './baselines.js';
-import { ConformalCalibrator, anchorAdmit, combine, dominanceKeep, ensembleName, ensembleWeights, recordReset, recordSize, recordUpdate, winsorisedAverage } from './ensemble.js';
+import {
+  ConformalCalibrator,
+  anchorAdmit,
+  combine,
+  dominanceKeep,
+  ensembleName,
+  ensembleWeights,
+  recordReset,
+  recordSize,
+  recordUpdate,
+  winsorisedAverage,
+} from './ensemble.js';
 import { GlobalModel, type GlobalModelOptions } from './global.js';
 import { HistoryStore, type SeriesHistory } from './history.js';
 import { detectSeason } from './season.js';
 import { rng } from './util.js';
-import { loadCheckpoint, saveCheckpoint, type CheckpointResult } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type CheckpointResult, type SeriesSnapshot } from './checkpoint.js';
 
 export const MODEL_NAMES = ['seasonal_naive', 'holt_winters', 'global', 'ensemble'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
-const SN = 0, HW = 1, GL = 2, EN = 3, NM = 4;
+const SN = 0,
+  HW = 1,
+  GL = 2,
+  EN = 3,
+  NM = 4;
 /** A model the ensemble combines (every model but the ensemble itself). */
 type BaseModel = Exclude<ModelName, 'ensemble'>;
 /** Half-life, in steps, of `SeriesState.scaleFast`. */
@@ -162,38 +177,21 @@ interface SeriesState {
   accounted: number;
 }
 
-export interface SeriesSnapshot {
-  id: string;
-  season: number;
-  hw: ReturnType<HoltWintersState['toJSON']> | null;
-  hwStep: number;
-  hwFitAt: number;
-  hwFitObs?: number;
-  sawNegative: boolean;
-  err: number[];
-  cnt: number[];
-  /** Absent in checkpoints written before the records existed. */
-  rec?: number[];
-  recShort?: number[];
-  /** Absent in older checkpoints (then taken from `err`, and nothing set aside). */
-  werr?: (number | null)[];
-  aside?: number[];
-  admitted?: number[];
-  scale: number;
-  /** Absent (or null) in older checkpoints: then `scale`. */
-  scaleFast?: number | null;
-  accounted: number;
-  hist: { lastStep: number; firstStep: number; lastObservedStep: number; observed: number; values: Float32Array } | null;
-}
-
 /** A record from a checkpoint, or an empty one when absent or malformed (older checkpoints). */
 function recordFrom(a: unknown): Float64Array {
   const n = recordSize(3);
-  return Array.isArray(a) && a.length === n && a.every((x) => typeof x === 'number' && Number.isFinite(x)) ? Float64Array.from(a as number[]) : new Float64Array(n);
+  return Array.isArray(a) && a.length === n && a.every((x) => typeof x === 'number' && Number.isFinite(x))
+    ? Float64Array.from(a as number[])
+    : new Float64Array(n);
 }
 
 export class OnlineForecaster {
-  readonly opts: Required<Omit<OnlineForecasterOptions, 'season' | 'seasonCandidates' | 'seriesSeasons' | 'global' | 'backend' | 'train' | 'checkpoint' | 'anchor'>> & {
+  readonly opts: Required<
+    Omit<
+      OnlineForecasterOptions,
+      'season' | 'seasonCandidates' | 'seriesSeasons' | 'global' | 'backend' | 'train' | 'checkpoint' | 'anchor'
+    >
+  > & {
     anchor: BaseModel | null;
     season?: number;
     seasonCandidates?: number[];
@@ -211,7 +209,7 @@ export class OnlineForecaster {
   private readonly log = logger('forecast.online');
   private readonly decay: number;
   private readonly recDecay: number;
-  private readonly fastScaleDecay = Math.pow(0.5, 1 / FAST_SCALE_HALF_LIFE);
+  private readonly fastScaleDecay = 0.5 ** (1 / FAST_SCALE_HALF_LIFE);
   private readonly absScratch = new Float64Array(3);
   private readonly inEnsemble: boolean[];
   /** Index of the anchor model, -1 for none (or when it is not in the ensemble). */
@@ -268,8 +266,8 @@ export class OnlineForecaster {
     this.history.onEvict = (id) => this.series.delete(id);
     this.calibrator = new ConformalCalibrator(NM, H, this.opts.level);
     this.rand = rng(this.opts.seed);
-    this.decay = Math.pow(0.5, 1 / this.opts.errorHalfLife);
-    this.recDecay = Math.pow(0.5, 1 / (this.opts.recordHalfLife * H));
+    this.decay = 0.5 ** (1 / this.opts.errorHalfLife);
+    this.recDecay = 0.5 ** (1 / (this.opts.recordHalfLife * H));
     this.inEnsemble = [SN, HW, GL].map((i) => this.opts.ensembleOf.includes(MODEL_NAMES[i]!));
     const a = this.opts.anchor ? MODEL_NAMES.indexOf(this.opts.anchor) : -1;
     this.anchorIndex = a >= 0 && a < 3 && this.inEnsemble[a] ? a : -1;
@@ -337,7 +335,10 @@ export class OnlineForecaster {
     const span = this.history.span(s.h);
     const x = new Float64Array(span);
     this.history.read(s.h, s.h.lastStep, span, x);
-    const m = detectSeason(x, this.opts.seasonCandidates ? { candidates: this.opts.seasonCandidates } : { maxLag: Math.min(400, Math.floor(span / 2.5)) });
+    const m = detectSeason(
+      x,
+      this.opts.seasonCandidates ? { candidates: this.opts.seasonCandidates } : { maxLag: Math.min(400, Math.floor(span / 2.5)) },
+    );
     if (m !== s.season) {
       s.season = m;
       s.hw = null; // refit with the new season
@@ -460,7 +461,8 @@ export class OnlineForecaster {
     const g = this.global;
     if (!g) return 0;
     const { recentPerSeries, replayPerSeries, maxBatch, epochs } = this.opts.train;
-    const L = g.lags, H = g.horizon;
+    const L = g.lags,
+      H = g.horizon;
     const minObs = Math.max(H + 4, Math.min(L, 2 * Math.max(1, ...active.slice(0, 1).map((s) => s.season))) / 2);
     let pool = active.filter((s) => s.h.observed >= minObs);
     const per = recentPerSeries + replayPerSeries;
@@ -498,7 +500,11 @@ export class OnlineForecaster {
    * the series in `only` when given. Stepping again at the same window (e.g. for series whose
    * windows arrived after that window's step) does not train again.
    */
-  async step(nowWindowStart: number, issuedAt: number = nowWindowStart + this.opts.stepMs, only?: ReadonlySet<string>): Promise<Forecast[]> {
+  async step(
+    nowWindowStart: number,
+    issuedAt: number = nowWindowStart + this.opts.stepMs,
+    only?: ReadonlySet<string>,
+  ): Promise<Forecast[]> {
     const o = this.opts;
     const H = o.horizon;
     const now = Math.round(nowWindowStart / o.stepMs);
@@ -559,7 +565,7 @@ export class OnlineForecaster {
       const minObs = Math.min(g.lags / 2, Math.max(H, 8));
       for (const s of active) if (s.h.observed >= minObs && (!only || only.has(s.h.id))) gRows.push(s);
       const x = new Float32Array(gRows.length * g.lags);
-      gRows.forEach((s, r) => this.history.read(s.h, now, g.lags, x, r * g.lags));
+      for (const [r, s] of gRows.entries()) this.history.read(s.h, now, g.lags, x, r * g.lags);
       gPred = await g.predict(x, gRows.length);
     }
     timings.globalForecast = performance.now() - t1;
@@ -569,7 +575,7 @@ export class OnlineForecaster {
     const out: Forecast[] = [];
     const details: ForecastDetail[] = [];
     const gIndex = new Map<SeriesState, number>();
-    gRows.forEach((s, r) => gIndex.set(s, r));
+    for (const [r, s] of gRows.entries()) gIndex.set(s, r);
     const slot = ((now % H) + H) % H;
     const pts: (number[] | undefined)[] = [undefined, undefined, undefined];
     for (const s of active) {
@@ -580,12 +586,16 @@ export class OnlineForecaster {
       let last = NaN;
       for (let t = now; t > now - this.history.maxLength; t--) {
         const v = this.history.at(s.h, t);
-        if (Number.isFinite(v)) { last = v; break; }
+        if (Number.isFinite(v)) {
+          last = v;
+          break;
+        }
       }
       const sn: number[] = [];
       for (let h = 1; h <= H; h++) {
         let v = NaN;
-        if (m > 1) for (let t = now + h - m * Math.ceil(h / m), k = 0; k < 8 && !Number.isFinite(v); t -= m, k++) v = this.history.at(s.h, t);
+        if (m > 1)
+          for (let t = now + h - m * Math.ceil(h / m), k = 0; k < 8 && !Number.isFinite(v); t -= m, k++) v = this.history.at(s.h, t);
         sn.push(Number.isFinite(v) ? v : last);
       }
       pts[SN] = Number.isFinite(last) ? sn : undefined;
@@ -595,7 +605,8 @@ export class OnlineForecaster {
       else pts[GL] = undefined;
       for (const m2 of [SN, HW, GL]) {
         const p = pts[m2];
-        if (p && (clip || !p.every(Number.isFinite))) for (let h = 0; h < H; h++) p[h] = Number.isFinite(p[h]!) ? (clip ? Math.max(0, p[h]!) : p[h]!) : last;
+        if (p && (clip || !p.every(Number.isFinite)))
+          for (let h = 0; h < H; h++) p[h] = Number.isFinite(p[h]!) ? (clip ? Math.max(0, p[h]!) : p[h]!) : last;
       }
       if (!pts[SN] && !pts[HW] && !pts[GL]) continue;
       const avail = [SN, HW, GL].map((i) => !!pts[i] && this.inEnsemble[i]!);
@@ -603,10 +614,34 @@ export class OnlineForecaster {
       // Models clearly beaten on the validation record are set aside (the anchor only on the
       // evidence that admits another model), the others join the anchor only once significantly
       // better than it, and what is left is combined.
-      const keep = dominanceKeep(s.rec, avail, { z: o.dominanceZ, zBack: o.dominanceZBack, minRecord: H, overlap: H, recent: s.recShort, aside: s.aside, anchor: this.anchorIndex, anchorZ: o.anchorZ });
-      if (this.anchorIndex >= 0) anchorAdmit(s.rec, keep, this.anchorIndex, { z: o.anchorZ, zBack: o.dominanceZBack, overlap: H, recent: s.recShort, admitted: s.admitted });
-      const w = ensembleWeights(s.werr, s.cnt.subarray(0, 3), keep, { power: o.weightPower, minCount: H, exclusionRatio: o.exclusionRatio, anchor: this.anchorIndex });
-      const ens = combine(pts.map((p) => p ?? []), w);
+      const keep = dominanceKeep(s.rec, avail, {
+        z: o.dominanceZ,
+        zBack: o.dominanceZBack,
+        minRecord: H,
+        overlap: H,
+        recent: s.recShort,
+        aside: s.aside,
+        anchor: this.anchorIndex,
+        anchorZ: o.anchorZ,
+      });
+      if (this.anchorIndex >= 0)
+        anchorAdmit(s.rec, keep, this.anchorIndex, {
+          z: o.anchorZ,
+          zBack: o.dominanceZBack,
+          overlap: H,
+          recent: s.recShort,
+          admitted: s.admitted,
+        });
+      const w = ensembleWeights(s.werr, s.cnt.subarray(0, 3), keep, {
+        power: o.weightPower,
+        minCount: H,
+        exclusionRatio: o.exclusionRatio,
+        anchor: this.anchorIndex,
+      });
+      const ens = combine(
+        pts.map((p) => p ?? []),
+        w,
+      );
       if (clip) for (let h = 0; h < H; h++) ens[h] = Math.max(0, ens[h]!);
       const fallback = Number.isFinite(s.scale) && s.scale > 0 ? s.scale : s.hw ? s.hw.mae : Math.abs(last) * 0.1 + 1e-6;
       const all = [pts[SN], pts[HW], pts[GL], ens];
@@ -652,7 +687,8 @@ export class OnlineForecaster {
           models: all.map((p, mi) => {
             if (!p) return undefined;
             const lsm = this.localScale(s, mi, fallback);
-            const lower: number[] = [], upper: number[] = [];
+            const lower: number[] = [],
+              upper: number[] = [];
             for (let h = 1; h <= H; h++) {
               const half = this.calibrator.factor(mi, h) * lsm;
               lower.push(clip ? Math.max(0, p[h - 1]! - half) : p[h - 1]! - half);
@@ -704,7 +740,8 @@ export class OnlineForecaster {
     }
     const w = GlobalModel.windowsFrom(series, g.lags, g.horizon, opts);
     let loss = NaN;
-    for (let e = 0; e < epochs; e++) loss = await g.fit(w, 1, e, opts.batchSize ?? Math.max(64, Math.min(g.batchSize, Math.ceil(w.n / 16))));
+    for (let e = 0; e < epochs; e++)
+      loss = await g.fit(w, 1, e, opts.batchSize ?? Math.max(64, Math.min(g.batchSize, Math.ceil(w.n / 16))));
     this.log.debug({ windows: w.n, epochs, loss }, 'global model warm fit');
     return loss;
   }
@@ -718,7 +755,13 @@ export class OnlineForecaster {
         const span = this.history.span(s.h);
         const values = new Float32Array(span);
         this.history.read(s.h, s.h.lastStep, span, values);
-        hist = { lastStep: s.h.lastStep, firstStep: s.h.lastStep - span + 1, lastObservedStep: s.h.lastObservedStep, observed: s.h.observed, values };
+        hist = {
+          lastStep: s.h.lastStep,
+          firstStep: s.h.lastStep - span + 1,
+          lastObservedStep: s.h.lastObservedStep,
+          observed: s.h.observed,
+          values,
+        };
       }
       out.push({
         id: s.h.id,
@@ -750,7 +793,8 @@ export class OnlineForecaster {
     const built: SeriesState[] = [];
     const hs = new HistoryStore({ maxLength: this.history.maxLength, maxSeries: this.history.maxSeries });
     for (const sn of snaps) {
-      if (typeof sn.id !== 'string' || sn.err.length !== NM || sn.cnt.length !== NM) throw new Error(`series snapshot ${String(sn.id)} malformed`);
+      if (typeof sn.id !== 'string' || sn.err.length !== NM || sn.cnt.length !== NM)
+        throw new Error(`series snapshot ${String(sn.id)} malformed`);
       let h: SeriesHistory | undefined;
       if (sn.hist) {
         const v = sn.hist.values;
@@ -769,7 +813,7 @@ export class OnlineForecaster {
         hw: sn.hw ? HoltWintersState.fromJSON(sn.hw) : null,
         hwStep: sn.hwStep,
         hwFitAt: sn.hwFitAt ?? -Infinity,
-        hwFitObs: typeof sn.hwFitObs === 'number' ? sn.hwFitObs : sn.hist?.observed ?? 0,
+        hwFitObs: typeof sn.hwFitObs === 'number' ? sn.hwFitObs : (sn.hist?.observed ?? 0),
         hwRecordFrom: -Infinity,
         sawNegative: !!sn.sawNegative,
         err: Float64Array.from(sn.err.map((x) => (x === null ? NaN : x))),
@@ -783,7 +827,7 @@ export class OnlineForecaster {
         aside: Uint8Array.from({ length: 3 }, (_, i) => (Array.isArray(sn.aside) && sn.aside[i] === 1 ? 1 : 0)),
         admitted: Uint8Array.from({ length: 3 }, (_, i) => (Array.isArray(sn.admitted) && sn.admitted[i] === 1 ? 1 : 0)),
         scale: sn.scale ?? NaN,
-        scaleFast: typeof sn.scaleFast === 'number' && Number.isFinite(sn.scaleFast) ? sn.scaleFast : sn.scale ?? NaN,
+        scaleFast: typeof sn.scaleFast === 'number' && Number.isFinite(sn.scaleFast) ? sn.scaleFast : (sn.scale ?? NaN),
         pend: new Float32Array(NM * H * H).fill(NaN),
         pendW: new Float32Array(NM * H).fill(NaN),
         pendIssue: new Float64Array(H).fill(NaN),

@@ -39,7 +39,11 @@ export function detectSeasonPooled(series: ArrayLike<number>[], opts: SeasonOpti
   if (!profiles.length) return 1;
   const sum = new Map<number, number>();
   const cnt = new Map<number, number>();
-  for (const p of profiles) for (const [l, r] of p) { sum.set(l, (sum.get(l) ?? 0) + r); cnt.set(l, (cnt.get(l) ?? 0) + 1); }
+  for (const p of profiles)
+    for (const [l, r] of p) {
+      sum.set(l, (sum.get(l) ?? 0) + r);
+      cnt.set(l, (cnt.get(l) ?? 0) + 1);
+    }
   const avg = new Map<number, number>();
   for (const [l, v] of sum) if (cnt.get(l) === profiles.length) avg.set(l, v / profiles.length);
   return pickSeason(avg, { ...opts, minAcf: opts.minAcf ?? 0.2 });
@@ -50,11 +54,19 @@ function acfProfile(values: ArrayLike<number>, opts: SeasonOptions): Map<number,
   const out = new Map<number, number>();
   const n = values.length;
   // Least-squares line over the finite points.
-  let sx = 0, sy = 0, sxx = 0, sxy = 0, k = 0;
+  let sx = 0,
+    sy = 0,
+    sxx = 0,
+    sxy = 0,
+    k = 0;
   for (let i = 0; i < n; i++) {
     const v = values[i]!;
     if (!Number.isFinite(v)) continue;
-    sx += i; sy += v; sxx += i * i; sxy += i * v; k++;
+    sx += i;
+    sy += v;
+    sxx += i * i;
+    sxy += i * v;
+    k++;
   }
   if (k < 8) return out;
   const den = k * sxx - sx * sx;
@@ -77,9 +89,7 @@ function acfProfile(values: ArrayLike<number>, opts: SeasonOptions): Map<number,
   }
   if (ss <= 0) return out;
   const maxLag = Math.min(opts.maxLag ?? Math.min(400, Math.floor(n / 3)), Math.floor(n / 2));
-  const lags = (opts.candidates ?? Array.from({ length: Math.max(0, maxLag - 1) }, (_, i) => i + 2)).filter(
-    (l) => l >= 2 && l <= maxLag,
-  );
+  const lags = (opts.candidates ?? Array.from({ length: Math.max(0, maxLag - 1) }, (_, i) => i + 2)).filter((l) => l >= 2 && l <= maxLag);
   for (const l of lags) for (const k2 of [l - 1, l, l + 1]) if (k2 >= 1 && k2 < n && !out.has(k2)) out.set(k2, acfAt(x, k2, ss));
   return out;
 }

@@ -52,8 +52,17 @@ export async function startCatalog(ctx: PipelineContext, opts: CatalogOptions = 
     await driver.close();
     throw new Error(`catalog: Neo4j at ${ctx.cfg.neo4jUri} is unavailable: ${(err as Error).message}`);
   });
-  const discovery = Discovery.open(ctx.cfg, driver, { kinds: opts.kinds, log, postgres: { source: PG_SOURCE, nodeCapacity: opts.nodeCapacity } });
-  const names: StoreNames = { postgres: PG_SOURCE, clickhouse: CH_SOURCE, kafka: KAFKA_SOURCE, clickhouseDatabase: ctx.cfg.clickhouseDatabase };
+  const discovery = Discovery.open(ctx.cfg, driver, {
+    kinds: opts.kinds,
+    log,
+    postgres: { source: PG_SOURCE, nodeCapacity: opts.nodeCapacity },
+  });
+  const names: StoreNames = {
+    postgres: PG_SOURCE,
+    clickhouse: CH_SOURCE,
+    kafka: KAFKA_SOURCE,
+    clickhouseDatabase: ctx.cfg.clickhouseDatabase,
+  };
   const first = await discovery.discoverAll();
   log.info({ sources: first.diffs.map((d) => ({ source: d.source, ...d.counts })), failed: first.failed }, 'catalog discovered');
 
@@ -64,7 +73,10 @@ export async function startCatalog(ctx: PipelineContext, opts: CatalogOptions = 
   const schedule = () => {
     if (stopped || every <= 0) return;
     timer = setTimeout(() => {
-      periodic = discovery.discoverAll().catch((err) => log.warn({ err }, 'periodic discovery failed')).finally(schedule);
+      periodic = discovery
+        .discoverAll()
+        .catch((err) => log.warn({ err }, 'periodic discovery failed'))
+        .finally(schedule);
     }, every);
     timer.unref();
   };
@@ -107,7 +119,10 @@ export async function startCatalog(ctx: PipelineContext, opts: CatalogOptions = 
             } catch (err) {
               // The store did not answer: the links still go to what the graph has; the
               // next periodic discovery brings the graph up to date.
-              log.warn({ err: (err as Error).message, source: what.source.source, target: what.target }, 'rediscovery after a result failed');
+              log.warn(
+                { err: (err as Error).message, source: what.source.source, target: what.target },
+                'rediscovery after a result failed',
+              );
               return [];
             }
           },

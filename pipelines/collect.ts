@@ -30,7 +30,11 @@ export function localCollectorNodes(cfg: Config): CollectorNode[] {
 export async function startCollector(
   cfg: Config,
   opts: {
-    source?: string; nodes?: CollectorNode[]; fromNow?: boolean; pollMs?: number; ignoreApplications?: string[];
+    source?: string;
+    nodes?: CollectorNode[];
+    fromNow?: boolean;
+    pollMs?: number;
+    ignoreApplications?: string[];
     /** Finds nodes that appeared since the start (a scale-out); default: the routing map's managed nodes. */
     discover?: () => Promise<CollectorNode[]>;
     rediscoverMs?: number;
@@ -99,7 +103,9 @@ async function managedCollectorNodes(cfg: Config): Promise<CollectorNode[]> {
   const pools = new PgPools({ executor: false, max: 1 });
   try {
     const nodes = await listNodes(pools.get(cfg.pgNodes[0]!));
-    return nodes.filter((n) => n.managedDir && n.state !== 'stopped').map((n) => ({ node: n.node, logDir: path.join(n.managedDir!, 'log') }));
+    return nodes
+      .filter((n) => n.managedDir && n.state !== 'stopped')
+      .map((n) => ({ node: n.node, logDir: path.join(n.managedDir!, 'log') }));
   } finally {
     await pools.end();
   }

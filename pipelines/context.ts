@@ -27,7 +27,11 @@ export async function openContext(name: string, cfg: Config = loadConfig()): Pro
   await serde.registerTopics();
   const producer = await TopicProducer.connect(kafka, serde);
   return {
-    cfg, kafka, serde, producer, log,
+    cfg,
+    kafka,
+    serde,
+    producer,
+    log,
     async close() {
       await producer.disconnect();
     },

@@ -70,10 +70,15 @@ export function foldForecasts(fs: Iterable<Forecast>): Forecast[] {
     const id = bucketSeries(f.seriesId);
     const cur = out.get(id);
     if (!cur) out.set(id, { ...f, seriesId: id, points: f.points.map((p) => ({ ...p })) });
-    else cur.points.forEach((p, i) => {
-      const q = f.points[i];
-      if (q) { p.predicted += q.predicted; p.lower += q.lower; p.upper += q.upper; }
-    });
+    else
+      cur.points.forEach((p, i) => {
+        const q = f.points[i];
+        if (q) {
+          p.predicted += q.predicted;
+          p.lower += q.lower;
+          p.upper += q.upper;
+        }
+      });
   }
   return [...out.values()];
 }
@@ -84,7 +89,11 @@ export function foldAggregates(as: Iterable<WorkloadAggregate>): WorkloadAggrega
     const id = bucketSeries(a.seriesId);
     const cur = out.get(id);
     if (!cur) out.set(id, { ...a, seriesId: id, node: null, partition: null });
-    else { cur.queries += a.queries; cur.reads += a.reads; cur.writes += a.writes; }
+    else {
+      cur.queries += a.queries;
+      cur.reads += a.reads;
+      cur.writes += a.writes;
+    }
   }
   return [...out.values()];
 }
@@ -96,7 +105,11 @@ export function bucketsFor(source: string, table: string, bounds: number[]): Buc
 
 /** The partition schema the engine plans against, read from the routing map. */
 export async function loadClusterState(
-  pools: Map<string, pg.Pool>, coord: pg.Pool, tables: Record<string, { column: string; bounds: number[] }>, source: string, capacity: number,
+  pools: Map<string, pg.Pool>,
+  coord: pg.Pool,
+  tables: Record<string, { column: string; bounds: number[] }>,
+  source: string,
+  capacity: number,
 ): Promise<ClusterStateInput> {
   const nodes = await listNodes(coord);
   const partitions: PartitionSpec[] = [];
@@ -108,11 +121,23 @@ export async function loadClusterState(
       const pool = pools.get(s.node);
       const phys = physicalName(table, s.shard);
       const { rows } = pool
-        ? await pool.query('SELECT pg_total_relation_size($1::regclass)::bigint AS bytes, (SELECT reltuples FROM pg_class WHERE oid = $1::regclass)::bigint AS rows', [phys]).catch(() => ({ rows: [] as { bytes: string; rows: string }[] }))
+        ? await pool
+            .query(
+              'SELECT pg_total_relation_size($1::regclass)::bigint AS bytes, (SELECT reltuples FROM pg_class WHERE oid = $1::regclass)::bigint AS rows',
+              [phys],
+            )
+            .catch(() => ({ rows: [] as { bytes: string; rows: string }[] }))
         : { rows: [] as { bytes: string; rows: string }[] };
       partitions.push({
-        id: partitionKey(table, s.shard), table, store: PG_STORE, lo: s.lo === null ? null : Number(s.lo), hi: s.hi === null ? null : Number(s.hi),
-        sizeBytes: Number(rows[0]?.bytes ?? 0), rows: Math.max(0, Number(rows[0]?.rows ?? 0)), node: s.node, replicas: s.replicas,
+        id: partitionKey(table, s.shard),
+        table,
+        store: PG_STORE,
+        lo: s.lo === null ? null : Number(s.lo),
+        hi: s.hi === null ? null : Number(s.hi),
+        sizeBytes: Number(rows[0]?.bytes ?? 0),
+        rows: Math.max(0, Number(rows[0]?.rows ?? 0)),
+        node: s.node,
+        replicas: s.replicas,
       });
     }
     buckets.push(...bucketsFor(source, table, key.bounds));
@@ -120,7 +145,9 @@ export async function loadClusterState(
   return {
     tables: Object.entries(tables).map(([name, k]) => ({ name, store: PG_STORE, storeKind: 'postgres' as const, keyColumns: [k.column] })),
     partitions,
-    nodes: nodes.filter((n) => n.state === 'active').map((n) => ({ id: n.node, store: PG_STORE, storeKind: 'postgres' as const, capacity, removable: n.managedDir !== null })),
+    nodes: nodes
+      .filter((n) => n.state === 'active')
+      .map((n) => ({ id: n.node, store: PG_STORE, storeKind: 'postgres' as const, capacity, removable: n.managedDir !== null })),
     buckets,
   };
 }
@@ -140,14 +167,25 @@ export function stateFromCatalog(
 ): ClusterStateInput {
   const nodes = view.nodes
     .filter((n) => n.state !== 'stopped' && n.state !== 'unreachable' && n.state !== 'draining')
-    .map((n) => ({ id: n.name, store: PG_STORE, storeKind: 'postgres' as const, capacity: opts.capacity ?? n.capacity ?? 1000, removable: n.managed === true }));
+    .map((n) => ({
+      id: n.name,
+      store: PG_STORE,
+      storeKind: 'postgres' as const,
+      capacity: opts.capacity ?? n.capacity ?? 1000,
+      removable: n.managed === true,
+    }));
   const known = new Set(nodes.map((n) => n.id));
   const partitions: PartitionSpec[] = view.partitions
     .filter((p) => p.node !== null && known.has(p.node))
     .map((p) => ({
-      id: partitionKey(p.table, p.partition), table: p.table, store: PG_STORE,
-      lo: p.lo === null ? null : Number(p.lo), hi: p.hi === null ? null : Number(p.hi),
-      sizeBytes: p.bytes ?? 0, rows: Math.max(0, p.rows ?? 0), node: p.node!,
+      id: partitionKey(p.table, p.partition),
+      table: p.table,
+      store: PG_STORE,
+      lo: p.lo === null ? null : Number(p.lo),
+      hi: p.hi === null ? null : Number(p.hi),
+      sizeBytes: p.bytes ?? 0,
+      rows: Math.max(0, p.rows ?? 0),
+      node: p.node!,
       replicas: p.replicas.filter((r) => known.has(r) && r !== p.node),
     }));
   const recent: RecentAction[] = [];
@@ -162,19 +200,30 @@ export function stateFromCatalog(
       // ISSUED: on a command topic, not yet taken by an executor; planned again only after its deadline
       const startedAt = c.issuedAt ?? opts.now;
       inFlight.push({
-        commandId: c.id, action: c.action, partition: c.table && c.partition ? target : null, sourceNode: c.sourceNode, targetNode: c.targetNode,
-        bytes: 0, startedAt, expectedEnd: Math.max(c.deadline ?? startedAt, opts.now), waiting: c.status === 'ISSUED',
+        commandId: c.id,
+        action: c.action,
+        partition: c.table && c.partition ? target : null,
+        sourceNode: c.sourceNode,
+        targetNode: c.targetNode,
+        bytes: 0,
+        startedAt,
+        expectedEnd: Math.max(c.deadline ?? startedAt, opts.now),
+        waiting: c.status === 'ISSUED',
       });
     }
   }
   // Co-access between key buckets, put on the partitions that hold each bucket whole.
   const holder = (e: { table: string; lo: number | null; hi: number | null }) => {
-    const hit = partitions.filter((p) => p.table === e.table && (p.lo === null || (e.lo !== null && e.lo >= p.lo)) && (p.hi === null || (e.hi !== null && e.hi <= p.hi)));
+    const hit = partitions.filter(
+      (p) =>
+        p.table === e.table && (p.lo === null || (e.lo !== null && e.lo >= p.lo)) && (p.hi === null || (e.hi !== null && e.hi <= p.hi)),
+    );
     return hit.length === 1 ? hit[0]!.id : null;
   };
   const edges = new Map<string, CoAccessEdge>();
   for (const e of opts.coAccess ?? []) {
-    const a = holder(e.a), b = holder(e.b);
+    const a = holder(e.a),
+      b = holder(e.b);
     if (!a || !b || a === b) continue;
     const [x, y] = a < b ? [a, b] : [b, a];
     const cur = edges.get(`${x}|${y}`) ?? { a: x, b: y, weight: 0 };
@@ -185,7 +234,9 @@ export function stateFromCatalog(
     tables: Object.entries(tables).map(([name, k]) => ({ name, store: PG_STORE, storeKind: 'postgres' as const, keyColumns: [k.column] })),
     partitions,
     nodes,
-    buckets: Object.entries(tables).flatMap(([table, key]) => (partitions.some((p) => p.table === table) ? bucketsFor(source, table, key.bounds) : [])),
+    buckets: Object.entries(tables).flatMap(([table, key]) =>
+      partitions.some((p) => p.table === table) ? bucketsFor(source, table, key.bounds) : [],
+    ),
     coAccess: [...edges.values()],
     recent,
     inFlight,
@@ -272,7 +323,9 @@ export interface RunningDecide extends RunningStage {
 
 export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}): Promise<RunningDecide> {
   const source = opts.source ?? 'pg-shards';
-  const pools = new Map(ctx.cfg.pgNodes.map((url, i) => [`node${i}`, new pg.Pool({ connectionString: url, max: 2, application_name: 'shardcast-decide' })]));
+  const pools = new Map(
+    ctx.cfg.pgNodes.map((url, i) => [`node${i}`, new pg.Pool({ connectionString: url, max: 2, application_name: 'shardcast-decide' })]),
+  );
   const coord = pools.get('node0')!;
   const forecasts = new Map<string, Forecast>();
   const latest = new Map<string, WorkloadAggregate>();
@@ -290,7 +343,11 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   let onFallback = false;
   if (opts.catalog !== false) {
     driver = createCatalogDriver(ctx.cfg);
-    discovery = Discovery.open(ctx.cfg, driver, { kinds: ['postgres'], log: ctx.log, postgres: { source: PG_STORE, nodeCapacity: opts.nodeCapacity } });
+    discovery = Discovery.open(ctx.cfg, driver, {
+      kinds: ['postgres'],
+      log: ctx.log,
+      postgres: { source: PG_STORE, nodeCapacity: opts.nodeCapacity },
+    });
   }
   let schemaReady = false;
   let lastDiscovery = 0;
@@ -329,7 +386,8 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
         return { via: 'catalog', ...planned };
       } catch (err) {
         catalogDownUntil = Date.now() + CATALOG_RETRY_MS;
-        if (!onFallback) ctx.log.warn({ err: (err as Error).message }, 'the Neo4j catalog is unavailable; planning against the PostgreSQL routing map');
+        if (!onFallback)
+          ctx.log.warn({ err: (err as Error).message }, 'the Neo4j catalog is unavailable; planning against the PostgreSQL routing map');
         onFallback = true;
       }
     }
@@ -383,10 +441,24 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       }
       for (const r of feedback?.settle(now) ?? []) {
         rewards++;
-        ctx.log.info({ arm: r.arm, reward: Number(r.reward.toFixed(3)), violationMinutes: r.violationMinutes, gbMoved: Number(r.gbMoved.toFixed(3)), failed: r.failed }, 'plan selector rewarded');
+        ctx.log.info(
+          {
+            arm: r.arm,
+            reward: Number(r.reward.toFixed(3)),
+            violationMinutes: r.violationMinutes,
+            gbMoved: Number(r.gbMoved.toFixed(3)),
+            failed: r.failed,
+          },
+          'plan selector rewarded',
+        );
       }
       const result = decide(state, fs, foldAggregates(latest.values()), now, opts.decide ?? {}, feedback?.selector ?? null);
-      feedback?.record(now, result.strategy, result.features, result.commands.map((c) => c.commandId));
+      feedback?.record(
+        now,
+        result.strategy,
+        result.features,
+        result.commands.map((c) => c.commandId),
+      );
       const commands = toStoreCommands(result.commands, state, taken);
       opts.onDecision?.(commands, result.explanations);
       for (const line of result.explanations) ctx.log.info({ strategy: result.strategy, state: via }, line);
@@ -410,7 +482,9 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     if (held.size === 0) return;
     const deps = [...new Set([...held.values()].flatMap(dependsOn))];
     const { rows } = await coord
-      .query<{ command_id: string; status: string }>('SELECT command_id, status FROM shardcast_exec.ledger WHERE command_id = ANY($1)', [deps])
+      .query<{ command_id: string; status: string }>('SELECT command_id, status FROM shardcast_exec.ledger WHERE command_id = ANY($1)', [
+        deps,
+      ])
       .catch(() => ({ rows: [] as { command_id: string; status: string }[] }));
     const status = new Map(rows.map((r) => [r.command_id, r.status]));
     const out: AnyCommand[] = [];
@@ -446,7 +520,11 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     async stop() {
       clearInterval(releaseTimer);
       await releasing;
-      if (held.size > 0) ctx.log.warn({ held: [...held.keys()] }, 'stopping with commands still waiting on their dependencies (the next decision re-plans them)');
+      if (held.size > 0)
+        ctx.log.warn(
+          { held: [...held.keys()] },
+          'stopping with commands still waiting on their dependencies (the next decision re-plans them)',
+        );
       await stage.stop();
       for (const p of pools.values()) await p.end();
       await discovery?.close();

@@ -44,7 +44,10 @@ export interface ExecuteOptions {
   catalogCheck?: CatalogCheckMode;
 }
 
-export async function startExecute(ctx: PipelineContext, opts: ExecuteOptions = {}): Promise<RunningStage & { engine: ExecutorEngine; abort(): void }> {
+export async function startExecute(
+  ctx: PipelineContext,
+  opts: ExecuteOptions = {},
+): Promise<RunningStage & { engine: ExecutorEngine; abort(): void }> {
   const ledger = await CommandLedger.open(ctx.cfg.pgNodes[0]!);
   const abort = new AbortController();
   const adapters = await buildAdapters(ctx.cfg, { postgres: opts.pgGraceMs !== undefined ? { defaultGraceMs: opts.pgGraceMs } : {} });
@@ -55,9 +58,15 @@ export async function startExecute(ctx: PipelineContext, opts: ExecuteOptions = 
   const mode = opts.catalogCheck ?? ctx.cfg.executeCatalogCheck;
   const driver = mode === 'off' ? null : createCatalogDriver(ctx.cfg);
   const discovery = driver ? Discovery.open(ctx.cfg, driver, { log: ctx.log, postgres: { source: PG_SOURCE } }) : null;
-  const validator = driver && discovery
-    ? new CatalogValidator(driver, discovery, { postgres: PG_SOURCE, clickhouse: CH_SOURCE, kafka: KAFKA_SOURCE, clickhouseDatabase: ctx.cfg.clickhouseDatabase }, { mode, log: ctx.log })
-    : null;
+  const validator =
+    driver && discovery
+      ? new CatalogValidator(
+          driver,
+          discovery,
+          { postgres: PG_SOURCE, clickhouse: CH_SOURCE, kafka: KAFKA_SOURCE, clickhouseDatabase: ctx.cfg.clickhouseDatabase },
+          { mode, log: ctx.log },
+        )
+      : null;
   const engine = new ExecutorEngine({
     executorName: `shardcast-executor@${process.pid}`,
     adapters: adapters.list,
@@ -81,7 +90,9 @@ export async function startExecute(ctx: PipelineContext, opts: ExecuteOptions = 
     await engine.run(entry.command as AnyCommand);
   }
   const approvals = setInterval(() => {
-    void serial(() => engine.settleApprovals()).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'acting on approvals failed; retried'));
+    void serial(() => engine.settleApprovals()).catch((err: unknown) =>
+      ctx.log.warn({ err: (err as Error).message }, 'acting on approvals failed; retried'),
+    );
   }, APPROVAL_POLL_MS);
 
   const stage = await startStage<PartitionCommand | ShardCommand | ResourceCommand>(ctx, {

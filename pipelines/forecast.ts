@@ -77,7 +77,10 @@ export async function startForecast(
           futureSkipped++;
           if (Date.now() - lastFutureWarn > 60_000) {
             lastFutureWarn = Date.now();
-            ctx.log.warn({ seriesId: a.seriesId, windowStart: new Date(a.windowStart).toISOString(), skipped: futureSkipped }, 'aggregate from the future (producer clock?) not forecast');
+            ctx.log.warn(
+              { seriesId: a.seriesId, windowStart: new Date(a.windowStart).toISOString(), skipped: futureSkipped },
+              'aggregate from the future (producer clock?) not forecast',
+            );
           }
           continue;
         }

@@ -13,7 +13,16 @@ import { committedOffsets, consumeTopics, type FetchBytes } from '../topics/cons
 import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
 import type { ResumeState } from '../processors/ingest/window.js';
 import type { Envelope } from '../schemas/envelope.js';
-import { decodeFailure, ingestBatchProcessor, newIngestStats, type DecodeFailure, type IngestBatch, type IngestInput, type IngestOutput, type IngestStats } from '../processors/ingest/processor.js';
+import {
+  decodeFailure,
+  ingestBatchProcessor,
+  newIngestStats,
+  type DecodeFailure,
+  type IngestBatch,
+  type IngestInput,
+  type IngestOutput,
+  type IngestStats,
+} from '../processors/ingest/processor.js';
 import { initSqlParsers, TemplateCache, type PartitionKeySpec } from '../processors/ingest/sql/index.js';
 import type { PipelineContext } from './context.js';
 import type { RunningStage, StageStats } from './stage.js';
@@ -42,7 +51,10 @@ export function fetchBytesOf(kib: FetchBytes): FetchBytes {
   return { perPartition: kib.perPartition * 1024, total: kib.total * 1024 };
 }
 
-export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}): Promise<RunningStage & { ingest: IngestStats; sent: () => number }> {
+export async function startIngest(
+  ctx: PipelineContext,
+  opts: IngestOptions = {},
+): Promise<RunningStage & { ingest: IngestStats; sent: () => number }> {
   await initSqlParsers();
   const topic = opts.topic ?? TOPICS.queries.name;
   const stats: StageStats = { consumed: 0, produced: 0, handled: 0, deadLettered: 0, batches: 0 };
@@ -68,9 +80,10 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
   };
   // On its own thread, the consumer's fetching and record decoding run beside this pipeline
   // instead of before it (topics/threadedConsumer.ts has why and docs/ARCHITECTURE.md the figures).
-  const source = (opts.consumerThread ?? ctx.cfg.ingestConsumerThread === 'on')
-    ? await consumeTopicsOnThread(ctx.cfg, { ...consumeOpts, clientId: `shardcast-ingest-consumer` })
-    : await consumeTopics(ctx.kafka, consumeOpts);
+  const source =
+    (opts.consumerThread ?? ctx.cfg.ingestConsumerThread === 'on')
+      ? await consumeTopicsOnThread(ctx.cfg, { ...consumeOpts, clientId: `shardcast-ingest-consumer` })
+      : await consumeTopics(ctx.kafka, consumeOpts);
 
   /**
    * Decodes a fetched batch: synchronously for known schema ids, via the registry otherwise.
@@ -93,10 +106,9 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
     return batch as Envelope<unknown>[] as IngestInput[];
   };
   // Ownership changes go through the same ordered stream as the batches they precede.
-  const decoded = merge(
-    source.assignments$.pipe(map((assigned): IngestBatch => ({ assigned }))),
-    source.batches$,
-  ).pipe(concatMap((b) => (Array.isArray(b) ? decodeBatch(b) : of(b as IngestBatch))));
+  const decoded = merge(source.assignments$.pipe(map((assigned): IngestBatch => ({ assigned }))), source.batches$).pipe(
+    concatMap((b) => (Array.isArray(b) ? decodeBatch(b) : of(b as IngestBatch))),
+  );
 
   const processor = ingestBatchProcessor({
     featurize: { partitionKeys: opts.partitionKeys ?? ctx.cfg.partitionKeys },
@@ -134,11 +146,15 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
     if (progress) {
       // the resume state rides along in each partition's offset metadata (its own part of it)
       const r = progress.resume;
-      const positions = Object.entries(progress.safeOffsets).map(([tp, offset]) => {
-        const i = tp.lastIndexOf(':');
-        const metadata = r ? JSON.stringify({ v: 1, closedThrough: r.closedThrough, seenThrough: { [tp]: r.seenThrough[tp] } }) : undefined;
-        return { topic: tp.slice(0, i), partition: Number(tp.slice(i + 1)), offset, metadata };
-      }).filter((p) => BigInt(p.offset) >= 0n);
+      const positions = Object.entries(progress.safeOffsets)
+        .map(([tp, offset]) => {
+          const i = tp.lastIndexOf(':');
+          const metadata = r
+            ? JSON.stringify({ v: 1, closedThrough: r.closedThrough, seenThrough: { [tp]: r.seenThrough[tp] } })
+            : undefined;
+          return { topic: tp.slice(0, i), partition: Number(tp.slice(i + 1)), offset, metadata };
+        })
+        .filter((p) => BigInt(p.offset) >= 0n);
       await source.commit(positions);
     }
   };
@@ -155,7 +171,12 @@ export async function startIngest(ctx: PipelineContext, opts: IngestOptions = {}
   ).then(() => undefined);
 
   return {
-    stats, source, done, ingest, groupId, topics: [topic],
+    stats,
+    source,
+    done,
+    ingest,
+    groupId,
+    topics: [topic],
     sent: () => sent,
     async stop() {
       stopping = true;

@@ -27,12 +27,19 @@ export interface MetricsServer {
 type LagRow = { pipeline: string; topic: string; partition: number; lag: number };
 
 /** Builds the registry for `stages`; `close` disconnects the admin client the lag gauge uses. */
-export function pipelineMetrics(kafka: Kafka, stages: () => MeteredStage[], opts: { lagCacheMs?: number } = {}): { registry: Registry; close(): Promise<void> } {
+export function pipelineMetrics(
+  kafka: Kafka,
+  stages: () => MeteredStage[],
+  opts: { lagCacheMs?: number } = {},
+): { registry: Registry; close(): Promise<void> } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'shardcast_' });
   const labelled = (name: string, help: string, read: (s: MeteredStage) => number) =>
     new Counter({
-      name, help, labelNames: ['pipeline'], registers: [registry],
+      name,
+      help,
+      labelNames: ['pipeline'],
+      registers: [registry],
       collect() {
         this.reset();
         for (const s of stages()) {
@@ -43,7 +50,11 @@ export function pipelineMetrics(kafka: Kafka, stages: () => MeteredStage[], opts
   labelled('shardcast_pipeline_consumed_total', 'Messages consumed from the input topics.', (s) => s.stage.stats.consumed);
   labelled('shardcast_pipeline_handled_total', 'Messages decoded and handed to the processors.', (s) => s.stage.stats.handled);
   labelled('shardcast_pipeline_dead_lettered_total', 'Messages sent to shardcast.dlq (every reason).', (s) => s.stage.stats.deadLettered);
-  labelled('shardcast_pipeline_batches_total', 'Micro-batches whose outputs were acknowledged and offsets committed.', (s) => s.stage.stats.batches);
+  labelled(
+    'shardcast_pipeline_batches_total',
+    'Micro-batches whose outputs were acknowledged and offsets committed.',
+    (s) => s.stage.stats.batches,
+  );
   labelled('shardcast_pipeline_produced_total', 'Records produced to the output topics.', (s) => s.stage.stats.produced);
 
   new Counter({
@@ -57,8 +68,14 @@ export function pipelineMetrics(kafka: Kafka, stages: () => MeteredStage[], opts
         const i = s.stage.ingest;
         if (!i) continue;
         const rows: [string, number][] = [
-          ['received', i.received], ['decode_failed', i.decodeFailed], ['invalid', i.invalid], ['featurize_failed', i.featurizeFailed],
-          ['unparsed', i.unparsed], ['late', i.late], ['late_merged', i.lateMerged], ['replayed', i.replayed],
+          ['received', i.received],
+          ['decode_failed', i.decodeFailed],
+          ['invalid', i.invalid],
+          ['featurize_failed', i.featurizeFailed],
+          ['unparsed', i.unparsed],
+          ['late', i.late],
+          ['late_merged', i.lateMerged],
+          ['replayed', i.replayed],
         ];
         for (const [outcome, v] of rows) this.inc({ outcome }, v);
       }
@@ -90,7 +107,7 @@ export function pipelineMetrics(kafka: Kafka, stages: () => MeteredStage[], opts
   let connected: Promise<void> | null = null;
   new Gauge({
     name: 'shardcast_consumer_lag',
-    help: 'Messages in the input topic partition not yet committed by the pipeline\'s consumer group.',
+    help: "Messages in the input topic partition not yet committed by the pipeline's consumer group.",
     labelNames: ['pipeline', 'topic', 'partition'],
     registers: [registry],
     async collect() {
@@ -107,7 +124,11 @@ export function pipelineMetrics(kafka: Kafka, stages: () => MeteredStage[], opts
   return {
     registry,
     async close() {
-      if (connected) await connected.then(() => admin.disconnect(), () => undefined);
+      if (connected)
+        await connected.then(
+          () => admin.disconnect(),
+          () => undefined,
+        );
     },
   };
 }
@@ -152,9 +173,15 @@ export async function startMetricsServer(
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE'
-        ? new ConfigError('SHARDCAST_METRICS_PORT', `port ${opts.port} on ${host} is in use; pick another with --metrics-port or SHARDCAST_METRICS_PORT (0 = any free port)`)
-        : err));
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new ConfigError(
+              'SHARDCAST_METRICS_PORT',
+              `port ${opts.port} on ${host} is in use; pick another with --metrics-port or SHARDCAST_METRICS_PORT (0 = any free port)`,
+            )
+          : err,
+      ),
+    );
     server.listen(opts.port, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;

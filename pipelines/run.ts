@@ -11,7 +11,11 @@ import { startMetricsServer, type MeteredStage, type MetricsServer } from './met
 export const PIPELINES = ['ingest', 'forecast', 'decide', 'execute', 'sink', 'catalog'] as const;
 export type PipelineName = (typeof PIPELINES)[number];
 
-export async function startPipeline(name: PipelineName, ctx: Awaited<ReturnType<typeof openContext>>, group: string): Promise<RunningStage> {
+export async function startPipeline(
+  name: PipelineName,
+  ctx: Awaited<ReturnType<typeof openContext>>,
+  group: string,
+): Promise<RunningStage> {
   switch (name) {
     case 'ingest':
       return (await import('./ingest.js')).startIngest(ctx, { groupId: `${group}-ingest` });
@@ -29,8 +33,7 @@ export async function startPipeline(name: PipelineName, ctx: Awaited<ReturnType<
 }
 
 export async function runPipelineCommand(name: string, opts: { group: string; metricsPort?: string; metrics?: boolean }): Promise<void> {
-  const names: PipelineName[] =
-    name === 'all' ? [...PIPELINES] : PIPELINES.includes(name as PipelineName) ? [name as PipelineName] : [];
+  const names: PipelineName[] = name === 'all' ? [...PIPELINES] : PIPELINES.includes(name as PipelineName) ? [name as PipelineName] : [];
   if (names.length === 0) throw new UsageError(`unknown pipeline ${JSON.stringify(name)}; expected one of ${PIPELINES.join(', ')}, all`);
   const port = opts.metricsPort === undefined ? undefined : Number(opts.metricsPort);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
@@ -62,7 +65,12 @@ export async function runPipelineCommand(name: string, opts: { group: string; me
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     // A stage that ends by itself (error) ends the process too.
-    for (const s of stages) s.done.catch((err) => { ctx.log.error({ err }, 'pipeline failed'); process.exitCode = 1; resolve(); });
+    for (const s of stages)
+      s.done.catch((err) => {
+        ctx.log.error({ err }, 'pipeline failed');
+        process.exitCode = 1;
+        resolve();
+      });
   });
   ctx.log.info('draining');
   for (const s of stages.reverse()) await s.stop();

@@ -5,9 +5,7 @@
  * redelivery makes the same choice).
  */
 import { createHash } from 'node:crypto';
-import {
-  aggregateRow, commandRow, deadLetterRow, forecastRows, queryEventRow, resultRow,
-} from '../analytics/rows.js';
+import { aggregateRow, commandRow, deadLetterRow, forecastRows, queryEventRow, resultRow } from '../analytics/rows.js';
 import { createClickHouse, ensureAnalyticsSchema, insertRows } from '../analytics/clickhouse.js';
 import type { CommandResult, DeadLetter, Forecast, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
@@ -45,8 +43,13 @@ export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): P
     name: 'sink',
     groupId: opts.groupId ?? 'shardcast-sink',
     topics: opts.topics ?? [
-      TOPICS.queries.name, TOPICS.aggregates.name, TOPICS.forecasts.name, ...commandTopics, TOPICS.results.name,
-      TOPICS.dlq.name, ...Object.keys(aliases),
+      TOPICS.queries.name,
+      TOPICS.aggregates.name,
+      TOPICS.forecasts.name,
+      ...commandTopics,
+      TOPICS.results.name,
+      TOPICS.dlq.name,
+      ...Object.keys(aliases),
     ],
     batchSize: opts.batchSize ?? 5000,
     batchMs: 1000,

@@ -108,14 +108,16 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
     source.messages$.pipe(
       bufferTime(spec.batchMs ?? 500, null, spec.batchSize ?? 1000),
       filter((b) => b.length > 0),
-      mergeMap((b) =>
-        from(
-          processBatch(b).catch((err: unknown) => {
-            ctx.log.error({ err, stage: spec.name }, 'stage failed; its batch was not committed');
-            throw err;
-          }),
-        ),
-      spec.concurrency ?? 1),
+      mergeMap(
+        (b) =>
+          from(
+            processBatch(b).catch((err: unknown) => {
+              ctx.log.error({ err, stage: spec.name }, 'stage failed; its batch was not committed');
+              throw err;
+            }),
+          ),
+        spec.concurrency ?? 1,
+      ),
       defaultIfEmpty(undefined),
     ),
   ).then(() => undefined);

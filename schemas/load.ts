@@ -7,8 +7,16 @@ import avro from 'avsc';
 export const SCHEMA_DIR = path.dirname(fileURLToPath(import.meta.url));
 
 export type SchemaName =
-  | 'QueryEvent' | 'MetricSample' | 'QueryFeatures' | 'WorkloadAggregate' | 'Forecast'
-  | 'PartitionCommand' | 'ShardCommand' | 'ResourceCommand' | 'CommandResult' | 'DeadLetter';
+  | 'QueryEvent'
+  | 'MetricSample'
+  | 'QueryFeatures'
+  | 'WorkloadAggregate'
+  | 'Forecast'
+  | 'PartitionCommand'
+  | 'ShardCommand'
+  | 'ResourceCommand'
+  | 'CommandResult'
+  | 'DeadLetter';
 
 const cache = new Map<string, { json: object; type: avro.Type }>();
 

@@ -159,8 +159,14 @@ interface CommandBase {
 }
 
 export type PartitionAction =
-  | 'split' | 'merge' | 'rekey' | 'composite_index' | 'derived_attribute' | 'precompute'
-  | 'repartition' | 'add_topic_partitions';
+  | 'split'
+  | 'merge'
+  | 'rekey'
+  | 'composite_index'
+  | 'derived_attribute'
+  | 'precompute'
+  | 'repartition'
+  | 'add_topic_partitions';
 export type ShardAction = 'move' | 'replicate' | 'dereplicate' | 'colocate';
 export type ResourceAction = 'scale_out' | 'scale_in';
 

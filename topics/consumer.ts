@@ -107,8 +107,9 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
   const subject = new Subject<Envelope<Buffer | null>[]>();
   const assignments = new ReplaySubject<{ topic: string; partition: number }[]>(1);
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-    const owned = Object.entries(payload.memberAssignment as Record<string, number[]>)
-      .flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
+    const owned = Object.entries(payload.memberAssignment as Record<string, number[]>).flatMap(([topic, parts]) =>
+      parts.map((partition) => ({ topic, partition })),
+    );
     assignments.next(owned);
   });
   const progress: SourceProgress = { received: 0, firstFetchAt: null };
@@ -153,7 +154,12 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
     async commit(positions) {
       if (positions.length === 0) return;
       await consumer.commitOffsets(
-        positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: (BigInt(p.offset) + 1n).toString(), metadata: p.metadata ?? null })),
+        positions.map((p) => ({
+          topic: p.topic,
+          partition: p.partition,
+          offset: (BigInt(p.offset) + 1n).toString(),
+          metadata: p.metadata ?? null,
+        })),
       );
     },
     drain() {
@@ -183,12 +189,18 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
 }
 
 /** The offsets and metadata a consumer group last committed for `topics` (before it starts). */
-export async function committedOffsets(kafka: Kafka, groupId: string, topics: string[]): Promise<{ topic: string; partition: number; offset: string; metadata: string | null }[]> {
+export async function committedOffsets(
+  kafka: Kafka,
+  groupId: string,
+  topics: string[],
+): Promise<{ topic: string; partition: number; offset: string; metadata: string | null }[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const got = await admin.fetchOffsets({ groupId, topics });
-    return got.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset, metadata: p.metadata ?? null })));
+    return got.flatMap((t) =>
+      t.partitions.map((p) => ({ topic: t.topic, partition: p.partition, offset: p.offset, metadata: p.metadata ?? null })),
+    );
   } finally {
     await admin.disconnect();
   }

@@ -68,7 +68,9 @@ export class TopicProducer {
   /** Encodes and sends records to one topic; resolves once the broker acknowledged all. */
   async send<T>(topic: string, records: readonly OutRecord<T>[]): Promise<void> {
     if (records.length === 0) return;
-    await this.sendRequests([{ topic, messages: records.map((r) => ({ key: r.key, value: this.serde.encode(topic, r.value), partition: r.partition })) }]);
+    await this.sendRequests([
+      { topic, messages: records.map((r) => ({ key: r.key, value: this.serde.encode(topic, r.value), partition: r.partition })) },
+    ]);
   }
 
   /** Sends already-encoded bytes (the raw-ceiling benchmark, garbage injection in tests). */

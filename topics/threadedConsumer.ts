@@ -80,9 +80,11 @@ export function unpackBatch(b: PackedBatch): Envelope<Buffer | null>[] {
   let at = 0;
   for (let i = 0; i < n; i++) {
     const kl = b.keyLengths[i]!;
-    const key = kl >= 0 ? buf.subarray(at, (at += kl)) : null;
+    const key = kl >= 0 ? buf.subarray(at, at + kl) : null;
+    if (kl > 0) at += kl;
     const vl = b.valueLengths[i]!;
-    const value = vl >= 0 ? buf.subarray(at, (at += vl)) : null;
+    const value = vl >= 0 ? buf.subarray(at, at + vl) : null;
+    if (vl > 0) at += vl;
     out[i] = { topic: b.topic, partition: b.partition, offset: String(offs[i]), key, value, raw: value };
   }
   return out;
@@ -253,7 +255,16 @@ export async function consumeTopicsOnThread(cfg: Pick<Config, 'kafkaBrokers'>, o
       const id = nextCommit++;
       return new Promise<void>((resolve, reject) => {
         commits.set(id, { resolve, reject });
-        send({ t: 'commit', id, positions: positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, ...(p.metadata !== undefined ? { metadata: p.metadata } : {}) })) });
+        send({
+          t: 'commit',
+          id,
+          positions: positions.map((p) => ({
+            topic: p.topic,
+            partition: p.partition,
+            offset: p.offset,
+            ...(p.metadata !== undefined ? { metadata: p.metadata } : {}),
+          })),
+        });
       });
     },
     drain() {

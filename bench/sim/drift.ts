@@ -59,10 +59,12 @@ export function profileAt(hist: readonly ArrayLike<number>[], end: number, m: nu
 
 /** `p` translated by `shift` units (out[u] = p[u − shift]), linear between units, edges held. */
 export function translate(p: ArrayLike<number>, shift: number): Float64Array {
-  const n = p.length, out = new Float64Array(n);
+  const n = p.length,
+    out = new Float64Array(n);
   for (let u = 0; u < n; u++) {
     const x = Math.min(n - 1, Math.max(0, u - shift));
-    const i = Math.floor(x), f = x - i;
+    const i = Math.floor(x),
+      f = x - i;
     out[u] = i + 1 < n ? p[i]! * (1 - f) + p[i + 1]! * f : p[i]!;
   }
   return out;
@@ -76,13 +78,18 @@ function sse(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** The speed that best carries the profile `lag` steps before `end` onto the one at `end`. */
 export function velocityAt(hist: readonly ArrayLike<number>[], end: number, o: DriftOptions = DEFAULT_DRIFT): number {
-  const now = profileAt(hist, end, o.m), then = profileAt(hist, end - o.lag, o.m);
-  let best = 0, bestErr = sse(now, then);
+  const now = profileAt(hist, end, o.m),
+    then = profileAt(hist, end - o.lag, o.m);
+  let best = 0,
+    bestErr = sse(now, then);
   for (let g = -o.grid; g <= o.grid; g++) {
     if (g === 0) continue;
     const v = (o.vMax * g) / o.grid;
     const e = sse(now, translate(then, v * o.lag));
-    if (e < bestErr - 1e-9) { bestErr = e; best = v; }
+    if (e < bestErr - 1e-9) {
+      bestErr = e;
+      best = v;
+    }
   }
   return best;
 }
@@ -108,7 +115,10 @@ export function driftForecast(
   const vo = velocityAt(hist, origin, o);
   const po = profileAt(hist, origin, o.m);
   const centre = (o.m - 1) / 2; // the profile stands for the middle of its m steps
-  let err = 0, base = 0, rel = 0, cnt = 0;
+  let err = 0,
+    base = 0,
+    rel = 0,
+    cnt = 0;
   const baselines = hist.map((_, u) => baseline(u, origin, K));
   for (let h = 1; h <= K; h++) {
     const pred = translate(po, vo * (h + centre));
@@ -123,7 +133,9 @@ export function driftForecast(
   if (!(err < (1 - o.minGain) * base)) return null;
   const sigmaRel = Math.sqrt(rel / cnt);
   const p = profileAt(hist, n, o.m);
-  const predicted: number[][] = hist.map(() => []), lower: number[][] = hist.map(() => []), upper: number[][] = hist.map(() => []);
+  const predicted: number[][] = hist.map(() => []),
+    lower: number[][] = hist.map(() => []),
+    upper: number[][] = hist.map(() => []);
   for (let h = 1; h <= H; h++) {
     const f = translate(p, v * (h + centre));
     // the replay measured errors at horizons 1..K; beyond K, wider with √h

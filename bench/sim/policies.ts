@@ -16,8 +16,16 @@
 import type { AnyCommand, Forecast, WorkloadAggregate } from '../../schemas/types.js';
 import type { Forecaster, SeriesForecast } from '../../models/forecaster.js';
 import {
-  type BucketSpec, type DecideConfigInput, type SelectorModel, buildState, commandId, decide, newSelector, outcomeReward,
-  rangePartitionId, update,
+  type BucketSpec,
+  type DecideConfigInput,
+  type SelectorModel,
+  buildState,
+  commandId,
+  decide,
+  newSelector,
+  outcomeReward,
+  rangePartitionId,
+  update,
 } from '../../processors/decide/index.js';
 import type { Observation, Policy, SimConfig } from './simulator.js';
 import { type Workload, totalPerStep } from './workload.js';
@@ -41,9 +49,27 @@ export function staticPolicy(targetUtil = TARGET_UTIL): Policy {
 
 function base(now: number, store: string, explanation: string, policy: string, estimatedDurationMs: number) {
   return {
-    issuedAt: now, deadline: now + estimatedDurationMs, store, storeKind: 'postgres' as const, params: {} as Record<string, string>,
-    evidence: { seriesId: null, currentLoad: 0, forecastPeak: 0, forecastLower: 0, forecastUpper: 0, peakAt: null, capacity: null, model: null },
-    expectedBenefit: 0, expectedCost: 0, estimatedDurationMs, requiresApproval: false, policy, explanation,
+    issuedAt: now,
+    deadline: now + estimatedDurationMs,
+    store,
+    storeKind: 'postgres' as const,
+    params: {} as Record<string, string>,
+    evidence: {
+      seriesId: null,
+      currentLoad: 0,
+      forecastPeak: 0,
+      forecastLower: 0,
+      forecastUpper: 0,
+      peakAt: null,
+      capacity: null,
+      model: null,
+    },
+    expectedBenefit: 0,
+    expectedCost: 0,
+    estimatedDurationMs,
+    requiresApproval: false,
+    policy,
+    explanation,
   };
 }
 
@@ -58,9 +84,13 @@ export interface ReactiveOptions {
 }
 
 export function reactivePolicy(o: ReactiveOptions = {}): Policy {
-  const splitFraction = o.splitFraction ?? 0.25, thr = o.rebalanceThreshold ?? 0.1;
-  const outUtil = o.scaleOutUtil ?? 0.8, inUtil = o.scaleInUtil ?? 0.5, inSteps = o.scaleInSteps ?? 15;
-  const maxMoves = o.maxConcurrentMoves ?? 4, minNodes = o.minNodes ?? 2;
+  const splitFraction = o.splitFraction ?? 0.25,
+    thr = o.rebalanceThreshold ?? 0.1;
+  const outUtil = o.scaleOutUtil ?? 0.8,
+    inUtil = o.scaleInUtil ?? 0.5,
+    inSteps = o.scaleInSteps ?? 15;
+  const maxMoves = o.maxConcurrentMoves ?? 4,
+    minNodes = o.minNodes ?? 2;
   let lowFor = 0;
   return {
     name: 'reactive',
@@ -77,21 +107,32 @@ export function reactivePolicy(o: ReactiveOptions = {}): Policy {
       for (const p of state.partitions) {
         const l = obs.lastPartitionLoad.get(p.id);
         if (!l || busy.has(p.id) || l.reads + l.writes <= splitFraction * cfg.capacity) continue;
-        const ti = tIdx.get(p.table)!, tb = w.tables[ti]!;
-        const lo = p.lo ?? 0, hi = p.hi ?? tb.units;
+        const ti = tIdx.get(p.table)!,
+          tb = w.tables[ti]!;
+        const lo = p.lo ?? 0,
+          hi = p.hi ?? tb.units;
         if (hi - lo < 2) continue;
         const loads: number[] = [];
         for (let u = lo; u < hi; u++) loads.push(w.reads[ti]![(step - 1) * tb.units + u]! + w.writes[ti]![(step - 1) * tb.units + u]!);
         const total = loads.reduce((a, b) => a + b, 0);
-        let acc = 0, at = lo + 1, best = Infinity;
+        let acc = 0,
+          at = lo + 1,
+          best = Infinity;
         for (let i = 0; i < loads.length - 1; i++) {
           acc += loads[i]!;
           const gap = Math.abs(acc / total - 0.5);
-          if (gap < best) { best = gap; at = lo + i + 1; }
+          if (gap < best) {
+            best = gap;
+            at = lo + i + 1;
+          }
         }
         out.push({
-          kind: 'partition', ...base(now, p.store, `load ${(l.reads + l.writes).toFixed(0)}/window above split threshold`, 'reactive', w.stepMs),
-          commandId: commandId('split', `${p.id}@${at}`, now, windowMs), table: p.table, partition: p.id, action: 'split',
+          kind: 'partition',
+          ...base(now, p.store, `load ${(l.reads + l.writes).toFixed(0)}/window above split threshold`, 'reactive', w.stepMs),
+          commandId: commandId('split', `${p.id}@${at}`, now, windowMs),
+          table: p.table,
+          partition: p.id,
+          action: 'split',
           params: { splitAt: String(at), leftId: rangePartitionId(p.table, p.lo, at), rightId: rangePartitionId(p.table, at, p.hi) },
         });
         busy.add(p.id);
@@ -104,7 +145,8 @@ export function reactivePolicy(o: ReactiveOptions = {}): Policy {
       const meanLoad = totalLoad / Math.max(1, active.length);
       if (movesRunning < maxMoves && active.length > 1) {
         const sorted = [...active].sort((a, b) => loadOf(b.id) - loadOf(a.id));
-        const hot = sorted[0]!, cold = sorted[sorted.length - 1]!;
+        const hot = sorted[0]!,
+          cold = sorted[sorted.length - 1]!;
         if (loadOf(hot.id) > meanLoad * (1 + thr) && !state.inFlight.some((f) => f.targetNode === hot.id || f.sourceNode === hot.id)) {
           const excess = loadOf(hot.id) - meanLoad;
           const room = meanLoad * (1 + thr) - loadOf(cold.id);
@@ -115,9 +157,21 @@ export function reactivePolicy(o: ReactiveOptions = {}): Policy {
             .sort((a, b) => Math.abs(a.l - excess) - Math.abs(b.l - excess) || (a.p.id < b.p.id ? -1 : 1))[0];
           if (pick) {
             out.push({
-              kind: 'shard', ...base(now, pick.p.store, `rebalance: ${hot.id} at ${(loadOf(hot.id) / hot.capacity * 100).toFixed(0)}% vs mean ${(meanLoad / hot.capacity * 100).toFixed(0)}%`, 'reactive', Math.ceil(pick.p.sizeBytes / cfg.throttleBytesPerSec * 1000)),
-              commandId: commandId('move', `${pick.p.id}:${hot.id}->${cold.id}`, now, windowMs), table: pick.p.table, partition: pick.p.id,
-              sourceNode: hot.id, targetNode: cold.id, action: 'move', params: { bytes: String(pick.p.sizeBytes) },
+              kind: 'shard',
+              ...base(
+                now,
+                pick.p.store,
+                `rebalance: ${hot.id} at ${((loadOf(hot.id) / hot.capacity) * 100).toFixed(0)}% vs mean ${((meanLoad / hot.capacity) * 100).toFixed(0)}%`,
+                'reactive',
+                Math.ceil((pick.p.sizeBytes / cfg.throttleBytesPerSec) * 1000),
+              ),
+              commandId: commandId('move', `${pick.p.id}:${hot.id}->${cold.id}`, now, windowMs),
+              table: pick.p.table,
+              partition: pick.p.id,
+              sourceNode: hot.id,
+              targetNode: cold.id,
+              action: 'move',
+              params: { bytes: String(pick.p.sizeBytes) },
             });
             busy.add(pick.p.id);
           }
@@ -129,8 +183,12 @@ export function reactivePolicy(o: ReactiveOptions = {}): Policy {
       if (!scaling && util > outUtil) {
         const id = `r-${step}`;
         out.push({
-          kind: 'resource', ...base(now, cfg.store, `cluster at ${(util * 100).toFixed(0)}% > ${outUtil * 100}%`, 'reactive', cfg.provisioningMs),
-          commandId: commandId('scale_out', id, now, windowMs), node: null, action: 'scale_out', params: { nodeId: id, capacity: String(cfg.capacity) },
+          kind: 'resource',
+          ...base(now, cfg.store, `cluster at ${(util * 100).toFixed(0)}% > ${outUtil * 100}%`, 'reactive', cfg.provisioningMs),
+          commandId: commandId('scale_out', id, now, windowMs),
+          node: null,
+          action: 'scale_out',
+          params: { nodeId: id, capacity: String(cfg.capacity) },
         });
         lowFor = 0;
       } else if (!scaling && movesRunning === 0 && lowFor >= inSteps && active.length > minNodes) {
@@ -146,13 +204,24 @@ export function reactivePolicy(o: ReactiveOptions = {}): Policy {
           const id = commandId('move', `${p.id}:${victim.id}->${to}`, now, windowMs);
           ids.push(id);
           out.push({
-            kind: 'shard', ...base(now, p.store, `drain ${victim.id} for scale-in`, 'reactive', Math.ceil(p.sizeBytes / cfg.throttleBytesPerSec * 1000)),
-            commandId: id, table: p.table, partition: p.id, sourceNode: victim.id, targetNode: to, action: 'move', params: { bytes: String(p.sizeBytes) },
+            kind: 'shard',
+            ...base(now, p.store, `drain ${victim.id} for scale-in`, 'reactive', Math.ceil((p.sizeBytes / cfg.throttleBytesPerSec) * 1000)),
+            commandId: id,
+            table: p.table,
+            partition: p.id,
+            sourceNode: victim.id,
+            targetNode: to,
+            action: 'move',
+            params: { bytes: String(p.sizeBytes) },
           });
         }
         out.push({
-          kind: 'resource', ...base(now, cfg.store, `cluster at ${(util * 100).toFixed(0)}% < ${inUtil * 100}% for ${lowFor} steps`, 'reactive', w.stepMs),
-          commandId: commandId('scale_in', victim.id, now, windowMs), node: victim.id, action: 'scale_in', params: ids.length ? { dependsOn: ids.join(',') } : {},
+          kind: 'resource',
+          ...base(now, cfg.store, `cluster at ${(util * 100).toFixed(0)}% < ${inUtil * 100}% for ${lowFor} steps`, 'reactive', w.stepMs),
+          commandId: commandId('scale_in', victim.id, now, windowMs),
+          node: victim.id,
+          action: 'scale_in',
+          params: ids.length ? { dependsOn: ids.join(',') } : {},
         });
         lowFor = 0;
       }
@@ -183,7 +252,8 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
   // Horizon and lead margin are times, not step counts: an hour ahead (a scale-out, its data
   // moves at the concurrency limit and a margin fit in it at the simulator's rates), at least
   // 12 steps; a 5-minute margin on top of the estimated migration time.
-  let H = 0, leadMargin = 0;
+  let H = 0,
+    leadMargin = 0;
   let selector = newSelector(8, { alpha: 0.3, minObservations: 5 });
   const decisions: { step: number; arm: string; features: number[] }[] = [];
   let buckets: BucketSpec[] | null = null;
@@ -210,81 +280,151 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
           periodMinutes: H * (w.stepMs / 60_000),
           nodes: Math.max(1, ...span.map((s) => s.nodes)),
           // what the load of those (past) steps needed at the target utilisation
-          neededNodeMinutes: span.reduce((a, _, j) => a + Math.max(1, Math.ceil(totals![d.step + j]! / (cfg.capacity * TARGET_UTIL))), 0) * (w.stepMs / 60_000),
+          neededNodeMinutes:
+            span.reduce((a, _, j) => a + Math.max(1, Math.ceil(totals![d.step + j]! / (cfg.capacity * TARGET_UTIL))), 0) *
+            (w.stepMs / 60_000),
         });
         if (o.learn !== false) selector = update(selector, d.arm, d.features, r);
       }
       if (step === 0 || step % every !== 0) return [];
-      buckets ??= w.tables.flatMap((t) => Array.from({ length: t.units }, (_, u) => ({ seriesId: `${t.name}#${u}`, table: t.name, lo: u, hi: u + 1 })));
+      buckets ??= w.tables.flatMap((t) =>
+        Array.from({ length: t.units }, (_, u) => ({ seriesId: `${t.name}#${u}`, table: t.name, lo: u, hi: u + 1 })),
+      );
       const forecasts: Forecast[] = [];
       const seriesTotal = (ti: number, u: number, t: number) => {
         const tb = w.tables[ti]!;
         return w.reads[ti]![t * tb.units + u]! + w.writes[ti]![t * tb.units + u]!;
       };
       const mk = (seriesId: string, f: SeriesForecast): Forecast => ({
-        seriesId, issuedAt: now, originTs: now - w.stepMs, stepMs: w.stepMs, metric: 'queries', model: f.model, backend: null,
-        recentError: null, intervalLevel: 0.9,
-        points: f.predicted.map((p, h) => ({ horizon: h + 1, ts: now + (h + 1) * w.stepMs, predicted: p, lower: f.lower[h]!, upper: f.upper[h]! })),
+        seriesId,
+        issuedAt: now,
+        originTs: now - w.stepMs,
+        stepMs: w.stepMs,
+        metric: 'queries',
+        model: f.model,
+        backend: null,
+        recentError: null,
+        intervalLevel: 0.9,
+        points: f.predicted.map((p, h) => ({
+          horizon: h + 1,
+          ts: now + (h + 1) * w.stepMs,
+          predicted: p,
+          lower: f.lower[h]!,
+          upper: f.upper[h]!,
+        })),
       });
       if (o.oracle) {
         w.tables.forEach((tb, ti) => {
           for (let u = 0; u < tb.units; u++) {
-            const vals = Array.from({ length: H }, (_, h) => (step + h < w.steps ? seriesTotal(ti, u, step + h) : seriesTotal(ti, u, w.steps - 1)));
+            const vals = Array.from({ length: H }, (_, h) =>
+              step + h < w.steps ? seriesTotal(ti, u, step + h) : seriesTotal(ti, u, w.steps - 1),
+            );
             forecasts.push(mk(`${tb.name}#${u}`, { predicted: vals, lower: vals, upper: vals, model: 'oracle' }));
           }
         });
       } else {
         const histLen = w.season ? w.season + H + 60 : 120;
-        const reqs = w.tables.flatMap((tb, ti) => Array.from({ length: tb.units }, (_, u) => {
-          const from = Math.max(0, step - histLen);
-          const history = new Float64Array(step - from);
-          for (let t = from; t < step; t++) history[t - from] = seriesTotal(ti, u, t);
-          return { history, horizon: H, season: w.season ?? undefined };
-        }));
+        const reqs = w.tables.flatMap((tb, ti) =>
+          Array.from({ length: tb.units }, (_, u) => {
+            const from = Math.max(0, step - histLen);
+            const history = new Float64Array(step - from);
+            for (let t = from; t < step; t++) history[t - from] = seriesTotal(ti, u, t);
+            return { history, horizon: H, season: w.season ?? undefined };
+          }),
+        );
         const res = forecaster.forecastBatch(reqs);
         if (res instanceof Promise) throw new Error('the simulator needs a synchronous forecastBatch');
         let i = 0;
-        w.tables.forEach((tb, ti) => {
+        for (const tb of w.tables) {
           const uni = res.slice(i, i + tb.units);
           i += tb.units;
           // a hot range moving along the keys: the table's drift model, where it beats these
-          const drift = o.drift === false || w.season ? null
-            : driftForecast(reqs.slice(i - tb.units, i).map((r) => r.history), H, (u, end, k) => {
-              const f = forecaster.forecastBatch([{ history: (reqs[i - tb.units + u]!.history as Float64Array).subarray(0, end), horizon: k }]);
-              if (f instanceof Promise) throw new Error('the simulator needs a synchronous forecastBatch');
-              return f[0]!.predicted;
-            });
+          const drift =
+            o.drift === false || w.season
+              ? null
+              : driftForecast(
+                  reqs.slice(i - tb.units, i).map((r) => r.history),
+                  H,
+                  (u, end, k) => {
+                    const f = forecaster.forecastBatch([
+                      { history: (reqs[i - tb.units + u]!.history as Float64Array).subarray(0, end), horizon: k },
+                    ]);
+                    if (f instanceof Promise) throw new Error('the simulator needs a synchronous forecastBatch');
+                    return f[0]!.predicted;
+                  },
+                );
           for (let u = 0; u < tb.units; u++) {
-            const f = drift ? { predicted: drift.predicted[u]!, lower: drift.lower[u]!, upper: drift.upper[u]!, model: 'sim-drift' } : uni[u]!;
+            const f = drift
+              ? { predicted: drift.predicted[u]!, lower: drift.lower[u]!, upper: drift.upper[u]!, model: 'sim-drift' }
+              : uni[u]!;
             forecasts.push(mk(`${tb.name}#${u}`, f));
           }
-        });
+        }
       }
       const aggregates: WorkloadAggregate[] = state.partitions.map((p) => {
         const l = obs.lastPartitionLoad.get(p.id) ?? { reads: 0, writes: 0 };
         return {
-          seriesId: `${p.table}/${p.id}`, windowStart: now - w.stepMs, windowEnd: now, source: 'sim', table: p.table, keyBucket: null,
-          partition: p.id, node: p.node, queries: l.reads + l.writes, reads: l.reads, writes: l.writes, rowsRead: 0, rowsWritten: 0,
-          errors: 0, unparsed: 0, lateMerged: 0, latencySumMs: 0, latencyP50Ms: null, latencyP95Ms: null, latencyP99Ms: null, hotKeys: [], coAccess: [],
+          seriesId: `${p.table}/${p.id}`,
+          windowStart: now - w.stepMs,
+          windowEnd: now,
+          source: 'sim',
+          table: p.table,
+          keyBucket: null,
+          partition: p.id,
+          node: p.node,
+          queries: l.reads + l.writes,
+          reads: l.reads,
+          writes: l.writes,
+          rowsRead: 0,
+          rowsWritten: 0,
+          errors: 0,
+          unparsed: 0,
+          lateMerged: 0,
+          latencySumMs: 0,
+          latencyP50Ms: null,
+          latencyP95Ms: null,
+          latencyP99Ms: null,
+          hotKeys: [],
+          coAccess: [],
         };
       });
       const st = buildState({
-        tables: [...state.tables], partitions: [...state.partitions], nodes: [...state.nodes], buckets,
-        coAccess: obs.lastCoAccess, inFlight: [...state.inFlight], recent: [...state.recent],
+        tables: [...state.tables],
+        partitions: [...state.partitions],
+        nodes: [...state.nodes],
+        buckets,
+        coAccess: obs.lastCoAccess,
+        inFlight: [...state.inFlight],
+        recent: [...state.recent],
       });
       const cfgIn: DecideConfigInput = {
-        stepMs: w.stepMs, horizonSteps: H, decideEveryMs: every * w.stepMs, throttleBytesPerSec: cfg.throttleBytesPerSec,
-        migrationOverhead: cfg.migrationOverhead, provisioningMs: cfg.provisioningMs, crossNodeCost: cfg.crossNodeCost,
+        stepMs: w.stepMs,
+        horizonSteps: H,
+        decideEveryMs: every * w.stepMs,
+        throttleBytesPerSec: cfg.throttleBytesPerSec,
+        migrationOverhead: cfg.migrationOverhead,
+        provisioningMs: cfg.provisioningMs,
+        crossNodeCost: cfg.crossNodeCost,
         // planned at point + 0.3 × (upper − point) per partition: the margins add up linearly over a
         // node's partitions while their errors largely do not, so a node's plan sits higher in its
         // own interval than any one partition's
-        risk: o.oracle ? 0 : 0.3, targetUtil: TARGET_UTIL, leadMarginSteps: leadMargin,
+        risk: o.oracle ? 0 : 0.3,
+        targetUtil: TARGET_UTIL,
+        leadMarginSteps: leadMargin,
         policy: o.oracle ? 'oracle' : 'shardcast-predictive',
         ...o.decide,
         // scale in when the remaining nodes stay under the target at the forecast's upper bound
         // (scale-out acts on the risk-adjusted plan above the target: the band between the two is
         // the hysteresis, as wide as the forecast is uncertain)
-        scale: { minNodes: 2, maxNodes: 64, scaleInUtil: TARGET_UTIL, nodePrefix: o.oracle ? 'o' : 'p', tailSteps: H, nodeCapacity: cfg.capacity, ...o.decide?.scale },
+        scale: {
+          minNodes: 2,
+          maxNodes: 64,
+          scaleInUtil: TARGET_UTIL,
+          nodePrefix: o.oracle ? 'o' : 'p',
+          tailSteps: H,
+          nodeCapacity: cfg.capacity,
+          ...o.decide?.scale,
+        },
       };
       const r = decide(st, forecasts, aggregates, now, cfgIn, selector);
       if (o.log) for (const line of r.explanations) o.log(`[${step}] ${line}`);

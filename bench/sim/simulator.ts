@@ -18,7 +18,17 @@
  * billed from the command and serving from then on. Recommendations finish at once.
  */
 import type { AnyCommand, CommandResult } from '../../schemas/types.js';
-import { type ClusterState, type InFlight, type PartitionSpec, type RecentAction, StateError, applyCommand, buildState, copiesOf, rangePartitionId } from '../../processors/decide/index.js';
+import {
+  type ClusterState,
+  type InFlight,
+  type PartitionSpec,
+  type RecentAction,
+  StateError,
+  applyCommand,
+  buildState,
+  copiesOf,
+  rangePartitionId,
+} from '../../processors/decide/index.js';
 import { recentFromCommand } from '../../processors/decide/safety.js';
 import type { Workload } from './workload.js';
 
@@ -115,14 +125,26 @@ export function initialState(w: Workload, cfg: SimConfig, nodes: number): Cluste
   w.tables.forEach((t) => {
     const n = Math.min(cfg.partitionsPerTable, t.units);
     for (let i = 0; i < n; i++) {
-      const lo = Math.floor((i * t.units) / n), hi = Math.floor(((i + 1) * t.units) / n);
+      const lo = Math.floor((i * t.units) / n),
+        hi = Math.floor(((i + 1) * t.units) / n);
       const id = rangePartitionId(t.name, lo, hi);
-      partitions.push({ id, table: t.name, store: cfg.store, lo, hi, sizeBytes: (hi - lo) * w.unitBytes, rows: (hi - lo) * 1_000_000, node: '' });
+      partitions.push({
+        id,
+        table: t.name,
+        store: cfg.store,
+        lo,
+        hi,
+        sizeBytes: (hi - lo) * w.unitBytes,
+        rows: (hi - lo) * 1_000_000,
+        node: '',
+      });
     }
   });
   // round-robin over a hash order: balanced counts, placement independent of key order
   const order = [...partitions].sort((a, b) => fnv(a.id) - fnv(b.id));
-  order.forEach((p, i) => { p.node = ids[i % ids.length]!; });
+  order.forEach((p, i) => {
+    p.node = ids[i % ids.length]!;
+  });
   return buildState({
     tables: w.tables.map((t) => ({ name: t.name, store: cfg.store, storeKind: 'postgres', keyColumns: ['id'] })),
     partitions,
@@ -132,15 +154,36 @@ export function initialState(w: Workload, cfg: SimConfig, nodes: number): Cluste
 
 function fnv(s: string): number {
   let h = 2166136261;
-  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 16777619); }
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
   return h >>> 0;
 }
 
-function result(cmd: AnyCommand, ts: number, status: CommandResult['status'], reason: string | null, bytes = 0, durationMs = 0): CommandResult {
+function result(
+  cmd: AnyCommand,
+  ts: number,
+  status: CommandResult['status'],
+  reason: string | null,
+  bytes = 0,
+  durationMs = 0,
+): CommandResult {
   return {
-    commandId: cmd.commandId, ts, topic: `shardcast.commands.${cmd.kind}`, store: cmd.store, action: cmd.action, status,
-    progress: status === 'SUCCEEDED' ? 1 : 0, reason, rowsCopied: 0, bytesMoved: bytes, verified: status === 'SUCCEEDED' ? true : null,
-    durationMs, executor: 'simulator', details: {},
+    commandId: cmd.commandId,
+    ts,
+    topic: `shardcast.commands.${cmd.kind}`,
+    store: cmd.store,
+    action: cmd.action,
+    status,
+    progress: status === 'SUCCEEDED' ? 1 : 0,
+    reason,
+    rowsCopied: 0,
+    bytesMoved: bytes,
+    verified: status === 'SUCCEEDED' ? true : null,
+    durationMs,
+    executor: 'simulator',
+    details: {},
   };
 }
 
@@ -155,8 +198,17 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
   let results: CommandResult[] = [];
   const history: StepMetrics[] = [];
   const m: SimMetrics = {
-    policy: policy.name, workload: w.name, violationMinutes: 0, peakUtil: 0, nodeMinutes: 0, bytesMoved: 0, actions: 0,
-    rejected: 0, failed: 0, evalMinutes: Math.max(0, w.steps - w.evalStart) * stepMin, maxNodes: state.nodes.length,
+    policy: policy.name,
+    workload: w.name,
+    violationMinutes: 0,
+    peakUtil: 0,
+    nodeMinutes: 0,
+    bytesMoved: 0,
+    actions: 0,
+    rejected: 0,
+    failed: 0,
+    evalMinutes: Math.max(0, w.steps - w.evalStart) * stepMin,
+    maxNodes: state.nodes.length,
   };
   let lastNodeLoad = new Map<string, number>();
   let lastPartitionLoad = new Map<string, { reads: number; writes: number }>();
@@ -166,12 +218,14 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
   const withState = (s: ClusterState, t: number): ClusterState => {
     const now = w.startTs + t * w.stepMs;
     const inFlight: InFlight[] = [...running.values(), ...pending].map((o) => ({
-      commandId: o.cmd.commandId, action: o.cmd.action,
+      commandId: o.cmd.commandId,
+      action: o.cmd.action,
       partition: o.cmd.kind !== 'resource' ? o.cmd.partition : null,
       sourceNode: o.cmd.kind === 'shard' ? o.cmd.sourceNode : null,
       targetNode: o.cmd.kind === 'shard' ? o.cmd.targetNode : null,
-      node: o.cmd.kind === 'resource' ? (o.cmd.node ?? o.cmd.params['nodeId'] ?? null) : null,
-      bytes: o.bytes, startedAt: w.startTs + o.start * w.stepMs,
+      node: o.cmd.kind === 'resource' ? (o.cmd.node ?? o.cmd.params.nodeId ?? null) : null,
+      bytes: o.bytes,
+      startedAt: w.startTs + o.start * w.stepMs,
       expectedEnd: running.has(o.cmd.commandId) ? w.startTs + o.finish * w.stepMs : now + o.cmd.estimatedDurationMs + w.stepMs,
       waiting: !running.has(o.cmd.commandId),
     }));
@@ -179,35 +233,66 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
     return buildState({ ...s, tables: [...s.tables], partitions: [...s.partitions], nodes: [...s.nodes], inFlight, recent: [...recent] });
   };
 
-  const busy = (pid: string | null) => pid !== null && [...running.values(), ...pending].some((o) => o.cmd.kind !== 'resource' && o.cmd.partition === pid);
+  const busy = (pid: string | null) =>
+    pid !== null && [...running.values(), ...pending].some((o) => o.cmd.kind !== 'resource' && o.cmd.partition === pid);
 
   const start = (op: Op, t: number): boolean => {
     const c = op.cmd;
     // validate against the current view, as an executor would
-    if (c.kind !== 'resource' && c.partition !== null && !state.partitionById.has(c.partition) && !['rekey', 'composite_index', 'derived_attribute', 'precompute'].includes(c.action)) {
+    if (
+      c.kind !== 'resource' &&
+      c.partition !== null &&
+      !state.partitionById.has(c.partition) &&
+      !['rekey', 'composite_index', 'derived_attribute', 'precompute'].includes(c.action)
+    ) {
       fail(op, t, `unknown partition ${c.partition}`);
       return false;
     }
-    if (c.kind === 'shard' && c.targetNode && !state.nodeById.has(c.targetNode)) { fail(op, t, `unknown node ${c.targetNode}`); return false; }
+    if (c.kind === 'shard' && c.targetNode && !state.nodeById.has(c.targetNode)) {
+      fail(op, t, `unknown node ${c.targetNode}`);
+      return false;
+    }
     if (c.kind === 'shard' && c.targetNode) {
       const n = state.nodeById.get(c.targetNode)!;
-      if (n.status === 'provisioning') { pending.push(op); return false; } // wait for the node
+      if (n.status === 'provisioning') {
+        pending.push(op);
+        return false;
+      } // wait for the node
     }
-    let steps = 1, bytes = 0;
+    let steps = 1,
+      bytes = 0;
     if (c.kind === 'shard' && DATA.has(c.action)) {
       bytes = state.partitionById.get(c.partition!)!.sizeBytes;
       steps = Math.max(1, Math.ceil(bytes / cfg.throttleBytesPerSec / (w.stepMs / 1000)));
     } else if (c.kind === 'resource' && c.action === 'scale_out') {
       steps = Math.max(1, Math.ceil(cfg.provisioningMs / w.stepMs));
-      const id = c.params['nodeId'] ?? c.node;
-      if (!id || state.nodeById.has(id)) { fail(op, t, `scale_out: bad or existing node id ${id}`); return false; }
-      state = buildState({ ...state, nodes: [...state.nodes, { id, store: c.store, storeKind: c.storeKind, capacity: Number(c.params['capacity'] ?? cfg.capacity), status: 'provisioning', readyAt: w.startTs + (t + steps) * w.stepMs }] });
+      const id = c.params.nodeId ?? c.node;
+      if (!id || state.nodeById.has(id)) {
+        fail(op, t, `scale_out: bad or existing node id ${id}`);
+        return false;
+      }
+      state = buildState({
+        ...state,
+        nodes: [
+          ...state.nodes,
+          {
+            id,
+            store: c.store,
+            storeKind: c.storeKind,
+            capacity: Number(c.params.capacity ?? cfg.capacity),
+            status: 'provisioning',
+            readyAt: w.startTs + (t + steps) * w.stepMs,
+          },
+        ],
+      });
     } else if (['rekey', 'composite_index', 'derived_attribute', 'precompute'].includes(c.action)) {
       steps = 0;
     }
-    op.start = t; op.finish = t + steps; op.bytes = bytes;
+    op.start = t;
+    op.finish = t + steps;
+    op.bytes = bytes;
     if (t >= w.evalStart) m.bytesMoved += bytes;
-    history[t] && (history[t]!.bytesStarted += bytes);
+    if (history[t]) history[t]!.bytesStarted += bytes;
     running.set(c.commandId, op);
     results.push(result(c, w.startTs + t * w.stepMs, 'RUNNING', null));
     if (steps === 0) finishOp(op, t);
@@ -225,8 +310,11 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
     const c = op.cmd;
     try {
       if (c.kind === 'resource' && c.action === 'scale_out') {
-        const id = c.params['nodeId'] ?? c.node;
-        state = buildState({ ...state, nodes: state.nodes.map((n) => (n.id === id ? { ...n, status: 'active' as const, readyAt: null } : n)) });
+        const id = c.params.nodeId ?? c.node;
+        state = buildState({
+          ...state,
+          nodes: state.nodes.map((n) => (n.id === id ? { ...n, status: 'active' as const, readyAt: null } : n)),
+        });
       } else {
         state = applyCommand(state, c);
       }
@@ -244,11 +332,16 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
     for (const op of [...running.values()].sort((a, b) => a.finish - b.finish || (a.cmd.commandId < b.cmd.commandId ? -1 : 1))) {
       if (op.finish <= t) finishOp(op, t);
     }
-    for (let again = true; again;) {
+    for (let again = true; again; ) {
       again = false;
       for (const op of [...pending]) {
         const st = op.deps.map((d) => done.get(d));
-        if (st.some((s) => s === 'FAILED')) { pending.splice(pending.indexOf(op), 1); fail(op, t, 'a command it depends on failed'); again = true; continue; }
+        if (st.some((s) => s === 'FAILED')) {
+          pending.splice(pending.indexOf(op), 1);
+          fail(op, t, 'a command it depends on failed');
+          again = true;
+          continue;
+        }
         if (st.every((s) => s === 'SUCCEEDED')) {
           const tn = op.cmd.kind === 'shard' && op.cmd.targetNode ? state.nodeById.get(op.cmd.targetNode) : undefined;
           if (tn?.status === 'provisioning') continue;
@@ -262,10 +355,16 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
     results = [];
     for (const c of cmds) {
       const known = running.has(c.commandId) || pending.some((p) => p.cmd.commandId === c.commandId) || done.has(c.commandId);
-      if (known) { m.rejected++; results.push(result(c, now, 'REJECTED', 'duplicate command id')); continue; }
-      const deps = (c.params['dependsOn'] ?? '').split(',').filter(Boolean);
+      if (known) {
+        m.rejected++;
+        results.push(result(c, now, 'REJECTED', 'duplicate command id'));
+        continue;
+      }
+      const deps = (c.params.dependsOn ?? '').split(',').filter(Boolean);
       if (deps.length === 0 && c.kind !== 'resource' && busy(c.partition)) {
-        m.rejected++; results.push(result(c, now, 'REJECTED', `partition ${c.partition} has a change in progress`)); continue;
+        m.rejected++;
+        results.push(result(c, now, 'REJECTED', `partition ${c.partition} has a change in progress`));
+        continue;
       }
       m.actions++;
       recent.push(recentFromCommand(c));
@@ -281,8 +380,10 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
     const partLoad = new Map<string, { reads: number; writes: number }>();
     const unitOwner: string[][] = w.tables.map((tb) => new Array<string>(tb.units).fill(''));
     for (const p of state.partitions) {
-      const ti = tIndex.get(p.table)!, tb = w.tables[ti]!;
-      let reads = 0, writes = 0;
+      const ti = tIndex.get(p.table)!,
+        tb = w.tables[ti]!;
+      let reads = 0,
+        writes = 0;
       for (let u = p.lo ?? 0; u < (p.hi ?? tb.units); u++) {
         reads += w.reads[ti]![t * tb.units + u]!;
         writes += w.writes[ti]![t * tb.units + u]!;
@@ -303,18 +404,23 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
     for (const e of w.coAccess) {
       if (t < e.fromStep || t >= e.toStep) continue;
       for (const [ta, ua, tb, ub, frac] of e.pairs) {
-        const pa = unitOwner[ta]![ua]!, pb = unitOwner[tb]![ub]!;
+        const pa = unitOwner[ta]![ua]!,
+          pb = unitOwner[tb]![ub]!;
         const joint = frac * w.reads[ta]![t * w.tables[ta]!.units + ua]!;
         const key = pa < pb ? `${pa}\u0000${pb}` : `${pb}\u0000${pa}`;
         co.set(key, (co.get(key) ?? 0) + joint);
-        const na = state.partitionById.get(pa)!.node, nb = state.partitionById.get(pb)!.node;
+        const na = state.partitionById.get(pa)!.node,
+          nb = state.partitionById.get(pb)!.node;
         if (na !== nb) {
           nodeLoad.set(na, nodeLoad.get(na)! + cfg.crossNodeCost * joint);
           nodeLoad.set(nb, nodeLoad.get(nb)! + cfg.crossNodeCost * joint);
         }
       }
     }
-    lastCoAccess = [...co].map(([k, weight]) => { const [a, b] = k.split('\u0000') as [string, string]; return { a, b, weight }; });
+    lastCoAccess = [...co].map(([k, weight]) => {
+      const [a, b] = k.split('\u0000') as [string, string];
+      return { a, b, weight };
+    });
 
     // Metrics.
     const hm = history[t]!;

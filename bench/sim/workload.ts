@@ -48,7 +48,8 @@ import { rng } from '../../lib/rng.js';
 export { rng };
 
 export function gaussian(r: () => number): number {
-  const u = Math.max(r(), 1e-12), v = r();
+  const u = Math.max(r(), 1e-12),
+    v = r();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
 
@@ -81,9 +82,27 @@ interface Frame {
   set(table: number, t: number, u: number, total: number, readFrac?: number): void;
 }
 
-function frame(name: string, kind: Workload['kind'], description: string, stepMs: number, steps: number, tables: string[], units: number, o: GenOptions, season: number | null, evalStart: number): Frame {
+function frame(
+  name: string,
+  kind: Workload['kind'],
+  description: string,
+  stepMs: number,
+  steps: number,
+  tables: string[],
+  units: number,
+  o: GenOptions,
+  season: number | null,
+  evalStart: number,
+): Frame {
   const w: Workload = {
-    name, kind, description, stepMs, steps, startTs: Date.UTC(2024, 0, 1), season, evalStart,
+    name,
+    kind,
+    description,
+    stepMs,
+    steps,
+    startTs: Date.UTC(2024, 0, 1),
+    season,
+    evalStart,
     tables: tables.map((n) => ({ name: n, units, keyLo: 0, keyHi: units })),
     reads: tables.map(() => new Float64Array(steps * units)),
     writes: tables.map(() => new Float64Array(steps * units)),
@@ -116,54 +135,116 @@ export function diurnal(minuteOfDay: number): number {
 }
 
 export function periodicDaily(o: GenOptions = {}): Workload {
-  const r = rng(o.seed ?? 1), units = o.units ?? 64, peak = o.peak ?? 60_000;
+  const r = rng(o.seed ?? 1),
+    units = o.units ?? 64,
+    peak = o.peak ?? 60_000;
   const steps = 3 * DAY_MIN;
-  const f = frame('periodic-daily', 'periodic', '3 days, 1-min steps, business-day load (10% at night, 08:00 ramp, 14:00 peak), Zipf(0.6) keys', 60_000, steps, ['orders', 'events'], units, o, DAY_MIN, DAY_MIN);
+  const f = frame(
+    'periodic-daily',
+    'periodic',
+    '3 days, 1-min steps, business-day load (10% at night, 08:00 ramp, 14:00 peak), Zipf(0.6) keys',
+    60_000,
+    steps,
+    ['orders', 'events'],
+    units,
+    o,
+    DAY_MIN,
+    DAY_MIN,
+  );
   const shares = [0.6, 0.4];
   const pop = shares.map(() => zipfWeights(units, 0.6, r));
   for (let t = 0; t < steps; t++) {
     const level = peak * (0.1 + 0.9 * diurnal(t % DAY_MIN)) * (1 + 0.03 * gaussian(r));
-    for (let ti = 0; ti < 2; ti++) for (let u = 0; u < units; u++) f.set(ti, t, u, level * shares[ti]! * pop[ti]![u]! * (1 + 0.05 * gaussian(r)));
+    for (let ti = 0; ti < 2; ti++)
+      for (let u = 0; u < units; u++) f.set(ti, t, u, level * shares[ti]! * pop[ti]![u]! * (1 + 0.05 * gaussian(r)));
   }
   return f.w;
 }
 
 export function periodicWeekly(o: GenOptions = {}): Workload {
-  const r = rng(o.seed ?? 2), units = o.units ?? 64, peak = o.peak ?? 60_000;
-  const stepMin = 10, perDay = DAY_MIN / stepMin, season = 7 * perDay, steps = 3 * season;
-  const f = frame('periodic-weekly', 'periodic', '3 weeks, 10-min steps, diurnal × weekday load (weekends at 45%), Zipf(0.6) keys', stepMin * 60_000, steps, ['orders', 'events'], units, o, season, season);
+  const r = rng(o.seed ?? 2),
+    units = o.units ?? 64,
+    peak = o.peak ?? 60_000;
+  const stepMin = 10,
+    perDay = DAY_MIN / stepMin,
+    season = 7 * perDay,
+    steps = 3 * season;
+  const f = frame(
+    'periodic-weekly',
+    'periodic',
+    '3 weeks, 10-min steps, diurnal × weekday load (weekends at 45%), Zipf(0.6) keys',
+    stepMin * 60_000,
+    steps,
+    ['orders', 'events'],
+    units,
+    o,
+    season,
+    season,
+  );
   const shares = [0.6, 0.4];
   const pop = shares.map(() => zipfWeights(units, 0.6, r));
   for (let t = 0; t < steps; t++) {
     const day = Math.floor(t / perDay) % 7;
     const week = day >= 5 ? 0.45 : 1;
     const level = peak * week * (0.1 + 0.9 * diurnal((t % perDay) * stepMin)) * (1 + 0.03 * gaussian(r));
-    for (let ti = 0; ti < 2; ti++) for (let u = 0; u < units; u++) f.set(ti, t, u, level * shares[ti]! * pop[ti]![u]! * (1 + 0.05 * gaussian(r)));
+    for (let ti = 0; ti < 2; ti++)
+      for (let u = 0; u < units; u++) f.set(ti, t, u, level * shares[ti]! * pop[ti]![u]! * (1 + 0.05 * gaussian(r)));
   }
   return f.w;
 }
 
 export function trend(o: GenOptions = {}): Workload {
-  const r = rng(o.seed ?? 3), units = o.units ?? 64, peak = o.peak ?? 60_000;
+  const r = rng(o.seed ?? 3),
+    units = o.units ?? 64,
+    peak = o.peak ?? 60_000;
   const steps = 2 * DAY_MIN;
-  const f = frame('trend', 'trend', '2 days, 1-min steps, load growing 30%→100% of peak with ±15% daily swing', 60_000, steps, ['orders', 'events'], units, o, DAY_MIN, 360);
+  const f = frame(
+    'trend',
+    'trend',
+    '2 days, 1-min steps, load growing 30%→100% of peak with ±15% daily swing',
+    60_000,
+    steps,
+    ['orders', 'events'],
+    units,
+    o,
+    DAY_MIN,
+    360,
+  );
   const shares = [0.6, 0.4];
   const pop = shares.map(() => zipfWeights(units, 0.6, r));
   for (let t = 0; t < steps; t++) {
     const base = 0.3 + 0.6 * (t / steps);
     const level = peak * base * (1 + 0.15 * Math.sin((2 * Math.PI * t) / DAY_MIN)) * (1 + 0.03 * gaussian(r));
-    for (let ti = 0; ti < 2; ti++) for (let u = 0; u < units; u++) f.set(ti, t, u, level * shares[ti]! * pop[ti]![u]! * (1 + 0.05 * gaussian(r)));
+    for (let ti = 0; ti < 2; ti++)
+      for (let u = 0; u < units; u++) f.set(ti, t, u, level * shares[ti]! * pop[ti]![u]! * (1 + 0.05 * gaussian(r)));
   }
   return f.w;
 }
 
 export function flashCrowd(o: GenOptions = {}): Workload {
-  const r = rng(o.seed ?? 4), units = o.units ?? 64, peak = o.peak ?? 60_000;
+  const r = rng(o.seed ?? 4),
+    units = o.units ?? 64,
+    peak = o.peak ?? 60_000;
   const steps = DAY_MIN;
-  const f = frame('flash-crowd', 'flash-crowd', '1 day, 1-min steps, 40% baseline; 3 unannounced crowds (+30% of peak on 6 key units, 8-min ramp, 30-min hold, 20-min decay)', 60_000, steps, ['orders', 'events'], units, o, null, 120);
+  const f = frame(
+    'flash-crowd',
+    'flash-crowd',
+    '1 day, 1-min steps, 40% baseline; 3 unannounced crowds (+30% of peak on 6 key units, 8-min ramp, 30-min hold, 20-min decay)',
+    60_000,
+    steps,
+    ['orders', 'events'],
+    units,
+    o,
+    null,
+    120,
+  );
   const shares = [0.6, 0.4];
   const pop = shares.map(() => zipfWeights(units, 0.6, r));
-  const crowds = [0, 1, 2].map((i) => ({ at: 200 + i * 400 + Math.floor(r() * 150), table: Math.floor(r() * 2), u0: Math.floor(r() * (units - 6)) }));
+  const crowds = [0, 1, 2].map((i) => ({
+    at: 200 + i * 400 + Math.floor(r() * 150),
+    table: Math.floor(r() * 2),
+    u0: Math.floor(r() * (units - 6)),
+  }));
   for (let t = 0; t < steps; t++) {
     const level = peak * 0.4 * (1 + 0.03 * gaussian(r));
     for (let ti = 0; ti < 2; ti++) {
@@ -184,9 +265,22 @@ export function flashCrowd(o: GenOptions = {}): Workload {
 }
 
 export function movingHotspot(o: GenOptions = {}): Workload {
-  const r = rng(o.seed ?? 5), units = o.units ?? 64, peak = o.peak ?? 60_000;
+  const r = rng(o.seed ?? 5),
+    units = o.units ?? 64,
+    peak = o.peak ?? 60_000;
   const steps = DAY_MIN;
-  const f = frame('moving-hotspot', 'moving-hotspot', '1 day, 1-min steps, 45% uniform background + a Zipf(1.2) hot range (35% of peak) drifting 1 key unit per 12 min', 60_000, steps, ['orders', 'events'], units, o, null, 120);
+  const f = frame(
+    'moving-hotspot',
+    'moving-hotspot',
+    '1 day, 1-min steps, 45% uniform background + a Zipf(1.2) hot range (35% of peak) drifting 1 key unit per 12 min',
+    60_000,
+    steps,
+    ['orders', 'events'],
+    units,
+    o,
+    null,
+    120,
+  );
   const shares = [0.6, 0.4];
   const width = 8;
   const zipf = Array.from({ length: width }, (_, k) => 1 / (k + 1) ** 1.2);
@@ -202,7 +296,7 @@ export function movingHotspot(o: GenOptions = {}): Workload {
           const k = Math.min(d, back);
           if (k < width) hot = (0.35 * peak * zipf[k]!) / zs / 2;
         }
-        f.set(ti, t, u, (peak * 0.45 * shares[ti]!) / units * (1 + 0.05 * gaussian(r)) + hot);
+        f.set(ti, t, u, ((peak * 0.45 * shares[ti]!) / units) * (1 + 0.05 * gaussian(r)) + hot);
       }
     }
   }
@@ -210,18 +304,36 @@ export function movingHotspot(o: GenOptions = {}): Workload {
 }
 
 export function coAccessShift(o: GenOptions = {}): Workload {
-  const r = rng(o.seed ?? 6), units = o.units ?? 32, peak = o.peak ?? 60_000;
+  const r = rng(o.seed ?? 6),
+    units = o.units ?? 32,
+    peak = o.peak ?? 60_000;
   const steps = DAY_MIN;
-  const f = frame('co-access-shift', 'co-access', '1 day, 1-min steps, steady 55% load; orders↔customers co-access (30% of orders reads) re-pairs every 6 h', 60_000, steps, ['orders', 'customers'], units, o, null, 120);
+  const f = frame(
+    'co-access-shift',
+    'co-access',
+    '1 day, 1-min steps, steady 55% load; orders↔customers co-access (30% of orders reads) re-pairs every 6 h',
+    60_000,
+    steps,
+    ['orders', 'customers'],
+    units,
+    o,
+    null,
+    120,
+  );
   const shares = [0.6, 0.4];
   const pop = shares.map(() => zipfWeights(units, 0.4, r));
   for (let t = 0; t < steps; t++) {
     const level = peak * 0.55 * (1 + 0.03 * gaussian(r));
-    for (let ti = 0; ti < 2; ti++) for (let u = 0; u < units; u++) f.set(ti, t, u, level * shares[ti]! * pop[ti]![u]! * (1 + 0.05 * gaussian(r)));
+    for (let ti = 0; ti < 2; ti++)
+      for (let u = 0; u < units; u++) f.set(ti, t, u, level * shares[ti]! * pop[ti]![u]! * (1 + 0.05 * gaussian(r)));
   }
   for (let e = 0; e * 360 < steps; e++) {
     const perm = shuffle([...Array(units).keys()], r);
-    f.w.coAccess.push({ fromStep: e * 360, toStep: Math.min(steps, (e + 1) * 360), pairs: perm.map((v, u) => [0, u, 1, v, 0.3] as [number, number, number, number, number]) });
+    f.w.coAccess.push({
+      fromStep: e * 360,
+      toStep: Math.min(steps, (e + 1) * 360),
+      pairs: perm.map((v, u) => [0, u, 1, v, 0.3] as [number, number, number, number, number]),
+    });
   }
   return f.w;
 }
@@ -254,7 +366,9 @@ export function parseTrace(text: string, opts: { name?: string; units?: number; 
     const ts = Number(c[0]);
     if (!Number.isFinite(ts)) throw bad(`ts is not a number: ${c[0]}`);
     if (wide) {
-      const key = Number(c[2]), reads = Number(c[3]), writes = Number(c[4]);
+      const key = Number(c[2]),
+        reads = Number(c[3]),
+        writes = Number(c[4]);
       if (![key, reads, writes].every(Number.isFinite)) throw bad('key, reads and writes must be numbers');
       if (reads < 0 || writes < 0) throw bad('reads and writes must be ≥ 0');
       rows.push({ ts, table: c[1]!.trim(), key, reads, writes });
@@ -275,8 +389,13 @@ export function parseTrace(text: string, opts: { name?: string; units?: number; 
   const names = [...new Set(rows.map((r) => r.table))].sort();
   const tables: WorkloadTable[] = names.map((name) => {
     // a loop, not Math.min(...keys): long traces have more rows than a call's argument limit
-    let lo = Infinity, hi = -Infinity;
-    for (const r of rows) if (r.table === name) { lo = Math.min(lo, r.key); hi = Math.max(hi, r.key + 1); }
+    let lo = Infinity,
+      hi = -Infinity;
+    for (const r of rows)
+      if (r.table === name) {
+        lo = Math.min(lo, r.key);
+        hi = Math.max(hi, r.key + 1);
+      }
     const units = narrow ? 1 : Math.max(1, Math.min(opts.units ?? 64, Math.ceil(hi - lo)));
     return { name, units, keyLo: lo, keyHi: hi };
   });
@@ -284,7 +403,8 @@ export function parseTrace(text: string, opts: { name?: string; units?: number; 
   const writes = tables.map((t) => new Float64Array(steps * t.units));
   const idx = new Map(names.map((n, i) => [n, i]));
   for (const r of rows) {
-    const ti = idx.get(r.table)!, t = tables[ti]!;
+    const ti = idx.get(r.table)!,
+      t = tables[ti]!;
     const step = Math.round((r.ts - t0) / stepMs);
     const u = Math.min(t.units - 1, Math.floor(((r.key - t.keyLo) / (t.keyHi - t.keyLo)) * t.units));
     reads[ti]![step * t.units + u]! += r.reads;
@@ -294,8 +414,17 @@ export function parseTrace(text: string, opts: { name?: string; units?: number; 
   const day = Math.round(86_400_000 / stepMs);
   const season = steps >= 2 * day && day >= 4 ? day : null;
   return {
-    name: opts.name ?? 'trace', kind: 'trace', description: `trace, ${steps} steps of ${stepMs / 1000}s, ${names.length} tables`,
-    stepMs, steps, startTs: t0, tables, reads, writes, coAccess: [], season,
+    name: opts.name ?? 'trace',
+    kind: 'trace',
+    description: `trace, ${steps} steps of ${stepMs / 1000}s, ${names.length} tables`,
+    stepMs,
+    steps,
+    startTs: t0,
+    tables,
+    reads,
+    writes,
+    coAccess: [],
+    season,
     evalStart: season ? Math.min(season, Math.floor(steps / 2)) : Math.min(60, Math.floor(steps / 4)),
     unitBytes: opts.unitBytes ?? 1024 ** 3,
   };
@@ -307,14 +436,15 @@ export function toTraceCsv(w: Workload): string {
   for (let t = 0; t < w.steps; t++) {
     w.tables.forEach((tb, ti) => {
       for (let u = 0; u < tb.units; u++) {
-        const r = w.reads[ti]![t * tb.units + u]!, wr = w.writes[ti]![t * tb.units + u]!;
+        const r = w.reads[ti]![t * tb.units + u]!,
+          wr = w.writes[ti]![t * tb.units + u]!;
         if (r === 0 && wr === 0) continue;
         const key = tb.keyLo + ((tb.keyHi - tb.keyLo) * u) / tb.units;
         out.push(`${w.startTs + t * w.stepMs},${tb.name},${key},${r.toFixed(3)},${wr.toFixed(3)}`);
       }
     });
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 /** Total load (reads + writes) per step. */

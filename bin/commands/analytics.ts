@@ -5,14 +5,18 @@ import { loadConfig } from '../../lib/config.js';
 import { UsageError } from '../../lib/errors.js';
 import { printTable } from '../table.js';
 
-export async function analyticsCommand(name: string | undefined, opts: { json?: boolean; limit: number; since?: number; until?: number }): Promise<void> {
+export async function analyticsCommand(
+  name: string | undefined,
+  opts: { json?: boolean; limit: number; since?: number; until?: number },
+): Promise<void> {
   if (!name) {
     process.stdout.write(`queries:\n${describeQueries()}\n`);
     return;
   }
   const q = cannedQuery(name);
   if (!q) throw new UsageError(`unknown analytics query ${JSON.stringify(name)}; one of: ${CANNED_QUERIES.map((c) => c.name).join(', ')}`);
-  if (opts.since !== undefined && opts.until !== undefined && opts.until <= opts.since) throw new UsageError('--until must be after --since');
+  if (opts.since !== undefined && opts.until !== undefined && opts.until <= opts.since)
+    throw new UsageError('--until must be after --since');
   const cfg = loadConfig();
   const ch = createClickHouse(cfg);
   try {

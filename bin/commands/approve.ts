@@ -25,7 +25,14 @@ export async function approveCommand(commandId: string | undefined, o: ApproveOp
       const pending = await ledger.pendingApprovals();
       const rows = pending.map((p) => {
         const c = p.command as { store?: string; table?: string; partition?: string | null; explanation?: string };
-        return { commandId: p.commandId, action: p.action, store: c.store ?? '', target: [c.table, c.partition].filter(Boolean).join('/'), waitingSince: p.createdAt.toISOString(), explanation: c.explanation ?? '' };
+        return {
+          commandId: p.commandId,
+          action: p.action,
+          store: c.store ?? '',
+          target: [c.table, c.partition].filter(Boolean).join('/'),
+          waitingSince: p.createdAt.toISOString(),
+          explanation: c.explanation ?? '',
+        };
       });
       if (o.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       else if (rows.length === 0) process.stdout.write('no command is waiting for approval\n');
@@ -38,10 +45,17 @@ export async function approveCommand(commandId: string | undefined, o: ApproveOp
     const ok = await ledger.decideApproval(commandId, verdict, by);
     if (!ok) {
       const e = await ledger.get(commandId);
-      throw new UsageError(e === null ? `no command ${commandId} in the executor's ledger` : `command ${commandId} is not waiting for approval (status ${e.status}${e.approval ? `, approval ${e.approval}` : ''})`);
+      throw new UsageError(
+        e === null
+          ? `no command ${commandId} in the executor's ledger`
+          : `command ${commandId} is not waiting for approval (status ${e.status}${e.approval ? `, approval ${e.approval}` : ''})`,
+      );
     }
     if (o.json) process.stdout.write(`${JSON.stringify({ commandId, verdict, by })}\n`);
-    else process.stdout.write(`${commandId}: ${verdict} by ${by}; the executor ${verdict === 'approved' ? 'runs it' : 'reports it REJECTED'} within a few seconds\n`);
+    else
+      process.stdout.write(
+        `${commandId}: ${verdict} by ${by}; the executor ${verdict === 'approved' ? 'runs it' : 'reports it REJECTED'} within a few seconds\n`,
+      );
   } finally {
     await ledger.close();
   }

@@ -37,8 +37,10 @@ async function withDriver<T>(fn: (d: Driver) => Promise<T>): Promise<T> {
 
 async function one(driver: Driver, ref: string): Promise<CatalogObject> {
   const found = await resolve(driver, ref);
-  if (found.length === 0) throw new UsageError(`catalog: no table or topic ${JSON.stringify(ref)} (run \`shardcast catalog discover\` first?)`);
-  if (found.length > 1) throw new UsageError(`catalog: ${JSON.stringify(ref)} is ambiguous; name one of: ${found.map((f) => f.id).join(', ')}`);
+  if (found.length === 0)
+    throw new UsageError(`catalog: no table or topic ${JSON.stringify(ref)} (run \`shardcast catalog discover\` first?)`);
+  if (found.length > 1)
+    throw new UsageError(`catalog: ${JSON.stringify(ref)} is ambiguous; name one of: ${found.map((f) => f.id).join(', ')}`);
   return found[0]!;
 }
 
@@ -51,10 +53,19 @@ export async function catalogDiscoverCommand(o: CatalogCommandOptions): Promise<
     const report = await discovery.discoverAll();
     if (o.json) out(report);
     else {
-      printTable(report.diffs.map((d) => ({
-        source: d.source, tables: d.counts.Table, partitions: d.counts.Partition, topics: d.counts.Topic, nodes: d.counts.Node,
-        new: d.added.length, vanished: d.vanished.length, changed: d.changed.length, unreachable: d.unreachable.map((u) => u.scope).join(' '),
-      })));
+      printTable(
+        report.diffs.map((d) => ({
+          source: d.source,
+          tables: d.counts.Table,
+          partitions: d.counts.Partition,
+          topics: d.counts.Topic,
+          nodes: d.counts.Node,
+          new: d.added.length,
+          vanished: d.vanished.length,
+          changed: d.changed.length,
+          unreachable: d.unreachable.map((u) => u.scope).join(' '),
+        })),
+      );
       const lines = report.diffs.flatMap((d) => [
         ...d.added.map((a) => `+ ${a.label} ${a.id}`),
         ...d.vanished.map((v) => `- ${v.label} ${v.id}`),
@@ -78,10 +89,21 @@ export async function catalogWhereCommand(table: string, key: string, o: Catalog
     const answer = await whereKey(d, await one(d, table), key);
     if (o.json) return out(answer);
     process.stdout.write(`${answer.object.id}: key ${key} (${answer.by}${answer.note ? `; ${answer.note}` : ''})\n`);
-    printTable(answer.partitions.map((p) => ({
-      partition: p.partition, range: p.kind === 'range' ? `[${p.lo ?? '-inf'}, ${p.hi ?? 'inf'})` : (p.value ?? p.kind), rows: p.rows,
-      primary: p.nodes.filter((n) => n.role === 'primary').map((n) => n.node).join(','), replicas: p.nodes.filter((n) => n.role === 'replica').map((n) => n.node).join(','),
-    })));
+    printTable(
+      answer.partitions.map((p) => ({
+        partition: p.partition,
+        range: p.kind === 'range' ? `[${p.lo ?? '-inf'}, ${p.hi ?? 'inf'})` : (p.value ?? p.kind),
+        rows: p.rows,
+        primary: p.nodes
+          .filter((n) => n.role === 'primary')
+          .map((n) => n.node)
+          .join(','),
+        replicas: p.nodes
+          .filter((n) => n.role === 'replica')
+          .map((n) => n.node)
+          .join(','),
+      })),
+    );
   });
 }
 
@@ -90,10 +112,17 @@ export async function catalogHotCommand(o: CatalogCommandOptions): Promise<void>
     const answer = await hot(d, { limit: o.limit, sinceMs: o.since });
     if (o.json) return out(answer);
     process.stdout.write(`series by load in their latest window (since ${new Date(answer.since).toISOString()}):\n`);
-    printTable(answer.series.map((s) => ({
-      series: s.seriesId, queries: s.queries, reads: s.reads, writes: s.writes, p95ms: s.latencyP95Ms, window: new Date(s.windowStart).toISOString(),
-      partitions: s.partitions.map((p) => `${p.partition}@${p.node ?? '?'}`).join(' '),
-    })));
+    printTable(
+      answer.series.map((s) => ({
+        series: s.seriesId,
+        queries: s.queries,
+        reads: s.reads,
+        writes: s.writes,
+        p95ms: s.latencyP95Ms,
+        window: new Date(s.windowStart).toISOString(),
+        partitions: s.partitions.map((p) => `${p.partition}@${p.node ?? '?'}`).join(' '),
+      })),
+    );
     process.stdout.write('\npartitions:\n');
     printTable(answer.partitions.map((p) => ({ partition: p.id, node: p.node, queries: p.queries, series: p.series })));
   });

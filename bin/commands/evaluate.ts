@@ -2,7 +2,13 @@
 import { existsSync } from 'node:fs';
 import { UsageError } from '../../lib/errors.js';
 
-export async function forecastEvalCommand(o: { input: string; horizon: number; season?: number; out: string; json?: boolean }): Promise<void> {
+export async function forecastEvalCommand(o: {
+  input: string;
+  horizon: number;
+  season?: number;
+  out: string;
+  json?: boolean;
+}): Promise<void> {
   if (!existsSync(o.input)) throw new UsageError(`--input ${o.input}: no such file`);
   const { runForecastEval, ForecastInputError } = await import('../../bench/forecastEval.js');
   try {
@@ -17,7 +23,7 @@ export async function forecastEvalCommand(o: { input: string; horizon: number; s
 export async function policyEvalCommand(o: { trace: string; nodes?: number; json?: boolean }): Promise<void> {
   if (!existsSync(o.trace)) throw new UsageError(`--trace ${o.trace}: no such file`);
   const { runPolicyEval } = await import('../../bench/policyEval.js');
-  let out;
+  let out: ReturnType<typeof runPolicyEval>;
   try {
     out = runPolicyEval({ trace: o.trace, nodes: o.nodes, json: o.json });
   } catch (err) {

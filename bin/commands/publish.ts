@@ -21,7 +21,10 @@ export interface PublishReport {
 
 export async function publishCommand(kind: string, o: { file?: string; json?: boolean }): Promise<void> {
   if (kind !== 'queries' && kind !== 'metrics') throw new UsageError(`publish: expected queries or metrics, got ${JSON.stringify(kind)}`);
-  if (o.file) await access(o.file).catch(() => { throw new UsageError(`--file ${o.file}: cannot be read`); });
+  if (o.file)
+    await access(o.file).catch(() => {
+      throw new UsageError(`--file ${o.file}: cannot be read`);
+    });
   const cfg = loadConfig();
   const publisher = await TelemetryPublisher.connect(cfg);
   const report: PublishReport = { kind, sent: 0, rejected: 0, reasons: {}, firstRejectedLines: [] };
@@ -58,6 +61,16 @@ export async function publishCommand(kind: string, o: { file?: string; json?: bo
   } finally {
     await publisher.close();
   }
-  process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `sent ${report.sent}, rejected ${report.rejected}${report.rejected ? `: ${Object.entries(report.reasons).map(([r, c]) => `${c}× ${r}`).join('; ')}` : ''}\n`);
+  process.stdout.write(
+    o.json
+      ? `${JSON.stringify(report, null, 2)}\n`
+      : `sent ${report.sent}, rejected ${report.rejected}${
+          report.rejected
+            ? `: ${Object.entries(report.reasons)
+                .map(([r, c]) => `${c}× ${r}`)
+                .join('; ')}`
+            : ''
+        }\n`,
+  );
   if (report.rejected > 0) process.exitCode = 2;
 }

@@ -66,7 +66,10 @@ export class ClickHouseAdapter implements StoreAdapter {
   private readonly db: ChStore;
   private readonly databases: string[];
 
-  private constructor(cfg: Pick<Config, 'clickhouseUrl' | 'clickhouseUser' | 'clickhousePassword' | 'clickhouseDatabase'>, private readonly opts: ClickHouseAdapterOptions) {
+  private constructor(
+    cfg: Pick<Config, 'clickhouseUrl' | 'clickhouseUser' | 'clickhousePassword' | 'clickhouseDatabase'>,
+    private readonly opts: ClickHouseAdapterOptions,
+  ) {
     this.store = opts.store ?? CLICKHOUSE_STORE;
     this.ch = createClickHouse(cfg);
     this.db = new ChStore(this.ch);
@@ -74,7 +77,10 @@ export class ClickHouseAdapter implements StoreAdapter {
   }
 
   /** No connection is made here: a ClickHouse that is down only fails its own commands. */
-  static open(cfg: Pick<Config, 'clickhouseUrl' | 'clickhouseUser' | 'clickhousePassword' | 'clickhouseDatabase'>, opts: ClickHouseAdapterOptions = {}): ClickHouseAdapter {
+  static open(
+    cfg: Pick<Config, 'clickhouseUrl' | 'clickhouseUser' | 'clickhousePassword' | 'clickhouseDatabase'>,
+    opts: ClickHouseAdapterOptions = {},
+  ): ClickHouseAdapter {
     return new ClickHouseAdapter(cfg, opts);
   }
 
@@ -96,7 +102,11 @@ export class ClickHouseAdapter implements StoreAdapter {
     } else if (cmd.action === 'repartition' && cmd.kind === 'partition') {
       // Work tables without a checkpoint: a crash between creating them and saving progress.
       const db = cmd.params.database ?? this.databases[0]!;
-      if (this.databases.includes(db) && isPlainIdentifier(cmd.table) && (await this.workTablesOf(db, cmd.table, cmd.commandId)).length > 0) {
+      if (
+        this.databases.includes(db) &&
+        isPlainIdentifier(cmd.table) &&
+        (await this.workTablesOf(db, cmd.table, cmd.commandId)).length > 0
+      ) {
         const n = { db, table: cmd.table, ...workNames(cmd.table, cmd.commandId) };
         await restoreOriginal(this.db, n);
         if (onResume === 'rollback') return { status: 'ROLLED_BACK', reason: 'an interrupted run was rolled back (onResume=rollback)' };
@@ -126,7 +136,8 @@ export class ClickHouseAdapter implements StoreAdapter {
   private async resume(st: Record<string, string>, onResume: 'finish' | 'rollback', ctx: ExecutionContext): Promise<Outcome | null> {
     const db = st.db ?? '';
     const names = [st.table, st.shadow, st.old, st.gate, st.target, st.view].filter((x): x is string => x !== undefined);
-    if (!this.databases.includes(db) || !names.every(isPlainIdentifier)) return { status: 'FAILED', reason: 'checkpoint names are not valid identifiers' };
+    if (!this.databases.includes(db) || !names.every(isPlainIdentifier))
+      return { status: 'FAILED', reason: 'checkpoint names are not valid identifiers' };
     if (st.op === 'repartition') {
       const n = { db, table: st.table!, shadow: st.shadow!, old: st.old!, gate: st.gate!, keyCanonical: st.keyCanonical ?? '' };
       if (await switched(this.db, n)) {
@@ -152,10 +163,12 @@ export class ClickHouseAdapter implements StoreAdapter {
   /** Validates `cmd` against the server's catalog and plans it. */
   private async plan(cmd: AnyCommand): Promise<Planned> {
     const reject = (reason: string): Planned => ({ reason });
-    if (!this.handles(cmd) || cmd.kind !== 'partition') return reject(`the clickhouse executor does not carry out ${cmd.kind}/${cmd.action}`);
+    if (!this.handles(cmd) || cmd.kind !== 'partition')
+      return reject(`the clickhouse executor does not carry out ${cmd.kind}/${cmd.action}`);
     const params = cmd.params;
     const db = params.database ?? this.databases[0]!;
-    if (!isPlainIdentifier(db) || !this.databases.includes(db)) return reject(`database ${JSON.stringify(db)} is not one this executor may change (${this.databases.join(', ')})`);
+    if (!isPlainIdentifier(db) || !this.databases.includes(db))
+      return reject(`database ${JSON.stringify(db)} is not one this executor may change (${this.databases.join(', ')})`);
     const table = cmd.table;
     if (!isPlainIdentifier(table)) return reject(`table ${JSON.stringify(table)} is not a plain identifier`);
     if (isWorkName(table)) return reject(`${table} is a work table of another command`);
@@ -174,7 +187,11 @@ export class ClickHouseAdapter implements StoreAdapter {
     const batchBytes = this.opts.batchBytes ?? 256 * 1024 * 1024;
 
     if (cmd.action === 'precompute') {
-      if (!['MergeTree', 'ReplacingMergeTree', 'SummingMergeTree', 'CollapsingMergeTree', 'VersionedCollapsingMergeTree'].includes(meta.engine)) {
+      if (
+        !['MergeTree', 'ReplacingMergeTree', 'SummingMergeTree', 'CollapsingMergeTree', 'VersionedCollapsingMergeTree'].includes(
+          meta.engine,
+        )
+      ) {
         return reject(`engine ${meta.engine} is not supported for a precomputation (MergeTree family only)`);
       }
       const spec = checkPrecompute(params, cols.stored);
@@ -191,10 +208,20 @@ export class ClickHouseAdapter implements StoreAdapter {
       if (target !== null && !(target === 'SummingMergeTree' && (await this.db.columns(db, names.value.target)).all.has('sc_n'))) {
         return reject(`${db}.${names.value.target} exists already and is not a precomputation`);
       }
-      if (view !== null && view !== 'MaterializedView') return reject(`${db}.${names.value.view} exists already and is not a materialized view`);
+      if (view !== null && view !== 'MaterializedView')
+        return reject(`${db}.${names.value.view} exists already and is not a materialized view`);
       return {
         op: 'precompute',
-        plan: { commandId: cmd.commandId, db, table, ...names.value, spec: spec.value, maxPartitions, batchBytes, attempts: this.opts.attachAttempts ?? 40 },
+        plan: {
+          commandId: cmd.commandId,
+          db,
+          table,
+          ...names.value,
+          spec: spec.value,
+          maxPartitions,
+          batchBytes,
+          attempts: this.opts.attachAttempts ?? 40,
+        },
         leftover: target !== null || view !== null,
       };
     }
@@ -207,11 +234,13 @@ export class ClickHouseAdapter implements StoreAdapter {
     if (normalizeKey(meta.partitionKey) === normalizeKey(key.value.canonical)) {
       return { op: 'noop', why: `${db}.${table} is already partitioned by ${key.value.canonical || 'tuple()'}` };
     }
-    if (meta.dependencies.length > 0) return reject(`${db}.${table} has dependent views (${meta.dependencies.join(', ')}); they would keep reading the old table`);
+    if (meta.dependencies.length > 0)
+      return reject(`${db}.${table} has dependent views (${meta.dependencies.join(', ')}); they would keep reading the old table`);
     if ((await this.db.unfinishedMutations(db, table)) > 0) return reject(`${db}.${table} has unfinished mutations`);
     const grace = msParam(params.graceMs, 'graceMs', this.opts.defaultGraceMs ?? 0, MAX_GRACE_MS);
     if (typeof grace === 'string') return reject(grace);
-    if (params.keepOld !== undefined && params.keepOld !== 'true' && params.keepOld !== 'false') return reject(`keepOld ${JSON.stringify(params.keepOld)} is not true or false`);
+    if (params.keepOld !== undefined && params.keepOld !== 'true' && params.keepOld !== 'false')
+      return reject(`keepOld ${JSON.stringify(params.keepOld)} is not true or false`);
     if (cols.stored.size === 0) return reject(`${db}.${table} has no stored columns`);
     // The partition count the new key would produce, on today's data (uniq: approximate, cheap).
     const [u] = await this.db.rows<{ n: string }>(`SELECT uniq(${key.value.sql}) AS n FROM ${quoteQualified(db, table)}`);
@@ -221,11 +250,22 @@ export class ClickHouseAdapter implements StoreAdapter {
     return {
       op: 'repartition',
       plan: {
-        commandId: cmd.commandId, db, table, ...w,
-        keySql: key.value.sql, keyCanonical: key.value.canonical, engineSql: engine.value, columns: [...cols.stored.keys()],
+        commandId: cmd.commandId,
+        db,
+        table,
+        ...w,
+        keySql: key.value.sql,
+        keyCanonical: key.value.canonical,
+        engineSql: engine.value,
+        columns: [...cols.stored.keys()],
         nullable: [...cols.stored].filter(([, t]) => t.startsWith('Nullable(')).map(([c]) => c),
-        graceMs: grace, keepOld: params.keepOld === 'true', maxPartitions, batchBytes,
-        pauseBytes: this.opts.pauseBytes ?? 8 * 1024 * 1024, maxRounds: this.opts.maxRounds ?? 5, drainTimeoutMs: this.opts.drainTimeoutMs ?? 30_000,
+        graceMs: grace,
+        keepOld: params.keepOld === 'true',
+        maxPartitions,
+        batchBytes,
+        pauseBytes: this.opts.pauseBytes ?? 8 * 1024 * 1024,
+        maxRounds: this.opts.maxRounds ?? 5,
+        drainTimeoutMs: this.opts.drainTimeoutMs ?? 30_000,
       },
     };
   }

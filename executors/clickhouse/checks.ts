@@ -143,7 +143,8 @@ export function renderEngine(meta: TableMeta, columns: ReadonlyMap<string, strin
     return no(`engine parameters of ${meta.engine} are not a plain column list`);
   }
   for (const p of params) {
-    if (!isPlainIdentifier(p) || !columns.has(p)) return no(`engine parameter ${JSON.stringify(p)} is not a column (old-style MergeTree syntax is not supported)`);
+    if (!isPlainIdentifier(p) || !columns.has(p))
+      return no(`engine parameter ${JSON.stringify(p)} is not a column (old-style MergeTree syntax is not supported)`);
   }
   if (/\sTTL\s/.test(rest)) return no('tables with a TTL are not supported');
   const order = keyColumns(meta.sortingKey, columns);
@@ -162,7 +163,8 @@ export function renderEngine(meta: TableMeta, columns: ReadonlyMap<string, strin
       settings.push(`${e[1]} = ${e[2]}`);
     }
   }
-  const list = (cols: string[]) => (cols.length === 0 ? 'tuple()' : cols.length === 1 ? quoteIdent(cols[0]!) : `(${cols.map(quoteIdent).join(', ')})`);
+  const list = (cols: string[]) =>
+    cols.length === 0 ? 'tuple()' : cols.length === 1 ? quoteIdent(cols[0]!) : `(${cols.map(quoteIdent).join(', ')})`;
   let sql = `${meta.engine}(${params.map(quoteIdent).join(', ')}) PARTITION BY ${partitionSql} ORDER BY ${list(order)}`;
   if (primary.length !== order.length && primary.length > 0) sql += ` PRIMARY KEY ${list(primary)}`;
   if (sample.length === 1) sql += ` SAMPLE BY ${quoteIdent(sample[0]!)}`;
@@ -213,10 +215,13 @@ export function checkPrecompute(params: Record<string, string>, columns: Readonl
   const g = params.groupBy;
   if (!isPlainIdentifier(g) || !columns.has(g)) return no(`groupBy ${JSON.stringify(g ?? null)} is not a column`);
   const name = params.name ?? `${template}_${g}`;
-  if (!isPlainIdentifier(name) || name.length > 30) return no(`name ${JSON.stringify(name)} is not a plain identifier of at most 30 characters`);
-  for (const c of ['sc_grp', 'sc_n', 'sc_total']) if (columns.has(c)) return no(`the table has a column ${c}, which the precomputation uses as an output name`);
+  if (!isPlainIdentifier(name) || name.length > 30)
+    return no(`name ${JSON.stringify(name)} is not a plain identifier of at most 30 characters`);
+  for (const c of ['sc_grp', 'sc_n', 'sc_total'])
+    if (columns.has(c)) return no(`the table has a column ${c}, which the precomputation uses as an output name`);
   const gt = columns.get(g)!;
-  if (template === 'daily_sum' ? !isDateType(gt) : !isGroupableType(gt)) return no(`groupBy column ${g} of type ${gt} cannot be grouped by ${template}`);
+  if (template === 'daily_sum' ? !isDateType(gt) : !isGroupableType(gt))
+    return no(`groupBy column ${g} of type ${gt} cannot be grouped by ${template}`);
   let value: string | null = null;
   let valueIsInt = false;
   if (template !== 'count_by') {

@@ -59,7 +59,9 @@ export async function runPrecompute(store: ChStore, p: PrecomputePlan, ctx: Exec
     while (!base && attempt < p.attempts) {
       attempt++;
       if (ctx.signal.aborted) throw abortedError();
-      await store.exec(`CREATE TABLE ${q(p.target)} ENGINE = SummingMergeTree() ORDER BY sc_grp AS SELECT ${select} FROM ${q(p.table)} WHERE 0 GROUP BY sc_grp`);
+      await store.exec(
+        `CREATE TABLE ${q(p.target)} ENGINE = SummingMergeTree() ORDER BY sc_grp AS SELECT ${select} FROM ${q(p.table)} WHERE 0 GROUP BY sc_grp`,
+      );
       const before = await store.parts(p.db, p.table);
       await store.exec(`CREATE MATERIALIZED VIEW ${q(p.view)} TO ${q(p.target)} AS SELECT ${select} FROM ${q(p.table)} GROUP BY sc_grp`);
       // Running INSERTs first, then parts: an INSERT that began before the view and is gone by
@@ -75,11 +77,17 @@ export async function runPrecompute(store: ChStore, p: PrecomputePlan, ctx: Exec
       await store.exec(`DROP TABLE ${q(p.target)}`);
       await sleep(10 + Math.floor(Math.random() * 90));
     }
-    if (!base) throw new Error(`${p.table} was never without running INSERTs in ${p.attempts} attempts; the view was not attached (retry when writes are less continuous)`);
+    if (!base)
+      throw new Error(
+        `${p.table} was never without running INSERTs in ${p.attempts} attempts; the view was not attached (retry when writes are less continuous)`,
+      );
 
     await ctx.checkpoint(precomputeState(p, 'backfill'));
     const settings = await store.copySettings(p.maxPartitions);
-    const total = Math.max(1, base.reduce((s, x) => s + x.bytes, 0));
+    const total = Math.max(
+      1,
+      base.reduce((s, x) => s + x.bytes, 0),
+    );
     for (const batch of batchesOf(base, p.batchBytes)) {
       if (ctx.signal.aborted) throw abortedError();
       const bytes = batch.reduce((s, x) => s + x.bytes, 0);
@@ -94,7 +102,13 @@ export async function runPrecompute(store: ChStore, p: PrecomputePlan, ctx: Exec
       if (gone) throw new Error(`part ${gone.name} of ${p.table} disappeared during the backfill (mutation or dropped partition)`);
       rowsCopied += batch.reduce((s, x) => s + x.rows, 0);
       bytesMoved += bytes;
-      await ctx.report({ status: 'RUNNING', progress: Math.min(0.95, bytesMoved / total), rowsCopied, bytesMoved, details: { phase: 'backfill', partition: batch[0]!.partitionId } });
+      await ctx.report({
+        status: 'RUNNING',
+        progress: Math.min(0.95, bytesMoved / total),
+        rowsCopied,
+        bytesMoved,
+        details: { phase: 'backfill', partition: batch[0]!.partitionId },
+      });
     }
     await store.exec(`SYSTEM START MERGES ${q(p.table)}`);
 
@@ -106,16 +120,25 @@ export async function runPrecompute(store: ChStore, p: PrecomputePlan, ctx: Exec
       const [a] = await store.rows<{ c: string }>(`SELECT count() AS c FROM ${q(p.table)}`);
       const [b] = await store.rows<{ c: string }>(`SELECT sum(sc_n) AS c FROM ${q(p.target)}`);
       const [a2] = await store.rows<{ c: string }>(`SELECT count() AS c FROM ${q(p.table)}`);
-      const src = String(a?.c), again = String(a2?.c), got = String(b?.c);
+      const src = String(a?.c),
+        again = String(a2?.c),
+        got = String(b?.c);
       if (src === again && src === got) verified = true;
-      else if (src === again && src === prev) throw new Error(`verification failed: ${p.table} has ${src} rows, the precomputation counts ${got}`);
+      else if (src === again && src === prev)
+        throw new Error(`verification failed: ${p.table} has ${src} rows, the precomputation counts ${got}`);
       prev = src === again ? src : '';
       if (verified === null) await sleep(200);
     }
     return {
-      status: 'SUCCEEDED', rowsCopied, bytesMoved, verified,
+      status: 'SUCCEEDED',
+      rowsCopied,
+      bytesMoved,
+      verified,
       details: {
-        target: `${p.db}.${p.target}`, view: `${p.db}.${p.view}`, template: p.spec.template, attempts: String(attempt),
+        target: `${p.db}.${p.target}`,
+        view: `${p.db}.${p.view}`,
+        template: p.spec.template,
+        attempts: String(attempt),
         ...(verified === null ? { verify: 'the table was written to throughout; counts not compared' } : {}),
       },
     };

@@ -69,8 +69,17 @@ export const abortedError = () => new Error('aborted by the executor (stop reque
 /** The checkpoint a run saves: enough for a restarted executor to find its work tables. */
 export function repartitionState(p: RepartitionPlan, phase: string): Record<string, string> {
   return {
-    op: 'repartition', phase, commandId: p.commandId, db: p.db, table: p.table, shadow: p.shadow, old: p.old, gate: p.gate,
-    keyCanonical: p.keyCanonical, graceMs: String(p.graceMs), keepOld: String(p.keepOld),
+    op: 'repartition',
+    phase,
+    commandId: p.commandId,
+    db: p.db,
+    table: p.table,
+    shadow: p.shadow,
+    old: p.old,
+    gate: p.gate,
+    keyCanonical: p.keyCanonical,
+    graceMs: String(p.graceMs),
+    keepOld: String(p.keepOld),
   };
 }
 
@@ -208,7 +217,8 @@ export class Repartition {
       }
       // The bulk is checked while writes go on, so the pause only has to check the rest.
       const bulk = await this.checksum(p.shadow);
-      if (!same(bulk, this.expected)) throw new Error(`verification failed: the copied parts of ${p.table} have ${show(this.expected)}, the copy ${show(bulk)}`);
+      if (!same(bulk, this.expected))
+        throw new Error(`verification failed: the copied parts of ${p.table} have ${show(this.expected)}, the copy ${show(bulk)}`);
       const shadowBefore = new Set((await this.store.parts(p.db, p.shadow)).map((x) => x.name));
 
       // Write pause: the table's name now serves a read-only view of the original.
@@ -223,9 +233,13 @@ export class Repartition {
       const expectedBefore = this.expected;
       await this.copy(p.old, rest, 'paused');
       const added = (await this.store.parts(p.db, p.shadow)).filter((x) => !shadowBefore.has(x.name));
-      const delta = await this.checksum(p.shadow, added.map((x) => x.name));
+      const delta = await this.checksum(
+        p.shadow,
+        added.map((x) => x.name),
+      );
       const want = { c: this.expected.c - expectedBefore.c, h: (this.expected.h - expectedBefore.h + WRAP) % WRAP };
-      if (!same(delta, want)) throw new Error(`verification failed: the last parts of ${p.table} have ${show(want)}, their copy ${show(delta)}`);
+      if (!same(delta, want))
+        throw new Error(`verification failed: the last parts of ${p.table} have ${show(want)}, their copy ${show(delta)}`);
       await this.verifyTotals(all);
 
       await this.hooks.beforeSwitch?.();
@@ -237,10 +251,19 @@ export class Repartition {
       try {
         await restoreOriginal(this.store, p);
       } catch (e2) {
-        return { status: 'FAILED', reason: `${reason}; restoring the original failed: ${(e2 as Error).message}`, rowsCopied: this.rowsCopied, bytesMoved: this.bytesMoved };
+        return {
+          status: 'FAILED',
+          reason: `${reason}; restoring the original failed: ${(e2 as Error).message}`,
+          rowsCopied: this.rowsCopied,
+          bytesMoved: this.bytesMoved,
+        };
       }
       return {
-        status: 'ROLLED_BACK', reason, rowsCopied: this.rowsCopied, bytesMoved: this.bytesMoved, verified: null,
+        status: 'ROLLED_BACK',
+        reason,
+        rowsCopied: this.rowsCopied,
+        bytesMoved: this.bytesMoved,
+        verified: null,
         details: { rounds: String(rounds), batches: String(this.batches) },
       };
     }
@@ -277,7 +300,10 @@ export class Repartition {
     const parts = await this.store.parts(this.p.db, name);
     const names = new Set(parts.map((x) => x.name));
     for (const c of this.copied.keys()) {
-      if (!names.has(c)) throw new Error(`part ${c} of ${this.p.table} disappeared during the copy (mutation, dropped partition or server restart); nothing was switched`);
+      if (!names.has(c))
+        throw new Error(
+          `part ${c} of ${this.p.table} disappeared during the copy (mutation, dropped partition or server restart); nothing was switched`,
+        );
     }
     if (online) await this.partsBound(name, parts);
     return parts;
@@ -290,14 +316,18 @@ export class Repartition {
     for (const x of parts) perPartition.set(x.partitionId, (perPartition.get(x.partitionId) ?? 0) + 1);
     const worst = Math.max(0, ...perPartition.values());
     if (worst >= limit) {
-      throw new Error(`${worst} parts in one partition of ${name} while merges are stopped (limit ${limit}): ${name === this.p.table ? 'the table receives too many small inserts for an online copy' : 'the copy needs bigger batches (batchBytes)'}`);
+      throw new Error(
+        `${worst} parts in one partition of ${name} while merges are stopped (limit ${limit}): ${name === this.p.table ? 'the table receives too many small inserts for an online copy' : 'the copy needs bigger batches (batchBytes)'}`,
+      );
     }
   }
 
   private async checksum(name: string, parts?: string[]): Promise<Checksum> {
     if (parts && parts.length === 0) return { c: 0n, h: 0n };
     const where = parts ? ` WHERE _part IN (${parts.map(quoteToken).join(', ')})` : '';
-    const [r] = await this.store.rows<{ c: string; h: string }>(`SELECT count() AS c, sum(cityHash64(${this.hash})) AS h FROM ${this.q(name)}${where}`);
+    const [r] = await this.store.rows<{ c: string; h: string }>(
+      `SELECT count() AS c, sum(cityHash64(${this.hash})) AS h FROM ${this.q(name)}${where}`,
+    );
     return { c: BigInt(r?.c ?? 0), h: BigInt(r?.h ?? 0) };
   }
 
@@ -341,7 +371,10 @@ export class Repartition {
       const sentAt = Date.now();
       // Such an INSERT has been running at least since the rename: elapsed >= now - pausedAt.
       if ((await this.store.insertsRunning(this.p.table, (sentAt - pausedAt) / 1000 - 0.05)) === 0) return;
-      if (Date.now() > deadline) throw new Error(`INSERTs into ${this.p.table} that started before the write pause were still running after ${this.p.drainTimeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `INSERTs into ${this.p.table} that started before the write pause were still running after ${this.p.drainTimeoutMs} ms`,
+        );
       await sleep(100);
     }
   }
@@ -354,7 +387,9 @@ export class Repartition {
     }
     const meta = await this.store.tableMeta(this.p.db, this.p.shadow);
     if (!meta || normalizeKey(meta.partitionKey) !== normalizeKey(this.p.keyCanonical)) {
-      throw new Error(`verification failed: the copy is partitioned by ${JSON.stringify(meta?.partitionKey ?? null)}, not ${this.p.keyCanonical}`);
+      throw new Error(
+        `verification failed: the copy is partitioned by ${JSON.stringify(meta?.partitionKey ?? null)}, not ${this.p.keyCanonical}`,
+      );
     }
   }
 }

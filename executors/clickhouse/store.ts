@@ -67,7 +67,9 @@ export class ChStore {
 
   /** The engine of `db.name`, or null when no such table or view exists. */
   async engineOf(db: string, name: string): Promise<string | null> {
-    const r = await this.rows<{ engine: string }>(`SELECT engine FROM system.tables WHERE database = ${quoteToken(db)} AND name = ${quoteToken(name)}`);
+    const r = await this.rows<{ engine: string }>(
+      `SELECT engine FROM system.tables WHERE database = ${quoteToken(db)} AND name = ${quoteToken(name)}`,
+    );
     return r[0]?.engine ?? null;
   }
 
@@ -78,7 +80,15 @@ export class ChStore {
     );
     const t = r[0];
     if (!t) return null;
-    return { engine: t.engine, engineFull: t.ef, partitionKey: t.pk, sortingKey: t.sk, primaryKey: t.prk, samplingKey: t.smk, dependencies: t.deps };
+    return {
+      engine: t.engine,
+      engineFull: t.ef,
+      partitionKey: t.pk,
+      sortingKey: t.sk,
+      primaryKey: t.prk,
+      samplingKey: t.smk,
+      dependencies: t.deps,
+    };
   }
 
   /** Column → type of the columns stored in the table (ordinary and DEFAULT), in table order. */
@@ -100,7 +110,14 @@ export class ChStore {
       `SELECT name, partition_id AS pid, rows AS r, data_uncompressed_bytes AS b, min_block_number AS lo, max_block_number AS hi
        FROM system.parts WHERE database = ${quoteToken(db)} AND table = ${quoteToken(name)} AND active ORDER BY partition_id, min_block_number`,
     );
-    return r.map((p) => ({ name: p.name, partitionId: p.pid, rows: Number(p.r), bytes: Number(p.b), minBlock: Number(p.lo), maxBlock: Number(p.hi) }));
+    return r.map((p) => ({
+      name: p.name,
+      partitionId: p.pid,
+      rows: Number(p.r),
+      bytes: Number(p.b),
+      minBlock: Number(p.lo),
+      maxBlock: Number(p.hi),
+    }));
   }
 
   async unfinishedMutations(db: string, name: string): Promise<number> {

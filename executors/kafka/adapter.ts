@@ -50,7 +50,10 @@ export class KafkaTopicAdapter implements StoreAdapter {
   private readonly kafka: Kafka;
   private admin: Promise<Admin> | null = null;
 
-  private constructor(cfg: Pick<Config, 'kafkaBrokers'>, private readonly opts: KafkaAdapterOptions) {
+  private constructor(
+    cfg: Pick<Config, 'kafkaBrokers'>,
+    private readonly opts: KafkaAdapterOptions,
+  ) {
     this.store = opts.store ?? KAFKA_STORE;
     this.kafka = createKafka(cfg, 'shardcast-executor-kafka');
   }
@@ -94,7 +97,8 @@ export class KafkaTopicAdapter implements StoreAdapter {
     if (!this.handles(cmd) || cmd.kind !== 'partition') return reject(`the kafka executor does not carry out ${cmd.kind}/${cmd.action}`);
     const topic = cmd.params.topic ?? cmd.table;
     if (!isTopicName(topic)) return reject(`topic ${JSON.stringify(topic)} is not a legal topic name`);
-    if (cmd.params.topic !== undefined && topicAlias(topic) !== cmd.table) return reject(`table ${cmd.table} does not name topic ${topic} (expected ${topicAlias(topic)})`);
+    if (cmd.params.topic !== undefined && topicAlias(topic) !== cmd.table)
+      return reject(`table ${cmd.table} does not name topic ${topic} (expected ${topicAlias(topic)})`);
     if (topic.startsWith('__')) return reject(`${topic} is an internal topic`);
     if (cmd.partition !== null) return reject('partition must be null: the command changes the whole topic');
     const raw = cmd.params.partitions;
@@ -104,7 +108,9 @@ export class KafkaTopicAdapter implements StoreAdapter {
     if (count < 1 || count > max) return reject(`partitions ${count} is outside 1..${max}`);
     const ev = cmd.evidence;
     if (ev.capacity !== null && ev.capacity > 0 && !(Math.max(ev.forecastPeak, ev.forecastUpper) > ev.capacity)) {
-      return reject(`the evidence shows no overload (forecast peak ${ev.forecastPeak}, upper ${ev.forecastUpper}, capacity ${ev.capacity})`);
+      return reject(
+        `the evidence shows no overload (forecast peak ${ev.forecastPeak}, upper ${ev.forecastUpper}, capacity ${ev.capacity})`,
+      );
     }
     const admin = await this.connected();
     if (!(await admin.listTopics()).includes(topic)) return reject(`unknown topic ${topic}`);
@@ -117,7 +123,8 @@ export class KafkaTopicAdapter implements StoreAdapter {
         includeSynonyms: false,
       });
       const policy = cfgs.resources[0]?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? '';
-      if (policy.includes('compact')) return reject(`${topic} is compacted (cleanup.policy=${policy}); more partitions would split its keys`);
+      if (policy.includes('compact'))
+        return reject(`${topic} is compacted (cleanup.policy=${policy}); more partitions would split its keys`);
     }
     return { topic, count, current };
   }
@@ -127,7 +134,11 @@ export class KafkaTopicAdapter implements StoreAdapter {
     if ('reason' in p) return { status: 'FAILED', reason: `no longer valid: ${p.reason}` };
     const admin = await this.connected();
     if (p.current >= p.count) {
-      return { status: 'SUCCEEDED', verified: true, details: { topic: p.topic, partitions: String(p.current), noop: `already ${p.current} partitions (asked ${p.count})` } };
+      return {
+        status: 'SUCCEEDED',
+        verified: true,
+        details: { topic: p.topic, partitions: String(p.current), noop: `already ${p.current} partitions (asked ${p.count})` },
+      };
     }
     await ctx.report({ status: 'RUNNING', progress: 0.1, details: { topic: p.topic, from: String(p.current), to: String(p.count) } });
     try {
@@ -135,7 +146,12 @@ export class KafkaTopicAdapter implements StoreAdapter {
     } catch (err) {
       // Another executor (or a redelivery running in parallel) may have grown it first.
       const now = await this.partitionCount(admin, p.topic).catch(() => ({ count: -1, leaders: 0 }));
-      if (now.count < p.count) return { status: 'FAILED', reason: `createPartitions failed: ${(err as Error).message}`, details: { topic: p.topic, partitions: String(now.count) } };
+      if (now.count < p.count)
+        return {
+          status: 'FAILED',
+          reason: `createPartitions failed: ${(err as Error).message}`,
+          details: { topic: p.topic, partitions: String(now.count) },
+        };
     }
     // Verify: the metadata shows every partition with a leader, within a bounded wait.
     const deadline = Date.now() + (this.opts.metadataTimeoutMs ?? 30_000);
@@ -143,12 +159,17 @@ export class KafkaTopicAdapter implements StoreAdapter {
     while (Date.now() < deadline) {
       seen = await this.partitionCount(admin, p.topic);
       if (seen.count >= p.count && seen.leaders === seen.count) {
-        return { status: 'SUCCEEDED', verified: true, details: { topic: p.topic, from: String(p.current), partitions: String(seen.count) } };
+        return {
+          status: 'SUCCEEDED',
+          verified: true,
+          details: { topic: p.topic, from: String(p.current), partitions: String(seen.count) },
+        };
       }
       await sleep(250);
     }
     return {
-      status: 'FAILED', verified: false,
+      status: 'FAILED',
+      verified: false,
       reason: `after createPartitions ${p.topic} shows ${seen.count} partitions, ${seen.leaders} with a leader (asked ${p.count})`,
       details: { topic: p.topic, partitions: String(seen.count) },
     };

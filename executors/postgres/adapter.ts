@@ -13,9 +13,25 @@
 import type { AnyCommand } from '../../schemas/types.js';
 import { isPlainIdentifier } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome, StoreAdapter } from '../types.js';
-import { checkColumnList, checkMerge, checkPrecompute, checkSplitPoint, msParam, parseDerivedExpression, type DerivedExpr, type PrecomputeSpec } from './checks.js';
+import {
+  checkColumnList,
+  checkMerge,
+  checkPrecompute,
+  checkSplitPoint,
+  msParam,
+  parseDerivedExpression,
+  type DerivedExpr,
+  type PrecomputeSpec,
+} from './checks.js';
 import { columnTypes, compositeIndex, derivedAttribute, precompute, reapplyDesigns, shardTables, type ShardTable } from './design.js';
-import { ensureRoutingSchema, listNodes, loadRoutes, physicalName, type ShardRoute, type TableRoutes } from '../../stores/postgres/layout.js';
+import {
+  ensureRoutingSchema,
+  listNodes,
+  loadRoutes,
+  physicalName,
+  type ShardRoute,
+  type TableRoutes,
+} from '../../stores/postgres/layout.js';
 import { planFromState, RangeMigration, type MigrationEnv, type MigrationPlan } from './migrate.js';
 import { PgPools } from '../../stores/postgres/nodes.js';
 import { dereplicate, replicate, type ReplicaPlan } from './replication.js';
@@ -50,7 +66,10 @@ export class PostgresShardAdapter implements StoreAdapter {
   private readonly pools = new PgPools({ executor: true, max: 6 });
   private nodeCache: { at: number; urls: Map<string, { url: string; state: string }> } | null = null;
 
-  private constructor(private readonly pgNodes: string[], private readonly opts: PostgresAdapterOptions) {}
+  private constructor(
+    private readonly pgNodes: string[],
+    private readonly opts: PostgresAdapterOptions,
+  ) {}
 
   /** Connects to node 0 and makes sure the routing map exists. */
   static async open(cfg: { pgNodes: string[] }, opts: PostgresAdapterOptions = {}): Promise<PostgresShardAdapter> {
@@ -151,7 +170,8 @@ export class PostgresShardAdapter implements StoreAdapter {
     if (cmd.kind === 'resource') return reject('not a table command');
     const table = cmd.table;
     if (!isPlainIdentifier(table)) return reject(`table ${JSON.stringify(table)} is not a plain identifier`);
-    if (cmd.partition !== null && !isPlainIdentifier(cmd.partition)) return reject(`partition ${JSON.stringify(cmd.partition)} is not a plain identifier`);
+    if (cmd.partition !== null && !isPlainIdentifier(cmd.partition))
+      return reject(`partition ${JSON.stringify(cmd.partition)} is not a plain identifier`);
     const routes = await loadRoutes(this.coord, table);
     if (!routes) return reject(`unknown table ${table}`);
     const params = cmd.params;
@@ -200,7 +220,15 @@ export class PostgresShardAdapter implements StoreAdapter {
         }
         return {
           op: 'migrate',
-          plan: this.migrationPlan(cmd.commandId, 'split', routes, s, { shard: newShard, node: s.node, physical: phys, lo: at.value, hi: s.hi }, grace.value, batch.value),
+          plan: this.migrationPlan(
+            cmd.commandId,
+            'split',
+            routes,
+            s,
+            { shard: newShard, node: s.node, physical: phys, lo: at.value, hi: s.hi },
+            grace.value,
+            batch.value,
+          ),
         };
       }
       case 'merge': {
@@ -212,7 +240,15 @@ export class PostgresShardAdapter implements StoreAdapter {
         if (!m.ok) return reject(m.reason);
         if (a.replicas.length > 0 || b.replicas.length > 0) return reject('a shard to merge has replicas; dereplicate first');
         // b's rows move into a's table; a keeps its name and widens its range.
-        const plan = this.migrationPlan(cmd.commandId, 'merge', routes, b, { shard: a.shard, node: a.node, physical: physicalName(table, a.shard), lo: b.lo, hi: b.hi }, grace.value, batch.value);
+        const plan = this.migrationPlan(
+          cmd.commandId,
+          'merge',
+          routes,
+          b,
+          { shard: a.shard, node: a.node, physical: physicalName(table, a.shard), lo: b.lo, hi: b.hi },
+          grace.value,
+          batch.value,
+        );
         return { op: 'migrate', plan: { ...plan, createTarget: false, targetLo: a.lo, targetHi: a.hi } };
       }
       case 'move': {
@@ -228,7 +264,15 @@ export class PostgresShardAdapter implements StoreAdapter {
         if (s.replicas.length > 0) return reject(`shard ${s.shard} has replicas (${s.replicas.join(', ')}); dereplicate first`);
         return {
           op: 'migrate',
-          plan: this.migrationPlan(cmd.commandId, 'move', routes, s, { shard: s.shard, node: target!, physical: physicalName(table, s.shard), lo: s.lo, hi: s.hi }, grace.value, batch.value),
+          plan: this.migrationPlan(
+            cmd.commandId,
+            'move',
+            routes,
+            s,
+            { shard: s.shard, node: target!, physical: physicalName(table, s.shard), lo: s.lo, hi: s.hi },
+            grace.value,
+            batch.value,
+          ),
         };
       }
       case 'replicate':
@@ -247,8 +291,14 @@ export class PostgresShardAdapter implements StoreAdapter {
         return {
           op: cmd.action,
           plan: {
-            commandId: cmd.commandId, table, shard: s.shard, keyColumn: routes.keyColumn, physical: physicalName(table, s.shard),
-            primaryNode: s.node, replicaNode: target!, timeoutMs: timeout.value,
+            commandId: cmd.commandId,
+            table,
+            shard: s.shard,
+            keyColumn: routes.keyColumn,
+            physical: physicalName(table, s.shard),
+            primaryNode: s.node,
+            replicaNode: target!,
+            timeoutMs: timeout.value,
           },
         };
       }
@@ -296,10 +346,25 @@ export class PostgresShardAdapter implements StoreAdapter {
     batchRows: number,
   ): MigrationPlan {
     return {
-      kind, commandId, table: routes.table, keyColumn: routes.keyColumn,
-      sourceShard: src.shard, sourceNode: src.node, sourcePhysical: physicalName(routes.table, src.shard), sourceLo: src.lo, sourceHi: src.hi,
-      targetShard: tgt.shard, targetNode: tgt.node, targetPhysical: tgt.physical, targetLo: tgt.lo, targetHi: tgt.hi,
-      createTarget: true, lo: tgt.lo, hi: tgt.hi, graceMs, batchRows,
+      kind,
+      commandId,
+      table: routes.table,
+      keyColumn: routes.keyColumn,
+      sourceShard: src.shard,
+      sourceNode: src.node,
+      sourcePhysical: physicalName(routes.table, src.shard),
+      sourceLo: src.lo,
+      sourceHi: src.hi,
+      targetShard: tgt.shard,
+      targetNode: tgt.node,
+      targetPhysical: tgt.physical,
+      targetLo: tgt.lo,
+      targetHi: tgt.hi,
+      createTarget: true,
+      lo: tgt.lo,
+      hi: tgt.hi,
+      graceMs,
+      batchRows,
     };
   }
 

@@ -116,7 +116,11 @@ export function parseDerivedExpression(raw: string | undefined, columns: Readonl
     const t = col(m[2]!);
     if (!t.ok) return t;
     if (t.value === 'timestamp with time zone') {
-      return ok({ sql: `date_trunc('${m[1]}', (${quoteIdent(m[2]!)} AT TIME ZONE 'UTC'))`, type: 'timestamp without time zone', uses: [m[2]!] });
+      return ok({
+        sql: `date_trunc('${m[1]}', (${quoteIdent(m[2]!)} AT TIME ZONE 'UTC'))`,
+        type: 'timestamp without time zone',
+        uses: [m[2]!],
+      });
     }
     if (t.value === 'timestamp without time zone') {
       return ok({ sql: `date_trunc('${m[1]}', ${quoteIdent(m[2]!)})`, type: 'timestamp without time zone', uses: [m[2]!] });
@@ -141,7 +145,9 @@ export function parseDerivedExpression(raw: string | undefined, columns: Readonl
     if (n < 1 || n > 1_000_000) return no(`bucket count ${n} must be in 1..1000000`);
     return ok({ sql: `(${quoteIdent(m[1]!)} % ${n})`, type: t.value, uses: [m[1]!] });
   }
-  return no(`expression ${JSON.stringify(s.slice(0, 60))} is not one of the allowed templates (lower(col), upper(col), length(col), date_trunc('unit', col), col || ':' || col, col % N)`);
+  return no(
+    `expression ${JSON.stringify(s.slice(0, 60))} is not one of the allowed templates (lower(col), upper(col), length(col), date_trunc('unit', col), col || ':' || col, col % N)`,
+  );
 }
 
 export interface PrecomputeSpec {
@@ -165,11 +171,13 @@ export function checkPrecompute(params: Record<string, string>, columns: Readonl
     return no(`template ${JSON.stringify(template ?? null)} is not one of count_by, sum_by, daily_sum`);
   }
   const name = params.name ?? `${template}_${params.groupBy ?? ''}`;
-  if (!isPlainIdentifier(name) || name.length > 30) return no(`name ${JSON.stringify(name)} is not a plain identifier of at most 30 characters`);
+  if (!isPlainIdentifier(name) || name.length > 30)
+    return no(`name ${JSON.stringify(name)} is not a plain identifier of at most 30 characters`);
   const g = params.groupBy;
   if (!isPlainIdentifier(g) || !columns.has(g)) return no(`groupBy ${JSON.stringify(g ?? null)} is not a column`);
   const gt = baseType(columns.get(g)!);
-  if (template === 'daily_sum' && gt !== 'timestamp with time zone') return no(`daily_sum needs a timestamptz groupBy column, ${g} is ${gt}`);
+  if (template === 'daily_sum' && gt !== 'timestamp with time zone')
+    return no(`daily_sum needs a timestamptz groupBy column, ${g} is ${gt}`);
   let value: string | null = null;
   if (template !== 'count_by') {
     const v = params.value;

@@ -22,7 +22,11 @@ export interface TableDesc {
 }
 
 export async function tableExists(db: Queryable, physical: string): Promise<boolean> {
-  const rows = await q(db, `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = $1`, [physical]);
+  const rows = await q(
+    db,
+    `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = $1`,
+    [physical],
+  );
   return rows.length > 0;
 }
 
@@ -36,7 +40,11 @@ export async function describeTable(db: Queryable, physical: string): Promise<Ta
      WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [rel],
   );
-  const pk = await q<{ def: string }>(db, `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`, [rel]);
+  const pk = await q<{ def: string }>(
+    db,
+    `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`,
+    [rel],
+  );
   const idx = await q<{ name: string; def: string }>(
     db,
     `SELECT i.relname AS name, pg_get_indexdef(x.indexrelid) AS def FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid

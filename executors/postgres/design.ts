@@ -68,11 +68,18 @@ export async function compositeIndex(env: DesignEnv, tables: ShardTable[], colum
       );
       if (existing[0]?.valid) continue; // replayed: already built
       if (existing[0]) await q(pool, `DROP INDEX CONCURRENTLY IF EXISTS public.${quoteIdent(name)}`); // left invalid by a crash
-      await q(pool, `CREATE INDEX CONCURRENTLY ${quoteIdent(name)} ON public.${quoteIdent(t.physical)} (${columns.map(quoteIdent).join(', ')})`);
+      await q(
+        pool,
+        `CREATE INDEX CONCURRENTLY ${quoteIdent(name)} ON public.${quoteIdent(t.physical)} (${columns.map(quoteIdent).join(', ')})`,
+      );
       done.push(t);
       await ctx.report({ status: 'RUNNING', progress: (i + 1) / tables.length, details: { built: `${t.node}/${name}` } });
     }
-    return { status: 'SUCCEEDED', verified: true, details: { indexes: String(tables.length), built: String(done.length), durationMs: String(Date.now() - t0) } };
+    return {
+      status: 'SUCCEEDED',
+      verified: true,
+      details: { indexes: String(tables.length), built: String(done.length), durationMs: String(Date.now() - t0) },
+    };
   } catch (err) {
     for (const t of done) {
       const pool = env.pools.get(await env.urlOf(t.node));
@@ -102,7 +109,13 @@ async function alterWithRetry(pool: pg.Pool, sql: string): Promise<void> {
   }
 }
 
-export async function derivedAttribute(env: DesignEnv, tables: ShardTable[], name: string, expr: DerivedExpr, ctx: ExecutionContext): Promise<Outcome> {
+export async function derivedAttribute(
+  env: DesignEnv,
+  tables: ShardTable[],
+  name: string,
+  expr: DerivedExpr,
+  ctx: ExecutionContext,
+): Promise<Outcome> {
   const done: ShardTable[] = [];
   try {
     for (const [i, t] of tables.entries()) {
@@ -110,7 +123,10 @@ export async function derivedAttribute(env: DesignEnv, tables: ShardTable[], nam
       const pool = env.pools.get(await env.urlOf(t.node));
       const cols = await columnTypes(pool, t.physical);
       if (cols.has(name)) continue;
-      await alterWithRetry(pool, `ALTER TABLE public.${quoteIdent(t.physical)} ADD COLUMN ${quoteIdent(name)} ${expr.type} GENERATED ALWAYS AS (${expr.sql}) STORED`);
+      await alterWithRetry(
+        pool,
+        `ALTER TABLE public.${quoteIdent(t.physical)} ADD COLUMN ${quoteIdent(name)} ${expr.type} GENERATED ALWAYS AS (${expr.sql}) STORED`,
+      );
       done.push(t);
       await ctx.report({ status: 'RUNNING', progress: (i + 1) / tables.length, details: { altered: `${t.node}/${t.physical}` } });
     }
@@ -137,7 +153,13 @@ async function materialize(pool: pg.Pool, physical: string, spec: PrecomputeSpec
   return exists.length === 0 ? 'created' : 'refreshed';
 }
 
-export async function precompute(env: DesignEnv, table: string, tables: ShardTable[], spec: PrecomputeSpec, ctx: ExecutionContext): Promise<Outcome> {
+export async function precompute(
+  env: DesignEnv,
+  table: string,
+  tables: ShardTable[],
+  spec: PrecomputeSpec,
+  ctx: ExecutionContext,
+): Promise<Outcome> {
   const created: ShardTable[] = [];
   let refreshed = 0;
   try {
@@ -147,7 +169,11 @@ export async function precompute(env: DesignEnv, table: string, tables: ShardTab
       const pool = env.pools.get(await env.urlOf(t.node));
       if ((await materialize(pool, t.physical, spec)) === 'created') created.push(t);
       else refreshed++;
-      await ctx.report({ status: 'RUNNING', progress: (i + 1) / primaries.length, details: { view: `${t.node}/${mvName(t.physical, spec.name)}` } });
+      await ctx.report({
+        status: 'RUNNING',
+        progress: (i + 1) / primaries.length,
+        details: { view: `${t.node}/${mvName(t.physical, spec.name)}` },
+      });
     }
     await q(
       env.coord,
@@ -155,7 +181,11 @@ export async function precompute(env: DesignEnv, table: string, tables: ShardTab
        ON CONFLICT (table_name, kind, name) DO UPDATE SET spec = EXCLUDED.spec`,
       [table, spec.name, JSON.stringify(spec)],
     );
-    return { status: 'SUCCEEDED', verified: true, details: { views: String(primaries.length), created: String(created.length), refreshed: String(refreshed) } };
+    return {
+      status: 'SUCCEEDED',
+      verified: true,
+      details: { views: String(primaries.length), created: String(created.length), refreshed: String(refreshed) },
+    };
   } catch (err) {
     for (const t of created) {
       const pool = env.pools.get(await env.urlOf(t.node));
@@ -167,7 +197,11 @@ export async function precompute(env: DesignEnv, table: string, tables: ShardTab
 
 /** After a split/move/merge: the recorded precomputations on the new or changed shard tables. */
 export async function reapplyDesigns(env: DesignEnv, table: string, targets: { node: string; physical: string }[]): Promise<void> {
-  const designs = await q<{ spec: PrecomputeSpec }>(env.coord, `SELECT spec FROM shardcast_route.designs WHERE table_name = $1 AND kind = 'precompute'`, [table]);
+  const designs = await q<{ spec: PrecomputeSpec }>(
+    env.coord,
+    `SELECT spec FROM shardcast_route.designs WHERE table_name = $1 AND kind = 'precompute'`,
+    [table],
+  );
   for (const d of designs) {
     for (const t of targets) {
       const pool = env.pools.get(await env.urlOf(t.node));
@@ -177,7 +211,11 @@ export async function reapplyDesigns(env: DesignEnv, table: string, targets: { n
 }
 
 /** The precomputation of `table` merged over all its shards: group → { n, total }. */
-export async function readPrecomputed(env: DesignEnv, table: string, name: string): Promise<Map<string, { n: number; total: number | null }>> {
+export async function readPrecomputed(
+  env: DesignEnv,
+  table: string,
+  name: string,
+): Promise<Map<string, { n: number; total: number | null }>> {
   const out = new Map<string, { n: number; total: number | null }>();
   for (const t of await shardTables(env.coord, table, null)) {
     if (t.role !== 'primary') continue;

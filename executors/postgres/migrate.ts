@@ -133,7 +133,11 @@ export class RangeMigration {
   private readonly S: string;
   private readonly T: string;
 
-  constructor(private readonly env: MigrationEnv, private readonly plan: MigrationPlan, private readonly ctx: ExecutionContext) {
+  constructor(
+    private readonly env: MigrationEnv,
+    private readonly plan: MigrationPlan,
+    private readonly ctx: ExecutionContext,
+  ) {
     this.k = quoteIdent(plan.keyColumn);
     this.S = `public.${quoteIdent(plan.sourcePhysical)}`;
     this.T = `public.${quoteIdent(plan.targetPhysical)}`;
@@ -183,13 +187,19 @@ export class RangeMigration {
       if (this.st.phase === 'switched') {
         await this.cleanup();
         await this.env.afterSwitch?.(p).catch(() => {});
-        await q(this.env.coord, 'UPDATE shardcast_route.ranges SET owner = NULL WHERE table_name = $1 AND owner = $2', [p.table, p.commandId]);
+        await q(this.env.coord, 'UPDATE shardcast_route.ranges SET owner = NULL WHERE table_name = $1 AND owner = $2', [
+          p.table,
+          p.commandId,
+        ]);
         this.st.phase = 'done';
         await this.save();
       }
       return this.outcome('SUCCEEDED', undefined, started, resumed);
     } catch (err) {
-      const before = this.st.phase !== 'switched' && this.st.phase !== 'done' && !(this.st.phase === 'switching' && (await this.routingSwitched().catch(() => true)));
+      const before =
+        this.st.phase !== 'switched' &&
+        this.st.phase !== 'done' &&
+        !(this.st.phase === 'switching' && (await this.routingSwitched().catch(() => true)));
       if (before) {
         let note: string | null;
         try {
@@ -259,21 +269,34 @@ export class RangeMigration {
         if (r.owner !== null && r.owner !== p.commandId) throw new Error(`shard ${r.shard} is busy (${r.state}, ${r.owner})`);
         if (r.state !== 'active' && r.owner !== p.commandId) throw new Error(`shard ${r.shard} is ${r.state}`);
       }
-      await c.query(`UPDATE shardcast_route.ranges SET state = 'migrating', owner = $3 WHERE table_name = $1 AND shard = ANY($2)`, [p.table, shards, p.commandId]);
+      await c.query(`UPDATE shardcast_route.ranges SET state = 'migrating', owner = $3 WHERE table_name = $1 AND shard = ANY($2)`, [
+        p.table,
+        shards,
+        p.commandId,
+      ]);
     });
     await ensureNodeSupport(this.tgt);
     await ensureNodeSupport(this.src);
     const srcDesc = await describeTable(this.src, p.sourcePhysical);
     if (p.createTarget) {
       if (await tableExists(this.tgt, p.targetPhysical)) {
-        const local = await q<{ state: string }>(this.tgt, 'SELECT state FROM shardcast_local.shards WHERE physical = $1', [p.targetPhysical]);
-        if (local[0] && local[0].state !== 'pending') throw new Error(`target table ${p.targetPhysical} exists on ${p.targetNode} and is ${local[0].state}`);
+        const local = await q<{ state: string }>(this.tgt, 'SELECT state FROM shardcast_local.shards WHERE physical = $1', [
+          p.targetPhysical,
+        ]);
+        if (local[0] && local[0].state !== 'pending')
+          throw new Error(`target table ${p.targetPhysical} exists on ${p.targetNode} and is ${local[0].state}`);
         await q(this.tgt, `DROP TABLE ${this.T} CASCADE`); // a leftover of an earlier, rolled-back attempt
       }
       await inTx(this.tgt, async (c) => {
         for (const stmt of renderCreate(srcDesc, p.sourcePhysical, p.targetPhysical)) await c.query(stmt);
         await registerLocalShard(c, {
-          physical: p.targetPhysical, table: p.table, shard: p.targetShard, keyColumn: p.keyColumn, lo: p.lo, hi: p.hi, state: 'pending',
+          physical: p.targetPhysical,
+          table: p.table,
+          shard: p.targetShard,
+          keyColumn: p.keyColumn,
+          lo: p.lo,
+          hi: p.hi,
+          state: 'pending',
         });
       });
     }
@@ -292,7 +315,11 @@ export class RangeMigration {
     const p = this.plan;
     if (!(await tableExists(this.tgt, p.targetPhysical)) || !(await tableExists(this.src, p.sourcePhysical))) return false;
     const trig = await q(this.src, `SELECT 1 FROM pg_trigger WHERE tgname = 'shardcast_capture' AND tgrelid = $1::regclass`, [this.S]);
-    const owner = await q<{ owner: string | null }>(this.env.coord, 'SELECT owner FROM shardcast_route.ranges WHERE table_name = $1 AND shard = $2', [p.table, p.sourceShard]);
+    const owner = await q<{ owner: string | null }>(
+      this.env.coord,
+      'SELECT owner FROM shardcast_route.ranges WHERE table_name = $1 AND shard = $2',
+      [p.table, p.sourceShard],
+    );
     return trig.length > 0 && owner[0]?.owner === p.commandId;
   }
 
@@ -354,7 +381,11 @@ export class RangeMigration {
     if (log.length === 0) return 0;
     const keys = [...new Set(log.map((r) => r.key).filter((k) => inRange(k, p.lo, p.hi)))];
     if (keys.length > 0) {
-      const cur = await q<{ rows: string }>(srcDb, `SELECT coalesce(json_agg(t), '[]')::text AS rows FROM ${this.S} t WHERE ${this.k} = ANY($1::bigint[])`, [keys]);
+      const cur = await q<{ rows: string }>(
+        srcDb,
+        `SELECT coalesce(json_agg(t), '[]')::text AS rows FROM ${this.S} t WHERE ${this.k} = ANY($1::bigint[])`,
+        [keys],
+      );
       const apply = async (c: Queryable) => {
         await q(c, `DELETE FROM ${this.T} WHERE ${this.k} = ANY($1::bigint[])`, [keys]);
         await q(c, this.upsertSql(), [cur[0]!.rows]);
@@ -439,7 +470,12 @@ export class RangeMigration {
       this.st.phase = 'switched';
       await this.save();
     } catch (err) {
-      for (const [k, c] of [['R', R], ['T', T], ['S', S]] as const) if (open[k]) await c.query('ROLLBACK').catch(() => {});
+      for (const [k, c] of [
+        ['R', R],
+        ['T', T],
+        ['S', S],
+      ] as const)
+        if (open[k]) await c.query('ROLLBACK').catch(() => {});
       if (this.st.phase === 'switching' && !(await this.routingSwitched())) this.st.phase = 'catchup';
       throw err;
     } finally {
@@ -452,20 +488,37 @@ export class RangeMigration {
   /** The routing change each kind makes, inside the version-bumping transaction. */
   private async routeChange(c: pg.PoolClient, v: number): Promise<void> {
     const p = this.plan;
-    const owned = await q(c, 'SELECT 1 FROM shardcast_route.ranges WHERE table_name = $1 AND shard = $2 AND owner = $3', [p.table, p.sourceShard, p.commandId]);
+    const owned = await q(c, 'SELECT 1 FROM shardcast_route.ranges WHERE table_name = $1 AND shard = $2 AND owner = $3', [
+      p.table,
+      p.sourceShard,
+      p.commandId,
+    ]);
     if (owned.length === 0) throw new Error(`shard ${p.sourceShard} is no longer claimed by ${p.commandId}`);
     if (p.kind === 'split') {
-      await c.query(`UPDATE shardcast_route.ranges SET hi = $3, version = $4, state = 'active' WHERE table_name = $1 AND shard = $2`, [p.table, p.sourceShard, p.lo, v]);
+      await c.query(`UPDATE shardcast_route.ranges SET hi = $3, version = $4, state = 'active' WHERE table_name = $1 AND shard = $2`, [
+        p.table,
+        p.sourceShard,
+        p.lo,
+        v,
+      ]);
       await c.query(
         `INSERT INTO shardcast_route.ranges (table_name, shard, lo, hi, node, version, state, owner) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7)`,
         [p.table, p.targetShard, p.lo, p.hi, p.targetNode, v, p.commandId],
       );
     } else if (p.kind === 'move') {
-      await c.query(`UPDATE shardcast_route.ranges SET node = $3, version = $4, state = 'active' WHERE table_name = $1 AND shard = $2`, [p.table, p.sourceShard, p.targetNode, v]);
+      await c.query(`UPDATE shardcast_route.ranges SET node = $3, version = $4, state = 'active' WHERE table_name = $1 AND shard = $2`, [
+        p.table,
+        p.sourceShard,
+        p.targetNode,
+        v,
+      ]);
     } else {
       const [lo, hi] = mergedBounds(p);
       await c.query('DELETE FROM shardcast_route.ranges WHERE table_name = $1 AND shard = $2', [p.table, p.sourceShard]);
-      await c.query(`UPDATE shardcast_route.ranges SET lo = $3, hi = $4, version = $5, state = 'active' WHERE table_name = $1 AND shard = $2`, [p.table, p.targetShard, lo, hi, v]);
+      await c.query(
+        `UPDATE shardcast_route.ranges SET lo = $3, hi = $4, version = $5, state = 'active' WHERE table_name = $1 AND shard = $2`,
+        [p.table, p.targetShard, lo, hi, v],
+      );
     }
   }
 
@@ -484,7 +537,11 @@ export class RangeMigration {
       const [lo, hi] = mergedBounds(p);
       await q(T, `UPDATE shardcast_local.shards SET lo = $2, hi = $3, state = 'active' WHERE physical = $1`, [p.targetPhysical, lo, hi]);
     } else {
-      await q(T, `UPDATE shardcast_local.shards SET lo = $2, hi = $3, state = 'active' WHERE physical = $1`, [p.targetPhysical, p.lo, p.hi]);
+      await q(T, `UPDATE shardcast_local.shards SET lo = $2, hi = $3, state = 'active' WHERE physical = $1`, [
+        p.targetPhysical,
+        p.lo,
+        p.hi,
+      ]);
     }
   }
 
@@ -533,12 +590,18 @@ export class RangeMigration {
     }
     await q(this.src, 'DELETE FROM shardcast_local.changes WHERE physical = $1', [p.sourcePhysical]).catch(() => {});
     // The source owns its whole range again (undoes a fence committed before a failed switch).
-    await q(this.src, `UPDATE shardcast_local.shards SET lo = $2, hi = $3, state = 'active' WHERE physical = $1`, [p.sourcePhysical, p.sourceLo, p.sourceHi]);
+    await q(this.src, `UPDATE shardcast_local.shards SET lo = $2, hi = $3, state = 'active' WHERE physical = $1`, [
+      p.sourcePhysical,
+      p.sourceLo,
+      p.sourceHi,
+    ]);
     let note: string | null = null;
     if (p.createTarget) {
       try {
         await q(this.tgt, `DROP TABLE IF EXISTS ${this.T} CASCADE`);
-        await q(this.tgt, `DELETE FROM shardcast_local.shards WHERE physical = $1 AND state = 'pending'`, [p.targetPhysical]).catch(() => {});
+        await q(this.tgt, `DELETE FROM shardcast_local.shards WHERE physical = $1 AND state = 'pending'`, [p.targetPhysical]).catch(
+          () => {},
+        );
       } catch (err) {
         // The new copy was never routed to: with its node down it harms nothing, and the next
         // migration to that node drops it (a 'pending' leftover). The routing is released below.
@@ -547,7 +610,11 @@ export class RangeMigration {
     } else if (await tableExists(this.tgt, p.targetPhysical)) {
       // Merge: the target is a live shard; remove the rows copied into it and restore its bounds.
       await q(this.tgt, `DELETE FROM ${this.T} WHERE ${this.rangeWhere(1)}`, this.rangeParams());
-      await q(this.tgt, `UPDATE shardcast_local.shards SET lo = $2, hi = $3, state = 'active' WHERE physical = $1`, [p.targetPhysical, p.targetLo, p.targetHi]);
+      await q(this.tgt, `UPDATE shardcast_local.shards SET lo = $2, hi = $3, state = 'active' WHERE physical = $1`, [
+        p.targetPhysical,
+        p.targetLo,
+        p.targetHi,
+      ]);
     }
     await q(
       this.env.coord,

@@ -59,8 +59,19 @@ export async function replicate(env: ReplicationEnv, p: ReplicaPlan, ctx: Execut
       if (await tableExists(tgt, p.physical)) await q(tgt, `DROP TABLE ${T} CASCADE`);
       const desc = await describeTable(src, p.physical);
       for (const stmt of renderCreate(desc, p.physical, p.physical)) await q(tgt, stmt);
-      await registerLocalShard(tgt, { physical: p.physical, table: p.table, shard: p.shard, keyColumn: p.keyColumn, lo: null, hi: null, state: 'replica' });
-      await q(tgt, `CREATE SUBSCRIPTION ${quoteIdent(sub)} CONNECTION ${connLiteral(await env.urlOf(p.primaryNode))} PUBLICATION ${quoteIdent(pub)} WITH (copy_data = true)`);
+      await registerLocalShard(tgt, {
+        physical: p.physical,
+        table: p.table,
+        shard: p.shard,
+        keyColumn: p.keyColumn,
+        lo: null,
+        hi: null,
+        state: 'replica',
+      });
+      await q(
+        tgt,
+        `CREATE SUBSCRIPTION ${quoteIdent(sub)} CONNECTION ${connLiteral(await env.urlOf(p.primaryNode))} PUBLICATION ${quoteIdent(pub)} WITH (copy_data = true)`,
+      );
     }
     await ctx.checkpoint({ phase: 'subscribed', subscription: sub });
     // Wait for the initial copy to finish (every relation of the subscription 'r'eady).
@@ -121,7 +132,13 @@ export async function replicate(env: ReplicationEnv, p: ReplicaPlan, ctx: Execut
       status: 'SUCCEEDED',
       rowsCopied: rows,
       verified: true,
-      details: { replica: `${p.replicaNode}/${p.physical}`, subscription: sub, publication: pub, verifyPauseMs: String(pauseMs), durationMs: String(ms) },
+      details: {
+        replica: `${p.replicaNode}/${p.physical}`,
+        subscription: sub,
+        publication: pub,
+        verifyPauseMs: String(pauseMs),
+        durationMs: String(ms),
+      },
     };
   } catch (err) {
     try {
@@ -137,7 +154,11 @@ export async function replicate(env: ReplicationEnv, p: ReplicaPlan, ctx: Execut
 export async function dereplicate(env: ReplicationEnv, p: ReplicaPlan): Promise<Outcome> {
   // Readers first: once the routing map no longer lists the replica, drop it.
   await switchRouting(env.coord, p.table, null, async (c) => {
-    await c.query('DELETE FROM shardcast_route.replicas WHERE table_name = $1 AND shard = $2 AND node = $3', [p.table, p.shard, p.replicaNode]);
+    await c.query('DELETE FROM shardcast_route.replicas WHERE table_name = $1 AND shard = $2 AND node = $3', [
+      p.table,
+      p.shard,
+      p.replicaNode,
+    ]);
   });
   await dropReplica(env, p);
   return { status: 'SUCCEEDED', verified: true, details: { dropped: `${p.replicaNode}/${p.physical}` } };
@@ -149,12 +170,18 @@ async function dropReplica(env: ReplicationEnv, p: ReplicaPlan): Promise<void> {
   const sub = subscriptionName(p.physical, p.replicaNode);
   const hasSub = await q(tgt, 'SELECT 1 FROM pg_subscription WHERE subname = $1', [sub]);
   if (hasSub.length > 0) await q(tgt, `DROP SUBSCRIPTION ${quoteIdent(sub)}`);
-  const local = await q<{ state: string }>(tgt, 'SELECT state FROM shardcast_local.shards WHERE physical = $1', [p.physical]).catch(() => []);
+  const local = await q<{ state: string }>(tgt, 'SELECT state FROM shardcast_local.shards WHERE physical = $1', [p.physical]).catch(
+    () => [],
+  );
   if (local[0]?.state === 'replica' || (local.length === 0 && (await tableExists(tgt, p.physical)) && p.replicaNode !== p.primaryNode)) {
     await q(tgt, `DROP TABLE IF EXISTS public.${quoteIdent(p.physical)} CASCADE`);
     await q(tgt, 'DELETE FROM shardcast_local.shards WHERE physical = $1', [p.physical]);
   }
-  const others = await q(env.coord, 'SELECT 1 FROM shardcast_route.replicas WHERE table_name = $1 AND shard = $2 AND node <> $3', [p.table, p.shard, p.replicaNode]);
+  const others = await q(env.coord, 'SELECT 1 FROM shardcast_route.replicas WHERE table_name = $1 AND shard = $2 AND node <> $3', [
+    p.table,
+    p.shard,
+    p.replicaNode,
+  ]);
   if (others.length === 0) await q(src, `DROP PUBLICATION IF EXISTS ${quoteIdent(publicationName(p.physical))}`);
 }
 
@@ -168,7 +195,8 @@ async function claim(coord: pg.Pool, p: ReplicaPlan, state: string): Promise<voi
 }
 
 async function release(coord: pg.Pool, p: ReplicaPlan): Promise<void> {
-  await coord.query(`UPDATE shardcast_route.ranges SET state = 'active', owner = NULL WHERE table_name = $1 AND shard = $2 AND owner = $3`, [
-    p.table, p.shard, p.commandId,
-  ]);
+  await coord.query(
+    `UPDATE shardcast_route.ranges SET state = 'active', owner = NULL WHERE table_name = $1 AND shard = $2 AND owner = $3`,
+    [p.table, p.shard, p.commandId],
+  );
 }

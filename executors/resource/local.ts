@@ -43,11 +43,17 @@ export class LocalPgResourceAdapter implements StoreAdapter {
   private readonly binDir: string;
   private readonly asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
-  private constructor(private readonly cfg: { pgNodes: string[]; stackDir: string; pgBasePort?: number }, private readonly opts: LocalResourceOptions) {
+  private constructor(
+    private readonly cfg: { pgNodes: string[]; stackDir: string; pgBasePort?: number },
+    private readonly opts: LocalResourceOptions,
+  ) {
     this.binDir = opts.binDir ?? '/usr/lib/postgresql/15/bin';
   }
 
-  static async open(cfg: { pgNodes: string[]; stackDir: string; pgBasePort?: number }, opts: LocalResourceOptions = {}): Promise<LocalPgResourceAdapter> {
+  static async open(
+    cfg: { pgNodes: string[]; stackDir: string; pgBasePort?: number },
+    opts: LocalResourceOptions = {},
+  ): Promise<LocalPgResourceAdapter> {
     const a = new LocalPgResourceAdapter(cfg, opts);
     await ensureRoutingSchema(a.coord, cfg.pgNodes);
     return a;
@@ -76,7 +82,8 @@ export class LocalPgResourceAdapter implements StoreAdapter {
       }
       if (cmd.params.port !== undefined) {
         const p = Number(cmd.params.port);
-        if (!/^[0-9]{4,5}$/.test(cmd.params.port) || p < 1024 || p > 65000) return `port ${JSON.stringify(cmd.params.port)} is not in 1024..65000`;
+        if (!/^[0-9]{4,5}$/.test(cmd.params.port) || p < 1024 || p > 65000)
+          return `port ${JSON.stringify(cmd.params.port)} is not in 1024..65000`;
         if (!(await portFree(p))) return `port ${p} is in use`;
       }
       return null;
@@ -115,7 +122,9 @@ export class LocalPgResourceAdapter implements StoreAdapter {
 
   private async pgBin(tool: string, args: string[]): Promise<string> {
     const bin = path.join(this.binDir, tool);
-    const { stdout } = this.asRoot ? await run('runuser', ['-u', 'postgres', '--', bin, ...args], { cwd: '/tmp' }) : await run(bin, args, { cwd: '/tmp' });
+    const { stdout } = this.asRoot
+      ? await run('runuser', ['-u', 'postgres', '--', bin, ...args], { cwd: '/tmp' })
+      : await run(bin, args, { cwd: '/tmp' });
     return stdout;
   }
 
@@ -130,7 +139,11 @@ export class LocalPgResourceAdapter implements StoreAdapter {
     const known = new Map(nodes.map((n) => [n.node, n]));
     let name = requested;
     if (name === null) {
-      for (let k = nodes.length; ; k++) if (!known.has(nodeName(k))) { name = nodeName(k); break; }
+      for (let k = nodes.length; ; k++)
+        if (!known.has(nodeName(k))) {
+          name = nodeName(k);
+          break;
+        }
     }
     const prior: NodeInfo | undefined = known.get(name);
     const dir = prior?.managedDir ?? path.join(this.cfg.stackDir, 'pg-nodes', name);
@@ -157,10 +170,19 @@ export class LocalPgResourceAdapter implements StoreAdapter {
         await appendFile(
           path.join(dir, 'postgresql.conf'),
           [
-            `port = ${port}`, `listen_addresses = '127.0.0.1'`, `unix_socket_directories = '${dir}'`, 'wal_level = logical',
-            '', '# shardcast scale_out node', 'max_wal_senders = 20', 'max_replication_slots = 20', 'max_logical_replication_workers = 8', 'shared_buffers = 32MB',
+            `port = ${port}`,
+            `listen_addresses = '127.0.0.1'`,
+            `unix_socket_directories = '${dir}'`,
+            'wal_level = logical',
+            '',
+            '# shardcast scale_out node',
+            'max_wal_senders = 20',
+            'max_replication_slots = 20',
+            'max_logical_replication_workers = 8',
+            'shared_buffers = 32MB',
             // logged like the stack's nodes, so the collector sees this node's statements too
-            ...STATEMENT_LOG_CONF, '',
+            ...STATEMENT_LOG_CONF,
+            '',
           ].join('\n'),
         );
       }
@@ -181,7 +203,11 @@ export class LocalPgResourceAdapter implements StoreAdapter {
          ON CONFLICT (node) DO UPDATE SET url = EXCLUDED.url, state = 'active', managed_dir = EXCLUDED.managed_dir, port = EXCLUDED.port`,
         [name, url, dir, port],
       );
-      return { status: 'SUCCEEDED', verified: true, details: { node: name, url, dir, port: String(port), startMs: String(Date.now() - t0), initdb: String(created) } };
+      return {
+        status: 'SUCCEEDED',
+        verified: true,
+        details: { node: name, url, dir, port: String(port), startMs: String(Date.now() - t0), initdb: String(created) },
+      };
     } catch (err) {
       const reason = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
       await this.pgBin('pg_ctl', ['-D', dir, '-m', 'fast', '-w', 'stop']).catch(() => {});

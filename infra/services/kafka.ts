@@ -107,16 +107,30 @@ export const kafka: Service = {
       const clusterId = existsSync(idFile) ? readFileSync(idFile, 'utf8').trim() : newClusterId();
       writeFileSync(idFile, `${clusterId}\n`);
       log(`kafka: formatting storage (cluster id ${clusterId})`);
-      await run(java, ['-Xmx256m', ...sysProps, '-cp', cp, 'kafka.tools.StorageTool', 'format', '--ignore-formatted', '-t', clusterId, '-c', props], {
-        what: 'kafka storage format',
-        timeoutMs: 120_000,
-      });
+      await run(
+        java,
+        ['-Xmx256m', ...sysProps, '-cp', cp, 'kafka.tools.StorageTool', 'format', '--ignore-formatted', '-t', clusterId, '-c', props],
+        {
+          what: 'kafka storage format',
+          timeoutMs: 120_000,
+        },
+      );
     }
     const heap = (process.env.SHARDCAST_KAFKA_HEAP ?? '-Xms128m -Xmx512m').split(/\s+/).filter(Boolean);
     await spawnService({
       name: NAME,
       command: java,
-      args: [...heap, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:+ExitOnOutOfMemoryError', ...sysProps, '-cp', cp, 'kafka.Kafka', props],
+      args: [
+        ...heap,
+        '-XX:+UseG1GC',
+        '-XX:MaxGCPauseMillis=20',
+        '-XX:+ExitOnOutOfMemoryError',
+        ...sysProps,
+        '-cp',
+        cp,
+        'kafka.Kafka',
+        props,
+      ],
       cwd: dir,
       stackDir: cfg.stackDir,
       logFile: this.logFile(cfg),

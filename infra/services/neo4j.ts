@@ -44,7 +44,10 @@ export const neo4j: Service = {
     const classes = libDir(cfg.stackDir, 'neo4j-launcher');
     await installOnce(classes, `${jarsKey}:${await fileKey(LAUNCHER)}`, async (tmp) => {
       log('neo4j: compiling infra/neo4j/Launcher.java');
-      await run(await javacBin(), ['-nowarn', '-cp', `${jars}/*`, '-d', tmp, LAUNCHER], { what: 'neo4j launcher compile', timeoutMs: 300_000 });
+      await run(await javacBin(), ['-nowarn', '-cp', `${jars}/*`, '-d', tmp, LAUNCHER], {
+        what: 'neo4j launcher compile',
+        timeoutMs: 300_000,
+      });
     });
   },
 

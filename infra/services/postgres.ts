@@ -114,7 +114,6 @@ export function shardcastConf(port: number): string {
   ].join('\n');
 }
 
-
 const INCLUDE_LINE = "include_if_exists = 'shardcast.conf'";
 
 /** Runs `fn` with a connected pg client on `url`, then closes it. */

@@ -34,7 +34,10 @@ export const decideConfigSchema = z.object({
   risk: z.number().min(0).max(1).default(0.5),
   targetUtil: z.number().gt(0).max(1).default(0.85),
   readFractionDefault: z.number().min(0).max(1).default(0.8),
-  throttleBytesPerSec: z.number().positive().default(16 * 1024 * 1024),
+  throttleBytesPerSec: z
+    .number()
+    .positive()
+    .default(16 * 1024 * 1024),
   /** Fraction of a node's capacity a migration uses on its source and on its target. */
   migrationOverhead: z.number().min(0).max(1).default(0.05),
   /** Extra load on each node per co-accessed query whose partitions sit on different nodes. */
@@ -45,79 +48,127 @@ export const decideConfigSchema = z.object({
   /** A plan must lower the score by at least this much to be issued. */
   minGain: z.number().nonnegative().default(0.25),
   weights: weights.default(() => weights.parse({})),
-  split: z.object({
-    /** Consider a split when a partition's peak load exceeds this fraction of node capacity. */
-    minLoadFraction: z.number().positive().default(0.25),
-    minSizeBytes: z.number().nonnegative().default(64 * 1024 * 1024),
-    maxPartitionsPerTable: z.number().int().positive().default(256),
-  }).default(() => ({ minLoadFraction: 0.25, minSizeBytes: 64 * 1024 * 1024, maxPartitionsPerTable: 256 })),
-  merge: z.object({
-    /** Merge neighbours only when their combined peak stays under this fraction of capacity. */
-    maxLoadFraction: z.number().positive().default(0.05),
-    maxSizeBytes: z.number().positive().default(16 * 1024 * 1024 * 1024),
-  }).default(() => ({ maxLoadFraction: 0.05, maxSizeBytes: 16 * 1024 * 1024 * 1024 })),
-  replicate: z.object({
-    minReadFraction: z.number().min(0).max(1).default(0.8),
-    /** Replicate when a partition's peak exceeds this fraction of a node (splitting cannot help). */
-    minLoadFraction: z.number().positive().default(0.5),
-    /** De-replicate when the peak per copy stays under this fraction. */
-    dropLoadFraction: z.number().positive().default(0.1),
-    maxReplicas: z.number().int().nonnegative().default(3),
-  }).default(() => ({ minReadFraction: 0.8, minLoadFraction: 0.5, dropLoadFraction: 0.1, maxReplicas: 3 })),
-  scale: z.object({
-    minNodes: z.number().int().positive().default(1),
-    maxNodes: z.number().int().positive().default(64),
-    /**
-     * Scale in only if every node taking a drained copy stays under this at the upper bound of
-     * its forecast interval over the whole horizon (Scenario.upperLoad). Scale-out acts on the
-     * risk-adjusted plan, so the hysteresis band is the forecast's uncertainty plus the horizon.
-     */
-    scaleInUtil: z.number().gt(0).max(1).default(0.8),
-    /** Capacity of a new node; default: that of the first node. */
-    nodeCapacity: z.number().positive().optional(),
-    nodePrefix: z.string().default('node'),
-    /** Steps past the horizon a node-count change is valued for (terminal value). */
-    tailSteps: z.number().int().nonnegative().default(60),
-  }).default(() => ({ minNodes: 1, maxNodes: 64, scaleInUtil: 0.8, nodePrefix: 'node', tailSteps: 60 })),
-  colocate: z.object({
-    /** Only co-access edges whose weight is at least this fraction of node capacity. */
-    minWeightFraction: z.number().nonnegative().default(0.02),
-  }).default(() => ({ minWeightFraction: 0.02 })),
-  rekey: z.object({
-    minShare: z.number().min(0).max(1).default(0.6),
-    minQueries: z.number().nonnegative().default(100),
-  }).default(() => ({ minShare: 0.6, minQueries: 100 })),
-  template: z.object({
-    minCount: z.number().nonnegative().default(100),
-    minLatencyMs: z.number().nonnegative().default(20),
-  }).default(() => ({ minCount: 100, minLatencyMs: 20 })),
-  safety: z.object({
-    /** No second command on the same target within this time. */
-    cooldownMs: z.number().int().nonnegative().default(600_000),
-    /** No reverse command (merge after split, scale_in after scale_out, move back) within this time. */
-    flapWindowMs: z.number().int().nonnegative().default(1_800_000),
-    /** No move of a partition back to the node it left within this time. */
-    moveBackMs: z.number().int().nonnegative().default(900_000),
-    maxConcurrentMoves: z.number().int().positive().default(4),
-    /** Sum of the throttle rates of concurrent data moves, in bytes per minute. */
-    maxBytesPerMinute: z.number().positive().default(4 * 16 * 1024 * 1024 * 60),
-    /** 'manual' stores get every command with requiresApproval = true. */
-    approval: z.record(z.string(), z.enum(['auto', 'manual'])).default({}),
-    defaultApproval: z.enum(['auto', 'manual']).default('auto'),
-    /** Moves larger than this need approval even in auto mode. */
-    maxAutoBytes: z.number().positive().default(1024 ** 4),
-  }).default(() => ({
-    cooldownMs: 600_000, flapWindowMs: 1_800_000, moveBackMs: 900_000, maxConcurrentMoves: 4, maxBytesPerMinute: 4 * 16 * 1024 * 1024 * 60,
-    approval: {}, defaultApproval: 'auto' as const, maxAutoBytes: 1024 ** 4,
-  })),
+  split: z
+    .object({
+      /** Consider a split when a partition's peak load exceeds this fraction of node capacity. */
+      minLoadFraction: z.number().positive().default(0.25),
+      minSizeBytes: z
+        .number()
+        .nonnegative()
+        .default(64 * 1024 * 1024),
+      maxPartitionsPerTable: z.number().int().positive().default(256),
+    })
+    .default(() => ({ minLoadFraction: 0.25, minSizeBytes: 64 * 1024 * 1024, maxPartitionsPerTable: 256 })),
+  merge: z
+    .object({
+      /** Merge neighbours only when their combined peak stays under this fraction of capacity. */
+      maxLoadFraction: z.number().positive().default(0.05),
+      maxSizeBytes: z
+        .number()
+        .positive()
+        .default(16 * 1024 * 1024 * 1024),
+    })
+    .default(() => ({ maxLoadFraction: 0.05, maxSizeBytes: 16 * 1024 * 1024 * 1024 })),
+  replicate: z
+    .object({
+      minReadFraction: z.number().min(0).max(1).default(0.8),
+      /** Replicate when a partition's peak exceeds this fraction of a node (splitting cannot help). */
+      minLoadFraction: z.number().positive().default(0.5),
+      /** De-replicate when the peak per copy stays under this fraction. */
+      dropLoadFraction: z.number().positive().default(0.1),
+      maxReplicas: z.number().int().nonnegative().default(3),
+    })
+    .default(() => ({ minReadFraction: 0.8, minLoadFraction: 0.5, dropLoadFraction: 0.1, maxReplicas: 3 })),
+  scale: z
+    .object({
+      minNodes: z.number().int().positive().default(1),
+      maxNodes: z.number().int().positive().default(64),
+      /**
+       * Scale in only if every node taking a drained copy stays under this at the upper bound of
+       * its forecast interval over the whole horizon (Scenario.upperLoad). Scale-out acts on the
+       * risk-adjusted plan, so the hysteresis band is the forecast's uncertainty plus the horizon.
+       */
+      scaleInUtil: z.number().gt(0).max(1).default(0.8),
+      /** Capacity of a new node; default: that of the first node. */
+      nodeCapacity: z.number().positive().optional(),
+      nodePrefix: z.string().default('node'),
+      /** Steps past the horizon a node-count change is valued for (terminal value). */
+      tailSteps: z.number().int().nonnegative().default(60),
+    })
+    .default(() => ({ minNodes: 1, maxNodes: 64, scaleInUtil: 0.8, nodePrefix: 'node', tailSteps: 60 })),
+  colocate: z
+    .object({
+      /** Only co-access edges whose weight is at least this fraction of node capacity. */
+      minWeightFraction: z.number().nonnegative().default(0.02),
+    })
+    .default(() => ({ minWeightFraction: 0.02 })),
+  rekey: z
+    .object({
+      minShare: z.number().min(0).max(1).default(0.6),
+      minQueries: z.number().nonnegative().default(100),
+    })
+    .default(() => ({ minShare: 0.6, minQueries: 100 })),
+  template: z
+    .object({
+      minCount: z.number().nonnegative().default(100),
+      minLatencyMs: z.number().nonnegative().default(20),
+    })
+    .default(() => ({ minCount: 100, minLatencyMs: 20 })),
+  safety: z
+    .object({
+      /** No second command on the same target within this time. */
+      cooldownMs: z.number().int().nonnegative().default(600_000),
+      /** No reverse command (merge after split, scale_in after scale_out, move back) within this time. */
+      flapWindowMs: z.number().int().nonnegative().default(1_800_000),
+      /** No move of a partition back to the node it left within this time. */
+      moveBackMs: z.number().int().nonnegative().default(900_000),
+      maxConcurrentMoves: z.number().int().positive().default(4),
+      /** Sum of the throttle rates of concurrent data moves, in bytes per minute. */
+      maxBytesPerMinute: z
+        .number()
+        .positive()
+        .default(4 * 16 * 1024 * 1024 * 60),
+      /** 'manual' stores get every command with requiresApproval = true. */
+      approval: z.record(z.string(), z.enum(['auto', 'manual'])).default({}),
+      defaultApproval: z.enum(['auto', 'manual']).default('auto'),
+      /** Moves larger than this need approval even in auto mode. */
+      maxAutoBytes: z
+        .number()
+        .positive()
+        .default(1024 ** 4),
+    })
+    .default(() => ({
+      cooldownMs: 600_000,
+      flapWindowMs: 1_800_000,
+      moveBackMs: 900_000,
+      maxConcurrentMoves: 4,
+      maxBytesPerMinute: 4 * 16 * 1024 * 1024 * 60,
+      approval: {},
+      defaultApproval: 'auto' as const,
+      maxAutoBytes: 1024 ** 4,
+    })),
   /** Plan strategies the selector chooses among; the first is the cost model's reference. */
-  strategies: z.array(z.enum(['balanced', 'frugal', 'headroom', 'scale-first', 'move-first'])).min(1)
+  strategies: z
+    .array(z.enum(['balanced', 'frugal', 'headroom', 'scale-first', 'move-first']))
+    .min(1)
     .default(['balanced', 'frugal', 'headroom', 'scale-first']),
   /** Which actions may be planned at all. */
-  actions: z.array(z.string()).default([
-    'split', 'merge', 'move', 'replicate', 'dereplicate', 'colocate', 'rekey', 'scale_out', 'scale_in',
-    'composite_index', 'derived_attribute', 'precompute',
-  ]),
+  actions: z
+    .array(z.string())
+    .default([
+      'split',
+      'merge',
+      'move',
+      'replicate',
+      'dereplicate',
+      'colocate',
+      'rekey',
+      'scale_out',
+      'scale_in',
+      'composite_index',
+      'derived_attribute',
+      'precompute',
+    ]),
   policy: z.string().default('shardcast-predictive'),
 });
 

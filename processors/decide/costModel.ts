@@ -71,10 +71,18 @@ function alignForecast(f: Forecast, now: number, stepMs: number, steps: number, 
     lower[k] = Math.max(0, Math.min(p.lower, p.predicted));
     upper[k] = Math.max(p.upper, p.predicted, 0);
   }
-  let lp = fallback, ll = fallback, lu = fallback;
+  let lp = fallback,
+    ll = fallback,
+    lu = fallback;
   for (let k = 0; k < steps; k++) {
-    if (Number.isNaN(point[k]!)) { point[k] = lp; lower[k] = ll; upper[k] = lu; }
-    lp = point[k]!; ll = lower[k]!; lu = upper[k]!;
+    if (Number.isNaN(point[k]!)) {
+      point[k] = lp;
+      lower[k] = ll;
+      upper[k] = lu;
+    }
+    lp = point[k]!;
+    ll = lower[k]!;
+    lu = upper[k]!;
   }
   return { point, lower, upper, model: f.model };
 }
@@ -116,8 +124,14 @@ export function buildLoadProfile(
     const agg = aggBySeries.get(b.seriesId);
     const cur = agg ? agg.queries : 0;
     const f = fBySeries.get(b.seriesId);
-    const s = f ? alignForecast(f, now, stepMs, steps, cur)
-      : { point: new Float64Array(steps).fill(cur), lower: new Float64Array(steps).fill(cur), upper: new Float64Array(steps).fill(cur), model: 'current' };
+    const s = f
+      ? alignForecast(f, now, stepMs, steps, cur)
+      : {
+          point: new Float64Array(steps).fill(cur),
+          lower: new Float64Array(steps).fill(cur),
+          upper: new Float64Array(steps).fill(cur),
+          model: 'current',
+        };
     bucketSteps.set(b.seriesId, s);
     const total = new Float64Array(steps);
     for (let k = 0; k < steps; k++) total[k] = s.point[k]! + cfg.risk * (s.upper[k]! - s.point[k]!);
@@ -134,19 +148,31 @@ export function buildLoadProfile(
     let currentRead = agg ? agg.reads : 0;
     let currentWrite = agg ? agg.writes : 0;
     const f = fBySeries.get(sid);
-    let point: Float64Array, lower: Float64Array, upper: Float64Array, model: string | null = null, forecast = false;
+    let point: Float64Array,
+      lower: Float64Array,
+      upper: Float64Array,
+      model: string | null = null,
+      forecast = false;
     const buckets = state.buckets.filter((b) => b.table === p.table && overlapFraction(b.lo, b.hi, p.lo, p.hi) > 0);
     if (f) {
       const s = alignForecast(f, now, stepMs, steps, currentRead + currentWrite);
-      ({ point, lower, upper } = s); model = s.model; forecast = true;
+      ({ point, lower, upper } = s);
+      model = s.model;
+      forecast = true;
     } else if (buckets.length) {
-      point = new Float64Array(steps); lower = new Float64Array(steps); upper = new Float64Array(steps);
-      const varUp = new Float64Array(steps), varLo = new Float64Array(steps);
+      point = new Float64Array(steps);
+      lower = new Float64Array(steps);
+      upper = new Float64Array(steps);
+      const varUp = new Float64Array(steps),
+        varLo = new Float64Array(steps);
       let bucketCurrent = 0;
       for (const b of buckets) {
         const w = overlapFraction(b.lo, b.hi, p.lo, p.hi);
         const s = bucketSteps.get(b.seriesId)!;
-        if (s.model !== 'current') { forecast = true; model = s.model; }
+        if (s.model !== 'current') {
+          forecast = true;
+          model = s.model;
+        }
         bucketCurrent += w * (aggBySeries.get(b.seriesId)?.queries ?? 0);
         for (let k = 0; k < steps; k++) {
           point[k]! += w * s.point[k]!;
@@ -165,11 +191,14 @@ export function buildLoadProfile(
       }
     } else {
       const cur = currentRead + currentWrite;
-      point = new Float64Array(steps).fill(cur); lower = point.slice(); upper = point.slice();
+      point = new Float64Array(steps).fill(cur);
+      lower = point.slice();
+      upper = point.slice();
     }
     const curTotal = currentRead + currentWrite;
     const readFrac = curTotal > 0 ? currentRead / curTotal : cfg.readFractionDefault;
-    const read = new Float64Array(steps), write = new Float64Array(steps);
+    const read = new Float64Array(steps),
+      write = new Float64Array(steps);
     for (let k = 0; k < steps; k++) {
       const t = point[k]! + cfg.risk * (upper[k]! - point[k]!);
       read[k] = t * readFrac;
@@ -183,7 +212,7 @@ export function buildLoadProfile(
 /** Planned load of the key sub-range [lo, hi) of a partition, per step (from key buckets). */
 export function subRangeLoad(profile: LoadProfile, p: PartitionSpec, lo: number | null, hi: number | null): Float64Array | null {
   const buckets = profile.bucketsByTable.get(p.table);
-  if (!buckets || !buckets.length) return null;
+  if (!buckets?.length) return null;
   const out = new Float64Array(profile.steps);
   const from = Math.max(lo ?? -Infinity, p.lo ?? -Infinity);
   const to = Math.min(hi ?? Infinity, p.hi ?? Infinity);
@@ -195,8 +224,13 @@ export function subRangeLoad(profile: LoadProfile, p: PartitionSpec, lo: number 
 }
 
 export function peakOf(a: ArrayLike<number>): { value: number; step: number } {
-  let value = -Infinity, step = 0;
-  for (let k = 0; k < a.length; k++) if (a[k]! > value) { value = a[k]!; step = k; }
+  let value = -Infinity,
+    step = 0;
+  for (let k = 0; k < a.length; k++)
+    if (a[k]! > value) {
+      value = a[k]!;
+      step = k;
+    }
   return { value: Math.max(0, value), step };
 }
 
@@ -264,18 +298,35 @@ export function zeroParts(): ScoreParts {
 }
 
 export function totalScore(p: ScoreParts, w: Weights): number {
-  return w.overload * p.overload + w.headroom * p.headroom + w.nodeMinute * p.nodeMinutes + w.gbMoved * p.gbMoved
-    + w.storageGbMinute * p.storageGbMinutes + w.action * p.actions + w.partitionMinute * p.partitionMinutes;
+  return (
+    w.overload * p.overload +
+    w.headroom * p.headroom +
+    w.nodeMinute * p.nodeMinutes +
+    w.gbMoved * p.gbMoved +
+    w.storageGbMinute * p.storageGbMinutes +
+    w.action * p.actions +
+    w.partitionMinute * p.partitionMinutes
+  );
 }
 
 /** Overload and headroom capacity-minutes of one node timeline. */
-export function nodePenalty(load: ArrayLike<number>, n: Pick<ScenarioNode, 'capacity' | 'activeFrom' | 'activeUntil'>, targetUtil: number, stepMin: number): { overload: number; headroom: number } {
-  let overload = 0, headroom = 0;
+export function nodePenalty(
+  load: ArrayLike<number>,
+  n: Pick<ScenarioNode, 'capacity' | 'activeFrom' | 'activeUntil'>,
+  targetUtil: number,
+  stepMin: number,
+): { overload: number; headroom: number } {
+  let overload = 0,
+    headroom = 0;
   for (let k = 0; k < load.length; k++) {
     const l = load[k]!;
     if (l <= 0) continue;
     const cap = k >= n.activeFrom && k < n.activeUntil ? n.capacity : 0;
-    if (cap === 0) { overload += l / n.capacity; headroom += l / n.capacity; continue; }
+    if (cap === 0) {
+      overload += l / n.capacity;
+      headroom += l / n.capacity;
+      continue;
+    }
     if (l > cap) overload += (l - cap) / cap;
     if (l > targetUtil * cap) headroom += (l - targetUtil * cap) / cap;
   }
@@ -305,18 +356,31 @@ export class Scenario {
   ) {
     const steps = profile.steps;
     for (const n of state.nodes) {
-      const readyStep = n.status === 'provisioning' && n.readyAt != null
-        ? Math.max(0, Math.ceil((n.readyAt - profile.now) / profile.stepMs)) : 0;
+      const readyStep =
+        n.status === 'provisioning' && n.readyAt != null ? Math.max(0, Math.ceil((n.readyAt - profile.now) / profile.stepMs)) : 0;
       this.nodes.set(n.id, {
-        id: n.id, capacity: n.capacity, activeFrom: readyStep, activeUntil: steps, billedFrom: 0,
-        load: new Float64Array(steps), isNew: false,
+        id: n.id,
+        capacity: n.capacity,
+        activeFrom: readyStep,
+        activeUntil: steps,
+        billedFrom: 0,
+        load: new Float64Array(steps),
+        isNew: false,
       });
     }
     for (const p of state.partitions) {
       const l = profile.partitions.get(p.id)!;
       this.partitions.set(p.id, {
-        id: p.id, spec: p, node: p.node, replicas: [...(p.replicas ?? [])], read: l.read, write: l.write, upper: upperOf(l),
-        sizeBytes: p.sizeBytes, availableFrom: 0, locked: false,
+        id: p.id,
+        spec: p,
+        node: p.node,
+        replicas: [...(p.replicas ?? [])],
+        read: l.read,
+        write: l.write,
+        upper: upperOf(l),
+        sizeBytes: p.sizeBytes,
+        availableFrom: 0,
+        locked: false,
       });
     }
     for (const e of state.coAccess) {
@@ -352,10 +416,16 @@ export class Scenario {
     for (const f of state.inFlight) this.applyInFlight(f);
   }
 
-  get stepMin(): number { return this.profile.stepMs / 60_000; }
+  get stepMin(): number {
+    return this.profile.stepMs / 60_000;
+  }
   /** Steps past the horizon over which a change in the node count is assumed to persist. */
-  get tailSteps(): number { return this.cfg.scale.tailSteps; }
-  get steps(): number { return this.profile.steps; }
+  get tailSteps(): number {
+    return this.cfg.scale.tailSteps;
+  }
+  get steps(): number {
+    return this.profile.steps;
+  }
 
   /** Load a copy of a partition puts on its node at step k. */
   copyLoad(sp: Pick<ScenarioPartition, 'read' | 'write' | 'replicas'>, k: number, copies = 1 + sp.replicas.length): number {
@@ -372,7 +442,8 @@ export class Scenario {
   }
 
   private addCross(a: string, b: string, weight: number, sign: 1 | -1): void {
-    const pa = this.partitions.get(a), pb = this.partitions.get(b);
+    const pa = this.partitions.get(a),
+      pb = this.partitions.get(b);
     if (!pa || !pb || pa.node === pb.node) return;
     const extra = this.cfg.crossNodeCost * weight;
     for (const nid of [pa.node, pb.node]) {
@@ -452,7 +523,10 @@ export class Scenario {
 
   private delta(map: Map<string, Float64Array>, nid: string): Float64Array {
     let d = map.get(nid);
-    if (!d) { d = new Float64Array(this.steps); map.set(nid, d); }
+    if (!d) {
+      d = new Float64Array(this.steps);
+      map.set(nid, d);
+    }
     return d;
   }
 
@@ -470,7 +544,8 @@ export class Scenario {
     this.overhead(deltas, from, start, finish);
     this.overhead(deltas, to, start, finish);
     const copies = 1 + sp.replicas.length - (sp.replicas.includes(to) ? 1 : 0);
-    const dFrom = this.delta(deltas, from), dTo = this.delta(deltas, to);
+    const dFrom = this.delta(deltas, from),
+      dTo = this.delta(deltas, to);
     for (let k = Math.max(finish, sp.availableFrom); k < this.steps; k++) {
       if (sp.replicas.includes(to)) {
         // the replica on `to` becomes the primary; the old primary's copy goes away
@@ -490,10 +565,17 @@ export class Scenario {
       const o = this.partitions.get(other);
       if (!o) continue;
       const extra = this.cfg.crossNodeCost * weight;
-      const wasSplit = o.node !== from, nowSplit = o.node !== to;
+      const wasSplit = o.node !== from,
+        nowSplit = o.node !== to;
       for (let k = finish; k < this.steps; k++) {
-        if (wasSplit) { dFrom[k]! -= extra; this.delta(deltas, o.node)[k]! -= extra; }
-        if (nowSplit) { dTo[k]! += extra; this.delta(deltas, o.node)[k]! += extra; }
+        if (wasSplit) {
+          dFrom[k]! -= extra;
+          this.delta(deltas, o.node)[k]! -= extra;
+        }
+        if (nowSplit) {
+          dTo[k]! += extra;
+          this.delta(deltas, o.node)[k]! += extra;
+        }
       }
       crossLoad += ((nowSplit ? 1 : 0) - (wasSplit ? 1 : 0)) * extra * 2 * Math.max(0, this.steps - finish) * this.stepMin;
     }
@@ -502,7 +584,8 @@ export class Scenario {
     parts.actions = countAction ? 1 : 0;
     parts.crossLoad = crossLoad;
     return {
-      deltas, parts,
+      deltas,
+      parts,
       commit: (s) => {
         sp.node = to;
         sp.replicas = sp.replicas.filter((r) => r !== to);
@@ -525,7 +608,14 @@ export class Scenario {
     parts.gbMoved = sp.sizeBytes / GiB;
     parts.actions = countAction ? 1 : 0;
     parts.storageGbMinutes = (sp.sizeBytes / GiB) * Math.max(0, this.steps - finish) * this.stepMin;
-    return { deltas, parts, commit: () => { sp.replicas = [...sp.replicas, to]; sp.locked = true; } };
+    return {
+      deltas,
+      parts,
+      commit: () => {
+        sp.replicas = [...sp.replicas, to];
+        sp.locked = true;
+      },
+    };
   }
 
   dereplicateEffect(sp: ScenarioPartition, node: string, finish: number): Effect {
@@ -540,11 +630,26 @@ export class Scenario {
     const parts = zeroParts();
     parts.actions = 1;
     parts.storageGbMinutes = -(sp.sizeBytes / GiB) * Math.max(0, this.steps - finish) * this.stepMin;
-    return { deltas, parts, commit: () => { sp.replicas = sp.replicas.filter((r) => r !== node); sp.locked = true; } };
+    return {
+      deltas,
+      parts,
+      commit: () => {
+        sp.replicas = sp.replicas.filter((r) => r !== node);
+        sp.locked = true;
+      },
+    };
   }
 
   /** Split `sp` into [lo, at) and [at, hi) on the same node; children exist from `finish`. */
-  splitEffect(sp: ScenarioPartition, at: number, leftId: string, rightId: string, leftLoad: Float64Array | null, leftBytesFraction: number, finish: number): Effect {
+  splitEffect(
+    sp: ScenarioPartition,
+    at: number,
+    leftId: string,
+    rightId: string,
+    leftLoad: Float64Array | null,
+    leftBytesFraction: number,
+    finish: number,
+  ): Effect {
     const parts = zeroParts();
     parts.actions = 1;
     parts.partitionMinutes = Math.max(0, this.steps - finish) * this.stepMin;
@@ -554,17 +659,31 @@ export class Scenario {
       leftShare[k] = leftLoad && total[k]! > 0 ? Math.min(1, Math.max(0, leftLoad[k]! / total[k]!)) : leftBytesFraction;
     }
     return {
-      deltas: new Map(), parts,
+      deltas: new Map(),
+      parts,
       commit: (s) => {
         const mk = (id: string, lo: number | null, hi: number | null, share: (k: number) => number, bytes: number): ScenarioPartition => ({
-          id, spec: { ...sp.spec, id, lo, hi, sizeBytes: bytes, seriesId: undefined }, node: sp.node, replicas: [...sp.replicas],
-          read: sp.read.map((r, k) => r * share(k)), write: sp.write.map((w, k) => w * share(k)), upper: sp.upper.map((u, k) => u * share(k)),
-          sizeBytes: bytes, availableFrom: finish, locked: false,
+          id,
+          spec: { ...sp.spec, id, lo, hi, sizeBytes: bytes, seriesId: undefined },
+          node: sp.node,
+          replicas: [...sp.replicas],
+          read: sp.read.map((r, k) => r * share(k)),
+          write: sp.write.map((w, k) => w * share(k)),
+          upper: sp.upper.map((u, k) => u * share(k)),
+          sizeBytes: bytes,
+          availableFrom: finish,
+          locked: false,
         });
         const lb = Math.round(sp.sizeBytes * leftBytesFraction);
         s.partitions.delete(sp.id);
-        s.partitions.set(leftId, mk(leftId, sp.spec.lo, at, (k) => leftShare[k]!, lb));
-        s.partitions.set(rightId, mk(rightId, at, sp.spec.hi, (k) => 1 - leftShare[k]!, sp.sizeBytes - lb));
+        s.partitions.set(
+          leftId,
+          mk(leftId, sp.spec.lo, at, (k) => leftShare[k]!, lb),
+        );
+        s.partitions.set(
+          rightId,
+          mk(rightId, at, sp.spec.hi, (k) => 1 - leftShare[k]!, sp.sizeBytes - lb),
+        );
       },
     };
   }
@@ -574,15 +693,28 @@ export class Scenario {
     parts.actions = 1;
     parts.partitionMinutes = -Math.max(0, this.steps - finish) * this.stepMin;
     return {
-      deltas: new Map(), parts,
+      deltas: new Map(),
+      parts,
       commit: (s) => {
         s.partitions.delete(left.id);
         s.partitions.delete(right.id);
         s.partitions.set(mergedId, {
-          id: mergedId, spec: { ...left.spec, id: mergedId, hi: right.spec.hi, sizeBytes: left.sizeBytes + right.sizeBytes, rows: left.spec.rows + right.spec.rows },
-          node: left.node, replicas: left.replicas.filter((r) => right.replicas.includes(r)),
-          read: left.read.map((r, k) => r + right.read[k]!), write: left.write.map((w, k) => w + right.write[k]!), upper: left.upper.map((u, k) => u + right.upper[k]!),
-          sizeBytes: left.sizeBytes + right.sizeBytes, availableFrom: finish, locked: true,
+          id: mergedId,
+          spec: {
+            ...left.spec,
+            id: mergedId,
+            hi: right.spec.hi,
+            sizeBytes: left.sizeBytes + right.sizeBytes,
+            rows: left.spec.rows + right.spec.rows,
+          },
+          node: left.node,
+          replicas: left.replicas.filter((r) => right.replicas.includes(r)),
+          read: left.read.map((r, k) => r + right.read[k]!),
+          write: left.write.map((w, k) => w + right.write[k]!),
+          upper: left.upper.map((u, k) => u + right.upper[k]!),
+          sizeBytes: left.sizeBytes + right.sizeBytes,
+          availableFrom: finish,
+          locked: true,
         });
       },
     };
@@ -594,11 +726,17 @@ export class Scenario {
     parts.actions = 1;
     parts.nodeMinutes = (Math.max(0, this.steps - start) + this.tailSteps) * this.stepMin;
     return {
-      deltas: new Map(), parts,
+      deltas: new Map(),
+      parts,
       commit: (s) => {
         s.nodes.set(nodeId, {
-          id: nodeId, capacity, activeFrom: ready, activeUntil: s.steps, billedFrom: start,
-          load: new Float64Array(s.steps), isNew: true,
+          id: nodeId,
+          capacity,
+          activeFrom: ready,
+          activeUntil: s.steps,
+          billedFrom: start,
+          load: new Float64Array(s.steps),
+          isNew: true,
         });
       },
     };
@@ -612,8 +750,11 @@ export class Scenario {
     parts.nodeMinutes = -(Math.max(0, n.activeUntil - at) + this.tailSteps) * this.stepMin;
     this.pendingNode.set(nodeId, { ...n, activeUntil: Math.min(n.activeUntil, at) });
     return {
-      deltas: new Map([[nodeId, new Float64Array(this.steps)]]), parts,
-      commit: (s) => { s.nodes.get(nodeId)!.activeUntil = Math.min(n.activeUntil, at); },
+      deltas: new Map([[nodeId, new Float64Array(this.steps)]]),
+      parts,
+      commit: (s) => {
+        s.nodes.get(nodeId)!.activeUntil = Math.min(n.activeUntil, at);
+      },
     };
   }
 
@@ -666,7 +807,9 @@ export class Scenario {
     const c = Object.create(Scenario.prototype) as Scenario;
     Object.assign(c, { state: this.state, profile: this.profile, cfg: this.cfg, targetUtil: this.targetUtil });
     (c as { nodes: Map<string, ScenarioNode> }).nodes = new Map([...this.nodes].map(([k, n]) => [k, { ...n, load: n.load.slice() }]));
-    (c as { partitions: Map<string, ScenarioPartition> }).partitions = new Map([...this.partitions].map(([k, p]) => [k, { ...p, replicas: [...p.replicas] }]));
+    (c as { partitions: Map<string, ScenarioPartition> }).partitions = new Map(
+      [...this.partitions].map(([k, p]) => [k, { ...p, replicas: [...p.replicas] }]),
+    );
     (c as { edges: Map<string, { other: string; weight: number }[]> }).edges = this.edges;
     (c as { pendingNode: Map<string, ScenarioNode> }).pendingNode = new Map();
     c.parts = { ...this.parts };

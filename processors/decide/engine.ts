@@ -60,50 +60,82 @@ function evidenceFor(op: PlannedOp, state: ClusterState, profile: LoadProfile): 
       forecastLower: load.lower[pk.step] ?? pk.value,
       forecastUpper: load.upper[pk.step] ?? pk.value,
       peakAt: profile.now + (pk.step + 1) * profile.stepMs,
-      capacity: nodeId ? state.nodeById.get(nodeId)?.capacity ?? null : null,
+      capacity: nodeId ? (state.nodeById.get(nodeId)?.capacity ?? null) : null,
       model: load.model,
     };
   }
   // Resource actions and table-level recommendations: cluster totals.
   const steps = profile.steps;
-  const point = new Float64Array(steps), lower = new Float64Array(steps), upper = new Float64Array(steps);
-  let current = 0, model: string | null = null;
+  const point = new Float64Array(steps),
+    lower = new Float64Array(steps),
+    upper = new Float64Array(steps);
+  let current = 0,
+    model: string | null = null;
   for (const l of profile.partitions.values()) {
     if (op.table && !l.seriesId.startsWith(`${op.table}/`) && op.kind === 'partition') continue;
     current += l.currentRead + l.currentWrite;
     model ??= l.model;
-    for (let k = 0; k < steps; k++) { point[k]! += l.point[k]!; lower[k]! += l.lower[k]!; upper[k]! += l.upper[k]!; }
+    for (let k = 0; k < steps; k++) {
+      point[k]! += l.point[k]!;
+      lower[k]! += l.lower[k]!;
+      upper[k]! += l.upper[k]!;
+    }
   }
   const pk = peakOf(point);
   const node = op.node ? state.nodeById.get(op.node) : undefined;
   return {
-    seriesId: null, currentLoad: current, forecastPeak: pk.value, forecastLower: lower[pk.step] ?? 0, forecastUpper: upper[pk.step] ?? 0,
+    seriesId: null,
+    currentLoad: current,
+    forecastPeak: pk.value,
+    forecastLower: lower[pk.step] ?? 0,
+    forecastUpper: upper[pk.step] ?? 0,
     peakAt: profile.now + (pk.step + 1) * profile.stepMs,
-    capacity: node?.capacity ?? state.nodes.reduce((a, n) => a + n.capacity, 0), model,
+    capacity: node?.capacity ?? state.nodes.reduce((a, n) => a + n.capacity, 0),
+    model,
   };
 }
 
 function idTarget(op: PlannedOp): string {
   switch (op.action) {
-    case 'split': return `${op.table}/${op.partition}@${op.params['splitAt']}`;
-    case 'merge': return `${op.table}/${op.partition}+${op.params['with']}`;
-    case 'move': case 'colocate': case 'replicate': return `${op.table}/${op.partition}:${op.sourceNode}->${op.targetNode}`;
-    case 'dereplicate': return `${op.table}/${op.partition}-${op.sourceNode}`;
-    case 'scale_out': return `${op.store}/${op.params['nodeId']}`;
-    case 'scale_in': return `${op.store}/${op.node}`;
-    default: return `${op.table}/${op.target}/${Object.entries(op.params).sort().map(([k, v]) => `${k}=${v}`).join('&')}`;
+    case 'split':
+      return `${op.table}/${op.partition}@${op.params.splitAt}`;
+    case 'merge':
+      return `${op.table}/${op.partition}+${op.params.with}`;
+    case 'move':
+    case 'colocate':
+    case 'replicate':
+      return `${op.table}/${op.partition}:${op.sourceNode}->${op.targetNode}`;
+    case 'dereplicate':
+      return `${op.table}/${op.partition}-${op.sourceNode}`;
+    case 'scale_out':
+      return `${op.store}/${op.params.nodeId}`;
+    case 'scale_in':
+      return `${op.store}/${op.node}`;
+    default:
+      return `${op.table}/${op.target}/${Object.entries(op.params)
+        .sort()
+        .map(([k, v]) => `${k}=${v}`)
+        .join('&')}`;
   }
 }
 
 function toCommands(
-  c: Candidate, benefit: number, cost: number, deadline: number, state: ClusterState, profile: LoadProfile, now: number, cfg: DecideConfig, strategy: string,
+  c: Candidate,
+  benefit: number,
+  cost: number,
+  deadline: number,
+  state: ClusterState,
+  profile: LoadProfile,
+  now: number,
+  cfg: DecideConfig,
+  strategy: string,
 ): AnyCommand[] {
   const windowMs = cfg.windowMs ?? cfg.decideEveryMs;
   const ids = c.ops.map((op) => commandId(op.action, idTarget(op), now, windowMs));
   const n = c.ops.length;
   return c.ops.map((op, i) => {
     const params: Record<string, string> = { ...op.params, strategy };
-    if (op.dependsOn.length) params['dependsOn'] = op.dependsOn.map((j) => ids[j]!).join(',');
+    if (op.dependsOn.length) params.dependsOn = op.dependsOn.map((j) => ids[j]!).join(',');
     const base = {
       commandId: ids[i]!,
       issuedAt: now,
@@ -123,7 +155,15 @@ function toCommands(
       return { kind: 'partition', ...base, table: op.table ?? '', partition: op.partition, action: op.action as never };
     }
     if (op.kind === 'shard') {
-      return { kind: 'shard', ...base, table: op.table ?? '', partition: op.partition, sourceNode: op.sourceNode, targetNode: op.targetNode, action: op.action as never };
+      return {
+        kind: 'shard',
+        ...base,
+        table: op.table ?? '',
+        partition: op.partition,
+        sourceNode: op.sourceNode,
+        targetNode: op.targetNode,
+        action: op.action as never,
+      };
     }
     return { kind: 'resource', ...base, node: op.node, action: op.action as never };
   });
@@ -132,13 +172,21 @@ function toCommands(
 /** Benefit (score terms the candidate lowers) and cost (terms it raises), reference weights. */
 function benefitCost(ch: ChosenCandidate, cfg: DecideConfig): { benefit: number; cost: number } {
   const w = cfg.weights;
-  let benefit = 0, cost = 0;
+  let benefit = 0,
+    cost = 0;
   const terms: [number, number][] = [
-    [w.overload, ch.parts.overload], [w.headroom, ch.parts.headroom], [w.nodeMinute, ch.parts.nodeMinutes],
-    [w.gbMoved, ch.parts.gbMoved], [w.storageGbMinute, ch.parts.storageGbMinutes], [w.action, ch.parts.actions],
+    [w.overload, ch.parts.overload],
+    [w.headroom, ch.parts.headroom],
+    [w.nodeMinute, ch.parts.nodeMinutes],
+    [w.gbMoved, ch.parts.gbMoved],
+    [w.storageGbMinute, ch.parts.storageGbMinutes],
+    [w.action, ch.parts.actions],
     [w.partitionMinute, ch.parts.partitionMinutes],
   ];
-  for (const [wt, d] of terms) { if (d < 0) benefit += -wt * d; else cost += wt * d; }
+  for (const [wt, d] of terms) {
+    if (d < 0) benefit += -wt * d;
+    else cost += wt * d;
+  }
   return { benefit, cost };
 }
 
@@ -156,8 +204,14 @@ export function decide(
   const plans: Plan[] = planAll(state, profile, cfg, now);
   // Safe default: the plan the cost model scores best with the configured weights.
   let defaultIndex = 0;
-  plans.forEach((p, i) => { if (p.after.score < plans[defaultIndex]!.after.score - 1e-9) defaultIndex = i; });
-  const selection = choose(selector, plans.map((p) => ({ arm: p.strategy, features: p.features })), defaultIndex);
+  plans.forEach((p, i) => {
+    if (p.after.score < plans[defaultIndex]!.after.score - 1e-9) defaultIndex = i;
+  });
+  const selection = choose(
+    selector,
+    plans.map((p) => ({ arm: p.strategy, features: p.features })),
+    defaultIndex,
+  );
   const plan = plans[selection.index]!;
 
   const explanations: string[] = [];
@@ -167,7 +221,12 @@ export function decide(
     deferred.push(`deferred: ${ch.candidate.explanation} (latest start in ${ch.latestStart} steps)`);
     return false;
   });
-  const verdict = applySafety(due.map((d) => d.candidate), state, now, cfg);
+  const verdict = applySafety(
+    due.map((d) => d.candidate),
+    state,
+    now,
+    cfg,
+  );
   const blocked = verdict.blocked.map((b) => `blocked: ${b.candidate.explanation} (${b.reason})`);
   const commands: AnyCommand[] = [];
   for (const ch of due) {
@@ -183,23 +242,50 @@ export function decide(
   if (cfg.actions.some((a) => a === 'composite_index' || a === 'derived_attribute' || a === 'precompute')) {
     recs.push(...planTemplateAdaptations(ctx).filter((c) => cfg.actions.includes(c.action)));
   }
-  const recVerdict = applySafety(recs.filter((r) => r.recommendation!.benefit - r.recommendation!.cost > cfg.minGain), state, now, cfg);
+  const recVerdict = applySafety(
+    recs.filter((r) => r.recommendation!.benefit - r.recommendation!.cost > cfg.minGain),
+    state,
+    now,
+    cfg,
+  );
   for (const r of recVerdict.allowed) {
-    commands.push(...toCommands(r, r.recommendation!.benefit, r.recommendation!.cost, now + cfg.horizonSteps * cfg.stepMs, state, profile, now, cfg, plan.strategy));
+    commands.push(
+      ...toCommands(
+        r,
+        r.recommendation!.benefit,
+        r.recommendation!.cost,
+        now + cfg.horizonSteps * cfg.stepMs,
+        state,
+        profile,
+        now,
+        cfg,
+        plan.strategy,
+      ),
+    );
   }
   blocked.push(...recVerdict.blocked.map((b) => `blocked: ${b.candidate.explanation} (${b.reason})`));
   for (const c of commands) explanations.push(`${c.commandId} ${c.action}: ${c.explanation}`);
   explanations.push(...deferred, ...blocked);
   if (!commands.length && !deferred.length && !blocked.length) {
-    explanations.push(`no action: peak node utilisation ${Math.round(plan.before.peakUtil * 100)}% over the next ${cfg.horizonSteps} steps (score ${totalScore(plan.before.parts, cfg.weights).toFixed(1)})`);
+    explanations.push(
+      `no action: peak node utilisation ${Math.round(plan.before.peakUtil * 100)}% over the next ${cfg.horizonSteps} steps (score ${totalScore(plan.before.parts, cfg.weights).toFixed(1)})`,
+    );
   }
   return {
-    commands, explanations, strategy: plan.strategy, selection, features: plan.features,
+    commands,
+    explanations,
+    strategy: plan.strategy,
+    selection,
+    features: plan.features,
     plans: plans.map((p) => ({
-      strategy: p.strategy, scoreBefore: p.before.score, scoreAfter: p.after.score, actions: p.chosen.length,
+      strategy: p.strategy,
+      scoreBefore: p.before.score,
+      scoreAfter: p.after.score,
+      actions: p.chosen.length,
       deferred: p.chosen.filter((c) => c.deferred).length,
     })),
-    deferred, blocked,
+    deferred,
+    blocked,
   };
 }
 
@@ -217,21 +303,36 @@ export interface DecideInput {
  * cooldowns hold even when the catalog lags. `selector` is read on every tick (the pipeline
  * updates it from results).
  */
-export function decideOperator(cfg: DecideConfigInput = {}, opts: { selector?: () => SelectorModel | null } = {}): OperatorFunction<DecideInput, DecideResult> {
+export function decideOperator(
+  cfg: DecideConfigInput = {},
+  opts: { selector?: () => SelectorModel | null } = {},
+): OperatorFunction<DecideInput, DecideResult> {
   const resolved = decideConfig(cfg);
-  return (source) => source.pipe(
-    scan((acc: { recent: ReturnType<typeof recentFromCommand>[]; result: DecideResult | null }, input: DecideInput) => {
-      const base = isClusterState(input.state) ? { ...input.state } : input.state;
-      const known = new Set((base.recent ?? []).map((r) => r.commandId));
-      const keep = acc.recent.filter((r) => input.now - r.ts < Math.max(resolved.safety.cooldownMs, resolved.safety.flapWindowMs) && !known.has(r.commandId));
-      const st = buildState({
-        tables: [...base.tables], partitions: [...base.partitions], nodes: [...base.nodes], buckets: [...(base.buckets ?? [])],
-        coAccess: [...(base.coAccess ?? [])], predicates: [...(base.predicates ?? [])], templates: [...(base.templates ?? [])],
-        inFlight: [...(base.inFlight ?? [])], recent: [...(base.recent ?? []), ...keep],
-      });
-      const result = decide(st, input.forecasts, input.aggregates, input.now, resolved, opts.selector?.() ?? null);
-      return { recent: [...keep, ...result.commands.map(recentFromCommand)], result };
-    }, { recent: [], result: null }),
-    map((acc) => acc.result!),
-  );
+  return (source) =>
+    source.pipe(
+      scan(
+        (acc: { recent: ReturnType<typeof recentFromCommand>[]; result: DecideResult | null }, input: DecideInput) => {
+          const base = isClusterState(input.state) ? { ...input.state } : input.state;
+          const known = new Set((base.recent ?? []).map((r) => r.commandId));
+          const keep = acc.recent.filter(
+            (r) => input.now - r.ts < Math.max(resolved.safety.cooldownMs, resolved.safety.flapWindowMs) && !known.has(r.commandId),
+          );
+          const st = buildState({
+            tables: [...base.tables],
+            partitions: [...base.partitions],
+            nodes: [...base.nodes],
+            buckets: [...(base.buckets ?? [])],
+            coAccess: [...(base.coAccess ?? [])],
+            predicates: [...(base.predicates ?? [])],
+            templates: [...(base.templates ?? [])],
+            inFlight: [...(base.inFlight ?? [])],
+            recent: [...(base.recent ?? []), ...keep],
+          });
+          const result = decide(st, input.forecasts, input.aggregates, input.now, resolved, opts.selector?.() ?? null);
+          return { recent: [...keep, ...result.commands.map(recentFromCommand)], result };
+        },
+        { recent: [], result: null },
+      ),
+      map((acc) => acc.result!),
+    );
 }

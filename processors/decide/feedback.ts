@@ -98,7 +98,10 @@ export class DecisionFeedback {
     const target = this.opts.targetUtil ?? 0.85;
     while (this.pending.length > 0 && this.pending[0]!.at + this.opts.horizonMs + this.opts.stepMs <= now) {
       const d = this.pending.shift()!;
-      let violation = 0, nodeMinutes = 0, needed = 0, maxNodes = 1;
+      let violation = 0,
+        nodeMinutes = 0,
+        needed = 0,
+        maxNodes = 1;
       for (const [start, nodes] of this.load) {
         if (start < d.at || start >= d.at + this.opts.horizonMs) continue;
         let total = 0;
@@ -115,7 +118,13 @@ export class DecisionFeedback {
       const gbMoved = mine.reduce((a, o) => a + (o?.bytes ?? 0), 0) / 1024 ** 3;
       const failed = mine.filter((o) => o && FAILED.has(o.status)).length;
       const reward = outcomeReward({
-        violationMinutes: violation, nodeMinutes, gbMoved, failed, periodMinutes: this.opts.horizonMs / 60_000, nodes: maxNodes, neededNodeMinutes: needed,
+        violationMinutes: violation,
+        nodeMinutes,
+        gbMoved,
+        failed,
+        periodMinutes: this.opts.horizonMs / 60_000,
+        nodes: maxNodes,
+        neededNodeMinutes: needed,
       });
       this.model = update(this.model!, d.arm, d.features, reward);
       for (const id of d.commandIds) this.outcomes.delete(id);

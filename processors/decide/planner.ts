@@ -45,11 +45,16 @@ export interface Plan {
 
 export function strategyWeights(strategy: Strategy, w: Weights): { weights: Weights; targetDelta: number } {
   switch (strategy) {
-    case 'frugal': return { weights: { ...w, nodeMinute: w.nodeMinute * 2, gbMoved: w.gbMoved * 2, headroom: w.headroom * 0.5 }, targetDelta: 0 };
-    case 'headroom': return { weights: { ...w, headroom: w.headroom * 2 }, targetDelta: -0.1 };
-    case 'scale-first': return { weights: { ...w, gbMoved: w.gbMoved * 3, nodeMinute: w.nodeMinute * 0.5 }, targetDelta: 0 };
-    case 'move-first': return { weights: { ...w, nodeMinute: w.nodeMinute * 3 }, targetDelta: 0 };
-    default: return { weights: w, targetDelta: 0 };
+    case 'frugal':
+      return { weights: { ...w, nodeMinute: w.nodeMinute * 2, gbMoved: w.gbMoved * 2, headroom: w.headroom * 0.5 }, targetDelta: 0 };
+    case 'headroom':
+      return { weights: { ...w, headroom: w.headroom * 2 }, targetDelta: -0.1 };
+    case 'scale-first':
+      return { weights: { ...w, gbMoved: w.gbMoved * 3, nodeMinute: w.nodeMinute * 0.5 }, targetDelta: 0 };
+    case 'move-first':
+      return { weights: { ...w, nodeMinute: w.nodeMinute * 3 }, targetDelta: 0 };
+    default:
+      return { weights: w, targetDelta: 0 };
   }
 }
 
@@ -71,13 +76,20 @@ function firstRelief(before: Scenario, after: Scenario): number | null {
     const m = after.nodes.get(n.id);
     if (!m) continue;
     for (let k = 0; k < before.steps && (first === null || k < first); k++) {
-      if (n.load[k]! > before.targetUtil * n.capacity && m.load[k]! < n.load[k]! - 1e-9) { first = k; break; }
+      if (n.load[k]! > before.targetUtil * n.capacity && m.load[k]! < n.load[k]! - 1e-9) {
+        first = k;
+        break;
+      }
     }
   }
   return first;
 }
 
-export function evaluateCandidate(s: Scenario, c: Candidate, weights: Weights): { delta: number; parts: ScoreParts; firstBenefitStep: number | null } {
+export function evaluateCandidate(
+  s: Scenario,
+  c: Candidate,
+  weights: Weights,
+): { delta: number; parts: ScoreParts; firstBenefitStep: number | null } {
   if (c.single) return s.evaluate(c.single(s), weights);
   const t = s.clone();
   c.run(t);
@@ -141,7 +153,10 @@ export function planFor(strategy: Strategy, state: ClusterState, profile: LoadPr
   }
   // The plan's effect scored with the reference weights, issued and deferred parts alike.
   const refAfter = new Scenario(state, profile, cfg);
-  for (const c of chosen) { c.candidate.run(refAfter); c.candidate.ops = c.ops; }
+  for (const c of chosen) {
+    c.candidate.run(refAfter);
+    c.candidate.ops = c.ops;
+  }
   const after = planMetrics(refAfter, cfg.weights);
   return { strategy, chosen, before, after, features: planFeatures(before, after, chosen) };
 }

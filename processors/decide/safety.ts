@@ -23,19 +23,28 @@ const RECOMMENDATIONS = new Set(['rekey', 'composite_index', 'derived_attribute'
 const REVERSE: Record<string, string> = { merge: 'split', dereplicate: 'replicate', scale_in: 'scale_out' };
 
 export function relatedOf(op: Pick<PlannedOp, 'action' | 'params' | 'target'>): string[] {
-  if (op.action === 'split') return [op.params['leftId'], op.params['rightId']].filter((x): x is string => !!x);
-  if (op.action === 'merge') return [op.params['with'], op.params['mergedId']].filter((x): x is string => !!x);
+  if (op.action === 'split') return [op.params.leftId, op.params.rightId].filter((x): x is string => !!x);
+  if (op.action === 'merge') return [op.params.with, op.params.mergedId].filter((x): x is string => !!x);
   return [];
 }
 
 /** The RecentAction a command leaves behind, for later cooldown and flap checks. */
 export function recentFromCommand(c: AnyCommand): RecentAction {
-  const target = c.kind === 'resource' ? (c.node ?? c.params['nodeId'] ?? '') : c.kind === 'partition' ? (c.partition ?? c.table) : (c.partition ?? c.table);
-  const related = c.action === 'split' ? [c.params['leftId'], c.params['rightId']]
-    : c.action === 'merge' ? [c.params['with'], c.params['mergedId']] : [];
+  const target =
+    c.kind === 'resource'
+      ? (c.node ?? c.params.nodeId ?? '')
+      : c.kind === 'partition'
+        ? (c.partition ?? c.table)
+        : (c.partition ?? c.table);
+  const related =
+    c.action === 'split' ? [c.params.leftId, c.params.rightId] : c.action === 'merge' ? [c.params.with, c.params.mergedId] : [];
   return {
-    commandId: c.commandId, action: c.action, target, ts: c.issuedAt,
-    sourceNode: c.kind === 'shard' ? c.sourceNode : null, targetNode: c.kind === 'shard' ? c.targetNode : null,
+    commandId: c.commandId,
+    action: c.action,
+    target,
+    ts: c.issuedAt,
+    sourceNode: c.kind === 'shard' ? c.sourceNode : null,
+    targetNode: c.kind === 'shard' ? c.targetNode : null,
     related: related.filter((x): x is string => !!x),
   };
 }
@@ -62,7 +71,12 @@ function opBlock(op: PlannedOp, recent: readonly RecentAction[], now: number, cf
       if (rev && r.action === rev && touches) {
         return `flap guard: ${op.action} would undo ${r.action} ${Math.round(age / 1000)}s ago`;
       }
-      if ((op.action === 'move' || op.action === 'colocate') && r.target === op.target && r.sourceNode === op.targetNode && age < cfg.safety.moveBackMs) {
+      if (
+        (op.action === 'move' || op.action === 'colocate') &&
+        r.target === op.target &&
+        r.sourceNode === op.targetNode &&
+        age < cfg.safety.moveBackMs
+      ) {
         return `flap guard: ${op.target} left ${op.targetNode} ${Math.round(age / 1000)}s ago`;
       }
     }
@@ -90,7 +104,10 @@ export function applySafety(candidates: readonly Candidate[], state: ClusterStat
         reason = `bandwidth: ${running + startingNow} moves × ${(ratePerMin / 1024 ** 2).toFixed(0)} MiB/min exceed ${(cfg.safety.maxBytesPerMinute / 1024 ** 2).toFixed(0)} MiB/min`;
       }
     }
-    if (reason) { blocked.push({ candidate: c, reason }); continue; }
+    if (reason) {
+      blocked.push({ candidate: c, reason });
+      continue;
+    }
     running += startingNow;
     allowed.push(c);
   }

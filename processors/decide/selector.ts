@@ -65,8 +65,12 @@ export function ucb(m: SelectorModel, armId: string, x: readonly number[]): { me
   const a = arm(m, armId);
   const theta = solveSpd(a.A, a.b, m.d);
   const ainvx = solveSpd(a.A, x, m.d);
-  let mean = 0, v = 0;
-  for (let i = 0; i < m.d; i++) { mean += theta[i]! * x[i]!; v += x[i]! * ainvx[i]!; }
+  let mean = 0,
+    v = 0;
+  for (let i = 0; i < m.d; i++) {
+    mean += theta[i]! * x[i]!;
+    v += x[i]! * ainvx[i]!;
+  }
   return { mean, bonus: m.alpha * Math.sqrt(Math.max(0, v)), n: a.n };
 }
 
@@ -81,16 +85,24 @@ export interface SelectorChoice {
  * Picks one of the options. `defaultIndex` is the cost model's argmax, used while any option's
  * arm has fewer than minObservations rewards (the safe default).
  */
-export function choose(m: SelectorModel | null | undefined, options: readonly { arm: string; features: readonly number[] }[], defaultIndex: number): SelectorChoice {
+export function choose(
+  m: SelectorModel | null | undefined,
+  options: readonly { arm: string; features: readonly number[] }[],
+  defaultIndex: number,
+): SelectorChoice {
   const def = options[defaultIndex]!;
   if (!m || options.some((o) => (m.arms[o.arm]?.n ?? 0) < m.minObservations)) {
     return { index: defaultIndex, arm: def.arm, mode: 'default', scores: [] };
   }
-  let best = defaultIndex, bestScore = -Infinity;
+  let best = defaultIndex,
+    bestScore = -Infinity;
   const scores = options.map((o, i) => {
     const u = ucb(m, o.arm, o.features);
     const sc = u.mean + u.bonus;
-    if (sc > bestScore + 1e-12 || (Math.abs(sc - bestScore) <= 1e-12 && i === defaultIndex)) { bestScore = sc; best = i; }
+    if (sc > bestScore + 1e-12 || (Math.abs(sc - bestScore) <= 1e-12 && i === defaultIndex)) {
+      bestScore = sc;
+      best = i;
+    }
     return { arm: o.arm, mean: u.mean, bonus: u.bonus };
   });
   return { index: best, arm: options[best]!.arm, mode: 'learned', scores };
@@ -99,7 +111,8 @@ export function choose(m: SelectorModel | null | undefined, options: readonly { 
 /** Records a reward for the arm that was played in context x. Returns a new model. */
 export function update(m: SelectorModel, armId: string, x: readonly number[], reward: number): SelectorModel {
   const a = arm(m, armId);
-  const A = a.A.slice(), b = a.b.slice();
+  const A = a.A.slice(),
+    b = a.b.slice();
   for (let i = 0; i < m.d; i++) {
     b[i]! += reward * x[i]!;
     for (let j = 0; j < m.d; j++) A[i * m.d + j]! += x[i]! * x[j]!;
@@ -117,11 +130,20 @@ export function update(m: SelectorModel, armId: string, x: readonly number[], re
  * the plan, sets how many nodes a period needs, so the total would mostly reward the quiet hours
  * and blame the busy ones whatever plan was chosen; the excess is what the plan chose.
  */
-export function outcomeReward(o: { violationMinutes: number; nodeMinutes: number; gbMoved: number; failed: number; periodMinutes: number; nodes: number; neededNodeMinutes?: number }): number {
+export function outcomeReward(o: {
+  violationMinutes: number;
+  nodeMinutes: number;
+  gbMoved: number;
+  failed: number;
+  periodMinutes: number;
+  nodes: number;
+  neededNodeMinutes?: number;
+}): number {
   const period = Math.max(1, o.periodMinutes);
-  const nodeCost = o.neededNodeMinutes !== undefined
-    ? Math.max(0, o.nodeMinutes - o.neededNodeMinutes) / period / 4
-    : o.nodeMinutes / Math.max(1, o.periodMinutes * Math.max(1, o.nodes));
+  const nodeCost =
+    o.neededNodeMinutes !== undefined
+      ? Math.max(0, o.nodeMinutes - o.neededNodeMinutes) / period / 4
+      : o.nodeMinutes / Math.max(1, o.periodMinutes * Math.max(1, o.nodes));
   const cost = 20 * (o.violationMinutes / period) + nodeCost + o.gbMoved / 100 + 0.5 * o.failed;
   return -Math.tanh(cost / 4);
 }

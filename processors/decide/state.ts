@@ -186,9 +186,15 @@ export function buildState(input: ClusterStateInput): ClusterState {
 
 export function toInput(s: ClusterState): ClusterStateInput & { tables: TableSpec[]; partitions: PartitionSpec[]; nodes: NodeSpec[] } {
   return {
-    tables: [...s.tables], partitions: [...s.partitions], nodes: [...s.nodes], buckets: [...s.buckets],
-    coAccess: [...s.coAccess], predicates: [...s.predicates], templates: [...s.templates],
-    inFlight: [...s.inFlight], recent: [...s.recent],
+    tables: [...s.tables],
+    partitions: [...s.partitions],
+    nodes: [...s.nodes],
+    buckets: [...s.buckets],
+    coAccess: [...s.coAccess],
+    predicates: [...s.predicates],
+    templates: [...s.templates],
+    inFlight: [...s.inFlight],
+    recent: [...s.recent],
   };
 }
 
@@ -248,29 +254,48 @@ export function applyCommand(s: ClusterState, cmd: AnyCommand): ClusterState {
         if (!((p.lo === null || at > p.lo) && (p.hi === null || at < p.hi))) {
           throw new StateError(`split: ${at} is not inside ${p.id}`);
         }
-        const frac = cmd.params['leftFraction'] !== undefined ? num(cmd.params, 'leftFraction')
-          : p.lo !== null && p.hi !== null ? (at - p.lo) / (p.hi - p.lo) : 0.5;
+        const frac =
+          cmd.params.leftFraction !== undefined
+            ? num(cmd.params, 'leftFraction')
+            : p.lo !== null && p.hi !== null
+              ? (at - p.lo) / (p.hi - p.lo)
+              : 0.5;
         const left: PartitionSpec = {
-          ...p, id: cmd.params['leftId'] ?? rangePartitionId(p.table, p.lo, at), hi: at,
-          sizeBytes: Math.round(p.sizeBytes * frac), rows: Math.round(p.rows * frac), seriesId: undefined,
+          ...p,
+          id: cmd.params.leftId ?? rangePartitionId(p.table, p.lo, at),
+          hi: at,
+          sizeBytes: Math.round(p.sizeBytes * frac),
+          rows: Math.round(p.rows * frac),
+          seriesId: undefined,
         };
         const right: PartitionSpec = {
-          ...p, id: cmd.params['rightId'] ?? rangePartitionId(p.table, at, p.hi), lo: at,
-          sizeBytes: p.sizeBytes - left.sizeBytes, rows: p.rows - left.rows, seriesId: undefined,
+          ...p,
+          id: cmd.params.rightId ?? rangePartitionId(p.table, at, p.hi),
+          lo: at,
+          sizeBytes: p.sizeBytes - left.sizeBytes,
+          rows: p.rows - left.rows,
+          seriesId: undefined,
         };
-        if (p.replicas) { left.replicas = [...p.replicas]; right.replicas = [...p.replicas]; }
+        if (p.replicas) {
+          left.replicas = [...p.replicas];
+          right.replicas = [...p.replicas];
+        }
         replace(p.id, [left, right]);
         break;
       }
       case 'merge': {
         const a = part(cmd.partition);
-        const b = part(cmd.params['with'] ?? null);
+        const b = part(cmd.params.with ?? null);
         const [l, r] = (a.lo ?? -Infinity) < (b.lo ?? -Infinity) ? [a, b] : [b, a];
         if (l.table !== r.table || l.hi !== r.lo) throw new StateError(`merge: ${l.id} and ${r.id} are not neighbours`);
         if (l.node !== r.node) throw new StateError(`merge: ${l.id} and ${r.id} are on different nodes`);
         const merged: PartitionSpec = {
-          ...l, id: cmd.params['mergedId'] ?? rangePartitionId(l.table, l.lo, r.hi), hi: r.hi,
-          sizeBytes: l.sizeBytes + r.sizeBytes, rows: l.rows + r.rows, seriesId: undefined,
+          ...l,
+          id: cmd.params.mergedId ?? rangePartitionId(l.table, l.lo, r.hi),
+          hi: r.hi,
+          sizeBytes: l.sizeBytes + r.sizeBytes,
+          rows: l.rows + r.rows,
+          seriesId: undefined,
           replicas: (l.replicas ?? []).filter((x) => (r.replicas ?? []).includes(x)),
         };
         replace(l.id, [merged]);
@@ -278,7 +303,7 @@ export function applyCommand(s: ClusterState, cmd: AnyCommand): ClusterState {
         break;
       }
       case 'rekey': {
-        const cols = (cmd.params['keyColumns'] ?? '').split(',').filter(Boolean);
+        const cols = (cmd.params.keyColumns ?? '').split(',').filter(Boolean);
         input.tables = input.tables.map((t) => (t.name === cmd.table ? { ...t, keyColumns: cols } : t));
         break;
       }
@@ -315,15 +340,20 @@ export function applyCommand(s: ClusterState, cmd: AnyCommand): ClusterState {
   } else {
     switch (cmd.action) {
       case 'scale_out': {
-        const id = cmd.params['nodeId'] ?? cmd.node;
+        const id = cmd.params.nodeId ?? cmd.node;
         if (!id) throw new StateError('scale_out: no nodeId');
         if (s.nodeById.has(id)) throw new StateError(`scale_out: node ${id} exists`);
         const template = s.nodes[0];
-        input.nodes = [...input.nodes, {
-          id, store: cmd.store, storeKind: cmd.storeKind,
-          capacity: cmd.params['capacity'] !== undefined ? num(cmd.params, 'capacity') : template?.capacity ?? 1,
-          status: 'active',
-        }];
+        input.nodes = [
+          ...input.nodes,
+          {
+            id,
+            store: cmd.store,
+            storeKind: cmd.storeKind,
+            capacity: cmd.params.capacity !== undefined ? num(cmd.params, 'capacity') : (template?.capacity ?? 1),
+            status: 'active',
+          },
+        ];
         break;
       }
       case 'scale_in': {

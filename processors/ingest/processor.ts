@@ -105,12 +105,27 @@ export class IngestCore {
    * event refills it.
    */
   private readonly featured: Featured = {
-    ts: 0, source: '', readWrite: 'read', tables: [], keyRanges: [], parseError: null, pointKeys: {},
-    durationMs: 0, rowsRead: 0, rowsWritten: 0, status: 'ok', node: null, partition: null, txId: null,
+    ts: 0,
+    source: '',
+    readWrite: 'read',
+    tables: [],
+    keyRanges: [],
+    parseError: null,
+    pointKeys: {},
+    durationMs: 0,
+    rowsRead: 0,
+    rowsWritten: 0,
+    status: 'ok',
+    node: null,
+    partition: null,
+    txId: null,
   };
   private readonly wenv: Envelope<Featured> = { topic: '', partition: 0, offset: '0', key: null, raw: null, value: this.featured };
 
-  constructor(private readonly cfg: IngestConfig, private readonly now: () => number) {
+  constructor(
+    private readonly cfg: IngestConfig,
+    private readonly now: () => number,
+  ) {
     this.window = new WindowAggregator<Featured>({ ...cfg, now: cfg.now ?? now });
     if (cfg.resume) this.window.resume(cfg.resume);
     this.cache = cfg.cache ?? new TemplateCache();
@@ -132,7 +147,11 @@ export class IngestCore {
         const e = x.envelope;
         out.push({
           kind: 'dlq',
-          letter: this.letter(e, 'window', `late event: ts ${e.value.ts} is behind watermark ${x.watermark} and its window [${Math.floor(e.value.ts / this.window.windowMs) * this.window.windowMs}, +${this.window.windowMs}) is closed`),
+          letter: this.letter(
+            e,
+            'window',
+            `late event: ts ${e.value.ts} is behind watermark ${x.watermark} and its window [${Math.floor(e.value.ts / this.window.windowMs) * this.window.windowMs}, +${this.window.windowMs}) is closed`,
+          ),
         });
       } else out.push(x);
     }
@@ -244,7 +263,12 @@ export class IngestCore {
  * dead letters and drives `idleFlushMs`.
  */
 export function ingestProcessor(cfg: IngestConfig): OperatorFunction<IngestInput, IngestOutput> {
-  return (source) => source.pipe(map((env) => [env]), ingestBatchProcessor(cfg), mergeMap((xs) => xs));
+  return (source) =>
+    source.pipe(
+      map((env) => [env]),
+      ingestBatchProcessor(cfg),
+      mergeMap((xs) => xs),
+    );
 }
 
 /**

@@ -75,13 +75,17 @@ export class SpaceSaving {
     const c = this.counts;
     const n = this.keys.length;
     for (let step = 0, j = this.cursor; step < n; step++, j = j + 1 === n ? 0 : j + 1) {
-      if (c[j] === this.floor) return (this.cursor = j);
+      if (c[j] === this.floor) {
+        this.cursor = j;
+        return j;
+      }
     }
     // no counter is at the floor any more: find the true minimum and raise the floor to it
     let m = 0;
     for (let j = 1; j < n; j++) if (c[j]! < c[m]!) m = j;
     this.floor = c[m]!;
-    return (this.cursor = m);
+    this.cursor = m;
+    return m;
   }
 
   /**

@@ -14,7 +14,11 @@ const nonEmpty = z.string().min(1, 'must be a non-empty string');
 const nullableStr = z.string().nullable();
 const count = z.number().int('must be an integer').min(0, 'must be >= 0');
 /** Event time in ms since the epoch: between 1970 and year 3000. */
-const eventTime = z.number().int('must be an integer (ms since epoch)').min(0, 'must be >= 0').max(32_503_680_000_000, 'is after year 3000');
+const eventTime = z
+  .number()
+  .int('must be an integer (ms since epoch)')
+  .min(0, 'must be >= 0')
+  .max(32_503_680_000_000, 'is after year 3000');
 
 const DIALECTS = ['postgres', 'clickhouse', 'mysql', 'generic'] as const;
 const OPERATIONS = ['select', 'insert', 'update', 'delete', 'ddl', 'other'] as const;
@@ -48,7 +52,11 @@ export const QueryEventJsonSchema = z.object({
   eventId: nonEmpty,
   ts: z.preprocess(
     (v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Date.parse(v)) ? Date.parse(v) : v),
-    z.number({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be ms since epoch or an ISO-8601 time') }).int('must be an integer (ms since epoch)').min(0, 'must be >= 0').max(32_503_680_000_000, 'is after year 3000'),
+    z
+      .number({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be ms since epoch or an ISO-8601 time') })
+      .int('must be an integer (ms since epoch)')
+      .min(0, 'must be >= 0')
+      .max(32_503_680_000_000, 'is after year 3000'),
   ),
   source: nonEmpty,
   dialect: z.enum(DIALECTS).default('generic'),
@@ -127,20 +135,33 @@ export function isValidQueryEvent(v: unknown): v is QueryEvent {
   const e = v as Record<string, unknown>;
   const ts = e.ts;
   const d = e.durationMs;
-  return typeof e.eventId === 'string' && e.eventId.length > 0
-    && typeof ts === 'number' && Number.isSafeInteger(ts) && ts >= 0 && ts <= MAX_TS
-    && typeof e.source === 'string' && e.source.length > 0
-    && DIALECT_SET.has(e.dialect)
-    && isNullableStr(e.database) && isNullableStr(e.sql) && isNullableStr(e.fingerprint)
-    && isStringArray(e.tables)
-    && (e.operation === null || OPERATION_SET.has(e.operation))
-    && typeof d === 'number' && d >= 0 && Number.isFinite(d)
-    && isCount(e.rowsRead) && isCount(e.rowsWritten)
-    && isNullableStr(e.node) && isNullableStr(e.partition)
-    && isStringRecord(e.keyValues)
-    && isNullableStr(e.client)
-    && STATUS_SET.has(e.status)
-    && isNullableStr(e.txId);
+  return (
+    typeof e.eventId === 'string' &&
+    e.eventId.length > 0 &&
+    typeof ts === 'number' &&
+    Number.isSafeInteger(ts) &&
+    ts >= 0 &&
+    ts <= MAX_TS &&
+    typeof e.source === 'string' &&
+    e.source.length > 0 &&
+    DIALECT_SET.has(e.dialect) &&
+    isNullableStr(e.database) &&
+    isNullableStr(e.sql) &&
+    isNullableStr(e.fingerprint) &&
+    isStringArray(e.tables) &&
+    (e.operation === null || OPERATION_SET.has(e.operation)) &&
+    typeof d === 'number' &&
+    d >= 0 &&
+    Number.isFinite(d) &&
+    isCount(e.rowsRead) &&
+    isCount(e.rowsWritten) &&
+    isNullableStr(e.node) &&
+    isNullableStr(e.partition) &&
+    isStringRecord(e.keyValues) &&
+    isNullableStr(e.client) &&
+    STATUS_SET.has(e.status) &&
+    isNullableStr(e.txId)
+  );
 }
 
 /** A decoded QueryEvent: ok (the same object when it is valid), or the first problem as "field: message". */

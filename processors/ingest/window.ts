@@ -129,9 +129,15 @@ class SeriesIndex {
 
   at(source: string, node: string): NodeSeries {
     let bySource = this.root.get(source);
-    if (!bySource) this.root.set(source, (bySource = new Map()));
+    if (!bySource) {
+      bySource = new Map();
+      this.root.set(source, bySource);
+    }
     let n = bySource.get(node);
-    if (!n) bySource.set(node, (n = { total: undefined, buckets: new Map() }));
+    if (!n) {
+      n = { total: undefined, buckets: new Map() };
+      bySource.set(node, n);
+    }
     return n;
   }
 
@@ -141,9 +147,15 @@ class SeriesIndex {
 
   setBucket(n: NodeSeries, table: string, bucket: string, partition: string, s: SeriesState): void {
     let byTable = n.buckets.get(table);
-    if (!byTable) n.buckets.set(table, (byTable = new Map()));
+    if (!byTable) {
+      byTable = new Map();
+      n.buckets.set(table, byTable);
+    }
     let byBucket = byTable.get(bucket);
-    if (!byBucket) byTable.set(bucket, (byBucket = new Map()));
+    if (!byBucket) {
+      byBucket = new Map();
+      byTable.set(bucket, byBucket);
+    }
     byBucket.set(partition, s);
   }
 }
@@ -299,7 +311,8 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     const off = Number(env.offset);
     const f = p.front;
     if (f === null) {
-      this.front.set(pk, (p.front = { ts, at }));
+      p.front = { ts, at };
+      this.front.set(pk, p.front);
       this.wmStale = true;
     } else {
       if (ts > f.ts) {
@@ -430,12 +443,16 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
       c = { topic: pos.topic, partition: pos.partition, key, front: this.front.get(key) ?? null, seen: this.seenCell(key), heldIn: null };
       this.cursors.set(key, c);
     }
-    return (this.lastCursor = c);
+    this.lastCursor = c;
+    return c;
   }
 
   private seenCell(pk: string): { max: number } {
     let cell = this.maxSeen.get(pk);
-    if (!cell) this.maxSeen.set(pk, (cell = { max: -Infinity }));
+    if (!cell) {
+      cell = { max: -Infinity };
+      this.maxSeen.set(pk, cell);
+    }
     return cell;
   }
 
@@ -455,7 +472,8 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
       if (safe < 0) continue;
       if (this.lastSafe.get(pk) !== safe) {
         this.lastSafe.set(pk, safe);
-        (changed ??= {})[pk] = String(safe);
+        changed ??= {};
+        changed[pk] = String(safe);
       }
     }
     if (changed || (withResume && this.lastSafe.size > 0)) {
@@ -534,9 +552,37 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
   private seriesFor(
     w: WindowState,
     id: string,
-    make: () => Omit<SeriesState, 'queries' | 'reads' | 'writes' | 'rowsRead' | 'rowsWritten' | 'errors' | 'unparsed' | 'lateMerged' | 'latencySumMs' | 'latency' | 'hot' | 'co'>,
+    make: () => Omit<
+      SeriesState,
+      | 'queries'
+      | 'reads'
+      | 'writes'
+      | 'rowsRead'
+      | 'rowsWritten'
+      | 'errors'
+      | 'unparsed'
+      | 'lateMerged'
+      | 'latencySumMs'
+      | 'latency'
+      | 'hot'
+      | 'co'
+    >,
     overflowId: string,
-    overflow: () => Omit<SeriesState, 'queries' | 'reads' | 'writes' | 'rowsRead' | 'rowsWritten' | 'errors' | 'unparsed' | 'lateMerged' | 'latencySumMs' | 'latency' | 'hot' | 'co'>,
+    overflow: () => Omit<
+      SeriesState,
+      | 'queries'
+      | 'reads'
+      | 'writes'
+      | 'rowsRead'
+      | 'rowsWritten'
+      | 'errors'
+      | 'unparsed'
+      | 'lateMerged'
+      | 'latencySumMs'
+      | 'latency'
+      | 'hot'
+      | 'co'
+    >,
   ): SeriesState {
     let s = w.series.get(id);
     if (s) return s;
@@ -551,7 +597,15 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     s = {
       ...base,
       seriesId: id,
-      queries: 0, reads: 0, writes: 0, rowsRead: 0, rowsWritten: 0, errors: 0, unparsed: 0, lateMerged: 0, latencySumMs: 0,
+      queries: 0,
+      reads: 0,
+      writes: 0,
+      rowsRead: 0,
+      rowsWritten: 0,
+      errors: 0,
+      unparsed: 0,
+      lateMerged: 0,
+      latencySumMs: 0,
       latency: new LatencySketch(this.cfg.relativeAccuracy, this.cfg.sketchBinLimit),
       hot: new SpaceSaving(this.cfg.hotKeysPerSeries),
       co: new SpaceSaving(this.cfg.coAccessPerSeries),
@@ -578,20 +632,31 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
   }
 
   /** The series of one table × key bucket (× partition × node when known) in window w. */
-  private bucketSeries(w: WindowState, at: NodeSeries, v: T, table: string, bucket: string, partition: string | null, node: string | null): SeriesState {
+  private bucketSeries(
+    w: WindowState,
+    at: NodeSeries,
+    v: T,
+    table: string,
+    bucket: string,
+    partition: string | null,
+    node: string | null,
+  ): SeriesState {
     // the index key mirrors the id below: partition null and '' are one series once a node is known
-    const d = partition === null && node === null ? NONE : partition ?? '';
+    const d = partition === null && node === null ? NONE : (partition ?? '');
     const known = w.index.bucket(at, table, bucket, d);
     if (known) return known;
     let id = `${v.source}|${table}|${bucket}`;
     if (partition !== null || node !== null) id += `|${partition ?? ''}`;
     if (node !== null) id += `|${node}`;
-    const s = w.series.get(id) ?? this.seriesFor(
-      w, id,
-      () => ({ seriesId: id, source: v.source, table, keyBucket: bucket, partition, node }),
-      OTHER,
-      () => ({ seriesId: OTHER, source: OTHER, table: OTHER, keyBucket: null, partition: null, node: null }),
-    );
+    const s =
+      w.series.get(id) ??
+      this.seriesFor(
+        w,
+        id,
+        () => ({ seriesId: id, source: v.source, table, keyBucket: bucket, partition, node }),
+        OTHER,
+        () => ({ seriesId: OTHER, source: OTHER, table: OTHER, keyBucket: null, partition: null, node: null }),
+      );
     w.index.setBucket(at, table, bucket, d, s);
     return s;
   }
@@ -600,12 +665,15 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
   private totalSeries(w: WindowState, at: NodeSeries, v: T, node: string | null): SeriesState {
     if (at.total) return at.total;
     const totalId = `${v.source}|*|*${node !== null ? `||${node}` : ''}`;
-    const s = w.series.get(totalId) ?? this.seriesFor(
-      w, totalId,
-      () => ({ seriesId: totalId, source: v.source, table: null, keyBucket: null, partition: null, node }),
-      `${OTHER}|*|*`,
-      () => ({ seriesId: `${OTHER}|*|*`, source: OTHER, table: null, keyBucket: null, partition: null, node: null }),
-    );
+    const s =
+      w.series.get(totalId) ??
+      this.seriesFor(
+        w,
+        totalId,
+        () => ({ seriesId: totalId, source: v.source, table: null, keyBucket: null, partition: null, node }),
+        `${OTHER}|*|*`,
+        () => ({ seriesId: `${OTHER}|*|*`, source: OTHER, table: null, keyBucket: null, partition: null, node: null }),
+      );
     at.total = s;
     return s;
   }

@@ -266,9 +266,15 @@ export async function registerLocalShard(
 ): Promise<void> {
   const t = quoteIdent(s.physical);
   await q(db, `DROP TRIGGER IF EXISTS shardcast_guard ON public.${t}`);
-  await q(db, `CREATE TRIGGER shardcast_guard BEFORE INSERT OR UPDATE OR DELETE ON public.${t} FOR EACH ROW EXECUTE FUNCTION shardcast_local.guard()`);
+  await q(
+    db,
+    `CREATE TRIGGER shardcast_guard BEFORE INSERT OR UPDATE OR DELETE ON public.${t} FOR EACH ROW EXECUTE FUNCTION shardcast_local.guard()`,
+  );
   await q(db, `DROP TRIGGER IF EXISTS shardcast_guard_statement ON public.${t}`);
-  await q(db, `CREATE TRIGGER shardcast_guard_statement BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON public.${t} FOR EACH STATEMENT EXECUTE FUNCTION shardcast_local.guard_statement()`);
+  await q(
+    db,
+    `CREATE TRIGGER shardcast_guard_statement BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON public.${t} FOR EACH STATEMENT EXECUTE FUNCTION shardcast_local.guard_statement()`,
+  );
   await q(
     db,
     `INSERT INTO shardcast_local.shards (physical, table_name, shard, key_column, lo, hi, state) VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -290,9 +296,22 @@ export async function listNodes(coord: Queryable): Promise<NodeInfo[]> {
 }
 
 export async function loadRoutes(coord: Queryable, table: string): Promise<TableRoutes | null> {
-  const t = await q<{ key_column: string; version: string }>(coord, 'SELECT key_column, version FROM shardcast_route.tables WHERE table_name = $1', [table]);
+  const t = await q<{ key_column: string; version: string }>(
+    coord,
+    'SELECT key_column, version FROM shardcast_route.tables WHERE table_name = $1',
+    [table],
+  );
   if (!t[0]) return null;
-  const rows = await q<{ shard: string; lo: string | null; hi: string | null; node: string; version: string; state: string; owner: string | null; replicas: string[] }>(
+  const rows = await q<{
+    shard: string;
+    lo: string | null;
+    hi: string | null;
+    node: string;
+    version: string;
+    state: string;
+    owner: string | null;
+    replicas: string[];
+  }>(
     coord,
     `SELECT r.shard, r.lo::text, r.hi::text, r.node, r.version, r.state, r.owner,
             coalesce((SELECT array_agg(x.node ORDER BY x.node) FROM shardcast_route.replicas x
@@ -392,7 +411,8 @@ export function checkLayout(table: string, ranges: RangeSpec[], nodes: readonly 
       return (e as Error).message;
     }
     if (lo !== null && hi !== null && BigInt(lo) >= BigInt(hi)) return `shard ${r.shard}: empty range [${lo}, ${hi})`;
-    if (prevHi !== undefined && (prevHi === null || lo === null || BigInt(lo) < prevHi)) return `shard ${r.shard} overlaps the previous range`;
+    if (prevHi !== undefined && (prevHi === null || lo === null || BigInt(lo) < prevHi))
+      return `shard ${r.shard} overlaps the previous range`;
     prevHi = hi === null ? null : BigInt(hi);
   }
   return null;
@@ -401,7 +421,8 @@ export function checkLayout(table: string, ranges: RangeSpec[], nodes: readonly 
 function cmpLo(a: KeyLike, b: KeyLike): number {
   if (a === null) return b === null ? 0 : -1;
   if (b === null) return 1;
-  const x = BigInt(keyText(a)!), y = BigInt(keyText(b)!);
+  const x = BigInt(keyText(a)!),
+    y = BigInt(keyText(b)!);
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
@@ -420,17 +441,23 @@ export async function createShardedTable(
   if (!isPlainIdentifier(keyColumn)) throw new Error(`key column ${JSON.stringify(keyColumn)} is not a plain identifier`);
   for (const c of columns) {
     if (!isPlainIdentifier(c.name)) throw new Error(`column ${JSON.stringify(c.name)} is not a plain identifier`);
-    if (!COLUMN_TYPES.includes(c.type)) throw new Error(`column ${c.name}: type ${JSON.stringify(c.type)} is not one of ${COLUMN_TYPES.join(', ')}`);
+    if (!COLUMN_TYPES.includes(c.type))
+      throw new Error(`column ${c.name}: type ${JSON.stringify(c.type)} is not one of ${COLUMN_TYPES.join(', ')}`);
   }
   const key = columns.find((c) => c.name === keyColumn);
-  if (!key || (key.type !== 'bigint' && key.type !== 'integer')) throw new Error(`key column ${keyColumn} must be a bigint or integer column`);
+  if (!key || (key.type !== 'bigint' && key.type !== 'integer'))
+    throw new Error(`key column ${keyColumn} must be a bigint or integer column`);
 
   const pools = new PgPools({ executor: true, max: 2 });
   try {
     const coord = pools.get(cfg.pgNodes[0]!);
     await ensureRoutingSchema(coord, cfg.pgNodes);
     const nodes = await listNodes(coord);
-    const reason = checkLayout(table, ranges, nodes.filter((n) => n.state === 'active').map((n) => n.node));
+    const reason = checkLayout(
+      table,
+      ranges,
+      nodes.filter((n) => n.state === 'active').map((n) => n.node),
+    );
     if (reason) throw new Error(`createShardedTable: ${reason}`);
     const existing = await loadRoutes(coord, table);
     if (existing) {
@@ -446,7 +473,15 @@ export async function createShardedTable(
       await inTx(pool, async (c) => {
         await c.query(`DROP TABLE IF EXISTS public.${quoteIdent(phys)} CASCADE`);
         await c.query(`CREATE TABLE public.${quoteIdent(phys)} (${colsSql}, PRIMARY KEY (${quoteIdent(keyColumn)}))`);
-        await registerLocalShard(c, { physical: phys, table, shard: r.shard, keyColumn, lo: keyText(r.lo), hi: keyText(r.hi), state: 'active' });
+        await registerLocalShard(c, {
+          physical: phys,
+          table,
+          shard: r.shard,
+          keyColumn,
+          lo: keyText(r.lo),
+          hi: keyText(r.hi),
+          state: 'active',
+        });
       });
     }
     await inTx(coord, async (c) => {
@@ -523,7 +558,10 @@ export class ShardRouter {
   private nodesAt = 0;
   refreshes = 0;
 
-  constructor(private readonly pgNodes: string[], private readonly opts: { ttlMs?: number; retries?: number } = {}) {}
+  constructor(
+    private readonly pgNodes: string[],
+    private readonly opts: { ttlMs?: number; retries?: number } = {},
+  ) {}
 
   private get coord(): pg.Pool {
     return this.pools.get(this.pgNodes[0]!);
@@ -554,7 +592,13 @@ export class ShardRouter {
     const routes = await this.routes(table, force);
     const s = routes.shards.find((r) => inRange(k, r.lo, r.hi));
     if (!s) throw new Error(`routing: no shard of ${table} holds key ${k}`);
-    return { shard: s.shard, node: s.node, physical: physicalName(table, s.shard), pool: this.pools.get(await this.urlOf(s.node)), replicas: s.replicas };
+    return {
+      shard: s.shard,
+      node: s.node,
+      physical: physicalName(table, s.shard),
+      pool: this.pools.get(await this.urlOf(s.node)),
+      replicas: s.replicas,
+    };
   }
 
   /** Runs `text` (with `{t}` = the shard table) on the shard holding `key`; retries on route changes. */

@@ -14,9 +14,28 @@ after(async () => {
 });
 
 const agg = (series: string, windowStart: number, queries: number): WorkloadAggregate => ({
-  seriesId: series, windowStart, windowEnd: windowStart + 10_000, source: 'pg', table: 'orders', keyBucket: series.split('|')[2] ?? null,
-  partition: null, node: 'node0', queries, reads: queries, writes: 0, rowsRead: queries, rowsWritten: 0, errors: 0, unparsed: 0,
-  lateMerged: 0, latencySumMs: queries, latencyP50Ms: 1, latencyP95Ms: 2, latencyP99Ms: 3, hotKeys: [{ key: '7', count: 3, error: 0 }], coAccess: [],
+  seriesId: series,
+  windowStart,
+  windowEnd: windowStart + 10_000,
+  source: 'pg',
+  table: 'orders',
+  keyBucket: series.split('|')[2] ?? null,
+  partition: null,
+  node: 'node0',
+  queries,
+  reads: queries,
+  writes: 0,
+  rowsRead: queries,
+  rowsWritten: 0,
+  errors: 0,
+  unparsed: 0,
+  lateMerged: 0,
+  latencySumMs: queries,
+  latencyP50Ms: 1,
+  latencyP95Ms: 2,
+  latencyP99Ms: 3,
+  hotKeys: [{ key: '7', count: 3, error: 0 }],
+  coAccess: [],
 });
 
 test('schema creation is idempotent on this server', async () => {
@@ -25,7 +44,10 @@ test('schema creation is idempotent on this server', async () => {
   await ensureAnalyticsSchema(ch, db);
   const tables = await queryRows<{ name: string }>(ch, `SELECT name FROM system.tables WHERE database = '${db}' ORDER BY name`);
   for (const t of ['aggregates', 'commands', 'dlq', 'forecasts', 'query_events', 'results', 'dlq_reasons_hourly', 'load_hourly']) {
-    assert.ok(tables.some((r) => r.name === t), `table ${t}`);
+    assert.ok(
+      tables.some((r) => r.name === t),
+      `table ${t}`,
+    );
   }
 });
 
@@ -39,9 +61,22 @@ test('a redelivered aggregate replaces itself: counts stay exact under FINAL', a
 });
 
 test('dead letters roll up by reason', async () => {
-  const letter = { ts: 1_700_000_000_000, sourceTopic: 'shardcast.telemetry.queries', sourcePartition: 0, sourceOffset: '1', key: null, value: Buffer.from('xx'), stage: 'decode', reason: 'bad bytes', pipeline: 'ingest' };
+  const letter = {
+    ts: 1_700_000_000_000,
+    sourceTopic: 'shardcast.telemetry.queries',
+    sourcePartition: 0,
+    sourceOffset: '1',
+    key: null,
+    value: Buffer.from('xx'),
+    stage: 'decode',
+    reason: 'bad bytes',
+    pipeline: 'ingest',
+  };
   await insertRows(ch, db, 'dlq', [deadLetterRow(letter), deadLetterRow({ ...letter, sourceOffset: '2' })]);
-  const [r] = await queryRows<{ letters: string }>(ch, `SELECT sum(letters) AS letters FROM ${db}.dlq_reasons_hourly WHERE reason = 'bad bytes'`);
+  const [r] = await queryRows<{ letters: string }>(
+    ch,
+    `SELECT sum(letters) AS letters FROM ${db}.dlq_reasons_hourly WHERE reason = 'bad bytes'`,
+  );
   assert.equal(Number(r!.letters), 2);
 });
 
@@ -50,7 +85,10 @@ test('every canned analytics query runs on this server', async () => {
     const rows = await queryRows(ch, q.sql(db, 5));
     assert.ok(Array.isArray(rows), q.name);
   }
-  const hot = await queryRows<{ key_bucket: string; total_queries: string }>(ch, CANNED_QUERIES.find((q) => q.name === 'hot-ranges')!.sql(db, 5));
+  const hot = await queryRows<{ key_bucket: string; total_queries: string }>(
+    ch,
+    CANNED_QUERIES.find((q) => q.name === 'hot-ranges')!.sql(db, 5),
+  );
   assert.equal(hot[0]!.key_bucket, 'k0');
   assert.equal(Number(hot[0]!.total_queries), 14);
 });

@@ -26,7 +26,12 @@ test('statements run on the shard nodes become QueryEvents, each once, with node
       if (e?.sql?.includes(marker)) seen.push(e);
     }
   });
-  const collector = await startCollector(cfg, { source: `collect_${marker}`, fromNow: true, pollMs: 100, ignoreApplications: ['shardcast-executor'] });
+  const collector = await startCollector(cfg, {
+    source: `collect_${marker}`,
+    fromNow: true,
+    pollMs: 100,
+    ignoreApplications: ['shardcast-executor'],
+  });
   const clients = [1, 2].map((i) => new pg.Client({ connectionString: cfg.pgNodes[i]!, application_name: app }));
   try {
     for (const c of clients) await c.connect();
@@ -47,7 +52,10 @@ test('statements run on the shard nodes become QueryEvents, each once, with node
       assert.ok(Math.abs(e.ts - Date.now()) < 120_000, 'event time from the log line');
     }
     // bound parameters are put back as literals, so templates and key ranges work downstream
-    assert.ok(byNode('node2').some((e) => e.sql!.includes('102') && !e.sql!.includes('$1')), byNode('node2')[0]?.sql ?? '');
+    assert.ok(
+      byNode('node2').some((e) => e.sql!.includes('102') && !e.sql!.includes('$1')),
+      byNode('node2')[0]?.sql ?? '',
+    );
   } finally {
     for (const c of clients) await c.end().catch(() => undefined);
     await collector.stop();

@@ -41,9 +41,9 @@ after(async () => {
   await ctx?.close();
   await dropShardedTable(cfg, T).catch(() => undefined);
   const driver = createCatalogDriver(cfg);
-  await driver.executeQuery(
-    `MATCH (x) WHERE (x:Table OR x:Partition OR x:Series) AND x.id CONTAINS $id DETACH DELETE x`, { id },
-  ).catch(() => undefined);
+  await driver
+    .executeQuery(`MATCH (x) WHERE (x:Table OR x:Partition OR x:Series) AND x.id CONTAINS $id DETACH DELETE x`, { id })
+    .catch(() => undefined);
   await driver.executeQuery('MATCH (c:Command {table: $table}) DETACH DELETE c', { table: T }).catch(() => undefined);
   await driver.close();
 });
@@ -60,17 +60,27 @@ async function startAtLatest(admin: Admin, groupId: string, topics: string[]): P
 function forecast(bucket: string, base: number, slope: number, now: number): Forecast {
   const origin = now - STEP;
   return {
-    seriesId: `${SOURCE}|${T}|${bucket}`, issuedAt: now, originTs: origin, stepMs: STEP, metric: 'queries', model: 'test-rising', backend: null,
+    seriesId: `${SOURCE}|${T}|${bucket}`,
+    issuedAt: now,
+    originTs: origin,
+    stepMs: STEP,
+    metric: 'queries',
+    model: 'test-rising',
+    backend: null,
     points: Array.from({ length: 12 }, (_, i) => {
       const predicted = base + slope * (i + 1);
       return { horizon: i + 1, ts: origin + (i + 1) * STEP, predicted, lower: predicted * 0.9, upper: predicted * 1.1 };
     }),
-    recentError: 0.1, intervalLevel: 0.8,
+    recentError: 0.1,
+    intervalLevel: 0.8,
   };
 }
 
 test('a forecast of rising load on one range splits it before the load, and the catalog reflects it', { timeout: 240_000 }, async () => {
-  await createShardedTable(cfg, T, [{ shard: 's0', lo: null, hi: 1000, node: 'node0' }, { shard: 's1', lo: 1000, hi: null, node: 'node1' }]);
+  await createShardedTable(cfg, T, [
+    { shard: 's0', lo: null, hi: 1000, node: 'node0' },
+    { shard: 's1', lo: 1000, hi: null, node: 'node1' },
+  ]);
   await seedRows(cfg, T, 0, 1200);
   ctx = await openContext('decide-catalog-test', cfg);
   const admin = ctx.kafka.admin();
@@ -114,21 +124,33 @@ test('a forecast of rising load on one range splits it before the load, and the 
   const planned: AnyCommand[] = [];
   stages.push(await startCatalog(ctx, { groupId: `${group}-catalog`, kinds: ['postgres'], discoverEveryMs: 0 }));
   stages.push(await startExecute(ctx, { groupId: `${group}-execute` }));
-  stages.push(await startDecide(ctx, {
-    groupId: `${group}-decide`, source: SOURCE, nodeCapacity: CAPACITY, warmupWindows: 1,
-    // The table is tiny (a split's minimum size is for real tables); steps match the forecasts;
-    // placement actions only, so the answer to a hot range is to spread it, not to add a node.
-    decide: { stepMs: STEP, horizonSteps: 12, decideEveryMs: STEP, split: { minSizeBytes: 0 }, actions: ['split', 'move'] },
-    onState: (v) => via.push(v),
-    onDecision: (cmds) => planned.push(...cmds),
-  }));
+  stages.push(
+    await startDecide(ctx, {
+      groupId: `${group}-decide`,
+      source: SOURCE,
+      nodeCapacity: CAPACITY,
+      warmupWindows: 1,
+      // The table is tiny (a split's minimum size is for real tables); steps match the forecasts;
+      // placement actions only, so the answer to a hot range is to spread it, not to add a node.
+      decide: { stepMs: STEP, horizonSteps: 12, decideEveryMs: STEP, split: { minSizeBytes: 0 }, actions: ['split', 'move'] },
+      onState: (v) => via.push(v),
+      onDecision: (cmds) => planned.push(...cmds),
+    }),
+  );
 
   // Rising load on [250, 750): two buckets of shard s0, together over a node's capacity from
   // the 7th step on (70 s ahead); nothing is observed now.
   const now = Date.now();
-  await ctx.producer.send(TOPICS.forecasts.name, [forecast('k1', 5, 6.5, now), forecast('k2', 5, 6.5, now)].map((f) => ({ key: f.seriesId, value: f })));
+  await ctx.producer.send(
+    TOPICS.forecasts.name,
+    [forecast('k1', 5, 6.5, now), forecast('k2', 5, 6.5, now)].map((f) => ({ key: f.seriesId, value: f })),
+  );
 
-  const split = await eventually(async () => commands.find((x) => x.action === 'split'), 90_000, `a split command for ${T} on ${COMMAND_TOPICS.partition}`);
+  const split = await eventually(
+    async () => commands.find((x) => x.action === 'split'),
+    90_000,
+    `a split command for ${T} on ${COMMAND_TOPICS.partition}`,
+  );
   assert.ok(via.length > 0 && via.every((v) => v === 'catalog'), `decide planned against the catalog (${via.join(',')})`);
   assert.equal(split.store, 'pg-shards');
   assert.equal(split.partition, 's0', 'the hot range is the one split');
@@ -137,35 +159,54 @@ test('a forecast of rising load on one range splits it before the load, and the 
   assert.match(split.params.newShard ?? '', /^s[0-9]+$/, 'the split names the shard it creates');
   // Before the load: nothing observed now, the peak ahead of the decision.
   assert.ok(split.evidence.currentLoad < CAPACITY, `current load ${split.evidence.currentLoad} is below capacity`);
-  assert.ok(split.evidence.peakAt !== null && split.evidence.peakAt > split.issuedAt + STEP, `peak ${split.evidence.peakAt} is ahead of issue time ${split.issuedAt}`);
+  assert.ok(
+    split.evidence.peakAt !== null && split.evidence.peakAt > split.issuedAt + STEP,
+    `peak ${split.evidence.peakAt} is ahead of issue time ${split.issuedAt}`,
+  );
   assert.ok(split.evidence.forecastPeak > CAPACITY, `forecast peak ${split.evidence.forecastPeak} exceeds capacity`);
 
   const done = await eventually(
-    async () => results.find((r) => r.commandId === split.commandId && ['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'REJECTED'].includes(r.status)),
-    120_000, `the executor's result for ${split.commandId}`,
+    async () =>
+      results.find((r) => r.commandId === split.commandId && ['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'REJECTED'].includes(r.status)),
+    120_000,
+    `the executor's result for ${split.commandId}`,
   );
   assert.equal(done.status, 'SUCCEEDED', `split result: ${done.status} ${done.reason ?? ''}`);
   assert.ok(done.ts < split.evidence.peakAt!, 'the split finished before the forecast peak');
 
   // A move of a split's child, planned in the same round, waits for the split: it reaches the
   // command topic only after the split succeeded, names a shard that then exists, and succeeds.
-  const follow = planned.filter((x) => x.kind === 'shard' && x.table === T && (x.params.dependsOn ?? '').split(',').includes(split.commandId));
+  const follow = planned.filter(
+    (x) => x.kind === 'shard' && x.table === T && (x.params.dependsOn ?? '').split(',').includes(split.commandId),
+  );
   for (const f of follow) {
-    const seen = await eventually(async () => moves.find((m) => m.commandId === f.commandId), 30_000, `the held ${f.action} ${f.commandId} released`);
+    const seen = await eventually(
+      async () => moves.find((m) => m.commandId === f.commandId),
+      30_000,
+      `the held ${f.action} ${f.commandId} released`,
+    );
     const splitDone = results.find((r) => r.commandId === split.commandId && r.status === 'SUCCEEDED')!;
     assert.ok(seen.seenAt >= splitDone.seenAt, 'released after the split succeeded');
     assert.ok(seen.partition === 's0' || seen.partition === split.params.newShard, `names a shard of the split (${seen.partition})`);
-    const r = await eventually(async () => results.find((x) => x.commandId === f.commandId && ['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'REJECTED'].includes(x.status)), 120_000, `the result of ${f.commandId}`);
+    const r = await eventually(
+      async () => results.find((x) => x.commandId === f.commandId && ['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'REJECTED'].includes(x.status)),
+      120_000,
+      `the result of ${f.commandId}`,
+    );
     assert.equal(r.status, 'SUCCEEDED', `${f.action} result: ${r.status} ${r.reason ?? ''}`);
     const cat = stages[0] as Awaited<ReturnType<typeof startCatalog>>;
-    await eventually(async () => {
-      const { records } = await cat.driver.executeQuery(
-        `MATCH (c:Command {id: $id, status: 'SUCCEEDED'})-[:CHANGED]->(p:Partition {name: $p})-[:PLACED_ON {role: 'primary'}]->(n:Node {name: $node})
+    await eventually(
+      async () => {
+        const { records } = await cat.driver.executeQuery(
+          `MATCH (c:Command {id: $id, status: 'SUCCEEDED'})-[:CHANGED]->(p:Partition {name: $p})-[:PLACED_ON {role: 'primary'}]->(n:Node {name: $node})
          WHERE p.vanishedAt IS NULL AND p.table = $table RETURN count(*) AS n`,
-        { id: f.commandId, p: seen.partition, node: seen.targetNode, table: T },
-      );
-      return records[0]!.get('n') > 0 ? true : undefined;
-    }, 60_000, `the catalog placing ${seen.partition} on ${seen.targetNode}`);
+          { id: f.commandId, p: seen.partition, node: seen.targetNode, table: T },
+        );
+        return records[0]!.get('n') > 0 ? true : undefined;
+      },
+      60_000,
+      `the catalog placing ${seen.partition} on ${seen.targetNode}`,
+    );
   }
 
   // The routing map has the new layout; the catalog must show the same.
@@ -177,31 +218,45 @@ test('a forecast of rising load on one range splits it before the load, and the 
   assert.deepEqual(range(newShard), [[String(at), '1000']]);
   const catalog = stages[0] as Awaited<ReturnType<typeof startCatalog>>;
   const driver = catalog.driver;
-  const graph = await eventually(async () => {
-    const { records } = await driver.executeQuery(
-      `MATCH (c:Command {id: $id})-[:CHANGED]->(t:Table {name: $table, source: 'pg-shards'})
+  const graph = await eventually(
+    async () => {
+      const { records } = await driver.executeQuery(
+        `MATCH (c:Command {id: $id})-[:CHANGED]->(t:Table {name: $table, source: 'pg-shards'})
        MATCH (c)-[:CREATED]->(p:Partition)<-[:HAS_PARTITION]-(t)
        WHERE c.status = 'SUCCEEDED' AND p.vanishedAt IS NULL
        RETURN c.action AS action, p.name AS created, p.loText AS lo, p.hiText AS hi`,
-      { id: split.commandId, table: T },
-    );
-    return records.length > 0 ? records.map((r) => r.toObject()) : undefined;
-  }, 60_000, 'the split recorded in the catalog with the partition it created');
+        { id: split.commandId, table: T },
+      );
+      return records.length > 0 ? records.map((r) => r.toObject()) : undefined;
+    },
+    60_000,
+    'the split recorded in the catalog with the partition it created',
+  );
   assert.deepEqual(graph, [{ action: 'split', created: newShard, lo: String(at), hi: '1000' }]);
   const [table] = await resolve(driver, T);
   const left = await whereKey(driver, table!, String(at - 1));
   const right = await whereKey(driver, table!, String(at));
-  assert.deepEqual(left.partitions.map((p) => [p.partition, p.lo, p.hi]), [['s0', null, String(at)]]);
-  assert.deepEqual(right.partitions.map((p) => p.partition), [newShard]);
+  assert.deepEqual(
+    left.partitions.map((p) => [p.partition, p.lo, p.hi]),
+    [['s0', null, String(at)]],
+  );
+  assert.deepEqual(
+    right.partitions.map((p) => p.partition),
+    [newShard],
+  );
   // Rows were counted where they now live: the catalog's partitions add up to the table's rows.
-  const rows = await eventually(async () => {
-    // statistics settle a moment after the copy and the cleanup of the source
-    await catalog.discovery.discover(catalog.discovery.byKind('postgres')!, { table: T });
-    const { records } = await driver.executeQuery(
-      `MATCH (t:Table {name: $table, source: 'pg-shards'})-[:HAS_PARTITION]->(p:Partition) WHERE p.vanishedAt IS NULL RETURN sum(p.rows) AS n`,
-      { table: T },
-    );
-    return records[0]!.get('n') === 1200 ? 1200 : undefined;
-  }, 30_000, 'row counts of the new layout in the catalog');
+  const rows = await eventually(
+    async () => {
+      // statistics settle a moment after the copy and the cleanup of the source
+      await catalog.discovery.discover(catalog.discovery.byKind('postgres')!, { table: T });
+      const { records } = await driver.executeQuery(
+        `MATCH (t:Table {name: $table, source: 'pg-shards'})-[:HAS_PARTITION]->(p:Partition) WHERE p.vanishedAt IS NULL RETURN sum(p.rows) AS n`,
+        { table: T },
+      );
+      return records[0]!.get('n') === 1200 ? 1200 : undefined;
+    },
+    30_000,
+    'row counts of the new layout in the catalog',
+  );
   assert.equal(rows, 1200);
 });

@@ -27,7 +27,13 @@ before(async () => {
   await seedRows(cfg, T, 0, 1000);
   adapter = await PostgresShardAdapter.open(cfg, { batchRows: 200, defaultGraceMs: 100 });
   ledger = await CommandLedger.open(cfg.pgNodes[0]!);
-  engine = new ExecutorEngine({ executorName: 'exec-approval-test', adapters: [adapter], ledger, emit: async (r) => void results.push(r), bytesPerSecond: 1e12 });
+  engine = new ExecutorEngine({
+    executorName: 'exec-approval-test',
+    adapters: [adapter],
+    ledger,
+    emit: async (r) => void results.push(r),
+    bytesPerSecond: 1e12,
+  });
 });
 
 after(async () => {
@@ -55,7 +61,12 @@ test('a command that requires approval waits, then runs when approved', { timeou
 });
 
 test('a denied command is REJECTED with who denied it and changes nothing; unknown ids are refused', { timeout: 60_000 }, async () => {
-  const move = testCommand('exec-approval', T, 'shard', 'move', { partition: 's0', sourceNode: 'node0', targetNode: 'node1', requiresApproval: true });
+  const move = testCommand('exec-approval', T, 'shard', 'move', {
+    partition: 's0',
+    sourceNode: 'node0',
+    targetNode: 'node1',
+    requiresApproval: true,
+  });
   const version = (await loadRoutes(adapter.coord, T))!.version;
   assert.equal(await engine.run(move), 'ACCEPTED');
   assert.equal(await ledger.decideApproval(move.commandId, 'denied', 'tester'), true);

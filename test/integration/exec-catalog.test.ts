@@ -34,16 +34,28 @@ const results: CommandResult[] = [];
 
 const engineWith = (validator: CatalogValidator, name: string) =>
   new ExecutorEngine({
-    executorName: name, adapters: [adapter], ledger, emit: async (r) => void results.push(r), bytesPerSecond: 1e12,
+    executorName: name,
+    adapters: [adapter],
+    ledger,
+    emit: async (r) => void results.push(r),
+    bytesPerSecond: 1e12,
     catalogCheck: (cmd) => validator.check(cmd),
   });
 const reasonOf = (cmd: AnyCommand) => results.filter((r) => r.commandId === cmd.commandId).at(-1)?.reason ?? '';
-const cmd = (table: string, kind: 'partition' | 'shard', action: string, fields: Record<string, unknown>, params: Record<string, string> = {}) =>
-  testCommand('exec-catalog', table, kind, action, fields, params);
+const cmd = (
+  table: string,
+  kind: 'partition' | 'shard',
+  action: string,
+  fields: Record<string, unknown>,
+  params: Record<string, string> = {},
+) => testCommand('exec-catalog', table, kind, action, fields, params);
 
 before(async () => {
   await ensureCatalogSchema(driver);
-  await createShardedTable(cfg, T, [{ shard: 's0', lo: null, hi: 1000, node: 'node0' }, { shard: 's1', lo: 1000, hi: null, node: 'node1' }]);
+  await createShardedTable(cfg, T, [
+    { shard: 's0', lo: null, hi: 1000, node: 'node0' },
+    { shard: 's1', lo: 1000, hi: null, node: 'node1' },
+  ]);
   await seedRows(cfg, T, 0, 2000);
   await discovery.discover(discovery.byKind('postgres')!, { table: T });
   adapter = await PostgresShardAdapter.open(cfg, { batchRows: 200, defaultGraceMs: 100 });
@@ -55,7 +67,9 @@ after(async () => {
   await ledger?.close();
   await dropShardedTable(cfg, T).catch(() => undefined);
   await dropShardedTable(cfg, LATE).catch(() => undefined);
-  await driver.executeQuery('MATCH (x) WHERE (x:Table OR x:Partition) AND x.id CONTAINS $id DETACH DELETE x', { id }).catch(() => undefined);
+  await driver
+    .executeQuery('MATCH (x) WHERE (x:Table OR x:Partition) AND x.id CONTAINS $id DETACH DELETE x', { id })
+    .catch(() => undefined);
   await discovery.close();
   await driver.close();
 });
@@ -65,11 +79,20 @@ test('what the catalog does not hold is rejected with a catalog reason, and noth
   const before0 = await loadRoutes(adapter.coord, T);
   const rows0 = await readAll(cfg, T);
   const hostile: [AnyCommand, RegExp][] = [
-    [cmd(`nosuch_${id}`.slice(0, 40), 'partition', 'split', { partition: 's0' }, { splitAt: '10' }), /^catalog: table nosuch_\S+ of pg-shards is not in the catalog/],
+    [
+      cmd(`nosuch_${id}`.slice(0, 40), 'partition', 'split', { partition: 's0' }, { splitAt: '10' }),
+      /^catalog: table nosuch_\S+ of pg-shards is not in the catalog/,
+    ],
     [cmd(T, 'partition', 'split', { partition: 's7' }, { splitAt: '10' }), /^catalog: partition s7 of \S+ is not in the catalog/],
     [cmd(T, 'partition', 'merge', { partition: 's0' }, { with: 's8' }), /^catalog: partition s8/],
-    [cmd(T, 'shard', 'move', { partition: 's0', sourceNode: 'node2', targetNode: 'node1' }), /^catalog: stale: the catalog has \S+\/s0 on node0, the command moves it from node2/],
-    [cmd(T, 'shard', 'move', { partition: 's0', sourceNode: 'node0', targetNode: 'node987' }), /^catalog: node node987 of pg-shards is not in the catalog/],
+    [
+      cmd(T, 'shard', 'move', { partition: 's0', sourceNode: 'node2', targetNode: 'node1' }),
+      /^catalog: stale: the catalog has \S+\/s0 on node0, the command moves it from node2/,
+    ],
+    [
+      cmd(T, 'shard', 'move', { partition: 's0', sourceNode: 'node0', targetNode: 'node987' }),
+      /^catalog: node node987 of pg-shards is not in the catalog/,
+    ],
   ];
   for (const [c, why] of hostile) {
     assert.equal(await engine.run(c), 'REJECTED', `${c.action} ${JSON.stringify(c.params)}`);
@@ -91,11 +114,19 @@ test('a command the catalog has not caught up with is accepted after one redisco
   assert.equal(await engine.run(split), 'SUCCEEDED', reasonOf(split));
 
   // Another executor (no catalog check) moves s1 of T; the catalog still has it on node1.
-  const plain = new ExecutorEngine({ executorName: 'exec-catalog-plain', adapters: [adapter], ledger, emit: async (r) => void results.push(r), bytesPerSecond: 1e12 });
+  const plain = new ExecutorEngine({
+    executorName: 'exec-catalog-plain',
+    adapters: [adapter],
+    ledger,
+    emit: async (r) => void results.push(r),
+    bytesPerSecond: 1e12,
+  });
   const first = cmd(T, 'shard', 'move', { partition: 's1', sourceNode: 'node1', targetNode: 'node2' });
   assert.equal(await plain.run(first), 'SUCCEEDED', reasonOf(first));
   const { records } = await driver.executeQuery(
-    `MATCH (:Table {source: 'pg-shards', name: $t})-[:HAS_PARTITION]->(:Partition {name: 's1'})-[:PLACED_ON {role: 'primary'}]->(n:Node) RETURN n.name AS node`, { t: T });
+    `MATCH (:Table {source: 'pg-shards', name: $t})-[:HAS_PARTITION]->(:Partition {name: 's1'})-[:PLACED_ON {role: 'primary'}]->(n:Node) RETURN n.name AS node`,
+    { t: T },
+  );
   assert.equal(records[0]?.get('node'), 'node1', 'the catalog has not seen the first move yet');
   // The next move names the store's truth (node2): stale in the graph, right after rediscovery.
   const second = cmd(T, 'shard', 'move', { partition: 's1', sourceNode: 'node2', targetNode: 'node0' });
@@ -107,7 +138,8 @@ test('a command the catalog has not caught up with is accepted after one redisco
 test('Neo4j unreachable: required rejects with the reason, optional leaves it to the store checks', { timeout: 120_000 }, async () => {
   const dead = createCatalogDriver({ ...cfg, neo4jUri: 'bolt://127.0.0.1:1' });
   try {
-    const validator = (mode: CatalogCheckMode) => new CatalogValidator(dead, Discovery.open(cfg, dead, { kinds: ['postgres'] }), NAMES, { mode });
+    const validator = (mode: CatalogCheckMode) =>
+      new CatalogValidator(dead, Discovery.open(cfg, dead, { kinds: ['postgres'] }), NAMES, { mode });
     const req = cmd(T, 'partition', 'split', { partition: 's0' }, { splitAt: '500' });
     assert.equal(await engineWith(validator('required'), 'exec-catalog-required').run(req), 'REJECTED');
     assert.match(reasonOf(req), /^the federation catalog \(Neo4j\) is unavailable/);

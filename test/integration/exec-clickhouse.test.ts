@@ -59,13 +59,20 @@ async function makeTable(name: string): Promise<void> {
 
 /** What must not change when a command is refused or rolled back. */
 async function snapshot(name: string) {
-  const t = await one<{ engine: string; pk: string; ef: string }>(`SELECT engine, partition_key AS pk, engine_full AS ef FROM system.tables WHERE database = '${DB}' AND name = '${name}'`);
-  const s = await one<{ c: string; h: string }>(`SELECT count() AS c, sum(cityHash64(id, ts, k, v, isNull(n), assumeNotNull(n))) AS h FROM ${DB}.${name}`);
+  const t = await one<{ engine: string; pk: string; ef: string }>(
+    `SELECT engine, partition_key AS pk, engine_full AS ef FROM system.tables WHERE database = '${DB}' AND name = '${name}'`,
+  );
+  const s = await one<{ c: string; h: string }>(
+    `SELECT count() AS c, sum(cityHash64(id, ts, k, v, isNull(n), assumeNotNull(n))) AS h FROM ${DB}.${name}`,
+  );
   return { ...t, ...s };
 }
 
 async function workTables(name: string): Promise<string[]> {
-  const rs = await ch.query({ query: `SELECT name FROM system.tables WHERE database = '${DB}' AND position(name, '${name}__sc') = 1`, format: 'JSONEachRow' });
+  const rs = await ch.query({
+    query: `SELECT name FROM system.tables WHERE database = '${DB}' AND position(name, '${name}__sc') = 1`,
+    format: 'JSONEachRow',
+  });
   return ((await rs.json()) as { name: string }[]).map((r) => r.name);
 }
 
@@ -75,7 +82,12 @@ async function workTables(name: string): Promise<string[]> {
  */
 function startWriter(name: string, intervalMs: number) {
   // Refusals during the write pause are expected: the writer's client does not log them.
-  const w = createClient({ url: cfg.clickhouseUrl, username: cfg.clickhouseUser, password: cfg.clickhousePassword, log: { level: ClickHouseLogLevel.OFF } });
+  const w = createClient({
+    url: cfg.clickhouseUrl,
+    username: cfg.clickhouseUser,
+    password: cfg.clickhousePassword,
+    log: { level: ClickHouseLogLevel.OFF },
+  });
   const acked: number[] = [];
   let refused = 0;
   let stop = false;
@@ -113,7 +125,8 @@ function startWriter(name: string, intervalMs: number) {
 
 async function assertAllAcked(name: string, acked: number[]): Promise<void> {
   assert.ok(acked.length > 0, 'the writer was acknowledged at least once');
-  const lo = Math.min(...acked), hi = Math.max(...acked);
+  const lo = Math.min(...acked),
+    hi = Math.max(...acked);
   const r = await one<{ c: string; u: string; lo: string; hi: string }>(
     `SELECT count() AS c, uniqExact(id) AS u, min(id) AS lo, max(id) AS hi FROM ${DB}.${name} WHERE id >= ${lo} AND id <= ${hi}`,
   );
@@ -133,7 +146,13 @@ async function childMain(): Promise<void> {
     beforeSwitch: async () => void process.kill(process.pid, 'SIGKILL'),
   });
   const ledger = await CommandLedger.open(cfg.pgNodes[0]!);
-  const engine = new ExecutorEngine({ executorName: 'exec-ch-child', adapters: [adapter], ledger, emit: async () => {}, bytesPerSecond: 1e12 });
+  const engine = new ExecutorEngine({
+    executorName: 'exec-ch-child',
+    adapters: [adapter],
+    ledger,
+    emit: async () => {},
+    bytesPerSecond: 1e12,
+  });
   const status = await engine.run(cmd);
   process.stdout.write(`finished ${status}\n`);
   process.exit(3); // the test expects the kill
@@ -181,7 +200,14 @@ if (process.env.EXEC_CH_CHILD) {
     let adapter: ClickHouseAdapter;
     let engine: ExecutorEngine;
     const engineWith = (a: ClickHouseAdapter, signal?: AbortSignal, bytesPerSecond = 1e12) =>
-      new ExecutorEngine({ executorName: 'exec-ch-test', adapters: [a], ledger, emit: async (r) => void results.push(r), bytesPerSecond, signal });
+      new ExecutorEngine({
+        executorName: 'exec-ch-test',
+        adapters: [a],
+        ledger,
+        emit: async (r) => void results.push(r),
+        bytesPerSecond,
+        signal,
+      });
     const last = (cmd: AnyCommand) => results.filter((r) => r.commandId === cmd.commandId).at(-1)!;
     let repartitioned: AnyCommand;
 
@@ -190,7 +216,10 @@ if (process.env.EXEC_CH_CHILD) {
       await makeTable(T);
       ledger = await CommandLedger.open(cfg.pgNodes[0]!);
       // A short pause after each online batch, so the writer's rows arrive while the copy runs.
-      adapter = ClickHouseAdapter.open(cfg, { ...baseOpts, afterBatch: async (_b, phase) => void (phase === 'online' && (await sleep(15))) });
+      adapter = ClickHouseAdapter.open(cfg, {
+        ...baseOpts,
+        afterBatch: async (_b, phase) => void (phase === 'online' && (await sleep(15))),
+      });
       engine = engineWith(adapter);
     });
 
@@ -224,20 +253,32 @@ if (process.env.EXEC_CH_CHILD) {
       assert.equal(status, 'SUCCEEDED', `reason: ${r.reason}`);
       assert.equal(r.verified, true);
       assert.ok(r.bytesMoved > 2 * RATE, `bytes moved ${r.bytesMoved}`);
-      assert.ok(r.durationMs >= (Math.ceil(r.bytesMoved / (RATE + 100_000)) - 1) * 1000, `throttled: ${r.bytesMoved} bytes in ${r.durationMs} ms at ${RATE} B/s`);
+      assert.ok(
+        r.durationMs >= (Math.ceil(r.bytesMoved / (RATE + 100_000)) - 1) * 1000,
+        `throttled: ${r.bytesMoved} bytes in ${r.durationMs} ms at ${RATE} B/s`,
+      );
       assert.ok(ackedDuring > 0, 'the writer was acknowledged while the repartition ran');
-      assert.ok(results.some((x) => x.commandId === repartitioned.commandId && x.status === 'RUNNING' && x.progress > 0), 'progress was reported');
-      t.diagnostic(`rows copied ${r.rowsCopied} (${r.bytesMoved} bytes in ${r.durationMs} ms), batches ${r.details.batches}, rounds ${r.details.rounds}, write pause ${r.details.writePauseMs} ms, writer acked ${writer.acked.length} rows, refused ${writer.refused()} times`);
+      assert.ok(
+        results.some((x) => x.commandId === repartitioned.commandId && x.status === 'RUNNING' && x.progress > 0),
+        'progress was reported',
+      );
+      t.diagnostic(
+        `rows copied ${r.rowsCopied} (${r.bytesMoved} bytes in ${r.durationMs} ms), batches ${r.details.batches}, rounds ${r.details.rounds}, write pause ${r.details.writePauseMs} ms, writer acked ${writer.acked.length} rows, refused ${writer.refused()} times`,
+      );
 
       const now = await snapshot(T);
       assert.equal(now.engine, 'MergeTree');
       assert.equal(now.pk, 'cityHash64(k) % 4', 'system.tables shows the new partition key');
       assert.match(now.ef, /ORDER BY \(id, ts\)/);
       assert.match(now.ef, /index_granularity = 1024/);
-      const orig = await one<{ c: string; h: string }>(`SELECT count() AS c, sum(cityHash64(id, ts, k, v, isNull(n), assumeNotNull(n))) AS h FROM ${DB}.${T} WHERE id < ${WRITER_BASE}`);
+      const orig = await one<{ c: string; h: string }>(
+        `SELECT count() AS c, sum(cityHash64(id, ts, k, v, isNull(n), assumeNotNull(n))) AS h FROM ${DB}.${T} WHERE id < ${WRITER_BASE}`,
+      );
       assert.deepEqual({ c: orig.c, h: orig.h }, { c: before.c, h: before.h }, 'the original rows: same count and checksum');
       await assertAllAcked(T, writer.acked);
-      const parts = await one<{ p: string }>(`SELECT uniqExact(partition_id) AS p FROM system.parts WHERE database = '${DB}' AND table = '${T}' AND active`);
+      const parts = await one<{ p: string }>(
+        `SELECT uniqExact(partition_id) AS p FROM system.parts WHERE database = '${DB}' AND table = '${T}' AND active`,
+      );
       assert.ok(Number(parts.p) <= 4, `at most 4 partitions, got ${parts.p}`);
       assert.deepEqual(await workTables(T), [], 'shadow, gate and old table are gone');
 
@@ -252,13 +293,30 @@ if (process.env.EXEC_CH_CHILD) {
       const before = await snapshot(T_FAIL);
       const ac = new AbortController();
       const cases: { opts: (cmd: AnyCommand) => ClickHouseAdapterOptions; match: RegExp }[] = [
-        { opts: () => ({ afterBatch: async (b) => { if (b === 3) throw new Error('injected failure after batch 3'); } }), match: /injected failure after batch 3/ },
-        { opts: () => ({ beforeSwitch: async () => { throw new Error('injected failure in the write pause'); } }), match: /injected failure in the write pause/ },
+        {
+          opts: () => ({
+            afterBatch: async (b) => {
+              if (b === 3) throw new Error('injected failure after batch 3');
+            },
+          }),
+          match: /injected failure after batch 3/,
+        },
+        {
+          opts: () => ({
+            beforeSwitch: async () => {
+              throw new Error('injected failure in the write pause');
+            },
+          }),
+          match: /injected failure in the write pause/,
+        },
         {
           // A row that is not in the original slips into the copy: the checksum must catch it.
           opts: (cmd) => ({
             afterBatch: async (b) => {
-              if (b === 1) await sql(`INSERT INTO ${DB}.${workNames(T_FAIL, cmd.commandId).shadow} (id, ts, k, v) VALUES (999, '2024-02-01 00:00:00', 'k1', 0)`);
+              if (b === 1)
+                await sql(
+                  `INSERT INTO ${DB}.${workNames(T_FAIL, cmd.commandId).shadow} (id, ts, k, v) VALUES (999, '2024-02-01 00:00:00', 'k1', 0)`,
+                );
             },
           }),
           match: /verification failed/,
@@ -290,7 +348,11 @@ if (process.env.EXEC_CH_CHILD) {
       // Left fenced: the name serves the read gate (a view of the original), writes are refused.
       const mid = await one<{ engine: string }>(`SELECT engine FROM system.tables WHERE database = '${DB}' AND name = '${T_CRASH}'`);
       assert.equal(mid.engine, 'View');
-      assert.equal((await one<{ c: string }>(`SELECT count() AS c FROM ${DB}.${T_CRASH}`)).c, before.c, 'reads are served during the pause');
+      assert.equal(
+        (await one<{ c: string }>(`SELECT count() AS c FROM ${DB}.${T_CRASH}`)).c,
+        before.c,
+        'reads are served during the pause',
+      );
       await assert.rejects(sql(`INSERT INTO ${DB}.${T_CRASH} (id) VALUES (1)`));
       assert.equal((await ledger.get(cmd.commandId))?.status, 'RUNNING');
 
@@ -321,7 +383,10 @@ if (process.env.EXEC_CH_CHILD) {
       const bad: [AnyCommand, RegExp][] = [
         [chCommand('exec_ch_no_such_table', 'repartition', { partitionBy: 'toDate', partitionColumn: 'ts' }), /unknown table/],
         [chCommand(`x; DROP TABLE ${T}`, 'repartition', { partitionBy: 'toDate', partitionColumn: 'ts' }), /not a plain identifier/],
-        [chCommand(T, 'repartition', { partitionBy: 'toDate', partitionColumn: `ts); DROP TABLE ${DB}.${T} --` }), /not a plain column name/],
+        [
+          chCommand(T, 'repartition', { partitionBy: 'toDate', partitionColumn: `ts); DROP TABLE ${DB}.${T} --` }),
+          /not a plain column name/,
+        ],
         [chCommand(T, 'repartition', { partitionBy: `toYYYYMM(ts)) ENGINE = Log --`, partitionColumn: 'ts' }), /not one of/],
         [chCommand(T, 'repartition', { partitionBy: 'toDate', partitionColumn: 'nope' }), /column nope does not exist/],
         [chCommand(T, 'repartition', { partitionBy: 'toDate', partitionColumn: 'k' }), /needs a Date or DateTime column/],
@@ -330,7 +395,10 @@ if (process.env.EXEC_CH_CHILD) {
         [chCommand(T, 'repartition', { partitionBy: 'intDiv', partitionColumn: 'id', partitionN: '0' }), /outside 1\./],
         [chCommand(T, 'repartition', { partitionBy: 'intDiv', partitionColumn: 'id', partitionN: '1; DROP' }), /not a whole number/],
         [chCommand(T, 'repartition', { partitionBy: 'column', partitionColumn: 'id' }), /about \d+ partitions \(limit 500\)/],
-        [chCommand(T, 'repartition', { partitionBy: 'toDate', partitionColumn: 'ts', database: 'system' }), /not one this executor may change/],
+        [
+          chCommand(T, 'repartition', { partitionBy: 'toDate', partitionColumn: 'ts', database: 'system' }),
+          /not one this executor may change/,
+        ],
         [chCommand(T, 'repartition', { partitionBy: 'toDate', partitionColumn: 'ts', graceMs: '-1' }), /graceMs/],
         [chCommand(`${T}__scn_0123abcd`, 'repartition', { partitionBy: 'toDate', partitionColumn: 'ts' }), /work table/],
         [chCommand(T, 'precompute', { template: 'sum_by', groupBy: 'k', value: 'k' }), /not numeric/],
@@ -360,11 +428,19 @@ if (process.env.EXEC_CH_CHILD) {
       await writer.stop();
       const r = last(cmd);
       assert.equal(status, 'SUCCEEDED', `reason: ${r.reason}`);
-      t.diagnostic(`view attached after ${r.details.attempts} attempt(s); backfilled ${r.rowsCopied} rows; verified ${r.verified}; writer acked ${writer.acked.length}`);
+      t.diagnostic(
+        `view attached after ${r.details.attempts} attempt(s); backfilled ${r.rowsCopied} rows; verified ${r.verified}; writer acked ${writer.acked.length}`,
+      );
       const view = await one<{ engine: string }>(`SELECT engine FROM system.tables WHERE database = '${DB}' AND name = '${T}__pc_by_k_mv'`);
       assert.equal(view.engine, 'MaterializedView');
-      const rs1 = await ch.query({ query: `SELECT k AS g, count() AS c, round(sum(v), 3) AS s FROM ${DB}.${T} GROUP BY g ORDER BY g`, format: 'JSONEachRow' });
-      const rs2 = await ch.query({ query: `SELECT sc_grp AS g, sum(sc_n) AS c, round(sum(sc_total), 3) AS s FROM ${DB}.${T}__pc_by_k GROUP BY g ORDER BY g`, format: 'JSONEachRow' });
+      const rs1 = await ch.query({
+        query: `SELECT k AS g, count() AS c, round(sum(v), 3) AS s FROM ${DB}.${T} GROUP BY g ORDER BY g`,
+        format: 'JSONEachRow',
+      });
+      const rs2 = await ch.query({
+        query: `SELECT sc_grp AS g, sum(sc_n) AS c, round(sum(sc_total), 3) AS s FROM ${DB}.${T}__pc_by_k GROUP BY g ORDER BY g`,
+        format: 'JSONEachRow',
+      });
       const want = await rs1.json();
       assert.ok(want.length > 3);
       assert.deepEqual(await rs2.json(), want, 'the precomputation equals the aggregate over the table (backfill + forwarded rows)');

@@ -61,7 +61,13 @@ describe('kafka executor: add partitions, redelivery, hostile commands', {}, () 
     });
     ledger = await CommandLedger.open(cfg.pgNodes[0]!);
     adapter = KafkaTopicAdapter.open(cfg, { maxPartitions: 64, maxIncrease: 16 });
-    engine = new ExecutorEngine({ executorName: 'exec-kafka-test', adapters: [adapter], ledger, emit: async (r) => void results.push(r), bytesPerSecond: 1e12 });
+    engine = new ExecutorEngine({
+      executorName: 'exec-kafka-test',
+      adapters: [adapter],
+      ledger,
+      emit: async (r) => void results.push(r),
+      bytesPerSecond: 1e12,
+    });
   });
 
   after(async () => {
@@ -73,7 +79,22 @@ describe('kafka executor: add partitions, redelivery, hostile commands', {}, () 
 
   test('a topic over capacity grows to the asked count, verified in the metadata', async () => {
     assert.equal(await partitions(TOPIC), 2);
-    grown = kafkaCommand(TOPIC, { partitions: '6' }, { evidence: { seriesId: null, currentLoad: 900, forecastPeak: 2400, forecastLower: 2000, forecastUpper: 2800, peakAt: null, capacity: 1000, model: 'test' } });
+    grown = kafkaCommand(
+      TOPIC,
+      { partitions: '6' },
+      {
+        evidence: {
+          seriesId: null,
+          currentLoad: 900,
+          forecastPeak: 2400,
+          forecastLower: 2000,
+          forecastUpper: 2800,
+          peakAt: null,
+          capacity: 1000,
+          model: 'test',
+        },
+      },
+    );
     const status = await engine.run(grown);
     const r = last(grown);
     assert.equal(status, 'SUCCEEDED', `reason: ${r.reason}`);
@@ -83,7 +104,10 @@ describe('kafka executor: add partitions, redelivery, hostile commands', {}, () 
     const md = await admin.fetchTopicMetadata({ topics: [TOPIC] });
     const parts = md.topics[0]!.partitions;
     assert.equal(parts.length, 6);
-    assert.ok(parts.every((p) => p.leader >= 0), 'every partition has a leader');
+    assert.ok(
+      parts.every((p) => p.leader >= 0),
+      'every partition has a leader',
+    );
 
     // A topic whose name is not an identifier: params.topic, table = its alias.
     const dotted = kafkaCommand(topicAlias(DOTTED), { topic: DOTTED, partitions: '3' });
@@ -115,7 +139,25 @@ describe('kafka executor: add partitions, redelivery, hostile commands', {}, () 
       [kafkaCommand(TOPIC, {}), /not a whole number/],
       [kafkaCommand('__consumer_offsets', { partitions: '60' }), /internal topic/],
       [kafkaCommand(COMPACTED, { partitions: '4' }), /compacted/],
-      [kafkaCommand(TOPIC, { partitions: '8' }, { evidence: { seriesId: null, currentLoad: 10, forecastPeak: 20, forecastLower: 10, forecastUpper: 30, peakAt: null, capacity: 1000, model: null } }), /no overload/],
+      [
+        kafkaCommand(
+          TOPIC,
+          { partitions: '8' },
+          {
+            evidence: {
+              seriesId: null,
+              currentLoad: 10,
+              forecastPeak: 20,
+              forecastLower: 10,
+              forecastUpper: 30,
+              peakAt: null,
+              capacity: 1000,
+              model: null,
+            },
+          },
+        ),
+        /no overload/,
+      ],
       [kafkaCommand(TOPIC, { partitions: '8' }, { store: 'other-kafka' }), /no executor/],
     ];
     for (const [cmd, reason] of bad) {

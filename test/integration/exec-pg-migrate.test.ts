@@ -14,7 +14,7 @@ import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
 import { readPrecomputed } from '../../executors/postgres/design.js';
 import { createShardedTable, dropShardedTable, listNodes, loadRoutes, lookupRoute } from '../../stores/postgres/layout.js';
 import { PgPools, q } from '../../stores/postgres/nodes.js';
-import { AckedLoad, diffRows, readAll, rowsChecksum, seedRows, type Row } from '../../demo/workload.js';
+import { AckedLoad, diffRows, readAll, rowsChecksum, seedRows } from '../../demo/workload.js';
 import type { ExecutionContext, Outcome } from '../../executors/types.js';
 
 const cfg = loadConfig();
@@ -36,10 +36,16 @@ async function reachable(): Promise<string | null> {
 }
 const skip = await reachable();
 
-const command = (kind: 'partition' | 'shard', action: string, fields: Record<string, unknown>, params: Record<string, string> = {}): AnyCommand =>
-  testCommand('exec-pg-test', TABLE, kind, action, fields, params);
+const command = (
+  kind: 'partition' | 'shard',
+  action: string,
+  fields: Record<string, unknown>,
+  params: Record<string, string> = {},
+): AnyCommand => testCommand('exec-pg-test', TABLE, kind, action, fields, params);
 
-function context(resumeFrom: Record<string, string> | null = null): ExecutionContext & { saved: Record<string, string> | null; reports: number } {
+function context(
+  resumeFrom: Record<string, string> | null = null,
+): ExecutionContext & { saved: Record<string, string> | null; reports: number } {
   const ctx = {
     saved: null as Record<string, string> | null,
     reports: 0,
@@ -61,17 +67,20 @@ function context(resumeFrom: Record<string, string> | null = null): ExecutionCon
 
 describe('postgres executor: online migrations under load', { skip: skip ?? false }, () => {
   let adapter: PostgresShardAdapter;
-  let before0: Map<string, Row>;
   const pools = new PgPools({ executor: false });
 
   before(async () => {
-    await createShardedTable(cfg, TABLE, [
-      { shard: 's0', lo: null, hi: 10_000, node: 'node0' },
-      { shard: 's1', lo: 10_000, hi: null, node: 'node1' },
-    ], { replace: true });
+    await createShardedTable(
+      cfg,
+      TABLE,
+      [
+        { shard: 's0', lo: null, hi: 10_000, node: 'node0' },
+        { shard: 's1', lo: 10_000, hi: null, node: 'node1' },
+      ],
+      { replace: true },
+    );
     await seedRows(cfg, TABLE, 0, ROWS);
     adapter = await PostgresShardAdapter.open(cfg, { batchRows: 1000, defaultGraceMs: 300 });
-    before0 = (await readAll(cfg, TABLE)).rows;
   });
 
   after(async () => {
@@ -112,11 +121,14 @@ describe('postgres executor: online migrations under load', { skip: skip ?? fals
     await underLoad(t, command('partition', 'split', { partition: 's1' }, { splitAt: '15000' }), [20_000, 21_000]);
     const r = (await loadRoutes(adapter.coord, TABLE))!;
     assert.equal(r.version, v0 + 1);
-    assert.deepEqual(r.shards.map((s) => [s.shard, s.lo, s.hi, s.node, s.state, s.owner]), [
-      ['s0', null, '10000', 'node0', 'active', null],
-      ['s1', '10000', '15000', 'node1', 'active', null],
-      ['s2', '15000', null, 'node1', 'active', null],
-    ]);
+    assert.deepEqual(
+      r.shards.map((s) => [s.shard, s.lo, s.hi, s.node, s.state, s.owner]),
+      [
+        ['s0', null, '10000', 'node0', 'active', null],
+        ['s1', '10000', '15000', 'node1', 'active', null],
+        ['s2', '15000', null, 'node1', 'active', null],
+      ],
+    );
     assert.deepEqual(await lookupRoute(adapter.coord, TABLE, 15_000), { shard: 's2', node: 'node1', version: v0 + 1, replicas: [] });
     assert.equal((await lookupRoute(adapter.coord, TABLE, 14_999))!.shard, 's1');
   });
@@ -124,17 +136,24 @@ describe('postgres executor: online migrations under load', { skip: skip ?? fals
   test('merge s2 back into s1 under load', async (t) => {
     await underLoad(t, command('partition', 'merge', { partition: 's1' }, { with: 's2' }), [21_000, 22_000]);
     const r = (await loadRoutes(adapter.coord, TABLE))!;
-    assert.deepEqual(r.shards.map((s) => [s.shard, s.lo, s.hi, s.node]), [
-      ['s0', null, '10000', 'node0'],
-      ['s1', '10000', null, 'node1'],
-    ]);
+    assert.deepEqual(
+      r.shards.map((s) => [s.shard, s.lo, s.hi, s.node]),
+      [
+        ['s0', null, '10000', 'node0'],
+        ['s1', '10000', null, 'node1'],
+      ],
+    );
     const node1 = (await listNodes(adapter.coord)).find((x) => x.node === 'node1')!;
     const left = await q(pools.get(node1.url), `SELECT 1 FROM pg_tables WHERE tablename = 'exec_pg_orders__s2'`);
     assert.equal(left.length, 0, 'the merged-away table is dropped after the grace period');
   });
 
   test('move s0 from node0 to node2 under load (copy, capture/replay, verify, switch, drop after grace)', async (t) => {
-    const out = await underLoad(t, command('shard', 'move', { partition: 's0', sourceNode: 'node0', targetNode: 'node2' }, { graceMs: '500' }), [22_000, 23_000]);
+    const out = await underLoad(
+      t,
+      command('shard', 'move', { partition: 's0', sourceNode: 'node0', targetNode: 'node2' }, { graceMs: '500' }),
+      [22_000, 23_000],
+    );
     assert.ok(Number(out.details?.switchPauseMs) < 5_000);
     const r = (await loadRoutes(adapter.coord, TABLE))!;
     assert.equal(r.shards.find((s) => s.shard === 's0')!.node, 'node2');
@@ -198,7 +217,11 @@ describe('postgres executor: online migrations under load', { skip: skip ?? fals
         g.total += Number(r.amount);
         want.set(r.customer_id!, g);
       }
-      const got = await readPrecomputed({ pools, coord: adapter.coord, urlOf: async (node) => (await listNodes(adapter.coord)).find((x) => x.node === node)!.url }, TABLE, 'by_cust');
+      const got = await readPrecomputed(
+        { pools, coord: adapter.coord, urlOf: async (node) => (await listNodes(adapter.coord)).find((x) => x.node === node)!.url },
+        TABLE,
+        'by_cust',
+      );
       assert.equal(got.size, want.size);
       for (const [g, w] of want) {
         assert.equal(got.get(g)?.n, w.n, `group ${g}`);

@@ -33,14 +33,42 @@ const skip = (await reachable()) ?? (cfg.pgNodes.length < 2 ? 'needs 2 PostgreSQ
 
 let n = 0;
 const base = (kind: string, action: string) => ({
-  kind, action, commandId: `exec-pg-res-${process.pid}-${Date.now()}-${++n}`, issuedAt: Date.now(), deadline: Date.now() + 600_000,
-  store: 'pg-shards', storeKind: 'postgres', params: {} as Record<string, string>,
-  evidence: { seriesId: null, currentLoad: 0, forecastPeak: 0, forecastLower: 0, forecastUpper: 0, peakAt: null, capacity: null, model: null },
-  expectedBenefit: 0, expectedCost: 0, estimatedDurationMs: 0, requiresApproval: false, policy: 'test', explanation: 'test',
+  kind,
+  action,
+  commandId: `exec-pg-res-${process.pid}-${Date.now()}-${++n}`,
+  issuedAt: Date.now(),
+  deadline: Date.now() + 600_000,
+  store: 'pg-shards',
+  storeKind: 'postgres',
+  params: {} as Record<string, string>,
+  evidence: {
+    seriesId: null,
+    currentLoad: 0,
+    forecastPeak: 0,
+    forecastLower: 0,
+    forecastUpper: 0,
+    peakAt: null,
+    capacity: null,
+    model: null,
+  },
+  expectedBenefit: 0,
+  expectedCost: 0,
+  estimatedDurationMs: 0,
+  requiresApproval: false,
+  policy: 'test',
+  explanation: 'test',
 });
-const resource = (action: 'scale_out' | 'scale_in', node: string | null, params: Record<string, string> = {}) => ({ ...base('resource', action), node, params }) as AnyCommand;
-const move = (partition: string, targetNode: string) => ({ ...base('shard', 'move'), table: TABLE, partition, sourceNode: null, targetNode }) as AnyCommand;
-const ctx = (): ExecutionContext => ({ signal: new AbortController().signal, resumeFrom: null, report: async () => {}, throttle: async () => {}, checkpoint: async () => {} });
+const resource = (action: 'scale_out' | 'scale_in', node: string | null, params: Record<string, string> = {}) =>
+  ({ ...base('resource', action), node, params }) as AnyCommand;
+const move = (partition: string, targetNode: string) =>
+  ({ ...base('shard', 'move'), table: TABLE, partition, sourceNode: null, targetNode }) as AnyCommand;
+const ctx = (): ExecutionContext => ({
+  signal: new AbortController().signal,
+  resumeFrom: null,
+  report: async () => {},
+  throttle: async () => {},
+  checkpoint: async () => {},
+});
 
 describe('local resource adapter: scale_out / scale_in of PostgreSQL nodes', { skip: skip ?? false }, () => {
   let res: LocalPgResourceAdapter;
@@ -50,10 +78,15 @@ describe('local resource adapter: scale_out / scale_in of PostgreSQL nodes', { s
   before(async () => {
     res = await LocalPgResourceAdapter.open(cfg);
     pgA = await PostgresShardAdapter.open(cfg, { defaultGraceMs: 100 });
-    await createShardedTable(cfg, TABLE, [
-      { shard: 's0', lo: null, hi: 1000, node: 'node0' },
-      { shard: 's1', lo: 1000, hi: null, node: 'node1' },
-    ], { replace: true });
+    await createShardedTable(
+      cfg,
+      TABLE,
+      [
+        { shard: 's0', lo: null, hi: 1000, node: 'node0' },
+        { shard: 's1', lo: 1000, hi: null, node: 'node1' },
+      ],
+      { replace: true },
+    );
     await seedRows(cfg, TABLE, 0, 3000);
   });
 

@@ -28,7 +28,12 @@ const ROWS = 12_000;
 
 /** Commands made so far; also spreads each scenario's new keys apart. */
 let n = 0;
-const command = (kind: 'partition' | 'shard', action: string, fields: Record<string, unknown>, params: Record<string, string> = {}): AnyCommand => {
+const command = (
+  kind: 'partition' | 'shard',
+  action: string,
+  fields: Record<string, unknown>,
+  params: Record<string, string> = {},
+): AnyCommand => {
   n++;
   return testCommand('exec-pg-safe', TABLE, kind, action, fields, params);
 };
@@ -127,18 +132,32 @@ if (process.env.EXEC_PG_CHILD) {
       (await q(pools.get(await urlOf(node)), 'SELECT 1 FROM pg_tables WHERE tablename = $1', [physical])).length > 0;
     const sameRouting = (a: TableRoutes, b: TableRoutes) => {
       assert.equal(b.version, a.version, 'routing version unchanged');
-      assert.deepEqual(b.shards.map((s) => [s.shard, s.lo, s.hi, s.node, s.state, s.owner]), a.shards.map((s) => [s.shard, s.lo, s.hi, s.node, s.state, s.owner]));
+      assert.deepEqual(
+        b.shards.map((s) => [s.shard, s.lo, s.hi, s.node, s.state, s.owner]),
+        a.shards.map((s) => [s.shard, s.lo, s.hi, s.node, s.state, s.owner]),
+      );
     };
 
     before(async () => {
-      await createShardedTable(cfg, TABLE, [
-        { shard: 's0', lo: null, hi: 6_000, node: 'node0' },
-        { shard: 's1', lo: 6_000, hi: null, node: 'node1' },
-      ], { replace: true });
+      await createShardedTable(
+        cfg,
+        TABLE,
+        [
+          { shard: 's0', lo: null, hi: 6_000, node: 'node0' },
+          { shard: 's1', lo: 6_000, hi: null, node: 'node1' },
+        ],
+        { replace: true },
+      );
       await seedRows(cfg, TABLE, 0, ROWS);
       adapter = await PostgresShardAdapter.open(cfg, { batchRows: 500, defaultGraceMs: 200 });
       ledger = await CommandLedger.open(cfg.pgNodes[0]!);
-      engine = new ExecutorEngine({ executorName: 'exec-pg-test', adapters: [adapter], ledger, emit: async (r) => void results.push(r), bytesPerSecond: 1e12 });
+      engine = new ExecutorEngine({
+        executorName: 'exec-pg-test',
+        adapters: [adapter],
+        ledger,
+        emit: async (r) => void results.push(r),
+        bytesPerSecond: 1e12,
+      });
       await q(pools.get(cfg.pgNodes[0]!), 'CREATE TABLE IF NOT EXISTS exec_pg_canary (x int)');
     });
 
@@ -154,14 +173,23 @@ if (process.env.EXEC_PG_CHILD) {
       const before0 = await snapshot();
       const hostile: [AnyCommand, RegExp][] = [
         [command('partition', 'split', { table: 'no_such_table', partition: 's0' }, { splitAt: '10' }), /unknown table/],
-        [command('partition', 'split', { table: 'orders; drop table exec_pg_canary', partition: 's0' }, { splitAt: '10' }), /not a plain identifier/],
+        [
+          command('partition', 'split', { table: 'orders; drop table exec_pg_canary', partition: 's0' }, { splitAt: '10' }),
+          /not a plain identifier/,
+        ],
         [command('partition', 'split', { partition: 's0"; drop table exec_pg_canary; --' }, { splitAt: '10' }), /not a plain identifier/],
         [command('partition', 'split', { partition: 's9' }, { splitAt: '10' }), /unknown shard/],
         [command('partition', 'split', { partition: 's0' }, { splitAt: '6000' }), /not below the shard's upper bound/],
         [command('partition', 'split', { partition: 's1' }, { splitAt: '-5' }), /not above the shard's lower bound/],
-        [command('partition', 'split', { partition: 's1' }, { splitAt: '99999999999999999999' }), /outside the bigint range|not an integer/],
+        [
+          command('partition', 'split', { partition: 's1' }, { splitAt: '99999999999999999999' }),
+          /outside the bigint range|not an integer/,
+        ],
         [command('partition', 'split', { partition: 's1' }, { splitAt: '1e9' }), /not an integer key/],
-        [command('partition', 'split', { partition: 's1' }, { splitAt: '7000', newShard: 'x; drop table exec_pg_canary' }), /not a plain identifier/],
+        [
+          command('partition', 'split', { partition: 's1' }, { splitAt: '7000', newShard: 'x; drop table exec_pg_canary' }),
+          /not a plain identifier/,
+        ],
         [command('partition', 'merge', { partition: 's0' }, { with: 's1' }), /different nodes/],
         [command('shard', 'move', { partition: 's0', targetNode: 'node0' }), /already on node0/],
         [command('shard', 'move', { partition: 's0', targetNode: 'node42' }), /unknown node/],
@@ -170,7 +198,10 @@ if (process.env.EXEC_PG_CHILD) {
         [command('shard', 'dereplicate', { partition: 's0', targetNode: 'node2' }), /no replica/],
         [command('partition', 'composite_index', {}, { columns: 'id; drop table exec_pg_canary' }), /not a plain identifier/],
         [command('partition', 'composite_index', {}, { columns: 'customer_id,nope' }), /does not exist/],
-        [command('partition', 'derived_attribute', {}, { name: 'd', expression: "lower(payload)); drop table exec_pg_canary; --" }), /not one of the allowed templates/],
+        [
+          command('partition', 'derived_attribute', {}, { name: 'd', expression: 'lower(payload)); drop table exec_pg_canary; --' }),
+          /not one of the allowed templates/,
+        ],
         [command('partition', 'derived_attribute', {}, { name: 'd', expression: 'pg_sleep(10)' }), /not one of the allowed templates/],
         [command('partition', 'precompute', {}, { template: 'select * from pg_shadow', groupBy: 'customer_id' }), /template/],
       ];
@@ -199,7 +230,11 @@ if (process.env.EXEC_PG_CHILD) {
       assert.equal(now.count, before0.count);
       assert.equal(now.sum, before0.sum);
       assert.equal(mid.routes.version, before0.routes.version, 'hostile commands changed no routing');
-      assert.equal((await q(pools.get(cfg.pgNodes[0]!), `SELECT 1 FROM pg_tables WHERE tablename = 'exec_pg_canary'`)).length, 1, 'canary table survives');
+      assert.equal(
+        (await q(pools.get(cfg.pgNodes[0]!), `SELECT 1 FROM pg_tables WHERE tablename = 'exec_pg_canary'`)).length,
+        1,
+        'canary table survives',
+      );
     });
 
     test('a failure midway rolls the move back: target dropped, routing unchanged → ROLLED_BACK', async () => {
@@ -250,7 +285,8 @@ if (process.env.EXEC_PG_CHILD) {
         afterBatch: async (b, plan) => {
           // Corrupt a copied row behind the executor's back (bypassing capture): the final
           // verification must catch it.
-          if (b === 2) await q(pools.get(await urlOf(plan.targetNode)), `UPDATE public.exec_pg_safe__s0 SET payload = 'corrupt' WHERE id = 10`);
+          if (b === 2)
+            await q(pools.get(await urlOf(plan.targetNode)), `UPDATE public.exec_pg_safe__s0 SET payload = 'corrupt' WHERE id = 10`);
         },
       });
       try {
@@ -267,7 +303,14 @@ if (process.env.EXEC_PG_CHILD) {
     async function crashAndResume(t: { diagnostic(m: string): void }, crash: string, params: Record<string, string>) {
       const start = (await readAll(cfg, TABLE)).rows;
       const before0 = await snapshot();
-      const load = new AckedLoad(cfg, TABLE, { lo: 0, hi: ROWS, newKeysFrom: 100_000 + n * 1000, newKeysTo: 100_000 + n * 1000 + 900, writers: 2, pauseMs: 2 });
+      const load = new AckedLoad(cfg, TABLE, {
+        lo: 0,
+        hi: ROWS,
+        newKeysFrom: 100_000 + n * 1000,
+        newKeysTo: 100_000 + n * 1000 + 900,
+        writers: 2,
+        pauseMs: 2,
+      });
       load.start();
       const cmd = command('shard', 'move', { partition: 's0', targetNode: 'node2', sourceNode: 'node0' }, params);
       const child = await runChild(cmd, crash);
@@ -277,12 +320,20 @@ if (process.env.EXEC_PG_CHILD) {
       t.diagnostic(`killed at ${crash}: checkpoint ${JSON.stringify({ ...inflight!.state, plan: undefined })}`);
       // Restart: a fresh engine over the same ledger picks the command up again.
       const resumedResults: CommandResult[] = [];
-      const engine2 = new ExecutorEngine({ executorName: 'exec-pg-restarted', adapters: [adapter], ledger, emit: async (r) => void resumedResults.push(r), bytesPerSecond: 1e12 });
+      const engine2 = new ExecutorEngine({
+        executorName: 'exec-pg-restarted',
+        adapters: [adapter],
+        ledger,
+        emit: async (r) => void resumedResults.push(r),
+        bytesPerSecond: 1e12,
+      });
       const status = await engine2.run(cmd);
       await new Promise((r) => setTimeout(r, 200));
       const stats = await load.stop();
       const final = resumedResults.at(-1)!;
-      t.diagnostic(`resumed: ${status} ${final.reason ?? ''} ${JSON.stringify(final.details)}; load ${JSON.stringify({ ...stats, errors: stats.errors.slice(0, 2) })}`);
+      t.diagnostic(
+        `resumed: ${status} ${final.reason ?? ''} ${JSON.stringify(final.details)}; load ${JSON.stringify({ ...stats, errors: stats.errors.slice(0, 2) })}`,
+      );
       assert.equal(resumedResults[0]!.status, 'ACCEPTED');
       assert.equal(resumedResults[0]!.details.resumed, 'true');
       const got = await readAll(cfg, TABLE);
@@ -316,9 +367,19 @@ if (process.env.EXEC_PG_CHILD) {
       assert.equal(child.signal, 'SIGKILL', child.out);
       const inflight = (await ledger.get(cmd.commandId))!;
       assert.equal(inflight.state.phase, 'switching');
-      assert.equal((await loadRoutes(adapter.coord, TABLE))!.shards.find((s) => s.shard === 's0')!.node, 'node2', 'routing not yet switched');
+      assert.equal(
+        (await loadRoutes(adapter.coord, TABLE))!.shards.find((s) => s.shard === 's0')!.node,
+        'node2',
+        'routing not yet switched',
+      );
       const res: CommandResult[] = [];
-      const engine2 = new ExecutorEngine({ executorName: 'exec-pg-restarted', adapters: [adapter], ledger, emit: async (r) => void res.push(r), bytesPerSecond: 1e12 });
+      const engine2 = new ExecutorEngine({
+        executorName: 'exec-pg-restarted',
+        adapters: [adapter],
+        ledger,
+        emit: async (r) => void res.push(r),
+        bytesPerSecond: 1e12,
+      });
       assert.equal(await engine2.run(cmd), 'SUCCEEDED', res.at(-1)?.reason ?? '');
       const stats = await load.stop();
       t.diagnostic(`load across the crash window: ${JSON.stringify({ ...stats, errors: stats.errors.slice(0, 2) })}`);
@@ -334,7 +395,10 @@ if (process.env.EXEC_PG_CHILD) {
       const { status, before0, final } = await crashAndResume(t, 'copy:3', { onResume: 'rollback' });
       assert.equal(status, 'ROLLED_BACK', final.reason ?? '');
       const now = (await loadRoutes(adapter.coord, TABLE))!;
-      assert.deepEqual(now.shards.map((s) => [s.shard, s.node, s.state, s.owner]), before0.routes.shards.map((s) => [s.shard, s.node, 'active', null]));
+      assert.deepEqual(
+        now.shards.map((s) => [s.shard, s.node, s.state, s.owner]),
+        before0.routes.shards.map((s) => [s.shard, s.node, 'active', null]),
+      );
       assert.equal(await tableOn('node2', 'exec_pg_safe__s0'), false, 'half-built target dropped');
     });
   });

@@ -18,11 +18,37 @@ const H = 6;
 const WINDOWS = 48;
 const MODEL = /^(seasonal_naive|holt_winters|global|ensemble\((seasonal_naive|holt_winters|global)\))$/;
 
-function aggregate(seriesId: string, source: string, table: string | null, keyBucket: string | null, windowStart: number, queries: number): WorkloadAggregate {
+function aggregate(
+  seriesId: string,
+  source: string,
+  table: string | null,
+  keyBucket: string | null,
+  windowStart: number,
+  queries: number,
+): WorkloadAggregate {
   return {
-    seriesId, windowStart, windowEnd: windowStart + STEP, source, table, keyBucket, partition: null, node: null,
-    queries, reads: queries, writes: 0, rowsRead: queries, rowsWritten: 0, errors: 0, unparsed: 0, lateMerged: 0,
-    latencySumMs: queries, latencyP50Ms: 1, latencyP95Ms: 2, latencyP99Ms: 3, hotKeys: [], coAccess: [],
+    seriesId,
+    windowStart,
+    windowEnd: windowStart + STEP,
+    source,
+    table,
+    keyBucket,
+    partition: null,
+    node: null,
+    queries,
+    reads: queries,
+    writes: 0,
+    rowsRead: queries,
+    rowsWritten: 0,
+    errors: 0,
+    unparsed: 0,
+    lateMerged: 0,
+    latencySumMs: queries,
+    latencyP50Ms: 1,
+    latencyP95Ms: 2,
+    latencyP99Ms: 3,
+    hotKeys: [],
+    coAccess: [],
   };
 }
 
@@ -34,13 +60,24 @@ test('forecast pipeline: every series with aggregates gets sane forecasts on sha
   const base = Math.floor(Date.now() / STEP) * STEP - WINDOWS * STEP;
   const level = (id: string): number => 20 + 7 * (id.length % 5);
   // A daily-like pattern with a 12-window season, a gap and a burst, never negative.
-  const value = (id: string, w: number): number => Math.round(level(id) * (1 + 0.6 * Math.sin((2 * Math.PI * w) / 12)) + ((w * 7 + id.length) % 3));
+  const value = (id: string, w: number): number =>
+    Math.round(level(id) * (1 + 0.6 * Math.sin((2 * Math.PI * w) / 12)) + ((w * 7 + id.length) % 3));
   const records = (ids: string[], upTo: number) =>
     ids.flatMap((id) => {
       const [, table, bucket] = id.split('|');
       return Array.from({ length: upTo }, (_, w) => w)
         .filter((w) => !(id.endsWith('k1') && w === 20)) // one missing window
-        .map((w) => ({ key: id, value: aggregate(id, source, table === '*' ? null : table!, bucket === '*' ? null : bucket!, base + w * STEP, id.endsWith('|k0') && w === 30 ? 40 * value(id, w) : value(id, w)) }));
+        .map((w) => ({
+          key: id,
+          value: aggregate(
+            id,
+            source,
+            table === '*' ? null : table!,
+            bucket === '*' ? null : bucket!,
+            base + w * STEP,
+            id.endsWith('|k0') && w === 30 ? 40 * value(id, w) : value(id, w),
+          ),
+        }));
     });
 
   const ctx = await openContext('forecast-pipeline-test', cfg);
@@ -57,7 +94,14 @@ test('forecast pipeline: every series with aggregates gets sane forecasts on sha
       () => undefined, // other producers' records are not this test's business
     );
   });
-  const stage = await startForecast(ctx, { groupId: uniq('fc-pipeline-test'), stepMs: STEP, horizon: H, season: 12, checkpointFile: null, sources: [source] });
+  const stage = await startForecast(ctx, {
+    groupId: uniq('fc-pipeline-test'),
+    stepMs: STEP,
+    horizon: H,
+    season: 12,
+    checkpointFile: null,
+    sources: [source],
+  });
   try {
     // First a set of series with every window, so the pipeline forecasts window WINDOWS-2.
     // ... and one window a year ahead (a producer with a wrong clock): counted, not forecast,
@@ -86,19 +130,33 @@ test('forecast pipeline: every series with aggregates gets sane forecasts on sha
         assert.match(f.model, MODEL, `${id}: model name`);
         assert.equal(f.backend, stage.backend);
         assert.equal(f.intervalLevel, 0.9);
-        assert.deepEqual(f.points.map((p) => p.horizon), Array.from({ length: H }, (_, i) => i + 1), `${id}: horizon steps`);
+        assert.deepEqual(
+          f.points.map((p) => p.horizon),
+          Array.from({ length: H }, (_, i) => i + 1),
+          `${id}: horizon steps`,
+        );
         for (const p of f.points) {
           assert.equal(p.ts, f.originTs + p.horizon * STEP, `${id}: point time`);
           assert.ok([p.lower, p.predicted, p.upper].every(Number.isFinite), `${id}: finite`);
-          assert.ok(0 <= p.lower && p.lower <= p.predicted && p.predicted <= p.upper, `${id} h=${p.horizon}: 0 ≤ ${p.lower} ≤ ${p.predicted} ≤ ${p.upper}`);
+          assert.ok(
+            0 <= p.lower && p.lower <= p.predicted && p.predicted <= p.upper,
+            `${id} h=${p.horizon}: 0 ≤ ${p.lower} ≤ ${p.predicted} ≤ ${p.upper}`,
+          );
           // Sane: within the range the series moved in, with some room.
-          assert.ok(p.predicted >= 0.5 * lo && p.predicted <= 1.5 * hi, `${id} h=${p.horizon}: ${p.predicted} outside the sent range [${lo}, ${hi}]`);
+          assert.ok(
+            p.predicted >= 0.5 * lo && p.predicted <= 1.5 * hi,
+            `${id} h=${p.horizon}: ${p.predicted} outside the sent range [${lo}, ${hi}]`,
+          );
         }
       }
     }
     // Everything the stage published for this source arrived.
     const count = () => [...seen.values()].reduce((n, l) => n + l.length, 0);
-    await eventually(async () => (count() === stage.forecasts() ? true : undefined), 30_000, `all ${stage.forecasts()} published forecasts`);
+    await eventually(
+      async () => (count() === stage.forecasts() ? true : undefined),
+      30_000,
+      `all ${stage.forecasts()} published forecasts`,
+    );
   } finally {
     decoding.unsubscribe();
     await stage.stop();

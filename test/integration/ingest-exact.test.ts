@@ -31,7 +31,14 @@ const sources = Array.from({ length: 6 }, (_, i) => `exact_${id}_s${i}`);
 const partitionKeys = { orders: { column: 'id', bounds: [250, 500, 750] }, users: { column: 'uid', bounds: [1000] } };
 
 type Kind = 'normal' | 'garbage' | 'invalid' | 'late' | 'ooo';
-interface Planned { kind: Kind; source: string; partition: number; ev?: QueryEvent; touches: string[]; rw: 'read' | 'write' }
+interface Planned {
+  kind: Kind;
+  source: string;
+  partition: number;
+  ev?: QueryEvent;
+  touches: string[];
+  rw: 'read' | 'write';
+}
 
 const bucketOf = (bounds: number[], v: number) => `k${bounds.filter((b) => b <= v).length}`;
 
@@ -69,7 +76,9 @@ function plan(): Planned[] {
       const lo = key % 1000;
       const hi = Math.min(999, lo + 30);
       sql = `UPDATE orders SET status = 'x' WHERE id BETWEEN ${lo} AND ${hi}`;
-      touches = [...new Set([bucketOf(partitionKeys.orders.bounds, lo), bucketOf(partitionKeys.orders.bounds, hi)])].map((b) => `orders|${b}`);
+      touches = [...new Set([bucketOf(partitionKeys.orders.bounds, lo), bucketOf(partitionKeys.orders.bounds, hi)])].map(
+        (b) => `orders|${b}`,
+      );
       rw = 'write';
     } else if (shape === 2) {
       sql = `SELECT o.id, u.name FROM orders o JOIN users u ON o.uid = u.uid WHERE u.uid = ${key}`;
@@ -81,17 +90,39 @@ function plan(): Planned[] {
       rw = 'write';
     }
     const ev: QueryEvent = {
-      eventId: `${id}-${i}`, ts, source, dialect: 'postgres', database: 'shop', sql, fingerprint: null,
-      tables: kind === 'invalid' ? ['orders'] : [], operation: null, durationMs: (i % 20) + 0.5,
-      rowsRead: shape === 3 ? 0 : 1 + (i % 3), rowsWritten: rw === 'write' ? 1 : 0, node: null, partition: null,
-      keyValues: {}, client: null, status: i % 50 === 0 ? 'error' : 'ok', txId: null,
+      eventId: `${id}-${i}`,
+      ts,
+      source,
+      dialect: 'postgres',
+      database: 'shop',
+      sql,
+      fingerprint: null,
+      tables: kind === 'invalid' ? ['orders'] : [],
+      operation: null,
+      durationMs: (i % 20) + 0.5,
+      rowsRead: shape === 3 ? 0 : 1 + (i % 3),
+      rowsWritten: rw === 'write' ? 1 : 0,
+      node: null,
+      partition: null,
+      keyValues: {},
+      client: null,
+      status: i % 50 === 0 ? 'error' : 'ok',
+      txId: null,
     };
     out.push({ kind, source, partition, ev, touches, rw });
   }
   return out;
 }
 
-interface Counts { queries: number; reads: number; writes: number; rowsRead: number; rowsWritten: number; errors: number; unparsed: number }
+interface Counts {
+  queries: number;
+  reads: number;
+  writes: number;
+  rowsRead: number;
+  rowsWritten: number;
+  errors: number;
+  unparsed: number;
+}
 const zero = (): Counts => ({ queries: 0, reads: 0, writes: 0, rowsRead: 0, rowsWritten: 0, errors: 0, unparsed: 0 });
 
 function expected(events: Planned[]): Map<string, Counts> {
@@ -117,7 +148,9 @@ function expected(events: Planned[]): Map<string, Counts> {
   return m;
 }
 
-test('100,000 events: aggregates equal independent exact counts, DLQ = garbage + invalid + late, across a restart', { timeout: 600_000 }, async () => {
+test('100,000 events: aggregates equal independent exact counts, DLQ = garbage + invalid + late, across a restart', {
+  timeout: 600_000,
+}, async () => {
   const events = plan();
   const ctx = await openContext('ingest-exact-test', { ...cfg, partitionKeys });
   const topic = { ...TOPICS.queries, name: topicName, partitions: PARTITIONS };
@@ -129,7 +162,11 @@ test('100,000 events: aggregates equal independent exact counts, DLQ = garbage +
   // Readers of the outputs, subscribed before anything is produced; filtered to this run.
   const aggs: WorkloadAggregate[] = [];
   const letters: DeadLetter[] = [];
-  const aggReader = await consumeTopics(ctx.kafka, { groupId: `${group}-aggs`, topics: [TOPICS.aggregates.name, TOPICS.dlq.name], fromBeginning: true });
+  const aggReader = await consumeTopics(ctx.kafka, {
+    groupId: `${group}-aggs`,
+    topics: [TOPICS.aggregates.name, TOPICS.dlq.name],
+    fromBeginning: true,
+  });
   aggReader.batches$.subscribe(async (ms) => {
     for (const m of ms) {
       if (m.topic === TOPICS.aggregates.name) {
@@ -147,8 +184,16 @@ test('100,000 events: aggregates equal independent exact counts, DLQ = garbage +
     let run: Planned[] = [];
     const flush = async () => {
       if (run.length === 0) return;
-      if (run[0]!.kind === 'garbage') await ctx.producer.sendRaw(topicName, run.map((p) => ({ key: p.source, value: Buffer.from(`garbage ${p.source} not avro`), partition: p.partition })));
-      else await ctx.producer.send(topicName, run.map((p) => ({ key: p.source, value: p.ev!, partition: p.partition })));
+      if (run[0]!.kind === 'garbage')
+        await ctx.producer.sendRaw(
+          topicName,
+          run.map((p) => ({ key: p.source, value: Buffer.from(`garbage ${p.source} not avro`), partition: p.partition })),
+        );
+      else
+        await ctx.producer.send(
+          topicName,
+          run.map((p) => ({ key: p.source, value: p.ev!, partition: p.partition })),
+        );
       run = [];
     };
     for (let i = from; i < to; i++) {
@@ -183,7 +228,8 @@ test('100,000 events: aggregates equal independent exact counts, DLQ = garbage +
     await sendFast(N / 2, N);
     // One closing event per partition, far ahead, closes every window of the workload.
     const closers = Array.from({ length: PARTITIONS }, (_, p) => ({
-      key: `closer-${p}`, partition: p,
+      key: `closer-${p}`,
+      partition: p,
       value: { ...events.find((x) => x.ev)!.ev!, eventId: `${id}-closer-${p}`, source: `closer_${id}`, ts: T0 + SPAN + 60_000 },
     }));
     await ctx.producer.send(topicName, closers);
@@ -193,10 +239,14 @@ test('100,000 events: aggregates equal independent exact counts, DLQ = garbage +
     const garbage = events.filter((p) => p.kind === 'garbage').length;
     const invalid = events.filter((p) => p.kind === 'invalid').length;
     assert.ok(late > 100 && garbage > 100 && invalid > 100, 'the distribution has every kind');
-    await eventually(async () => {
-      const got = new Set(aggs.map((a) => `${a.seriesId}@${a.windowStart}`));
-      return [...want.keys()].every((k) => got.has(k)) && letters.length >= garbage + invalid + late ? true : undefined;
-    }, 300_000, 'every expected aggregate and dead letter');
+    await eventually(
+      async () => {
+        const got = new Set(aggs.map((a) => `${a.seriesId}@${a.windowStart}`));
+        return [...want.keys()].every((k) => got.has(k)) && letters.length >= garbage + invalid + late ? true : undefined;
+      },
+      300_000,
+      'every expected aggregate and dead letter',
+    );
     await sleep(2000); // anything extra (a duplicate) would have arrived by now
 
     // Aggregates: exactly one per (series, window), equal to the independent counts.
@@ -211,8 +261,17 @@ test('100,000 events: aggregates equal independent exact counts, DLQ = garbage +
     for (const [k, c] of want) {
       const a = byKey.get(k)![0]!;
       assert.deepEqual(
-        { queries: a.queries, reads: a.reads, writes: a.writes, rowsRead: a.rowsRead, rowsWritten: a.rowsWritten, errors: a.errors, unparsed: a.unparsed },
-        c, `counts of ${k}`,
+        {
+          queries: a.queries,
+          reads: a.reads,
+          writes: a.writes,
+          rowsRead: a.rowsRead,
+          rowsWritten: a.rowsWritten,
+          errors: a.errors,
+          unparsed: a.unparsed,
+        },
+        c,
+        `counts of ${k}`,
       );
     }
     const totalQueries = [...byKey.values()].filter((v) => v[0]!.table === null).reduce((n, v) => n + v[0]!.queries, 0);
@@ -234,7 +293,11 @@ test('100,000 events: aggregates equal independent exact counts, DLQ = garbage +
     const replayed = metric(/^shardcast_ingest_events_total\{outcome="replayed"\} (\d+)/m);
     assert.ok(received > N / 2 + PARTITIONS, `the second run re-read the open windows' events: received ${received}`);
     assert.ok(replayed > 0, 'and skipped or did not re-report what the first run had accounted for');
-    assert.equal(metric(/^shardcast_pipeline_dead_lettered_total\{pipeline="ingest"\} (\d+)/m) + firstLetters, letters.length, 'dead letters sent, by the two runs together');
+    assert.equal(
+      metric(/^shardcast_pipeline_dead_lettered_total\{pipeline="ingest"\} (\d+)/m) + firstLetters,
+      letters.length,
+      'dead letters sent, by the two runs together',
+    );
     assert.match(text, /^shardcast_consumer_lag\{pipeline="ingest",topic="shardcast\.test\.queries\.[^"]+",partition="0"\} \d+/m);
     assert.match(text, /^shardcast_pipeline_dead_lettered_total\{pipeline="ingest"\} \d+/m);
   } finally {
@@ -249,4 +312,3 @@ test('100,000 events: aggregates equal independent exact counts, DLQ = garbage +
     await ctx.close();
   }
 });
-

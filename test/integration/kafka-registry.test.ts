@@ -53,7 +53,10 @@ test('BACKWARD compatibility: a compatible evolution registers, an incompatible 
   const topic = { ...TOPICS.queries, name: uniq('shardcast.test.evolve') };
   const base = loadSchema('QueryEvent').json as { fields: object[] };
   const v1 = await serde.registerTopic(topic, base);
-  const v2 = await serde.registerTopic(topic, { ...base, fields: [...base.fields, { name: 'region', type: ['null', 'string'], default: null }] });
+  const v2 = await serde.registerTopic(topic, {
+    ...base,
+    fields: [...base.fields, { name: 'region', type: ['null', 'string'], default: null }],
+  });
   assert.notEqual(v1, v2);
   // A new required field without a default cannot read old data: BACKWARD forbids it.
   await assert.rejects(serde.registerTopic(topic, { ...base, fields: [...base.fields, { name: 'tenant', type: 'string' }] }));
@@ -64,26 +67,60 @@ test('Avro through Kafka and the registry; consumer group commits resume after t
   await provisionTopics(kafka, [topic]);
   await serde.registerTopic(topic);
   const events: QueryEvent[] = Array.from({ length: 20 }, (_, i) => ({
-    eventId: `e${i}`, ts: 1_700_000_000_000 + i, source: `s${i % 2}`, dialect: 'postgres', database: null,
-    sql: `SELECT * FROM t WHERE id = ${i}`, fingerprint: null, tables: ['t'], operation: 'select', durationMs: i,
-    rowsRead: 1, rowsWritten: 0, node: null, partition: null, keyValues: {}, client: null, status: 'ok', txId: null,
+    eventId: `e${i}`,
+    ts: 1_700_000_000_000 + i,
+    source: `s${i % 2}`,
+    dialect: 'postgres',
+    database: null,
+    sql: `SELECT * FROM t WHERE id = ${i}`,
+    fingerprint: null,
+    tables: ['t'],
+    operation: 'select',
+    durationMs: i,
+    rowsRead: 1,
+    rowsWritten: 0,
+    node: null,
+    partition: null,
+    keyValues: {},
+    client: null,
+    status: 'ok',
+    txId: null,
   }));
-  await producer.send(topic.name, events.slice(0, 10).map((e) => ({ key: e.source, value: e })));
+  await producer.send(
+    topic.name,
+    events.slice(0, 10).map((e) => ({ key: e.source, value: e })),
+  );
   const group = uniq('test-group');
 
   const first = await consumeTopics(kafka, { groupId: group, topics: [topic.name] });
   const got = await firstValueFrom(first.messages$.pipe(take(10), toArray()));
   const decoded = await Promise.all(got.map((m) => serde.decode<QueryEvent>(topic.name, m.value)));
-  assert.deepEqual(decoded.map((e) => e.eventId).sort(), events.slice(0, 10).map((e) => e.eventId).sort());
+  assert.deepEqual(
+    decoded.map((e) => e.eventId).sort(),
+    events
+      .slice(0, 10)
+      .map((e) => e.eventId)
+      .sort(),
+  );
   await first.commit(latestPositions(got));
   await first.stop();
 
-  await producer.send(topic.name, events.slice(10).map((e) => ({ key: e.source, value: e })));
+  await producer.send(
+    topic.name,
+    events.slice(10).map((e) => ({ key: e.source, value: e })),
+  );
   const second = await consumeTopics(kafka, { groupId: group, topics: [topic.name] });
   const rest = await firstValueFrom(second.messages$.pipe(take(10), toArray()));
   await second.stop();
   const ids = (await Promise.all(rest.map((m) => serde.decode<QueryEvent>(topic.name, m.value)))).map((e) => e.eventId);
-  assert.deepEqual(ids.sort(), events.slice(10).map((e) => e.eventId).sort(), 'only the uncommitted half is redelivered');
+  assert.deepEqual(
+    ids.sort(),
+    events
+      .slice(10)
+      .map((e) => e.eventId)
+      .sort(),
+    'only the uncommitted half is redelivered',
+  );
 });
 
 test('bytes that are not a registered Avro message fail to decode with a reason', async () => {
@@ -92,6 +129,6 @@ test('bytes that are not a registered Avro message fail to decode with a reason'
   const bogusId = Buffer.from([0, 0x7f, 0xff, 0xff, 0xff, 1, 2]);
   await assert.rejects(serde.decode(TOPICS.queries.name, bogusId), /unknown schema id/);
   const wrongBody = Buffer.concat([Buffer.from([0]), Buffer.alloc(4), avro.Type.forSchema('string').toBuffer('x')]);
-  wrongBody.writeInt32BE((await serde.registry.getLatestSchemaId(`${TOPICS.queries.name}-value`)), 1);
+  wrongBody.writeInt32BE(await serde.registry.getLatestSchemaId(`${TOPICS.queries.name}-value`), 1);
   await assert.rejects(serde.decode(TOPICS.queries.name, wrongBody), /does not match schema/);
 });

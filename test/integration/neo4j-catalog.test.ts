@@ -19,7 +19,8 @@ test('constraints are created idempotently', async () => {
   assert.ok(names.includes('table_id') && names.includes('partition_id') && names.includes('series_id'));
   const idx = await driver.executeQuery('SHOW INDEXES YIELD name RETURN collect(name) AS names');
   const indexes = idx.records[0]!.get('names') as string[];
-  for (const n of ['table_name', 'partition_table', 'table_source', 'partition_source', 'topic_source']) assert.ok(indexes.includes(n), `index ${n}`);
+  for (const n of ['table_name', 'partition_table', 'table_source', 'partition_source', 'topic_source'])
+    assert.ok(indexes.includes(n), `index ${n}`);
 });
 
 test('the federation graph answers where a key lives, and moves replace the placement', async () => {
@@ -35,6 +36,8 @@ test('the federation graph answers where a key lives, and moves replace the plac
   await upsertPartition(driver, { source, database: 'shardcast', table: 'orders', name: 'p1', lo: 1000, hi: null, node: 'node0' });
   assert.deepEqual(await locateKey(driver, t, 5000), [{ partition: 'p1', node: 'node0', role: 'primary' }]);
   await recordCommand(driver, { commandId: uniq('cmd'), action: 'move', status: 'SUCCEEDED', explanation: 'test', tableId: tableId(t) });
-  const { records } = await driver.executeQuery('MATCH (c:Command)-[:CHANGED]->(t:Table {id: $id}) RETURN count(c) AS n', { id: tableId(t) });
+  const { records } = await driver.executeQuery('MATCH (c:Command)-[:CHANGED]->(t:Table {id: $id}) RETURN count(c) AS n', {
+    id: tableId(t),
+  });
   assert.equal(records[0]!.get('n'), 1);
 });

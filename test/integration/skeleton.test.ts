@@ -34,7 +34,10 @@ after(async () => {
 });
 
 test('one path through every stage, on the real stack', { timeout: 240_000 }, async () => {
-  await createShardedTable(cfg, table, [{ shard: 's0', lo: null, hi: 500, node: 'node0' }, { shard: 's1', lo: 500, hi: null, node: 'node1' }]);
+  await createShardedTable(cfg, table, [
+    { shard: 's0', lo: null, hi: 500, node: 'node0' },
+    { shard: 's1', lo: 500, hi: null, node: 'node1' },
+  ]);
   const ctx = await openContext('skeleton-test', cfg);
   const stages = {
     ingest: await startIngest(ctx, { groupId: 'skeleton-test-ingest', idleFlushMs: 500 }),
@@ -49,10 +52,17 @@ test('one path through every stage, on the real stack', { timeout: 240_000 }, as
     const lines: string[] = [];
     for (let w = 0; w < 12; w++) {
       for (let i = 0; i < 20 + w * 5; i++) {
-        lines.push(JSON.stringify({
-          eventId: `${id}-${w}-${i}`, ts: t0 + w * 1000 + i, source, dialect: 'postgres',
-          sql: `SELECT * FROM ${table} WHERE id = ${600 + (i % 50)}`, durationMs: 1, rowsRead: 1,
-        }));
+        lines.push(
+          JSON.stringify({
+            eventId: `${id}-${w}-${i}`,
+            ts: t0 + w * 1000 + i,
+            source,
+            dialect: 'postgres',
+            sql: `SELECT * FROM ${table} WHERE id = ${600 + (i % 50)}`,
+            durationMs: 1,
+            rowsRead: 1,
+          }),
+        );
       }
     }
     // A final event just after the last loaded window closes every earlier window; the idle
@@ -70,23 +80,55 @@ test('one path through every stage, on the real stack', { timeout: 240_000 }, as
     const db = cfg.clickhouseDatabase;
     try {
       const count = async (sql: string) => Number((await queryRows<{ c: string }>(ch, sql))[0]?.c ?? 0);
-      const aggregated = await eventually(async () => {
-        const q = await count(`SELECT sum(queries) AS c FROM ${db}.aggregates FINAL WHERE source = '${source}' AND table_name = ''`);
-        return q >= lines.length ? q : undefined;
-      }, 90_000, 'aggregates in ClickHouse');
+      const aggregated = await eventually(
+        async () => {
+          const q = await count(`SELECT sum(queries) AS c FROM ${db}.aggregates FINAL WHERE source = '${source}' AND table_name = ''`);
+          return q >= lines.length ? q : undefined;
+        },
+        90_000,
+        'aggregates in ClickHouse',
+      );
       // The idle flush closes the last window too: every event is counted exactly once.
       assert.equal(aggregated, lines.length, 'every event is counted exactly once');
-      await eventually(async () => ((await count(`SELECT count() AS c FROM ${db}.forecasts FINAL WHERE series_id LIKE '${source}|%'`)) > 0 ? true : undefined), 90_000, 'forecasts');
-      const commandIds = await eventually(async () => {
-        const rows = await queryRows<{ command_id: string }>(ch, `SELECT command_id FROM ${db}.commands FINAL WHERE table_name = '${table}'`);
-        return rows.length > 0 ? rows.map((r) => r.command_id) : undefined;
-      }, 90_000, 'a command for the table');
-      const resulted = await eventually(async () => {
-        const rows = await queryRows<{ command_id: string; status: string }>(ch, `SELECT command_id, status FROM ${db}.results FINAL WHERE command_id IN (${commandIds.map((c) => `'${c}'`).join(',')})`);
-        return rows.some((r) => ['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'REJECTED'].includes(r.status)) ? rows : undefined;
-      }, 120_000, 'an executor result for a command');
+      await eventually(
+        async () =>
+          (await count(`SELECT count() AS c FROM ${db}.forecasts FINAL WHERE series_id LIKE '${source}|%'`)) > 0 ? true : undefined,
+        90_000,
+        'forecasts',
+      );
+      const commandIds = await eventually(
+        async () => {
+          const rows = await queryRows<{ command_id: string }>(
+            ch,
+            `SELECT command_id FROM ${db}.commands FINAL WHERE table_name = '${table}'`,
+          );
+          return rows.length > 0 ? rows.map((r) => r.command_id) : undefined;
+        },
+        90_000,
+        'a command for the table',
+      );
+      const resulted = await eventually(
+        async () => {
+          const rows = await queryRows<{ command_id: string; status: string }>(
+            ch,
+            `SELECT command_id, status FROM ${db}.results FINAL WHERE command_id IN (${commandIds.map((c) => `'${c}'`).join(',')})`,
+          );
+          return rows.some((r) => ['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'REJECTED'].includes(r.status)) ? rows : undefined;
+        },
+        120_000,
+        'an executor result for a command',
+      );
       assert.ok(resulted.length > 0);
-      const dead = await eventually(async () => ((await count(`SELECT count() AS c FROM ${db}.dlq FINAL WHERE value_hex_prefix = '${Buffer.from(`garbage ${id}`).subarray(0, 32).toString('hex')}'`)) === 1 ? 1 : undefined), 60_000, 'the dead letter');
+      const dead = await eventually(
+        async () =>
+          (await count(
+            `SELECT count() AS c FROM ${db}.dlq FINAL WHERE value_hex_prefix = '${Buffer.from(`garbage ${id}`).subarray(0, 32).toString('hex')}'`,
+          )) === 1
+            ? 1
+            : undefined,
+        60_000,
+        'the dead letter',
+      );
       assert.equal(dead, 1);
     } finally {
       await ch.close();

@@ -15,9 +15,12 @@ import { stackStatus, stackUp } from '../../infra/stack.js';
 const cfg = loadConfig();
 const log = (line: string) => process.stderr.write(`  [stack] ${line}\n`);
 
-before(async () => {
-  await stackUp(cfg, { log });
-}, { timeout: 15 * 60_000 });
+before(
+  async () => {
+    await stackUp(cfg, { log });
+  },
+  { timeout: 15 * 60_000 },
+);
 
 test('kafka: admin lists topics', { skip: cfg.external.kafka && 'KAFKA_BROKERS is external' }, async () => {
   const admin = new Kafka({ clientId: 'stack-test', brokers: cfg.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
@@ -32,7 +35,9 @@ test('kafka: admin lists topics', { skip: cfg.external.kafka && 'KAFKA_BROKERS i
   }
 });
 
-test('schema registry: GET /subjects answers a JSON array', { skip: cfg.external.registry && 'SCHEMA_REGISTRY_URL is external' }, async () => {
+test('schema registry: GET /subjects answers a JSON array', {
+  skip: cfg.external.registry && 'SCHEMA_REGISTRY_URL is external',
+}, async () => {
   const res = await fetch(`${cfg.schemaRegistryUrl}/subjects`);
   assert.equal(res.status, 200);
   assert.ok(Array.isArray(await res.json()));

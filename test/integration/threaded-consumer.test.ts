@@ -42,7 +42,12 @@ test('the consumer thread hands over exactly what Kafka holds: every message onc
   const expected = (await collect(plain, n)).map(fingerprint).sort();
   await plain.stop();
 
-  const onThread = await consumeTopicsOnThread(cfg, { groupId: uniq('thread'), topics: [topic], clientId: 'test-thread', aheadMessages: 1000 });
+  const onThread = await consumeTopicsOnThread(cfg, {
+    groupId: uniq('thread'),
+    topics: [topic],
+    clientId: 'test-thread',
+    aheadMessages: 1000,
+  });
   const assigned = firstValueFrom(onThread.assignments$);
   const got = await collect(onThread, n);
   assert.deepEqual((await assigned).map((p) => p.partition).sort(), [0, 1, 2]);
@@ -68,7 +73,11 @@ test('commits made through the thread hold: a restarted group gets exactly the u
   await committed.disconnect();
   const next = new Map(offsets[0]!.partitions.map((p) => [p.partition, p]));
   for (const p of latestPositions(head)) {
-    assert.equal(next.get(p.partition)?.offset, String(Number(p.offset) + 1), `partition ${p.partition} resumes after its last handled offset`);
+    assert.equal(
+      next.get(p.partition)?.offset,
+      String(Number(p.offset) + 1),
+      `partition ${p.partition} resumes after its last handled offset`,
+    );
     assert.equal(next.get(p.partition)?.metadata, 'resume-state');
   }
 
@@ -85,7 +94,12 @@ test('commits made through the thread hold: a restarted group gets exactly the u
 
 test('drain completes the stream and commits still go through until stop', async () => {
   const topic = await topicWith(900);
-  const source = await consumeTopicsOnThread(cfg, { groupId: uniq('thread-drain'), topics: [topic], clientId: 'test-thread', aheadMessages: 100 });
+  const source = await consumeTopicsOnThread(cfg, {
+    groupId: uniq('thread-drain'),
+    topics: [topic],
+    clientId: 'test-thread',
+    aheadMessages: 100,
+  });
   const seen: Envelope<Buffer | null>[] = [];
   const done = lastValueFrom(source.batches$, { defaultValue: [] });
   source.batches$.subscribe((b) => seen.push(...b));
@@ -99,7 +113,10 @@ test('drain completes the stream and commits still go through until stop', async
 
 test('a consumer thread that cannot reach Kafka fails with the reason, it does not hang', async () => {
   await assert.rejects(
-    consumeTopicsOnThread({ kafkaBrokers: ['127.0.0.1:1'] }, { groupId: uniq('nowhere'), topics: ['shardcast.nothing'], clientId: 'test-thread' }),
+    consumeTopicsOnThread(
+      { kafkaBrokers: ['127.0.0.1:1'] },
+      { groupId: uniq('nowhere'), topics: ['shardcast.nothing'], clientId: 'test-thread' },
+    ),
     /consumer thread failed: .*(ECONNREFUSED|Connection|connect)/i,
   );
 });

@@ -22,7 +22,10 @@ after(async () => {
   await stackUp(cfg, { log });
 });
 
-test('down stops every process we started, and up brings the stack back', { skip: local.length === 0 && 'every service is external', timeout: 20 * 60_000 }, async (t) => {
+test('down stops every process we started, and up brings the stack back', {
+  skip: local.length === 0 && 'every service is external',
+  timeout: 20 * 60_000,
+}, async (t) => {
   await stackUp(cfg, { log });
   const pids = (await stackStatus(cfg)).flatMap((r) => (r.pid ? [{ name: r.name, pid: r.pid }] : []));
   assert.equal(pids.length, local.length, 'every local service should have a pid of ours');
@@ -38,7 +41,8 @@ test('down stops every process we started, and up brings the stack back', { skip
       assert.equal(r.state, 'down', `${r.name}: ${r.state} ${r.note ?? ''}`);
       assert.equal(r.pid, undefined);
     }
-    for (const s of local) for (const port of s.ports(cfg)) assert.equal(await portTaken(port), false, `${s.name}: port ${port} still taken`);
+    for (const s of local)
+      for (const port of s.ports(cfg)) assert.equal(await portTaken(port), false, `${s.name}: port ${port} still taken`);
   });
 
   await t.test('a pid file whose process is gone shows as stale', async () => {

@@ -47,8 +47,23 @@ test('event ids are stable for the same log line (re-reading the log deduplicate
 });
 
 test('helpers', () => {
-  assert.deepEqual([...parseParameters("parameters: $1 = '5', $2 = NULL")], [[1, '5'], [2, null]]);
-  assert.equal(inlineParameters('x = $1 OR y = $10', new Map([[1, 'a'], [10, '3']])), "x = 'a' OR y = 3");
+  assert.deepEqual(
+    [...parseParameters("parameters: $1 = '5', $2 = NULL")],
+    [
+      [1, '5'],
+      [2, null],
+    ],
+  );
+  assert.equal(
+    inlineParameters(
+      'x = $1 OR y = $10',
+      new Map([
+        [1, 'a'],
+        [10, '3'],
+      ]),
+    ),
+    "x = 'a' OR y = 3",
+  );
   assert.equal(operationOf('  with t as (select 1) select * from t'), 'select');
   assert.equal(operationOf('CREATE INDEX x ON y (z)'), 'ddl');
   assert.ok(Number.isNaN(parseLogTime('garbage')));

@@ -7,12 +7,13 @@ import { CommitChain } from '../../pipelines/commitChain.js';
 test('a batch whose work finishes first still commits after the one before it', async () => {
   const chain = new CommitChain();
   const commits: string[] = [];
-  const job = (name: string, workMs: number) => chain.run(async (earlier) => {
-    await sleep(workMs);
-    await earlier;
-    commits.push(name);
-    return name;
-  });
+  const job = (name: string, workMs: number) =>
+    chain.run(async (earlier) => {
+      await sleep(workMs);
+      await earlier;
+      commits.push(name);
+      return name;
+    });
   const results = await Promise.all([job('a', 40), job('b', 5), job('c', 1)]);
   assert.deepEqual(results, ['a', 'b', 'c']);
   assert.deepEqual(commits, ['a', 'b', 'c']);

@@ -58,7 +58,10 @@ test('config defaults agree with the port table', () => {
   assert.equal(portOf(defaults.neo4jUri, 0), NEO4J_BOLT_PORT);
   assert.equal(defaults.pgBasePort, PG_BASE_PORT);
   assert.equal(defaults.pgNodeCount, PG_NODE_COUNT);
-  assert.deepEqual(defaults.pgNodes.map((u) => portOf(u, 0)), pgPorts());
+  assert.deepEqual(
+    defaults.pgNodes.map((u) => portOf(u, 0)),
+    pgPorts(),
+  );
 });
 
 test('every published port of the table is published by docker-compose.yml, on loopback', () => {

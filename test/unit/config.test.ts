@@ -23,7 +23,8 @@ test('env overrides mark the service external', () => {
 test('a bad value is a one-line error naming the env key', () => {
   assert.throws(
     () => loadConfig({}, { SHARDCAST_WINDOW_MS: 'soon' }),
-    (err: unknown) => err instanceof ConfigError && /^config: SHARDCAST_WINDOW_MS: .*"soon"/.test(err.message) && !err.message.includes('\n'),
+    (err: unknown) =>
+      err instanceof ConfigError && /^config: SHARDCAST_WINDOW_MS: .*"soon"/.test(err.message) && !err.message.includes('\n'),
   );
   assert.throws(() => loadConfig({}, { NEO4J_URI: 'http://x' }), /NEO4J_URI/);
   assert.throws(() => loadConfig({}, { CLICKHOUSE_URL: 'not a url' }), /CLICKHOUSE_URL/);
@@ -37,8 +38,14 @@ test('flags win over env', () => {
 test('ingest fetch sizes: KiB per partition and per fetch, checked', () => {
   assert.deepEqual(loadConfig({}, {}).ingestFetchKiB, { perPartition: 512, total: 1536 });
   assert.deepEqual(loadConfig({}, { SHARDCAST_INGEST_FETCH_KIB: ' 4096, 10240 ' }).ingestFetchKiB, { perPartition: 4096, total: 10240 });
-  assert.throws(() => loadConfig({}, { SHARDCAST_INGEST_FETCH_KIB: '4096' }), /config: SHARDCAST_INGEST_FETCH_KIB: expected "PER_PARTITION,TOTAL"/);
-  assert.throws(() => loadConfig({}, { SHARDCAST_INGEST_FETCH_KIB: '2048,1024' }), /SHARDCAST_INGEST_FETCH_KIB: expected 64 <= PER_PARTITION <= TOTAL/);
+  assert.throws(
+    () => loadConfig({}, { SHARDCAST_INGEST_FETCH_KIB: '4096' }),
+    /config: SHARDCAST_INGEST_FETCH_KIB: expected "PER_PARTITION,TOTAL"/,
+  );
+  assert.throws(
+    () => loadConfig({}, { SHARDCAST_INGEST_FETCH_KIB: '2048,1024' }),
+    /SHARDCAST_INGEST_FETCH_KIB: expected 64 <= PER_PARTITION <= TOTAL/,
+  );
   assert.throws(() => loadConfig({}, { SHARDCAST_INGEST_FETCH_KIB: '8,1024' }), /SHARDCAST_INGEST_FETCH_KIB/);
   assert.equal(loadConfig({}, {}).ingestConsumerThread, 'on');
   assert.equal(loadConfig({}, { SHARDCAST_INGEST_CONSUMER_THREAD: 'off' }).ingestConsumerThread, 'off');

@@ -2,8 +2,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GiB, NOW, fc, flat, scenario, twoNodes } from './decide-helpers.js';
 import {
-  type PlanContext, planColocations, planDereplicas, planMerges, planMoves, planRekeys, planReplicas, planScaleIn, planScaleOut,
-  planSplits, planTemplateAdaptations, recommendKey, splitPoint, templateAction,
+  type PlanContext,
+  planColocations,
+  planDereplicas,
+  planMerges,
+  planMoves,
+  planRekeys,
+  planReplicas,
+  planScaleIn,
+  planScaleOut,
+  planSplits,
+  planTemplateAdaptations,
+  recommendKey,
+  splitPoint,
+  templateAction,
 } from '../../processors/decide/index.js';
 
 function ctx(...args: Parameters<typeof scenario>): PlanContext {
@@ -29,7 +41,14 @@ test('move: only partitions on a node forecast above target, to the node with ro
 test('split: at the forecast-weighted point from key-bucket forecasts, then one half moves', () => {
   const buckets = [0, 1, 2, 3].map((i) => ({ seriesId: `b${i}`, table: 't', lo: i * 25, hi: (i + 1) * 25 }));
   // p0 = [0,100): load 100, 300, 400, 200 per bucket → 40% of it lies below 50, the boundary closest to half
-  const f = [fc('b0', flat(100)), fc('b1', flat(300)), fc('b2', flat(400)), fc('b3', flat(200)), fc('t/p1', flat(100)), fc('t/p2', flat(100))];
+  const f = [
+    fc('b0', flat(100)),
+    fc('b1', flat(300)),
+    fc('b2', flat(400)),
+    fc('b3', flat(200)),
+    fc('t/p1', flat(100)),
+    fc('t/p2', flat(100)),
+  ];
   const cx = ctx(twoNodes({ buckets }), f, { risk: 0 });
   const pt = splitPoint(cx, cx.s.partitions.get('p0')!);
   assert.deepEqual(pt, { at: 50, leftShare: 0.4 });
@@ -37,7 +56,7 @@ test('split: at the forecast-weighted point from key-bucket forecasts, then one 
   assert.ok(cands.length > 0);
   const c = cands[0]!;
   assert.equal(c.ops[0]!.action, 'split');
-  assert.equal(c.ops[0]!.params['splitAt'], '50');
+  assert.equal(c.ops[0]!.params.splitAt, '50');
   const t = cx.s.clone();
   c.run(t);
   assert.equal(c.ops.length, 2);
@@ -52,8 +71,8 @@ test('merge: cold neighbours on the same node only', () => {
   const c = planMerges(ctx(twoNodes(), [fc('t/p0', flat(10)), fc('t/p1', flat(10)), fc('t/p2', flat(500))], { risk: 0 }));
   assert.equal(c.length, 1);
   assert.equal(c[0]!.ops[0]!.partition, 'p0');
-  assert.equal(c[0]!.ops[0]!.params['with'], 'p1');
-  assert.equal(c[0]!.ops[0]!.params['mergedId'], 't[0,200)');
+  assert.equal(c[0]!.ops[0]!.params.with, 'p1');
+  assert.equal(c[0]!.ops[0]!.params.mergedId, 't[0,200)');
 });
 
 test('replicate a read-hot partition; de-replicate a cold replica', () => {
@@ -130,32 +149,80 @@ test('scale in: drain the coldest node when the rest stay under the hysteresis b
 });
 
 test('rekey: the column set most queries filter on, composite when both columns co-occur', () => {
-  assert.deepEqual(recommendKey([{ table: 't', columns: ['tenant'], count: 80 }, { table: 't', columns: ['id'], count: 20 }], 0.6)?.columns, ['tenant']);
-  const both = recommendKey([{ table: 't', columns: ['tenant', 'ts'], count: 90 }, { table: 't', columns: ['id'], count: 10 }], 0.6);
+  assert.deepEqual(
+    recommendKey(
+      [
+        { table: 't', columns: ['tenant'], count: 80 },
+        { table: 't', columns: ['id'], count: 20 },
+      ],
+      0.6,
+    )?.columns,
+    ['tenant'],
+  );
+  const both = recommendKey(
+    [
+      { table: 't', columns: ['tenant', 'ts'], count: 90 },
+      { table: 't', columns: ['id'], count: 10 },
+    ],
+    0.6,
+  );
   assert.deepEqual(both?.columns, ['tenant', 'ts']);
-  assert.equal(recommendKey([{ table: 't', columns: ['a'], count: 50 }, { table: 't', columns: ['b'], count: 50 }], 0.6), null);
-  const c = planRekeys(ctx(twoNodes({ predicates: [{ table: 't', columns: ['tenant'], count: 900 }, { table: 't', columns: ['id'], count: 100 }] }), [], {}));
+  assert.equal(
+    recommendKey(
+      [
+        { table: 't', columns: ['a'], count: 50 },
+        { table: 't', columns: ['b'], count: 50 },
+      ],
+      0.6,
+    ),
+    null,
+  );
+  const c = planRekeys(
+    ctx(
+      twoNodes({
+        predicates: [
+          { table: 't', columns: ['tenant'], count: 900 },
+          { table: 't', columns: ['id'], count: 100 },
+        ],
+      }),
+      [],
+      {},
+    ),
+  );
   assert.equal(c.length, 1);
-  assert.equal(c[0]!.ops[0]!.params['keyColumns'], 'tenant');
+  assert.equal(c[0]!.ops[0]!.params.keyColumns, 'tenant');
 });
 
 test('templates: composite index, derived attribute, precomputation for hot templates', () => {
   const base = { table: 't', count: 1000, meanLatencyMs: 50, indexed: false };
   assert.equal(templateAction({ ...base, templateId: 'a', columns: ['x', 'y'], kind: 'point' }), 'composite_index');
-  assert.equal(templateAction({ ...base, templateId: 'b', columns: ['x'], kind: 'expression', expression: 'lower(x)' }), 'derived_attribute');
+  assert.equal(
+    templateAction({ ...base, templateId: 'b', columns: ['x'], kind: 'expression', expression: 'lower(x)' }),
+    'derived_attribute',
+  );
   assert.equal(templateAction({ ...base, templateId: 'c', columns: [], kind: 'aggregate' }), 'precompute');
   assert.equal(templateAction({ ...base, templateId: 'd', columns: ['x'], kind: 'point' }), null);
-  const c = planTemplateAdaptations(ctx(twoNodes({ templates: [
-    { ...base, templateId: 'a', columns: ['x', 'y'], kind: 'point' },
-    { ...base, templateId: 'cold', columns: ['x', 'y'], kind: 'point', count: 1 },
-  ] }), [], {}));
+  const c = planTemplateAdaptations(
+    ctx(
+      twoNodes({
+        templates: [
+          { ...base, templateId: 'a', columns: ['x', 'y'], kind: 'point' },
+          { ...base, templateId: 'cold', columns: ['x', 'y'], kind: 'point', count: 1 },
+        ],
+      }),
+      [],
+      {},
+    ),
+  );
   assert.equal(c.length, 1);
-  assert.equal(c[0]!.ops[0]!.params['columns'], 'x,y');
+  assert.equal(c[0]!.ops[0]!.params.columns, 'x,y');
 });
 
 /** Nodes n1..nK (capacity 1000), partitions [id, lo, hi, node], key buckets of 25 over the given ranges. */
 function custom(nodes: number, parts: [string, number, number, string][], bucketRanges: [number, number][]) {
-  const buckets = bucketRanges.flatMap(([lo, hi]) => Array.from({ length: (hi - lo) / 25 }, (_, i) => ({ seriesId: `b${lo + i * 25}`, table: 't', lo: lo + i * 25, hi: lo + (i + 1) * 25 })));
+  const buckets = bucketRanges.flatMap(([lo, hi]) =>
+    Array.from({ length: (hi - lo) / 25 }, (_, i) => ({ seriesId: `b${lo + i * 25}`, table: 't', lo: lo + i * 25, hi: lo + (i + 1) * 25 })),
+  );
   return {
     tables: [{ name: 't', store: 'pg', storeKind: 'postgres' as const, keyColumns: ['id'] }],
     nodes: Array.from({ length: nodes }, (_, i) => ({ id: `n${i + 1}`, store: 'pg', capacity: 1000 })),
@@ -166,7 +233,14 @@ function custom(nodes: number, parts: [string, number, number, string][], bucket
 
 test('scale out: a partition too big for the new node is split and the half that fits moves', () => {
   // p0 = [0,100) carries 1200/step (4 buckets of 300) on n1: no whole copy fits a node's target
-  const input = custom(2, [['p0', 0, 100, 'n1'], ['p1', 100, 200, 'n2']], [[0, 100]]);
+  const input = custom(
+    2,
+    [
+      ['p0', 0, 100, 'n1'],
+      ['p1', 100, 200, 'n2'],
+    ],
+    [[0, 100]],
+  );
   const f = [fc('b0', flat(300)), fc('b25', flat(300)), fc('b50', flat(300)), fc('b75', flat(300)), fc('t/p1', flat(500))];
   const cx = ctx(input, f, { risk: 0, provisioningMs: 300_000 });
   const [c] = planScaleOut(cx);
@@ -176,24 +250,45 @@ test('scale out: a partition too big for the new node is split and the half that
   const actions = c.ops.map((o) => o.action);
   assert.deepEqual(actions.slice(0, 3), ['scale_out', 'split', 'move']);
   assert.equal(c.ops[1]!.partition, 'p0');
-  assert.equal(c.ops[1]!.params['splitAt'], '50');
+  assert.equal(c.ops[1]!.params.splitAt, '50');
   const mv = c.ops[2]!;
   assert.deepEqual(mv.dependsOn, [0, 1], 'the move waits for the node and the split');
   assert.ok(mv.partition === 't[0,50)' || mv.partition === 't[50,100)');
-  assert.equal(mv.targetNode, c.ops[0]!.params['nodeId']);
-  assert.ok(t.peakUtil('n1', mv.finishStep) <= 0.85 + 1e-9, `n1 back under target once the half has moved (${t.peakUtil('n1', mv.finishStep)})`);
+  assert.equal(mv.targetNode, c.ops[0]!.params.nodeId);
+  assert.ok(
+    t.peakUtil('n1', mv.finishStep) <= 0.85 + 1e-9,
+    `n1 back under target once the half has moved (${t.peakUtil('n1', mv.finishStep)})`,
+  );
   // replayed on another scenario (the planner's reference run), the same ops
   const again = cx.s.clone();
   c.run(again);
-  assert.deepEqual(c.ops.map((o) => `${o.action}:${o.partition ?? ''}`), actions.map((a, i) => `${a}:${c.ops[i]!.partition ?? ''}`));
+  assert.deepEqual(
+    c.ops.map((o) => `${o.action}:${o.partition ?? ''}`),
+    actions.map((a, i) => `${a}:${c.ops[i]!.partition ?? ''}`),
+  );
   assert.ok(again.partitions.has('t[0,50)') && again.partitions.has('t[50,100)'));
 });
 
 test('scale in: a drained copy that fits nowhere whole is split and its halves placed', () => {
   // n1 and n2 at 550, n3 holds p3 at 400 (4 buckets of 100): under 85%, 300 of room on each, so
   // p3 fits nowhere whole and neither host can make room (one partition each, too big to move)
-  const input = custom(3, [['p0', 0, 100, 'n1'], ['p1', 100, 200, 'n2'], ['p3', 300, 400, 'n3']], [[300, 400]]);
-  const f = [fc('t/p0', flat(550)), fc('t/p1', flat(550)), fc('b300', flat(100)), fc('b325', flat(100)), fc('b350', flat(100)), fc('b375', flat(100))];
+  const input = custom(
+    3,
+    [
+      ['p0', 0, 100, 'n1'],
+      ['p1', 100, 200, 'n2'],
+      ['p3', 300, 400, 'n3'],
+    ],
+    [[300, 400]],
+  );
+  const f = [
+    fc('t/p0', flat(550)),
+    fc('t/p1', flat(550)),
+    fc('b300', flat(100)),
+    fc('b325', flat(100)),
+    fc('b350', flat(100)),
+    fc('b375', flat(100)),
+  ];
   const cx = ctx(input, f, { risk: 0, scale: { scaleInUtil: 0.85 } });
   const [c] = planScaleIn(cx);
   assert.ok(c, 'a scale-in is planned');
@@ -209,6 +304,9 @@ test('scale in: a drained copy that fits nowhere whole is split and its halves p
   const last = c.ops[c.ops.length - 1]!;
   assert.equal(last.action, 'scale_in');
   assert.equal(last.node, 'n3');
-  assert.deepEqual(last.dependsOn, c.ops.slice(0, -1).map((_, i) => i));
+  assert.deepEqual(
+    last.dependsOn,
+    c.ops.slice(0, -1).map((_, i) => i),
+  );
   for (const n of ['n1', 'n2']) assert.ok(t.peakUtil(n) <= 0.85 + 1e-9);
 });

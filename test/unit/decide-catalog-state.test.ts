@@ -10,10 +10,30 @@ import type { PlacementView } from '../../catalog/query.js';
 import type { AnyCommand } from '../../schemas/types.js';
 
 const NOW = 1_700_000_000_000;
-const part = (partition: string, lo: string | null, hi: string | null, node: string, replicas: string[] = []) =>
-  ({ table: 'orders', keyColumn: 'id', partition, lo, hi, rows: 1000, bytes: 65536, node, replicas });
-const cmd = (id: string, status: string, extra: Partial<PlacementView['commands'][number]> = {}) =>
-  ({ id, action: 'move', table: 'orders', partition: 's0', sourceNode: 'node0', targetNode: 'node1', status, issuedAt: NOW - 60_000, resultTs: null, deadline: null, ...extra });
+const part = (partition: string, lo: string | null, hi: string | null, node: string, replicas: string[] = []) => ({
+  table: 'orders',
+  keyColumn: 'id',
+  partition,
+  lo,
+  hi,
+  rows: 1000,
+  bytes: 65536,
+  node,
+  replicas,
+});
+const cmd = (id: string, status: string, extra: Partial<PlacementView['commands'][number]> = {}) => ({
+  id,
+  action: 'move',
+  table: 'orders',
+  partition: 's0',
+  sourceNode: 'node0',
+  targetNode: 'node1',
+  status,
+  issuedAt: NOW - 60_000,
+  resultTs: null,
+  deadline: null,
+  ...extra,
+});
 
 const view = (over: Partial<PlacementView> = {}): PlacementView => ({
   nodes: [
@@ -31,30 +51,63 @@ const TABLES = { orders: { column: 'id', bounds: [250, 500, 1000] } };
 
 test('nodes that are down, stopped or draining take no load; partitions on them are not planned; replicas there are dropped', () => {
   const s = stateFromCatalog(view(), TABLES, 'app', { now: NOW, capacity: 60 });
-  assert.deepEqual(s.nodes.map((n) => [n.id, n.capacity]), [['node0', 60], ['node1', 60]]);
-  assert.deepEqual(s.partitions.map((p) => [p.id, p.node, p.lo, p.hi, p.replicas]), [
-    ['orders/s0', 'node0', null, 500, []],
-    ['orders/s1', 'node1', 500, 1000, []],
-  ]);
+  assert.deepEqual(
+    s.nodes.map((n) => [n.id, n.capacity]),
+    [
+      ['node0', 60],
+      ['node1', 60],
+    ],
+  );
+  assert.deepEqual(
+    s.partitions.map((p) => [p.id, p.node, p.lo, p.hi, p.replicas]),
+    [
+      ['orders/s0', 'node0', null, 500, []],
+      ['orders/s1', 'node1', 500, 1000, []],
+    ],
+  );
   const M = Number.MAX_SAFE_INTEGER;
-  assert.deepEqual(s.buckets!.map((b) => [b.lo, b.hi]), [[-M, 250], [250, 500], [500, 1000], [1000, M]]);
+  assert.deepEqual(
+    s.buckets!.map((b) => [b.lo, b.hi]),
+    [
+      [-M, 250],
+      [250, 500],
+      [500, 1000],
+      [1000, M],
+    ],
+  );
 });
 
 test('succeeded and unsuccessful commands are recent (cooldown); accepted ones and issued ones before their deadline are in flight', () => {
-  const s = stateFromCatalog(view({
-    commands: [
-      cmd('ok', 'SUCCEEDED', { resultTs: NOW - 5_000 }),
-      cmd('failed', 'FAILED', { resultTs: NOW - 4_000, partition: 's1', sourceNode: 'node1', targetNode: 'node2' }),
-      cmd('refused', 'REJECTED', { resultTs: NOW - 3_000 }),
-      cmd('running', 'RUNNING', { deadline: NOW + 30_000 }),
-      cmd('queued', 'ISSUED', { deadline: NOW + 10_000 }),
-      cmd('expired', 'ISSUED', { deadline: NOW - 1 }),
+  const s = stateFromCatalog(
+    view({
+      commands: [
+        cmd('ok', 'SUCCEEDED', { resultTs: NOW - 5_000 }),
+        cmd('failed', 'FAILED', { resultTs: NOW - 4_000, partition: 's1', sourceNode: 'node1', targetNode: 'node2' }),
+        cmd('refused', 'REJECTED', { resultTs: NOW - 3_000 }),
+        cmd('running', 'RUNNING', { deadline: NOW + 30_000 }),
+        cmd('queued', 'ISSUED', { deadline: NOW + 10_000 }),
+        cmd('expired', 'ISSUED', { deadline: NOW - 1 }),
+      ],
+    }),
+    TABLES,
+    'app',
+    { now: NOW },
+  );
+  assert.deepEqual(
+    s.recent!.map((r) => [r.commandId, r.target, r.ts]),
+    [
+      ['ok', 'orders/s0', NOW - 5_000],
+      ['failed', 'orders/s1', NOW - 4_000],
+      ['refused', 'orders/s0', NOW - 3_000],
     ],
-  }), TABLES, 'app', { now: NOW });
-  assert.deepEqual(s.recent!.map((r) => [r.commandId, r.target, r.ts]), [
-    ['ok', 'orders/s0', NOW - 5_000], ['failed', 'orders/s1', NOW - 4_000], ['refused', 'orders/s0', NOW - 3_000],
-  ]);
-  assert.deepEqual(s.inFlight!.map((f) => [f.commandId, f.partition, f.waiting]), [['running', 'orders/s0', false], ['queued', 'orders/s0', true]]);
+  );
+  assert.deepEqual(
+    s.inFlight!.map((f) => [f.commandId, f.partition, f.waiting]),
+    [
+      ['running', 'orders/s0', false],
+      ['queued', 'orders/s0', true],
+    ],
+  );
 });
 
 test('co-access between key buckets lands on the partitions that hold each bucket whole', () => {
@@ -75,12 +128,32 @@ test("commands get the executor's shard names: a split's new shard is a free nam
   const state = { partitions: stateFromCatalog(v, TABLES, 'app', { now: NOW }).partitions };
   const base = { store: 'pg-shards', storeKind: 'postgres', table: 'orders', issuedAt: NOW, deadline: NOW + 60_000 } as const;
   const cmds = [
-    { ...base, kind: 'partition', commandId: 'c1', action: 'split', partition: 'orders/s0', params: { splitAt: '250', leftId: 'orders[-inf,250)', rightId: 'orders[250,500)' } },
-    { ...base, kind: 'shard', commandId: 'c2', action: 'move', partition: 'orders[250,500)', sourceNode: 'node0', targetNode: 'node1', params: { dependsOn: 'c1' } },
+    {
+      ...base,
+      kind: 'partition',
+      commandId: 'c1',
+      action: 'split',
+      partition: 'orders/s0',
+      params: { splitAt: '250', leftId: 'orders[-inf,250)', rightId: 'orders[250,500)' },
+    },
+    {
+      ...base,
+      kind: 'shard',
+      commandId: 'c2',
+      action: 'move',
+      partition: 'orders[250,500)',
+      sourceNode: 'node0',
+      targetNode: 'node1',
+      params: { dependsOn: 'c1' },
+    },
     { ...base, kind: 'resource', commandId: 'c3', action: 'scale_out', node: null, params: {} },
   ] as unknown as AnyCommand[];
   // s2 lives on a node that is down: not planned, but its name is taken
-  const out = toStoreCommands(cmds, state, v.partitions.map((p) => ({ table: p.table, shard: p.partition })));
+  const out = toStoreCommands(
+    cmds,
+    state,
+    v.partitions.map((p) => ({ table: p.table, shard: p.partition })),
+  );
   assert.equal(out[0]!.kind === 'partition' && out[0]!.partition, 's0');
   assert.equal(out[0]!.params.newShard, 's3', 's0, s1 and s2 are taken');
   assert.equal(out[1]!.kind === 'shard' && out[1]!.partition, 's3', 'the move names the split-off shard');

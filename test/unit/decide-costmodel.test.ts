@@ -18,9 +18,14 @@ test('load profile: forecast points aligned to steps, planned at point + risk ×
 
 test('load profile: key-bucket forecasts are summed into partitions by overlap, intervals add in quadrature', () => {
   const cfg = decideConfig({ risk: 1 });
-  const state = buildState(twoNodes({ buckets: [
-    { seriesId: 'b0', table: 't', lo: 0, hi: 50 }, { seriesId: 'b1', table: 't', lo: 50, hi: 150 },
-  ] }));
+  const state = buildState(
+    twoNodes({
+      buckets: [
+        { seriesId: 'b0', table: 't', lo: 0, hi: 50 },
+        { seriesId: 'b1', table: 't', lo: 50, hi: 150 },
+      ],
+    }),
+  );
   const p = buildLoadProfile(state, [fc('b0', flat(100), 0.3), fc('b1', flat(200), 0.4)], [], NOW, cfg);
   const p0 = p.partitions.get('p0')!; // b0 whole + half of b1
   assert.equal(p0.point[0], 200);
@@ -40,7 +45,9 @@ test('migration duration is bytes / throttle rate', () => {
 });
 
 test('scenario: node timelines; a move relieves the source after the migration and costs bytes', () => {
-  const { s, cfg } = scenario(twoNodes(), [fc('t/p0', flat(400)), fc('t/p1', flat(400)), fc('t/p2', flat(400)), fc('t/p3', flat(100))], { risk: 0 });
+  const { s, cfg } = scenario(twoNodes(), [fc('t/p0', flat(400)), fc('t/p1', flat(400)), fc('t/p2', flat(400)), fc('t/p3', flat(100))], {
+    risk: 0,
+  });
   assert.equal(s.nodes.get('n1')!.load[0], 1200);
   assert.equal(s.nodes.get('n2')!.load[0], 100);
   const before = s.parts.overload;

@@ -27,7 +27,10 @@ test('deterministic: same inputs in the same window give the same command ids', 
   const f = [fc('t/p0', rising, 0.1), fc('t/p1', flat(250)), fc('t/p2', flat(250))];
   const a = decide(twoNodes(), f, [], NOW, {});
   const b = decide(twoNodes(), f, [], NOW + 1000, {});
-  assert.deepEqual(a.commands.map((c) => c.commandId), b.commands.map((c) => c.commandId));
+  assert.deepEqual(
+    a.commands.map((c) => c.commandId),
+    b.commands.map((c) => c.commandId),
+  );
 });
 
 test('load far in the future is deferred until its lead time is due', () => {
@@ -40,7 +43,18 @@ test('load far in the future is deferred until its lead time is due', () => {
 
 test('manual approval mode per store', () => {
   const f = [fc('t/p0', rising, 0.1), fc('t/p1', flat(250)), fc('t/p2', flat(250))];
-  const r = decide(twoNodes(), f, [], NOW, { safety: { cooldownMs: 600_000, flapWindowMs: 1_800_000, moveBackMs: 900_000, maxConcurrentMoves: 4, maxBytesPerMinute: 1e12, approval: { pg: 'manual' }, defaultApproval: 'auto', maxAutoBytes: 1e15 } });
+  const r = decide(twoNodes(), f, [], NOW, {
+    safety: {
+      cooldownMs: 600_000,
+      flapWindowMs: 1_800_000,
+      moveBackMs: 900_000,
+      maxConcurrentMoves: 4,
+      maxBytesPerMinute: 1e12,
+      approval: { pg: 'manual' },
+      defaultApproval: 'auto',
+      maxAutoBytes: 1e15,
+    },
+  });
   assert.ok(r.commands.length > 0 && r.commands.every((c) => c.requiresApproval));
 });
 

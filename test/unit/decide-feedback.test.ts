@@ -7,13 +7,44 @@ import type { CommandResult, WorkloadAggregate } from '../../schemas/types.js';
 
 const STEP = 10_000;
 const agg = (windowStart: number, node: string | null, queries: number, table: string | null = null): WorkloadAggregate => ({
-  seriesId: `src|${table ?? '*'}|*||${node ?? ''}`, windowStart, windowEnd: windowStart + STEP, source: 'src', table, keyBucket: null, partition: null, node,
-  queries, reads: queries, writes: 0, rowsRead: 0, rowsWritten: 0, errors: 0, unparsed: 0, lateMerged: 0, latencySumMs: 0,
-  latencyP50Ms: null, latencyP95Ms: null, latencyP99Ms: null, hotKeys: [], coAccess: [],
+  seriesId: `src|${table ?? '*'}|*||${node ?? ''}`,
+  windowStart,
+  windowEnd: windowStart + STEP,
+  source: 'src',
+  table,
+  keyBucket: null,
+  partition: null,
+  node,
+  queries,
+  reads: queries,
+  writes: 0,
+  rowsRead: 0,
+  rowsWritten: 0,
+  errors: 0,
+  unparsed: 0,
+  lateMerged: 0,
+  latencySumMs: 0,
+  latencyP50Ms: null,
+  latencyP95Ms: null,
+  latencyP99Ms: null,
+  hotKeys: [],
+  coAccess: [],
 });
 const result = (commandId: string, status: CommandResult['status'], bytesMoved: number): CommandResult => ({
-  commandId, ts: 0, topic: 'shardcast.commands.shard', store: 'pg-shards', action: 'move', status, progress: 1, reason: null,
-  rowsCopied: 0, bytesMoved, verified: true, durationMs: 0, executor: 'x', details: {},
+  commandId,
+  ts: 0,
+  topic: 'shardcast.commands.shard',
+  store: 'pg-shards',
+  action: 'move',
+  status,
+  progress: 1,
+  reason: null,
+  rowsCopied: 0,
+  bytesMoved,
+  verified: true,
+  durationMs: 0,
+  executor: 'x',
+  details: {},
 });
 
 test('a decision is judged once its horizon closed: violation minutes, node-minutes, bytes moved, failures', () => {
@@ -37,7 +68,15 @@ test('a decision is judged once its horizon closed: violation minutes, node-minu
   assert.equal(s.gbMoved, 2);
   assert.equal(s.failed, 1);
   // needed: ceil(190/80)=3 for two windows, ceil(100/80)=2 for four
-  const expected = outcomeReward({ violationMinutes: 2 * stepMin, nodeMinutes: 12 * stepMin, gbMoved: 2, failed: 1, periodMinutes: 1, nodes: 2, neededNodeMinutes: (2 * 3 + 4 * 2) * stepMin });
+  const expected = outcomeReward({
+    violationMinutes: 2 * stepMin,
+    nodeMinutes: 12 * stepMin,
+    gbMoved: 2,
+    failed: 1,
+    periodMinutes: 1,
+    nodes: 2,
+    neededNodeMinutes: (2 * 3 + 4 * 2) * stepMin,
+  });
   near(s.reward, expected, 'reward');
   assert.equal(fb.selector!.arms.balanced!.n, 1);
   assert.equal(fb.waiting, 0);
@@ -53,6 +92,9 @@ test('no observations over the horizon: no reward either way; a bad outcome rewa
   fb.record(20 * STEP, 'b', [0, 1], []);
   for (let w = 10; w < 23; w++) fb.observeAggregate(agg(w * STEP, 'node0', w < 20 ? 50 : 300));
   const settled = fb.settle(30 * STEP);
-  assert.deepEqual(settled.map((x) => x.arm), ['a', 'b']);
+  assert.deepEqual(
+    settled.map((x) => x.arm),
+    ['a', 'b'],
+  );
   assert.ok(settled[0]!.reward > settled[1]!.reward, 'overload over the horizon costs reward');
 });

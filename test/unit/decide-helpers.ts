@@ -1,6 +1,14 @@
 /** Hand-made cases for the decision engine tests. */
 import type { Forecast } from '../../schemas/types.js';
-import { type ClusterStateInput, type DecideConfig, LoadProfile, Scenario, buildLoadProfile, buildState, decideConfig } from '../../processors/decide/index.js';
+import {
+  type ClusterStateInput,
+  type DecideConfig,
+  type LoadProfile,
+  Scenario,
+  buildLoadProfile,
+  buildState,
+  decideConfig,
+} from '../../processors/decide/index.js';
 
 export const GiB = 1024 ** 3;
 export const NOW = 1_700_000_000_000;
@@ -8,8 +16,22 @@ export const STEP = 60_000;
 
 export function fc(seriesId: string, values: number[], spread = 0): Forecast {
   return {
-    seriesId, issuedAt: NOW, originTs: NOW, stepMs: STEP, metric: 'queries', model: 'hand', backend: null, recentError: null, intervalLevel: 0.9,
-    points: values.map((v, h) => ({ horizon: h + 1, ts: NOW + (h + 1) * STEP, predicted: v, lower: v * (1 - spread), upper: v * (1 + spread) })),
+    seriesId,
+    issuedAt: NOW,
+    originTs: NOW,
+    stepMs: STEP,
+    metric: 'queries',
+    model: 'hand',
+    backend: null,
+    recentError: null,
+    intervalLevel: 0.9,
+    points: values.map((v, h) => ({
+      horizon: h + 1,
+      ts: NOW + (h + 1) * STEP,
+      predicted: v,
+      lower: v * (1 - spread),
+      upper: v * (1 + spread),
+    })),
   };
 }
 
@@ -19,13 +41,29 @@ export const flat = (v: number, n = 30) => Array<number>(n).fill(v);
 export function twoNodes(extra: Partial<ClusterStateInput> = {}): ClusterStateInput {
   return {
     tables: [{ name: 't', store: 'pg', storeKind: 'postgres', keyColumns: ['id'] }],
-    nodes: [{ id: 'n1', store: 'pg', capacity: 1000 }, { id: 'n2', store: 'pg', capacity: 1000 }],
-    partitions: [0, 1, 2, 3].map((i) => ({ id: `p${i}`, table: 't', store: 'pg', lo: i * 100, hi: (i + 1) * 100, sizeBytes: 2 * GiB, rows: 1e6, node: i < 3 ? 'n1' : 'n2' })),
+    nodes: [
+      { id: 'n1', store: 'pg', capacity: 1000 },
+      { id: 'n2', store: 'pg', capacity: 1000 },
+    ],
+    partitions: [0, 1, 2, 3].map((i) => ({
+      id: `p${i}`,
+      table: 't',
+      store: 'pg',
+      lo: i * 100,
+      hi: (i + 1) * 100,
+      sizeBytes: 2 * GiB,
+      rows: 1e6,
+      node: i < 3 ? 'n1' : 'n2',
+    })),
     ...extra,
   };
 }
 
-export function scenario(input: ClusterStateInput, forecasts: Forecast[], cfgIn: Parameters<typeof decideConfig>[0] = {}): { s: Scenario; profile: LoadProfile; cfg: DecideConfig; state: ReturnType<typeof buildState> } {
+export function scenario(
+  input: ClusterStateInput,
+  forecasts: Forecast[],
+  cfgIn: Parameters<typeof decideConfig>[0] = {},
+): { s: Scenario; profile: LoadProfile; cfg: DecideConfig; state: ReturnType<typeof buildState> } {
   const cfg = decideConfig(cfgIn);
   const state = buildState(input);
   const profile = buildLoadProfile(state, forecasts, [], NOW, cfg);

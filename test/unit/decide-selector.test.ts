@@ -8,7 +8,10 @@ test('solveSpd solves a small SPD system', () => {
 });
 
 test('no data: the selector returns the cost model default', () => {
-  const opts = [{ arm: 'a', features: [1, 0.5] }, { arm: 'b', features: [1, 0.1] }];
+  const opts = [
+    { arm: 'a', features: [1, 0.5] },
+    { arm: 'b', features: [1, 0.1] },
+  ];
   assert.deepEqual(choose(null, opts, 1), { index: 1, arm: 'b', mode: 'default', scores: [] });
   const c = choose(newSelector(2), opts, 1);
   assert.equal(c.mode, 'default');
@@ -22,7 +25,14 @@ test('learns a clearly better arm and overrides the default', () => {
     m = update(m, 'good', x, -0.05);
     m = update(m, 'bad', x, -0.9);
   }
-  const c = choose(m, [{ arm: 'bad', features: x }, { arm: 'good', features: x }], 0);
+  const c = choose(
+    m,
+    [
+      { arm: 'bad', features: x },
+      { arm: 'good', features: x },
+    ],
+    0,
+  );
   assert.equal(c.mode, 'learned');
   assert.equal(c.arm, 'good');
   assert.ok(c.scores.find((s) => s.arm === 'good')!.mean > c.scores.find((s) => s.arm === 'bad')!.mean);

@@ -4,7 +4,16 @@ import { segmentScripts } from '../../demo/pgbench.js';
 import { nodeLoadBeforeAfter } from '../../demo/demo.js';
 import type { ShardRoute } from '../../stores/postgres/layout.js';
 
-const route = (shard: string, lo: string | null, hi: string | null, node: string): ShardRoute => ({ shard, lo, hi, node, version: 1, state: 'active', owner: null, replicas: [] });
+const route = (shard: string, lo: string | null, hi: string | null, node: string): ShardRoute => ({
+  shard,
+  lo,
+  hi,
+  node,
+  version: 1,
+  state: 'active',
+  owner: null,
+  replicas: [],
+});
 
 test('segmentScripts: rates follow key spans plus the hotspot, scripts name the shard tables on their node', () => {
   const shards = [route('s0', null, '500', 'node0'), route('s1', '500', null, 'node1')];
@@ -32,5 +41,8 @@ test('nodeLoadBeforeAfter: mean per bucket in the first and last third', () => {
     { node: 'node0', bucket_ms: b * 15000, total_queries: b <= 2 ? 100 : 10 },
     { node: 'node1', bucket_ms: b * 15000, total_queries: b <= 2 ? 10 : 50 },
   ]);
-  assert.deepEqual(nodeLoadBeforeAfter(rows), [{ node: 'node0', before: 100, after: 10 }, { node: 'node1', before: 10, after: 50 }]);
+  assert.deepEqual(nodeLoadBeforeAfter(rows), [
+    { node: 'node0', before: 100, after: 10 },
+    { node: 'node1', before: 10, after: 50 },
+  ]);
 });

@@ -1,15 +1,30 @@
 /** Pure checks of the ClickHouse and Kafka executors: whitelists, engine re-rendering, names, batches. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkPartitionKey, checkPrecompute, isWorkName, renderEngine, renderPrecompute, workNames, type TableMeta } from '../../executors/clickhouse/checks.js';
+import {
+  checkPartitionKey,
+  checkPrecompute,
+  isWorkName,
+  renderEngine,
+  renderPrecompute,
+  workNames,
+  type TableMeta,
+} from '../../executors/clickhouse/checks.js';
 import { batchesOf, hashArgs } from '../../executors/clickhouse/repartition.js';
 import type { Part } from '../../executors/clickhouse/store.js';
 import { isPlainIdentifier, isTopicName, quoteToken } from '../../stores/identifiers.js';
 import { topicAlias } from '../../executors/kafka/adapter.js';
 
 const cols = new Map([
-  ['id', 'UInt64'], ['ts', 'DateTime'], ['ts64', "DateTime64(3, 'UTC')"], ['d', 'Date'], ['k', 'String'],
-  ['v', 'Float64'], ['n', 'Nullable(Int32)'], ['arr', 'Array(UInt8)'], ['ver', 'UInt32'],
+  ['id', 'UInt64'],
+  ['ts', 'DateTime'],
+  ['ts64', "DateTime64(3, 'UTC')"],
+  ['d', 'Date'],
+  ['k', 'String'],
+  ['v', 'Float64'],
+  ['n', 'Nullable(Int32)'],
+  ['arr', 'Array(UInt8)'],
+  ['ver', 'UInt32'],
 ]);
 
 test('partition keys: each template renders quoted SQL and the server-side canonical form', () => {
@@ -53,7 +68,13 @@ test('partition keys: anything off the whitelist is refused with a reason', () =
 });
 
 const meta = (engineFull: string, extra: Partial<TableMeta> = {}): TableMeta => ({
-  engine: engineFull.split(/[ (]/)[0]!, engineFull, partitionKey: 'toYYYYMM(ts)', sortingKey: 'id, ts', primaryKey: 'id, ts', samplingKey: '', ...extra,
+  engine: engineFull.split(/[ (]/)[0]!,
+  engineFull,
+  partitionKey: 'toYYYYMM(ts)',
+  sortingKey: 'id, ts',
+  primaryKey: 'id, ts',
+  samplingKey: '',
+  ...extra,
 });
 
 test('engine clause: re-rendered from structured fields for 18.16 and current formats', () => {
@@ -64,13 +85,21 @@ test('engine clause: re-rendered from structured fields for 18.16 and current fo
   const r2 = renderEngine(meta('MergeTree PARTITION BY toYYYYMM(ts) ORDER BY (id, ts) SETTINGS index_granularity = 8192'), cols, newKey);
   assert.ok(r2.ok);
   assert.equal(r2.value, r1.value);
-  const r3 = renderEngine(meta('ReplacingMergeTree(ver) ORDER BY id SETTINGS index_granularity = 8192', { partitionKey: '', sortingKey: 'id', primaryKey: 'id' }), cols, 'toDate("ts")');
+  const r3 = renderEngine(
+    meta('ReplacingMergeTree(ver) ORDER BY id SETTINGS index_granularity = 8192', { partitionKey: '', sortingKey: 'id', primaryKey: 'id' }),
+    cols,
+    'toDate("ts")',
+  );
   assert.ok(r3.ok);
   assert.equal(r3.value, 'ReplacingMergeTree("ver") PARTITION BY toDate("ts") ORDER BY "id" SETTINGS index_granularity = 8192');
   const r4 = renderEngine(meta('MergeTree ORDER BY tuple()', { sortingKey: '', primaryKey: '' }), cols, 'tuple()');
   assert.ok(r4.ok);
   assert.equal(r4.value, 'MergeTree() PARTITION BY tuple() ORDER BY tuple()');
-  const r5 = renderEngine(meta('MergeTree ORDER BY (id, ts) PRIMARY KEY id SAMPLE BY id', { primaryKey: 'id', samplingKey: 'id' }), cols, 'tuple()');
+  const r5 = renderEngine(
+    meta('MergeTree ORDER BY (id, ts) PRIMARY KEY id SAMPLE BY id', { primaryKey: 'id', samplingKey: 'id' }),
+    cols,
+    'tuple()',
+  );
   assert.ok(r5.ok);
   assert.equal(r5.value, 'MergeTree() PARTITION BY tuple() ORDER BY ("id", "ts") PRIMARY KEY "id" SAMPLE BY "id"');
 });
@@ -126,10 +155,32 @@ test('precompute: whitelisted templates with sc_ output names only', () => {
 });
 
 test('copy batches: whole partitions joined up to the byte bound, a bigger one split by parts', () => {
-  const part = (name: string, partitionId: string, bytes: number): Part => ({ name, partitionId, bytes, rows: 1, minBlock: 0, maxBlock: 0 });
-  const parts = [part('a1', 'a', 50), part('a2', 'a', 60), part('a3', 'a', 500), part('b1', 'b', 10), part('b2', 'b', 10), part('c1', 'c', 30), part('d1', 'd', 50), part('d2', 'd', 25)];
-  assert.deepEqual(batchesOf(parts, 100).map((b) => b.map((x) => x.name)), [['a1'], ['a2'], ['a3'], ['b1', 'b2', 'c1'], ['d1', 'd2']]);
-  assert.deepEqual(batchesOf(parts, 1e9).map((b) => b.map((x) => x.name)), [parts.map((x) => x.name)]);
+  const part = (name: string, partitionId: string, bytes: number): Part => ({
+    name,
+    partitionId,
+    bytes,
+    rows: 1,
+    minBlock: 0,
+    maxBlock: 0,
+  });
+  const parts = [
+    part('a1', 'a', 50),
+    part('a2', 'a', 60),
+    part('a3', 'a', 500),
+    part('b1', 'b', 10),
+    part('b2', 'b', 10),
+    part('c1', 'c', 30),
+    part('d1', 'd', 50),
+    part('d2', 'd', 25),
+  ];
+  assert.deepEqual(
+    batchesOf(parts, 100).map((b) => b.map((x) => x.name)),
+    [['a1'], ['a2'], ['a3'], ['b1', 'b2', 'c1'], ['d1', 'd2']],
+  );
+  assert.deepEqual(
+    batchesOf(parts, 1e9).map((b) => b.map((x) => x.name)),
+    [parts.map((x) => x.name)],
+  );
   assert.deepEqual(batchesOf([], 100), []);
 });
 

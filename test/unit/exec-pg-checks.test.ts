@@ -2,14 +2,27 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { checkColumnList, checkMerge, checkPrecompute, checkSplitPoint, int64Param, msParam, parseDerivedExpression, renderPrecompute } from '../../executors/postgres/checks.js';
+import {
+  checkColumnList,
+  checkMerge,
+  checkPrecompute,
+  checkSplitPoint,
+  int64Param,
+  msParam,
+  parseDerivedExpression,
+  renderPrecompute,
+} from '../../executors/postgres/checks.js';
 import { nextShardName } from '../../executors/postgres/adapter.js';
 import { renderCreate, shardObjectName } from '../../executors/postgres/ddl.js';
 import { checkLayout, inRange, keyText, physicalName } from '../../stores/postgres/layout.js';
 import { nodeIndex, nodeName, configNodes } from '../../stores/postgres/nodes.js';
 
 const cols = new Map([
-  ['id', 'bigint'], ['customer_id', 'bigint'], ['amount', 'numeric'], ['payload', 'text'], ['updated_at', 'timestamp with time zone'],
+  ['id', 'bigint'],
+  ['customer_id', 'bigint'],
+  ['amount', 'numeric'],
+  ['payload', 'text'],
+  ['updated_at', 'timestamp with time zone'],
 ]);
 
 describe('split points', () => {
@@ -23,7 +36,18 @@ describe('split points', () => {
     assert.equal(checkSplitPoint('9223372036854775807', null, null).ok, true);
   });
   test('absurd values are rejected with a reason', () => {
-    for (const bad of [undefined, '', 'abc', '1e9', '1.5', ' 5', '99999999999999999999', '9223372036854775808', '5; drop table x', '0x10']) {
+    for (const bad of [
+      undefined,
+      '',
+      'abc',
+      '1e9',
+      '1.5',
+      ' 5',
+      '99999999999999999999',
+      '9223372036854775808',
+      '5; drop table x',
+      '0x10',
+    ]) {
       const r = checkSplitPoint(bad, null, null);
       assert.equal(r.ok, false, String(bad));
       if (!r.ok) assert.ok(r.reason.length > 0);
@@ -31,10 +55,15 @@ describe('split points', () => {
   });
   test('property: accepted iff lo < k < hi', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.bigInt({ min: -(2n ** 62n), max: 2n ** 62n }), fc.bigInt({ min: -(2n ** 62n), max: 2n ** 62n }), (k, lo, hi) => {
-        const r = checkSplitPoint(k.toString(), lo.toString(), hi.toString());
-        assert.equal(r.ok, lo < k && k < hi);
-      }),
+      fc.property(
+        fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+        fc.bigInt({ min: -(2n ** 62n), max: 2n ** 62n }),
+        fc.bigInt({ min: -(2n ** 62n), max: 2n ** 62n }),
+        (k, lo, hi) => {
+          const r = checkSplitPoint(k.toString(), lo.toString(), hi.toString());
+          assert.equal(r.ok, lo < k && k < hi);
+        },
+      ),
     );
   });
   test('int64 and millisecond parameters', () => {
@@ -61,9 +90,14 @@ describe('merge adjacency', () => {
 
 describe('whitelisted derived expressions', () => {
   test('allowed templates render from quoted identifiers', () => {
-    assert.deepEqual(parseDerivedExpression('lower(payload)', cols), { ok: true, value: { sql: 'lower("payload")', type: 'text', uses: ['payload'] } });
+    assert.deepEqual(parseDerivedExpression('lower(payload)', cols), {
+      ok: true,
+      value: { sql: 'lower("payload")', type: 'text', uses: ['payload'] },
+    });
     const d = parseDerivedExpression("date_trunc('day', updated_at)", cols);
-    assert.ok(d.ok && d.value.sql === `date_trunc('day', ("updated_at" AT TIME ZONE 'UTC'))` && d.value.type === 'timestamp without time zone');
+    assert.ok(
+      d.ok && d.value.sql === `date_trunc('day', ("updated_at" AT TIME ZONE 'UTC'))` && d.value.type === 'timestamp without time zone',
+    );
     const c = parseDerivedExpression("customer_id || ':' || payload", cols);
     assert.ok(c.ok && c.value.sql === `("customer_id"::text || ':' || "payload"::text)`);
     const m = parseDerivedExpression('customer_id % 16', cols);
@@ -71,9 +105,21 @@ describe('whitelisted derived expressions', () => {
   });
   test('everything else is rejected', () => {
     for (const bad of [
-      'pg_sleep(10)', 'lower(payload)); drop table x; --', "date_trunc('century', updated_at)", "date_trunc('day', payload)",
-      'lower(amount)', 'lower(nope)', 'upper("payload")', "payload || ''; drop table x; --' || payload", 'customer_id % 0',
-      'amount % 3', 'customer_id % 10000000', '', undefined, "payload || ':' || updated_at", 'x'.repeat(300),
+      'pg_sleep(10)',
+      'lower(payload)); drop table x; --',
+      "date_trunc('century', updated_at)",
+      "date_trunc('day', payload)",
+      'lower(amount)',
+      'lower(nope)',
+      'upper("payload")',
+      "payload || ''; drop table x; --' || payload",
+      'customer_id % 0',
+      'amount % 3',
+      'customer_id % 10000000',
+      '',
+      undefined,
+      "payload || ':' || updated_at",
+      'x'.repeat(300),
     ]) {
       assert.equal(parseDerivedExpression(bad, cols).ok, false, String(bad));
     }
@@ -99,12 +145,18 @@ describe('column lists and precompute templates', () => {
   test('precompute templates', () => {
     const s = checkPrecompute({ template: 'sum_by', groupBy: 'customer_id', value: 'amount', name: 'by_cust' }, cols);
     assert.ok(s.ok);
-    if (s.ok) assert.equal(renderPrecompute(s.value, 'orders__s0').select, 'SELECT "customer_id" AS grp, count(*) AS n, sum("amount") AS total FROM public."orders__s0" GROUP BY "customer_id"');
+    if (s.ok)
+      assert.equal(
+        renderPrecompute(s.value, 'orders__s0').select,
+        'SELECT "customer_id" AS grp, count(*) AS n, sum("amount") AS total FROM public."orders__s0" GROUP BY "customer_id"',
+      );
     assert.ok(checkPrecompute({ template: 'daily_sum', groupBy: 'updated_at', value: 'amount' }, cols).ok);
     assert.ok(checkPrecompute({ template: 'count_by', groupBy: 'customer_id' }, cols).ok);
     const bads: Record<string, string>[] = [
-      { template: 'select 1', groupBy: 'customer_id' }, { template: 'sum_by', groupBy: 'customer_id', value: 'payload' },
-      { template: 'daily_sum', groupBy: 'customer_id', value: 'amount' }, { template: 'count_by', groupBy: 'x; drop' },
+      { template: 'select 1', groupBy: 'customer_id' },
+      { template: 'sum_by', groupBy: 'customer_id', value: 'payload' },
+      { template: 'daily_sum', groupBy: 'customer_id', value: 'amount' },
+      { template: 'count_by', groupBy: 'x; drop' },
       { template: 'count_by', groupBy: 'customer_id', name: 'a b' },
     ];
     for (const bad of bads) {
@@ -119,7 +171,10 @@ describe('layout, names and keys', () => {
     assert.equal(nodeIndex('node12'), 12);
     assert.equal(nodeIndex('node01'), null);
     assert.equal(nodeIndex('pg1'), null);
-    assert.deepEqual(configNodes(['a', 'b']), [{ node: 'node0', url: 'a' }, { node: 'node1', url: 'b' }]);
+    assert.deepEqual(configNodes(['a', 'b']), [
+      { node: 'node0', url: 'a' },
+      { node: 'node1', url: 'b' },
+    ]);
   });
   test('physical names and keys', () => {
     assert.equal(physicalName('orders', 's0'), 'orders__s0');
@@ -135,8 +190,28 @@ describe('layout, names and keys', () => {
   });
   test('range layouts', () => {
     const nodes = ['node0', 'node1'];
-    assert.equal(checkLayout('t', [{ shard: 's0', lo: null, hi: 10, node: 'node0' }, { shard: 's1', lo: 10, hi: null, node: 'node1' }], nodes), null);
-    assert.match(checkLayout('t', [{ shard: 's0', lo: null, hi: 10, node: 'node0' }, { shard: 's1', lo: 5, hi: null, node: 'node1' }], nodes)!, /overlaps/);
+    assert.equal(
+      checkLayout(
+        't',
+        [
+          { shard: 's0', lo: null, hi: 10, node: 'node0' },
+          { shard: 's1', lo: 10, hi: null, node: 'node1' },
+        ],
+        nodes,
+      ),
+      null,
+    );
+    assert.match(
+      checkLayout(
+        't',
+        [
+          { shard: 's0', lo: null, hi: 10, node: 'node0' },
+          { shard: 's1', lo: 5, hi: null, node: 'node1' },
+        ],
+        nodes,
+      )!,
+      /overlaps/,
+    );
     assert.match(checkLayout('t', [{ shard: 's0', lo: 10, hi: 10, node: 'node0' }], nodes)!, /empty range/);
     assert.match(checkLayout('t', [{ shard: 's0', lo: null, hi: null, node: 'node9' }], nodes)!, /unknown node/);
     assert.match(checkLayout('t;x', [{ shard: 's0', lo: null, hi: null, node: 'node0' }], nodes)!, /plain identifier/);
@@ -150,7 +225,12 @@ describe('layout, names and keys', () => {
           { name: 'p_lc', type: 'text', notNull: false, generated: 'lower(payload)', default: null },
         ],
         primaryKey: 'PRIMARY KEY (id)',
-        indexes: [{ name: 'orders__s0__customer_id_idx', def: 'CREATE INDEX orders__s0__customer_id_idx ON public.orders__s0 USING btree (customer_id)' }],
+        indexes: [
+          {
+            name: 'orders__s0__customer_id_idx',
+            def: 'CREATE INDEX orders__s0__customer_id_idx ON public.orders__s0 USING btree (customer_id)',
+          },
+        ],
       },
       'orders__s0',
       'orders__s5',

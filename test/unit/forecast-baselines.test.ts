@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HoltWintersState, fitHoltWinters, initHoltWinters, runHoltWinters, seasonalNaiveForecast, SeasonalNaive } from '../../models/baselines.js';
+import {
+  HoltWintersState,
+  fitHoltWinters,
+  initHoltWinters,
+  runHoltWinters,
+  seasonalNaiveForecast,
+  SeasonalNaive,
+} from '../../models/baselines.js';
 import { detectSeason, detectSeasonPooled } from '../../models/season.js';
 
 const close = (a: number, b: number, eps = 1e-9): void => assert.ok(Math.abs(a - b) <= eps, `${a} ≉ ${b}`);
@@ -39,13 +46,16 @@ test('Holt-Winters fits a clean trend+season series almost exactly', () => {
   const y = Array.from({ length: 120 }, (_, t) => 10 + 0.5 * t + [3, -1, -2, 0][t % 4]!);
   const { state } = fitHoltWinters(y, 4);
   const f = state.forecast(4);
-  f.forEach((v, h) => close(v, 10 + 0.5 * (120 + h) + [3, -1, -2, 0][(120 + h) % 4]!, 0.2));
+  for (const [h, v] of f.entries()) close(v, 10 + 0.5 * (120 + h) + [3, -1, -2, 0][(120 + h) % 4]!, 0.2);
   assert.ok(runHoltWinters(y, 4, state.params).sse < 1);
 });
 
 test('season detection finds 24 in noisy hourly data, 1 in noise', () => {
   let s = 1;
-  const r = (): number => ((s = (s * 16807) % 2147483647) / 2147483647) - 0.5;
+  const r = (): number => {
+    s = (s * 16807) % 2147483647;
+    return s / 2147483647 - 0.5;
+  };
   const hourly = Array.from({ length: 24 * 14 }, (_, t) => 10 * Math.sin((2 * Math.PI * t) / 24) + 3 * r() + (r() > 0.48 ? 200 : 0));
   assert.equal(detectSeason(hourly), 24);
   assert.equal(detectSeason(hourly, { candidates: [12, 24, 168] }), 24);
@@ -57,7 +67,11 @@ test('Holt-Winters under repeated 3-step bursts: the burst cap stays tight and t
   const m = 8;
   const shape = [0, 4, 9, 12, 9, 4, 0, -2];
   let s = 7;
-  const noise = (): number => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 2; // |noise| ≤ 1
+  // |noise| ≤ 1
+  const noise = (): number => {
+    s = (s * 16807) % 2147483647;
+    return (s / 2147483647 - 0.5) * 2;
+  };
   const clean = (t: number): number => 100 + shape[t % m]!;
   // Every 40 steps a burst triples the value for three steps (longer than a clipped run).
   const y = Array.from({ length: 400 }, (_, t) => (t % 40 >= 20 && t % 40 < 23 ? 3 : 1) * clean(t) + noise());
@@ -71,7 +85,7 @@ test('Holt-Winters under repeated 3-step bursts: the burst cap stays tight and t
   // phase over time and must not be printed into it.
   const mean = state.season.reduce((a, b) => a + b, 0) / m;
   const shapeMean = shape.reduce((a, b) => a + b, 0) / m;
-  state.season.forEach((v, i) => close(v - mean, shape[i]! - shapeMean, 8));
+  for (const [i, v] of state.season.entries()) close(v - mean, shape[i]! - shapeMean, 8);
   // And the forecast after the last burst is back near the clean pattern.
-  state.forecast(m).forEach((v, h) => close(v, clean(y.length + h), 12));
+  for (const [h, v] of state.forecast(m).entries()) close(v, clean(y.length + h), 12);
 });

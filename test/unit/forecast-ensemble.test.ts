@@ -1,6 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConformalCalibrator, anchorAdmit, combine, dominanceKeep, ensembleName, ensembleWeights, recordError, recordReset, recordSize, recordUpdate, recordWorseT, recordWorseTest, tCritical, winsorisedAverage } from '../../models/ensemble.js';
+import {
+  ConformalCalibrator,
+  anchorAdmit,
+  combine,
+  dominanceKeep,
+  ensembleName,
+  ensembleWeights,
+  recordError,
+  recordReset,
+  recordSize,
+  recordUpdate,
+  recordWorseT,
+  recordWorseTest,
+  tCritical,
+  winsorisedAverage,
+} from '../../models/ensemble.js';
 import { HistoryStore } from '../../models/history.js';
 import { OnlineForecaster } from '../../models/online.js';
 import { rng } from '../../models/util.js';
@@ -14,7 +29,16 @@ test('weights are inverse recent error to a power, cold models excluded', () => 
   assert.deepEqual(ensembleWeights([1, 3], [5, 5], [true, true], { power: 1, exclusionRatio: 2 }), [1, 0]);
   // Nobody has a track record: equal weights over the available models.
   assert.deepEqual(ensembleWeights([NaN, NaN, NaN], [0, 0, 0], [true, false, true]), [0.5, 0, 0.5]);
-  assert.deepEqual(combine([[1, 2], [3, 4]], [0.25, 0.75]), [2.5, 3.5]);
+  assert.deepEqual(
+    combine(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [0.25, 0.75],
+    ),
+    [2.5, 3.5],
+  );
   assert.equal(ensembleName(['a', 'b'], [0.3, 0.7]), 'ensemble(b)');
   assert.equal(ensembleName(['a', 'b'], [1, 0]), 'a');
 });
@@ -41,7 +65,10 @@ test('history ring buffer: gaps are NaN, bounded, stale series evicted', () => {
   assert.equal(h.at(s, 12), 3);
   const out = new Float64Array(4);
   h.read(s, 12, 4, out);
-  assert.deepEqual(Array.from(out).map((v) => (Number.isNaN(v) ? null : v)), [null, 1, null, 3]);
+  assert.deepEqual(
+    Array.from(out).map((v) => (Number.isNaN(v) ? null : v)),
+    [null, 1, null, 3],
+  );
   h.observe('a', 20, 5); // jumps past the buffer
   assert.ok(Number.isNaN(h.at(s, 12)) && h.at(s, 20) === 5);
   assert.equal(h.observe('a', 15, 9), undefined); // older than the buffer
@@ -58,7 +85,12 @@ test('validation record: hand-computed means and differential t statistic', () =
   // Two models, no decay: |e| = (1, 2), (3, 2), (2, 5).
   const rec = new Float64Array(recordSize(2));
   assert.equal(rec.length, 8);
-  for (const e of [[1, 2], [3, 2], [2, 5]]) recordUpdate(rec, e, 1);
+  for (const e of [
+    [1, 2],
+    [3, 2],
+    [2, 5],
+  ])
+    recordUpdate(rec, e, 1);
   assert.equal(recordError(rec, 0), 2);
   assert.equal(recordError(rec, 1), 3);
   // d = e1 − e0 = (1, −1, 3): mean 1, population variance (0 + 4 + 4)/3 = 8/3, n = 3.
@@ -140,7 +172,8 @@ test('where Holt-Winters is clearly best, bursts included, the ensemble is Holt-
   // must settle on it and stay there through the bursts (before the hysteresis and the
   // winsorised weights it mixed seasonal naive back in after bursts: 278 of 300 origins,
   // MAE 2% above Holt-Winters'). Only data before each origin is used (online steps).
-  const H = 6, m = 12;
+  const H = 6,
+    m = 12;
   const r = rng(11);
   const gauss = (): number => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
   let burst = 0;
@@ -150,7 +183,10 @@ test('where Holt-Winters is clearly best, bursts included, the ensemble is Holt-
   });
   const f = new OnlineForecaster({ stepMs: 1, horizon: H, season: m, global: false, hwRefitEvery: 96 });
   f.keepDetails = true;
-  let hwOnly = 0, n = 0, errEns = 0, errHw = 0;
+  let hwOnly = 0,
+    n = 0,
+    errEns = 0,
+    errHw = 0;
   for (let t = 0; t < y.length; t++) {
     f.observe('s', t, y[t]!);
     await f.step(t);
@@ -187,20 +223,33 @@ test('intervals: a series that starts to move (a regime change) widens them at o
   // it with the first observations, and the interval scale's floor on it widens the
   // intervals of the forecasts issued during the move. Without the floor they covered 79%
   // of those targets, with it 84%; calm-period coverage stays near 0.9.
-  const H = 12, m = 12, S = 6, shift = 180, ramp = 24, T = 260;
+  const H = 12,
+    m = 12,
+    S = 6,
+    shift = 180,
+    ramp = 24,
+    T = 260;
   const coverage = async (intervalScaleFloor: boolean): Promise<{ calm: number; moving: number }> => {
     const r = rng(6);
     const gauss = (): number => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
-    const ys = Array.from({ length: S }, (_, i) => Array.from({ length: T }, (_, t) => 100 * (1 + i / 10) * 1.06 ** Math.min(Math.max(t - shift, 0), ramp) * (1 + 0.2 * Math.sin((2 * Math.PI * (t + i)) / m)) + 3 * gauss()));
+    const ys = Array.from({ length: S }, (_, i) =>
+      Array.from(
+        { length: T },
+        (_, t) =>
+          100 * (1 + i / 10) * 1.06 ** Math.min(Math.max(t - shift, 0), ramp) * (1 + 0.2 * Math.sin((2 * Math.PI * (t + i)) / m)) +
+          3 * gauss(),
+      ),
+    );
     const f = new OnlineForecaster({ stepMs: 1, horizon: H, season: m, global: false, intervalScaleFloor });
     f.keepDetails = true;
     const n: Record<'calm' | 'moving', [number, number]> = { calm: [0, 0], moving: [0, 0] };
     for (let t = 0; t < T - H; t++) {
-      ys.forEach((y, i) => f.observe(`s${i}`, t, y[t]!));
+      for (const [i, y] of ys.entries()) f.observe(`s${i}`, t, y[t]!);
       await f.step(t);
       if (t < 60) continue;
       for (const d of f.lastDetails) {
-        const y = ys[Number(d.seriesId.slice(1))]!, e = d.models[3]!;
+        const y = ys[Number(d.seriesId.slice(1))]!,
+          e = d.models[3]!;
         for (let h = 1; h <= H; h++) {
           // Forecasts issued while the level moves; calm: targets before the move.
           const k = t >= shift + 2 && t < shift + ramp ? 'moving' : t + h < shift ? 'calm' : null;
@@ -212,8 +261,12 @@ test('intervals: a series that starts to move (a regime change) widens them at o
     }
     return { calm: n.calm[0] / n.calm[1], moving: n.moving[0] / n.moving[1] };
   };
-  const floor = await coverage(true), none = await coverage(false);
-  assert.ok(floor.moving >= 0.82 && floor.moving >= none.moving + 0.03, `coverage while moving: ${floor.moving} with the floor, ${none.moving} without`);
+  const floor = await coverage(true),
+    none = await coverage(false);
+  assert.ok(
+    floor.moving >= 0.82 && floor.moving >= none.moving + 0.03,
+    `coverage while moving: ${floor.moving} with the floor, ${none.moving} without`,
+  );
   assert.ok(floor.calm >= 0.85 && floor.calm <= 0.95, `calm coverage ${floor.calm}`);
 });
 
@@ -232,13 +285,24 @@ test('t critical values: Student-t quantiles at the one-sided level of z', () =>
 test('dominance: a few effective samples are not evidence, however large t looks', () => {
   // d = e0 − e1 = (1, 2, 0): mean 1, t = 1 / sqrt(2/3/3) = 2.12 > 2, but 3 samples (df 2).
   const few = new Float64Array(recordSize(2));
-  for (const e of [[2, 1], [3, 1], [1, 1]]) recordUpdate(few, e, 1);
+  for (const e of [
+    [2, 1],
+    [3, 1],
+    [1, 1],
+  ])
+    recordUpdate(few, e, 1);
   const { t, df } = recordWorseTest(few, 2, 0, 1);
   assert.ok(t > 2 && Math.abs(df - 2) < 1e-12, `t ${t} df ${df}`);
   assert.deepEqual(dominanceKeep(few, [true, true], { z: 2 }), [true, true]);
   // The same pattern ten times over is evidence.
   const many = new Float64Array(recordSize(2));
-  for (let i = 0; i < 10; i++) for (const e of [[2, 1], [3, 1], [1, 1]]) recordUpdate(many, e, 1);
+  for (let i = 0; i < 10; i++)
+    for (const e of [
+      [2, 1],
+      [3, 1],
+      [1, 1],
+    ])
+      recordUpdate(many, e, 1);
   assert.deepEqual(dominanceKeep(many, [true, true], { z: 2 }), [false, true]);
 });
 
@@ -255,7 +319,8 @@ test('dominance with an anchor: the anchor is set aside only on the evidence tha
 });
 
 test('anchoring: another model joins the anchor only when significantly better than it', () => {
-  const k = 3, anchor = 1;
+  const k = 3,
+    anchor = 1;
   const n = (i: number): number => (i % 2 ? 1 : -1);
   // Model 0 is the anchor's equal within noise; model 2 is clearly better than the anchor.
   const rec = new Float64Array(recordSize(k));
@@ -293,9 +358,12 @@ test('a Holt-Winters refit from a short history starts a record of its own forec
   // Until the fit window is full every refit replaces a provisional fit and resets its record.
   // The old fit's forecasts still pending must not refill it: one step after the reset the
   // record holds the new fit's one matured forecast (h = 1), not the H pending ones.
-  const H = 6, m = 12;
+  const H = 6,
+    m = 12;
   const f = new OnlineForecaster({ stepMs: 1, horizon: H, season: m, global: false });
-  let resets = 0, prevFitObs = 0, justReset = false;
+  let resets = 0,
+    prevFitObs = 0,
+    justReset = false;
   for (let t = 0; t < 150; t++) {
     f.observe('s', t, 100 + 20 * Math.sin((2 * Math.PI * t) / m) + 0.3 * t + ((t * 7) % 5));
     await f.step(t);
@@ -310,11 +378,25 @@ test('a Holt-Winters refit from a short history starts a record of its own forec
 });
 
 /** Online MAE over origins ≥ from: [ensemble, Holt-Winters, seasonal naive], and the share of origins that used model `model`. */
-async function onlineErrors(y: number[], opts: { horizon: number; season: number; from: number; anchor?: 'holt_winters' | null; model?: number }): Promise<{ ens: number; hw: number; sn: number; used: number; firstUsed: number }> {
+async function onlineErrors(
+  y: number[],
+  opts: { horizon: number; season: number; from: number; anchor?: 'holt_winters' | null; model?: number },
+): Promise<{ ens: number; hw: number; sn: number; used: number; firstUsed: number }> {
   const H = opts.horizon;
-  const f = new OnlineForecaster({ stepMs: 1, horizon: H, season: opts.season, global: false, ...(opts.anchor !== undefined ? { anchor: opts.anchor } : {}) });
+  const f = new OnlineForecaster({
+    stepMs: 1,
+    horizon: H,
+    season: opts.season,
+    global: false,
+    ...(opts.anchor !== undefined ? { anchor: opts.anchor } : {}),
+  });
   f.keepDetails = true;
-  let ens = 0, hw = 0, sn = 0, used = 0, n = 0, firstUsed = -1;
+  let ens = 0,
+    hw = 0,
+    sn = 0,
+    used = 0,
+    n = 0,
+    firstUsed = -1;
   for (let t = 0; t < y.length; t++) {
     f.observe('s', t, y[t]!);
     await f.step(t);
@@ -343,7 +425,8 @@ test('short, trending series with no model clearly better than Holt-Winters: the
   for (let seed = 1; seed <= 6; seed++) {
     const r = rng(seed);
     const gauss = (): number => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
-    let level = 1000, slope = 0;
+    let level = 1000,
+      slope = 0;
     const y = Array.from({ length: 122 }, (_, t) => {
       slope = 0.9 * slope + 4 * gauss();
       level += slope;
@@ -362,8 +445,12 @@ test('a model clearly better than the anchor joins it: seasonal naive after a le
   // seasonal naive is right one season after it and must be admitted within two seasons.
   const r = rng(5);
   const gauss = (): number => Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
-  const daily = (hour: number): number => { const x = (hour % 24) / 24; return 0.5 - 0.5 * Math.cos(2 * Math.PI * (x - 0.1)) + 0.15 * Math.sin(4 * Math.PI * x); };
-  const T = 24 * 7 * 4, shift = Math.floor(0.6 * T);
+  const daily = (hour: number): number => {
+    const x = (hour % 24) / 24;
+    return 0.5 - 0.5 * Math.cos(2 * Math.PI * (x - 0.1)) + 0.15 * Math.sin(4 * Math.PI * x);
+  };
+  const T = 24 * 7 * 4,
+    shift = Math.floor(0.6 * T);
   const y = Array.from({ length: T }, (_, t) => (t > shift ? 1.8 : 1) * (60 + 50 * daily(t)) + 4 * gauss());
   const a = await onlineErrors(y, { horizon: 12, season: 24, from: shift + 1, model: 0 });
   assert.ok(a.firstUsed > 0 && a.firstUsed - shift <= 48, `seasonal naive first used ${a.firstUsed - shift} steps after the shift`);

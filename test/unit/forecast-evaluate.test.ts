@@ -21,7 +21,10 @@ test('CSV alignment: median step, irregular gaps, calendar months', () => {
   const d = parseSeriesCsv('ts,series,value\n0,a,1\n10,a,2\n30,a,4\n0,b,5\n10,b,6\n');
   assert.equal(d.stepMs, 10);
   const a = d.series.find((s) => s.id === 'a')!;
-  assert.deepEqual(Array.from(a.values).map((v) => (Number.isNaN(v) ? null : v)), [1, 2, null, 4]);
+  assert.deepEqual(
+    Array.from(a.values).map((v) => (Number.isNaN(v) ? null : v)),
+    [1, 2, null, 4],
+  );
   const m = parseSeriesCsv('ts,series,value\n2020-01-01,x,1\n2020-02-01,x,2\n2020-03-01,x,3\n2020-05-01,x,5\n');
   assert.equal(m.calendarMonthly, true);
   assert.equal(m.series[0]!.values.length, 5);
@@ -36,7 +39,8 @@ test('forecast-eval on a tiny CSV writes predictions and a per-model summary', a
   const lines = ['ts,series,value'];
   for (let t = 0; t < 96; t++) {
     if (t === 40) continue; // a gap
-    for (const s of ['p', 'q']) lines.push(`${t * 3_600_000},${s},${(s === 'p' ? 10 : 20) + 5 * Math.sin((2 * Math.PI * t) / 12) + ((t * 7) % 3)}`);
+    for (const s of ['p', 'q'])
+      lines.push(`${t * 3_600_000},${s},${(s === 'p' ? 10 : 20) + 5 * Math.sin((2 * Math.PI * t) / 12) + ((t * 7) % 3)}`);
   }
   writeFileSync(input, lines.join('\n'));
   const sum = await runForecastEval({ input, horizon: 4, season: 12, out, warmEpochs: 3, backend: 'wasm' });

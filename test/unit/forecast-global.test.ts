@@ -14,7 +14,8 @@ before(async () => {
   backend = await initBackend('wasm');
 });
 
-const wave = (s: number, t: number): number => 50 + 5 * s + (8 + s) * Math.sin((2 * Math.PI * (t + 2 * s)) / 12) + 0.5 * (((t * 7 + s) % 5) - 2);
+const wave = (s: number, t: number): number =>
+  50 + 5 * s + (8 + s) * Math.sin((2 * Math.PI * (t + 2 * s)) / 12) + 0.5 * (((t * 7 + s) % 5) - 2);
 
 test('initBackend falls back cleanly and names the backend in use', async () => {
   assert.ok(['wasm', 'cpu'].includes(backend));
@@ -31,11 +32,17 @@ test('global model learns a clean seasonal signal to a small error', async () =>
   const w = GlobalModel.windowsFrom(train, 24, 6);
   for (let e = 0; e < 15; e++) await g.fit(w, 1, e, 256);
   const fc = await g.forecastBatch(train.map((h) => ({ history: h, horizon: 6 })));
-  let err = 0, n = 0;
-  fc.forEach((f, i) => f.predicted.forEach((p, h) => { err += Math.abs(p - series[i]![180 + h]!); n++; }));
+  let err = 0,
+    n = 0;
+  for (const [i, f] of fc.entries()) {
+    for (const [h, p] of f.predicted.entries()) {
+      err += Math.abs(p - series[i]![180 + h]!);
+      n++;
+    }
+  }
   const mae = err / n;
   assert.ok(mae < 0.5, `MAE ${mae} (amplitude 8–19)`);
-  fc.forEach((f) => f.predicted.forEach((p, h) => assert.ok(f.lower[h]! <= p && p <= f.upper[h]!)));
+  for (const f of fc) for (const [h, p] of f.predicted.entries()) assert.ok(f.lower[h]! <= p && p <= f.upper[h]!);
   g.dispose();
 });
 
@@ -51,7 +58,10 @@ test('global model is robust to gaps, zeros, negatives, bursts', async () => {
   await g.fit(w, 2, 0, 64);
   const fc = await g.forecastBatch(hist.map((h) => ({ history: h, horizon: 4 })));
   for (const f of fc.slice(0, 3)) for (const v of f.predicted) assert.ok(Number.isFinite(v));
-  assert.deepEqual(fc[1]!.predicted.map((v) => Math.abs(v) < 1e-3), [true, true, true, true]);
+  assert.deepEqual(
+    fc[1]!.predicted.map((v) => Math.abs(v) < 1e-3),
+    [true, true, true, true],
+  );
   for (const v of fc[0]!.predicted) assert.ok(v >= 0, 'non-negative series clipped at 0');
   g.dispose();
 });
@@ -126,7 +136,7 @@ test('a corrupt or mismatched checkpoint is reported and ignored', async () => {
   assert.equal(ok.size, 4);
   // Corrupt: flip bytes inside the payload.
   const text = readFileSync(file, 'utf8');
-  writeFileSync(file, text.slice(0, 200) + 'XX' + text.slice(202));
+  writeFileSync(file, `${text.slice(0, 200)}XX${text.slice(202)}`);
   const c = fresh();
   const bad = await c.loadCheckpoint(file);
   assert.equal(bad.ok, false);
@@ -210,12 +220,17 @@ test('OnlineForecaster copes with gaps, NaN, negatives and bursts; cold series f
   for (const fc of last) for (const p of fc.points) assert.ok(p.lower >= 0, `${fc.seriesId} clipped at 0`);
   // 'auto' keeps a series that went negative unclipped: its forecasts follow it below 0.
   const neg = lastAuto.find((o) => o.seriesId === 'negative')!;
-  assert.ok(neg.points.some((p) => p.predicted < 0), 'negative series forecast below 0');
+  assert.ok(
+    neg.points.some((p) => p.predicted < 0),
+    'negative series forecast below 0',
+  );
   // An all-zero series is forecast as zeros.
   for (const p of last.find((o) => o.seriesId === 'zeros')!.points) assert.ok(Math.abs(p.predicted) < 1e-6);
   // The gappy series stays close to its pattern despite the gaps.
   const gappy = last.find((o) => o.seriesId === 'gappy')!;
-  gappy.points.forEach((p, i) => assert.ok(Math.abs(p.predicted - wave(1, 90 + i)) < 5, `gappy h=${i + 1}: ${p.predicted} vs ${wave(1, 90 + i)}`));
+  for (const [i, p] of gappy.points.entries()) {
+    assert.ok(Math.abs(p.predicted - wave(1, 90 + i)) < 5, `gappy h=${i + 1}: ${p.predicted} vs ${wave(1, 90 + i)}`);
+  }
   // A series seen for the first time is forecast by a baseline only.
   f.observe('cold', 90 * stepMs, 7);
   const cold = (await f.step(90 * stepMs)).find((o) => o.seriesId === 'cold')!;

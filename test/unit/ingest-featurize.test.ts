@@ -9,8 +9,24 @@ before(async () => {
 });
 
 const ev = (sql: string | null, dialect: Dialect = 'postgres', extra: Partial<QueryEvent> = {}): QueryEvent => ({
-  eventId: 'e1', ts: 1000, source: 'src', dialect, database: null, sql, fingerprint: null, tables: [], operation: null,
-  durationMs: 1, rowsRead: 0, rowsWritten: 0, node: null, partition: null, keyValues: {}, client: null, status: 'ok', txId: null,
+  eventId: 'e1',
+  ts: 1000,
+  source: 'src',
+  dialect,
+  database: null,
+  sql,
+  fingerprint: null,
+  tables: [],
+  operation: null,
+  durationMs: 1,
+  rowsRead: 0,
+  rowsWritten: 0,
+  node: null,
+  partition: null,
+  keyValues: {},
+  client: null,
+  status: 'ok',
+  txId: null,
   ...extra,
 });
 
@@ -21,21 +37,36 @@ const cfg: FeaturizeConfig = {
 test('scanner: literals become ?, whitespace and comments collapse, signs fold', () => {
   const r = scanSql("SELECT  *\n FROM t /* c */ WHERE a = -5 AND b = 'it''s' AND c > x - 3 -- tail", 'postgres');
   assert.equal(r.key, 'SELECT * FROM t WHERE a = ? AND b = ? AND c > x - ?');
-  assert.deepEqual(r.literals.map((l) => l.value), ['-5', "it's", '3']);
+  assert.deepEqual(
+    r.literals.map((l) => l.value),
+    ['-5', "it's", '3'],
+  );
   const m = scanSql(`SELECT * FROM t WHERE a = "x\\"y" AND b = 1.5e3`, 'mysql');
-  assert.deepEqual(m.literals.map((l) => l.value), ['x"y', '1.5e3']);
+  assert.deepEqual(
+    m.literals.map((l) => l.value),
+    ['x"y', '1.5e3'],
+  );
   assert.equal(scanSql('SELECT $1, $$body$$', 'postgres').key, 'SELECT $1, ?');
 });
 
 test('postgres: template, fingerprint, predicates, joins, key ranges', () => {
-  const f = featurize(ev("SELECT o.id FROM orders o JOIN customers c ON o.cid = c.id WHERE o.order_id BETWEEN 110 AND 220 AND o.status IN ('a','b') AND c.id = 5"), cfg, new TemplateCache());
+  const f = featurize(
+    ev(
+      "SELECT o.id FROM orders o JOIN customers c ON o.cid = c.id WHERE o.order_id BETWEEN 110 AND 220 AND o.status IN ('a','b') AND c.id = 5",
+    ),
+    cfg,
+    new TemplateCache(),
+  );
   assert.equal(f.operation, 'select');
   assert.equal(f.readWrite, 'read');
   assert.deepEqual(f.tables, ['orders', 'customers']);
   assert.deepEqual(f.joins, ['customers.id=orders.cid']);
   assert.match(f.template!, /BETWEEN \$1 AND \$2/);
   assert.deepEqual(f.predicates[0], { table: 'orders', column: 'order_id', op: 'between', values: ['110', '220'] });
-  assert.deepEqual(f.keyRanges.map((k) => `${k.table}:${k.bucket}`), ['orders:k1', 'orders:k2', 'customers:k0']);
+  assert.deepEqual(
+    f.keyRanges.map((k) => `${k.table}:${k.bucket}`),
+    ['orders:k1', 'orders:k2', 'customers:k0'],
+  );
   assert.equal(f.parseError, null);
 });
 
@@ -43,10 +74,16 @@ test('writes: update, delete, insert values (key from VALUES), insert-select is 
   const c = new TemplateCache();
   const u = featurize(ev('UPDATE orders SET s = 1 WHERE order_id < 50'), cfg, c);
   assert.equal(u.readWrite, 'write');
-  assert.deepEqual(u.keyRanges.map((k) => k.bucket), ['k0']);
+  assert.deepEqual(
+    u.keyRanges.map((k) => k.bucket),
+    ['k0'],
+  );
   const i = featurize(ev("INSERT INTO orders (order_id, v) VALUES (5, 'a'), (305, 'b')", 'mysql'), cfg, c);
   assert.equal(i.operation, 'insert');
-  assert.deepEqual(i.keyRanges.map((k) => k.bucket), ['k0', 'k3']);
+  assert.deepEqual(
+    i.keyRanges.map((k) => k.bucket),
+    ['k0', 'k3'],
+  );
   assert.deepEqual(i.pointKeys.orders, ['5', '305']);
   const m = featurize(ev('INSERT INTO orders (order_id) SELECT id FROM staging WHERE id > 3'), cfg, c);
   assert.equal(m.readWrite, 'mixed');
@@ -55,11 +92,21 @@ test('writes: update, delete, insert values (key from VALUES), insert-select is 
 
 test('clickhouse and generic dialects go through node-sql-parser', () => {
   const c = new TemplateCache();
-  const ch = featurize(ev("SELECT count() FROM orders FINAL PREWHERE order_id = 120 WHERE x = 'y' SETTINGS max_threads = 2", 'clickhouse'), cfg, c);
+  const ch = featurize(
+    ev("SELECT count() FROM orders FINAL PREWHERE order_id = 120 WHERE x = 'y' SETTINGS max_threads = 2", 'clickhouse'),
+    cfg,
+    c,
+  );
   assert.equal(ch.parseError, null);
-  assert.deepEqual(ch.keyRanges.map((k) => k.bucket), ['k1']);
+  assert.deepEqual(
+    ch.keyRanges.map((k) => k.bucket),
+    ['k1'],
+  );
   const g = featurize(ev('SELECT * FROM orders WHERE order_id IN (1, 2) OR order_id >= 300', 'generic'), cfg, c);
-  assert.deepEqual(g.keyRanges.map((k) => k.bucket), ['k0', 'k3']);
+  assert.deepEqual(
+    g.keyRanges.map((k) => k.bucket),
+    ['k0', 'k3'],
+  );
 });
 
 test('unparseable SQL never throws: parseError set, tables from the event', () => {
@@ -67,20 +114,34 @@ test('unparseable SQL never throws: parseError set, tables from the event', () =
     const f = featurize(ev('SELEC * FORM orders WHERE', d, { tables: ['orders'] }), cfg, new TemplateCache());
     assert.ok(f.parseError, d);
     assert.deepEqual(f.tables, ['orders']);
-    assert.deepEqual(f.keyRanges.map((k) => k.bucket), ['*']);
+    assert.deepEqual(
+      f.keyRanges.map((k) => k.bucket),
+      ['*'],
+    );
   }
 });
 
 test('sql = null uses fingerprint, tables and explicit keyValues', () => {
-  const f = featurize(ev(null, 'postgres', { fingerprint: 'fp1', tables: ['orders'], operation: 'update', keyValues: { order_id: '250' } }), cfg, new TemplateCache());
+  const f = featurize(
+    ev(null, 'postgres', { fingerprint: 'fp1', tables: ['orders'], operation: 'update', keyValues: { order_id: '250' } }),
+    cfg,
+    new TemplateCache(),
+  );
   assert.equal(f.templateId, 'fp1');
   assert.equal(f.readWrite, 'write');
   assert.deepEqual(f.keyRanges, [{ table: 'orders', column: 'order_id', lo: 250, hi: 250, bucket: 'k2' }]);
 });
 
 test('explicit keyValues override what the SQL says', () => {
-  const f = featurize(ev('SELECT * FROM orders WHERE status = $1', 'postgres', { keyValues: { 'orders.order_id': '150' } }), cfg, new TemplateCache());
-  assert.deepEqual(f.keyRanges.map((k) => k.bucket), ['k1']);
+  const f = featurize(
+    ev('SELECT * FROM orders WHERE status = $1', 'postgres', { keyValues: { 'orders.order_id': '150' } }),
+    cfg,
+    new TemplateCache(),
+  );
+  assert.deepEqual(
+    f.keyRanges.map((k) => k.bucket),
+    ['k1'],
+  );
 });
 
 test('cache: one parse per template, hits re-extract literals', () => {
@@ -91,7 +152,10 @@ test('cache: one parse per template, hits re-extract literals', () => {
   assert.equal(c.stats.hits, 1);
   assert.equal(a.templateId, b.templateId);
   assert.deepEqual(b.predicates[0]!.values, ['250']);
-  assert.deepEqual(b.keyRanges.map((k) => k.bucket), ['k2']);
+  assert.deepEqual(
+    b.keyRanges.map((k) => k.bucket),
+    ['k2'],
+  );
   featurize(ev('SELECT 1 FROM customers'), cfg, c);
   featurize(ev('SELECT 2 FROM x'), cfg, c);
   assert.ok(c.size <= 2);
@@ -143,10 +207,7 @@ test('property: random literals never change the template or its id', () => {
   );
 });
 
-type P =
-  | { op: '=' | '<' | '<=' | '>' | '>='; v: number }
-  | { op: 'between'; a: number; b: number }
-  | { op: 'in'; vs: number[] };
+type P = { op: '=' | '<' | '<=' | '>' | '>='; v: number } | { op: 'between'; a: number; b: number } | { op: 'in'; vs: number[] };
 type E = { p: P } | { and: E[] } | { or: E[] };
 
 const v = fc.integer({ min: -30, max: 130 });
@@ -179,13 +240,20 @@ const holds = (e: E, x: number): boolean => {
   if ('or' in e) return e.or.some((c) => holds(c, x));
   const p = e.p;
   switch (p.op) {
-    case '=': return x === p.v;
-    case '<': return x < p.v;
-    case '<=': return x <= p.v;
-    case '>': return x > p.v;
-    case '>=': return x >= p.v;
-    case 'between': return p.a <= x && x <= p.b;
-    case 'in': return p.vs.includes(x);
+    case '=':
+      return x === p.v;
+    case '<':
+      return x < p.v;
+    case '<=':
+      return x <= p.v;
+    case '>':
+      return x > p.v;
+    case '>=':
+      return x >= p.v;
+    case 'between':
+      return p.a <= x && x <= p.b;
+    case 'in':
+      return p.vs.includes(x);
   }
 };
 
@@ -219,10 +287,16 @@ test('physical shard tables (<table>__<shard>) count on their logical table when
   const cache = new TemplateCache();
   const f = featurize(ev('SELECT amount FROM orders__s1 WHERE order_id = 150'), cfg, cache);
   assert.deepEqual(f.tables, ['orders']);
-  assert.deepEqual(f.keyRanges.map((k) => [k.table, k.bucket]), [['orders', 'k1']]);
+  assert.deepEqual(
+    f.keyRanges.map((k) => [k.table, k.bucket]),
+    [['orders', 'k1']],
+  );
   assert.deepEqual(f.pointKeys, { orders: ['150'] });
   // cached template, other literal: still mapped
-  assert.deepEqual(featurize(ev('SELECT amount FROM orders__s1 WHERE order_id = 250'), cfg, cache).keyRanges.map((k) => k.bucket), ['k2']);
+  assert.deepEqual(
+    featurize(ev('SELECT amount FROM orders__s1 WHERE order_id = 250'), cfg, cache).keyRanges.map((k) => k.bucket),
+    ['k2'],
+  );
   // a table without a configured key keeps its name
   assert.deepEqual(featurize(ev('SELECT * FROM audit__2024 WHERE id = 1'), cfg, cache).tables, ['audit__2024']);
 });
@@ -234,7 +308,10 @@ test('property: the one-interval key-range path equals the interval algebra', as
   fc.assert(
     fc.property(
       fc.uniqueArray(fc.integer({ min: 0, max: 30 }), { minLength: 0, maxLength: 4 }).map((b) => [...b].sort((x, y) => x - y)),
-      value, value, fc.boolean(), fc.boolean(),
+      value,
+      value,
+      fc.boolean(),
+      fc.boolean(),
       (bounds, a, b, loOpen, hiOpen) => {
         const lo = Math.min(a, b);
         const hi = Math.max(a, b);
@@ -256,7 +333,10 @@ const condOps = ['=', '<', '>=', '<>', 'BETWEEN', 'IN', 'LIKE', 'IS NULL'];
 const { cond } = fc.letrec<{ cond: Cond }>((tie) => ({
   cond: fc.oneof(
     { depthSize: 'small', withCrossShrink: true, maxDepth: 3 },
-    { arbitrary: fc.record({ col: fc.constantFrom(...keyCols), op: fc.constantFrom(...condOps), n: fc.integer({ min: 1, max: 3 }) }), weight: 3 },
+    {
+      arbitrary: fc.record({ col: fc.constantFrom(...keyCols), op: fc.constantFrom(...condOps), n: fc.integer({ min: 1, max: 3 }) }),
+      weight: 3,
+    },
     { arbitrary: fc.array(tie('cond'), { minLength: 2, maxLength: 3 }).map((c) => ({ and: c })), weight: 2 },
     { arbitrary: fc.array(tie('cond'), { minLength: 2, maxLength: 3 }).map((c) => ({ or: c })), weight: 1 },
   ),
@@ -267,10 +347,14 @@ const condSql = (c: Cond, l: () => string): string => {
     return parts.join('and' in c ? ' AND ' : ' OR ');
   }
   switch (c.op) {
-    case 'BETWEEN': return `${c.col} BETWEEN ${l()} AND ${l()}`;
-    case 'IN': return `${c.col} IN (${Array.from({ length: c.n }, l).join(', ')})`;
-    case 'IS NULL': return `${c.col} IS NULL`;
-    default: return `${c.col} ${c.op} ${l()}`;
+    case 'BETWEEN':
+      return `${c.col} BETWEEN ${l()} AND ${l()}`;
+    case 'IN':
+      return `${c.col} IN (${Array.from({ length: c.n }, l).join(', ')})`;
+    case 'IS NULL':
+      return `${c.col} IS NULL`;
+    default:
+      return `${c.col} ${c.op} ${l()}`;
   }
 };
 const from = fc.constantFrom(
@@ -279,10 +363,7 @@ const from = fc.constantFrom(
   'DELETE FROM orders WHERE',
   'UPDATE customers SET name = 1 WHERE',
 );
-const keyLit = fc.oneof(
-  fc.integer({ min: -50, max: 400 }).map(String),
-  fc.constantFrom("'abc'", "'150'", '2.5', '-0', '$1'),
-);
+const keyLit = fc.oneof(fc.integer({ min: -50, max: 400 }).map(String), fc.constantFrom("'abc'", "'150'", '2.5', '-0', '$1'));
 
 test('property: a cached template analyses its statements as a fresh parse does (key plans = general path)', async () => {
   const { analyze, valuesOf } = await import('../../processors/ingest/sql/featurize.js');
@@ -290,8 +371,10 @@ test('property: a cached template analyses its statements as a fresh parse does 
   let compared = 0;
   fc.assert(
     fc.property(
-      from, cond,
-      fc.array(keyLit, { minLength: 12, maxLength: 12 }), fc.array(keyLit, { minLength: 12, maxLength: 12 }),
+      from,
+      cond,
+      fc.array(keyLit, { minLength: 12, maxLength: 12 }),
+      fc.array(keyLit, { minLength: 12, maxLength: 12 }),
       fc.constantFrom(16, 1, 0),
       fc.constantFrom<Record<string, string>>({}, { order_id: '7' }, { 'customers.id': 'x' }),
       (head, c, l1, l2, maxPointKeys, keyValues) => {

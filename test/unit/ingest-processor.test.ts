@@ -16,14 +16,35 @@ const featurize = { partitionKeys: { orders: { column: 'order_id', bounds: [100,
 
 function qe(ts: number, sql: string | null, extra: Partial<QueryEvent> = {}): QueryEvent {
   return {
-    eventId: `e${ts}`, ts, source: 'src', dialect: 'postgres', database: null, sql, fingerprint: null, tables: [], operation: null,
-    durationMs: 2, rowsRead: 1, rowsWritten: 0, node: null, partition: null, keyValues: {}, client: null, status: 'ok', txId: null,
+    eventId: `e${ts}`,
+    ts,
+    source: 'src',
+    dialect: 'postgres',
+    database: null,
+    sql,
+    fingerprint: null,
+    tables: [],
+    operation: null,
+    durationMs: 2,
+    rowsRead: 1,
+    rowsWritten: 0,
+    node: null,
+    partition: null,
+    keyValues: {},
+    client: null,
+    status: 'ok',
+    txId: null,
     ...extra,
   };
 }
 let off = 0;
 const env = (value: QueryEvent | ReturnType<typeof decodeFailure>, partition = 0): IngestInput => ({
-  topic: 'shardcast.telemetry.queries', partition, offset: String(off++), key: Buffer.from('k'), raw: Buffer.from('raw'), value,
+  topic: 'shardcast.telemetry.queries',
+  partition,
+  offset: String(off++),
+  key: Buffer.from('k'),
+  raw: Buffer.from('raw'),
+  value,
 });
 
 const show = (o: IngestOutput): string => {
@@ -99,7 +120,9 @@ test('property: N in = total-series queries + DLQ (decode, invalid, late); progr
       });
       const stats = newIngestStats();
       const out: IngestOutput[] = [];
-      from(inputs).pipe(ingestProcessor({ featurize, cache, windowMs: 10_000, allowedLatenessMs: lateness, stats })).subscribe((o) => out.push(o));
+      from(inputs)
+        .pipe(ingestProcessor({ featurize, cache, windowMs: 10_000, allowedLatenessMs: lateness, stats }))
+        .subscribe((o) => out.push(o));
       const total = out.reduce((s, o) => s + (o.kind === 'out' && o.value.table === null ? o.value.queries : 0), 0);
       const dlq = out.filter((o) => o.kind === 'dlq').length;
       assert.equal(total + dlq, items.length);
@@ -112,7 +135,8 @@ test('property: N in = total-series queries + DLQ (decode, invalid, late); progr
       const parts = new Set(inputs.map((i) => i.partition));
       for (const p of parts) {
         const maxOff = Math.max(...inputs.filter((i) => i.partition === p).map((i) => Number(i.offset)));
-        if (maxOff >= 0) assert.equal(last && last.kind === 'progress' ? last.safeOffsets[`shardcast.telemetry.queries:${p}`] : undefined, String(maxOff));
+        if (maxOff >= 0)
+          assert.equal(last && last.kind === 'progress' ? last.safeOffsets[`shardcast.telemetry.queries:${p}`] : undefined, String(maxOff));
       }
     }),
     { numRuns: 100 },

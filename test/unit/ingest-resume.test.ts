@@ -12,6 +12,12 @@ test('resumeStateOf reads the committed offset metadata of every partition', () 
 });
 
 test('resumeStateOf ignores foreign or damaged metadata instead of failing', () => {
-  assert.equal(resumeStateOf([{ topic: 'q', partition: 0, metadata: 'not json' }, { topic: 'q', partition: 1, metadata: '{"v":9}' }]), undefined);
+  assert.equal(
+    resumeStateOf([
+      { topic: 'q', partition: 0, metadata: 'not json' },
+      { topic: 'q', partition: 1, metadata: '{"v":9}' },
+    ]),
+    undefined,
+  );
   assert.equal(resumeStateOf([]), undefined);
 });

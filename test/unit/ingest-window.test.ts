@@ -15,10 +15,26 @@ type TestInput = WindowInput & { eventId: string };
 
 function e(ts: number, extra: Partial<TestInput> = {}, partition = 0, off?: number): Envelope<TestInput> {
   return {
-    topic: 'q', partition, offset: String(off ?? offset++), key: null, raw: null,
+    topic: 'q',
+    partition,
+    offset: String(off ?? offset++),
+    key: null,
+    raw: null,
     value: {
-      eventId: `e${ts}`, ts, source: 's', readWrite: 'read', tables: ['orders'], keyRanges: [], parseError: null,
-      durationMs: 10, rowsRead: 1, rowsWritten: 0, status: 'ok', node: null, partition: null, txId: null,
+      eventId: `e${ts}`,
+      ts,
+      source: 's',
+      readWrite: 'read',
+      tables: ['orders'],
+      keyRanges: [],
+      parseError: null,
+      durationMs: 10,
+      rowsRead: 1,
+      rowsWritten: 0,
+      status: 'ok',
+      node: null,
+      partition: null,
+      txId: null,
       ...extra,
     },
   };
@@ -69,15 +85,18 @@ test('marble: within lateness merged (lateMerged), beyond it a late item, never 
     // lateness 3s. b at 12s: watermark 9s. c at 8s: behind the watermark, window [0,10) still
     // open -> merged (lateMerged). d at 16s closes [0,10). f at 3s: window closed -> late item.
     const src = cold('a 9ms b 9ms c 9ms d 9ms f 9ms |', { a: e(1000), b: e(12_000), c: e(8000), d: e(16_000), f: e(3000) });
-    expectObservable(src.pipe(windowAggregate({ windowMs: 10_000, allowedLatenessMs: 3_000 }), map(show))).toBe('30ms (xyp) 5ms l 9ms (abr|)', {
-      x: 'agg s|*|*@0 q=2 late=1',
-      y: 'agg s|orders|*@0 q=2 late=1',
-      p: 'progress {"q:0":"0"}',
-      l: 'late e3000',
-      a: 'agg s|*|*@10000 q=2 late=0',
-      b: 'agg s|orders|*@10000 q=2 late=0',
-      r: 'progress {"q:0":"4"}',
-    });
+    expectObservable(src.pipe(windowAggregate({ windowMs: 10_000, allowedLatenessMs: 3_000 }), map(show))).toBe(
+      '30ms (xyp) 5ms l 9ms (abr|)',
+      {
+        x: 'agg s|*|*@0 q=2 late=1',
+        y: 'agg s|orders|*@0 q=2 late=1',
+        p: 'progress {"q:0":"0"}',
+        l: 'late e3000',
+        a: 'agg s|*|*@10000 q=2 late=0',
+        b: 'agg s|orders|*@10000 q=2 late=0',
+        r: 'progress {"q:0":"4"}',
+      },
+    );
   });
 });
 
@@ -92,20 +111,32 @@ test('progress: safe offset per partition is below the first offset an open wind
   const prog = out.filter((o) => o.kind === 'progress').pop();
   assert.deepEqual(prog, { kind: 'progress', safeOffsets: { 'q:0': '10', 'q:1': '50' } });
   out.push(...agg.markDone({ topic: 'q', partition: 2, offset: '7' }));
-  assert.deepEqual(out.filter((o) => o.kind === 'progress').pop(), { kind: 'progress', safeOffsets: { 'q:0': '10', 'q:1': '50', 'q:2': '7' } });
-  const fin = agg.flush().filter((o) => o.kind === 'progress').pop();
+  assert.deepEqual(out.filter((o) => o.kind === 'progress').pop(), {
+    kind: 'progress',
+    safeOffsets: { 'q:0': '10', 'q:1': '50', 'q:2': '7' },
+  });
+  const fin = agg
+    .flush()
+    .filter((o) => o.kind === 'progress')
+    .pop();
   assert.deepEqual(fin, { kind: 'progress', safeOffsets: { 'q:0': '11', 'q:1': '51', 'q:2': '7' } });
 });
 
 test('per-partition watermark: a partition read far ahead does not make the other partition late', () => {
   const agg = new WindowAggregator({ windowMs: 10_000, allowedLatenessMs: 1000 });
-  agg.assign([{ topic: 'q', partition: 0 }, { topic: 'q', partition: 1 }]);
+  agg.assign([
+    { topic: 'q', partition: 0 },
+    { topic: 'q', partition: 1 },
+  ]);
   const out: WindowOutput[] = [];
   for (let i = 0; i < 60; i++) out.push(...agg.add(e(i * 1000, {}, 0, i))); // p0 reaches 59s first
   for (let i = 0; i < 60; i++) out.push(...agg.add(e(i * 1000 + 500, {}, 1, i))); // then p1 from 0.5s
   assert.equal(out.filter((o) => o.kind === 'late').length, 0);
   const done = [...out, ...agg.flush()].filter((o) => o.kind === 'aggregate' && o.value.table === null);
-  assert.equal(done.reduce((n, o) => n + (o.kind === 'aggregate' ? o.value.queries : 0), 0), 120);
+  assert.equal(
+    done.reduce((n, o) => n + (o.kind === 'aggregate' ? o.value.queries : 0), 0),
+    120,
+  );
 });
 
 test('per-partition watermark: a partition silent for partitionIdleMs stops holding it back', () => {
@@ -127,14 +158,27 @@ test('per-partition watermark: a partition silent for partitionIdleMs stops hold
 
 test('property: the watermark add reuses between events always equals one computed afresh', () => {
   const op = fc.oneof(
-    { weight: 20, arbitrary: fc.record({ kind: fc.constant('add' as const), part: fc.integer({ min: 0, max: 3 }), dts: fc.integer({ min: -4000, max: 6000 }), dnow: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 9000 })) }) },
+    {
+      weight: 20,
+      arbitrary: fc.record({
+        kind: fc.constant('add' as const),
+        part: fc.integer({ min: 0, max: 3 }),
+        dts: fc.integer({ min: -4000, max: 6000 }),
+        dnow: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 9000 })),
+      }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('assign' as const), parts: fc.subarray([0, 1, 2, 3]) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 20_000 }) }) },
   );
   fc.assert(
     fc.property(fc.array(op, { minLength: 1, maxLength: 200 }), fc.boolean(), (ops, withClock) => {
       let now = 0;
-      const agg = new WindowAggregator({ windowMs: 10_000, allowedLatenessMs: 2000, partitionIdleMs: 5000, ...(withClock ? { now: () => now } : {}) });
+      const agg = new WindowAggregator({
+        windowMs: 10_000,
+        allowedLatenessMs: 2000,
+        partitionIdleMs: 5000,
+        ...(withClock ? { now: () => now } : {}),
+      });
       const newest = [0, 0, 0, 0];
       const off = [0, 0, 0, 0];
       for (const o of ops) {
@@ -170,8 +214,21 @@ test('marble: idle source — the scheduler advances the watermark and closes wi
 test('aggregates: counts, latency quantiles, hot keys, co-access, series per bucket/partition/node', async () => {
   offset = 0;
   const evs = [
-    e(100, { durationMs: 5, pointKeys: { orders: ['7'] }, keyRanges: [{ table: 'orders', column: 'id', lo: 7, hi: 7, bucket: 'k0' }], node: 'n1', partition: 'p0' }),
-    e(200, { durationMs: 15, pointKeys: { orders: ['7'] }, keyRanges: [{ table: 'orders', column: 'id', lo: 7, hi: 7, bucket: 'k0' }], node: 'n1', partition: 'p0', status: 'error' }),
+    e(100, {
+      durationMs: 5,
+      pointKeys: { orders: ['7'] },
+      keyRanges: [{ table: 'orders', column: 'id', lo: 7, hi: 7, bucket: 'k0' }],
+      node: 'n1',
+      partition: 'p0',
+    }),
+    e(200, {
+      durationMs: 15,
+      pointKeys: { orders: ['7'] },
+      keyRanges: [{ table: 'orders', column: 'id', lo: 7, hi: 7, bucket: 'k0' }],
+      node: 'n1',
+      partition: 'p0',
+      status: 'error',
+    }),
     e(300, { readWrite: 'write', rowsWritten: 3, tables: ['orders', 'customers'], txId: 'tx1', parseError: 'x' }),
     e(400, { tables: ['items'], txId: 'tx1' }),
   ];
@@ -191,7 +248,13 @@ test('aggregates: counts, latency quantiles, hot keys, co-access, series per buc
   assert.equal(aggs.get('s|*|*||n1')!.queries, 2);
   const ord = aggs.get('s|orders|*')!;
   assert.deepEqual(ord.coAccess.map((c) => c.other).sort(), ['customers|*', 'items|*']);
-  assert.deepEqual(aggs.get('s|items|*')!.coAccess.map((c) => c.other).sort(), ['customers|*', 'orders|*']);
+  assert.deepEqual(
+    aggs
+      .get('s|items|*')!
+      .coAccess.map((c) => c.other)
+      .sort(),
+    ['customers|*', 'orders|*'],
+  );
 });
 
 test('memory bound: a million distinct keys and thousands of series stay capped; nothing lost', () => {
@@ -200,10 +263,19 @@ test('memory bound: a million distinct keys and thousands of series stay capped;
   for (let i = 0; i < N; i++) {
     agg.add(e(i, { tables: [`t${i % 500}`], pointKeys: { [`t${i % 500}`]: [String(i)] }, node: null }, 0, i));
   }
-  const out = agg.flush().filter((o) => o.kind === 'aggregate').map((o) => o.value);
+  const out = agg
+    .flush()
+    .filter((o) => o.kind === 'aggregate')
+    .map((o) => o.value);
   assert.ok(out.length <= 102, `${out.length} series`);
-  assert.equal(out.filter((a) => a.table === null).reduce((s, a) => s + a.queries, 0), N);
-  assert.equal(out.filter((a) => a.table !== null).reduce((s, a) => s + a.queries, 0), N);
+  assert.equal(
+    out.filter((a) => a.table === null).reduce((s, a) => s + a.queries, 0),
+    N,
+  );
+  assert.equal(
+    out.filter((a) => a.table !== null).reduce((s, a) => s + a.queries, 0),
+    N,
+  );
   assert.ok(out.every((a) => a.hotKeys.length <= 8));
   assert.ok(out.some((a) => a.seriesId === '~other'));
 });
@@ -219,15 +291,20 @@ test('space-saving: finds heavy hitters with bounded counters and honest error',
 
 test('property: space-saving top(k) is the k first counters of the full ranking (count desc, then key)', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 12 }), fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 300 }), fc.integer({ min: 0, max: 15 }), (cap, stream, k) => {
-      const s = new SpaceSaving(cap);
-      for (const x of stream) s.add(`k${x}`);
-      const all = s.top(cap);
-      const ranked = [...all].sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      assert.deepEqual(all, ranked);
-      assert.equal(all.length, Math.min(cap, new Set(stream).size));
-      assert.deepEqual(s.top(k), ranked.slice(0, k));
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 12 }),
+      fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 300 }),
+      fc.integer({ min: 0, max: 15 }),
+      (cap, stream, k) => {
+        const s = new SpaceSaving(cap);
+        for (const x of stream) s.add(`k${x}`);
+        const all = s.top(cap);
+        const ranked = [...all].sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+        assert.deepEqual(all, ranked);
+        assert.equal(all.length, Math.min(cap, new Set(stream).size));
+        assert.deepEqual(s.top(k), ranked.slice(0, k));
+      },
+    ),
     { numRuns: 300 },
   );
 });
@@ -249,11 +326,19 @@ test('resume: a restarted aggregator neither repeats closed windows nor re-repor
   const second = new WindowAggregator({ windowMs: 10_000, allowedLatenessMs: 0 });
   second.resume(prog.resume);
   const out2: WindowOutput[] = [];
-  for (const [ts, off] of [[12_000, 1], [500, 2], [13_000, 3], [15_000, 4]] as const) out2.push(...second.add(e(ts, {}, 0, off)));
+  for (const [ts, off] of [
+    [12_000, 1],
+    [500, 2],
+    [13_000, 3],
+    [15_000, 4],
+  ] as const)
+    out2.push(...second.add(e(ts, {}, 0, off)));
   out2.push(...second.flush());
   assert.equal(out2.filter((o) => o.kind === 'late').length, 0, 'the late event is not reported again');
   assert.equal(second.counters.replaySkipped, 1);
-  const totals = out2.filter((o) => o.kind === 'aggregate' && o.value.table === null).map((o) => o.kind === 'aggregate' && [o.value.windowStart, o.value.queries]);
+  const totals = out2
+    .filter((o) => o.kind === 'aggregate' && o.value.table === null)
+    .map((o) => o.kind === 'aggregate' && [o.value.windowStart, o.value.queries]);
   assert.deepEqual(totals, [[10_000, 3]], 'window [10,20) rebuilt whole: offsets 1, 3 and 4');
   // a new event for the closed window after the replayed range is late as usual
   const third = new WindowAggregator({ windowMs: 10_000, allowedLatenessMs: 0 });

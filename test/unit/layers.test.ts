@@ -10,7 +10,24 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const config = createRequire(import.meta.url)(path.join(root, '.dependency-cruiser.cjs')) as IConfiguration;
 
 /** Every folder of the project's code, tests included (tests may import anything, the product never imports tests). */
-const PROJECT_DIRS = ['analytics', 'bench', 'bin', 'catalog', 'collectors', 'demo', 'executors', 'infra', 'lib', 'models', 'pipelines', 'processors', 'schemas', 'stores', 'test', 'topics'];
+const PROJECT_DIRS = [
+  'analytics',
+  'bench',
+  'bin',
+  'catalog',
+  'collectors',
+  'demo',
+  'executors',
+  'infra',
+  'lib',
+  'models',
+  'pipelines',
+  'processors',
+  'schemas',
+  'stores',
+  'test',
+  'topics',
+];
 
 async function violations(baseDir: string, dirs: string[]): Promise<string[]> {
   const out = await cruise(dirs, { ...config.options, validate: true, ruleSet: { forbidden: config.forbidden }, baseDir });
@@ -27,6 +44,9 @@ test('an upward import, a later stage imported by an earlier one and a circle ar
   const found = await violations(fixture, ['lib', 'pipelines', 'processors']);
   assert.ok(found.includes('layer-lib: lib/config.ts → pipelines/run.ts'), found.join('\n'));
   assert.ok(found.includes('stage-ingest: processors/ingest/window.ts → processors/decide/plan.ts'), found.join('\n'));
-  assert.ok(found.some((v) => v.startsWith('no-circular:')), found.join('\n'));
+  assert.ok(
+    found.some((v) => v.startsWith('no-circular:')),
+    found.join('\n'),
+  );
   assert.ok(!found.some((v) => v.startsWith('layer-pipelines')), 'a pipeline may import lib');
 });

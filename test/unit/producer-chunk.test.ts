@@ -21,7 +21,10 @@ test('chunkBySize keeps every message, in order, in requests under the byte boun
 
 test('chunkBySize sends a single oversized message alone rather than dropping it', () => {
   const reqs = chunkBySize([{ topic: 'a', messages: [msg(10, 'x'), msg(50_000, 'big'), msg(10, 'y')] }], 10_000);
-  assert.deepEqual(reqs.map((r) => r.flatMap((t) => t.messages.map((m) => m.key))), [['x'], ['big'], ['y']]);
+  assert.deepEqual(
+    reqs.map((r) => r.flatMap((t) => t.messages.map((m) => m.key))),
+    [['x'], ['big'], ['y']],
+  );
 });
 
 test('chunkBySize of nothing is no request', () => {

@@ -9,38 +9,121 @@ import { deepEqual as looseDeepEqual } from 'node:assert';
 import type { CommandResult, DeadLetter, PartitionCommand, QueryEvent, WorkloadAggregate } from '../../schemas/types.js';
 
 const query: QueryEvent = {
-  eventId: 'e1', ts: 1_700_000_000_000, source: 'pg-orders', dialect: 'postgres', database: 'shop',
-  sql: 'SELECT * FROM orders WHERE id = 5', fingerprint: null, tables: ['orders'], operation: 'select',
-  durationMs: 1.5, rowsRead: 1, rowsWritten: 0, node: 'node0', partition: null, keyValues: { id: '5' },
-  client: 'app', status: 'ok', txId: null,
+  eventId: 'e1',
+  ts: 1_700_000_000_000,
+  source: 'pg-orders',
+  dialect: 'postgres',
+  database: 'shop',
+  sql: 'SELECT * FROM orders WHERE id = 5',
+  fingerprint: null,
+  tables: ['orders'],
+  operation: 'select',
+  durationMs: 1.5,
+  rowsRead: 1,
+  rowsWritten: 0,
+  node: 'node0',
+  partition: null,
+  keyValues: { id: '5' },
+  client: 'app',
+  status: 'ok',
+  txId: null,
 };
 
 test('every topic names a schema file that parses', () => {
-  const files = new Set(readdirSync(SCHEMA_DIR).filter((f) => f.endsWith('.avsc')).map((f) => f.replace('.avsc', '')));
+  const files = new Set(
+    readdirSync(SCHEMA_DIR)
+      .filter((f) => f.endsWith('.avsc'))
+      .map((f) => f.replace('.avsc', '')),
+  );
   for (const t of ALL_TOPICS) assert.ok(files.has(t.schema), `${t.name} → ${t.schema}.avsc`);
 });
 
 test('typed records round-trip through their Avro schema', () => {
   const agg: WorkloadAggregate = {
-    seriesId: 's|orders|k1', windowStart: 0, windowEnd: 10_000, source: 's', table: 'orders', keyBucket: 'k1',
-    partition: null, node: null, queries: 3, reads: 2, writes: 1, rowsRead: 5, rowsWritten: 1, errors: 0,
-    unparsed: 0, lateMerged: 0, latencySumMs: 3.5, latencyP50Ms: 1, latencyP95Ms: null, latencyP99Ms: null,
-    hotKeys: [{ key: '5', count: 2, error: 0 }], coAccess: [{ other: 'customers', count: 1 }],
+    seriesId: 's|orders|k1',
+    windowStart: 0,
+    windowEnd: 10_000,
+    source: 's',
+    table: 'orders',
+    keyBucket: 'k1',
+    partition: null,
+    node: null,
+    queries: 3,
+    reads: 2,
+    writes: 1,
+    rowsRead: 5,
+    rowsWritten: 1,
+    errors: 0,
+    unparsed: 0,
+    lateMerged: 0,
+    latencySumMs: 3.5,
+    latencyP50Ms: 1,
+    latencyP95Ms: null,
+    latencyP99Ms: null,
+    hotKeys: [{ key: '5', count: 2, error: 0 }],
+    coAccess: [{ other: 'customers', count: 1 }],
   };
   const cmd: PartitionCommand = {
-    commandId: 'c1', issuedAt: 1, deadline: 2, store: 'pg', storeKind: 'postgres', table: 'orders', partition: 'p0',
-    action: 'split', params: { splitAt: '500' }, evidence: { seriesId: 's', currentLoad: 1, forecastPeak: 9, forecastLower: 7, forecastUpper: 11, peakAt: null, capacity: 5, model: 'ensemble' },
-    expectedBenefit: 4, expectedCost: 1e6, estimatedDurationMs: 1000, requiresApproval: false, policy: 'predictive', explanation: 'split p0',
+    commandId: 'c1',
+    issuedAt: 1,
+    deadline: 2,
+    store: 'pg',
+    storeKind: 'postgres',
+    table: 'orders',
+    partition: 'p0',
+    action: 'split',
+    params: { splitAt: '500' },
+    evidence: {
+      seriesId: 's',
+      currentLoad: 1,
+      forecastPeak: 9,
+      forecastLower: 7,
+      forecastUpper: 11,
+      peakAt: null,
+      capacity: 5,
+      model: 'ensemble',
+    },
+    expectedBenefit: 4,
+    expectedCost: 1e6,
+    estimatedDurationMs: 1000,
+    requiresApproval: false,
+    policy: 'predictive',
+    explanation: 'split p0',
   };
   const result: CommandResult = {
-    commandId: 'c1', ts: 3, topic: 'shardcast.commands.partition', store: 'pg', action: 'split', status: 'SUCCEEDED',
-    progress: 1, reason: null, rowsCopied: 10, bytesMoved: 100, verified: true, durationMs: 5, executor: 'x', details: {},
+    commandId: 'c1',
+    ts: 3,
+    topic: 'shardcast.commands.partition',
+    store: 'pg',
+    action: 'split',
+    status: 'SUCCEEDED',
+    progress: 1,
+    reason: null,
+    rowsCopied: 10,
+    bytesMoved: 100,
+    verified: true,
+    durationMs: 5,
+    executor: 'x',
+    details: {},
   };
   const letter: DeadLetter = {
-    ts: 1, sourceTopic: 't', sourcePartition: 0, sourceOffset: '7', key: null, value: Buffer.from([1, 2, 3]),
-    stage: 'decode', reason: 'bad', pipeline: 'ingest',
+    ts: 1,
+    sourceTopic: 't',
+    sourcePartition: 0,
+    sourceOffset: '7',
+    key: null,
+    value: Buffer.from([1, 2, 3]),
+    stage: 'decode',
+    reason: 'bad',
+    pipeline: 'ingest',
   };
-  for (const [name, value] of [['QueryEvent', query], ['WorkloadAggregate', agg], ['PartitionCommand', cmd], ['CommandResult', result], ['DeadLetter', letter]] as const) {
+  for (const [name, value] of [
+    ['QueryEvent', query],
+    ['WorkloadAggregate', agg],
+    ['PartitionCommand', cmd],
+    ['CommandResult', result],
+    ['DeadLetter', letter],
+  ] as const) {
     const { type } = loadSchema(name);
     assert.ok(type.isValid(value), `${name} sample is valid`);
     // avsc decodes into record classes; compare fields, not prototypes.

@@ -10,22 +10,68 @@ const GiB = 1024 ** 3;
 
 /** One table of `units` units; load(t, u) total, all reads unless readFrac given. */
 function workload(steps: number, units: number, load: (t: number, u: number) => number, readFrac = 1): Workload {
-  const reads = new Float64Array(steps * units), writes = new Float64Array(steps * units);
-  for (let t = 0; t < steps; t++) for (let u = 0; u < units; u++) { reads[t * units + u] = load(t, u) * readFrac; writes[t * units + u] = load(t, u) * (1 - readFrac); }
+  const reads = new Float64Array(steps * units),
+    writes = new Float64Array(steps * units);
+  for (let t = 0; t < steps; t++)
+    for (let u = 0; u < units; u++) {
+      reads[t * units + u] = load(t, u) * readFrac;
+      writes[t * units + u] = load(t, u) * (1 - readFrac);
+    }
   return {
-    name: 'hand', description: 'hand', kind: 'trace', stepMs: 60_000, steps, startTs: 0, season: null, evalStart: 0, unitBytes: GiB,
-    tables: [{ name: 't', units, keyLo: 0, keyHi: units }], reads: [reads], writes: [writes], coAccess: [],
+    name: 'hand',
+    description: 'hand',
+    kind: 'trace',
+    stepMs: 60_000,
+    steps,
+    startTs: 0,
+    season: null,
+    evalStart: 0,
+    unitBytes: GiB,
+    tables: [{ name: 't', units, keyLo: 0, keyHi: units }],
+    reads: [reads],
+    writes: [writes],
+    coAccess: [],
   };
 }
 
-function scripted(name: string, script: Record<number, (o: Observation) => AnyCommand[]>, seen: CommandResult[] = [], nodes?: number): Policy {
-  return { name, initialNodes: nodes === undefined ? undefined : () => nodes, act: (o) => { seen.push(...o.results); return script[o.step]?.(o) ?? []; } };
+function scripted(
+  name: string,
+  script: Record<number, (o: Observation) => AnyCommand[]>,
+  seen: CommandResult[] = [],
+  nodes?: number,
+): Policy {
+  return {
+    name,
+    initialNodes: nodes === undefined ? undefined : () => nodes,
+    act: (o) => {
+      seen.push(...o.results);
+      return script[o.step]?.(o) ?? [];
+    },
+  };
 }
 
 const base = {
-  issuedAt: 0, deadline: 0, store: 'sim', storeKind: 'postgres' as const, params: {} as Record<string, string>,
-  evidence: { seriesId: null, currentLoad: 0, forecastPeak: 0, forecastLower: 0, forecastUpper: 0, peakAt: null, capacity: null, model: null },
-  expectedBenefit: 0, expectedCost: 0, estimatedDurationMs: 0, requiresApproval: false, policy: 'test', explanation: 'test',
+  issuedAt: 0,
+  deadline: 0,
+  store: 'sim',
+  storeKind: 'postgres' as const,
+  params: {} as Record<string, string>,
+  evidence: {
+    seriesId: null,
+    currentLoad: 0,
+    forecastPeak: 0,
+    forecastLower: 0,
+    forecastUpper: 0,
+    peakAt: null,
+    capacity: null,
+    model: null,
+  },
+  expectedBenefit: 0,
+  expectedCost: 0,
+  estimatedDurationMs: 0,
+  requiresApproval: false,
+  policy: 'test',
+  explanation: 'test',
 };
 
 test('one node over capacity for k steps → k SLA-violation minutes', () => {
@@ -50,7 +96,13 @@ test('a migration takes bytes / rate steps, loads source and target meanwhile, t
   };
   // 2 partitions of 1 GiB, 2 nodes; throttle 1 GiB per 3 minutes → 3 steps
   const pol = scripted('mover', { 2: move }, seen, 2);
-  const m = simulate(w, pol, { capacity: 1000, partitionsPerTable: 2, throttleBytesPerSec: GiB / 180, migrationOverhead: 0.1, keepTimeline: true });
+  const m = simulate(w, pol, {
+    capacity: 1000,
+    partitionsPerTable: 2,
+    throttleBytesPerSec: GiB / 180,
+    migrationOverhead: 0.1,
+    keepTimeline: true,
+  });
   const ok = seen.find((r) => r.commandId === 'mv1' && r.status === 'SUCCEEDED')!;
   assert.ok(ok);
   assert.equal(ok.durationMs, 3 * 60_000);
@@ -65,11 +117,35 @@ test('a migration takes bytes / rate steps, loads source and target meanwhile, t
 test('scale out: billed from the command, serving after the provisioning delay; replicas share reads', () => {
   const w = workload(20, 2, () => 400);
   const seen: CommandResult[] = [];
-  const pol = scripted('scaler', {
-    1: () => [{ kind: 'resource', ...base, commandId: 'so', node: null, action: 'scale_out', params: { nodeId: 'n9', capacity: '1000' } }],
-    8: (o) => [{ kind: 'shard', ...base, commandId: 'rep', table: 't', partition: o.state.partitions[0]!.id, sourceNode: 'n1', targetNode: 'n9', action: 'replicate' }],
-  }, seen, 1);
-  const m = simulate(w, pol, { capacity: 1000, partitionsPerTable: 2, provisioningMs: 5 * 60_000, throttleBytesPerSec: GiB / 60, keepTimeline: true });
+  const pol = scripted(
+    'scaler',
+    {
+      1: () => [
+        { kind: 'resource', ...base, commandId: 'so', node: null, action: 'scale_out', params: { nodeId: 'n9', capacity: '1000' } },
+      ],
+      8: (o) => [
+        {
+          kind: 'shard',
+          ...base,
+          commandId: 'rep',
+          table: 't',
+          partition: o.state.partitions[0]!.id,
+          sourceNode: 'n1',
+          targetNode: 'n9',
+          action: 'replicate',
+        },
+      ],
+    },
+    seen,
+    1,
+  );
+  const m = simulate(w, pol, {
+    capacity: 1000,
+    partitionsPerTable: 2,
+    provisioningMs: 5 * 60_000,
+    throttleBytesPerSec: GiB / 60,
+    keepTimeline: true,
+  });
   assert.equal(seen.find((r) => r.commandId === 'so' && r.status === 'SUCCEEDED')!.ts, 6 * 60_000);
   assert.equal(m.nodeMinutes, 1 + 2 * 19);
   // after the replica (done at step 9): partition 0's 400 reads split 200/200: n1 600, n9 200
@@ -79,10 +155,17 @@ test('scale out: billed from the command, serving after the provisioning delay; 
 test('commands that do not fit the cluster are rejected or fail, never applied', () => {
   const w = workload(5, 2, () => 10);
   const seen: CommandResult[] = [];
-  const pol = scripted('bad', {
-    1: () => [{ kind: 'shard', ...base, commandId: 'x', table: 't', partition: 'nope', sourceNode: 'n1', targetNode: 'n2', action: 'move' }],
-    2: (o) => [{ kind: 'resource', ...base, commandId: 'y', node: o.state.nodes[0]!.id, action: 'scale_in' }],
-  }, seen, 2);
+  const pol = scripted(
+    'bad',
+    {
+      1: () => [
+        { kind: 'shard', ...base, commandId: 'x', table: 't', partition: 'nope', sourceNode: 'n1', targetNode: 'n2', action: 'move' },
+      ],
+      2: (o) => [{ kind: 'resource', ...base, commandId: 'y', node: o.state.nodes[0]!.id, action: 'scale_in' }],
+    },
+    seen,
+    2,
+  );
   const m = simulate(w, pol, { capacity: 100, partitionsPerTable: 2 });
   assert.equal(seen.find((r) => r.commandId === 'x' && r.status === 'FAILED')!.reason, 'unknown partition nope');
   assert.match(seen.find((r) => r.commandId === 'y' && r.status === 'FAILED')!.reason!, /still holds/);
@@ -93,7 +176,15 @@ test('reactive: splits a range above the QPS threshold at its load-weighted medi
   const w = workload(10, 8, (_t, u) => (u < 4 ? 300 : 10));
   const seen: CommandResult[] = [];
   const r = reactivePolicy();
-  const spy: Policy = { name: 'reactive', initialNodes: () => 2, act: (o) => { const c = r.act(o); seen.push(...o.results); return c; } };
+  const spy: Policy = {
+    name: 'reactive',
+    initialNodes: () => 2,
+    act: (o) => {
+      const c = r.act(o);
+      seen.push(...o.results);
+      return c;
+    },
+  };
   simulate(w, spy, { capacity: 2000, partitionsPerTable: 1 });
   const split = seen.find((x) => x.action === 'split' && x.status === 'SUCCEEDED');
   assert.ok(split, 'a split happened');
@@ -111,7 +202,8 @@ test('trace CSV: both formats parse; generators are deterministic; round trip ke
   assert.equal(s.reads[0]![1], 4);
   assert.throws(() => parseTrace('a,b\n1,2\n'), /header/);
   assert.throws(() => parseTrace('ts,series,value\n0,a,x\n'), /line 2/);
-  const a = SUITE['flash-crowd']!({ seed: 7 }), b = SUITE['flash-crowd']!({ seed: 7 });
+  const a = SUITE['flash-crowd']!({ seed: 7 }),
+    b = SUITE['flash-crowd']!({ seed: 7 });
   assert.deepEqual(a.reads[0]!.slice(0, 500), b.reads[0]!.slice(0, 500));
   const small = workload(3, 4, (t, u) => t + u + 1, 0.5);
   const back = parseTrace(toTraceCsv(small));

@@ -15,7 +15,8 @@ export function planColocations(ctx: PlanContext): Candidate[] {
       const key = a < b ? `${a}|${b}` : `${b}|${a}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const pa = s.partitions.get(a), pb = s.partitions.get(b);
+      const pa = s.partitions.get(a),
+        pb = s.partitions.get(b);
       if (!pa || !pb || pa.node === pb.node) continue;
       const cap = s.nodes.get(pa.node)!.capacity;
       if (weight < cfg.colocate.minWeightFraction * cap) continue;
@@ -24,11 +25,14 @@ export function planColocations(ctx: PlanContext): Candidate[] {
       const target = anchor.node;
       const op = moveOp(ctx, mover, target, Math.max(0, mover.availableFrom), 'colocate');
       out.push({
-        action: 'colocate', ops: [op],
+        action: 'colocate',
+        ops: [op],
         explanation: `co-locate ${mover.id} with ${anchor.id} on ${target}: ${weight.toFixed(0)} co-accessed queries/window cross nodes today`,
         // the target as planned: `anchor` is a live scenario object a later candidate may move
         single: (sc) => sc.moveEffect(sc.partitions.get(mover.id)!, target, op.startStep, op.finishStep),
-        run(sc) { sc.commitEffect(this.single!(sc)); },
+        run(sc) {
+          sc.commitEffect(this.single!(sc));
+        },
       });
     }
   }

@@ -4,7 +4,7 @@
  */
 import type { PartitionAction, ResourceAction, ShardAction, StoreKind } from '../../../schemas/types.js';
 import type { DecideConfig } from '../config.js';
-import { type Effect, type LoadProfile, type Scenario, type ScenarioNode, type ScenarioPartition } from '../costModel.js';
+import type { Effect, LoadProfile, Scenario, ScenarioNode, ScenarioPartition } from '../costModel.js';
 import type { ClusterState } from '../state.js';
 
 export type Action = PartitionAction | ShardAction | ResourceAction;
@@ -53,8 +53,7 @@ export interface PlanContext {
 }
 
 export function storeKindOf(state: ClusterState, store: string): StoreKind {
-  return state.nodes.find((n) => n.store === store)?.storeKind
-    ?? state.tables.find((t) => t.store === store)?.storeKind ?? 'postgres';
+  return state.nodes.find((n) => n.store === store)?.storeKind ?? state.tables.find((t) => t.store === store)?.storeKind ?? 'postgres';
 }
 
 export function durationSteps(ms: number, stepMs: number): number {
@@ -79,8 +78,12 @@ export function peakCopy(s: Scenario, sp: ScenarioPartition, from = 0): number {
 }
 
 export function readFraction(sp: Pick<ScenarioPartition, 'read' | 'write'>): number {
-  let r = 0, t = 0;
-  for (let k = 0; k < sp.read.length; k++) { r += sp.read[k]!; t += sp.read[k]! + sp.write[k]!; }
+  let r = 0,
+    t = 0;
+  for (let k = 0; k < sp.read.length; k++) {
+    r += sp.read[k]!;
+    t += sp.read[k]! + sp.write[k]!;
+  }
   return t > 0 ? r / t : 0;
 }
 
@@ -88,10 +91,11 @@ export function readFraction(sp: Pick<ScenarioPartition, 'read' | 'write'>): num
 export function hotNodes(s: Scenario): { node: ScenarioNode; firstStep: number; peakUtil: number }[] {
   const out: { node: ScenarioNode; firstStep: number; peakUtil: number }[] = [];
   for (const n of s.nodes.values()) {
-    let first = -1, peak = 0;
+    let first = -1,
+      peak = 0;
     for (let k = 0; k < s.steps; k++) {
       const cap = k >= n.activeFrom && k < n.activeUntil ? n.capacity : 0;
-      const u = cap > 0 ? n.load[k]! / cap : (n.load[k]! > 1e-9 ? Infinity : 0);
+      const u = cap > 0 ? n.load[k]! / cap : n.load[k]! > 1e-9 ? Infinity : 0;
       if (u > s.targetUtil && first < 0) first = k;
       peak = Math.max(peak, u);
     }
@@ -114,13 +118,33 @@ export function partitionsOn(s: Scenario, nodeId: string): ScenarioPartition[] {
 }
 
 /** The PlannedOp of a primary-copy move. */
-export function moveOp(ctx: PlanContext, sp: ScenarioPartition, to: string, start: number, action: 'move' | 'colocate' = 'move', dependsOn: number[] = []): PlannedOp {
+export function moveOp(
+  ctx: PlanContext,
+  sp: ScenarioPartition,
+  to: string,
+  start: number,
+  action: 'move' | 'colocate' = 'move',
+  dependsOn: number[] = [],
+): PlannedOp {
   const ms = Math.ceil((sp.sizeBytes / ctx.cfg.throttleBytesPerSec) * 1000);
   const st = durationSteps(ms, ctx.cfg.stepMs);
   return {
-    kind: 'shard', action, store: sp.spec.store, storeKind: storeKindOf(ctx.state, sp.spec.store), table: sp.spec.table,
-    partition: sp.id, sourceNode: sp.node, targetNode: to, node: null, params: { bytes: String(sp.sizeBytes) },
-    bytes: sp.sizeBytes, durationMs: ms, startStep: start, finishStep: start + st, dependsOn, target: sp.id,
+    kind: 'shard',
+    action,
+    store: sp.spec.store,
+    storeKind: storeKindOf(ctx.state, sp.spec.store),
+    table: sp.spec.table,
+    partition: sp.id,
+    sourceNode: sp.node,
+    targetNode: to,
+    node: null,
+    params: { bytes: String(sp.sizeBytes) },
+    bytes: sp.sizeBytes,
+    durationMs: ms,
+    startStep: start,
+    finishStep: start + st,
+    dependsOn,
+    target: sp.id,
   };
 }
 

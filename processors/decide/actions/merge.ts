@@ -18,7 +18,8 @@ export function planMerges(ctx: PlanContext): Candidate[] {
   for (const list of byTable.values()) {
     const sorted = list.filter((p) => p !== undefined).sort((a, b) => (a.spec.lo ?? -Infinity) - (b.spec.lo ?? -Infinity));
     for (let i = 0; i + 1 < sorted.length; i++) {
-      const l = sorted[i]!, r = sorted[i + 1]!;
+      const l = sorted[i]!,
+        r = sorted[i + 1]!;
       if (l.locked || r.locked || l.availableFrom > 0 || r.availableFrom > 0) continue;
       if (l.spec.hi !== r.spec.lo || l.node !== r.node) continue;
       if (l.replicas.join() !== r.replicas.join()) continue;
@@ -29,15 +30,31 @@ export function planMerges(ctx: PlanContext): Candidate[] {
       if (l.sizeBytes + r.sizeBytes > cfg.merge.maxSizeBytes) continue;
       const mergedId = rangePartitionId(l.spec.table, l.spec.lo, r.spec.hi);
       const op: PlannedOp = {
-        kind: 'partition', action: 'merge', store: l.spec.store, storeKind: storeKindOf(ctx.state, l.spec.store),
-        table: l.spec.table, partition: l.id, sourceNode: null, targetNode: null, node: l.node,
-        params: { with: r.id, mergedId }, bytes: 0, durationMs: cfg.stepMs, startStep: 0, finishStep: 1, dependsOn: [], target: l.id,
+        kind: 'partition',
+        action: 'merge',
+        store: l.spec.store,
+        storeKind: storeKindOf(ctx.state, l.spec.store),
+        table: l.spec.table,
+        partition: l.id,
+        sourceNode: null,
+        targetNode: null,
+        node: l.node,
+        params: { with: r.id, mergedId },
+        bytes: 0,
+        durationMs: cfg.stepMs,
+        startStep: 0,
+        finishStep: 1,
+        dependsOn: [],
+        target: l.id,
       };
       out.push({
-        action: 'merge', ops: [op],
+        action: 'merge',
+        ops: [op],
         explanation: `merge cold neighbours ${l.id} + ${r.id} on ${l.node}: combined peak ${peak.toFixed(0)}/window (${Math.round((100 * peak) / cap)}% of a node) over the horizon (L ${peakTotal(l).toFixed(0)}, R ${peakTotal(r).toFixed(0)})`,
         single: (sc) => sc.mergeEffect(sc.partitions.get(l.id)!, sc.partitions.get(r.id)!, mergedId, 1),
-        run(sc) { sc.commitEffect(this.single!(sc)); },
+        run(sc) {
+          sc.commitEffect(this.single!(sc));
+        },
       });
     }
   }

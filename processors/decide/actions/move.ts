@@ -25,7 +25,9 @@ export function planMoves(ctx: PlanContext, opts: { partitionsPerNode?: number; 
           ops: [op],
           explanation: `move ${p.id} (peak ${peak.toFixed(0)}/window) ${p.node}→${t.id}: ${p.node} forecast at ${fmtPct(hot.peakUtil)} of capacity from step ${hot.firstStep + 1}`,
           single: (sc) => sc.moveEffect(sc.partitions.get(p.id)!, t.id, op.startStep, op.finishStep),
-          run(sc) { sc.commitEffect(this.single!(sc)); },
+          run(sc) {
+            sc.commitEffect(this.single!(sc));
+          },
         });
       }
     }

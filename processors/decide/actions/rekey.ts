@@ -7,7 +7,10 @@
 import type { PredicateStat } from '../state.js';
 import { type Candidate, type PlanContext, fmtPct, storeKindOf } from './common.js';
 
-export function recommendKey(stats: readonly PredicateStat[], minShare: number): { columns: string[]; share: number; queries: number } | null {
+export function recommendKey(
+  stats: readonly PredicateStat[],
+  minShare: number,
+): { columns: string[]; share: number; queries: number } | null {
   const total = stats.reduce((a, s) => a + s.count, 0);
   if (total <= 0) return null;
   const cover = (set: string[]) => stats.reduce((a, s) => (set.every((c) => s.columns.includes(c)) ? a + s.count : a), 0) / total;
@@ -35,18 +38,33 @@ export function planRekeys(ctx: PlanContext): Candidate[] {
     const same = rec.columns.length === t.keyColumns.length && rec.columns.every((c, i) => c === t.keyColumns[i]);
     if (same) continue;
     const currentShare = t.keyColumns.length
-      ? stats.reduce((a, s) => (t.keyColumns.every((c) => s.columns.includes(c)) ? a + s.count : a), 0) / rec.queries : 0;
+      ? stats.reduce((a, s) => (t.keyColumns.every((c) => s.columns.includes(c)) ? a + s.count : a), 0) / rec.queries
+      : 0;
     const gain = rec.share - currentShare;
     if (gain <= 0.1) continue;
     const bytes = state.partitions.filter((p) => p.table === t.name).reduce((a, p) => a + p.sizeBytes, 0);
     out.push({
       action: 'rekey',
-      ops: [{
-        kind: 'partition', action: 'rekey', store: t.store, storeKind: storeKindOf(state, t.store), table: t.name, partition: null,
-        sourceNode: null, targetNode: null, node: null,
-        params: { keyColumns: rec.columns.join(','), previousKey: t.keyColumns.join(','), share: rec.share.toFixed(3) },
-        bytes, durationMs: Math.ceil((bytes / cfg.throttleBytesPerSec) * 1000), startStep: 0, finishStep: 1, dependsOn: [], target: t.name,
-      }],
+      ops: [
+        {
+          kind: 'partition',
+          action: 'rekey',
+          store: t.store,
+          storeKind: storeKindOf(state, t.store),
+          table: t.name,
+          partition: null,
+          sourceNode: null,
+          targetNode: null,
+          node: null,
+          params: { keyColumns: rec.columns.join(','), previousKey: t.keyColumns.join(','), share: rec.share.toFixed(3) },
+          bytes,
+          durationMs: Math.ceil((bytes / cfg.throttleBytesPerSec) * 1000),
+          startStep: 0,
+          finishStep: 1,
+          dependsOn: [],
+          target: t.name,
+        },
+      ],
       explanation: `re-key ${t.name} on (${rec.columns.join(', ')}): ${fmtPct(rec.share)} of ${rec.queries} queries filter on it vs ${fmtPct(currentShare)} on (${t.keyColumns.join(', ') || 'none'})`,
       run() {},
       recommendation: { benefit: gain * rec.queries, cost: bytes / 1024 ** 3 },

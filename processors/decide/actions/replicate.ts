@@ -6,7 +6,19 @@
  * stay over a node's capacity on every copy even with replicate.maxReplicas of them: that spreads
  * the overload over more nodes (each of them then violates) instead of removing it.
  */
-import { type Candidate, type PlanContext, type PlannedOp, coolNodes, durationSteps, fmtPct, hotNodes, partitionsOn, peakCopy, readFraction, storeKindOf } from './common.js';
+import {
+  type Candidate,
+  type PlanContext,
+  type PlannedOp,
+  coolNodes,
+  durationSteps,
+  fmtPct,
+  hotNodes,
+  partitionsOn,
+  peakCopy,
+  readFraction,
+  storeKindOf,
+} from './common.js';
 
 export function planReplicas(ctx: PlanContext): Candidate[] {
   const { s, cfg } = ctx;
@@ -27,16 +39,31 @@ export function planReplicas(ctx: PlanContext): Candidate[] {
         const ms = Math.ceil((sp.sizeBytes / cfg.throttleBytesPerSec) * 1000);
         const start = Math.max(0, t.activeFrom);
         const op: PlannedOp = {
-          kind: 'shard', action: 'replicate', store: sp.spec.store, storeKind: storeKindOf(ctx.state, sp.spec.store),
-          table: sp.spec.table, partition: sp.id, sourceNode: sp.node, targetNode: t.id, node: null,
-          params: { bytes: String(sp.sizeBytes) }, bytes: sp.sizeBytes, durationMs: ms,
-          startStep: start, finishStep: start + durationSteps(ms, cfg.stepMs), dependsOn: [], target: sp.id,
+          kind: 'shard',
+          action: 'replicate',
+          store: sp.spec.store,
+          storeKind: storeKindOf(ctx.state, sp.spec.store),
+          table: sp.spec.table,
+          partition: sp.id,
+          sourceNode: sp.node,
+          targetNode: t.id,
+          node: null,
+          params: { bytes: String(sp.sizeBytes) },
+          bytes: sp.sizeBytes,
+          durationMs: ms,
+          startStep: start,
+          finishStep: start + durationSteps(ms, cfg.stepMs),
+          dependsOn: [],
+          target: sp.id,
         };
         out.push({
-          action: 'replicate', ops: [op],
+          action: 'replicate',
+          ops: [op],
           explanation: `replicate read-hot ${sp.id} (${fmtPct(rf)} reads, copy peak ${fmtPct(peak / hot.node.capacity)} of a node) to ${t.id}`,
           single: (sc) => sc.replicateEffect(sc.partitions.get(sp.id)!, t.id, op.startStep, op.finishStep),
-          run(sc) { sc.commitEffect(this.single!(sc)); },
+          run(sc) {
+            sc.commitEffect(this.single!(sc));
+          },
         });
       }
     }
@@ -58,15 +85,31 @@ export function planDereplicas(ctx: PlanContext): Candidate[] {
     if (peak > cfg.replicate.dropLoadFraction * cap || after > 2 * cfg.replicate.dropLoadFraction * cap) continue;
     const drop = [...sp.replicas].sort((a, b) => s.peakUtil(b) - s.peakUtil(a))[0]!;
     const op: PlannedOp = {
-      kind: 'shard', action: 'dereplicate', store: sp.spec.store, storeKind: storeKindOf(ctx.state, sp.spec.store),
-      table: sp.spec.table, partition: sp.id, sourceNode: drop, targetNode: null, node: null, params: {},
-      bytes: 0, durationMs: cfg.stepMs, startStep: 0, finishStep: 1, dependsOn: [], target: sp.id,
+      kind: 'shard',
+      action: 'dereplicate',
+      store: sp.spec.store,
+      storeKind: storeKindOf(ctx.state, sp.spec.store),
+      table: sp.spec.table,
+      partition: sp.id,
+      sourceNode: drop,
+      targetNode: null,
+      node: null,
+      params: {},
+      bytes: 0,
+      durationMs: cfg.stepMs,
+      startStep: 0,
+      finishStep: 1,
+      dependsOn: [],
+      target: sp.id,
     };
     out.push({
-      action: 'dereplicate', ops: [op],
+      action: 'dereplicate',
+      ops: [op],
       explanation: `drop the replica of ${sp.id} on ${drop}: copy peak ${fmtPct(peak / cap)} of a node, ${fmtPct(after / cap)} with one copy fewer`,
       single: (sc) => sc.dereplicateEffect(sc.partitions.get(sp.id)!, drop, 1),
-      run(sc) { sc.commitEffect(this.single!(sc)); },
+      run(sc) {
+        sc.commitEffect(this.single!(sc));
+      },
     });
   }
   return out;

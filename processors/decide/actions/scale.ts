@@ -17,9 +17,20 @@
  * to drain go first (the drain is the scale-in's own lead time and its data moved).
  */
 import { type Scenario, type ScenarioNode, type ScenarioPartition, subRangeLoad } from '../costModel.js';
-import { stableHash } from '../ids.js';
 import { splitOpOf, splitPoint } from './split.js';
-import { type Candidate, type PlanContext, type PlannedOp, coolNodes, durationSteps, fmtPct, freeMoveSlots, hotNodes, moveOp, partitionsOn, peakCopy, storeKindOf } from './common.js';
+import {
+  type Candidate,
+  type PlanContext,
+  type PlannedOp,
+  durationSteps,
+  fmtPct,
+  freeMoveSlots,
+  hotNodes,
+  moveOp,
+  partitionsOn,
+  peakCopy,
+  storeKindOf,
+} from './common.js';
 
 /** The next free `<prefix><k>` name: the executors name shard nodes node0, node1, ... */
 function newNodeId(ctx: PlanContext, s: Scenario, _salt: string): string {
@@ -41,9 +52,22 @@ export function planScaleOut(ctx: PlanContext): Candidate[] {
   const nodeId = newNodeId(ctx, s, `${s.nodes.size}`);
   const ready = durationSteps(cfg.provisioningMs, cfg.stepMs);
   const scaleOp: PlannedOp = {
-    kind: 'resource', action: 'scale_out', store, storeKind, table: null, partition: null, sourceNode: null, targetNode: null,
-    node: nodeId, params: { nodeId, capacity: String(capacity) }, bytes: 0, durationMs: cfg.provisioningMs,
-    startStep: 0, finishStep: ready, dependsOn: [], target: nodeId,
+    kind: 'resource',
+    action: 'scale_out',
+    store,
+    storeKind,
+    table: null,
+    partition: null,
+    sourceNode: null,
+    targetNode: null,
+    node: nodeId,
+    params: { nodeId, capacity: String(capacity) },
+    bytes: 0,
+    durationMs: cfg.provisioningMs,
+    startStep: 0,
+    finishStep: ready,
+    dependsOn: [],
+    target: nodeId,
   };
   const worst = hot[0]!;
   let planned: PlannedOp[] | null = null;
@@ -58,8 +82,19 @@ export function planScaleOut(ctx: PlanContext): Candidate[] {
         // whose target may differ from the one the fill was planned against)
         for (const op of planned.slice(1)) {
           if (op.action === 'split') {
-            const p = sc.partitions.get(op.partition!)!, at = Number(op.params['splitAt']);
-            sc.commitEffect(sc.splitEffect(p, at, op.params['leftId']!, op.params['rightId']!, subRangeLoad(ctx.profile, p.spec, p.spec.lo, at), Number(op.params['leftFraction']), 1));
+            const p = sc.partitions.get(op.partition!)!,
+              at = Number(op.params.splitAt);
+            sc.commitEffect(
+              sc.splitEffect(
+                p,
+                at,
+                op.params.leftId!,
+                op.params.rightId!,
+                subRangeLoad(ctx.profile, p.spec, p.spec.lo, at),
+                Number(op.params.leftFraction),
+                1,
+              ),
+            );
           } else {
             sc.commitEffect(sc.moveEffect(sc.partitions.get(op.partition!)!, nodeId, op.startStep, op.finishStep));
           }
@@ -82,8 +117,12 @@ export function planScaleOut(ctx: PlanContext): Candidate[] {
             .filter((p) => !p.locked && p.availableFrom <= ready)
             .map((p) => ({ p, peak: peakCopy(sc, p, ready) }))
             .filter((x) => x.peak > 0 && x.peak <= room);
-          const enough = fits.filter((x) => x.peak >= need).sort((a, b) => a.p.sizeBytes - b.p.sizeBytes || a.peak - b.peak || (a.p.id < b.p.id ? -1 : 1));
-          let pick: ScenarioPartition | undefined = (enough[0] ?? fits.sort((a, b) => b.peak / b.p.sizeBytes - a.peak / a.p.sizeBytes || (a.p.id < b.p.id ? -1 : 1))[0])?.p;
+          const enough = fits
+            .filter((x) => x.peak >= need)
+            .sort((a, b) => a.p.sizeBytes - b.p.sizeBytes || a.peak - b.peak || (a.p.id < b.p.id ? -1 : 1));
+          let pick: ScenarioPartition | undefined = (
+            enough[0] ?? fits.sort((a, b) => b.peak / b.p.sizeBytes - a.peak / a.p.sizeBytes || (a.p.id < b.p.id ? -1 : 1))[0]
+          )?.p;
           const deps = [0];
           if (!pick) {
             // every copy on the hot node is too big for the new node's room (ranges merged while
@@ -98,7 +137,14 @@ export function planScaleOut(ctx: PlanContext): Candidate[] {
           const gate = moves.length >= c ? moves[moves.length - c]! : null;
           if (gate) deps.push(ops.indexOf(gate));
           const start = Math.max(ready, gate ? gate.finishStep : 0, pick.availableFrom);
-          const mv = moveOp(ctx, pick, nodeId, start, 'move', deps.sort((a, b) => a - b));
+          const mv = moveOp(
+            ctx,
+            pick,
+            nodeId,
+            start,
+            'move',
+            deps.sort((a, b) => a - b),
+          );
           ops.push(mv);
           sc.commitEffect(sc.moveEffect(pick, nodeId, mv.startStep, mv.finishStep));
           moved = true;
@@ -119,21 +165,38 @@ export function planScaleOut(ctx: PlanContext): Candidate[] {
  * `need` among those that fit, biggest parents first). The split is committed to `sc` and its
  * op appended to `ops`; null when no partition splits that way.
  */
-function splitToFit(ctx: PlanContext, sc: Scenario, nodeId: string, room: number, need: number, ready: number, ops: PlannedOp[]): { child: ScenarioPartition; splitIndex: number } | null {
+function splitToFit(
+  ctx: PlanContext,
+  sc: Scenario,
+  nodeId: string,
+  room: number,
+  need: number,
+  ready: number,
+  ops: PlannedOp[],
+): { child: ScenarioPartition; splitIndex: number } | null {
   const { cfg } = ctx;
   if (!cfg.actions.includes('split')) return null;
   const counts = new Map<string, number>();
   for (const p of sc.partitions.values()) counts.set(p.spec.table, (counts.get(p.spec.table) ?? 0) + 1);
   const big = partitionsOn(sc, nodeId)
-    .filter((p) => !p.locked && p.availableFrom === 0 && !p.replicas.length && p.sizeBytes >= cfg.split.minSizeBytes
-      && (counts.get(p.spec.table) ?? 0) < cfg.split.maxPartitionsPerTable)
+    .filter(
+      (p) =>
+        !p.locked &&
+        p.availableFrom === 0 &&
+        !p.replicas.length &&
+        p.sizeBytes >= cfg.split.minSizeBytes &&
+        (counts.get(p.spec.table) ?? 0) < cfg.split.maxPartitionsPerTable,
+    )
     .map((p) => ({ p, peak: peakCopy(sc, p, ready) }))
     .filter((x) => x.peak > room)
     .sort((a, b) => b.peak - a.peak || (a.p.id < b.p.id ? -1 : 1));
   for (const { p, peak } of big) {
     const point = splitPoint(ctx, p);
     if (!point || point.leftShare <= 0.02 || point.leftShare >= 0.98) continue;
-    const sides = [{ left: true, peak: point.leftShare * peak }, { left: false, peak: (1 - point.leftShare) * peak }]
+    const sides = [
+      { left: true, peak: point.leftShare * peak },
+      { left: false, peak: (1 - point.leftShare) * peak },
+    ]
       .filter((x) => x.peak <= room)
       .sort((a, b) => (a.peak >= need ? 0 : 1) - (b.peak >= need ? 0 : 1) || (a.peak >= need ? a.peak - b.peak : b.peak - a.peak));
     const side = sides[0];
@@ -163,7 +226,10 @@ interface DrainStep {
 /** Upper-bound timelines on a trial copy of the scenario, cached per node. */
 class UpperView {
   private readonly cache = new Map<string, Float64Array>();
-  constructor(readonly sc: Scenario, private readonly limit: number) {}
+  constructor(
+    readonly sc: Scenario,
+    private readonly limit: number,
+  ) {}
   fork(): UpperView {
     const v = new UpperView(this.sc.clone(), this.limit);
     for (const [k, a] of this.cache) v.cache.set(k, a);
@@ -171,11 +237,15 @@ class UpperView {
   }
   private upper(nid: string): Float64Array {
     let u = this.cache.get(nid);
-    if (!u) { u = this.sc.upperLoad(nid); this.cache.set(nid, u); }
+    if (!u) {
+      u = this.sc.upperLoad(nid);
+      this.cache.set(nid, u);
+    }
     return u;
   }
   peak(nid: string, add?: Float64Array, sub?: Float64Array): number {
-    const n = this.sc.nodes.get(nid)!, u = this.upper(nid);
+    const n = this.sc.nodes.get(nid)!,
+      u = this.upper(nid);
     let m = 0;
     for (let k = n.activeFrom; k < this.sc.steps; k++) m = Math.max(m, (u[k]! + (add ? add[k]! : 0) - (sub ? sub[k]! : 0)) / n.capacity);
     return m;
@@ -196,11 +266,15 @@ class UpperView {
   }
   /** Best fit: the fullest node (not excluded) that still takes the copy under the limit. */
   bestFit(add: Float64Array, exclude: ReadonlySet<string>): string | null {
-    let best: string | null = null, bestU = -1;
+    let best: string | null = null,
+      bestU = -1;
     for (const n of this.sc.nodes.values()) {
       if (exclude.has(n.id) || n.activeFrom !== 0 || n.activeUntil < this.sc.steps) continue;
       const u = this.peak(n.id, add);
-      if (u <= this.limit && (u > bestU + 1e-12 || (Math.abs(u - bestU) <= 1e-12 && best !== null && n.id < best))) { best = n.id; bestU = u; }
+      if (u <= this.limit && (u > bestU + 1e-12 || (Math.abs(u - bestU) <= 1e-12 && best !== null && n.id < best))) {
+        best = n.id;
+        bestU = u;
+      }
     }
     return best;
   }
@@ -287,7 +361,9 @@ function drainPlan(ctx: PlanContext, s: Scenario, victimId: string, held: Scenar
     plan.push({ p: tp, from: victimId, to: null, after, split: point });
     const si = plan.length - 1;
     counts.set(tp.spec.table, (counts.get(tp.spec.table) ?? 0) + 1);
-    const halves = [leftId, rightId].sort((a, b) => peakOf(view.copyUpper(view.sc.partitions.get(b)!)) - peakOf(view.copyUpper(view.sc.partitions.get(a)!)));
+    const halves = [leftId, rightId].sort(
+      (a, b) => peakOf(view.copyUpper(view.sc.partitions.get(b)!)) - peakOf(view.copyUpper(view.sc.partitions.get(a)!)),
+    );
     if (halves.every((h) => place(h, [si], depth + 1))) return true;
     counts.set(tp.spec.table, (counts.get(tp.spec.table) ?? 0) - 1);
     view = saved.view;
@@ -336,7 +412,10 @@ export function planScaleIn(ctx: PlanContext): Candidate[] {
   // on the nodes that would remain, at every step (a node is not removed while load elsewhere
   // needs its room).
   const total = new Float64Array(s.steps);
-  for (const n of s.nodes.values()) { const u = s.upperLoad(n.id); for (let k = 0; k < s.steps; k++) total[k]! += u[k]!; }
+  for (const n of s.nodes.values()) {
+    const u = s.upperLoad(n.id);
+    for (let k = 0; k < s.steps; k++) total[k]! += u[k]!;
+  }
   const roomWithout = (victimId: string) => {
     for (let k = 0; k < s.steps; k++) {
       let cap = 0;
@@ -353,7 +432,10 @@ export function planScaleIn(ctx: PlanContext): Candidate[] {
     held = [...s.partitions.values()].filter((p) => p.node === v.id || p.replicas.includes(v.id));
     if (held.some((p) => p.locked || p.availableFrom > 0)) continue;
     plan = drainPlan(ctx, s, v.id, held, limit);
-    if (plan) { victim = v; break; }
+    if (plan) {
+      victim = v;
+      break;
+    }
   }
   if (!victim || !plan) return [];
   const splits = plan.filter((d) => d.split).length;
@@ -381,9 +463,22 @@ export function planScaleIn(ctx: PlanContext): Candidate[] {
         } else if (step.to === null) {
           opOf.push(ops.length);
           ops.push({
-            kind: 'shard', action: 'dereplicate', store: sp.spec.store, storeKind: storeKindOf(ctx.state, sp.spec.store),
-            table: sp.spec.table, partition: sp.id, sourceNode: victim.id, targetNode: null, node: null, params: {},
-            bytes: 0, durationMs: cfg.stepMs, startStep: 0, finishStep: 1, dependsOn: [], target: sp.id,
+            kind: 'shard',
+            action: 'dereplicate',
+            store: sp.spec.store,
+            storeKind: storeKindOf(ctx.state, sp.spec.store),
+            table: sp.spec.table,
+            partition: sp.id,
+            sourceNode: victim.id,
+            targetNode: null,
+            node: null,
+            params: {},
+            bytes: 0,
+            durationMs: cfg.stepMs,
+            startStep: 0,
+            finishStep: 1,
+            dependsOn: [],
+            target: sp.id,
           });
           sc.commitEffect(sc.dereplicateEffect(sp, victim.id, 1));
           last = Math.max(last, 1);
@@ -403,9 +498,22 @@ export function planScaleIn(ctx: PlanContext): Candidate[] {
         }
       }
       ops.push({
-        kind: 'resource', action: 'scale_in', store, storeKind: storeKindOf(ctx.state, store), table: null, partition: null,
-        sourceNode: null, targetNode: null, node: victim.id, params: {}, bytes: 0, durationMs: cfg.stepMs,
-        startStep: last, finishStep: last + 1, dependsOn: ops.map((_, i) => i), target: victim.id,
+        kind: 'resource',
+        action: 'scale_in',
+        store,
+        storeKind: storeKindOf(ctx.state, store),
+        table: null,
+        partition: null,
+        sourceNode: null,
+        targetNode: null,
+        node: victim.id,
+        params: {},
+        bytes: 0,
+        durationMs: cfg.stepMs,
+        startStep: last,
+        finishStep: last + 1,
+        dependsOn: ops.map((_, i) => i),
+        target: victim.id,
       });
       sc.commitEffect(sc.scaleInEffect(victim.id, last + 1));
       this.ops = ops;

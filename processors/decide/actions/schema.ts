@@ -28,20 +28,42 @@ export function planTemplateAdaptations(ctx: PlanContext): Candidate[] {
     const table = state.tableByName.get(t.table);
     const store = table?.store ?? state.nodes[0]?.store ?? 'default';
     const params: Record<string, string> = { templateId: t.templateId };
-    const name = `sc_${action === 'composite_index' ? 'idx' : action === 'derived_attribute' ? 'attr' : 'mv'}_${t.templateId.replace(/[^a-z0-9_]/gi, '').slice(0, 24).toLowerCase()}`;
-    params['name'] = name;
-    if (action === 'composite_index') params['columns'] = t.columns.join(',');
-    if (action === 'derived_attribute') params['expression'] = t.expression ?? t.columns.join(',');
+    const name = `sc_${action === 'composite_index' ? 'idx' : action === 'derived_attribute' ? 'attr' : 'mv'}_${t.templateId
+      .replace(/[^a-z0-9_]/gi, '')
+      .slice(0, 24)
+      .toLowerCase()}`;
+    params.name = name;
+    if (action === 'composite_index') params.columns = t.columns.join(',');
+    if (action === 'derived_attribute') params.expression = t.expression ?? t.columns.join(',');
     const benefit = t.count * t.meanLatencyMs * SAVED[action];
-    const what = action === 'composite_index' ? `composite index (${t.columns.join(', ')})`
-      : action === 'derived_attribute' ? `derived attribute for ${params['expression']}` : 'materialized precomputation';
+    const what =
+      action === 'composite_index'
+        ? `composite index (${t.columns.join(', ')})`
+        : action === 'derived_attribute'
+          ? `derived attribute for ${params.expression}`
+          : 'materialized precomputation';
     out.push({
       action,
-      ops: [{
-        kind: 'partition', action, store, storeKind: storeKindOf(state, store), table: t.table, partition: null,
-        sourceNode: null, targetNode: null, node: null, params, bytes: 0, durationMs: cfg.stepMs,
-        startStep: 0, finishStep: 1, dependsOn: [], target: `${t.table}#${t.templateId}`,
-      }],
+      ops: [
+        {
+          kind: 'partition',
+          action,
+          store,
+          storeKind: storeKindOf(state, store),
+          table: t.table,
+          partition: null,
+          sourceNode: null,
+          targetNode: null,
+          node: null,
+          params,
+          bytes: 0,
+          durationMs: cfg.stepMs,
+          startStep: 0,
+          finishStep: 1,
+          dependsOn: [],
+          target: `${t.table}#${t.templateId}`,
+        },
+      ],
       explanation: `${what} on ${t.table} for hot template ${t.templateId}: ${t.count}/window at ${t.meanLatencyMs.toFixed(0)} ms, ~${Math.round(SAVED[action] * 100)}% of that latency saved`,
       run() {},
       recommendation: { benefit, cost: t.count * 0.01 },

@@ -6,15 +6,32 @@
 import { subRangeLoad } from '../costModel.js';
 import { rangePartitionId } from '../ids.js';
 import type { ScenarioPartition } from '../costModel.js';
-import { type Candidate, type PlanContext, type PlannedOp, coolNodes, fmtPct, hotNodes, moveOp, partitionsOn, peakTotal, storeKindOf } from './common.js';
+import {
+  type Candidate,
+  type PlanContext,
+  type PlannedOp,
+  coolNodes,
+  fmtPct,
+  hotNodes,
+  moveOp,
+  partitionsOn,
+  peakTotal,
+  storeKindOf,
+} from './common.js';
 
 /** The forecast-weighted split point of a partition, or null when no interior point splits its load. */
-export function splitPoint(ctx: Pick<PlanContext, 'profile'>, sp: Pick<ScenarioPartition, 'spec'>): { at: number; leftShare: number } | null {
+export function splitPoint(
+  ctx: Pick<PlanContext, 'profile'>,
+  sp: Pick<ScenarioPartition, 'spec'>,
+): { at: number; leftShare: number } | null {
   const p = sp.spec;
-  const buckets = (ctx.profile.bucketsByTable.get(p.table) ?? []).filter((b) => (p.lo === null || b.hi > p.lo) && (p.hi === null || b.lo < p.hi));
+  const buckets = (ctx.profile.bucketsByTable.get(p.table) ?? []).filter(
+    (b) => (p.lo === null || b.hi > p.lo) && (p.hi === null || b.lo < p.hi),
+  );
   if (buckets.length >= 2) {
     const weight = (b: (typeof buckets)[number]) => {
-      const from = Math.max(b.lo, p.lo ?? -Infinity), to = Math.min(b.hi, p.hi ?? Infinity);
+      const from = Math.max(b.lo, p.lo ?? -Infinity),
+        to = Math.min(b.hi, p.hi ?? Infinity);
       let t = 0;
       for (const v of b.total) t += v;
       return (t * (to - from)) / (b.hi - b.lo);
@@ -22,13 +39,18 @@ export function splitPoint(ctx: Pick<PlanContext, 'profile'>, sp: Pick<ScenarioP
     const w = buckets.map(weight);
     const total = w.reduce((a, b) => a + b, 0);
     if (total <= 0) return null;
-    let acc = 0, best: { at: number; leftShare: number } | null = null, bestGap = Infinity;
+    let acc = 0,
+      best: { at: number; leftShare: number } | null = null,
+      bestGap = Infinity;
     for (let i = 0; i < buckets.length - 1; i++) {
       acc += w[i]!;
       const at = buckets[i]!.hi;
       if ((p.lo !== null && at <= p.lo) || (p.hi !== null && at >= p.hi)) continue;
       const gap = Math.abs(acc / total - 0.5);
-      if (gap < bestGap) { bestGap = gap; best = { at, leftShare: acc / total }; }
+      if (gap < bestGap) {
+        bestGap = gap;
+        best = { at, leftShare: acc / total };
+      }
     }
     return best;
   }
@@ -37,18 +59,39 @@ export function splitPoint(ctx: Pick<PlanContext, 'profile'>, sp: Pick<ScenarioP
 }
 
 /** The split op of `sp` at `at`, with what the scenario's splitEffect needs. */
-export function splitOpOf(ctx: PlanContext, sp: ScenarioPartition, at: number, leftShare: number): {
-  splitOp: PlannedOp; leftId: string; rightId: string; leftLoad: Float64Array | null; bytesFrac: number;
+export function splitOpOf(
+  ctx: PlanContext,
+  sp: ScenarioPartition,
+  at: number,
+  leftShare: number,
+): {
+  splitOp: PlannedOp;
+  leftId: string;
+  rightId: string;
+  leftLoad: Float64Array | null;
+  bytesFrac: number;
 } {
   const leftId = rangePartitionId(sp.spec.table, sp.spec.lo, at);
   const rightId = rangePartitionId(sp.spec.table, at, sp.spec.hi);
   const leftLoad = subRangeLoad(ctx.profile, sp.spec, sp.spec.lo, at);
   const bytesFrac = sp.spec.lo !== null && sp.spec.hi !== null ? (at - sp.spec.lo) / (sp.spec.hi - sp.spec.lo) : 0.5;
   const splitOp: PlannedOp = {
-    kind: 'partition', action: 'split', store: sp.spec.store, storeKind: storeKindOf(ctx.state, sp.spec.store),
-    table: sp.spec.table, partition: sp.id, sourceNode: null, targetNode: null, node: sp.node,
+    kind: 'partition',
+    action: 'split',
+    store: sp.spec.store,
+    storeKind: storeKindOf(ctx.state, sp.spec.store),
+    table: sp.spec.table,
+    partition: sp.id,
+    sourceNode: null,
+    targetNode: null,
+    node: sp.node,
     params: { splitAt: String(at), leftId, rightId, leftFraction: bytesFrac.toFixed(6), leftLoadShare: leftShare.toFixed(4) },
-    bytes: 0, durationMs: ctx.cfg.stepMs, startStep: 0, finishStep: 1, dependsOn: [], target: sp.id,
+    bytes: 0,
+    durationMs: ctx.cfg.stepMs,
+    startStep: 0,
+    finishStep: 1,
+    dependsOn: [],
+    target: sp.id,
   };
   return { splitOp, leftId, rightId, leftLoad, bytesFrac };
 }

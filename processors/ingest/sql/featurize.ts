@@ -68,7 +68,10 @@ export class TemplateCache {
 
   set(dialect: Dialect, key: string, value: CompiledTemplate): void {
     let m = this.maps.get(dialect);
-    if (!m) this.maps.set(dialect, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      this.maps.set(dialect, m);
+    }
     if (!m.has(key)) this._size++;
     m.set(key, { v: value, used: false });
     let guard = this._size * 2 + 4;
@@ -99,12 +102,28 @@ export class TemplateCache {
 function guessOperation(key: string): Operation {
   const w = /^[\s(]*([A-Za-z]+)/.exec(key)?.[1]?.toLowerCase();
   switch (w) {
-    case 'select': case 'with': case 'show': case 'explain': return 'select';
-    case 'insert': case 'replace': case 'copy': return 'insert';
-    case 'update': case 'merge': return 'update';
-    case 'delete': return 'delete';
-    case 'create': case 'alter': case 'drop': case 'truncate': case 'rename': return 'ddl';
-    default: return 'other';
+    case 'select':
+    case 'with':
+    case 'show':
+    case 'explain':
+      return 'select';
+    case 'insert':
+    case 'replace':
+    case 'copy':
+      return 'insert';
+    case 'update':
+    case 'merge':
+      return 'update';
+    case 'delete':
+      return 'delete';
+    case 'create':
+    case 'alter':
+    case 'drop':
+    case 'truncate':
+    case 'rename':
+      return 'ddl';
+    default:
+      return 'other';
   }
 }
 
@@ -149,7 +168,7 @@ function toLogicalTables(c: CompiledTemplate, cfg: FeaturizeConfig): CompiledTem
   return {
     ...c,
     tables: uniq(c.tables),
-    joins: c.joins.map((j) => j.split('__').length > 1 ? j.replace(/[A-Za-z_][A-Za-z0-9_]*__[A-Za-z0-9_]+/g, (m) => logical(m)) : j),
+    joins: c.joins.map((j) => (j.split('__').length > 1 ? j.replace(/[A-Za-z_][A-Za-z0-9_]*__[A-Za-z0-9_]+/g, (m) => logical(m)) : j)),
     preds: c.preds.map((p) => ({ ...p, table: p.table === null ? null : logical(p.table), ...(p.cands ? { cands: uniq(p.cands) } : {}) })),
     scopes: c.scopes.map((s) => ({ ...s, tables: uniq(s.tables) })),
   };
@@ -176,7 +195,7 @@ function fillPred(p: PredIR, lits: readonly ScannedLiteral[]): string[] {
   const vs: string[] = new Array(slots.length);
   for (let j = 0; j < slots.length; j++) {
     const s = slots[j]!;
-    vs[j] = typeof s === 'number' ? lits[s]?.value ?? '' : s.text;
+    vs[j] = typeof s === 'number' ? (lits[s]?.value ?? '') : s.text;
   }
   return vs;
 }
@@ -205,7 +224,13 @@ function plannedSet(p: PredIR, lits: readonly ScannedLiteral[]): IntervalSet {
  * Hot keys when the key set is not a few points (non-numeric keys): the values of the `=` and
  * IN predicates on the key column, if there are at most `max` of them.
  */
-function equalityKeys(preds: readonly PredIR[], table: string, column: string, lits: readonly ScannedLiteral[], max: number): string[] | null {
+function equalityKeys(
+  preds: readonly PredIR[],
+  table: string,
+  column: string,
+  lits: readonly ScannedLiteral[],
+  max: number,
+): string[] | null {
   const eq: string[] = [];
   for (const p of preds) {
     if (p.column === column && (p.table === table || p.table === null) && (p.op === '=' || p.op === 'in')) eq.push(...fillPred(p, lits));
@@ -242,7 +267,8 @@ export function featurize(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateC
 
 /** Each predicate's values in this statement (filled now if the analysis did not need them). */
 export function valuesOf(a: Analysis): string[][] {
-  return (a.values ??= fillValues(a.compiled.preds, a.literals));
+  a.values ??= fillValues(a.compiled.preds, a.literals);
+  return a.values;
 }
 
 /** The full features record of an analysed event. */
@@ -297,9 +323,16 @@ export function analyze(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateCac
   } else if (ev.sql.length > (cfg.maxSqlLength ?? 100_000)) {
     const operation = guessOperation(ev.sql.slice(0, 64));
     c = {
-      templateId: templateHash(`long\n${ev.sql.slice(0, 256)}`), template: null, operation, readWrite: rwOf(operation),
-      tables: [...new Set(ev.tables ?? [])], joins: [], preds: [], scopes: [],
-      parseError: `statement too long to parse (${ev.sql.length} chars)`, volatile: false,
+      templateId: templateHash(`long\n${ev.sql.slice(0, 256)}`),
+      template: null,
+      operation,
+      readWrite: rwOf(operation),
+      tables: [...new Set(ev.tables ?? [])],
+      joins: [],
+      preds: [],
+      scopes: [],
+      parseError: `statement too long to parse (${ev.sql.length} chars)`,
+      volatile: false,
     };
   } else {
     const sql = ev.sql;
@@ -374,7 +407,8 @@ export function analyze(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateCac
     for (const table of c.tables) {
       if (pointKeys[table] || cfg.partitionKeys[table]) continue;
       const ks = Object.entries(ev.keyValues).filter(([k]) => !k.includes('.') || k.startsWith(`${table}.`));
-      if (ks.length > 0) pointKeys[table] = ks.slice(0, maxPoints).map(([k, v]) => `${k.includes('.') ? k.slice(table.length + 1) : k}=${v}`);
+      if (ks.length > 0)
+        pointKeys[table] = ks.slice(0, maxPoints).map(([k, v]) => `${k.includes('.') ? k.slice(table.length + 1) : k}=${v}`);
     }
   }
 

@@ -12,12 +12,29 @@
 import NSP from 'node-sql-parser';
 import type { Dialect, Operation } from '../../../schemas/types.js';
 import type { ScannedLiteral } from './scanner.js';
-import { ANY, andOf, classify, normOp, orOf, uniq, type BoolIR, type CompiledTemplate, type PredIR, type PredOp, type ScopeIR, type Slot, addPredicate, resolveColumnTable, type ScopeNames } from './ir.js';
+import {
+  ANY,
+  andOf,
+  classify,
+  normOp,
+  orOf,
+  uniq,
+  type BoolIR,
+  type CompiledTemplate,
+  type PredIR,
+  type PredOp,
+  type ScopeIR,
+  type Slot,
+  addPredicate,
+  resolveColumnTable,
+  type ScopeNames,
+} from './ir.js';
 import { oneLine } from './pg.js';
 
 const parser = new NSP.Parser();
 const MARK = 900_000_000;
 
+// biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
 type Node = Record<string, any>;
 
 interface Ctx {
@@ -28,7 +45,6 @@ interface Ctx {
   marked: boolean;
   nLits: number;
 }
-
 
 function clickhouseToMysql(sql: string): string {
   let s = sql
@@ -52,6 +68,7 @@ function grammars(dialect: Dialect): string[] {
   return ['mysql'];
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
 function tryParse(sql: string, dialect: Dialect): { ast: any; tableList: string[] } {
   const text = dialect === 'clickhouse' ? clickhouseToMysql(sql) : sql;
   let first: unknown;
@@ -66,6 +83,7 @@ function tryParse(sql: string, dialect: Dialect): { ast: any; tableList: string[
   throw first;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
 function colName(c: any): string | null {
   if (typeof c === 'string') return c;
   if (c && typeof c === 'object') {
@@ -76,13 +94,23 @@ function colName(c: any): string | null {
 }
 
 function columnOf(node: Node | undefined): { q: string | null; col: string } | null {
-  if (!node || node.type !== 'column_ref') return null;
+  if (node?.type !== 'column_ref') return null;
   const col = colName(node.column);
   if (!col || col === '*') return null;
   return { q: typeof node.table === 'string' ? node.table : null, col };
 }
 
-const STRING_TYPES = new Set(['string', 'single_quote_string', 'double_quote_string', 'natural_string', 'hex_string', 'full_hex_string', 'bit_string', 'backticks_quote_string', 'regex_string']);
+const STRING_TYPES = new Set([
+  'string',
+  'single_quote_string',
+  'double_quote_string',
+  'natural_string',
+  'hex_string',
+  'full_hex_string',
+  'bit_string',
+  'backticks_quote_string',
+  'regex_string',
+]);
 
 function slotOf(node: Node | undefined, ctx: Ctx): Slot | undefined {
   if (!node || typeof node !== 'object') return undefined;
@@ -95,7 +123,7 @@ function slotOf(node: Node | undefined, ctx: Ctx): Slot | undefined {
   if (STRING_TYPES.has(node.type)) return ctx.marked ? undefined : { text: String(node.value) };
   if (node.type === 'bool' || node.type === 'boolean') return { text: String(node.value) };
   if (node.type === 'null') return { text: 'NULL' };
-  if (node.type === 'param' || node.type === 'origin' && node.value === '?') return { text: `:${node.value}` };
+  if (node.type === 'param' || (node.type === 'origin' && node.value === '?')) return { text: `:${node.value}` };
   if (node.type === 'unary_expr' && node.operator === '-') {
     const s = slotOf(node.expr, ctx);
     // a sign separated from its literal: the slot would lose the sign, so it is not a slot
@@ -118,7 +146,10 @@ function listItems(node: Node | undefined): Node[] | null {
 
 function expr(node: Node | undefined, ctx: Ctx, scope: ScopeNames): BoolIR {
   if (!node || typeof node !== 'object') return ANY;
-  if (node.ast) { stmt(node.ast, ctx); return ANY; }
+  if (node.ast) {
+    stmt(node.ast, ctx);
+    return ANY;
+  }
   if (node.type === 'binary_expr') {
     const op = String(node.operator).toUpperCase();
     if (op === 'AND') return andOf([expr(node.left, ctx, scope), expr(node.right, ctx, scope)]);
@@ -133,20 +164,35 @@ function expr(node: Node | undefined, ctx: Ctx, scope: ScopeNames): BoolIR {
     }
     let valNode = node.right;
     let flipped = false;
-    if (!l && r) { l = r; valNode = node.left; flipped = true; }
-    if (!l) { visit(node.left, ctx); visit(node.right, ctx); return ANY; }
+    if (!l && r) {
+      l = r;
+      valNode = node.left;
+      flipped = true;
+    }
+    if (!l) {
+      visit(node.left, ctx);
+      visit(node.right, ctx);
+      return ANY;
+    }
     if (op === 'IN' || op === 'NOT IN') {
       const items = listItems(valNode);
       const slots = (items ?? []).map((x) => slotOf(x, ctx));
       const pop: PredOp = op === 'IN' ? 'in' : 'not in';
-      if (!items || slots.some((s) => s === undefined)) { visit(valNode, ctx); addPred(ctx, scope, l, pop, []); return ANY; }
+      if (!items || slots.some((s) => s === undefined)) {
+        visit(valNode, ctx);
+        addPred(ctx, scope, l, pop, []);
+        return ANY;
+      }
       return addPred(ctx, scope, l, pop, slots as Slot[]);
     }
     if (op === 'BETWEEN' || op === 'NOT BETWEEN') {
       const items = listItems(valNode) ?? [];
       const slots = items.map((x) => slotOf(x, ctx));
       const pop: PredOp = op === 'BETWEEN' ? 'between' : 'not between';
-      if (slots.length !== 2 || slots.some((s) => s === undefined)) { addPred(ctx, scope, l, pop, []); return ANY; }
+      if (slots.length !== 2 || slots.some((s) => s === undefined)) {
+        addPred(ctx, scope, l, pop, []);
+        return ANY;
+      }
       return addPred(ctx, scope, l, pop, slots as Slot[]);
     }
     if (op === 'IS' || op === 'IS NOT') {
@@ -155,7 +201,11 @@ function expr(node: Node | undefined, ctx: Ctx, scope: ScopeNames): BoolIR {
     }
     const pop = normOp(op, flipped);
     const s = slotOf(valNode, ctx);
-    if (s === undefined) { visit(valNode, ctx); addPred(ctx, scope, l, pop, []); return ANY; }
+    if (s === undefined) {
+      visit(valNode, ctx);
+      addPred(ctx, scope, l, pop, []);
+      return ANY;
+    }
     const b = addPred(ctx, scope, l, pop, [s]);
     return pop === 'like' ? ANY : b;
   }
@@ -165,9 +215,15 @@ function expr(node: Node | undefined, ctx: Ctx, scope: ScopeNames): BoolIR {
 
 function visit(node: unknown, ctx: Ctx): void {
   if (!node || typeof node !== 'object') return;
-  if (Array.isArray(node)) { for (const x of node) visit(x, ctx); return; }
+  if (Array.isArray(node)) {
+    for (const x of node) visit(x, ctx);
+    return;
+  }
   const o = node as Node;
-  if (o.ast) { stmt(o.ast, ctx); return; }
+  if (o.ast) {
+    stmt(o.ast, ctx);
+    return;
+  }
   if (typeof o.type === 'string' && ['select', 'insert', 'update', 'delete', 'replace'].includes(o.type) && ('from' in o || 'table' in o)) {
     stmt(o, ctx);
     return;
@@ -189,6 +245,7 @@ function fromItems(items: Node[] | null | undefined, ctx: Ctx, scope: ScopeNames
       if (f.as) scope.names.set(f.as, null);
     }
     if (f.on) quals.push(expr(f.on, ctx, scope));
+    // biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
     for (const u of (f.using ?? []) as any[]) {
       const col = colName(u);
       if (col && prev && table && prev !== table) ctx.joins.add(joinKey(`${prev}.${col}`, `${table}.${col}`));
@@ -199,12 +256,23 @@ function fromItems(items: Node[] | null | undefined, ctx: Ctx, scope: ScopeNames
 
 function opOf(type: string): Operation {
   switch (type) {
-    case 'select': return 'select';
-    case 'insert': case 'replace': return 'insert';
-    case 'update': return 'update';
-    case 'delete': return 'delete';
-    case 'create': case 'alter': case 'drop': case 'truncate': case 'rename': return 'ddl';
-    default: return 'other';
+    case 'select':
+      return 'select';
+    case 'insert':
+    case 'replace':
+      return 'insert';
+    case 'update':
+      return 'update';
+    case 'delete':
+      return 'delete';
+    case 'create':
+    case 'alter':
+    case 'drop':
+    case 'truncate':
+    case 'rename':
+      return 'ddl';
+    default:
+      return 'other';
   }
 }
 
@@ -231,7 +299,12 @@ function stmt(ast: Node, ctx: Ctx): { op: Operation; target: string | null } {
     const target = scope.tables[0] ?? null;
     if (op === 'delete' && Array.isArray(ast.from)) {
       const seen = new Set(scope.tables);
-      fromItems((ast.from as Node[]).filter((f) => !(typeof f.table === 'string' && seen.has(f.table))), ctx, scope, quals);
+      fromItems(
+        (ast.from as Node[]).filter((f) => !(typeof f.table === 'string' && seen.has(f.table))),
+        ctx,
+        scope,
+        quals,
+      );
     } else if (Array.isArray(ast.from)) fromItems(ast.from, ctx, scope, quals);
     const where = expr(ast.where, ctx, scope);
     visit(ast.set, ctx);
@@ -241,6 +314,7 @@ function stmt(ast: Node, ctx: Ctx): { op: Operation; target: string | null } {
   if (op === 'insert') {
     fromItems(ast.table, ctx, scope, quals);
     const target = scope.tables[0] ?? null;
+    // biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
     const cols = ((ast.columns ?? []) as any[]).map(colName);
     const rowsNode = Array.isArray(ast.values) ? ast.values : ast.values?.values;
     let where: BoolIR = ANY;
@@ -284,6 +358,7 @@ export function compileGeneric(sql: string, lits: ScannedLiteral[], dialect: Dia
   });
   marked += sql.slice(at);
   const ctx: Ctx = { preds: [], scopes: [], joins: new Set(), ctes: new Set(), marked: true, nLits: lits.length };
+  // biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
   let parsed: { ast: any; tableList: string[] };
   let volatile = false;
   try {
@@ -294,7 +369,16 @@ export function compileGeneric(sql: string, lits: ScannedLiteral[], dialect: Dia
       ctx.marked = false;
       volatile = true;
     } catch (err) {
-      return { operation: 'other', readWrite: 'read', tables: [], joins: [], preds: [], scopes: [], parseError: oneLine(err), volatile: false };
+      return {
+        operation: 'other',
+        readWrite: 'read',
+        tables: [],
+        joins: [],
+        preds: [],
+        scopes: [],
+        parseError: oneLine(err),
+        volatile: false,
+      };
     }
   }
   const asts = (Array.isArray(parsed.ast) ? parsed.ast : [parsed.ast]) as Node[];

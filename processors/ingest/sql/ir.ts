@@ -9,7 +9,21 @@ import type { Operation, ReadWriteClass } from '../../../schemas/types.js';
 export type Slot = number | { text: string };
 
 /** Comparison operators kept in features; only the first seven constrain key ranges. */
-export type PredOp = '=' | '<' | '<=' | '>' | '>=' | 'in' | 'between' | '<>' | 'not in' | 'not between' | 'like' | 'is null' | 'is not null' | 'other';
+export type PredOp =
+  | '='
+  | '<'
+  | '<='
+  | '>'
+  | '>='
+  | 'in'
+  | 'between'
+  | '<>'
+  | 'not in'
+  | 'not between'
+  | 'like'
+  | 'is null'
+  | 'is not null'
+  | 'other';
 
 export interface PredIR {
   /** Resolved table name (alias resolved), null when ambiguous. */
@@ -22,11 +36,7 @@ export interface PredIR {
 }
 
 /** Boolean structure of a WHERE clause over predicate indices; 'any' = unknown / no constraint. */
-export type BoolIR =
-  | { t: 'and'; c: BoolIR[] }
-  | { t: 'or'; c: BoolIR[] }
-  | { t: 'pred'; i: number }
-  | { t: 'any' };
+export type BoolIR = { t: 'and'; c: BoolIR[] } | { t: 'or'; c: BoolIR[] } | { t: 'pred'; i: number } | { t: 'any' };
 
 /** One SELECT/UPDATE/DELETE/INSERT scope: the tables it ranges over and what constrains them. */
 export interface ScopeIR {
@@ -77,15 +87,32 @@ export function normOp(op: string, flipped: boolean): PredOp {
   const o = op.toLowerCase();
   const flip: Record<string, PredOp> = { '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
   switch (o) {
-    case '=': case '==': return '=';
-    case '<': case '<=': case '>': case '>=': return flipped ? flip[o]! : (o as PredOp);
-    case '<>': case '!=': return '<>';
-    case 'in': return 'in';
-    case 'not in': return 'not in';
-    case 'between': return 'between';
-    case 'not between': return 'not between';
-    case 'like': case 'ilike': case '~~': case '~~*': return 'like';
-    default: return 'other';
+    case '=':
+    case '==':
+      return '=';
+    case '<':
+    case '<=':
+    case '>':
+    case '>=':
+      return flipped ? flip[o]! : (o as PredOp);
+    case '<>':
+    case '!=':
+      return '<>';
+    case 'in':
+      return 'in';
+    case 'not in':
+      return 'not in';
+    case 'between':
+      return 'between';
+    case 'not between':
+      return 'not between';
+    case 'like':
+    case 'ilike':
+    case '~~':
+    case '~~*':
+      return 'like';
+    default:
+      return 'other';
   }
 }
 
@@ -107,13 +134,7 @@ export function resolveColumnTable(scope: ScopeNames, q: string | null): { table
 }
 
 /** Records a predicate on a column of `scope` and returns its node in the WHERE structure. */
-export function addPredicate(
-  preds: PredIR[],
-  scope: ScopeNames,
-  c: { q: string | null; col: string },
-  op: PredOp,
-  slots: Slot[],
-): BoolIR {
+export function addPredicate(preds: PredIR[], scope: ScopeNames, c: { q: string | null; col: string }, op: PredOp, slots: Slot[]): BoolIR {
   const r = resolveColumnTable(scope, c.q);
   const p: PredIR = { table: r.table, column: c.col, op, slots };
   if (r.cands) p.cands = r.cands;

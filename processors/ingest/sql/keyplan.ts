@@ -57,5 +57,6 @@ export function keyPlansOf(c: CompiledTemplate, partitionKeys: Record<string, Pa
     const spec = partitionKeys[t];
     return spec ? keyPlanOf(c, t, spec.column) : null;
   });
-  return (c.keyPlans = { partitionKeys, byTable });
+  c.keyPlans = { partitionKeys, byTable };
+  return c.keyPlans;
 }

@@ -78,12 +78,18 @@ export function predSet(op: PredIR['op'], values: string[]): IntervalSet | null 
     const v = num(values[0]!);
     if (v === null) return null;
     switch (op) {
-      case '=': return [point(v)];
-      case '<': return [{ lo: -Infinity, hi: v, loOpen: true, hiOpen: true }];
-      case '<=': return [{ lo: -Infinity, hi: v, loOpen: true, hiOpen: false }];
-      case '>': return [{ lo: v, hi: Infinity, loOpen: true, hiOpen: true }];
-      case '>=': return [{ lo: v, hi: Infinity, loOpen: false, hiOpen: true }];
-      default: return null;
+      case '=':
+        return [point(v)];
+      case '<':
+        return [{ lo: -Infinity, hi: v, loOpen: true, hiOpen: true }];
+      case '<=':
+        return [{ lo: -Infinity, hi: v, loOpen: true, hiOpen: false }];
+      case '>':
+        return [{ lo: v, hi: Infinity, loOpen: true, hiOpen: true }];
+      case '>=':
+        return [{ lo: v, hi: Infinity, loOpen: false, hiOpen: true }];
+      default:
+        return null;
     }
   }
   if (values.length === 2 && op === 'between') {
@@ -100,18 +106,25 @@ export function predSet(op: PredIR['op'], values: string[]): IntervalSet | null 
   }
   const v = nums[0];
   switch (op) {
-    case '=': return v === undefined ? null : [point(v)];
-    case 'in': return normalize(nums.map(point));
-    case '<': return v === undefined ? null : [{ lo: -Infinity, hi: v, loOpen: true, hiOpen: true }];
-    case '<=': return v === undefined ? null : [{ lo: -Infinity, hi: v, loOpen: true, hiOpen: false }];
-    case '>': return v === undefined ? null : [{ lo: v, hi: Infinity, loOpen: true, hiOpen: true }];
-    case '>=': return v === undefined ? null : [{ lo: v, hi: Infinity, loOpen: false, hiOpen: true }];
+    case '=':
+      return v === undefined ? null : [point(v)];
+    case 'in':
+      return normalize(nums.map(point));
+    case '<':
+      return v === undefined ? null : [{ lo: -Infinity, hi: v, loOpen: true, hiOpen: true }];
+    case '<=':
+      return v === undefined ? null : [{ lo: -Infinity, hi: v, loOpen: true, hiOpen: false }];
+    case '>':
+      return v === undefined ? null : [{ lo: v, hi: Infinity, loOpen: true, hiOpen: true }];
+    case '>=':
+      return v === undefined ? null : [{ lo: v, hi: Infinity, loOpen: false, hiOpen: true }];
     case 'between': {
       const w = nums[1];
       if (v === undefined || w === undefined) return null;
       return normalize([{ lo: v, hi: w, loOpen: false, hiOpen: false }]);
     }
-    default: return null;
+    default:
+      return null;
   }
 }
 
@@ -127,7 +140,8 @@ export function evalWhere(
   column: string,
 ): IntervalSet {
   switch (where.t) {
-    case 'any': return ALL;
+    case 'any':
+      return ALL;
     case 'pred': {
       const p = preds[where.i]!;
       if (p.column !== column || (p.table !== table && !(p.table === null && p.cands?.includes(table)))) return ALL;

@@ -7,7 +7,23 @@
 import * as pg from 'libpg-query';
 import type { Operation } from '../../../schemas/types.js';
 import type { ScannedLiteral } from './scanner.js';
-import { ANY, andOf, classify, normOp, orOf, uniq, type BoolIR, type CompiledTemplate, type PredIR, type PredOp, type ScopeIR, type Slot, addPredicate, resolveColumnTable, type ScopeNames } from './ir.js';
+import {
+  ANY,
+  andOf,
+  classify,
+  normOp,
+  orOf,
+  uniq,
+  type BoolIR,
+  type CompiledTemplate,
+  type PredIR,
+  type PredOp,
+  type ScopeIR,
+  type Slot,
+  addPredicate,
+  resolveColumnTable,
+  type ScopeNames,
+} from './ir.js';
 
 let loaded: Promise<void> | null = null;
 let ready = false;
@@ -24,17 +40,24 @@ export function pgReady(): boolean {
   return ready;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
 type Node = Record<string, any>;
 
 const kindOf = (n: Node): string => Object.keys(n)[0] ?? '';
+// biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
 const inner = (n: Node): any => n[kindOf(n)];
 
 function opOf(stmtKind: string): Operation {
   switch (stmtKind) {
-    case 'SelectStmt': return 'select';
-    case 'InsertStmt': return 'insert';
-    case 'UpdateStmt': case 'MergeStmt': return 'update';
-    case 'DeleteStmt': return 'delete';
+    case 'SelectStmt':
+      return 'select';
+    case 'InsertStmt':
+      return 'insert';
+    case 'UpdateStmt':
+    case 'MergeStmt':
+      return 'update';
+    case 'DeleteStmt':
+      return 'delete';
     default:
       return /^(Create|Alter|Drop|Truncate|Index|Rename|Comment|Grant|Revoke|ViewStmt|CompositeType)/.test(stmtKind) ? 'ddl' : 'other';
   }
@@ -52,8 +75,8 @@ interface Ctx {
   volatile: boolean;
 }
 
-
 /** Literal value of an A_Const, as text, or null when it is NULL. */
+// biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
 function constValue(c: any): { v: string; num: boolean } | null {
   if (c.isnull) return null;
   if (c.ival !== undefined) return { v: String(c.ival.ival ?? 0), num: true };
@@ -115,7 +138,7 @@ function expr(node: Node | undefined, ctx: Ctx, scope: ScopeNames): BoolIR {
     const kind = String(n.kind);
     const name = String(n.name?.[0]?.String?.sval ?? '');
     let l = columnOf(n.lexpr);
-    let r = columnOf(n.rexpr);
+    const r = columnOf(n.rexpr);
     if (kind === 'AEXPR_OP') {
       if (l && r) {
         const lt = resolveColumnTable(scope, l.q).table;
@@ -125,8 +148,16 @@ function expr(node: Node | undefined, ctx: Ctx, scope: ScopeNames): BoolIR {
       }
       let flipped = false;
       let valNode = n.rexpr;
-      if (!l && r) { l = r; flipped = true; valNode = n.lexpr; }
-      if (!l) { visit(n.lexpr, ctx); visit(n.rexpr, ctx); return ANY; }
+      if (!l && r) {
+        l = r;
+        flipped = true;
+        valNode = n.lexpr;
+      }
+      if (!l) {
+        visit(n.lexpr, ctx);
+        visit(n.rexpr, ctx);
+        return ANY;
+      }
       const s = slotOf(valNode, ctx);
       if (s === undefined) {
         visit(valNode, ctx);
@@ -139,14 +170,24 @@ function expr(node: Node | undefined, ctx: Ctx, scope: ScopeNames): BoolIR {
       const items = n.rexpr?.List?.items as Node[] | undefined;
       const slots = (items ?? []).map((x) => slotOf(x, ctx));
       const op: PredOp = name === '<>' ? 'not in' : 'in';
-      if (!items || slots.some((s) => s === undefined)) { visit(n.rexpr, ctx); addPred(ctx, scope, l, op, []); return ANY; }
+      if (!items || slots.some((s) => s === undefined)) {
+        visit(n.rexpr, ctx);
+        addPred(ctx, scope, l, op, []);
+        return ANY;
+      }
       return addPred(ctx, scope, l, op, slots as Slot[]);
     }
-    if ((kind === 'AEXPR_BETWEEN' || kind === 'AEXPR_NOT_BETWEEN' || kind === 'AEXPR_BETWEEN_SYM' || kind === 'AEXPR_NOT_BETWEEN_SYM') && l) {
+    if (
+      (kind === 'AEXPR_BETWEEN' || kind === 'AEXPR_NOT_BETWEEN' || kind === 'AEXPR_BETWEEN_SYM' || kind === 'AEXPR_NOT_BETWEEN_SYM') &&
+      l
+    ) {
       const items = (n.rexpr?.List?.items ?? []) as Node[];
       const slots = items.map((x) => slotOf(x, ctx));
       const op: PredOp = kind === 'AEXPR_BETWEEN' ? 'between' : kind === 'AEXPR_NOT_BETWEEN' ? 'not between' : 'other';
-      if (slots.length !== 2 || slots.some((s) => s === undefined)) { addPred(ctx, scope, l, op, []); return ANY; }
+      if (slots.length !== 2 || slots.some((s) => s === undefined)) {
+        addPred(ctx, scope, l, op, []);
+        return ANY;
+      }
       return addPred(ctx, scope, l, op, slots as Slot[]);
     }
     if ((kind === 'AEXPR_LIKE' || kind === 'AEXPR_ILIKE') && l) {
@@ -170,7 +211,10 @@ function expr(node: Node | undefined, ctx: Ctx, scope: ScopeNames): BoolIR {
 /** Finds nested statements (sub-selects) anywhere below `node` and compiles them as scopes. */
 function visit(node: unknown, ctx: Ctx): void {
   if (!node || typeof node !== 'object') return;
-  if (Array.isArray(node)) { for (const x of node) visit(x, ctx); return; }
+  if (Array.isArray(node)) {
+    for (const x of node) visit(x, ctx);
+    return;
+  }
   const k = kindOf(node as Node);
   if (k === 'SelectStmt' || k === 'InsertStmt' || k === 'UpdateStmt' || k === 'DeleteStmt') {
     stmt(node as Node, ctx);
@@ -189,7 +233,10 @@ function fromItem(item: Node, ctx: Ctx, scope: ScopeNames, quals: BoolIR[]): str
     const isCte = !n.schemaname && ctx.ctes.has(name);
     const table = isCte ? null : name;
     scope.names.set(alias ?? name, table);
-    if (table) { scope.tables.push(table); ctx.tables.push(table); }
+    if (table) {
+      scope.tables.push(table);
+      ctx.tables.push(table);
+    }
     return table ? [table] : [];
   }
   if (k === 'JoinExpr') {
@@ -278,7 +325,10 @@ function stmt(node: Node, ctx: Ctx): { op: Operation; target: string | null } {
 
 function collectRangeVars(node: unknown, ctx: Ctx): void {
   if (!node || typeof node !== 'object') return;
-  if (Array.isArray(node)) { for (const x of node) collectRangeVars(x, ctx); return; }
+  if (Array.isArray(node)) {
+    for (const x of node) collectRangeVars(x, ctx);
+    return;
+  }
   const o = node as Node;
   if (typeof o.relname === 'string') ctx.tables.push(o.relname);
   for (const v of Object.values(o)) if (v && typeof v === 'object') collectRangeVars(v, ctx);
@@ -287,13 +337,16 @@ function collectRangeVars(node: unknown, ctx: Ctx): void {
 function byteOffsets(sql: string, lits: ScannedLiteral[]): Map<number, number> {
   const m = new Map<number, number>();
   // eslint-disable-next-line no-control-regex
-  const ascii = !/[^\x00-\x7f]/.test(sql);
-  lits.forEach((l, i) => m.set(ascii ? l.start : Buffer.byteLength(sql.slice(0, l.start)), i));
+  const ascii = Buffer.byteLength(sql) === sql.length;
+  for (const [i, l] of lits.entries()) m.set(ascii ? l.start : Buffer.byteLength(sql.slice(0, l.start)), i);
   return m;
 }
 
 /** Compiles `sql` (never throws: a parse failure is returned as `parseError`). */
-export function compilePg(sql: string, lits: ScannedLiteral[]): Omit<CompiledTemplate, 'templateId' | 'template'> & { templateId: string | null; template: string | null } {
+export function compilePg(
+  sql: string,
+  lits: ScannedLiteral[],
+): Omit<CompiledTemplate, 'templateId' | 'template'> & { templateId: string | null; template: string | null } {
   const ctx: Ctx = {
     sql,
     byteToLit: byteOffsets(sql, lits),
@@ -305,13 +358,22 @@ export function compilePg(sql: string, lits: ScannedLiteral[]): Omit<CompiledTem
     ctes: new Set(),
     volatile: false,
   };
+  // biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
   let tree: any;
   try {
     tree = pg.parseSync(sql);
   } catch (err) {
     return {
-      templateId: null, template: null, operation: 'other', readWrite: 'read', tables: [], joins: [],
-      preds: [], scopes: [], parseError: oneLine(err), volatile: false,
+      templateId: null,
+      template: null,
+      operation: 'other',
+      readWrite: 'read',
+      tables: [],
+      joins: [],
+      preds: [],
+      scopes: [],
+      parseError: oneLine(err),
+      volatile: false,
     };
   }
   let operation = 'other' as Operation;
@@ -339,8 +401,16 @@ export function compilePg(sql: string, lits: ScannedLiteral[]): Omit<CompiledTem
   }
   const rw = operation === 'ddl' ? 'ddl' : writes ? classify('update', readsOthers) : 'read';
   return {
-    templateId, template, operation, readWrite: rw, tables: uniq(ctx.tables), joins: [...ctx.joins].sort(),
-    preds: ctx.preds, scopes: ctx.scopes, parseError: null, volatile: ctx.volatile,
+    templateId,
+    template,
+    operation,
+    readWrite: rw,
+    tables: uniq(ctx.tables),
+    joins: [...ctx.joins].sort(),
+    preds: ctx.preds,
+    scopes: ctx.scopes,
+    parseError: null,
+    volatile: ctx.volatile,
   };
 }
 

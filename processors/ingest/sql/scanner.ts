@@ -32,12 +32,11 @@ export interface ScanResult {
 
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11;
 const isDigit = (c: number) => c >= 48 && c <= 57;
-const isWordStart = (c: number) =>
-  (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c > 127;
+const isWordStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c > 127;
 const isWord = (c: number) => isWordStart(c) || isDigit(c) || c === 36; /* $ inside identifiers */
 
 /** Previous significant token kind, to decide whether a '-' or '+' is a unary sign. */
-const enum Prev {
+enum Prev {
   Start,
   Operand, // identifier, literal, ')' , ']'
   Operator, // operator, '(', ',', keyword-ish word
@@ -46,9 +45,37 @@ const enum Prev {
 
 /** Words after which a sign is unary (an operand is expected next). */
 const OPERAND_EXPECTING = new Set([
-  'select', 'where', 'and', 'or', 'not', 'in', 'between', 'values', 'set', 'when', 'then', 'else',
-  'limit', 'offset', 'on', 'having', 'by', 'like', 'is', 'as', 'return', 'case', 'interval', 'array',
-  'prewhere', 'top', 'distinct', 'all', 'any', 'some', 'exists',
+  'select',
+  'where',
+  'and',
+  'or',
+  'not',
+  'in',
+  'between',
+  'values',
+  'set',
+  'when',
+  'then',
+  'else',
+  'limit',
+  'offset',
+  'on',
+  'having',
+  'by',
+  'like',
+  'is',
+  'as',
+  'return',
+  'case',
+  'interval',
+  'array',
+  'prewhere',
+  'top',
+  'distinct',
+  'all',
+  'any',
+  'some',
+  'exists',
 ]);
 
 /**
@@ -137,7 +164,10 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
     // whitespace: collapse
     if (isSpace(c)) {
       // a single plain space stays in the verbatim segment (the common case, no copy)
-      if (c === 32 && !isSpace(sql.charCodeAt(i + 1)) && i > 0) { i++; continue; }
+      if (c === 32 && !isSpace(sql.charCodeAt(i + 1)) && i > 0) {
+        i++;
+        continue;
+      }
       b.flush(i);
       while (i < n && isSpace(sql.charCodeAt(i))) i++;
       b.segStart = i;
@@ -158,16 +188,25 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
       i += 2;
       while (i < n && depth > 0) {
         const d = sql.charCodeAt(i);
-        if (d === 42 && sql.charCodeAt(i + 1) === 47) { depth--; i += 2; }
-        else if (d === 47 && sql.charCodeAt(i + 1) === 42 && dialect === 'postgres') { depth++; i += 2; }
-        else i++;
+        if (d === 42 && sql.charCodeAt(i + 1) === 47) {
+          depth--;
+          i += 2;
+        } else if (d === 47 && sql.charCodeAt(i + 1) === 42 && dialect === 'postgres') {
+          depth++;
+          i += 2;
+        } else i++;
       }
       b.segStart = i;
       b.pendingSpace = true;
       continue;
     }
     // string literals: '...', E'...', N'...', X'...', B'...'
-    if (c === 39 /* ' */ || ((c === 69 || c === 101 || c === 78 || c === 110 || c === 88 || c === 120 || c === 66 || c === 98) && sql.charCodeAt(i + 1) === 39 && (i === 0 || !isWord(sql.charCodeAt(i - 1))))) {
+    if (
+      c === 39 /* ' */ ||
+      ((c === 69 || c === 101 || c === 78 || c === 110 || c === 88 || c === 120 || c === 66 || c === 98) &&
+        sql.charCodeAt(i + 1) === 39 &&
+        (i === 0 || !isWord(sql.charCodeAt(i - 1))))
+    ) {
       const start = i;
       const prefixed = c !== 39;
       const escapes = backslash || (prefixed && (c === 69 || c === 101));
@@ -178,21 +217,31 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
       while (i < n) {
         const d = sql.charCodeAt(i);
         if (d === 39) {
-          if (sql.charCodeAt(i + 1) === 39) { value += sql.slice(runStart, i + 1); i += 2; runStart = i; continue; }
+          if (sql.charCodeAt(i + 1) === 39) {
+            value += sql.slice(runStart, i + 1);
+            i += 2;
+            runStart = i;
+            continue;
+          }
           value += sql.slice(runStart, i);
           i++;
           closed = true;
           break;
         }
         if (d === 92 /* \ */ && escapes && i + 1 < n) {
-          value += sql.slice(runStart, i) + unescape(sql.charCodeAt(i + 1));
+          value += sql.slice(runStart, i) + unescapeChar(sql.charCodeAt(i + 1));
           i += 2;
           runStart = i;
           continue;
         }
         i++;
       }
-      if (!closed) { b.flush(start); b.segStart = start; i = n; break; } // unterminated: keep verbatim
+      if (!closed) {
+        b.flush(start);
+        b.segStart = start;
+        i = n;
+        break;
+      } // unterminated: keep verbatim
       b.emitLiteral(start, i, 'str', value);
       continue;
     }
@@ -206,13 +255,29 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
       while (i < n) {
         const d = sql.charCodeAt(i);
         if (d === 34) {
-          if (sql.charCodeAt(i + 1) === 34) { value += sql.slice(runStart, i + 1); i += 2; runStart = i; continue; }
-          value += sql.slice(runStart, i); i++; closed = true; break;
+          if (sql.charCodeAt(i + 1) === 34) {
+            value += sql.slice(runStart, i + 1);
+            i += 2;
+            runStart = i;
+            continue;
+          }
+          value += sql.slice(runStart, i);
+          i++;
+          closed = true;
+          break;
         }
-        if (d === 92 && i + 1 < n) { value += sql.slice(runStart, i) + unescape(sql.charCodeAt(i + 1)); i += 2; runStart = i; continue; }
+        if (d === 92 && i + 1 < n) {
+          value += sql.slice(runStart, i) + unescapeChar(sql.charCodeAt(i + 1));
+          i += 2;
+          runStart = i;
+          continue;
+        }
         i++;
       }
-      if (!closed) { i = n; break; }
+      if (!closed) {
+        i = n;
+        break;
+      }
       b.emitLiteral(start, i, 'str', value);
       continue;
     }
@@ -222,7 +287,14 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
       i++;
       while (i < n) {
         const d = sql.charCodeAt(i);
-        if (d === q) { if (sql.charCodeAt(i + 1) === q) { i += 2; continue; } i++; break; }
+        if (d === q) {
+          if (sql.charCodeAt(i + 1) === q) {
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
         i++;
       }
       b.prev = Prev.Operand;
@@ -238,7 +310,7 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
       }
       if (dialect === 'postgres' || dialect === 'generic') {
         let j = i + 1;
-        while (j < n && (isWord(sql.charCodeAt(j)) && sql.charCodeAt(j) !== 36)) j++;
+        while (j < n && isWord(sql.charCodeAt(j)) && sql.charCodeAt(j) !== 36) j++;
         if (sql.charCodeAt(j) === 36) {
           const tag = sql.slice(i, j + 1);
           const close = sql.indexOf(tag, j + 1);
@@ -257,7 +329,10 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
       // resolve the previous word only now: is it a keyword after which an operand is expected?
       b.prev = OPERAND_EXPECTING.has(sql.slice(wordStart, wordEnd).toLowerCase()) ? Prev.Operator : Prev.Operand;
     }
-    const signed = (c === 45 || c === 43) && b.prev !== Prev.Operand && b.prev !== Prev.Word &&
+    const signed =
+      (c === 45 || c === 43) &&
+      b.prev !== Prev.Operand &&
+      b.prev !== Prev.Word &&
       (isDigit(sql.charCodeAt(i + 1)) || (sql.charCodeAt(i + 1) === 46 && isDigit(sql.charCodeAt(i + 2))));
     if (signed || isDigit(c) || (c === 46 && isDigit(sql.charCodeAt(i + 1)) && b.prev !== Prev.Operand && b.prev !== Prev.Word)) {
       const start = i;
@@ -267,12 +342,18 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
         while (i < n && /[0-9a-fA-F_]/.test(sql[i]!)) i++;
       } else {
         while (i < n && (isDigit(sql.charCodeAt(i)) || sql.charCodeAt(i) === 95)) i++;
-        if (sql.charCodeAt(i) === 46) { i++; while (i < n && isDigit(sql.charCodeAt(i))) i++; }
+        if (sql.charCodeAt(i) === 46) {
+          i++;
+          while (i < n && isDigit(sql.charCodeAt(i))) i++;
+        }
         const e = sql.charCodeAt(i);
-        if ((e === 101 || e === 69)) {
+        if (e === 101 || e === 69) {
           const s = sql.charCodeAt(i + 1);
           const k = s === 43 || s === 45 ? i + 2 : i + 1;
-          if (isDigit(sql.charCodeAt(k))) { i = k; while (i < n && isDigit(sql.charCodeAt(i))) i++; }
+          if (isDigit(sql.charCodeAt(k))) {
+            i = k;
+            while (i < n && isDigit(sql.charCodeAt(i))) i++;
+          }
         }
       }
       if (i < n && isWordStart(sql.charCodeAt(i))) {
@@ -306,14 +387,20 @@ const builder = new KeyBuilder();
 /** What the builder's literal list holds past `found` once a scan is done (it keeps no statement's values). */
 const NONE: ScannedLiteral = { start: 0, end: 0, kind: 'num', value: '' };
 
-function unescape(c: number): string {
+function unescapeChar(c: number): string {
   switch (c) {
-    case 110: return '\n';
-    case 116: return '\t';
-    case 114: return '\r';
-    case 48: return '\0';
-    case 98: return '\b';
-    default: return String.fromCharCode(c);
+    case 110:
+      return '\n';
+    case 116:
+      return '\t';
+    case 114:
+      return '\r';
+    case 48:
+      return '\0';
+    case 98:
+      return '\b';
+    default:
+      return String.fromCharCode(c);
   }
 }
 
@@ -322,9 +409,7 @@ function unescape(c: number): string {
  * and `IN (?, ?, ?)` (and multi-row VALUES) are the same template.
  */
 export function collapseLists(key: string): string {
-  return key
-    .replace(/\(\s*\?(?:\s*,\s*\?)*\s*\)/g, '(?+)')
-    .replace(/\(\?\+\)(?:\s*,\s*\(\?\+\))+/g, '(?+)...');
+  return key.replace(/\(\s*\?(?:\s*,\s*\?)*\s*\)/g, '(?+)').replace(/\(\?\+\)(?:\s*,\s*\(\?\+\))+/g, '(?+)...');
 }
 
 /** Stable template id: first 16 hex chars of the SHA-1 of the text (computed once per template). */
