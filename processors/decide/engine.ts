@@ -20,7 +20,8 @@
 import { type OperatorFunction, map, scan } from 'rxjs';
 import type { AnyCommand, Evidence, Forecast, WorkloadAggregate } from '../../schemas/types.js';
 import { type DecideConfig, type DecideConfigInput, decideConfig } from './config.js';
-import { type LoadProfile, buildLoadProfile, peakOf, totalScore } from './costModel.js';
+import { totalScore } from './costModel.js';
+import { type LoadProfile, buildLoadProfile, peakOf } from './loadProfile.js';
 import { commandId } from './ids.js';
 import { type ChosenCandidate, type Plan, planAll } from './planner.js';
 import { type SelectorChoice, type SelectorModel, choose } from './selector.js';
