@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stateFromCatalog, toStoreCommands } from '../../pipelines/decide.js';
+import { stateFromCatalog } from '../../processors/decide/postgres/state.js';
+import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
 import type { PlacementView } from '../../catalog/query.js';
 import type { AnyCommand } from '../../schemas/types.js';
 
