@@ -25,7 +25,9 @@ import type pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome } from '../types.js';
 import { describeTable, insertableColumns, rangeChecksum, renderCreate, tableExists, type TableDesc } from './ddl.js';
-import { ensureNodeSupport, inRange, registerLocalShard, switchRoutingIn } from '../../stores/postgres/layout.js';
+import { ensureNodeSupport, registerLocalShard } from '../../stores/postgres/setup.js';
+import { inRange } from '../../stores/postgres/keys.js';
+import { switchRoutingIn } from '../../stores/postgres/routing.js';
 import { inTx, q, sleep, type PgPools, type Queryable } from '../../stores/postgres/nodes.js';
 
 export type MigrationKind = 'split' | 'merge' | 'move';

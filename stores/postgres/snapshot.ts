@@ -4,7 +4,8 @@
  * answer: a node that is down still appears, with its shards unsized).
  */
 import type pg from 'pg';
-import { physicalName, listNodes, loadRoutes, type NodeInfo } from './layout.js';
+import { physicalName } from './keys.js';
+import { listNodes, loadRoutes, type NodeInfo } from './routing.js';
 
 export interface ShardStats {
   shard: string;
