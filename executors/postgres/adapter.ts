@@ -27,7 +27,8 @@ import { columnTypes, compositeIndex, derivedAttribute, precompute, reapplyDesig
 import { ensureRoutingSchema } from '../../stores/postgres/setup.js';
 import { listNodes, loadRoutes, type ShardRoute, type TableRoutes } from '../../stores/postgres/routing.js';
 import { physicalName } from '../../stores/postgres/keys.js';
-import { planFromState, RangeMigration, type MigrationEnv, type MigrationPlan } from './migrate.js';
+import { RangeMigration } from './migrate.js';
+import { planFromState, type MigrationEnv, type MigrationPlan } from './migrationPlan.js';
 import { PgPools } from '../../stores/postgres/nodes.js';
 import { dereplicate, replicate, type ReplicaPlan } from './replication.js';
 
