@@ -25,6 +25,7 @@
  * plan and checkpoint codec are in migrationPlan.ts, each kind's switch changes in
  * migrationSwitch.ts, cleanup and rollback in migrationCleanup.ts.
  */
+import { StateError } from '../../lib/errors.js';
 import type pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome } from '../types.js';
@@ -188,10 +189,10 @@ export class RangeMigration {
         'SELECT shard, state, owner FROM shardcast_route.ranges WHERE table_name = $1 AND shard = ANY($2) FOR UPDATE',
         [p.table, shards],
       );
-      if (rows.length !== shards.length) throw new Error('a shard of the plan is gone from the routing map');
+      if (rows.length !== shards.length) throw new StateError('a shard of the plan is gone from the routing map');
       for (const r of rows) {
-        if (r.owner !== null && r.owner !== p.commandId) throw new Error(`shard ${r.shard} is busy (${r.state}, ${r.owner})`);
-        if (r.state !== 'active' && r.owner !== p.commandId) throw new Error(`shard ${r.shard} is ${r.state}`);
+        if (r.owner !== null && r.owner !== p.commandId) throw new StateError(`shard ${r.shard} is busy (${r.state}, ${r.owner})`);
+        if (r.state !== 'active' && r.owner !== p.commandId) throw new StateError(`shard ${r.shard} is ${r.state}`);
       }
       await c.query(`UPDATE shardcast_route.ranges SET state = 'migrating', owner = $3 WHERE table_name = $1 AND shard = ANY($2)`, [
         p.table,
@@ -208,7 +209,7 @@ export class RangeMigration {
           p.targetPhysical,
         ]);
         if (local[0] && local[0].state !== 'pending')
-          throw new Error(`target table ${p.targetPhysical} exists on ${p.targetNode} and is ${local[0].state}`);
+          throw new StateError(`target table ${p.targetPhysical} exists on ${p.targetNode} and is ${local[0].state}`);
         await q(this.tgt, `DROP TABLE ${this.T} CASCADE`); // a leftover of an earlier, rolled-back attempt
       }
       await inTx(this.tgt, async (c) => {

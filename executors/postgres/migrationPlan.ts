@@ -2,6 +2,7 @@
  * A range migration's plan and its checkpoint: what moves where, the phase reached and the
  * copy cursor, encoded into the executor's string map so a restarted run resumes (migrate.ts).
  */
+import { ShardcastError, StateError } from '../../lib/errors.js';
 import type pg from 'pg';
 import type { PgPools } from '../../stores/postgres/nodes.js';
 
@@ -57,13 +58,15 @@ export interface MigrationState {
   replayed: number;
 }
 
-export class Aborted extends Error {
+/** The executor is stopping: the run rolls back, and a later run can do the command again. */
+export class Aborted extends ShardcastError {
   constructor() {
-    super('aborted by the executor (stop requested)');
+    super('aborted by the executor (stop requested)', { retriable: true });
   }
 }
 
-export class VerifyError extends Error {}
+/** The copy does not match its source (row count or checksum of the range). */
+export class VerifyError extends StateError {}
 
 /** The state a migration starts in (and restarts in after rolling back a crashed run). */
 export const initialState = (): MigrationState => ({

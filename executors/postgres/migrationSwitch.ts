@@ -3,6 +3,7 @@
  * entries (inside the version-bumping transaction), the source's and target's local shard state
  * (the guard's fence), and how to tell afterwards whether the routing change committed.
  */
+import { StateError } from '../../lib/errors.js';
 import type pg from 'pg';
 import { q, type Queryable } from '../../stores/postgres/nodes.js';
 import { type MigrationPlan, mergedBounds } from './migrationPlan.js';
@@ -14,7 +15,7 @@ export async function routeChange(c: pg.PoolClient, p: MigrationPlan, v: number)
     p.sourceShard,
     p.commandId,
   ]);
-  if (owned.length === 0) throw new Error(`shard ${p.sourceShard} is no longer claimed by ${p.commandId}`);
+  if (owned.length === 0) throw new StateError(`shard ${p.sourceShard} is no longer claimed by ${p.commandId}`);
   if (p.kind === 'split') {
     await c.query(`UPDATE shardcast_route.ranges SET hi = $3, version = $4, state = 'active' WHERE table_name = $1 AND shard = $2`, [
       p.table,

@@ -2,6 +2,7 @@
  * Keys and names of the sharded PostgreSQL tables: shard keys are int64 (bigint) values, kept
  * as canonical decimal strings; a shard of table `t` is the physical table `t__<shard>`.
  */
+import { InputError } from '../../lib/errors.js';
 import { isPlainIdentifier } from '../identifiers.js';
 
 export type KeyLike = string | number | bigint | null;
@@ -10,7 +11,7 @@ export type KeyLike = string | number | bigint | null;
 export function physicalName(table: string, shard: string): string {
   const name = `${table}__${shard}`;
   if (!isPlainIdentifier(table) || !isPlainIdentifier(shard) || !isPlainIdentifier(name)) {
-    throw new Error(`not a valid shard name: ${JSON.stringify(name)}`);
+    throw new InputError(`not a valid shard name: ${JSON.stringify(name)}`);
   }
   return name;
 }
@@ -22,9 +23,9 @@ const INT64_MAX = 2n ** 63n - 1n;
 export function keyText(k: KeyLike): string | null {
   if (k === null) return null;
   const s = typeof k === 'string' ? k.trim() : String(k);
-  if (!/^-?[0-9]{1,19}$/.test(s)) throw new Error(`not an integer key: ${JSON.stringify(String(k))}`);
+  if (!/^-?[0-9]{1,19}$/.test(s)) throw new InputError(`not an integer key: ${JSON.stringify(String(k))}`);
   const b = BigInt(s);
-  if (b < INT64_MIN || b > INT64_MAX) throw new Error(`key out of bigint range: ${s}`);
+  if (b < INT64_MIN || b > INT64_MAX) throw new InputError(`key out of bigint range: ${s}`);
   return b.toString();
 }
 

@@ -2,6 +2,7 @@
  * Client-side routing for applications (and the demo's workload): statements run on the shard
  * that holds a key, found through a cached copy of the routing map.
  */
+import { StateError } from '../../lib/errors.js';
 import type pg from 'pg';
 import { quoteIdent } from '../identifiers.js';
 import { inRange, type KeyLike, keyText, physicalName } from './keys.js';
@@ -42,7 +43,7 @@ export class ShardRouter {
     const hit = this.cache.get(table);
     if (!force && hit && Date.now() - hit.at < (this.opts.ttlMs ?? 500)) return hit.routes;
     const routes = await loadRoutes(this.coord, table);
-    if (!routes) throw new Error(`routing: unknown table ${table}`);
+    if (!routes) throw new StateError(`routing: unknown table ${table}`);
     this.cache.set(table, { at: Date.now(), routes });
     if (force) this.refreshes++;
     return routes;
@@ -54,7 +55,7 @@ export class ShardRouter {
       this.nodesAt = Date.now();
     }
     const url = this.nodes.get(node);
-    if (!url) throw new Error(`routing: unknown node ${node}`);
+    if (!url) throw new StateError(`routing: unknown node ${node}`);
     return url;
   }
 
@@ -62,7 +63,7 @@ export class ShardRouter {
     const k = keyText(key)!;
     const routes = await this.routes(table, force);
     const s = routes.shards.find((r) => inRange(k, r.lo, r.hi));
-    if (!s) throw new Error(`routing: no shard of ${table} holds key ${k}`);
+    if (!s) throw new StateError(`routing: no shard of ${table} holds key ${k}`);
     return {
       shard: s.shard,
       node: s.node,

@@ -4,6 +4,7 @@
  * node, with its replicas. Reading it, and changing it: every routing change is one transaction
  * that bumps the table's version (`switchRouting`).
  */
+import { StateError } from '../../lib/errors.js';
 import type pg from 'pg';
 import { type KeyLike, keyText } from './keys.js';
 import { inTx, q, type Queryable } from './nodes.js';
@@ -112,10 +113,10 @@ export async function switchRoutingIn(
   mutate: (c: pg.PoolClient, newVersion: number) => Promise<void>,
 ): Promise<number> {
   const rows = await q<{ version: string }>(c, 'SELECT version FROM shardcast_route.tables WHERE table_name = $1 FOR UPDATE', [table]);
-  if (!rows[0]) throw new Error(`routing: unknown table ${table}`);
+  if (!rows[0]) throw new StateError(`routing: unknown table ${table}`);
   const current = Number(rows[0].version);
   if (expectedVersion !== null && current !== expectedVersion) {
-    throw new Error(`routing: ${table} changed concurrently (version ${current}, expected ${expectedVersion})`);
+    throw new StateError(`routing: ${table} changed concurrently (version ${current}, expected ${expectedVersion})`);
   }
   const next = current + 1;
   await mutate(c, next);

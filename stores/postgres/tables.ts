@@ -3,6 +3,7 @@
  * physical table per range on its node, each registered with the node's shard guard. The
  * columns are the caller's (the demo's `orders` columns live in demo/ordersTable.ts).
  */
+import { InputError, StateError } from '../../lib/errors.js';
 import type pg from 'pg';
 import { isPlainIdentifier, quoteIdent } from '../identifiers.js';
 import { type KeyLike, keyText, physicalName } from './keys.js';
@@ -86,15 +87,15 @@ export async function createShardedTable(
 ): Promise<TableRoutes> {
   const keyColumn = opts.keyColumn ?? 'id';
   const columns = opts.columns;
-  if (!isPlainIdentifier(keyColumn)) throw new Error(`key column ${JSON.stringify(keyColumn)} is not a plain identifier`);
+  if (!isPlainIdentifier(keyColumn)) throw new InputError(`key column ${JSON.stringify(keyColumn)} is not a plain identifier`);
   for (const c of columns) {
-    if (!isPlainIdentifier(c.name)) throw new Error(`column ${JSON.stringify(c.name)} is not a plain identifier`);
+    if (!isPlainIdentifier(c.name)) throw new InputError(`column ${JSON.stringify(c.name)} is not a plain identifier`);
     if (!COLUMN_TYPES.includes(c.type))
-      throw new Error(`column ${c.name}: type ${JSON.stringify(c.type)} is not one of ${COLUMN_TYPES.join(', ')}`);
+      throw new InputError(`column ${c.name}: type ${JSON.stringify(c.type)} is not one of ${COLUMN_TYPES.join(', ')}`);
   }
   const key = columns.find((c) => c.name === keyColumn);
   if (!key || (key.type !== 'bigint' && key.type !== 'integer'))
-    throw new Error(`key column ${keyColumn} must be a bigint or integer column`);
+    throw new InputError(`key column ${keyColumn} must be a bigint or integer column`);
 
   const pools = new PgPools({ executor: true, max: 2 });
   try {
@@ -106,10 +107,10 @@ export async function createShardedTable(
       ranges,
       nodes.filter((n) => n.state === 'active').map((n) => n.node),
     );
-    if (reason) throw new Error(`createShardedTable: ${reason}`);
+    if (reason) throw new InputError(`createShardedTable: ${reason}`);
     const existing = await loadRoutes(coord, table);
     if (existing) {
-      if (!opts.replace) throw new Error(`createShardedTable: ${table} exists already`);
+      if (!opts.replace) throw new StateError(`createShardedTable: ${table} exists already`);
       await dropShardedTableWith(pools, coord, table);
     }
     const urlOf = new Map(nodes.map((n) => [n.node, n.url]));
@@ -149,7 +150,7 @@ export async function createShardedTable(
 
 /** Drops a sharded table: replicas' subscriptions, physical shards and the routing entries. */
 export async function dropShardedTable(cfg: { pgNodes: string[] }, table: string): Promise<void> {
-  if (!isPlainIdentifier(table)) throw new Error(`table ${JSON.stringify(table)} is not a plain identifier`);
+  if (!isPlainIdentifier(table)) throw new InputError(`table ${JSON.stringify(table)} is not a plain identifier`);
   const pools = new PgPools({ executor: true, max: 2 });
   try {
     const coord = pools.get(cfg.pgNodes[0]!);
