@@ -21,7 +21,7 @@ import type { SelectorModel } from '../processors/decide/selector.js';
 import { foldAggregates, foldForecasts } from '../processors/decide/series.js';
 import type { ClusterStateInput } from '../processors/decide/state.js';
 import { ledgerStatuses } from '../stores/postgres/ledger.js';
-import { configNodes } from '../stores/postgres/nodes.js';
+import { COORDINATOR, configNodes } from '../stores/postgres/nodes.js';
 import type { PipelineContext } from './context.js';
 import { PlanningSource } from './decideState.js';
 import { startStage, type RunningStage, type StageOutput } from './stage.js';
@@ -81,7 +81,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       new pg.Pool({ connectionString: url, max: 2, application_name: 'shardcast-decide' }),
     ]),
   );
-  const coord = pools.get('node0')!;
+  const coord = pools.get(COORDINATOR)!;
   const forecasts = new Map<string, Forecast>();
   const latest = new Map<string, WorkloadAggregate>();
   let issued = 0;
