@@ -1,7 +1,7 @@
 /**
  * Introspection of the PostgreSQL shard nodes (source kind 'oltp').
  *
- * Sharded tables come from the routing map on node 0 (executors/postgres/layout.ts): one Table
+ * Sharded tables come from the routing map on node 0 (stores/postgres/routing.ts): one Table
  * of kind 'sharded' per logical table, one range Partition per shard, placed on its primary
  * node and its replicas, with the size (pg_total_relation_size) and row count
  * (pg_stat_user_tables.n_live_tup, else pg_class.reltuples) of the physical table on the
@@ -16,7 +16,8 @@
  * and its scope is not observed, so nothing it holds is marked vanished.
  */
 import pg from 'pg';
-import { listNodes, loadRoutes, physicalName, type NodeInfo, type TableRoutes } from '../stores/postgres/layout.js';
+import { listNodes, loadRoutes, type NodeInfo, type TableRoutes } from '../stores/postgres/routing.js';
+import { physicalName } from '../stores/postgres/keys.js';
 import { configNodes } from '../stores/postgres/nodes.js';
 import { tableId, type LineageFact, type PartitionFact, type TableFact } from './graph.js';
 import type { Snapshot } from './snapshot.js';

@@ -12,7 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../lib/config.js';
 import { stackUp } from '../infra/stack.js';
-import { createShardedTable, listNodes, loadRoutes } from '../stores/postgres/layout.js';
+import { listNodes, loadRoutes } from '../stores/postgres/routing.js';
+import { createOrdersTable } from './ordersTable.js';
 import { PgPools } from '../stores/postgres/nodes.js';
 import { AckedLoad, diffRows, readAll, seedRows } from './workload.js';
 import { startCatalog } from '../pipelines/catalog.js';
@@ -26,7 +27,8 @@ import { runSegment, segmentScripts } from './pgbench.js';
 import { openContext } from '../pipelines/context.js';
 import { startIngest } from '../pipelines/ingest.js';
 import { startForecast } from '../pipelines/forecast.js';
-import { startDecide, PG_STORE } from '../pipelines/decide.js';
+import { startDecide } from '../pipelines/decide.js';
+import { PG_STORE } from '../processors/decide/postgres/state.js';
 import { startExecute } from '../pipelines/execute.js';
 import { startSink } from '../pipelines/sink.js';
 import { startCollector } from '../pipelines/collect.js';
@@ -84,7 +86,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   say(`creating the sharded table ${DEMO_TABLE} on ${cfg.pgNodes.length} PostgreSQL nodes and seeding ${KEYSPACE} rows`);
   const edges = [null, ...DEMO_BOUNDS, null];
   const ranges = edges.slice(0, -1).map((lo, i) => ({ shard: `s${i}`, lo, hi: edges[i + 1]!, node: `node${i % cfg.pgNodes.length}` }));
-  await createShardedTable(cfg, DEMO_TABLE, ranges, { replace: true });
+  await createOrdersTable(cfg, DEMO_TABLE, ranges, { replace: true });
   await seedRows(cfg, DEMO_TABLE, 0, KEYSPACE);
 
   say('creating the warehouse table demo_orders in ClickHouse');

@@ -17,7 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { pgBinDir } from '../infra/services/postgres.js';
-import { physicalName, type ShardRoute } from '../stores/postgres/layout.js';
+import { physicalName } from '../stores/postgres/keys.js';
+import type { ShardRoute } from '../stores/postgres/routing.js';
 
 const run = promisify(execFile);
 

@@ -6,7 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { quoteIdent } from '../stores/identifiers.js';
-import { inRange, listNodes, loadRoutes, physicalName, ShardRouter } from '../stores/postgres/layout.js';
+import { inRange, physicalName } from '../stores/postgres/keys.js';
+import { listNodes, loadRoutes } from '../stores/postgres/routing.js';
+import { ShardRouter } from '../stores/postgres/router.js';
 import { PgPools, q, sleep } from '../stores/postgres/nodes.js';
 
 export interface Row {

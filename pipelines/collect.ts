@@ -9,7 +9,7 @@ import { logger } from '../lib/log.js';
 import { parseCsvLog } from '../collectors/pglog.js';
 import { CsvLogTail } from '../collectors/tail.js';
 import { TelemetryPublisher } from '../topics/sdk.js';
-import { listNodes } from '../stores/postgres/layout.js';
+import { listNodes } from '../stores/postgres/routing.js';
 import { PgPools } from '../stores/postgres/nodes.js';
 
 export interface CollectorNode {

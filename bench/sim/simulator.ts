@@ -23,13 +23,13 @@ import {
   type InFlight,
   type PartitionSpec,
   type RecentAction,
-  StateError,
   applyCommand,
   buildState,
   copiesOf,
   rangePartitionId,
 } from '../../processors/decide/index.js';
 import { recentFromCommand } from '../../processors/decide/safety.js';
+import { StateError } from '../../lib/errors.js';
 import type { Workload } from './workload.js';
 
 export interface SimConfig {

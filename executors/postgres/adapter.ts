@@ -24,15 +24,11 @@ import {
   type PrecomputeSpec,
 } from './checks.js';
 import { columnTypes, compositeIndex, derivedAttribute, precompute, reapplyDesigns, shardTables, type ShardTable } from './design.js';
-import {
-  ensureRoutingSchema,
-  listNodes,
-  loadRoutes,
-  physicalName,
-  type ShardRoute,
-  type TableRoutes,
-} from '../../stores/postgres/layout.js';
-import { planFromState, RangeMigration, type MigrationEnv, type MigrationPlan } from './migrate.js';
+import { ensureRoutingSchema } from '../../stores/postgres/setup.js';
+import { listNodes, loadRoutes, type ShardRoute, type TableRoutes } from '../../stores/postgres/routing.js';
+import { physicalName } from '../../stores/postgres/keys.js';
+import { RangeMigration } from './migrate.js';
+import { planFromState, type MigrationEnv, type MigrationPlan } from './migrationPlan.js';
 import { PgPools } from '../../stores/postgres/nodes.js';
 import { dereplicate, replicate, type ReplicaPlan } from './replication.js';
 

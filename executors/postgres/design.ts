@@ -10,7 +10,8 @@ import type { ExecutionContext, Outcome } from '../types.js';
 import type { DerivedExpr, PrecomputeSpec } from './checks.js';
 import { renderPrecompute } from './checks.js';
 import { shardObjectName, tableExists } from './ddl.js';
-import { loadRoutes, physicalName } from '../../stores/postgres/layout.js';
+import { loadRoutes } from '../../stores/postgres/routing.js';
+import { physicalName } from '../../stores/postgres/keys.js';
 import { q, sleep, type PgPools, type Queryable } from '../../stores/postgres/nodes.js';
 
 export interface DesignEnv {

@@ -20,111 +20,36 @@
  * A failure before the routing commit rolls back (target dropped or its new rows deleted,
  * routing untouched). A restarted run resumes from the checkpoint: it continues the copy, or
  * finishes a switch whose routing already committed; `onResume: 'rollback'` rolls back instead.
+ *
+ * This file is the state machine (the phases in order, sharing the pools and checkpoint); the
+ * plan and checkpoint codec are in migrationPlan.ts, each kind's switch changes in
+ * migrationSwitch.ts, cleanup and rollback in migrationCleanup.ts.
  */
+import { StateError } from '../../lib/errors.js';
 import type pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome } from '../types.js';
 import { describeTable, insertableColumns, rangeChecksum, renderCreate, tableExists, type TableDesc } from './ddl.js';
-import { ensureNodeSupport, inRange, registerLocalShard, switchRoutingIn } from '../../stores/postgres/layout.js';
-import { inTx, q, sleep, type PgPools, type Queryable } from '../../stores/postgres/nodes.js';
-
-export type MigrationKind = 'split' | 'merge' | 'move';
-
-export interface MigrationPlan {
-  kind: MigrationKind;
-  commandId: string;
-  table: string;
-  keyColumn: string;
-  sourceShard: string;
-  sourceNode: string;
-  sourcePhysical: string;
-  /** The source shard's whole range before the change. */
-  sourceLo: string | null;
-  sourceHi: string | null;
-  targetShard: string;
-  targetNode: string;
-  targetPhysical: string;
-  /** Merge: the target shard's range before the change. */
-  targetLo: string | null;
-  targetHi: string | null;
-  createTarget: boolean;
-  /** The key range that moves. */
-  lo: string | null;
-  hi: string | null;
-  graceMs: number;
-  batchRows: number;
-}
-
-export interface MigrationEnv {
-  pools: PgPools;
-  coord: pg.Pool;
-  urlOf(node: string): Promise<string>;
-  /** Test hook: called after each copied batch (throwing here fails the run midway). */
-  afterBatch?: (batch: number, plan: MigrationPlan) => Promise<void> | void;
-  /** Test hook: between the source fence commit and the routing commit (crash window). */
-  beforeRoutingCommit?: (plan: MigrationPlan) => Promise<void> | void;
-  /** Re-creates precomputations on the new shard table (designs), after the switch and cleanup. */
-  afterSwitch?: (plan: MigrationPlan) => Promise<void>;
-}
-
-type Phase = 'prepare' | 'copy' | 'catchup' | 'switching' | 'switched' | 'done';
-
-interface State {
-  phase: Phase;
-  cursor: string | null;
-  rowsCopied: number;
-  bytes: number;
-  batches: number;
-  total: number;
-  switchPauseMs: number;
-  replayed: number;
-}
-
-export class Aborted extends Error {
-  constructor() {
-    super('aborted by the executor (stop requested)');
-  }
-}
-
-class VerifyError extends Error {}
-
-const encode = (plan: MigrationPlan, st: State): Record<string, string> => ({
-  phase: st.phase,
-  plan: JSON.stringify(plan),
-  cursor: st.cursor ?? '',
-  rowsCopied: String(st.rowsCopied),
-  bytes: String(st.bytes),
-  batches: String(st.batches),
-  total: String(st.total),
-  switchPauseMs: String(st.switchPauseMs),
-  replayed: String(st.replayed),
-});
-
-function decode(s: Record<string, string>): State {
-  return {
-    phase: (s.phase as Phase) ?? 'prepare',
-    cursor: s.cursor ? s.cursor : null,
-    rowsCopied: Number(s.rowsCopied ?? 0),
-    bytes: Number(s.bytes ?? 0),
-    batches: Number(s.batches ?? 0),
-    total: Number(s.total ?? 0),
-    switchPauseMs: Number(s.switchPauseMs ?? 0),
-    replayed: Number(s.replayed ?? 0),
-  };
-}
-
-/** The plan a checkpoint was taken for, if any. */
-export function planFromState(s: Record<string, string> | null): MigrationPlan | null {
-  if (!s?.plan) return null;
-  try {
-    return JSON.parse(s.plan) as MigrationPlan;
-  } catch {
-    return null;
-  }
-}
+import { ensureNodeSupport, registerLocalShard } from '../../stores/postgres/setup.js';
+import { inRange } from '../../stores/postgres/keys.js';
+import { switchRoutingIn } from '../../stores/postgres/routing.js';
+import { inTx, q, sleep, type Queryable } from '../../stores/postgres/nodes.js';
+import {
+  Aborted,
+  decode,
+  encode,
+  type MigrationEnv,
+  type MigrationPlan,
+  type MigrationState,
+  initialState,
+  rangeWhere,
+  VerifyError,
+} from './migrationPlan.js';
+import { cleanupSource, rollbackMigration } from './migrationCleanup.js';
+import { activateTarget, fenceSource, routeChange, routingSwitched } from './migrationSwitch.js';
 
 export class RangeMigration {
-  private st: State = { phase: 'prepare', cursor: null, rowsCopied: 0, bytes: 0, batches: 0, total: 0, switchPauseMs: 0, replayed: 0 };
+  private st: MigrationState = initialState();
   private src!: pg.Pool;
   private tgt!: pg.Pool;
   private desc!: TableDesc;
@@ -158,7 +83,7 @@ export class RangeMigration {
           if (onResume === 'rollback') {
             return this.outcome('ROLLED_BACK', 'rolled back a migration left unfinished by a crashed run', started, resumed);
           }
-          this.st = { phase: 'prepare', cursor: null, rowsCopied: 0, bytes: 0, batches: 0, total: 0, switchPauseMs: 0, replayed: 0 };
+          this.st = initialState();
           this.rowsAtStart = 0;
         }
       }
@@ -179,7 +104,7 @@ export class RangeMigration {
       } else if (this.st.phase === 'switching') {
         // Crashed around the switch: the routing commit is the last step; redo the switch
         // (idempotent) unless it committed.
-        if (await this.routingSwitched()) {
+        if (await routingSwitched(this.env.coord, this.plan)) {
           this.st.phase = 'switched';
           await this.save();
         } else await this.switchOver();
@@ -199,7 +124,7 @@ export class RangeMigration {
       const before =
         this.st.phase !== 'switched' &&
         this.st.phase !== 'done' &&
-        !(this.st.phase === 'switching' && (await this.routingSwitched().catch(() => true)));
+        !(this.st.phase === 'switching' && (await routingSwitched(this.env.coord, this.plan).catch(() => true)));
       if (before) {
         let note: string | null;
         try {
@@ -249,7 +174,7 @@ export class RangeMigration {
   }
 
   private rangeWhere(first: number): string {
-    return `($${first}::bigint IS NULL OR ${this.k} >= $${first}::bigint) AND ($${first + 1}::bigint IS NULL OR ${this.k} < $${first + 1}::bigint)`;
+    return rangeWhere(this.k, first);
   }
 
   // ---- prepare ------------------------------------------------------------------------------
@@ -264,10 +189,10 @@ export class RangeMigration {
         'SELECT shard, state, owner FROM shardcast_route.ranges WHERE table_name = $1 AND shard = ANY($2) FOR UPDATE',
         [p.table, shards],
       );
-      if (rows.length !== shards.length) throw new Error('a shard of the plan is gone from the routing map');
+      if (rows.length !== shards.length) throw new StateError('a shard of the plan is gone from the routing map');
       for (const r of rows) {
-        if (r.owner !== null && r.owner !== p.commandId) throw new Error(`shard ${r.shard} is busy (${r.state}, ${r.owner})`);
-        if (r.state !== 'active' && r.owner !== p.commandId) throw new Error(`shard ${r.shard} is ${r.state}`);
+        if (r.owner !== null && r.owner !== p.commandId) throw new StateError(`shard ${r.shard} is busy (${r.state}, ${r.owner})`);
+        if (r.state !== 'active' && r.owner !== p.commandId) throw new StateError(`shard ${r.shard} is ${r.state}`);
       }
       await c.query(`UPDATE shardcast_route.ranges SET state = 'migrating', owner = $3 WHERE table_name = $1 AND shard = ANY($2)`, [
         p.table,
@@ -284,7 +209,7 @@ export class RangeMigration {
           p.targetPhysical,
         ]);
         if (local[0] && local[0].state !== 'pending')
-          throw new Error(`target table ${p.targetPhysical} exists on ${p.targetNode} and is ${local[0].state}`);
+          throw new StateError(`target table ${p.targetPhysical} exists on ${p.targetNode} and is ${local[0].state}`);
         await q(this.tgt, `DROP TABLE ${this.T} CASCADE`); // a leftover of an earlier, rolled-back attempt
       }
       await inTx(this.tgt, async (c) => {
@@ -449,8 +374,8 @@ export class RangeMigration {
       if (a.count !== b.count || a.checksum !== b.checksum) {
         throw new VerifyError(`source ${a.count} rows / ${a.checksum}, target ${b.count} rows / ${b.checksum}`);
       }
-      await this.fenceSource(S);
-      await this.activateTarget(T);
+      await fenceSource(S, p);
+      await activateTarget(T, p);
       this.st.phase = 'switching';
       await this.save();
       // Commit order: target active (unrouted, harmless) → source fenced (writers that reach it
@@ -463,7 +388,7 @@ export class RangeMigration {
       await this.env.beforeRoutingCommit?.(p);
       await R.query('BEGIN');
       open.R = true;
-      await switchRoutingIn(R, p.table, null, (c, v) => this.routeChange(c, v));
+      await switchRoutingIn(R, p.table, null, (c, v) => routeChange(c, p, v));
       await R.query('COMMIT'); // ← the switch
       open.R = false;
       this.st.switchPauseMs = Date.now() - t0;
@@ -476,7 +401,7 @@ export class RangeMigration {
         ['S', S],
       ] as const)
         if (open[k]) await c.query('ROLLBACK').catch(() => {});
-      if (this.st.phase === 'switching' && !(await this.routingSwitched())) this.st.phase = 'catchup';
+      if (this.st.phase === 'switching' && !(await routingSwitched(this.env.coord, this.plan))) this.st.phase = 'catchup';
       throw err;
     } finally {
       S.release();
@@ -485,149 +410,14 @@ export class RangeMigration {
     }
   }
 
-  /** The routing change each kind makes, inside the version-bumping transaction. */
-  private async routeChange(c: pg.PoolClient, v: number): Promise<void> {
-    const p = this.plan;
-    const owned = await q(c, 'SELECT 1 FROM shardcast_route.ranges WHERE table_name = $1 AND shard = $2 AND owner = $3', [
-      p.table,
-      p.sourceShard,
-      p.commandId,
-    ]);
-    if (owned.length === 0) throw new Error(`shard ${p.sourceShard} is no longer claimed by ${p.commandId}`);
-    if (p.kind === 'split') {
-      await c.query(`UPDATE shardcast_route.ranges SET hi = $3, version = $4, state = 'active' WHERE table_name = $1 AND shard = $2`, [
-        p.table,
-        p.sourceShard,
-        p.lo,
-        v,
-      ]);
-      await c.query(
-        `INSERT INTO shardcast_route.ranges (table_name, shard, lo, hi, node, version, state, owner) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7)`,
-        [p.table, p.targetShard, p.lo, p.hi, p.targetNode, v, p.commandId],
-      );
-    } else if (p.kind === 'move') {
-      await c.query(`UPDATE shardcast_route.ranges SET node = $3, version = $4, state = 'active' WHERE table_name = $1 AND shard = $2`, [
-        p.table,
-        p.sourceShard,
-        p.targetNode,
-        v,
-      ]);
-    } else {
-      const [lo, hi] = mergedBounds(p);
-      await c.query('DELETE FROM shardcast_route.ranges WHERE table_name = $1 AND shard = $2', [p.table, p.sourceShard]);
-      await c.query(
-        `UPDATE shardcast_route.ranges SET lo = $3, hi = $4, version = $5, state = 'active' WHERE table_name = $1 AND shard = $2`,
-        [p.table, p.targetShard, lo, hi, v],
-      );
-    }
-  }
-
-  private async fenceSource(S: Queryable): Promise<void> {
-    const p = this.plan;
-    if (p.kind === 'split') {
-      await q(S, 'UPDATE shardcast_local.shards SET hi = $2 WHERE physical = $1', [p.sourcePhysical, p.lo]);
-    } else {
-      await q(S, `UPDATE shardcast_local.shards SET state = 'retired' WHERE physical = $1`, [p.sourcePhysical]);
-    }
-  }
-
-  private async activateTarget(T: Queryable): Promise<void> {
-    const p = this.plan;
-    if (p.kind === 'merge') {
-      const [lo, hi] = mergedBounds(p);
-      await q(T, `UPDATE shardcast_local.shards SET lo = $2, hi = $3, state = 'active' WHERE physical = $1`, [p.targetPhysical, lo, hi]);
-    } else {
-      await q(T, `UPDATE shardcast_local.shards SET lo = $2, hi = $3, state = 'active' WHERE physical = $1`, [
-        p.targetPhysical,
-        p.lo,
-        p.hi,
-      ]);
-    }
-  }
-
-  private async routingSwitched(): Promise<boolean> {
-    const p = this.plan;
-    const rows = await q<{ shard: string; node: string; hi: string | null; lo: string | null }>(
-      this.env.coord,
-      'SELECT shard, node, lo::text, hi::text FROM shardcast_route.ranges WHERE table_name = $1 AND shard = ANY($2)',
-      [p.table, [p.sourceShard, p.targetShard]],
-    );
-    const src = rows.find((r) => r.shard === p.sourceShard);
-    const tgt = rows.find((r) => r.shard === p.targetShard);
-    if (p.kind === 'split') return !!tgt && src?.hi === p.lo;
-    if (p.kind === 'move') return src?.node === p.targetNode;
-    return !src && !!tgt;
-  }
-
   // ---- cleanup and rollback -----------------------------------------------------------------
 
   private async cleanup(): Promise<void> {
-    const p = this.plan;
-    await q(this.src, `DROP TRIGGER IF EXISTS shardcast_capture ON ${this.S}`);
-    await q(this.src, 'DELETE FROM shardcast_local.changes WHERE physical = $1', [p.sourcePhysical]);
-    if (p.kind === 'split') {
-      for (;;) {
-        const del = await this.src.query(
-          `DELETE FROM ${this.S} WHERE ${this.k} IN (SELECT ${this.k} FROM ${this.S} WHERE ${this.rangeWhere(1)} LIMIT 5000)`,
-          this.rangeParams(),
-        );
-        if ((del.rowCount ?? 0) === 0) break;
-      }
-    } else {
-      // Readers that still hold the old route may read the retired source for a grace period.
-      await sleep(p.graceMs);
-      await q(this.src, `DROP TABLE IF EXISTS ${this.S} CASCADE`);
-      await q(this.src, 'DELETE FROM shardcast_local.shards WHERE physical = $1', [p.sourcePhysical]);
-    }
+    await cleanupSource(this.src, this.plan);
   }
 
-  /** Undo everything before the routing switch; idempotent. */
-  /** Undoes a migration that did not switch; returns a note on what could not be cleaned up. */
+  /** Undoes a migration that did not switch (idempotent); returns a note on what could not be cleaned up. */
   async rollback(): Promise<string | null> {
-    const p = this.plan;
-    if (await tableExists(this.src, p.sourcePhysical)) {
-      await q(this.src, `DROP TRIGGER IF EXISTS shardcast_capture ON ${this.S}`);
-    }
-    await q(this.src, 'DELETE FROM shardcast_local.changes WHERE physical = $1', [p.sourcePhysical]).catch(() => {});
-    // The source owns its whole range again (undoes a fence committed before a failed switch).
-    await q(this.src, `UPDATE shardcast_local.shards SET lo = $2, hi = $3, state = 'active' WHERE physical = $1`, [
-      p.sourcePhysical,
-      p.sourceLo,
-      p.sourceHi,
-    ]);
-    let note: string | null = null;
-    if (p.createTarget) {
-      try {
-        await q(this.tgt, `DROP TABLE IF EXISTS ${this.T} CASCADE`);
-        await q(this.tgt, `DELETE FROM shardcast_local.shards WHERE physical = $1 AND state = 'pending'`, [p.targetPhysical]).catch(
-          () => {},
-        );
-      } catch (err) {
-        // The new copy was never routed to: with its node down it harms nothing, and the next
-        // migration to that node drops it (a 'pending' leftover). The routing is released below.
-        note = `the unrouted copy ${p.targetPhysical} on ${p.targetNode} could not be dropped (${(err as Error).message}); the next migration there drops it`;
-      }
-    } else if (await tableExists(this.tgt, p.targetPhysical)) {
-      // Merge: the target is a live shard; remove the rows copied into it and restore its bounds.
-      await q(this.tgt, `DELETE FROM ${this.T} WHERE ${this.rangeWhere(1)}`, this.rangeParams());
-      await q(this.tgt, `UPDATE shardcast_local.shards SET lo = $2, hi = $3, state = 'active' WHERE physical = $1`, [
-        p.targetPhysical,
-        p.targetLo,
-        p.targetHi,
-      ]);
-    }
-    await q(
-      this.env.coord,
-      `UPDATE shardcast_route.ranges SET state = 'active', owner = NULL WHERE table_name = $1 AND shard = ANY($2) AND owner = $3`,
-      [p.table, [p.sourceShard, p.targetShard], p.commandId],
-    );
-    return note;
+    return rollbackMigration({ src: this.src, tgt: this.tgt, coord: this.env.coord }, this.plan);
   }
-}
-
-function mergedBounds(p: MigrationPlan): [string | null, string | null] {
-  // Target [targetLo, targetHi) absorbs the source [sourceLo, sourceHi); they touch.
-  const lo = p.targetLo === null || p.sourceLo === null ? null : BigInt(p.targetLo) < BigInt(p.sourceLo) ? p.targetLo : p.sourceLo;
-  const hi = p.targetHi === null || p.sourceHi === null ? null : BigInt(p.targetHi) > BigInt(p.sourceHi) ? p.targetHi : p.sourceHi;
-  return [lo, hi];
 }

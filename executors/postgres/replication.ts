@@ -9,7 +9,8 @@ import pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome } from '../types.js';
 import { describeTable, rangeChecksum, renderCreate, shardObjectName, tableExists } from './ddl.js';
-import { ensureNodeSupport, registerLocalShard, switchRouting } from '../../stores/postgres/layout.js';
+import { ensureNodeSupport, registerLocalShard } from '../../stores/postgres/setup.js';
+import { switchRouting } from '../../stores/postgres/routing.js';
 import { q, sleep, type PgPools } from '../../stores/postgres/nodes.js';
 
 export interface ReplicaPlan {

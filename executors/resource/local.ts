@@ -15,7 +15,8 @@ import pg from 'pg';
 import { STATEMENT_LOG_CONF } from '../../stores/postgres/statementLog.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { localPgUrl } from '../../lib/config.js';
-import { ensureNodeSupport, ensureRoutingSchema, listNodes, type NodeInfo } from '../../stores/postgres/layout.js';
+import { ensureNodeSupport, ensureRoutingSchema } from '../../stores/postgres/setup.js';
+import { listNodes, type NodeInfo } from '../../stores/postgres/routing.js';
 import { nodeIndex, nodeName, PgPools, q } from '../../stores/postgres/nodes.js';
 import type { ExecutionContext, Outcome, StoreAdapter } from '../types.js';
 

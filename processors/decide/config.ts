@@ -1,8 +1,9 @@
 /**
  * The decision engine's configuration: one typed, validated object (zod). Every field has a
- * default, so `decideConfig({})` is a working configuration; a bad value is a DecideConfigError
+ * default, so `decideConfig({})` is a working configuration; a bad value is a ConfigError
  * naming the key.
  */
+import { ConfigError } from '../../lib/config.js';
 import { z } from 'zod';
 
 const weights = z.object({
@@ -177,13 +178,11 @@ export type DecideConfig = z.output<typeof decideConfigSchema>;
 export type Strategy = DecideConfig['strategies'][number];
 export type Weights = DecideConfig['weights'];
 
-export class DecideConfigError extends Error {}
-
 export function decideConfig(input: DecideConfigInput = {}): DecideConfig {
   const r = decideConfigSchema.safeParse(input);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    throw new DecideConfigError(`decide config ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ConfigError(`decide.${issue.path.join('.') || '(root)'}`, issue.message);
   }
   return r.data;
 }

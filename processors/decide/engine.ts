@@ -17,14 +17,14 @@
  *   composite_index: name, columns   derived_attribute: name, expression   precompute: name, templateId
  *   any: dependsOn (comma-separated command ids that must finish first), strategy
  */
-import { type OperatorFunction, map, scan } from 'rxjs';
 import type { AnyCommand, Evidence, Forecast, WorkloadAggregate } from '../../schemas/types.js';
 import { type DecideConfig, type DecideConfigInput, decideConfig } from './config.js';
-import { type LoadProfile, buildLoadProfile, peakOf, totalScore } from './costModel.js';
+import { totalScore } from './costModel.js';
+import { type LoadProfile, buildLoadProfile, peakOf } from './loadProfile.js';
 import { commandId } from './ids.js';
 import { type ChosenCandidate, type Plan, planAll } from './planner.js';
 import { type SelectorChoice, type SelectorModel, choose } from './selector.js';
-import { applySafety, recentFromCommand, requiresApproval } from './safety.js';
+import { applySafety, requiresApproval } from './safety.js';
 import { type ClusterState, type ClusterStateInput, buildState } from './state.js';
 import type { Candidate, PlannedOp } from './actions/common.js';
 import { planRekeys } from './actions/rekey.js';
@@ -287,52 +287,4 @@ export function decide(
     deferred,
     blocked,
   };
-}
-
-export interface DecideInput {
-  state: ClusterState | ClusterStateInput;
-  forecasts: readonly Forecast[];
-  aggregates: readonly WorkloadAggregate[];
-  /** Event time of this decision (e.g. the end of the latest aggregate window). */
-  now: number;
-}
-
-/**
- * The engine as an RxJS operator for the decide pipeline. It remembers the commands it issued
- * (as RecentAction) and adds them to the next input's state until the catalog reports them, so
- * cooldowns hold even when the catalog lags. `selector` is read on every tick (the pipeline
- * updates it from results).
- */
-export function decideOperator(
-  cfg: DecideConfigInput = {},
-  opts: { selector?: () => SelectorModel | null } = {},
-): OperatorFunction<DecideInput, DecideResult> {
-  const resolved = decideConfig(cfg);
-  return (source) =>
-    source.pipe(
-      scan(
-        (acc: { recent: ReturnType<typeof recentFromCommand>[]; result: DecideResult | null }, input: DecideInput) => {
-          const base = isClusterState(input.state) ? { ...input.state } : input.state;
-          const known = new Set((base.recent ?? []).map((r) => r.commandId));
-          const keep = acc.recent.filter(
-            (r) => input.now - r.ts < Math.max(resolved.safety.cooldownMs, resolved.safety.flapWindowMs) && !known.has(r.commandId),
-          );
-          const st = buildState({
-            tables: [...base.tables],
-            partitions: [...base.partitions],
-            nodes: [...base.nodes],
-            buckets: [...(base.buckets ?? [])],
-            coAccess: [...(base.coAccess ?? [])],
-            predicates: [...(base.predicates ?? [])],
-            templates: [...(base.templates ?? [])],
-            inFlight: [...(base.inFlight ?? [])],
-            recent: [...(base.recent ?? []), ...keep],
-          });
-          const result = decide(st, input.forecasts, input.aggregates, input.now, resolved, opts.selector?.() ?? null);
-          return { recent: [...keep, ...result.commands.map(recentFromCommand)], result };
-        },
-        { recent: [], result: null },
-      ),
-      map((acc) => acc.result!),
-    );
 }

@@ -12,15 +12,13 @@
  * not issued: changes start early enough to finish before the load, and no earlier than needed.
  */
 import type { DecideConfig, Strategy, Weights } from './config.js';
-import { type LoadProfile, type PlanMetrics, Scenario, type ScoreParts, planMetrics } from './costModel.js';
+import type { ScoreParts } from './costModel.js';
+import type { LoadProfile } from './loadProfile.js';
+import { type PlanMetrics, type Scenario, planMetrics } from './scenario.js';
+import { baselineScenario } from './baseline.js';
 import type { ClusterState } from './state.js';
 import type { Candidate, PlanContext } from './actions/common.js';
-import { planMoves } from './actions/move.js';
-import { planSplits } from './actions/split.js';
-import { planMerges } from './actions/merge.js';
-import { planDereplicas, planReplicas } from './actions/replicate.js';
-import { planColocations } from './actions/colocate.js';
-import { planScaleIn, planScaleOut } from './actions/scale.js';
+import { PLACEMENT_ACTIONS } from './actions/registry.js';
 
 export interface ChosenCandidate {
   candidate: Candidate;
@@ -58,17 +56,6 @@ export function strategyWeights(strategy: Strategy, w: Weights): { weights: Weig
   }
 }
 
-const PLANNERS: Record<string, (ctx: PlanContext) => Candidate[]> = {
-  move: planMoves,
-  split: planSplits,
-  merge: planMerges,
-  replicate: planReplicas,
-  dereplicate: planDereplicas,
-  colocate: planColocations,
-  scale_out: planScaleOut,
-  scale_in: planScaleIn,
-};
-
 /** First step where `after` relieves a node that `before` has above target. */
 function firstRelief(before: Scenario, after: Scenario): number | null {
   let first: number | null = null;
@@ -104,8 +91,8 @@ function criticalPath(c: Candidate): number {
 
 export function planFor(strategy: Strategy, state: ClusterState, profile: LoadProfile, cfg: DecideConfig, now: number): Plan {
   const { weights, targetDelta } = strategyWeights(strategy, cfg.weights);
-  const s = new Scenario(state, profile, cfg, Math.max(0.3, cfg.targetUtil + targetDelta));
-  const ref = new Scenario(state, profile, cfg);
+  const s = baselineScenario(state, profile, cfg, Math.max(0.3, cfg.targetUtil + targetDelta));
+  const ref = baselineScenario(state, profile, cfg);
   const before = planMetrics(ref, cfg.weights);
   const ctx: PlanContext = { s, state, profile, cfg, now };
   const decideEverySteps = Math.max(1, Math.round(cfg.decideEveryMs / cfg.stepMs));
@@ -129,9 +116,9 @@ export function planFor(strategy: Strategy, state: ClusterState, profile: LoadPr
   };
   for (let i = 0; i < cfg.maxActionsPerTick; i++) {
     let best: ChosenCandidate | null = null;
-    for (const [action, planner] of Object.entries(PLANNERS)) {
+    for (const [action, { plan }] of PLACEMENT_ACTIONS) {
       if (!allowed.has(action)) continue;
-      for (const c of planner(ctx)) {
+      for (const c of plan(ctx)) {
         const ev = evaluateCandidate(s, c, weights);
         if (!(ev.delta < -cfg.minGain)) continue;
         if (!best || ev.delta < best.delta - 1e-9) {
@@ -152,7 +139,7 @@ export function planFor(strategy: Strategy, state: ClusterState, profile: LoadPr
     chosen.push(best);
   }
   // The plan's effect scored with the reference weights, issued and deferred parts alike.
-  const refAfter = new Scenario(state, profile, cfg);
+  const refAfter = baselineScenario(state, profile, cfg);
   for (const c of chosen) {
     c.candidate.run(refAfter);
     c.candidate.ops = c.ops;

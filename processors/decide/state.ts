@@ -8,6 +8,7 @@
  * `applyCommand` is the effect of a finished command on the view. The simulator uses the same
  * function, so the planner's idea of a command and the simulated cluster cannot drift apart.
  */
+import { StateError } from '../../lib/errors.js';
 import type { AnyCommand, StoreKind } from '../../schemas/types.js';
 import { rangePartitionId } from './ids.js';
 
@@ -143,8 +144,6 @@ export interface ClusterState {
   readonly nodeById: ReadonlyMap<string, NodeSpec>;
   readonly tableByName: ReadonlyMap<string, TableSpec>;
 }
-
-export class StateError extends Error {}
 
 /** Validates and indexes a plain view. Throws StateError naming the first inconsistency. */
 export function buildState(input: ClusterStateInput): ClusterState {

@@ -11,7 +11,9 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { createClickHouse } from '../../analytics/clickhouse.js';
-import { createShardedTable, dropShardedTable, physicalName } from '../../stores/postgres/layout.js';
+import { dropShardedTable } from '../../stores/postgres/tables.js';
+import { physicalName } from '../../stores/postgres/keys.js';
+import { createOrdersTable } from '../../demo/ordersTable.js';
 import { seedRows } from '../../demo/workload.js';
 import { createCatalogDriver, ensureCatalogSchema } from '../../catalog/neo4j.js';
 import { Discovery } from '../../catalog/discover.js';
@@ -62,7 +64,7 @@ before(async () => {
   // A server that does not answer fails here: no skips.
   await ensureCatalogSchema(driver);
   await admin.connect();
-  await createShardedTable(cfg, T, [
+  await createOrdersTable(cfg, T, [
     { shard: 's0', lo: null, hi: 100, node: 'node0' },
     { shard: 's1', lo: 100, hi: null, node: 'node1' },
   ]);

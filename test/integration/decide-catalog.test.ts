@@ -8,7 +8,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Admin, Consumer } from 'kafkajs';
-import { createShardedTable, dropShardedTable, loadRoutes } from '../../stores/postgres/layout.js';
+import { dropShardedTable } from '../../stores/postgres/tables.js';
+import { loadRoutes } from '../../stores/postgres/routing.js';
+import { createOrdersTable } from '../../demo/ordersTable.js';
 import { seedRows } from '../../demo/workload.js';
 import { PgPools } from '../../stores/postgres/nodes.js';
 import { openContext, type PipelineContext } from '../../pipelines/context.js';
@@ -77,7 +79,7 @@ function forecast(bucket: string, base: number, slope: number, now: number): For
 }
 
 test('a forecast of rising load on one range splits it before the load, and the catalog reflects it', { timeout: 240_000 }, async () => {
-  await createShardedTable(cfg, T, [
+  await createOrdersTable(cfg, T, [
     { shard: 's0', lo: null, hi: 1000, node: 'node0' },
     { shard: 's1', lo: 1000, hi: null, node: 'node1' },
   ]);

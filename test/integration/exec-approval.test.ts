@@ -6,7 +6,9 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createShardedTable, dropShardedTable, loadRoutes } from '../../stores/postgres/layout.js';
+import { dropShardedTable } from '../../stores/postgres/tables.js';
+import { loadRoutes } from '../../stores/postgres/routing.js';
+import { createOrdersTable } from '../../demo/ordersTable.js';
 import { seedRows } from '../../demo/workload.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
 import { CommandLedger } from '../../executors/ledger.js';
@@ -23,7 +25,7 @@ const results: CommandResult[] = [];
 const last = (id: string) => results.filter((r) => r.commandId === id).at(-1);
 
 before(async () => {
-  await createShardedTable(cfg, T, [{ shard: 's0', lo: null, hi: null, node: 'node0' }]);
+  await createOrdersTable(cfg, T, [{ shard: 's0', lo: null, hi: null, node: 'node0' }]);
   await seedRows(cfg, T, 0, 1000);
   adapter = await PostgresShardAdapter.open(cfg, { batchRows: 200, defaultGraceMs: 100 });
   ledger = await CommandLedger.open(cfg.pgNodes[0]!);

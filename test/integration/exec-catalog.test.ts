@@ -8,7 +8,9 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createShardedTable, dropShardedTable, loadRoutes } from '../../stores/postgres/layout.js';
+import { dropShardedTable } from '../../stores/postgres/tables.js';
+import { loadRoutes } from '../../stores/postgres/routing.js';
+import { createOrdersTable } from '../../demo/ordersTable.js';
 import { seedRows, readAll, rowsChecksum } from '../../demo/workload.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
 import { CommandLedger } from '../../executors/ledger.js';
@@ -52,7 +54,7 @@ const cmd = (
 
 before(async () => {
   await ensureCatalogSchema(driver);
-  await createShardedTable(cfg, T, [
+  await createOrdersTable(cfg, T, [
     { shard: 's0', lo: null, hi: 1000, node: 'node0' },
     { shard: 's1', lo: 1000, hi: null, node: 'node1' },
   ]);
@@ -108,7 +110,7 @@ test('what the catalog does not hold is rejected with a catalog reason, and noth
 test('a command the catalog has not caught up with is accepted after one rediscovery', { timeout: 180_000 }, async () => {
   const engine = engineWith(new CatalogValidator(driver, discovery, NAMES, { mode: 'required' }), 'exec-catalog-test');
   // A table created after the last discovery: the first look misses, the rediscovery finds it.
-  await createShardedTable(cfg, LATE, [{ shard: 's0', lo: null, hi: null, node: 'node0' }]);
+  await createOrdersTable(cfg, LATE, [{ shard: 's0', lo: null, hi: null, node: 'node0' }]);
   await seedRows(cfg, LATE, 0, 500);
   const split = cmd(LATE, 'partition', 'split', { partition: 's0' }, { splitAt: '250' });
   assert.equal(await engine.run(split), 'SUCCEEDED', reasonOf(split));

@@ -12,7 +12,9 @@ import { loadConfig } from '../../lib/config.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
 import { readPrecomputed } from '../../executors/postgres/design.js';
-import { createShardedTable, dropShardedTable, listNodes, loadRoutes, lookupRoute } from '../../stores/postgres/layout.js';
+import { dropShardedTable } from '../../stores/postgres/tables.js';
+import { listNodes, loadRoutes, lookupRoute } from '../../stores/postgres/routing.js';
+import { createOrdersTable } from '../../demo/ordersTable.js';
 import { PgPools, q } from '../../stores/postgres/nodes.js';
 import { AckedLoad, diffRows, readAll, rowsChecksum, seedRows } from '../../demo/workload.js';
 import type { ExecutionContext, Outcome } from '../../executors/types.js';
@@ -70,7 +72,7 @@ describe('postgres executor: online migrations under load', { skip: skip ?? fals
   const pools = new PgPools({ executor: false });
 
   before(async () => {
-    await createShardedTable(
+    await createOrdersTable(
       cfg,
       TABLE,
       [

@@ -9,7 +9,9 @@ import pg from 'pg';
 import { loadConfig } from '../../lib/config.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
-import { createShardedTable, dropShardedTable, listNodes, loadRoutes } from '../../stores/postgres/layout.js';
+import { dropShardedTable } from '../../stores/postgres/tables.js';
+import { listNodes, loadRoutes } from '../../stores/postgres/routing.js';
+import { createOrdersTable } from '../../demo/ordersTable.js';
 import { readAll, rowsChecksum, seedRows } from '../../demo/workload.js';
 import { LocalPgResourceAdapter } from '../../executors/resource/local.js';
 import type { ExecutionContext } from '../../executors/types.js';
@@ -78,7 +80,7 @@ describe('local resource adapter: scale_out / scale_in of PostgreSQL nodes', { s
   before(async () => {
     res = await LocalPgResourceAdapter.open(cfg);
     pgA = await PostgresShardAdapter.open(cfg, { defaultGraceMs: 100 });
-    await createShardedTable(
+    await createOrdersTable(
       cfg,
       TABLE,
       [

@@ -17,7 +17,9 @@ import type { AnyCommand, CommandResult } from '../../schemas/types.js';
 import { ExecutorEngine } from '../../executors/engine.js';
 import { CommandLedger } from '../../executors/ledger.js';
 import { PostgresShardAdapter, type PostgresAdapterOptions } from '../../executors/postgres/adapter.js';
-import { createShardedTable, dropShardedTable, listNodes, loadRoutes, type TableRoutes } from '../../stores/postgres/layout.js';
+import { dropShardedTable } from '../../stores/postgres/tables.js';
+import { listNodes, loadRoutes, type TableRoutes } from '../../stores/postgres/routing.js';
+import { createOrdersTable } from '../../demo/ordersTable.js';
 import { PgPools, q } from '../../stores/postgres/nodes.js';
 import { AckedLoad, diffRows, readAll, rowsChecksum, seedRows } from '../../demo/workload.js';
 import type { ExecutionContext } from '../../executors/types.js';
@@ -139,7 +141,7 @@ if (process.env.EXEC_PG_CHILD) {
     };
 
     before(async () => {
-      await createShardedTable(
+      await createOrdersTable(
         cfg,
         TABLE,
         [

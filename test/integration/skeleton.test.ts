@@ -12,7 +12,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClickHouse, queryRows } from '../../analytics/clickhouse.js';
-import { createShardedTable, dropShardedTable } from '../../stores/postgres/layout.js';
+import { dropShardedTable } from '../../stores/postgres/tables.js';
+import { createOrdersTable } from '../../demo/ordersTable.js';
 import { openContext } from '../../pipelines/context.js';
 import { startIngest } from '../../pipelines/ingest.js';
 import { startForecast } from '../../pipelines/forecast.js';
@@ -34,7 +35,7 @@ after(async () => {
 });
 
 test('one path through every stage, on the real stack', { timeout: 240_000 }, async () => {
-  await createShardedTable(cfg, table, [
+  await createOrdersTable(cfg, table, [
     { shard: 's0', lo: null, hi: 500, node: 'node0' },
     { shard: 's1', lo: 500, hi: null, node: 'node1' },
   ]);

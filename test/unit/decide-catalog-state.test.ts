@@ -1,13 +1,17 @@
 /**
- * The decide pipeline's pure translation between the catalog and the engine: the planning state
+ * The decide pipeline's pure translation between the store and the engine: the planning state
  * built from the catalog's placement view (which nodes may take load, what is recent or in
- * flight, co-access on partitions), and the engine's commands renamed to the executor's shards.
+ * flight, co-access on partitions) or from the routing map, series folded onto key buckets, the
+ * engine's commands renamed to the executor's shards, and the verdict on held commands.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stateFromCatalog, toStoreCommands } from '../../pipelines/decide.js';
+import { stateFromCatalog, stateFromRouting } from '../../processors/decide/postgres/state.js';
+import { judgeHeld } from '../../processors/decide/dependencies.js';
+import { foldAggregates, foldForecasts } from '../../processors/decide/series.js';
+import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
 import type { PlacementView } from '../../catalog/query.js';
-import type { AnyCommand } from '../../schemas/types.js';
+import type { AnyCommand, Forecast, WorkloadAggregate } from '../../schemas/types.js';
 
 const NOW = 1_700_000_000_000;
 const part = (partition: string, lo: string | null, hi: string | null, node: string, replicas: string[] = []) => ({
@@ -159,4 +163,98 @@ test("commands get the executor's shard names: a split's new shard is a free nam
   assert.equal(out[1]!.kind === 'shard' && out[1]!.partition, 's3', 'the move names the split-off shard');
   assert.equal(out[1]!.params.dependsOn, 'c1');
   assert.equal(out[2], cmds[2], 'resource commands pass unchanged');
+});
+
+test('from the routing map: active nodes only, managed ones removable, unsized shards count as empty, unrouted tables skipped', () => {
+  const s = stateFromRouting(
+    {
+      nodes: [
+        { node: 'node0', state: 'active', managedDir: null },
+        { node: 'node1', state: 'active', managedDir: '/data/node1' },
+        { node: 'node2', state: 'removed', managedDir: null },
+      ],
+      tables: [
+        {
+          table: 'orders',
+          shards: [
+            { shard: 's0', lo: null, hi: '500', node: 'node0', replicas: [], bytes: 4096, rows: 10 },
+            { shard: 's1', lo: '500', hi: null, node: 'node1', replicas: ['node0'], bytes: null, rows: null },
+          ],
+        },
+      ],
+    },
+    { ...TABLES, other: { column: 'id', bounds: [10] } },
+    'app',
+    70,
+  );
+  assert.deepEqual(
+    s.nodes.map((n) => [n.id, n.capacity, n.removable]),
+    [
+      ['node0', 70, false],
+      ['node1', 70, true],
+    ],
+  );
+  assert.deepEqual(
+    s.partitions.map((p) => [p.id, p.lo, p.hi, p.sizeBytes, p.rows, p.replicas]),
+    [
+      ['orders/s0', null, 500, 4096, 10, []],
+      ['orders/s1', 500, null, 0, 0, ['node0']],
+    ],
+  );
+  assert.deepEqual(
+    s.buckets!.map((b) => b.seriesId),
+    ['app|orders|k0', 'app|orders|k1', 'app|orders|k2', 'app|orders|k3'],
+  );
+  assert.deepEqual(
+    s.tables.map((t) => t.name),
+    ['orders', 'other'],
+  );
+});
+
+test("per-node series are summed onto their bucket's series", () => {
+  const point = (predicted: number) => ({ horizon: 1, ts: NOW + 60_000, predicted, lower: predicted - 1, upper: predicted + 1 });
+  const f = (seriesId: string, v: number) =>
+    ({ seriesId, issuedAt: NOW, originTs: NOW, stepMs: 60_000, points: [point(v)] }) as unknown as Forecast;
+  const out = foldForecasts([f('app|orders|k0|s0|node0', 10), f('app|orders|k0|s0|node1', 5), f('app|orders|k1', 3)]);
+  assert.deepEqual(
+    out.map((x) => [x.seriesId, x.points[0]!.predicted, x.points[0]!.lower, x.points[0]!.upper]),
+    [
+      ['app|orders|k0', 15, 13, 17],
+      ['app|orders|k1', 3, 2, 4],
+    ],
+  );
+  const a = (seriesId: string, q: number) =>
+    ({ seriesId, queries: q, reads: q, writes: 0, node: 'node0', partition: 's0' }) as unknown as WorkloadAggregate;
+  const agg = foldAggregates([a('app|orders|k0|s0|node0', 4), a('app|orders|k0|s0|node1', 6)]);
+  assert.deepEqual(
+    agg.map((x) => [x.seriesId, x.queries, x.reads, x.node, x.partition]),
+    [['app|orders|k0', 10, 10, null, null]],
+  );
+});
+
+test('held commands: released when every dependency succeeded, dropped when one did not or past their deadline, else kept', () => {
+  const held = (commandId: string, dependsOn: string, deadline = NOW + 60_000) =>
+    ({ commandId, deadline, params: { dependsOn } }) as unknown as AnyCommand;
+  const status = new Map([
+    ['a', 'SUCCEEDED'],
+    ['b', 'SUCCEEDED'],
+    ['f', 'ROLLED_BACK'],
+    ['r', 'RUNNING'],
+  ]);
+  const v = judgeHeld(
+    [held('c1', 'a,b'), held('c2', 'a,f'), held('c3', 'r', NOW - 1), held('c4', 'r'), held('c5', 'unknown')],
+    status,
+    NOW,
+  );
+  assert.deepEqual(
+    v.map((x) => [x.commandId, x.verdict]),
+    [
+      ['c1', 'release'],
+      ['c2', 'drop-failed'],
+      ['c3', 'drop-deadline'],
+      ['c4', 'wait'],
+      ['c5', 'wait'],
+    ],
+  );
+  assert.deepEqual(v[1]!.verdict === 'drop-failed' && v[1]!.failed, ['f']);
 });

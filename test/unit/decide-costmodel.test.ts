@@ -1,7 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GiB, NOW, STEP, fc, flat, scenario, twoNodes } from './decide-helpers.js';
-import { buildLoadProfile, buildState, decideConfig, migrationMs, nodePenalty, overlapFraction } from '../../processors/decide/index.js';
+import {
+  buildLoadProfile,
+  buildState,
+  decideConfig,
+  migrationMs,
+  moveEffect,
+  nodePenalty,
+  overlapFraction,
+  replicateEffect,
+} from '../../processors/decide/index.js';
 
 test('load profile: forecast points aligned to steps, planned at point + risk × (upper − point)', () => {
   const cfg = decideConfig({ risk: 0.5, readFractionDefault: 0.75 });
@@ -54,7 +63,7 @@ test('scenario: node timelines; a move relieves the source after the migration a
   assert.ok(before > 0);
   const p0 = s.partitions.get('p0')!;
   const finish = Math.ceil(migrationMs(p0.sizeBytes, cfg) / STEP); // 3 steps
-  const eff = s.moveEffect(p0, 'n2', 0, finish);
+  const eff = moveEffect(s, p0, 'n2', 0, finish);
   const ev = s.evaluate(eff, cfg.weights);
   assert.ok(ev.delta < 0, 'moving the hot partition lowers the score');
   assert.equal(ev.parts.gbMoved, 2);
@@ -70,7 +79,7 @@ test('scenario: node timelines; a move relieves the source after the migration a
 test('scenario: replicas share reads, writes land on every copy', () => {
   const { s, cfg } = scenario(twoNodes(), [fc('t/p3', flat(800))], { risk: 0, readFractionDefault: 0.75 });
   const p3 = s.partitions.get('p3')!;
-  s.commitEffect(s.replicateEffect(p3, 'n1', 0, 1));
+  s.commitEffect(replicateEffect(s, p3, 'n1', 0, 1));
   // 600 reads / 2 + 200 writes on each copy
   assert.equal(s.nodes.get('n2')!.load[1], 500);
   assert.equal(s.nodes.get('n1')!.load[1], 500);
@@ -81,7 +90,7 @@ test('scenario: cross-node co-access adds load to both nodes and co-location rem
   const { s, cfg } = scenario(twoNodes({ coAccess: [{ a: 'p0', b: 'p3', weight: 100 }] }), [], { risk: 0, crossNodeCost: 0.5 });
   assert.equal(s.nodes.get('n1')!.load[0], 50);
   assert.equal(s.nodes.get('n2')!.load[0], 50);
-  const eff = s.moveEffect(s.partitions.get('p3')!, 'n1', 0, 3);
+  const eff = moveEffect(s, s.partitions.get('p3')!, 'n1', 0, 3);
   s.commitEffect(eff);
   assert.equal(s.nodes.get('n1')!.load[5], 0);
   assert.ok(s.parts.crossLoad < 100 * 0.5 * 2 * 30);
@@ -91,6 +100,6 @@ test('scenario: cross-node co-access adds load to both nodes and co-location rem
 test('storage cost counts every copy', () => {
   const { s } = scenario(twoNodes(), [], {});
   const before = s.parts.storageGbMinutes;
-  s.commitEffect(s.replicateEffect(s.partitions.get('p0')!, 'n2', 0, 10));
+  s.commitEffect(replicateEffect(s, s.partitions.get('p0')!, 'n2', 0, 10));
   assert.equal(s.parts.storageGbMinutes - before, 2 * 20);
 });

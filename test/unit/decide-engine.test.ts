@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { firstValueFrom, of, toArray } from 'rxjs';
 import { NOW, STEP, fc, flat, twoNodes } from './decide-helpers.js';
-import { decide, decideOperator } from '../../processors/decide/index.js';
+import { decide, recentFromCommand } from '../../processors/decide/index.js';
 
 const rising = Array.from({ length: 30 }, (_, h) => 200 + h * 15); // crosses 850 on n1 around step 9
 
@@ -64,11 +63,11 @@ test('nothing to do: no commands and a one-line reason', () => {
   assert.match(r.explanations[0]!, /^no action/);
 });
 
-test('operator: remembers what it issued, so the next tick does not repeat it (cooldown)', async () => {
+test('the next tick, told what the last one issued, does not repeat it (cooldown)', () => {
   const f = [fc('t/p0', rising, 0.1), fc('t/p1', flat(250)), fc('t/p2', flat(250))];
-  const input = { state: twoNodes(), forecasts: f, aggregates: [], now: NOW };
-  const out = await firstValueFrom(of(input, { ...input, now: NOW + 300_000 }).pipe(decideOperator({}), toArray()));
-  assert.ok(out[0]!.commands.length > 0);
-  const firstTargets = new Set(out[0]!.commands.map((c) => (c.kind === 'shard' ? c.partition : null)));
-  for (const c of out[1]!.commands) if (c.kind === 'shard') assert.ok(!firstTargets.has(c.partition));
+  const first = decide(twoNodes(), f, [], NOW, {});
+  assert.ok(first.commands.length > 0);
+  const second = decide(twoNodes({ recent: first.commands.map(recentFromCommand) }), f, [], NOW + 300_000, {});
+  const firstTargets = new Set(first.commands.map((c) => (c.kind === 'shard' ? c.partition : null)));
+  for (const c of second.commands) if (c.kind === 'shard') assert.ok(!firstTargets.has(c.partition));
 });

@@ -4,7 +4,8 @@ import {
   type ClusterStateInput,
   type DecideConfig,
   type LoadProfile,
-  Scenario,
+  type Scenario,
+  baselineScenario,
   buildLoadProfile,
   buildState,
   decideConfig,
@@ -67,5 +68,5 @@ export function scenario(
   const cfg = decideConfig(cfgIn);
   const state = buildState(input);
   const profile = buildLoadProfile(state, forecasts, [], NOW, cfg);
-  return { s: new Scenario(state, profile, cfg), profile, cfg, state };
+  return { s: baselineScenario(state, profile, cfg), profile, cfg, state };
 }

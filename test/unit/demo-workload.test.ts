@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { segmentScripts } from '../../demo/pgbench.js';
 import { nodeLoadBeforeAfter } from '../../demo/demo.js';
-import type { ShardRoute } from '../../stores/postgres/layout.js';
+import type { ShardRoute } from '../../stores/postgres/routing.js';
 
 const route = (shard: string, lo: string | null, hi: string | null, node: string): ShardRoute => ({
   shard,

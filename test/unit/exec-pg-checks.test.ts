@@ -14,7 +14,8 @@ import {
 } from '../../executors/postgres/checks.js';
 import { nextShardName } from '../../executors/postgres/adapter.js';
 import { renderCreate, shardObjectName } from '../../executors/postgres/ddl.js';
-import { checkLayout, inRange, keyText, physicalName } from '../../stores/postgres/layout.js';
+import { checkLayout } from '../../stores/postgres/tables.js';
+import { inRange, keyText, physicalName } from '../../stores/postgres/keys.js';
 import { nodeIndex, nodeName, configNodes } from '../../stores/postgres/nodes.js';
 
 const cols = new Map([

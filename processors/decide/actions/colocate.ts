@@ -5,6 +5,7 @@
  * that saving beats the bytes and does not push the receiving node above target.
  */
 import { type Candidate, type PlanContext, moveOp } from './common.js';
+import { moveEffect } from './move.js';
 
 export function planColocations(ctx: PlanContext): Candidate[] {
   const { s, cfg } = ctx;
@@ -29,7 +30,7 @@ export function planColocations(ctx: PlanContext): Candidate[] {
         ops: [op],
         explanation: `co-locate ${mover.id} with ${anchor.id} on ${target}: ${weight.toFixed(0)} co-accessed queries/window cross nodes today`,
         // the target as planned: `anchor` is a live scenario object a later candidate may move
-        single: (sc) => sc.moveEffect(sc.partitions.get(mover.id)!, target, op.startStep, op.finishStep),
+        single: (sc) => moveEffect(sc, sc.partitions.get(mover.id)!, target, op.startStep, op.finishStep),
         run(sc) {
           sc.commitEffect(this.single!(sc));
         },

@@ -4,7 +4,8 @@
  */
 import type { PartitionAction, ResourceAction, ShardAction, StoreKind } from '../../../schemas/types.js';
 import type { DecideConfig } from '../config.js';
-import type { Effect, LoadProfile, Scenario, ScenarioNode, ScenarioPartition } from '../costModel.js';
+import type { LoadProfile } from '../loadProfile.js';
+import type { Effect, Scenario, ScenarioNode, ScenarioPartition } from '../scenario.js';
 import type { ClusterState } from '../state.js';
 
 export type Action = PartitionAction | ShardAction | ResourceAction;
@@ -43,6 +44,12 @@ export interface Candidate {
   /** Recommendations (rekey, indexes, precomputation) carry their own benefit estimate. */
   recommendation?: { benefit: number; cost: number };
 }
+
+/**
+ * What a change still in flight does to the baseline scenario, from step `finish` (when it is
+ * expected to end); `sp` is its partition, if it has one in the scenario.
+ */
+export type InFlightEffect = (s: Scenario, f: ClusterState['inFlight'][number], sp: ScenarioPartition | undefined, finish: number) => void;
 
 export interface PlanContext {
   s: Scenario;

@@ -3,7 +3,9 @@
  * peak stays under `merge.maxLoadFraction` of capacity over the whole horizon (far below the
  * split threshold: hysteresis) and whose combined size is small enough.
  */
+import { zeroParts } from '../costModel.js';
 import { rangePartitionId } from '../ids.js';
+import type { Effect, Scenario, ScenarioPartition } from '../scenario.js';
 import { type Candidate, type PlanContext, type PlannedOp, peakTotal, storeKindOf } from './common.js';
 
 export function planMerges(ctx: PlanContext): Candidate[] {
@@ -51,7 +53,7 @@ export function planMerges(ctx: PlanContext): Candidate[] {
         action: 'merge',
         ops: [op],
         explanation: `merge cold neighbours ${l.id} + ${r.id} on ${l.node}: combined peak ${peak.toFixed(0)}/window (${Math.round((100 * peak) / cap)}% of a node) over the horizon (L ${peakTotal(l).toFixed(0)}, R ${peakTotal(r).toFixed(0)})`,
-        single: (sc) => sc.mergeEffect(sc.partitions.get(l.id)!, sc.partitions.get(r.id)!, mergedId, 1),
+        single: (sc) => mergeEffect(sc, sc.partitions.get(l.id)!, sc.partitions.get(r.id)!, mergedId, 1),
         run(sc) {
           sc.commitEffect(this.single!(sc));
         },
@@ -59,4 +61,36 @@ export function planMerges(ctx: PlanContext): Candidate[] {
     }
   }
   return out;
+}
+
+export function mergeEffect(sc: Scenario, left: ScenarioPartition, right: ScenarioPartition, mergedId: string, finish: number): Effect {
+  const parts = zeroParts();
+  parts.actions = 1;
+  parts.partitionMinutes = -Math.max(0, sc.steps - finish) * sc.stepMin;
+  return {
+    deltas: new Map(),
+    parts,
+    commit: (s) => {
+      s.partitions.delete(left.id);
+      s.partitions.delete(right.id);
+      s.partitions.set(mergedId, {
+        id: mergedId,
+        spec: {
+          ...left.spec,
+          id: mergedId,
+          hi: right.spec.hi,
+          sizeBytes: left.sizeBytes + right.sizeBytes,
+          rows: left.spec.rows + right.spec.rows,
+        },
+        node: left.node,
+        replicas: left.replicas.filter((r) => right.replicas.includes(r)),
+        read: left.read.map((r, k) => r + right.read[k]!),
+        write: left.write.map((w, k) => w + right.write[k]!),
+        upper: left.upper.map((u, k) => u + right.upper[k]!),
+        sizeBytes: left.sizeBytes + right.sizeBytes,
+        availableFrom: finish,
+        locked: true,
+      });
+    },
+  };
 }

@@ -3,7 +3,19 @@
  * node with the most room over the horizon. Only problems are fixed: no rebalancing for its
  * own sake, so data moves only when the forecast says a node will run hot.
  */
-import { type Candidate, type PlanContext, coolNodes, fmtPct, hotNodes, moveOp, partitionsOn, peakCopy } from './common.js';
+import { GiB, zeroParts } from '../costModel.js';
+import type { Effect, Scenario, ScenarioPartition } from '../scenario.js';
+import {
+  type Candidate,
+  type InFlightEffect,
+  type PlanContext,
+  coolNodes,
+  fmtPct,
+  hotNodes,
+  moveOp,
+  partitionsOn,
+  peakCopy,
+} from './common.js';
 
 export function planMoves(ctx: PlanContext, opts: { partitionsPerNode?: number; targets?: number } = {}): Candidate[] {
   const { s } = ctx;
@@ -24,7 +36,7 @@ export function planMoves(ctx: PlanContext, opts: { partitionsPerNode?: number; 
           action: 'move',
           ops: [op],
           explanation: `move ${p.id} (peak ${peak.toFixed(0)}/window) ${p.node}→${t.id}: ${p.node} forecast at ${fmtPct(hot.peakUtil)} of capacity from step ${hot.firstStep + 1}`,
-          single: (sc) => sc.moveEffect(sc.partitions.get(p.id)!, t.id, op.startStep, op.finishStep),
+          single: (sc) => moveEffect(sc, sc.partitions.get(p.id)!, t.id, op.startStep, op.finishStep),
           run(sc) {
             sc.commitEffect(this.single!(sc));
           },
@@ -34,3 +46,65 @@ export function planMoves(ctx: PlanContext, opts: { partitionsPerNode?: number; 
   }
   return out;
 }
+
+/** Move the primary copy of `sp` to `to`: load leaves the source at `finish`. */
+export function moveEffect(sc: Scenario, sp: ScenarioPartition, to: string, start: number, finish: number, countAction = true): Effect {
+  const deltas = new Map<string, Float64Array>();
+  const from = sp.node;
+  sc.addOverhead(deltas, from, start, finish);
+  sc.addOverhead(deltas, to, start, finish);
+  const copies = 1 + sp.replicas.length - (sp.replicas.includes(to) ? 1 : 0);
+  const dFrom = sc.deltaFor(deltas, from),
+    dTo = sc.deltaFor(deltas, to);
+  for (let k = Math.max(finish, sp.availableFrom); k < sc.steps; k++) {
+    if (sp.replicas.includes(to)) {
+      // the replica on `to` becomes the primary; the old primary's copy goes away
+      const before = sp.read[k]! / (1 + sp.replicas.length) + sp.write[k]!;
+      dFrom[k]! -= before;
+      for (const r of [...sp.replicas.filter((x) => x !== to), to]) {
+        sc.deltaFor(deltas, r)[k]! += sp.read[k]! / copies - sp.read[k]! / (1 + sp.replicas.length);
+      }
+    } else {
+      const l = sc.copyLoad(sp, k);
+      dFrom[k]! -= l;
+      dTo[k]! += l;
+    }
+  }
+  let crossLoad = 0;
+  for (const { other, weight } of sc.edges.get(sp.id) ?? []) {
+    const o = sc.partitions.get(other);
+    if (!o) continue;
+    const extra = sc.cfg.crossNodeCost * weight;
+    const wasSplit = o.node !== from,
+      nowSplit = o.node !== to;
+    for (let k = finish; k < sc.steps; k++) {
+      if (wasSplit) {
+        dFrom[k]! -= extra;
+        sc.deltaFor(deltas, o.node)[k]! -= extra;
+      }
+      if (nowSplit) {
+        dTo[k]! += extra;
+        sc.deltaFor(deltas, o.node)[k]! += extra;
+      }
+    }
+    crossLoad += ((nowSplit ? 1 : 0) - (wasSplit ? 1 : 0)) * extra * 2 * Math.max(0, sc.steps - finish) * sc.stepMin;
+  }
+  const parts = zeroParts();
+  parts.gbMoved = sp.sizeBytes / GiB;
+  parts.actions = countAction ? 1 : 0;
+  parts.crossLoad = crossLoad;
+  return {
+    deltas,
+    parts,
+    commit: () => {
+      sp.node = to;
+      sp.replicas = sp.replicas.filter((r) => r !== to);
+      sp.locked = true;
+    },
+  };
+}
+
+/** A move (or co-location) in flight: the primary copy is on its target from `finish`. */
+export const moveInFlight: InFlightEffect = (s, f, sp, finish) => {
+  if (sp && f.targetNode && s.nodes.has(f.targetNode)) s.commitEffect(moveEffect(s, sp, f.targetNode, 0, finish, false));
+};

@@ -6,8 +6,11 @@
  * stay over a node's capacity on every copy even with replicate.maxReplicas of them: that spreads
  * the overload over more nodes (each of them then violates) instead of removing it.
  */
+import { GiB, zeroParts } from '../costModel.js';
+import type { Effect, Scenario, ScenarioPartition } from '../scenario.js';
 import {
   type Candidate,
+  type InFlightEffect,
   type PlanContext,
   type PlannedOp,
   coolNodes,
@@ -60,7 +63,7 @@ export function planReplicas(ctx: PlanContext): Candidate[] {
           action: 'replicate',
           ops: [op],
           explanation: `replicate read-hot ${sp.id} (${fmtPct(rf)} reads, copy peak ${fmtPct(peak / hot.node.capacity)} of a node) to ${t.id}`,
-          single: (sc) => sc.replicateEffect(sc.partitions.get(sp.id)!, t.id, op.startStep, op.finishStep),
+          single: (sc) => replicateEffect(sc, sc.partitions.get(sp.id)!, t.id, op.startStep, op.finishStep),
           run(sc) {
             sc.commitEffect(this.single!(sc));
           },
@@ -106,7 +109,7 @@ export function planDereplicas(ctx: PlanContext): Candidate[] {
       action: 'dereplicate',
       ops: [op],
       explanation: `drop the replica of ${sp.id} on ${drop}: copy peak ${fmtPct(peak / cap)} of a node, ${fmtPct(after / cap)} with one copy fewer`,
-      single: (sc) => sc.dereplicateEffect(sc.partitions.get(sp.id)!, drop, 1),
+      single: (sc) => dereplicateEffect(sc, sc.partitions.get(sp.id)!, drop, 1),
       run(sc) {
         sc.commitEffect(this.single!(sc));
       },
@@ -114,3 +117,60 @@ export function planDereplicas(ctx: PlanContext): Candidate[] {
   }
   return out;
 }
+
+export function replicateEffect(
+  sc: Scenario,
+  sp: ScenarioPartition,
+  to: string,
+  start: number,
+  finish: number,
+  countAction = true,
+): Effect {
+  const deltas = new Map<string, Float64Array>();
+  sc.addOverhead(deltas, sp.node, start, finish);
+  sc.addOverhead(deltas, to, start, finish);
+  const k0 = 1 + sp.replicas.length;
+  for (let k = Math.max(finish, sp.availableFrom); k < sc.steps; k++) {
+    for (const c of [sp.node, ...sp.replicas]) sc.deltaFor(deltas, c)[k]! += sp.read[k]! / (k0 + 1) - sp.read[k]! / k0;
+    sc.deltaFor(deltas, to)[k]! += sp.read[k]! / (k0 + 1) + sp.write[k]!;
+  }
+  const parts = zeroParts();
+  parts.gbMoved = sp.sizeBytes / GiB;
+  parts.actions = countAction ? 1 : 0;
+  parts.storageGbMinutes = (sp.sizeBytes / GiB) * Math.max(0, sc.steps - finish) * sc.stepMin;
+  return {
+    deltas,
+    parts,
+    commit: () => {
+      sp.replicas = [...sp.replicas, to];
+      sp.locked = true;
+    },
+  };
+}
+
+export function dereplicateEffect(sc: Scenario, sp: ScenarioPartition, node: string, finish: number): Effect {
+  const deltas = new Map<string, Float64Array>();
+  const k0 = 1 + sp.replicas.length;
+  for (let k = Math.max(finish, sp.availableFrom); k < sc.steps; k++) {
+    for (const c of [sp.node, ...sp.replicas]) {
+      if (c === node) sc.deltaFor(deltas, c)[k]! -= sp.read[k]! / k0 + sp.write[k]!;
+      else sc.deltaFor(deltas, c)[k]! += sp.read[k]! / (k0 - 1) - sp.read[k]! / k0;
+    }
+  }
+  const parts = zeroParts();
+  parts.actions = 1;
+  parts.storageGbMinutes = -(sp.sizeBytes / GiB) * Math.max(0, sc.steps - finish) * sc.stepMin;
+  return {
+    deltas,
+    parts,
+    commit: () => {
+      sp.replicas = sp.replicas.filter((r) => r !== node);
+      sp.locked = true;
+    },
+  };
+}
+
+/** A replication in flight: the new copy takes its share of reads from `finish`. */
+export const replicateInFlight: InFlightEffect = (s, f, sp, finish) => {
+  if (sp && f.targetNode && s.nodes.has(f.targetNode)) s.commitEffect(replicateEffect(s, sp, f.targetNode, 0, finish, false));
+};

@@ -3,9 +3,10 @@
  * horizon is halved, on key-bucket boundaries), then move one half to the node with the most
  * room. A split alone changes no node's load; it is what lets a hot range be spread.
  */
-import { subRangeLoad } from '../costModel.js';
+import { zeroParts } from '../costModel.js';
 import { rangePartitionId } from '../ids.js';
-import type { ScenarioPartition } from '../costModel.js';
+import { subRangeLoad } from '../loadProfile.js';
+import type { Effect, Scenario, ScenarioPartition } from '../scenario.js';
 import {
   type Candidate,
   type PlanContext,
@@ -18,6 +19,7 @@ import {
   peakTotal,
   storeKindOf,
 } from './common.js';
+import { moveEffect } from './move.js';
 
 /** The forecast-weighted split point of a partition, or null when no interior point splits its load. */
 export function splitPoint(
@@ -122,12 +124,12 @@ export function planSplits(ctx: PlanContext): Candidate[] {
             explanation: `split ${sp.id} at ${at} (forecast-weighted, ${fmtPct(leftShare)} of load left; peak ${peak.toFixed(0)}/window = ${fmtPct(peak / cap)} of a node) and move ${childId} to ${t.id}`,
             run(sc) {
               const cur = sc.partitions.get(sp.id)!;
-              sc.commitEffect(sc.splitEffect(cur, at, leftId, rightId, leftLoad, bytesFrac, 1));
+              sc.commitEffect(splitEffect(sc, cur, at, leftId, rightId, leftLoad, bytesFrac, 1));
               const child = sc.partitions.get(childId)!;
               const start = Math.max(1, sc.nodes.get(t.id)!.activeFrom);
               const mv = moveOp(ctx, child, t.id, start, 'move', [0]);
               this.ops = [splitOp, mv];
-              sc.commitEffect(sc.moveEffect(child, t.id, mv.startStep, mv.finishStep));
+              sc.commitEffect(moveEffect(sc, child, t.id, mv.startStep, mv.finishStep));
             },
           });
         }
@@ -135,4 +137,53 @@ export function planSplits(ctx: PlanContext): Candidate[] {
     }
   }
   return out;
+}
+
+/** Split `sp` into [lo, at) and [at, hi) on the same node; children exist from `finish`. */
+export function splitEffect(
+  sc: Scenario,
+  sp: ScenarioPartition,
+  at: number,
+  leftId: string,
+  rightId: string,
+  leftLoad: Float64Array | null,
+  leftBytesFraction: number,
+  finish: number,
+): Effect {
+  const parts = zeroParts();
+  parts.actions = 1;
+  parts.partitionMinutes = Math.max(0, sc.steps - finish) * sc.stepMin;
+  const total = sp.read.map((r, k) => r + sp.write[k]!);
+  const leftShare = new Float64Array(sc.steps);
+  for (let k = 0; k < sc.steps; k++) {
+    leftShare[k] = leftLoad && total[k]! > 0 ? Math.min(1, Math.max(0, leftLoad[k]! / total[k]!)) : leftBytesFraction;
+  }
+  return {
+    deltas: new Map(),
+    parts,
+    commit: (s) => {
+      const mk = (id: string, lo: number | null, hi: number | null, share: (k: number) => number, bytes: number): ScenarioPartition => ({
+        id,
+        spec: { ...sp.spec, id, lo, hi, sizeBytes: bytes, seriesId: undefined },
+        node: sp.node,
+        replicas: [...sp.replicas],
+        read: sp.read.map((r, k) => r * share(k)),
+        write: sp.write.map((w, k) => w * share(k)),
+        upper: sp.upper.map((u, k) => u * share(k)),
+        sizeBytes: bytes,
+        availableFrom: finish,
+        locked: false,
+      });
+      const lb = Math.round(sp.sizeBytes * leftBytesFraction);
+      s.partitions.delete(sp.id);
+      s.partitions.set(
+        leftId,
+        mk(leftId, sp.spec.lo, at, (k) => leftShare[k]!, lb),
+      );
+      s.partitions.set(
+        rightId,
+        mk(rightId, at, sp.spec.hi, (k) => 1 - leftShare[k]!, sp.sizeBytes - lb),
+      );
+    },
+  };
 }

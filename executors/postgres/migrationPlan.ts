@@ -1,0 +1,129 @@
+/**
+ * A range migration's plan and its checkpoint: what moves where, the phase reached and the
+ * copy cursor, encoded into the executor's string map so a restarted run resumes (migrate.ts).
+ */
+import { ShardcastError, StateError } from '../../lib/errors.js';
+import type pg from 'pg';
+import type { PgPools } from '../../stores/postgres/nodes.js';
+
+export type MigrationKind = 'split' | 'merge' | 'move';
+
+export interface MigrationPlan {
+  kind: MigrationKind;
+  commandId: string;
+  table: string;
+  keyColumn: string;
+  sourceShard: string;
+  sourceNode: string;
+  sourcePhysical: string;
+  /** The source shard's whole range before the change. */
+  sourceLo: string | null;
+  sourceHi: string | null;
+  targetShard: string;
+  targetNode: string;
+  targetPhysical: string;
+  /** Merge: the target shard's range before the change. */
+  targetLo: string | null;
+  targetHi: string | null;
+  createTarget: boolean;
+  /** The key range that moves. */
+  lo: string | null;
+  hi: string | null;
+  graceMs: number;
+  batchRows: number;
+}
+
+export interface MigrationEnv {
+  pools: PgPools;
+  coord: pg.Pool;
+  urlOf(node: string): Promise<string>;
+  /** Test hook: called after each copied batch (throwing here fails the run midway). */
+  afterBatch?: (batch: number, plan: MigrationPlan) => Promise<void> | void;
+  /** Test hook: between the source fence commit and the routing commit (crash window). */
+  beforeRoutingCommit?: (plan: MigrationPlan) => Promise<void> | void;
+  /** Re-creates precomputations on the new shard table (designs), after the switch and cleanup. */
+  afterSwitch?: (plan: MigrationPlan) => Promise<void>;
+}
+
+export type Phase = 'prepare' | 'copy' | 'catchup' | 'switching' | 'switched' | 'done';
+
+export interface MigrationState {
+  phase: Phase;
+  cursor: string | null;
+  rowsCopied: number;
+  bytes: number;
+  batches: number;
+  total: number;
+  switchPauseMs: number;
+  replayed: number;
+}
+
+/** The executor is stopping: the run rolls back, and a later run can do the command again. */
+export class Aborted extends ShardcastError {
+  constructor() {
+    super('aborted by the executor (stop requested)', { retriable: true });
+  }
+}
+
+/** The copy does not match its source (row count or checksum of the range). */
+export class VerifyError extends StateError {}
+
+/** The state a migration starts in (and restarts in after rolling back a crashed run). */
+export const initialState = (): MigrationState => ({
+  phase: 'prepare',
+  cursor: null,
+  rowsCopied: 0,
+  bytes: 0,
+  batches: 0,
+  total: 0,
+  switchPauseMs: 0,
+  replayed: 0,
+});
+
+export const encode = (plan: MigrationPlan, st: MigrationState): Record<string, string> => ({
+  phase: st.phase,
+  plan: JSON.stringify(plan),
+  cursor: st.cursor ?? '',
+  rowsCopied: String(st.rowsCopied),
+  bytes: String(st.bytes),
+  batches: String(st.batches),
+  total: String(st.total),
+  switchPauseMs: String(st.switchPauseMs),
+  replayed: String(st.replayed),
+});
+
+export function decode(s: Record<string, string>): MigrationState {
+  return {
+    phase: (s.phase as Phase) ?? 'prepare',
+    cursor: s.cursor ? s.cursor : null,
+    rowsCopied: Number(s.rowsCopied ?? 0),
+    bytes: Number(s.bytes ?? 0),
+    batches: Number(s.batches ?? 0),
+    total: Number(s.total ?? 0),
+    switchPauseMs: Number(s.switchPauseMs ?? 0),
+    replayed: Number(s.replayed ?? 0),
+  };
+}
+
+/** The plan a checkpoint was taken for, if any. */
+export function planFromState(s: Record<string, string> | null): MigrationPlan | null {
+  if (!s?.plan) return null;
+  try {
+    return JSON.parse(s.plan) as MigrationPlan;
+  } catch {
+    return null;
+  }
+}
+
+/** The range a merge leaves: the target [targetLo, targetHi) absorbs the source [sourceLo, sourceHi); they touch. */
+export function mergedBounds(p: MigrationPlan): [string | null, string | null] {
+  // Target [targetLo, targetHi) absorbs the source [sourceLo, sourceHi); they touch.
+  const lo = p.targetLo === null || p.sourceLo === null ? null : BigInt(p.targetLo) < BigInt(p.sourceLo) ? p.targetLo : p.sourceLo;
+  const hi = p.targetHi === null || p.sourceHi === null ? null : BigInt(p.targetHi) > BigInt(p.sourceHi) ? p.targetHi : p.sourceHi;
+  return [lo, hi];
+}
+
+/** SQL filter `key in [$first, $first+1)` (null bounds unbounded) on the quoted key column `k`. */
+export function rangeWhere(k: string, first: number): string {
+  return `($${first}::bigint IS NULL OR ${k} >= $${first}::bigint) AND ($${first + 1}::bigint IS NULL OR ${k} < $${first + 1}::bigint)`;
+}

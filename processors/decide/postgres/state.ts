@@ -1,0 +1,194 @@
+/**
+ * The planning state of the sharded PostgreSQL store in the engine's terms, from what the
+ * pipeline read: the Neo4j catalog's placement view, or (when the catalog does not answer) the
+ * routing map on the coordinator. Pure: the reads happen in the pipeline.
+ *
+ * Partitions are `<table>/<shard>` inside the engine, since shard names repeat across tables.
+ */
+import { bucketsFor } from '../series.js';
+import type { BucketSpec, ClusterStateInput, CoAccessEdge, InFlight, PartitionSpec, RecentAction } from '../state.js';
+import { UNSUCCESSFUL } from '../dependencies.js';
+
+/** The store's name in the catalog and on commands. */
+export const PG_STORE = 'pg-shards';
+
+/** The engine's id of a shard: shard names repeat across tables. */
+export const partitionKey = (table: string, shard: string) => `${table}/${shard}`;
+
+/** The planned tables: key column and the bucket bounds ingest cuts the key range at. */
+export type PlannedTables = Record<string, { column: string; bounds: number[] }>;
+
+/** What the catalog's placement query returns (catalog/query.ts `PlacementView`). */
+export interface CatalogPlacement {
+  nodes: readonly { name: string; state: string | null; capacity: number | null; managed?: boolean | null }[];
+  partitions: readonly {
+    table: string;
+    partition: string;
+    lo: string | null;
+    hi: string | null;
+    rows: number | null;
+    bytes: number | null;
+    node: string | null;
+    replicas: string[];
+  }[];
+  commands: readonly {
+    id: string;
+    action: string;
+    table: string | null;
+    partition: string | null;
+    sourceNode: string | null;
+    targetNode: string | null;
+    status: string;
+    issuedAt: number | null;
+    resultTs: number | null;
+    deadline: number | null;
+  }[];
+}
+
+/** Co-access between two key ranges, as the catalog records it. */
+export interface RangeCoAccess {
+  a: { table: string; lo: number | null; hi: number | null };
+  b: { table: string; lo: number | null; hi: number | null };
+  weight: number;
+}
+
+/** What the routing map says (the tables it routes), with each shard's size as its node reports it. */
+export interface RoutingSnapshot {
+  nodes: readonly { node: string; state: string; managedDir: string | null }[];
+  tables: readonly {
+    table: string;
+    shards: readonly {
+      shard: string;
+      lo: string | null;
+      hi: string | null;
+      node: string;
+      replicas: string[];
+      /** Null when the node did not answer. */
+      bytes: number | null;
+      rows: number | null;
+    }[];
+  }[];
+}
+
+const ACTIVE = new Set(['ACCEPTED', 'RUNNING']);
+
+function tablesOf(tables: PlannedTables): ClusterStateInput['tables'] {
+  return Object.entries(tables).map(([name, k]) => ({ name, store: PG_STORE, storeKind: 'postgres' as const, keyColumns: [k.column] }));
+}
+
+/** The partition schema the engine plans against, from the routing map. */
+export function stateFromRouting(snap: RoutingSnapshot, tables: PlannedTables, source: string, capacity: number): ClusterStateInput {
+  const partitions: PartitionSpec[] = [];
+  const buckets: BucketSpec[] = [];
+  for (const [table, key] of Object.entries(tables)) {
+    const routes = snap.tables.find((t) => t.table === table);
+    if (!routes) continue;
+    for (const s of routes.shards) {
+      partitions.push({
+        id: partitionKey(table, s.shard),
+        table,
+        store: PG_STORE,
+        lo: s.lo === null ? null : Number(s.lo),
+        hi: s.hi === null ? null : Number(s.hi),
+        sizeBytes: Number(s.bytes ?? 0),
+        rows: Math.max(0, Number(s.rows ?? 0)),
+        node: s.node,
+        replicas: s.replicas,
+      });
+    }
+    buckets.push(...bucketsFor(source, table, key.bounds));
+  }
+  return {
+    tables: tablesOf(tables),
+    partitions,
+    nodes: snap.nodes
+      .filter((n) => n.state === 'active')
+      .map((n) => ({ id: n.node, store: PG_STORE, storeKind: 'postgres' as const, capacity, removable: n.managedDir !== null })),
+    buckets,
+  };
+}
+
+/** The partition schema the engine plans against, from the catalog's view of the tables. */
+export function stateFromCatalog(
+  view: CatalogPlacement,
+  tables: PlannedTables,
+  source: string,
+  opts: { capacity?: number; now: number; coAccess?: readonly RangeCoAccess[] },
+): ClusterStateInput {
+  const nodes = view.nodes
+    .filter((n) => n.state !== 'stopped' && n.state !== 'unreachable' && n.state !== 'draining')
+    .map((n) => ({
+      id: n.name,
+      store: PG_STORE,
+      storeKind: 'postgres' as const,
+      capacity: opts.capacity ?? n.capacity ?? 1000,
+      removable: n.managed === true,
+    }));
+  const known = new Set(nodes.map((n) => n.id));
+  const partitions: PartitionSpec[] = view.partitions
+    .filter((p) => p.node !== null && known.has(p.node))
+    .map((p) => ({
+      id: partitionKey(p.table, p.partition),
+      table: p.table,
+      store: PG_STORE,
+      lo: p.lo === null ? null : Number(p.lo),
+      hi: p.hi === null ? null : Number(p.hi),
+      sizeBytes: p.bytes ?? 0,
+      rows: Math.max(0, p.rows ?? 0),
+      node: p.node!,
+      replicas: p.replicas.filter((r) => known.has(r) && r !== p.node),
+    }));
+  const recent: RecentAction[] = [];
+  const inFlight: InFlight[] = [];
+  for (const c of view.commands) {
+    const target = c.table && c.partition ? partitionKey(c.table, c.partition) : (c.targetNode ?? c.table ?? '');
+    // A command that failed or was refused counts as recent too: its target cools down instead
+    // of being planned again (with the same command id) every round.
+    if ((c.status === 'SUCCEEDED' || UNSUCCESSFUL.has(c.status)) && c.resultTs !== null) {
+      recent.push({ commandId: c.id, action: c.action, target, ts: c.resultTs, sourceNode: c.sourceNode, targetNode: c.targetNode });
+    } else if (ACTIVE.has(c.status) || (c.status === 'ISSUED' && (c.deadline ?? 0) > opts.now)) {
+      // ISSUED: on a command topic, not yet taken by an executor; planned again only after its deadline
+      const startedAt = c.issuedAt ?? opts.now;
+      inFlight.push({
+        commandId: c.id,
+        action: c.action,
+        partition: c.table && c.partition ? target : null,
+        sourceNode: c.sourceNode,
+        targetNode: c.targetNode,
+        bytes: 0,
+        startedAt,
+        expectedEnd: Math.max(c.deadline ?? startedAt, opts.now),
+        waiting: c.status === 'ISSUED',
+      });
+    }
+  }
+  // Co-access between key buckets, put on the partitions that hold each bucket whole.
+  const holder = (e: { table: string; lo: number | null; hi: number | null }) => {
+    const hit = partitions.filter(
+      (p) =>
+        p.table === e.table && (p.lo === null || (e.lo !== null && e.lo >= p.lo)) && (p.hi === null || (e.hi !== null && e.hi <= p.hi)),
+    );
+    return hit.length === 1 ? hit[0]!.id : null;
+  };
+  const edges = new Map<string, CoAccessEdge>();
+  for (const e of opts.coAccess ?? []) {
+    const a = holder(e.a),
+      b = holder(e.b);
+    if (!a || !b || a === b) continue;
+    const [x, y] = a < b ? [a, b] : [b, a];
+    const cur = edges.get(`${x}|${y}`) ?? { a: x, b: y, weight: 0 };
+    cur.weight += e.weight;
+    edges.set(`${x}|${y}`, cur);
+  }
+  return {
+    tables: tablesOf(tables),
+    partitions,
+    nodes,
+    buckets: Object.entries(tables).flatMap(([table, key]) =>
+      partitions.some((p) => p.table === table) ? bucketsFor(source, table, key.bounds) : [],
+    ),
+    coAccess: [...edges.values()],
+    recent,
+    inFlight,
+  };
+}

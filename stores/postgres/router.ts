@@ -1,0 +1,99 @@
+/**
+ * Client-side routing for applications (and the demo's workload): statements run on the shard
+ * that holds a key, found through a cached copy of the routing map.
+ */
+import { StateError } from '../../lib/errors.js';
+import type pg from 'pg';
+import { quoteIdent } from '../identifiers.js';
+import { inRange, type KeyLike, keyText, physicalName } from './keys.js';
+import { PgPools, q, sleep } from './nodes.js';
+import { listNodes, loadRoutes, type TableRoutes } from './routing.js';
+import { ROUTE_CHANGED } from './setup.js';
+
+export interface RoutedTarget {
+  shard: string;
+  node: string;
+  physical: string;
+  pool: pg.Pool;
+  replicas: string[];
+}
+
+/**
+ * A routing client: caches a table's routing map (refreshed after `ttlMs`, or at once when a
+ * shard answers "route changed" or "no such table"), and runs statements against the shard
+ * that holds a key, retrying after a refresh. Statements name the shard table with `{t}`.
+ */
+export class ShardRouter {
+  private readonly pools = new PgPools({ executor: false, max: 4 });
+  private readonly cache = new Map<string, { at: number; routes: TableRoutes }>();
+  private nodes = new Map<string, string>();
+  private nodesAt = 0;
+  refreshes = 0;
+
+  constructor(
+    private readonly pgNodes: string[],
+    private readonly opts: { ttlMs?: number; retries?: number } = {},
+  ) {}
+
+  private get coord(): pg.Pool {
+    return this.pools.get(this.pgNodes[0]!);
+  }
+
+  async routes(table: string, force = false): Promise<TableRoutes> {
+    const hit = this.cache.get(table);
+    if (!force && hit && Date.now() - hit.at < (this.opts.ttlMs ?? 500)) return hit.routes;
+    const routes = await loadRoutes(this.coord, table);
+    if (!routes) throw new StateError(`routing: unknown table ${table}`);
+    this.cache.set(table, { at: Date.now(), routes });
+    if (force) this.refreshes++;
+    return routes;
+  }
+
+  private async urlOf(node: string): Promise<string> {
+    if (!this.nodes.has(node) || Date.now() - this.nodesAt > 5_000) {
+      this.nodes = new Map((await listNodes(this.coord)).map((n) => [n.node, n.url]));
+      this.nodesAt = Date.now();
+    }
+    const url = this.nodes.get(node);
+    if (!url) throw new StateError(`routing: unknown node ${node}`);
+    return url;
+  }
+
+  async target(table: string, key: KeyLike, force = false): Promise<RoutedTarget> {
+    const k = keyText(key)!;
+    const routes = await this.routes(table, force);
+    const s = routes.shards.find((r) => inRange(k, r.lo, r.hi));
+    if (!s) throw new StateError(`routing: no shard of ${table} holds key ${k}`);
+    return {
+      shard: s.shard,
+      node: s.node,
+      physical: physicalName(table, s.shard),
+      pool: this.pools.get(await this.urlOf(s.node)),
+      replicas: s.replicas,
+    };
+  }
+
+  /** Runs `text` (with `{t}` = the shard table) on the shard holding `key`; retries on route changes. */
+  async exec<R = Record<string, unknown>>(table: string, key: KeyLike, text: string, params: unknown[]): Promise<R[]> {
+    const retries = this.opts.retries ?? 20;
+    let force = false;
+    for (let attempt = 0; ; attempt++) {
+      const t = await this.target(table, key, force);
+      try {
+        return await q<R>(t.pool, text.replaceAll('{t}', `public.${quoteIdent(t.physical)}`), params);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if ((code === ROUTE_CHANGED || code === '42P01') && attempt < retries) {
+          force = true;
+          await sleep(Math.min(20 * (attempt + 1), 200));
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pools.end();
+  }
+}
