@@ -28,7 +28,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { quoteIdent, quoteQualified, quoteToken } from '../../stores/identifiers.js';
-import type { ExecutionContext, Outcome } from '../types.js';
+import { StateError, UnavailableError } from '../../lib/errors.js';
+import { stopRequestedError, type ExecutionContext, type Outcome } from '../types.js';
 import { normalizeKey } from './checks.js';
 import type { ChStore, Part } from './store.js';
 
@@ -63,8 +64,6 @@ export interface RepartitionHooks {
   /** Test hook: after verification, before the switch. */
   beforeSwitch?(): Promise<void>;
 }
-
-export const abortedError = () => new Error('aborted by the executor (stop requested)');
 
 /** The checkpoint a run saves: enough for a restarted executor to find its work tables. */
 export function repartitionState(p: RepartitionPlan, phase: string): Record<string, string> {
@@ -101,7 +100,7 @@ export async function restoreOriginal(store: ChStore, n: Names): Promise<void> {
     } else if (src === null) {
       await store.exec(`RENAME TABLE ${q(n.old)} TO ${q(n.table)}`);
     } else {
-      throw new Error(`cannot restore ${n.db}.${n.table}: both it (${src}) and ${n.old} exist; left for an operator`);
+      throw new StateError(`cannot restore ${n.db}.${n.table}: both it (${src}) and ${n.old} exist; left for an operator`);
     }
   }
   if ((await store.engineOf(n.db, n.gate)) === 'View') await store.exec(`DROP TABLE ${q(n.gate)}`);
@@ -218,7 +217,7 @@ export class Repartition {
       // The bulk is checked while writes go on, so the pause only has to check the rest.
       const bulk = await this.checksum(p.shadow);
       if (!same(bulk, this.expected))
-        throw new Error(`verification failed: the copied parts of ${p.table} have ${show(this.expected)}, the copy ${show(bulk)}`);
+        throw new StateError(`verification failed: the copied parts of ${p.table} have ${show(this.expected)}, the copy ${show(bulk)}`);
       const shadowBefore = new Set((await this.store.parts(p.db, p.shadow)).map((x) => x.name));
 
       // Write pause: the table's name now serves a read-only view of the original.
@@ -239,7 +238,7 @@ export class Repartition {
       );
       const want = { c: this.expected.c - expectedBefore.c, h: (this.expected.h - expectedBefore.h + WRAP) % WRAP };
       if (!same(delta, want))
-        throw new Error(`verification failed: the last parts of ${p.table} have ${show(want)}, their copy ${show(delta)}`);
+        throw new StateError(`verification failed: the last parts of ${p.table} have ${show(want)}, their copy ${show(delta)}`);
       await this.verifyTotals(all);
 
       await this.hooks.beforeSwitch?.();
@@ -286,7 +285,7 @@ export class Repartition {
   }
 
   private abortCheck(): void {
-    if (this.ctx.signal.aborted) throw abortedError();
+    if (this.ctx.signal.aborted) throw stopRequestedError();
   }
 
   /**
@@ -301,7 +300,7 @@ export class Repartition {
     const names = new Set(parts.map((x) => x.name));
     for (const c of this.copied.keys()) {
       if (!names.has(c))
-        throw new Error(
+        throw new StateError(
           `part ${c} of ${this.p.table} disappeared during the copy (mutation, dropped partition or server restart); nothing was switched`,
         );
     }
@@ -316,7 +315,7 @@ export class Repartition {
     for (const x of parts) perPartition.set(x.partitionId, (perPartition.get(x.partitionId) ?? 0) + 1);
     const worst = Math.max(0, ...perPartition.values());
     if (worst >= limit) {
-      throw new Error(
+      throw new StateError(
         `${worst} parts in one partition of ${name} while merges are stopped (limit ${limit}): ${name === this.p.table ? 'the table receives too many small inserts for an online copy' : 'the copy needs bigger batches (batchBytes)'}`,
       );
     }
@@ -346,7 +345,8 @@ export class Repartition {
       // The source parts are immutable while merges are stopped: their checksum now is what was copied.
       const src = await this.checksum(from, names);
       const rows = batch.reduce((s, x) => s + x.rows, 0);
-      if (src.c !== BigInt(rows)) throw new Error(`parts of ${this.p.table} changed during the copy: ${src.c} rows read, ${rows} listed`);
+      if (src.c !== BigInt(rows))
+        throw new StateError(`parts of ${this.p.table} changed during the copy: ${src.c} rows read, ${rows} listed`);
       this.expected = add(this.expected, src);
       for (const x of batch) this.copied.set(x.name, x);
       this.rowsCopied += rows;
@@ -372,7 +372,7 @@ export class Repartition {
       // Such an INSERT has been running at least since the rename: elapsed >= now - pausedAt.
       if ((await this.store.insertsRunning(this.p.table, (sentAt - pausedAt) / 1000 - 0.05)) === 0) return;
       if (Date.now() > deadline)
-        throw new Error(
+        throw new UnavailableError(
           `INSERTs into ${this.p.table} that started before the write pause were still running after ${this.p.drainTimeoutMs} ms`,
         );
       await sleep(100);
@@ -383,11 +383,11 @@ export class Repartition {
   private async verifyTotals(all: Part[]): Promise<void> {
     const rows = all.reduce((s, x) => s + x.rows, 0);
     if (rows !== this.rowsCopied || BigInt(rows) !== this.expected.c) {
-      throw new Error(`verification failed: ${this.p.table} has ${rows} rows, ${this.rowsCopied} were copied`);
+      throw new StateError(`verification failed: ${this.p.table} has ${rows} rows, ${this.rowsCopied} were copied`);
     }
     const meta = await this.store.tableMeta(this.p.db, this.p.shadow);
     if (!meta || normalizeKey(meta.partitionKey) !== normalizeKey(this.p.keyCanonical)) {
-      throw new Error(
+      throw new StateError(
         `verification failed: the copy is partitioned by ${JSON.stringify(meta?.partitionKey ?? null)}, not ${this.p.keyCanonical}`,
       );
     }
