@@ -146,7 +146,7 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
         resolveOffset(part[part.length - 1]!.offset);
         await heartbeat();
       }
-      if (opts.gate) await opts.gate();
+      if (opts.gate) await whileHeartbeating(opts.gate(), heartbeat);
     },
   });
 
@@ -186,6 +186,20 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
       if (!assignments.closed) assignments.complete();
     },
   });
+}
+
+/**
+ * Waits for `wait` while heartbeating the group: the gate stays closed as long as the pipeline
+ * retries a failed step, and without heartbeats the member would be dropped after the session
+ * timeout, its partitions given away and its commit refused.
+ */
+async function whileHeartbeating(wait: Promise<void>, heartbeat: () => Promise<void>, everyMs = 3_000): Promise<void> {
+  const timer = setInterval(() => void heartbeat().catch(() => undefined), everyMs);
+  try {
+    await wait;
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** The offsets and metadata a consumer group last committed for `topics` (before it starts). */
