@@ -16,7 +16,7 @@ import { createShardedTable, listNodes, loadRoutes } from '../stores/postgres/la
 import { PgPools } from '../stores/postgres/nodes.js';
 import { AckedLoad, diffRows, readAll, seedRows } from './workload.js';
 import { startCatalog } from '../pipelines/catalog.js';
-import { commandOutcomes, placement, type CommandOutcome } from '../catalog/query.js';
+import { commandOutcomes, placement, type CommandOutcome } from '../catalog/placement.js';
 import { createClickHouse, queryRows } from '../analytics/clickhouse.js';
 import { CANNED_QUERIES, cannedQuery } from '../analytics/queries.js';
 import type { AnyCommand } from '../schemas/types.js';

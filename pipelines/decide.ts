@@ -27,7 +27,7 @@ import type { BucketSpec, ClusterStateInput, CoAccessEdge, InFlight, PartitionSp
 import { listNodes, loadRoutes, physicalName } from '../stores/postgres/layout.js';
 import { catalogUnavailable, createCatalogDriver, ensureCatalogSchema, type Driver } from '../catalog/neo4j.js';
 import { Discovery } from '../catalog/discover.js';
-import { coAccess, placement, type PlacementView } from '../catalog/query.js';
+import { coAccess, placement, type PlacementView } from '../catalog/placement.js';
 import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';

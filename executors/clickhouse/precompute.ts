@@ -18,7 +18,7 @@ import { quoteQualified, quoteToken } from '../../stores/identifiers.js';
 import { StateError, UnavailableError } from '../../lib/errors.js';
 import { stopRequestedError, type ExecutionContext, type Outcome } from '../types.js';
 import { renderPrecompute, type PrecomputeSpec } from './checks.js';
-import { batchesOf, THROTTLE_SLICE } from './repartition.js';
+import { batchesOf, THROTTLE_SLICE } from './batches.js';
 import type { ChStore, Part } from './store.js';
 
 export interface PrecomputePlan {

@@ -24,7 +24,8 @@
  *
  * Any failure before 5 restores the original under its name (one RENAME back), drops the
  * shadow and reports ROLLED_BACK. Recovery after a crash is driven by which of the work tables
- * exist (names derived from the command id), not by trust in the last checkpoint.
+ * exist (names derived from the command id), not by trust in the last checkpoint; that
+ * rollback and the cleanup after the switch are in switch.ts, the copy batches in batches.ts.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { quoteIdent, quoteQualified, quoteToken } from '../../stores/identifiers.js';
@@ -32,14 +33,11 @@ import { StateError, UnavailableError } from '../../lib/errors.js';
 import { stopRequestedError, type ExecutionContext, type Outcome } from '../types.js';
 import { normalizeKey } from './checks.js';
 import type { ChStore, Part } from './store.js';
+import { batchesOf, THROTTLE_SLICE } from './batches.js';
+import { finishSwitch, restoreOriginal, type WorkTables } from './switch.js';
 
-export interface RepartitionPlan {
+export interface RepartitionPlan extends WorkTables {
   commandId: string;
-  db: string;
-  table: string;
-  shadow: string;
-  old: string;
-  gate: string;
   /** PARTITION BY expression (rendered) and how system.tables will write it. */
   keySql: string;
   keyCanonical: string;
@@ -82,74 +80,6 @@ export function repartitionState(p: RepartitionPlan, phase: string): Record<stri
   };
 }
 
-type Names = Pick<RepartitionPlan, 'db' | 'table' | 'shadow' | 'old' | 'gate'>;
-
-/**
- * Puts the original table back under its name and removes this command's work tables.
- * Idempotent, and driven by what exists: safe to call after a crash at any point before the
- * switch. Throws (leaving everything in place) when the state is not one this run can produce.
- */
-export async function restoreOriginal(store: ChStore, n: Names): Promise<void> {
-  const q = (x: string) => quoteQualified(n.db, x);
-  const src = await store.engineOf(n.db, n.table);
-  const old = await store.engineOf(n.db, n.old);
-  if (old !== null) {
-    if (src === 'View') {
-      // The read gate stands in for the table: swap the original back in one statement.
-      await store.exec(`RENAME TABLE ${q(n.table)} TO ${q(n.gate)}, ${q(n.old)} TO ${q(n.table)}`);
-    } else if (src === null) {
-      await store.exec(`RENAME TABLE ${q(n.old)} TO ${q(n.table)}`);
-    } else {
-      throw new StateError(`cannot restore ${n.db}.${n.table}: both it (${src}) and ${n.old} exist; left for an operator`);
-    }
-  }
-  if ((await store.engineOf(n.db, n.gate)) === 'View') await store.exec(`DROP TABLE ${q(n.gate)}`);
-  if ((await store.engineOf(n.db, n.shadow)) !== null) await store.exec(`DROP TABLE ${q(n.shadow)}`);
-  if ((await store.engineOf(n.db, n.table)) !== null) await store.exec(`SYSTEM START MERGES ${q(n.table)}`);
-}
-
-/** Has this command's switch happened (the table has the new key and the shadow is gone)? */
-export async function switched(store: ChStore, n: Names & { keyCanonical: string }): Promise<boolean> {
-  if ((await store.engineOf(n.db, n.shadow)) !== null) return false;
-  const meta = await store.tableMeta(n.db, n.table);
-  if (!meta || meta.engine === 'View') return false;
-  return normalizeKey(meta.partitionKey) === normalizeKey(n.keyCanonical) && (await store.engineOf(n.db, n.old)) !== null;
-}
-
-/** After the switch: gate dropped, merges back on, the old table dropped after the grace period or kept. */
-export async function finishSwitch(
-  store: ChStore,
-  n: Names & { graceMs: number; keepOld: boolean },
-  signal: AbortSignal,
-): Promise<Record<string, string>> {
-  const q = (x: string) => quoteQualified(n.db, x);
-  const details: Record<string, string> = {};
-  const warn: string[] = [];
-  const attempt = async (what: string, f: () => Promise<void>) => {
-    try {
-      await f();
-    } catch (err) {
-      warn.push(`${what}: ${(err as Error).message.split('\n')[0]}`);
-    }
-  };
-  await attempt('drop gate', async () => {
-    if ((await store.engineOf(n.db, n.gate)) === 'View') await store.exec(`DROP TABLE ${q(n.gate)}`);
-  });
-  await attempt('start merges', () => store.exec(`SYSTEM START MERGES ${q(n.table)}`));
-  if ((await store.engineOf(n.db, n.old)) !== null) {
-    if (n.keepOld) {
-      await attempt('start merges on old', () => store.exec(`SYSTEM START MERGES ${q(n.old)}`));
-      details.old = `${n.db}.${n.old} (kept)`;
-    } else {
-      if (n.graceMs > 0 && !signal.aborted) await sleep(n.graceMs, undefined, { signal }).catch(() => {});
-      await attempt('drop old', () => store.exec(`DROP TABLE ${q(n.old)}`));
-      details.old = warn.some((w) => w.startsWith('drop old')) ? `${n.db}.${n.old} (drop failed)` : 'dropped';
-    }
-  }
-  if (warn.length > 0) details.warning = warn.join('; ');
-  return details;
-}
-
 /** count() and sum(cityHash64(…)) of some rows; sums wrap at 2^64 like ClickHouse's UInt64. */
 interface Checksum {
   c: bigint;
@@ -162,9 +92,6 @@ const show = (x: Checksum) => `${x.c} rows, checksum ${x.h}`;
 
 /** Batches a copy aims at, at most: with merges stopped each batch may add a part to every new partition. */
 const TARGET_BATCHES = 50;
-/** Bytes per throttle call: the engine's bucket is per second, so a big batch pays in slices. */
-export const THROTTLE_SLICE = 4 * 1024 * 1024;
-
 export class Repartition {
   private readonly copied = new Map<string, Part>();
   private rowsCopied = 0;
@@ -400,42 +327,4 @@ export class Repartition {
  */
 export function hashArgs(columns: string[], nullable: ReadonlySet<string>): string {
   return columns.map((c) => (nullable.has(c) ? `isNull(${quoteIdent(c)}), assumeNotNull(${quoteIdent(c)})` : quoteIdent(c))).join(', ');
-}
-
-/**
- * Copy batches: whole source partitions, joined while they fit in `maxBytes`, and a partition
- * bigger than that split by parts (a batch always has at least one part).
- */
-export function batchesOf(parts: Part[], maxBytes: number): Part[][] {
-  const byPartition = new Map<string, Part[]>();
-  for (const x of parts) {
-    const list = byPartition.get(x.partitionId) ?? [];
-    list.push(x);
-    byPartition.set(x.partitionId, list);
-  }
-  const out: Part[][] = [];
-  let cur: Part[] = [];
-  let bytes = 0;
-  const flush = () => {
-    if (cur.length > 0) out.push(cur);
-    cur = [];
-    bytes = 0;
-  };
-  for (const list of byPartition.values()) {
-    const size = list.reduce((s, x) => s + x.bytes, 0);
-    if (bytes + size <= maxBytes) {
-      cur.push(...list);
-      bytes += size;
-      continue;
-    }
-    flush();
-    for (const x of list) {
-      if (cur.length > 0 && bytes + x.bytes > maxBytes) flush();
-      cur.push(x);
-      bytes += x.bytes;
-    }
-    if (size > maxBytes) flush(); // a split partition is not joined with the next one
-  }
-  flush();
-  return out;
 }

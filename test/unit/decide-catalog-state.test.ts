@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stateFromCatalog, toStoreCommands } from '../../pipelines/decide.js';
-import type { PlacementView } from '../../catalog/query.js';
+import type { PlacementView } from '../../catalog/placement.js';
 import type { AnyCommand } from '../../schemas/types.js';
 
 const NOW = 1_700_000_000_000;
