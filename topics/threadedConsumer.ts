@@ -125,8 +125,7 @@ export interface ThreadedConsumeOptions extends ConsumeOptions {
   /**
    * Messages handed over but not yet taken (see the module comment). Default 100,000: the next
    * fetch has to go out while the main thread still has a fetch's worth of work queued (one
-   * 1.5 MiB fetch of the benchmark's topic holds about 120,000 messages); at 20,000 the main
-   * thread waited for fetches (ingest 110–131k events/s against 128–149k at 100,000).
+   * default-sized fetch can hold about 120,000 messages); figures in decision 0051.
    */
   aheadMessages?: number;
 }
