@@ -173,8 +173,12 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
         (b) =>
           from(
             processBatch(b).catch((err: unknown) => {
-              Object.assign(health, { state: 'failed', lastError: (err as Error).message ?? String(err), since: Date.now() });
-              ctx.log.error({ err, stage: spec.name }, 'stage failed; its batch was not committed');
+              if (stopping && failureAction(err) === 'retry') {
+                ctx.log.warn({ err: (err as Error).message, stage: spec.name }, 'stopped while retrying; the batch was not committed');
+              } else {
+                Object.assign(health, { state: 'failed', lastError: (err as Error).message ?? String(err), since: Date.now() });
+                ctx.log.error({ err, stage: spec.name }, 'stage failed; its batch was not committed');
+              }
               throw err;
             }),
           ),

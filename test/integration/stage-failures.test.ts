@@ -113,4 +113,29 @@ test('bad input is dead-lettered, a retriable failure retried, anything else sto
     committed.every((c) => Number(c.offset) < 0),
     `nothing committed: ${JSON.stringify(committed)}`,
   );
+
+  // A store that never answers: the stage retries (and says so) until it is stopped.
+  const stalledGroup = uniq('stage-failures-stalled');
+  const stalled = await startStage<QueryEvent>(ctx, {
+    name: 'stage-failures-test',
+    groupId: stalledGroup,
+    topics: [topic],
+    batchMs: 200,
+    backoff: { initialMs: 20, maxMs: 200 },
+    handle: async () => {
+      throw new UnavailableError('the test store never answers');
+    },
+  });
+  await eventually(async () => ((stalled.health?.retries ?? 0) >= 3 ? true : undefined), 30_000, 'three retries');
+  assert.equal(stalled.health?.state, 'retrying');
+  assert.match(stalled.health?.lastError ?? '', /^handle: the test store never answers/);
+  const t0 = Date.now();
+  await stalled.stop();
+  assert.ok(Date.now() - t0 < 10_000, 'stop ends the retrying');
+  await assert.rejects(stalled.done, UnavailableError);
+  const none = await committedOffsets(ctx.kafka, stalledGroup, [topic]);
+  assert.ok(
+    none.every((c) => Number(c.offset) < 0),
+    `nothing committed: ${JSON.stringify(none)}`,
+  );
 });
