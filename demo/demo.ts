@@ -17,7 +17,7 @@ import { createOrdersTable } from './ordersTable.js';
 import { PgPools } from '../stores/postgres/nodes.js';
 import { AckedLoad, diffRows, readAll, seedRows } from './workload.js';
 import { startCatalog } from '../pipelines/catalog.js';
-import { commandOutcomes, placement, type CommandOutcome } from '../catalog/query.js';
+import { commandOutcomes, placement, type CommandOutcome } from '../catalog/placement.js';
 import { createClickHouse, queryRows } from '../analytics/clickhouse.js';
 import { CANNED_QUERIES, cannedQuery } from '../analytics/queries.js';
 import type { AnyCommand } from '../schemas/types.js';

@@ -4,6 +4,7 @@
  * change in steps, reports progress, honours a throttle and an abort signal, and leaves the
  * store consistent (done or rolled back) if it is stopped midway.
  */
+import { StateError } from '../lib/errors.js';
 import type { AnyCommand, CommandResult, CommandStatus } from '../schemas/types.js';
 
 export interface Progress {
@@ -44,3 +45,6 @@ export interface StoreAdapter {
 }
 
 export type ResultDraft = Omit<CommandResult, 'ts' | 'executor' | 'topic'>;
+
+/** What an adapter throws when it sees `ctx.signal` aborted: it rolls back, the command fails. */
+export const stopRequestedError = (): StateError => new StateError('aborted by the executor (stop requested)');

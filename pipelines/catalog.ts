@@ -12,6 +12,7 @@
  * discovery of its source needs no rediscovery: that discovery already saw its effect.
  */
 import type { AnyCommand, CommandResult, PartitionCommand, ResourceCommand, ShardCommand, WorkloadAggregate } from '../schemas/types.js';
+import { UnavailableError } from '../lib/errors.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import { createCatalogDriver, ensureCatalogSchema, type Driver } from '../catalog/neo4j.js';
 import { Discovery, type DiscoveryOptions } from '../catalog/discover.js';
@@ -50,7 +51,7 @@ export async function startCatalog(ctx: PipelineContext, opts: CatalogOptions = 
   // Neo4j down: this stage cannot do its job; fail at start rather than consume and drop.
   await ensureCatalogSchema(driver).catch(async (err) => {
     await driver.close();
-    throw new Error(`catalog: Neo4j at ${ctx.cfg.neo4jUri} is unavailable: ${(err as Error).message}`);
+    throw new UnavailableError(`catalog: Neo4j at ${ctx.cfg.neo4jUri} is unavailable: ${(err as Error).message}`, { cause: err });
   });
   const discovery = Discovery.open(ctx.cfg, driver, {
     kinds: opts.kinds,

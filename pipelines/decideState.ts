@@ -12,7 +12,7 @@ import type { Config } from '../lib/config.js';
 import { UnavailableError } from '../lib/errors.js';
 import { type Driver, catalogUnavailable, createCatalogDriver, ensureCatalogSchema } from '../catalog/neo4j.js';
 import { Discovery } from '../catalog/discover.js';
-import { coAccess, placement } from '../catalog/query.js';
+import { coAccess, placement } from '../catalog/placement.js';
 import { PG_STORE, stateFromCatalog, stateFromRouting } from '../processors/decide/postgres/state.js';
 import type { ClusterStateInput } from '../processors/decide/state.js';
 import { routingSnapshot } from '../stores/postgres/snapshot.js';

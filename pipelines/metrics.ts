@@ -14,7 +14,7 @@ import type { RunningStage } from './stage.js';
 
 export interface MeteredStage {
   pipeline: string;
-  stage: Pick<RunningStage, 'stats' | 'groupId' | 'topics' | 'ingest'>;
+  stage: Pick<RunningStage, 'stats' | 'groupId' | 'topics' | 'ingest' | 'health'>;
 }
 
 export interface MetricsServer {
@@ -56,6 +56,37 @@ export function pipelineMetrics(
     (s) => s.stage.stats.batches,
   );
   labelled('shardcast_pipeline_produced_total', 'Records produced to the output topics.', (s) => s.stage.stats.produced);
+  labelled(
+    'shardcast_pipeline_retries_total',
+    'Retries of failed steps (decode, handle, send, commit).',
+    (s) => s.stage.health?.retries ?? 0,
+  );
+  new Gauge({
+    name: 'shardcast_pipeline_state',
+    help: '1 for the state the pipeline is in: running (making progress), retrying (a failed step, no progress) or failed.',
+    labelNames: ['pipeline', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of stages()) {
+        const now = s.stage.health?.state ?? 'running';
+        for (const state of ['running', 'retrying', 'failed']) this.set({ pipeline: s.pipeline, state }, state === now ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'shardcast_pipeline_stalled_seconds',
+    help: 'Seconds the pipeline has been retrying a failed step without progress (0 while it makes progress).',
+    labelNames: ['pipeline'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of stages()) {
+        const h = s.stage.health;
+        this.set({ pipeline: s.pipeline }, h?.state === 'retrying' ? (Date.now() - h.since) / 1000 : 0);
+      }
+    },
+  });
 
   new Counter({
     name: 'shardcast_ingest_events_total',

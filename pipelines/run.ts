@@ -1,9 +1,11 @@
 /**
  * `shardcast run <pipeline>`: starts one pipeline (or all) in this process and keeps it running
  * until SIGINT/SIGTERM, then drains: stops fetching, finishes what is in hand, commits, exits.
+ * A stage that stops on an error (failure.ts: neither bad input nor retriable) drains the others
+ * too, and the process exits with the error's exit code.
  * Its Prometheus metrics are served on 127.0.0.1 (see metrics.ts) unless turned off.
  */
-import { UsageError } from '../lib/errors.js';
+import { exitCodeFor, UsageError } from '../lib/errors.js';
 import { openContext } from './context.js';
 import type { RunningStage } from './stage.js';
 import { startMetricsServer, type MeteredStage, type MetricsServer } from './metrics.js';
@@ -66,9 +68,9 @@ export async function runPipelineCommand(name: string, opts: { group: string; me
     process.once('SIGTERM', stop);
     // A stage that ends by itself (error) ends the process too.
     for (const s of stages)
-      s.done.catch((err) => {
+      s.done.catch((err: unknown) => {
         ctx.log.error({ err }, 'pipeline failed');
-        process.exitCode = 1;
+        process.exitCode = exitCodeFor(err).code;
         resolve();
       });
   });

@@ -2,7 +2,10 @@
  * The wiring shared by the stateless stages (forecast, decide, execute, sink): consume topics in
  * a consumer group, decode each message with the registry, hand micro-batches to the stage's
  * handler, send what it returns (outputs and dead letters), and only then commit the batch's
- * offsets. A message that cannot be decoded goes to the DLQ with its bytes, position and reason.
+ * offsets. Failures follow one policy (failure.ts): a message that cannot be decoded, or that
+ * the handler rejects with an InputError, goes to the DLQ with its bytes, position and reason; a
+ * retriable failure of decode, handle, send or commit is retried with backoff (health shows the
+ * stage stalled meanwhile); any other error stops the stage once the batches before it committed.
  */
 import { bufferTime, mergeMap, filter, from, lastValueFrom, defaultIfEmpty } from 'rxjs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +17,7 @@ import type { OutRecord } from '../topics/producer.js';
 import type { PipelineContext } from './context.js';
 import { CommitChain } from './commitChain.js';
 import type { IngestStats } from '../processors/ingest/processor.js';
+import { failureAction, initialHealth, retryWhileRetriable, type BackoffOptions, type StageHealth } from './failure.js';
 
 export interface StageOutput {
   topic: string;
@@ -35,8 +39,15 @@ export interface StageSpec<T> {
    * order (the ClickHouse sink).
    */
   concurrency?: number;
-  /** Handles decoded messages; returns what to send. Throwing stops the stage (nothing committed). */
+  /**
+   * Handles decoded messages; returns what to send. An InputError puts the messages it is about
+   * on the DLQ: the batch is handled again one message at a time to find them, so a handler
+   * throws it before it changes state. A retriable error retries the batch (handlers already
+   * see messages again after a restart: at-least-once); any other error stops the stage.
+   */
   handle(batch: Envelope<T>[]): Promise<StageOutput[]>;
+  /** Delays between retries of a failed step (see backoffDelayMs). */
+  backoff?: BackoffOptions;
 }
 
 export interface StageStats {
@@ -55,17 +66,30 @@ export interface RunningStage {
   topics: string[];
   /** Ingest's detailed counters, for the stage that has them. */
   ingest?: IngestStats;
+  /** Whether the stage makes progress or retries a failed step (for the metrics). */
+  health?: StageHealth;
   source: TopicSource;
-  /** Resolves when the stage stopped (after `stop()` or an error). */
+  /** Resolves when the stage stopped after `stop()`; rejects with the error that stopped it. */
   done: Promise<void>;
-  /** Stops fetching, finishes the batch in hand, commits it, disconnects. */
+  /** Stops fetching, finishes the batch in hand, commits it, disconnects (a step being retried gives up). */
   stop(): Promise<void>;
 }
 
 export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): Promise<RunningStage> {
   const stats: StageStats = { consumed: 0, produced: 0, handled: 0, deadLettered: 0, batches: 0 };
   const maxPending = (spec.batchSize ?? 1000) * 4;
+  const health = initialHealth();
   let stopping = false;
+  const stopped = new AbortController();
+  const retrying = <R>(step: string, work: () => Promise<R>) =>
+    retryWhileRetriable(work, {
+      step,
+      health,
+      backoff: spec.backoff,
+      signal: stopped.signal,
+      onRetry: ({ attempt, delayMs, err }) =>
+        ctx.log.warn({ stage: spec.name, step, attempt, delayMs, err: (err as Error).message }, 'step failed; retrying'),
+    });
   // Backpressure: the consumer fetches again only when fewer than maxPending messages wait.
   const gate = async () => {
     while (!stopping && source.received - stats.handled - stats.deadLettered > maxPending) await sleep(10);
@@ -80,8 +104,8 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
   const chain = new CommitChain();
   const processBatch = (raw: Envelope<Buffer | null>[]) => chain.run((earlier) => handleBatch(raw, earlier));
 
-  const handleBatch = async (raw: Envelope<Buffer | null>[], before: Promise<void>) => {
-    stats.consumed += raw.length;
+  /** Decoded messages and dead letters for those that are not messages of their topic. */
+  const decode = async (raw: Envelope<Buffer | null>[]) => {
     const good: Envelope<T>[] = [];
     const letters: DeadLetter[] = [];
     for (const m of raw) {
@@ -90,18 +114,55 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
         const value = ctx.serde.decodeSync<T>(m.topic, m.value) ?? (await ctx.serde.decode<T>(m.topic, m.value));
         good.push({ ...m, value });
       } catch (err) {
+        if (failureAction(err) !== 'dead-letter') throw err;
         letters.push(deadLetter(m, 'decode', (err as Error).message, spec.name, Date.now()));
       }
     }
-    const outputs = good.length > 0 ? await spec.handle(good) : [];
-    if (letters.length > 0) outputs.push({ topic: TOPICS.dlq.name, records: letters.map((l) => ({ key: l.sourceTopic, value: l })) });
-    await ctx.producer.sendMany(outputs);
-    await before;
-    await source.commit(latestPositions(raw));
-    for (const o of outputs) if (o.topic !== TOPICS.dlq.name) stats.produced += o.records.length;
-    stats.handled += good.length;
-    stats.deadLettered += letters.length;
-    stats.batches++;
+    return { good, letters };
+  };
+
+  /** The handler's outputs; on an InputError, message by message, the rejected ones as dead letters. */
+  const handle = async (good: Envelope<T>[]): Promise<{ outputs: StageOutput[]; letters: DeadLetter[] }> => {
+    try {
+      return { outputs: await retrying('handle', () => spec.handle(good)), letters: [] };
+    } catch (err) {
+      if (failureAction(err) !== 'dead-letter') throw err;
+      const reject = (m: Envelope<T>, e: unknown) => deadLetter(m, 'handle', (e as Error).message, spec.name, Date.now());
+      if (good.length === 1) return { outputs: [], letters: [reject(good[0]!, err)] };
+      const outputs: StageOutput[] = [];
+      const letters: DeadLetter[] = [];
+      for (const m of good) {
+        try {
+          outputs.push(...(await retrying('handle', () => spec.handle([m]))));
+        } catch (e) {
+          if (failureAction(e) !== 'dead-letter') throw e;
+          letters.push(reject(m, e));
+        }
+      }
+      return { outputs, letters };
+    }
+  };
+
+  const handleBatch = async (raw: Envelope<Buffer | null>[], before: Promise<void>) => {
+    try {
+      stats.consumed += raw.length;
+      const decoded = await retrying('decode', () => decode(raw));
+      const handled = decoded.good.length > 0 ? await handle(decoded.good) : { outputs: [], letters: [] };
+      const letters = [...decoded.letters, ...handled.letters];
+      const outputs = handled.outputs;
+      if (letters.length > 0) outputs.push({ topic: TOPICS.dlq.name, records: letters.map((l) => ({ key: l.sourceTopic, value: l })) });
+      await retrying('send', () => ctx.producer.sendMany(outputs));
+      await before;
+      await retrying('commit', () => source.commit(latestPositions(raw)));
+      for (const o of outputs) if (o.topic !== TOPICS.dlq.name) stats.produced += o.records.length;
+      stats.handled += raw.length - letters.length;
+      stats.deadLettered += letters.length;
+      stats.batches++;
+    } catch (err) {
+      // Flush what can be: the batches before this one still commit, then the stage stops.
+      await before.catch(() => undefined);
+      throw err;
+    }
   };
 
   const done = lastValueFrom(
@@ -112,7 +173,12 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
         (b) =>
           from(
             processBatch(b).catch((err: unknown) => {
-              ctx.log.error({ err, stage: spec.name }, 'stage failed; its batch was not committed');
+              if (stopping && failureAction(err) === 'retry') {
+                ctx.log.warn({ err: (err as Error).message, stage: spec.name }, 'stopped while retrying; the batch was not committed');
+              } else {
+                Object.assign(health, { state: 'failed', lastError: (err as Error).message ?? String(err), since: Date.now() });
+                ctx.log.error({ err, stage: spec.name }, 'stage failed; its batch was not committed');
+              }
               throw err;
             }),
           ),
@@ -124,15 +190,18 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
 
   return {
     stats,
+    health,
     groupId: spec.groupId,
     topics: spec.topics,
     source,
     done,
     async stop() {
       stopping = true;
+      stopped.abort();
       // Complete the stream first so what it flushes is still sent and committed, then leave.
       source.drain();
-      await done;
+      // A failure was logged and is reported through `done`; stopping still disconnects.
+      await done.catch(() => undefined);
       await source.stop();
     },
   };

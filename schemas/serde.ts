@@ -12,15 +12,12 @@ import { SchemaRegistry, COMPATIBILITY } from '@kafkajs/confluent-schema-registr
 import avro from 'avsc';
 import { ALL_TOPICS, type TopicSpec } from './topics.js';
 import { loadSchema } from './load.js';
+import { InputError, StateError, UnavailableError } from '../lib/errors.js';
 
 const MAGIC = 0;
 
-export class DecodeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DecodeError';
-  }
-}
+/** Bytes that are not a message of the topic's schema: bad input, for the dead-letter topic. */
+export class DecodeError extends InputError {}
 
 export class AvroSerde {
   /** subject topic name → registered id of our (writer) schema. */
@@ -62,7 +59,7 @@ export class AvroSerde {
   encode(topicName: string, value: unknown): Buffer {
     const id = this.writerIds.get(topicName);
     const type = this.writerTypes.get(topicName);
-    if (id === undefined || !type) throw new Error(`serde: schema for ${topicName} not registered`);
+    if (id === undefined || !type) throw new StateError(`serde: schema for ${topicName} not registered; call registerTopics() first`);
     const body = type.toBuffer(value);
     const out = Buffer.allocUnsafe(5 + body.length);
     out.writeUInt8(MAGIC, 0);
@@ -90,7 +87,11 @@ export class AvroSerde {
         const schema = await this.registry.getSchema(id);
         this.typesById.set(id, avro.Type.forSchema(schema as unknown as avro.Schema));
       } catch (err) {
-        throw new DecodeError(`unknown schema id ${id}: ${(err as Error).message}`);
+        // 404: the registry answered that it has no such id (bad bytes); anything else means it
+        // did not answer, and the same message will decode once it does.
+        const status = (err as { status?: unknown }).status;
+        if (status === 404) throw new DecodeError(`unknown schema id ${id}: ${(err as Error).message}`);
+        throw new UnavailableError(`schema registry: fetching schema id ${id} failed: ${(err as Error).message}`, { cause: err });
       }
     }
     return this.decodeKnown<T>(topicName, buf!, id);

@@ -82,8 +82,12 @@ export class TelemetryPublisher {
     return this.inflight;
   }
 
+  /** Flushes, then disconnects (also when the flush failed, which is then thrown). */
   async close(): Promise<void> {
-    await this.flush();
-    await this.producer.disconnect();
+    try {
+      await this.flush();
+    } finally {
+      await this.producer.disconnect();
+    }
   }
 }

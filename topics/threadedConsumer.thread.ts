@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isRetriable } from '../lib/errors.js';
 import { logger } from '../lib/log.js';
 import { consumeTopics, type TopicSource } from './consumer.js';
 import { createKafka } from './kafka.js';
@@ -31,7 +32,7 @@ port.on('message', (m: ToThread) => {
       }
       source.commit(m.positions).then(
         () => post({ t: 'committed', id: m.id }),
-        (err: unknown) => post({ t: 'committed', id: m.id, error: (err as Error).message ?? String(err) }),
+        (err: unknown) => post({ t: 'committed', id: m.id, error: (err as Error).message ?? String(err), retriable: isRetriable(err) }),
       );
       break;
     case 'drain':
@@ -70,5 +71,5 @@ try {
   post({ t: 'ready' });
 } catch (err) {
   log.error({ err }, 'consumer thread could not start');
-  post({ t: 'failed', error: (err as Error).message ?? String(err) });
+  post({ t: 'failed', error: (err as Error).message ?? String(err), retriable: isRetriable(err) });
 }

@@ -19,6 +19,7 @@
 import { Worker } from 'node:worker_threads';
 import { ReplaySubject, Subject } from 'rxjs';
 import type { Config } from '../lib/config.js';
+import { StateError, UnavailableError } from '../lib/errors.js';
 import { logger } from '../lib/log.js';
 import type { Envelope, SourcePosition } from '../schemas/envelope.js';
 import { topicSource, type ConsumeOptions, type FetchBytes, type SourceProgress, type TopicSource } from './consumer.js';
@@ -108,9 +109,9 @@ export type FromThread =
   | { t: 'batch'; batch: PackedBatch }
   | { t: 'assigned'; owned: { topic: string; partition: number }[] }
   | { t: 'fetchStart'; epochMs: number }
-  | { t: 'committed'; id: number; error?: string }
+  | { t: 'committed'; id: number; error?: string; retriable?: boolean }
   | { t: 'stopped' }
-  | { t: 'failed'; error: string };
+  | { t: 'failed'; error: string; retriable?: boolean };
 
 /** Main thread → thread. */
 export type ToThread =
@@ -124,11 +125,13 @@ export interface ThreadedConsumeOptions extends ConsumeOptions {
   /**
    * Messages handed over but not yet taken (see the module comment). Default 100,000: the next
    * fetch has to go out while the main thread still has a fetch's worth of work queued (one
-   * 1.5 MiB fetch of the benchmark's topic holds about 120,000 messages); at 20,000 the main
-   * thread waited for fetches (ingest 110–131k events/s against 128–149k at 100,000).
+   * default-sized fetch can hold about 120,000 messages); figures in decision 0051.
    */
   aheadMessages?: number;
 }
+
+/** An error the thread reported, as retriable as the thread judged the original. */
+const threadError = (message: string, retriable = false): Error => (retriable ? new UnavailableError(message) : new StateError(message));
 
 /** How long `stop()` waits for the thread to leave its group before ending it anyway. */
 const STOP_TIMEOUT_MS = 30_000;
@@ -209,7 +212,7 @@ export async function consumeTopicsOnThread(cfg: Pick<Config, 'kafkaBrokers'>, o
       case 'committed': {
         const c = commits.get(m.id);
         commits.delete(m.id);
-        if (m.error) c?.reject(new Error(`commit failed on the consumer thread: ${m.error}`));
+        if (m.error) c?.reject(threadError(`commit failed on the consumer thread: ${m.error}`, m.retriable));
         else c?.resolve();
         break;
       }
@@ -217,7 +220,7 @@ export async function consumeTopicsOnThread(cfg: Pick<Config, 'kafkaBrokers'>, o
         stopped();
         break;
       case 'failed': {
-        const err = new Error(`consumer thread failed: ${m.error}`);
+        const err = threadError(`consumer thread failed: ${m.error}`, m.retriable);
         notReady(err);
         fail(err);
         break;
@@ -233,7 +236,9 @@ export async function consumeTopicsOnThread(cfg: Pick<Config, 'kafkaBrokers'>, o
     exited = true;
     stopped();
     if (!stopping) {
-      const err = new Error(`consumer thread exited unexpectedly (code ${code})`);
+      const err = new StateError(
+        `consumer thread exited unexpectedly (code ${code}); restart the pipeline, it resumes from the committed offsets`,
+      );
       notReady(err);
       fail(err);
     }
@@ -251,7 +256,7 @@ export async function consumeTopicsOnThread(cfg: Pick<Config, 'kafkaBrokers'>, o
   return topicSource(subject, assignments, progress, {
     commit(positions) {
       if (positions.length === 0) return Promise.resolve();
-      if (exited) return Promise.reject(new Error('commit after the consumer thread ended'));
+      if (exited) return Promise.reject(new StateError('commit after the consumer thread ended'));
       const id = nextCommit++;
       return new Promise<void>((resolve, reject) => {
         commits.set(id, { resolve, reject });
@@ -285,7 +290,7 @@ export async function consumeTopicsOnThread(cfg: Pick<Config, 'kafkaBrokers'>, o
       await left;
       clearTimeout(timer);
       await worker.terminate();
-      for (const c of commits.values()) c.reject(new Error('consumer stopped before the commit was answered'));
+      for (const c of commits.values()) c.reject(new StateError('consumer stopped before the commit was answered'));
       commits.clear();
       if (complete && !subject.closed) subject.complete();
       if (!assignments.closed) assignments.complete();

@@ -23,7 +23,8 @@ import { isPlainIdentifier, quoteQualified, quoteToken } from '../../stores/iden
 import type { ExecutionContext, Outcome, StoreAdapter } from '../types.js';
 import { checkPartitionKey, checkPrecompute, isWorkName, normalizeKey, precomputeNames, renderEngine, workNames } from './checks.js';
 import { runPrecompute, undoPrecompute, type PrecomputePlan } from './precompute.js';
-import { finishSwitch, Repartition, restoreOriginal, switched, type RepartitionHooks, type RepartitionPlan } from './repartition.js';
+import { Repartition, type RepartitionHooks, type RepartitionPlan } from './repartition.js';
+import { finishSwitch, restoreOriginal, switched } from './switch.js';
 import { ChStore } from './store.js';
 
 export const CLICKHOUSE_STORE = 'clickhouse';

@@ -15,9 +15,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { quoteQualified, quoteToken } from '../../stores/identifiers.js';
-import type { ExecutionContext, Outcome } from '../types.js';
+import { StateError, UnavailableError } from '../../lib/errors.js';
+import { stopRequestedError, type ExecutionContext, type Outcome } from '../types.js';
 import { renderPrecompute, type PrecomputeSpec } from './checks.js';
-import { abortedError, batchesOf, THROTTLE_SLICE } from './repartition.js';
+import { batchesOf, THROTTLE_SLICE } from './batches.js';
 import type { ChStore, Part } from './store.js';
 
 export interface PrecomputePlan {
@@ -58,7 +59,7 @@ export async function runPrecompute(store: ChStore, p: PrecomputePlan, ctx: Exec
     let base: Part[] | null = null;
     while (!base && attempt < p.attempts) {
       attempt++;
-      if (ctx.signal.aborted) throw abortedError();
+      if (ctx.signal.aborted) throw stopRequestedError();
       await store.exec(
         `CREATE TABLE ${q(p.target)} ENGINE = SummingMergeTree() ORDER BY sc_grp AS SELECT ${select} FROM ${q(p.table)} WHERE 0 GROUP BY sc_grp`,
       );
@@ -78,7 +79,7 @@ export async function runPrecompute(store: ChStore, p: PrecomputePlan, ctx: Exec
       await sleep(10 + Math.floor(Math.random() * 90));
     }
     if (!base)
-      throw new Error(
+      throw new UnavailableError(
         `${p.table} was never without running INSERTs in ${p.attempts} attempts; the view was not attached (retry when writes are less continuous)`,
       );
 
@@ -89,7 +90,7 @@ export async function runPrecompute(store: ChStore, p: PrecomputePlan, ctx: Exec
       base.reduce((s, x) => s + x.bytes, 0),
     );
     for (const batch of batchesOf(base, p.batchBytes)) {
-      if (ctx.signal.aborted) throw abortedError();
+      if (ctx.signal.aborted) throw stopRequestedError();
       const bytes = batch.reduce((s, x) => s + x.bytes, 0);
       for (let left = bytes; left > 0; left -= THROTTLE_SLICE) await ctx.throttle(Math.min(left, THROTTLE_SLICE));
       await store.exec(
@@ -99,7 +100,7 @@ export async function runPrecompute(store: ChStore, p: PrecomputePlan, ctx: Exec
       // Still there after the INSERT, so it was there during it: the backfill read it whole.
       const live = new Set((await store.parts(p.db, p.table)).map((x) => x.name));
       const gone = batch.find((x) => !live.has(x.name));
-      if (gone) throw new Error(`part ${gone.name} of ${p.table} disappeared during the backfill (mutation or dropped partition)`);
+      if (gone) throw new StateError(`part ${gone.name} of ${p.table} disappeared during the backfill (mutation or dropped partition)`);
       rowsCopied += batch.reduce((s, x) => s + x.rows, 0);
       bytesMoved += bytes;
       await ctx.report({
@@ -125,7 +126,7 @@ export async function runPrecompute(store: ChStore, p: PrecomputePlan, ctx: Exec
         got = String(b?.c);
       if (src === again && src === got) verified = true;
       else if (src === again && src === prev)
-        throw new Error(`verification failed: ${p.table} has ${src} rows, the precomputation counts ${got}`);
+        throw new StateError(`verification failed: ${p.table} has ${src} rows, the precomputation counts ${got}`);
       prev = src === again ? src : '';
       if (verified === null) await sleep(200);
     }

@@ -24,21 +24,20 @@
  *
  * Any failure before 5 restores the original under its name (one RENAME back), drops the
  * shadow and reports ROLLED_BACK. Recovery after a crash is driven by which of the work tables
- * exist (names derived from the command id), not by trust in the last checkpoint.
+ * exist (names derived from the command id), not by trust in the last checkpoint; that
+ * rollback and the cleanup after the switch are in switch.ts, the copy batches in batches.ts.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { quoteIdent, quoteQualified, quoteToken } from '../../stores/identifiers.js';
-import type { ExecutionContext, Outcome } from '../types.js';
+import { StateError, UnavailableError } from '../../lib/errors.js';
+import { stopRequestedError, type ExecutionContext, type Outcome } from '../types.js';
 import { normalizeKey } from './checks.js';
 import type { ChStore, Part } from './store.js';
+import { batchesOf, THROTTLE_SLICE } from './batches.js';
+import { finishSwitch, restoreOriginal, type WorkTables } from './switch.js';
 
-export interface RepartitionPlan {
+export interface RepartitionPlan extends WorkTables {
   commandId: string;
-  db: string;
-  table: string;
-  shadow: string;
-  old: string;
-  gate: string;
   /** PARTITION BY expression (rendered) and how system.tables will write it. */
   keySql: string;
   keyCanonical: string;
@@ -64,8 +63,6 @@ export interface RepartitionHooks {
   beforeSwitch?(): Promise<void>;
 }
 
-export const abortedError = () => new Error('aborted by the executor (stop requested)');
-
 /** The checkpoint a run saves: enough for a restarted executor to find its work tables. */
 export function repartitionState(p: RepartitionPlan, phase: string): Record<string, string> {
   return {
@@ -83,74 +80,6 @@ export function repartitionState(p: RepartitionPlan, phase: string): Record<stri
   };
 }
 
-type Names = Pick<RepartitionPlan, 'db' | 'table' | 'shadow' | 'old' | 'gate'>;
-
-/**
- * Puts the original table back under its name and removes this command's work tables.
- * Idempotent, and driven by what exists: safe to call after a crash at any point before the
- * switch. Throws (leaving everything in place) when the state is not one this run can produce.
- */
-export async function restoreOriginal(store: ChStore, n: Names): Promise<void> {
-  const q = (x: string) => quoteQualified(n.db, x);
-  const src = await store.engineOf(n.db, n.table);
-  const old = await store.engineOf(n.db, n.old);
-  if (old !== null) {
-    if (src === 'View') {
-      // The read gate stands in for the table: swap the original back in one statement.
-      await store.exec(`RENAME TABLE ${q(n.table)} TO ${q(n.gate)}, ${q(n.old)} TO ${q(n.table)}`);
-    } else if (src === null) {
-      await store.exec(`RENAME TABLE ${q(n.old)} TO ${q(n.table)}`);
-    } else {
-      throw new Error(`cannot restore ${n.db}.${n.table}: both it (${src}) and ${n.old} exist; left for an operator`);
-    }
-  }
-  if ((await store.engineOf(n.db, n.gate)) === 'View') await store.exec(`DROP TABLE ${q(n.gate)}`);
-  if ((await store.engineOf(n.db, n.shadow)) !== null) await store.exec(`DROP TABLE ${q(n.shadow)}`);
-  if ((await store.engineOf(n.db, n.table)) !== null) await store.exec(`SYSTEM START MERGES ${q(n.table)}`);
-}
-
-/** Has this command's switch happened (the table has the new key and the shadow is gone)? */
-export async function switched(store: ChStore, n: Names & { keyCanonical: string }): Promise<boolean> {
-  if ((await store.engineOf(n.db, n.shadow)) !== null) return false;
-  const meta = await store.tableMeta(n.db, n.table);
-  if (!meta || meta.engine === 'View') return false;
-  return normalizeKey(meta.partitionKey) === normalizeKey(n.keyCanonical) && (await store.engineOf(n.db, n.old)) !== null;
-}
-
-/** After the switch: gate dropped, merges back on, the old table dropped after the grace period or kept. */
-export async function finishSwitch(
-  store: ChStore,
-  n: Names & { graceMs: number; keepOld: boolean },
-  signal: AbortSignal,
-): Promise<Record<string, string>> {
-  const q = (x: string) => quoteQualified(n.db, x);
-  const details: Record<string, string> = {};
-  const warn: string[] = [];
-  const attempt = async (what: string, f: () => Promise<void>) => {
-    try {
-      await f();
-    } catch (err) {
-      warn.push(`${what}: ${(err as Error).message.split('\n')[0]}`);
-    }
-  };
-  await attempt('drop gate', async () => {
-    if ((await store.engineOf(n.db, n.gate)) === 'View') await store.exec(`DROP TABLE ${q(n.gate)}`);
-  });
-  await attempt('start merges', () => store.exec(`SYSTEM START MERGES ${q(n.table)}`));
-  if ((await store.engineOf(n.db, n.old)) !== null) {
-    if (n.keepOld) {
-      await attempt('start merges on old', () => store.exec(`SYSTEM START MERGES ${q(n.old)}`));
-      details.old = `${n.db}.${n.old} (kept)`;
-    } else {
-      if (n.graceMs > 0 && !signal.aborted) await sleep(n.graceMs, undefined, { signal }).catch(() => {});
-      await attempt('drop old', () => store.exec(`DROP TABLE ${q(n.old)}`));
-      details.old = warn.some((w) => w.startsWith('drop old')) ? `${n.db}.${n.old} (drop failed)` : 'dropped';
-    }
-  }
-  if (warn.length > 0) details.warning = warn.join('; ');
-  return details;
-}
-
 /** count() and sum(cityHash64(…)) of some rows; sums wrap at 2^64 like ClickHouse's UInt64. */
 interface Checksum {
   c: bigint;
@@ -163,9 +92,6 @@ const show = (x: Checksum) => `${x.c} rows, checksum ${x.h}`;
 
 /** Batches a copy aims at, at most: with merges stopped each batch may add a part to every new partition. */
 const TARGET_BATCHES = 50;
-/** Bytes per throttle call: the engine's bucket is per second, so a big batch pays in slices. */
-export const THROTTLE_SLICE = 4 * 1024 * 1024;
-
 export class Repartition {
   private readonly copied = new Map<string, Part>();
   private rowsCopied = 0;
@@ -218,7 +144,7 @@ export class Repartition {
       // The bulk is checked while writes go on, so the pause only has to check the rest.
       const bulk = await this.checksum(p.shadow);
       if (!same(bulk, this.expected))
-        throw new Error(`verification failed: the copied parts of ${p.table} have ${show(this.expected)}, the copy ${show(bulk)}`);
+        throw new StateError(`verification failed: the copied parts of ${p.table} have ${show(this.expected)}, the copy ${show(bulk)}`);
       const shadowBefore = new Set((await this.store.parts(p.db, p.shadow)).map((x) => x.name));
 
       // Write pause: the table's name now serves a read-only view of the original.
@@ -239,7 +165,7 @@ export class Repartition {
       );
       const want = { c: this.expected.c - expectedBefore.c, h: (this.expected.h - expectedBefore.h + WRAP) % WRAP };
       if (!same(delta, want))
-        throw new Error(`verification failed: the last parts of ${p.table} have ${show(want)}, their copy ${show(delta)}`);
+        throw new StateError(`verification failed: the last parts of ${p.table} have ${show(want)}, their copy ${show(delta)}`);
       await this.verifyTotals(all);
 
       await this.hooks.beforeSwitch?.();
@@ -286,7 +212,7 @@ export class Repartition {
   }
 
   private abortCheck(): void {
-    if (this.ctx.signal.aborted) throw abortedError();
+    if (this.ctx.signal.aborted) throw stopRequestedError();
   }
 
   /**
@@ -301,7 +227,7 @@ export class Repartition {
     const names = new Set(parts.map((x) => x.name));
     for (const c of this.copied.keys()) {
       if (!names.has(c))
-        throw new Error(
+        throw new StateError(
           `part ${c} of ${this.p.table} disappeared during the copy (mutation, dropped partition or server restart); nothing was switched`,
         );
     }
@@ -316,7 +242,7 @@ export class Repartition {
     for (const x of parts) perPartition.set(x.partitionId, (perPartition.get(x.partitionId) ?? 0) + 1);
     const worst = Math.max(0, ...perPartition.values());
     if (worst >= limit) {
-      throw new Error(
+      throw new StateError(
         `${worst} parts in one partition of ${name} while merges are stopped (limit ${limit}): ${name === this.p.table ? 'the table receives too many small inserts for an online copy' : 'the copy needs bigger batches (batchBytes)'}`,
       );
     }
@@ -346,7 +272,8 @@ export class Repartition {
       // The source parts are immutable while merges are stopped: their checksum now is what was copied.
       const src = await this.checksum(from, names);
       const rows = batch.reduce((s, x) => s + x.rows, 0);
-      if (src.c !== BigInt(rows)) throw new Error(`parts of ${this.p.table} changed during the copy: ${src.c} rows read, ${rows} listed`);
+      if (src.c !== BigInt(rows))
+        throw new StateError(`parts of ${this.p.table} changed during the copy: ${src.c} rows read, ${rows} listed`);
       this.expected = add(this.expected, src);
       for (const x of batch) this.copied.set(x.name, x);
       this.rowsCopied += rows;
@@ -372,7 +299,7 @@ export class Repartition {
       // Such an INSERT has been running at least since the rename: elapsed >= now - pausedAt.
       if ((await this.store.insertsRunning(this.p.table, (sentAt - pausedAt) / 1000 - 0.05)) === 0) return;
       if (Date.now() > deadline)
-        throw new Error(
+        throw new UnavailableError(
           `INSERTs into ${this.p.table} that started before the write pause were still running after ${this.p.drainTimeoutMs} ms`,
         );
       await sleep(100);
@@ -383,11 +310,11 @@ export class Repartition {
   private async verifyTotals(all: Part[]): Promise<void> {
     const rows = all.reduce((s, x) => s + x.rows, 0);
     if (rows !== this.rowsCopied || BigInt(rows) !== this.expected.c) {
-      throw new Error(`verification failed: ${this.p.table} has ${rows} rows, ${this.rowsCopied} were copied`);
+      throw new StateError(`verification failed: ${this.p.table} has ${rows} rows, ${this.rowsCopied} were copied`);
     }
     const meta = await this.store.tableMeta(this.p.db, this.p.shadow);
     if (!meta || normalizeKey(meta.partitionKey) !== normalizeKey(this.p.keyCanonical)) {
-      throw new Error(
+      throw new StateError(
         `verification failed: the copy is partitioned by ${JSON.stringify(meta?.partitionKey ?? null)}, not ${this.p.keyCanonical}`,
       );
     }
@@ -400,42 +327,4 @@ export class Repartition {
  */
 export function hashArgs(columns: string[], nullable: ReadonlySet<string>): string {
   return columns.map((c) => (nullable.has(c) ? `isNull(${quoteIdent(c)}), assumeNotNull(${quoteIdent(c)})` : quoteIdent(c))).join(', ');
-}
-
-/**
- * Copy batches: whole source partitions, joined while they fit in `maxBytes`, and a partition
- * bigger than that split by parts (a batch always has at least one part).
- */
-export function batchesOf(parts: Part[], maxBytes: number): Part[][] {
-  const byPartition = new Map<string, Part[]>();
-  for (const x of parts) {
-    const list = byPartition.get(x.partitionId) ?? [];
-    list.push(x);
-    byPartition.set(x.partitionId, list);
-  }
-  const out: Part[][] = [];
-  let cur: Part[] = [];
-  let bytes = 0;
-  const flush = () => {
-    if (cur.length > 0) out.push(cur);
-    cur = [];
-    bytes = 0;
-  };
-  for (const list of byPartition.values()) {
-    const size = list.reduce((s, x) => s + x.bytes, 0);
-    if (bytes + size <= maxBytes) {
-      cur.push(...list);
-      bytes += size;
-      continue;
-    }
-    flush();
-    for (const x of list) {
-      if (cur.length > 0 && bytes + x.bytes > maxBytes) flush();
-      cur.push(x);
-      bytes += x.bytes;
-    }
-    if (size > maxBytes) flush(); // a split partition is not joined with the next one
-  }
-  flush();
-  return out;
 }

@@ -10,6 +10,7 @@
  * reason to reject it. `execute` carries it out online (see migrate.ts, replication.ts,
  * design.ts) and resumes or rolls back a run a crashed executor left behind.
  */
+import { InputError } from '../../lib/errors.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { isPlainIdentifier } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome, StoreAdapter } from '../types.js';
@@ -92,7 +93,7 @@ export class PostgresShardAdapter implements StoreAdapter {
       this.nodeCache = null;
       n = (await this.nodes()).get(node);
     }
-    if (!n) throw new Error(`unknown node ${node}`);
+    if (!n) throw new InputError(`unknown node ${node}: not in the routing map's node table`);
     return n.url;
   };
 

@@ -3,6 +3,7 @@
  * name or on another node: columns in the same order (so row text, and checksums, compare
  * equal), generated columns, defaults, primary key and secondary indexes.
  */
+import { InputError } from '../../lib/errors.js';
 import { isPlainIdentifier, quoteIdent } from '../../stores/identifiers.js';
 import { q, type Queryable } from '../../stores/postgres/nodes.js';
 
@@ -78,7 +79,7 @@ export function shardObjectName(physical: string, suffix: string): string {
 
 /** DDL statements that create `target` with the structure `d` (read from a source table). */
 export function renderCreate(d: TableDesc, source: string, target: string): string[] {
-  if (!isPlainIdentifier(target)) throw new Error(`not a plain identifier: ${target}`);
+  if (!isPlainIdentifier(target)) throw new InputError(`not a plain identifier: ${JSON.stringify(target)}`);
   const cols = d.columns.map((c) => {
     let s = `${quoteIdent(c.name)} ${c.type}`;
     if (c.generated !== null) s += ` GENERATED ALWAYS AS (${c.generated}) STORED`;

@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
-import type { ExecutionContext, Outcome } from '../types.js';
+import { stopRequestedError, type ExecutionContext, type Outcome } from '../types.js';
 import type { DerivedExpr, PrecomputeSpec } from './checks.js';
 import { renderPrecompute } from './checks.js';
 import { shardObjectName, tableExists } from './ddl.js';
@@ -58,7 +58,7 @@ export async function compositeIndex(env: DesignEnv, tables: ShardTable[], colum
   const t0 = Date.now();
   try {
     for (const [i, t] of tables.entries()) {
-      if (ctx.signal.aborted) throw new Error('aborted by the executor (stop requested)');
+      if (ctx.signal.aborted) throw stopRequestedError();
       const pool = env.pools.get(await env.urlOf(t.node));
       const name = indexName(t.physical, columns);
       const existing = await q<{ valid: boolean }>(
@@ -120,7 +120,7 @@ export async function derivedAttribute(
   const done: ShardTable[] = [];
   try {
     for (const [i, t] of tables.entries()) {
-      if (ctx.signal.aborted) throw new Error('aborted by the executor (stop requested)');
+      if (ctx.signal.aborted) throw stopRequestedError();
       const pool = env.pools.get(await env.urlOf(t.node));
       const cols = await columnTypes(pool, t.physical);
       if (cols.has(name)) continue;
@@ -166,7 +166,7 @@ export async function precompute(
   try {
     const primaries = tables.filter((t) => t.role === 'primary');
     for (const [i, t] of primaries.entries()) {
-      if (ctx.signal.aborted) throw new Error('aborted by the executor (stop requested)');
+      if (ctx.signal.aborted) throw stopRequestedError();
       const pool = env.pools.get(await env.urlOf(t.node));
       if ((await materialize(pool, t.physical, spec)) === 'created') created.push(t);
       else refreshed++;

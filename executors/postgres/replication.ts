@@ -7,7 +7,8 @@
  */
 import pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
-import type { ExecutionContext, Outcome } from '../types.js';
+import { StateError, UnavailableError } from '../../lib/errors.js';
+import { stopRequestedError, type ExecutionContext, type Outcome } from '../types.js';
 import { describeTable, rangeChecksum, renderCreate, shardObjectName, tableExists } from './ddl.js';
 import { ensureNodeSupport, registerLocalShard } from '../../stores/postgres/setup.js';
 import { switchRouting } from '../../stores/postgres/routing.js';
@@ -37,7 +38,8 @@ export const subscriptionName = (physical: string, node: string) => shortName(`s
 /** A libpq connection string literal for CREATE SUBSCRIPTION (the URL comes from the node table). */
 function connLiteral(url: string): string {
   const u = new URL(url);
-  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error(`node URL is not a postgres:// URL`);
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')
+    throw new StateError(`node URL ${u.protocol}//${u.host} in the node table is not a postgres:// URL; fix the node's entry`);
   return pg.Client.prototype.escapeLiteral(url);
 }
 
@@ -78,7 +80,7 @@ export async function replicate(env: ReplicationEnv, p: ReplicaPlan, ctx: Execut
     // Wait for the initial copy to finish (every relation of the subscription 'r'eady).
     const deadline = Date.now() + p.timeoutMs;
     for (;;) {
-      if (ctx.signal.aborted) throw new Error('aborted by the executor (stop requested)');
+      if (ctx.signal.aborted) throw stopRequestedError();
       const st = await q<{ n: string; ready: string }>(
         tgt,
         `SELECT count(*) AS n, count(*) FILTER (WHERE r.srsubstate = 'r') AS ready FROM pg_subscription_rel r
@@ -86,7 +88,10 @@ export async function replicate(env: ReplicationEnv, p: ReplicaPlan, ctx: Execut
         [sub],
       );
       if (Number(st[0]!.n) > 0 && st[0]!.n === st[0]!.ready) break;
-      if (Date.now() > deadline) throw new Error(`replica not synced within ${p.timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new UnavailableError(
+          `replica not synced within ${p.timeoutMs} ms; retry with a longer timeoutMs or when the primary is less busy`,
+        );
       const copied = await q<{ n: string }>(tgt, `SELECT count(*) AS n FROM ${T}`);
       await ctx.report({ status: 'RUNNING', progress: 0.5, rowsCopied: Number(copied[0]!.n), details: { phase: 'initial copy' } });
       await sleep(200);
@@ -119,7 +124,7 @@ export async function replicate(env: ReplicationEnv, p: ReplicaPlan, ctx: Execut
     } finally {
       S.release();
     }
-    if (!verified) throw new Error('verification failed: the replica did not converge to the primary within 15 s');
+    if (!verified) throw new StateError('verification failed: the replica did not converge to the primary within 15 s');
     await switchRouting(env.coord, p.table, null, async (c) => {
       await c.query(
         `INSERT INTO shardcast_route.replicas (table_name, shard, node, state) VALUES ($1, $2, $3, 'active')
@@ -192,7 +197,7 @@ async function claim(coord: pg.Pool, p: ReplicaPlan, state: string): Promise<voi
      AND ((state = 'active' AND owner IS NULL) OR owner = $3)`,
     [p.table, p.shard, p.commandId, state],
   );
-  if (res.rowCount !== 1) throw new Error(`shard ${p.shard} is busy with another command`);
+  if (res.rowCount !== 1) throw new UnavailableError(`shard ${p.shard} is busy with another command; retry when it is finished`);
 }
 
 async function release(coord: pg.Pool, p: ReplicaPlan): Promise<void> {

@@ -10,7 +10,7 @@ import { stateFromCatalog, stateFromRouting } from '../../processors/decide/post
 import { judgeHeld } from '../../processors/decide/dependencies.js';
 import { foldAggregates, foldForecasts } from '../../processors/decide/series.js';
 import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
-import type { PlacementView } from '../../catalog/query.js';
+import type { PlacementView } from '../../catalog/placement.js';
 import type { AnyCommand, Forecast, WorkloadAggregate } from '../../schemas/types.js';
 
 const NOW = 1_700_000_000_000;

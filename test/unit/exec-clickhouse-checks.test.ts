@@ -10,7 +10,8 @@ import {
   workNames,
   type TableMeta,
 } from '../../executors/clickhouse/checks.js';
-import { batchesOf, hashArgs } from '../../executors/clickhouse/repartition.js';
+import { batchesOf } from '../../executors/clickhouse/batches.js';
+import { hashArgs } from '../../executors/clickhouse/repartition.js';
 import type { Part } from '../../executors/clickhouse/store.js';
 import { isPlainIdentifier, isTopicName, quoteToken } from '../../stores/identifiers.js';
 import { topicAlias } from '../../executors/kafka/adapter.js';

@@ -7,6 +7,8 @@ import { ALL_TOPICS } from '../../schemas/topics.js';
 import { AvroSerde, DecodeError } from '../../schemas/serde.js';
 import { deepEqual as looseDeepEqual } from 'node:assert';
 import type { CommandResult, DeadLetter, PartitionCommand, QueryEvent, WorkloadAggregate } from '../../schemas/types.js';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { InputError, StateError, UnavailableError } from '../../lib/errors.js';
 
 const query: QueryEvent = {
   eventId: 'e1',
@@ -136,6 +138,17 @@ test('wire format: magic byte and schema id are checked', () => {
   assert.throws(() => AvroSerde.schemaIdOf(Buffer.from('{"json": true}')), /magic byte/);
   assert.throws(() => AvroSerde.schemaIdOf(Buffer.from([0, 0])), /2 bytes/);
   assert.equal(AvroSerde.schemaIdOf(Buffer.from([0, 0, 0, 1, 7, 9])), 263);
+});
+
+test('bad bytes are InputErrors; a registry that does not answer is retriable, its 404 is bad input', async () => {
+  assert.throws(() => AvroSerde.schemaIdOf(null), InputError);
+  const failing = (err: Error) => new AvroSerde({ getSchema: async () => Promise.reject(err) } as unknown as SchemaRegistry);
+  const message = Buffer.from([0, 0, 0, 0, 42, 2]);
+  const notFound = Object.assign(new Error("No content with ID '42' was found."), { status: 404 });
+  await assert.rejects(failing(notFound).decode('t', message), (e) => e instanceof DecodeError && /unknown schema id 42/.test(e.message));
+  const refused = Object.assign(new Error('Error, status 400: connect ECONNREFUSED 127.0.0.1:8081'), { status: 400 });
+  await assert.rejects(failing(refused).decode('t', message), (e) => e instanceof UnavailableError && e.retriable);
+  assert.throws(() => failing(refused).encode('t', {}), StateError);
 });
 
 test('QueryEvent evolves backward-compatibly: a reader of the current schema reads an older writer', () => {

@@ -1,0 +1,83 @@
+/**
+ * What a stage does when a step fails, decided by the error's class alone (decision 0050):
+ * bad input goes to the dead-letter topic and the stage moves on, a retriable failure is tried
+ * again after a capped exponential backoff while the stage's health says it is stalled, and
+ * anything else stops the stage with the error's exit code.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InputError, isRetriable } from '../lib/errors.js';
+
+export type FailureAction = 'dead-letter' | 'retry' | 'exit';
+
+/** The one failure policy of the stages: error → action. */
+export function failureAction(err: unknown): FailureAction {
+  if (err instanceof InputError) return 'dead-letter';
+  if (isRetriable(err)) return 'retry';
+  return 'exit';
+}
+
+export interface BackoffOptions {
+  /** Delay before the first retry (default 200 ms). */
+  initialMs?: number;
+  /** Longest delay between two tries (default 30 s). */
+  maxMs?: number;
+}
+
+/**
+ * Delay before retry number `attempt` (1-based): initialMs·2^(attempt−1), capped at maxMs, of
+ * which a random half is waited off ("equal jitter") so that stages failing together do not
+ * retry together. Always within [initialMs/2, maxMs].
+ */
+export function backoffDelayMs(attempt: number, opts: BackoffOptions = {}, random: () => number = Math.random): number {
+  const initial = opts.initialMs ?? 200;
+  const max = Math.max(initial, opts.maxMs ?? 30_000);
+  const cap = Math.min(max, initial * 2 ** Math.min(Math.max(attempt, 1) - 1, 52));
+  return Math.round(cap / 2 + (cap / 2) * random());
+}
+
+/** A stage's progress as its metrics show it: stalled while it retries a failed step. */
+export interface StageHealth {
+  state: 'running' | 'retrying' | 'failed';
+  /** Retries of failed steps since the stage started. */
+  retries: number;
+  /** The step being retried and why (null when running). */
+  lastError: string | null;
+  /** Date.now() when the stage entered its state. */
+  since: number;
+}
+
+export const initialHealth = (now = Date.now()): StageHealth => ({ state: 'running', retries: 0, lastError: null, since: now });
+
+export interface RetryOptions {
+  /** Names the step in logs and health ("send", "commit"). */
+  step: string;
+  health: StageHealth;
+  backoff?: BackoffOptions;
+  /** Aborted when the stage stops: the retrying ends and the last error is thrown. */
+  signal?: AbortSignal;
+  onRetry?(info: { step: string; attempt: number; delayMs: number; err: unknown }): void;
+}
+
+/**
+ * Runs `work` until it succeeds, retrying it with backoff while it fails with a retriable error;
+ * any other error (and the last one once `signal` aborts) is thrown. `health` says `retrying`
+ * from the first failure until the step succeeds.
+ */
+export async function retryWhileRetriable<T>(work: () => Promise<T>, opts: RetryOptions): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const value = await work();
+      if (attempt > 1) Object.assign(opts.health, { state: 'running', lastError: null, since: Date.now() });
+      return value;
+    } catch (err) {
+      if (failureAction(err) !== 'retry' || opts.signal?.aborted) throw err;
+      const delayMs = backoffDelayMs(attempt, opts.backoff);
+      if (attempt === 1) Object.assign(opts.health, { state: 'retrying', since: Date.now() });
+      opts.health.retries++;
+      opts.health.lastError = `${opts.step}: ${(err as Error).message ?? String(err)}`;
+      opts.onRetry?.({ step: opts.step, attempt, delayMs, err });
+      const aborted = await sleep(delayMs, false, { signal: opts.signal }).catch(() => true);
+      if (aborted) throw err;
+    }
+  }
+}
