@@ -11,7 +11,7 @@ import type { DeadLetter, QueryEvent, WorkloadAggregate } from '../schemas/types
 import { TOPICS } from '../schemas/topics.js';
 import { committedOffsets, consumeTopics, type FetchBytes } from '../topics/consumer.js';
 import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
-import type { ResumeState } from '../processors/ingest/window.js';
+import type { ResumeState } from '../processors/ingest/safeOffsets.js';
 import type { Envelope } from '../schemas/envelope.js';
 import {
   decodeFailure,

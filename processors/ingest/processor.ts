@@ -15,7 +15,9 @@ import type { DeadLetter, QueryEvent, QueryFeatures, WorkloadAggregate } from '.
 import { deadLetter, type Envelope, type Routed } from '../../schemas/envelope.js';
 import { analyze, featuresOf, TemplateCache, toQueryFeatures, type Analysis, type FeaturizeConfig } from './sql/featurize.js';
 import { validateQueryEvent } from './validate.js';
-import { WindowAggregator, type ResumeState, type WindowConfig, type WindowInput, type WindowOutput } from './window.js';
+import type { WindowInput } from './openWindow.js';
+import type { ResumeState } from './safeOffsets.js';
+import { WindowAggregator, type WindowConfig, type WindowOutput } from './window.js';
 
 /** A message the pipeline could not decode; `reason` is the decoder's message. */
 export interface DecodeFailure {
