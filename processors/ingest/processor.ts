@@ -10,7 +10,7 @@
  * Output: Routed aggregates (`out`) and dead letters (`dlq`), optional per-query features, and
  * `progress` items with the offsets that are safe to commit (see window.ts).
  */
-import { asyncScheduler, map, mergeMap, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { DeadLetter, QueryEvent, QueryFeatures, WorkloadAggregate } from '../../schemas/types.js';
 import { deadLetter, type Envelope, type Routed } from '../../schemas/envelope.js';
 import { analyze, featuresOf, TemplateCache, toQueryFeatures, type Analysis, type FeaturizeConfig } from './sql/featurize.js';
@@ -61,6 +61,10 @@ export interface IngestStats {
 }
 
 export interface IngestConfig extends WindowConfig {
+  /** With a scheduler: advance the watermark by elapsed scheduler time when no event arrives. */
+  idleFlushMs?: number;
+  /** Processing-time scheduler (default asyncScheduler). */
+  scheduler?: SchedulerLike;
   featurize: FeaturizeConfig;
   /** Template cache (shared across restarts of the operator); one is created when absent. */
   cache?: TemplateCache;
@@ -260,23 +264,11 @@ export class IngestCore {
 }
 
 /**
- * decode result → validate → featurize → window, as one operator. Call `initSqlParsers()` once
- * before subscribing when postgres SQL is expected. `scheduler` (default asyncScheduler) stamps
- * dead letters and drives `idleFlushMs`.
- */
-export function ingestProcessor(cfg: IngestConfig): OperatorFunction<IngestInput, IngestOutput> {
-  return (source) =>
-    source.pipe(
-      map((env) => [env]),
-      ingestBatchProcessor(cfg),
-      mergeMap((xs) => xs),
-    );
-}
-
-/**
- * The same operator over batches (what a Kafka fetch delivers): one array of outputs per input
- * batch (possibly empty), so the hot path pays one notification per batch, not per event, and
- * the safe offsets are computed once per batch.
+ * decode result → validate → featurize → window, as one operator over batches (what a Kafka
+ * fetch delivers): one array of outputs per input batch (possibly empty), so the hot path pays
+ * one notification per batch, not per event, and the safe offsets are computed once per batch.
+ * Call `initSqlParsers()` once before subscribing when postgres SQL is expected. `scheduler`
+ * (default asyncScheduler) stamps dead letters and drives `idleFlushMs`.
  */
 export function ingestBatchProcessor(cfg: IngestConfig): OperatorFunction<IngestBatch, IngestOutput[]> {
   return (source) =>

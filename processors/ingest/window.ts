@@ -13,7 +13,6 @@
  * Progress: `progress` items carry, per source partition, the offset up to which every event
  * is reflected in an emitted item (safeOffsets.ts), with the state a restart resumes from.
  */
-import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Envelope, SourcePosition } from '../../schemas/envelope.js';
 import type { WorkloadAggregate } from '../../schemas/types.js';
 import { OpenWindow, type WindowInput, type WindowLimits } from './openWindow.js';
@@ -40,11 +39,8 @@ export interface WindowConfig {
   sketchBinLimit?: number;
   /** Processing time after which a silent partition no longer holds the watermark (default 15,000; needs `now`). */
   partitionIdleMs?: number;
-  /** With a scheduler: advance the watermark by elapsed scheduler time when no event arrives. */
-  idleFlushMs?: number;
-  /** Processing-time clock for partition idleness (the operator passes its scheduler's). */
+  /** Processing-time clock for partition idleness (the ingest operator passes its scheduler's). */
   now?: () => number;
-  scheduler?: SchedulerLike;
 }
 
 const posKey = (p: { topic: string; partition: number }) => `${p.topic}:${p.partition}`;
@@ -279,46 +275,4 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
       this.counters.aggregates++;
     }
   }
-}
-
-/**
- * The window as an RxJS operator. Emits aggregates as windows close, `late` items for events
- * whose window already closed, `progress` when a partition's safe offset moves, and flushes
- * every open window when the source completes.
- */
-export function windowAggregate<T extends WindowInput>(cfg: WindowConfig = {}): OperatorFunction<Envelope<T>, WindowOutput<T>> {
-  return (source) =>
-    new Observable<WindowOutput<T>>((subscriber) => {
-      const agg = new WindowAggregator<T>(cfg);
-      const emit = (xs: WindowOutput<T>[]) => {
-        for (const x of xs) subscriber.next(x);
-      };
-      let idle: Subscription | undefined;
-      let arrived = 0;
-      if (cfg.idleFlushMs && cfg.scheduler) {
-        const every = cfg.idleFlushMs;
-        let seenAtLastTick = 0;
-        idle = cfg.scheduler.schedule(function tick() {
-          if (arrived === seenAtLastTick) emit(agg.advance(every));
-          seenAtLastTick = arrived;
-          this.schedule(undefined, every);
-        }, every);
-      }
-      const sub = source.subscribe({
-        next: (env) => {
-          arrived++;
-          emit(agg.add(env));
-        },
-        error: (err) => subscriber.error(err),
-        complete: () => {
-          idle?.unsubscribe();
-          emit(agg.flush());
-          subscriber.complete();
-        },
-      });
-      return () => {
-        idle?.unsubscribe();
-        sub.unsubscribe();
-      };
-    });
 }
