@@ -16,7 +16,7 @@ import { deadLetter, type Envelope, type Routed } from '../../schemas/envelope.j
 import { analyze, featuresOf, TemplateCache, toQueryFeatures, type Analysis, type FeaturizeConfig } from './sql/featurize.js';
 import { validateQueryEvent } from './validate.js';
 import type { WindowInput } from './openWindow.js';
-import type { ResumeState } from './safeOffsets.js';
+import type { Progress, ResumeState } from './safeOffsets.js';
 import { WindowAggregator, type WindowConfig, type WindowOutput } from './window.js';
 
 /** A message the pipeline could not decode; `reason` is the decoder's message. */
@@ -42,10 +42,25 @@ export interface PartitionAssignment {
 /** What the batch operator takes: a fetched batch, or a change of partition ownership. */
 export type IngestBatch = readonly IngestInput[] | PartitionAssignment;
 
-export type IngestOutput =
-  | Routed<WorkloadAggregate>
-  | { kind: 'features'; value: QueryFeatures }
-  | { kind: 'progress'; safeOffsets: Record<string, string>; resume?: ResumeState };
+export type IngestOutput = Routed<WorkloadAggregate> | { kind: 'features'; value: QueryFeatures } | ({ kind: 'progress' } & Progress);
+
+/** A batch of outputs as the pipeline sends and commits them: aggregates, dead letters, and the last progress item. */
+export interface OutputBatch {
+  aggregates: WorkloadAggregate[];
+  letters: DeadLetter[];
+  progress: Progress | undefined;
+}
+
+export function splitOutputs(outs: readonly IngestOutput[]): OutputBatch {
+  const batch: OutputBatch = { aggregates: [], letters: [], progress: undefined };
+  for (const o of outs) {
+    if (o.kind === 'out') batch.aggregates.push(o.value);
+    else if (o.kind === 'dlq') batch.letters.push(o.letter);
+    // each progress item is complete on its own (every partition): the last one is what to commit
+    else if (o.kind === 'progress') batch.progress = o;
+  }
+  return batch;
+}
 
 export interface IngestStats {
   received: number;
