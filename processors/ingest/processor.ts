@@ -13,7 +13,8 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { DeadLetter, QueryEvent, QueryFeatures, WorkloadAggregate } from '../../schemas/types.js';
 import { deadLetter, type Envelope, type Routed } from '../../schemas/envelope.js';
-import { analyze, featuresOf, TemplateCache, toQueryFeatures, type Analysis, type FeaturizeConfig } from './sql/featurize.js';
+import { analyze, featuresOf, toQueryFeatures, type Analysis, type FeaturizeConfig } from './sql/featurize.js';
+import { TemplateCache } from './sql/templateCache.js';
 import { validateQueryEvent } from './validate.js';
 import type { WindowInput } from './openWindow.js';
 import type { Progress, ResumeState } from './safeOffsets.js';
