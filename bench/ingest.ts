@@ -25,6 +25,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { isRetriable, ShardcastError, UnavailableError } from '../lib/errors.js';
 import { openContext } from '../pipelines/context.js';
 import { fetchBytesOf, startIngest } from '../pipelines/ingest.js';
 import type { QueryEvent } from '../schemas/types.js';
@@ -78,8 +79,12 @@ async function ingestOnce(
     await sleep(10);
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
   }
-  if (failed) throw new Error(`ingest pipeline failed during the benchmark: ${(failed as Error).message ?? String(failed)}`);
-  if (ingest.ingest.received < n) throw new Error(`ingest: only ${ingest.ingest.received} of ${n} events within 300 s`);
+  if (failed)
+    throw new ShardcastError(`ingest pipeline failed during the benchmark: ${(failed as Error).message ?? String(failed)}`, {
+      cause: failed,
+      retriable: isRetriable(failed),
+    });
+  if (ingest.ingest.received < n) throw new UnavailableError(`ingest: only ${ingest.ingest.received} of ${n} events within 300 s`);
   const sec = (performance.now() - start) / 1000;
   const rssAtEnd = process.memoryUsage.rss();
   collectGarbage();
@@ -116,7 +121,7 @@ async function rawOnce(
   while (decoded < n && Date.now() < deadline) await sleep(10);
   const sec = (performance.now() - rawStart) / 1000;
   await raw.stop();
-  if (decoded < n) throw new Error(`raw ceiling: only ${decoded} of ${n} events consumed within 300 s`);
+  if (decoded < n) throw new UnavailableError(`raw ceiling: only ${decoded} of ${n} events consumed within 300 s`);
   return n / sec;
 }
 

@@ -9,6 +9,8 @@
  * WorkloadAggregate.hotKeys reports. Guarantee: any key with true frequency > N/capacity is
  * present, and count − error ≤ true count ≤ count.
  */
+import { UsageError } from '../../lib/errors.js';
+
 export interface HeavyHitter {
   key: string;
   count: number;
@@ -31,7 +33,7 @@ export class SpaceSaving {
   private cursor = 0;
 
   constructor(readonly capacity: number) {
-    if (!(capacity >= 1)) throw new RangeError('SpaceSaving capacity must be >= 1');
+    if (!(capacity >= 1)) throw new UsageError('SpaceSaving capacity must be >= 1');
     this.counts = new Float64Array(capacity);
     this.errors = new Float64Array(capacity);
   }
