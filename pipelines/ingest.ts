@@ -68,11 +68,8 @@ export async function startIngest(
     groupId,
     topics: [topic],
     // kafkajs turns a whole fetch into message objects before handing any over, and they stay
-    // alive until handled: small fetches bound that at no measured cost in speed. Alternating
-    // ingest rounds over the benchmark's topic, each timed from its first fetch request:
-    // 512 KiB/1.5 MiB (the default of SHARDCAST_INGEST_FETCH_KIB) 112–129k events/s at a peak
-    // RSS of 755–763 MiB; 1 MiB/3 MiB 107–125k at 748–846 MiB; 4 MiB/10 MiB 102–138k at
-    // 941–1290 MiB.
+    // alive until handled: small fetches bound that at no measured cost in speed
+    // (docs/decisions/0020-ingest-measurements.md has the figures).
     fetchBytes: opts.fetchBytes ?? fetchBytesOf(ctx.cfg.ingestFetchKiB),
     // Backpressure: do not fetch further ahead than 50k unhandled messages.
     gate: async () => {

@@ -120,8 +120,8 @@ export class IngestCore {
   /** The window's outputs for one event, reused: most events cause none. */
   private readonly scratch: WindowOutput<Featured>[] = [];
   /**
-   * The window's input, one object refilled per event rather than two made per event (about a
-   * tenth of what ingest allocated per event beyond the consumer and the decoder). Safe because
+   * The window's input, one object refilled per event rather than two made per event (see
+   * docs/decisions/0020-ingest-measurements.md). Safe because
    * the window reads its input only during `add` (series copy what they keep) and the only output
    * that refers to it, a late item, is turned into a dead letter by `fromWindow` before the next
    * event refills it.
