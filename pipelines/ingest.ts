@@ -13,13 +13,12 @@ import { committedOffsets, consumeTopics, type FetchBytes } from '../topics/cons
 import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
 import { commitPositions, resumeStateOf } from '../processors/ingest/commitMetadata.js';
 import type { Envelope } from '../schemas/envelope.js';
+import { ingestBatchProcessor, type IngestBatch } from '../processors/ingest/operator.js';
 import {
   decodeFailure,
-  ingestBatchProcessor,
   newIngestStats,
   splitOutputs,
   type DecodeFailure,
-  type IngestBatch,
   type IngestInput,
   type IngestOutput,
   type IngestStats,
@@ -122,7 +121,7 @@ export async function startIngest(
     resume,
     ...(opts.partitionIdleMs ? { partitionIdleMs: opts.partitionIdleMs } : {}),
     ...(opts.idleFlushMs ? { idleFlushMs: opts.idleFlushMs, scheduler: asyncScheduler } : {}),
-  } as Parameters<typeof ingestBatchProcessor>[0]);
+  });
 
   const flushOutputs = async (outs: IngestOutput[]) => {
     const { aggregates, letters, progress } = splitOutputs(outs);

@@ -4,13 +4,8 @@ import fc from 'fast-check';
 import { from, lastValueFrom, map, mergeMap, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { QueryEvent } from '../../schemas/types.js';
-import {
-  decodeFailure,
-  ingestBatchProcessor,
-  newIngestStats,
-  type IngestInput,
-  type IngestOutput,
-} from '../../processors/ingest/processor.js';
+import { ingestBatchProcessor } from '../../processors/ingest/operator.js';
+import { decodeFailure, newIngestStats, type IngestInput, type IngestOutput } from '../../processors/ingest/processor.js';
 import { initSqlParsers, TemplateCache } from '../../processors/ingest/sql/index.js';
 import { validateQueryEventJson, parseQueryEventLine, validateMetricSample } from '../../processors/ingest/validate.js';
 
