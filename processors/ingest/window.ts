@@ -6,8 +6,9 @@
  * A window [start, end) is closed and emitted once the watermark (watermark.ts) reaches `end`.
  * An event behind the watermark whose window is still open is merged and counted in
  * `lateMerged`; an event whose window is already closed comes out as a `late` item (for the
- * pipeline to report / dead-letter). Source completion flushes every open window. No wall clock
- * is read: `advance` moves event time on for a source that went quiet, so the last windows close.
+ * pipeline to report / dead-letter). `flush` emits every open window when a finite source ends.
+ * No wall clock is read: `advance` moves event time on for a source that went quiet, so the last
+ * windows close.
  * What a window counts is in openWindow.ts; at most `maxOpenWindows` are open at once.
  *
  * Progress: `progress` items carry, per source partition, the offset up to which every event
