@@ -11,20 +11,18 @@
  * the ratio.
  *
  * Every run is timed from its first fetch request (TopicSource.firstFetchAt), not from the first
- * message handed over: kafkajs decodes a whole fetch before handing any of it over, and with
- * 10 MiB fetches of this gzip-compressed topic the first fetch held 812k of the million events,
- * so timing from the first message left most of the raw run's fetching out (550k events/s
- * that way, 226k from the first fetch request, in one run).
+ * message handed over: kafkajs decodes a whole fetch before handing any of it over, so timing
+ * from the first message leaves most of a large first fetch out.
  *
  * All are measured in alternating rounds (ingest, raw, raw at ingest's fetch sizes, raw on a
- * thread, ingest, …,
- * each a fresh consumer group over the same topic, a full GC before each) and compared by their
- * medians: on a 2-core machine shared with the broker, single runs of either vary by ±25 %,
- * which made one pair's ratio say more about the moment than about the code.
+ * thread, ingest, …, each a fresh consumer group over the same topic, a full GC before each) and
+ * compared by their medians, because single runs vary too much for one pair's ratio to say
+ * anything about the code (docs/decisions/0020-ingest-measurements.md has the figures).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { isRetriable, ShardcastError, UnavailableError } from '../lib/errors.js';
 import { openContext } from '../pipelines/context.js';
 import { fetchBytesOf, startIngest } from '../pipelines/ingest.js';
 import type { QueryEvent } from '../schemas/types.js';
@@ -78,8 +76,12 @@ async function ingestOnce(
     await sleep(10);
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
   }
-  if (failed) throw new Error(`ingest pipeline failed during the benchmark: ${(failed as Error).message ?? String(failed)}`);
-  if (ingest.ingest.received < n) throw new Error(`ingest: only ${ingest.ingest.received} of ${n} events within 300 s`);
+  if (failed)
+    throw new ShardcastError(`ingest pipeline failed during the benchmark: ${(failed as Error).message ?? String(failed)}`, {
+      cause: failed,
+      retriable: isRetriable(failed),
+    });
+  if (ingest.ingest.received < n) throw new UnavailableError(`ingest: only ${ingest.ingest.received} of ${n} events within 300 s`);
   const sec = (performance.now() - start) / 1000;
   const rssAtEnd = process.memoryUsage.rss();
   collectGarbage();
@@ -116,13 +118,13 @@ async function rawOnce(
   while (decoded < n && Date.now() < deadline) await sleep(10);
   const sec = (performance.now() - rawStart) / 1000;
   await raw.stop();
-  if (decoded < n) throw new Error(`raw ceiling: only ${decoded} of ${n} events consumed within 300 s`);
+  if (decoded < n) throw new UnavailableError(`raw ceiling: only ${decoded} of ${n} events consumed within 300 s`);
   return n / sec;
 }
 
 export async function runIngestBench(opts: { events?: number; rounds?: number; log?: (s: string) => void } = {}) {
   const n = opts.events ?? 1_000_000;
-  // five rounds: with three, the median ratio of five whole runs still spread over 0.47–0.59
+  // five rounds: with three, the median ratio still spread too widely between whole runs (0020)
   const rounds = opts.rounds ?? 5;
   const log = opts.log ?? (() => undefined);
   const runId = Date.now().toString(36);

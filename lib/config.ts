@@ -76,7 +76,7 @@ export const ConfigSchema = z.object({
   /**
    * Fetch sizes of the ingest consumer in KiB, "PER_PARTITION,TOTAL". kafkajs decodes a whole
    * fetch before handing any of it over, so larger fetches hold more messages in memory at once;
-   * they were not measurably faster on the ingest benchmark.
+   * they were not measurably faster (docs/decisions/0020-ingest-measurements.md has the figures).
    */
   ingestFetchKiB: z
     .string()

@@ -7,18 +7,18 @@
  */
 import { asyncScheduler, bufferTime, concatMap, defaultIfEmpty, filter, from, lastValueFrom, map, merge, of } from 'rxjs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DeadLetter, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
+import type { QueryEvent } from '../schemas/types.js';
 import { TOPICS } from '../schemas/topics.js';
 import { committedOffsets, consumeTopics, type FetchBytes } from '../topics/consumer.js';
 import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
-import type { ResumeState } from '../processors/ingest/window.js';
+import { commitPositions, resumeStateOf } from '../processors/ingest/commitMetadata.js';
 import type { Envelope } from '../schemas/envelope.js';
+import { ingestBatchProcessor, type IngestBatch } from '../processors/ingest/operator.js';
 import {
   decodeFailure,
-  ingestBatchProcessor,
   newIngestStats,
+  splitOutputs,
   type DecodeFailure,
-  type IngestBatch,
   type IngestInput,
   type IngestOutput,
   type IngestStats,
@@ -67,11 +67,8 @@ export async function startIngest(
     groupId,
     topics: [topic],
     // kafkajs turns a whole fetch into message objects before handing any over, and they stay
-    // alive until handled: small fetches bound that at no measured cost in speed. Alternating
-    // ingest rounds over the benchmark's topic, each timed from its first fetch request:
-    // 512 KiB/1.5 MiB (the default of SHARDCAST_INGEST_FETCH_KIB) 112–129k events/s at a peak
-    // RSS of 755–763 MiB; 1 MiB/3 MiB 107–125k at 748–846 MiB; 4 MiB/10 MiB 102–138k at
-    // 941–1290 MiB.
+    // alive until handled: small fetches bound that at no measured cost in speed
+    // (docs/decisions/0020-ingest-measurements.md has the figures).
     fetchBytes: opts.fetchBytes ?? fetchBytesOf(ctx.cfg.ingestFetchKiB),
     // Backpressure: do not fetch further ahead than 50k unhandled messages.
     gate: async () => {
@@ -124,39 +121,20 @@ export async function startIngest(
     resume,
     ...(opts.partitionIdleMs ? { partitionIdleMs: opts.partitionIdleMs } : {}),
     ...(opts.idleFlushMs ? { idleFlushMs: opts.idleFlushMs, scheduler: asyncScheduler } : {}),
-  } as Parameters<typeof ingestBatchProcessor>[0]);
+  });
 
   const flushOutputs = async (outs: IngestOutput[]) => {
-    const aggs: WorkloadAggregate[] = [];
-    const letters: DeadLetter[] = [];
-    let progress: { safeOffsets: Record<string, string>; resume?: ResumeState } | undefined;
-    for (const o of outs) {
-      if (o.kind === 'out') aggs.push(o.value);
-      else if (o.kind === 'dlq') letters.push(o.letter);
-      else if (o.kind === 'progress') progress = o;
-    }
+    const { aggregates, letters, progress } = splitOutputs(outs);
     await ctx.producer.sendMany([
-      { topic: TOPICS.aggregates.name, records: aggs.map((a) => ({ key: a.seriesId, value: a })) },
+      { topic: TOPICS.aggregates.name, records: aggregates.map((a) => ({ key: a.seriesId, value: a })) },
       { topic: TOPICS.dlq.name, records: letters.map((l) => ({ key: l.sourceTopic, value: l })) },
     ]);
-    sent += aggs.length;
-    stats.produced += aggs.length;
+    sent += aggregates.length;
+    stats.produced += aggregates.length;
     stats.deadLettered += letters.length;
     stats.batches++;
-    if (progress) {
-      // the resume state rides along in each partition's offset metadata (its own part of it)
-      const r = progress.resume;
-      const positions = Object.entries(progress.safeOffsets)
-        .map(([tp, offset]) => {
-          const i = tp.lastIndexOf(':');
-          const metadata = r
-            ? JSON.stringify({ v: 1, closedThrough: r.closedThrough, seenThrough: { [tp]: r.seenThrough[tp] } })
-            : undefined;
-          return { topic: tp.slice(0, i), partition: Number(tp.slice(i + 1)), offset, metadata };
-        })
-        .filter((p) => BigInt(p.offset) >= 0n);
-      await source.commit(positions);
-    }
+    // only after Kafka acknowledged what the progress covers; the resume state rides along as offset metadata
+    if (progress) await source.commit(commitPositions(progress));
   };
 
   const done = lastValueFrom(
@@ -186,28 +164,4 @@ export async function startIngest(
       await source.stop();
     },
   };
-}
-
-/**
- * The resume state committed by the previous run (offset metadata, see ResumeState); undefined
- * for a new group. Metadata that does not parse is ignored with the safe consequence: events
- * re-read from the committed offsets are treated as new.
- */
-export function resumeStateOf(committed: { topic: string; partition: number; metadata: string | null }[]): ResumeState | undefined {
-  let closedThrough = -Infinity;
-  const seenThrough: Record<string, number> = {};
-  for (const c of committed) {
-    if (!c.metadata) continue;
-    try {
-      const m = JSON.parse(c.metadata) as { v?: number; closedThrough?: unknown; seenThrough?: Record<string, unknown> };
-      if (m.v !== 1) continue;
-      if (typeof m.closedThrough === 'number' && m.closedThrough > closedThrough) closedThrough = m.closedThrough;
-      const key = `${c.topic}:${c.partition}`;
-      const seen = m.seenThrough?.[key];
-      if (typeof seen === 'number') seenThrough[key] = seen;
-    } catch {
-      // not ours or damaged: nothing to resume from for this partition
-    }
-  }
-  return Number.isFinite(closedThrough) || Object.keys(seenThrough).length > 0 ? { closedThrough, seenThrough } : undefined;
 }

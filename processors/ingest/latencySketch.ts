@@ -7,8 +7,8 @@
  * bin array, whenever a key below its current minimum arrives, even when the bins have room for
  * it. Fed one event at a time in arrival order, a sketch does that about 2·ln n times over n
  * values, and most series of a 10 s window see only tens of events, so nearly every accept paid
- * for a re-centring (with the two accepts per event switched off, the ingest hot loop ran about
- * 2 µs per event faster, out of 5.6). A batch whose minimum goes in first, then its maximum, moves
+ * for a re-centring, a visible share of the ingest hot loop (docs/decisions/0020-ingest-measurements.md).
+ * A batch whose minimum goes in first, then its maximum, moves
  * the minimum at most once and sizes the bins once. The quantiles do not change: the store's
  * count per key does not depend on the order values arrive in.
  */

@@ -1,21 +1,23 @@
 /**
- * The ingest processor: decoded telemetry → validated → featurized → windowed aggregates, as one
- * operator. The Kafka edge (consume, Avro decode, send, commit) stays in the pipeline; this is
- * the pure middle, so its behaviour is pinned by marble tests and its counts can be checked
- * exactly: every input ends as part of an aggregate, or as a dead letter (decode failure,
+ * The ingest processor's core: decoded telemetry → validated → featurized → windowed aggregates,
+ * pure and synchronous (operator.ts runs it as an RxJS operator). The Kafka edge (consume, Avro
+ * decode, send, commit) stays in the pipeline; this is the pure middle, so its counts can be
+ * checked exactly: every input ends as part of an aggregate, or as a dead letter (decode failure,
  * invalid event, late event), never nothing.
  *
  * Input: an Envelope whose value is a decoded QueryEvent, or a DecodeFailure carrying the
  * decoder's reason (the envelope's `raw` keeps the original bytes for the dead letter).
  * Output: Routed aggregates (`out`) and dead letters (`dlq`), optional per-query features, and
- * `progress` items with the offsets that are safe to commit (see window.ts).
+ * `progress` items with the offsets that are safe to commit (see safeOffsets.ts).
  */
-import { asyncScheduler, map, mergeMap, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { DeadLetter, QueryEvent, QueryFeatures, WorkloadAggregate } from '../../schemas/types.js';
 import { deadLetter, type Envelope, type Routed } from '../../schemas/envelope.js';
-import { analyze, featuresOf, TemplateCache, toQueryFeatures, type Analysis, type FeaturizeConfig } from './sql/featurize.js';
+import { analyze, featuresOf, toQueryFeatures, type Analysis, type FeaturizeConfig } from './sql/featurize.js';
+import { TemplateCache } from './sql/templateCache.js';
 import { validateQueryEvent } from './validate.js';
-import { WindowAggregator, type ResumeState, type WindowConfig, type WindowInput, type WindowOutput } from './window.js';
+import type { WindowInput } from './openWindow.js';
+import type { Progress, ResumeState } from './safeOffsets.js';
+import { WindowAggregator, type WindowConfig, type WindowOutput } from './window.js';
 
 /** A message the pipeline could not decode; `reason` is the decoder's message. */
 export interface DecodeFailure {
@@ -32,18 +34,25 @@ export function isDecodeFailure(v: unknown): v is DecodeFailure {
 
 export type IngestInput = Envelope<QueryEvent | DecodeFailure>;
 
-/** The source partitions the consumer owns now (after a group join); see WindowAggregator.assign. */
-export interface PartitionAssignment {
-  assigned: readonly { topic: string; partition: number }[];
+export type IngestOutput = Routed<WorkloadAggregate> | { kind: 'features'; value: QueryFeatures } | ({ kind: 'progress' } & Progress);
+
+/** A batch of outputs as the pipeline sends and commits them: aggregates, dead letters, and the last progress item. */
+export interface OutputBatch {
+  aggregates: WorkloadAggregate[];
+  letters: DeadLetter[];
+  progress: Progress | undefined;
 }
 
-/** What the batch operator takes: a fetched batch, or a change of partition ownership. */
-export type IngestBatch = readonly IngestInput[] | PartitionAssignment;
-
-export type IngestOutput =
-  | Routed<WorkloadAggregate>
-  | { kind: 'features'; value: QueryFeatures }
-  | { kind: 'progress'; safeOffsets: Record<string, string>; resume?: ResumeState };
+export function splitOutputs(outs: readonly IngestOutput[]): OutputBatch {
+  const batch: OutputBatch = { aggregates: [], letters: [], progress: undefined };
+  for (const o of outs) {
+    if (o.kind === 'out') batch.aggregates.push(o.value);
+    else if (o.kind === 'dlq') batch.letters.push(o.letter);
+    // each progress item is complete on its own (every partition): the last one is what to commit
+    else if (o.kind === 'progress') batch.progress = o;
+  }
+  return batch;
+}
 
 export interface IngestStats {
   received: number;
@@ -70,11 +79,6 @@ export interface IngestConfig extends WindowConfig {
   dlqUnparsed?: boolean;
   /** Counters updated in place (for the pipeline's Prometheus metrics). */
   stats?: IngestStats;
-  /**
-   * Emit the open windows when the source completes (default true: a finite stream is over).
-   * A pipeline that stops to be restarted passes false: open windows are rebuilt from Kafka.
-   */
-  flushOnComplete?: boolean;
   /** State committed by a previous run (see ResumeState). */
   resume?: ResumeState;
 }
@@ -98,8 +102,8 @@ export class IngestCore {
   /** The window's outputs for one event, reused: most events cause none. */
   private readonly scratch: WindowOutput<Featured>[] = [];
   /**
-   * The window's input, one object refilled per event rather than two made per event (about a
-   * tenth of what ingest allocated per event beyond the consumer and the decoder). Safe because
+   * The window's input, one object refilled per event rather than two made per event (see
+   * docs/decisions/0020-ingest-measurements.md). Safe because
    * the window reads its input only during `add` (series copy what they keep) and the only output
    * that refers to it, a late item, is turned into a dead letter by `fromWindow` before the next
    * event refills it.
@@ -255,65 +259,4 @@ export class IngestCore {
     this.fromWindow(this.window.flush(), out);
     return out;
   }
-}
-
-/**
- * decode result → validate → featurize → window, as one operator. Call `initSqlParsers()` once
- * before subscribing when postgres SQL is expected. `scheduler` (default asyncScheduler) stamps
- * dead letters and drives `idleFlushMs`.
- */
-export function ingestProcessor(cfg: IngestConfig): OperatorFunction<IngestInput, IngestOutput> {
-  return (source) =>
-    source.pipe(
-      map((env) => [env]),
-      ingestBatchProcessor(cfg),
-      mergeMap((xs) => xs),
-    );
-}
-
-/**
- * The same operator over batches (what a Kafka fetch delivers): one array of outputs per input
- * batch (possibly empty), so the hot path pays one notification per batch, not per event, and
- * the safe offsets are computed once per batch.
- */
-export function ingestBatchProcessor(cfg: IngestConfig): OperatorFunction<IngestBatch, IngestOutput[]> {
-  return (source) =>
-    new Observable<IngestOutput[]>((subscriber) => {
-      const scheduler: SchedulerLike = cfg.scheduler ?? asyncScheduler;
-      const core = new IngestCore(cfg, () => scheduler.now());
-      let idle: Subscription | undefined;
-      let arrived = 0;
-      if (cfg.idleFlushMs && cfg.scheduler) {
-        const every = cfg.idleFlushMs;
-        let atLastTick = 0;
-        idle = cfg.scheduler.schedule(function tick() {
-          if (arrived === atLastTick) {
-            const xs = core.advance(every);
-            if (xs.length > 0) subscriber.next(xs);
-          }
-          atLastTick = arrived;
-          this.schedule(undefined, every);
-        }, every);
-      }
-      const sub = source.subscribe({
-        next: (envs) => {
-          if (!Array.isArray(envs)) {
-            core.window.assign((envs as PartitionAssignment).assigned);
-            return;
-          }
-          arrived += envs.length;
-          subscriber.next(envs.length === 1 ? core.add(envs[0]!) : core.addBatch(envs));
-        },
-        error: (err) => subscriber.error(err),
-        complete: () => {
-          idle?.unsubscribe();
-          if (cfg.flushOnComplete !== false) subscriber.next(core.flush());
-          subscriber.complete();
-        },
-      });
-      return () => {
-        idle?.unsubscribe();
-        sub.unsubscribe();
-      };
-    });
 }

@@ -2,13 +2,14 @@
  * Space-Saving heavy hitters (Metwally, Agrawal, El Abbadi, 2005): the top keys of a stream in
  * a fixed number of counters, however many distinct keys arrive.
  *
- * Why our own rather than bloom-filters' TopK: that TopK is a count-min sketch plus a heap, so
- * every instance allocates a width×depth counter matrix (too heavy for one sketch per series per
- * window) and reports no per-key error bound. Space-Saving keeps exactly `capacity` counters,
- * and each reported count carries its maximum overestimation (`error`), which is what
+ * Our own (docs/decisions/0020-ingest-measurements.md says why not a library's): Space-Saving
+ * keeps exactly `capacity` counters, light enough for one sketch per series per window, and each
+ * reported count carries its maximum overestimation (`error`), which is what
  * WorkloadAggregate.hotKeys reports. Guarantee: any key with true frequency > N/capacity is
  * present, and count − error ≤ true count ≤ count.
  */
+import { UsageError } from '../../lib/errors.js';
+
 export interface HeavyHitter {
   key: string;
   count: number;
@@ -31,7 +32,7 @@ export class SpaceSaving {
   private cursor = 0;
 
   constructor(readonly capacity: number) {
-    if (!(capacity >= 1)) throw new RangeError('SpaceSaving capacity must be >= 1');
+    if (!(capacity >= 1)) throw new UsageError('SpaceSaving capacity must be >= 1');
     this.counts = new Float64Array(capacity);
     this.errors = new Float64Array(capacity);
   }

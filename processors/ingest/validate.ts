@@ -125,8 +125,8 @@ function isStringArray(x: unknown): boolean {
 
 /**
  * True when `v` certainly passes QueryEventSchema. This is the ingest hot path's check: zod's
- * safeParse copies every object it accepts and cost 12% of ingest CPU (plus the garbage) for
- * events Avro had already typed. It accepts nothing the schema refuses (a property test pins
+ * safeParse copies every object it accepts, a cost (docs/decisions/0020-ingest-measurements.md)
+ * for events Avro had already typed. It accepts nothing the schema refuses (a property test pins
  * that both agree); anything it does not accept goes through zod, which names the problem.
  */
 export function isValidQueryEvent(v: unknown): v is QueryEvent {

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { from, map, toArray, lastValueFrom } from 'rxjs';
-import { TestScheduler } from 'rxjs/testing';
 import type { Envelope } from '../../schemas/envelope.js';
-import { windowAggregate, WindowAggregator, type WindowInput, type WindowOutput } from '../../processors/ingest/window.js';
+import type { WindowInput } from '../../processors/ingest/openWindow.js';
+import { WindowAggregator, type WindowOutput } from '../../processors/ingest/window.js';
 import { SpaceSaving } from '../../processors/ingest/spaceSaving.js';
 import { LatencySketch } from '../../processors/ingest/latencySketch.js';
 import { LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
@@ -47,57 +46,44 @@ const show = (o: WindowOutput<TestInput>): string => {
   return `progress ${JSON.stringify(o.safeOffsets)}`;
 };
 
-const ts = () => new TestScheduler((a, b) => assert.deepEqual(a, b));
+/** The outputs of one step, as text. */
+const step = (xs: WindowOutput<TestInput>[]): string[] => xs.map(show);
 
-test('marble: a window closes when the watermark passes its end; flush on completion', () => {
+test('a window closes when the watermark passes its end; flush on completion', () => {
   offset = 0;
-  ts().run(({ cold, expectObservable }) => {
-    const src = cold('a 9ms b 9ms c 9ms |', { a: e(1000), b: e(9000), c: e(15_000) });
-    // lateness 5s: window [0,10s) closes when an event with ts >= 15s arrives
-    expectObservable(src.pipe(windowAggregate({ windowMs: 10_000, allowedLatenessMs: 5_000 }), map(show))).toBe('20ms (xyp) 5ms (abq|)', {
-      x: 'agg s|*|*@0 q=2 late=0',
-      y: 'agg s|orders|*@0 q=2 late=0',
-      p: 'progress {"q:0":"1"}',
-      a: 'agg s|*|*@10000 q=1 late=0',
-      b: 'agg s|orders|*@10000 q=1 late=0',
-      q: 'progress {"q:0":"2"}',
-    });
-  });
+  // lateness 5s: window [0,10s) closes when an event with ts >= 15s arrives
+  const agg = new WindowAggregator<TestInput>({ windowMs: 10_000, allowedLatenessMs: 5_000 });
+  assert.deepEqual(step(agg.add(e(1000))), []);
+  assert.deepEqual(step(agg.add(e(9000))), []);
+  assert.deepEqual(step(agg.add(e(15_000))), ['agg s|*|*@0 q=2 late=0', 'agg s|orders|*@0 q=2 late=0', 'progress {"q:0":"1"}']);
+  assert.deepEqual(step(agg.flush()), ['agg s|*|*@10000 q=1 late=0', 'agg s|orders|*@10000 q=1 late=0', 'progress {"q:0":"2"}']);
 });
 
-test('marble: flush emits open windows and the final progress', () => {
+test('flush emits open windows and the final progress', () => {
   offset = 0;
-  ts().run(({ cold, expectObservable }) => {
-    const src = cold('a 9ms b 9ms |', { a: e(1000), b: e(12_000) });
-    expectObservable(src.pipe(windowAggregate({ windowMs: 10_000, allowedLatenessMs: 5_000 }), map(show))).toBe('20ms (wxyzp|)', {
-      w: 'agg s|*|*@0 q=1 late=0',
-      x: 'agg s|orders|*@0 q=1 late=0',
-      y: 'agg s|*|*@10000 q=1 late=0',
-      z: 'agg s|orders|*@10000 q=1 late=0',
-      p: 'progress {"q:0":"1"}',
-    });
-  });
+  const agg = new WindowAggregator<TestInput>({ windowMs: 10_000, allowedLatenessMs: 5_000 });
+  assert.deepEqual(step(agg.add(e(1000))), []);
+  assert.deepEqual(step(agg.add(e(12_000))), []);
+  assert.deepEqual(step(agg.flush()), [
+    'agg s|*|*@0 q=1 late=0',
+    'agg s|orders|*@0 q=1 late=0',
+    'agg s|*|*@10000 q=1 late=0',
+    'agg s|orders|*@10000 q=1 late=0',
+    'progress {"q:0":"1"}',
+  ]);
 });
 
-test('marble: within lateness merged (lateMerged), beyond it a late item, never dropped', () => {
+test('within lateness merged (lateMerged), beyond it a late item, never dropped', () => {
   offset = 0;
-  ts().run(({ cold, expectObservable }) => {
-    // lateness 3s. b at 12s: watermark 9s. c at 8s: behind the watermark, window [0,10) still
-    // open -> merged (lateMerged). d at 16s closes [0,10). f at 3s: window closed -> late item.
-    const src = cold('a 9ms b 9ms c 9ms d 9ms f 9ms |', { a: e(1000), b: e(12_000), c: e(8000), d: e(16_000), f: e(3000) });
-    expectObservable(src.pipe(windowAggregate({ windowMs: 10_000, allowedLatenessMs: 3_000 }), map(show))).toBe(
-      '30ms (xyp) 5ms l 9ms (abr|)',
-      {
-        x: 'agg s|*|*@0 q=2 late=1',
-        y: 'agg s|orders|*@0 q=2 late=1',
-        p: 'progress {"q:0":"0"}',
-        l: 'late e3000',
-        a: 'agg s|*|*@10000 q=2 late=0',
-        b: 'agg s|orders|*@10000 q=2 late=0',
-        r: 'progress {"q:0":"4"}',
-      },
-    );
-  });
+  // lateness 3s. b at 12s: watermark 9s. c at 8s: behind the watermark, window [0,10) still
+  // open -> merged (lateMerged). d at 16s closes [0,10). f at 3s: window closed -> late item.
+  const agg = new WindowAggregator<TestInput>({ windowMs: 10_000, allowedLatenessMs: 3_000 });
+  assert.deepEqual(step(agg.add(e(1000))), []);
+  assert.deepEqual(step(agg.add(e(12_000))), []);
+  assert.deepEqual(step(agg.add(e(8000))), []);
+  assert.deepEqual(step(agg.add(e(16_000))), ['agg s|*|*@0 q=2 late=1', 'agg s|orders|*@0 q=2 late=1', 'progress {"q:0":"0"}']);
+  assert.deepEqual(step(agg.add(e(3000))), ['late e3000']);
+  assert.deepEqual(step(agg.flush()), ['agg s|*|*@10000 q=2 late=0', 'agg s|orders|*@10000 q=2 late=0', 'progress {"q:0":"4"}']);
 });
 
 test('progress: safe offset per partition is below the first offset an open window holds', () => {
@@ -196,22 +182,17 @@ test('property: the watermark add reuses between events always equals one comput
   );
 });
 
-test('marble: idle source — the scheduler advances the watermark and closes windows', () => {
+test('idle source: advancing event time closes the windows it passes, with their progress', () => {
   offset = 0;
-  const sched = ts();
-  sched.run(({ cold, expectObservable }) => {
-    const src = cold('a 29999ms |', { a: e(1000) });
-    const out = src.pipe(windowAggregate({ windowMs: 10_000, allowedLatenessMs: 0, idleFlushMs: 5000, scheduler: sched }), map(show));
-    // ticks at 5s (events arrived -> no advance), 10s (+5s: maxTs 6s), 15s (+5s: 11s >= 10s closes)
-    expectObservable(out).toBe('15000ms (xyp) 14995ms |', {
-      x: 'agg s|*|*@0 q=1 late=0',
-      y: 'agg s|orders|*@0 q=1 late=0',
-      p: 'progress {"q:0":"0"}',
-    });
-  });
+  const agg = new WindowAggregator<TestInput>({ windowMs: 10_000, allowedLatenessMs: 0 });
+  assert.deepEqual(step(agg.advance(5000)), [], 'nothing to advance before the first event');
+  assert.deepEqual(step(agg.add(e(1000))), []);
+  assert.deepEqual(step(agg.advance(5000)), [], 'event time 6s: [0,10s) still open');
+  assert.deepEqual(step(agg.advance(5000)), ['agg s|*|*@0 q=1 late=0', 'agg s|orders|*@0 q=1 late=0', 'progress {"q:0":"0"}']);
+  assert.deepEqual(step(agg.advance(5000)), [], 'no open window left');
 });
 
-test('aggregates: counts, latency quantiles, hot keys, co-access, series per bucket/partition/node', async () => {
+test('aggregates: counts, latency quantiles, hot keys, co-access, series per bucket/partition/node', () => {
   offset = 0;
   const evs = [
     e(100, {
@@ -232,7 +213,8 @@ test('aggregates: counts, latency quantiles, hot keys, co-access, series per buc
     e(300, { readWrite: 'write', rowsWritten: 3, tables: ['orders', 'customers'], txId: 'tx1', parseError: 'x' }),
     e(400, { tables: ['items'], txId: 'tx1' }),
   ];
-  const out = await lastValueFrom(from(evs).pipe(windowAggregate({ windowMs: 1000, allowedLatenessMs: 0 }), toArray()));
+  const agg = new WindowAggregator<TestInput>({ windowMs: 1000, allowedLatenessMs: 0 });
+  const out = [...evs.flatMap((ev) => agg.add(ev)), ...agg.flush()];
   const aggs = new Map(out.filter((o) => o.kind === 'aggregate').map((o) => [o.value.seriesId, o.value]));
   const k0 = aggs.get('s|orders|k0|p0|n1')!;
   assert.equal(k0.queries, 2);

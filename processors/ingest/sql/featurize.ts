@@ -8,13 +8,14 @@
  * compiled (see ir.ts); every later one only re-fills the compiled predicates from its scanned
  * literals. It never throws: an unparseable statement yields features with `parseError` set.
  */
-import type { Dialect, KeyRange, Operation, Predicate, QueryEvent, QueryFeatures, ReadWriteClass } from '../../../schemas/types.js';
+import type { KeyRange, Operation, Predicate, QueryEvent, QueryFeatures, ReadWriteClass } from '../../../schemas/types.js';
 import { classify, type CompiledTemplate, type PredIR } from './ir.js';
-import { compileGeneric } from './generic.js';
+import { compileTemplate, guessOperation } from './compile.js';
 import { ALL, evalWhere, keyRangesFor, num, point, pointsOf, predSet, union, type IntervalSet, type PartitionKeySpec } from './keyrange.js';
 import { keyPlansOf, type KeyPlans } from './keyplan.js';
-import { compilePg, loadPg, oneLine, pgReady } from './pg.js';
-import { collapseLists, scanSql, templateHash, type ScannedLiteral } from './scanner.js';
+import { loadPg, oneLine } from './pg.js';
+import type { TemplateCache } from './templateCache.js';
+import { scanSql, templateHash, type ScannedLiteral } from './scanner.js';
 
 export type { PartitionKeySpec } from './keyrange.js';
 
@@ -36,114 +37,6 @@ export interface FeaturesWithKeys extends QueryFeatures {
 /** Loads the WASM PostgreSQL parser. Call (and await) once before featurizing postgres SQL. */
 export async function initSqlParsers(): Promise<void> {
   await loadPg();
-}
-
-export interface CacheStats {
-  hits: number;
-  misses: number;
-  evictions: number;
-  size: number;
-  volatileHits: number;
-}
-
-/**
- * Bounded cache of compiled templates, keyed by dialect and scanner key, with CLOCK (second
- * chance) eviction — an LRU approximation whose hits cost one flag write instead of a Map
- * re-insertion. The map keeps insertion order; eviction takes the oldest entry, and re-queues
- * it once if it was used since it was last looked at.
- */
-export class TemplateCache {
-  private readonly maps = new Map<Dialect, Map<string, { v: CompiledTemplate; used: boolean }>>();
-  private _size = 0;
-  readonly stats: CacheStats = { hits: 0, misses: 0, evictions: 0, size: 0, volatileHits: 0 };
-
-  constructor(readonly maxEntries = 10_000) {}
-
-  get(dialect: Dialect, key: string): CompiledTemplate | undefined {
-    const e = this.maps.get(dialect)?.get(key);
-    if (e === undefined) return undefined;
-    e.used = true;
-    return e.v;
-  }
-
-  set(dialect: Dialect, key: string, value: CompiledTemplate): void {
-    let m = this.maps.get(dialect);
-    if (!m) {
-      m = new Map();
-      this.maps.set(dialect, m);
-    }
-    if (!m.has(key)) this._size++;
-    m.set(key, { v: value, used: false });
-    let guard = this._size * 2 + 4;
-    while (this._size > this.maxEntries && guard-- > 0) {
-      let big: Map<string, { v: CompiledTemplate; used: boolean }> | undefined;
-      for (const x of this.maps.values()) if (!big || x.size > big.size) big = x;
-      const first = big?.entries().next();
-      if (!big || !first || first.done) break;
-      const [k, e] = first.value;
-      big.delete(k);
-      if (e.used && k !== key) {
-        e.used = false;
-        big.set(k, e); // second chance
-      } else {
-        this._size--;
-        this.stats.evictions++;
-      }
-    }
-    this.stats.size = this._size;
-  }
-
-  get size(): number {
-    return this._size;
-  }
-}
-
-/** Operation guessed from the first word, for statements that do not parse. */
-function guessOperation(key: string): Operation {
-  const w = /^[\s(]*([A-Za-z]+)/.exec(key)?.[1]?.toLowerCase();
-  switch (w) {
-    case 'select':
-    case 'with':
-    case 'show':
-    case 'explain':
-      return 'select';
-    case 'insert':
-    case 'replace':
-    case 'copy':
-      return 'insert';
-    case 'update':
-    case 'merge':
-      return 'update';
-    case 'delete':
-      return 'delete';
-    case 'create':
-    case 'alter':
-    case 'drop':
-    case 'truncate':
-    case 'rename':
-      return 'ddl';
-    default:
-      return 'other';
-  }
-}
-
-function compile(sql: string, dialect: Dialect, key: string, lits: ReturnType<typeof scanSql>['literals']): CompiledTemplate {
-  const family = dialect === 'postgres' ? 'postgres' : 'other';
-  const fallbackId = templateHash(`${family}\n${collapseLists(key)}`);
-  if (dialect === 'postgres' && pgReady()) {
-    const c = compilePg(sql, lits);
-    if (c.parseError !== null) {
-      const operation = guessOperation(key);
-      return { ...c, templateId: fallbackId, template: key, operation, readWrite: classify(operation, false) };
-    }
-    return { ...c, templateId: c.templateId ?? fallbackId, template: c.template ?? key };
-  }
-  const c = compileGeneric(sql, lits, dialect === 'postgres' ? 'postgres' : dialect);
-  if (c.parseError !== null) {
-    const operation = guessOperation(key);
-    return { ...c, templateId: fallbackId, template: key, operation, readWrite: classify(operation, false) };
-  }
-  return { ...c, templateId: fallbackId, template: collapseLists(key) };
 }
 
 const OPS = new Set<Operation>(['select', 'insert', 'update', 'delete', 'ddl', 'other']);
@@ -353,7 +246,7 @@ export function analyze(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateCac
     } else {
       if (hit) cache.stats.volatileHits++;
       else cache.stats.misses++;
-      c = toLogicalTables(compile(sql, ev.dialect, scanned.key, lits), cfg);
+      c = toLogicalTables(compileTemplate(sql, ev.dialect, scanned.key, lits), cfg);
       if (!hit) cache.set(ev.dialect, scanned.key, c);
       values = fillValues(c.preds, lits);
     }

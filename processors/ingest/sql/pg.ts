@@ -3,6 +3,9 @@
  * CompiledTemplate. Literals in the parse tree are tied to the scanner's literals by their
  * position (libpg_query reports byte offsets); a literal that cannot be tied makes the template
  * `volatile` (re-parsed on each hit) rather than ever reusing a stale value.
+ *
+ * One unit above 400 lines: one walk over libpg_query's tree (expressions, FROM items,
+ * statements) sharing one context; generic.ts is the same walk over node-sql-parser's tree.
  */
 import * as pg from 'libpg-query';
 import type { Operation } from '../../../schemas/types.js';

@@ -1,8 +1,8 @@
 /**
  * A fast, allocation-light SQL literal scanner.
  *
- * Why it exists: parsing SQL with a real grammar costs 30–500 µs per statement, far too slow for
- * 100k events/s. Real workloads, however, repeat a small number of statement *shapes* with
+ * Why it exists: parsing SQL with a real grammar is far too slow for every statement at 100k
+ * events/s (docs/decisions/0020-ingest-measurements.md). Real workloads, however, repeat a small number of statement *shapes* with
  * different literals. This scanner splits a statement, in one pass and without a grammar, into
  * (a) a cache key — the statement with every literal replaced by `?`, comments dropped and
  * whitespace collapsed — and (b) the literals themselves, in order, with their positions and
@@ -11,6 +11,9 @@
  *
  * It is deliberately conservative: anything it cannot classify is kept verbatim in the key, so
  * two statements share a key only when they differ in literals alone.
+ *
+ * One unit above 400 lines: `scanSql` is one single-pass loop over the statement and the key
+ * builder it writes into; split up, its per-character path would cross calls.
  */
 import { createHash } from 'node:crypto';
 import type { Dialect } from '../../../schemas/types.js';
@@ -83,8 +86,7 @@ const OPERAND_EXPECTING = new Set([
  * replaced by `?`. A class rather than closures inside scanSql: closures would be made (and,
  * under the TypeScript loader, named) on every call of this hot path. One builder serves every
  * call (scanSql is synchronous and not re-entered), and its literal list is copied out at its
- * exact length: a fresh list grown by push reserves room for 16. With a builder per call that
- * was about 200 of the 550 bytes a scan allocated per statement, offline.
+ * exact length: a fresh list grown by push reserves room for 16.
  */
 class KeyBuilder {
   key = '';
