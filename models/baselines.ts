@@ -16,34 +16,49 @@ import { finiteMean, imputeInPlace, normalQuantile, seasonalScale } from './util
 
 /* ------------------------------------------------------------------ seasonal naive */
 
+/** Seasons a seasonal-naive forecast looks back over gaps before it repeats the last value. */
+const SEASONS_BACK = 8;
+
 /**
- * Seasonal naive forecast: the value one season before the target; a gap looks a further
- * season back, and without a usable seasonal value the last observation is repeated.
+ * Seasonal naive forecast from `valueAt(t)` (NaN = unknown) for steps `first..end`: the value
+ * one season before the target; a gap looks a further season back (up to 8 seasons), and
+ * without a usable seasonal value the last observation is repeated. Undefined when there is
+ * no finite value at all. The online forecaster reads its history through this, the batch
+ * forecaster an array.
  */
-export function seasonalNaiveForecast(history: ArrayLike<number>, horizon: number, season: number): number[] {
-  const n = history.length;
+export function seasonalNaiveAt(
+  valueAt: (t: number) => number,
+  first: number,
+  end: number,
+  horizon: number,
+  season: number,
+): number[] | undefined {
   const m = Math.max(1, Math.floor(season));
   let last = NaN;
-  for (let i = n - 1; i >= 0; i--)
-    if (Number.isFinite(history[i]!)) {
-      last = history[i]!;
+  for (let t = end; t >= first; t--) {
+    const v = valueAt(t);
+    if (Number.isFinite(v)) {
+      last = v;
       break;
     }
+  }
+  if (!Number.isFinite(last)) return undefined;
   const out: number[] = [];
   for (let h = 1; h <= horizon; h++) {
     let v = NaN;
-    if (m > 1) {
-      // Target index n-1+h; the same phase in the last observed season(s).
-      for (let i = n - 1 + h - m * Math.ceil(h / m); i >= 0 && i >= n - 1 + h - m * 8; i -= m) {
-        if (i < n && Number.isFinite(history[i]!)) {
-          v = history[i]!;
-          break;
-        }
-      }
-    }
+    // Target step end+h; the same phase in the last observed season(s).
+    if (m > 1)
+      for (let t = end + h - m * Math.ceil(h / m), k = 0; k < SEASONS_BACK && t >= first && !Number.isFinite(v); t -= m, k++)
+        v = valueAt(t);
     out.push(Number.isFinite(v) ? v : last);
   }
   return out;
+}
+
+/** Seasonal naive over an array (oldest first, NaN = gap); all NaN when it holds no value. */
+export function seasonalNaiveForecast(history: ArrayLike<number>, horizon: number, season: number): number[] {
+  const n = history.length;
+  return seasonalNaiveAt((i) => history[i]!, 0, n - 1, horizon, season) ?? new Array<number>(horizon).fill(NaN);
 }
 
 /* ------------------------------------------------------------------ Holt-Winters */

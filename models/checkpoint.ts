@@ -11,19 +11,18 @@ import path from 'node:path';
 import { logger } from '../lib/log.js';
 import type { CalibratorSnapshot, ConformalCalibrator } from './ensemble.js';
 import type { GlobalModel, GlobalWeights } from './global.js';
-import type { HoltWintersState } from './baselines.js';
+import type { HWSnapshot } from './baselines.js';
 
 export const CHECKPOINT_FORMAT = 'shardcast-forecaster';
 export const CHECKPOINT_VERSION = 1;
 
-/** One series' state as a checkpoint holds it. */
-export interface SeriesSnapshot {
+/** One series' state as a checkpoint holds it: the forecaster's part, and the models' fields. */
+export type SeriesSnapshot = SeriesCoreSnapshot & ModelFields;
+
+/** The forecaster's part of a series' checkpoint record. */
+export interface SeriesCoreSnapshot {
   id: string;
   season: number;
-  hw: ReturnType<HoltWintersState['toJSON']> | null;
-  hwStep: number;
-  hwFitAt: number;
-  hwFitObs?: number;
   sawNegative: boolean;
   err: number[];
   cnt: number[];
@@ -39,6 +38,20 @@ export interface SeriesSnapshot {
   scaleFast?: number | null;
   accounted: number;
   hist: { lastStep: number; firstStep: number; lastObservedStep: number; observed: number; values: Float32Array } | null;
+}
+
+/** The models' fields in a series' checkpoint record. */
+export interface ModelFields {
+  /**
+   * Holt-Winters' fields, written and read by its model (plugins/holtWinters.ts); at the top
+   * level, where checkpoints have always had them. Other models add fields of their own.
+   */
+  hw?: HWSnapshot | null;
+  hwStep?: number;
+  /** -Infinity (null in the file): never fitted. */
+  hwFitAt?: number | null;
+  hwFitObs?: number;
+  [modelField: string]: unknown;
 }
 
 /** What a checkpoint reads from and restores into: the online forecaster, seen structurally so this module does not import it. */
@@ -86,7 +99,6 @@ export async function serializeForecaster(f: Checkpointable, opts: { includeHist
     ...s,
     err: s.err.map((x) => (Number.isFinite(x) ? x : null)),
     scale: Number.isFinite(s.scale) ? s.scale : null,
-    hwFitAt: Number.isFinite(s.hwFitAt) ? s.hwFitAt : null,
     hist: s.hist
       ? {
           ...s.hist,
@@ -131,14 +143,17 @@ export function restoreForecaster(f: Checkpointable, text: string): CheckpointRe
       globalSteps: number;
       weights: { names: string[]; shapes: number[][]; data: string[] } | null;
       calibrator: CalibratorSnapshot;
-      series: (Omit<SeriesSnapshot, 'hist' | 'err' | 'scale' | 'hwFitAt'> & {
-        err: (number | null)[];
-        scale: number | null;
-        hwFitAt: number | null;
-        hist:
-          | (Omit<NonNullable<SeriesSnapshot['hist']>, 'values' | 'lastObservedStep'> & { values: string; lastObservedStep: number | null })
-          | null;
-      })[];
+      series: (Omit<SeriesCoreSnapshot, 'hist' | 'err' | 'scale'> &
+        ModelFields & {
+          err: (number | null)[];
+          scale: number | null;
+          hist:
+            | (Omit<NonNullable<SeriesSnapshot['hist']>, 'values' | 'lastObservedStep'> & {
+                values: string;
+                lastObservedStep: number | null;
+              })
+            | null;
+        })[];
     };
     const want = fingerprint(f);
     for (const [k, v] of Object.entries(want)) {
@@ -153,7 +168,6 @@ export function restoreForecaster(f: Checkpointable, text: string): CheckpointRe
       ...s,
       err: s.err.map((x) => (x === null ? NaN : x)),
       scale: s.scale ?? NaN,
-      hwFitAt: s.hwFitAt ?? -Infinity,
       hist: s.hist ? { ...s.hist, lastObservedStep: s.hist.lastObservedStep ?? -Infinity, values: b64ToF32(s.hist.values) } : null,
     }));
     if (f.global && !weights) throw new Error('checkpoint has no global-model weights');

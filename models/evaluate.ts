@@ -14,7 +14,9 @@
  * warm-up part (Hyndman & Koehler 2006); sMAPE is 200·|a−p|/(|a|+|p|) in percent (0 when both
  * are 0); coverage is the share of actuals inside [lower, upper].
  */
-import { MODEL_NAMES, OnlineForecaster, type OnlineForecasterOptions } from './online.js';
+import { OnlineForecaster } from './online.js';
+import type { OnlineForecasterOptions } from './options.js';
+import { MODEL_NAMES } from './registry.js';
 import { detectSeason, detectSeasonPooled } from './season.js';
 import { seasonalScale } from './util.js';
 
