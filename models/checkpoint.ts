@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { logger } from '../lib/log.js';
-import type { CalibratorSnapshot, ConformalCalibrator } from './ensemble.js';
+import type { CalibratorSnapshot, ConformalCalibrator } from './calibrator.js';
 import type { GlobalModel, GlobalWeights } from './global.js';
 import type { HWSnapshot } from './baselines.js';
 
