@@ -272,18 +272,21 @@ export interface HWFitOptions {
 
 /**
  * Fits α, β, γ, φ per series by coordinate descent over a grid, minimising the one-step SSE
- * (bursts clipped). ~2 × 25 runs over the series: cheap enough to refit on a schedule.
+ * (bursts clipped). About 50 runs over the series: cheap enough to refit on a schedule.
+ * `work` counts the observations run through the recursions, a machine-independent measure of
+ * the fit's cost (the online forecaster budgets its refits in it).
  */
 export function fitHoltWinters(
   y: ArrayLike<number>,
   season: number,
   opts: HWFitOptions = {},
-): { params: HWParams; state: HoltWintersState; sse: number } {
+): { params: HWParams; state: HoltWintersState; sse: number; work: number } {
   const m = Math.max(1, Math.floor(season));
   const maxLen = opts.maxLength ?? Math.max(200, 10 * m);
   const arr = y.length > maxLen ? (Array.prototype.slice.call(y, y.length - maxLen) as number[]) : y;
   let best: HWParams = { ...DEFAULT_HW_PARAMS, phi: opts.damped === false ? 1 : DEFAULT_HW_PARAMS.phi };
   let bestSse = runHoltWinters(arr, m, best).sse;
+  let runs = 1;
   const keys: (keyof HWParams)[] = opts.damped === false ? ['alpha', 'gamma', 'beta'] : ['alpha', 'gamma', 'beta', 'phi'];
   for (let pass = 0; pass < (opts.passes ?? 2); pass++) {
     let improved = false;
@@ -293,6 +296,7 @@ export function fitHoltWinters(
         if (v === best[key]) continue;
         const p = { ...best, [key]: v };
         const r = runHoltWinters(arr, m, p);
+        runs++;
         if (r.sse < bestSse - 1e-12) {
           best = p;
           bestSse = r.sse;
@@ -305,7 +309,7 @@ export function fitHoltWinters(
   // The final state comes from the same trailing window: re-running older history with
   // parameters fitted on recent data could leave it lagging behind a recent shift.
   const { state, sse } = runHoltWinters(arr, m, best);
-  return { params: best, state, sse };
+  return { params: best, state, sse, work: (runs + 1) * arr.length };
 }
 
 /** Gaussian h-step half-widths for additive Holt-Winters (FPP3 table 8.8, class 1). */

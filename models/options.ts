@@ -50,8 +50,12 @@ export interface OnlineForecasterOptions {
   train?: TrainOptions;
   /** Holt-Winters parameters are refitted every this many steps per series (default max(4 × season, 96)). */
   hwRefitEvery?: number;
-  /** Time budget for Holt-Winters fits in one step (default 2000 ms); the rest waits. */
-  hwFitBudgetMs?: number;
+  /**
+   * Holt-Winters fit work per step, in observations run through its recursions (default 20
+   * million, about 2 s); due refits beyond it wait for a later step, new series take up to 4 ×
+   * the budget. A count, not a time, so the fits done depend only on the data (decision 0010).
+   */
+  hwFitBudget?: number;
   /** Ensemble weight = recentError^-weightPower (default 4). */
   weightPower?: number;
   /** Models with recent error above this multiple of the best get no weight (default 1.2). */
@@ -87,6 +91,9 @@ export interface OnlineForecasterOptions {
   checkpoint?: { path: string; everySteps?: number; includeHistory?: boolean };
   seed?: number;
 }
+
+/** Default Holt-Winters fit work per step: about 2 s at ~90 ns per observation (see decision 0010). */
+export const HW_FIT_BUDGET = 10_000_000;
 
 /** Options with their defaults filled in. */
 export type ResolvedOptions = Required<
@@ -127,7 +134,7 @@ export function resolveOptions(options: OnlineForecasterOptions): ResolvedOption
     global: options.global ?? {},
     train: { every: 1, epochs: 1, recentPerSeries: 2, replayPerSeries: 4, maxBatch: 32768, ...(options.train ?? {}) },
     hwRefitEvery: options.hwRefitEvery ?? Math.max(4 * seasonHint, 96),
-    hwFitBudgetMs: options.hwFitBudgetMs ?? 2000,
+    hwFitBudget: options.hwFitBudget ?? HW_FIT_BUDGET,
     weightPower: options.weightPower ?? 4,
     exclusionRatio: options.exclusionRatio ?? 1.2,
     errorHalfLife: options.errorHalfLife ?? 8 * H,

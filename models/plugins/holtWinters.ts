@@ -1,7 +1,8 @@
 /**
  * Holt-Winters as a model of the online forecaster: a per-series state updated with every
- * observation (O(1) per step), its parameters refitted on a schedule within a per-step budget,
- * new series first.
+ * observation (O(1) per step), its parameters refitted on a schedule within a per-step budget
+ * of fit work (observations run through the recursions, so the fits done do not depend on the
+ * machine's load), new series first.
  */
 import { HoltWintersState, fitHoltWinters, type HWSnapshot } from '../baselines.js';
 import type { ForecastModel, ModelContext } from '../model.js';
@@ -27,12 +28,13 @@ export function holtWintersModel(ctx: ModelContext): ForecastModel<HoltWintersSl
   /** The history has grown by half again since the last fit, which had a short history. */
   const grown = (s: SeriesState, st: HoltWintersSlot): boolean => provisional(s, st) && s.h.observed >= 1.5 * st.hwFitObs;
 
-  function fit(s: SeriesState, st: HoltWintersSlot, now: number): void {
+  /** Refits a series; returns the fit's work (observations run through the recursions). */
+  function fit(s: SeriesState, st: HoltWintersSlot, now: number): number {
     const span = history.span(s.h);
     const x = new Float64Array(span);
     history.read(s.h, now, span, x);
     const m = s.season > 1 && span >= 2 * s.season + 2 ? s.season : 1;
-    const { state } = fitHoltWinters(x, m);
+    const { state, work } = fitHoltWinters(x, m);
     // A seasonal fit replacing a non-seasonal one is a different model, and so is any fit
     // replacing one made from a short history (its parameters and seasonal indices were
     // guesses from a season or two): judged by the old fit's errors it would stay set aside
@@ -44,6 +46,7 @@ export function holtWintersModel(ctx: ModelContext): ForecastModel<HoltWintersSl
     st.hwFitObs = s.h.observed;
     // Stagger refits so they spread over steps.
     st.hwFitAt = st.hwFitAt === -Infinity ? now - Math.floor(ctx.rand() * opts.hwRefitEvery) : now;
+    return work;
   }
 
   return {
@@ -55,7 +58,6 @@ export function holtWintersModel(ctx: ModelContext): ForecastModel<HoltWintersSl
       st.hwFitAt = -Infinity;
     },
     update(active, now) {
-      const t1 = performance.now();
       const due: [SeriesState, HoltWintersSlot][] = [];
       for (const s of active) {
         const st = slot(s);
@@ -77,13 +79,14 @@ export function holtWintersModel(ctx: ModelContext): ForecastModel<HoltWintersSl
       }
       due.sort(([, a], [, b]) => (a.hw ? 1 : 0) - (b.hw ? 1 : 0) || a.hwFitAt - b.hwFitAt);
       let fitted = 0;
+      let work = 0;
       for (const [s, st] of due) {
-        if (performance.now() - t1 > opts.hwFitBudgetMs && st.hw) break;
-        if (performance.now() - t1 > opts.hwFitBudgetMs * 4) break;
-        fit(s, st, now);
+        if (work > opts.hwFitBudget && st.hw) break;
+        if (work > opts.hwFitBudget * 4) break;
+        work += fit(s, st, now);
         fitted++;
       }
-      return { hwFitted: fitted };
+      return { hwFitted: fitted, hwFitWork: work };
     },
     forecast: (series) => series.map((s) => slot(s).hw?.forecast(H)),
     fallbackScale: (s) => slot(s).hw?.mae,
