@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { coverage, mase, smape } from '../../models/evaluate.js';
+import { type EvalRow, coverage, mase, rollingOriginEval, smape } from '../../models/evaluate.js';
 import { seasonalScale } from '../../models/util.js';
 import { parseSeriesCsv, runForecastEval } from '../../bench/forecastEval.js';
 
@@ -56,4 +56,34 @@ test('forecast-eval on a tiny CSV writes predictions and a per-model summary', a
   assert.equal(row.length, 8);
   assert.ok(Number(row[5]) <= Number(row[4]) && Number(row[4]) <= Number(row[6]));
   await assert.rejects(runForecastEval({ input: path.join(dir, 'missing.csv'), horizon: 4, out }), /cannot read/);
+});
+
+test('no season leak: two inputs equal up to origin t give identical forecasts at every origin up to t', async () => {
+  const T = 240,
+    H = 4,
+    t0 = 100;
+  const a = Float64Array.from({ length: T }, (_, t) => 100 + 20 * Math.sin((2 * Math.PI * t) / 12) + ((t * 7) % 5));
+  // After t0 the second input turns into a strong season of 5: detected from the whole data (or
+  // its first half), it changed the season, and so the forecasts, at origins before t0.
+  const b = Float64Array.from(a, (v, t) => (t <= t0 ? v : 100 + 400 * Math.sin((2 * Math.PI * t) / 5)));
+  const rows = async (values: Float64Array): Promise<Map<string, EvalRow>> => {
+    const out = new Map<string, EvalRow>();
+    await rollingOriginEval([{ id: 's', values }], {
+      horizon: H,
+      forecaster: { global: false },
+      onRow: (r) => {
+        if (r.step - r.horizon <= t0) out.set(`${r.step}/${r.horizon}`, r);
+      },
+    });
+    return out;
+  };
+  const ra = await rows(a);
+  const rb = await rows(b);
+  assert.ok(ra.size > 20, `${ra.size} rows at origins up to ${t0}`);
+  for (const [k, r] of ra) {
+    const o = rb.get(k);
+    assert.ok(o, `row ${k} missing`);
+    // Actuals after t0 differ by construction; the forecasts may not.
+    assert.deepEqual([o.predicted, o.lower, o.upper, o.model], [r.predicted, r.lower, r.upper, r.model], `row ${k}`);
+  }
 });
