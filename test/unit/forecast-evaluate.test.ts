@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type EvalRow, coverage, mase, rollingOriginEval, smape } from '../../models/evaluate.js';
 import { seasonalScale } from '../../models/util.js';
+import { InputError } from '../../lib/errors.js';
 import { parseSeriesCsv, runForecastEval } from '../../bench/forecastEval.js';
 
 test('metrics match hand-computed values', () => {
@@ -86,4 +87,23 @@ test('no season leak: two inputs equal up to origin t give identical forecasts a
     // Actuals after t0 differ by construction; the forecasts may not.
     assert.deepEqual([o.predicted, o.lower, o.upper, o.model], [r.predicted, r.lower, r.upper, r.model], `row ${k}`);
   }
+});
+
+test('CSV input: quoted fields, blank lines; a bad row is an error naming its line', () => {
+  const d = parseSeriesCsv('ts,series,value\n0,"a,b",1\n\n10,"a,b",2\n20,"a,b",\n30,"a,b",NaN\n40,"a,b",5\n');
+  assert.deepEqual(
+    d.series.map((s) => s.id),
+    ['a,b'],
+  );
+  assert.deepEqual(
+    Array.from(d.series[0]!.values).map((v) => (Number.isNaN(v) ? null : v)),
+    [1, 2, null, null, 5],
+  );
+  assert.throws(() => parseSeriesCsv('ts,series,value\n0,a,1\n10,a,2\n20,a,lots\n'), /line 4: value 'lots' is not a number/);
+  assert.throws(() => parseSeriesCsv('ts,series,value\n0,a,1\nsoon,a,2\n'), /line 3: timestamp 'soon'/);
+  assert.throws(() => parseSeriesCsv('ts,series,value\n0,a,1\n10,"a,2\n'), /input CSV: .*line/i);
+  assert.throws(
+    () => parseSeriesCsv('ts,series,value\n0,a,1\n'),
+    (err: Error) => err instanceof InputError,
+  );
 });
