@@ -7,6 +7,8 @@
  * observed miss rate so coverage tracks the nominal level when the data drift.
  */
 
+import { InputError } from '../lib/errors.js';
+
 export interface CalibratorSnapshot {
   models: number;
   horizon: number;
@@ -118,7 +120,7 @@ export class ConformalCalibrator {
   /** Restores a snapshot; throws when its shape does not match. */
   restore(s: CalibratorSnapshot): void {
     if (s.models !== this.models || s.horizon !== this.horizon || s.scores.length !== this.rings.length) {
-      throw new Error(`calibrator: snapshot is ${s.models}×${s.horizon}, expected ${this.models}×${this.horizon}`);
+      throw new InputError(`calibrator: snapshot is ${s.models}×${s.horizon}, expected ${this.models}×${this.horizon}`);
     }
     s.scores.forEach((arr, i) => {
       const take = arr.slice(-this.capacity);

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { logger } from '../lib/log.js';
+import { InputError } from '../lib/errors.js';
 import type { CalibratorSnapshot, ConformalCalibrator } from './calibrator.js';
 import type { GlobalModel, GlobalWeights } from './global.js';
 import type { HWSnapshot } from './baselines.js';
@@ -74,7 +75,7 @@ export interface CheckpointResult {
 const f32ToB64 = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 function b64ToF32(s: string): Float32Array {
   const b = Buffer.from(s, 'base64');
-  if (b.byteLength % 4) throw new Error('base64 float array has a ragged length');
+  if (b.byteLength % 4) throw new InputError('base64 float array has a ragged length');
   const out = new Float32Array(b.byteLength / 4);
   new Uint8Array(out.buffer).set(b);
   return out;
@@ -132,12 +133,12 @@ export async function saveCheckpoint(f: Checkpointable, file: string, opts: { in
 export function restoreForecaster(f: Checkpointable, text: string): CheckpointResult {
   try {
     const outer = JSON.parse(text) as { format?: string; version?: number; sha256?: string; payload?: string };
-    if (outer.format !== CHECKPOINT_FORMAT) throw new Error(`not a forecaster checkpoint (format ${String(outer.format)})`);
+    if (outer.format !== CHECKPOINT_FORMAT) throw new InputError(`not a forecaster checkpoint (format ${String(outer.format)})`);
     if (outer.version !== CHECKPOINT_VERSION)
-      throw new Error(`checkpoint version ${String(outer.version)}, expected ${CHECKPOINT_VERSION}`);
-    if (typeof outer.payload !== 'string') throw new Error('checkpoint has no payload');
+      throw new InputError(`checkpoint version ${String(outer.version)}, expected ${CHECKPOINT_VERSION}`);
+    if (typeof outer.payload !== 'string') throw new InputError('checkpoint has no payload');
     const sum = createHash('sha256').update(outer.payload).digest('hex');
-    if (sum !== outer.sha256) throw new Error('checksum mismatch (file corrupt or edited)');
+    if (sum !== outer.sha256) throw new InputError('checksum mismatch (file corrupt or edited)');
     const p = JSON.parse(outer.payload) as {
       config: Record<string, unknown>;
       globalSteps: number;
@@ -158,7 +159,7 @@ export function restoreForecaster(f: Checkpointable, text: string): CheckpointRe
     const want = fingerprint(f);
     for (const [k, v] of Object.entries(want)) {
       if (p.config?.[k] !== v)
-        throw new Error(`checkpoint ${k}=${JSON.stringify(p.config?.[k])} does not match this forecaster's ${JSON.stringify(v)}`);
+        throw new InputError(`checkpoint ${k}=${JSON.stringify(p.config?.[k])} does not match this forecaster's ${JSON.stringify(v)}`);
     }
     // Decode and validate everything first, then apply.
     const weights: GlobalWeights | null = p.weights
@@ -170,10 +171,10 @@ export function restoreForecaster(f: Checkpointable, text: string): CheckpointRe
       scale: s.scale ?? NaN,
       hist: s.hist ? { ...s.hist, lastObservedStep: s.hist.lastObservedStep ?? -Infinity, values: b64ToF32(s.hist.values) } : null,
     }));
-    if (f.global && !weights) throw new Error('checkpoint has no global-model weights');
+    if (f.global && !weights) throw new InputError('checkpoint has no global-model weights');
     const c = p.calibrator;
     if (!c || c.models !== f.calibrator.models || c.horizon !== f.calibrator.horizon || !Array.isArray(c.scores))
-      throw new Error('checkpoint calibrator does not match');
+      throw new InputError('checkpoint calibrator does not match');
     // Dry runs against fresh objects would need a second model; instead apply in an order
     // where each step validates before mutating: weights (validated inside), calibrator, series.
     if (f.global && weights) {

@@ -4,7 +4,7 @@
  */
 import type { SeriesSnapshot } from './checkpoint.js';
 import { recordSize } from './ensemble.js';
-import { StateError } from '../lib/errors.js';
+import { InputError } from '../lib/errors.js';
 import { HistoryStore, type SeriesHistory } from './history.js';
 import type { ForecastModel } from './model.js';
 import { type SeriesState, newSeriesState } from './series.js';
@@ -72,7 +72,7 @@ export function restoreSeries(
   const hs = new HistoryStore({ maxLength: history.maxLength, maxSeries: history.maxSeries });
   for (const sn of snaps) {
     if (typeof sn.id !== 'string' || sn.err.length !== k + 1 || sn.cnt.length !== k + 1)
-      throw new StateError(`series snapshot ${String(sn.id)} malformed`);
+      throw new InputError(`series snapshot ${String(sn.id)} malformed`);
     let h: SeriesHistory | undefined;
     if (sn.hist) {
       const v = sn.hist.values;
