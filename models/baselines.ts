@@ -4,12 +4,9 @@
  * updated with every observation, O(1) per step, so the forecast pipeline can keep one per
  * series for 100k series).
  *
- * Why Holt-Winters is hand-written: the npm candidates were reviewed (`zodiac-ts`,
- * `timeseries-analysis`, `nostradamus`, `holtwinters`): all are unmaintained, batch-only
- * (no incremental state update, so every forecast would refit over the whole history), have
- * no damped trend, no gap handling and no typings; `arima` is maintained but does ARIMA, not
- * exponential smoothing. The recursions are textbook (Hyndman & Athanasopoulos, FPP3 §8.3,
- * error-correction form), fit in ~60 lines and are pinned by hand-computed tests.
+ * Holt-Winters is hand-written: no maintained npm package updates its state online, damps the
+ * trend or handles gaps (decision 0012). The recursions are textbook (Hyndman &
+ * Athanasopoulos, FPP3 §8.3, error-correction form) and pinned by hand-computed tests.
  */
 import type { ForecastRequest, Forecaster, SeriesForecast } from './forecaster.js';
 import { finiteMean, imputeInPlace, normalQuantile, seasonalScale } from './util.js';

@@ -1,5 +1,5 @@
 /**
- * Ensemble weighting and interval calibration.
+ * Ensemble weighting: which models a series' forecast combines, and with what weights.
  *
  * Weights, per series, in three stages:
  *
@@ -20,12 +20,10 @@
  *    the long or the short record (with hysteresis). Only a model that passes this test joins
  *    the combination; the anchor stays in unless stage 1 set it aside, which for the anchor
  *    takes the same evidence, and the exclusion ratio of stage 3 does not apply to it.
- *    Without it, the combination stage weighed the models by recent errors that on short or
- *    noisy series are mostly noise: the ensemble switched to seasonal naive after a few
- *    lucky errors and lost to Holt-Winters on series where Holt-Winters was the best model
- *    all along (7 of the 14 BLS unemployment series, by up to 7.5%). A real advantage, a
- *    level shift Holt-Winters lags, or a global model that learnt a weekly pattern, passes
- *    the test within a few seasons.
+ *    Without it the weights followed recent errors that on short or noisy series are mostly
+ *    noise, and the ensemble lost to Holt-Winters where Holt-Winters was best all along
+ *    (decision 0011). A real advantage (a level shift Holt-Winters lags, a weekly pattern the
+ *    global model learnt) passes the test within a few seasons.
  * 3. Combination of the remaining models: weight ∝ (recent error)^−power, where the recent
  *    error is a short-memory average of |error| over every matured forecast (all horizons) of
  *    that model for that series, each |error| winsorised at a multiple of that average (a
@@ -131,8 +129,7 @@ export function recordWorseTest(rec: Float64Array, k: number, i: number, j: numb
  * with `df` degrees of freedom (Cornish-Fisher expansion; within 2% of the exact quantile for
  * df ≥ 3, and far above z below that either way). The records' t statistics rest on a few
  * effective samples after a reset or on a short series (each step's forecasts count about as
- * one): compared with z itself, 2 effective samples passed for significant evidence, and a
- * model whose errors happened to run a little ahead for a few steps took over the ensemble.
+ * one), and compared with z itself a lucky run of a few steps passed for evidence (decision 0011).
  */
 export function tCritical(z: number, df: number): number {
   if (!(df > 0)) return Infinity;
