@@ -10,7 +10,7 @@
 import { createWriteStream, promises as fs } from 'node:fs';
 import { once } from 'node:events';
 import { parse } from 'csv-parse/sync';
-import { InputError } from '../lib/errors.js';
+import { InputError, UsageError } from '../lib/errors.js';
 import { initBackend, type BackendPref } from '../models/backend.js';
 import { rollingOriginEval, type EvalSummary, type EvalSeries } from '../models/evaluate.js';
 import { median } from '../models/util.js';
@@ -151,9 +151,9 @@ const num = (v: number): string => (Number.isFinite(v) ? String(Math.round(v * 1
 
 /** Runs the evaluation; writes the predictions CSV; returns the summary. */
 export async function runForecastEval(opts: ForecastEvalOptions): Promise<ForecastEvalSummary> {
-  if (!(Number.isInteger(opts.horizon) && opts.horizon >= 1)) throw new ForecastInputError('horizon must be a positive integer');
+  if (!(Number.isInteger(opts.horizon) && opts.horizon >= 1)) throw new UsageError('horizon must be a positive integer');
   if (opts.season !== undefined && !(Number.isInteger(opts.season) && opts.season >= 1))
-    throw new ForecastInputError('season must be a positive integer');
+    throw new UsageError('season must be a positive integer');
   let text: string;
   try {
     text = await fs.readFile(opts.input, 'utf8');
