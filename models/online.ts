@@ -5,12 +5,10 @@
  * the new observations and refit or train within its budget, and forecasts every active series,
  * combining the models per series by their recent error.
  *
- * The ensemble: models clearly beaten on a long validation record of matured forecasts are set
- * aside; the anchor (Holt-Winters by default) is kept, and another model joins it only once
- * significantly better than it on that record; the models left are combined by their recent
- * error (see ensemble.ts for the stages). Intervals come from the pooled normalised-conformal
- * calibrator (see ensemble.ts), on a local scale that is at least the series' recent seasonal
- * change (see `localScale`).
+ * The step's parts live beside it: scoring of matured forecasts (scoring.ts), the ensemble's
+ * combination per series (combination.ts, with the stages in ensemble.ts), the pooled
+ * conformal intervals (calibrator.ts), the per-series state (series.ts) and its checkpoint
+ * records (seriesSnapshot.ts, checkpoint.ts).
  */
 import type { Forecast } from '../schemas/types.js';
 import { StateError } from '../lib/errors.js';
@@ -29,8 +27,6 @@ import { detectSeason } from './season.js';
 import { restoreSeries, snapshotSeries } from './seriesSnapshot.js';
 import { type SeriesState, lastObserved, newSeriesState } from './series.js';
 import { rng } from './util.js';
-
-export type { ForecastDetail, ModelForecast } from './combination.js';
 
 export class OnlineForecaster {
   readonly opts: ResolvedOptions;
