@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName, type BackendPref } from '../models/backend.js';
 import { rollingOriginEval, type EvalSummary, type MetricSet } from '../models/evaluate.js';
 import { OnlineForecaster } from '../models/online.js';
+import { HW_FIT_BUDGET } from '../models/options.js';
 import { rng } from '../models/util.js';
 import { generateSuite } from './forecastSuite.js';
 import { loadCo2, loadUnemployment } from './forecastData.js';
@@ -118,7 +119,7 @@ export async function speedRun(
     horizon: H,
     season: m,
     backend,
-    hwFitBudgetMs: Infinity,
+    hwFitBudget: Infinity,
     historyLength: 256,
     nonNegative: true,
   });
@@ -134,7 +135,7 @@ export async function speedRun(
   t0 = performance.now();
   await f.step((P - 1) * stepMs);
   const cold = (performance.now() - t0) / 1000;
-  f.opts.hwFitBudgetMs = 2000;
+  f.opts.hwFitBudget = HW_FIT_BUDGET;
   t0 = performance.now();
   for (let i = 0; i < n; i++) f.observe(ids[i]!, P * stepMs, val(i, P));
   const observeSeconds = (performance.now() - t0) / 1000;
@@ -147,8 +148,8 @@ export async function speedRun(
     backend,
     series: n,
     updateSeconds,
-    trainSeconds: (tm.train ?? 0) / 1000,
-    forecastSeconds: ((tm.globalForecast ?? 0) + (tm.combine ?? 0)) / 1000,
+    trainSeconds: (tm['update.global'] ?? 0) / 1000,
+    forecastSeconds: ((tm['forecast.global'] ?? 0) + (tm.combine ?? 0)) / 1000,
     coldStepSeconds: cold,
     observeSeconds,
     trainRows: tm.trainRows ?? 0,

@@ -7,6 +7,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { parse } from 'csv-parse/sync';
 import type { EvalSeries } from '../models/evaluate.js';
 
 const require = createRequire(import.meta.url);
@@ -26,11 +27,7 @@ export interface RealDataset {
 /** Monthly Mauna Loa CO2 (ppm), one series on a calendar-month grid (missing months are gaps). */
 export async function loadCo2(): Promise<RealDataset> {
   const text = await fs.readFile(path.join(dataDir(), 'co2-concentration.csv'), 'utf8');
-  const rows = text
-    .trim()
-    .split(/\r?\n/)
-    .slice(1)
-    .map((l) => l.split(','));
+  const rows = parse(text, { from_line: 2, skip_empty_lines: true, trim: true }) as string[][];
   const idx = (d: string): number => {
     const [y, m] = d.split('-').map(Number);
     return y! * 12 + (m! - 1);

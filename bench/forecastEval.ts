@@ -1,13 +1,16 @@
 /**
  * `shardcast forecast-eval`: rolling-origin evaluation of the forecaster on a CSV
  * `ts,series,value` (header optional, columns found by name when present; any number of
- * series; irregular timestamps). Timestamps are aligned to the median step between
+ * series; irregular timestamps; a row with a bad timestamp or value is an error naming its
+ * line). Timestamps are aligned to the median step between
  * consecutive observations (calendar months when the data are monthly); several values
  * landing in one step are averaged; missing steps are gaps. Writes every prediction as
  * `ts,series,horizon,actual,predicted,lower,upper,model` and returns a JSON summary.
  */
 import { createWriteStream, promises as fs } from 'node:fs';
 import { once } from 'node:events';
+import { parse } from 'csv-parse/sync';
+import { InputError, UsageError } from '../lib/errors.js';
 import { initBackend, type BackendPref } from '../models/backend.js';
 import { rollingOriginEval, type EvalSummary, type EvalSeries } from '../models/evaluate.js';
 import { median } from '../models/util.js';
@@ -27,16 +30,13 @@ export interface ForecastEvalSummary extends EvalSummary {
   input: string;
   out: string;
   rowsRead: number;
-  rowsSkipped: number;
   stepMs: number;
   calendarMonthly: boolean;
   predictionsWritten: number;
 }
 
-/** Thrown for unusable input (the CLI maps it to exit code 2). */
-export class ForecastInputError extends Error {
-  override name = 'ForecastInputError';
-}
+/** Unusable input (exit code 2). */
+export class ForecastInputError extends InputError {}
 
 export interface AlignedData {
   series: EvalSeries[];
@@ -45,42 +45,33 @@ export interface AlignedData {
   calendarMonthly: boolean;
   tsIsNumeric: boolean;
   rowsRead: number;
-  rowsSkipped: number;
   /** Timestamp (ms or numeric unit) of aligned step index i. */
   tsOf: (i: number) => number;
 }
 
-function splitCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let q = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (q) {
-      if (c === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (c === '"') q = false;
-      else cur += c;
-    } else if (c === '"') q = true;
-    else if (c === ',') {
-      out.push(cur);
-      cur = '';
-    } else cur += c;
-  }
-  out.push(cur);
-  return out.map((s) => s.trim());
-}
+/** CSV options shared by the readers: rows may be ragged (checked per row), blank lines skipped. */
+const CSV_OPTIONS = {
+  relax_column_count: true,
+  skip_empty_lines: true,
+  skip_records_with_empty_values: true,
+  trim: true,
+  info: true,
+} as const;
 
-/** Parses and aligns `ts,series,value` CSV text. */
+/** Parses and aligns `ts,series,value` CSV text; a malformed or unusable row is an error naming its line. */
 export function parseSeriesCsv(text: string): AlignedData {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (!lines.length) throw new ForecastInputError('input CSV is empty');
+  let rows: { record: string[]; info: { lines: number } }[];
+  try {
+    rows = parse(text, CSV_OPTIONS) as unknown as typeof rows;
+  } catch (err) {
+    throw new ForecastInputError(`input CSV: ${(err as Error).message}`);
+  }
+  if (!rows.length) throw new ForecastInputError('input CSV is empty');
   let iTs = 0,
     iSeries = 1,
     iValue = 2;
   let start = 0;
-  const head = splitCsvLine(lines[0]!).map((h) => h.toLowerCase());
+  const head = rows[0]!.record.map((h) => h.toLowerCase());
   if (head.includes('ts') || head.includes('value') || head.includes('series')) {
     iTs = head.indexOf('ts');
     iSeries = head.indexOf('series');
@@ -89,22 +80,21 @@ export function parseSeriesCsv(text: string): AlignedData {
     start = 1;
   }
   const raw: { ts: number; series: string; value: number }[] = [];
-  let skipped = 0;
   let numeric = true;
-  for (let i = start; i < lines.length; i++) {
-    const f = splitCsvLine(lines[i]!);
+  for (const { record: f, info } of rows.slice(start)) {
+    const at = `input CSV line ${info.lines}`;
     const tsText = f[iTs] ?? '';
     let ts = Number(tsText);
     if (tsText === '' || !Number.isFinite(ts)) {
       ts = Date.parse(tsText);
       numeric = false;
     }
+    if (!Number.isFinite(ts)) throw new ForecastInputError(`${at}: timestamp '${tsText}' is neither a number nor a date`);
     const vText = f[iValue] ?? '';
+    // An empty value or NaN is a gap.
     const value = vText === '' || /^nan$/i.test(vText) ? NaN : Number(vText);
-    if (!Number.isFinite(ts) || (vText !== '' && !/^nan$/i.test(vText) && !Number.isFinite(value))) {
-      skipped++;
-      continue;
-    }
+    if (vText !== '' && !/^nan$/i.test(vText) && !Number.isFinite(value))
+      throw new ForecastInputError(`${at}: value '${vText}' is not a number`);
     raw.push({ ts, series: iSeries >= 0 ? f[iSeries] || 'series' : 'series', value });
   }
   if (!raw.length) throw new ForecastInputError('input CSV has no parsable rows');
@@ -153,7 +143,7 @@ export function parseSeriesCsv(text: string): AlignedData {
     }
     series.push({ id, values: Float64Array.from(sum, (s, i) => (cnt[i] ? s / cnt[i]! : NaN)) });
   }
-  return { series, t0, stepMs, calendarMonthly: monthly, tsIsNumeric: numeric, rowsRead: raw.length, rowsSkipped: skipped, tsOf };
+  return { series, t0, stepMs, calendarMonthly: monthly, tsIsNumeric: numeric, rowsRead: raw.length, tsOf };
 }
 
 const csvField = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
@@ -161,9 +151,9 @@ const num = (v: number): string => (Number.isFinite(v) ? String(Math.round(v * 1
 
 /** Runs the evaluation; writes the predictions CSV; returns the summary. */
 export async function runForecastEval(opts: ForecastEvalOptions): Promise<ForecastEvalSummary> {
-  if (!(Number.isInteger(opts.horizon) && opts.horizon >= 1)) throw new ForecastInputError('horizon must be a positive integer');
+  if (!(Number.isInteger(opts.horizon) && opts.horizon >= 1)) throw new UsageError('horizon must be a positive integer');
   if (opts.season !== undefined && !(Number.isInteger(opts.season) && opts.season >= 1))
-    throw new ForecastInputError('season must be a positive integer');
+    throw new UsageError('season must be a positive integer');
   let text: string;
   try {
     text = await fs.readFile(opts.input, 'utf8');
@@ -202,7 +192,6 @@ export async function runForecastEval(opts: ForecastEvalOptions): Promise<Foreca
     input: opts.input,
     out: opts.out,
     rowsRead: data.rowsRead,
-    rowsSkipped: data.rowsSkipped,
     stepMs: data.stepMs,
     calendarMonthly: data.calendarMonthly,
     predictionsWritten: written,

@@ -4,46 +4,58 @@
  * updated with every observation, O(1) per step, so the forecast pipeline can keep one per
  * series for 100k series).
  *
- * Why Holt-Winters is hand-written: the npm candidates were reviewed (`zodiac-ts`,
- * `timeseries-analysis`, `nostradamus`, `holtwinters`): all are unmaintained, batch-only
- * (no incremental state update, so every forecast would refit over the whole history), have
- * no damped trend, no gap handling and no typings; `arima` is maintained but does ARIMA, not
- * exponential smoothing. The recursions are textbook (Hyndman & Athanasopoulos, FPP3 §8.3,
- * error-correction form), fit in ~60 lines and are pinned by hand-computed tests.
+ * Holt-Winters is hand-written: no maintained npm package updates its state online, damps the
+ * trend or handles gaps (decision 0012). The recursions are textbook (Hyndman &
+ * Athanasopoulos, FPP3 §8.3, error-correction form) and pinned by hand-computed tests.
  */
 import type { ForecastRequest, Forecaster, SeriesForecast } from './forecaster.js';
 import { finiteMean, imputeInPlace, normalQuantile, seasonalScale } from './util.js';
 
 /* ------------------------------------------------------------------ seasonal naive */
 
+/** Seasons a seasonal-naive forecast looks back over gaps before it repeats the last value. */
+const SEASONS_BACK = 8;
+
 /**
- * Seasonal naive forecast: the value one season before the target; a gap looks a further
- * season back, and without a usable seasonal value the last observation is repeated.
+ * Seasonal naive forecast from `valueAt(t)` (NaN = unknown) for steps `first..end`: the value
+ * one season before the target; a gap looks a further season back (up to 8 seasons), and
+ * without a usable seasonal value the last observation is repeated. Undefined when there is
+ * no finite value at all. The online forecaster reads its history through this, the batch
+ * forecaster an array.
  */
-export function seasonalNaiveForecast(history: ArrayLike<number>, horizon: number, season: number): number[] {
-  const n = history.length;
+export function seasonalNaiveAt(
+  valueAt: (t: number) => number,
+  first: number,
+  end: number,
+  horizon: number,
+  season: number,
+): number[] | undefined {
   const m = Math.max(1, Math.floor(season));
   let last = NaN;
-  for (let i = n - 1; i >= 0; i--)
-    if (Number.isFinite(history[i]!)) {
-      last = history[i]!;
+  for (let t = end; t >= first; t--) {
+    const v = valueAt(t);
+    if (Number.isFinite(v)) {
+      last = v;
       break;
     }
+  }
+  if (!Number.isFinite(last)) return undefined;
   const out: number[] = [];
   for (let h = 1; h <= horizon; h++) {
     let v = NaN;
-    if (m > 1) {
-      // Target index n-1+h; the same phase in the last observed season(s).
-      for (let i = n - 1 + h - m * Math.ceil(h / m); i >= 0 && i >= n - 1 + h - m * 8; i -= m) {
-        if (i < n && Number.isFinite(history[i]!)) {
-          v = history[i]!;
-          break;
-        }
-      }
-    }
+    // Target step end+h; the same phase in the last observed season(s).
+    if (m > 1)
+      for (let t = end + h - m * Math.ceil(h / m), k = 0; k < SEASONS_BACK && t >= first && !Number.isFinite(v); t -= m, k++)
+        v = valueAt(t);
     out.push(Number.isFinite(v) ? v : last);
   }
   return out;
+}
+
+/** Seasonal naive over an array (oldest first, NaN = gap); all NaN when it holds no value. */
+export function seasonalNaiveForecast(history: ArrayLike<number>, horizon: number, season: number): number[] {
+  const n = history.length;
+  return seasonalNaiveAt((i) => history[i]!, 0, n - 1, horizon, season) ?? new Array<number>(horizon).fill(NaN);
 }
 
 /* ------------------------------------------------------------------ Holt-Winters */
@@ -257,18 +269,21 @@ export interface HWFitOptions {
 
 /**
  * Fits α, β, γ, φ per series by coordinate descent over a grid, minimising the one-step SSE
- * (bursts clipped). ~2 × 25 runs over the series: cheap enough to refit on a schedule.
+ * (bursts clipped). About 50 runs over the series: cheap enough to refit on a schedule.
+ * `work` counts the observations run through the recursions, a machine-independent measure of
+ * the fit's cost (the online forecaster budgets its refits in it).
  */
 export function fitHoltWinters(
   y: ArrayLike<number>,
   season: number,
   opts: HWFitOptions = {},
-): { params: HWParams; state: HoltWintersState; sse: number } {
+): { params: HWParams; state: HoltWintersState; sse: number; work: number } {
   const m = Math.max(1, Math.floor(season));
   const maxLen = opts.maxLength ?? Math.max(200, 10 * m);
   const arr = y.length > maxLen ? (Array.prototype.slice.call(y, y.length - maxLen) as number[]) : y;
   let best: HWParams = { ...DEFAULT_HW_PARAMS, phi: opts.damped === false ? 1 : DEFAULT_HW_PARAMS.phi };
   let bestSse = runHoltWinters(arr, m, best).sse;
+  let runs = 1;
   const keys: (keyof HWParams)[] = opts.damped === false ? ['alpha', 'gamma', 'beta'] : ['alpha', 'gamma', 'beta', 'phi'];
   for (let pass = 0; pass < (opts.passes ?? 2); pass++) {
     let improved = false;
@@ -278,6 +293,7 @@ export function fitHoltWinters(
         if (v === best[key]) continue;
         const p = { ...best, [key]: v };
         const r = runHoltWinters(arr, m, p);
+        runs++;
         if (r.sse < bestSse - 1e-12) {
           best = p;
           bestSse = r.sse;
@@ -290,7 +306,7 @@ export function fitHoltWinters(
   // The final state comes from the same trailing window: re-running older history with
   // parameters fitted on recent data could leave it lagging behind a recent shift.
   const { state, sse } = runHoltWinters(arr, m, best);
-  return { params: best, state, sse };
+  return { params: best, state, sse, work: (runs + 1) * arr.length };
 }
 
 /** Gaussian h-step half-widths for additive Holt-Winters (FPP3 table 8.8, class 1). */

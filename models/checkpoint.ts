@@ -9,21 +9,21 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { logger } from '../lib/log.js';
-import type { CalibratorSnapshot, ConformalCalibrator } from './ensemble.js';
+import { InputError } from '../lib/errors.js';
+import type { CalibratorSnapshot, ConformalCalibrator } from './calibrator.js';
 import type { GlobalModel, GlobalWeights } from './global.js';
-import type { HoltWintersState } from './baselines.js';
+import type { HWSnapshot } from './baselines.js';
 
 export const CHECKPOINT_FORMAT = 'shardcast-forecaster';
 export const CHECKPOINT_VERSION = 1;
 
-/** One series' state as a checkpoint holds it. */
-export interface SeriesSnapshot {
+/** One series' state as a checkpoint holds it: the forecaster's part, and the models' fields. */
+export type SeriesSnapshot = SeriesCoreSnapshot & ModelFields;
+
+/** The forecaster's part of a series' checkpoint record. */
+export interface SeriesCoreSnapshot {
   id: string;
   season: number;
-  hw: ReturnType<HoltWintersState['toJSON']> | null;
-  hwStep: number;
-  hwFitAt: number;
-  hwFitObs?: number;
   sawNegative: boolean;
   err: number[];
   cnt: number[];
@@ -39,6 +39,20 @@ export interface SeriesSnapshot {
   scaleFast?: number | null;
   accounted: number;
   hist: { lastStep: number; firstStep: number; lastObservedStep: number; observed: number; values: Float32Array } | null;
+}
+
+/** The models' fields in a series' checkpoint record. */
+export interface ModelFields {
+  /**
+   * Holt-Winters' fields, written and read by its model (plugins/holtWinters.ts); at the top
+   * level, where checkpoints have always had them. Other models add fields of their own.
+   */
+  hw?: HWSnapshot | null;
+  hwStep?: number;
+  /** -Infinity (null in the file): never fitted. */
+  hwFitAt?: number | null;
+  hwFitObs?: number;
+  [modelField: string]: unknown;
 }
 
 /** What a checkpoint reads from and restores into: the online forecaster, seen structurally so this module does not import it. */
@@ -61,7 +75,7 @@ export interface CheckpointResult {
 const f32ToB64 = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 function b64ToF32(s: string): Float32Array {
   const b = Buffer.from(s, 'base64');
-  if (b.byteLength % 4) throw new Error('base64 float array has a ragged length');
+  if (b.byteLength % 4) throw new InputError('base64 float array has a ragged length');
   const out = new Float32Array(b.byteLength / 4);
   new Uint8Array(out.buffer).set(b);
   return out;
@@ -86,7 +100,6 @@ export async function serializeForecaster(f: Checkpointable, opts: { includeHist
     ...s,
     err: s.err.map((x) => (Number.isFinite(x) ? x : null)),
     scale: Number.isFinite(s.scale) ? s.scale : null,
-    hwFitAt: Number.isFinite(s.hwFitAt) ? s.hwFitAt : null,
     hist: s.hist
       ? {
           ...s.hist,
@@ -120,30 +133,33 @@ export async function saveCheckpoint(f: Checkpointable, file: string, opts: { in
 export function restoreForecaster(f: Checkpointable, text: string): CheckpointResult {
   try {
     const outer = JSON.parse(text) as { format?: string; version?: number; sha256?: string; payload?: string };
-    if (outer.format !== CHECKPOINT_FORMAT) throw new Error(`not a forecaster checkpoint (format ${String(outer.format)})`);
+    if (outer.format !== CHECKPOINT_FORMAT) throw new InputError(`not a forecaster checkpoint (format ${String(outer.format)})`);
     if (outer.version !== CHECKPOINT_VERSION)
-      throw new Error(`checkpoint version ${String(outer.version)}, expected ${CHECKPOINT_VERSION}`);
-    if (typeof outer.payload !== 'string') throw new Error('checkpoint has no payload');
+      throw new InputError(`checkpoint version ${String(outer.version)}, expected ${CHECKPOINT_VERSION}`);
+    if (typeof outer.payload !== 'string') throw new InputError('checkpoint has no payload');
     const sum = createHash('sha256').update(outer.payload).digest('hex');
-    if (sum !== outer.sha256) throw new Error('checksum mismatch (file corrupt or edited)');
+    if (sum !== outer.sha256) throw new InputError('checksum mismatch (file corrupt or edited)');
     const p = JSON.parse(outer.payload) as {
       config: Record<string, unknown>;
       globalSteps: number;
       weights: { names: string[]; shapes: number[][]; data: string[] } | null;
       calibrator: CalibratorSnapshot;
-      series: (Omit<SeriesSnapshot, 'hist' | 'err' | 'scale' | 'hwFitAt'> & {
-        err: (number | null)[];
-        scale: number | null;
-        hwFitAt: number | null;
-        hist:
-          | (Omit<NonNullable<SeriesSnapshot['hist']>, 'values' | 'lastObservedStep'> & { values: string; lastObservedStep: number | null })
-          | null;
-      })[];
+      series: (Omit<SeriesCoreSnapshot, 'hist' | 'err' | 'scale'> &
+        ModelFields & {
+          err: (number | null)[];
+          scale: number | null;
+          hist:
+            | (Omit<NonNullable<SeriesSnapshot['hist']>, 'values' | 'lastObservedStep'> & {
+                values: string;
+                lastObservedStep: number | null;
+              })
+            | null;
+        })[];
     };
     const want = fingerprint(f);
     for (const [k, v] of Object.entries(want)) {
       if (p.config?.[k] !== v)
-        throw new Error(`checkpoint ${k}=${JSON.stringify(p.config?.[k])} does not match this forecaster's ${JSON.stringify(v)}`);
+        throw new InputError(`checkpoint ${k}=${JSON.stringify(p.config?.[k])} does not match this forecaster's ${JSON.stringify(v)}`);
     }
     // Decode and validate everything first, then apply.
     const weights: GlobalWeights | null = p.weights
@@ -153,13 +169,12 @@ export function restoreForecaster(f: Checkpointable, text: string): CheckpointRe
       ...s,
       err: s.err.map((x) => (x === null ? NaN : x)),
       scale: s.scale ?? NaN,
-      hwFitAt: s.hwFitAt ?? -Infinity,
       hist: s.hist ? { ...s.hist, lastObservedStep: s.hist.lastObservedStep ?? -Infinity, values: b64ToF32(s.hist.values) } : null,
     }));
-    if (f.global && !weights) throw new Error('checkpoint has no global-model weights');
+    if (f.global && !weights) throw new InputError('checkpoint has no global-model weights');
     const c = p.calibrator;
     if (!c || c.models !== f.calibrator.models || c.horizon !== f.calibrator.horizon || !Array.isArray(c.scores))
-      throw new Error('checkpoint calibrator does not match');
+      throw new InputError('checkpoint calibrator does not match');
     // Dry runs against fresh objects would need a second model; instead apply in an order
     // where each step validates before mutating: weights (validated inside), calibrator, series.
     if (f.global && weights) {

@@ -1,5 +1,5 @@
 /**
- * Ensemble weighting and interval calibration.
+ * Ensemble weighting: which models a series' forecast combines, and with what weights.
  *
  * Weights, per series, in three stages:
  *
@@ -20,12 +20,10 @@
  *    the long or the short record (with hysteresis). Only a model that passes this test joins
  *    the combination; the anchor stays in unless stage 1 set it aside, which for the anchor
  *    takes the same evidence, and the exclusion ratio of stage 3 does not apply to it.
- *    Without it, the combination stage weighed the models by recent errors that on short or
- *    noisy series are mostly noise: the ensemble switched to seasonal naive after a few
- *    lucky errors and lost to Holt-Winters on series where Holt-Winters was the best model
- *    all along (7 of the 14 BLS unemployment series, by up to 7.5%). A real advantage, a
- *    level shift Holt-Winters lags, or a global model that learnt a weekly pattern, passes
- *    the test within a few seasons.
+ *    Without it the weights followed recent errors that on short or noisy series are mostly
+ *    noise, and the ensemble lost to Holt-Winters where Holt-Winters was best all along
+ *    (decision 0011). A real advantage (a level shift Holt-Winters lags, a weekly pattern the
+ *    global model learnt) passes the test within a few seasons.
  * 3. Combination of the remaining models: weight ∝ (recent error)^−power, where the recent
  *    error is a short-memory average of |error| over every matured forecast (all horizons) of
  *    that model for that series, each |error| winsorised at a multiple of that average (a
@@ -34,12 +32,7 @@
  *    matured forecasts gets no weight (cold start: the baselines carry the series until the
  *    global model has a track record).
  *
- * Intervals: normalised split-conformal. For each model and horizon the calibrator pools the
- * scores |error| / localScale over all series (localScale = that series' recent error of that
- * model at issue time, at least its recent seasonal change: see `localScale` in online.ts), and
- * the half-width is quantile_{level}(scores) × localScale. An
- * adaptive-conformal correction (Gibbs & Candès 2021) nudges the quantile level by the
- * observed miss rate so coverage tracks the nominal level when the data drift.
+ * Intervals: see calibrator.ts.
  */
 
 /* ------------------------------------------------------------------ validation record */
@@ -136,8 +129,7 @@ export function recordWorseTest(rec: Float64Array, k: number, i: number, j: numb
  * with `df` degrees of freedom (Cornish-Fisher expansion; within 2% of the exact quantile for
  * df ≥ 3, and far above z below that either way). The records' t statistics rest on a few
  * effective samples after a reset or on a short series (each step's forecasts count about as
- * one): compared with z itself, 2 effective samples passed for significant evidence, and a
- * model whose errors happened to run a little ahead for a few steps took over the ensemble.
+ * one), and compared with z itself a lucky run of a few steps passed for evidence (decision 0011).
  */
 export function tCritical(z: number, df: number): number {
   if (!(df > 0)) return Infinity;
@@ -337,130 +329,4 @@ export function ensembleName(names: readonly string[], weights: ArrayLike<number
     if (best < 0 || weights[i]! > weights[best]!) best = i;
   }
   return used <= 1 ? names[best]! : `ensemble(${names[best]})`;
-}
-
-export interface CalibratorSnapshot {
-  models: number;
-  horizon: number;
-  level: number;
-  capacity: number;
-  scores: number[][];
-  alphaEff: number[];
-}
-
-/** Largest normalised score a calibrator keeps (see `add`). */
-const MAX_SCORE = 25;
-/** Scores a (model, horizon) needs before its factor replaces the fallback. */
-const MIN_SCORES = 30;
-
-/** Pooled normalised-conformal calibrator, one score ring per (model, horizon). */
-export class ConformalCalibrator {
-  private readonly rings: Float32Array[];
-  private readonly fill: Int32Array;
-  private readonly pos: Int32Array;
-  /** Adaptive miscoverage target per (model, horizon). */
-  readonly alphaEff: Float64Array;
-  private readonly factors: Float64Array;
-  private readonly misses: Float64Array;
-  private readonly seen: Float64Array;
-  private dirty = true;
-
-  constructor(
-    readonly models: number,
-    readonly horizon: number,
-    readonly level = 0.9,
-    readonly capacity = 2048,
-    /** Adaptive-conformal step size (0 disables). */
-    readonly gamma = 0.02,
-    /** Factor used before any score exists (≈ z for a Gaussian scale estimate). */
-    readonly fallback = 2.0,
-  ) {
-    const k = models * horizon;
-    this.rings = Array.from({ length: k }, () => new Float32Array(capacity));
-    this.fill = new Int32Array(k);
-    this.pos = new Int32Array(k);
-    this.alphaEff = new Float64Array(k).fill(1 - level);
-    this.factors = new Float64Array(k).fill(fallback);
-    this.misses = new Float64Array(k);
-    this.seen = new Float64Array(k);
-  }
-
-  /** Records one matured forecast's normalised score |err|/scale for (model, h in 1..H). */
-  add(model: number, h: number, score: number): void {
-    if (!Number.isFinite(score)) return;
-    // An error many times a series' own scale is a regime change (a series that was flat, then
-    // started), not a calibration fact: pooled, a few of them would widen every series' interval
-    // by orders of magnitude. Capped, they still count as misses of any reasonable factor.
-    score = Math.min(score, MAX_SCORE);
-    const i = model * this.horizon + (h - 1);
-    const ring = this.rings[i]!;
-    ring[this.pos[i]!] = score;
-    this.pos[i] = (this.pos[i]! + 1) % this.capacity;
-    if (this.fill[i]! < this.capacity) this.fill[i]!++;
-    this.seen[i]!++;
-    if (score > this.factors[i]!) this.misses[i]!++;
-    this.dirty = true;
-  }
-
-  /** Recomputes the factors (call once per step, after the adds). */
-  update(): void {
-    if (!this.dirty) return;
-    const target = 1 - this.level;
-    for (let i = 0; i < this.rings.length; i++) {
-      const n = this.fill[i]!;
-      if (this.gamma > 0 && this.seen[i]! > 0) {
-        const missRate = this.misses[i]! / this.seen[i]!;
-        this.alphaEff[i] = Math.min(Math.max(this.alphaEff[i]! + this.gamma * (target - missRate), target / 4), Math.min(0.5, target * 3));
-        this.misses[i] = 0;
-        this.seen[i] = 0;
-      }
-      if (n < MIN_SCORES) continue;
-      const a = Array.from(this.rings[i]!.subarray(0, n)).sort((x, y) => x - y);
-      // Finite-sample conformal rank.
-      const q = Math.min(1, (1 - this.alphaEff[i]!) * (1 + 1 / n));
-      const pos = q * (n - 1);
-      const lo = Math.floor(pos);
-      const hi = Math.min(lo + 1, n - 1);
-      this.factors[i] = a[lo]! + (a[hi]! - a[lo]!) * (pos - lo);
-    }
-    this.dirty = false;
-  }
-
-  /** Half-width factor for (model, h): half-width = factor × local scale. */
-  factor(model: number, h: number): number {
-    return this.factors[model * this.horizon + (h - 1)]!;
-  }
-
-  /** Scores recorded so far for (model, h), up to capacity. */
-  count(model: number, h: number): number {
-    return this.fill[model * this.horizon + (h - 1)]!;
-  }
-
-  toJSON(): CalibratorSnapshot {
-    return {
-      models: this.models,
-      horizon: this.horizon,
-      level: this.level,
-      capacity: this.capacity,
-      scores: this.rings.map((r, i) => Array.from(r.subarray(0, this.fill[i]!))),
-      alphaEff: Array.from(this.alphaEff),
-    };
-  }
-
-  /** Restores a snapshot; throws when its shape does not match. */
-  restore(s: CalibratorSnapshot): void {
-    if (s.models !== this.models || s.horizon !== this.horizon || s.scores.length !== this.rings.length) {
-      throw new Error(`calibrator: snapshot is ${s.models}×${s.horizon}, expected ${this.models}×${this.horizon}`);
-    }
-    s.scores.forEach((arr, i) => {
-      const take = arr.slice(-this.capacity);
-      this.rings[i]!.set(take);
-      this.fill[i] = take.length;
-      this.pos[i] = take.length % this.capacity;
-      const a = s.alphaEff[i];
-      if (typeof a === 'number' && Number.isFinite(a)) this.alphaEff[i] = a;
-    });
-    this.dirty = true;
-    this.update();
-  }
 }

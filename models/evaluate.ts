@@ -8,13 +8,16 @@
  * metrics start) but are not measured; at the warm-up point the global model gets a warm fit
  * on the history so far, and from then on every step is a measured origin whose forecasts are
  * compared with the actual values once known. Nothing after an origin is seen before its
- * forecasts are made.
+ * forecasts are made: without a configured season, seasons are detected from the steps before
+ * the first measured origin only.
  *
  * MASE scales each series' absolute errors by the in-sample seasonal-naive MAE over the
  * warm-up part (Hyndman & Koehler 2006); sMAPE is 200·|a−p|/(|a|+|p|) in percent (0 when both
  * are 0); coverage is the share of actuals inside [lower, upper].
  */
-import { MODEL_NAMES, OnlineForecaster, type OnlineForecasterOptions } from './online.js';
+import { OnlineForecaster } from './online.js';
+import type { OnlineForecasterOptions } from './options.js';
+import { MODEL_NAMES } from './registry.js';
 import { detectSeason, detectSeasonPooled } from './season.js';
 import { seasonalScale } from './util.js';
 
@@ -152,18 +155,20 @@ export async function rollingOriginEval(series: EvalSeries[], opts: RollingEvalO
   const H = opts.horizon;
   const T = Math.max(0, ...series.map((s) => s.values.length));
   const seasons: Record<string, number> = {};
-  const prelim = Math.max(Math.floor(T / 2), 2 * H);
-  const head = series.map((s) => Array.prototype.slice.call(s.values, 0, prelim) as number[]);
+  // Seasons are detected only from steps before the first measured origin (at most a third of
+  // the data), so a measured forecast never depends on data after its origin.
+  const prefix = Math.min(Math.max(Math.floor(T / 3), 2 * H), Math.max(T - H - 1, 1), opts.warmup ?? Infinity);
+  const head = series.map((s) => Array.prototype.slice.call(s.values, 0, prefix) as number[]);
   // One pooled season for the step, then each series picks it, a multiple of it, or none.
   const pooled = opts.season ?? detectSeasonPooled(head);
-  const maxLag = Math.floor(prelim / 3);
+  const maxLag = Math.floor(prefix / 3);
   const cands = pooled > 1 ? Array.from({ length: Math.max(1, Math.floor(maxLag / pooled)) }, (_, k) => pooled * (k + 1)) : [];
   series.forEach((s, i) => {
     seasons[s.id] = opts.season ?? (cands.length ? detectSeason(head[i]!, { candidates: cands, maxLag: Math.max(maxLag, pooled) }) : 1);
   });
   const seasonList = Object.values(seasons);
   const hint = opts.season ?? Math.max(1, ...seasonList);
-  const warmup = opts.warmup ?? Math.min(Math.max(2 * hint + H, Math.floor(T / 3)), Math.max(T - H - 1, 1));
+  const warmup = opts.warmup ?? Math.max(prefix, Math.min(Math.max(2 * hint + H, Math.floor(T / 3)), Math.max(T - H - 1, 1)));
   const candidates = opts.season ? undefined : [...new Set(seasonList.filter((m) => m > 1))];
   const f = new OnlineForecaster({
     stepMs: 1,

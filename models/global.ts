@@ -18,6 +18,7 @@
  * The skip layer starts as seasonal naive, so an untrained model is already a sane baseline.
  */
 import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../lib/errors.js';
 import type { ForecastRequest, Forecaster, SeriesForecast } from './forecaster.js';
 import { imputeInPlace } from './util.js';
 
@@ -340,16 +341,16 @@ export class GlobalModel implements Forecaster {
 
   /** Loads weights; throws when names or shapes do not match this model's. */
   setWeights(w: GlobalWeights): void {
-    if (w.names.length !== this.vars.length) throw new Error(`weights: expected ${this.vars.length} tensors, got ${w.names.length}`);
+    if (w.names.length !== this.vars.length) throw new InputError(`weights: expected ${this.vars.length} tensors, got ${w.names.length}`);
     this.vars.forEach((v, i) => {
       const shape = w.shapes[i] ?? [];
       if (w.names[i] !== this.names[i] || shape.join('x') !== v.shape.join('x')) {
-        throw new Error(`weights: tensor ${i} is ${w.names[i]} ${shape.join('x')}, expected ${this.names[i]} ${v.shape.join('x')}`);
+        throw new InputError(`weights: tensor ${i} is ${w.names[i]} ${shape.join('x')}, expected ${this.names[i]} ${v.shape.join('x')}`);
       }
       const d = w.data[i]!;
-      if (d.length !== v.size) throw new Error(`weights: tensor ${this.names[i]} has ${d.length} values, expected ${v.size}`);
+      if (d.length !== v.size) throw new InputError(`weights: tensor ${this.names[i]} has ${d.length} values, expected ${v.size}`);
       for (let k = 0; k < d.length; k++)
-        if (!Number.isFinite(d[k]!)) throw new Error(`weights: tensor ${this.names[i]} has a non-finite value`);
+        if (!Number.isFinite(d[k]!)) throw new InputError(`weights: tensor ${this.names[i]} has a non-finite value`);
     });
     this.vars.forEach((v, i) => {
       const t = tf.tensor(w.data[i]!, v.shape);

@@ -1,14 +1,15 @@
 /**
- * `shardcast run forecast`: shardcast.workload.aggregates → per-series history → online
- * forecaster (global tfjs model + baselines + ensemble) → shardcast.forecasts.
- * A forecast round runs whenever a newer window than the last forecast one has been observed:
- * windows arrive in event-time order per series, so the previous window is then complete.
+ * `shardcast run forecast`: shardcast.workload.aggregates → online forecaster (global tfjs
+ * model + baselines + ensemble) → shardcast.forecasts. Only the wiring: consume, hand each
+ * batch to the forecast rounds (processors/forecast/rounds.ts), produce, save the checkpoint,
+ * commit.
  */
 import path from 'node:path';
-import type { Forecast, WorkloadAggregate } from '../schemas/types.js';
+import type { WorkloadAggregate } from '../schemas/types.js';
 import { TOPICS } from '../schemas/topics.js';
 import { initBackend } from '../models/backend.js';
 import { OnlineForecaster } from '../models/online.js';
+import { ForecastRounds } from '../processors/forecast/rounds.js';
 import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';
@@ -25,11 +26,7 @@ export interface ForecastOptions {
    * consumed and committed, and do not move this forecaster's clock.
    */
   sources?: string[];
-  /**
-   * Aggregates whose window starts more than this after the wall clock (default 1 h) are not
-   * forecast: one far-future window (a producer with a wrong clock) would move the forecaster's
-   * clock ahead and hold every other series' forecasts back. They are counted and reported.
-   */
+  /** Aggregates whose window starts more than this after the wall clock (default 1 h) are counted and reported, not forecast. */
   maxFutureMs?: number;
 }
 
@@ -51,16 +48,14 @@ export async function startForecast(
     const loaded = await forecaster.loadCheckpoint(checkpoint);
     ctx.log.info({ checkpoint, loaded }, 'forecaster checkpoint');
   }
-  const only = opts.sources ? new Set(opts.sources) : null;
-  let lastForecastWindow = -Infinity;
-  let latestWindow = -Infinity;
+  const rounds = new ForecastRounds(forecaster, {
+    stepMs,
+    ...(opts.sources ? { sources: opts.sources } : {}),
+    ...(opts.maxFutureMs !== undefined ? { maxFutureMs: opts.maxFutureMs } : {}),
+  });
   let published = 0;
   let futureSkipped = 0;
   let lastFutureWarn = 0;
-  // Series forecast at lastForecastWindow: windows of one step reach this stage from several
-  // partitions, possibly in different batches, so series that come after the step are
-  // forecast at the same origin when they arrive.
-  let forecastAtLast = new Set<string>();
 
   const stage = await startStage<WorkloadAggregate>(ctx, {
     name: 'forecast',
@@ -69,38 +64,20 @@ export async function startForecast(
     batchSize: 5000,
     batchMs: 300,
     handle: async (batch: Envelope<WorkloadAggregate>[]) => {
-      const seen = new Set<string>();
-      const horizonEnd = Date.now() + (opts.maxFutureMs ?? 3_600_000);
-      for (const { value: a } of batch) {
-        if (only && !only.has(a.source)) continue;
-        if (a.windowStart > horizonEnd) {
-          futureSkipped++;
-          if (Date.now() - lastFutureWarn > 60_000) {
-            lastFutureWarn = Date.now();
-            ctx.log.warn(
-              { seriesId: a.seriesId, windowStart: new Date(a.windowStart).toISOString(), skipped: futureSkipped },
-              'aggregate from the future (producer clock?) not forecast',
-            );
-          }
-          continue;
+      const { forecasts, future } = await rounds.next(
+        batch.map((e) => e.value),
+        Date.now(),
+      );
+      if (future.length) {
+        futureSkipped += future.length;
+        if (Date.now() - lastFutureWarn > 60_000) {
+          lastFutureWarn = Date.now();
+          const a = future[0]!;
+          ctx.log.warn(
+            { seriesId: a.seriesId, windowStart: new Date(a.windowStart).toISOString(), skipped: futureSkipped },
+            'aggregate from the future (producer clock?) not forecast',
+          );
         }
-        forecaster.observe(a.seriesId, a.windowStart, a.queries);
-        latestWindow = Math.max(latestWindow, a.windowStart);
-        seen.add(a.seriesId);
-      }
-      // Forecast from the last complete window: the one before the newest seen.
-      const complete = latestWindow - stepMs;
-      if (!Number.isFinite(complete) || complete < lastForecastWindow) return [];
-      let forecasts: Forecast[];
-      if (complete > lastForecastWindow) {
-        lastForecastWindow = complete;
-        forecasts = await forecaster.step(complete);
-        forecastAtLast = new Set(forecasts.map((f) => f.seriesId));
-      } else {
-        const late = new Set([...seen].filter((id) => !forecastAtLast.has(id)));
-        if (!late.size) return [];
-        forecasts = await forecaster.step(complete, undefined, late);
-        for (const f of forecasts) forecastAtLast.add(f.seriesId);
       }
       if (!forecasts.length) return [];
       published += forecasts.length;

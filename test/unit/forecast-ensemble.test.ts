@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ConformalCalibrator,
   anchorAdmit,
   combine,
   dominanceKeep,
@@ -16,6 +15,7 @@ import {
   tCritical,
   winsorisedAverage,
 } from '../../models/ensemble.js';
+import { ConformalCalibrator } from '../../models/calibrator.js';
 import { HistoryStore } from '../../models/history.js';
 import { OnlineForecaster } from '../../models/online.js';
 import { rng } from '../../models/util.js';

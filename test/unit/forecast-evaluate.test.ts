@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { coverage, mase, smape } from '../../models/evaluate.js';
+import { type EvalRow, coverage, mase, rollingOriginEval, smape } from '../../models/evaluate.js';
 import { seasonalScale } from '../../models/util.js';
+import { InputError } from '../../lib/errors.js';
 import { parseSeriesCsv, runForecastEval } from '../../bench/forecastEval.js';
 
 test('metrics match hand-computed values', () => {
@@ -56,4 +57,53 @@ test('forecast-eval on a tiny CSV writes predictions and a per-model summary', a
   assert.equal(row.length, 8);
   assert.ok(Number(row[5]) <= Number(row[4]) && Number(row[4]) <= Number(row[6]));
   await assert.rejects(runForecastEval({ input: path.join(dir, 'missing.csv'), horizon: 4, out }), /cannot read/);
+});
+
+test('no season leak: two inputs equal up to origin t give identical forecasts at every origin up to t', async () => {
+  const T = 240,
+    H = 4,
+    t0 = 100;
+  const a = Float64Array.from({ length: T }, (_, t) => 100 + 20 * Math.sin((2 * Math.PI * t) / 12) + ((t * 7) % 5));
+  // After t0 the second input turns into a strong season of 5: detected from the whole data (or
+  // its first half), it changed the season, and so the forecasts, at origins before t0.
+  const b = Float64Array.from(a, (v, t) => (t <= t0 ? v : 100 + 400 * Math.sin((2 * Math.PI * t) / 5)));
+  const rows = async (values: Float64Array): Promise<Map<string, EvalRow>> => {
+    const out = new Map<string, EvalRow>();
+    await rollingOriginEval([{ id: 's', values }], {
+      horizon: H,
+      forecaster: { global: false },
+      onRow: (r) => {
+        if (r.step - r.horizon <= t0) out.set(`${r.step}/${r.horizon}`, r);
+      },
+    });
+    return out;
+  };
+  const ra = await rows(a);
+  const rb = await rows(b);
+  assert.ok(ra.size > 20, `${ra.size} rows at origins up to ${t0}`);
+  for (const [k, r] of ra) {
+    const o = rb.get(k);
+    assert.ok(o, `row ${k} missing`);
+    // Actuals after t0 differ by construction; the forecasts may not.
+    assert.deepEqual([o.predicted, o.lower, o.upper, o.model], [r.predicted, r.lower, r.upper, r.model], `row ${k}`);
+  }
+});
+
+test('CSV input: quoted fields, blank lines; a bad row is an error naming its line', () => {
+  const d = parseSeriesCsv('ts,series,value\n0,"a,b",1\n\n10,"a,b",2\n20,"a,b",\n30,"a,b",NaN\n40,"a,b",5\n');
+  assert.deepEqual(
+    d.series.map((s) => s.id),
+    ['a,b'],
+  );
+  assert.deepEqual(
+    Array.from(d.series[0]!.values).map((v) => (Number.isNaN(v) ? null : v)),
+    [1, 2, null, null, 5],
+  );
+  assert.throws(() => parseSeriesCsv('ts,series,value\n0,a,1\n10,a,2\n20,a,lots\n'), /line 4: value 'lots' is not a number/);
+  assert.throws(() => parseSeriesCsv('ts,series,value\n0,a,1\nsoon,a,2\n'), /line 3: timestamp 'soon'/);
+  assert.throws(() => parseSeriesCsv('ts,series,value\n0,a,1\n10,"a,2\n'), /input CSV: .*line/i);
+  assert.throws(
+    () => parseSeriesCsv('ts,series,value\n0,a,1\n'),
+    (err: Error) => err instanceof InputError,
+  );
 });

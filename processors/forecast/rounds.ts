@@ -1,0 +1,79 @@
+/**
+ * The forecast stage's core, without Kafka or I/O: each batch of aggregates is observed by the
+ * online forecaster, and a forecast round runs whenever a newer window than the last forecast
+ * one has been observed (windows arrive in event-time order per series, so the previous window
+ * is then complete). Series whose windows of that step arrive in a later batch (from another
+ * partition) are forecast at the same origin when they come. The pipeline consumes, calls
+ * `next`, produces and commits.
+ */
+import type { Forecast, WorkloadAggregate } from '../../schemas/types.js';
+
+/** What the rounds drive: the online forecaster (models/online.ts), seen structurally. */
+export interface SteppedForecaster {
+  observe(seriesId: string, windowStart: number, value: number): void;
+  step(nowWindowStart: number, issuedAt?: number, only?: ReadonlySet<string>): Promise<Forecast[]>;
+}
+
+export interface ForecastRoundOptions {
+  stepMs: number;
+  /** Forecast only the aggregates of these sources; others do not move the clock (default: all). */
+  sources?: readonly string[];
+  /**
+   * Aggregates whose window starts more than this after `nowMs` (default 1 h) are not forecast:
+   * one far-future window (a producer with a wrong clock) would move the forecaster's clock
+   * ahead and hold every other series' forecasts back.
+   */
+  maxFutureMs?: number;
+}
+
+export interface RoundResult {
+  forecasts: Forecast[];
+  /** Aggregates left out because their window starts too far in the future. */
+  future: WorkloadAggregate[];
+}
+
+export class ForecastRounds {
+  private readonly only: ReadonlySet<string> | null;
+  private lastForecastWindow = -Infinity;
+  private latestWindow = -Infinity;
+  /** Series forecast at `lastForecastWindow`. */
+  private forecastAtLast = new Set<string>();
+
+  constructor(
+    private readonly forecaster: SteppedForecaster,
+    private readonly opts: ForecastRoundOptions,
+  ) {
+    this.only = opts.sources ? new Set(opts.sources) : null;
+  }
+
+  /** Observes one batch and returns the forecasts it makes due; `nowMs` is the wall clock. */
+  async next(batch: readonly WorkloadAggregate[], nowMs: number): Promise<RoundResult> {
+    const seen = new Set<string>();
+    const future: WorkloadAggregate[] = [];
+    const horizonEnd = nowMs + (this.opts.maxFutureMs ?? 3_600_000);
+    for (const a of batch) {
+      if (this.only && !this.only.has(a.source)) continue;
+      if (a.windowStart > horizonEnd) {
+        future.push(a);
+        continue;
+      }
+      this.forecaster.observe(a.seriesId, a.windowStart, a.queries);
+      this.latestWindow = Math.max(this.latestWindow, a.windowStart);
+      seen.add(a.seriesId);
+    }
+    // Forecast from the last complete window: the one before the newest seen.
+    const complete = this.latestWindow - this.opts.stepMs;
+    if (!Number.isFinite(complete) || complete < this.lastForecastWindow) return { forecasts: [], future };
+    if (complete > this.lastForecastWindow) {
+      this.lastForecastWindow = complete;
+      const forecasts = await this.forecaster.step(complete);
+      this.forecastAtLast = new Set(forecasts.map((f) => f.seriesId));
+      return { forecasts, future };
+    }
+    const late = new Set([...seen].filter((id) => !this.forecastAtLast.has(id)));
+    if (!late.size) return { forecasts: [], future };
+    const forecasts = await this.forecaster.step(complete, undefined, late);
+    for (const f of forecasts) this.forecastAtLast.add(f.seriesId);
+    return { forecasts, future };
+  }
+}
