@@ -15,7 +15,7 @@ import { logger } from '../../lib/log.js';
 import { createCatalogDriver, ensureCatalogSchema, type Driver } from '../../catalog/neo4j.js';
 import { Discovery } from '../../catalog/discover.js';
 import { dependents, hot, resolve, whereKey, type CatalogObject } from '../../catalog/query.js';
-import { printTable } from '../table.js';
+import { printTable } from '../../lib/table.js';
 
 export interface CatalogCommandOptions {
   json?: boolean;

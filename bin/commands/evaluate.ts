@@ -1,6 +1,7 @@
 /** `shardcast forecast-eval` and `shardcast policy-eval`. Bad input files exit 2. */
 import { existsSync } from 'node:fs';
 import { UsageError } from '../../lib/errors.js';
+import { printTable } from '../../lib/table.js';
 
 export async function forecastEvalCommand(o: {
   input: string;
@@ -13,7 +14,14 @@ export async function forecastEvalCommand(o: {
   const { runForecastEval, ForecastInputError } = await import('../../bench/forecastEval.js');
   try {
     const summary = await runForecastEval({ input: o.input, horizon: o.horizon, season: o.season, out: o.out });
-    process.stdout.write(`${JSON.stringify(summary, null, o.json ? 2 : 0)}\n`);
+    if (o.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else {
+      const seasons = [...new Set(Object.values(summary.seasons))].join(', ') || 'none';
+      process.stdout.write(
+        `${summary.series} series, ${summary.origins} origins, horizon ${summary.horizon}, season ${seasons}, ${summary.level * 100}% intervals, ${summary.rowsRead} rows read (${summary.rowsSkipped} skipped), ${summary.predictionsWritten} predictions in ${summary.out}, ${summary.seconds.toFixed(1)} s\n`,
+      );
+      printTable(Object.entries(summary.models).map(([model, m]) => ({ model, ...m })));
+    }
   } catch (err) {
     if (err instanceof ForecastInputError) throw new UsageError(err.message);
     throw err;
