@@ -55,3 +55,39 @@ export function rootLogger(level: string = process.env.LOG_LEVEL ?? 'info'): Log
 export function logger(name: string): Logger {
   return rootLogger().child({ mod: name });
 }
+
+interface LibraryLogParams {
+  module: string;
+  message: string;
+  args?: Record<string, unknown>;
+  err?: Error;
+}
+
+/**
+ * A logger class for libraries that log `{ module, message, args, err }` objects (the ClickHouse
+ * client's `log.LoggerClass`), writing through ours so they print nothing raw.
+ */
+export function libraryLogClass(name: string) {
+  // The library throws the same error to its caller, which reports it: the message is enough here.
+  return class LibraryLog {
+    private readonly log = logger(name);
+    private write(level: 'trace' | 'debug' | 'info' | 'warn' | 'error', { module, message, args, err }: LibraryLogParams): void {
+      this.log[level]({ ns: module, ...args, ...(err ? { reason: err.message.trim() } : {}) }, message);
+    }
+    trace(p: LibraryLogParams): void {
+      this.write('trace', p);
+    }
+    debug(p: LibraryLogParams): void {
+      this.write('debug', p);
+    }
+    info(p: LibraryLogParams): void {
+      this.write('info', p);
+    }
+    warn(p: LibraryLogParams): void {
+      this.write('warn', p);
+    }
+    error(p: LibraryLogParams): void {
+      this.write('error', p);
+    }
+  };
+}

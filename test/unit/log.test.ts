@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { logFormat } from '../../lib/log.js';
+import { libraryLogClass, logFormat } from '../../lib/log.js';
 import { ConfigError } from '../../lib/config.js';
 import { kafkaLogCreator } from '../../topics/kafka.js';
 
@@ -84,4 +84,16 @@ test('kafkajs levels map to pino levels; its timestamp and logger name are dropp
   assert.equal(out[0]!.logger, undefined);
   assert.equal(out[0]!.ns, 'ns');
   assert.equal(out[0]!.clientId, 'c');
+});
+
+test('the ClickHouse client logs through ours: level kept, the error as its message', () => {
+  const out: Record<string, unknown>[] = [];
+  const LibraryLog = libraryLogClass('clickhouse');
+  const log = new LibraryLog();
+  // a stand-in sink: the class writes through the root logger, so swap its method for the test
+  (log as unknown as { log: { error: (o: object, m: string) => void } }).log = {
+    error: (o, m) => out.push({ ...o, msg: m }),
+  };
+  log.error({ module: 'Connection', message: 'Query: HTTP request error.', args: { query_id: 'q1' }, err: new Error('Code: 81\n') });
+  assert.deepEqual(out, [{ ns: 'Connection', query_id: 'q1', reason: 'Code: 81', msg: 'Query: HTTP request error.' }]);
 });
