@@ -13,5 +13,8 @@ export function createClickHouse(cfg: Pick<Config, 'clickhouseUrl' | 'clickhouse
     request_timeout: 60_000,
     compression: { request: false, response: false },
     log: { LoggerClass: libraryLogClass('clickhouse') },
+    // a busy event loop (a benchmark producing, a large batch decoding) can miss the idle-socket
+    // timer; a socket the server has closed then fails the next insert with EPIPE
+    keep_alive: { eagerly_destroy_stale_sockets: true },
   });
 }
