@@ -12,6 +12,7 @@ import { lastValueFrom, mergeMap, range } from 'rxjs';
 import { aggregateRow } from '../analytics/rows.js';
 import { type ClickHouseClient, createClickHouse, ensureAnalyticsSchema, insertRows, queryRows } from '../analytics/clickhouse.js';
 import type { Config } from '../lib/config.js';
+import { UnavailableError } from '../lib/errors.js';
 import { formatTable } from '../lib/table.js';
 import { openContext } from '../pipelines/context.js';
 import { startSink } from '../pipelines/sink.js';
@@ -142,13 +143,20 @@ export async function runSinkBench(opts: { rows?: number; log?: (s: string) => v
       aliases: { [topic.name]: TOPICS.aggregates.name },
       batchSize: CHUNK,
     });
+    let failure: unknown;
+    sink.done.catch((err: unknown) => {
+      failure = err;
+    });
     const deadline = Date.now() + 300_000;
+    const running = () => failure === undefined && Date.now() < deadline;
     // The clock starts at the first fetched message: group join time is not insert throughput.
-    while (sink.source.received === 0 && Date.now() < deadline) await sleep(5);
+    while (sink.source.received === 0 && running()) await sleep(5);
     const t0 = performance.now();
-    while (sink.rowsInserted() < n && Date.now() < deadline) await sleep(20);
+    while (sink.rowsInserted() < n && running()) await sleep(20);
     const sinkSec = (performance.now() - t0) / 1000;
-    await sink.stop();
+    await sink.stop().catch(() => undefined);
+    if (failure !== undefined) throw new UnavailableError(`the sink pipeline failed: ${(failure as Error).message}`, { cause: failure });
+    if (sink.rowsInserted() < n) throw new UnavailableError(`the sink inserted ${sink.rowsInserted()} of ${n} rows in 300 s`);
     const [count] = await queryRows<{ c: string }>(ch, `SELECT count() AS c FROM ${dbs.sink}.aggregates`);
     const sinkRowsPerSec = sink.rowsInserted() / sinkSec;
     const baseline = Math.max(sequential, concurrent);
