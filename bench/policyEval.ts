@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { type Policy, type SimConfig, type SimMetrics, simulate } from './sim/simulator.js';
 import { predictivePolicy, reactivePolicy, staticPolicy } from './sim/policies.js';
-import { type Workload, parseTrace } from './sim/workload.js';
+import type { Workload } from './sim/workload.js';
+import { parseTrace } from './sim/trace.js';
 import { formatTable } from '../lib/table.js';
 
 export interface PolicyRow {

@@ -42,7 +42,8 @@ import path from 'node:path';
 import { loadConfig } from '../lib/config.js';
 import { which } from '../infra/process.js';
 import { INFRA_DIR, isInstalled, sha256 } from '../infra/toolchain.js';
-import { diurnal, parseTrace, type Workload } from './sim/workload.js';
+import { diurnal, type Workload } from './sim/workload.js';
+import { parseTrace } from './sim/trace.js';
 
 export type YcsbOpKind = 'READ' | 'UPDATE' | 'INSERT' | 'DELETE' | 'SCAN';
 

@@ -1,6 +1,6 @@
 /** `shardcast forecast-eval` and `shardcast policy-eval`. Bad input files exit 2. */
 import { existsSync } from 'node:fs';
-import { UsageError } from '../../lib/errors.js';
+import { InputError, UsageError } from '../../lib/errors.js';
 import { printTable } from '../../lib/table.js';
 
 export async function forecastEvalCommand(o: {
@@ -35,7 +35,8 @@ export async function policyEvalCommand(o: { trace: string; nodes?: number; json
   try {
     out = runPolicyEval({ trace: o.trace, nodes: o.nodes, json: o.json });
   } catch (err) {
-    throw new UsageError(`--trace ${o.trace}: ${(err as Error).message}`);
+    if (err instanceof InputError) throw new InputError(`--trace ${o.trace}: ${err.message}`, { cause: err });
+    throw err;
   }
   process.stdout.write(o.json ? `${JSON.stringify(out.result, null, 2)}\n` : `${out.text}\n`);
 }

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AnyCommand, CommandResult } from '../../schemas/types.js';
 import { type Observation, type Policy, simulate } from '../../bench/sim/simulator.js';
-import { type Workload, SUITE, parseTrace, toTraceCsv } from '../../bench/sim/workload.js';
+import { type Workload, SUITE } from '../../bench/sim/workload.js';
+import { parseTrace, toTraceCsv } from '../../bench/sim/trace.js';
 import { reactivePolicy, staticPolicy } from '../../bench/sim/policies.js';
 import { forecastOne } from '../../bench/sim/forecaster.js';
 
