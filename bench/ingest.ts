@@ -33,6 +33,7 @@ import { TOPICS } from '../schemas/topics.js';
 import { consumeTopics, DEFAULT_FETCH_BYTES, type FetchBytes } from '../topics/consumer.js';
 import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
 import { formatTable } from '../lib/table.js';
+import { isRetriable, ShardcastError, UnavailableError } from '../lib/errors.js';
 
 /** A full GC, so the figures show live memory rather than garbage V8 has not collected yet. */
 function collectGarbage(): void {
@@ -79,8 +80,12 @@ async function ingestOnce(
     await sleep(10);
     peakRss = Math.max(peakRss, process.memoryUsage.rss());
   }
-  if (failed) throw new Error(`ingest pipeline failed during the benchmark: ${(failed as Error).message ?? String(failed)}`);
-  if (ingest.ingest.received < n) throw new Error(`ingest: only ${ingest.ingest.received} of ${n} events within 300 s`);
+  if (failed)
+    throw new ShardcastError(`ingest pipeline failed during the benchmark: ${(failed as Error).message ?? String(failed)}`, {
+      cause: failed,
+      retriable: isRetriable(failed),
+    });
+  if (ingest.ingest.received < n) throw new UnavailableError(`ingest: only ${ingest.ingest.received} of ${n} events within 300 s`);
   const sec = (performance.now() - start) / 1000;
   const rssAtEnd = process.memoryUsage.rss();
   collectGarbage();
@@ -117,7 +122,7 @@ async function rawOnce(
   while (decoded < n && Date.now() < deadline) await sleep(10);
   const sec = (performance.now() - rawStart) / 1000;
   await raw.stop();
-  if (decoded < n) throw new Error(`raw ceiling: only ${decoded} of ${n} events consumed within 300 s`);
+  if (decoded < n) throw new UnavailableError(`raw ceiling: only ${decoded} of ${n} events consumed within 300 s`);
   return n / sec;
 }
 

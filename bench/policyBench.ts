@@ -17,6 +17,7 @@ import { formatTable } from '../lib/table.js';
 import { SUITE, type Workload } from './sim/workload.js';
 import type { SimConfig } from './sim/simulator.js';
 import { BENCH_TRACES, ycsbWorkloads } from './ycsbTrace.js';
+import { UsageError } from '../lib/errors.js';
 
 export interface TargetCheck {
   target: string;
@@ -135,7 +136,7 @@ export function runPolicyBench(opts: PolicyBenchOptions = {}): { report: PolicyB
   const names = opts.workloads ?? Object.keys(SUITE);
   for (const name of names) {
     if (!SUITE[name] && !ycsbNames.includes(name))
-      throw new Error(`unknown workload ${name}; expected one of ${[...Object.keys(SUITE), ...ycsbNames].join(', ')}`);
+      throw new UsageError(`unknown workload ${name}; expected one of ${[...Object.keys(SUITE), ...ycsbNames].join(', ')}`);
   }
   const kinds = new Map<string, Workload['kind']>();
   const results: PolicyEvalResult[] = [];

@@ -12,7 +12,7 @@ import { lastValueFrom, mergeMap, range } from 'rxjs';
 import { aggregateRow } from '../analytics/rows.js';
 import { type ClickHouseClient, createClickHouse, ensureAnalyticsSchema, insertRows, queryRows } from '../analytics/clickhouse.js';
 import type { Config } from '../lib/config.js';
-import { UnavailableError } from '../lib/errors.js';
+import { isRetriable, ShardcastError, UnavailableError } from '../lib/errors.js';
 import { formatTable } from '../lib/table.js';
 import { openContext } from '../pipelines/context.js';
 import { startSink } from '../pipelines/sink.js';
@@ -155,7 +155,11 @@ export async function runSinkBench(opts: { rows?: number; log?: (s: string) => v
     while (sink.rowsInserted() < n && running()) await sleep(20);
     const sinkSec = (performance.now() - t0) / 1000;
     await sink.stop().catch(() => undefined);
-    if (failure !== undefined) throw new UnavailableError(`the sink pipeline failed: ${(failure as Error).message}`, { cause: failure });
+    if (failure !== undefined)
+      throw new ShardcastError(`the sink pipeline failed: ${(failure as Error).message}`, {
+        cause: failure,
+        retriable: isRetriable(failure),
+      });
     if (sink.rowsInserted() < n) throw new UnavailableError(`the sink inserted ${sink.rowsInserted()} of ${n} rows in 300 s`);
     const [count] = await queryRows<{ c: string }>(ch, `SELECT count() AS c FROM ${dbs.sink}.aggregates`);
     const sinkRowsPerSec = sink.rowsInserted() / sinkSec;

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { quoteIdent } from '../stores/identifiers.js';
 import { inRange, listNodes, loadRoutes, physicalName, ShardRouter } from '../stores/postgres/layout.js';
 import { PgPools, q, sleep } from '../stores/postgres/nodes.js';
+import { StateError } from '../lib/errors.js';
 
 export interface Row {
   id: string;
@@ -22,7 +23,7 @@ export async function seedRows(cfg: { pgNodes: string[] }, table: string, from: 
   try {
     const coord = pools.get(cfg.pgNodes[0]!);
     const routes = await loadRoutes(coord, table);
-    if (!routes) throw new Error(`unknown table ${table}`);
+    if (!routes) throw new StateError(`unknown table ${table}`);
     const urls = new Map((await listNodes(coord)).map((n) => [n.node, n.url]));
     for (const s of routes.shards) {
       await q(
@@ -50,7 +51,7 @@ export async function readAll(
   try {
     const coord = pools.get(cfg.pgNodes[0]!);
     const routes = await loadRoutes(coord, table);
-    if (!routes) throw new Error(`unknown table ${table}`);
+    if (!routes) throw new StateError(`unknown table ${table}`);
     const urls = new Map((await listNodes(coord)).map((n) => [n.node, n.url]));
     const rows = new Map<string, Row>();
     const duplicates: string[] = [];

@@ -31,6 +31,7 @@ import type { Observation, Policy, SimConfig } from './simulator.js';
 import { type Workload, totalPerStep } from './workload.js';
 import { SimForecaster } from './forecaster.js';
 import { driftForecast } from './drift.js';
+import { StateError } from '../../lib/errors.js';
 
 const TARGET_UTIL = 0.85;
 
@@ -333,7 +334,7 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
           }),
         );
         const res = forecaster.forecastBatch(reqs);
-        if (res instanceof Promise) throw new Error('the simulator needs a synchronous forecastBatch');
+        if (res instanceof Promise) throw new StateError('the simulator needs a synchronous forecastBatch');
         let i = 0;
         for (const tb of w.tables) {
           const uni = res.slice(i, i + tb.units);
@@ -349,7 +350,7 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
                     const f = forecaster.forecastBatch([
                       { history: (reqs[i - tb.units + u]!.history as Float64Array).subarray(0, end), horizon: k },
                     ]);
-                    if (f instanceof Promise) throw new Error('the simulator needs a synchronous forecastBatch');
+                    if (f instanceof Promise) throw new StateError('the simulator needs a synchronous forecastBatch');
                     return f[0]!.predicted;
                   },
                 );
