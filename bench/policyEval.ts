@@ -6,7 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Policy, type SimConfig, type SimMetrics, simulate } from './sim/simulator.js';
-import { predictivePolicy, reactivePolicy, staticPolicy } from './sim/policies.js';
+import { staticPolicy } from './sim/policies.js';
+import { predictivePolicy } from './sim/predictive.js';
+import { reactivePolicy } from './sim/reactive.js';
 import type { Workload } from './sim/workload.js';
 import { parseTrace } from './sim/trace.js';
 import { formatTable } from '../lib/table.js';
