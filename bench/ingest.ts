@@ -11,16 +11,12 @@
  * the ratio.
  *
  * Every run is timed from its first fetch request (TopicSource.firstFetchAt), not from the first
- * message handed over: kafkajs decodes a whole fetch before handing any of it over, and with
- * 10 MiB fetches of this gzip-compressed topic the first fetch held 812k of the million events,
- * so timing from the first message left most of the raw run's fetching out (550k events/s
- * that way, 226k from the first fetch request, in one run).
- *
- * All are measured in alternating rounds (ingest, raw, raw at ingest's fetch sizes, raw on a
- * thread, ingest, …,
- * each a fresh consumer group over the same topic, a full GC before each) and compared by their
- * medians: on a 2-core machine shared with the broker, single runs of either vary by ±25 %,
- * which made one pair's ratio say more about the moment than about the code.
+ * message handed over: kafkajs decodes a whole fetch before handing any of it over, so the first
+ * message comes after most of a large fetch's work. All are measured in alternating rounds
+ * (ingest, raw, raw at ingest's fetch sizes, raw on a thread, ingest, …), each a fresh consumer
+ * group over the same topic with a full GC before it, and compared by their medians, since
+ * single runs vary too much on a machine shared with the broker. docs/decisions/0040 has the
+ * figures behind both choices.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
