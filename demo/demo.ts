@@ -310,7 +310,7 @@ export function nodeLoadBeforeAfter(
   return nodes.map((node) => ({ node, before: Math.round(mean(node, early)), after: Math.round(mean(node, late)) }));
 }
 
-function printReport(r: DemoReport): void {
+export function printReport(r: DemoReport): void {
   const out = (s: string) => process.stdout.write(`${s}\n`);
   const table = (rows: Record<string, unknown>[]) => out(formatTable(rows, { indent: '  ' }));
   out(`\nshardcast demo ${r.runId}: ${r.durationSec} s of workload from ${new Date(r.startedAtMs).toISOString()}`);
