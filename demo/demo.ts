@@ -348,13 +348,16 @@ export function printReport(r: DemoReport): void {
   if (r.placement.length > 0) {
     out('\nplacement at the end, from the Neo4j catalog (shardcast catalog where orders <key>):');
     table(
-      r.placement.map((p) => ({
-        partition: p.partition,
-        range: `[${p.lo ?? '-∞'}, ${p.hi ?? '+∞'})`,
-        node: p.node ?? '?',
-        replicas: p.replicas.join(', '),
-        'rows (estimate)': p.rows,
-      })),
+      [...r.placement]
+        // in key order: the lowest range (no lower bound) first
+        .sort((a, b) => (a.lo === null ? -Infinity : Number(a.lo)) - (b.lo === null ? -Infinity : Number(b.lo)))
+        .map((p) => ({
+          partition: p.partition,
+          range: `[${p.lo ?? '-∞'}, ${p.hi ?? '+∞'})`,
+          node: p.node ?? '?',
+          replicas: p.replicas.join(', '),
+          'rows (estimate)': p.rows,
+        })),
     );
   }
   const v = r.rowsVerified;
