@@ -4,6 +4,7 @@
  * are checked integers: the limit and a time range [since, until) in ms, so a report can be
  * scoped to one run). Tables are read with FINAL so redelivered rows count once.
  */
+import { UsageError } from '../lib/errors.js';
 export interface TimeRange {
   /** Rows from this time on (ms since the epoch); default: all. */
   since?: number;
@@ -19,7 +20,7 @@ export interface CannedQuery {
 
 const ms = (v: number | undefined, what: string) => {
   const n = Math.max(0, Math.floor(v ?? 0));
-  if (!Number.isSafeInteger(n)) throw new Error(`${what}: not a time in ms: ${v}`);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`${what}: not a time in ms: ${v}`);
   return n;
 };
 

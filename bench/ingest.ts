@@ -30,6 +30,7 @@ import { provisionTopics } from '../topics/admin.js';
 import { TOPICS } from '../schemas/topics.js';
 import { consumeTopics, DEFAULT_FETCH_BYTES, type FetchBytes } from '../topics/consumer.js';
 import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
+import { formatTable } from '../lib/table.js';
 
 /** A full GC, so the figures show live memory rather than garbage V8 has not collected yet. */
 function collectGarbage(): void {
@@ -238,15 +239,21 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
       distinctKeys: Math.min(n, 1_000_000),
       targets: { eventsPerSec: 100_000, ratio: 0.5, rssMiB: 1024 },
     };
-    const rounds$ = result.perRound
-      .map(
-        (r) =>
-          `${r.ingestEventsPerSec.toFixed(0)}/${r.rawEventsPerSec.toFixed(0)}/${r.rawAtIngestFetchEventsPerSec.toFixed(0)}/${r.rawOnConsumerThreadEventsPerSec.toFixed(0)}`,
-      )
-      .join(', ');
+    const roundsTable = formatTable(
+      result.perRound.map((r, i) => ({
+        round: i + 1,
+        'ingest ev/s': r.ingestEventsPerSec.toFixed(0),
+        'raw default ev/s': r.rawEventsPerSec.toFixed(0),
+        "raw at ingest's fetch ev/s": r.rawAtIngestFetchEventsPerSec.toFixed(0),
+        'raw on a thread ev/s': r.rawOnConsumerThreadEventsPerSec.toFixed(0),
+        'ingest peak RSS MiB': r.peakRssMiB.toFixed(0),
+      })),
+      { indent: '  ' },
+    );
     const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
     const text = [
-      `ingest ${ingestEps.toFixed(0)} events/s (consumer thread ${ctx.cfg.ingestConsumerThread}); raw consume + Avro decode of the same topic ${rawDefaultEps.toFixed(0)} events/s at the consumer's default fetch sizes (${kibLabel({ perPartition: DEFAULT_FETCH_BYTES.perPartition / 1024, total: DEFAULT_FETCH_BYTES.total / 1024 })}), ${rawAtFetchEps.toFixed(0)} at ingest's (${fetchLabel}, SHARDCAST_INGEST_FETCH_KIB) and ${rawThreadEps.toFixed(0)} at ingest's with the consumer on its own thread; medians of ${rounds} alternating rounds over the same ${n} events, each timed from its first fetch request (ingest/raw default/raw at ingest's/raw on a thread per round: ${rounds$})`,
+      `ingest ${ingestEps.toFixed(0)} events/s (consumer thread ${ctx.cfg.ingestConsumerThread}); raw consume + Avro decode of the same topic ${rawDefaultEps.toFixed(0)} events/s at the consumer's default fetch sizes (${kibLabel({ perPartition: DEFAULT_FETCH_BYTES.perPartition / 1024, total: DEFAULT_FETCH_BYTES.total / 1024 })}), ${rawAtFetchEps.toFixed(0)} at ingest's (${fetchLabel}, SHARDCAST_INGEST_FETCH_KIB) and ${rawThreadEps.toFixed(0)} at ingest's with the consumer on its own thread; medians of ${rounds} alternating rounds over the same ${n} events, each timed from its first fetch request:`,
+      roundsTable,
       `ratio to the raw ceiling (the fastest raw median, ${rawEps.toFixed(0)}): ${result.ratio.toFixed(2)} (target ≥ 0.5, ${verdict(result.ratio >= 0.5)}); ≥ 100000 events/s ${verdict(ingestEps >= 100_000)}`,
       `peak RSS ${result.rssMiB.toFixed(0)} MiB over the ingest runs (target < 1024, ${verdict(result.rssMiB < 1024)}; ${result.distinctKeys} distinct keys seen), live heap after GC at most ${result.liveHeapMiB.toFixed(0)} MiB; aggregates ${result.aggregatesSent}`,
     ].join('\n');

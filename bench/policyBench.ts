@@ -12,10 +12,12 @@
  * cannot be run (no jars and no Maven or network, no java), the report says so and why.
  * Pass/fail is reported as measured; nothing is hard-coded.
  */
-import { type PolicyEvalResult, capacityFor, evaluateWorkload, formatTable } from './policyEval.js';
+import { type PolicyEvalResult, capacityFor, evaluateWorkload, formatPolicyTable } from './policyEval.js';
+import { formatTable } from '../lib/table.js';
 import { SUITE, type Workload } from './sim/workload.js';
 import type { SimConfig } from './sim/simulator.js';
 import { BENCH_TRACES, ycsbWorkloads } from './ycsbTrace.js';
+import { UsageError } from '../lib/errors.js';
 
 export interface TargetCheck {
   target: string;
@@ -104,9 +106,14 @@ export function formatReport(rep: PolicyBenchReport): string {
   if (y && 'skipped' in y) lines.push(`YCSB traces SKIPPED (not in the suite or the totals): ${y.skipped}`, '');
   else if (y)
     lines.push('YCSB traces (real YCSB client, BasicDB, turned into traces):', ...y.traces.map((t) => `  ${t.name}: ${t.run}`), '');
-  for (const w of rep.workloads) lines.push(formatTable(w), '');
+  for (const w of rep.workloads) lines.push(formatPolicyTable(w), '');
   lines.push('targets:');
-  for (const t of rep.targets) lines.push(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.workload.padEnd(16)} ${t.target}: ${t.measured}`);
+  lines.push(
+    formatTable(
+      rep.targets.map((t) => ({ result: t.pass ? 'PASS' : 'FAIL', workload: t.workload, target: t.target, measured: t.measured })),
+      { indent: '  ' },
+    ),
+  );
   lines.push(`${rep.passed} passed, ${rep.failed} failed${y && 'skipped' in y ? ' (YCSB traces skipped, see above)' : ''}`);
   return lines.join('\n');
 }
@@ -129,7 +136,7 @@ export function runPolicyBench(opts: PolicyBenchOptions = {}): { report: PolicyB
   const names = opts.workloads ?? Object.keys(SUITE);
   for (const name of names) {
     if (!SUITE[name] && !ycsbNames.includes(name))
-      throw new Error(`unknown workload ${name}; expected one of ${[...Object.keys(SUITE), ...ycsbNames].join(', ')}`);
+      throw new UsageError(`unknown workload ${name}; expected one of ${[...Object.keys(SUITE), ...ycsbNames].join(', ')}`);
   }
   const kinds = new Map<string, Workload['kind']>();
   const results: PolicyEvalResult[] = [];

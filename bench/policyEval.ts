@@ -6,8 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Policy, type SimConfig, type SimMetrics, simulate } from './sim/simulator.js';
-import { predictivePolicy, reactivePolicy, staticPolicy } from './sim/policies.js';
-import { type Workload, parseTrace } from './sim/workload.js';
+import { staticPolicy } from './sim/policies.js';
+import { predictivePolicy } from './sim/predictive.js';
+import { reactivePolicy } from './sim/reactive.js';
+import type { Workload } from './sim/workload.js';
+import { parseTrace } from './sim/trace.js';
+import { formatTable } from '../lib/table.js';
 
 export interface PolicyRow {
   policy: string;
@@ -79,23 +83,20 @@ export function evaluateWorkload(w: Workload, sim: Partial<SimConfig> = {}, poli
   };
 }
 
-export function formatTable(r: PolicyEvalResult): string {
-  const head = ['policy', 'SLA-viol min', 'peak util', 'node-min', 'GiB moved', 'actions', 'max nodes'];
-  const lines = r.rows.map((x) => [
-    x.policy,
-    x.violationMinutes.toFixed(0),
-    x.peakUtil.toFixed(2),
-    x.nodeMinutes.toFixed(0),
-    x.gbMoved.toFixed(0),
-    String(x.actions),
-    String(x.maxNodes),
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+/** The policies side by side for one workload, as an aligned table under a one-line title. */
+export function formatPolicyTable(r: PolicyEvalResult): string {
+  const rows = r.rows.map((x) => ({
+    policy: x.policy,
+    'SLA-viol min': x.violationMinutes.toFixed(0),
+    'peak util': x.peakUtil.toFixed(2),
+    'node-min': x.nodeMinutes.toFixed(0),
+    'GiB moved': x.gbMoved.toFixed(0),
+    actions: x.actions,
+    'max nodes': x.maxNodes,
+  }));
   return [
     `${r.workload}: ${r.description}; ${r.evalMinutes} evaluated minutes, node capacity ${r.capacity.toFixed(0)}/step`,
-    fmt(head),
-    ...lines.map(fmt),
+    formatTable(rows),
   ].join('\n');
 }
 
@@ -113,5 +114,5 @@ export function runPolicyEval(opts: { trace: string; nodes?: number; json?: bool
   const w = parseTrace(text, { name: opts.trace.includes('\n') ? 'trace' : opts.trace.split('/').pop()! });
   const capacity = opts.capacity ?? capacityFor(w, opts.nodes ?? 4);
   const result = evaluateWorkload(w, { capacity, initialNodes: opts.nodes ?? 4 });
-  return { result, text: opts.json ? JSON.stringify(result, null, 2) : formatTable(result) };
+  return { result, text: opts.json ? JSON.stringify(result, null, 2) : formatPolicyTable(result) };
 }

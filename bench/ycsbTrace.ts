@@ -42,7 +42,9 @@ import path from 'node:path';
 import { loadConfig } from '../lib/config.js';
 import { which } from '../infra/process.js';
 import { INFRA_DIR, isInstalled, sha256 } from '../infra/toolchain.js';
-import { diurnal, parseTrace, type Workload } from './sim/workload.js';
+import { diurnal, type Workload } from './sim/workload.js';
+import { parseTrace } from './sim/trace.js';
+import { InputError, UnavailableError } from '../lib/errors.js';
 
 export type YcsbOpKind = 'READ' | 'UPDATE' | 'INSERT' | 'DELETE' | 'SCAN';
 
@@ -52,8 +54,6 @@ export interface YcsbOp {
   /** The number in the key name (`user123` → 123). */
   key: number;
 }
-
-export class YcsbTraceError extends Error {}
 
 /** `READ usertable user344 [ <all fields>]`, `SCAN usertable user810 740 [ <all fields>]`, … */
 const OP_LINE = /^(READ|UPDATE|INSERT|DELETE|SCAN) (\S+) (\S+)(?: \d+)?(?: \[| *$)/;
@@ -67,7 +67,7 @@ export function parseBasicDbLine(line: string): YcsbOp | null {
   const m = OP_LINE.exec(line);
   if (!m) return null;
   const digits = /(\d+)$/.exec(m[3]!);
-  if (!digits) throw new YcsbTraceError(`YCSB key without a number: ${m[3]}`);
+  if (!digits) throw new InputError(`YCSB key without a number: ${m[3]}`);
   return { kind: m[1] as YcsbOpKind, table: m[2]!, key: Number(digits[1]) };
 }
 
@@ -127,7 +127,7 @@ export interface TraceResult {
  * the keys seen. Reads: READ, SCAN; writes: UPDATE, INSERT, DELETE.
  */
 export function buildTrace(ops: readonly YcsbOp[], shape: TraceShape): TraceResult {
-  if (!ops.length) throw new YcsbTraceError('no YCSB operations in the output (was basicdb.verbose=true?)');
+  if (!ops.length) throw new InputError('no YCSB operations in the output (was basicdb.verbose=true?)');
   let keyLo = Infinity,
     keyHi = -Infinity;
   for (const o of ops) {
@@ -220,8 +220,8 @@ export function ycsbInstalled(lib = ycsbLibDir()): boolean {
 export function installYcsb(lib = ycsbLibDir(), log: (line: string) => void = () => {}): void {
   if (ycsbInstalled(lib)) return;
   const mvn = which('mvn');
-  if (!mvn) throw new YcsbTraceError('Maven (mvn) not found: install it (Debian: apt-get install maven) to fetch site.ycsb:core');
-  if (!which('java')) throw new YcsbTraceError('java not found: install a Java runtime to run YCSB');
+  if (!mvn) throw new UnavailableError('Maven (mvn) not found: install it (Debian: apt-get install maven) to fetch site.ycsb:core');
+  if (!which('java')) throw new UnavailableError('java not found: install a Java runtime to run YCSB');
   log(`ycsb: fetching site.ycsb:core with Maven into ${lib}`);
   const tmp = `${lib}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
@@ -243,7 +243,7 @@ export function installYcsb(lib = ycsbLibDir(), log: (line: string) => void = ()
   rmSync(path.join(tmp, '.mvn-build'), { recursive: true, force: true });
   if (r.status !== 0) {
     rmSync(tmp, { recursive: true, force: true });
-    throw new YcsbTraceError(
+    throw new UnavailableError(
       `mvn dependency:copy-dependencies for ${POM} failed: ${(r.stderr || r.stdout || String(r.error ?? '')).trim().split('\n').slice(-5).join(' | ')}`,
     );
   }
@@ -312,9 +312,9 @@ export interface YcsbRun extends TraceResult {
  */
 export function runYcsb(opts: Partial<YcsbOptions> & { distribution: RequestDistribution }, lib = ycsbLibDir()): YcsbRun {
   const o: YcsbOptions = { ...DEFAULT_YCSB, ...opts, shape: { ...DEFAULT_SHAPE, ...opts.shape }, props: { ...opts.props } };
-  if (!ycsbInstalled(lib)) throw new YcsbTraceError(`YCSB jars not installed in ${lib} (run: shardcast trace ycsb --install)`);
+  if (!ycsbInstalled(lib)) throw new UnavailableError(`YCSB jars not installed in ${lib} (run: shardcast trace ycsb --install)`);
   const java = process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : which('java');
-  if (!java) throw new YcsbTraceError('java not found: install a Java runtime to run YCSB');
+  if (!java) throw new UnavailableError('java not found: install a Java runtime to run YCSB');
   const args = ['-cp', `${lib}${path.sep}*`, ...clientArgs(o, totalOps(o.shape))];
   const out = path.join(os.tmpdir(), `shardcast-ycsb-${process.pid}-${Date.now()}.out`);
   const fd = openSync(out, 'w');
@@ -323,7 +323,7 @@ export function runYcsb(opts: Partial<YcsbOptions> & { distribution: RequestDist
     const r = spawnSync(java, args, { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8', timeout: 10 * 60_000 });
     closeSync(fd);
     if (r.status !== 0)
-      throw new YcsbTraceError(
+      throw new UnavailableError(
         `YCSB client failed (exit ${r.status ?? r.signal}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`,
       );
     const ops: YcsbOp[] = [];

@@ -87,7 +87,7 @@ export function buildProgram(): Command {
   program
     .command('policy-eval')
     .description('cluster simulator on a trace: static, reactive, predictive and oracle policies')
-    .requiredOption('--trace <csv>', 'trace CSV ts,table,key,reads,writes (or ts,series,value)')
+    .requiredOption('--trace <csv>', 'trace CSV ts,table,key,reads,writes (or ts,series,value); ts in epoch milliseconds or ISO-8601')
     .option('--nodes <n>', 'number of nodes at the start', positiveInt('--nodes'))
     .addOption(json('print the comparison as JSON'))
     .action(async (o) => (await import('./commands/evaluate.js')).policyEvalCommand(o));

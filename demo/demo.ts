@@ -19,7 +19,8 @@ import { AckedLoad, diffRows, readAll, seedRows } from './workload.js';
 import { startCatalog } from '../pipelines/catalog.js';
 import { commandOutcomes, placement, type CommandOutcome } from '../catalog/placement.js';
 import { createClickHouse, queryRows } from '../analytics/clickhouse.js';
-import { CANNED_QUERIES, cannedQuery } from '../analytics/queries.js';
+import { CANNED_QUERIES } from '../analytics/queries.js';
+import { formatTable } from '../lib/table.js';
 import type { AnyCommand } from '../schemas/types.js';
 import type { Kafka } from 'kafkajs';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
@@ -311,17 +312,24 @@ export function nodeLoadBeforeAfter(
   return nodes.map((node) => ({ node, before: Math.round(mean(node, early)), after: Math.round(mean(node, late)) }));
 }
 
-function printReport(r: DemoReport): void {
+export function printReport(r: DemoReport): void {
   const out = (s: string) => process.stdout.write(`${s}\n`);
+  const table = (rows: Record<string, unknown>[]) => out(formatTable(rows, { indent: '  ' }));
   out(`\nshardcast demo ${r.runId}: ${r.durationSec} s of workload from ${new Date(r.startedAtMs).toISOString()}`);
-  out(
-    `  pgbench transactions  ${r.workload.pgbenchTransactions}${r.workload.pgbenchFailures.length ? ` (${r.workload.pgbenchFailures.length} segment(s) cut short: ${r.workload.pgbenchFailures[0]})` : ''}`,
-  );
-  out(`  writes acknowledged   ${r.workload.writesAcknowledged} (${r.workload.writeErrors} refused, not acknowledged)`);
-  out(`  statements collected  ${r.workload.collectedEvents} (from the nodes' csvlogs)`);
-  for (const [k, v] of Object.entries(r.stages)) out(`  ${k.padEnd(21)} ${v}`);
+  const w = r.workload;
+  table([
+    {
+      workload: 'pgbench transactions',
+      count: w.pgbenchTransactions,
+      note: w.pgbenchFailures.length ? `${w.pgbenchFailures.length} segment(s) cut short: ${w.pgbenchFailures[0]}` : '',
+    },
+    { workload: 'writes acknowledged', count: w.writesAcknowledged, note: `${w.writeErrors} refused, not acknowledged` },
+    { workload: 'statements collected', count: w.collectedEvents, note: "from the nodes' csvlogs" },
+  ]);
+  out('');
+  table(Object.entries(r.stages).map(([stage, count]) => ({ stage, count })));
   out('\nload per node (queries per 15 s, first third → last third of the run):');
-  for (const n of r.nodeLoad) out(`  ${n.node.padEnd(8)} ${String(n.before).padStart(6)} → ${String(n.after).padStart(6)}`);
+  table(r.nodeLoad.map((n) => ({ node: n.node, before: n.before, after: n.after })));
   out('\ndecisions (evidence and expected benefit in the explanation; outcomes below):');
   for (const d of r.decisions) {
     out(`  ${d.action.padEnd(10)} ${d.explanation}`);
@@ -341,10 +349,18 @@ function printReport(r: DemoReport): void {
   if (r.decisions.length === 0) out('  (none: the forecast load stayed within capacity)');
   if (r.placement.length > 0) {
     out('\nplacement at the end, from the Neo4j catalog (shardcast catalog where orders <key>):');
-    for (const p of r.placement)
-      out(
-        `  ${p.partition.padEnd(5)} [${p.lo ?? '-∞'}, ${p.hi ?? '+∞'})  on ${p.node ?? '?'}${p.replicas.length ? ` + replicas ${p.replicas.join(', ')}` : ''}${p.rows !== null ? `  ~${p.rows} rows` : ''}`,
-      );
+    table(
+      [...r.placement]
+        // in key order: the lowest range (no lower bound) first
+        .sort((a, b) => (a.lo === null ? -Infinity : Number(a.lo)) - (b.lo === null ? -Infinity : Number(b.lo)))
+        .map((p) => ({
+          partition: p.partition,
+          range: `[${p.lo ?? '-∞'}, ${p.hi ?? '+∞'})`,
+          node: p.node ?? '?',
+          replicas: p.replicas.join(', '),
+          'rows (estimate)': p.rows,
+        })),
+    );
   }
   const v = r.rowsVerified;
   out(
@@ -352,7 +368,6 @@ function printReport(r: DemoReport): void {
   );
   for (const [name, a] of Object.entries(r.analytics)) {
     out(`\n${name}  (${a.command})`);
-    for (const row of a.rows.slice(0, name === 'node-load' ? 12 : 6)) out(`  ${JSON.stringify(row)}`);
+    table(a.rows.slice(0, name === 'node-load' ? 12 : 6) as Record<string, unknown>[]);
   }
-  void cannedQuery;
 }

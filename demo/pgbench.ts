@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import { pgBinDir } from '../infra/services/postgres.js';
 import { physicalName } from '../stores/postgres/keys.js';
 import type { ShardRoute } from '../stores/postgres/routing.js';
+import { UnavailableError } from '../lib/errors.js';
 
 const run = promisify(execFile);
 
@@ -104,7 +105,8 @@ export async function runSegment(
   appName = 'pgbench-demo',
 ): Promise<PgbenchResult[]> {
   const bin = pgBinDir();
-  if (!bin) throw new Error('pgbench not found: install the PostgreSQL 15 server package (postgresql-15) or set SHARDCAST_PG_BIN');
+  if (!bin)
+    throw new UnavailableError('pgbench not found: install the PostgreSQL 15 server package (postgresql-15) or set SHARDCAST_PG_BIN');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'shardcast-pgbench-'));
   try {
     return await Promise.all(

@@ -10,6 +10,7 @@ import { inRange, physicalName } from '../stores/postgres/keys.js';
 import { listNodes, loadRoutes } from '../stores/postgres/routing.js';
 import { ShardRouter } from '../stores/postgres/router.js';
 import { PgPools, q, sleep } from '../stores/postgres/nodes.js';
+import { StateError } from '../lib/errors.js';
 
 export interface Row {
   id: string;
@@ -24,7 +25,7 @@ export async function seedRows(cfg: { pgNodes: string[] }, table: string, from: 
   try {
     const coord = pools.get(cfg.pgNodes[0]!);
     const routes = await loadRoutes(coord, table);
-    if (!routes) throw new Error(`unknown table ${table}`);
+    if (!routes) throw new StateError(`unknown table ${table}`);
     const urls = new Map((await listNodes(coord)).map((n) => [n.node, n.url]));
     for (const s of routes.shards) {
       await q(
@@ -52,7 +53,7 @@ export async function readAll(
   try {
     const coord = pools.get(cfg.pgNodes[0]!);
     const routes = await loadRoutes(coord, table);
-    if (!routes) throw new Error(`unknown table ${table}`);
+    if (!routes) throw new StateError(`unknown table ${table}`);
     const urls = new Map((await listNodes(coord)).map((n) => [n.node, n.url]));
     const rows = new Map<string, Row>();
     const duplicates: string[] = [];

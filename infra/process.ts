@@ -13,6 +13,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UnavailableError } from '../lib/errors.js';
 
 export interface PidInfo {
   pid: number;
@@ -132,7 +133,7 @@ export async function spawnService(o: SpawnServiceOptions): Promise<PidInfo> {
     if (o.gid !== undefined) opts.gid = o.gid;
     const child = spawn(o.command, o.args, opts);
     const pid = await new Promise<number>((resolve, reject) => {
-      child.once('error', (err) => reject(new Error(`${o.name}: cannot start ${o.command}: ${err.message}`)));
+      child.once('error', (err) => reject(new UnavailableError(`${o.name}: cannot start ${o.command}: ${err.message}`, { cause: err })));
       child.once('spawn', () => resolve(child.pid!));
     });
     child.unref();
@@ -207,9 +208,9 @@ export async function waitFor(
     }
     if (abort) {
       const reason = await abort();
-      if (reason) throw new Error(`${what}: ${reason}`);
+      if (reason) throw new UnavailableError(`${what}: ${reason}`);
     }
-    if (Date.now() >= deadline) throw new Error(`${what}: timed out after ${Math.round(timeoutMs / 1000)} s`);
+    if (Date.now() >= deadline) throw new UnavailableError(`${what}: timed out after ${Math.round(timeoutMs / 1000)} s`);
     await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
   }
 }
@@ -331,7 +332,11 @@ export function run(
         if (err) {
           const out = `${stderr}\n${stdout}`.trim().split('\n').slice(-25).join('\n');
           const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'command not found' : err.message.split('\n')[0];
-          reject(new Error(`${o.what ?? command}: ${command} ${args.join(' ')} failed: ${why}${out ? `\n${out}` : ''}`));
+          reject(
+            new UnavailableError(`${o.what ?? command}: ${command} ${args.join(' ')} failed: ${why}${out ? `\n${out}` : ''}`, {
+              cause: err,
+            }),
+          );
         } else resolve({ stdout: String(stdout), stderr: String(stderr) });
       },
     );
@@ -361,7 +366,7 @@ export function httpGet(url: string | URL, timeoutMs = 2500): Promise<{ status: 
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`GET ${String(url)}: no answer within ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(new UnavailableError(`GET ${String(url)}: no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
   });
 }

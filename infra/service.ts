@@ -4,6 +4,7 @@
  */
 import type { Config } from '../lib/config.js';
 import { isSameProcess, logFilePath, pidFilePath, readPidFile, removePidFile, stopPid, type PidInfo, type StopOptions } from './process.js';
+import { StateError, UnavailableError } from '../lib/errors.js';
 
 export type Log = (line: string) => void;
 
@@ -39,7 +40,7 @@ export const logFileOf = (cfg: Config, name: string) => logFilePath(cfg.stackDir
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new UnavailableError(`${what}: no answer within ${ms} ms`)), ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
@@ -57,7 +58,7 @@ export async function stopOurs(cfg: Config, name: string, o: StopOptions = {}): 
   const info = await readPidFile(file);
   if (info && (await isSameProcess(info))) {
     const gone = await stopPid(info.pid, o);
-    if (!gone) throw new Error(`${name}: process ${info.pid} did not exit`);
+    if (!gone) throw new StateError(`${name}: process ${info.pid} did not exit`);
   }
   await removePidFile(file);
 }

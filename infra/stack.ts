@@ -25,6 +25,7 @@ import { kafka } from './services/kafka.js';
 import { neo4j } from './services/neo4j.js';
 import { postgresNodes } from './services/postgres.js';
 import { registry } from './services/registry.js';
+import { StateError, UnavailableError } from '../lib/errors.js';
 
 export type ServiceState = 'up' | 'down' | 'external' | 'stale';
 
@@ -48,7 +49,7 @@ export function stackServices(cfg: Config): Service[] {
 }
 
 /** A service that failed to come up: names it, its log file, and the log's last lines. */
-export class StackError extends Error {
+export class StackError extends UnavailableError {
   constructor(
     readonly service: string,
     readonly logFile: string,
@@ -56,7 +57,6 @@ export class StackError extends Error {
     tail: string,
   ) {
     super(`${service}: ${reason}\n  log: ${logFile}${tail ? `\n  last lines of the log:\n${indent(tail)}` : ''}`);
-    this.name = 'StackError';
   }
 }
 
@@ -111,7 +111,7 @@ async function withFileLock<T>(cfg: Config, log: Log, fn: () => Promise<T>): Pro
         await rm(lock, { force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`stack: ${lock} is held by process ${holder} for too long`);
+      if (Date.now() > deadline) throw new UnavailableError(`stack: ${lock} is held by process ${holder} for too long`);
       if (!told) log(`stack: waiting for process ${holder} (another stack up/down) to finish`);
       told = true;
       await sleep(500);
@@ -191,9 +191,7 @@ export async function stackUp(cfg: Config, opts: StackOptions = {}): Promise<Sta
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
     if (failures.length === 1) throw failures[0]!;
     if (failures.length > 1) {
-      const err = new Error(`stack up: ${failures.length} services failed\n${failures.map((f) => f.message).join('\n')}`);
-      err.name = 'StackError';
-      throw err;
+      throw new UnavailableError(`stack up: ${failures.length} services failed\n${failures.map((f) => f.message).join('\n')}`);
     }
     return stackStatus(cfg);
   });
@@ -220,7 +218,7 @@ export async function stackDown(cfg: Config, opts: StackOptions = {}): Promise<v
     );
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
     failures.push(...(await stopManagedNodes(cfg, log)));
-    if (failures.length) throw new Error(`stack down: ${failures.join('; ')}`);
+    if (failures.length) throw new StateError(`stack down: ${failures.join('; ')}`);
   });
 }
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, which } from './process.js';
 import type { Log } from './service.js';
+import { UnavailableError } from '../lib/errors.js';
 
 /** Directory of infra/ (where the poms and the Neo4j launcher live). */
 export const INFRA_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -24,11 +25,13 @@ export async function javaBin(): Promise<string> {
   const fromHome = process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : null;
   const java = fromHome && existsSync(fromHome) ? fromHome : which('java');
   if (!java)
-    throw new Error('java not found: install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME');
+    throw new UnavailableError(
+      'java not found: install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME',
+    );
   const { stderr, stdout } = await run(java, ['-version'], { what: 'java', timeoutMs: 30_000 });
   const m = /version "(\d+)(?:\.(\d+))?/.exec(stderr + stdout);
   const major = m ? (Number(m[1]) === 1 ? Number(m[2]) : Number(m[1])) : 0;
-  if (major < 17) throw new Error(`${java} is Java ${major || '?'}; the stack needs Java 17 or newer (set JAVA_HOME)`);
+  if (major < 17) throw new UnavailableError(`${java} is Java ${major || '?'}; the stack needs Java 17 or newer (set JAVA_HOME)`);
   javaCache = java;
   return java;
 }
@@ -40,7 +43,7 @@ export async function javacBin(): Promise<string> {
   if (existsSync(javac)) return javac;
   const onPath = which('javac');
   if (onPath) return onPath;
-  throw new Error('javac not found: install a Java 17+ JDK (Debian: apt-get install openjdk-17-jdk-headless) or set JAVA_HOME');
+  throw new UnavailableError('javac not found: install a Java 17+ JDK (Debian: apt-get install openjdk-17-jdk-headless) or set JAVA_HOME');
 }
 
 export function sha256(...parts: (string | Buffer)[]): string {
@@ -84,7 +87,7 @@ export async function installOnce(outDir: string, key: string, fill: (tmpDir: st
 /** Runs Maven on `pom` with `goals` and `-DoutputDirectory=<out>`. */
 export async function maven(pom: string, goals: string[], out: string, what: string): Promise<void> {
   const mvn = which('mvn');
-  if (!mvn) throw new Error(`${what}: Maven (mvn) not found: install it (Debian: apt-get install maven)`);
+  if (!mvn) throw new UnavailableError(`${what}: Maven (mvn) not found: install it (Debian: apt-get install maven)`);
   await javaBin();
   const buildDir = path.join(out, '.mvn-build');
   try {
@@ -115,7 +118,7 @@ export async function fileKey(...files: string[]): Promise<string> {
 export async function aptInstall(packages: string[], what: string, log: Log): Promise<void> {
   const isRoot = process.getuid?.() === 0;
   if (!isRoot || !which('apt-get')) {
-    throw new Error(
+    throw new UnavailableError(
       `${what}: missing; install the Debian packages: sudo apt-get install -y ${packages.join(' ')} (or run infra/install.sh as root)`,
     );
   }

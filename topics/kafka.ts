@@ -1,7 +1,7 @@
 /** The kafkajs client for a process, logging through pino instead of kafkajs's console. */
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { Kafka, type LogEntry, logLevel } from 'kafkajs';
 import type { Config } from '../lib/config.js';
-import { logger } from '../lib/log.js';
+import { type Logger, logger } from '../lib/log.js';
 
 const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -10,8 +10,19 @@ const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * A kafkajs `logCreator` that writes through our logger at the matching pino level, so kafkajs
+ * prints nothing of its own. Its timestamp and logger name are dropped (pino has both).
+ */
+export function kafkaLogCreator(log: Logger = logger('kafkajs')): () => (entry: LogEntry) => void {
+  return () =>
+    ({ namespace, level, log: entry }: LogEntry) => {
+      const { message, timestamp: _timestamp, logger: _logger, ...rest } = entry;
+      log[LEVEL[level] ?? 'info']({ ns: namespace, ...rest }, message);
+    };
+}
+
 export function createKafka(cfg: Pick<Config, 'kafkaBrokers'>, clientId: string): Kafka {
-  const log = logger('kafkajs');
   return new Kafka({
     clientId,
     brokers: cfg.kafkaBrokers,
@@ -19,11 +30,6 @@ export function createKafka(cfg: Pick<Config, 'kafkaBrokers'>, clientId: string)
     requestTimeout: 30_000,
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
     logLevel: logLevel.WARN,
-    logCreator:
-      () =>
-      ({ level, log: entry }: LogEntry) => {
-        const { message, ...rest } = entry;
-        log[LEVEL[level] ?? 'info'](rest, message);
-      },
+    logCreator: kafkaLogCreator(),
   });
 }

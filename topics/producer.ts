@@ -3,7 +3,7 @@
  * with gzip compression, idempotently (no duplicates from producer retries), and every send is
  * awaited so callers know their records were acknowledged before committing input offsets.
  */
-import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import type { AvroSerde } from '../schemas/serde.js';
 
 export interface OutRecord<T> {
@@ -60,7 +60,13 @@ export class TopicProducer {
   ) {}
 
   static async connect(kafka: Kafka, serde: AvroSerde): Promise<TopicProducer> {
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    // the default partitioner, named so kafkajs does not warn about its v2 change on every start
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     return new TopicProducer(producer, serde);
   }

@@ -6,16 +6,16 @@
  *
  * Per step t: finish ops due at t (effect via decide/state.applyCommand, the planner's own
  * model of a command) → start ops whose dependencies finished → ask the policy → accept or
- * reject its commands → load: each partition's reads are shared by its copies, writes land on
- * every copy; a running migration uses `migrationOverhead × capacity` on source and target;
- * co-accessed units on different nodes add `crossNodeCost ×` their joint load to both →
- * metrics (from evalStart): SLA-violation minutes = Σ over nodes of the minutes a node's load
- * exceeds its capacity; node-minutes = nodes held (provisioning included) × minutes; peak
+ * reject its commands → load (load.ts) → metrics (from evalStart): SLA-violation minutes = Σ
+ * over nodes of the minutes a node's load exceeds its capacity; node-minutes = nodes held (provisioning included) × minutes; peak
  * utilisation; bytes moved (counted when a data move starts); actions = commands accepted.
  *
  * Durations: data moves take ceil(bytes / throttle / step) steps; a split, merge, dereplicate
  * or scale_in takes one step; scale_out takes ceil(provisioningMs / step) steps, the node
  * billed from the command and serving from then on. Recommendations finish at once.
+ *
+ * About 400 lines: `simulate` is one loop whose closures share the run's state (operations
+ * running, pending and done), kept whole so a step reads in its order from top to bottom.
  */
 import type { AnyCommand, CommandResult } from '../../schemas/types.js';
 import {
@@ -25,12 +25,12 @@ import {
   type RecentAction,
   applyCommand,
   buildState,
-  copiesOf,
   rangePartitionId,
 } from '../../processors/decide/index.js';
 import { recentFromCommand } from '../../processors/decide/safety.js';
 import { StateError } from '../../lib/errors.js';
 import type { Workload } from './workload.js';
+import { DATA_MOVES, stepLoad } from './load.js';
 
 export interface SimConfig {
   /** Queries per step a node serves. */
@@ -115,8 +115,6 @@ interface Op {
   bytes: number;
   deps: string[];
 }
-
-const DATA = new Set(['move', 'colocate', 'replicate']);
 
 /** Hash placement: partitions in FNV-hash order dealt round-robin over the nodes. */
 export function initialState(w: Workload, cfg: SimConfig, nodes: number): ClusterState {
@@ -213,7 +211,6 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
   let lastNodeLoad = new Map<string, number>();
   let lastPartitionLoad = new Map<string, { reads: number; writes: number }>();
   let lastCoAccess: { a: string; b: string; weight: number }[] = [];
-  const tIndex = new Map(w.tables.map((t, i) => [t.name, i]));
 
   const withState = (s: ClusterState, t: number): ClusterState => {
     const now = w.startTs + t * w.stepMs;
@@ -261,7 +258,7 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
     }
     let steps = 1,
       bytes = 0;
-    if (c.kind === 'shard' && DATA.has(c.action)) {
+    if (c.kind === 'shard' && DATA_MOVES.has(c.action)) {
       bytes = state.partitionById.get(c.partition!)!.sizeBytes;
       steps = Math.max(1, Math.ceil(bytes / cfg.throttleBytesPerSec / (w.stepMs / 1000)));
     } else if (c.kind === 'resource' && c.action === 'scale_out') {
@@ -375,52 +372,18 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
     }
     state = withState(state, t);
 
-    // Load.
-    const nodeLoad = new Map<string, number>(state.nodes.map((n) => [n.id, 0]));
-    const partLoad = new Map<string, { reads: number; writes: number }>();
-    const unitOwner: string[][] = w.tables.map((tb) => new Array<string>(tb.units).fill(''));
-    for (const p of state.partitions) {
-      const ti = tIndex.get(p.table)!,
-        tb = w.tables[ti]!;
-      let reads = 0,
-        writes = 0;
-      for (let u = p.lo ?? 0; u < (p.hi ?? tb.units); u++) {
-        reads += w.reads[ti]![t * tb.units + u]!;
-        writes += w.writes[ti]![t * tb.units + u]!;
-        unitOwner[ti]![u] = p.id;
-      }
-      partLoad.set(p.id, { reads, writes });
-      const copies = copiesOf(p);
-      for (const n of copies) nodeLoad.set(n, (nodeLoad.get(n) ?? 0) + reads / copies.length + writes);
-    }
-    for (const op of running.values()) {
-      if (op.cmd.kind !== 'shard' || !DATA.has(op.cmd.action)) continue;
-      const p = state.partitionById.get(op.cmd.partition!);
-      for (const n of [p?.node ?? op.cmd.sourceNode, op.cmd.targetNode]) {
-        if (n && nodeLoad.has(n)) nodeLoad.set(n, nodeLoad.get(n)! + cfg.migrationOverhead * state.nodeById.get(n)!.capacity);
-      }
-    }
-    const co = new Map<string, number>();
-    for (const e of w.coAccess) {
-      if (t < e.fromStep || t >= e.toStep) continue;
-      for (const [ta, ua, tb, ub, frac] of e.pairs) {
-        const pa = unitOwner[ta]![ua]!,
-          pb = unitOwner[tb]![ub]!;
-        const joint = frac * w.reads[ta]![t * w.tables[ta]!.units + ua]!;
-        const key = pa < pb ? `${pa}\u0000${pb}` : `${pb}\u0000${pa}`;
-        co.set(key, (co.get(key) ?? 0) + joint);
-        const na = state.partitionById.get(pa)!.node,
-          nb = state.partitionById.get(pb)!.node;
-        if (na !== nb) {
-          nodeLoad.set(na, nodeLoad.get(na)! + cfg.crossNodeCost * joint);
-          nodeLoad.set(nb, nodeLoad.get(nb)! + cfg.crossNodeCost * joint);
-        }
-      }
-    }
-    lastCoAccess = [...co].map(([k, weight]) => {
-      const [a, b] = k.split('\u0000') as [string, string];
-      return { a, b, weight };
-    });
+    const {
+      nodeLoad,
+      partitionLoad: partLoad,
+      coAccess,
+    } = stepLoad(
+      w,
+      state,
+      t,
+      [...running.values()].map((op) => op.cmd),
+      cfg,
+    );
+    lastCoAccess = coAccess;
 
     // Metrics.
     const hm = history[t]!;

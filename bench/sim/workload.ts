@@ -3,9 +3,7 @@
  * and writes, plus optional co-access between key units. Key units are the simulator's key
  * buckets: partition ranges are [lo, hi) over unit indices.
  *
- * Generators are seeded and deterministic. Traces read from CSV: `ts,table,key,reads,writes`
- * (keys are mapped onto `units` equal-width units per table) or `ts,series,value` (each series
- * is a one-unit table, all reads).
+ * Generators are seeded and deterministic. Traces read from CSV are in trace.ts.
  */
 
 export interface WorkloadTable {
@@ -346,106 +344,6 @@ export const SUITE: Record<string, (o?: GenOptions) => Workload> = {
   'moving-hotspot': movingHotspot,
   'co-access-shift': coAccessShift,
 };
-
-export class TraceError extends Error {}
-
-/** Parses a trace CSV (`ts,table,key,reads,writes` or `ts,series,value`) into a workload. */
-export function parseTrace(text: string, opts: { name?: string; units?: number; unitBytes?: number } = {}): Workload {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (!lines.length) throw new TraceError('empty trace');
-  const header = lines[0]!.split(',').map((h) => h.trim().toLowerCase());
-  const wide = header.join(',') === 'ts,table,key,reads,writes';
-  const narrow = header.join(',') === 'ts,series,value';
-  if (!wide && !narrow) throw new TraceError(`trace header must be ts,table,key,reads,writes or ts,series,value (got ${lines[0]})`);
-  type Row = { ts: number; table: string; key: number; reads: number; writes: number };
-  const rows: Row[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const c = lines[i]!.split(',');
-    const bad = (why: string) => new TraceError(`trace line ${i + 1}: ${why}`);
-    if (c.length !== header.length) throw bad(`expected ${header.length} fields, got ${c.length}`);
-    const ts = Number(c[0]);
-    if (!Number.isFinite(ts)) throw bad(`ts is not a number: ${c[0]}`);
-    if (wide) {
-      const key = Number(c[2]),
-        reads = Number(c[3]),
-        writes = Number(c[4]);
-      if (![key, reads, writes].every(Number.isFinite)) throw bad('key, reads and writes must be numbers');
-      if (reads < 0 || writes < 0) throw bad('reads and writes must be ≥ 0');
-      rows.push({ ts, table: c[1]!.trim(), key, reads, writes });
-    } else {
-      const value = Number(c[2]);
-      if (!Number.isFinite(value) || value < 0) throw bad(`value must be a number ≥ 0: ${c[2]}`);
-      rows.push({ ts, table: c[1]!.trim(), key: 0, reads: value, writes: 0 });
-    }
-  }
-  if (!rows.length) throw new TraceError('trace has a header but no rows');
-  const times = [...new Set(rows.map((r) => r.ts))].sort((a, b) => a - b);
-  let stepMs = Infinity;
-  for (let i = 1; i < times.length; i++) stepMs = Math.min(stepMs, times[i]! - times[i - 1]!);
-  if (!Number.isFinite(stepMs) || stepMs <= 0) stepMs = 60_000;
-  const t0 = times[0]!;
-  const steps = Math.round((times[times.length - 1]! - t0) / stepMs) + 1;
-  if (steps > 200_000) throw new TraceError(`trace spans ${steps} steps; at most 200000`);
-  const names = [...new Set(rows.map((r) => r.table))].sort();
-  const tables: WorkloadTable[] = names.map((name) => {
-    // a loop, not Math.min(...keys): long traces have more rows than a call's argument limit
-    let lo = Infinity,
-      hi = -Infinity;
-    for (const r of rows)
-      if (r.table === name) {
-        lo = Math.min(lo, r.key);
-        hi = Math.max(hi, r.key + 1);
-      }
-    const units = narrow ? 1 : Math.max(1, Math.min(opts.units ?? 64, Math.ceil(hi - lo)));
-    return { name, units, keyLo: lo, keyHi: hi };
-  });
-  const reads = tables.map((t) => new Float64Array(steps * t.units));
-  const writes = tables.map((t) => new Float64Array(steps * t.units));
-  const idx = new Map(names.map((n, i) => [n, i]));
-  for (const r of rows) {
-    const ti = idx.get(r.table)!,
-      t = tables[ti]!;
-    const step = Math.round((r.ts - t0) / stepMs);
-    const u = Math.min(t.units - 1, Math.floor(((r.key - t.keyLo) / (t.keyHi - t.keyLo)) * t.units));
-    reads[ti]![step * t.units + u]! += r.reads;
-    writes[ti]![step * t.units + u]! += r.writes;
-  }
-  // A season if the trace is long enough: a day in steps when it spans ≥ 2 days.
-  const day = Math.round(86_400_000 / stepMs);
-  const season = steps >= 2 * day && day >= 4 ? day : null;
-  return {
-    name: opts.name ?? 'trace',
-    kind: 'trace',
-    description: `trace, ${steps} steps of ${stepMs / 1000}s, ${names.length} tables`,
-    stepMs,
-    steps,
-    startTs: t0,
-    tables,
-    reads,
-    writes,
-    coAccess: [],
-    season,
-    evalStart: season ? Math.min(season, Math.floor(steps / 2)) : Math.min(60, Math.floor(steps / 4)),
-    unitBytes: opts.unitBytes ?? 1024 ** 3,
-  };
-}
-
-/** Writes a workload as a `ts,table,key,reads,writes` CSV (key = the unit's lower key). */
-export function toTraceCsv(w: Workload): string {
-  const out = ['ts,table,key,reads,writes'];
-  for (let t = 0; t < w.steps; t++) {
-    w.tables.forEach((tb, ti) => {
-      for (let u = 0; u < tb.units; u++) {
-        const r = w.reads[ti]![t * tb.units + u]!,
-          wr = w.writes[ti]![t * tb.units + u]!;
-        if (r === 0 && wr === 0) continue;
-        const key = tb.keyLo + ((tb.keyHi - tb.keyLo) * u) / tb.units;
-        out.push(`${w.startTs + t * w.stepMs},${tb.name},${key},${r.toFixed(3)},${wr.toFixed(3)}`);
-      }
-    });
-  }
-  return `${out.join('\n')}\n`;
-}
 
 /** Total load (reads + writes) per step. */
 export function totalPerStep(w: Workload): Float64Array {

@@ -3,7 +3,7 @@ import { createClickHouse, queryRows } from '../../analytics/clickhouse.js';
 import { CANNED_QUERIES, cannedQuery, describeQueries } from '../../analytics/queries.js';
 import { loadConfig } from '../../lib/config.js';
 import { UsageError } from '../../lib/errors.js';
-import { printTable } from '../table.js';
+import { printTable } from '../../lib/table.js';
 
 export async function analyticsCommand(
   name: string | undefined,

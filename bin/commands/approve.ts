@@ -8,7 +8,7 @@ import os from 'node:os';
 import { loadConfig } from '../../lib/config.js';
 import { UsageError } from '../../lib/errors.js';
 import { CommandLedger } from '../../executors/ledger.js';
-import { printTable } from '../table.js';
+import { printTable } from '../../lib/table.js';
 
 export interface ApproveOptions {
   deny?: boolean;

@@ -18,13 +18,9 @@ export async function benchCommand(name: string, o: { json?: boolean }): Promise
       return;
     }
     case 'sink': {
-      const { runSinkBench } = await import('../../bench/sink.js');
+      const { runSinkBench, formatSinkReport } = await import('../../bench/sink.js');
       const r = await runSinkBench({ log: log(o.json) });
-      process.stdout.write(
-        o.json
-          ? `${JSON.stringify(r, null, 2)}\n`
-          : `sink ${r.sinkRowsPerSec.toFixed(0)} rows/s vs bulk insert ${r.bulkRowsPerSec.toFixed(0)} rows/s (same ${r.rows} rows, same run): ratio ${r.ratio.toFixed(2)}, target ≥ ${r.target} ${r.pass ? 'PASS' : 'FAIL'}; rows in ClickHouse ${r.rowsInClickHouse}\n`,
-      );
+      process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatSinkReport(r)}\n`);
       return;
     }
     case 'ingest': {

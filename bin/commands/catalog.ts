@@ -10,12 +10,12 @@
  * that is unambiguous; an unknown or ambiguous name is bad input (exit 2).
  */
 import { loadConfig } from '../../lib/config.js';
-import { UsageError } from '../../lib/errors.js';
+import { UnavailableError, UsageError } from '../../lib/errors.js';
 import { logger } from '../../lib/log.js';
 import { createCatalogDriver, ensureCatalogSchema, type Driver } from '../../catalog/neo4j.js';
 import { Discovery } from '../../catalog/discover.js';
 import { dependents, hot, resolve, whereKey, type CatalogObject } from '../../catalog/query.js';
-import { printTable } from '../table.js';
+import { printTable } from '../../lib/table.js';
 
 export interface CatalogCommandOptions {
   json?: boolean;
@@ -76,7 +76,7 @@ export async function catalogDiscoverCommand(o: CatalogCommandOptions): Promise<
       if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
     }
     if (report.failed.length > 0) {
-      throw new Error(`catalog discover: ${report.failed.map((f) => `${f.source}: ${f.reason}`).join('; ')}`);
+      throw new UnavailableError(`catalog discover: ${report.failed.map((f) => `${f.source}: ${f.reason}`).join('; ')}`);
     }
   } finally {
     await discovery.close();

@@ -27,7 +27,7 @@ const DISTRIBUTIONS = ['zipfian', 'hotspot', 'latest', 'uniform'] as const;
 
 export async function traceCommand(kind: string, o: TraceYcsbOptions): Promise<void> {
   if (kind !== 'ycsb') throw new UsageError(`unknown trace source ${JSON.stringify(kind)}; expected ycsb`);
-  const { DEFAULT_SHAPE, YcsbTraceError, installYcsb, runYcsb, ycsbLibDir } = await import('../../bench/ycsbTrace.js');
+  const { DEFAULT_SHAPE, installYcsb, runYcsb, ycsbLibDir } = await import('../../bench/ycsbTrace.js');
   if (!(DISTRIBUTIONS as readonly string[]).includes(o.distribution)) {
     throw new UsageError(`--distribution must be one of ${DISTRIBUTIONS.join(', ')}`);
   }
@@ -38,52 +38,47 @@ export async function traceCommand(kind: string, o: TraceYcsbOptions): Promise<v
   }
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const lib = ycsbLibDir();
-  try {
-    installYcsb(lib, log);
-    if (o.install && !o.out) {
-      log(`ycsb: jars in ${lib}`);
-      return;
-    }
-    if (!o.out) throw new UsageError('--out <csv> is required (or --install alone to fetch the jars)');
-    const stepMs = o.stepSeconds * 1000;
-    const r = runYcsb(
-      {
-        distribution: o.distribution as (typeof DISTRIBUTIONS)[number],
-        records: o.records,
-        readProportion: o.readProportion,
-        updateProportion: o.updateProportion,
-        insertProportion: o.insertProportion,
-        insertOrder: o.insertOrder,
-        shape: {
-          ...DEFAULT_SHAPE,
-          stepMs,
-          steps: Math.round((o.days * 86_400_000) / stepMs),
-          peakOpsPerStep: o.peakOps,
-          opWeight: o.opWeight,
-          keyBuckets: o.keyBuckets,
-        },
-      },
-      lib,
-    );
-    writeFileSync(o.out, r.csv);
-    const summary = {
-      out: o.out,
-      operations: r.ops,
-      placed: r.placed,
-      steps: r.steps,
-      rows: r.rows,
-      keyLo: r.keyLo,
-      keyHi: r.keyHi,
-      ycsbMs: r.wallMs,
-      command: r.command,
-    };
-    process.stdout.write(
-      o.json
-        ? `${JSON.stringify(summary, null, 2)}\n`
-        : `wrote ${o.out}: ${r.rows} rows, ${r.steps} steps of ${o.stepSeconds}s, ${r.ops} YCSB operations (${r.placed} placed), keys ${r.keyLo}..${r.keyHi}, client ran ${(r.wallMs / 1000).toFixed(1)} s\n`,
-    );
-  } catch (err) {
-    if (err instanceof YcsbTraceError) throw new Error(err.message);
-    throw err;
+  installYcsb(lib, log);
+  if (o.install && !o.out) {
+    log(`ycsb: jars in ${lib}`);
+    return;
   }
+  if (!o.out) throw new UsageError('--out <csv> is required (or --install alone to fetch the jars)');
+  const stepMs = o.stepSeconds * 1000;
+  const r = runYcsb(
+    {
+      distribution: o.distribution as (typeof DISTRIBUTIONS)[number],
+      records: o.records,
+      readProportion: o.readProportion,
+      updateProportion: o.updateProportion,
+      insertProportion: o.insertProportion,
+      insertOrder: o.insertOrder,
+      shape: {
+        ...DEFAULT_SHAPE,
+        stepMs,
+        steps: Math.round((o.days * 86_400_000) / stepMs),
+        peakOpsPerStep: o.peakOps,
+        opWeight: o.opWeight,
+        keyBuckets: o.keyBuckets,
+      },
+    },
+    lib,
+  );
+  writeFileSync(o.out, r.csv);
+  const summary = {
+    out: o.out,
+    operations: r.ops,
+    placed: r.placed,
+    steps: r.steps,
+    rows: r.rows,
+    keyLo: r.keyLo,
+    keyHi: r.keyHi,
+    ycsbMs: r.wallMs,
+    command: r.command,
+  };
+  process.stdout.write(
+    o.json
+      ? `${JSON.stringify(summary, null, 2)}\n`
+      : `wrote ${o.out}: ${r.rows} rows, ${r.steps} steps of ${o.stepSeconds}s, ${r.ops} YCSB operations (${r.placed} placed), keys ${r.keyLo}..${r.keyHi}, client ran ${(r.wallMs / 1000).toFixed(1)} s\n`,
+  );
 }

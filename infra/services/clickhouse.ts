@@ -12,6 +12,7 @@ import { CLICKHOUSE_HTTP_PORT, CLICKHOUSE_NATIVE_PORT, portOf } from '../ports.j
 import { httpGet, spawnService, which } from '../process.js';
 import { logFileOf, stopOurs, withTimeout, type Log, type Service } from '../service.js';
 import { aptInstall } from '../toolchain.js';
+import { UnavailableError } from '../../lib/errors.js';
 
 const NAME = 'clickhouse';
 
@@ -126,12 +127,16 @@ export const clickhouse: Service = {
   async install(_cfg, log: Log) {
     if (serverCommand()) return;
     await aptInstall(['clickhouse-server', 'clickhouse-client'], 'clickhouse', log);
-    if (!serverCommand()) throw new Error('clickhouse: clickhouse-server is still not on PATH after apt-get install clickhouse-server');
+    if (!serverCommand())
+      throw new UnavailableError('clickhouse: clickhouse-server is still not on PATH after apt-get install clickhouse-server');
   },
 
   async start(cfg) {
     const cmd = serverCommand();
-    if (!cmd) throw new Error('clickhouse: clickhouse-server not found; install the Debian package clickhouse-server (infra/install.sh)');
+    if (!cmd)
+      throw new UnavailableError(
+        'clickhouse: clickhouse-server not found; install the Debian package clickhouse-server (infra/install.sh)',
+      );
     const dir = path.join(cfg.stackDir, 'clickhouse');
     for (const d of ['data', 'tmp', 'user_files', 'format_schemas']) mkdirSync(path.join(dir, d), { recursive: true });
     const config = path.join(dir, 'config.xml');

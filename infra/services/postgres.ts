@@ -20,6 +20,7 @@ import { firstExisting, run, writePidFile } from '../process.js';
 import { logFileOf, ourProcess, pidFileOf, stopOurs, withTimeout, type Log, type Service } from '../service.js';
 import { aptInstall } from '../toolchain.js';
 import { STATEMENT_LOG_CONF } from '../../stores/postgres/statementLog.js';
+import { UnavailableError, UsageError } from '../../lib/errors.js';
 
 export const PG_MAJOR = 15;
 
@@ -133,7 +134,8 @@ async function installPostgres(log: Log): Promise<string> {
   if (bin && hasPgStatStatements(bin)) return bin;
   await aptInstall([`postgresql-${PG_MAJOR}`, 'postgresql-contrib'], 'postgres', log);
   bin = pgBinDir();
-  if (!bin) throw new Error(`postgres: PostgreSQL ${PG_MAJOR} binaries still not found after apt-get install postgresql-${PG_MAJOR}`);
+  if (!bin)
+    throw new UnavailableError(`postgres: PostgreSQL ${PG_MAJOR} binaries still not found after apt-get install postgresql-${PG_MAJOR}`);
   return bin;
 }
 
@@ -155,7 +157,7 @@ export function postgresNode(i: number): Service {
 
     async start(cfg, log: Log) {
       const bin = pgBinDir();
-      if (!bin) throw new Error(`postgres: PostgreSQL ${PG_MAJOR} not found; install postgresql-${PG_MAJOR} (infra/install.sh)`);
+      if (!bin) throw new UnavailableError(`postgres: PostgreSQL ${PG_MAJOR} not found; install postgresql-${PG_MAJOR} (infra/install.sh)`);
       const who = await runAs(log);
       const root = pgRoot(cfg);
       const data = pgDataDir(cfg, i);
@@ -168,7 +170,7 @@ export function postgresNode(i: number): Service {
       try {
         await run('test', ['-w', root, '-a', '-x', root], { ...asUser, what: name });
       } catch {
-        throw new Error(
+        throw new UsageError(
           `${name}: PostgreSQL runs as user ${who.user}, which cannot write ${root}; every directory above it must be searchable by ${who.user} ` +
             `(or set SHARDCAST_STACK_DIR to a path it can reach)`,
         );

@@ -16,6 +16,7 @@ import { portOf, REGISTRY_PORT } from '../ports.js';
 import { httpGet, run, spawnService } from '../process.js';
 import { logFileOf, stopOurs, withTimeout, type Log, type Service } from '../service.js';
 import { fileKey, INFRA_DIR, installOnce, javaBin, libDir, maven } from '../toolchain.js';
+import { UnavailableError } from '../../lib/errors.js';
 
 const NAME = 'registry';
 const POM = path.join(INFRA_DIR, 'registry', 'pom.xml');
@@ -48,7 +49,7 @@ export const registry: Service = {
       const archive = path.join(tmp, 'apicurio-registry-app-all.tar.gz');
       await run('tar', ['-xzf', archive, '-C', tmp], { what: 'registry install (unpack)', timeoutMs: 300_000 });
       await rm(archive, { force: true });
-      if (!runnerJar(tmp)) throw new Error(`registry install: no runnable jar found after unpacking ${archive}`);
+      if (!runnerJar(tmp)) throw new UnavailableError(`registry install: no runnable jar found after unpacking ${archive}`);
     });
     if (fetched) log(`registry: unpacked in ${out}`);
   },
@@ -56,7 +57,7 @@ export const registry: Service = {
   async start(cfg) {
     const java = await javaBin();
     const jar = runnerJar(libDir(cfg.stackDir, 'registry'));
-    if (!jar) throw new Error(`registry: no runnable jar in ${libDir(cfg.stackDir, 'registry')}; run install again`);
+    if (!jar) throw new UnavailableError(`registry: no runnable jar in ${libDir(cfg.stackDir, 'registry')}; run install again`);
     const dir = path.join(cfg.stackDir, 'registry');
     mkdirSync(dir, { recursive: true });
     const db = path.join(dir, 'db', 'registry');

@@ -1,6 +1,7 @@
 /**
  * The local stack: after `stackUp`, every service answers its own protocol and `stackStatus`
- * says up; a second `stackUp` is a fast no-op. (Bringing the stack down is tested in
+ * says up; a second `stackUp` is a fast no-op. A service given in the environment (external) is
+ * checked the same way, less what only the local stack promises (one broker, the node count). (Bringing the stack down is tested in
  * zz-stack-down.test.ts, which runs last and brings it back up.)
  */
 import { after, before, test } from 'node:test';
@@ -22,28 +23,28 @@ before(
   { timeout: 15 * 60_000 },
 );
 
-test('kafka: admin lists topics', { skip: cfg.external.kafka && 'KAFKA_BROKERS is external' }, async () => {
+test('kafka: admin lists topics', async () => {
   const admin = new Kafka({ clientId: 'stack-test', brokers: cfg.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
     const topics = await admin.listTopics();
     assert.ok(Array.isArray(topics));
     const cluster = await admin.describeCluster();
-    assert.equal(cluster.brokers.length, 1);
+    // the local stack runs one broker; an external cluster (KAFKA_BROKERS) may have more
+    if (cfg.external.kafka) assert.ok(cluster.brokers.length >= 1);
+    else assert.equal(cluster.brokers.length, 1);
   } finally {
     await admin.disconnect();
   }
 });
 
-test('schema registry: GET /subjects answers a JSON array', {
-  skip: cfg.external.registry && 'SCHEMA_REGISTRY_URL is external',
-}, async () => {
+test('schema registry: GET /subjects answers a JSON array', async () => {
   const res = await fetch(`${cfg.schemaRegistryUrl}/subjects`);
   assert.equal(res.status, 200);
   assert.ok(Array.isArray(await res.json()));
 });
 
-test('clickhouse: SELECT version()', { skip: cfg.external.clickhouse && 'CLICKHOUSE_URL is external' }, async () => {
+test('clickhouse: SELECT version()', async () => {
   const ch = createClient({ url: cfg.clickhouseUrl, username: cfg.clickhouseUser, password: cfg.clickhousePassword });
   try {
     const rows = (await (await ch.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json()) as { v: string }[];
@@ -53,7 +54,7 @@ test('clickhouse: SELECT version()', { skip: cfg.external.clickhouse && 'CLICKHO
   }
 });
 
-test('neo4j: RETURN 1 over Bolt with the configured password', { skip: cfg.external.neo4j && 'NEO4J_URI is external' }, async () => {
+test('neo4j: RETURN 1 over Bolt with the configured password', async () => {
   const driver = neo4j.driver(cfg.neo4jUri, neo4j.auth.basic(cfg.neo4jUser, cfg.neo4jPassword));
   try {
     const res = await driver.executeQuery('RETURN 1 AS one');
@@ -63,7 +64,7 @@ test('neo4j: RETURN 1 over Bolt with the configured password', { skip: cfg.exter
   }
 });
 
-test('neo4j: a wrong password is refused (auth is on)', { skip: cfg.external.neo4j && 'NEO4J_URI is external' }, async () => {
+test('neo4j: a wrong password is refused (auth is on)', async () => {
   const driver = neo4j.driver(cfg.neo4jUri, neo4j.auth.basic(cfg.neo4jUser, `${cfg.neo4jPassword}-wrong`));
   try {
     await assert.rejects(driver.executeQuery('RETURN 1'), /unauthorized|authentication/i);
@@ -72,8 +73,9 @@ test('neo4j: a wrong password is refused (auth is on)', { skip: cfg.external.neo
   }
 });
 
-test('postgres: every shard node answers, with logical WAL', { skip: cfg.external.postgres && 'PG_NODES is external' }, async () => {
-  assert.equal(cfg.pgNodes.length, cfg.pgNodeCount);
+test('postgres: every shard node answers, with logical WAL', async () => {
+  // PG_NODES lists external nodes itself; the local stack starts SHARDCAST_PG_NODE_COUNT of them
+  if (!cfg.external.postgres) assert.equal(cfg.pgNodes.length, cfg.pgNodeCount);
   for (const url of cfg.pgNodes) {
     const client = new pg.Client({ connectionString: url });
     await client.connect();

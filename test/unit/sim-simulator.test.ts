@@ -2,8 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AnyCommand, CommandResult } from '../../schemas/types.js';
 import { type Observation, type Policy, simulate } from '../../bench/sim/simulator.js';
-import { type Workload, SUITE, parseTrace, toTraceCsv } from '../../bench/sim/workload.js';
-import { reactivePolicy, staticPolicy } from '../../bench/sim/policies.js';
+import { type Workload, SUITE } from '../../bench/sim/workload.js';
+import { parseTrace, toTraceCsv } from '../../bench/sim/trace.js';
+import { staticPolicy } from '../../bench/sim/policies.js';
+import { reactivePolicy } from '../../bench/sim/reactive.js';
 import { forecastOne } from '../../bench/sim/forecaster.js';
 
 const GiB = 1024 ** 3;
