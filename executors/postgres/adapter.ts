@@ -10,6 +10,7 @@
  * reason to reject it. `execute` carries it out online (see migrate.ts, replication.ts,
  * design.ts) and resumes or rolls back a run a crashed executor left behind.
  */
+import { firstFreeShardName } from '../../schemas/shardNames.js';
 import { InputError } from '../../lib/errors.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { isPlainIdentifier } from '../../stores/identifiers.js';
@@ -370,8 +371,7 @@ export class PostgresShardAdapter implements StoreAdapter {
   }
 }
 
-/** The first free `s<n>` shard name, n counting up from the number of shards. */
+/** The name a split's new shard gets when the command names none (schemas/shardNames.ts). */
 export function nextShardName(routes: { shards: { shard: string }[] }): string {
-  const names = new Set(routes.shards.map((s) => s.shard));
-  for (let n = routes.shards.length; ; n++) if (!names.has(`s${n}`)) return `s${n}`;
+  return firstFreeShardName(new Set(routes.shards.map((s) => s.shard)));
 }

@@ -5,17 +5,14 @@
  * names that shard instead, so it names a shard the executor will know.
  */
 import type { AnyCommand } from '../../../schemas/types.js';
+import { firstFreeShardName } from '../../../schemas/shardNames.js';
 import type { ClusterStateInput } from '../state.js';
 
-/**
- * The first free `s<n>`, n counting up from the number of names taken: the rule the executor
- * uses when a split names no new shard (executors/postgres/adapter.ts `nextShardName`).
- */
+/** The executor's rule for a split's new shard, with the name then taken. */
 function takeFreeName(names: Set<string>): string {
-  let n = names.size;
-  while (names.has(`s${n}`)) n++;
-  names.add(`s${n}`);
-  return `s${n}`;
+  const name = firstFreeShardName(names);
+  names.add(name);
+  return name;
 }
 
 export function toStoreCommands(
