@@ -11,6 +11,7 @@
  *  - a precomputation as a materialized view, backfilled under a concurrent writer, matches the
  *    table's own aggregate.
  * Run as a child process (EXEC_CH_CHILD set), this file is the executor that gets killed.
+ * One file because the cases share one table, its writer and one executor child process.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

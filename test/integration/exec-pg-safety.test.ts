@@ -5,6 +5,7 @@
  *  - an executor process killed (SIGKILL) in the middle of a move, restarted, finishes the move
  *    (or rolls it back when told to) with no row lost under a concurrent writer.
  * Run as a child process (EXEC_PG_CHILD set), this file is that executor process.
+ * One file because the cases share one executor child process and its shard nodes.
  */
 import { testCommand } from './commands.js';
 import assert from 'node:assert/strict';

@@ -1,3 +1,8 @@
+/**
+ * The ensemble's stages (dominance, anchoring, weights, calibration) and the online forecaster
+ * over them. One file because the cases build on the same synthetic series and read as one
+ * argument, from each rule to the combination.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {

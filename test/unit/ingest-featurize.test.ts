@@ -1,3 +1,8 @@
+/**
+ * The SQL featurizer: templates, predicates, key ranges and literal scanning across dialects,
+ * with property tests against the parsers. One file because its cases share the parsers' setup
+ * and read best side by side.
+ */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
