@@ -40,7 +40,7 @@ function check<T extends z.ZodType>(schema: T, value: unknown, fallback: string)
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const keys = (issue as { keys?: string[] }).keys;
-  const name = issue.path.length > 0 ? issue.path.join('.') : keys?.[0] ? keys[0] : fallback;
+  const name = issue.path.length > 0 ? String(issue.path[0]) : keys?.[0] ? keys[0] : fallback;
   const given = issue.path.length > 0 ? (value as Record<PropertyKey, unknown> | null)?.[issue.path[0]!] : value;
   const reason =
     issue.code === 'unrecognized_keys' ? 'not a parameter of this request' : given === undefined ? 'is required' : issue.message;
