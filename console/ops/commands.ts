@@ -73,7 +73,8 @@ export type Verdict = 'approved' | 'denied';
 export class CommandService {
   constructor(
     private readonly ledger: CommandLedger,
-    private readonly audit: AuditLog,
+    /** Opened on the first write, before it: an audit trail that cannot be opened refuses the write. */
+    private readonly audit: () => Promise<AuditLog>,
   ) {}
 
   /** Newest first; `waiting` lists the approval queue oldest first, as it is worked through. */
@@ -93,6 +94,7 @@ export class CommandService {
    */
   async decide(id: string, verdict: Verdict, actor: Actor): Promise<CommandView> {
     checkCommandId(id);
+    const audit = await this.audit();
     const ok = await this.ledger.decideApproval(id, verdict, actor.name);
     if (!ok) {
       const e = await this.ledger.get(id);
@@ -101,7 +103,7 @@ export class CommandService {
         `command ${id} is not waiting for approval (status ${e.status}${e.approval ? `, approval ${e.approval}` : ''})`,
       );
     }
-    await this.audit.record({ actor, action: verdict === 'approved' ? 'command.approve' : 'command.deny', target: id, outcome: verdict });
+    await audit.record({ actor, action: verdict === 'approved' ? 'command.approve' : 'command.deny', target: id, outcome: verdict });
     return this.get(id);
   }
 }

@@ -48,13 +48,13 @@ export function openOperations(cfg: Config, opts: { log?: Logger; audit?: AuditL
       return p;
     };
   };
+  const audit = once(async () => {
+    if (opts.audit) return opts.audit;
+    const a = await openKafkaAudit(cfg, log);
+    closers.push(a.close);
+    return a.audit;
+  });
   const commands = once(async () => {
-    let audit = opts.audit;
-    if (!audit) {
-      const a = await openKafkaAudit(cfg, log);
-      closers.push(a.close);
-      audit = a.audit;
-    }
     const ledger = await CommandLedger.open(cfg.pgNodes[0]!);
     closers.push(() => ledger.close());
     return new CommandService(ledger, audit);
