@@ -4,6 +4,8 @@
  * unknown ids and commands no longer waiting refused without a change.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { ConflictError, NotFoundError, ParameterError } from '../../console/ops/errors.js';
 import { openOperations, type Operations } from '../../console/ops/operations.js';
@@ -71,4 +73,27 @@ test('analytics and catalog answer through the same layer', { timeout: 60_000 },
   assert.equal(p.source, 'pg-shards');
   assert.deepEqual(p.partitions, [], 'a table the catalog does not know has no partitions');
   assert.ok(Array.isArray(p.nodes));
+});
+
+test('`shardcast approve` lists and decides through the same layer, audited with via cli', { timeout: 90_000 }, async () => {
+  const cmd = testCommand('api-ops-cli', table, 'partition', 'split', { partition: 's0', requiresApproval: true }, { splitAt: '7' });
+  await ledger.holdForApproval(cmd.commandId, cmd.action, cmd);
+  held.push(cmd.commandId);
+  const run = (...args: string[]) => promisify(execFile)(process.execPath, ['bin/shardcast.js', 'approve', ...args], { env: process.env });
+  const listed = JSON.parse((await run('--json')).stdout) as { commandId: string; target: string }[];
+  assert.equal(listed.find((c) => c.commandId === cmd.commandId)?.target, `${table}/s0`);
+  const by = uniq('cli-tester');
+  const audited = consumeAudit(cfg, (e) => e.actor === by);
+  assert.deepEqual(JSON.parse((await run(cmd.commandId, '--deny', '--by', by, '--json')).stdout), {
+    commandId: cmd.commandId,
+    verdict: 'denied',
+    by,
+  });
+  assert.equal((await ledger.get(cmd.commandId))?.approval, 'denied');
+  const ev = await audited;
+  assert.deepEqual([ev.action, ev.via, ev.target], ['command.deny', 'cli', cmd.commandId]);
+  await assert.rejects(
+    run(cmd.commandId, '--by', by),
+    (e: { code?: number; stderr?: string }) => e.code === 2 && /not waiting/.test(e.stderr ?? ''),
+  );
 });
