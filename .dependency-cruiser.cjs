@@ -16,6 +16,7 @@ const LAYERS = {
   executors: ['lib', 'schemas', 'topics', 'stores'],
   infra: ['lib', 'stores'],
   pipelines: ['lib', 'schemas', 'topics', 'stores', 'models', 'processors', 'collectors', 'analytics', 'catalog', 'executors'],
+  console: ['lib', 'schemas', 'topics', 'stores', 'models', 'processors', 'collectors', 'analytics', 'catalog', 'executors', 'pipelines'],
   demo: [
     'lib',
     'schemas',
@@ -29,6 +30,7 @@ const LAYERS = {
     'executors',
     'infra',
     'pipelines',
+    'console',
   ],
   bench: [
     'lib',
@@ -43,6 +45,7 @@ const LAYERS = {
     'executors',
     'infra',
     'pipelines',
+    'console',
     'demo',
   ],
   bin: [
@@ -58,6 +61,7 @@ const LAYERS = {
     'executors',
     'infra',
     'pipelines',
+    'console',
     'demo',
     'bench',
   ],

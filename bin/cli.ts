@@ -169,6 +169,17 @@ export function buildProgram(): Command {
     .addOption(json('print as JSON'))
     .action(async (id, o) => (await import('./commands/approve.js')).approveCommand(id, o));
 
+  program
+    .command('serve')
+    .description('the operations API: JSON under /api/ with bearer-token roles, OpenAPI at /api/openapi.json')
+    .option('--port <port>', 'port to listen on (default SHARDCAST_HTTP_PORT or 8787; 0 = any free port)')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .addHelpText(
+      'after',
+      '\nTokens: SHARDCAST_API_TOKENS="name:role:token,..." with role viewer | operator | admin (tokens of 16+ characters).\nReads need viewer; approve and deny need operator and are audited to the log and the shardcast.audit topic.',
+    )
+    .action(async (o) => (await import('./commands/serve.js')).serveCommand(o));
+
   const catalog = program
     .command('catalog')
     .description('the Neo4j federation catalog: discovery, where a key lives, what is hot, lineage');

@@ -18,6 +18,16 @@ export interface LedgerEntry {
 
 export type Approval = 'pending' | 'approved' | 'denied';
 
+/** A ledger row as operators see it: the entry, the command as it arrived, who decided and when. */
+export interface LedgerRecord extends LedgerEntry {
+  action: string;
+  approvedBy: string | null;
+  approvedAt: Date | null;
+  command: unknown;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
 const TERMINAL: ReadonlySet<CommandStatus> = new Set(['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'REJECTED']);
 export const isTerminal = (s: CommandStatus) => TERMINAL.has(s);
 
@@ -70,6 +80,36 @@ export class CommandLedger {
       [commandId, verdict, by],
     );
     return rowCount === 1;
+  }
+
+  /**
+   * Ledger rows for operators, newest first: all of them (at most `limit`), or those with one of
+   * `statuses`, or the one `commandId`; `waiting`: those waiting for approval, oldest first.
+   */
+  async entries(
+    opts: { commandId?: string; statuses?: readonly CommandStatus[]; waiting?: boolean; limit?: number } = {},
+  ): Promise<LedgerRecord[]> {
+    const { rows } = await this.pool.query(
+      `SELECT command_id, action, status, state, attempts, approval, approved_by, approved_at, command, created_at, updated_at
+       FROM shardcast_exec.ledger
+       WHERE ($1::text IS NULL OR command_id = $1) AND ($2::text[] IS NULL OR status = ANY($2))
+         AND ($4::boolean IS NOT TRUE OR (approval = 'pending' AND status = 'ACCEPTED'))
+       ORDER BY CASE WHEN $4 THEN created_at END, created_at DESC, command_id LIMIT $3`,
+      [opts.commandId ?? null, opts.statuses ? [...opts.statuses] : null, opts.limit ?? 100, opts.waiting ?? false],
+    );
+    return rows.map((r) => ({
+      commandId: r.command_id,
+      action: r.action,
+      status: r.status,
+      state: r.state,
+      attempts: r.attempts,
+      approval: r.approval,
+      approvedBy: r.approved_by,
+      approvedAt: r.approved_at,
+      command: r.command,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+    }));
   }
 
   /** Commands waiting for approval, oldest first. */

@@ -85,6 +85,7 @@ export const TOPICS = {
     compacted: false,
   },
   dlq: { name: 'shardcast.dlq', schema: 'DeadLetter', key: 'source topic', partitions: 1, retentionMs: 30 * DAY, compacted: false },
+  audit: { name: 'shardcast.audit', schema: 'AuditEvent', key: 'actor', partitions: 1, retentionMs: 365 * DAY, compacted: false },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicId = keyof typeof TOPICS;

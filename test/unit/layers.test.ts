@@ -16,6 +16,7 @@ const PROJECT_DIRS = [
   'bin',
   'catalog',
   'collectors',
+  'console',
   'demo',
   'executors',
   'infra',
