@@ -106,7 +106,7 @@ function idTarget(op: PlannedOp): string {
     case 'replicate':
       return `${op.table}/${op.partition}:${op.sourceNode}->${op.targetNode}`;
     case 'dereplicate':
-      return `${op.table}/${op.partition}-${op.sourceNode}`;
+      return `${op.table}/${op.partition}-${op.targetNode}`;
     case 'scale_out':
       return `${op.store}/${op.params.nodeId}`;
     case 'scale_in':
