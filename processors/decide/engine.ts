@@ -10,11 +10,14 @@
  * action, target and issuing window), evidence, expected benefit and cost, a deadline,
  * whether it needs approval, and a one-line explanation.
  *
- * Command parameters (strings, as the Avro map requires):
+ * Command parameters (strings, as the Avro map requires; their form is the contract of
+ * schemas/commandParams.ts, which the executors check):
  *   split: splitAt, leftId, rightId, leftFraction (of bytes), leftLoadShare
- *   merge: with, mergedId            move/colocate/replicate: bytes
+ *   merge: with, mergedId            move/replicate: bytes   colocate: bytes, with (the partition it joins)
+ *   dereplicate: none (targetNode names the node whose copy is dropped)
  *   scale_out: nodeId, capacity      rekey: keyColumns, previousKey, share
- *   composite_index: name, columns   derived_attribute: name, expression   precompute: name, templateId
+ *   composite_index: name, columns   derived_attribute: name, expression
+ *   precompute: name, template (count_by | sum_by), groupBy, value (sum_by), templateId
  *   any: dependsOn (comma-separated command ids that must finish first), strategy
  */
 import type { AnyCommand, Evidence, Forecast, WorkloadAggregate } from '../../schemas/types.js';
