@@ -11,6 +11,7 @@ import {
   type Candidate,
   type PlanContext,
   type PlannedOp,
+  decide,
   planColocations,
   planDereplicas,
   planMerges,
@@ -22,6 +23,7 @@ import {
   planSplits,
   planTemplateAdaptations,
 } from '../../processors/decide/index.js';
+import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
 import { commandActions, commandParamsReason } from '../../schemas/commandParams.js';
 import { ExecutorEngine } from '../../executors/engine.js';
 import type { CommandLedger } from '../../executors/ledger.js';
@@ -228,4 +230,22 @@ test('the executor rejects a command that does not fit, before any adapter sees 
   assert.match(results.at(-1)!.reason ?? '', /targetNode: missing/);
   assert.equal(await engine.run(cmd('good-1', null, 'node2')), 'SUCCEEDED');
   assert.deepEqual(asked, ['validate good-1', 'execute good-1']);
+});
+
+test("a colocation's partner is named in the executor's terms, like the partition it moves", () => {
+  const T = 'orders';
+  const state = {
+    tables: [{ name: T, store: 'pg-shards', storeKind: 'postgres' as const, keyColumns: ['id'] }],
+    nodes: ['node0', 'node1'].map((id) => ({ id, store: 'pg-shards', storeKind: 'postgres' as const, capacity: 100 })),
+    partitions: [
+      { id: `${T}/s0`, table: T, store: 'pg-shards', lo: null, hi: 1000, sizeBytes: 2e6, rows: 1000, node: 'node0' },
+      { id: `${T}/s1`, table: T, store: 'pg-shards', lo: 1000, hi: null, sizeBytes: 1e6, rows: 500, node: 'node1' },
+    ],
+    coAccess: [{ a: `${T}/s0`, b: `${T}/s1`, weight: 190 }],
+  };
+  const d = decide(state, [], [], NOW, { actions: ['colocate'], stepMs: 10_000, horizonSteps: 6 });
+  const [cmd] = toStoreCommands(d.commands, state);
+  assert.ok(cmd && cmd.kind === 'shard', d.explanations.join('\n'));
+  assert.deepEqual([cmd.action, cmd.partition, cmd.targetNode, cmd.params.with], ['colocate', 's1', 'node0', 's0']);
+  assert.equal(commandParamsReason(cmd), null);
 });
