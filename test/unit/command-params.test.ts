@@ -249,3 +249,16 @@ test("a colocation's partner is named in the executor's terms, like the partitio
   assert.deepEqual([cmd.action, cmd.partition, cmd.targetNode, cmd.params.with], ['colocate', 's1', 'node0', 's0']);
   assert.equal(commandParamsReason(cmd), null);
 });
+
+test('the decision engine issues no command that does not fit: it reports the candidate blocked, with the reason', () => {
+  const odd = { ...hotTemplate, templateId: 'agg', columns: [], kind: 'aggregate' as const, groupBy: 'Region Name', sumOf: null };
+  const d = decide(twoNodes({ templates: [odd] }), [], [], NOW, { actions: ['precompute'] });
+  assert.deepEqual(d.commands, []);
+  assert.equal(d.blocked.length, 1);
+  assert.match(d.blocked[0]!, /parameters do not fit partition\/precompute: params\.groupBy: expected groupBy/);
+  const fine = decide(twoNodes({ templates: [{ ...odd, groupBy: 'region' }] }), [], [], NOW, { actions: ['precompute'] });
+  assert.deepEqual(
+    fine.commands.map((c) => [c.action, c.params.template, c.params.groupBy]),
+    [['precompute', 'count_by', 'region']],
+  );
+});
