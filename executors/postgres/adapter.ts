@@ -31,6 +31,7 @@ import { ensureRoutingSchema } from '../../stores/postgres/setup.js';
 import { listNodes, loadRoutes, type ShardRoute, type TableRoutes } from '../../stores/postgres/routing.js';
 import { physicalName } from '../../stores/postgres/keys.js';
 import { RangeMigration } from './migrate.js';
+import { checkColocated } from './colocate.js';
 import { planFromState, type MigrationEnv, type MigrationPlan } from './migrationPlan.js';
 import { PgPools } from '../../stores/postgres/nodes.js';
 import { dereplicate, replicate, type ReplicaPlan } from './replication.js';
@@ -147,7 +148,7 @@ export class PostgresShardAdapter implements StoreAdapter {
     switch (p.op) {
       case 'migrate': {
         const out = await new RangeMigration(this.env(), p.plan, ctx).run(null);
-        return p.colocateWith !== undefined && out.status === 'SUCCEEDED' ? this.colocated(p.plan, p.colocateWith, out) : out;
+        return p.colocateWith !== undefined && out.status === 'SUCCEEDED' ? checkColocated(this.coord, p.plan, p.colocateWith, out) : out;
       }
       case 'replicate':
         return replicate({ pools: this.pools, coord: this.coord, urlOf: this.urlOf }, p.plan, ctx);
@@ -345,26 +346,6 @@ export class PostgresShardAdapter implements StoreAdapter {
       default:
         return reject(`the postgres executor does not carry out ${cmd.action}`);
     }
-  }
-
-  /**
-   * A colocation succeeds when the routing map, read again after the move (whose rows were
-   * verified by count and checksum), puts the moved shard and the one it joins on one node.
-   */
-  private async colocated(plan: MigrationPlan, anchor: string, out: Outcome): Promise<Outcome> {
-    const routes = await loadRoutes(this.coord, plan.table);
-    const at = (shard: string) => routes?.shards.find((x) => x.shard === shard)?.node ?? null;
-    const moved = at(plan.targetShard);
-    const joined = at(anchor);
-    if (moved !== plan.targetNode || joined !== plan.targetNode) {
-      return {
-        ...out,
-        status: 'FAILED',
-        verified: false,
-        reason: `moved with rows verified, but not co-located: ${plan.targetShard} is on ${moved ?? 'no node'}, ${anchor} on ${joined ?? 'no node'}`,
-      };
-    }
-    return { ...out, details: { ...out.details, colocatedWith: anchor, node: plan.targetNode } };
   }
 
   private migrationPlan(
