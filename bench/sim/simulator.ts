@@ -31,6 +31,7 @@ import { recentFromCommand } from '../../processors/decide/safety.js';
 import { StateError } from '../../lib/errors.js';
 import type { Workload } from './workload.js';
 import { DATA_MOVES, stepLoad } from './load.js';
+import { type PastView, pastView } from './view.js';
 
 export interface SimConfig {
   /** Queries per step a node serves. */
@@ -66,6 +67,8 @@ export interface Observation {
   now: number;
   state: ClusterState;
   workload: Workload;
+  /** The trace up to the previous step. */
+  past: PastView;
   cfg: SimConfig;
   /** Loads measured in the previous step. */
   lastNodeLoad: ReadonlyMap<string, number>;
@@ -211,6 +214,7 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
   let lastNodeLoad = new Map<string, number>();
   let lastPartitionLoad = new Map<string, { reads: number; writes: number }>();
   let lastCoAccess: { a: string; b: string; weight: number }[] = [];
+  const past = pastView(w);
 
   const withState = (s: ClusterState, t: number): ClusterState => {
     const now = w.startTs + t * w.stepMs;
@@ -348,7 +352,20 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
       }
     }
     state = withState(state, t);
-    const cmds = policy.act({ step: t, now, state, workload: w, cfg, lastNodeLoad, lastPartitionLoad, lastCoAccess, results, history });
+    past.advance(t);
+    const cmds = policy.act({
+      step: t,
+      now,
+      state,
+      workload: w,
+      past,
+      cfg,
+      lastNodeLoad,
+      lastPartitionLoad,
+      lastCoAccess,
+      results,
+      history,
+    });
     results = [];
     for (const c of cmds) {
       const known = running.has(c.commandId) || pending.some((p) => p.cmd.commandId === c.commandId) || done.has(c.commandId);
