@@ -1,17 +1,22 @@
 /**
  * `shardcast policy-eval --trace W.csv [--nodes N] [--json]`: the cluster simulator on one
  * trace, comparing static (hash placement provisioned for the peak), reactive
- * (CockroachDB/TiDB-style), shardcast predictive and oracle, all in this process.
+ * (CockroachDB/TiDB rules with HPA scaling), shardcast predictive and clairvoyant, all in this
+ * process, each beside the trace's lower bound (sim/bound.ts).
  * The lead wires the CLI; this module exports functions only.
  */
 import { readFileSync } from 'node:fs';
-import { type Policy, type SimConfig, type SimMetrics, simulate } from './sim/simulator.js';
+import { DEFAULT_SIM, type Policy, type SimConfig, type SimMetrics, simulate } from './sim/simulator.js';
+import { lowerBound } from './sim/bound.js';
 import { staticPolicy } from './sim/policies.js';
 import { predictivePolicy } from './sim/predictive.js';
 import { reactivePolicy } from './sim/reactive.js';
 import type { Workload } from './sim/workload.js';
 import { parseTrace } from './sim/trace.js';
 import { formatTable } from '../lib/table.js';
+
+/** The rows of a result: the four policies, then the trace's lower bound. */
+export const POLICY_NAMES = ['static', 'reactive', 'predictive', 'clairvoyant', 'bound'] as const;
 
 export interface PolicyRow {
   policy: string;
@@ -52,7 +57,7 @@ export function toRow(m: SimMetrics, wallMs: number): PolicyRow {
 }
 
 export function defaultPolicies(): Policy[] {
-  return [staticPolicy(), reactivePolicy(), predictivePolicy(), predictivePolicy({ oracle: true })];
+  return [staticPolicy(), reactivePolicy(), predictivePolicy(), predictivePolicy({ clairvoyant: true })];
 }
 
 /** Node capacity that makes the trace's mean load fill `meanNodes` nodes at 50% (for foreign traces). */
@@ -71,7 +76,21 @@ export function evaluateWorkload(w: Workload, sim: Partial<SimConfig> = {}, poli
     const m = simulate(w, p, sim);
     return toRow(m, Math.round(performance.now() - t0));
   });
-  const capacity = sim.capacity ?? 6000;
+  const capacity = sim.capacity ?? DEFAULT_SIM.capacity;
+  const t0 = performance.now();
+  const b = lowerBound(w, capacity);
+  rows.push({
+    policy: 'bound',
+    violationMinutes: b.violationMinutes,
+    peakUtil: b.peakUtil,
+    nodeMinutes: b.nodeMinutes,
+    gbMoved: 0,
+    actions: 0,
+    rejected: 0,
+    failed: 0,
+    maxNodes: b.maxNodes,
+    wallMs: Math.round(performance.now() - t0),
+  });
   return {
     workload: w.name,
     description: w.description,

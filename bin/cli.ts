@@ -86,7 +86,7 @@ export function buildProgram(): Command {
 
   program
     .command('policy-eval')
-    .description('cluster simulator on a trace: static, reactive, predictive and oracle policies')
+    .description('cluster simulator on a trace: static, reactive, predictive and clairvoyant policies beside a lower bound')
     .requiredOption('--trace <csv>', 'trace CSV ts,table,key,reads,writes (or ts,series,value); ts in epoch milliseconds or ISO-8601')
     .option('--nodes <n>', 'number of nodes at the start', positiveInt('--nodes'))
     .addOption(json('print the comparison as JSON'))

@@ -2,7 +2,8 @@
  * The predictive policy, shardcast itself: forecasts per key unit (any Forecaster) → decide() →
  * commands, with the LinUCB selector learning from the simulated outcomes (rewarded for
  * violation minutes, bytes moved and the node-minutes beyond what the observed load needed).
- * The oracle is the same engine with the true future as its forecast (zero-width intervals).
+ * The clairvoyant policy is the same engine with the true future as its forecast (zero-width
+ * intervals): what perfect forecasts would give this engine, not a bound (bound.ts is).
  */
 import type { AnyCommand, Forecast, WorkloadAggregate } from '../../schemas/types.js';
 import type { Forecaster, SeriesForecast } from '../../models/forecaster.js';
@@ -25,7 +26,7 @@ import { TARGET_UTIL } from './policies.js';
 
 export interface PredictiveOptions {
   /** Uses the true future instead of forecasts. */
-  oracle?: boolean;
+  clairvoyant?: boolean;
   forecaster?: Forecaster;
   decideEverySteps?: number;
   horizonSteps?: number;
@@ -38,7 +39,7 @@ export interface PredictiveOptions {
   log?: (line: string) => void;
 }
 
-/** Predictive (forecasts → decide) and oracle (true future → decide) policies. */
+/** Predictive (forecasts → decide) and clairvoyant (true future → decide) policies. */
 export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector(): SelectorModel } {
   const forecaster = o.forecaster ?? new SimForecaster();
   const every = o.decideEverySteps ?? 2;
@@ -52,7 +53,7 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
   let buckets: BucketSpec[] | null = null;
   let totals: Float64Array | null = null;
   return {
-    name: o.oracle ? 'oracle' : 'predictive',
+    name: o.clairvoyant ? 'clairvoyant' : 'predictive',
     selector: () => selector,
     act(obs: Observation): AnyCommand[] {
       const { state, now, cfg, workload: w, step } = obs;
@@ -106,13 +107,13 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
           upper: f.upper[h]!,
         })),
       });
-      if (o.oracle) {
+      if (o.clairvoyant) {
         w.tables.forEach((tb, ti) => {
           for (let u = 0; u < tb.units; u++) {
             const vals = Array.from({ length: H }, (_, h) =>
               step + h < w.steps ? seriesTotal(ti, u, step + h) : seriesTotal(ti, u, w.steps - 1),
             );
-            forecasts.push(mk(`${tb.name}#${u}`, { predicted: vals, lower: vals, upper: vals, model: 'oracle' }));
+            forecasts.push(mk(`${tb.name}#${u}`, { predicted: vals, lower: vals, upper: vals, model: 'clairvoyant' }));
           }
         });
       } else {
@@ -201,10 +202,10 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
         // planned at point + 0.3 × (upper − point) per partition: the margins add up linearly over a
         // node's partitions while their errors largely do not, so a node's plan sits higher in its
         // own interval than any one partition's
-        risk: o.oracle ? 0 : 0.3,
+        risk: o.clairvoyant ? 0 : 0.3,
         targetUtil: TARGET_UTIL,
         leadMarginSteps: leadMargin,
-        policy: o.oracle ? 'oracle' : 'shardcast-predictive',
+        policy: o.clairvoyant ? 'clairvoyant' : 'shardcast-predictive',
         ...o.decide,
         // scale in when the remaining nodes stay under the target at the forecast's upper bound
         // (scale-out acts on the risk-adjusted plan above the target: the band between the two is
@@ -213,7 +214,7 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
           minNodes: 2,
           maxNodes: 64,
           scaleInUtil: TARGET_UTIL,
-          nodePrefix: o.oracle ? 'o' : 'p',
+          nodePrefix: o.clairvoyant ? 'c' : 'p',
           tailSteps: H,
           nodeCapacity: cfg.capacity,
           ...o.decide?.scale,

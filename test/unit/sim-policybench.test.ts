@@ -22,7 +22,7 @@ const result = (workload: string, v: Record<string, number>): PolicyEvalResult =
   stepMs: 60_000,
   evalMinutes: 10,
   capacity: 6000,
-  rows: ['static', 'reactive', 'predictive', 'oracle'].map((p) => row(p, v[p] ?? 0)),
+  rows: ['static', 'reactive', 'predictive', 'clairvoyant'].map((p) => row(p, v[p] ?? 0)),
 });
 
 function report(
@@ -44,9 +44,9 @@ function report(
   };
 }
 
-test('policy bench: trace workloads count in the overall oracle comparison', () => {
-  const synth = result('periodic-daily', { reactive: 40, predictive: 2, oracle: 2 });
-  const trace = result('ycsb-hotspot', { reactive: 50, predictive: 30, oracle: 10 });
+test('policy bench: trace workloads count in the overall clairvoyant comparison', () => {
+  const synth = result('periodic-daily', { reactive: 40, predictive: 2, clairvoyant: 2 });
+  const trace = result('ycsb-hotspot', { reactive: 50, predictive: 30, clairvoyant: 10 });
   const withTrace = checkTargets(
     [synth, trace],
     new Map([
@@ -61,13 +61,13 @@ test('policy bench: trace workloads count in the overall oracle comparison', () 
 });
 
 test('policy bench: the YCSB traces are listed, or the reason they were skipped is printed', () => {
-  const w = [result('periodic-daily', { reactive: 40, predictive: 2, oracle: 2 })];
+  const w = [result('periodic-daily', { reactive: 40, predictive: 2, clairvoyant: 2 })];
   const skipped = formatReport(
     report({ skipped: 'java not found: install a Java runtime to run YCSB' }, w, [['periodic-daily', 'periodic']]),
   );
   assert.match(skipped, /YCSB traces SKIPPED .*java not found: install a Java runtime to run YCSB/);
   assert.match(skipped, /failed \(YCSB traces skipped, see above\)$/);
-  const traces = [...w, result('ycsb-zipfian', { reactive: 1, predictive: 1, oracle: 1 })];
+  const traces = [...w, result('ycsb-zipfian', { reactive: 1, predictive: 1, clairvoyant: 1 })];
   const ran = formatReport(
     report({ traces: [{ name: 'ycsb-zipfian', run: 'cached .stack/traces/ycsb-zipfian-abc.csv' }] }, traces, [
       ['periodic-daily', 'periodic'],
