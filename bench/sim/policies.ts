@@ -10,6 +10,7 @@
  * The lower bound every policy's figures are read against is in bound.ts.
  */
 import type { Policy, SimConfig } from './simulator.js';
+import { StateError } from '../../lib/errors.js';
 import { type Workload, totalPerStep } from './workload.js';
 
 /** Utilisation the static and the predictive policies provision for. */
@@ -31,7 +32,11 @@ export function staticNodes(w: Workload, cfg: SimConfig, targetUtil = TARGET_UTI
 export function staticPolicy(targetUtil = TARGET_UTIL): Policy {
   return {
     name: 'static',
-    initialNodes: (w: Workload, cfg: SimConfig) => staticNodes(w, cfg, targetUtil),
+    readsAhead: true,
+    initialNodes: (cfg: SimConfig, ahead: Workload | null) => {
+      if (!ahead) throw new StateError('static is sized from the whole trace');
+      return staticNodes(ahead, cfg, targetUtil);
+    },
     act: () => [],
   };
 }

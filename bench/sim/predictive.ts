@@ -18,7 +18,8 @@ import {
   update,
 } from '../../processors/decide/index.js';
 import type { Observation, Policy } from './simulator.js';
-import { totalPerStep } from './workload.js';
+import type { Workload } from './workload.js';
+import { type PastView, pastView } from './view.js';
 import { SimForecaster } from './forecaster.js';
 import { driftForecast } from './drift.js';
 import { StateError } from '../../lib/errors.js';
@@ -51,13 +52,17 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
   let selector = newSelector(8, { alpha: 0.3, minObservations: 5 });
   const decisions: { step: number; arm: string; features: number[] }[] = [];
   let buckets: BucketSpec[] | null = null;
-  let totals: Float64Array | null = null;
   return {
     name: o.clairvoyant ? 'clairvoyant' : 'predictive',
+    ...(o.clairvoyant ? { readsAhead: true as const } : {}),
     selector: () => selector,
     act(obs: Observation): AnyCommand[] {
-      const { state, now, cfg, workload: w, step } = obs;
-      totals ??= totalPerStep(w);
+      const { state, now, cfg, step } = obs;
+      const w = obs.past;
+      // the clairvoyant policy reads the true future; the predictive one only the past
+      const ahead = o.clairvoyant ? obs.ahead : undefined;
+      if (o.clairvoyant && !ahead) throw new StateError('the clairvoyant policy was not given the trace');
+      const src = ahead ? pastOf(ahead) : w;
       if (!H) {
         H = o.horizonSteps ?? Math.max(12, Math.ceil(3_600_000 / w.stepMs));
         leadMargin = Math.max(1, Math.ceil(300_000 / w.stepMs));
@@ -75,7 +80,7 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
           nodes: Math.max(1, ...span.map((s) => s.nodes)),
           // what the load of those (past) steps needed at the target utilisation
           neededNodeMinutes:
-            span.reduce((a, _, j) => a + Math.max(1, Math.ceil(totals![d.step + j]! / (cfg.capacity * TARGET_UTIL))), 0) *
+            span.reduce((a, _, j) => a + Math.max(1, Math.ceil(totalAt(w, d.step + j) / (cfg.capacity * TARGET_UTIL))), 0) *
             (w.stepMs / 60_000),
         });
         if (o.learn !== false) selector = update(selector, d.arm, d.features, r);
@@ -85,10 +90,7 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
         Array.from({ length: t.units }, (_, u) => ({ seriesId: `${t.name}#${u}`, table: t.name, lo: u, hi: u + 1 })),
       );
       const forecasts: Forecast[] = [];
-      const seriesTotal = (ti: number, u: number, t: number) => {
-        const tb = w.tables[ti]!;
-        return w.reads[ti]![t * tb.units + u]! + w.writes[ti]![t * tb.units + u]!;
-      };
+      const seriesTotal = (ti: number, u: number, t: number) => src.load(ti, t, u);
       const mk = (seriesId: string, f: SeriesForecast): Forecast => ({
         seriesId,
         issuedAt: now,
@@ -111,7 +113,7 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
         w.tables.forEach((tb, ti) => {
           for (let u = 0; u < tb.units; u++) {
             const vals = Array.from({ length: H }, (_, h) =>
-              step + h < w.steps ? seriesTotal(ti, u, step + h) : seriesTotal(ti, u, w.steps - 1),
+              step + h < ahead!.steps ? seriesTotal(ti, u, step + h) : seriesTotal(ti, u, ahead!.steps - 1),
             );
             forecasts.push(mk(`${tb.name}#${u}`, { predicted: vals, lower: vals, upper: vals, model: 'clairvoyant' }));
           }
@@ -226,4 +228,20 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
       return r.commands;
     },
   };
+}
+
+/** The load of step t over all tables, from what the policy may read. */
+function totalAt(v: PastView, t: number): number {
+  let s = 0;
+  v.tables.forEach((tb, ti) => {
+    for (let u = 0; u < tb.units; u++) s += v.load(ti, t, u);
+  });
+  return s;
+}
+
+/** A view of the whole trace, for the clairvoyant policy only. */
+function pastOf(w: Workload): PastView {
+  const v = pastView(w);
+  v.advance(w.steps);
+  return v;
 }

@@ -1,6 +1,7 @@
 /**
  * Discrete-time cluster simulator. Nodes have a capacity in queries per step; partitions are
- * key-unit ranges of a workload's tables, loaded from the trace; a policy sees the past and
+ * key-unit ranges of a workload's tables, loaded from the trace; a policy sees the past (view.ts:
+ * a later step throws; only a policy that declares `readsAhead` gets the whole trace) and
  * issues the SAME command objects (PartitionCommand / ShardCommand / ResourceCommand) the
  * executors consume, and gets CommandResults back.
  *
@@ -66,9 +67,10 @@ export interface Observation {
   step: number;
   now: number;
   state: ClusterState;
-  workload: Workload;
-  /** The trace up to the previous step. */
+  /** The trace up to the previous step: reading a later step throws. */
   past: PastView;
+  /** The whole trace, future included: only for a policy that declares `readsAhead`. */
+  ahead?: Workload;
   cfg: SimConfig;
   /** Loads measured in the previous step. */
   lastNodeLoad: ReadonlyMap<string, number>;
@@ -91,8 +93,13 @@ export interface StepMetrics {
 
 export interface Policy {
   name: string;
-  /** Nodes at the start; default cfg.initialNodes. */
-  initialNodes?(w: Workload, cfg: SimConfig): number;
+  /**
+   * Static and clairvoyant only: the policy reads the future (sized for the peak, fed the true
+   * load). Every other policy sees the past alone.
+   */
+  readsAhead?: true;
+  /** Nodes at the start; default cfg.initialNodes. `ahead` is the whole trace for a policy that reads ahead, else null. */
+  initialNodes?(cfg: SimConfig, ahead: Workload | null): number;
   act(obs: Observation): AnyCommand[];
 }
 
@@ -191,7 +198,7 @@ function result(
 export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> = {}): SimMetrics {
   const cfg: SimConfig = { ...DEFAULT_SIM, ...cfgIn };
   const stepMin = w.stepMs / 60_000;
-  let state = initialState(w, cfg, policy.initialNodes?.(w, cfg) ?? cfg.initialNodes);
+  let state = initialState(w, cfg, policy.initialNodes?.(cfg, policy.readsAhead ? w : null) ?? cfg.initialNodes);
   const running = new Map<string, Op>();
   const pending: Op[] = [];
   const done = new Map<string, 'SUCCEEDED' | 'FAILED'>();
@@ -357,8 +364,8 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
       step: t,
       now,
       state,
-      workload: w,
       past,
+      ...(policy.readsAhead ? { ahead: w } : {}),
       cfg,
       lastNodeLoad,
       lastPartitionLoad,
