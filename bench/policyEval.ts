@@ -1,5 +1,5 @@
 /**
- * `shardcast policy-eval --trace W.csv [--nodes N] [--json]`: the cluster simulator on one
+ * `shardcast policy-eval --trace W.csv [--nodes N] [--capacity Q] [--json]`: the cluster simulator on one
  * trace, comparing static (hash placement provisioned for the peak), reactive
  * (CockroachDB/TiDB rules with HPA scaling), shardcast predictive and clairvoyant, all in this
  * process, each beside the trace's lower bound (sim/bound.ts).
@@ -38,6 +38,8 @@ export interface PolicyEvalResult {
   stepMs: number;
   evalMinutes: number;
   capacity: number;
+  /** The dynamic policies' starting node count. */
+  initialNodes?: number;
   rows: PolicyRow[];
 }
 
@@ -98,6 +100,7 @@ export function evaluateWorkload(w: Workload, sim: Partial<SimConfig> = {}, poli
     stepMs: w.stepMs,
     evalMinutes: Math.max(0, w.steps - w.evalStart) * (w.stepMs / 60_000),
     capacity,
+    initialNodes: sim.initialNodes ?? DEFAULT_SIM.initialNodes,
     rows,
   };
 }
@@ -114,16 +117,17 @@ export function formatPolicyTable(r: PolicyEvalResult): string {
     'max nodes': x.maxNodes,
   }));
   return [
-    `${r.workload}: ${r.description}; ${r.evalMinutes} evaluated minutes, node capacity ${r.capacity.toFixed(0)}/step`,
+    `${r.workload}: ${r.description}; ${r.evalMinutes} evaluated minutes, node capacity ${r.capacity.toFixed(0)}/step${r.initialNodes ? `, ${r.initialNodes} nodes at the start` : ''}`,
     formatTable(rows),
   ].join('\n');
 }
 
 /**
- * Reads a trace CSV (path or text) and compares the four policies. `nodes` sets the dynamic
- * policies' starting node count (static is always provisioned for the peak). Node capacity:
- * the simulator default for traces made by the suite generators; for other traces, sized so the
- * mean load fills `nodes` (default 4) nodes at 50%.
+ * Reads a trace CSV (path or text) and compares the four policies beside the trace's lower bound.
+ * `nodes` (default 4) is the dynamic policies' starting node count; static is provisioned for the
+ * peak. `capacity` is a node's queries per step; by default the simulator's for traces made by
+ * the suite generators, and for other traces sized so the mean load fills 4 nodes at 50%,
+ * whatever `nodes` is.
  */
 export function runPolicyEval(opts: { trace: string; nodes?: number; json?: boolean; capacity?: number }): {
   result: PolicyEvalResult;
@@ -131,7 +135,7 @@ export function runPolicyEval(opts: { trace: string; nodes?: number; json?: bool
 } {
   const text = opts.trace.includes('\n') ? opts.trace : readFileSync(opts.trace, 'utf8');
   const w = parseTrace(text, { name: opts.trace.includes('\n') ? 'trace' : opts.trace.split('/').pop()! });
-  const capacity = opts.capacity ?? capacityFor(w, opts.nodes ?? 4);
+  const capacity = opts.capacity ?? capacityFor(w, 4);
   const result = evaluateWorkload(w, { capacity, initialNodes: opts.nodes ?? 4 });
   return { result, text: opts.json ? JSON.stringify(result, null, 2) : formatPolicyTable(result) };
 }
