@@ -179,7 +179,7 @@ export function formatFamily(f: FamilySummary): string {
   }));
   const seeds = (s: number[]) => (s.length > 3 ? `${s[0]}…${s[s.length - 1]} (${s.length})` : s.join(', '));
   return [
-    `${f.family} (${f.kind}): ${main} seeds ${seeds(set.seeds)}${tuning ? `; tuning seeds ${seeds(tuning.seeds)}` : ''}`,
+    `${f.family} (${f.kind}): ${main === 'seeds' ? 'given' : main} seeds ${seeds(set.seeds)}${tuning ? `; tuning seeds ${seeds(tuning.seeds)}` : ''}`,
     formatTable(rows),
   ].join('\n');
 }
@@ -196,7 +196,7 @@ export function formatReport(rep: PolicyBenchReport): string {
   else if (y)
     lines.push('YCSB traces (real YCSB client, BasicDB, turned into traces):', ...y.traces.map((t) => `  ${t.name}: ${t.run}`), '');
   for (const w of rep.traces) lines.push(formatPolicyTable(w), '');
-  lines.push('targets (on the evaluation seeds):');
+  lines.push(`targets (on the ${rep.seeds.evaluation ? 'evaluation' : 'given'} seeds):`);
   lines.push(
     formatTable(
       rep.targets.map((t) => ({ result: t.pass ? 'PASS' : 'FAIL', workload: t.workload, target: t.target, measured: t.measured })),
