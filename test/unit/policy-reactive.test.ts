@@ -98,3 +98,15 @@ test('reactive: never more data moves in flight than the move budget', () => {
   );
   assert.ok(most <= 2, `at most 2 moves at once, saw ${most}`);
 });
+
+test('reactive: scale-down waits for the stabilisation window, then drains one node before removing it', () => {
+  // 5 nodes at 70% until step 5, then 6%: recommendations fall to 2 from step 6; the 5-minute
+  // window holds the earlier 5 until step 10
+  const w = workload(30, 10, (t) => (t < 5 ? 350 : 30));
+  const { policy, issued } = recorded(5);
+  simulate(w, policy, { capacity: 1000, partitionsPerTable: 10, throttleBytesPerSec: 1024 ** 3 / 60 });
+  const drainAt = [...issued].filter(([, cs]) => cs.some((c) => c.explanation.startsWith('drain'))).map(([s]) => s);
+  assert.equal(drainAt[0], 10);
+  const scaleIn = [...issued].filter(([, cs]) => cs.some((c) => c.action === 'scale_in')).map(([s]) => s);
+  assert.ok(scaleIn.length > 0 && scaleIn[0]! > 10, `scale_in after the drain, at ${scaleIn[0]}`);
+});
