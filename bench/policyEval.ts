@@ -1,17 +1,22 @@
 /**
- * `shardcast policy-eval --trace W.csv [--nodes N] [--json]`: the cluster simulator on one
+ * `shardcast policy-eval --trace W.csv [--nodes N] [--capacity Q] [--json]`: the cluster simulator on one
  * trace, comparing static (hash placement provisioned for the peak), reactive
- * (CockroachDB/TiDB-style), shardcast predictive and oracle, all in this process.
+ * (CockroachDB/TiDB rules with HPA scaling), shardcast predictive and clairvoyant, all in this
+ * process, each beside the trace's lower bound (sim/bound.ts).
  * The lead wires the CLI; this module exports functions only.
  */
 import { readFileSync } from 'node:fs';
-import { type Policy, type SimConfig, type SimMetrics, simulate } from './sim/simulator.js';
+import { DEFAULT_SIM, type Policy, type SimConfig, type SimMetrics, simulate } from './sim/simulator.js';
+import { lowerBound } from './sim/bound.js';
 import { staticPolicy } from './sim/policies.js';
 import { predictivePolicy } from './sim/predictive.js';
 import { reactivePolicy } from './sim/reactive.js';
 import type { Workload } from './sim/workload.js';
 import { parseTrace } from './sim/trace.js';
 import { formatTable } from '../lib/table.js';
+
+/** The rows of a result: the four policies, then the trace's lower bound. */
+export const POLICY_NAMES = ['static', 'reactive', 'predictive', 'clairvoyant', 'bound'] as const;
 
 export interface PolicyRow {
   policy: string;
@@ -33,6 +38,8 @@ export interface PolicyEvalResult {
   stepMs: number;
   evalMinutes: number;
   capacity: number;
+  /** The dynamic policies' starting node count. */
+  initialNodes?: number;
   rows: PolicyRow[];
 }
 
@@ -52,7 +59,7 @@ export function toRow(m: SimMetrics, wallMs: number): PolicyRow {
 }
 
 export function defaultPolicies(): Policy[] {
-  return [staticPolicy(), reactivePolicy(), predictivePolicy(), predictivePolicy({ oracle: true })];
+  return [staticPolicy(), reactivePolicy(), predictivePolicy(), predictivePolicy({ clairvoyant: true })];
 }
 
 /** Node capacity that makes the trace's mean load fill `meanNodes` nodes at 50% (for foreign traces). */
@@ -71,7 +78,21 @@ export function evaluateWorkload(w: Workload, sim: Partial<SimConfig> = {}, poli
     const m = simulate(w, p, sim);
     return toRow(m, Math.round(performance.now() - t0));
   });
-  const capacity = sim.capacity ?? 6000;
+  const capacity = sim.capacity ?? DEFAULT_SIM.capacity;
+  const t0 = performance.now();
+  const b = lowerBound(w, capacity);
+  rows.push({
+    policy: 'bound',
+    violationMinutes: b.violationMinutes,
+    peakUtil: b.peakUtil,
+    nodeMinutes: b.nodeMinutes,
+    gbMoved: 0,
+    actions: 0,
+    rejected: 0,
+    failed: 0,
+    maxNodes: b.maxNodes,
+    wallMs: Math.round(performance.now() - t0),
+  });
   return {
     workload: w.name,
     description: w.description,
@@ -79,6 +100,7 @@ export function evaluateWorkload(w: Workload, sim: Partial<SimConfig> = {}, poli
     stepMs: w.stepMs,
     evalMinutes: Math.max(0, w.steps - w.evalStart) * (w.stepMs / 60_000),
     capacity,
+    initialNodes: sim.initialNodes ?? DEFAULT_SIM.initialNodes,
     rows,
   };
 }
@@ -95,16 +117,17 @@ export function formatPolicyTable(r: PolicyEvalResult): string {
     'max nodes': x.maxNodes,
   }));
   return [
-    `${r.workload}: ${r.description}; ${r.evalMinutes} evaluated minutes, node capacity ${r.capacity.toFixed(0)}/step`,
+    `${r.workload}: ${r.description}; ${r.evalMinutes} evaluated minutes, node capacity ${r.capacity.toFixed(0)}/step${r.initialNodes ? `, ${r.initialNodes} nodes at the start` : ''}`,
     formatTable(rows),
   ].join('\n');
 }
 
 /**
- * Reads a trace CSV (path or text) and compares the four policies. `nodes` sets the dynamic
- * policies' starting node count (static is always provisioned for the peak). Node capacity:
- * the simulator default for traces made by the suite generators; for other traces, sized so the
- * mean load fills `nodes` (default 4) nodes at 50%.
+ * Reads a trace CSV (path or text) and compares the four policies beside the trace's lower bound.
+ * `nodes` (default 4) is the dynamic policies' starting node count; static is provisioned for the
+ * peak. `capacity` is a node's queries per step; by default the simulator's for traces made by
+ * the suite generators, and for other traces sized so the mean load fills 4 nodes at 50%,
+ * whatever `nodes` is.
  */
 export function runPolicyEval(opts: { trace: string; nodes?: number; json?: boolean; capacity?: number }): {
   result: PolicyEvalResult;
@@ -112,7 +135,7 @@ export function runPolicyEval(opts: { trace: string; nodes?: number; json?: bool
 } {
   const text = opts.trace.includes('\n') ? opts.trace : readFileSync(opts.trace, 'utf8');
   const w = parseTrace(text, { name: opts.trace.includes('\n') ? 'trace' : opts.trace.split('/').pop()! });
-  const capacity = opts.capacity ?? capacityFor(w, opts.nodes ?? 4);
+  const capacity = opts.capacity ?? capacityFor(w, 4);
   const result = evaluateWorkload(w, { capacity, initialNodes: opts.nodes ?? 4 });
   return { result, text: opts.json ? JSON.stringify(result, null, 2) : formatPolicyTable(result) };
 }

@@ -13,6 +13,12 @@ const positiveInt = (name: string) => (v: string) => {
   return n;
 };
 
+const positiveNumber = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+
 const timeArg = (flag: string) => (v: string) => {
   const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be epoch milliseconds or an ISO date`);
@@ -86,10 +92,22 @@ export function buildProgram(): Command {
 
   program
     .command('policy-eval')
-    .description('cluster simulator on a trace: static, reactive, predictive and oracle policies')
-    .requiredOption('--trace <csv>', 'trace CSV ts,table,key,reads,writes (or ts,series,value); ts in epoch milliseconds or ISO-8601')
-    .option('--nodes <n>', 'number of nodes at the start', positiveInt('--nodes'))
-    .addOption(json('print the comparison as JSON'))
+    .description('cluster simulator on a trace: static, reactive, predictive and clairvoyant policies beside a lower bound')
+    .requiredOption(
+      '--trace <csv>',
+      'trace CSV ts,table,key,reads,writes (or ts,series,value); ts in epoch milliseconds or ISO-8601, any regular step',
+    )
+    .option(
+      '--nodes <n>',
+      'nodes the reactive and predictive policies start with (default 4); capacity stays as set',
+      positiveInt('--nodes'),
+    )
+    .option(
+      '--capacity <q>',
+      'queries per step one node serves (default: the mean load fills 4 nodes at 50%)',
+      positiveNumber('--capacity'),
+    )
+    .addOption(json('print the comparison as JSON: rows[].policy is static, reactive, predictive, clairvoyant or bound'))
     .action(async (o) => (await import('./commands/evaluate.js')).policyEvalCommand(o));
 
   const fraction = (name: string) => (v: string) => {
@@ -143,6 +161,10 @@ export function buildProgram(): Command {
     .description('benchmarks; each prints what it measured next to a baseline from the same run')
     .argument('<name>', 'ingest | forecast | policy | sink')
     .addOption(json('print the measurements as JSON'))
+    .option('--seed <n>', 'policy: run this one seed of every family instead of the tuning and evaluation sets', positiveInt('--seed'))
+    .option('--seeds <a..b>', 'policy: run these seeds (a..b or a,b,c) instead of the tuning and evaluation sets')
+    .option('--families <list>', 'policy: comma-separated workload families (default: all, and the YCSB traces)')
+    .option('--workers <n>', 'policy: worker threads (default: one per core)', positiveInt('--workers'))
     .action(async (name, o) => (await import('./commands/bench.js')).benchCommand(name, o));
 
   program

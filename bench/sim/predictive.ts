@@ -2,7 +2,8 @@
  * The predictive policy, shardcast itself: forecasts per key unit (any Forecaster) → decide() →
  * commands, with the LinUCB selector learning from the simulated outcomes (rewarded for
  * violation minutes, bytes moved and the node-minutes beyond what the observed load needed).
- * The oracle is the same engine with the true future as its forecast (zero-width intervals).
+ * The clairvoyant policy is the same engine with the true future as its forecast (zero-width
+ * intervals): what perfect forecasts would give this engine, not a bound (bound.ts is).
  */
 import type { AnyCommand, Forecast, WorkloadAggregate } from '../../schemas/types.js';
 import type { Forecaster, SeriesForecast } from '../../models/forecaster.js';
@@ -17,7 +18,8 @@ import {
   update,
 } from '../../processors/decide/index.js';
 import type { Observation, Policy } from './simulator.js';
-import { totalPerStep } from './workload.js';
+import type { Workload } from './workload.js';
+import { type PastView, pastView } from './view.js';
 import { SimForecaster } from './forecaster.js';
 import { driftForecast } from './drift.js';
 import { StateError } from '../../lib/errors.js';
@@ -25,7 +27,7 @@ import { TARGET_UTIL } from './policies.js';
 
 export interface PredictiveOptions {
   /** Uses the true future instead of forecasts. */
-  oracle?: boolean;
+  clairvoyant?: boolean;
   forecaster?: Forecaster;
   decideEverySteps?: number;
   horizonSteps?: number;
@@ -38,7 +40,7 @@ export interface PredictiveOptions {
   log?: (line: string) => void;
 }
 
-/** Predictive (forecasts → decide) and oracle (true future → decide) policies. */
+/** Predictive (forecasts → decide) and clairvoyant (true future → decide) policies. */
 export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector(): SelectorModel } {
   const forecaster = o.forecaster ?? new SimForecaster();
   const every = o.decideEverySteps ?? 2;
@@ -50,13 +52,17 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
   let selector = newSelector(8, { alpha: 0.3, minObservations: 5 });
   const decisions: { step: number; arm: string; features: number[] }[] = [];
   let buckets: BucketSpec[] | null = null;
-  let totals: Float64Array | null = null;
   return {
-    name: o.oracle ? 'oracle' : 'predictive',
+    name: o.clairvoyant ? 'clairvoyant' : 'predictive',
+    ...(o.clairvoyant ? { readsAhead: true as const } : {}),
     selector: () => selector,
     act(obs: Observation): AnyCommand[] {
-      const { state, now, cfg, workload: w, step } = obs;
-      totals ??= totalPerStep(w);
+      const { state, now, cfg, step } = obs;
+      const w = obs.past;
+      // the clairvoyant policy reads the true future; the predictive one only the past
+      const ahead = o.clairvoyant ? obs.ahead : undefined;
+      if (o.clairvoyant && !ahead) throw new StateError('the clairvoyant policy was not given the trace');
+      const src = ahead ? pastOf(ahead) : w;
       if (!H) {
         H = o.horizonSteps ?? Math.max(12, Math.ceil(3_600_000 / w.stepMs));
         leadMargin = Math.max(1, Math.ceil(300_000 / w.stepMs));
@@ -74,7 +80,7 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
           nodes: Math.max(1, ...span.map((s) => s.nodes)),
           // what the load of those (past) steps needed at the target utilisation
           neededNodeMinutes:
-            span.reduce((a, _, j) => a + Math.max(1, Math.ceil(totals![d.step + j]! / (cfg.capacity * TARGET_UTIL))), 0) *
+            span.reduce((a, _, j) => a + Math.max(1, Math.ceil(totalAt(w, d.step + j) / (cfg.capacity * TARGET_UTIL))), 0) *
             (w.stepMs / 60_000),
         });
         if (o.learn !== false) selector = update(selector, d.arm, d.features, r);
@@ -84,10 +90,7 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
         Array.from({ length: t.units }, (_, u) => ({ seriesId: `${t.name}#${u}`, table: t.name, lo: u, hi: u + 1 })),
       );
       const forecasts: Forecast[] = [];
-      const seriesTotal = (ti: number, u: number, t: number) => {
-        const tb = w.tables[ti]!;
-        return w.reads[ti]![t * tb.units + u]! + w.writes[ti]![t * tb.units + u]!;
-      };
+      const seriesTotal = (ti: number, u: number, t: number) => src.load(ti, t, u);
       const mk = (seriesId: string, f: SeriesForecast): Forecast => ({
         seriesId,
         issuedAt: now,
@@ -106,13 +109,13 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
           upper: f.upper[h]!,
         })),
       });
-      if (o.oracle) {
+      if (o.clairvoyant) {
         w.tables.forEach((tb, ti) => {
           for (let u = 0; u < tb.units; u++) {
             const vals = Array.from({ length: H }, (_, h) =>
-              step + h < w.steps ? seriesTotal(ti, u, step + h) : seriesTotal(ti, u, w.steps - 1),
+              step + h < ahead!.steps ? seriesTotal(ti, u, step + h) : seriesTotal(ti, u, ahead!.steps - 1),
             );
-            forecasts.push(mk(`${tb.name}#${u}`, { predicted: vals, lower: vals, upper: vals, model: 'oracle' }));
+            forecasts.push(mk(`${tb.name}#${u}`, { predicted: vals, lower: vals, upper: vals, model: 'clairvoyant' }));
           }
         });
       } else {
@@ -201,10 +204,10 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
         // planned at point + 0.3 × (upper − point) per partition: the margins add up linearly over a
         // node's partitions while their errors largely do not, so a node's plan sits higher in its
         // own interval than any one partition's
-        risk: o.oracle ? 0 : 0.3,
+        risk: o.clairvoyant ? 0 : 0.3,
         targetUtil: TARGET_UTIL,
         leadMarginSteps: leadMargin,
-        policy: o.oracle ? 'oracle' : 'shardcast-predictive',
+        policy: o.clairvoyant ? 'clairvoyant' : 'shardcast-predictive',
         ...o.decide,
         // scale in when the remaining nodes stay under the target at the forecast's upper bound
         // (scale-out acts on the risk-adjusted plan above the target: the band between the two is
@@ -213,7 +216,7 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
           minNodes: 2,
           maxNodes: 64,
           scaleInUtil: TARGET_UTIL,
-          nodePrefix: o.oracle ? 'o' : 'p',
+          nodePrefix: o.clairvoyant ? 'c' : 'p',
           tailSteps: H,
           nodeCapacity: cfg.capacity,
           ...o.decide?.scale,
@@ -225,4 +228,20 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
       return r.commands;
     },
   };
+}
+
+/** The load of step t over all tables, from what the policy may read. */
+function totalAt(v: PastView, t: number): number {
+  let s = 0;
+  v.tables.forEach((tb, ti) => {
+    for (let u = 0; u < tb.units; u++) s += v.load(ti, t, u);
+  });
+  return s;
+}
+
+/** A view of the whole trace, for the clairvoyant policy only. */
+function pastOf(w: Workload): PastView {
+  const v = pastView(w);
+  v.advance(w.steps);
+  return v;
 }

@@ -1,6 +1,7 @@
 /**
  * Discrete-time cluster simulator. Nodes have a capacity in queries per step; partitions are
- * key-unit ranges of a workload's tables, loaded from the trace; a policy sees the past and
+ * key-unit ranges of a workload's tables, loaded from the trace; a policy sees the past (view.ts:
+ * a later step throws; only a policy that declares `readsAhead` gets the whole trace) and
  * issues the SAME command objects (PartitionCommand / ShardCommand / ResourceCommand) the
  * executors consume, and gets CommandResults back.
  *
@@ -31,6 +32,7 @@ import { recentFromCommand } from '../../processors/decide/safety.js';
 import { StateError } from '../../lib/errors.js';
 import type { Workload } from './workload.js';
 import { DATA_MOVES, stepLoad } from './load.js';
+import { type PastView, pastView } from './view.js';
 
 export interface SimConfig {
   /** Queries per step a node serves. */
@@ -65,7 +67,10 @@ export interface Observation {
   step: number;
   now: number;
   state: ClusterState;
-  workload: Workload;
+  /** The trace up to the previous step: reading a later step throws. */
+  past: PastView;
+  /** The whole trace, future included: only for a policy that declares `readsAhead`. */
+  ahead?: Workload;
   cfg: SimConfig;
   /** Loads measured in the previous step. */
   lastNodeLoad: ReadonlyMap<string, number>;
@@ -88,8 +93,13 @@ export interface StepMetrics {
 
 export interface Policy {
   name: string;
-  /** Nodes at the start; default cfg.initialNodes. */
-  initialNodes?(w: Workload, cfg: SimConfig): number;
+  /**
+   * Static and clairvoyant only: the policy reads the future (sized for the peak, fed the true
+   * load). Every other policy sees the past alone.
+   */
+  readsAhead?: true;
+  /** Nodes at the start; default cfg.initialNodes. `ahead` is the whole trace for a policy that reads ahead, else null. */
+  initialNodes?(cfg: SimConfig, ahead: Workload | null): number;
   act(obs: Observation): AnyCommand[];
 }
 
@@ -188,7 +198,7 @@ function result(
 export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> = {}): SimMetrics {
   const cfg: SimConfig = { ...DEFAULT_SIM, ...cfgIn };
   const stepMin = w.stepMs / 60_000;
-  let state = initialState(w, cfg, policy.initialNodes?.(w, cfg) ?? cfg.initialNodes);
+  let state = initialState(w, cfg, policy.initialNodes?.(cfg, policy.readsAhead ? w : null) ?? cfg.initialNodes);
   const running = new Map<string, Op>();
   const pending: Op[] = [];
   const done = new Map<string, 'SUCCEEDED' | 'FAILED'>();
@@ -211,6 +221,7 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
   let lastNodeLoad = new Map<string, number>();
   let lastPartitionLoad = new Map<string, { reads: number; writes: number }>();
   let lastCoAccess: { a: string; b: string; weight: number }[] = [];
+  const past = pastView(w);
 
   const withState = (s: ClusterState, t: number): ClusterState => {
     const now = w.startTs + t * w.stepMs;
@@ -348,7 +359,20 @@ export function simulate(w: Workload, policy: Policy, cfgIn: Partial<SimConfig> 
       }
     }
     state = withState(state, t);
-    const cmds = policy.act({ step: t, now, state, workload: w, cfg, lastNodeLoad, lastPartitionLoad, lastCoAccess, results, history });
+    past.advance(t);
+    const cmds = policy.act({
+      step: t,
+      now,
+      state,
+      past,
+      ...(policy.readsAhead ? { ahead: w } : {}),
+      cfg,
+      lastNodeLoad,
+      lastPartitionLoad,
+      lastCoAccess,
+      results,
+      history,
+    });
     results = [];
     for (const c of cmds) {
       const known = running.has(c.commandId) || pending.some((p) => p.cmd.commandId === c.commandId) || done.has(c.commandId);

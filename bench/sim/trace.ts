@@ -2,7 +2,9 @@
  * Trace CSV for the cluster simulator, read and written. Two shapes: `ts,table,key,reads,writes`
  * (keys are mapped onto `units` equal-width units per table) or `ts,series,value` (each series
  * is a one-unit table, all reads). `ts` is epoch milliseconds or an ISO-8601 time (UTC when it
- * names no zone). A row that does not fit is an InputError naming its line.
+ * names no zone). The step is any regular one: the smallest gap between times, every time on its
+ * grid (a time with no rows is a step without load). A row that does not fit is an InputError
+ * naming its line.
  */
 import { CsvError, type Info, parse } from 'csv-parse/sync';
 import { InputError } from '../../lib/errors.js';
@@ -86,6 +88,14 @@ export function parseTrace(text: string, opts: { name?: string; units?: number; 
   for (let i = 1; i < times.length; i++) stepMs = Math.min(stepMs, times[i]! - times[i - 1]!);
   if (!Number.isFinite(stepMs) || stepMs <= 0) stepMs = 60_000;
   const t0 = times[0]!;
+  // any step, but one step: the smallest gap; every time must sit on that grid (a missing time is a step without load)
+  for (const ts of times) {
+    const k = (ts - t0) / stepMs;
+    if (Math.abs(k - Math.round(k)) > 1e-6)
+      throw new InputError(
+        `trace times are not on a regular step: ${new Date(ts).toISOString()} is not a whole number of ${stepMs / 1000}s steps after ${new Date(t0).toISOString()}`,
+      );
+  }
   const steps = Math.round((times[times.length - 1]! - t0) / stepMs) + 1;
   if (steps > MAX_STEPS) throw new InputError(`trace spans ${steps} steps; at most ${MAX_STEPS}`);
   const names = [...new Set(rows.map((r) => r.table))].sort();

@@ -39,7 +39,7 @@ export interface Workload {
   /** Bytes per key unit (partition size = units × unitBytes). */
   unitBytes: number;
   /** Workload family, for the benchmark's targets. */
-  kind: 'periodic' | 'trend' | 'flash-crowd' | 'moving-hotspot' | 'co-access' | 'trace';
+  kind: 'periodic' | 'trend' | 'flash-crowd' | 'moving-hotspot' | 'co-access' | 'regime-change' | 'zipfian' | 'mixed' | 'trace';
 }
 
 import { rng } from '../../lib/rng.js';
@@ -60,7 +60,7 @@ function shuffle<T>(a: T[], r: () => number): T[] {
 }
 
 /** Zipf-like static popularity of units: weight ∝ 1/(rank+1)^s over a seeded permutation. */
-function zipfWeights(units: number, s: number, r: () => number): number[] {
+export function zipfWeights(units: number, s: number, r: () => number): number[] {
   const ranks = shuffle([...Array(units).keys()], r);
   const w = ranks.map((k) => 1 / (k + 1) ** s);
   const sum = w.reduce((a, b) => a + b, 0);
@@ -75,12 +75,12 @@ export interface GenOptions {
   unitBytes?: number;
 }
 
-interface Frame {
+export interface Frame {
   w: Workload;
   set(table: number, t: number, u: number, total: number, readFrac?: number): void;
 }
 
-function frame(
+export function frame(
   name: string,
   kind: Workload['kind'],
   description: string,
@@ -117,7 +117,7 @@ function frame(
   };
 }
 
-const DAY_MIN = 1440;
+export const DAY_MIN = 1440;
 
 const logistic = (x: number) => 1 / (1 + Math.exp(-x));
 
@@ -270,7 +270,7 @@ export function movingHotspot(o: GenOptions = {}): Workload {
   const f = frame(
     'moving-hotspot',
     'moving-hotspot',
-    '1 day, 1-min steps, 45% uniform background + a Zipf(1.2) hot range (35% of peak) drifting 1 key unit per 12 min',
+    '1 day, 1-min steps, 45% uniform background + a Zipf(1.2) hot range (35% of peak) drifting 1 key unit per 8–16 min from a seeded start',
     60_000,
     steps,
     ['orders', 'events'],
@@ -283,8 +283,11 @@ export function movingHotspot(o: GenOptions = {}): Workload {
   const width = 8;
   const zipf = Array.from({ length: width }, (_, k) => 1 / (k + 1) ** 1.2);
   const zs = zipf.reduce((a, b) => a + b, 0);
+  // the seed places the hot range and sets its speed (one key unit per 8 to 16 minutes)
+  const start = Math.floor(r() * units),
+    minutesPerUnit = 8 + 8 * r();
   for (let t = 0; t < steps; t++) {
-    const center = (5 + t / 12) % units;
+    const center = (start + t / minutesPerUnit) % units;
     for (let ti = 0; ti < 2; ti++) {
       for (let u = 0; u < units; u++) {
         let hot = 0;

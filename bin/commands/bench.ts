@@ -3,7 +3,18 @@ import { UsageError } from '../../lib/errors.js';
 
 const log = (json?: boolean) => (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
 
-export async function benchCommand(name: string, o: { json?: boolean }): Promise<void> {
+export interface BenchOptions {
+  json?: boolean;
+  /** bench policy only. */
+  seed?: number;
+  seeds?: string;
+  families?: string;
+  workers?: number;
+}
+
+export async function benchCommand(name: string, o: BenchOptions): Promise<void> {
+  if (name !== 'policy' && (o.seed !== undefined || o.seeds || o.families || o.workers))
+    throw new UsageError('--seed, --seeds, --families and --workers apply to bench policy only');
   switch (name) {
     case 'forecast': {
       const { runForecastBench } = await import('../../bench/forecastBench.js');
@@ -13,7 +24,17 @@ export async function benchCommand(name: string, o: { json?: boolean }): Promise
     }
     case 'policy': {
       const { runPolicyBench } = await import('../../bench/policyBench.js');
-      const { report, text } = runPolicyBench({ json: o.json, onProgress: (w) => process.stderr.write(`workload ${w}\n`) });
+      const { parseSeeds } = await import('../../bench/sim/families.js');
+      if (o.seed !== undefined && o.seeds) throw new UsageError('give --seed or --seeds, not both');
+      const seeds = o.seed !== undefined ? [o.seed] : o.seeds ? parseSeeds(o.seeds) : undefined;
+      if (seeds === null) throw new UsageError(`--seeds ${o.seeds}: expected a..b or a,b,c (non-negative integers)`);
+      const { report, text } = await runPolicyBench({
+        json: o.json,
+        seeds,
+        families: o.families?.split(',').map((f) => f.trim()),
+        workers: o.workers,
+        onProgress: (line) => process.stderr.write(`${line}\n`),
+      });
       process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${text}\n`);
       return;
     }

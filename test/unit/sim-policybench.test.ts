@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type PolicyBenchReport, checkTargets, formatReport } from '../../bench/policyBench.js';
+import { type FamilySummary, type PolicyBenchReport, checkTargets, formatReport, spread, summarize } from '../../bench/policyBench.js';
 import type { PolicyEvalResult, PolicyRow } from '../../bench/policyEval.js';
+import { EVALUATION_SEEDS, FAMILIES, TUNING_SEEDS, parseSeeds } from '../../bench/sim/families.js';
 
 const row = (policy: string, violationMinutes: number, nodeMinutes = 100, gbMoved = 0): PolicyRow => ({
   policy,
@@ -22,21 +23,42 @@ const result = (workload: string, v: Record<string, number>): PolicyEvalResult =
   stepMs: 60_000,
   evalMinutes: 10,
   capacity: 6000,
-  rows: ['static', 'reactive', 'predictive', 'oracle'].map((p) => row(p, v[p] ?? 0)),
+  rows: ['static', 'reactive', 'predictive', 'clairvoyant', 'bound'].map((p) => row(p, v[p] ?? 0)),
 });
 
-function report(
-  ycsb: PolicyBenchReport['ycsb'],
-  workloads: PolicyEvalResult[],
-  kinds: [string, 'trace' | 'periodic'][],
-): PolicyBenchReport {
-  const targets = checkTargets(workloads, new Map(kinds));
+function family(name: string, kind: FamilySummary['kind'], evaluation: PolicyEvalResult[], tuning: PolicyEvalResult[] = []): FamilySummary {
+  return {
+    family: name,
+    kind,
+    sets: {
+      evaluation: summarize(
+        evaluation,
+        evaluation.map((_, i) => 1001 + i),
+      ),
+      ...(tuning.length
+        ? {
+            tuning: summarize(
+              tuning,
+              tuning.map((_, i) => i + 1),
+            ),
+          }
+        : {}),
+    },
+  };
+}
+
+function report(ycsb: PolicyBenchReport['ycsb'], families: FamilySummary[], traces: PolicyEvalResult[] = []): PolicyBenchReport {
+  const targets = checkTargets(families, traces);
   return {
     backend: 'test',
+    workers: 1,
     simConfig: {},
+    seeds: {},
+    families,
+    runs: [],
     workloadSimConfig: {},
     ycsb,
-    workloads,
+    traces,
     targets,
     passed: targets.filter((t) => t.pass).length,
     failed: targets.filter((t) => !t.pass).length,
@@ -44,34 +66,67 @@ function report(
   };
 }
 
-test('policy bench: trace workloads count in the overall oracle comparison', () => {
-  const synth = result('periodic-daily', { reactive: 40, predictive: 2, oracle: 2 });
-  const trace = result('ycsb-hotspot', { reactive: 50, predictive: 30, oracle: 10 });
-  const withTrace = checkTargets(
-    [synth, trace],
-    new Map([
-      ['periodic-daily', 'periodic'],
-      ['ycsb-hotspot', 'trace'],
-    ]),
-  );
-  const all = withTrace.find((t) => t.workload === 'all')!;
-  assert.match(all.measured, /^32 vs 12 /);
-  assert.equal(all.pass, false);
-  assert.equal(withTrace.filter((t) => t.workload === 'ycsb-hotspot').length, 0, 'no per-workload targets for traces');
+test('seed sets: tuning and evaluation are disjoint, ≥ 10 evaluation seeds; --seeds forms', () => {
+  assert.ok(EVALUATION_SEEDS.length >= 10);
+  assert.equal(TUNING_SEEDS.filter((s) => EVALUATION_SEEDS.includes(s)).length, 0);
+  assert.deepEqual(parseSeeds('3..6'), [3, 4, 5, 6]);
+  assert.deepEqual(parseSeeds('7,9'), [7, 9]);
+  assert.equal(parseSeeds('6..3'), null);
+  assert.equal(parseSeeds('x'), null);
 });
 
-test('policy bench: the YCSB traces are listed, or the reason they were skipped is printed', () => {
-  const w = [result('periodic-daily', { reactive: 40, predictive: 2, oracle: 2 })];
-  const skipped = formatReport(
-    report({ skipped: 'java not found: install a Java runtime to run YCSB' }, w, [['periodic-daily', 'periodic']]),
-  );
+test('every family is seeded: the same seed gives the same trace, another seed another', () => {
+  for (const [name, gen] of Object.entries(FAMILIES)) {
+    const a = gen(5),
+      b = gen(5),
+      c = gen(6);
+    assert.deepEqual(a.reads[0]!.slice(0, 2000), b.reads[0]!.slice(0, 2000), name);
+    assert.notDeepEqual(a.reads[0]!.slice(0, 2000), c.reads[0]!.slice(0, 2000), name);
+  }
+});
+
+test('median and worst over seeds', () => {
+  assert.deepEqual(spread([5, 1, 3]), { median: 3, worst: 5 });
+  assert.deepEqual(spread([4, 1, 3, 10]), { median: 3.5, worst: 10 });
+});
+
+test('policy bench: targets read the evaluation medians only, never the tuning set', () => {
+  const good = [1, 2, 3].map(() => result('p', { reactive: 40, predictive: 2, clairvoyant: 2, static: 0 }));
+  const bad = [1, 2].map(() => result('p', { reactive: 40, predictive: 39, clairvoyant: 2 }));
+  const t = checkTargets([family('periodic-daily', 'periodic', good, bad)]);
+  const v = t.find((x) => x.target.startsWith('violation-minutes ≤ 0.5'))!;
+  assert.equal(v.pass, true);
+  assert.match(v.measured, /^2 vs 40 /);
+  // flash crowds: never worse than reactive
+  const flash = checkTargets([family('flash-crowd', 'flash-crowd', [result('f', { reactive: 10, predictive: 11, clairvoyant: 5 })])]);
+  assert.equal(flash.find((x) => x.target.startsWith('violation-minutes ≤ 1 '))!.pass, false);
+});
+
+test('policy bench: traces count in the suite comparison with the clairvoyant policy, and the bound is printed', () => {
+  const fam = family('periodic-daily', 'periodic', [result('p', { reactive: 40, predictive: 2, clairvoyant: 2, bound: 1 })]);
+  const trace = result('ycsb-hotspot', { reactive: 50, predictive: 30, clairvoyant: 10 });
+  const all = checkTargets([fam], [trace]).find((t) => t.workload === 'all')!;
+  assert.match(all.measured, /^32 vs 12 .*lower bound 1$/);
+  assert.equal(all.pass, false);
+});
+
+test('policy bench: the YCSB traces are listed, or the reason they were skipped is printed; tuning beside evaluation', () => {
+  const fams = [
+    family(
+      'periodic-daily',
+      'periodic',
+      [result('p', { reactive: 40, predictive: 2, clairvoyant: 2 })],
+      [result('p', { reactive: 41, predictive: 3, clairvoyant: 2 })],
+    ),
+  ];
+  const skipped = formatReport(report({ skipped: 'java not found: install a Java runtime to run YCSB' }, fams));
   assert.match(skipped, /YCSB traces SKIPPED .*java not found: install a Java runtime to run YCSB/);
   assert.match(skipped, /failed \(YCSB traces skipped, see above\)$/);
-  const traces = [...w, result('ycsb-zipfian', { reactive: 1, predictive: 1, oracle: 1 })];
+  assert.match(skipped, /tuning viol-min med/);
+  assert.match(skipped, /^bound /m);
   const ran = formatReport(
-    report({ traces: [{ name: 'ycsb-zipfian', run: 'cached .stack/traces/ycsb-zipfian-abc.csv' }] }, traces, [
-      ['periodic-daily', 'periodic'],
-      ['ycsb-zipfian', 'trace'],
+    report({ traces: [{ name: 'ycsb-zipfian', run: 'cached .stack/traces/ycsb-zipfian-abc.csv' }] }, fams, [
+      result('ycsb-zipfian', { reactive: 1, predictive: 1, clairvoyant: 1 }),
     ]),
   );
   assert.match(ran, /ycsb-zipfian: cached \.stack\/traces\/ycsb-zipfian-abc\.csv/);
