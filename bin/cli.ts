@@ -169,6 +169,15 @@ export function buildProgram(): Command {
     .addOption(json('print as JSON'))
     .action(async (id, o) => (await import('./commands/approve.js')).approveCommand(id, o));
 
+  program
+    .command('keys')
+    .description('keys for signed commands')
+    .command('generate')
+    .description('write a new Ed25519 key pair: command-signing.pem (decide, CLI) and command-verify.pem (executors)')
+    .requiredOption('--out <dir>', 'directory to write into (made if missing; an existing private key is never overwritten)')
+    .addOption(json('print the paths and key id as JSON'))
+    .action(async (o) => (await import('./commands/keys.js')).keysGenerateCommand(o));
+
   const catalog = program
     .command('catalog')
     .description('the Neo4j federation catalog: discovery, where a key lives, what is hot, lineage');
