@@ -1,0 +1,220 @@
+/**
+ * Signed commands on the real stack: the execute stage, given this test's verify key, refuses
+ * on each command topic an unsigned command, one signed with another key, a signed one whose
+ * value was tampered with, a replay of a valid one and an expired one: each gets a REJECTED
+ * result with its reason, its original bytes land on the DLQ and are counted, the ledger never
+ * hears of it and the store does not change. A correctly signed command runs.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Admin, Consumer, IHeaders } from 'kafkajs';
+import pg from 'pg';
+import type { Config } from '../../lib/config.js';
+import { type SigningKey, signingKeyFromPem, signRecord } from '../../lib/signing.js';
+import { generateKeyPair } from '../../lib/signingKeys.js';
+import { openContext, type PipelineContext } from '../../pipelines/context.js';
+import { startExecute } from '../../pipelines/execute.js';
+import { COMMAND_TOPICS, TOPICS } from '../../schemas/topics.js';
+import type { AnyCommand, CommandResult, DeadLetter } from '../../schemas/types.js';
+import { createKafka } from '../../topics/kafka.js';
+import { testCommand } from './commands.js';
+import { cfg, eventually, ledgerUnreachable, uniq } from './helpers.js';
+
+const unreachable = await ledgerUnreachable();
+if (unreachable) throw new Error(unreachable);
+
+const ours = generateKeyPair();
+const ourKey = signingKeyFromPem(ours.privatePem);
+const theirKey = signingKeyFromPem(generateKeyPair().privatePem);
+const group = uniq('signed-commands');
+const suffix = group.replace(/[^a-z0-9]/g, '_');
+const TOPIC = `signed_${suffix}`;
+const tcfg: Config = {
+  ...cfg,
+  commandSigningKey: ours.privatePem,
+  commandVerifyKeys: ours.publicPem,
+  commandVerify: 'required',
+  commandMaxAgeMs: 120_000,
+};
+
+let ctx: PipelineContext;
+let admin: Admin;
+let watcher: Consumer;
+let coord: pg.Client;
+const results: CommandResult[] = [];
+const letters: DeadLetter[] = [];
+
+async function startAtLatest(groupId: string, topics: string[]): Promise<void> {
+  for (const topic of topics) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    await admin.setOffsets({ groupId, topic, partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })) });
+  }
+}
+
+before(async () => {
+  ctx = await openContext('signed-commands-test', tcfg);
+  admin = createKafka(tcfg, 'signed-commands-test').admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: TOPIC, numPartitions: 2, replicationFactor: 1 }] });
+  await startAtLatest(`${group}-execute`, Object.values(COMMAND_TOPICS));
+  await startAtLatest(`${group}-watch`, [TOPICS.results.name, TOPICS.dlq.name]);
+  watcher = createKafka(tcfg, 'signed-commands-watch').consumer({ groupId: `${group}-watch` });
+  await watcher.connect();
+  await watcher.subscribe({ topics: [TOPICS.results.name, TOPICS.dlq.name] });
+  await watcher.run({
+    eachMessage: async ({ topic, message }) => {
+      const v = await ctx.serde.decode<CommandResult | DeadLetter>(topic, message.value);
+      if (topic === TOPICS.results.name) results.push(v as CommandResult);
+      else letters.push(v as DeadLetter);
+    },
+  });
+  coord = new pg.Client({ connectionString: tcfg.pgNodes[0]! });
+  await coord.connect();
+});
+
+after(async () => {
+  await watcher?.disconnect();
+  await admin?.deleteTopics({ topics: [TOPIC] }).catch(() => {});
+  await admin?.disconnect();
+  await coord?.end();
+  await ctx?.close();
+});
+
+/** A command of each kind; only the partition one would change a store we can see (the topic's partitions). */
+function command(kind: 'partition' | 'shard' | 'resource', tag: string, partitions = '4'): AnyCommand {
+  if (kind === 'partition')
+    return testCommand(`signed-${tag}`, TOPIC, 'partition', 'add_topic_partitions', { store: 'kafka', storeKind: 'kafka' }, { partitions });
+  if (kind === 'shard')
+    return testCommand(`signed-${tag}`, `nope_${suffix}`, 'shard', 'move', { sourceNode: 'node0', targetNode: 'node1' });
+  const {
+    table: _t,
+    partition: _p,
+    ...rest
+  } = testCommand(`signed-${tag}`, 'x', 'partition', 'scale_in', {}) as AnyCommand & {
+    table: string;
+    partition: string | null;
+  };
+  return { ...rest, kind: 'resource', node: 'node97' } as AnyCommand;
+}
+
+interface Sent {
+  topic: string;
+  value: Buffer;
+  headers?: IHeaders;
+  commandId: string;
+}
+
+function encode(cmd: AnyCommand): { topic: string; value: Buffer } {
+  const topic = COMMAND_TOPICS[cmd.kind];
+  const { kind: _k, ...value } = cmd;
+  return { topic, value: ctx.serde.encode(topic, value) };
+}
+
+function signed(cmd: AnyCommand, key: SigningKey = ourKey, at = Date.now()): Sent {
+  const { topic, value } = encode(cmd);
+  return { topic, value, headers: signRecord(key, topic, value, at), commandId: cmd.commandId };
+}
+
+const send = (s: Sent) => ctx.producer.sendRaw(s.topic, [{ key: 'signed-test', value: s.value, headers: s.headers }]);
+
+const ledgerRows = async (ids: string[]) =>
+  (
+    await coord.query<{ command_id: string; status: string }>(
+      'SELECT command_id, status FROM shardcast_exec.ledger WHERE command_id = ANY($1)',
+      [ids],
+    )
+  ).rows;
+
+const partitionCount = async () => (await admin.fetchTopicMetadata({ topics: [TOPIC] })).topics[0]!.partitions.length;
+
+test('forged commands on every command topic change nothing and are refused with their reason; signed ones run', {
+  timeout: 120_000,
+}, async () => {
+  const exec = await startExecute(ctx, { groupId: `${group}-execute`, catalogCheck: 'off' });
+  try {
+    // Valid commands first: the partition one grows the topic 2 → 4; the others reach the
+    // engine, whose own checks refuse them (no such table, no such node): they got past the signature.
+    const valid = (['partition', 'shard', 'resource'] as const).map((k) => signed(command(k, `valid-${k}`)));
+    for (const v of valid) await send(v);
+    const engineResults = await eventually(
+      async () => {
+        const done = valid.map((v) =>
+          results.find((r) => r.commandId === v.commandId && ['SUCCEEDED', 'REJECTED', 'FAILED'].includes(r.status)),
+        );
+        return done.every((d) => d !== undefined) ? (done as CommandResult[]) : undefined;
+      },
+      60_000,
+      'the valid commands to finish',
+    );
+    assert.equal(engineResults[0]!.status, 'SUCCEEDED', `partition command: ${engineResults[0]!.reason}`);
+    for (const r of engineResults) assert.equal(r.details.refused, undefined, `${r.topic}: passed verification (${r.reason})`);
+    assert.equal(await partitionCount(), 4);
+    assert.equal((await ledgerRows(valid.map((v) => v.commandId))).length, 3, 'the engine saw each valid command');
+    const ledgerBefore = await ledgerRows(valid.map((v) => v.commandId));
+
+    // The forgeries: on each topic unsigned, another key, tampered, replayed; one expired.
+    const forged: (Sent & { why: string })[] = [];
+    for (const kind of ['partition', 'shard', 'resource'] as const) {
+      const bare = command(kind, `unsigned-${kind}`, '8');
+      forged.push({ ...encode(bare), commandId: bare.commandId, why: 'unsigned' });
+      forged.push({ ...signed(command(kind, `theirs-${kind}`, '8'), theirKey), why: 'unknown-key' });
+      const original = command(kind, `tampered-${kind}`, '5');
+      const good = signed(original);
+      const tampered = encode({ ...original, params: { ...original.params, partitions: '9' } } as AnyCommand);
+      forged.push({ ...good, value: tampered.value, why: 'bad-signature' });
+      const i = ['partition', 'shard', 'resource'].indexOf(kind);
+      forged.push({ ...valid[i]!, why: 'replay' });
+    }
+    forged.push({ ...signed(command('partition', 'expired', '8'), ourKey, Date.now() - 600_000), why: 'expired' });
+    const lettersBefore = letters.length;
+    const deadBefore = exec.stats.deadLettered;
+    for (const f of forged) await send(f);
+
+    const refused = await eventually(
+      async () => {
+        const found = forged.map((f) =>
+          results.find((r) => r.commandId === f.commandId && r.topic === f.topic && r.status === 'REJECTED' && r.details.refused === f.why),
+        );
+        return found.every((r) => r !== undefined) ? (found as CommandResult[]) : undefined;
+      },
+      60_000,
+      'a REJECTED result for every forged command',
+    );
+    for (const [i, r] of refused.entries()) assert.match(r.reason ?? '', /^(signature|replay): /, forged[i]!.why);
+    // Their original bytes, each on the DLQ from the execute stage.
+    await eventually(async () => (letters.length - lettersBefore >= forged.length ? true : undefined), 30_000, 'the dead letters');
+    for (const f of forged) {
+      const l = letters.find(
+        (d) => d.sourceTopic === f.topic && d.value !== null && Buffer.compare(d.value, f.value) === 0 && d.pipeline === 'execute',
+      );
+      assert.ok(l, `${f.why} on ${f.topic}: its bytes on the DLQ`);
+      assert.ok(l.reason.includes(f.why), `${f.why}: the reason says so (${l.reason})`);
+    }
+    assert.equal(exec.stats.deadLettered - deadBefore, forged.length, 'every forgery counted');
+    assert.deepEqual(Object.fromEntries(Object.entries(exec.rejected).sort()), {
+      'bad-signature': 3,
+      expired: 1,
+      replay: 3,
+      'unknown-key': 3,
+      unsigned: 3,
+    });
+    // Nothing changed: no ledger row for a forged id, the valid ones as they were, the topic's partitions as they were.
+    const forgedIds = forged.filter((f) => f.why !== 'replay').map((f) => f.commandId);
+    assert.deepEqual(await ledgerRows(forgedIds), [], 'the ledger never heard of a forged command');
+    assert.deepEqual(await ledgerRows(valid.map((v) => v.commandId)), ledgerBefore);
+    assert.equal(await partitionCount(), 4, 'no forged add_topic_partitions ran');
+
+    // And a correctly signed command after them still runs.
+    const after = signed(command('partition', 'after', '6'));
+    await send(after);
+    const r = await eventually(
+      async () => results.find((x) => x.commandId === after.commandId && ['SUCCEEDED', 'REJECTED', 'FAILED'].includes(x.status)),
+      60_000,
+      'the last signed command',
+    );
+    assert.equal(r.status, 'SUCCEEDED', r.reason ?? '');
+    assert.equal(await partitionCount(), 6);
+  } finally {
+    await exec.stop();
+  }
+});
