@@ -170,6 +170,15 @@ export function buildProgram(): Command {
     .action(async (id, o) => (await import('./commands/approve.js')).approveCommand(id, o));
 
   program
+    .command('command')
+    .description('commands issued by an operator')
+    .command('send')
+    .description('publish commands from JSON (one object or an array, with "kind"), signed like the decide stage\'s')
+    .option('--file <path>', 'JSON file (default: stdin)')
+    .addOption(json('print the key id and the commands sent as JSON'))
+    .action(async (o) => (await import('./commands/command.js')).commandSendCommand(o));
+
+  program
     .command('keys')
     .description('keys for signed commands')
     .command('generate')

@@ -2,7 +2,9 @@
  * `shardcast approve [<command-id>] [--deny] [--by NAME] [--json]`: the operator's side of
  * approval mode. Without an id it lists the commands waiting for approval; with one it records
  * the verdict in the executor's ledger, and the running executor (`shardcast run execute`) runs
- * an approved command or reports a denied one as REJECTED within a few seconds.
+ * an approved command or reports a denied one as REJECTED within a few seconds. It publishes no
+ * command, so it signs nothing: what it approves was verified when it reached the executor, and
+ * the verdict is written to the ledger, which only the executors' database role can change.
  */
 import os from 'node:os';
 import { loadConfig } from '../../lib/config.js';

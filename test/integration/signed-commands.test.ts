@@ -3,10 +3,16 @@
  * on each command topic an unsigned command, one signed with another key, a signed one whose
  * value was tampered with, a replay of a valid one and an expired one: each gets a REJECTED
  * result with its reason, its original bytes land on the DLQ and are counted, the ledger never
- * hears of it and the store does not change. A correctly signed command runs.
+ * hears of it and the store does not change. A correctly signed command runs, from the decide
+ * stage's signing path and from `shardcast command send`.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Admin, Consumer, IHeaders } from 'kafkajs';
 import pg from 'pg';
 import type { Config } from '../../lib/config.js';
@@ -20,6 +26,7 @@ import { createKafka } from '../../topics/kafka.js';
 import { testCommand } from './commands.js';
 import { cfg, eventually, ledgerUnreachable, uniq } from './helpers.js';
 
+const run = promisify(execFile);
 const unreachable = await ledgerUnreachable();
 if (unreachable) throw new Error(unreachable);
 
@@ -214,6 +221,32 @@ test('forged commands on every command topic change nothing and are refused with
     );
     assert.equal(r.status, 'SUCCEEDED', r.reason ?? '');
     assert.equal(await partitionCount(), 6);
+
+    // An operator's command from the CLI is signed the same way, and runs.
+    const file = path.join(os.tmpdir(), `${suffix}.json`);
+    await writeFile(
+      file,
+      JSON.stringify({
+        kind: 'partition',
+        action: 'add_topic_partitions',
+        store: 'kafka',
+        storeKind: 'kafka',
+        table: TOPIC,
+        params: { partitions: '8' },
+      }),
+    );
+    const { stdout } = await run('node', ['bin/shardcast.js', 'command', 'send', '--file', file, '--json'], {
+      env: { ...process.env, SHARDCAST_COMMAND_SIGNING_KEY: ours.privatePem },
+    });
+    const cli = JSON.parse(stdout) as { keyId: string; sent: { commandId: string }[] };
+    assert.equal(cli.keyId, ourKey.keyId);
+    const viaCli = await eventually(
+      async () => results.find((x) => x.commandId === cli.sent[0]!.commandId && ['SUCCEEDED', 'REJECTED', 'FAILED'].includes(x.status)),
+      60_000,
+      'the command sent from the CLI',
+    );
+    assert.equal(viaCli.status, 'SUCCEEDED', viaCli.reason ?? '');
+    assert.equal(await partitionCount(), 8);
   } finally {
     await exec.stop();
   }
