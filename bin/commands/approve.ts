@@ -4,7 +4,7 @@
  * the verdict in the executor's ledger, and the running executor (`shardcast run execute`) runs
  * an approved command or reports a denied one as REJECTED within a few seconds. It publishes no
  * command, so it signs nothing: what it approves was verified when it reached the executor, and
- * the verdict is written to the ledger, which only the executors' database role can change.
+ * the verdict goes to the ledger in PostgreSQL: who may approve is who may write that table.
  */
 import os from 'node:os';
 import { loadConfig } from '../../lib/config.js';
