@@ -17,6 +17,9 @@ export const SIGNATURE_HEADERS = {
   topic: 'shardcast-signed-topic',
 } as const;
 
+const KEY_ID = /^[0-9a-f]{16}$/;
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
 /** Domain separation: these bytes are never a valid signature input for anything else we sign. */
 const CONTEXT = 'shardcast-command-v1';
 
@@ -122,14 +125,15 @@ export function verifyRecord(
   const signedAtText = header(headers, SIGNATURE_HEADERS.signedAt)!;
   const signedTopic = header(headers, SIGNATURE_HEADERS.topic)!;
   const signature = Buffer.from(header(headers, SIGNATURE_HEADERS.signature)!, 'base64');
+  // Headers are the sender's text: only what has the shape of a key id or a topic is repeated.
+  if (!KEY_ID.test(keyId)) return fail('malformed', 'key id header is not a key id (16 hex digits)');
+  if (!TOPIC_NAME.test(signedTopic)) return fail('malformed', 'signed-topic header is not a topic name', keyId);
   if (value === null) return fail('malformed', 'signed command without a value', keyId);
-  if (!/^\d{1,15}$/.test(signedAtText))
-    return fail('malformed', `signed-at header is not a time in ms: ${JSON.stringify(signedAtText.slice(0, 32))}`, keyId);
+  if (!/^\d{1,15}$/.test(signedAtText)) return fail('malformed', 'signed-at header is not a time in ms', keyId);
   if (signature.length !== 64) return fail('malformed', `signature is ${signature.length} bytes, an Ed25519 signature is 64`, keyId);
   const key = keys.get(keyId);
-  if (!key) return fail('unknown-key', `signed by key ${JSON.stringify(keyId.slice(0, 64))}, which is not a verify key here`, keyId);
-  if (signedTopic !== topic)
-    return fail('wrong-topic', `signed for topic ${JSON.stringify(signedTopic.slice(0, 255))}, found on ${topic}`, keyId);
+  if (!key) return fail('unknown-key', `signed by key ${keyId}, which is not a verify key here`, keyId);
+  if (signedTopic !== topic) return fail('wrong-topic', `signed for topic ${signedTopic}, found on ${topic}`, keyId);
   if (!verify(null, signedBytes(topic, Number(signedAtText), value), key, signature)) {
     return fail('bad-signature', 'signature does not match the command bytes (tampered, or signed with another key under this id)', keyId);
   }
