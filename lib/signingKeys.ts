@@ -9,7 +9,7 @@ import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Config, ConfigError, ENV_KEYS } from './config.js';
-import { ShardcastError } from './errors.js';
+import { ShardcastError, UsageError } from './errors.js';
 import { type SigningKey, signingKeyFromPem, type VerifyKeys, verifyKeyFromPem } from './signing.js';
 
 /** File names of a key pair written by `shardcast keys generate` and by the local stack. */
@@ -41,7 +41,7 @@ export async function writeKeyPair(dir: string): Promise<{ privateFile: string; 
     await link(tmp, privateFile);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST')
-      throw new ConfigError(privateFile, 'a private key is already there; not overwritten');
+      throw new UsageError(`a private key is already at ${privateFile}; not overwritten`);
     throw err;
   } finally {
     await rm(tmp, { force: true });
@@ -60,7 +60,7 @@ async function localStackKey(cfg: Config): Promise<string> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   await writeKeyPair(dir).catch((err: unknown) => {
-    if (!(err instanceof ConfigError)) throw err; // made by another process meanwhile
+    if (!(err instanceof UsageError)) throw err; // made by another process meanwhile
   });
   return await readFile(file, 'utf8');
 }

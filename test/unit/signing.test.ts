@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../../lib/config.js';
+import { loadConfig } from '../../lib/config.js';
 import { SIGNATURE_HEADERS, signingKeyFromPem, signRecord, verifyKeyFromPem, verifyRecord, type VerifyKeys } from '../../lib/signing.js';
 import { generateKeyPair, loadSigningKey, loadVerifyKeys, writeKeyPair } from '../../lib/signingKeys.js';
 
@@ -89,7 +89,11 @@ test('keys: PEM text or files from configuration; bad ones are config errors wit
   const dir = await mkdtemp(path.join(os.tmpdir(), 'shardcast-keys-'));
   const written = await writeKeyPair(dir);
   assert.equal((await stat(written.privateFile)).mode & 0o777, 0o600);
-  await assert.rejects(writeKeyPair(dir), ConfigError, 'an existing private key is never overwritten');
+  await assert.rejects(
+    writeKeyPair(dir),
+    /a private key is already at .*; not overwritten/,
+    'an existing private key is never overwritten',
+  );
   const external = { KAFKA_BROKERS: '10.0.0.1:9092' };
   const fromFile = await loadSigningKey(loadConfig({}, { ...external, SHARDCAST_COMMAND_SIGNING_KEY: written.privateFile }));
   assert.equal(fromFile.keyId, written.keyId);
