@@ -3,7 +3,8 @@
  * on each command topic an unsigned command, one signed with another key, a signed one whose
  * value was tampered with, a replay of a valid one and an expired one: each gets a REJECTED
  * result with its reason, its original bytes land on the DLQ and are counted, the ledger never
- * hears of it and the store does not change. A correctly signed command runs, from the decide
+ * hears of it, the store does not change and the catalog's graph holds no forged command (nor
+ * a replay's REJECTED over the genuine outcome). A correctly signed command runs, from the decide
  * stage's signing path and from `shardcast command send`.
  */
 import { after, before, test } from 'node:test';
@@ -20,6 +21,8 @@ import { type SigningKey, signingKeyFromPem, signRecord } from '../../lib/signin
 import { generateKeyPair } from '../../lib/signingKeys.js';
 import { openContext, type PipelineContext } from '../../pipelines/context.js';
 import { startExecute } from '../../pipelines/execute.js';
+import { startCatalog } from '../../pipelines/catalog.js';
+import { createCatalogDriver } from '../../catalog/neo4j.js';
 import { COMMAND_TOPICS, TOPICS } from '../../schemas/topics.js';
 import type { AnyCommand, CommandResult, DeadLetter } from '../../schemas/types.js';
 import { createKafka } from '../../topics/kafka.js';
@@ -64,6 +67,7 @@ before(async () => {
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic: TOPIC, numPartitions: 2, replicationFactor: 1 }] });
   await startAtLatest(`${group}-execute`, Object.values(COMMAND_TOPICS));
+  await startAtLatest(`${group}-catalog`, [TOPICS.results.name, TOPICS.aggregates.name, ...Object.values(COMMAND_TOPICS)]);
   await startAtLatest(`${group}-watch`, [TOPICS.results.name, TOPICS.dlq.name]);
   watcher = createKafka(tcfg, 'signed-commands-watch').consumer({ groupId: `${group}-watch` });
   await watcher.connect();
@@ -138,6 +142,14 @@ test('forged commands on every command topic change nothing and are refused with
   timeout: 120_000,
 }, async () => {
   const exec = await startExecute(ctx, { groupId: `${group}-execute`, catalogCheck: 'off' });
+  // The catalog stage reads the command topics too: a forgery must not reach the graph decide plans on.
+  const catalog = await startCatalog(ctx, { groupId: `${group}-catalog`, kinds: ['kafka'], discoverEveryMs: 0 });
+  const neo4j = createCatalogDriver(tcfg);
+  const inGraph = async (ids: string[]) =>
+    (await neo4j.executeQuery('MATCH (c:Command) WHERE c.id IN $ids RETURN c.id AS id, c.status AS status', { ids })).records.map((r) => ({
+      id: r.get('id') as string,
+      status: r.get('status') as string,
+    }));
   try {
     // Valid commands first: the partition one grows the topic 2 → 4; the others reach the
     // engine, whose own checks refuse them (no such table, no such node): they got past the signature.
@@ -210,6 +222,41 @@ test('forged commands on every command topic change nothing and are refused with
     assert.deepEqual(await ledgerRows(forgedIds), [], 'the ledger never heard of a forged command');
     assert.deepEqual(await ledgerRows(valid.map((v) => v.commandId)), ledgerBefore);
     assert.equal(await partitionCount(), 4, 'no forged add_topic_partitions ran');
+    // The graph: the genuine commands with their own outcome (a replay's REJECTED did not
+    // overwrite it), no node for a forged id.
+    const graphValid = await eventually(
+      async () => {
+        const rows = await inGraph(valid.map((v) => v.commandId));
+        return rows.length === 3 && rows.every((r) => ['SUCCEEDED', 'REJECTED'].includes(r.status)) ? rows : undefined;
+      },
+      30_000,
+      'the genuine commands in the catalog',
+    );
+    assert.equal(graphValid.find((r) => r.id === valid[0]!.commandId)?.status, 'SUCCEEDED');
+    // Once the catalog has committed past every forgery on the command topics, none is in the graph.
+    await eventually(
+      async () => {
+        for (const topic of Object.values(COMMAND_TOPICS)) {
+          const ends = await admin.fetchTopicOffsets(topic);
+          const [done] = await admin.fetchOffsets({ groupId: `${group}-catalog`, topics: [topic] });
+          for (const e of ends) {
+            const at = done?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1';
+            if (BigInt(at) < BigInt(e.high)) return undefined;
+          }
+        }
+        return true;
+      },
+      30_000,
+      'the catalog to commit past the forgeries',
+    );
+    // The expired command is genuine, only late: the graph holds it as REJECTED, like the executor.
+    const expired = forged.find((f) => f.why === 'expired')!.commandId;
+    await eventually(
+      async () => ((await inGraph([expired]))[0]?.status === 'REJECTED' ? true : undefined),
+      30_000,
+      'the expired command REJECTED in the catalog',
+    );
+    assert.deepEqual(await inGraph(forgedIds.filter((id) => id !== expired)), [], 'no forged command in the catalog');
 
     // And a correctly signed command after them still runs.
     const after = signed(command('partition', 'after', '6'));
@@ -249,5 +296,7 @@ test('forged commands on every command topic change nothing and are refused with
     assert.equal(await partitionCount(), 8);
   } finally {
     await exec.stop();
+    await catalog.stop();
+    await neo4j.close();
   }
 });
