@@ -72,6 +72,12 @@ export function buildProgram(): Command {
       'serve Prometheus metrics at http://127.0.0.1:<port>/metrics (default SHARDCAST_METRICS_PORT or 9464; 0 = any free port)',
     )
     .option('--no-metrics', 'do not serve metrics')
+    .addHelpText(
+      'after',
+      '\ndecide signs every command (SHARDCAST_COMMAND_SIGNING_KEY); execute and catalog take only commands whose\n' +
+        "signature verifies (SHARDCAST_COMMAND_VERIFY_KEYS); on the local stack all use the stack's own key pair.\n" +
+        'On a cluster given by KAFKA_BROKERS they refuse to start without keys: `shardcast keys generate --out DIR`.',
+    )
     .action(async (name, o) => (await import('../pipelines/run.js')).runPipelineCommand(name, o));
 
   program
