@@ -78,6 +78,12 @@ export function buildProgram(): Command {
       'serve Prometheus metrics at http://127.0.0.1:<port>/metrics (default SHARDCAST_METRICS_PORT or 9464; 0 = any free port)',
     )
     .option('--no-metrics', 'do not serve metrics')
+    .addHelpText(
+      'after',
+      '\ndecide signs every command (SHARDCAST_COMMAND_SIGNING_KEY); execute and catalog take only commands whose\n' +
+        "signature verifies (SHARDCAST_COMMAND_VERIFY_KEYS); on the local stack all use the stack's own key pair.\n" +
+        'On a cluster given by KAFKA_BROKERS they refuse to start without keys: `shardcast keys generate --out DIR`.',
+    )
     .action(async (name, o) => (await import('../pipelines/run.js')).runPipelineCommand(name, o));
 
   program
@@ -201,6 +207,24 @@ export function buildProgram(): Command {
       '\nTokens: SHARDCAST_API_TOKENS="name:role:token,..." with role viewer | operator | admin (tokens of 16+ characters).\nReads need viewer; approve and deny need operator and are audited to the log and the shardcast.audit topic.',
     )
     .action(async (o) => (await import('./commands/serve.js')).serveCommand(o));
+
+  program
+    .command('command')
+    .description('commands issued by an operator')
+    .command('send')
+    .description('publish commands from JSON (one object or an array, with "kind"), signed like the decide stage\'s')
+    .option('--file <path>', 'JSON file (default: stdin)')
+    .addOption(json('print the key id and the commands sent as JSON'))
+    .action(async (o) => (await import('./commands/command.js')).commandSendCommand(o));
+
+  program
+    .command('keys')
+    .description('keys for signed commands')
+    .command('generate')
+    .description('write a new Ed25519 key pair: command-signing.pem (decide, CLI) and command-verify.pem (executors)')
+    .requiredOption('--out <dir>', 'directory to write into (made if missing; an existing private key is never overwritten)')
+    .addOption(json('print the paths and key id as JSON'))
+    .action(async (o) => (await import('./commands/keys.js')).keysGenerateCommand(o));
 
   const catalog = program
     .command('catalog')

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../lib/config.js';
+import { generateKeyPair } from '../lib/signingKeys.js';
 import { stackUp } from '../infra/stack.js';
 import { listNodes, loadRoutes } from '../stores/postgres/routing.js';
 import { createOrdersTable } from './ordersTable.js';
@@ -78,7 +79,16 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   const say = (s: string) => process.stderr.write(`» ${s}\n`);
   const cfg0 = loadConfig();
   const partitionKeys = { [DEMO_TABLE]: { column: 'id', bounds: DEMO_BOUNDS } };
-  const cfg = { ...cfg0, windowMs: 2_000, allowedLatenessMs: 1_000, partitionKeys };
+  // Decide signs and execute verifies commands. Without configured keys the local stack's own
+  // pair is used; on a cluster given by KAFKA_BROKERS this run makes a pair of its own instead.
+  const keys = cfg0.external.kafka && !cfg0.commandSigningKey && !cfg0.commandVerifyKeys ? generateKeyPair() : null;
+  const cfg = {
+    ...cfg0,
+    windowMs: 2_000,
+    allowedLatenessMs: 1_000,
+    partitionKeys,
+    ...(keys ? { commandSigningKey: keys.privatePem, commandVerifyKeys: keys.publicPem } : {}),
+  };
   const runId = randomUUID().slice(0, 8);
 
   say('starting the local stack');

@@ -34,7 +34,14 @@ export const ENV_KEYS = {
   executeCatalogCheck: 'SHARDCAST_EXECUTE_CATALOG',
   logLevel: 'LOG_LEVEL',
   partitionKeys: 'SHARDCAST_PARTITION_KEYS',
+  commandSigningKey: 'SHARDCAST_COMMAND_SIGNING_KEY',
+  commandVerifyKeys: 'SHARDCAST_COMMAND_VERIFY_KEYS',
+  commandVerify: 'SHARDCAST_COMMAND_VERIFY',
+  commandMaxAgeMs: 'SHARDCAST_COMMAND_MAX_AGE_MS',
 } as const;
+
+/** Keys whose values are secrets: a bad value is named, never echoed. */
+const SECRET_KEYS: ReadonlySet<string> = new Set(['commandSigningKey', 'clickhousePassword', 'neo4jPassword']);
 
 export type ConfigKey = keyof typeof ENV_KEYS;
 
@@ -115,6 +122,20 @@ export const ConfigSchema = z.object({
     })
     .pipe(z.record(z.string(), z.object({ column: z.string(), bounds: z.array(z.number()) })))
     .default({}),
+  /**
+   * Ed25519 private key that signs commands (decide, CLI): PEM text or the path of a PEM file.
+   * Unset on the local stack: the stack's own key (`<stackDir>/keys/`, made on first use).
+   */
+  commandSigningKey: z.string().optional(),
+  /**
+   * Public keys whose signatures executors accept: PEM files (comma-separated paths) or PEM
+   * text; each key's id is its fingerprint. Unset on the local stack: the stack's own key.
+   */
+  commandVerifyKeys: z.string().optional(),
+  /** Executors verify every command's signature (required) or, explicitly, not at all (off). */
+  commandVerify: z.enum(['required', 'off']).default('required'),
+  /** How long a command's signature stays good: older commands are rejected as replays. */
+  commandMaxAgeMs: intFromString(1000).default(15 * 60_000),
 });
 
 type Parsed = z.output<typeof ConfigSchema>;
@@ -161,7 +182,7 @@ export function loadConfig(overrides: Partial<Record<ConfigKey, unknown>> = {}, 
     const issue = result.error.issues[0]!;
     const key = String(issue.path[0] ?? '?');
     const envName = ENV_KEYS[key as ConfigKey] ?? key;
-    const got = raw[key] === undefined ? '' : ` (got ${JSON.stringify(raw[key])})`;
+    const got = raw[key] === undefined || SECRET_KEYS.has(key) ? '' : ` (got ${JSON.stringify(raw[key])})`;
     throw new ConfigError(envName, `${issue.message}${got}`);
   }
   const c = result.data;

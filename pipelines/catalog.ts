@@ -24,6 +24,17 @@ import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';
 import { toAnyCommand } from './execute.js';
+import { verifyRecord } from '../lib/signing.js';
+import { loadVerifyKeys } from '../lib/signingKeys.js';
+
+/** The catalog records authentic commands of any age (it may catch up on old ones); the executor judges age and replays. */
+const ANY_AGE = { maxAgeMs: Number.POSITIVE_INFINITY, maxSkewMs: Number.POSITIVE_INFINITY };
+/**
+ * Refusals of authentic commands (out of their time window): their REJECTED result is the true
+ * outcome of a command the graph holds. Other refusals are about forgeries, or, for a replay,
+ * about a genuine command whose own outcome stands.
+ */
+const AUTHENTIC_REFUSALS: ReadonlySet<string> = new Set(['expired', 'future']);
 
 export interface CatalogOptions {
   groupId?: string;
@@ -53,6 +64,9 @@ export async function startCatalog(ctx: PipelineContext, opts: CatalogOptions = 
     await driver.close();
     throw new UnavailableError(`catalog: Neo4j at ${ctx.cfg.neo4jUri} is unavailable: ${(err as Error).message}`, { cause: err });
   });
+  // A forged command, and the REJECTED result of a refused one (which may carry a genuine
+  // command's id), must not change the graph the decide stage plans on (decision 0080).
+  const verifyKeys = await loadVerifyKeys(ctx.cfg);
   const discovery = Discovery.open(ctx.cfg, driver, {
     kinds: opts.kinds,
     log,
@@ -97,9 +111,14 @@ export async function startCatalog(ctx: PipelineContext, opts: CatalogOptions = 
       const aggregates: WorkloadAggregate[] = [];
       const cmdTopics = new Set<string>(Object.values(COMMAND_TOPICS));
       for (const m of batch) {
-        if (m.topic === TOPICS.results.name) results.push(m.value as CommandResult);
-        else if (m.topic === TOPICS.aggregates.name) aggregates.push(m.value as WorkloadAggregate);
-        else if (cmdTopics.has(m.topic)) commands.push(toAnyCommand(m.topic, m.value as PartitionCommand | ShardCommand | ResourceCommand));
+        if (m.topic === TOPICS.results.name) {
+          const r = m.value as CommandResult;
+          if (r.details.refused === undefined || AUTHENTIC_REFUSALS.has(r.details.refused)) results.push(r);
+        } else if (m.topic === TOPICS.aggregates.name) aggregates.push(m.value as WorkloadAggregate);
+        else if (cmdTopics.has(m.topic)) {
+          if (verifyKeys && !verifyRecord(verifyKeys, m.topic, m.raw, m.headers, 0, ANY_AGE).ok) continue;
+          commands.push(toAnyCommand(m.topic, m.value as PartitionCommand | ShardCommand | ResourceCommand));
+        }
       }
       // Commands first: a result in the same batch then finds what its command targets.
       await recordCommands(driver, commands, names);

@@ -6,9 +6,12 @@
  * read the planning state (decideState.ts: the Neo4j catalog, else the routing map), decide,
  * rename the commands to the executor's shards (processors/decide/postgres/commands.ts), send
  * those with nothing to wait for and hold the others until the executors' ledger shows that
- * what they depend on succeeded (processors/decide/dependencies.ts).
+ * what they depend on succeeded (processors/decide/dependencies.ts). Every command is signed
+ * (lib/signing.ts) with the configured key when it is encoded, so executors can refuse forgeries.
  */
 import pg from 'pg';
+import { type SigningKey, signRecord } from '../lib/signing.js';
+import { loadSigningKey } from '../lib/signingKeys.js';
 import type { AnyCommand, CommandResult, Forecast, WorkloadAggregate } from '../schemas/types.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import type { Envelope } from '../schemas/envelope.js';
@@ -52,15 +55,18 @@ export interface DecideOptions {
   onState?: (via: 'catalog' | 'routing', state: ClusterStateInput) => void;
 }
 
-/** Commands as stage outputs: one record per command on its kind's topic, keyed store/table (or node). */
-export function commandOutputs(cmds: readonly AnyCommand[]): StageOutput[] {
+/**
+ * Commands as stage outputs: one record per command on its kind's topic, keyed store/table (or
+ * node), signed with `key` over its encoded bytes at the time it is sent.
+ */
+export function commandOutputs(cmds: readonly AnyCommand[], signing: SigningKey, now: () => number = Date.now): StageOutput[] {
   const byTopic = new Map<string, StageOutput>();
   for (const c of cmds) {
     const topic = COMMAND_TOPICS[c.kind];
     const { kind: _k, ...value } = c;
-    const key = c.kind === 'resource' ? `${c.store}/${c.node ?? ''}` : `${c.store}/${c.table}`;
+    const recordKey = c.kind === 'resource' ? `${c.store}/${c.node ?? ''}` : `${c.store}/${c.table}`;
     if (!byTopic.has(topic)) byTopic.set(topic, { topic, records: [] });
-    byTopic.get(topic)!.records.push({ key, value });
+    byTopic.get(topic)!.records.push({ key: recordKey, value, headers: (bytes) => signRecord(signing, topic, bytes, now()) });
   }
   return [...byTopic.values()];
 }
@@ -75,6 +81,9 @@ export interface RunningDecide extends RunningStage {
 
 export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}): Promise<RunningDecide> {
   const source = opts.source ?? 'pg-shards';
+  // Before anything connects: a missing or bad key is a configuration error at start.
+  const signing = await loadSigningKey(ctx.cfg);
+  ctx.log.info({ keyId: signing.keyId }, 'signing commands');
   const pools = new Map(
     configNodes(ctx.cfg.pgNodes).map(({ node, url }) => [
       node,
@@ -120,6 +129,8 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
           newForecasts = true;
         } else if (m.topic === TOPICS.results.name) {
           const r = m.value as CommandResult;
+          // A record refused before the engine (forged, replayed) says nothing about the command whose id it carries.
+          if (r.details.refused !== undefined) continue;
           if (r.status !== 'ACCEPTED' && r.status !== 'RUNNING') planning.markStoreChanged();
           feedback?.observeResult(r);
         } else {
@@ -175,7 +186,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
         }
       }
       issued += ready.length;
-      return commandOutputs(ready);
+      return commandOutputs(ready, signing);
     },
   });
 
@@ -197,7 +208,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       else ctx.log.warn({ commandId: v.commandId }, 'dropped: its dependencies did not finish before its deadline');
     }
     if (out.length === 0) return;
-    await ctx.producer.sendMany(commandOutputs(out));
+    await ctx.producer.sendMany(commandOutputs(out, signing));
     issued += out.length;
     for (const c of out) ctx.log.info({ commandId: c.commandId, action: c.action }, 'released: its dependencies succeeded');
   };

@@ -8,7 +8,16 @@
  * are sent as they happen so progress is visible; the batch's offsets are committed after its
  * last result is acknowledged. On start, commands a crashed executor left in flight are
  * finished or rolled back first.
+ * Before anything else each record's signature is verified (lib/signing.ts, keys from
+ * SHARDCAST_COMMAND_VERIFY_KEYS) and its command id checked against where it was first delivered
+ * (stores/postgres/commandDeliveries.ts): an unsigned, forged, moved, expired or replayed command
+ * gets a REJECTED result with the reason, its original bytes go to the DLQ, and nothing runs.
  */
+import pg from 'pg';
+import { InputError } from '../lib/errors.js';
+import { type VerifyKeys, verifyRecord } from '../lib/signing.js';
+import { loadVerifyKeys } from '../lib/signingKeys.js';
+import { ensureDeliveriesTable, recordDelivery } from '../stores/postgres/commandDeliveries.js';
 import type { AnyCommand, CommandResult, PartitionCommand, ResourceCommand, ShardCommand } from '../schemas/types.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import { ExecutorEngine } from '../executors/engine.js';
@@ -32,6 +41,12 @@ export function toAnyCommand(topic: string, value: PartitionCommand | ShardComma
 
 const APPROVAL_POLL_MS = 2_000;
 
+/** How far ahead of the executor's clock a signer's clock may be. */
+const MAX_CLOCK_SKEW_MS = 60_000;
+
+/** Why commands were refused before the engine saw them, by reason (verify failures and replays). */
+export type RejectionCounts = Record<string, number>;
+
 export interface ExecuteOptions {
   groupId?: string;
   bytesPerSecond?: number;
@@ -47,8 +62,17 @@ export interface ExecuteOptions {
 export async function startExecute(
   ctx: PipelineContext,
   opts: ExecuteOptions = {},
-): Promise<RunningStage & { engine: ExecutorEngine; abort(): void }> {
+): Promise<RunningStage & { engine: ExecutorEngine; abort(): void; rejected: RejectionCounts }> {
+  // Keys first: an executor without them does not start (unless verification is explicitly off).
+  const verifyKeys = await loadVerifyKeys(ctx.cfg);
+  if (verifyKeys) ctx.log.info({ keyIds: [...verifyKeys.keys()] }, 'verifying command signatures');
+  else
+    ctx.log.warn(
+      'command signatures are NOT verified (SHARDCAST_COMMAND_VERIFY=off): anyone who can write a command topic can change stores',
+    );
   const ledger = await CommandLedger.open(ctx.cfg.pgNodes[0]!);
+  const deliveries = new pg.Pool({ connectionString: ctx.cfg.pgNodes[0]!, max: 1, application_name: 'shardcast-execute' });
+  if (verifyKeys) await ensureDeliveriesTable(deliveries);
   const abort = new AbortController();
   const adapters = await buildAdapters(ctx.cfg, { postgres: opts.pgGraceMs !== undefined ? { defaultGraceMs: opts.pgGraceMs } : {} });
   const emit = async (r: CommandResult) => {
@@ -77,6 +101,47 @@ export async function startExecute(
     catalogCheck: validator ? (cmd) => validator.check(cmd) : undefined,
   });
 
+  const rejected: RejectionCounts = {};
+  const window = { maxAgeMs: ctx.cfg.commandMaxAgeMs, maxSkewMs: MAX_CLOCK_SKEW_MS };
+  /** Null when the record is an authentic command seen here first (or redelivered from the same position); else why not. */
+  const admit = async (
+    keys: VerifyKeys,
+    m: Envelope<PartitionCommand | ShardCommand | ResourceCommand>,
+  ): Promise<{ code: string; reason: string } | null> => {
+    const v = verifyRecord(keys, m.topic, m.raw, m.headers, Date.now(), window);
+    if (!v.ok) return { code: v.reason, reason: `signature: ${v.reason}: ${v.message}` };
+    const d = await recordDelivery(deliveries, {
+      commandId: m.value.commandId,
+      topic: m.topic,
+      partition: m.partition,
+      offset: m.offset,
+      keyId: v.keyId,
+      signedAt: v.signedAt,
+    });
+    if (d.kind !== 'replay') return null;
+    return {
+      code: 'replay',
+      reason: `replay: command id ${m.value.commandId} was first delivered at ${d.first.topic}[${d.first.partition}]@${d.first.offset}`,
+    };
+  };
+  const rejection = (m: Envelope<PartitionCommand | ShardCommand | ResourceCommand>, code: string, reason: string): CommandResult => ({
+    commandId: m.value.commandId,
+    ts: Date.now(),
+    topic: m.topic,
+    store: m.value.store,
+    action: m.value.action,
+    status: 'REJECTED',
+    progress: 0,
+    reason,
+    rowsCopied: 0,
+    bytesMoved: 0,
+    verified: null,
+    durationMs: 0,
+    executor: `shardcast-executor@${process.pid}`,
+    // Marked: the id may be a genuine command's (a replay), whose own results stand.
+    details: { refused: code },
+  });
+
   // One command at a time, whether it came from a topic or from an operator's approval.
   let running: Promise<unknown> = Promise.resolve();
   const serial = <T>(f: () => Promise<T>): Promise<T> => {
@@ -102,6 +167,24 @@ export async function startExecute(
     batchSize: 50,
     batchMs: 200,
     handle: async (batch: Envelope<PartitionCommand | ShardCommand | ResourceCommand>[]) => {
+      if (verifyKeys) {
+        // Every record of the batch is checked before any runs. A refused one makes the stage
+        // hand the batch over again one record at a time (its InputError contract): then the
+        // refused record gets its REJECTED result and goes to the DLQ, and the others run.
+        const refusals = await Promise.all(batch.map((m) => admit(verifyKeys, m)));
+        const first = refusals.find((r) => r !== null);
+        if (first) {
+          if (batch.length > 1) throw new InputError(first.reason);
+          const m = batch[0]!;
+          rejected[first.code] = (rejected[first.code] ?? 0) + 1;
+          await emit(rejection(m, first.code, first.reason));
+          ctx.log.warn(
+            { topic: m.topic, partition: m.partition, offset: m.offset, commandId: m.value.commandId, code: first.code },
+            first.reason,
+          );
+          throw new InputError(first.reason);
+        }
+      }
       await serial(async () => {
         for (const m of batch) await engine.run(toAnyCommand(m.topic, m.value));
       });
@@ -111,6 +194,7 @@ export async function startExecute(
   return {
     ...stage,
     engine,
+    rejected,
     abort: () => abort.abort(),
     /** Graceful: the command in hand finishes; a later `abort()` makes adapters roll back. */
     async stop() {
@@ -119,6 +203,7 @@ export async function startExecute(
       await running;
       await adapters.close();
       await ledger.close();
+      await deliveries.end();
       await discovery?.close();
       await driver?.close();
     },

@@ -17,7 +17,12 @@ export interface Envelope<T> extends SourcePosition {
   value: T;
   /** The original message bytes, kept until the message is decoded and validated. */
   raw: Buffer | null;
+  /** The record's headers (a command's signature), where the consumer hands them over. */
+  headers?: RecordHeaders;
 }
+
+/** Kafka record headers as kafkajs gives them. */
+export type RecordHeaders = Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;
 
 /** A stage's output: a value for the next topic, or a dead letter. Never nothing. */
 export type Routed<T> = { kind: 'out'; value: T } | { kind: 'dlq'; letter: DeadLetter };

@@ -138,7 +138,15 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
         const envs: Envelope<Buffer | null>[] = new Array(part.length);
         for (let j = 0; j < part.length; j++) {
           const m = part[j]!;
-          envs[j] = { topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value, raw: m.value };
+          envs[j] = {
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key,
+            value: m.value,
+            raw: m.value,
+            headers: hasHeaders(m.headers) ? m.headers : undefined,
+          };
         }
         progress.received += envs.length;
         subject.next(envs);
@@ -185,6 +193,12 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
       if (!assignments.closed) assignments.complete();
     },
   });
+}
+
+/** Whether a record has any header, without allocating (telemetry has none, and this is per message). */
+function hasHeaders(h: Record<string, unknown> | undefined): h is NonNullable<typeof h> {
+  for (const _ in h) return true;
+  return false;
 }
 
 /**

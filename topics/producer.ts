@@ -3,7 +3,7 @@
  * with gzip compression, idempotently (no duplicates from producer retries), and every send is
  * awaited so callers know their records were acknowledged before committing input offsets.
  */
-import { CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import { CompressionTypes, type IHeaders, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import type { AvroSerde } from '../schemas/serde.js';
 
 export interface OutRecord<T> {
@@ -11,6 +11,8 @@ export interface OutRecord<T> {
   value: T;
   /** Explicit partition; by default the key's hash picks it. */
   partition?: number;
+  /** Record headers made from the encoded value (a signature over its exact bytes). */
+  headers?: (encoded: Buffer) => IHeaders;
 }
 
 /**
@@ -74,13 +76,14 @@ export class TopicProducer {
   /** Encodes and sends records to one topic; resolves once the broker acknowledged all. */
   async send<T>(topic: string, records: readonly OutRecord<T>[]): Promise<void> {
     if (records.length === 0) return;
-    await this.sendRequests([
-      { topic, messages: records.map((r) => ({ key: r.key, value: this.serde.encode(topic, r.value), partition: r.partition })) },
-    ]);
+    await this.sendRequests([{ topic, messages: records.map((r) => ({ ...this.message(topic, r), partition: r.partition })) }]);
   }
 
   /** Sends already-encoded bytes (the raw-ceiling benchmark, garbage injection in tests). */
-  async sendRaw(topic: string, messages: { key: string | Buffer | null; value: Buffer | null; partition?: number }[]): Promise<void> {
+  async sendRaw(
+    topic: string,
+    messages: { key: string | Buffer | null; value: Buffer | null; partition?: number; headers?: IHeaders }[],
+  ): Promise<void> {
     if (messages.length === 0) return;
     await this.sendRequests([{ topic, messages }]);
   }
@@ -91,9 +94,14 @@ export class TopicProducer {
       .filter((b) => b.records.length > 0)
       .map((b) => ({
         topic: b.topic,
-        messages: b.records.map((r) => ({ key: r.key, value: this.serde.encode(b.topic, r.value) })),
+        messages: b.records.map((r) => this.message(b.topic, r)),
       }));
     await this.sendRequests(topicMessages);
+  }
+
+  private message(topic: string, r: OutRecord<unknown>): Message {
+    const value = this.serde.encode(topic, r.value);
+    return r.headers ? { key: r.key, value, headers: r.headers(value) } : { key: r.key, value };
   }
 
   /** One produce request per size-bounded chunk, in order, each acknowledged before the next. */

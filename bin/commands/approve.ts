@@ -4,7 +4,9 @@
  * Without an id it lists the commands waiting for approval; with one it records the verdict in
  * the executor's ledger (audited to the log and `shardcast.audit`), and the running executor
  * (`shardcast run execute`) runs an approved command or reports a denied one as REJECTED within
- * a few seconds.
+ * a few seconds. It publishes no command, so it signs nothing: what it approves was verified when
+ * it reached the executor, and who may approve is who may write the ledger (or holds an operator
+ * token for the API).
  */
 import os from 'node:os';
 import { openOperations } from '../../console/ops/operations.js';
