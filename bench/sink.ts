@@ -109,15 +109,33 @@ async function timedBulkInsert(ch: ClickHouseClient, db: string, aggs: WorkloadA
   return (performance.now() - t0) / 1000;
 }
 
-/** A fresh database and client with its schema created (untimed, as the sink does before consuming), then the timed insert. */
-async function bulkRun(cfg: Config, db: string, aggs: WorkloadAggregate[], inFlight: number): Promise<number> {
-  const ch = createClickHouse(cfg);
-  try {
+/**
+ * A fresh database with its schema created (untimed, as the sink does before consuming), then
+ * the timed insert through a fresh client. The client opens its sockets for the insert: one left
+ * idle across the schema statements and the row mapping can meet a server that has just closed
+ * it (EPIPE on a loaded machine). A run that fails retriably is run again once, from scratch: a
+ * figure comes only from a run that inserted every row.
+ */
+async function bulkRun(
+  cfg: Config,
+  ch: ClickHouseClient,
+  db: string,
+  aggs: WorkloadAggregate[],
+  inFlight: number,
+  log: (s: string) => void,
+): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
     await ch.command({ query: `DROP DATABASE IF EXISTS ${db}` });
     await ensureAnalyticsSchema(ch, db);
-    return aggs.length / (await timedBulkInsert(ch, db, aggs, inFlight));
-  } finally {
-    await ch.close();
+    const insertClient = createClickHouse(cfg);
+    try {
+      return aggs.length / (await timedBulkInsert(insertClient, db, aggs, inFlight));
+    } catch (err) {
+      if (attempt > 1 || !isRetriable(err)) throw err;
+      log(`  the run failed (${(err as Error).message}); running it again`);
+    } finally {
+      await insertClient.close();
+    }
   }
 }
 
@@ -194,10 +212,10 @@ export async function runSinkBench(opts: { rows?: number; rounds?: number; log?:
       rowsInClickHouse = sink.rowsInClickHouse;
       log(fmt(sink.rowsPerSec));
       log(`round ${round}/${rounds}: bulk insert of ${n} rows from memory, one chunk of ${CHUNK} at a time`);
-      const sequential = await bulkRun(ctx.cfg, dbs.sequential, aggs, 1);
+      const sequential = await bulkRun(ctx.cfg, ch, dbs.sequential, aggs, 1, log);
       log(fmt(sequential));
       log(`round ${round}/${rounds}: bulk insert of ${n} rows from memory, ${SINK_CONCURRENCY} chunks in flight`);
-      const concurrent = await bulkRun(ctx.cfg, dbs.concurrent, aggs, SINK_CONCURRENCY);
+      const concurrent = await bulkRun(ctx.cfg, ch, dbs.concurrent, aggs, SINK_CONCURRENCY, log);
       log(fmt(concurrent));
       perRound.push({ sinkRowsPerSec: sink.rowsPerSec, sequentialBulkRowsPerSec: sequential, concurrentBulkRowsPerSec: concurrent });
     }
