@@ -123,18 +123,20 @@ test('ingest rides out a paused broker and counts every event once', { timeout: 
     assert.ok(pausedMs <= 20_000, `the broker was paused ${pausedMs} ms`);
 
     const want = expected();
+    // a failure ends the wait at once (eventually() would take a throw for "not yet")
     await eventually(
       async () => {
-        if (failed) throw failed;
+        if (failed) return true;
         const got = new Set(aggs.map((a) => `${a.seriesId}@${a.windowStart}`));
         return [...want.keys()].every((k) => got.has(k)) ? true : undefined;
       },
       150_000,
       'every expected aggregate after the broker came back',
     );
+    assert.equal(failed, undefined, `ingest stopped: ${(failed as Error | undefined)?.message}`);
     await sleep(2000); // a repeated aggregate would have arrived by now
-    assert.equal(failed, undefined, 'ingest did not stop');
-    assert.equal(ingest.ingest.received, N, 'ingest received every event once');
+    // a rebalance after the pause may hand events over again: counted once is what the aggregates show
+    assert.ok(ingest.ingest.received >= N, `ingest received ${ingest.ingest.received} of ${N} events`);
     assert.equal(ingest.health.state, 'running');
 
     const byKey = new Map<string, number[]>();
@@ -154,7 +156,7 @@ test('ingest rides out a paused broker and counts every event once', { timeout: 
     assert.equal(total, N, 'every event counted once');
     const repeated = [...byKey.values()].filter((qs) => qs.length > 1).length;
     process.stderr.write(
-      `# broker paused ${pausedMs} ms; ingest states seen: ${[...states].join(', ')}; retries ${ingest.health.retries}; repeated aggregates ${repeated}\n`,
+      `# broker paused ${pausedMs} ms; ingest states seen: ${[...states].join(', ')}; retries ${ingest.health.retries}; events received ${ingest.ingest.received}; repeated aggregates ${repeated}\n`,
     );
   } finally {
     resume();
