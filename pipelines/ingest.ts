@@ -89,6 +89,41 @@ export async function flushIngestOutputs(
   return { aggregates: aggregates.length, letters: letters.length };
 }
 
+/** What decoding needs of the serde: synchronous for known schema ids, via the registry otherwise. */
+export interface EventDecoder {
+  decodeSync<T>(topic: string, buf: Buffer | null): T | undefined;
+  decode<T>(topic: string, buf: Buffer | null): Promise<T>;
+}
+
+/**
+ * Decodes a fetched batch in place: each envelope takes its decoded event, or a decode failure
+ * (a dead letter later) when its bytes are bad. A registry that does not answer is not bad
+ * input: the fetch is retried, and its error ends here only when ingest stops. In place because
+ * nothing else holds these envelopes (their `raw` keeps the bytes): one object per message
+ * rather than two. Returns how many decoded.
+ */
+export async function decodeQueryEvents(
+  batch: Envelope<Buffer | null>[],
+  serde: EventDecoder,
+  retrying: <R>(step: string, work: () => Promise<R>) => Promise<R>,
+): Promise<number> {
+  let decoded = 0;
+  for (let i = 0; i < batch.length; i++) {
+    const m = batch[i]!;
+    let value: QueryEvent | DecodeFailure;
+    try {
+      value =
+        serde.decodeSync<QueryEvent>(m.topic, m.value) ?? (await retrying('decode', () => serde.decode<QueryEvent>(m.topic, m.value)));
+      decoded++;
+    } catch (err) {
+      if (failureAction(err) !== 'dead-letter') throw err;
+      value = decodeFailure((err as Error).message);
+    }
+    (m as Envelope<unknown>).value = value;
+  }
+  return decoded;
+}
+
 export async function startIngest(
   ctx: PipelineContext,
   opts: IngestOptions = {},
@@ -131,27 +166,8 @@ export async function startIngest(
       ? await consumeTopicsOnThread(ctx.cfg, { ...consumeOpts, clientId: `shardcast-ingest-consumer` })
       : await consumeTopics(ctx.kafka, consumeOpts);
 
-  /**
-   * Decodes a fetched batch: synchronously for known schema ids, via the registry otherwise.
-   * Each message's envelope takes its decoded value in place (its `raw` keeps the bytes): one
-   * object per message rather than two, and nothing else holds these envelopes.
-   */
   const decodeBatch = async (batch: Envelope<Buffer | null>[]): Promise<IngestInput[]> => {
-    for (let i = 0; i < batch.length; i++) {
-      const m = batch[i]!;
-      let value: QueryEvent | DecodeFailure;
-      try {
-        value =
-          ctx.serde.decodeSync<QueryEvent>(m.topic, m.value) ??
-          (await retrying('decode', () => ctx.serde.decode<QueryEvent>(m.topic, m.value)));
-        stats.handled++;
-      } catch (err) {
-        // a registry that does not answer is not bad input: it was retried, and ends here only on stop
-        if (failureAction(err) !== 'dead-letter') throw err;
-        value = decodeFailure((err as Error).message);
-      }
-      (m as Envelope<unknown>).value = value;
-    }
+    stats.handled += await decodeQueryEvents(batch, ctx.serde, retrying);
     stats.consumed += batch.length;
     return batch as Envelope<unknown>[] as IngestInput[];
   };

@@ -1,14 +1,15 @@
 /**
- * Ingest's flush under the stages' failure policy, with fake Kafka steps that fail the way a
+ * Ingest's decode and flush under the stages' failure policy, with fake Kafka steps that fail the way a
  * broker that does not answer makes them fail: retried with backoff (health `retrying`), the
  * commit never before the send, every output sent once per successful try, anything that is not
  * retriable thrown at once.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StateError, UnavailableError } from '../../lib/errors.js';
+import { InputError, StateError, UnavailableError } from '../../lib/errors.js';
 import { initialHealth, retryWhileRetriable, type StageHealth } from '../../pipelines/failure.js';
-import { flushIngestOutputs, type FlushSteps } from '../../pipelines/ingest.js';
+import { decodeQueryEvents, type EventDecoder, flushIngestOutputs, type FlushSteps } from '../../pipelines/ingest.js';
+import type { Envelope } from '../../schemas/envelope.js';
 import type { IngestOutput } from '../../processors/ingest/processor.js';
 import type { WorkloadAggregate } from '../../schemas/types.js';
 
@@ -89,4 +90,55 @@ test('a flush without progress sends and commits nothing further', async () => {
   const { steps, calls } = fakeSteps({}, () => undefined, health);
   await flushIngestOutputs([{ kind: 'out', value: aggregate }], steps, retryingWith(health));
   assert.deepEqual(calls, ['send 1+0 while running']);
+});
+
+const envelope = (offset: number, bytes: string): Envelope<Buffer | null> => {
+  const value = Buffer.from(bytes);
+  return { topic: 'q', partition: 0, offset: String(offset), key: null, value, raw: value };
+};
+
+/** A serde whose schemas are unknown here (each decode asks the registry), failing as told. */
+function fakeRegistry(fail: (bytes: string, calls: number) => unknown): { serde: EventDecoder; calls: () => number } {
+  let calls = 0;
+  return {
+    calls: () => calls,
+    serde: {
+      decodeSync: () => undefined,
+      async decode<T>(_topic: string, buf: Buffer | null): Promise<T> {
+        calls++;
+        const err = fail(String(buf), calls);
+        if (err) throw err;
+        return { eventId: String(buf) } as T;
+      },
+    },
+  };
+}
+
+test('a registry that does not answer is retried: good events are decoded, not dead-lettered', async () => {
+  const health = initialHealth();
+  const { serde, calls } = fakeRegistry((_b, n) => (n <= 2 ? new UnavailableError('schema registry did not answer') : undefined));
+  const batch = [envelope(0, 'a'), envelope(1, 'b')];
+  assert.equal(await decodeQueryEvents(batch, serde, retryingWith(health)), 2);
+  assert.deepEqual(
+    batch.map((m) => m.value as unknown),
+    [{ eventId: 'a' }, { eventId: 'b' }],
+  );
+  assert.equal(calls(), 4);
+  assert.equal(health.retries, 2);
+  assert.equal(health.state, 'running');
+});
+
+test('bad bytes become a decode failure (a dead letter later) and the batch goes on', async () => {
+  const health = initialHealth();
+  const { serde } = fakeRegistry((b) => (b === 'bad' ? new InputError('not Confluent wire format') : undefined));
+  const batch = [envelope(0, 'bad'), envelope(1, 'ok')];
+  assert.equal(await decodeQueryEvents(batch, serde, retryingWith(health)), 1);
+  assert.deepEqual(batch[0]!.value as unknown, { decodeFailure: 'not Confluent wire format' });
+  assert.deepEqual(batch[1]!.value as unknown, { eventId: 'ok' });
+  assert.equal(health.retries, 0);
+});
+
+test('a decode error that is neither bad input nor retriable stops ingest', async () => {
+  const { serde } = fakeRegistry(() => new StateError('serde: schema not registered'));
+  await assert.rejects(decodeQueryEvents([envelope(0, 'a')], serde, retryingWith(initialHealth())), StateError);
 });
