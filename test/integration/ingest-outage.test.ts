@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ourProcess } from '../../infra/service.js';
 import { openContext } from '../../pipelines/context.js';
 import { startIngest } from '../../pipelines/ingest.js';
+import { startMetricsServer } from '../../pipelines/metrics.js';
 import type { QueryEvent, WorkloadAggregate } from '../../schemas/types.js';
 import { TOPICS } from '../../schemas/topics.js';
 import { provisionTopics } from '../../topics/admin.js';
@@ -98,6 +99,7 @@ test('ingest rides out a paused broker and counts every event once', { timeout: 
     partitionIdleMs: 600_000,
     backoff: { initialMs: 200, maxMs: 2_000 },
   });
+  const metrics = await startMetricsServer(ctx.kafka, () => [{ pipeline: 'ingest', stage: ingest }], { port: 0, lagCacheMs: 0 });
   let failed: unknown;
   ingest.done.catch((err: unknown) => {
     failed = err;
@@ -154,6 +156,10 @@ test('ingest rides out a paused broker and counts every event once', { timeout: 
     for (const [k, q] of want) assert.equal(byKey.get(k)![0], q, `queries of ${k}`);
     const total = [...byKey.values()].reduce((n, qs) => n + qs[0]!, 0);
     assert.equal(total, N, 'every event counted once');
+    // the metrics say so too
+    const text = await (await fetch(metrics.url)).text();
+    assert.match(text, /^shardcast_pipeline_state\{pipeline="ingest",state="running"\} 1$/m);
+    assert.match(text, /^shardcast_pipeline_stalled_seconds\{pipeline="ingest"\} 0$/m);
     const repeated = [...byKey.values()].filter((qs) => qs.length > 1).length;
     process.stderr.write(
       `# broker paused ${pausedMs} ms; ingest states seen: ${[...states].join(', ')}; retries ${ingest.health.retries}; events received ${ingest.ingest.received}; repeated aggregates ${repeated}\n`,
@@ -163,6 +169,7 @@ test('ingest rides out a paused broker and counts every event once', { timeout: 
     process.off('exit', resume);
     clearInterval(watch);
     await ingest.stop().catch(() => undefined);
+    await metrics.close();
     await reader.stop();
     const admin = ctx.kafka.admin();
     await admin.connect();
