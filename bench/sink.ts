@@ -171,6 +171,34 @@ async function sinkRun(ctx: PipelineContext, ch: ClickHouseClient, topic: string
   return { rowsPerSec: sink.rowsInserted() / sec, rowsInClickHouse: Number(count?.c ?? 0) };
 }
 
+/** The report of the rounds: medians per kind of run, the ratio to the faster baseline median. */
+export function sinkReportOf(perRound: SinkBenchRound[], rows: number, rowsInClickHouse: number): SinkBenchReport {
+  const sinkRowsPerSec = median(perRound.map((r) => r.sinkRowsPerSec));
+  const sequential = median(perRound.map((r) => r.sequentialBulkRowsPerSec));
+  const concurrent = median(perRound.map((r) => r.concurrentBulkRowsPerSec));
+  const baseline = Math.max(sequential, concurrent);
+  const ratio = sinkRowsPerSec / baseline;
+  return {
+    rows,
+    chunkRows: CHUNK,
+    rounds: perRound.length,
+    sinkRowsPerSec,
+    sequentialBulkRowsPerSec: sequential,
+    concurrentBulkRowsPerSec: concurrent,
+    baselineRowsPerSec: baseline,
+    ratio,
+    target: TARGET,
+    pass: ratio >= TARGET,
+    rowsInClickHouse,
+    runs: [
+      { name: 'bulk insert from memory, sequential', inFlight: 1, rowsPerSec: sequential },
+      { name: 'bulk insert from memory, concurrent', inFlight: SINK_CONCURRENCY, rowsPerSec: concurrent },
+      { name: 'sink pipeline, Kafka → ClickHouse', inFlight: SINK_CONCURRENCY, rowsPerSec: sinkRowsPerSec },
+    ],
+    perRound,
+  };
+}
+
 export async function runSinkBench(opts: { rows?: number; rounds?: number; log?: (s: string) => void } = {}): Promise<SinkBenchReport> {
   const n = opts.rows ?? 200_000;
   const rounds = opts.rounds ?? 5;
@@ -219,30 +247,7 @@ export async function runSinkBench(opts: { rows?: number; rounds?: number; log?:
       log(fmt(concurrent));
       perRound.push({ sinkRowsPerSec: sink.rowsPerSec, sequentialBulkRowsPerSec: sequential, concurrentBulkRowsPerSec: concurrent });
     }
-    const sinkRowsPerSec = median(perRound.map((r) => r.sinkRowsPerSec));
-    const sequential = median(perRound.map((r) => r.sequentialBulkRowsPerSec));
-    const concurrent = median(perRound.map((r) => r.concurrentBulkRowsPerSec));
-    const baseline = Math.max(sequential, concurrent);
-    const ratio = sinkRowsPerSec / baseline;
-    return {
-      rows: n,
-      chunkRows: CHUNK,
-      rounds,
-      sinkRowsPerSec,
-      sequentialBulkRowsPerSec: sequential,
-      concurrentBulkRowsPerSec: concurrent,
-      baselineRowsPerSec: baseline,
-      ratio,
-      target: TARGET,
-      pass: ratio >= TARGET,
-      rowsInClickHouse,
-      runs: [
-        { name: 'bulk insert from memory, sequential', inFlight: 1, rowsPerSec: sequential },
-        { name: 'bulk insert from memory, concurrent', inFlight: SINK_CONCURRENCY, rowsPerSec: concurrent },
-        { name: 'sink pipeline, Kafka → ClickHouse', inFlight: SINK_CONCURRENCY, rowsPerSec: sinkRowsPerSec },
-      ],
-      perRound,
-    };
+    return sinkReportOf(perRound, n, rowsInClickHouse);
   } finally {
     const admin = ctx.kafka.admin();
     await admin.connect();
