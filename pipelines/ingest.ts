@@ -4,6 +4,11 @@
  * Offsets are committed only up to the processor's safe offsets (every event at or below them
  * is in an aggregate or a dead letter that Kafka acknowledged), so a restart rebuilds the open
  * windows from Kafka and nothing is lost.
+ *
+ * Failures follow the stages' policy (failure.ts): undecodable bytes go to the DLQ; a retriable
+ * failure (the broker or the registry not answering) of a decode, send or commit is retried with
+ * backoff while `health` says `retrying`; anything else stops ingest with the error, after the
+ * flushes before it were committed.
  */
 import { asyncScheduler, bufferTime, concatMap, defaultIfEmpty, filter, from, lastValueFrom, map, merge, of } from 'rxjs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +31,9 @@ import {
 import { initSqlParsers, TemplateCache, type PartitionKeySpec } from '../processors/ingest/sql/index.js';
 import type { PipelineContext } from './context.js';
 import type { RunningStage, StageStats } from './stage.js';
+import { failureAction, initialHealth, retryWhileRetriable, type BackoffOptions, type StageHealth } from './failure.js';
+import type { OutRecord } from '../topics/producer.js';
+import type { SourcePosition } from '../schemas/envelope.js';
 
 export interface IngestOptions {
   groupId?: string;
@@ -44,6 +52,8 @@ export interface IngestOptions {
   fetchBytes?: FetchBytes;
   /** Consume on a worker thread (default: the ingestConsumerThread setting). */
   consumerThread?: boolean;
+  /** Delays between retries of a failed step (see backoffDelayMs). */
+  backoff?: BackoffOptions;
 }
 
 /** The ingestFetchKiB setting in bytes, as the consumer takes it. */
@@ -51,16 +61,90 @@ export function fetchBytesOf(kib: FetchBytes): FetchBytes {
   return { perPartition: kib.perPartition * 1024, total: kib.total * 1024 };
 }
 
+/** What one flush of ingest's outputs needs from Kafka. */
+export interface FlushSteps {
+  send(batches: { topic: string; records: readonly OutRecord<unknown>[] }[]): Promise<void>;
+  commit(positions: readonly (SourcePosition & { metadata?: string })[]): Promise<void>;
+}
+
+/**
+ * Sends a flush's aggregates and dead letters, then commits what its progress covers, each step
+ * retried while it fails retriably (the commit only after the send succeeded). Returns how many
+ * aggregates and dead letters were sent.
+ */
+export async function flushIngestOutputs(
+  outs: IngestOutput[],
+  steps: FlushSteps,
+  retrying: <R>(step: string, work: () => Promise<R>) => Promise<R>,
+): Promise<{ aggregates: number; letters: number }> {
+  const { aggregates, letters, progress } = splitOutputs(outs);
+  await retrying('send', () =>
+    steps.send([
+      { topic: TOPICS.aggregates.name, records: aggregates.map((a) => ({ key: a.seriesId, value: a })) },
+      { topic: TOPICS.dlq.name, records: letters.map((l) => ({ key: l.sourceTopic, value: l })) },
+    ]),
+  );
+  // only after Kafka acknowledged what the progress covers; the resume state rides along as offset metadata
+  if (progress) await retrying('commit', () => steps.commit(commitPositions(progress)));
+  return { aggregates: aggregates.length, letters: letters.length };
+}
+
+/** What decoding needs of the serde: synchronous for known schema ids, via the registry otherwise. */
+export interface EventDecoder {
+  decodeSync<T>(topic: string, buf: Buffer | null): T | undefined;
+  decode<T>(topic: string, buf: Buffer | null): Promise<T>;
+}
+
+/**
+ * Decodes a fetched batch in place: each envelope takes its decoded event, or a decode failure
+ * (a dead letter later) when its bytes are bad. A registry that does not answer is not bad
+ * input: the fetch is retried, and its error ends here only when ingest stops. In place because
+ * nothing else holds these envelopes (their `raw` keeps the bytes): one object per message
+ * rather than two. Returns how many decoded.
+ */
+export async function decodeQueryEvents(
+  batch: Envelope<Buffer | null>[],
+  serde: EventDecoder,
+  retrying: <R>(step: string, work: () => Promise<R>) => Promise<R>,
+): Promise<number> {
+  let decoded = 0;
+  for (let i = 0; i < batch.length; i++) {
+    const m = batch[i]!;
+    let value: QueryEvent | DecodeFailure;
+    try {
+      value =
+        serde.decodeSync<QueryEvent>(m.topic, m.value) ?? (await retrying('decode', () => serde.decode<QueryEvent>(m.topic, m.value)));
+      decoded++;
+    } catch (err) {
+      if (failureAction(err) !== 'dead-letter') throw err;
+      value = decodeFailure((err as Error).message);
+    }
+    (m as Envelope<unknown>).value = value;
+  }
+  return decoded;
+}
+
 export async function startIngest(
   ctx: PipelineContext,
   opts: IngestOptions = {},
-): Promise<RunningStage & { ingest: IngestStats; sent: () => number }> {
+): Promise<RunningStage & { ingest: IngestStats; health: StageHealth; sent: () => number }> {
   await initSqlParsers();
   const topic = opts.topic ?? TOPICS.queries.name;
   const stats: StageStats = { consumed: 0, produced: 0, handled: 0, deadLettered: 0, batches: 0 };
   const ingest = newIngestStats();
   let sent = 0;
   let stopping = false;
+  const health = initialHealth();
+  const stopped = new AbortController();
+  const retrying = <R>(step: string, work: () => Promise<R>) =>
+    retryWhileRetriable(work, {
+      step,
+      health,
+      backoff: opts.backoff,
+      signal: stopped.signal,
+      onRetry: ({ attempt, delayMs, err }) =>
+        ctx.log.warn({ stage: 'ingest', step, attempt, delayMs, err: (err as Error).message }, 'step failed; retrying'),
+    });
   const groupId = opts.groupId ?? 'shardcast-ingest';
   const resume = resumeStateOf(await committedOffsets(ctx.kafka, groupId, [topic]));
   const consumeOpts = {
@@ -82,23 +166,8 @@ export async function startIngest(
       ? await consumeTopicsOnThread(ctx.cfg, { ...consumeOpts, clientId: `shardcast-ingest-consumer` })
       : await consumeTopics(ctx.kafka, consumeOpts);
 
-  /**
-   * Decodes a fetched batch: synchronously for known schema ids, via the registry otherwise.
-   * Each message's envelope takes its decoded value in place (its `raw` keeps the bytes): one
-   * object per message rather than two, and nothing else holds these envelopes.
-   */
   const decodeBatch = async (batch: Envelope<Buffer | null>[]): Promise<IngestInput[]> => {
-    for (let i = 0; i < batch.length; i++) {
-      const m = batch[i]!;
-      let value: QueryEvent | DecodeFailure;
-      try {
-        value = ctx.serde.decodeSync<QueryEvent>(m.topic, m.value) ?? (await ctx.serde.decode<QueryEvent>(m.topic, m.value));
-        stats.handled++;
-      } catch (err) {
-        value = decodeFailure((err as Error).message);
-      }
-      (m as Envelope<unknown>).value = value;
-    }
+    stats.handled += await decodeQueryEvents(batch, ctx.serde, retrying);
     stats.consumed += batch.length;
     return batch as Envelope<unknown>[] as IngestInput[];
   };
@@ -124,17 +193,11 @@ export async function startIngest(
   });
 
   const flushOutputs = async (outs: IngestOutput[]) => {
-    const { aggregates, letters, progress } = splitOutputs(outs);
-    await ctx.producer.sendMany([
-      { topic: TOPICS.aggregates.name, records: aggregates.map((a) => ({ key: a.seriesId, value: a })) },
-      { topic: TOPICS.dlq.name, records: letters.map((l) => ({ key: l.sourceTopic, value: l })) },
-    ]);
-    sent += aggregates.length;
-    stats.produced += aggregates.length;
-    stats.deadLettered += letters.length;
+    const n = await flushIngestOutputs(outs, { send: (b) => ctx.producer.sendMany(b), commit: (p) => source.commit(p) }, retrying);
+    sent += n.aggregates;
+    stats.produced += n.aggregates;
+    stats.deadLettered += n.letters;
     stats.batches++;
-    // only after Kafka acknowledged what the progress covers; the resume state rides along as offset metadata
-    if (progress) await source.commit(commitPositions(progress));
   };
 
   const done = lastValueFrom(
@@ -146,21 +209,35 @@ export async function startIngest(
       concatMap((b) => from(flushOutputs(b))),
       defaultIfEmpty(undefined),
     ),
-  ).then(() => undefined);
+  ).then(
+    () => undefined,
+    (err: unknown) => {
+      if (stopping && failureAction(err) === 'retry') {
+        ctx.log.warn({ err: (err as Error).message, stage: 'ingest' }, 'stopped while retrying; the flush was not committed');
+      } else {
+        Object.assign(health, { state: 'failed', lastError: (err as Error).message ?? String(err), since: Date.now() });
+        ctx.log.error({ err, stage: 'ingest' }, 'ingest failed; its last flush was not committed');
+      }
+      throw err;
+    },
+  );
 
   return {
     stats,
     source,
     done,
     ingest,
+    health,
     groupId,
     topics: [topic],
     sent: () => sent,
     async stop() {
       stopping = true;
+      stopped.abort();
       // Complete the stream first so what it flushes is still sent and committed, then leave.
       source.drain();
-      await done;
+      // A failure was logged and is reported through `done`; stopping still disconnects.
+      await done.catch(() => undefined);
       await source.stop();
     },
   };

@@ -8,6 +8,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { mergeMap, ReplaySubject, Subject, type Observable } from 'rxjs';
 import type { Envelope, SourcePosition } from '../schemas/envelope.js';
 import { logger } from '../lib/log.js';
+import { StateError } from '../lib/errors.js';
 
 /** Most bytes one fetch asks for, per partition and in all. */
 export interface FetchBytes {
@@ -120,6 +121,14 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
   });
   let stopped = false;
   let disconnected = false;
+  // kafkajs restarts itself after a retriable crash; after any other it stops for good, and a
+  // pipeline waiting on `messages$` would sit idle: it ends with the error instead.
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart || stopped || subject.closed) return;
+    const err = new StateError(`consumer of ${opts.groupId} crashed: ${payload.error.message}`, { cause: payload.error });
+    subject.error(err);
+    if (!assignments.closed) assignments.error(err);
+  });
 
   await consumer.connect();
   for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning ?? true });
