@@ -94,9 +94,8 @@ export function planDereplicas(ctx: PlanContext): Candidate[] {
       storeKind: storeKindOf(ctx.state, sp.spec.store),
       table: sp.spec.table,
       partition: sp.id,
-      // the node whose copy is dropped, as for replicate (schemas/commandParams.ts)
-      sourceNode: null,
-      targetNode: drop,
+      sourceNode: drop,
+      targetNode: null,
       node: null,
       params: {},
       bytes: 0,
