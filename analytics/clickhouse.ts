@@ -1,13 +1,15 @@
 /** ClickHouse access for the sink and the analytics commands: client, schema, inserts, queries. */
 import type { ClickHouseClient } from '../stores/clickhouse/client.js';
 import { TABLES } from './schema.js';
+import { ensurePositionColumns } from './positions.js';
 
 export { createClickHouse, type ClickHouseClient } from '../stores/clickhouse/client.js';
 
-/** Creates the database, tables and rollup views if missing (idempotent). */
+/** Creates the database, tables and rollup views if missing, and adds columns newer than a table (idempotent). */
 export async function ensureAnalyticsSchema(ch: ClickHouseClient, db: string): Promise<void> {
   await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
   for (const t of TABLES) await ch.command({ query: t.ddl(db) });
+  await ensurePositionColumns(ch, db);
 }
 
 export async function insertRows(ch: ClickHouseClient, db: string, table: string, rows: readonly object[]): Promise<void> {

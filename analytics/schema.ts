@@ -2,13 +2,22 @@
  * ClickHouse tables that every topic of the flow lands in. The SQL sticks to what both the
  * old 18.16 server on Debian and current releases accept: MergeTree with PARTITION BY/ORDER BY,
  * DateTime (not DateTime64) plus a UInt64 millisecond column, arrays instead of Map, no
- * LowCardinality. Tables are ReplacingMergeTree keyed by the message's natural id, so a
- * redelivered message replaces itself instead of counting twice (queries read with FINAL).
+ * LowCardinality. Tables are ReplacingMergeTree keyed by the message's natural id, and every
+ * row carries the Kafka position of its record (`kafka_topic`, `kafka_partition`,
+ * `kafka_offset`): a sink that restarts after inserting a batch it had not committed skips what
+ * it already stored (positions.ts), so the tables and the rollup views built on inserts hold each
+ * record once without waiting for merges. Readers still use FINAL: a record produced twice
+ * upstream has two positions and one natural id.
  */
 export interface TableDef {
   name: string;
   ddl: (db: string) => string;
+  /** Tables the sink fills from Kafka carry each row's record position (positions.ts). */
+  positioned?: boolean;
 }
+
+/** The record-position columns (see positions.ts), appended to every table the sink fills. */
+const POSITION_DDL = ',\n      kafka_topic String, kafka_partition UInt32, kafka_offset UInt64';
 
 const rmt = (order: string, partition = 'toYYYYMM(ts)', version?: string) =>
   `ENGINE = ReplacingMergeTree(${version ?? ''}) PARTITION BY ${partition} ORDER BY (${order})`;
@@ -16,62 +25,68 @@ const rmt = (order: string, partition = 'toYYYYMM(ts)', version?: string) =>
 export const TABLES: TableDef[] = [
   {
     name: 'query_events',
+    positioned: true,
     ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.query_events (
       ts DateTime, ts_ms UInt64, event_id String, source String, dialect String, database String,
       template_id String, sql Nullable(String), tables Array(String), operation String,
       duration_ms Float64, rows_read UInt64, rows_written UInt64, node String, partition_id String,
-      client String, status String
+      client String, status String${POSITION_DDL}
     ) ${rmt('source, event_id')}`,
   },
   {
     name: 'aggregates',
+    positioned: true,
     ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.aggregates (
       ts DateTime, window_start_ms UInt64, window_end_ms UInt64, series_id String, source String,
       table_name String, key_bucket String, partition_id String, node String,
       queries UInt64, reads UInt64, writes UInt64, rows_read UInt64, rows_written UInt64,
       errors UInt64, unparsed UInt64, late_merged UInt64, latency_sum_ms Float64,
       latency_p50_ms Nullable(Float64), latency_p95_ms Nullable(Float64), latency_p99_ms Nullable(Float64),
-      hot_keys Array(String), hot_counts Array(UInt64)
+      hot_keys Array(String), hot_counts Array(UInt64)${POSITION_DDL}
     ) ${rmt('series_id, window_start_ms')}`,
   },
   {
     name: 'forecasts',
+    positioned: true,
     ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.forecasts (
       ts DateTime, issued_at_ms UInt64, origin_ms UInt64, target_ms UInt64, step_ms UInt64,
       series_id String, metric String, model String, backend String, horizon UInt16,
-      predicted Float64, lower Float64, upper Float64, recent_error Nullable(Float64)
+      predicted Float64, lower Float64, upper Float64, recent_error Nullable(Float64)${POSITION_DDL}
     ) ${rmt('series_id, origin_ms, horizon')}`,
   },
   {
     name: 'commands',
+    positioned: true,
     ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.commands (
       ts DateTime, issued_at_ms UInt64, deadline_ms UInt64, command_id String, topic String, kind String,
       action String, store String, store_kind String, table_name String, partition_id String,
       source_node String, target_node String, node String, policy String, requires_approval UInt8,
       expected_benefit Float64, expected_cost Float64, estimated_duration_ms UInt64,
       evidence_series String, current_load Float64, forecast_peak Float64, forecast_lower Float64,
-      forecast_upper Float64, explanation String, params_keys Array(String), params_values Array(String)
+      forecast_upper Float64, explanation String, params_keys Array(String), params_values Array(String)${POSITION_DDL}
     ) ${rmt('command_id')}`,
   },
   {
     name: 'results',
+    positioned: true,
     ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.results (
       ts DateTime, ts_ms UInt64, command_id String, topic String, store String, action String,
       status String, progress Float64, reason String, rows_copied UInt64, bytes_moved UInt64,
       verified Nullable(UInt8), duration_ms UInt64, executor String,
-      details_keys Array(String), details_values Array(String)
+      details_keys Array(String), details_values Array(String)${POSITION_DDL}
     ) ${rmt('command_id, status, ts_ms')}`,
   },
   {
     name: 'dlq',
+    positioned: true,
     ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.dlq (
       ts DateTime, ts_ms UInt64, source_topic String, source_partition UInt32, source_offset String,
-      stage String, reason String, pipeline String, value_bytes UInt32, value_hex_prefix String
+      stage String, reason String, pipeline String, value_bytes UInt32, value_hex_prefix String${POSITION_DDL}
     ) ${rmt('source_topic, source_partition, source_offset')}`,
   },
   {
-    // Rollup of DLQ reasons per hour. Materialized views see inserts, not merges, so a
-    // redelivered dead letter counts twice here; the dlq table itself stays exact.
+    // Rollup of DLQ reasons per hour. Materialized views see inserts, not merges: exact only
+    // because the sink never inserts a record twice.
     name: 'dlq_reasons_hourly',
     ddl: (db) => `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.dlq_reasons_hourly
       ENGINE = SummingMergeTree() PARTITION BY toYYYYMM(hour) ORDER BY (hour, source_topic, stage, reason)
@@ -79,7 +94,7 @@ export const TABLES: TableDef[] = [
       FROM ${db}.dlq`,
   },
   {
-    // Hourly load per table and key bucket (same redelivery caveat as above).
+    // Hourly load per table and key bucket (exact for the same reason).
     name: 'load_hourly',
     ddl: (db) => `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.load_hourly
       ENGINE = SummingMergeTree() PARTITION BY toYYYYMM(hour) ORDER BY (hour, source, table_name, key_bucket)

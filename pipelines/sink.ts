@@ -1,12 +1,15 @@
 /**
  * `shardcast run sink`: every topic of the flow → its ClickHouse table, in batched inserts.
- * Offsets are committed after the insert succeeded; a redelivered batch replaces itself in the
- * ReplacingMergeTree tables. Query events can be sampled (deterministically by event id, so a
- * redelivery makes the same choice).
+ * Offsets are committed after the insert succeeded; a batch redelivered after a crash between
+ * the two is recognised by its records' positions and not inserted again (analytics/positions.ts).
+ * Query events can be sampled (deterministically by event id, so a redelivery makes the same choice).
  */
 import { createHash } from 'node:crypto';
 import { aggregateRow, commandRow, deadLetterRow, forecastRows, queryEventRow, resultRow } from '../analytics/rows.js';
 import { createClickHouse, ensureAnalyticsSchema, insertRows } from '../analytics/clickhouse.js';
+import { positionColumns, storedPositions } from '../analytics/positions.js';
+import { RedeliveryFilter } from '../analytics/redelivery.js';
+import { committedOffsets } from '../topics/consumer.js';
 import type { CommandResult, DeadLetter, Forecast, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import type { Envelope } from '../schemas/envelope.js';
@@ -27,10 +30,22 @@ export interface SinkOptions {
   batchSize?: number;
 }
 
+/** The table of each topic of the flow (command topics all go to `commands`). */
+const SINK_TABLES: Record<string, string> = {
+  [TOPICS.queries.name]: 'query_events',
+  [TOPICS.aggregates.name]: 'aggregates',
+  [TOPICS.forecasts.name]: 'forecasts',
+  [TOPICS.results.name]: 'results',
+  [TOPICS.dlq.name]: 'dlq',
+};
+
 const sampled = (eventId: string, rate: number) =>
   rate >= 1 || createHash('sha1').update(eventId).digest().readUInt32BE(0) / 0xffffffff < rate;
 
-export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): Promise<RunningStage & { rowsInserted: () => number }> {
+export async function startSink(
+  ctx: PipelineContext,
+  opts: SinkOptions = {},
+): Promise<RunningStage & { rowsInserted: () => number; redeliveredSkipped: () => number }> {
   const ch = createClickHouse(ctx.cfg);
   const db = opts.database ?? ctx.cfg.clickhouseDatabase;
   const aliases = opts.aliases ?? {};
@@ -38,10 +53,29 @@ export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): P
   const rate = opts.querySampleRate ?? 1;
   let inserted = 0;
   const commandTopics = new Set<string>(Object.values(COMMAND_TOPICS));
+  const groupId = opts.groupId ?? 'shardcast-sink';
+  /** The table a topic's records land in (null: none). */
+  const tableOf = (consumed: string): string | null => {
+    const topic = aliases[consumed] ?? consumed;
+    if (commandTopics.has(topic)) return 'commands';
+    return SINK_TABLES[topic] ?? null;
+  };
+  const redelivery = new RedeliveryFilter(async (topic, partitions) => {
+    const table = tableOf(topic);
+    if (!table) return new Set();
+    const committed = await committedOffsets(ctx.kafka, groupId, [topic]);
+    const from = new Map(
+      partitions.map((p) => {
+        const offset = BigInt(committed.find((c) => c.partition === p)?.offset ?? '-1');
+        return [p, offset < 0n ? 0n : offset] as const;
+      }),
+    );
+    return storedPositions(ch, db, table, topic, from);
+  });
 
   const stage = await startStage<unknown>(ctx, {
     name: 'sink',
-    groupId: opts.groupId ?? 'shardcast-sink',
+    groupId,
     topics: opts.topics ?? [
       TOPICS.queries.name,
       TOPICS.aggregates.name,
@@ -53,26 +87,30 @@ export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): P
     ],
     batchSize: opts.batchSize ?? 5000,
     batchMs: 1000,
-    // Inserts are idempotent (ReplacingMergeTree on natural ids) and need no order: decode the
-    // next batch while ClickHouse takes this one.
+    // Inserts need no order (a redelivery is recognised by position, not by sequence): decode
+    // the next batch while ClickHouse takes this one.
     concurrency: 2,
     handle: async (batch: Envelope<unknown>[]) => {
       const tables = new Map<string, object[]>();
+      let m: Envelope<unknown>;
       const add = (t: string, rows: object[]) => {
+        const at = positionColumns(m);
+        for (const r of rows) Object.assign(r, at);
         const cur = tables.get(t);
         if (cur) cur.push(...rows);
-        else tables.set(t, [...rows]);
+        else tables.set(t, rows);
       };
-      for (const m of batch) {
-        const topic = aliases[m.topic] ?? m.topic;
-        if (topic === TOPICS.queries.name) {
+      for (m of await redelivery.keep(batch)) {
+        const table = tableOf(m.topic);
+        if (table === 'query_events') {
           const e = m.value as QueryEvent;
-          if (sampled(e.eventId, rate)) add('query_events', [queryEventRow(e)]);
-        } else if (topic === TOPICS.aggregates.name) add('aggregates', [aggregateRow(m.value as WorkloadAggregate)]);
-        else if (topic === TOPICS.forecasts.name) add('forecasts', forecastRows(m.value as Forecast));
-        else if (commandTopics.has(topic)) add('commands', [commandRow(toAnyCommand(topic, m.value as never), topic)]);
-        else if (topic === TOPICS.results.name) add('results', [resultRow(m.value as CommandResult)]);
-        else if (topic === TOPICS.dlq.name) add('dlq', [deadLetterRow(m.value as DeadLetter)]);
+          if (sampled(e.eventId, rate)) add(table, [queryEventRow(e)]);
+        } else if (table === 'aggregates') add(table, [aggregateRow(m.value as WorkloadAggregate)]);
+        else if (table === 'forecasts') add(table, forecastRows(m.value as Forecast));
+        else if (table === 'commands')
+          add(table, [commandRow(toAnyCommand(aliases[m.topic] ?? m.topic, m.value as never), aliases[m.topic] ?? m.topic)]);
+        else if (table === 'results') add(table, [resultRow(m.value as CommandResult)]);
+        else if (table === 'dlq') add(table, [deadLetterRow(m.value as DeadLetter)]);
       }
       for (const [table, rows] of tables) {
         await insertRows(ch, db, table, rows);
@@ -81,11 +119,14 @@ export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): P
       return [];
     },
   });
+  const assignments = stage.source.assignments$.subscribe({ next: () => redelivery.reassigned(), error: () => undefined });
   return {
     ...stage,
     rowsInserted: () => inserted,
+    redeliveredSkipped: () => redelivery.skipped,
     async stop() {
       await stage.stop();
+      assignments.unsubscribe();
       await ch.close();
     },
   };
