@@ -70,6 +70,14 @@ export interface CheckpointResult {
   reason?: string;
   series?: number;
   bytes?: number;
+  /** What the stage saved beside the models (its input offsets, its rounds); null when none. */
+  stage?: unknown;
+}
+
+export interface SaveOptions {
+  includeHistory?: boolean;
+  /** JSON the stage keeps with the models, under the same checksum. */
+  stage?: unknown;
 }
 
 const f32ToB64 = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
@@ -94,7 +102,7 @@ function fingerprint(f: Checkpointable): Record<string, unknown> {
 }
 
 /** Serialises the forecaster's state (JSON text). */
-export async function serializeForecaster(f: Checkpointable, opts: { includeHistory?: boolean } = {}): Promise<string> {
+export async function serializeForecaster(f: Checkpointable, opts: SaveOptions = {}): Promise<string> {
   const w = f.global ? await f.global.getWeights() : null;
   const series = f.snapshotSeries(opts.includeHistory ?? true).map((s) => ({
     ...s,
@@ -114,13 +122,14 @@ export async function serializeForecaster(f: Checkpointable, opts: { includeHist
     weights: w ? { names: w.names, shapes: w.shapes, data: w.data.map(f32ToB64) } : null,
     calibrator: f.calibrator.toJSON(),
     series,
+    stage: opts.stage ?? null,
   });
   const sha256 = createHash('sha256').update(payload).digest('hex');
   return JSON.stringify({ format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, savedAt: new Date().toISOString(), sha256, payload });
 }
 
 /** Writes a checkpoint atomically. */
-export async function saveCheckpoint(f: Checkpointable, file: string, opts: { includeHistory?: boolean } = {}): Promise<CheckpointResult> {
+export async function saveCheckpoint(f: Checkpointable, file: string, opts: SaveOptions = {}): Promise<CheckpointResult> {
   const text = await serializeForecaster(f, opts);
   await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
@@ -144,6 +153,7 @@ export function restoreForecaster(f: Checkpointable, text: string): CheckpointRe
       globalSteps: number;
       weights: { names: string[]; shapes: number[][]; data: string[] } | null;
       calibrator: CalibratorSnapshot;
+      stage?: unknown;
       series: (Omit<SeriesCoreSnapshot, 'hist' | 'err' | 'scale'> &
         ModelFields & {
           err: (number | null)[];
@@ -183,10 +193,19 @@ export function restoreForecaster(f: Checkpointable, text: string): CheckpointRe
     }
     f.calibrator.restore(p.calibrator);
     f.restoreSeries(series);
-    return { ok: true, series: series.length, bytes: text.length };
+    return { ok: true, series: series.length, bytes: text.length, stage: p.stage ?? null };
   } catch (err) {
     return { ok: false, reason: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/** What the stage saved in checkpoint text, without restoring anything (the checksum is checked). */
+export function checkpointStage(text: string): unknown {
+  const outer = JSON.parse(text) as { format?: string; sha256?: string; payload?: string };
+  if (outer.format !== CHECKPOINT_FORMAT || typeof outer.payload !== 'string') throw new InputError('not a forecaster checkpoint');
+  if (createHash('sha256').update(outer.payload).digest('hex') !== outer.sha256)
+    throw new InputError('checksum mismatch (file corrupt or edited)');
+  return (JSON.parse(outer.payload) as { stage?: unknown }).stage ?? null;
 }
 
 /** Loads a checkpoint file if there is one; a missing or bad file is reported and ignored. */

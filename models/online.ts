@@ -206,9 +206,9 @@ export class OnlineForecaster {
     return out;
   }
 
-  /** Writes a checkpoint (weights, calibrator, per-series state). */
-  saveCheckpoint(file: string, includeHistory = true): Promise<CheckpointResult> {
-    return saveCheckpoint(this, file, { includeHistory });
+  /** Writes a checkpoint (weights, calibrator, per-series state, and what the stage keeps beside them). */
+  saveCheckpoint(file: string, includeHistory = true, stage?: unknown): Promise<CheckpointResult> {
+    return saveCheckpoint(this, file, { includeHistory, stage });
   }
 
   /** Loads a checkpoint; a missing, corrupt or mismatched one is reported and ignored. */

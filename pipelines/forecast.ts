@@ -1,8 +1,10 @@
 /**
  * `shardcast run forecast`: shardcast.workload.aggregates → online forecaster (global tfjs
  * model + baselines + ensemble) → shardcast.forecasts. Only the wiring: consume, hand each
- * batch to the forecast rounds (processors/forecast/rounds.ts), produce, save the checkpoint,
- * commit.
+ * batch to the forecast rounds (processors/forecast/rounds.ts), then produce the forecasts and
+ * commit the offsets in one transaction, with the state saved in step (forecastState.ts), so a
+ * crash neither repeats a forecast on the topic nor observes an aggregate twice. Without a
+ * checkpoint file there is no state to keep in step: forecasts are then at least once.
  */
 import path from 'node:path';
 import type { WorkloadAggregate } from '../schemas/types.js';
@@ -13,13 +15,20 @@ import { ForecastRounds } from '../processors/forecast/rounds.js';
 import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';
+import { ForecastStateFile } from './forecastState.js';
+import { committedOffsets } from '../topics/consumer.js';
+
+const DEFAULT_GROUP = 'shardcast-forecast';
 
 export interface ForecastOptions {
   groupId?: string;
   stepMs?: number;
   horizon?: number;
   season?: number;
-  /** Checkpoint file (default `<stackDir>/forecaster.ckpt.json`); null: none. */
+  /**
+   * Checkpoint file (default `<stackDir>/forecaster.ckpt.json` for the default group,
+   * `<stackDir>/forecaster-<group>.ckpt.json` for others); null: none, and no exactly-once.
+   */
   checkpointFile?: string | null;
   /**
    * Forecast only the aggregates of these sources (default: every source). Others are still
@@ -43,26 +52,37 @@ export async function startForecast(
     nonNegative: true,
     backend,
   });
-  const checkpoint = opts.checkpointFile === undefined ? path.join(ctx.cfg.stackDir, 'forecaster.ckpt.json') : opts.checkpointFile;
-  if (checkpoint) {
-    const loaded = await forecaster.loadCheckpoint(checkpoint);
-    ctx.log.info({ checkpoint, loaded }, 'forecaster checkpoint');
-  }
+  const groupId = opts.groupId ?? DEFAULT_GROUP;
+  const checkpoint =
+    opts.checkpointFile === undefined
+      ? path.join(ctx.cfg.stackDir, groupId === DEFAULT_GROUP ? 'forecaster.ckpt.json' : `forecaster-${groupId}.ckpt.json`)
+      : opts.checkpointFile;
   const rounds = new ForecastRounds(forecaster, {
     stepMs,
     ...(opts.sources ? { sources: opts.sources } : {}),
     ...(opts.maxFutureMs !== undefined ? { maxFutureMs: opts.maxFutureMs } : {}),
   });
+  const state = checkpoint ? new ForecastStateFile(checkpoint, forecaster, rounds, ctx.log) : null;
+  if (state) await state.restore(await committedOffsets(ctx.kafka, groupId, [TOPICS.aggregates.name]));
   let published = 0;
   let futureSkipped = 0;
   let lastFutureWarn = 0;
 
   const stage = await startStage<WorkloadAggregate>(ctx, {
     name: 'forecast',
-    groupId: opts.groupId ?? 'shardcast-forecast',
+    groupId,
     topics: [TOPICS.aggregates.name],
     batchSize: 5000,
     batchMs: 300,
+    ...(state
+      ? {
+          exactlyOnce: {
+            transactionalId: `shardcast-forecast-${groupId}`,
+            beforeCommit: (positions) => state.writePending(positions),
+            afterCommit: () => state.promote(),
+          },
+        }
+      : {}),
     handle: async (batch: Envelope<WorkloadAggregate>[]) => {
       const { forecasts, future } = await rounds.next(
         batch.map((e) => e.value),
@@ -81,7 +101,6 @@ export async function startForecast(
       }
       if (!forecasts.length) return [];
       published += forecasts.length;
-      if (checkpoint) await forecaster.saveCheckpoint(checkpoint);
       return [{ topic: TOPICS.forecasts.name, records: forecasts.map((f) => ({ key: f.seriesId, value: f })) }];
     },
   });

@@ -10,10 +10,12 @@
 import { bufferTime, mergeMap, filter, from, lastValueFrom, defaultIfEmpty } from 'rxjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeadLetter } from '../schemas/types.js';
+import type { SourcePosition } from '../schemas/envelope.js';
 import { TOPICS } from '../schemas/topics.js';
 import { consumeTopics, latestPositions, type TopicSource } from '../topics/consumer.js';
 import { deadLetter, type Envelope } from '../schemas/envelope.js';
-import type { OutRecord } from '../topics/producer.js';
+import { TopicProducer, type OutRecord } from '../topics/producer.js';
+import { StateError } from '../lib/errors.js';
 import type { PipelineContext } from './context.js';
 import { CommitChain } from './commitChain.js';
 import type { IngestStats } from '../processors/ingest/processor.js';
@@ -48,6 +50,23 @@ export interface StageSpec<T> {
   handle(batch: Envelope<T>[]): Promise<StageOutput[]>;
   /** Delays between retries of a failed step (see backoffDelayMs). */
   backoff?: BackoffOptions;
+  /**
+   * Exactly once for a stage with state (forecast): a batch's outputs and the input offsets
+   * are committed in one Kafka transaction, and only together with the state they stand for.
+   * A batch without outputs is not committed on its own: its positions wait for the next
+   * batch with outputs, so after a crash Kafka delivers it again onto the state saved before
+   * it. Needs `concurrency` 1.
+   */
+  exactlyOnce?: ExactlyOnce;
+}
+
+export interface ExactlyOnce {
+  /** Stable across restarts of this stage: a restarted producer fences its predecessor. */
+  transactionalId: string;
+  /** Saves the state as of `positions` (this commit's last offsets), before the transaction commits. */
+  beforeCommit(positions: SourcePosition[]): Promise<void>;
+  /** After the commit: makes the saved state the current one. */
+  afterCommit(): Promise<void>;
 }
 
 export interface StageStats {
@@ -101,6 +120,31 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
     gate,
   });
 
+  const eo = spec.exactlyOnce;
+  if (eo && (spec.concurrency ?? 1) !== 1) throw new StateError(`stage ${spec.name}: exactly-once needs concurrency 1`);
+  const txProducer = eo ? await TopicProducer.connect(ctx.kafka, ctx.serde, { transactionalId: eo.transactionalId }) : null;
+  /** Exactly-once: positions handled since the last commit, per topic-partition. */
+  const uncommitted = new Map<string, SourcePosition>();
+  /** Sends the outputs and commits the batch's positions: in one transaction when exactly once. */
+  const sendAndCommit = async (raw: Envelope<Buffer | null>[], outputs: StageOutput[], before: Promise<void>) => {
+    if (!eo || !txProducer) {
+      await retrying('send', () => ctx.producer.sendMany(outputs));
+      await before;
+      await retrying('commit', () => source.commit(latestPositions(raw)));
+      return;
+    }
+    await before;
+    for (const p of latestPositions(raw))
+      uncommitted.set(`${p.topic}:${p.partition}`, { topic: p.topic, partition: p.partition, offset: p.offset });
+    if (!outputs.some((o) => o.records.length > 0)) return;
+    const positions = [...uncommitted.values()];
+    await retrying('send', () =>
+      txProducer.sendInTransaction(outputs, { groupId: spec.groupId, positions }, () => eo.beforeCommit(positions)),
+    );
+    uncommitted.clear();
+    await eo.afterCommit();
+  };
+
   const chain = new CommitChain();
   const processBatch = (raw: Envelope<Buffer | null>[]) => chain.run((earlier) => handleBatch(raw, earlier));
 
@@ -151,9 +195,7 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
       const letters = [...decoded.letters, ...handled.letters];
       const outputs = handled.outputs;
       if (letters.length > 0) outputs.push({ topic: TOPICS.dlq.name, records: letters.map((l) => ({ key: l.sourceTopic, value: l })) });
-      await retrying('send', () => ctx.producer.sendMany(outputs));
-      await before;
-      await retrying('commit', () => source.commit(latestPositions(raw)));
+      await sendAndCommit(raw, outputs, before);
       for (const o of outputs) if (o.topic !== TOPICS.dlq.name) stats.produced += o.records.length;
       stats.handled += raw.length - letters.length;
       stats.deadLettered += letters.length;
@@ -203,6 +245,7 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
       // A failure was logged and is reported through `done`; stopping still disconnects.
       await done.catch(() => undefined);
       await source.stop();
+      await txProducer?.disconnect();
     },
   };
 }

@@ -2,6 +2,8 @@
  * Typed producer: values are encoded with the topic's registered Avro schema, sent in batches
  * with gzip compression, idempotently (no duplicates from producer retries), and every send is
  * awaited so callers know their records were acknowledged before committing input offsets.
+ * A transactional producer also commits a consumer group's input offsets in the same Kafka
+ * transaction as the records (consume → produce exactly once, as Kafka Streams does).
  */
 import { CompressionTypes, type IHeaders, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import type { AvroSerde } from '../schemas/serde.js';
@@ -61,13 +63,19 @@ export class TopicProducer {
     private readonly serde: AvroSerde,
   ) {}
 
-  static async connect(kafka: Kafka, serde: AvroSerde): Promise<TopicProducer> {
+  /**
+   * `transactionalId` makes the producer transactional (`sendInTransaction`). Connecting with an id
+   * fences any earlier producer with the same id and aborts its open transaction: a restarted
+   * stage cannot be overtaken by its own zombie.
+   */
+  static async connect(kafka: Kafka, serde: AvroSerde, opts: { transactionalId?: string } = {}): Promise<TopicProducer> {
     // the default partitioner, named so kafkajs does not warn about its v2 change on every start
     const producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
+      ...(opts.transactionalId ? { transactionalId: opts.transactionalId } : {}),
     });
     await producer.connect();
     return new TopicProducer(producer, serde);
@@ -97,6 +105,43 @@ export class TopicProducer {
         messages: b.records.map((r) => this.message(b.topic, r)),
       }));
     await this.sendRequests(topicMessages);
+  }
+
+  /**
+   * Sends records and commits `groupId`'s positions (the last offsets handled) in one transaction;
+   * `beforeCommit` runs after everything was sent and before the commit (a stage saves the state
+   * those positions stand for). Read-committed consumers see the records only if the offsets
+   * committed too. Any failure aborts the transaction and is thrown.
+   */
+  async sendInTransaction(
+    batches: { topic: string; records: readonly OutRecord<unknown>[] }[],
+    commit: { groupId: string; positions: readonly { topic: string; partition: number; offset: string }[] },
+    beforeCommit?: () => Promise<void>,
+  ): Promise<void> {
+    const topicMessages = batches
+      .filter((b) => b.records.length > 0)
+      .map((b) => ({ topic: b.topic, messages: b.records.map((r) => this.message(b.topic, r)) }));
+    const txn = await this.producer.transaction();
+    try {
+      for (const chunk of chunkBySize(topicMessages)) {
+        await txn.sendBatch({ topicMessages: chunk, acks: -1, compression: CompressionTypes.GZIP });
+      }
+      const byTopic = new Map<string, { partition: number; offset: string }[]>();
+      for (const p of commit.positions) {
+        const list = byTopic.get(p.topic) ?? [];
+        list.push({ partition: p.partition, offset: (BigInt(p.offset) + 1n).toString() });
+        byTopic.set(p.topic, list);
+      }
+      await txn.sendOffsets({
+        consumerGroupId: commit.groupId,
+        topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+      });
+      await beforeCommit?.();
+      await txn.commit();
+    } catch (err) {
+      if (txn.isActive()) await txn.abort().catch(() => undefined);
+      throw err;
+    }
   }
 
   private message(topic: string, r: OutRecord<unknown>): Message {

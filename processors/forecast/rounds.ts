@@ -32,6 +32,13 @@ export interface RoundResult {
   future: WorkloadAggregate[];
 }
 
+/** Where the rounds stand, saved with the forecaster so a restart neither repeats nor skips a round. */
+export interface RoundsSnapshot {
+  lastForecastWindow: number | null;
+  latestWindow: number | null;
+  forecastAtLast: string[];
+}
+
 export class ForecastRounds {
   private readonly only: ReadonlySet<string> | null;
   private lastForecastWindow = -Infinity;
@@ -44,6 +51,21 @@ export class ForecastRounds {
     private readonly opts: ForecastRoundOptions,
   ) {
     this.only = opts.sources ? new Set(opts.sources) : null;
+  }
+
+  snapshot(): RoundsSnapshot {
+    const finite = (x: number) => (Number.isFinite(x) ? x : null);
+    return {
+      lastForecastWindow: finite(this.lastForecastWindow),
+      latestWindow: finite(this.latestWindow),
+      forecastAtLast: [...this.forecastAtLast],
+    };
+  }
+
+  restore(s: RoundsSnapshot): void {
+    this.lastForecastWindow = s.lastForecastWindow ?? -Infinity;
+    this.latestWindow = s.latestWindow ?? -Infinity;
+    this.forecastAtLast = new Set(s.forecastAtLast);
   }
 
   /** Observes one batch and returns the forecasts it makes due; `nowMs` is the wall clock. */

@@ -1,6 +1,7 @@
 /** Shared helpers for integration tests: config, unique names, bounded waits. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type Config } from '../../lib/config.js';
+import type { WorkloadAggregate } from '../../schemas/types.js';
 
 export const cfg: Config = loadConfig();
 
@@ -33,4 +34,30 @@ export async function ledgerUnreachable(): Promise<string | null> {
   } catch (err) {
     return `PostgreSQL node ${cfg.pgNodes[0]} (the ledger) unreachable: ${(err as Error).message}`;
   }
+}
+
+/** A workload aggregate with plausible defaults for what a test does not care about. */
+export function aggregateOf(
+  a: Pick<WorkloadAggregate, 'seriesId' | 'source' | 'windowStart' | 'windowEnd' | 'queries'> & Partial<WorkloadAggregate>,
+): WorkloadAggregate {
+  return {
+    table: null,
+    keyBucket: null,
+    partition: null,
+    node: null,
+    reads: a.queries,
+    writes: 0,
+    rowsRead: a.queries,
+    rowsWritten: 0,
+    errors: 0,
+    unparsed: 0,
+    lateMerged: 0,
+    latencySumMs: a.queries,
+    latencyP50Ms: 1,
+    latencyP95Ms: 2,
+    latencyP99Ms: 3,
+    hotKeys: [],
+    coAccess: [],
+    ...a,
+  };
 }

@@ -12,7 +12,7 @@ import { startSink } from '../../pipelines/sink.js';
 import { TOPICS } from '../../schemas/topics.js';
 import type { WorkloadAggregate } from '../../schemas/types.js';
 import { provisionTopics } from '../../topics/admin.js';
-import { cfg, eventually, uniq } from './helpers.js';
+import { aggregateOf, cfg, eventually, uniq } from './helpers.js';
 
 const id = uniq('redeliver').replace(/[^a-z0-9]/g, '_');
 const db = `shardcast_test_${id}`;
@@ -21,30 +21,17 @@ const groupId = `shardcast-test-sink-${id}`;
 const ch = createClickHouse(cfg);
 const T0 = Date.UTC(2026, 0, 1);
 
-const agg = (i: number): WorkloadAggregate => ({
-  seriesId: `pg|t${i % 7}|k${i}`,
-  windowStart: T0 + (i % 50) * 10_000,
-  windowEnd: T0 + (i % 50) * 10_000 + 10_000,
-  source: 'pg',
-  table: `t${i % 7}`,
-  keyBucket: `k${i}`,
-  partition: null,
-  node: `node${i % 3}`,
-  queries: (i % 13) + 1,
-  reads: (i % 13) + 1,
-  writes: 0,
-  rowsRead: 1,
-  rowsWritten: 0,
-  errors: 0,
-  unparsed: 0,
-  lateMerged: 0,
-  latencySumMs: 1,
-  latencyP50Ms: 1,
-  latencyP95Ms: 1,
-  latencyP99Ms: 1,
-  hotKeys: [],
-  coAccess: [],
-});
+const agg = (i: number): WorkloadAggregate =>
+  aggregateOf({
+    seriesId: `pg|t${i % 7}|k${i}`,
+    windowStart: T0 + (i % 50) * 10_000,
+    windowEnd: T0 + (i % 50) * 10_000 + 10_000,
+    source: 'pg',
+    table: `t${i % 7}`,
+    keyBucket: `k${i}`,
+    node: `node${i % 3}`,
+    queries: (i % 13) + 1,
+  });
 
 after(async () => {
   await ch.command({ query: `DROP DATABASE IF EXISTS ${db}` });
