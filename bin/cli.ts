@@ -82,7 +82,9 @@ export function buildProgram(): Command {
       'after',
       '\ndecide signs every command (SHARDCAST_COMMAND_SIGNING_KEY); execute and catalog take only commands whose\n' +
         "signature verifies (SHARDCAST_COMMAND_VERIFY_KEYS); on the local stack all use the stack's own key pair.\n" +
-        'On a cluster given by KAFKA_BROKERS they refuse to start without keys: `shardcast keys generate --out DIR`.',
+        'On a cluster given by KAFKA_BROKERS they refuse to start without keys: `shardcast keys generate --out DIR`.\n' +
+        'decide may run on several machines: one instance holds the lease (shardcast.leases) and plans, the others\n' +
+        'stand by and take over within about the 10 s session timeout.',
     )
     .action(async (name, o) => (await import('../pipelines/run.js')).runPipelineCommand(name, o));
 

@@ -37,7 +37,8 @@ export function backoffDelayMs(attempt: number, opts: BackoffOptions = {}, rando
 
 /** A stage's progress as its metrics show it: stalled while it retries a failed step. */
 export interface StageHealth {
-  state: 'running' | 'retrying' | 'failed';
+  /** `standby`: a leased stage waiting for the lease (lease.ts), healthy and idle by design. */
+  state: 'running' | 'retrying' | 'failed' | 'standby';
   /** Retries of failed steps since the stage started. */
   retries: number;
   /** The step being retried and why (null when running). */

@@ -63,14 +63,14 @@ export function pipelineMetrics(
   );
   new Gauge({
     name: 'shardcast_pipeline_state',
-    help: '1 for the state the pipeline is in: running (making progress), retrying (a failed step, no progress) or failed.',
+    help: '1 for the state the pipeline is in: running (making progress), retrying (a failed step, no progress), failed, or standby (waiting for the lease of a single-writer stage).',
     labelNames: ['pipeline', 'state'],
     registers: [registry],
     collect() {
       this.reset();
       for (const s of stages()) {
         const now = s.stage.health?.state ?? 'running';
-        for (const state of ['running', 'retrying', 'failed']) this.set({ pipeline: s.pipeline, state }, state === now ? 1 : 0);
+        for (const state of ['running', 'retrying', 'failed', 'standby']) this.set({ pipeline: s.pipeline, state }, state === now ? 1 : 0);
       }
     },
   });

@@ -23,8 +23,12 @@ export async function startPipeline(
       return (await import('./ingest.js')).startIngest(ctx, { groupId: `${group}-ingest` });
     case 'forecast':
       return (await import('./forecast.js')).startForecast(ctx, { groupId: `${group}-forecast` });
-    case 'decide':
-      return (await import('./decide.js')).startDecide(ctx, { groupId: `${group}-decide` });
+    case 'decide': {
+      // One writer at a time: further instances stand by for the lease (lease.ts).
+      const { startDecide } = await import('./decide.js');
+      const groupId = `${group}-decide`;
+      return (await import('./lease.js')).startLeased(ctx, { stage: 'decide', groupId }, () => startDecide(ctx, { groupId }));
+    }
     case 'execute':
       return (await import('./execute.js')).startExecute(ctx, { groupId: `${group}-execute` });
     case 'sink':

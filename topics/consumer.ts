@@ -4,7 +4,7 @@
  * was acknowledged (at-least-once). Backpressure: after each fetched batch the consumer waits
  * for the pipeline's `gate` before fetching more.
  */
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, Kafka, PartitionAssigner } from 'kafkajs';
 import { mergeMap, ReplaySubject, Subject, type Observable } from 'rxjs';
 import type { Envelope, SourcePosition } from '../schemas/envelope.js';
 import { logger } from '../lib/log.js';
@@ -34,6 +34,8 @@ export interface ConsumeOptions {
   fetchBytes?: FetchBytes;
   /** Called once, when the first fetch request goes out (see TopicSource.firstFetchAt). */
   onFirstFetch?: (at: number) => void;
+  /** How the group shares partitions (default: kafkajs' round robin). */
+  partitionAssigners?: PartitionAssigner[];
 }
 
 export interface TopicSource {
@@ -104,6 +106,7 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
     allowAutoTopicCreation: false,
     maxBytesPerPartition: (opts.fetchBytes ?? DEFAULT_FETCH_BYTES).perPartition,
     maxBytes: (opts.fetchBytes ?? DEFAULT_FETCH_BYTES).total,
+    ...(opts.partitionAssigners ? { partitionAssigners: opts.partitionAssigners } : {}),
   });
   const subject = new Subject<Envelope<Buffer | null>[]>();
   const assignments = new ReplaySubject<{ topic: string; partition: number }[]>(1);

@@ -72,7 +72,13 @@ test('a crash between a round and its commit neither repeats nor loses a forecas
     const second = await startForecast(ctx, opts);
     try {
       // The aborted round again, from the redelivered windows alone: it must be visible once.
-      await eventually(async () => (second.forecasts() >= series.length ? true : undefined), 90_000, 'the aborted round redone');
+      await eventually(async () => (second.forecasts() >= series.length ? true : undefined), 90_000, 'the aborted round redone').catch(
+        (err: Error) => {
+          throw new Error(
+            `${err.message}; second instance: ${JSON.stringify({ stats: second.stats, health: second.health, forecasts: second.forecasts() })}`,
+          );
+        },
+      );
       await ctx.producer.send(TOPICS.aggregates.name, windows(24, 40));
       await eventually(async () => (series.every((id) => seen.has(`${id}@38`)) ? true : undefined), 90_000, 'forecasts from window 38');
     } finally {
