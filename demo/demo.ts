@@ -266,6 +266,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
       ingestDeadLetters: ingest.stats.deadLettered,
       forecasts: forecast.forecasts(),
       commands: decide.commands(),
+      commandMisfits: decide.misfits(),
       executed: execute.stats.handled,
       sinkRows: sink.rowsInserted(),
     },

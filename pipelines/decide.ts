@@ -73,6 +73,8 @@ export function commandOutputs(cmds: readonly AnyCommand[], signing: SigningKey,
 
 export interface RunningDecide extends RunningStage {
   commands: () => number;
+  /** Candidates not issued because a command of theirs did not fit the command contract (a planner bug). */
+  misfits: () => number;
   /** The plan selector as learned so far (null before the first decision). */
   selector: () => SelectorModel | null;
   /** Decisions whose outcome has been judged and learned from. */
@@ -94,6 +96,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   const forecasts = new Map<string, Forecast>();
   const latest = new Map<string, WorkloadAggregate>();
   let issued = 0;
+  let misfits = 0;
   const capacity = opts.nodeCapacity ?? 1000;
   const held = new Map<string, AnyCommand>();
   // Distinct forecast origins seen (bounded by the warm-up: only its size matters).
@@ -174,6 +177,8 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
         result.features,
         result.commands.map((c) => c.commandId),
       );
+      for (const m of result.misfits) ctx.log.warn(m, 'candidate not issued: a command of it does not fit the command contract');
+      misfits += result.misfits.length;
       const commands = toStoreCommands(result.commands, state, taken);
       opts.onDecision?.(commands, result.explanations);
       for (const line of result.explanations) ctx.log.info({ strategy: result.strategy, state: via }, line);
@@ -220,6 +225,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   return {
     ...stage,
     commands: () => issued,
+    misfits: () => misfits,
     selector: () => feedback?.selector ?? null,
     rewards: () => rewards,
     async stop() {

@@ -46,6 +46,11 @@ export interface DecideResult {
   plans: { strategy: string; scoreBefore: number; scoreAfter: number; actions: number; deferred: number }[];
   deferred: string[];
   blocked: string[];
+  /**
+   * Candidates not issued because a command of theirs does not fit the command contract
+   * (schemas/commandParams.ts): a planner bug, listed here (and among `blocked`) to be logged and counted.
+   */
+  misfits: { action: string; explanation: string; reason: string }[];
 }
 
 function isClusterState(s: ClusterState | ClusterStateInput): s is ClusterState {
@@ -234,12 +239,14 @@ export function decide(
   );
   const blocked = verdict.blocked.map((b) => `blocked: ${b.candidate.explanation} (${b.reason})`);
   const commands: AnyCommand[] = [];
+  const misfits: DecideResult['misfits'] = [];
   // A candidate whose commands an executor would refuse for their form (statistics-driven names
-  // that are not plain identifiers, say) is not issued: it is reported blocked, with the reason.
+  // that are not plain identifiers, say) is not issued: it is reported blocked and a misfit.
   const issue = (c: Candidate, cmds: AnyCommand[]) => {
     const misfit = cmds.map(commandParamsReason).find((r) => r !== null);
-    if (misfit) blocked.push(`blocked: ${c.explanation} (${misfit})`);
-    else commands.push(...cmds);
+    if (!misfit) return void commands.push(...cmds);
+    blocked.push(`blocked: ${c.explanation} (${misfit})`);
+    misfits.push({ action: c.action, explanation: c.explanation, reason: misfit });
   };
   for (const ch of due) {
     if (!verdict.allowed.includes(ch.candidate)) continue;
@@ -299,5 +306,6 @@ export function decide(
     })),
     deferred,
     blocked,
+    misfits,
   };
 }
