@@ -1,15 +1,17 @@
 /**
- * `shardcast run forecast`: shardcast.workload.aggregates → online forecaster (global tfjs
- * model + baselines + ensemble) → shardcast.forecasts. Only the wiring: consume, hand each
- * batch to the forecast rounds (processors/forecast/rounds.ts), produce, save the checkpoint,
- * commit.
+ * `shardcast run forecast`: shardcast.workload.aggregates + shardcast.telemetry.metrics →
+ * online forecaster (global tfjs model + baselines + ensemble) → shardcast.forecasts. Only the
+ * wiring: consume, turn metric samples into series values (processors/forecast/metricSeries.ts),
+ * hand each batch to the forecast rounds (processors/forecast/rounds.ts), produce, save the
+ * checkpoint, commit.
  */
 import path from 'node:path';
-import type { WorkloadAggregate } from '../schemas/types.js';
+import type { MetricSample, WorkloadAggregate } from '../schemas/types.js';
 import { TOPICS } from '../schemas/topics.js';
 import { initBackend } from '../models/backend.js';
 import { OnlineForecaster } from '../models/online.js';
-import { ForecastRounds } from '../processors/forecast/rounds.js';
+import { ForecastRounds, type Observation } from '../processors/forecast/rounds.js';
+import { metricObservation } from '../processors/forecast/metricSeries.js';
 import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';
@@ -57,17 +59,22 @@ export async function startForecast(
   let futureSkipped = 0;
   let lastFutureWarn = 0;
 
-  const stage = await startStage<WorkloadAggregate>(ctx, {
+  const stage = await startStage<WorkloadAggregate | MetricSample>(ctx, {
     name: 'forecast',
     groupId: opts.groupId ?? 'shardcast-forecast',
-    topics: [TOPICS.aggregates.name],
+    topics: [TOPICS.aggregates.name, TOPICS.metrics.name],
     batchSize: 5000,
     batchMs: 300,
-    handle: async (batch: Envelope<WorkloadAggregate>[]) => {
-      const { forecasts, future } = await rounds.next(
-        batch.map((e) => e.value),
-        Date.now(),
-      );
+    handle: async (batch: Envelope<WorkloadAggregate | MetricSample>[]) => {
+      const observations: Observation[] = [];
+      for (const e of batch) {
+        if (e.topic !== TOPICS.metrics.name) observations.push(e.value as WorkloadAggregate);
+        else {
+          const o = metricObservation(e.value as MetricSample, stepMs);
+          if (o) observations.push(o);
+        }
+      }
+      const { forecasts, future } = await rounds.next(observations, Date.now());
       if (future.length) {
         futureSkipped += future.length;
         if (Date.now() - lastFutureWarn > 60_000) {
