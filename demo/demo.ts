@@ -23,7 +23,7 @@ import { createClickHouse, queryRows } from '../analytics/clickhouse.js';
 import { CANNED_QUERIES } from '../analytics/queries.js';
 import { formatTable } from '../lib/table.js';
 import type { AnyCommand } from '../schemas/types.js';
-import type { Kafka } from 'kafkajs';
+import { startGroupsAtEnd } from '../topics/admin.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import { runSegment, segmentScripts } from './pgbench.js';
 import { openContext } from '../pipelines/context.js';
@@ -117,7 +117,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   const group = `demo-${runId}`;
   // This run's groups start at the end of every topic: earlier runs' telemetry, forecasts and
   // commands are history, not work for this run.
-  await startAtLatest(ctx.kafka, [
+  await startGroupsAtEnd(ctx.kafka, [
     [`${group}-ingest`, [TOPICS.queries.name]],
     [`${group}-forecast`, [TOPICS.aggregates.name, TOPICS.metrics.name]],
     [`${group}-decide`, [TOPICS.forecasts.name]],
@@ -266,6 +266,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
       ingestDeadLetters: ingest.stats.deadLettered,
       forecasts: forecast.forecasts(),
       commands: decide.commands(),
+      commandMisfits: decide.misfits(),
       executed: execute.stats.handled,
       sinkRows: sink.rowsInserted(),
     },
@@ -287,24 +288,6 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else printReport(report);
   return report;
-}
-
-/** Commits the end of each topic for each (new) group, so its first fetch starts there. */
-async function startAtLatest(kafka: Kafka, groups: [string, string[]][]): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    for (const [groupId, topics] of groups) {
-      for (const topic of topics) {
-        // explicit offsets: kafkajs's resetOffsets writes a "latest" marker that a consumer
-        // with fromBeginning reads as "no offset" and starts from the beginning after all
-        const ends = await admin.fetchTopicOffsets(topic);
-        await admin.setOffsets({ groupId, topic, partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })) });
-      }
-    }
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 /** Per node, mean queries per 15-s bucket in the first and the last third of the run. */

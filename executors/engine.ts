@@ -1,10 +1,12 @@
 /**
- * Runs one command through its lifecycle: validate → claim in the ledger (idempotency) →
+ * Runs one command through its lifecycle: validate (form, then the command contract of
+ * schemas/commandParams.ts, then the catalog and the adapter) → claim in the ledger (idempotency) →
  * execute with the adapter (progress, throttle, checkpoints) → terminal status. Every step
  * is reported as a CommandResult through `emit`. Pure orchestration: stores are behind the
  * adapters, results go wherever `emit` sends them.
  */
 import type { AnyCommand, CommandResult, CommandStatus } from '../schemas/types.js';
+import { commandParamsReason } from '../schemas/commandParams.js';
 import { COMMAND_TOPICS } from '../schemas/topics.js';
 import { isPlainIdentifier } from '../stores/identifiers.js';
 import { isTerminal, type CommandLedger } from './ledger.js';
@@ -92,6 +94,7 @@ export class ExecutorEngine {
     const adapter = this.opts.adapters.find((a) => a.handles(cmd));
     const reason =
       ExecutorEngine.basicReason(cmd) ??
+      commandParamsReason(cmd) ??
       (!seen && this.opts.catalogCheck ? await this.opts.catalogCheck(cmd) : null) ??
       (adapter ? await adapter.validate(cmd) : `no executor for ${cmd.kind}/${cmd.action} on a ${cmd.storeKind} store`);
     if (reason) {

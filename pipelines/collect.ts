@@ -14,7 +14,7 @@ import { CsvLogTail } from '../collectors/tail.js';
 import { TelemetryPublisher } from '../topics/sdk.js';
 import { listNodes } from '../stores/postgres/routing.js';
 import { PgPools } from '../stores/postgres/nodes.js';
-import { initialHealth, retryWhileRetriable, type StageHealth } from './failure.js';
+import { initialHealth, pollWhileRunning, type StageHealth } from './failure.js';
 
 export interface CollectorNode {
   node: string;
@@ -65,7 +65,6 @@ export async function startCollector(
   const stats: CollectorStats = { published: 0, skipped: {} };
   const health = initialHealth();
   const stopped = new AbortController();
-  let running = true;
   let failed = false;
   /** One pass over the logs; after a failure it starts again from the saved offsets. */
   const collectOnce = async () => {
@@ -114,32 +113,21 @@ export async function startCollector(
       await t.tail.save();
     }
   };
-  const done = (async () => {
-    while (running) {
-      await retryWhileRetriable(collectOnce, {
-        step: 'collect',
-        health,
-        signal: stopped.signal,
-        onRetry: ({ attempt, delayMs, err }) =>
-          log.warn({ attempt, delayMs, err: (err as Error).message }, 'collecting failed; retrying from the saved offsets'),
-      });
-      await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
-    }
-  })();
-  done.catch((err: unknown) => {
-    if (!running) {
-      log.warn({ err: (err as Error).message }, 'collector stopped while retrying; lines after the saved offsets are read again next time');
-      return;
-    }
-    Object.assign(health, { state: 'failed', lastError: (err as Error).message ?? String(err), since: Date.now() });
-    log.error({ err }, 'collector failed');
+  const done = pollWhileRunning(collectOnce, {
+    step: 'collect',
+    health,
+    signal: stopped.signal,
+    intervalMs: opts.pollMs ?? 250,
+    log,
+    retrying: 'collecting failed; retrying from the saved offsets',
+    failed: 'collector failed',
+    stoppedWhileRetrying: 'collector stopped while retrying; lines after the saved offsets are read again next time',
   });
   return {
     stats,
     health,
     done,
     async stop() {
-      running = false;
       stopped.abort();
       await done.catch(() => undefined);
       // a failed publisher has nothing left to flush that would be kept

@@ -27,6 +27,7 @@ import { ledgerStatuses } from '../stores/postgres/ledger.js';
 import { COORDINATOR, configNodes } from '../stores/postgres/nodes.js';
 import type { PipelineContext } from './context.js';
 import { PlanningSource } from './decideState.js';
+import { KafkaPlanning, type KafkaPlanOptions } from './decideKafka.js';
 import { startStage, type RunningStage, type StageOutput } from './stage.js';
 
 export interface DecideOptions {
@@ -51,6 +52,11 @@ export interface DecideOptions {
    * series rest on one or two windows, too little to move data or remove a node on.
    */
   warmupWindows?: number;
+  /**
+   * Add-partitions planning of Kafka topics on their forecast produce rate (the metric series
+   * of `shardcast.telemetry.metrics`); false: none. Default: records/s per partition 1000.
+   */
+  kafka?: KafkaPlanOptions | false;
   /** Called after each round with where its partition schema came from. */
   onState?: (via: 'catalog' | 'routing', state: ClusterStateInput) => void;
 }
@@ -73,6 +79,8 @@ export function commandOutputs(cmds: readonly AnyCommand[], signing: SigningKey,
 
 export interface RunningDecide extends RunningStage {
   commands: () => number;
+  /** Candidates not issued because a command of theirs did not fit the command contract (a planner bug). */
+  misfits: () => number;
   /** The plan selector as learned so far (null before the first decision). */
   selector: () => SelectorModel | null;
   /** Decisions whose outcome has been judged and learned from. */
@@ -94,6 +102,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   const forecasts = new Map<string, Forecast>();
   const latest = new Map<string, WorkloadAggregate>();
   let issued = 0;
+  let misfits = 0;
   const capacity = opts.nodeCapacity ?? 1000;
   const held = new Map<string, AnyCommand>();
   // Distinct forecast origins seen (bounded by the warm-up: only its size matters).
@@ -107,12 +116,19 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     historySince: opts.historySince,
   });
 
+  const kafkaPlanning = opts.kafka === false ? null : new KafkaPlanning(ctx, opts.kafka ?? {});
+  const decideCfg = decideConfig(opts.decide ?? {});
+  const countMisfits = (ms: readonly { action: string; explanation: string; reason: string }[]) => {
+    for (const m of ms) ctx.log.warn(m, 'candidate not issued: a command of it does not fit the command contract');
+    misfits += ms.length;
+  };
+
   // The plan selector learns from what each decision round turned out to be (node load over
   // its horizon from the aggregates, its commands' results); made at the first round, when the
   // forecasts say the step and horizon.
   let feedback: DecisionFeedback | null = null;
   let rewards = 0;
-  const targetUtil = decideConfig(opts.decide ?? {}).targetUtil;
+  const targetUtil = decideCfg.targetUtil;
 
   const stage = await startStage<Forecast | WorkloadAggregate | CommandResult>(ctx, {
     name: 'decide',
@@ -147,9 +163,23 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       }
       const fs = foldForecasts(forecasts.values());
       const now = Math.max(...fs.map((f) => f.originTs + f.stepMs));
+      // Kafka topics first: they do not depend on the PostgreSQL store's planning state.
+      const kafkaRound = kafkaPlanning
+        ? await kafkaPlanning.round(fs, now, decideCfg.windowMs ?? decideCfg.decideEveryMs)
+        : { commands: [], explanations: [], misfits: [] };
+      countMisfits(kafkaRound.misfits);
+      for (const line of kafkaRound.explanations) ctx.log.info({ store: 'kafka' }, line);
+      if (kafkaRound.commands.length) {
+        opts.onDecision?.(
+          kafkaRound.commands,
+          kafkaRound.commands.map((c) => `${c.commandId} ${c.action}: ${c.explanation}`),
+        );
+        issued += kafkaRound.commands.length;
+      }
+      const kafkaOut = commandOutputs(kafkaRound.commands, signing);
       const { via, state, taken } = await planning.read(now);
       opts.onState?.(via, state);
-      if (state.partitions.length === 0) return [];
+      if (state.partitions.length === 0) return kafkaOut;
       if (!feedback && fs.length > 0) {
         const f0 = fs[0]!;
         feedback = new DecisionFeedback({ capacity, stepMs: f0.stepMs, horizonMs: f0.points.length * f0.stepMs, targetUtil });
@@ -174,6 +204,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
         result.features,
         result.commands.map((c) => c.commandId),
       );
+      countMisfits(result.misfits);
       const commands = toStoreCommands(result.commands, state, taken);
       opts.onDecision?.(commands, result.explanations);
       for (const line of result.explanations) ctx.log.info({ strategy: result.strategy, state: via }, line);
@@ -186,7 +217,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
         }
       }
       issued += ready.length;
-      return commandOutputs(ready, signing);
+      return [...kafkaOut, ...commandOutputs(ready, signing)];
     },
   });
 
@@ -220,6 +251,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   return {
     ...stage,
     commands: () => issued,
+    misfits: () => misfits,
     selector: () => feedback?.selector ?? null,
     rewards: () => rewards,
     async stop() {
@@ -233,6 +265,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       await stage.stop();
       for (const p of pools.values()) await p.end();
       await planning.close();
+      await kafkaPlanning?.close();
     },
   };
 }

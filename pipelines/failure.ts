@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InputError, isRetriable } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
 
 export type FailureAction = 'dead-letter' | 'retry' | 'exit';
 
@@ -81,4 +82,46 @@ export async function retryWhileRetriable<T>(work: () => Promise<T>, opts: Retry
       if (aborted) throw err;
     }
   }
+}
+
+export interface PollOptions {
+  step: string;
+  health: StageHealth;
+  /** Aborted when the poller stops. */
+  signal: AbortSignal;
+  intervalMs: number;
+  log: Logger;
+  /** Logged at each retry. */
+  retrying: string;
+  /** Logged when a failure that is not retriable stops the poller. */
+  failed: string;
+  /** Logged when the poller was stopped while it retried (nothing is logged when absent). */
+  stoppedWhileRetrying?: string;
+}
+
+/**
+ * Runs `work` every `intervalMs` until `signal` aborts (a collector's loop), retrying it while it
+ * fails with a retriable error; any other error marks `health` failed, is logged and rejects.
+ */
+export function pollWhileRunning(work: () => Promise<void>, o: PollOptions): Promise<void> {
+  const done = (async () => {
+    while (!o.signal.aborted) {
+      await retryWhileRetriable(work, {
+        step: o.step,
+        health: o.health,
+        signal: o.signal,
+        onRetry: ({ attempt, delayMs, err }) => o.log.warn({ attempt, delayMs, err: (err as Error).message }, o.retrying),
+      });
+      await sleep(o.intervalMs, undefined, { signal: o.signal }).catch(() => undefined);
+    }
+  })();
+  done.catch((err: unknown) => {
+    if (o.signal.aborted) {
+      if (o.stoppedWhileRetrying) o.log.warn({ err: (err as Error).message }, o.stoppedWhileRetrying);
+      return;
+    }
+    Object.assign(o.health, { state: 'failed', lastError: (err as Error).message ?? String(err), since: Date.now() });
+    o.log.error({ err }, o.failed);
+  });
+  return done;
 }

@@ -1,17 +1,20 @@
 /**
- * `shardcast run forecast`: shardcast.workload.aggregates → online forecaster (global tfjs
- * model + baselines + ensemble) → shardcast.forecasts. Only the wiring: consume, hand each
- * batch to the forecast rounds (processors/forecast/rounds.ts), then produce the forecasts and
- * commit the offsets in one transaction, with the state saved in step (forecastState.ts), so a
- * crash neither repeats a forecast on the topic nor observes an aggregate twice. Without a
- * checkpoint file there is no state to keep in step: forecasts are then at least once.
+ * `shardcast run forecast`: shardcast.workload.aggregates + shardcast.telemetry.metrics →
+ * online forecaster (global tfjs model + baselines + ensemble) → shardcast.forecasts. Only the
+ * wiring: consume, turn metric samples into series values (processors/forecast/metricSeries.ts),
+ * hand each batch to the forecast rounds (processors/forecast/rounds.ts), then produce the
+ * forecasts and commit the offsets in one transaction, with the state saved in step
+ * (forecastState.ts), so a crash neither repeats a forecast on the topic nor observes an input
+ * twice. Without a checkpoint file there is no state to keep in step: forecasts are then at
+ * least once.
  */
 import path from 'node:path';
-import type { WorkloadAggregate } from '../schemas/types.js';
+import type { MetricSample, WorkloadAggregate } from '../schemas/types.js';
 import { TOPICS } from '../schemas/topics.js';
 import { initBackend } from '../models/backend.js';
 import { OnlineForecaster } from '../models/online.js';
-import { ForecastRounds } from '../processors/forecast/rounds.js';
+import { ForecastRounds, type Observation } from '../processors/forecast/rounds.js';
+import { metricObservation } from '../processors/forecast/metricSeries.js';
 import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';
@@ -19,6 +22,7 @@ import { ForecastStateFile } from './forecastState.js';
 import { committedOffsets } from '../topics/consumer.js';
 
 const DEFAULT_GROUP = 'shardcast-forecast';
+const FORECAST_INPUTS = [TOPICS.aggregates.name, TOPICS.metrics.name];
 
 export interface ForecastOptions {
   groupId?: string;
@@ -63,15 +67,15 @@ export async function startForecast(
     ...(opts.maxFutureMs !== undefined ? { maxFutureMs: opts.maxFutureMs } : {}),
   });
   const state = checkpoint ? new ForecastStateFile(checkpoint, forecaster, rounds, ctx.log) : null;
-  if (state) await state.restore(await committedOffsets(ctx.kafka, groupId, [TOPICS.aggregates.name]));
+  if (state) await state.restore(await committedOffsets(ctx.kafka, groupId, FORECAST_INPUTS));
   let published = 0;
   let futureSkipped = 0;
   let lastFutureWarn = 0;
 
-  const stage = await startStage<WorkloadAggregate>(ctx, {
+  const stage = await startStage<WorkloadAggregate | MetricSample>(ctx, {
     name: 'forecast',
     groupId,
-    topics: [TOPICS.aggregates.name],
+    topics: FORECAST_INPUTS,
     batchSize: 5000,
     batchMs: 300,
     ...(state
@@ -83,11 +87,16 @@ export async function startForecast(
           },
         }
       : {}),
-    handle: async (batch: Envelope<WorkloadAggregate>[]) => {
-      const { forecasts, future } = await rounds.next(
-        batch.map((e) => e.value),
-        Date.now(),
-      );
+    handle: async (batch: Envelope<WorkloadAggregate | MetricSample>[]) => {
+      const observations: Observation[] = [];
+      for (const e of batch) {
+        if (e.topic !== TOPICS.metrics.name) observations.push(e.value as WorkloadAggregate);
+        else {
+          const o = metricObservation(e.value as MetricSample, stepMs);
+          if (o) observations.push(o);
+        }
+      }
+      const { forecasts, future } = await rounds.next(observations, Date.now());
       if (future.length) {
         futureSkipped += future.length;
         if (Date.now() - lastFutureWarn > 60_000) {

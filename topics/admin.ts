@@ -35,3 +35,21 @@ export async function provisionTopics(kafka: Kafka, topics: readonly TopicSpec[]
     await admin.disconnect();
   }
 }
+
+/** Commits the end of each topic for each (new) group, so its first fetch starts there. */
+export async function startGroupsAtEnd(kafka: Kafka, groups: [string, string[]][]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (const [groupId, topics] of groups) {
+      for (const topic of topics) {
+        // explicit offsets: kafkajs's resetOffsets writes a "latest" marker that a consumer
+        // with fromBeginning reads as "no offset" and starts from the beginning after all
+        const ends = await admin.fetchTopicOffsets(topic);
+        await admin.setOffsets({ groupId, topic, partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })) });
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -21,6 +21,7 @@ import type { Config } from '../../lib/config.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { createKafka } from '../../topics/kafka.js';
 import { isTopicName } from '../../stores/identifiers.js';
+import { topicAlias } from '../../schemas/topicAlias.js';
 import type { ExecutionContext, Outcome, StoreAdapter } from '../types.js';
 
 // kafkajs is CommonJS and this enum is not among the names Node can import from it directly.
@@ -39,8 +40,7 @@ export interface KafkaAdapterOptions {
   metadataTimeoutMs?: number;
 }
 
-/** The command-key form of a topic name: '.' and '-' become '_', lower case. */
-export const topicAlias = (topic: string) => topic.toLowerCase().replace(/[.-]/g, '_');
+export { topicAlias };
 
 type Planned = { topic: string; count: number; current: number } | { reason: string };
 

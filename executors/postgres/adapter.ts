@@ -2,7 +2,8 @@
  * StoreAdapter for the PostgreSQL shard nodes (storeKind 'postgres').
  *
  * Partition commands: split, merge, composite_index, derived_attribute, precompute.
- * Shard commands: move, replicate, dereplicate.
+ * Shard commands: move, colocate (a move next to the shard named in params.with, verified to
+ * end with both on one node), replicate, dereplicate (targetNode: the node whose copy is dropped).
  *
  * `validate` checks a command against the routing map on node 0 (the table and shard exist,
  * split point strictly inside the shard's range, target node exists and differs, columns exist,
@@ -30,6 +31,7 @@ import { ensureRoutingSchema } from '../../stores/postgres/setup.js';
 import { listNodes, loadRoutes, type ShardRoute, type TableRoutes } from '../../stores/postgres/routing.js';
 import { physicalName } from '../../stores/postgres/keys.js';
 import { RangeMigration } from './migrate.js';
+import { checkColocated } from './colocate.js';
 import { planFromState, type MigrationEnv, type MigrationPlan } from './migrationPlan.js';
 import { PgPools } from '../../stores/postgres/nodes.js';
 import { dereplicate, replicate, type ReplicaPlan } from './replication.js';
@@ -48,7 +50,7 @@ export interface PostgresAdapterOptions {
 }
 
 type Planned =
-  | { op: 'migrate'; plan: MigrationPlan }
+  | { op: 'migrate'; plan: MigrationPlan; colocateWith?: string }
   | { op: 'replicate' | 'dereplicate'; plan: ReplicaPlan }
   | { op: 'index'; tables: ShardTable[]; columns: string[] }
   | { op: 'derived'; tables: ShardTable[]; name: string; expr: DerivedExpr }
@@ -57,7 +59,7 @@ type Planned =
   | { reason: string };
 
 const PARTITION_ACTIONS = new Set(['split', 'merge', 'composite_index', 'derived_attribute', 'precompute']);
-const SHARD_ACTIONS = new Set(['move', 'replicate', 'dereplicate']);
+const SHARD_ACTIONS = new Set(['move', 'colocate', 'replicate', 'dereplicate']);
 
 export class PostgresShardAdapter implements StoreAdapter {
   readonly name = 'postgres';
@@ -144,8 +146,10 @@ export class PostgresShardAdapter implements StoreAdapter {
     const p = await this.plan(cmd, true);
     if ('reason' in p) return { status: 'FAILED', reason: `no longer valid: ${p.reason}` };
     switch (p.op) {
-      case 'migrate':
-        return new RangeMigration(this.env(), p.plan, ctx).run(null);
+      case 'migrate': {
+        const out = await new RangeMigration(this.env(), p.plan, ctx).run(null);
+        return p.colocateWith !== undefined && out.status === 'SUCCEEDED' ? checkColocated(this.coord, p.plan, p.colocateWith, out) : out;
+      }
       case 'replicate':
         return replicate({ pools: this.pools, coord: this.coord, urlOf: this.urlOf }, p.plan, ctx);
       case 'dereplicate':
@@ -249,13 +253,22 @@ export class PostgresShardAdapter implements StoreAdapter {
         );
         return { op: 'migrate', plan: { ...plan, createTarget: false, targetLo: a.lo, targetHi: a.hi } };
       }
-      case 'move': {
+      case 'move':
+      case 'colocate': {
         const s = shardOf(cmd.partition);
         if (typeof s === 'string') return reject(s);
         const target = cmd.kind === 'shard' ? cmd.targetNode : null;
         const bad = activeNode(target) ?? (await this.silent(target!));
         if (bad) return reject(bad);
         if (target === s.node) return reject(`shard ${s.shard} is already on ${target}`);
+        // colocate: the shard it joins must still be where the planner saw it
+        const anchorName = cmd.action === 'colocate' ? params.with : undefined;
+        if (anchorName !== undefined) {
+          const a = routes.shards.find((x) => x.shard === anchorName);
+          if (!a) return reject(`with: unknown shard ${anchorName} of ${table}`);
+          if (a.shard === s.shard) return reject('a shard cannot be co-located with itself');
+          if (a.node !== target) return reject(`stale command: shard ${a.shard} is on ${a.node}, not ${target}`);
+        }
         if (cmd.kind === 'shard' && cmd.sourceNode !== null && cmd.sourceNode !== s.node) {
           return reject(`stale command: shard ${s.shard} is on ${s.node}, not ${cmd.sourceNode}`);
         }
@@ -271,6 +284,7 @@ export class PostgresShardAdapter implements StoreAdapter {
             grace.value,
             batch.value,
           ),
+          ...(cmd.action === 'colocate' ? { colocateWith: anchorName ?? s.shard } : {}),
         };
       }
       case 'replicate':

@@ -10,13 +10,18 @@
  * action, target and issuing window), evidence, expected benefit and cost, a deadline,
  * whether it needs approval, and a one-line explanation.
  *
- * Command parameters (strings, as the Avro map requires):
+ * Command parameters (strings, as the Avro map requires; their form is the contract of
+ * schemas/commandParams.ts: a candidate whose commands do not fit is reported blocked, not
+ * issued, and the executors check it again):
  *   split: splitAt, leftId, rightId, leftFraction (of bytes), leftLoadShare
- *   merge: with, mergedId            move/colocate/replicate: bytes
+ *   merge: with, mergedId            move/replicate: bytes   colocate: bytes, with (the partition it joins)
+ *   dereplicate: none (targetNode names the node whose copy is dropped)
  *   scale_out: nodeId, capacity      rekey: keyColumns, previousKey, share
- *   composite_index: name, columns   derived_attribute: name, expression   precompute: name, templateId
+ *   composite_index: name, columns   derived_attribute: name, expression
+ *   precompute: name, template (count_by | sum_by), groupBy, value (sum_by), templateId
  *   any: dependsOn (comma-separated command ids that must finish first), strategy
  */
+import { commandParamsReason } from '../../schemas/commandParams.js';
 import type { AnyCommand, Evidence, Forecast, WorkloadAggregate } from '../../schemas/types.js';
 import { type DecideConfig, type DecideConfigInput, decideConfig } from './config.js';
 import { totalScore } from './costModel.js';
@@ -41,6 +46,11 @@ export interface DecideResult {
   plans: { strategy: string; scoreBefore: number; scoreAfter: number; actions: number; deferred: number }[];
   deferred: string[];
   blocked: string[];
+  /**
+   * Candidates not issued because a command of theirs does not fit the command contract
+   * (schemas/commandParams.ts): a planner bug, listed here (and among `blocked`) to be logged and counted.
+   */
+  misfits: { action: string; explanation: string; reason: string }[];
 }
 
 function isClusterState(s: ClusterState | ClusterStateInput): s is ClusterState {
@@ -106,7 +116,7 @@ function idTarget(op: PlannedOp): string {
     case 'replicate':
       return `${op.table}/${op.partition}:${op.sourceNode}->${op.targetNode}`;
     case 'dereplicate':
-      return `${op.table}/${op.partition}-${op.sourceNode}`;
+      return `${op.table}/${op.partition}-${op.targetNode}`;
     case 'scale_out':
       return `${op.store}/${op.params.nodeId}`;
     case 'scale_in':
@@ -229,11 +239,20 @@ export function decide(
   );
   const blocked = verdict.blocked.map((b) => `blocked: ${b.candidate.explanation} (${b.reason})`);
   const commands: AnyCommand[] = [];
+  const misfits: DecideResult['misfits'] = [];
+  // A candidate whose commands an executor would refuse for their form (statistics-driven names
+  // that are not plain identifiers, say) is not issued: it is reported blocked and a misfit.
+  const issue = (c: Candidate, cmds: AnyCommand[]) => {
+    const misfit = cmds.map(commandParamsReason).find((r) => r !== null);
+    if (!misfit) return void commands.push(...cmds);
+    blocked.push(`blocked: ${c.explanation} (${misfit})`);
+    misfits.push({ action: c.action, explanation: c.explanation, reason: misfit });
+  };
   for (const ch of due) {
     if (!verdict.allowed.includes(ch.candidate)) continue;
     const { benefit, cost } = benefitCost(ch, cfg);
     const deadline = now + ((ch.firstBenefitStep ?? cfg.horizonSteps) + 0) * cfg.stepMs;
-    commands.push(...toCommands(ch.candidate, benefit, cost, deadline, state, profile, now, cfg, plan.strategy));
+    issue(ch.candidate, toCommands(ch.candidate, benefit, cost, deadline, state, profile, now, cfg, plan.strategy));
   }
   // Recommendations: independent of placement, issued when their own benefit beats their cost.
   const recs: Candidate[] = [];
@@ -249,8 +268,9 @@ export function decide(
     cfg,
   );
   for (const r of recVerdict.allowed) {
-    commands.push(
-      ...toCommands(
+    issue(
+      r,
+      toCommands(
         r,
         r.recommendation!.benefit,
         r.recommendation!.cost,
@@ -286,5 +306,6 @@ export function decide(
     })),
     deferred,
     blocked,
+    misfits,
   };
 }

@@ -88,6 +88,10 @@ export interface TemplateStat {
   meanLatencyMs: number;
   /** The filtered expression, for 'expression' templates. */
   expression?: string | null;
+  /** For 'aggregate' templates: the column grouped by (none known: nothing is precomputed). */
+  groupBy?: string | null;
+  /** For 'aggregate' templates: the numeric column summed, null for a count. */
+  sumOf?: string | null;
 }
 
 /** A command accepted and not finished yet (from RUNNING results, or the simulator). */

@@ -26,10 +26,13 @@ export interface ForecastRoundOptions {
   maxFutureMs?: number;
 }
 
-export interface RoundResult {
+/** What a round observes: an aggregate's query count, or a metric's value (processors/forecast/metricSeries.ts). */
+export type Observation = Pick<WorkloadAggregate, 'source' | 'seriesId' | 'windowStart' | 'queries'>;
+
+export interface RoundResult<T extends Observation = WorkloadAggregate> {
   forecasts: Forecast[];
-  /** Aggregates left out because their window starts too far in the future. */
-  future: WorkloadAggregate[];
+  /** Observations left out because their window starts too far in the future. */
+  future: T[];
 }
 
 /** Where the rounds stand, saved with the forecaster so a restart neither repeats nor skips a round. */
@@ -69,9 +72,9 @@ export class ForecastRounds {
   }
 
   /** Observes one batch and returns the forecasts it makes due; `nowMs` is the wall clock. */
-  async next(batch: readonly WorkloadAggregate[], nowMs: number): Promise<RoundResult> {
+  async next<T extends Observation>(batch: readonly T[], nowMs: number): Promise<RoundResult<T>> {
     const seen = new Set<string>();
-    const future: WorkloadAggregate[] = [];
+    const future: T[] = [];
     const horizonEnd = nowMs + (this.opts.maxFutureMs ?? 3_600_000);
     for (const a of batch) {
       if (this.only && !this.only.has(a.source)) continue;

@@ -5,9 +5,13 @@ import { libraryLogClass } from '../../lib/log.js';
 
 export type { ClickHouseClient };
 
+/** The application name shardcast's clients send (their user agent starts with it), so its own queries are not telemetry. */
+export const SHARDCAST_CLICKHOUSE_APP = 'shardcast';
+
 export function createClickHouse(cfg: Pick<Config, 'clickhouseUrl' | 'clickhouseUser' | 'clickhousePassword'>): ClickHouseClient {
   return createClient({
     url: cfg.clickhouseUrl,
+    application: SHARDCAST_CLICKHOUSE_APP,
     username: cfg.clickhouseUser,
     password: cfg.clickhousePassword,
     request_timeout: 60_000,

@@ -211,6 +211,20 @@ test('a forecast of rising load on one range splits it before the load, and the 
     );
   }
 
+  // Every command issued for the table so far (planned and on a command topic) succeeded: a
+  // planned command an executor rejects or fails is a bug, reported with its reason.
+  const issued = planned.filter(
+    (p) => p.kind !== 'resource' && p.table === T && [...commands, ...moves].some((x) => x.commandId === p.commandId),
+  );
+  for (const p of issued) {
+    const r = await eventually(
+      async () => results.find((x) => x.commandId === p.commandId && ['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'REJECTED'].includes(x.status)),
+      120_000,
+      `the result of ${p.action} ${p.commandId}`,
+    );
+    assert.equal(r.status, 'SUCCEEDED', `${p.action} ${p.commandId}: ${r.status} ${r.reason ?? ''}`);
+  }
+
   // The routing map has the new layout; the catalog must show the same.
   const pools = new PgPools({ executor: false, max: 1 });
   const routes = await loadRoutes(pools.get(cfg.pgNodes[0]!), T).finally(() => pools.end());

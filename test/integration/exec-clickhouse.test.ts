@@ -386,15 +386,21 @@ if (process.env.EXEC_CH_CHILD) {
         [chCommand(`x; DROP TABLE ${T}`, 'repartition', { partitionBy: 'toDate', partitionColumn: 'ts' }), /not a plain identifier/],
         [
           chCommand(T, 'repartition', { partitionBy: 'toDate', partitionColumn: `ts); DROP TABLE ${DB}.${T} --` }),
-          /not a plain column name/,
+          /not a plain column name|params\.partitionColumn: expected partitionColumn \(a plain identifier/,
         ],
-        [chCommand(T, 'repartition', { partitionBy: `toYYYYMM(ts)) ENGINE = Log --`, partitionColumn: 'ts' }), /not one of/],
+        [
+          chCommand(T, 'repartition', { partitionBy: `toYYYYMM(ts)) ENGINE = Log --`, partitionColumn: 'ts' }),
+          /not one of|params\.partitionBy: expected partitionBy to be one of/,
+        ],
         [chCommand(T, 'repartition', { partitionBy: 'toDate', partitionColumn: 'nope' }), /column nope does not exist/],
         [chCommand(T, 'repartition', { partitionBy: 'toDate', partitionColumn: 'k' }), /needs a Date or DateTime column/],
         [chCommand(T, 'repartition', { partitionBy: 'column', partitionColumn: 'n' }), /cannot be nullable/],
         [chCommand(T, 'repartition', { partitionBy: 'hashMod', partitionColumn: 'k', partitionN: '1000000' }), /outside 2\.\.1024/],
         [chCommand(T, 'repartition', { partitionBy: 'intDiv', partitionColumn: 'id', partitionN: '0' }), /outside 1\./],
-        [chCommand(T, 'repartition', { partitionBy: 'intDiv', partitionColumn: 'id', partitionN: '1; DROP' }), /not a whole number/],
+        [
+          chCommand(T, 'repartition', { partitionBy: 'intDiv', partitionColumn: 'id', partitionN: '1; DROP' }),
+          /not a whole number|params\.partitionN: expected partitionN \(a whole number\)/,
+        ],
         [chCommand(T, 'repartition', { partitionBy: 'column', partitionColumn: 'id' }), /about \d+ partitions \(limit 500\)/],
         [
           chCommand(T, 'repartition', { partitionBy: 'toDate', partitionColumn: 'ts', database: 'system' }),
@@ -403,7 +409,10 @@ if (process.env.EXEC_CH_CHILD) {
         [chCommand(T, 'repartition', { partitionBy: 'toDate', partitionColumn: 'ts', graceMs: '-1' }), /graceMs/],
         [chCommand(`${T}__scn_0123abcd`, 'repartition', { partitionBy: 'toDate', partitionColumn: 'ts' }), /work table/],
         [chCommand(T, 'precompute', { template: 'sum_by', groupBy: 'k', value: 'k' }), /not numeric/],
-        [chCommand(T, 'precompute', { template: 'count_by', groupBy: 'k; DROP TABLE x' }), /not a column/],
+        [
+          chCommand(T, 'precompute', { template: 'count_by', groupBy: 'k; DROP TABLE x' }),
+          /not a column|params\.groupBy: expected groupBy/,
+        ],
         [chCommand(T, 'repartition', { partitionBy: 'toDate', partitionColumn: 'ts' }, { store: 'other-ch' }), /no executor/],
       ];
       for (const [cmd, reason] of bad) {

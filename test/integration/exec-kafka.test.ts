@@ -127,6 +127,8 @@ describe('kafka executor: add partitions, redelivery, hostile commands', {}, () 
   });
 
   test('hostile commands are REJECTED with a reason and change nothing', async () => {
+    // the adapter's reason, or the command contract's (schemas/commandParams.ts), which is checked first
+    const WHOLE = /not a whole number|params\.partitions: expected partitions, the topic partition count wanted \(a whole number\)/;
     const bad: [AnyCommand, RegExp][] = [
       [kafkaCommand(`exec_kafka_missing_${suffix}`, { partitions: '4' }), /unknown topic/],
       [kafkaCommand(`x; DROP TABLE y`, { partitions: '8' }), /not a plain identifier/],
@@ -134,9 +136,9 @@ describe('kafka executor: add partitions, redelivery, hostile commands', {}, () 
       [kafkaCommand('wrong_alias', { topic: DOTTED, partitions: '4' }), /does not name topic/],
       [kafkaCommand(TOPIC, { partitions: '100000' }), /outside 1\.\.64/],
       [kafkaCommand(TOPIC, { partitions: '40' }), /more than 16 at once/],
-      [kafkaCommand(TOPIC, { partitions: '-3' }), /not a whole number/],
-      [kafkaCommand(TOPIC, { partitions: '7.5' }), /not a whole number/],
-      [kafkaCommand(TOPIC, {}), /not a whole number/],
+      [kafkaCommand(TOPIC, { partitions: '-3' }), WHOLE],
+      [kafkaCommand(TOPIC, { partitions: '7.5' }), WHOLE],
+      [kafkaCommand(TOPIC, {}), /not a whole number|params\.partitions: missing: partitions/],
       [kafkaCommand('__consumer_offsets', { partitions: '60' }), /internal topic/],
       [kafkaCommand(COMPACTED, { partitions: '4' }), /compacted/],
       [

@@ -190,20 +190,29 @@ if (process.env.EXEC_PG_CHILD) {
         [command('partition', 'split', { partition: 's1' }, { splitAt: '-5' }), /not above the shard's lower bound/],
         [
           command('partition', 'split', { partition: 's1' }, { splitAt: '99999999999999999999' }),
-          /outside the bigint range|not an integer/,
+          /outside the bigint range|not an integer|params\.splitAt: expected splitAt \(an integer key\)/,
         ],
-        [command('partition', 'split', { partition: 's1' }, { splitAt: '1e9' }), /not an integer key/],
+        [
+          command('partition', 'split', { partition: 's1' }, { splitAt: '1e9' }),
+          /not an integer key|params\.splitAt: expected splitAt \(an integer key\)/,
+        ],
         [
           command('partition', 'split', { partition: 's1' }, { splitAt: '7000', newShard: 'x; drop table exec_pg_canary' }),
-          /not a plain identifier/,
+          /not a plain identifier|params\.newShard: expected newShard \(a plain identifier/,
         ],
         [command('partition', 'merge', { partition: 's0' }, { with: 's1' }), /different nodes/],
         [command('shard', 'move', { partition: 's0', targetNode: 'node0' }), /already on node0/],
         [command('shard', 'move', { partition: 's0', targetNode: 'node42' }), /unknown node/],
         [command('shard', 'move', { partition: 's0', targetNode: 'node2', sourceNode: 'node1' }), /stale command/],
-        [command('shard', 'move', { partition: 's0', targetNode: 'node2' }, { graceMs: '-1' }), /not a whole number/],
+        [
+          command('shard', 'move', { partition: 's0', targetNode: 'node2' }, { graceMs: '-1' }),
+          /not a whole number|params\.graceMs: expected graceMs \(a whole number\)/,
+        ],
         [command('shard', 'dereplicate', { partition: 's0', targetNode: 'node2' }), /no replica/],
-        [command('partition', 'composite_index', {}, { columns: 'id; drop table exec_pg_canary' }), /not a plain identifier/],
+        [
+          command('partition', 'composite_index', {}, { columns: 'id; drop table exec_pg_canary' }),
+          /not a plain identifier|params\.columns: expected columns/,
+        ],
         [command('partition', 'composite_index', {}, { columns: 'customer_id,nope' }), /does not exist/],
         [
           command('partition', 'derived_attribute', {}, { name: 'd', expression: 'lower(payload)); drop table exec_pg_canary; --' }),

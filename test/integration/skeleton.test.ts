@@ -1,7 +1,8 @@
 /**
  * The walking skeleton: events published with `shardcast publish queries` travel through every
  * real server: ingest → aggregates → forecasts → decide → commands → executor → results →
- * ClickHouse rows for each stage; an undecodable message lands in the DLQ and is counted.
+ * ClickHouse rows for each stage; every command issued for the table SUCCEEDS; an undecodable
+ * message lands in the DLQ and is counted.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -108,18 +109,32 @@ test('one path through every stage, on the real stack', { timeout: 240_000 }, as
         90_000,
         'a command for the table',
       );
-      const resulted = await eventually(
+      // Every command the decide stage issued for the table runs to SUCCEEDED: a planned command
+      // an executor rejects, or one that fails, is a bug this test reports (with the reason).
+      const finals = await eventually(
         async () => {
-          const rows = await queryRows<{ command_id: string; status: string }>(
+          const rows = await queryRows<{ command_id: string; status: string; reason: string; ts_ms: string }>(
             ch,
-            `SELECT command_id, status FROM ${db}.results FINAL WHERE command_id IN (${commandIds.map((c) => `'${c}'`).join(',')})`,
+            `SELECT command_id, status, reason, ts_ms FROM ${db}.results FINAL
+             WHERE command_id IN (${commandIds.map((c) => `'${c}'`).join(',')}) ORDER BY ts_ms`,
           );
-          return rows.some((r) => ['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'REJECTED'].includes(r.status)) ? rows : undefined;
+          // a command's outcome: SUCCEEDED if it ever did (a redelivery is then REJECTED as a
+          // duplicate), else its last terminal status
+          const outcome = new Map<string, { command_id: string; status: string; reason: string }>();
+          for (const r of rows) {
+            if (!['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'REJECTED'].includes(r.status)) continue;
+            if (outcome.get(r.command_id)?.status !== 'SUCCEEDED') outcome.set(r.command_id, r);
+          }
+          return outcome.size === commandIds.length ? [...outcome.values()] : undefined;
         },
         120_000,
-        'an executor result for a command',
+        `an executor's final result for each of ${commandIds.join(', ')}`,
       );
-      assert.ok(resulted.length > 0);
+      assert.deepEqual(
+        finals.filter((r) => r.status !== 'SUCCEEDED').map((r) => `${r.command_id}: ${r.status} ${r.reason}`),
+        [],
+        'every command issued for the table succeeded',
+      );
       const dead = await eventually(
         async () =>
           (await count(

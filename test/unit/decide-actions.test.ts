@@ -85,7 +85,7 @@ test('replicate a read-hot partition; de-replicate a cold replica', () => {
   withReplica.partitions = withReplica.partitions.map((p) => (p.id === 'p1' ? { ...p, replicas: ['n2'] } : p));
   const d = planDereplicas(ctx(withReplica, [fc('t/p1', flat(20))], { risk: 0 }));
   assert.equal(d.length, 1);
-  assert.equal(d[0]!.ops[0]!.sourceNode, 'n2');
+  assert.equal(d[0]!.ops[0]!.targetNode, 'n2');
 });
 
 test('replicate: not when even every replica allowed leaves each copy over capacity', () => {

@@ -25,6 +25,8 @@ export function planColocations(ctx: PlanContext): Candidate[] {
       if (mover.locked) continue;
       const target = anchor.node;
       const op = moveOp(ctx, mover, target, Math.max(0, mover.availableFrom), 'colocate');
+      // the partition it joins: the executor refuses the move if that one is no longer on `target`
+      op.params.with = anchor.id;
       out.push({
         action: 'colocate',
         ops: [op],

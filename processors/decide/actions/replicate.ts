@@ -94,8 +94,9 @@ export function planDereplicas(ctx: PlanContext): Candidate[] {
       storeKind: storeKindOf(ctx.state, sp.spec.store),
       table: sp.spec.table,
       partition: sp.id,
-      sourceNode: drop,
-      targetNode: null,
+      // the node whose copy is dropped, as for replicate (schemas/commandParams.ts)
+      sourceNode: null,
+      targetNode: drop,
       node: null,
       params: {},
       bytes: 0,

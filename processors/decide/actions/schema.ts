@@ -1,7 +1,10 @@
 /**
  * Per-partition schema adaptation and precomputation for hot templates: a composite index for
  * an unindexed multi-column point/range template, a derived (generated) attribute for a
- * template filtering on an expression, a materialized precomputation for a repeated aggregate.
+ * template filtering on an expression, a materialized precomputation for a repeated aggregate
+ * whose group-by (and summed column) the statistics name: a count_by or sum_by, which the
+ * executors take (schemas/commandParams.ts). Without that shape, or without the expression of a
+ * derived attribute, nothing is planned: the executor would have nothing to run.
  * Recommendations: benefit = executions per window × latency expected to be saved (ms).
  */
 import type { TemplateStat } from '../state.js';
@@ -25,6 +28,8 @@ export function planTemplateAdaptations(ctx: PlanContext): Candidate[] {
   for (const t of hot) {
     const action = templateAction(t);
     if (!action) continue;
+    if (action === 'derived_attribute' && !t.expression) continue;
+    if (action === 'precompute' && !t.groupBy) continue;
     const table = state.tableByName.get(t.table);
     const store = table?.store ?? state.nodes[0]?.store ?? 'default';
     const params: Record<string, string> = { templateId: t.templateId };
@@ -34,14 +39,19 @@ export function planTemplateAdaptations(ctx: PlanContext): Candidate[] {
       .toLowerCase()}`;
     params.name = name;
     if (action === 'composite_index') params.columns = t.columns.join(',');
-    if (action === 'derived_attribute') params.expression = t.expression ?? t.columns.join(',');
+    if (action === 'derived_attribute') params.expression = t.expression!;
+    if (action === 'precompute') {
+      params.template = t.sumOf ? 'sum_by' : 'count_by';
+      params.groupBy = t.groupBy!;
+      if (t.sumOf) params.value = t.sumOf;
+    }
     const benefit = t.count * t.meanLatencyMs * SAVED[action];
     const what =
       action === 'composite_index'
         ? `composite index (${t.columns.join(', ')})`
         : action === 'derived_attribute'
           ? `derived attribute for ${params.expression}`
-          : 'materialized precomputation';
+          : `materialized ${t.sumOf ? `sum of ${t.sumOf}` : 'count'} by ${t.groupBy}`;
     out.push({
       action,
       ops: [

@@ -2,7 +2,7 @@
  * The engine's commands in the PostgreSQL executor's names: partitions (`<table>/<shard>`)
  * become shard names, a split gets the name of its new shard (`newShard`), and a later command
  * of the same round that names a split's or merge's product (the planner's `table[lo,hi)` ids)
- * names that shard instead, so it names a shard the executor will know.
+ * names that shard instead, so it names a shard the executor will know (a colocation's `with` too).
  */
 import type { AnyCommand } from '../../../schemas/types.js';
 import { firstFreeShardName } from '../../../schemas/shardNames.js';
@@ -51,6 +51,7 @@ export function toStoreCommands(
       if (params.with) params.with = shardOf.get(params.with)?.shard ?? params.with;
       if (params.mergedId) shardOf.set(params.mergedId, src);
     }
+    if (c.kind === 'shard' && c.action === 'colocate' && params.with) params.with = shardOf.get(params.with)?.shard ?? params.with;
     return { ...c, params, partition: src ? src.shard : c.partition } as AnyCommand;
   });
 }

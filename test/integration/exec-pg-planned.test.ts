@@ -1,0 +1,149 @@
+/**
+ * Commands as the decision engine plans them, not built by hand, run on the real PostgreSQL
+ * nodes: a cold replica is dropped (dereplicate) and a hot aggregate is precomputed from the
+ * template statistics' group-by and summed column. Each is planned by `decide`, named in the
+ * executor's terms, and must reach SUCCEEDED with the change visible in the store.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { dropShardedTable } from '../../stores/postgres/tables.js';
+import { listNodes, loadRoutes } from '../../stores/postgres/routing.js';
+import { createOrdersTable } from '../../demo/ordersTable.js';
+import { readAll, seedRows } from '../../demo/workload.js';
+import { PgPools } from '../../stores/postgres/nodes.js';
+import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
+import { readPrecomputed } from '../../executors/postgres/design.js';
+import { CommandLedger } from '../../executors/ledger.js';
+import { ExecutorEngine } from '../../executors/engine.js';
+import { decide, type ClusterStateInput, type TemplateStat } from '../../processors/decide/index.js';
+import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
+import type { CommandResult } from '../../schemas/types.js';
+import { testCommand } from './commands.js';
+import { cfg, ledgerUnreachable, uniq } from './helpers.js';
+
+const id = uniq('xplan').replace(/[^a-z0-9]/g, '_');
+const T = `t_${id}`.slice(0, 40);
+const STORE = 'pg-shards';
+
+let adapter: PostgresShardAdapter;
+let ledger: CommandLedger;
+const pools = new PgPools({ executor: false, max: 2 });
+const results: CommandResult[] = [];
+// recommendations (precompute) need approval; this test is the operator
+const engine = () =>
+  new ExecutorEngine({
+    executorName: 'exec-planned-test',
+    adapters: [adapter],
+    ledger,
+    emit: async (r) => void results.push(r),
+    bytesPerSecond: 1e12,
+    approvals: 'ignore',
+  });
+const reasonOf = (commandId: string) => results.filter((r) => r.commandId === commandId).at(-1)?.reason ?? '';
+
+before(async () => {
+  const down = await ledgerUnreachable();
+  if (down) assert.fail(down);
+  await createOrdersTable(cfg, T, [
+    { shard: 's0', lo: null, hi: 1000, node: 'node0' },
+    { shard: 's1', lo: 1000, hi: null, node: 'node1' },
+  ]);
+  await seedRows(cfg, T, 0, 1500);
+  adapter = await PostgresShardAdapter.open(cfg, { batchRows: 200, defaultGraceMs: 100 });
+  ledger = await CommandLedger.open(cfg.pgNodes[0]!);
+});
+
+after(async () => {
+  await adapter?.close();
+  await ledger?.close();
+  await pools.end();
+  await dropShardedTable(cfg, T).catch(() => undefined);
+});
+
+/** The planning state from the routing map (replicas included); sizes large enough to matter. */
+async function planningState(extra: Partial<ClusterStateInput> = {}): Promise<ClusterStateInput> {
+  const routes = await loadRoutes(adapter.coord, T);
+  assert.ok(routes, 'the table is in the routing map');
+  return {
+    tables: [{ name: T, store: STORE, storeKind: 'postgres', keyColumns: ['id'] }],
+    nodes: ['node0', 'node1', 'node2'].map((n) => ({ id: n, store: STORE, storeKind: 'postgres' as const, capacity: 100 })),
+    partitions: routes.shards.map((s) => ({
+      id: `${T}/${s.shard}`,
+      table: T,
+      store: STORE,
+      lo: s.lo === null ? null : Number(s.lo),
+      hi: s.hi === null ? null : Number(s.hi),
+      sizeBytes: 8 * 1024 ** 3,
+      rows: 1000,
+      node: s.node,
+      replicas: s.replicas,
+    })),
+    ...extra,
+  };
+}
+
+test('a cold replica: planned dereplicate → SUCCEEDED, the routing map has no replica left', { timeout: 180_000 }, async () => {
+  const setup = testCommand('exec-planned', T, 'shard', 'replicate', { partition: 's1', targetNode: 'node2' });
+  assert.equal(await engine().run(setup), 'SUCCEEDED', reasonOf(setup.commandId));
+  const state = await planningState();
+  assert.deepEqual(state.partitions.find((p) => p.id === `${T}/s1`)?.replicas, ['node2']);
+
+  // Storage priced so that dropping an 8 GiB copy pays for a command within the horizon (with the
+  // default weights only copies of ~80 GiB and more do).
+  const d = decide(state, [], [], Date.now(), {
+    actions: ['dereplicate'],
+    stepMs: 60_000,
+    horizonSteps: 30,
+    weights: { storageGbMinute: 0.05 },
+  });
+  const cmds = toStoreCommands(d.commands, state);
+  assert.equal(cmds.length, 1, d.explanations.join('\n'));
+  const cmd = cmds[0]!;
+  assert.ok(cmd.kind === 'shard' && cmd.action === 'dereplicate');
+  assert.deepEqual([cmd.partition, cmd.targetNode], ['s1', 'node2']);
+  assert.equal(await engine().run(cmd), 'SUCCEEDED', reasonOf(cmd.commandId));
+  const routes = await loadRoutes(adapter.coord, T);
+  assert.deepEqual(routes!.shards.find((s) => s.shard === 's1')!.replicas, []);
+});
+
+test('a hot aggregate template: planned precompute → SUCCEEDED, the precomputed sums match the rows', { timeout: 180_000 }, async () => {
+  const hot: TemplateStat = {
+    table: T,
+    templateId: 'sum_amount_by_customer',
+    count: 1000,
+    meanLatencyMs: 50,
+    columns: [],
+    kind: 'aggregate',
+    indexed: false,
+    groupBy: 'customer_id',
+    sumOf: 'amount',
+  };
+  const state = await planningState({ templates: [hot] });
+  const d = decide(state, [], [], Date.now(), { actions: ['precompute'], stepMs: 10_000, horizonSteps: 6 });
+  const cmds = toStoreCommands(d.commands, state);
+  assert.equal(cmds.length, 1, d.explanations.join('\n'));
+  const cmd = cmds[0]!;
+  assert.equal(cmd.action, 'precompute');
+  assert.equal(cmd.requiresApproval, true, 'a recommendation waits for an operator');
+  assert.deepEqual([cmd.params.template, cmd.params.groupBy, cmd.params.value], ['sum_by', 'customer_id', 'amount']);
+  assert.equal(await engine().run(cmd), 'SUCCEEDED', reasonOf(cmd.commandId));
+
+  const want = new Map<string, { n: number; total: number }>();
+  for (const r of (await readAll(cfg, T)).rows.values()) {
+    const g = want.get(r.customer_id!) ?? { n: 0, total: 0 };
+    g.n++;
+    g.total += Number(r.amount);
+    want.set(r.customer_id!, g);
+  }
+  const got = await readPrecomputed(
+    { pools, coord: adapter.coord, urlOf: async (node) => (await listNodes(adapter.coord)).find((x) => x.node === node)!.url },
+    T,
+    cmd.params.name!,
+  );
+  assert.ok(want.size > 1);
+  assert.equal(got.size, want.size, 'one precomputed group per customer');
+  for (const [g, w] of want) {
+    assert.equal(got.get(g)?.n, w.n, `count of group ${g}`);
+    assert.ok(Math.abs((got.get(g)!.total ?? 0) - w.total) < 1e-6, `sum of group ${g}`);
+  }
+});
