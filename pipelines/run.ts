@@ -24,7 +24,7 @@ export async function startPipeline(
     case 'forecast':
       return (await import('./forecast.js')).startForecast(ctx, { groupId: `${group}-forecast` });
     case 'decide':
-      return (await import('./decide.js')).startDecide(ctx, { groupId: `${group}-decide` });
+      return (await import('./decide.js')).startDecide(ctx, { groupId: `${group}-decide`, controlScope: group });
     case 'execute':
       return (await import('./execute.js')).startExecute(ctx, { groupId: `${group}-execute` });
     case 'sink':
