@@ -39,8 +39,11 @@ export interface Asset {
   immutable: boolean;
 }
 
+/** A file of an installed package (found from its entry point: not every package exports its package.json). */
 function vendorFile(pkg: string, file: string): string {
-  return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file);
+  const entry = require.resolve(pkg);
+  const marker = `${path.sep}node_modules${path.sep}${pkg}${path.sep}`;
+  return path.join(entry.slice(0, entry.lastIndexOf(marker) + marker.length), file);
 }
 
 const cache = new Map<string, Asset>();

@@ -53,6 +53,14 @@ const pauseRoute = (paused: boolean): Route => ({
 export const ROUTES: Route[] = [
   {
     method: 'GET',
+    path: '/api/whoami',
+    summary: "the token's name and role (what the UI may offer)",
+    role: 'viewer',
+    response: V.WhoAmI,
+    handle: async ({ principal }) => ({ name: principal.name, role: principal.role }),
+  },
+  {
+    method: 'GET',
     path: '/api/commands',
     summary: 'commands in the executor ledger with status, progress and outcome, newest first',
     role: 'viewer',

@@ -182,3 +182,5 @@ export const LineageGraph = z.object({
 export const EventStream = z
   .string()
   .describe('text/event-stream: events `command` (a CommandView), `controls` (Controls) and `audit` (an audit event), each data line JSON');
+
+export const WhoAmI = z.object({ name: z.string(), role: z.enum(['viewer', 'operator', 'admin']) });

@@ -156,6 +156,9 @@ export class LoadService {
       c.upper += n(r.upper);
       forecast.set(key, c);
     }
+    // a range whose latest forecast is older than the last window observed has no forecast ahead
+    const lastObserved = Math.max(0, ...cells.map((c) => n(c.t)));
+    for (const [k, f] of forecast) if (f.t <= lastObserved) forecast.delete(k);
     const buckets = new Set<string>([...cells.map((c) => String(c.bucket)), ...[...forecast.values()].map((f) => f.bucket)]);
     return {
       table,
@@ -225,13 +228,16 @@ export class LoadService {
       until,
       nodes: [...nodes].sort(byKeyOrder),
       points: points.map((p) => ({ t: n(p.t), node: String(p.node), queries: n(p.queries), reads: n(p.reads), writes: n(p.writes) })),
-      forecast: fc.map((f) => ({
-        t: n(f.target_ms),
-        node: nodeOf(String(f.series_id)),
-        predicted: n(f.predicted),
-        lower: Math.max(0, n(f.lower)),
-        upper: n(f.upper),
-      })),
+      // only forecasts ahead of the node's last window observed
+      forecast: fc
+        .map((f) => ({
+          t: n(f.target_ms),
+          node: nodeOf(String(f.series_id)),
+          predicted: n(f.predicted),
+          lower: Math.max(0, n(f.lower)),
+          upper: n(f.upper),
+        }))
+        .filter((f) => f.t > Math.max(0, ...points.filter((p) => p.node === f.node).map((p) => n(p.t)))),
     };
   }
 }
