@@ -2,9 +2,11 @@
  * A world of its own for the console's tests on the real stack: a fresh sharded table on the
  * PostgreSQL nodes (two shards), the analytics rows the sink would have written for it (twenty
  * windows of reads and writes per key range and per node, the latest forecasts with intervals,
- * rising on two ranges), and cleanup of everything it made in PostgreSQL, ClickHouse and Neo4j.
+ * rising on two ranges), and cleanup of everything it made in PostgreSQL (the table, operators'
+ * controls of its scope and store), ClickHouse and Neo4j.
  * Names are unique per run, so tests of others on the same stack are not touched.
  */
+import pg from 'pg';
 import { createClickHouse, ensureAnalyticsSchema, insertRows } from '../../analytics/clickhouse.js';
 import { aggregateRow, commandRow, forecastRows } from '../../analytics/rows.js';
 import { createCatalogDriver } from '../../catalog/neo4j.js';
@@ -152,6 +154,10 @@ export async function openConsoleFixture(prefix: string): Promise<ConsoleFixture
           .catch(() => undefined);
       await ch.close();
       await dropShardedTable(cfg, table).catch(() => undefined);
+      // operators' controls a test set for its own scope and store
+      const pool = new pg.Pool({ connectionString: cfg.pgNodes[0]!, max: 1 });
+      await pool.query(`DELETE FROM shardcast_exec.controls WHERE strpos(key, $1) > 0`, [id]).catch(() => undefined);
+      await pool.end();
       const driver = createCatalogDriver(cfg);
       await driver
         .executeQuery('MATCH (x) WHERE (x:Table OR x:Partition OR x:Series) AND x.id CONTAINS $id DETACH DELETE x', { id })
