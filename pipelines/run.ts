@@ -6,7 +6,7 @@
  * Its Prometheus metrics are served on 127.0.0.1 (see metrics.ts) unless turned off.
  */
 import { exitCodeFor, UsageError } from '../lib/errors.js';
-import { openContext } from './context.js';
+import { openContext, type PipelineContext } from './context.js';
 import type { RunningStage } from './stage.js';
 import { startMetricsServer, type MeteredStage, type MetricsServer } from './metrics.js';
 
@@ -34,7 +34,14 @@ export async function startPipeline(
   }
 }
 
-export async function runPipelineCommand(name: string, opts: { group: string; metricsPort?: string; metrics?: boolean }): Promise<void> {
+/** Something started beside the stages once they run (the console, for `run all`), closed before they drain. */
+export type Companion = (ctx: PipelineContext) => Promise<{ close(): Promise<void> }>;
+
+export async function runPipelineCommand(
+  name: string,
+  opts: { group: string; metricsPort?: string; metrics?: boolean },
+  companion?: Companion,
+): Promise<void> {
   const names: PipelineName[] = name === 'all' ? [...PIPELINES] : PIPELINES.includes(name as PipelineName) ? [name as PipelineName] : [];
   if (names.length === 0) throw new UsageError(`unknown pipeline ${JSON.stringify(name)}; expected one of ${PIPELINES.join(', ')}, all`);
   const port = opts.metricsPort === undefined ? undefined : Number(opts.metricsPort);
@@ -45,6 +52,7 @@ export async function runPipelineCommand(name: string, opts: { group: string; me
   const stages: RunningStage[] = [];
   const metered: MeteredStage[] = [];
   let metrics: MetricsServer | null = null;
+  const companions: { close(): Promise<void> }[] = [];
   try {
     if (opts.metrics !== false) {
       metrics = await startMetricsServer(ctx.kafka, () => metered, { port: port ?? ctx.cfg.metricsPort });
@@ -56,7 +64,9 @@ export async function runPipelineCommand(name: string, opts: { group: string; me
       metered.push({ pipeline: n, stage });
       ctx.log.info({ pipeline: n }, 'started');
     }
+    if (companion) companions.push(await companion(ctx));
   } catch (err) {
+    for (const c of companions) await c.close();
     for (const s of stages.reverse()) await s.stop();
     await metrics?.close();
     await ctx.close();
@@ -75,6 +85,7 @@ export async function runPipelineCommand(name: string, opts: { group: string; me
       });
   });
   ctx.log.info('draining');
+  for (const c of companions) await c.close();
   for (const s of stages.reverse()) await s.stop();
   await metrics?.close();
   await ctx.close();
