@@ -65,16 +65,22 @@ export const CANNED_QUERIES: CannedQuery[] = [
   },
   {
     name: 'decisions',
-    description: 'every decision with its evidence, predicted benefit and latest outcome',
-    sql: (db, limit, range) => `SELECT c.command_id AS command_id, c.action AS action, c.table_name AS table_name,
+    description:
+      'every decision with its evidence, predicted benefit and latest outcome (results of refused forgeries and replays left out)',
+    sql: (
+      db,
+      limit,
+      range,
+    ) => `SELECT c.command_id AS command_id, c.issued_at_ms AS issued_at_ms, c.action AS action, c.table_name AS table_name,
         c.partition_id AS partition_id, c.current_load AS current_load, c.forecast_peak AS forecast_peak,
+        c.forecast_lower AS forecast_lower, c.forecast_upper AS forecast_upper,
         c.expected_benefit AS expected_benefit, c.expected_cost AS expected_cost, c.explanation AS explanation,
         r.status AS status, r.reason AS reason, r.rows_copied AS rows_copied, r.verified AS verified
       FROM (SELECT * FROM ${db}.commands FINAL WHERE ${within('issued_at_ms', range)}) AS c
       ANY LEFT JOIN (
         SELECT command_id, argMax(status, ts_ms) AS status, argMax(reason, ts_ms) AS reason,
           max(rows_copied) AS rows_copied, argMax(verified, ts_ms) AS verified
-        FROM ${db}.results FINAL GROUP BY command_id) AS r
+        FROM ${db}.results FINAL WHERE NOT has(details_keys, 'refused') GROUP BY command_id) AS r
       USING (command_id)
       ORDER BY c.issued_at_ms DESC LIMIT ${limit}`,
   },
@@ -85,7 +91,7 @@ export const CANNED_QUERIES: CannedQuery[] = [
         max(rows_copied) AS rows_copied, max(bytes_moved) AS bytes_moved, max(duration_ms) AS duration_ms,
         argMax(verified, ts_ms) AS verified, min(ts) AS started
       FROM ${db}.results FINAL
-      WHERE ${within('ts_ms', range)}
+      WHERE ${within('ts_ms', range)} AND NOT has(details_keys, 'refused')
       GROUP BY command_id, action, store ORDER BY started DESC LIMIT ${limit}`,
   },
   {

@@ -142,3 +142,64 @@ export function deadLetterRow(d: DeadLetter) {
     value_hex_prefix: d.value ? d.value.subarray(0, 32).toString('hex') : '',
   };
 }
+
+const num = (v: unknown) => Number(v ?? 0);
+const numOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+/** An `aggregates` row back to its record (co-access is not kept in ClickHouse: empty). */
+export function aggregateFromRow(r: Record<string, unknown>): WorkloadAggregate {
+  const keys = (r.hot_keys as string[] | undefined) ?? [];
+  const counts = (r.hot_counts as unknown[] | undefined) ?? [];
+  const orNull = (v: unknown) => (v === '' || v === undefined || v === null ? null : String(v));
+  return {
+    seriesId: String(r.series_id),
+    windowStart: num(r.window_start_ms),
+    windowEnd: num(r.window_end_ms),
+    source: String(r.source ?? ''),
+    table: orNull(r.table_name),
+    keyBucket: orNull(r.key_bucket),
+    partition: orNull(r.partition_id),
+    node: orNull(r.node),
+    queries: num(r.queries),
+    reads: num(r.reads),
+    writes: num(r.writes),
+    rowsRead: num(r.rows_read),
+    rowsWritten: num(r.rows_written),
+    errors: num(r.errors),
+    unparsed: num(r.unparsed),
+    lateMerged: num(r.late_merged),
+    latencySumMs: num(r.latency_sum_ms),
+    latencyP50Ms: numOrNull(r.latency_p50_ms),
+    latencyP95Ms: numOrNull(r.latency_p95_ms),
+    latencyP99Ms: numOrNull(r.latency_p99_ms),
+    hotKeys: keys.map((key, i) => ({ key, count: num(counts[i]), error: 0 })), // the error bound is not kept
+    coAccess: [],
+  };
+}
+
+/** `forecasts` rows (one per horizon step) back to one record per series and origin; `intervalLevel` is not kept. */
+export function forecastsFromRows(rows: readonly Record<string, unknown>[], intervalLevel: number): Forecast[] {
+  const out = new Map<string, Forecast>();
+  for (const r of rows) {
+    const key = `${r.series_id}@${r.origin_ms}`;
+    let f = out.get(key);
+    if (!f) {
+      f = {
+        seriesId: String(r.series_id),
+        issuedAt: num(r.issued_at_ms),
+        originTs: num(r.origin_ms),
+        stepMs: num(r.step_ms),
+        metric: String(r.metric),
+        model: String(r.model),
+        backend: r.backend ? String(r.backend) : null,
+        points: [],
+        recentError: numOrNull(r.recent_error),
+        intervalLevel,
+      };
+      out.set(key, f);
+    }
+    f.points.push({ horizon: num(r.horizon), ts: num(r.target_ms), predicted: num(r.predicted), lower: num(r.lower), upper: num(r.upper) });
+  }
+  for (const f of out.values()) f.points.sort((a, b) => a.horizon - b.horizon);
+  return [...out.values()];
+}

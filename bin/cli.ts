@@ -78,15 +78,17 @@ export function buildProgram(): Command {
       'serve Prometheus metrics at http://127.0.0.1:<port>/metrics (default SHARDCAST_METRICS_PORT or 9464; 0 = any free port)',
     )
     .option('--no-metrics', 'do not serve metrics')
+    .option('--no-serve', '`run all` only: do not start the console (web UI and API; see `shardcast serve`)')
     .addHelpText(
       'after',
-      '\ndecide signs every command (SHARDCAST_COMMAND_SIGNING_KEY); execute and catalog take only commands whose\n' +
+      '\n`run all` also starts the console (as `shardcast serve`, port SHARDCAST_HTTP_PORT or 8787) and prints its URL.\n' +
+        '\ndecide signs every command (SHARDCAST_COMMAND_SIGNING_KEY); execute and catalog take only commands whose\n' +
         "signature verifies (SHARDCAST_COMMAND_VERIFY_KEYS); on the local stack all use the stack's own key pair.\n" +
         'On a cluster given by KAFKA_BROKERS they refuse to start without keys: `shardcast keys generate --out DIR`.\n' +
         'decide may run on several machines: one instance holds the lease (shardcast.leases) and plans, the others\n' +
         'stand by and take over within about the 10 s session timeout.',
     )
-    .action(async (name, o) => (await import('../pipelines/run.js')).runPipelineCommand(name, o));
+    .action(async (name, o) => (await import('./commands/run.js')).runCommand(name, o));
 
   program
     .command('forecast-eval')
@@ -201,12 +203,12 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('the operations API: JSON under /api/ with bearer-token roles, OpenAPI at /api/openapi.json')
+    .description('the console: the web UI at / and the operations API under /api/ (bearer-token roles, OpenAPI at /api/openapi.json)')
     .option('--port <port>', 'port to listen on (default SHARDCAST_HTTP_PORT or 8787; 0 = any free port)')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .addHelpText(
       'after',
-      '\nTokens: SHARDCAST_API_TOKENS="name:role:token,..." with role viewer | operator | admin (tokens of 16+ characters).\nReads need viewer; approve and deny need operator and are audited to the log and the shardcast.audit topic.',
+      '\nTokens: SHARDCAST_API_TOKENS="name:role:token,..." with role viewer | operator | admin (tokens of 16+ characters).\nReads need viewer; approve, deny, stop, pause/resume and executing a proposal need operator; approval modes need admin.\nEvery write is audited to the log and the shardcast.audit topic. Sign in to the web UI with a token.',
     )
     .action(async (o) => (await import('./commands/serve.js')).serveCommand(o));
 

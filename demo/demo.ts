@@ -34,6 +34,7 @@ import { PG_STORE } from '../processors/decide/postgres/state.js';
 import { startExecute } from '../pipelines/execute.js';
 import { startSink } from '../pipelines/sink.js';
 import { startCollector } from '../pipelines/collect.js';
+import { startConsole } from '../console/http/console.js';
 
 export const DEMO_TABLE = 'orders';
 export const DEMO_BOUNDS = [25_000, 50_000, 75_000];
@@ -159,6 +160,8 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   // a segment longer, so its reads keep working until the next segment reads the new routing.
   const execute = await startExecute(ctx, { groupId: `${group}-execute`, pgGraceMs: (SEGMENT_SEC + 1) * 1000 });
   const sink = await startSink(ctx, { groupId: `${group}-sink` });
+  const consoleUi = await startConsole(cfg, ctx.log, {}, { proposals: { nodeCapacity: NODE_CAPACITY } });
+  say(`console (web UI and API) at ${consoleUi.url}/ (sign in with a token from SHARDCAST_API_TOKENS)`);
   const collector = await startCollector(cfg, {
     source: PG_STORE,
     fromNow: true,
@@ -222,6 +225,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   for (const d of decisions) d.outcome = outcomes.get(d.commandId) ?? null;
   const placed = await placement(catalog.driver, PG_STORE, [DEMO_TABLE]).catch(() => null);
   for (const s of [execute, sink, catalog]) await s.stop();
+  await consoleUi.close();
   await ctx.close();
 
   say('verifying every acknowledged row of the writer against the table');

@@ -38,6 +38,8 @@ export class ExecutorEngine {
   private readonly now: () => number;
   private windowStart = 0;
   private windowBytes = 0;
+  /** The command in hand and the controller its adapter watches (an operator's stop aborts it). */
+  private current: { commandId: string; abort: AbortController } | null = null;
 
   constructor(private readonly opts: EngineOptions) {
     this.now = opts.now ?? Date.now;
@@ -113,8 +115,11 @@ export class ExecutorEngine {
     const prior = seen ?? (await this.opts.ledger.claim(cmd.commandId, cmd.action, cmd));
     await this.opts.emit(this.result(cmd, 'ACCEPTED', { details: prior ? { resumed: 'true' } : {} }));
 
+    const abort = new AbortController();
+    const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, abort.signal]) : abort.signal;
+    this.current = { commandId: cmd.commandId, abort };
     const ctx: ExecutionContext = {
-      signal: this.opts.signal ?? new AbortController().signal,
+      signal,
       resumeFrom: prior?.state && Object.keys(prior.state).length > 0 ? prior.state : null,
       report: async (p) => {
         await this.opts.ledger.setStatus(cmd.commandId, 'RUNNING');
@@ -128,7 +133,11 @@ export class ExecutorEngine {
       outcome = await adapter!.execute(cmd, ctx);
     } catch (err) {
       outcome = { status: 'FAILED', reason: (err as Error).message };
+    } finally {
+      this.current = null;
     }
+    if (abort.signal.aborted && outcome.status !== 'SUCCEEDED')
+      outcome = { ...outcome, reason: `${String(abort.signal.reason)}${outcome.reason ? `: ${outcome.reason}` : ''}` };
     await this.opts.ledger.setStatus(cmd.commandId, outcome.status);
     await this.opts.emit(
       this.result(cmd, outcome.status, {
@@ -162,6 +171,16 @@ export class ExecutorEngine {
       await this.run(cmd);
     }
     return decided.length;
+  }
+
+  /**
+   * Stops the command in hand if it is `commandId`: its adapter sees the abort at its next safe
+   * point and rolls back. Returns whether that command was in hand.
+   */
+  stop(commandId: string, reason: string): boolean {
+    if (this.current?.commandId !== commandId) return false;
+    this.current.abort.abort(reason);
+    return true;
   }
 
   /** A one-second token bucket shared by every command this engine runs. */

@@ -23,6 +23,8 @@ export interface LedgerRecord extends LedgerEntry {
   action: string;
   approvedBy: string | null;
   approvedAt: Date | null;
+  /** Who asked the executor to stop this command (null: nobody). */
+  stopRequestedBy: string | null;
   command: unknown;
   createdAt: Date;
   updatedAt: Date;
@@ -48,6 +50,8 @@ export class CommandLedger {
       updated_at timestamptz NOT NULL DEFAULT now())`);
     await pool.query(`ALTER TABLE shardcast_exec.ledger
       ADD COLUMN IF NOT EXISTS approval text, ADD COLUMN IF NOT EXISTS approved_by text, ADD COLUMN IF NOT EXISTS approved_at timestamptz`);
+    await pool.query(`ALTER TABLE shardcast_exec.ledger
+      ADD COLUMN IF NOT EXISTS stop_requested_by text, ADD COLUMN IF NOT EXISTS stop_requested_at timestamptz`);
     return new CommandLedger(pool);
   }
 
@@ -90,7 +94,8 @@ export class CommandLedger {
     opts: { commandId?: string; statuses?: readonly CommandStatus[]; waiting?: boolean; limit?: number } = {},
   ): Promise<LedgerRecord[]> {
     const { rows } = await this.pool.query(
-      `SELECT command_id, action, status, state, attempts, approval, approved_by, approved_at, command, created_at, updated_at
+      `SELECT command_id, action, status, state, attempts, approval, approved_by, approved_at, command, created_at, updated_at,
+         stop_requested_by
        FROM shardcast_exec.ledger
        WHERE ($1::text IS NULL OR command_id = $1) AND ($2::text[] IS NULL OR status = ANY($2))
          AND ($4::boolean IS NOT TRUE OR (approval = 'pending' AND status = 'ACCEPTED'))
@@ -106,10 +111,24 @@ export class CommandLedger {
       approval: r.approval,
       approvedBy: r.approved_by,
       approvedAt: r.approved_at,
+      stopRequestedBy: r.stop_requested_by,
       command: r.command,
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     }));
+  }
+
+  /** The ledger rows changed after `since` (by the database's clock), oldest change first; with no `since`, the last change only. */
+  async changedSince(since: Date | null, limit = 200): Promise<LedgerRecord[]> {
+    const { rows } = await this.pool.query(
+      since === null
+        ? 'SELECT command_id FROM shardcast_exec.ledger ORDER BY updated_at DESC LIMIT 1'
+        : "SELECT command_id FROM shardcast_exec.ledger WHERE date_trunc('milliseconds', updated_at) > $1 ORDER BY updated_at LIMIT $2",
+      since === null ? [] : [since, limit],
+    );
+    const out: LedgerRecord[] = [];
+    for (const r of rows) out.push(...(await this.entries({ commandId: r.command_id, limit: 1 })));
+    return out;
   }
 
   /** Commands waiting for approval, oldest first. */
@@ -151,6 +170,28 @@ export class CommandLedger {
       `UPDATE shardcast_exec.ledger SET status = $2, state = COALESCE($3::jsonb, state), updated_at = now() WHERE command_id = $1`,
       [commandId, status, state ? JSON.stringify(state) : null],
     );
+  }
+
+  /**
+   * An operator asks the executor to stop a command it is carrying out (it rolls back at its next
+   * safe point). Returns false when the id is not in flight (unknown, finished, or waiting for approval).
+   */
+  async requestStop(commandId: string, by: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE shardcast_exec.ledger SET stop_requested_by = $2, stop_requested_at = now(), updated_at = now()
+       WHERE command_id = $1 AND status IN ('ACCEPTED', 'RUNNING') AND attempts > 0`,
+      [commandId, by],
+    );
+    return rowCount === 1;
+  }
+
+  /** Commands in flight that an operator asked to stop, with who asked. */
+  async stopRequests(): Promise<{ commandId: string; by: string }[]> {
+    const { rows } = await this.pool.query(
+      `SELECT command_id, stop_requested_by FROM shardcast_exec.ledger
+       WHERE stop_requested_at IS NOT NULL AND status IN ('ACCEPTED', 'RUNNING')`,
+    );
+    return rows.map((r) => ({ commandId: r.command_id, by: r.stop_requested_by }));
   }
 
   /** Commands a crashed executor left RUNNING or ACCEPTED, with the command as it arrived. */

@@ -4,6 +4,7 @@
 #   clickhouse-server clickhouse-client   ClickHouse (run by `shardcast stack up` as our own process)
 #   postgresql-15 postgresql-contrib      the PostgreSQL shard nodes (pg_stat_statements)
 #   openjdk-17-jdk-headless maven         Kafka, Apicurio Registry, Neo4j (jars from Maven Central)
+#   chromium                              the console's browser tests (driven by playwright-core; no browser download)
 # Package installs never create or start the system services: no `main` PostgreSQL cluster,
 # no ClickHouse service on 8123/9000 (the stack runs its own on those ports).
 # Usage: infra/install.sh   (as root, or with sudo available)
@@ -12,7 +13,7 @@ set -euo pipefail
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 need=()
-for p in clickhouse-server clickhouse-client postgresql-15 postgresql-contrib; do
+for p in clickhouse-server clickhouse-client postgresql-15 postgresql-contrib chromium; do
   have_pkg "$p" || need+=("$p")
 done
 if ! command -v java >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
@@ -21,7 +22,7 @@ fi
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 
 if ((${#need[@]} == 0)); then
-  echo "infra/install.sh: prerequisites present (clickhouse-server, postgresql-15, java, maven)"
+  echo "infra/install.sh: prerequisites present (clickhouse-server, postgresql-15, java, maven, chromium)"
   exit 0
 fi
 

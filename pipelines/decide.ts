@@ -8,6 +8,8 @@
  * those with nothing to wait for and hold the others until the executors' ledger shows that
  * what they depend on succeeded (processors/decide/dependencies.ts). Every command is signed
  * (lib/signing.ts) with the configured key when it is encoded, so executors can refuse forgeries.
+ * Operators' controls (stores/postgres/controls.ts: pause, approval mode per store) are read at
+ * every round: a paused stage keeps its state current and plans nothing.
  */
 import pg from 'pg';
 import { type SigningKey, signRecord } from '../lib/signing.js';
@@ -16,19 +18,23 @@ import type { AnyCommand, CommandResult, Forecast, WorkloadAggregate } from '../
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import type { Envelope } from '../schemas/envelope.js';
 import { decide } from '../processors/decide/engine.js';
-import { decideConfig, type DecideConfigInput } from '../processors/decide/config.js';
+import { decideConfig, type DecideConfigInput, withApprovalModes } from '../processors/decide/config.js';
 import { dependsOn, judgeHeld } from '../processors/decide/dependencies.js';
 import { DecisionFeedback } from '../processors/decide/feedback.js';
 import { toStoreCommands } from '../processors/decide/postgres/commands.js';
 import type { SelectorModel } from '../processors/decide/selector.js';
 import { foldAggregates, foldForecasts } from '../processors/decide/series.js';
 import type { ClusterStateInput } from '../processors/decide/state.js';
+import { readControls } from '../stores/postgres/controls.js';
 import { ledgerStatuses } from '../stores/postgres/ledger.js';
 import { COORDINATOR, configNodes } from '../stores/postgres/nodes.js';
 import type { PipelineContext } from './context.js';
 import { PlanningSource } from './decideState.js';
 import { KafkaPlanning, type KafkaPlanOptions } from './decideKafka.js';
 import { startStage, type RunningStage, type StageOutput } from './stage.js';
+
+/** Queries per window one node serves, when not configured. */
+export const DEFAULT_NODE_CAPACITY = 1000;
 
 export interface DecideOptions {
   groupId?: string;
@@ -57,6 +63,8 @@ export interface DecideOptions {
    * of `shardcast.telemetry.metrics`); false: none. Default: records/s per partition 1000.
    */
   kafka?: KafkaPlanOptions | false;
+  /** Whose pause orders this stage obeys (stores/postgres/controls.ts): the `run --group` prefix, default shardcast. */
+  controlScope?: string;
   /** Called after each round with where its partition schema came from. */
   onState?: (via: 'catalog' | 'routing', state: ClusterStateInput) => void;
 }
@@ -103,11 +111,12 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   const latest = new Map<string, WorkloadAggregate>();
   let issued = 0;
   let misfits = 0;
-  const capacity = opts.nodeCapacity ?? 1000;
+  const capacity = opts.nodeCapacity ?? DEFAULT_NODE_CAPACITY;
   const held = new Map<string, AnyCommand>();
   // Distinct forecast origins seen (bounded by the warm-up: only its size matters).
   const origins = new Set<number>();
   const warmup = opts.warmupWindows ?? 5;
+  let pausedLogged = false;
   const planning = new PlanningSource(ctx.cfg, ctx.log, pools, coord, {
     source,
     capacity,
@@ -161,6 +170,16 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
         for (const f of forecasts.values()) origins.add(f.originTs);
         if (origins.size < warmup) return [];
       }
+      const controls = await readControls(coord, opts.controlScope);
+      if (controls.paused) {
+        if (!pausedLogged) ctx.log.warn({ by: controls.paused.by }, 'deciding is paused by an operator; no plans until resumed');
+        pausedLogged = true;
+        return [];
+      }
+      if (pausedLogged) ctx.log.info('deciding resumed');
+      pausedLogged = false;
+      const modes = Object.fromEntries(Object.entries(controls.approval).map(([store, c]) => [store, c.mode]));
+      const decideInput = withApprovalModes(opts.decide ?? {}, modes);
       const fs = foldForecasts(forecasts.values());
       const now = Math.max(...fs.map((f) => f.originTs + f.stepMs));
       // Kafka topics first: they do not depend on the PostgreSQL store's planning state.
@@ -197,7 +216,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
           'plan selector rewarded',
         );
       }
-      const result = decide(state, fs, foldAggregates(latest.values()), now, opts.decide ?? {}, feedback?.selector ?? null);
+      const result = decide(state, fs, foldAggregates(latest.values()), now, decideInput, feedback?.selector ?? null);
       feedback?.record(
         now,
         result.strategy,

@@ -3,7 +3,8 @@
  * Each new command is checked against the Neo4j catalog (catalog/validate.ts, mode from
  * SHARDCAST_EXECUTE_CATALOG) before the store adapter's own checks. A command that requires
  * approval waits in the ledger until `shardcast approve` (or `--deny`) decides it; the stage
- * looks for decisions every two seconds. Commands run one at a time.
+ * looks for decisions every two seconds, and for operators' stop requests, which abort the command
+ * in hand (its adapter rolls back at its next safe point). Commands run one at a time.
  * Commands of a batch run one after another (the engine throttles bytes across them); results
  * are sent as they happen so progress is visible; the batch's offsets are committed after its
  * last result is acknowledged. On start, commands a crashed executor left in flight are
@@ -158,6 +159,14 @@ export async function startExecute(
     void serial(() => engine.settleApprovals()).catch((err: unknown) =>
       ctx.log.warn({ err: (err as Error).message }, 'acting on approvals failed; retried'),
     );
+    // Not through `serial`: a stop is for the command in hand, which holds it.
+    void ledger
+      .stopRequests()
+      .then((rs) => {
+        for (const r of rs)
+          if (engine.stop(r.commandId, `stopped by ${r.by}`)) ctx.log.warn({ commandId: r.commandId, by: r.by }, 'stopping a command');
+      })
+      .catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'reading stop requests failed; retried'));
   }, APPROVAL_POLL_MS);
 
   const stage = await startStage<PartitionCommand | ShardCommand | ResourceCommand>(ctx, {

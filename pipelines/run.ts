@@ -6,7 +6,7 @@
  * Its Prometheus metrics are served on 127.0.0.1 (see metrics.ts) unless turned off.
  */
 import { exitCodeFor, UsageError } from '../lib/errors.js';
-import { openContext } from './context.js';
+import { openContext, type PipelineContext } from './context.js';
 import type { RunningStage } from './stage.js';
 import { startMetricsServer, type MeteredStage, type MetricsServer } from './metrics.js';
 
@@ -27,7 +27,9 @@ export async function startPipeline(
       // One writer at a time: further instances stand by for the lease (lease.ts).
       const { startDecide } = await import('./decide.js');
       const groupId = `${group}-decide`;
-      return (await import('./lease.js')).startLeased(ctx, { stage: 'decide', groupId }, () => startDecide(ctx, { groupId }));
+      return (await import('./lease.js')).startLeased(ctx, { stage: 'decide', groupId }, () =>
+        startDecide(ctx, { groupId, controlScope: group }),
+      );
     }
     case 'execute':
       return (await import('./execute.js')).startExecute(ctx, { groupId: `${group}-execute` });
@@ -38,7 +40,14 @@ export async function startPipeline(
   }
 }
 
-export async function runPipelineCommand(name: string, opts: { group: string; metricsPort?: string; metrics?: boolean }): Promise<void> {
+/** Something started beside the stages once they run (the console, for `run all`), closed before they drain. */
+export type Companion = (ctx: PipelineContext) => Promise<{ close(): Promise<void> }>;
+
+export async function runPipelineCommand(
+  name: string,
+  opts: { group: string; metricsPort?: string; metrics?: boolean },
+  companion?: Companion,
+): Promise<void> {
   const names: PipelineName[] = name === 'all' ? [...PIPELINES] : PIPELINES.includes(name as PipelineName) ? [name as PipelineName] : [];
   if (names.length === 0) throw new UsageError(`unknown pipeline ${JSON.stringify(name)}; expected one of ${PIPELINES.join(', ')}, all`);
   const port = opts.metricsPort === undefined ? undefined : Number(opts.metricsPort);
@@ -49,6 +58,7 @@ export async function runPipelineCommand(name: string, opts: { group: string; me
   const stages: RunningStage[] = [];
   const metered: MeteredStage[] = [];
   let metrics: MetricsServer | null = null;
+  const companions: { close(): Promise<void> }[] = [];
   try {
     if (opts.metrics !== false) {
       metrics = await startMetricsServer(ctx.kafka, () => metered, { port: port ?? ctx.cfg.metricsPort });
@@ -60,7 +70,9 @@ export async function runPipelineCommand(name: string, opts: { group: string; me
       metered.push({ pipeline: n, stage });
       ctx.log.info({ pipeline: n }, 'started');
     }
+    if (companion) companions.push(await companion(ctx));
   } catch (err) {
+    for (const c of companions) await c.close();
     for (const s of stages.reverse()) await s.stop();
     await metrics?.close();
     await ctx.close();
@@ -79,6 +91,7 @@ export async function runPipelineCommand(name: string, opts: { group: string; me
       });
   });
   ctx.log.info('draining');
+  for (const c of companions) await c.close();
   for (const s of stages.reverse()) await s.stop();
   await metrics?.close();
   await ctx.close();

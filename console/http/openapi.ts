@@ -43,12 +43,20 @@ export function openApiDocument(version: string): Json {
       parameters: parameters(r),
       ...(r.body ? { requestBody: { required: false, content: { 'application/json': { schema: schema(r.body, 'input') } } } } : {}),
       responses: {
-        200: { description: 'OK', content: { 'application/json': { schema: schema(r.response, 'output') } } },
+        200: {
+          description: 'OK',
+          content: { [r.stream ? 'text/event-stream' : 'application/json']: { schema: schema(r.response, 'output') } },
+        },
         400: error('a bad parameter (named in `parameter`), malformed JSON or a body that does not fit'),
         401: error('no token, or a token that is not valid'),
         403: error(`the token's role is below ${r.role}`),
         ...(r.params ? { 404: error('no such id') } : {}),
-        ...(r.method === 'POST' ? { 409: error('the command is not waiting for approval'), 413: error('the body is too large') } : {}),
+        ...(r.method === 'POST'
+          ? {
+              409: error('the request does not fit the current state (a command not waiting, not in flight)'),
+              413: error('the body is too large'),
+            }
+          : {}),
         503: error('a server behind the API (PostgreSQL, ClickHouse, Neo4j, Kafka) does not answer'),
       },
     };

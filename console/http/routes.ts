@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { Operations } from '../ops/operations.js';
 import type { Principal, Role } from './auth.js';
 import * as S from './schemas.js';
+import * as V from './stateSchemas.js';
 
 export interface RouteContext {
   ops: Operations;
@@ -26,16 +27,38 @@ export interface Route {
   query?: z.ZodType;
   body?: z.ZodType;
   response: z.ZodType;
+  /** A Server-Sent Events stream instead of one JSON answer (the server runs it; `handle` is not called). */
+  stream?: boolean;
   /** 2xx statuses other than 200 are not used. */
   handle(ctx: RouteContext): Promise<unknown>;
 }
 
+const actorOf = (p: Principal) => ({ name: p.name, role: p.role, via: 'api' as const });
+
 const verdict = (v: 'approved' | 'denied'): Route['handle'] => {
-  return async ({ ops, principal, params }) =>
-    (await ops.commands()).decide(String(params.id), v, { name: principal.name, role: principal.role, via: 'api' });
+  return async ({ ops, principal, params }) => (await ops.commands()).decide(String(params.id), v, actorOf(principal));
 };
 
+const pauseRoute = (paused: boolean): Route => ({
+  method: 'POST',
+  path: `/api/controls/decide/${paused ? 'pause' : 'resume'}`,
+  summary: paused ? 'pause deciding: the decide stage plans nothing from its next round on (audited)' : 'resume deciding (audited)',
+  role: 'operator',
+  body: V.PauseBody,
+  response: V.Controls,
+  handle: async ({ ops, principal, body }) =>
+    (await ops.controls()).setPaused(paused, actorOf(principal), (body as z.output<typeof V.PauseBody>).scope),
+});
+
 export const ROUTES: Route[] = [
+  {
+    method: 'GET',
+    path: '/api/whoami',
+    summary: "the token's name and role (what the UI may offer)",
+    role: 'viewer',
+    response: V.WhoAmI,
+    handle: async ({ principal }) => ({ name: principal.name, role: principal.role }),
+  },
   {
     method: 'GET',
     path: '/api/commands',
@@ -106,6 +129,115 @@ export const ROUTES: Route[] = [
     query: S.AnalyticsQuery,
     response: S.AnalyticsAnswer,
     handle: async ({ ops, params, query }) => ops.analytics().run(String(params.query), query as z.output<typeof S.AnalyticsQuery>),
+  },
+  {
+    method: 'POST',
+    path: '/api/commands/:id/stop',
+    summary: 'stop a running command safely: the executor rolls it back at its next safe point (audited)',
+    role: 'operator',
+    params: S.CommandIdParams,
+    body: S.VerdictBody,
+    response: S.CommandView,
+    handle: async ({ ops, principal, params }) => (await ops.commands()).stop(String(params.id), actorOf(principal)),
+  },
+  {
+    method: 'GET',
+    path: '/api/stages',
+    summary: "each stage's state: running (consumer group members), consumer lag, rates and health, last dead letter",
+    role: 'viewer',
+    query: V.StagesQuery,
+    response: V.Stages,
+    handle: async ({ ops, query }) => ops.stages().list((query as z.output<typeof V.StagesQuery>).group),
+  },
+  {
+    method: 'GET',
+    path: '/api/load/keyspace',
+    summary: "a table's key space over time: reads and writes per key range and window, the forecast after, the decisions on it",
+    role: 'viewer',
+    query: V.KeyspaceQuery,
+    response: V.Keyspace,
+    handle: async ({ ops, query }) => {
+      const q = query as z.output<typeof V.KeyspaceQuery>;
+      return ops.load().keyspace(q.table, q);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/load/nodes',
+    summary: 'queries per window of each node over time, with the latest forecast and its interval',
+    role: 'viewer',
+    query: V.NodeLoadQuery,
+    response: V.NodeLoad,
+    handle: async ({ ops, query }) => ops.load().nodes(query as z.output<typeof V.NodeLoadQuery>),
+  },
+  {
+    method: 'GET',
+    path: '/api/forecasts',
+    summary: 'the latest forecast of each series, with its prediction intervals',
+    role: 'viewer',
+    query: V.ForecastsQuery,
+    response: V.Forecasts,
+    handle: async ({ ops, query }) => ops.load().forecasts(query as z.output<typeof V.ForecastsQuery>),
+  },
+  {
+    method: 'GET',
+    path: '/api/proposals',
+    summary: 'what the decide stage would do now: a dry run of the decision engine, with evidence and cost-model scores',
+    role: 'viewer',
+    response: V.Proposals,
+    handle: async ({ ops }) => ops.proposals().compute(),
+  },
+  {
+    method: 'POST',
+    path: '/api/proposals/:id/execute',
+    summary: 'publish a proposal computed in the last ten minutes, signed, to its command topic (audited)',
+    role: 'operator',
+    params: V.ProposalIdParams,
+    body: S.VerdictBody,
+    response: V.Proposal,
+    handle: async ({ ops, principal, params }) => ops.proposals().execute(String(params.id), actorOf(principal)),
+  },
+  {
+    method: 'GET',
+    path: '/api/controls',
+    summary: "the operators' controls: whether deciding is paused, approval mode per store",
+    role: 'viewer',
+    query: V.ControlsQuery,
+    response: V.Controls,
+    handle: async ({ ops, query }) => (await ops.controls()).get((query as z.output<typeof V.ControlsQuery>).scope),
+  },
+  pauseRoute(true),
+  pauseRoute(false),
+  {
+    method: 'POST',
+    path: '/api/controls/approval/:store',
+    summary: "set a store's approval mode: manual holds every command on it for approval (audited)",
+    role: 'admin',
+    params: V.ApprovalModeParams,
+    body: V.ApprovalModeBody,
+    response: V.Controls,
+    handle: async ({ ops, principal, params, body }) =>
+      (await ops.controls()).setApproval(String(params.store), (body as z.output<typeof V.ApprovalModeBody>).mode, actorOf(principal)),
+  },
+  {
+    method: 'GET',
+    path: '/api/catalog/lineage',
+    summary: "a table's lineage graph from the catalog: derived tables, partitions on nodes, commands on them",
+    role: 'viewer',
+    query: V.LineageQuery,
+    response: V.LineageGraph,
+    handle: async ({ ops, query }) => ops.catalog().lineage(query as z.output<typeof V.LineageQuery>),
+  },
+  {
+    method: 'GET',
+    path: '/api/events',
+    summary: 'live updates as Server-Sent Events: command changes, controls, audited writes',
+    role: 'viewer',
+    response: V.EventStream,
+    stream: true,
+    handle: async () => {
+      throw new Error('a stream route is run by the server');
+    },
   },
 ];
 

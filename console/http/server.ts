@@ -1,5 +1,6 @@
 /**
- * `shardcast serve`: the JSON API under `/api/` on node:http. Each request: route → bearer token
+ * `shardcast serve`: the web UI at `/` (assets.ts) and the JSON API under `/api/` on node:http,
+ * with live updates as Server-Sent Events at `/api/events`. Each API request: route → bearer token
  * (401) → role (403) → path, query and body checked against the route's zod schemas (400 naming
  * the parameter; 413 over the body limit; malformed JSON 400) → the operations layer. A refused
  * request changes nothing: checks run before any call into the operations layer.
@@ -12,8 +13,12 @@ import { ParameterError } from '../ops/errors.js';
 import type { Operations } from '../ops/operations.js';
 import { authenticate, authorize, type Principal, type TokenEntry } from './auth.js';
 import { errorResponse, HttpError } from './errors.js';
+import { asset, contentSecurityPolicy } from './assets.js';
 import { openApiDocument } from './openapi.js';
 import { matchRoute } from './routes.js';
+
+/** A comment line on an idle event stream, so proxies and browsers keep it open. */
+const SSE_HEARTBEAT_MS = 15_000;
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 
@@ -89,11 +94,42 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     res.end(body);
   };
 
+  const csp = contentSecurityPolicy();
+  const streams = new Set<http.ServerResponse>();
+
+  /** Server-Sent Events: every event of the operations layer's feed, as `event: <type>` with JSON data. */
+  const streamEvents = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(`retry: 3000\nevent: hello\ndata: {}\n\n`);
+    const off = o.ops.events().subscribe((e) => res.write(`event: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`));
+    const beat = setInterval(() => res.write(': ping\n\n'), SSE_HEARTBEAT_MS);
+    streams.add(res);
+    const end = () => {
+      clearInterval(beat);
+      off();
+      streams.delete(res);
+    };
+    req.once('close', end);
+    res.once('close', end);
+  };
+
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<{ status: number; who?: Principal }> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     if (url.pathname === '/api/openapi.json' && method === 'GET') {
       send(res, 200, openapi);
+      return { status: 200 };
+    }
+    if (!url.pathname.startsWith('/api/') && (method === 'GET' || method === 'HEAD')) {
+      const a = asset(url.pathname);
+      if (!a) throw new HttpError(404, 'not_found', `no such page: ${url.pathname}`);
+      res.writeHead(200, {
+        'content-type': a.type,
+        'cache-control': a.immutable ? 'public, max-age=86400' : 'no-cache',
+        'content-security-policy': csp,
+        'x-content-type-options': 'nosniff',
+      });
+      res.end(method === 'HEAD' ? undefined : a.body);
       return { status: 200 };
     }
     const m = matchRoute(method, url.pathname);
@@ -110,6 +146,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     if (!route.query && Object.keys(query).length > 0) throw new ParameterError(Object.keys(query)[0]!, 'not a parameter of this request');
     let body: unknown;
     if (route.body) body = check(route.body, parseJson(await readBody(req, maxBody)), 'body');
+    if (route.stream) {
+      streamEvents(req, res);
+      return { status: 200, who: principal };
+    }
     const answer = await route.handle({ ops: o.ops, principal, params, query, body });
     send(res, 200, JSON.stringify(answer));
     return { status: 200, who: principal };
@@ -145,6 +185,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     port: addr.port,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const r of streams) r.end();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

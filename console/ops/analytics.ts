@@ -1,5 +1,5 @@
 /** The canned ClickHouse analytics (analytics/queries.ts), with their parameters checked. */
-import { type ClickHouseClient, ensureAnalyticsSchema, queryRows } from '../../analytics/clickhouse.js';
+import { type ClickHouseClient, queryRows } from '../../analytics/clickhouse.js';
 import { CANNED_QUERIES, cannedQuery } from '../../analytics/queries.js';
 import { NotFoundError, ParameterError } from './errors.js';
 
@@ -35,12 +35,11 @@ export function analyticsSql(db: string, name: string, p: AnalyticsParams): stri
 }
 
 export class AnalyticsService {
-  /** The tables are made on first use (idempotently, as the sink does), so a query before any sink ran answers with no rows. */
-  private schema: Promise<void> | undefined;
-
   constructor(
     private readonly ch: ClickHouseClient,
     private readonly db: string,
+    /** Makes the tables on first use, so a query before any sink ran answers with no rows. */
+    private readonly ensureSchema: () => Promise<void>,
   ) {}
 
   queries(): { name: string; description: string }[] {
@@ -49,11 +48,7 @@ export class AnalyticsService {
 
   async run(name: string, p: AnalyticsParams = {}): Promise<AnalyticsAnswer> {
     const sql = analyticsSql(this.db, name, p);
-    this.schema ??= ensureAnalyticsSchema(this.ch, this.db).catch((err: unknown) => {
-      this.schema = undefined;
-      throw err;
-    });
-    await this.schema;
+    await this.ensureSchema();
     return { query: name, sql, rows: await queryRows(this.ch, sql) };
   }
 }

@@ -23,6 +23,8 @@ export interface CommandView {
   approvedBy: string | null;
   approvedAt: string | null;
   waitingForApproval: boolean;
+  /** Who asked the executor to stop it (null: nobody). */
+  stopRequestedBy: string | null;
   /** The last checkpoint the adapter wrote (phase and resume state) and how often it was tried. */
   progress: { phase: string | null; attempts: number; checkpoint: Record<string, string> };
   /** For a finished command: its final status and why (null while it is not finished). */
@@ -48,6 +50,7 @@ export function commandView(r: LedgerRecord): CommandView {
     approvedBy: r.approvedBy,
     approvedAt: iso(r.approvedAt),
     waitingForApproval: r.approval === 'pending' && r.status === 'ACCEPTED',
+    stopRequestedBy: r.stopRequestedBy,
     progress: { phase: state.phase ?? null, attempts: r.attempts, checkpoint: state },
     outcome: isTerminal(r.status) ? { status: r.status, reason: state.reason ?? null } : null,
     explanation: c.explanation ?? null,
@@ -104,6 +107,24 @@ export class CommandService {
       );
     }
     await audit.record({ actor, action: verdict === 'approved' ? 'command.approve' : 'command.deny', target: id, outcome: verdict });
+    return this.get(id);
+  }
+
+  /**
+   * Asks the executor to stop a command it is carrying out: the adapter rolls back at its next
+   * safe point and the command ends ROLLED_BACK. A command waiting for approval is denied
+   * instead; one not in flight is refused and nothing changes.
+   */
+  async stop(id: string, actor: Actor): Promise<CommandView> {
+    checkCommandId(id);
+    const audit = await this.audit();
+    if (!(await this.ledger.requestStop(id, actor.name))) {
+      const e = await this.ledger.get(id);
+      if (e === null) throw new NotFoundError(`no command ${id} in the executor's ledger`);
+      if (e.approval === 'pending' && e.status === 'ACCEPTED') throw new ConflictError(`command ${id} has not started: deny it instead`);
+      throw new ConflictError(`command ${id} is not in flight (status ${e.status})`);
+    }
+    await audit.record({ actor, action: 'command.stop', target: id, outcome: 'stop requested' });
     return this.get(id);
   }
 }

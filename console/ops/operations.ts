@@ -1,41 +1,64 @@
 /**
  * The operations layer in one object: the services the command line and the HTTP API call, over
- * clients opened on first use (the ledger's pool, ClickHouse, Neo4j, the audit producer) and
- * closed together.
+ * clients opened on first use (the ledger's pool, ClickHouse, Neo4j, Kafka's admin and producer)
+ * and closed together.
  */
-import { createClickHouse } from '../../analytics/clickhouse.js';
+import type { Admin } from 'kafkajs';
+import pg from 'pg';
+import { createClickHouse, ensureAnalyticsSchema } from '../../analytics/clickhouse.js';
 import { createCatalogDriver } from '../../catalog/neo4j.js';
 import { CommandLedger } from '../../executors/ledger.js';
 import type { Config } from '../../lib/config.js';
 import { type Logger, logger } from '../../lib/log.js';
 import { AvroSerde } from '../../schemas/serde.js';
-import { TOPICS } from '../../schemas/topics.js';
+import { COMMAND_TOPICS, TOPICS } from '../../schemas/topics.js';
+import { ensureControls } from '../../stores/postgres/controls.js';
 import { provisionTopics } from '../../topics/admin.js';
 import { createKafka } from '../../topics/kafka.js';
 import { TopicProducer } from '../../topics/producer.js';
 import { AnalyticsService } from './analytics.js';
-import { type AuditLog, kafkaAuditLog } from './audit.js';
+import { type AuditLog, auditEvent, kafkaAuditLog } from './audit.js';
 import { CatalogService } from './catalog.js';
 import { CommandService } from './commands.js';
+import { ControlService } from './controls.js';
+import { EventFeed } from './events.js';
+import { LoadService } from './load.js';
+import { type ProposalDeps, ProposalService } from './proposals.js';
+import { StageService } from './stages.js';
 
 export interface Operations {
   commands(): Promise<CommandService>;
   catalog(): CatalogService;
   analytics(): AnalyticsService;
+  load(): LoadService;
+  stages(): StageService;
+  proposals(): ProposalService;
+  controls(): Promise<ControlService>;
+  events(): EventFeed;
   close(): Promise<void>;
 }
 
-/** Opens the audit trail: `shardcast.audit` provisioned, its schema registered, a producer connected. */
-export async function openKafkaAudit(cfg: Config, log: Logger): Promise<{ audit: AuditLog; close(): Promise<void> }> {
+/** The topics the console writes: the audit trail and, for executed proposals, the command topics. */
+const CONSOLE_TOPICS = [TOPICS.audit, ...Object.values(TOPICS).filter((t) => (Object.values(COMMAND_TOPICS) as string[]).includes(t.name))];
+
+/** Opens the console's Kafka side: its topics provisioned, their schemas registered, a producer connected. */
+export async function openConsoleKafka(cfg: Config): Promise<{ producer: TopicProducer; close(): Promise<void> }> {
   const kafka = createKafka(cfg, 'shardcast-console');
-  await provisionTopics(kafka, [TOPICS.audit]);
+  await provisionTopics(kafka, CONSOLE_TOPICS);
   const serde = AvroSerde.create(cfg.schemaRegistryUrl);
-  await serde.registerTopic(TOPICS.audit);
+  for (const t of CONSOLE_TOPICS) await serde.registerTopic(t);
   const producer = await TopicProducer.connect(kafka, serde);
-  return { audit: kafkaAuditLog(producer, log), close: () => producer.disconnect() };
+  return { producer, close: () => producer.disconnect() };
 }
 
-export function openOperations(cfg: Config, opts: { log?: Logger; audit?: AuditLog } = {}): Operations {
+export interface OperationsOptions {
+  log?: Logger;
+  audit?: AuditLog;
+  /** How proposals are planned: as the decide stage that runs is configured (defaults: as `run decide`). */
+  proposals?: Pick<ProposalDeps, 'decide' | 'source' | 'nodeCapacity' | 'scope'>;
+}
+
+export function openOperations(cfg: Config, opts: OperationsOptions = {}): Operations {
   const log = opts.log ?? logger('console');
   const closers: (() => Promise<unknown>)[] = [];
   const once = <T>(open: () => Promise<T>) => {
@@ -48,39 +71,109 @@ export function openOperations(cfg: Config, opts: { log?: Logger; audit?: AuditL
       return p;
     };
   };
-  const audit = once(async () => {
-    if (opts.audit) return opts.audit;
-    const a = await openKafkaAudit(cfg, log);
-    closers.push(a.close);
-    return a.audit;
+  const lazy = <T>(open: () => T) => {
+    let v: T | undefined;
+    return () => {
+      v ??= open();
+      return v;
+    };
+  };
+  const kafkaIo = once(async () => {
+    const k = await openConsoleKafka(cfg);
+    closers.push(k.close);
+    return k;
   });
-  const commands = once(async () => {
-    const ledger = await CommandLedger.open(cfg.pgNodes[0]!);
-    closers.push(() => ledger.close());
-    return new CommandService(ledger, audit);
+  const events = lazy(() => {
+    const feed = new EventFeed(
+      () => ledger(),
+      async () => (await controls()).get(),
+      (err) => log.warn({ err: (err as Error).message }, 'the live feed could not poll; retried'),
+    );
+    closers.push(async () => feed.close());
+    return feed;
   });
-  let catalog: CatalogService | undefined;
-  let analytics: AnalyticsService | undefined;
+  // Every audited write is also an event on the live feed.
+  const audit = once(async (): Promise<AuditLog> => {
+    const inner = opts.audit ?? kafkaAuditLog((await kafkaIo()).producer, log);
+    return {
+      async record(e) {
+        await inner.record(e);
+        events().publish({ type: 'audit', data: auditEvent(e, Date.now()) });
+      },
+    };
+  });
+  const ledger = once(async () => {
+    const l = await CommandLedger.open(cfg.pgNodes[0]!);
+    closers.push(() => l.close());
+    return l;
+  });
+  const commands = once(async () => new CommandService(await ledger(), audit));
+  const controls = once(async () => {
+    const pool = new pg.Pool({ connectionString: cfg.pgNodes[0]!, max: 2, application_name: 'shardcast-console' });
+    closers.push(() => pool.end());
+    await ensureControls(pool);
+    return new ControlService(pool, audit);
+  });
+  const clickhouse = lazy(() => {
+    const ch = createClickHouse(cfg);
+    closers.push(() => ch.close());
+    let schema: Promise<void> | undefined;
+    // made on first use (idempotently, as the sink does): a query before any sink ran answers with no rows
+    const ensure = () =>
+      (schema ??= ensureAnalyticsSchema(ch, cfg.clickhouseDatabase).catch((err: unknown) => {
+        schema = undefined;
+        throw err;
+      }));
+    return { ch, ensure };
+  });
+  const admin = once(async (): Promise<Admin> => {
+    const a = createKafka(cfg, 'shardcast-console-admin').admin();
+    await a.connect();
+    closers.push(() => a.disconnect());
+    return a;
+  });
+  const catalog = lazy(() => {
+    const driver = createCatalogDriver(cfg);
+    closers.push(() => driver.close());
+    return new CatalogService(driver);
+  });
+  const analytics = lazy(() => new AnalyticsService(clickhouse().ch, cfg.clickhouseDatabase, clickhouse().ensure));
+  const load = lazy(() => new LoadService(clickhouse().ch, cfg.clickhouseDatabase, clickhouse().ensure));
+  const stages = lazy(
+    () =>
+      new StageService(admin, clickhouse().ch, cfg.clickhouseDatabase, clickhouse().ensure, `http://127.0.0.1:${cfg.metricsPort}/metrics`),
+  );
+  const proposals = lazy(() => {
+    const s = new ProposalService({
+      cfg,
+      log,
+      ch: clickhouse().ch,
+      db: cfg.clickhouseDatabase,
+      ensureSchema: clickhouse().ensure,
+      producer: async () => (await kafkaIo()).producer,
+      audit,
+      ...opts.proposals,
+    });
+    closers.push(() => s.close());
+    return s;
+  });
   return {
     commands,
-    catalog() {
-      if (!catalog) {
-        const driver = createCatalogDriver(cfg);
-        closers.push(() => driver.close());
-        catalog = new CatalogService(driver);
-      }
-      return catalog;
-    },
-    analytics() {
-      if (!analytics) {
-        const ch = createClickHouse(cfg);
-        closers.push(() => ch.close());
-        analytics = new AnalyticsService(ch, cfg.clickhouseDatabase);
-      }
-      return analytics;
-    },
+    catalog,
+    analytics,
+    load,
+    stages,
+    proposals,
+    controls,
+    events,
     async close() {
-      await Promise.allSettled(closers.splice(0).map((c) => c()));
+      // in reverse: services before the clients they use
+      await Promise.allSettled(
+        closers
+          .splice(0)
+          .reverse()
+          .map((c) => c()),
+      );
     },
   };
 }

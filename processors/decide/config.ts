@@ -186,3 +186,10 @@ export function decideConfig(input: DecideConfigInput = {}): DecideConfig {
   }
   return r.data;
 }
+
+/** `input` with approval modes per store set by operators laid over the configured ones (pure). */
+export function withApprovalModes(input: DecideConfigInput, modes: Readonly<Record<string, 'auto' | 'manual'>>): DecideConfigInput {
+  if (Object.keys(modes).length === 0) return input;
+  const safety = input.safety ?? {};
+  return { ...input, safety: { ...safety, approval: { ...safety.approval, ...modes } } };
+}

@@ -22,6 +22,7 @@ import { createCatalogDriver } from '../../catalog/neo4j.js';
 import type { RunningStage } from '../../pipelines/stage.js';
 import type { AnyCommand, CommandResult, Forecast, PartitionCommand, ShardCommand } from '../../schemas/types.js';
 import { COMMAND_TOPICS, TOPICS } from '../../schemas/topics.js';
+import { risingForecast } from './console-fixture.js';
 import { cfg as baseCfg, eventually, uniq } from './helpers.js';
 
 const id = uniq('dcat').replace(/[^a-z0-9]/g, '_');
@@ -59,24 +60,8 @@ async function startAtLatest(admin: Admin, groupId: string, topics: string[]): P
 }
 
 /** A forecast made now for one key bucket: load rising by `slope` per step from `base`. */
-function forecast(bucket: string, base: number, slope: number, now: number): Forecast {
-  const origin = now - STEP;
-  return {
-    seriesId: `${SOURCE}|${T}|${bucket}`,
-    issuedAt: now,
-    originTs: origin,
-    stepMs: STEP,
-    metric: 'queries',
-    model: 'test-rising',
-    backend: null,
-    points: Array.from({ length: 12 }, (_, i) => {
-      const predicted = base + slope * (i + 1);
-      return { horizon: i + 1, ts: origin + (i + 1) * STEP, predicted, lower: predicted * 0.9, upper: predicted * 1.1 };
-    }),
-    recentError: 0.1,
-    intervalLevel: 0.8,
-  };
-}
+const forecast = (bucket: string, base: number, slope: number, now: number): Forecast =>
+  risingForecast(`${SOURCE}|${T}|${bucket}`, now - STEP, now, base, slope, STEP);
 
 test('a forecast of rising load on one range splits it before the load, and the catalog reflects it', { timeout: 240_000 }, async () => {
   await createOrdersTable(cfg, T, [

@@ -78,3 +78,35 @@ test('a denied command is REJECTED with who denied it and changes nothing; unkno
   assert.equal((await loadRoutes(adapter.coord, T))!.version, version);
   assert.equal(await ledger.decideApproval('no-such-command', 'approved', 'tester'), false);
 });
+
+test("an operator's stop aborts the command in hand: the adapter rolls back and the routing map is unchanged", {
+  timeout: 120_000,
+}, async () => {
+  const T2 = `${T}_stop`.slice(0, 40);
+  await createOrdersTable(cfg, T2, [{ shard: 's0', lo: null, hi: null, node: 'node0' }]);
+  try {
+    await seedRows(cfg, T2, 0, 4000);
+    // throttled hard, so the copy is still going when the stop arrives
+    const slow = new ExecutorEngine({
+      executorName: 'exec-stop-test',
+      adapters: [adapter],
+      ledger,
+      emit: async (r) => void results.push(r),
+      bytesPerSecond: 20_000,
+    });
+    const split = testCommand('exec-stop', T2, 'partition', 'split', { partition: 's0' }, { splitAt: '2000' });
+    const version = (await loadRoutes(adapter.coord, T2))!.version;
+    const run = slow.run(split);
+    const deadline = Date.now() + 30_000;
+    while (last(split.commandId)?.status !== 'RUNNING' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(last(split.commandId)?.status, 'RUNNING', 'the split started');
+    assert.equal(slow.stop('another-command', 'stopped by tester'), false, 'only the command in hand can be stopped');
+    assert.equal(slow.stop(split.commandId, 'stopped by tester'), true);
+    assert.equal(await run, 'ROLLED_BACK');
+    assert.match(last(split.commandId)?.reason ?? '', /stopped by tester/);
+    assert.equal((await ledger.get(split.commandId))?.status, 'ROLLED_BACK');
+    assert.equal((await loadRoutes(adapter.coord, T2))!.version, version, 'the routing map never switched');
+  } finally {
+    await dropShardedTable(cfg, T2).catch(() => undefined);
+  }
+});

@@ -18,6 +18,7 @@ import { UnavailableError } from '../../lib/errors.js';
 
 const VIEWER = 'viewer-token-0123456789';
 const OPERATOR = 'operator-token-0123456789';
+const ADMIN = 'admin-token:with:colons';
 const tokens = parseTokens(` ann:viewer:${VIEWER}, bob:operator:${OPERATOR},root:admin:admin-token:with:colons`);
 
 test('tokens: name:role:token entries; bad entries name the variable and the entry, never the token', () => {
@@ -119,19 +120,19 @@ test('routes match by method and path; the OpenAPI document describes each with 
 let server: RunningServer;
 const touched: string[] = [];
 /** Operations that record being called: a refused request must never reach them. */
+const refuse = (service: string) => () => {
+  touched.push(service);
+  throw new UnavailableError('not in this test');
+};
 const untouchable: Operations = {
-  commands: async () => {
-    touched.push('commands');
-    throw new UnavailableError('not in this test');
-  },
-  catalog: () => {
-    touched.push('catalog');
-    throw new UnavailableError('not in this test');
-  },
-  analytics: () => {
-    touched.push('analytics');
-    throw new UnavailableError('not in this test');
-  },
+  commands: async () => refuse('commands')(),
+  catalog: refuse('catalog'),
+  analytics: refuse('analytics'),
+  load: refuse('load'),
+  stages: refuse('stages'),
+  proposals: refuse('proposals'),
+  controls: async () => refuse('controls')(),
+  events: refuse('events'),
   close: async () => undefined,
 };
 
@@ -168,6 +169,23 @@ test('refusals are JSON with the status and reason, and never reach the operatio
     ['GET', '/api/nothing-here', VIEWER, undefined, 404, 'not_found'],
     ['GET', '/elsewhere', undefined, undefined, 404, 'not_found'],
     ['DELETE', '/api/commands/c1', OPERATOR, undefined, 405, 'method_not_allowed'],
+    ['POST', '/api/commands/c1/stop', VIEWER, undefined, 403, 'forbidden'],
+    ['POST', '/api/controls/decide/pause', VIEWER, undefined, 403, 'forbidden'],
+    ['POST', '/api/controls/approval/pg-shards', OPERATOR, '{"mode":"manual"}', 403, 'forbidden'],
+    ['POST', '/api/controls/approval/pg-shards', ADMIN, '{"mode":"sometimes"}', 400, 'bad_parameter', 'mode'],
+    ['POST', '/api/controls/approval/pg-shards', ADMIN, '{}', 400, 'bad_parameter', 'mode'],
+    ['POST', '/api/controls/approval/a;b', ADMIN, '{"mode":"auto"}', 400, 'bad_parameter', 'store'],
+    ['POST', '/api/proposals/p1/execute', VIEWER, undefined, 403, 'forbidden'],
+    ['GET', '/api/load/keyspace', VIEWER, undefined, 400, 'bad_parameter', 'table'],
+    ['GET', '/api/load/keyspace?table=orders&since=x', VIEWER, undefined, 400, 'bad_parameter', 'since'],
+    ['GET', '/api/load/nodes?until=-1', VIEWER, undefined, 400, 'bad_parameter', 'until'],
+    ['GET', '/api/forecasts?limit=5000', VIEWER, undefined, 400, 'bad_parameter', 'limit'],
+    ['GET', '/api/stages?group=a%20b', VIEWER, undefined, 400, 'bad_parameter', 'group'],
+    ['GET', '/api/catalog/lineage?table=orders&depth=3', VIEWER, undefined, 400, 'bad_parameter', 'depth'],
+    ['GET', '/api/proposals?x=1', VIEWER, undefined, 400, 'bad_parameter', 'x'],
+    ['GET', '/api/events', undefined, undefined, 401, 'unauthorized'],
+    ['GET', '/ui/../package.json', undefined, undefined, 404, 'not_found'],
+    ['GET', '/vendor/nothing.js', undefined, undefined, 404, 'not_found'],
   ];
   for (const [method, path, token, body, status, error, parameter] of cases) {
     const r = await call(method, path, token, body);

@@ -15,6 +15,7 @@ const row = (over: Partial<LedgerRecord> = {}): LedgerRecord => ({
   approval: 'pending',
   approvedBy: null,
   approvedAt: null,
+  stopRequestedBy: null,
   command: { store: 'pg-shards', table: 'orders', partition: 's0', explanation: 'hot range' },
   createdAt: new Date(1_700_000_000_000),
   updatedAt: new Date(1_700_000_001_000),
