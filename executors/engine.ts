@@ -4,12 +4,18 @@
  * execute with the adapter (progress, throttle, checkpoints) → terminal status. Every step
  * is reported as a CommandResult through `emit`. Pure orchestration: stores are behind the
  * adapters, results go wherever `emit` sends them.
+ *
+ * A store that does not answer (a retriable error from the adapter) does not fail the command:
+ * it stays RUNNING with its checkpoint, `run` throws an UnavailableError, and the execute stage
+ * retries with backoff; the next attempt resumes from the checkpoint. After `maxStoreAttempts`
+ * attempts the command is FAILED, so a store that is gone for good does not hold the queue forever.
  */
 import type { AnyCommand, CommandResult, CommandStatus } from '../schemas/types.js';
 import { commandParamsReason } from '../schemas/commandParams.js';
 import { COMMAND_TOPICS } from '../schemas/topics.js';
 import { isPlainIdentifier } from '../stores/identifiers.js';
 import { isTerminal, type CommandLedger } from './ledger.js';
+import { isRetriable, UnavailableError } from '../lib/errors.js';
 import type { ExecutionContext, Outcome, StoreAdapter } from './types.js';
 
 export interface EngineOptions {
@@ -32,6 +38,8 @@ export interface EngineOptions {
    * operator approves it (`shardcast approve`); 'ignore' runs it like any other.
    */
   approvals?: 'hold' | 'ignore';
+  /** Attempts of a command whose store does not answer before it is FAILED (default 20: minutes with the stage's backoff). */
+  maxStoreAttempts?: number;
 }
 
 export class ExecutorEngine {
@@ -132,7 +140,17 @@ export class ExecutorEngine {
     try {
       outcome = await adapter!.execute(cmd, ctx);
     } catch (err) {
-      outcome = { status: 'FAILED', reason: (err as Error).message };
+      const attempts = Math.max(1, prior?.attempts ?? 1);
+      const message = (err as Error).message;
+      if (isRetriable(err) && !abort.signal.aborted && attempts < (this.opts.maxStoreAttempts ?? 20)) {
+        this.current = null;
+        await this.opts.ledger.claim(cmd.commandId, cmd.action); // counts the attempt; the checkpoint stays
+        await this.opts.emit(
+          this.result(cmd, 'RUNNING', { reason: `store unavailable (attempt ${attempts}), will retry: ${message}` }),
+        );
+        throw new UnavailableError(`command ${cmd.commandId}: store unavailable: ${message}`, { cause: err });
+      }
+      outcome = { status: 'FAILED', reason: isRetriable(err) ? `store unavailable after ${attempts} attempts: ${message}` : message };
     } finally {
       this.current = null;
     }

@@ -169,6 +169,9 @@ export async function startExecute(
       .catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'reading stop requests failed; retried'));
   }, APPROVAL_POLL_MS);
 
+  // A batch is handed over again when a command's store did not answer (engine.run throws a
+  // retriable error): the commands before it in the batch already ran and are not run again.
+  const ranInFailedAttempt = new Set<string>();
   const stage = await startStage<PartitionCommand | ShardCommand | ResourceCommand>(ctx, {
     name: 'execute',
     groupId: opts.groupId ?? 'shardcast-execute',
@@ -195,8 +198,14 @@ export async function startExecute(
         }
       }
       await serial(async () => {
-        for (const m of batch) await engine.run(toAnyCommand(m.topic, m.value));
+        for (const m of batch) {
+          const at = `${m.topic}:${m.partition}:${m.offset}`;
+          if (ranInFailedAttempt.has(at)) continue;
+          await engine.run(toAnyCommand(m.topic, m.value));
+          ranInFailedAttempt.add(at);
+        }
       });
+      ranInFailedAttempt.clear();
       return [];
     },
   });

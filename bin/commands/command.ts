@@ -6,6 +6,7 @@
  * bookkeeping fields may be left out (id, times, evidence, policy "manual"). Every command is
  * checked against its topic's schema before anything is sent.
  */
+import { handMadeFields } from '../../schemas/handMadeCommand.js';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../../lib/config.js';
@@ -30,25 +31,7 @@ export function commandFromJson(obj: unknown, now: number, at = 'command'): AnyC
   }
   const value = {
     commandId: `manual-${randomUUID()}`,
-    issuedAt: now,
-    deadline: now + 3_600_000,
-    params: {},
-    evidence: {
-      seriesId: null,
-      currentLoad: 0,
-      forecastPeak: 0,
-      forecastLower: 0,
-      forecastUpper: 0,
-      peakAt: null,
-      capacity: null,
-      model: null,
-    },
-    expectedBenefit: 0,
-    expectedCost: 0,
-    estimatedDurationMs: 0,
-    requiresApproval: false,
-    policy: 'manual',
-    explanation: 'issued by an operator with `shardcast command send`',
+    ...handMadeFields(now, 3_600_000, 'manual', 'issued by an operator with `shardcast command send`'),
     ...(kind === 'partition' ? { partition: null } : {}),
     ...(kind === 'shard' ? { partition: null, sourceNode: null, targetNode: null } : {}),
     ...(kind === 'resource' ? { node: null } : {}),

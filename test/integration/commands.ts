@@ -1,5 +1,6 @@
 /** Builds executor commands for integration tests: every field filled, `fields` override. */
 import type { AnyCommand } from '../../schemas/types.js';
+import { handMadeFields } from '../../schemas/handMadeCommand.js';
 
 let n = 0;
 
@@ -14,8 +15,7 @@ export function testCommand(
   return {
     kind,
     commandId: `${idPrefix}-${process.pid}-${Date.now()}-${++n}`,
-    issuedAt: Date.now(),
-    deadline: Date.now() + 600_000,
+    ...handMadeFields(Date.now(), 600_000, 'test', 'integration test'),
     store: 'pg-shards',
     storeKind: 'postgres',
     table,
@@ -23,22 +23,6 @@ export function testCommand(
     ...(kind === 'shard' ? { sourceNode: null, targetNode: null } : {}),
     action,
     params,
-    evidence: {
-      seriesId: null,
-      currentLoad: 0,
-      forecastPeak: 0,
-      forecastLower: 0,
-      forecastUpper: 0,
-      peakAt: null,
-      capacity: null,
-      model: null,
-    },
-    expectedBenefit: 0,
-    expectedCost: 0,
-    estimatedDurationMs: 0,
-    requiresApproval: false,
-    policy: 'test',
-    explanation: 'integration test',
     ...fields,
   } as AnyCommand;
 }

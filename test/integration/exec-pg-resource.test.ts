@@ -3,6 +3,7 @@
  * registers it; a shard moves onto it and back; scale_in is refused while it holds a shard and
  * then stops it. Uses loadConfig().pgNodes and cfg.stackDir.
  */
+import { handMadeFields } from '../../schemas/handMadeCommand.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -38,27 +39,9 @@ const base = (kind: string, action: string) => ({
   kind,
   action,
   commandId: `exec-pg-res-${process.pid}-${Date.now()}-${++n}`,
-  issuedAt: Date.now(),
-  deadline: Date.now() + 600_000,
+  ...handMadeFields(Date.now(), 600_000, 'test', 'test'),
   store: 'pg-shards',
   storeKind: 'postgres',
-  params: {} as Record<string, string>,
-  evidence: {
-    seriesId: null,
-    currentLoad: 0,
-    forecastPeak: 0,
-    forecastLower: 0,
-    forecastUpper: 0,
-    peakAt: null,
-    capacity: null,
-    model: null,
-  },
-  expectedBenefit: 0,
-  expectedCost: 0,
-  estimatedDurationMs: 0,
-  requiresApproval: false,
-  policy: 'test',
-  explanation: 'test',
 });
 const resource = (action: 'scale_out' | 'scale_in', node: string | null, params: Record<string, string> = {}) =>
   ({ ...base('resource', action), node, params }) as AnyCommand;

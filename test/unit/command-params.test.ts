@@ -26,7 +26,7 @@ import {
 import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
 import { commandActions, commandParamsReason } from '../../schemas/commandParams.js';
 import { ExecutorEngine } from '../../executors/engine.js';
-import type { CommandLedger } from '../../executors/ledger.js';
+import { memoryLedger } from './memoryLedger.js';
 import type { StoreAdapter } from '../../executors/types.js';
 import type { AnyCommand, CommandResult } from '../../schemas/types.js';
 
@@ -153,23 +153,6 @@ test('the contract names the field and what was expected', () => {
   assert.match(commandParamsReason({ ...base, kind: 'shard', action: 'teleport' as never, params: {} }) ?? '', /not an action/);
   assert.ok(commandActions().length >= 14);
 });
-
-/** A ledger in memory: the engine's bookkeeping, no store behind it. */
-function memoryLedger(): CommandLedger {
-  const rows = new Map<string, { commandId: string; status: string; state: Record<string, string>; attempts: number; approval: null }>();
-  return {
-    get: async (id: string) => rows.get(id) ?? null,
-    claim: async (id: string) => {
-      const prior = rows.get(id) ?? null;
-      rows.set(id, { commandId: id, status: 'ACCEPTED', state: {}, attempts: (prior?.attempts ?? 0) + 1, approval: null });
-      return prior;
-    },
-    setStatus: async (id: string, status: string, state?: Record<string, string>) => {
-      const r = rows.get(id)!;
-      rows.set(id, { ...r, status, state: state ?? r.state });
-    },
-  } as unknown as CommandLedger;
-}
 
 test('the executor rejects a command that does not fit, before any adapter sees it', async () => {
   const asked: string[] = [];
