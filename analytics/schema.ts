@@ -70,6 +70,12 @@ export const TABLES: TableDef[] = [
     ) ${rmt('source_topic, source_partition, source_offset')}`,
   },
   {
+    name: 'audit',
+    ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.audit (
+      ts DateTime, ts_ms UInt64, actor String, role String, action String, target String, outcome String, via String
+    ) ${rmt('ts_ms, actor, action, target')}`,
+  },
+  {
     // Rollup of DLQ reasons per hour. Materialized views see inserts, not merges, so a
     // redelivered dead letter counts twice here; the dlq table itself stays exact.
     name: 'dlq_reasons_hourly',

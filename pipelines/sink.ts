@@ -1,13 +1,14 @@
 /**
- * `shardcast run sink`: every topic of the flow → its ClickHouse table, in batched inserts.
+ * `shardcast run sink`: every topic of the flow (and the operators' audit trail) → its ClickHouse
+ * table, in batched inserts.
  * Offsets are committed after the insert succeeded; a redelivered batch replaces itself in the
  * ReplacingMergeTree tables. Query events can be sampled (deterministically by event id, so a
  * redelivery makes the same choice).
  */
 import { createHash } from 'node:crypto';
-import { aggregateRow, commandRow, deadLetterRow, forecastRows, queryEventRow, resultRow } from '../analytics/rows.js';
+import { aggregateRow, auditRow, commandRow, deadLetterRow, forecastRows, queryEventRow, resultRow } from '../analytics/rows.js';
 import { createClickHouse, ensureAnalyticsSchema, insertRows } from '../analytics/clickhouse.js';
-import type { CommandResult, DeadLetter, Forecast, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
+import type { AuditEvent, CommandResult, DeadLetter, Forecast, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
@@ -49,6 +50,7 @@ export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): P
       ...commandTopics,
       TOPICS.results.name,
       TOPICS.dlq.name,
+      TOPICS.audit.name,
       ...Object.keys(aliases),
     ],
     batchSize: opts.batchSize ?? 5000,
@@ -73,6 +75,7 @@ export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): P
         else if (commandTopics.has(topic)) add('commands', [commandRow(toAnyCommand(topic, m.value as never), topic)]);
         else if (topic === TOPICS.results.name) add('results', [resultRow(m.value as CommandResult)]);
         else if (topic === TOPICS.dlq.name) add('dlq', [deadLetterRow(m.value as DeadLetter)]);
+        else if (topic === TOPICS.audit.name) add('audit', [auditRow(m.value as AuditEvent)]);
       }
       for (const [table, rows] of tables) {
         await insertRows(ch, db, table, rows);
