@@ -1,5 +1,5 @@
 /** Pure mapping of each topic's record to the row of its ClickHouse table. */
-import type { AnyCommand, CommandResult, DeadLetter, Forecast, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
+import type { AnyCommand, AuditEvent, CommandResult, DeadLetter, Forecast, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
 
 const sec = (ms: number) => Math.floor(ms / 1000);
 
@@ -141,6 +141,10 @@ export function deadLetterRow(d: DeadLetter) {
     value_bytes: d.value?.length ?? 0,
     value_hex_prefix: d.value ? d.value.subarray(0, 32).toString('hex') : '',
   };
+}
+
+export function auditRow(e: AuditEvent) {
+  return { ts: sec(e.ts), ts_ms: e.ts, actor: e.actor, role: e.role, action: e.action, target: e.target, outcome: e.outcome, via: e.via };
 }
 
 const num = (v: unknown) => Number(v ?? 0);

@@ -85,6 +85,13 @@ export const TABLES: TableDef[] = [
     ) ${rmt('source_topic, source_partition, source_offset')}`,
   },
   {
+    name: 'audit',
+    positioned: true,
+    ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.audit (
+      ts DateTime, ts_ms UInt64, actor String, role String, action String, target String, outcome String, via String${POSITION_DDL}
+    ) ${rmt('ts_ms, actor, action, target')}`,
+  },
+  {
     // Rollup of DLQ reasons per hour. Materialized views see inserts, not merges: exact only
     // because the sink never inserts a record twice.
     name: 'dlq_reasons_hourly',

@@ -1,16 +1,17 @@
 /**
- * `shardcast run sink`: every topic of the flow → its ClickHouse table, in batched inserts.
- * Offsets are committed after the insert succeeded; a batch redelivered after a crash between
- * the two is recognised by its records' positions and not inserted again (analytics/positions.ts).
- * Query events can be sampled (deterministically by event id, so a redelivery makes the same choice).
+ * `shardcast run sink`: every topic of the flow (and the operators' audit trail) → its ClickHouse
+ * table, in batched inserts. Offsets are committed after the insert succeeded; a batch
+ * redelivered after a crash between the two is recognised by its records' positions and not
+ * inserted again (analytics/positions.ts). Query events can be sampled (deterministically by
+ * event id, so a redelivery makes the same choice).
  */
 import { createHash } from 'node:crypto';
-import { aggregateRow, commandRow, deadLetterRow, forecastRows, queryEventRow, resultRow } from '../analytics/rows.js';
+import { aggregateRow, auditRow, commandRow, deadLetterRow, forecastRows, queryEventRow, resultRow } from '../analytics/rows.js';
 import { createClickHouse, ensureAnalyticsSchema, insertRows } from '../analytics/clickhouse.js';
 import { positionColumns, storedPositions } from '../analytics/positions.js';
 import { RedeliveryFilter } from '../analytics/redelivery.js';
 import { committedOffsets } from '../topics/consumer.js';
-import type { CommandResult, DeadLetter, Forecast, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
+import type { AuditEvent, CommandResult, DeadLetter, Forecast, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
@@ -37,6 +38,7 @@ const SINK_TABLES: Record<string, string> = {
   [TOPICS.forecasts.name]: 'forecasts',
   [TOPICS.results.name]: 'results',
   [TOPICS.dlq.name]: 'dlq',
+  [TOPICS.audit.name]: 'audit',
 };
 
 const sampled = (eventId: string, rate: number) =>
@@ -83,6 +85,7 @@ export async function startSink(
       ...commandTopics,
       TOPICS.results.name,
       TOPICS.dlq.name,
+      TOPICS.audit.name,
       ...Object.keys(aliases),
     ],
     batchSize: opts.batchSize ?? 5000,
@@ -111,6 +114,7 @@ export async function startSink(
           add(table, [commandRow(toAnyCommand(aliases[m.topic] ?? m.topic, m.value as never), aliases[m.topic] ?? m.topic)]);
         else if (table === 'results') add(table, [resultRow(m.value as CommandResult)]);
         else if (table === 'dlq') add(table, [deadLetterRow(m.value as DeadLetter)]);
+        else if (table === 'audit') add(table, [auditRow(m.value as AuditEvent)]);
       }
       for (const [table, rows] of tables) {
         await insertRows(ch, db, table, rows);

@@ -224,3 +224,14 @@ export interface DeadLetter {
   reason: string;
   pipeline: string;
 }
+
+/** An operator's write, as audited on `shardcast.audit` (schemas/AuditEvent.avsc). */
+export interface AuditEvent {
+  ts: number;
+  actor: string;
+  role: string;
+  action: string;
+  target: string;
+  outcome: string;
+  via: string;
+}

@@ -4,12 +4,10 @@
  * no port was asked for and the default one is taken, any free port is used (and said).
  */
 import { createRequire } from 'node:module';
-import type { Config } from '../../lib/config.js';
-import { ConfigError } from '../../lib/config.js';
+import { type Config, ConfigError } from '../../lib/config.js';
 import type { Logger } from '../../lib/log.js';
 import { type OperationsOptions, openOperations } from '../ops/operations.js';
-import { PORT_ENV } from './options.js';
-import { httpOptions } from './options.js';
+import { httpOptions, PORT_ENV } from './options.js';
 import { startServer } from './server.js';
 
 export interface RunningConsole {

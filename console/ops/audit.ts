@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../../lib/log.js';
 import { TOPICS } from '../../schemas/topics.js';
+import type { AuditEvent } from '../../schemas/types.js';
 import type { TopicProducer } from '../../topics/producer.js';
 
 export interface Actor {
@@ -20,16 +21,8 @@ export interface AuditEntry {
   outcome: string;
 }
 
-/** The record on `shardcast.audit` (schemas/AuditEvent.avsc). */
-export interface AuditEvent {
-  ts: number;
-  actor: string;
-  role: string;
-  action: string;
-  target: string;
-  outcome: string;
-  via: string;
-}
+/** The record on `shardcast.audit`. */
+export type { AuditEvent };
 
 export interface AuditLog {
   record(e: AuditEntry): Promise<void>;

@@ -3,7 +3,8 @@
  * space and node load of a fresh table from ClickHouse (with the forecast after them), stage
  * state from Kafka, lineage from Neo4j, proposals from a dry run of the real decision engine and
  * one of them executed onto its command topic, the operators' controls, live updates by
- * Server-Sent Events, stopping a command; roles and parameters refused by name.
+ * Server-Sent Events, stopping a command, the audit trail copied to ClickHouse by the sink;
+ * roles and parameters refused by name.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -11,13 +12,16 @@ import pino from 'pino';
 import { parseTokens } from '../../console/http/auth.js';
 import { type RunningServer, startServer } from '../../console/http/server.js';
 import { openOperations, type Operations } from '../../console/ops/operations.js';
+import { createClickHouse, queryRows } from '../../analytics/clickhouse.js';
 import { CommandLedger } from '../../executors/ledger.js';
+import { openContext } from '../../pipelines/context.js';
+import { startSink } from '../../pipelines/sink.js';
 import { TOPICS } from '../../schemas/topics.js';
 import type { PartitionCommand } from '../../schemas/types.js';
 import { consumeAudit, consumeTopic } from './api-helpers.js';
 import { testCommand } from './commands.js';
 import { BUCKETS, CAPACITY, type ConsoleFixture, openConsoleFixture, WINDOWS } from './console-fixture.js';
-import { uniq } from './helpers.js';
+import { eventually, uniq } from './helpers.js';
 
 const VIEWER = `v-${uniq('token')}-0123456789`;
 const OPERATOR = `o-${uniq('token')}-0123456789`;
@@ -216,4 +220,29 @@ test('stop: a running command gets a stop request the executor acts on; one not 
   assert.equal(refused.status, 409);
   assert.match(String(refused.body.reason), /deny it instead/);
   assert.equal((await call('POST', `/api/commands/${uniq('ghost')}/stop`, OPERATOR)).status, 404);
+});
+
+test('the sink copies every audited write to ClickHouse', { timeout: 120_000 }, async () => {
+  const ctx = await openContext('api-state-sink', fx.cfg);
+  const sink = await startSink(ctx, { groupId: `api-state-sink-${fx.id}`, topics: [TOPICS.audit.name] });
+  const ch = createClickHouse(fx.cfg);
+  try {
+    const want = ['proposal.execute', 'decide.pause', 'decide.resume', 'command.stop'];
+    const rows = await eventually(
+      async () => {
+        const r = await queryRows<{ action: string; role: string; via: string }>(
+          ch,
+          `SELECT action, role, via FROM ${fx.cfg.clickhouseDatabase}.audit FINAL WHERE actor = '${operatorName}'`,
+        );
+        return want.every((a) => r.some((x) => x.action === a)) ? r : undefined;
+      },
+      60_000,
+      `the audit rows of ${operatorName} in ClickHouse`,
+    );
+    assert.ok(rows.every((r) => r.role === 'operator' && r.via === 'api'));
+  } finally {
+    await sink.stop();
+    await ctx.close();
+    await ch.close();
+  }
 });

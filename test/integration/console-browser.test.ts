@@ -24,6 +24,7 @@ import { uniq } from './helpers.js';
 const CHROMIUM = process.env.SHARDCAST_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = 'test-output/console';
 const OPERATOR = `o-${uniq('token')}-0123456789`;
+const VIEWER = `v-${uniq('token')}-0123456789`;
 
 let fx: ConsoleFixture;
 let ops: Operations;
@@ -47,7 +48,12 @@ before(async () => {
     log: pino({ level: 'silent' }),
     proposals: { decide: fx.decide, source: fx.source, nodeCapacity: CAPACITY, scope: fx.id },
   });
-  server = await startServer({ ops, tokens: parseTokens(`console-op:operator:${OPERATOR}`), log: pino({ level: 'silent' }), port: 0 });
+  server = await startServer({
+    ops,
+    tokens: parseTokens(`console-op:operator:${OPERATOR},console-viewer:viewer:${VIEWER}`),
+    log: pino({ level: 'silent' }),
+    port: 0,
+  });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 });
 
@@ -61,14 +67,15 @@ after(async () => {
   await fx?.cleanup();
 });
 
-async function openPage(width: number, height: number): Promise<Page> {
+/** A page signed in with `token`; console errors are collected unless a refusal is what is tested. */
+async function openPage(width: number, height: number, token = OPERATOR, collect = true): Promise<Page> {
   const page = await browser.newPage({ viewport: { width, height } });
   page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    if (m.type() === 'error' && collect) problems.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   await page.goto(`${server.url}/`);
-  await page.fill('#token', OPERATOR);
+  await page.fill('#token', token);
   await page.keyboard.press('Enter');
   await page.waitForSelector('nav[aria-label="Pages"]');
   return page;
@@ -107,6 +114,11 @@ test('every page renders data from the running stack, at 1280x800 and at phone w
   assert.ok(await page.isVisible('text=split'), 'the dry run proposes the split');
   await visit(page, `keyspace?${q}`, `text=drawn by the browser test`, 'keyspace');
   assert.ok((await page.locator('.chart canvas').count()) >= 1, 'the heatmap is drawn');
+  // hovering an observed cell shows its numbers (the left quarter of the plot is observed windows)
+  const box = (await page.locator('.chart').boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.25, box.y + 60);
+  await page.waitForSelector('.chart >> text=/reads \\d+ · writes \\d+/', { timeout: 10_000 });
+  await page.screenshot({ path: `${SHOTS}/keyspace-hover.png` });
   assert.match((await page.getAttribute('.chart', 'aria-label')) ?? '', /heatmap|key range/i);
   await visit(page, `nodes?${q}`, 'table.grid tbody tr:nth-child(2)', 'nodes');
   assert.deepEqual(await page.locator('table.grid tbody th').allTextContents(), ['node0', 'node1']);
@@ -166,4 +178,36 @@ test('approving a waiting command with the keyboard reaches the executor, and th
   const entry = await ledger.get(split.commandId);
   assert.deepEqual([entry?.status, entry?.approval], ['SUCCEEDED', 'approved'], 'the executor ran it');
   assert.deepEqual(problems, [], 'no console errors');
+});
+
+test('empty and refused states are explained; a viewer cannot decide; the keyboard reaches every page', { timeout: 120_000 }, async () => {
+  const bad = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await bad.goto(`${server.url}/`);
+  await bad.fill('#token', 'not-a-valid-token-at-all');
+  await bad.keyboard.press('Enter');
+  await bad.waitForSelector('[role=alert] >> text=The token is not accepted');
+  await bad.screenshot({ path: `${SHOTS}/signin-refused.png` });
+  await bad.close();
+
+  const page = await openPage(1280, 800, VIEWER, false);
+  await visit(page, `keyspace?table=no_such_table_${fx.id}`, 'text=No traffic recorded for', 'keyspace-empty');
+  await visit(page, `lineage?table=no_such_table_${fx.id}`, '[role=alert] >> text=Not found', 'lineage-unknown');
+  await visit(page, 'approvals', 'text=You are signed in as a viewer', 'approvals-viewer');
+  assert.equal(
+    await page.locator('button.approve:enabled, button.deny:enabled, button.stop:enabled').count(),
+    0,
+    'no verdict buttons for a viewer',
+  );
+
+  // keyboard: the first Tab reaches the skip link, then the navigation; Enter on a link opens its page
+  await page.goto(`${server.url}/#/stages`);
+  await page.waitForSelector('#stages');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to the page');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Key space');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('h1 >> text=Key space');
+  await page.close();
 });

@@ -7,7 +7,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Admin, Consumer } from 'kafkajs';
+import type { Consumer } from 'kafkajs';
 import { dropShardedTable } from '../../stores/postgres/tables.js';
 import { loadRoutes } from '../../stores/postgres/routing.js';
 import { createOrdersTable } from '../../demo/ordersTable.js';
@@ -23,7 +23,7 @@ import type { RunningStage } from '../../pipelines/stage.js';
 import type { AnyCommand, CommandResult, Forecast, PartitionCommand, ShardCommand } from '../../schemas/types.js';
 import { COMMAND_TOPICS, TOPICS } from '../../schemas/topics.js';
 import { risingForecast } from './console-fixture.js';
-import { cfg as baseCfg, eventually, uniq } from './helpers.js';
+import { cfg as baseCfg, eventually, startAtLatest, uniq } from './helpers.js';
 
 const id = uniq('dcat').replace(/[^a-z0-9]/g, '_');
 const T = `t_${id}`.slice(0, 40);
@@ -50,14 +50,6 @@ after(async () => {
   await driver.executeQuery('MATCH (c:Command {table: $table}) DETACH DELETE c', { table: T }).catch(() => undefined);
   await driver.close();
 });
-
-/** Commits the end of each topic for a new group, so it starts with what arrives from now on. */
-async function startAtLatest(admin: Admin, groupId: string, topics: string[]): Promise<void> {
-  for (const topic of topics) {
-    const ends = await admin.fetchTopicOffsets(topic);
-    await admin.setOffsets({ groupId, topic, partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })) });
-  }
-}
 
 /** A forecast made now for one key bucket: load rising by `slope` per step from `base`. */
 const forecast = (bucket: string, base: number, slope: number, now: number): Forecast =>

@@ -1,5 +1,6 @@
 /** Shared helpers for integration tests: config, unique names, bounded waits. */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Admin } from 'kafkajs';
 import { loadConfig, type Config } from '../../lib/config.js';
 import type { WorkloadAggregate } from '../../schemas/types.js';
 
@@ -60,4 +61,12 @@ export function aggregateOf(
     coAccess: [],
     ...a,
   };
+}
+
+/** Commits the end of each topic for a new group, so it starts with what arrives from now on. */
+export async function startAtLatest(admin: Admin, groupId: string, topics: string[]): Promise<void> {
+  for (const topic of topics) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    await admin.setOffsets({ groupId, topic, partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })) });
+  }
 }

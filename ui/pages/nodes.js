@@ -20,7 +20,8 @@ export function nodesOption(v, capacity) {
         ? {
             symbol: 'none',
             lineStyle: { color: colour, type: 'dotted' },
-            label: { formatter: `${node} capacity` },
+            // labels inside the plot, alternating ends: equal capacities draw one line
+            label: { formatter: `${node} capacity`, position: i % 2 ? 'insideStartTop' : 'insideEndTop' },
             data: [{ yAxis: capacity[node] }],
           }
         : undefined,
