@@ -145,9 +145,7 @@ export class ExecutorEngine {
       if (isRetriable(err) && !abort.signal.aborted && attempts < (this.opts.maxStoreAttempts ?? 20)) {
         this.current = null;
         await this.opts.ledger.claim(cmd.commandId, cmd.action); // counts the attempt; the checkpoint stays
-        await this.opts.emit(
-          this.result(cmd, 'RUNNING', { reason: `store unavailable (attempt ${attempts}), will retry: ${message}` }),
-        );
+        await this.opts.emit(this.result(cmd, 'RUNNING', { reason: `store unavailable (attempt ${attempts}), will retry: ${message}` }));
         throw new UnavailableError(`command ${cmd.commandId}: store unavailable: ${message}`, { cause: err });
       }
       outcome = { status: 'FAILED', reason: isRetriable(err) ? `store unavailable after ${attempts} attempts: ${message}` : message };

@@ -265,7 +265,10 @@ test('forged commands on every command topic change nothing and are refused with
     const after = signed(command('partition', 'after', '6'));
     await send(after);
     const r = await eventually(
-      async () => results.find((x) => x.commandId === after.commandId && fromOurExecutor(x) && ['SUCCEEDED', 'REJECTED', 'FAILED'].includes(x.status)),
+      async () =>
+        results.find(
+          (x) => x.commandId === after.commandId && fromOurExecutor(x) && ['SUCCEEDED', 'REJECTED', 'FAILED'].includes(x.status),
+        ),
       60_000,
       'the last signed command',
     );
