@@ -84,17 +84,20 @@ test('a forecast of rising load on one range splits it before the load, and the 
   watcher = c;
   await c.connect();
   await c.subscribe({ topics: [COMMAND_TOPICS.partition, COMMAND_TOPICS.shard, TOPICS.results.name] });
+  // Other tests put bad bytes on the shared topics (the dead-letter corpus): not ours, skipped.
   const serde = ctx.serde;
+  const decode = <V>(topic: string, value: Buffer | null) => serde.decode<V>(topic, value).catch(() => null);
   await c.run({
     eachMessage: async ({ topic, message }) => {
       if (topic === COMMAND_TOPICS.partition) {
-        const v = await serde.decode<PartitionCommand>(topic, message.value);
-        if (v.table === T) commands.push(v);
+        const v = await decode<PartitionCommand>(topic, message.value);
+        if (v?.table === T) commands.push(v);
       } else if (topic === COMMAND_TOPICS.shard) {
-        const v = await serde.decode<ShardCommand>(topic, message.value);
-        if (v.table === T) moves.push({ ...v, seenAt: Date.now() });
+        const v = await decode<ShardCommand>(topic, message.value);
+        if (v?.table === T) moves.push({ ...v, seenAt: Date.now() });
       } else {
-        results.push({ ...(await serde.decode<CommandResult>(topic, message.value)), seenAt: Date.now() });
+        const v = await decode<CommandResult>(topic, message.value);
+        if (v) results.push({ ...v, seenAt: Date.now() });
       }
     },
   });
