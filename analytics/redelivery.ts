@@ -22,6 +22,14 @@ export class RedeliveryFilter {
     this.known.clear();
   }
 
+  /**
+   * Records just stored: a batch handed over again in this assignment (the stage re-handles a
+   * batch one record at a time to find a bad one) skips them as well.
+   */
+  async stored(records: readonly SourcePosition[]): Promise<void> {
+    for (const m of records) (await this.known.get(`${m.topic}:${m.partition}`))?.add(`${m.partition}:${m.offset}`);
+  }
+
   /** The records of `batch` not yet stored, in their order. */
   async keep<T extends SourcePosition>(batch: readonly T[]): Promise<T[]> {
     const unknown = new Map<string, Set<number>>();

@@ -94,14 +94,17 @@ export async function startSink(
     // the next batch while ClickHouse takes this one.
     concurrency: 2,
     handle: async (batch: Envelope<unknown>[]) => {
-      const tables = new Map<string, object[]>();
+      /** Per table: its rows, and the records they came from. */
+      const tables = new Map<string, { rows: object[]; records: Envelope<unknown>[] }>();
       let m: Envelope<unknown>;
       const add = (t: string, rows: object[]) => {
         const at = positionColumns(m);
         for (const r of rows) Object.assign(r, at);
         const cur = tables.get(t);
-        if (cur) cur.push(...rows);
-        else tables.set(t, rows);
+        if (cur) {
+          cur.rows.push(...rows);
+          cur.records.push(m);
+        } else tables.set(t, { rows, records: [m] });
       };
       for (m of await redelivery.keep(batch)) {
         const table = tableOf(m.topic);
@@ -116,9 +119,12 @@ export async function startSink(
         else if (table === 'dlq') add(table, [deadLetterRow(m.value as DeadLetter)]);
         else if (table === 'audit') add(table, [auditRow(m.value as AuditEvent)]);
       }
-      for (const [table, rows] of tables) {
+      for (const [table, { rows, records }] of tables) {
+        // Rows the server refuses as data raise an InputError: the stage hands the batch over
+        // again one record at a time, and the bad one goes to the DLQ with ClickHouse's reason.
         await insertRows(ch, db, table, rows);
         inserted += rows.length;
+        await redelivery.stored(records);
       }
       return [];
     },

@@ -10,7 +10,7 @@ import { createClickHouse, queryRows } from '../../analytics/clickhouse.js';
 import { openContext } from '../../pipelines/context.js';
 import { startSink } from '../../pipelines/sink.js';
 import { TOPICS } from '../../schemas/topics.js';
-import type { WorkloadAggregate } from '../../schemas/types.js';
+import type { CommandResult, WorkloadAggregate } from '../../schemas/types.js';
 import { provisionTopics } from '../../topics/admin.js';
 import { aggregateOf, cfg, eventually, uniq } from './helpers.js';
 
@@ -86,6 +86,54 @@ test('a batch redelivered after a crash between insert and commit is not stored 
     assert.deepEqual(await counts(), { rows: 4000, queries: queriesOf(all), rollup: queriesOf(all) });
   } finally {
     await admin.disconnect();
+    await ctx.close();
+  }
+});
+
+test('a record ClickHouse refuses as data goes to the DLQ with the reason; the rest of its batch is stored once', async () => {
+  const ctx = await openContext('test-sink-bad-row', cfg);
+  const results = { ...TOPICS.results, name: `shardcast.test.sink.results.${id}`, partitions: 1 };
+  try {
+    await provisionTopics(ctx.kafka, [results]);
+    await ctx.serde.registerTopic(results);
+    const result = (i: number, rowsCopied: number): CommandResult => ({
+      commandId: `bad-row-${id}-${i}`,
+      ts: T0 + i,
+      topic: 'shardcast.commands.shard',
+      store: 'pg-shards',
+      action: 'move',
+      status: 'SUCCEEDED',
+      progress: 1,
+      reason: null,
+      rowsCopied,
+      bytesMoved: 10,
+      verified: true,
+      durationMs: 5,
+      executor: 'test',
+      details: {},
+    });
+    // a negative count does not fit the UInt64 column: ClickHouse refuses the row
+    const sent = [result(0, 1), result(1, 2), result(2, -5), result(3, 4)];
+    await ctx.producer.send(
+      results.name,
+      sent.map((r) => ({ key: r.commandId, value: r })),
+    );
+    const sink = await startSink(ctx, {
+      groupId: `${groupId}-bad-row`,
+      database: db,
+      topics: [results.name],
+      aliases: { [results.name]: TOPICS.results.name },
+    });
+    await eventually(async () => (sink.stats.handled + sink.stats.deadLettered >= sent.length ? true : undefined), 60_000, 'all four');
+    await sink.stop();
+    assert.equal(sink.stats.deadLettered, 1, 'the bad record dead-lettered');
+    const stored = await queryRows<{ id: string }>(ch, `SELECT command_id AS id FROM ${db}.results ORDER BY id`);
+    assert.deepEqual(
+      stored.map((r) => r.id),
+      [0, 1, 3].map((i) => `bad-row-${id}-${i}`),
+      'the good ones stored, each once',
+    );
+  } finally {
     await ctx.close();
   }
 });
