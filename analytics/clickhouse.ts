@@ -36,7 +36,9 @@ export async function insertRows(ch: ClickHouseClient, db: string, table: string
   } catch (err) {
     const code = clickHouseCode(err);
     if (code !== null && BAD_ROW_CODES.has(code)) {
-      const first = String((err as Error).message).split('\n')[0]!.slice(0, 300);
+      const first = String((err as Error).message)
+        .split('\n')[0]!
+        .slice(0, 300);
       throw new InputError(`ClickHouse refused a row of ${table}: ${first}`, { cause: err });
     }
     throw err;
