@@ -8,6 +8,8 @@
  * those with nothing to wait for and hold the others until the executors' ledger shows that
  * what they depend on succeeded (processors/decide/dependencies.ts). Every command is signed
  * (lib/signing.ts) with the configured key when it is encoded, so executors can refuse forgeries.
+ * Kafka topics are planned beside the tables, on the forecasts of their produce rates
+ * (decideKafka.ts), at the time of those forecasts: metric series run on the wall clock.
  */
 import pg from 'pg';
 import { type SigningKey, signRecord } from '../lib/signing.js';
