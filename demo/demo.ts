@@ -35,6 +35,8 @@ import { startExecute } from '../pipelines/execute.js';
 import { startSink } from '../pipelines/sink.js';
 import { startCollector } from '../pipelines/collect.js';
 import { DEMO_RECORDS_PER_PARTITION, startOrderEvents } from './orderEvents.js';
+import { runWarehouseQueries } from './warehouseQueries.js';
+import { startClickHouseCollector } from '../pipelines/collectClickHouse.js';
 
 export const DEMO_TABLE = 'orders';
 export const DEMO_BOUNDS = [25_000, 50_000, 75_000];
@@ -140,6 +142,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   const decisions: DemoReport['decisions'] = [];
   say('creating the Kafka topic of order events, produced to at the same rate, and its metrics collector');
   const events = await startOrderEvents(cfg, ctx.kafka, runId);
+  const warehouse = await startClickHouseCollector(cfg, { pollMs: 1_000 });
   // The federation catalog: discovery of every source (the PostgreSQL nodes and their shards,
   // ClickHouse, Kafka), then commands, results and load as they happen.
   say('discovering the federation into the Neo4j catalog');
@@ -170,7 +173,9 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   });
   say(`forecasting on the ${forecast.backend} backend`);
 
-  say(`running the workload for ${opts.duration} s: pgbench (skewed scripts, daily-shaped rate, moving hotspot) and a verified writer`);
+  say(
+    `running the workload for ${opts.duration} s: pgbench (skewed scripts, daily-shaped rate, moving hotspot), a verified writer, order events on Kafka and reports on ClickHouse`,
+  );
   const before = (await readAll(cfg, DEMO_TABLE)).rows;
   const writer = new AckedLoad(cfg, DEMO_TABLE, {
     lo: 0,
@@ -196,6 +201,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
       const [results] = await Promise.all([
         runSegment(urls, segmentScripts(DEMO_TABLE, routes?.shards ?? [], [0, KEYSPACE], hot, rate), seconds),
         events.produce(rate, seconds),
+        runWarehouseQueries(cfg, `${db}.demo_orders`, rate / 20, seconds),
       ]);
       for (const r of results) {
         pgbenchTransactions += r.transactions;
@@ -215,6 +221,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   say('draining: the collector publishes the last log lines, windows close, commands finish');
   await sleep(2_000);
   await collector.stop();
+  await warehouse.stop();
   await sleep(3 * cfg.windowMs + 3_000);
   for (const s of [ingest, forecast, decide]) await s.stop();
   // let the executor take every command decided (bounded); stopping waits for the one running
@@ -276,6 +283,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
       commands: decide.commands(),
       commandMisfits: decide.misfits(),
       kafkaMetricSamples: events.metrics.published(),
+      clickhouseQueries: warehouse.stats.published,
       executed: execute.stats.handled,
       sinkRows: sink.rowsInserted(),
     },
