@@ -71,7 +71,7 @@ export function buildProgram(): Command {
   program
     .command('run')
     .description('run a long-running pipeline until SIGINT/SIGTERM (graceful drain)')
-    .argument('<pipeline>', 'ingest | forecast | decide | execute | sink | catalog | all')
+    .argument('<pipeline>', 'ingest | forecast | decide | execute | sink | catalog | collect-clickhouse | collect-kafka | all')
     .option('--group <id>', 'consumer group id prefix', 'shardcast')
     .option(
       '--metrics-port <port>',
@@ -82,6 +82,9 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       '\n`run all` also starts the console (as `shardcast serve`, port SHARDCAST_HTTP_PORT or 8787) and prints its URL.\n' +
+        "\ncollect-clickhouse publishes the queries of ClickHouse's query log to shardcast.telemetry.queries; collect-kafka\n" +
+        'publishes produce/consume rates and consumer lag of every topic to shardcast.telemetry.metrics, which forecast\n' +
+        'forecasts and decide plans partition counts on.\n' +
         '\ndecide signs every command (SHARDCAST_COMMAND_SIGNING_KEY); execute and catalog take only commands whose\n' +
         "signature verifies (SHARDCAST_COMMAND_VERIFY_KEYS); on the local stack all use the stack's own key pair.\n" +
         'On a cluster given by KAFKA_BROKERS they refuse to start without keys: `shardcast keys generate --out DIR`.\n' +

@@ -35,6 +35,9 @@ import { startExecute } from '../pipelines/execute.js';
 import { startSink } from '../pipelines/sink.js';
 import { startCollector } from '../pipelines/collect.js';
 import { startConsole } from '../console/http/console.js';
+import { DEMO_RECORDS_PER_PARTITION, startOrderEvents } from './orderEvents.js';
+import { runWarehouseQueries } from './warehouseQueries.js';
+import { startClickHouseCollector } from '../pipelines/collectClickHouse.js';
 
 export const DEMO_TABLE = 'orders';
 export const DEMO_BOUNDS = [25_000, 50_000, 75_000];
@@ -56,7 +59,7 @@ export interface DemoReport {
   };
   stages: Record<string, number>;
   nodeLoad: { node: string; before: number; after: number }[];
-  decisions: { commandId: string; action: string; explanation: string; outcome?: CommandOutcome | null }[];
+  decisions: { commandId: string; action: string; store: string; explanation: string; outcome?: CommandOutcome | null }[];
   /** The table's partitions as the catalog has them at the end (after the run's changes). */
   placement: { partition: string; lo: string | null; hi: string | null; node: string | null; replicas: string[]; rows: number | null }[];
   rowsVerified: { expected: number; found: number; missing: number; unexpected: number; duplicates: number; ok: boolean };
@@ -138,6 +141,9 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   ]);
   const startedAtMs = Date.now();
   const decisions: DemoReport['decisions'] = [];
+  say('creating the Kafka topic of order events, produced to at the same rate, and its metrics collector');
+  const events = await startOrderEvents(cfg, ctx.kafka, runId);
+  const warehouse = await startClickHouseCollector(cfg, { pollMs: 1_000 });
   // The federation catalog: discovery of every source (the PostgreSQL nodes and their shards,
   // ClickHouse, Kafka), then commands, results and load as they happen.
   say('discovering the federation into the Neo4j catalog');
@@ -148,11 +154,12 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
     groupId: `${group}-decide`,
     nodeCapacity: NODE_CAPACITY,
     historySince: startedAtMs,
+    kafka: { recordsPerPartitionPerSec: DEMO_RECORDS_PER_PARTITION },
     onDecision: (cmds: AnyCommand[], lines) =>
       cmds.forEach((c, i) => {
         // a decision re-issued with the same id is the same decision (the executor's ledger agrees)
         if (decisions.some((d) => d.commandId === c.commandId)) return;
-        decisions.push({ commandId: c.commandId, action: c.action, explanation: lines[i] ?? c.explanation });
+        decisions.push({ commandId: c.commandId, action: c.action, store: c.store, explanation: lines[i] ?? c.explanation });
         say(`decision: ${lines[i] ?? c.explanation}`);
       }),
   });
@@ -169,7 +176,9 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   });
   say(`forecasting on the ${forecast.backend} backend`);
 
-  say(`running the workload for ${opts.duration} s: pgbench (skewed scripts, daily-shaped rate, moving hotspot) and a verified writer`);
+  say(
+    `running the workload for ${opts.duration} s: pgbench (skewed scripts, daily-shaped rate, moving hotspot), a verified writer, order events on Kafka and reports on ClickHouse`,
+  );
   const before = (await readAll(cfg, DEMO_TABLE)).rows;
   const writer = new AckedLoad(cfg, DEMO_TABLE, {
     lo: 0,
@@ -192,7 +201,11 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
       const urls = new Map((await listNodes(coord)).map((n) => [n.node, n.url]));
       const rate = demoRate(t + seconds / 2, period, BASE_RATE);
       const hot = { lo: hotStart(t, opts.duration, HOT_WIDTH), width: HOT_WIDTH, share: 0.7 };
-      const results = await runSegment(urls, segmentScripts(DEMO_TABLE, routes?.shards ?? [], [0, KEYSPACE], hot, rate), seconds);
+      const [results] = await Promise.all([
+        runSegment(urls, segmentScripts(DEMO_TABLE, routes?.shards ?? [], [0, KEYSPACE], hot, rate), seconds),
+        events.produce(rate, seconds),
+        runWarehouseQueries(cfg, `${db}.demo_orders`, rate / 20, seconds),
+      ]);
       for (const r of results) {
         pgbenchTransactions += r.transactions;
         if (r.failed && pgbenchFailures.length < 10) pgbenchFailures.push(`${r.node} at t=${t}s: ${r.detail}`);
@@ -211,6 +224,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   say('draining: the collector publishes the last log lines, windows close, commands finish');
   await sleep(2_000);
   await collector.stop();
+  await warehouse.stop();
   await sleep(3 * cfg.windowMs + 3_000);
   for (const s of [ingest, forecast, decide]) await s.stop();
   // let the executor take every command decided (bounded); stopping waits for the one running
@@ -226,6 +240,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   const placed = await placement(catalog.driver, PG_STORE, [DEMO_TABLE]).catch(() => null);
   for (const s of [execute, sink, catalog]) await s.stop();
   await consoleUi.close();
+  await events.stop();
   await ctx.close();
 
   say('verifying every acknowledged row of the writer against the table');
@@ -271,6 +286,8 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
       forecasts: forecast.forecasts(),
       commands: decide.commands(),
       commandMisfits: decide.misfits(),
+      kafkaMetricSamples: events.metrics.published(),
+      clickhouseQueries: warehouse.stats.published,
       executed: execute.stats.handled,
       sinkRows: sink.rowsInserted(),
     },

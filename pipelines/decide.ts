@@ -10,6 +10,8 @@
  * (lib/signing.ts) with the configured key when it is encoded, so executors can refuse forgeries.
  * Operators' controls (stores/postgres/controls.ts: pause, approval mode per store) are read at
  * every round: a paused stage keeps its state current and plans nothing.
+ * Kafka topics are planned beside the tables, on the forecasts of their produce rates
+ * (decideKafka.ts), at the time of those forecasts: metric series run on the wall clock.
  */
 import pg from 'pg';
 import { type SigningKey, signRecord } from '../lib/signing.js';
@@ -24,6 +26,7 @@ import { DecisionFeedback } from '../processors/decide/feedback.js';
 import { toStoreCommands } from '../processors/decide/postgres/commands.js';
 import type { SelectorModel } from '../processors/decide/selector.js';
 import { foldAggregates, foldForecasts } from '../processors/decide/series.js';
+import { isMetricSeries } from '../processors/forecast/metricSeries.js';
 import type { ClusterStateInput } from '../processors/decide/state.js';
 import { readControls } from '../stores/postgres/controls.js';
 import { ledgerStatuses } from '../stores/postgres/ledger.js';
@@ -180,11 +183,19 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       pausedLogged = false;
       const modes = Object.fromEntries(Object.entries(controls.approval).map(([store, c]) => [store, c.mode]));
       const decideInput = withApprovalModes(opts.decide ?? {}, modes);
-      const fs = foldForecasts(forecasts.values());
-      const now = Math.max(...fs.map((f) => f.originTs + f.stepMs));
+      // Metric series (Kafka produce rates) run on the wall clock, table series on event time:
+      // each part plans at its own forecasts' time.
+      const folded = foldForecasts(forecasts.values());
+      const metricFs = folded.filter((f) => isMetricSeries(f.seriesId));
+      const fs = folded.filter((f) => !isMetricSeries(f.seriesId));
+      const timeOf = (xs: Forecast[]) => Math.max(...xs.map((f) => f.originTs + f.stepMs));
       // Kafka topics first: they do not depend on the PostgreSQL store's planning state.
       const kafkaRound = kafkaPlanning
-        ? await kafkaPlanning.round(fs, now, decideCfg.windowMs ?? decideCfg.decideEveryMs)
+        ? await kafkaPlanning.round(
+            metricFs,
+            metricFs.length ? timeOf(metricFs) : Date.now(),
+            decideCfg.windowMs ?? decideCfg.decideEveryMs,
+          )
         : { commands: [], explanations: [], misfits: [] };
       countMisfits(kafkaRound.misfits);
       for (const line of kafkaRound.explanations) ctx.log.info({ store: 'kafka' }, line);
@@ -196,6 +207,8 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
         issued += kafkaRound.commands.length;
       }
       const kafkaOut = commandOutputs(kafkaRound.commands, signing);
+      if (fs.length === 0) return kafkaOut;
+      const now = timeOf(fs);
       const { via, state, taken } = await planning.read(now);
       opts.onState?.(via, state);
       if (state.partitions.length === 0) return kafkaOut;

@@ -49,23 +49,31 @@ export async function startForecast(
 ): Promise<RunningStage & { forecaster: OnlineForecaster; forecasts: () => number; futureSkipped: () => number; backend: string }> {
   const backend = await initBackend(ctx.cfg.forecastBackend);
   const stepMs = opts.stepMs ?? ctx.cfg.windowMs;
-  const forecaster = new OnlineForecaster({
-    stepMs,
-    horizon: opts.horizon ?? ctx.cfg.forecastHorizon,
-    ...(opts.season ? { season: opts.season } : {}),
-    nonNegative: true,
-    backend,
-  });
+  const newForecaster = () =>
+    new OnlineForecaster({
+      stepMs,
+      horizon: opts.horizon ?? ctx.cfg.forecastHorizon,
+      ...(opts.season ? { season: opts.season } : {}),
+      nonNegative: true,
+      backend,
+    });
+  const forecaster = newForecaster();
   const groupId = opts.groupId ?? DEFAULT_GROUP;
   const checkpoint =
     opts.checkpointFile === undefined
       ? path.join(ctx.cfg.stackDir, groupId === DEFAULT_GROUP ? 'forecaster.ckpt.json' : `forecaster-${groupId}.ckpt.json`)
       : opts.checkpointFile;
+  const sources = opts.sources ? { sources: opts.sources } : {};
   const rounds = new ForecastRounds(forecaster, {
     stepMs,
-    ...(opts.sources ? { sources: opts.sources } : {}),
+    ...sources,
     ...(opts.maxFutureMs !== undefined ? { maxFutureMs: opts.maxFutureMs } : {}),
   });
+  // Metric series have their own forecaster and clock: samples are stamped with the wall clock,
+  // aggregates with event time, and one clock ahead of the other would hold its series back.
+  const metricRounds = new ForecastRounds(newForecaster(), { stepMs, ...sources });
+  // The table series' state is saved in step with the offsets (exactly once); the metric
+  // series' is not kept across restarts (0045).
   const state = checkpoint ? new ForecastStateFile(checkpoint, forecaster, rounds, ctx.log) : null;
   if (state) await state.restore(await committedOffsets(ctx.kafka, groupId, FORECAST_INPUTS));
   let published = 0;
@@ -88,15 +96,19 @@ export async function startForecast(
         }
       : {}),
     handle: async (batch: Envelope<WorkloadAggregate | MetricSample>[]) => {
-      const observations: Observation[] = [];
+      const aggregates: WorkloadAggregate[] = [];
+      const metrics: Observation[] = [];
       for (const e of batch) {
-        if (e.topic !== TOPICS.metrics.name) observations.push(e.value as WorkloadAggregate);
+        if (e.topic !== TOPICS.metrics.name) aggregates.push(e.value as WorkloadAggregate);
         else {
           const o = metricObservation(e.value as MetricSample, stepMs);
-          if (o) observations.push(o);
+          if (o) metrics.push(o);
         }
       }
-      const { forecasts, future } = await rounds.next(observations, Date.now());
+      const now = Date.now();
+      const { forecasts: fromAggregates, future } = await rounds.next(aggregates, now);
+      const fromMetrics = metrics.length ? (await metricRounds.next(metrics, now)).forecasts : [];
+      const forecasts = [...fromAggregates, ...fromMetrics];
       if (future.length) {
         futureSkipped += future.length;
         if (Date.now() - lastFutureWarn > 60_000) {

@@ -167,6 +167,7 @@ export function pipelineMetrics(
 async function consumerLag(admin: ReturnType<Kafka['admin']>, stages: MeteredStage[]): Promise<LagRow[]> {
   const rows: LagRow[] = [];
   for (const s of stages) {
+    if (s.stage.topics.length === 0) continue; // a collector: it consumes no topic
     const committed = await admin.fetchOffsets({ groupId: s.stage.groupId, topics: s.stage.topics });
     for (const t of committed) {
       const ends = await admin.fetchTopicOffsets(t.topic);

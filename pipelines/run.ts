@@ -8,16 +8,35 @@
 import { exitCodeFor, UsageError } from '../lib/errors.js';
 import { openContext, type PipelineContext } from './context.js';
 import type { RunningStage } from './stage.js';
+import type { StageHealth } from './failure.js';
 import { startMetricsServer, type MeteredStage, type MetricsServer } from './metrics.js';
 
-export const PIPELINES = ['ingest', 'forecast', 'decide', 'execute', 'sink', 'catalog'] as const;
+export const PIPELINES = ['ingest', 'forecast', 'decide', 'execute', 'sink', 'catalog', 'collect-clickhouse', 'collect-kafka'] as const;
 export type PipelineName = (typeof PIPELINES)[number];
+
+/** What `run` needs of a pipeline: a stage, or a collector (which reads a store, not a topic). */
+export type RunnablePipeline = Pick<RunningStage, 'stats' | 'groupId' | 'topics' | 'ingest' | 'health' | 'done' | 'stop'>;
+
+/** A collector as a runnable pipeline: what it published counts as produced; it consumes no topic. */
+function asPipeline(c: { health: StageHealth; done: Promise<void>; stop(): Promise<void> }, published: () => number): RunnablePipeline {
+  const stats = { consumed: 0, produced: 0, handled: 0, deadLettered: 0, batches: 0 };
+  return {
+    get stats() {
+      return { ...stats, produced: published(), handled: published() };
+    },
+    groupId: '',
+    topics: [],
+    health: c.health,
+    done: c.done,
+    stop: () => c.stop(),
+  };
+}
 
 export async function startPipeline(
   name: PipelineName,
   ctx: Awaited<ReturnType<typeof openContext>>,
   group: string,
-): Promise<RunningStage> {
+): Promise<RunnablePipeline> {
   switch (name) {
     case 'ingest':
       return (await import('./ingest.js')).startIngest(ctx, { groupId: `${group}-ingest` });
@@ -37,6 +56,14 @@ export async function startPipeline(
       return (await import('./sink.js')).startSink(ctx, { groupId: `${group}-sink` });
     case 'catalog':
       return (await import('./catalog.js')).startCatalog(ctx, { groupId: `${group}-catalog` });
+    case 'collect-clickhouse': {
+      const c = await (await import('./collectClickHouse.js')).startClickHouseCollector(ctx.cfg);
+      return asPipeline(c, () => c.stats.published);
+    }
+    case 'collect-kafka': {
+      const c = await (await import('./collectKafka.js')).startKafkaMetrics(ctx.cfg);
+      return asPipeline(c, c.published);
+    }
   }
 }
 
@@ -55,7 +82,7 @@ export async function runPipelineCommand(
     throw new UsageError(`--metrics-port: expected a port number 0-65535, got ${JSON.stringify(opts.metricsPort)}`);
   }
   const ctx = await openContext(name);
-  const stages: RunningStage[] = [];
+  const stages: RunnablePipeline[] = [];
   const metered: MeteredStage[] = [];
   let metrics: MetricsServer | null = null;
   const companions: { close(): Promise<void> }[] = [];

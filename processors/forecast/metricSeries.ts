@@ -10,6 +10,9 @@ import type { Observation } from './rounds.js';
 /** The metrics forecast (others are published and sunk, not forecast). */
 export const FORECAST_METRICS: ReadonlySet<string> = new Set(['topic.records_in_total']);
 
+/** Whether a (forecast) series is a metric series rather than a table's query counts. */
+export const isMetricSeries = (seriesId: string) => FORECAST_METRICS.has(seriesId.split('|')[2] ?? '');
+
 export const metricSeriesId = (source: string, node: string, metric: string) => `${source}|${node}|${metric}`;
 
 /** The observation of a sample, or null for a metric that is not forecast or a value that is not a number. */
