@@ -29,7 +29,7 @@ export interface Operations {
 export async function openKafkaAudit(cfg: Config, log: Logger): Promise<{ audit: AuditLog; close(): Promise<void> }> {
   const kafka = createKafka(cfg, 'shardcast-console');
   await provisionTopics(kafka, [TOPICS.audit]);
-  const serde = AvroSerde.create(cfg.schemaRegistryUrl);
+  const serde = AvroSerde.create(cfg);
   await serde.registerTopic(TOPICS.audit);
   const producer = await TopicProducer.connect(kafka, serde);
   return { audit: kafkaAuditLog(producer, log), close: () => producer.disconnect() };

@@ -1,6 +1,7 @@
 /** Shared helpers for integration tests: config, unique names, bounded waits. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type Config } from '../../lib/config.js';
+import type { QueryEvent } from '../../schemas/types.js';
 
 export const cfg: Config = loadConfig();
 
@@ -33,4 +34,29 @@ export async function ledgerUnreachable(): Promise<string | null> {
   } catch (err) {
     return `PostgreSQL node ${cfg.pgNodes[0]} (the ledger) unreachable: ${(err as Error).message}`;
   }
+}
+
+/** A valid query event of `source`, now, with `overrides`. */
+export function queryEvent(eventId: string, source: string, overrides: Partial<QueryEvent> = {}): QueryEvent {
+  return {
+    eventId,
+    ts: Date.now(),
+    source,
+    dialect: 'postgres',
+    database: null,
+    sql: 'SELECT 1',
+    fingerprint: null,
+    tables: [],
+    operation: 'select',
+    durationMs: 1,
+    rowsRead: 1,
+    rowsWritten: 0,
+    node: null,
+    partition: null,
+    keyValues: {},
+    client: null,
+    status: 'ok',
+    txId: null,
+    ...overrides,
+  };
 }
