@@ -8,8 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { loadConfig } from '../../lib/config.js';
@@ -93,7 +92,8 @@ test('records go through SASL_SSL: pipeline context, consumer and consumer threa
 test('shardcast publish over SASL_SSL; a wrong password or CA is a config error, fast; no secret printed', {
   timeout: 300_000,
 }, async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'shardcast-secure-cli-'));
+  const dir = path.join(broker.dir, 'cli');
+  await mkdir(dir);
   const file = path.join(dir, 'events.jsonl');
   const source = uniq('secure-cli');
   await writeFile(file, `${Array.from({ length: 25 }, (_, i) => JSON.stringify(event(source, i))).join('\n')}\n`);
@@ -121,7 +121,7 @@ test('shardcast publish over SASL_SSL; a wrong password or CA is a config error,
   assert.match(badPassword.stderr, /KAFKA_SASL_PASSWORD: .*refused the scram-sha-256 credentials of user "shardcast-app"/);
   assert.ok(badPassword.ms < 60_000, `refused credentials end the run in ${badPassword.ms} ms`);
 
-  const other = await mkdtemp(path.join(os.tmpdir(), 'shardcast-other-ca-'));
+  const other = path.join(broker.dir, 'other-ca');
   const otherCa = (await makeCertificates(other)).ca;
   const badCa = await cli(['publish', 'queries', '--file', file], brokerEnv(broker, stackDir, { KAFKA_SSL_CA: otherCa }));
   assert.equal(badCa.code, 2, badCa.stderr.slice(-2000));

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +32,7 @@ export const secret = (what: string) => `${what}-${randomBytes(12).toString('hex
 
 /** A CA and a server certificate for 127.0.0.1 signed by it; the key encrypted when a password is given. */
 export async function makeCertificates(dir: string, keyPassword?: string): Promise<{ ca: string; cert: string; key: string }> {
+  await mkdir(dir, { recursive: true });
   const f = (n: string) => path.join(dir, n);
   const ossl = (args: string[]) => exec('openssl', args, { cwd: dir });
   await ossl([
