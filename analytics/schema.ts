@@ -24,6 +24,13 @@ export const TABLES: TableDef[] = [
     ) ${rmt('source, event_id')}`,
   },
   {
+    name: 'metric_samples',
+    ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.metric_samples (
+      ts DateTime, ts_ms UInt64, source String, node String, metric String, value Float64,
+      label_keys Array(String), label_values Array(String)
+    ) ${rmt('source, node, metric, ts_ms')}`,
+  },
+  {
     name: 'aggregates',
     ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.aggregates (
       ts DateTime, window_start_ms UInt64, window_end_ms UInt64, series_id String, source String,

@@ -1,13 +1,13 @@
 /**
- * `shardcast run sink`: every topic of the flow → its ClickHouse table, in batched inserts.
+ * `shardcast run sink`: every topic of the flow (telemetry metrics included) → its ClickHouse table, in batched inserts.
  * Offsets are committed after the insert succeeded; a redelivered batch replaces itself in the
  * ReplacingMergeTree tables. Query events can be sampled (deterministically by event id, so a
  * redelivery makes the same choice).
  */
 import { createHash } from 'node:crypto';
-import { aggregateRow, commandRow, deadLetterRow, forecastRows, queryEventRow, resultRow } from '../analytics/rows.js';
+import { aggregateRow, commandRow, deadLetterRow, forecastRows, metricSampleRow, queryEventRow, resultRow } from '../analytics/rows.js';
 import { createClickHouse, ensureAnalyticsSchema, insertRows } from '../analytics/clickhouse.js';
-import type { CommandResult, DeadLetter, Forecast, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
+import type { CommandResult, DeadLetter, Forecast, MetricSample, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
@@ -44,6 +44,7 @@ export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): P
     groupId: opts.groupId ?? 'shardcast-sink',
     topics: opts.topics ?? [
       TOPICS.queries.name,
+      TOPICS.metrics.name,
       TOPICS.aggregates.name,
       TOPICS.forecasts.name,
       ...commandTopics,
@@ -68,7 +69,8 @@ export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): P
         if (topic === TOPICS.queries.name) {
           const e = m.value as QueryEvent;
           if (sampled(e.eventId, rate)) add('query_events', [queryEventRow(e)]);
-        } else if (topic === TOPICS.aggregates.name) add('aggregates', [aggregateRow(m.value as WorkloadAggregate)]);
+        } else if (topic === TOPICS.metrics.name) add('metric_samples', [metricSampleRow(m.value as MetricSample)]);
+        else if (topic === TOPICS.aggregates.name) add('aggregates', [aggregateRow(m.value as WorkloadAggregate)]);
         else if (topic === TOPICS.forecasts.name) add('forecasts', forecastRows(m.value as Forecast));
         else if (commandTopics.has(topic)) add('commands', [commandRow(toAnyCommand(topic, m.value as never), topic)]);
         else if (topic === TOPICS.results.name) add('results', [resultRow(m.value as CommandResult)]);

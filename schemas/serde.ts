@@ -94,6 +94,11 @@ export class AvroSerde {
     return out;
   }
 
+  /** The type values of `topicName` are decoded into (undefined before registration). */
+  readerType(topicName: string): avro.Type | undefined {
+    return this.writerTypes.get(topicName);
+  }
+
   /** Schema id of a wire-format message, or a DecodeError for bytes that are not one. */
   static schemaIdOf(buf: Buffer | null): number {
     if (!buf || buf.length < 5) throw new DecodeError(`not Confluent wire format: ${buf ? buf.length : 0} bytes`);

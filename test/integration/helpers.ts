@@ -1,7 +1,6 @@
 /** Shared helpers for integration tests: config, unique names, bounded waits. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type Config } from '../../lib/config.js';
-import type { QueryEvent } from '../../schemas/types.js';
 
 export const cfg: Config = loadConfig();
 
@@ -36,27 +35,4 @@ export async function ledgerUnreachable(): Promise<string | null> {
   }
 }
 
-/** A valid query event of `source`, now, with `overrides`. */
-export function queryEvent(eventId: string, source: string, overrides: Partial<QueryEvent> = {}): QueryEvent {
-  return {
-    eventId,
-    ts: Date.now(),
-    source,
-    dialect: 'postgres',
-    database: null,
-    sql: 'SELECT 1',
-    fingerprint: null,
-    tables: [],
-    operation: 'select',
-    durationMs: 1,
-    rowsRead: 1,
-    rowsWritten: 0,
-    node: null,
-    partition: null,
-    keyValues: {},
-    client: null,
-    status: 'ok',
-    txId: null,
-    ...overrides,
-  };
-}
+export { queryEvent } from '../fixtures/records.js';
