@@ -1,5 +1,14 @@
 /** Pure mapping of each topic's record to the row of its ClickHouse table. */
-import type { AnyCommand, AuditEvent, CommandResult, DeadLetter, Forecast, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
+import type {
+  AnyCommand,
+  AuditEvent,
+  CommandResult,
+  DeadLetter,
+  Forecast,
+  MetricSample,
+  QueryEvent,
+  WorkloadAggregate,
+} from '../schemas/types.js';
 
 const sec = (ms: number) => Math.floor(ms / 1000);
 
@@ -22,6 +31,20 @@ export function queryEventRow(e: QueryEvent, templateId = '') {
     partition_id: e.partition ?? '',
     client: e.client ?? '',
     status: e.status,
+  };
+}
+
+export function metricSampleRow(m: MetricSample) {
+  const labels = Object.entries(m.labels);
+  return {
+    ts: sec(m.ts),
+    ts_ms: m.ts,
+    source: m.source,
+    node: m.node,
+    metric: m.metric,
+    value: m.value,
+    label_keys: labels.map(([k]) => k),
+    label_values: labels.map(([, v]) => v),
   };
 }
 

@@ -34,6 +34,14 @@ export const TABLES: TableDef[] = [
     ) ${rmt('source, event_id')}`,
   },
   {
+    name: 'metric_samples',
+    positioned: true,
+    ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.metric_samples (
+      ts DateTime, ts_ms UInt64, source String, node String, metric String, value Float64,
+      label_keys Array(String), label_values Array(String)${POSITION_DDL}
+    ) ${rmt('source, node, metric, ts_ms')}`,
+  },
+  {
     name: 'aggregates',
     positioned: true,
     ddl: (db) => `CREATE TABLE IF NOT EXISTS ${db}.aggregates (

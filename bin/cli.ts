@@ -33,7 +33,16 @@ export function buildProgram(): Command {
   const program = new Command('shardcast')
     .description('Workload-adaptive partitioning: telemetry → featurize → forecast → decide → execute, on Kafka.')
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (str, write) => write(str) });
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .addHelpText(
+      'after',
+      '\nSecured clusters (environment; secrets are never printed):\n' +
+        '  KAFKA_SSL=on|off, KAFKA_SSL_CA=<CA PEM file>          TLS to the brokers (on when a CA is given)\n' +
+        '  KAFKA_SASL_MECHANISM=scram-sha-256|scram-sha-512|plain, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD\n' +
+        '  SCHEMA_REGISTRY_USER, SCHEMA_REGISTRY_PASSWORD          registry basic auth\n' +
+        '  PG_SSL_MODE=disable|require|verify-full, PG_SSL_CA, PGPASSWORD   shard node TLS and password\n' +
+        '  CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, NEO4J_USER, NEO4J_PASSWORD (https:// and neo4j+s:// URLs for TLS)',
+    );
 
   const stack = program
     .command('stack')

@@ -12,7 +12,14 @@ import { ShardcastError } from './errors.js';
 /** Environment variable that feeds each config key. Keys not listed here are flag-only. */
 export const ENV_KEYS = {
   kafkaBrokers: 'KAFKA_BROKERS',
+  kafkaSsl: 'KAFKA_SSL',
+  kafkaSslCa: 'KAFKA_SSL_CA',
+  kafkaSaslMechanism: 'KAFKA_SASL_MECHANISM',
+  kafkaSaslUsername: 'KAFKA_SASL_USERNAME',
+  kafkaSaslPassword: 'KAFKA_SASL_PASSWORD',
   schemaRegistryUrl: 'SCHEMA_REGISTRY_URL',
+  schemaRegistryUser: 'SCHEMA_REGISTRY_USER',
+  schemaRegistryPassword: 'SCHEMA_REGISTRY_PASSWORD',
   clickhouseUrl: 'CLICKHOUSE_URL',
   clickhouseDatabase: 'CLICKHOUSE_DATABASE',
   clickhouseUser: 'CLICKHOUSE_USER',
@@ -21,6 +28,9 @@ export const ENV_KEYS = {
   neo4jUser: 'NEO4J_USER',
   neo4jPassword: 'NEO4J_PASSWORD',
   pgNodes: 'PG_NODES',
+  pgSslMode: 'PG_SSL_MODE',
+  pgSslCa: 'PG_SSL_CA',
+  pgPassword: 'PGPASSWORD',
   pgNodeCount: 'SHARDCAST_PG_NODE_COUNT',
   pgBasePort: 'SHARDCAST_PG_BASE_PORT',
   stackDir: 'SHARDCAST_STACK_DIR',
@@ -41,7 +51,19 @@ export const ENV_KEYS = {
 } as const;
 
 /** Keys whose values are secrets: a bad value is named, never echoed. */
-const SECRET_KEYS: ReadonlySet<string> = new Set(['commandSigningKey', 'clickhousePassword', 'neo4jPassword']);
+const SECRET_KEYS: ReadonlySet<string> = new Set([
+  'commandSigningKey',
+  'clickhousePassword',
+  'neo4jPassword',
+  'kafkaSaslPassword',
+  'schemaRegistryPassword',
+  'pgPassword',
+]);
+
+/** A URL or URL list with any `user:password@` credentials masked, for messages and logs. */
+export function redactUrl(text: string): string {
+  return text.replace(/(\/\/[^/@:\s,]*):[^/@\s,]*@/g, '$1:***@');
+}
 
 export type ConfigKey = keyof typeof ENV_KEYS;
 
@@ -59,7 +81,18 @@ const url = z.string().url();
 
 export const ConfigSchema = z.object({
   kafkaBrokers: csv.default(['127.0.0.1:9092']),
+  /** TLS to the brokers; on by itself when a CA file is given. */
+  kafkaSsl: z.enum(['on', 'off']).optional(),
+  /** PEM file of the CA that signed the brokers' certificates (default: the system's CAs). */
+  kafkaSslCa: z.string().optional(),
+  /** SASL mechanism; the username and password are then required. */
+  kafkaSaslMechanism: z.enum(['scram-sha-256', 'scram-sha-512', 'plain']).optional(),
+  kafkaSaslUsername: z.string().optional(),
+  kafkaSaslPassword: z.string().optional(),
   schemaRegistryUrl: url.default('http://127.0.0.1:8081/apis/ccompat/v7'),
+  /** HTTP basic auth to the registry: both or neither. */
+  schemaRegistryUser: z.string().optional(),
+  schemaRegistryPassword: z.string().optional(),
   clickhouseUrl: url.default('http://127.0.0.1:8123'),
   clickhouseDatabase: z
     .string()
@@ -75,6 +108,15 @@ export const ConfigSchema = z.object({
   neo4jPassword: z.string().min(8, 'Neo4j requires at least 8 characters').default('shardcast-local'),
   /** PostgreSQL shard nodes as connection URLs; derived from pgNodeCount/pgBasePort when not given. */
   pgNodes: csv.optional(),
+  /**
+   * TLS to every shard node, added to each node URL unless it has its own `sslmode`: disable
+   * (default), require (encrypted, certificate not checked), verify-full (CA and host name checked).
+   */
+  pgSslMode: z.enum(['disable', 'require', 'verify-full']).default('disable'),
+  /** PEM file of the CA that signed the nodes' certificates (verify-full). */
+  pgSslCa: z.string().optional(),
+  /** Password of the shard nodes' user; node-postgres reads PGPASSWORD itself, validated here only. */
+  pgPassword: z.string().optional(),
   pgNodeCount: intFromString(1).max(16).default(3),
   pgBasePort: intFromString(1024).max(65000).default(5433),
   stackDir: z.string().default('.stack'),
@@ -182,11 +224,16 @@ export function loadConfig(overrides: Partial<Record<ConfigKey, unknown>> = {}, 
     const issue = result.error.issues[0]!;
     const key = String(issue.path[0] ?? '?');
     const envName = ENV_KEYS[key as ConfigKey] ?? key;
-    const got = raw[key] === undefined || SECRET_KEYS.has(key) ? '' : ` (got ${JSON.stringify(raw[key])})`;
+    // a value with an @ may be a URL with credentials that did not parse: not echoed either
+    const shown = raw[key] !== undefined && !SECRET_KEYS.has(key) && !String(raw[key]).includes('@');
+    const got = shown ? ` (got ${JSON.stringify(raw[key])})` : '';
     throw new ConfigError(envName, `${issue.message}${got}`);
   }
   const c = result.data;
-  const pgNodes = c.pgNodes ?? Array.from({ length: c.pgNodeCount }, (_, i) => localPgUrl(c.pgBasePort + i));
+  checkPairs(c);
+  const pgNodes = (c.pgNodes ?? Array.from({ length: c.pgNodeCount }, (_, i) => localPgUrl(c.pgBasePort + i))).map((u) =>
+    withPgSsl(u, c.pgSslMode, c.pgSslCa),
+  );
   const has = (k: ConfigKey) => env[ENV_KEYS[k]] !== undefined && env[ENV_KEYS[k]] !== '';
   return {
     ...c,
@@ -200,4 +247,29 @@ export function loadConfig(overrides: Partial<Record<ConfigKey, unknown>> = {}, 
       postgres: has('pgNodes'),
     },
   };
+}
+
+/** Settings that only work together: a SASL mechanism with its user and password, registry user with password. */
+function checkPairs(c: Parsed): void {
+  const sasl = [c.kafkaSaslMechanism, c.kafkaSaslUsername, c.kafkaSaslPassword];
+  if (sasl.some((v) => v !== undefined) && sasl.some((v) => v === undefined)) {
+    const missing = (['kafkaSaslMechanism', 'kafkaSaslUsername', 'kafkaSaslPassword'] as const).find((k) => c[k] === undefined)!;
+    throw new ConfigError(ENV_KEYS[missing], 'KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD go together');
+  }
+  if ((c.schemaRegistryUser === undefined) !== (c.schemaRegistryPassword === undefined)) {
+    const missing = c.schemaRegistryUser === undefined ? 'schemaRegistryUser' : 'schemaRegistryPassword';
+    throw new ConfigError(ENV_KEYS[missing], 'SCHEMA_REGISTRY_USER and SCHEMA_REGISTRY_PASSWORD go together');
+  }
+  if (c.pgSslCa !== undefined && c.pgSslMode !== 'verify-full') throw new ConfigError(ENV_KEYS.pgSslMode, 'PG_SSL_CA needs verify-full');
+}
+
+/**
+ * A node URL with the TLS setting in node-postgres's URL parameters (it reads the CA file named by
+ * `sslrootcert`), unless the URL sets `sslmode` itself. `no-verify` is its name for libpq's require.
+ */
+export function withPgSsl(url: string, mode: Parsed['pgSslMode'], ca: string | undefined): string {
+  if (mode === 'disable' || /[?&]sslmode=/.test(url)) return url;
+  const params = [`sslmode=${mode === 'require' ? 'no-verify' : 'verify-full'}`];
+  if (ca) params.push(`sslrootcert=${encodeURIComponent(ca)}`);
+  return `${url}${url.includes('?') ? '&' : '?'}${params.join('&')}`;
 }

@@ -23,7 +23,7 @@ export async function openContext(name: string, cfg: Config = loadConfig()): Pro
   const log = logger(name);
   const kafka = createKafka(cfg, `shardcast-${name}`);
   await provisionTopics(kafka);
-  const serde = AvroSerde.create(cfg.schemaRegistryUrl);
+  const serde = AvroSerde.create(cfg);
   await serde.registerTopics();
   const producer = await TopicProducer.connect(kafka, serde);
   return {

@@ -1,17 +1,26 @@
 /**
- * `shardcast run sink`: every topic of the flow (and the operators' audit trail) → its ClickHouse
+ * `shardcast run sink`: every topic of the flow (telemetry metrics and the operators' audit trail included) → its ClickHouse
  * table, in batched inserts. Offsets are committed after the insert succeeded; a batch
  * redelivered after a crash between the two is recognised by its records' positions and not
  * inserted again (analytics/positions.ts). Query events can be sampled (deterministically by
  * event id, so a redelivery makes the same choice).
  */
 import { createHash } from 'node:crypto';
-import { aggregateRow, auditRow, commandRow, deadLetterRow, forecastRows, queryEventRow, resultRow } from '../analytics/rows.js';
+import {
+  aggregateRow,
+  auditRow,
+  commandRow,
+  deadLetterRow,
+  forecastRows,
+  metricSampleRow,
+  queryEventRow,
+  resultRow,
+} from '../analytics/rows.js';
 import { createClickHouse, ensureAnalyticsSchema, insertRows } from '../analytics/clickhouse.js';
 import { positionColumns, storedPositions } from '../analytics/positions.js';
 import { RedeliveryFilter } from '../analytics/redelivery.js';
 import { committedOffsets } from '../topics/consumer.js';
-import type { AuditEvent, CommandResult, DeadLetter, Forecast, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
+import type { AuditEvent, CommandResult, DeadLetter, Forecast, MetricSample, QueryEvent, WorkloadAggregate } from '../schemas/types.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
@@ -39,6 +48,7 @@ const SINK_TABLES: Record<string, string> = {
   [TOPICS.results.name]: 'results',
   [TOPICS.dlq.name]: 'dlq',
   [TOPICS.audit.name]: 'audit',
+  [TOPICS.metrics.name]: 'metric_samples',
 };
 
 const sampled = (eventId: string, rate: number) =>
@@ -80,6 +90,7 @@ export async function startSink(
     groupId,
     topics: opts.topics ?? [
       TOPICS.queries.name,
+      TOPICS.metrics.name,
       TOPICS.aggregates.name,
       TOPICS.forecasts.name,
       ...commandTopics,
@@ -118,6 +129,7 @@ export async function startSink(
         else if (table === 'results') add(table, [resultRow(m.value as CommandResult)]);
         else if (table === 'dlq') add(table, [deadLetterRow(m.value as DeadLetter)]);
         else if (table === 'audit') add(table, [auditRow(m.value as AuditEvent)]);
+        else if (table === 'metric_samples') add(table, [metricSampleRow(m.value as MetricSample)]);
       }
       for (const [table, { rows, records }] of tables) {
         // Rows the server refuses as data raise an InputError: the stage hands the batch over

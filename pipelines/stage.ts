@@ -2,7 +2,8 @@
  * The wiring shared by the stateless stages (forecast, decide, execute, sink): consume topics in
  * a consumer group, decode each message with the registry, hand micro-batches to the stage's
  * handler, send what it returns (outputs and dead letters), and only then commit the batch's
- * offsets. Failures follow one policy (failure.ts): a message that cannot be decoded, or that
+ * offsets. Failures follow one policy (failure.ts): a message that cannot be decoded, whose values
+ * fail the record checks (schemas/recordChecks.ts: NaN, negative counts, bad text), or that
  * the handler rejects with an InputError, goes to the DLQ with its bytes, position and reason; a
  * retriable failure of decode, handle, send or commit is retried with backoff (health shows the
  * stage stalled meanwhile); any other error stops the stage once the batches before it committed.
@@ -12,6 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeadLetter } from '../schemas/types.js';
 import type { SourcePosition } from '../schemas/envelope.js';
 import { TOPICS } from '../schemas/topics.js';
+import { recordProblem } from '../schemas/recordChecks.js';
+import { DecodeError } from '../schemas/serde.js';
 import { consumeTopics, latestPositions, type TopicSource } from '../topics/consumer.js';
 import { deadLetter, type Envelope } from '../schemas/envelope.js';
 import { TopicProducer, type OutRecord } from '../topics/producer.js';
@@ -145,6 +148,8 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
     await eo.afterCommit();
   };
 
+  // Dead letters themselves are not checked again: the sink stores them as they came.
+  const checked = (topic: string) => topic !== TOPICS.dlq.name && ctx.serde.readerType(topic) !== undefined;
   const chain = new CommitChain();
   const processBatch = (raw: Envelope<Buffer | null>[]) => chain.run((earlier) => handleBatch(raw, earlier));
 
@@ -156,6 +161,8 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
       try {
         // Synchronously when the writer schema is known (the common case): no promise per message.
         const value = ctx.serde.decodeSync<T>(m.topic, m.value) ?? (await ctx.serde.decode<T>(m.topic, m.value));
+        const problem = checked(m.topic) ? recordProblem(ctx.serde.readerType(m.topic)!, value) : null;
+        if (problem) throw new DecodeError(problem);
         good.push({ ...m, value });
       } catch (err) {
         if (failureAction(err) !== 'dead-letter') throw err;

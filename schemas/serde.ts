@@ -13,8 +13,33 @@ import avro from 'avsc';
 import { ALL_TOPICS, type TopicSpec } from './topics.js';
 import { loadSchema } from './load.js';
 import { InputError, StateError, UnavailableError } from '../lib/errors.js';
+import { ConfigError, ENV_KEYS, redactUrl, type Config } from '../lib/config.js';
 
 const MAGIC = 0;
+
+/** What the registry client needs from the config: where, and the basic-auth credentials if any. */
+export type RegistrySettings = Pick<Config, 'schemaRegistryUrl'> & Partial<Pick<Config, 'schemaRegistryUser' | 'schemaRegistryPassword'>>;
+
+/** The registry client's options: HTTP basic auth when a user is configured. */
+export function registryOptions(s: RegistrySettings) {
+  const auth =
+    s.schemaRegistryUser !== undefined ? { auth: { username: s.schemaRegistryUser, password: s.schemaRegistryPassword ?? '' } } : {};
+  return { host: s.schemaRegistryUrl, retry: { retries: 3 }, ...auth };
+}
+
+/**
+ * A failed registry call as one of our errors: refused credentials are configuration (named by
+ * key), anything else a registry that may answer later. URL credentials are masked.
+ */
+export function registryError(err: unknown, what: string): Error {
+  const status = (err as { status?: unknown }).status;
+  const detail = redactUrl((err as Error).message ?? String(err));
+  if (status === 401 || status === 403) {
+    return new ConfigError(ENV_KEYS.schemaRegistryPassword, `the schema registry refused the credentials (HTTP ${status}) ${what}`);
+  }
+  // no `cause`: the client's error holds the request, and with it the Authorization header
+  return new UnavailableError(`schema registry: ${what} failed: ${detail}`);
+}
 
 /** Bytes that are not a message of the topic's schema: bad input, for the dead-letter topic. */
 export class DecodeError extends InputError {}
@@ -30,8 +55,8 @@ export class AvroSerde {
 
   constructor(readonly registry: SchemaRegistry) {}
 
-  static create(registryUrl: string): AvroSerde {
-    return new AvroSerde(new SchemaRegistry({ host: registryUrl, retry: { retries: 3 } }));
+  static create(registry: string | RegistrySettings): AvroSerde {
+    return new AvroSerde(new SchemaRegistry(registryOptions(typeof registry === 'string' ? { schemaRegistryUrl: registry } : registry)));
   }
 
   /** Registers the value schema of each topic (idempotent: same schema → same id). */
@@ -45,10 +70,11 @@ export class AvroSerde {
       ? { json: schemaJson, type: avro.Type.forSchema(schemaJson as avro.Schema) }
       : loadSchema(topic.schema);
     const subject = `${topic.name}-value`;
-    const { id } = await this.registry.register(
-      { type: 'AVRO' as never, schema: JSON.stringify(json) },
-      { subject, compatibility: COMPATIBILITY.BACKWARD },
-    );
+    const { id } = await this.registry
+      .register({ type: 'AVRO' as never, schema: JSON.stringify(json) }, { subject, compatibility: COMPATIBILITY.BACKWARD })
+      .catch((err: unknown) => {
+        throw registryError(err, `registering ${subject}`);
+      });
     this.writerIds.set(topic.name, id);
     this.writerTypes.set(topic.name, type);
     this.typesById.set(id, type);
@@ -66,6 +92,11 @@ export class AvroSerde {
     out.writeInt32BE(id, 1);
     body.copy(out, 5);
     return out;
+  }
+
+  /** The type values of `topicName` are decoded into (undefined before registration). */
+  readerType(topicName: string): avro.Type | undefined {
+    return this.writerTypes.get(topicName);
   }
 
   /** Schema id of a wire-format message, or a DecodeError for bytes that are not one. */
@@ -90,8 +121,8 @@ export class AvroSerde {
         // 404: the registry answered that it has no such id (bad bytes); anything else means it
         // did not answer, and the same message will decode once it does.
         const status = (err as { status?: unknown }).status;
-        if (status === 404) throw new DecodeError(`unknown schema id ${id}: ${(err as Error).message}`);
-        throw new UnavailableError(`schema registry: fetching schema id ${id} failed: ${(err as Error).message}`, { cause: err });
+        if (status === 404) throw new DecodeError(`unknown schema id ${id}: ${redactUrl((err as Error).message)}`);
+        throw registryError(err, `fetching schema id ${id}`);
       }
     }
     return this.decodeKnown<T>(topicName, buf!, id);

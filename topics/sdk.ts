@@ -34,7 +34,7 @@ export class TelemetryPublisher {
   static async connect(cfg: Config, opts: PublisherOptions = {}): Promise<TelemetryPublisher> {
     const kafka = createKafka(cfg, opts.clientId ?? 'shardcast-publisher');
     await provisionTopics(kafka, [TOPICS.queries, TOPICS.metrics]);
-    const serde = AvroSerde.create(cfg.schemaRegistryUrl);
+    const serde = AvroSerde.create(cfg);
     await serde.registerTopics([TOPICS.queries, TOPICS.metrics]);
     const producer = await TopicProducer.connect(kafka, serde);
     return new TelemetryPublisher(producer, opts.batchSize ?? 500, opts.lingerMs ?? 50);

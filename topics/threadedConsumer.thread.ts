@@ -47,7 +47,7 @@ port.on('message', (m: ToThread) => {
 });
 
 try {
-  const kafka = createKafka({ kafkaBrokers: init.brokers }, init.clientId);
+  const kafka = createKafka(init.kafka, init.clientId);
   source = await consumeTopics(kafka, {
     groupId: init.groupId,
     topics: init.topics,

@@ -18,7 +18,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ReplaySubject, Subject } from 'rxjs';
-import type { Config } from '../lib/config.js';
+import { kafkaSettingsOf, type KafkaSettings } from './kafka.js';
 import { StateError, UnavailableError } from '../lib/errors.js';
 import { logger } from '../lib/log.js';
 import type { Envelope, SourcePosition } from '../schemas/envelope.js';
@@ -93,7 +93,8 @@ export function unpackBatch(b: PackedBatch): Envelope<Buffer | null>[] {
 
 /** What the thread is started with (structured-cloned). */
 export interface ThreadInit {
-  brokers: string[];
+  /** The brokers and their TLS/SASL settings. */
+  kafka: KafkaSettings;
   clientId: string;
   groupId: string;
   topics: string[];
@@ -137,10 +138,10 @@ const threadError = (message: string, retriable = false): Error => (retriable ? 
 const STOP_TIMEOUT_MS = 30_000;
 
 /** `consumeTopics` with the consumer on a worker thread (see the module comment). */
-export async function consumeTopicsOnThread(cfg: Pick<Config, 'kafkaBrokers'>, opts: ThreadedConsumeOptions): Promise<TopicSource> {
+export async function consumeTopicsOnThread(cfg: KafkaSettings, opts: ThreadedConsumeOptions): Promise<TopicSource> {
   const log = logger('consumer-thread');
   const init: ThreadInit = {
-    brokers: cfg.kafkaBrokers,
+    kafka: kafkaSettingsOf(cfg),
     clientId: opts.clientId,
     groupId: opts.groupId,
     topics: opts.topics,

@@ -66,7 +66,7 @@ export async function commandSendCommand(o: { file?: string; json?: boolean }): 
   const cfg = loadConfig();
   // The key before any connection: without one nothing is sent.
   const key = await loadSigningKey(cfg);
-  const serde = AvroSerde.create(cfg.schemaRegistryUrl);
+  const serde = AvroSerde.create(cfg);
   await serde.registerTopics(Object.values(COMMAND_TOPICS).map((t) => topicByName(t)!));
   const producer = await TopicProducer.connect(createKafka(cfg, 'shardcast-cli'), serde);
   try {

@@ -45,7 +45,7 @@ const CONSOLE_TOPICS = [TOPICS.audit, ...Object.values(TOPICS).filter((t) => (Ob
 export async function openConsoleKafka(cfg: Config): Promise<{ producer: TopicProducer; close(): Promise<void> }> {
   const kafka = createKafka(cfg, 'shardcast-console');
   await provisionTopics(kafka, CONSOLE_TOPICS);
-  const serde = AvroSerde.create(cfg.schemaRegistryUrl);
+  const serde = AvroSerde.create(cfg);
   for (const t of CONSOLE_TOPICS) await serde.registerTopic(t);
   const producer = await TopicProducer.connect(kafka, serde);
   return { producer, close: () => producer.disconnect() };

@@ -7,11 +7,43 @@
  */
 import { z } from 'zod';
 import type { MetricSample, QueryEvent } from '../../schemas/types.js';
+import { identifierProblem, MAX_DOUBLE, textProblem } from '../../schemas/recordChecks.js';
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 const nonEmpty = z.string().min(1, 'must be a non-empty string');
-const nullableStr = z.string().nullable();
+/** A name of something in a store (source, database, table, node): see identifierProblem. */
+const identifier = nonEmpty.superRefine((s, ctx) => {
+  const p = identifierProblem(s);
+  if (p) ctx.addIssue({ code: 'custom', message: p });
+});
+/** Free text: no control characters, no invalid UTF-8 (see textProblem). */
+const text = z.string().superRefine((s, ctx) => {
+  const p = textProblem(s);
+  if (p) ctx.addIssue({ code: 'custom', message: p });
+});
+const nullableStr = text.nullable();
+/** Longer statements are not featurized (a parse of megabytes stalls the stage): the event is refused. */
+export const MAX_SQL_CHARS = 256 * 1024;
+/** Deeper parenthesis nesting is refused before any parser sees it (parsers recurse per level). */
+export const MAX_SQL_NESTING = 256;
+
+/** The deepest parenthesis nesting in `sql` (quotes not considered: an upper bound). */
+export function sqlNesting(sql: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = sql.indexOf('('); i !== -1 && i < sql.length; i++) {
+    const c = sql.charCodeAt(i);
+    if (c === 40) max = Math.max(max, ++depth);
+    else if (c === 41 && depth > 0) depth--;
+  }
+  return max;
+}
+
+const sql = text
+  .max(MAX_SQL_CHARS, `is longer than ${MAX_SQL_CHARS} characters`)
+  .refine((s) => sqlNesting(s) <= MAX_SQL_NESTING, `is nested deeper than ${MAX_SQL_NESTING} parentheses`)
+  .nullable();
 const count = z.number().int('must be an integer').min(0, 'must be >= 0');
 /** Event time in ms since the epoch: between 1970 and year 3000. */
 const eventTime = z
@@ -28,17 +60,17 @@ const STATUSES = ['ok', 'error', 'timeout', 'cancelled'] as const;
 export const QueryEventSchema = z.object({
   eventId: nonEmpty,
   ts: eventTime,
-  source: nonEmpty,
+  source: identifier,
   dialect: z.enum(DIALECTS),
-  database: nullableStr,
-  sql: nullableStr,
+  database: identifier.nullable(),
+  sql,
   fingerprint: nullableStr,
-  tables: z.array(z.string()),
+  tables: z.array(identifier),
   operation: z.enum(OPERATIONS).nullable(),
-  durationMs: z.number().min(0, 'must be >= 0').refine(Number.isFinite, 'must be finite'),
+  durationMs: z.number().min(0, 'must be >= 0').max(MAX_DOUBLE, `is beyond ${MAX_DOUBLE}`),
   rowsRead: count,
   rowsWritten: count,
-  node: nullableStr,
+  node: identifier.nullable(),
   partition: nullableStr,
   keyValues: z.record(z.string(), z.string()),
   client: nullableStr,
@@ -58,17 +90,17 @@ export const QueryEventJsonSchema = z.object({
       .min(0, 'must be >= 0')
       .max(32_503_680_000_000, 'is after year 3000'),
   ),
-  source: nonEmpty,
+  source: identifier,
   dialect: z.enum(DIALECTS).default('generic'),
-  database: nullableStr.default(null),
-  sql: nullableStr.default(null),
+  database: identifier.nullable().default(null),
+  sql: sql.default(null),
   fingerprint: nullableStr.default(null),
-  tables: z.array(z.string()).default([]),
+  tables: z.array(identifier).default([]),
   operation: z.enum(OPERATIONS).nullable().default(null),
-  durationMs: z.number().min(0, 'must be >= 0').default(0),
+  durationMs: z.number().min(0, 'must be >= 0').max(MAX_DOUBLE, `is beyond ${MAX_DOUBLE}`).default(0),
   rowsRead: count.default(0),
   rowsWritten: count.default(0),
-  node: nullableStr.default(null),
+  node: identifier.nullable().default(null),
   partition: nullableStr.default(null),
   keyValues: z.record(z.string(), keyValue).default({}),
   client: nullableStr.default(null),
@@ -78,8 +110,8 @@ export const QueryEventJsonSchema = z.object({
 
 export const MetricSampleSchema = z.object({
   ts: eventTime,
-  source: nonEmpty,
-  node: nonEmpty,
+  source: identifier,
+  node: identifier,
   metric: nonEmpty,
   value: z.number().refine(Number.isFinite, 'must be finite'),
   labels: z.record(z.string(), z.string()),
@@ -108,7 +140,9 @@ const DIALECT_SET: ReadonlySet<unknown> = new Set(DIALECTS);
 const OPERATION_SET: ReadonlySet<unknown> = new Set(OPERATIONS);
 const STATUS_SET: ReadonlySet<unknown> = new Set(STATUSES);
 const MAX_TS = 32_503_680_000_000;
-const isNullableStr = (x: unknown) => x === null || typeof x === 'string';
+const isNullableStr = (x: unknown) => x === null || (typeof x === 'string' && textProblem(x) === null);
+const isIdentifier = (x: unknown) => typeof x === 'string' && identifierProblem(x) === null;
+const isNullableIdentifier = (x: unknown) => x === null || isIdentifier(x);
 const isCount = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
 function isStringRecord(x: unknown): boolean {
@@ -117,9 +151,9 @@ function isStringRecord(x: unknown): boolean {
   return true;
 }
 
-function isStringArray(x: unknown): boolean {
+function isIdentifierArray(x: unknown): boolean {
   if (!Array.isArray(x)) return false;
-  for (let i = 0; i < x.length; i++) if (typeof x[i] !== 'string') return false;
+  for (let i = 0; i < x.length; i++) if (!isIdentifier(x[i])) return false;
   return true;
 }
 
@@ -142,20 +176,20 @@ export function isValidQueryEvent(v: unknown): v is QueryEvent {
     Number.isSafeInteger(ts) &&
     ts >= 0 &&
     ts <= MAX_TS &&
-    typeof e.source === 'string' &&
-    e.source.length > 0 &&
+    isIdentifier(e.source) &&
     DIALECT_SET.has(e.dialect) &&
-    isNullableStr(e.database) &&
+    isNullableIdentifier(e.database) &&
     isNullableStr(e.sql) &&
+    (e.sql === null || ((e.sql as string).length <= MAX_SQL_CHARS && sqlNesting(e.sql as string) <= MAX_SQL_NESTING)) &&
     isNullableStr(e.fingerprint) &&
-    isStringArray(e.tables) &&
+    isIdentifierArray(e.tables) &&
     (e.operation === null || OPERATION_SET.has(e.operation)) &&
     typeof d === 'number' &&
     d >= 0 &&
-    Number.isFinite(d) &&
+    d <= MAX_DOUBLE &&
     isCount(e.rowsRead) &&
     isCount(e.rowsWritten) &&
-    isNullableStr(e.node) &&
+    isNullableIdentifier(e.node) &&
     isNullableStr(e.partition) &&
     isStringRecord(e.keyValues) &&
     isNullableStr(e.client) &&

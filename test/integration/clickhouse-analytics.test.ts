@@ -43,7 +43,17 @@ test('schema creation is idempotent on this server', async () => {
   await ensureAnalyticsSchema(ch, db);
   await ensureAnalyticsSchema(ch, db);
   const tables = await queryRows<{ name: string }>(ch, `SELECT name FROM system.tables WHERE database = '${db}' ORDER BY name`);
-  for (const t of ['aggregates', 'commands', 'dlq', 'forecasts', 'query_events', 'results', 'dlq_reasons_hourly', 'load_hourly']) {
+  for (const t of [
+    'aggregates',
+    'commands',
+    'dlq',
+    'forecasts',
+    'metric_samples',
+    'query_events',
+    'results',
+    'dlq_reasons_hourly',
+    'load_hourly',
+  ]) {
     assert.ok(
       tables.some((r) => r.name === t),
       `table ${t}`,

@@ -70,3 +70,5 @@ export async function startAtLatest(admin: Admin, groupId: string, topics: strin
     await admin.setOffsets({ groupId, topic, partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })) });
   }
 }
+
+export { queryEvent } from '../fixtures/records.js';

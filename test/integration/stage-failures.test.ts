@@ -12,29 +12,10 @@ import { TOPICS } from '../../schemas/topics.js';
 import type { DeadLetter, QueryEvent } from '../../schemas/types.js';
 import { provisionTopics } from '../../topics/admin.js';
 import { committedOffsets } from '../../topics/consumer.js';
-import { cfg, eventually, uniq } from './helpers.js';
+import { cfg, eventually, queryEvent, uniq } from './helpers.js';
 
 const topic = uniq('stage-failures');
-const event = (eventId: string): QueryEvent => ({
-  eventId,
-  ts: Date.now(),
-  source: 'stage-failures-test',
-  dialect: 'postgres',
-  database: null,
-  sql: 'SELECT 1',
-  fingerprint: null,
-  tables: [],
-  operation: 'select',
-  durationMs: 1,
-  rowsRead: 1,
-  rowsWritten: 0,
-  node: null,
-  partition: null,
-  keyValues: {},
-  client: null,
-  status: 'ok',
-  txId: null,
-});
+const event = (eventId: string): QueryEvent => queryEvent(eventId, 'stage-failures-test');
 
 let ctx: PipelineContext;
 /** Dead letters the stages sent, seen on their way to the producer. */

@@ -104,7 +104,7 @@ test('images and settings match the local stack', () => {
 });
 
 test('kafka server.properties: single-node KRaft on loopback', () => {
-  const props = serverProperties(defaults);
+  const props = serverProperties({ dir: defaults.stackDir, port: 9092, controllerPort: 9093 });
   for (const line of [
     'process.roles=broker,controller',
     'listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093',
