@@ -1,8 +1,7 @@
-/** `shardcast analytics <query-name> [--json]`: runs a canned ClickHouse query. */
-import { createClickHouse, queryRows } from '../../analytics/clickhouse.js';
-import { CANNED_QUERIES, cannedQuery, describeQueries } from '../../analytics/queries.js';
+/** `shardcast analytics <query-name> [--json]`: runs a canned ClickHouse query through the operations layer (as the API does). */
+import { openOperations } from '../../console/ops/operations.js';
+import { describeQueries } from '../../analytics/queries.js';
 import { loadConfig } from '../../lib/config.js';
-import { UsageError } from '../../lib/errors.js';
 import { printTable } from '../../lib/table.js';
 
 export async function analyticsCommand(
@@ -13,18 +12,13 @@ export async function analyticsCommand(
     process.stdout.write(`queries:\n${describeQueries()}\n`);
     return;
   }
-  const q = cannedQuery(name);
-  if (!q) throw new UsageError(`unknown analytics query ${JSON.stringify(name)}; one of: ${CANNED_QUERIES.map((c) => c.name).join(', ')}`);
-  if (opts.since !== undefined && opts.until !== undefined && opts.until <= opts.since)
-    throw new UsageError('--until must be after --since');
-  const cfg = loadConfig();
-  const ch = createClickHouse(cfg);
+  const ops = openOperations(loadConfig());
   try {
-    const sql = q.sql(cfg.clickhouseDatabase, opts.limit, { since: opts.since, until: opts.until });
-    const rows = await queryRows(ch, sql);
-    if (opts.json) process.stdout.write(`${JSON.stringify({ query: name, sql, rows }, null, 2)}\n`);
-    else printTable(rows);
+    // Unknown names and out-of-range parameters are usage errors (exit 2) from the same checks the API answers 400/404 with.
+    const answer = await ops.analytics().run(name, { limit: opts.limit, since: opts.since, until: opts.until });
+    if (opts.json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+    else printTable(answer.rows);
   } finally {
-    await ch.close();
+    await ops.close();
   }
 }
