@@ -16,56 +16,14 @@ const LAYERS = {
   executors: ['lib', 'schemas', 'topics', 'stores'],
   infra: ['lib', 'stores'],
   pipelines: ['lib', 'schemas', 'topics', 'stores', 'models', 'processors', 'collectors', 'analytics', 'catalog', 'executors'],
-  console: ['lib', 'schemas', 'topics', 'stores', 'models', 'processors', 'collectors', 'analytics', 'catalog', 'executors', 'pipelines'],
-  demo: [
-    'lib',
-    'schemas',
-    'topics',
-    'stores',
-    'models',
-    'processors',
-    'collectors',
-    'analytics',
-    'catalog',
-    'executors',
-    'infra',
-    'pipelines',
-    'console',
-  ],
-  bench: [
-    'lib',
-    'schemas',
-    'topics',
-    'stores',
-    'models',
-    'processors',
-    'collectors',
-    'analytics',
-    'catalog',
-    'executors',
-    'infra',
-    'pipelines',
-    'console',
-    'demo',
-  ],
-  bin: [
-    'lib',
-    'schemas',
-    'topics',
-    'stores',
-    'models',
-    'processors',
-    'collectors',
-    'analytics',
-    'catalog',
-    'executors',
-    'infra',
-    'pipelines',
-    'console',
-    'demo',
-    'bench',
-  ],
 };
+// The top of the drawing: each may use everything below it (the edges and the stages), and
+// the ones listed before it.
+const EDGES_AND_BELOW = [...LAYERS.pipelines, 'infra', 'pipelines'];
+LAYERS.console = LAYERS.pipelines.concat('pipelines');
+LAYERS.demo = [...EDGES_AND_BELOW, 'console'];
+LAYERS.bench = [...LAYERS.demo, 'demo'];
+LAYERS.bin = [...LAYERS.bench, 'bench'];
 
 /** The pure stages inside processors/, in flow order: a stage imports only earlier ones. */
 const STAGES = ['ingest', 'forecast', 'decide'];
