@@ -22,7 +22,7 @@ export interface PlacementRow {
 export interface PlacementView {
   nodes: { name: string; state: string | null; capacity: number | null; managed?: boolean | null }[];
   partitions: PlacementRow[];
-  /** Commands on these tables with their last status (for cooldowns and what is in flight). */
+  /** Commands on these tables, and the store's scale commands, with their last status (for cooldowns and what is in flight). */
   commands: {
     id: string;
     action: string;
@@ -60,7 +60,9 @@ export async function placement(
     { source, tables: [...tables] },
   );
   const cmds = await driver.executeQuery(
-    `MATCH (c:Command) WHERE c.table IN $tables AND c.store = $source AND coalesce(c.resultTs, c.issuedAt, 0) >= $since
+    // Resource commands name no table: scale_out and scale_in of the store's nodes come too.
+    `MATCH (c:Command) WHERE (c.table IN $tables OR c.action IN ['scale_out', 'scale_in']) AND c.store = $source
+       AND coalesce(c.resultTs, c.issuedAt, 0) >= $since
      RETURN c.id AS id, c.action AS action, c.table AS table, c.partition AS partition, c.sourceNode AS sourceNode, c.targetNode AS targetNode,
             c.status AS status, c.issuedAt AS issuedAt, c.resultTs AS resultTs, c.deadline AS deadline`,
     { source, tables: [...tables], since: opts.commandsSince ?? 0 },

@@ -258,3 +258,31 @@ test('held commands: released when every dependency succeeded, dropped when one 
   );
   assert.deepEqual(v[1]!.verdict === 'drop-failed' && v[1]!.failed, ['f']);
 });
+
+test('a node being scaled in takes no load though the catalog still lists it active; a later scale_out brings it back', () => {
+  const nodes = [
+    { name: 'node0', state: 'active', capacity: 100 },
+    { name: 'node1', state: 'active', capacity: 100 },
+    { name: 'node5', state: 'active', capacity: 100 },
+  ];
+  const scale = (id: string, action: string, status: string, at: number) =>
+    cmd(id, status, {
+      action,
+      table: null,
+      partition: null,
+      sourceNode: null,
+      targetNode: 'node5',
+      issuedAt: at,
+      resultTs: status === 'RUNNING' ? null : at,
+    });
+  const ids = (commands: PlacementView['commands']) =>
+    stateFromCatalog(view({ nodes, commands }), TABLES, 'app', { now: NOW }).nodes.map((n) => n.id);
+  assert.deepEqual(ids([scale('in-1', 'scale_in', 'RUNNING', NOW - 5_000)]), ['node0', 'node1'], 'under way');
+  assert.deepEqual(ids([scale('in-1', 'scale_in', 'SUCCEEDED', NOW - 5_000)]), ['node0', 'node1'], 'done, not yet rediscovered');
+  assert.deepEqual(ids([scale('in-1', 'scale_in', 'FAILED', NOW - 5_000)]), ['node0', 'node1', 'node5'], 'failed: still there');
+  assert.deepEqual(
+    ids([scale('in-1', 'scale_in', 'SUCCEEDED', NOW - 50_000), scale('out-1', 'scale_out', 'SUCCEEDED', NOW - 5_000)]),
+    ['node0', 'node1', 'node5'],
+    'scaled out again',
+  );
+});

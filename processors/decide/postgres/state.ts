@@ -108,6 +108,23 @@ export function stateFromRouting(snap: RoutingSnapshot, tables: PlannedTables, s
   };
 }
 
+/**
+ * Nodes whose latest scale command removes them (a scale_in that succeeded or is under way): the
+ * catalog still lists them as active until its next discovery, and nothing may be placed there.
+ * A later scale_out of the same node brings it back.
+ */
+export function nodesLeaving(commands: CatalogPlacement['commands'], now: number): Set<string> {
+  const last = new Map<string, { action: string; at: number }>();
+  for (const c of commands) {
+    if ((c.action !== 'scale_in' && c.action !== 'scale_out') || !c.targetNode || UNSUCCESSFUL.has(c.status)) continue;
+    if (c.status === 'ISSUED' && (c.deadline ?? 0) <= now) continue;
+    const at = c.resultTs ?? c.issuedAt ?? 0;
+    const cur = last.get(c.targetNode);
+    if (!cur || at >= cur.at) last.set(c.targetNode, { action: c.action, at });
+  }
+  return new Set([...last].filter(([, v]) => v.action === 'scale_in').map(([node]) => node));
+}
+
 /** The partition schema the engine plans against, from the catalog's view of the tables. */
 export function stateFromCatalog(
   view: CatalogPlacement,
@@ -115,8 +132,9 @@ export function stateFromCatalog(
   source: string,
   opts: { capacity?: number; now: number; coAccess?: readonly RangeCoAccess[] },
 ): ClusterStateInput {
+  const leaving = nodesLeaving(view.commands, opts.now);
   const nodes = view.nodes
-    .filter((n) => n.state !== 'stopped' && n.state !== 'unreachable' && n.state !== 'draining')
+    .filter((n) => n.state !== 'stopped' && n.state !== 'unreachable' && n.state !== 'draining' && !leaving.has(n.name))
     .map((n) => ({
       id: n.name,
       store: PG_STORE,
