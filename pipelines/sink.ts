@@ -13,6 +13,7 @@ import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';
 import { toAnyCommand } from './execute.js';
+import { validateQueryEvent } from '../processors/ingest/validate.js';
 
 export interface SinkOptions {
   groupId?: string;
@@ -57,6 +58,12 @@ export async function startSink(ctx: PipelineContext, opts: SinkOptions = {}): P
     // Inserts are idempotent (ReplacingMergeTree on natural ids) and need no order: decode the
     // next batch while ClickHouse takes this one.
     concurrency: 2,
+    // a query event ingest refuses (SQL too long or too deep) is not stored as a good one either
+    check: (topic, value) => {
+      if ((aliases[topic] ?? topic) !== TOPICS.queries.name) return null;
+      const v = validateQueryEvent(value);
+      return v.ok ? null : v.reason;
+    },
     handle: async (batch: Envelope<unknown>[]) => {
       const tables = new Map<string, object[]>();
       const add = (t: string, rows: object[]) => {
