@@ -187,14 +187,8 @@ test('every bad record of the corpus lands in the DLQ with its reason; the good 
     let seen = 'nothing yet';
     await eventually(
       async () => {
-        const [q] = await queryRows<{ n: string }>(
-          ch,
-          `SELECT count() AS n FROM ${db}.query_events FINAL WHERE source = '${source}'`,
-        );
-        const [m] = await queryRows<{ n: string }>(
-          ch,
-          `SELECT count() AS n FROM ${db}.metric_samples FINAL WHERE source = '${source}'`,
-        );
+        const [q] = await queryRows<{ n: string }>(ch, `SELECT count() AS n FROM ${db}.query_events FINAL WHERE source = '${source}'`);
+        const [m] = await queryRows<{ n: string }>(ch, `SELECT count() AS n FROM ${db}.metric_samples FINAL WHERE source = '${source}'`);
         seen = `${q?.n} query events, ${m?.n} metric samples`;
         return Number(q?.n) === goodQueries.length && Number(m?.n) === goodMetrics.length ? true : undefined;
       },

@@ -128,7 +128,9 @@ test('shardcast publish over SASL_SSL; a wrong password or CA is a config error,
   assert.match(badCa.stderr, /KAFKA_SSL_CA: the certificate of 127\.0\.0\.1:\d+ does not verify/);
   assert.ok(badCa.ms < 60_000, `an untrusted certificate ends the run in ${badCa.ms} ms`);
 
-  t.diagnostic(`publish ${ok.ms} ms; wrong password refused in ${badPassword.ms} ms; untrusted CA refused in ${badCa.ms} ms (process start included)`);
+  t.diagnostic(
+    `publish ${ok.ms} ms; wrong password refused in ${badPassword.ms} ms; untrusted CA refused in ${badCa.ms} ms (process start included)`,
+  );
   const all = captured.join('\n');
   assert.ok(all.length > 1000, 'the runs logged (debug level)');
   for (const s of [broker.password, wrong]) assert.ok(!all.includes(s), 'a password appears in the captured output');
