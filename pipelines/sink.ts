@@ -26,6 +26,7 @@ import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';
 import { toAnyCommand } from './execute.js';
+import { validateQueryEvent } from '../processors/ingest/validate.js';
 
 export interface SinkOptions {
   groupId?: string;
@@ -104,6 +105,12 @@ export async function startSink(
     // Inserts need no order (a redelivery is recognised by position, not by sequence): decode
     // the next batch while ClickHouse takes this one.
     concurrency: 2,
+    // a query event ingest refuses (SQL too long or too deep) is not stored as a good one either
+    check: (topic, value) => {
+      if ((aliases[topic] ?? topic) !== TOPICS.queries.name) return null;
+      const v = validateQueryEvent(value);
+      return v.ok ? null : v.reason;
+    },
     handle: async (batch: Envelope<unknown>[]) => {
       /** Per table: its rows, and the records they came from. */
       const tables = new Map<string, { rows: object[]; records: Envelope<unknown>[] }>();

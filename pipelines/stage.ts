@@ -61,6 +61,8 @@ export interface StageSpec<T> {
    * it. Needs `concurrency` 1.
    */
   exactlyOnce?: ExactlyOnce;
+  /** A stage's own check of a decoded record beyond the record checks: why it is refused, or null. */
+  check?: (topic: string, value: T) => string | null;
 }
 
 export interface ExactlyOnce {
@@ -161,7 +163,9 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
       try {
         // Synchronously when the writer schema is known (the common case): no promise per message.
         const value = ctx.serde.decodeSync<T>(m.topic, m.value) ?? (await ctx.serde.decode<T>(m.topic, m.value));
-        const problem = checked(m.topic) ? recordProblem(ctx.serde.readerType(m.topic)!, value) : null;
+        const problem = checked(m.topic)
+          ? (recordProblem(ctx.serde.readerType(m.topic)!, value) ?? spec.check?.(m.topic, value) ?? null)
+          : null;
         if (problem) throw new DecodeError(problem);
         good.push({ ...m, value });
       } catch (err) {

@@ -27,6 +27,8 @@ if (unreachable) throw new Error(unreachable);
 
 const group = uniq('bad-bytes');
 const source = group.replace(/[^a-z0-9]/g, '_');
+/** The sink's own database: other sinks on the shared stack store these topics too. */
+const db = source;
 const INPUT = [
   TOPICS.queries.name,
   TOPICS.metrics.name,
@@ -45,6 +47,9 @@ after(async () => {
   await watcher?.disconnect();
   await admin?.disconnect();
   await ctx?.close();
+  const ch = createClickHouse(cfg);
+  await ch.command({ query: `DROP DATABASE IF EXISTS ${db}` }).catch(() => undefined);
+  await ch.close();
 });
 
 async function startAtLatest(groupId: string, topics: string[]): Promise<void> {
@@ -113,7 +118,7 @@ test('every bad record of the corpus lands in the DLQ with its reason; the good 
     topics: groups.execute,
     stage: await startExecute(ctx, { groupId: `${group}-execute`, catalogCheck: 'off' }),
   });
-  stages.push({ name: 'sink', topics: groups.sink, stage: await startSink(ctx, { groupId: `${group}-sink` }) });
+  stages.push({ name: 'sink', topics: groups.sink, stage: await startSink(ctx, { groupId: `${group}-sink`, database: db }) });
 
   // Made now, so that the good records' event times are current for ingest's windows; sent one
   // record per request, so each one's partition and offset are known.
@@ -179,21 +184,19 @@ test('every bad record of the corpus lands in the DLQ with its reason; the good 
     const goodMetrics = await Promise.all(
       good.filter((g) => g.topic === TOPICS.metrics.name).map((g) => ctx.serde.decode<MetricSample>(g.topic, g.value)),
     );
+    let seen = 'nothing yet';
     await eventually(
       async () => {
-        const [q] = await queryRows<{ n: string }>(
-          ch,
-          `SELECT count() AS n FROM ${cfg.clickhouseDatabase}.query_events FINAL WHERE source = '${source}'`,
-        );
-        const [m] = await queryRows<{ n: string }>(
-          ch,
-          `SELECT count() AS n FROM ${cfg.clickhouseDatabase}.metric_samples FINAL WHERE source = '${source}'`,
-        );
+        const [q] = await queryRows<{ n: string }>(ch, `SELECT count() AS n FROM ${db}.query_events FINAL WHERE source = '${source}'`);
+        const [m] = await queryRows<{ n: string }>(ch, `SELECT count() AS n FROM ${db}.metric_samples FINAL WHERE source = '${source}'`);
+        seen = `${q?.n} query events, ${m?.n} metric samples`;
         return Number(q?.n) === goodQueries.length && Number(m?.n) === goodMetrics.length ? true : undefined;
       },
       60_000,
-      'the good query events and metric samples in ClickHouse, and only those',
-    );
+      `the ${goodQueries.length} good query events and ${goodMetrics.length} metric samples in ClickHouse, and only those`,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; found ${seen}`);
+    });
   } finally {
     await ch.close();
   }

@@ -46,6 +46,7 @@ interface TopicCorpus<T> {
 
 export function corpusTopics(source: string, commandPrefix: string): TopicCorpus<unknown>[] {
   const now = Date.now();
+  let samples = 0;
   const window = Math.floor(now / 10_000) * 10_000 - 60_000;
   const q: TopicCorpus<QueryEvent> = {
     topic: TOPICS.queries.name,
@@ -64,7 +65,8 @@ export function corpusTopics(source: string, commandPrefix: string): TopicCorpus
   };
   const m: TopicCorpus<MetricSample> = {
     topic: TOPICS.metrics.name,
-    base: () => ({ ts: now, source, node: 'node0', metric: 'cpu.util', value: 0.5, labels: {} }),
+    // a sample is identified by (source, node, metric, ts): each base one at its own millisecond
+    base: () => ({ ts: now - ++samples, source, node: 'node0', metric: 'cpu.util', value: 0.5, labels: {} }),
     nan: (r) => (r.value = Number.NaN),
     negative: (r) => (r.ts = -1),
     huge: (r) => (r.value = Number.POSITIVE_INFINITY),

@@ -91,7 +91,7 @@ test('records go through SASL_SSL: pipeline context, consumer and consumer threa
 
 test('shardcast publish over SASL_SSL; a wrong password or CA is a config error, fast; no secret printed', {
   timeout: 300_000,
-}, async () => {
+}, async (t) => {
   const dir = path.join(broker.dir, 'cli');
   await mkdir(dir);
   const file = path.join(dir, 'events.jsonl');
@@ -128,6 +128,9 @@ test('shardcast publish over SASL_SSL; a wrong password or CA is a config error,
   assert.match(badCa.stderr, /KAFKA_SSL_CA: the certificate of 127\.0\.0\.1:\d+ does not verify/);
   assert.ok(badCa.ms < 60_000, `an untrusted certificate ends the run in ${badCa.ms} ms`);
 
+  t.diagnostic(
+    `publish ${ok.ms} ms; wrong password refused in ${badPassword.ms} ms; untrusted CA refused in ${badCa.ms} ms (process start included)`,
+  );
   const all = captured.join('\n');
   assert.ok(all.length > 1000, 'the runs logged (debug level)');
   for (const s of [broker.password, wrong]) assert.ok(!all.includes(s), 'a password appears in the captured output');

@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { portOpen, stopPid, waitFor, type PidInfo } from '../../infra/process.js';
+import { isAlive, portOpen, stopPid, waitFor, type PidInfo } from '../../infra/process.js';
 import { startBroker } from '../../infra/services/kafka.js';
 import { libDir } from '../../infra/toolchain.js';
 import { loadConfig, type Config } from '../../lib/config.js';
@@ -128,15 +128,6 @@ export async function startSecureBroker(stackDir: string): Promise<SecureBroker>
     },
     { jarsDir: libDir(stackDir, 'kafka'), stackDir: dir, name: 'kafka-sasl-ssl', logFile, log: () => undefined },
   );
-  const env = (overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
-    SHARDCAST_STACK_DIR: stackDir,
-    KAFKA_BROKERS: `127.0.0.1:${port}`,
-    KAFKA_SSL_CA: certs.ca,
-    KAFKA_SASL_MECHANISM: 'scram-sha-256',
-    KAFKA_SASL_USERNAME: user,
-    KAFKA_SASL_PASSWORD: password,
-    ...overrides,
-  });
   const broker: SecureBroker = {
     dir,
     ca: certs.ca,
@@ -145,14 +136,14 @@ export async function startSecureBroker(stackDir: string): Promise<SecureBroker>
     password,
     pid,
     logFile,
-    config: (overrides) => loadConfig({}, { ...process.env, ...env(overrides) }),
+    config: (overrides) => loadConfig({}, brokerEnv(broker, stackDir, overrides)),
     async stop() {
       await stopPid(pid.pid, { signals: ['SIGTERM', 'SIGKILL'], timeoutMs: 20_000 });
       await rm(dir, { recursive: true, force: true });
     },
   };
   try {
-    const alive = async () => (process.kill(pid.pid, 0) ? null : 'the broker exited');
+    const alive = async () => ((await isAlive(pid.pid)) ? null : 'the broker exited');
     await waitFor(() => portOpen(port), 120_000, `SASL_SSL broker on 127.0.0.1:${port}`, alive, 500);
     await waitFor(
       async () => {
