@@ -24,8 +24,8 @@ import {
   msParam,
   parseDerivedExpression,
   type DerivedExpr,
-  type PrecomputeSpec,
 } from './checks.js';
+import type { PrecomputeSpec } from '../../stores/postgres/precomputed.js';
 import { columnTypes, compositeIndex, derivedAttribute, precompute, reapplyDesigns, shardTables, type ShardTable } from './design.js';
 import { ensureRoutingSchema } from '../../stores/postgres/setup.js';
 import { listNodes, loadRoutes, type ShardRoute, type TableRoutes } from '../../stores/postgres/routing.js';
