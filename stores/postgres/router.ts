@@ -35,7 +35,8 @@ export class ShardRouter {
     private readonly opts: { ttlMs?: number; retries?: number } = {},
   ) {}
 
-  private get coord(): pg.Pool {
+  /** The coordinator (node 0), which holds the routing map. */
+  get coord(): pg.Pool {
     return this.pools.get(this.pgNodes[0]!);
   }
 
@@ -59,6 +60,11 @@ export class ShardRouter {
     return url;
   }
 
+  /** The client pool of a node named in the routing map. */
+  async poolOf(node: string): Promise<pg.Pool> {
+    return this.pools.get(await this.urlOf(node));
+  }
+
   async target(table: string, key: KeyLike, force = false): Promise<RoutedTarget> {
     const k = keyText(key)!;
     const routes = await this.routes(table, force);
@@ -74,13 +80,21 @@ export class ShardRouter {
   }
 
   /** Runs `text` (with `{t}` = the shard table) on the shard holding `key`; retries on route changes. */
-  async exec<R = Record<string, unknown>>(table: string, key: KeyLike, text: string, params: unknown[]): Promise<R[]> {
+  exec<R = Record<string, unknown>>(table: string, key: KeyLike, text: string, params: unknown[]): Promise<R[]> {
+    return this.run(table, key, (t) => q<R>(t.pool, text.replaceAll('{t}', `public.${quoteIdent(t.physical)}`), params));
+  }
+
+  /**
+   * Runs `fn` against the shard holding `key`; when it fails with "route changed" or "no such
+   * table", refreshes the routing map and runs it again on the new target.
+   */
+  async run<T>(table: string, key: KeyLike, fn: (t: RoutedTarget) => Promise<T>): Promise<T> {
     const retries = this.opts.retries ?? 20;
     let force = false;
     for (let attempt = 0; ; attempt++) {
       const t = await this.target(table, key, force);
       try {
-        return await q<R>(t.pool, text.replaceAll('{t}', `public.${quoteIdent(t.physical)}`), params);
+        return await fn(t);
       } catch (err) {
         const code = (err as { code?: string }).code;
         if ((code === ROUTE_CHANGED || code === '42P01') && attempt < retries) {
