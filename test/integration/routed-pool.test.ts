@@ -6,37 +6,22 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { createOrdersTable } from '../../demo/ordersTable.js';
 import { readAll, seedRows } from '../../demo/workload.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
 import type { ExecutionContext } from '../../executors/types.js';
 import { InputError } from '../../lib/errors.js';
-import { loadConfig } from '../../lib/config.js';
 import { listNodes, loadRoutes } from '../../stores/postgres/routing.js';
 import { precomputeSelect } from '../../stores/postgres/precomputed.js';
 import { RoutedPool } from '../../stores/postgres/routedPool.js';
 import { dropShardedTable } from '../../stores/postgres/tables.js';
 import { testCommand } from './commands.js';
+import { cfg, shardNodesUnreachable } from './helpers.js';
 
-const cfg = loadConfig();
 const TABLE = 'sdk_routed_orders';
 const ROWS = 2_000;
 
-async function reachable(): Promise<string | null> {
-  if (cfg.pgNodes.length < 3) return `needs 3 PostgreSQL nodes, config has ${cfg.pgNodes.length}`;
-  for (const url of cfg.pgNodes) {
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-    try {
-      await c.connect();
-      await c.end();
-    } catch (err) {
-      return `PostgreSQL node ${url} unreachable (${(err as Error).message}); start the stack (shardcast stack up) or set PG_NODES`;
-    }
-  }
-  return null;
-}
-const missing = await reachable();
+const missing = await shardNodesUnreachable();
 
 const command = (kind: 'partition' | 'shard', action: string, fields: Record<string, unknown>, params: Record<string, string> = {}) =>
   testCommand('routed-pool-test', TABLE, kind, action, fields, params);
