@@ -1,12 +1,12 @@
 /**
- * Client-side routing for applications (and the demo's workload): statements run on the shard
- * that holds a key, found through a cached copy of the routing map.
+ * Client-side routing: the shard that holds a key, found through a cached copy of the routing
+ * map, and the refresh-and-retry loop around a statement. Applications use it through
+ * `RoutedPool` (routedPool.ts).
  */
 import { StateError } from '../../lib/errors.js';
 import type pg from 'pg';
-import { quoteIdent } from '../identifiers.js';
 import { inRange, type KeyLike, keyText, physicalName } from './keys.js';
-import { PgPools, q, sleep } from './nodes.js';
+import { PgPools, sleep } from './nodes.js';
 import { listNodes, loadRoutes, type TableRoutes } from './routing.js';
 import { ROUTE_CHANGED } from './setup.js';
 
@@ -20,8 +20,8 @@ export interface RoutedTarget {
 
 /**
  * A routing client: caches a table's routing map (refreshed after `ttlMs`, or at once when a
- * shard answers "route changed" or "no such table"), and runs statements against the shard
- * that holds a key, retrying after a refresh. Statements name the shard table with `{t}`.
+ * shard answers "route changed" or "no such table"), and runs work against the shard that
+ * holds a key, retrying after a refresh.
  */
 export class ShardRouter {
   private readonly pools = new PgPools({ executor: false, max: 4 });
@@ -77,11 +77,6 @@ export class ShardRouter {
       pool: this.pools.get(await this.urlOf(s.node)),
       replicas: s.replicas,
     };
-  }
-
-  /** Runs `text` (with `{t}` = the shard table) on the shard holding `key`; retries on route changes. */
-  exec<R = Record<string, unknown>>(table: string, key: KeyLike, text: string, params: unknown[]): Promise<R[]> {
-    return this.run(table, key, (t) => q<R>(t.pool, text.replaceAll('{t}', `public.${quoteIdent(t.physical)}`), params));
   }
 
   /**
