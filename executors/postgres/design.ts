@@ -10,6 +10,7 @@ import { stopRequestedError, type ExecutionContext, type Outcome } from '../type
 import type { DerivedExpr } from './checks.js';
 import { tableExists } from './ddl.js';
 import { loadPrecomputes, type PrecomputeSpec, precomputedViewName, renderPrecompute } from '../../stores/postgres/precomputed.js';
+import { recordDesign } from '../../stores/postgres/designs.js';
 import { loadRoutes } from '../../stores/postgres/routing.js';
 import { physicalName, shardObjectName } from '../../stores/postgres/keys.js';
 import { q, sleep, type PgPools, type Queryable } from '../../stores/postgres/nodes.js';
@@ -111,6 +112,7 @@ async function alterWithRetry(pool: pg.Pool, sql: string): Promise<void> {
 
 export async function derivedAttribute(
   env: DesignEnv,
+  table: string,
   tables: ShardTable[],
   name: string,
   expr: DerivedExpr,
@@ -130,6 +132,7 @@ export async function derivedAttribute(
       done.push(t);
       await ctx.report({ status: 'RUNNING', progress: (i + 1) / tables.length, details: { altered: `${t.node}/${t.physical}` } });
     }
+    await recordDesign(env.coord, table, 'derived', name, { name, sql: expr.sql });
     return { status: 'SUCCEEDED', verified: true, details: { column: name, tables: String(tables.length), added: String(done.length) } };
   } catch (err) {
     for (const t of done) {
@@ -175,12 +178,7 @@ export async function precompute(
         details: { view: `${t.node}/${precomputedViewName(t.physical, spec.name)}` },
       });
     }
-    await q(
-      env.coord,
-      `INSERT INTO shardcast_route.designs (table_name, kind, name, spec) VALUES ($1, 'precompute', $2, $3)
-       ON CONFLICT (table_name, kind, name) DO UPDATE SET spec = EXCLUDED.spec`,
-      [table, spec.name, JSON.stringify(spec)],
-    );
+    await recordDesign(env.coord, table, 'precompute', spec.name, spec);
     return {
       status: 'SUCCEEDED',
       verified: true,

@@ -6,7 +6,8 @@
  */
 import { quoteIdent } from '../identifiers.js';
 import { shardObjectName } from './keys.js';
-import { q, type Queryable } from './nodes.js';
+import { loadDesigns } from './designs.js';
+import type { Queryable } from './nodes.js';
 
 export interface PrecomputeSpec {
   template: 'count_by' | 'sum_by' | 'daily_sum';
@@ -61,11 +62,4 @@ export function matchPrecomputed(sql: string, specs: readonly PrecomputeSpec[], 
 }
 
 /** The precomputations the executor recorded for `table` (read on the coordinator). */
-export async function loadPrecomputes(coord: Queryable, table: string): Promise<PrecomputeSpec[]> {
-  const rows = await q<{ spec: PrecomputeSpec }>(
-    coord,
-    `SELECT spec FROM shardcast_route.designs WHERE table_name = $1 AND kind = 'precompute' ORDER BY name`,
-    [table],
-  );
-  return rows.map((r) => r.spec);
-}
+export const loadPrecomputes = (coord: Queryable, table: string) => loadDesigns<PrecomputeSpec>(coord, table, 'precompute');
