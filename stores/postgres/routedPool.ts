@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { InputError } from '../../lib/errors.js';
 import { quoteIdent } from '../identifiers.js';
+import { type DerivedColumn, loadDerivedColumns, useDerivedColumns } from './derivedColumns.js';
 import { inRange, type KeyLike, keyText } from './keys.js';
 import { inTx } from './nodes.js';
 import { loadPrecomputes, matchPrecomputed, type PrecomputeSpec } from './precomputed.js';
@@ -30,6 +31,8 @@ export interface RoutedResult<R> {
   /** The node that ran the statement. */
   node: string;
   servedBy: ServedBy;
+  /** The statement as it ran: the shard table named, a view or derived column in place of what it matched. */
+  statement: string;
 }
 
 export interface RoutedPoolOptions {
@@ -37,19 +40,26 @@ export interface RoutedPoolOptions {
   ttlMs?: number;
   /** Refresh-and-retry rounds after "route changed" or "no such table". */
   retries?: number;
-  /** How long the list of precomputations is trusted (ms). */
+  /** How long the lists of precomputations and derived columns are trusted (ms). */
   designTtlMs?: number;
 }
 
 const READ_ONLY_TX = '25006';
 const UNDEFINED_TABLE = '42P01';
+const UNDEFINED_COLUMN = '42703';
+
+/** The designs of a table the client can read instead of the statement as written. */
+interface Designs {
+  precomputes: PrecomputeSpec[];
+  derived: DerivedColumn[];
+}
 
 /** An error whose SQLSTATE makes `ShardRouter.run` refresh the routing map and retry. */
 const routeChanged = (why: string) => Object.assign(new Error(why), { code: ROUTE_CHANGED });
 
 export class RoutedPool {
   private readonly router: ShardRouter;
-  private readonly designs = new Map<string, { at: number; specs: PrecomputeSpec[] }>();
+  private readonly designs = new Map<string, Designs & { at: number }>();
   private nextReplica = 0;
   /** Statements answered, by where. */
   readonly served: Record<ServedBy, number> = { primary: 0, replica: 0, precomputed: 0 };
@@ -69,9 +79,10 @@ export class RoutedPool {
   /**
    * Runs `sql` (with `{t}` for the shard table) on the shard of `table` that holds `key`.
    * Writes and plain reads go to the primary; a fresh read checks, in the same snapshot, that
-   * the shard still owns the key there. With `readOnly` and `allowStale`, a statement that is
-   * exactly a precomputation's query reads its view, and any other read goes to a replica when
-   * the shard has one.
+   * the shard still owns the key there. A read uses a derived column where it spells out that
+   * column's expression. With `readOnly` and `allowStale`, a statement that is exactly a
+   * precomputation's query reads its view, and any other read goes to a replica when the shard
+   * has one.
    */
   async query<R = Record<string, unknown>>(
     table: string,
@@ -83,28 +94,27 @@ export class RoutedPool {
     const k = keyText(key);
     if (k === null) throw new InputError(`routed query on ${table}: a key is required`);
     if (opts.allowStale && !opts.readOnly) throw new InputError(`routed query on ${table}: allowStale needs readOnly`);
-    const specs = opts.allowStale ? await this.precomputes(table) : [];
+    const designs = opts.readOnly ? await this.designsOf(table) : { precomputes: [], derived: [] };
+    const derivedSql = useDerivedColumns(sql, designs.derived);
     try {
       return await this.router.run<RoutedResult<R>>(table, k, async (t) => {
-        const shardTable = `public.${quoteIdent(t.physical)}`;
-        if (!opts.readOnly) return this.answer<R>(t, t.node, t.pool, 'primary', sql.replaceAll('{t}', shardTable), params);
-        if (opts.allowStale) {
-          const view = matchPrecomputed(sql, specs, t.physical);
-          if (view) {
-            const got = await this.readOnly<R>(t, t.node, t.pool, 'precomputed', view, params, null).catch((err) => {
-              // A shard without its view yet (a split's new table before re-creation) answers from the table.
-              if ((err as { code?: string }).code === UNDEFINED_TABLE) return null;
-              throw err;
-            });
-            if (got) return got;
-          }
-          if (t.replicas.length > 0) {
-            const node = t.replicas[this.nextReplica++ % t.replicas.length]!;
-            return this.readOnly<R>(t, node, await this.router.poolOf(node), 'replica', sql.replaceAll('{t}', shardTable), params, null);
-          }
-          return this.readOnly<R>(t, t.node, t.pool, 'primary', sql.replaceAll('{t}', shardTable), params, null);
+        const onShard = (text: string) => text.replaceAll('{t}', `public.${quoteIdent(t.physical)}`);
+        if (!opts.readOnly) return this.answer<R>(t, t.node, t.pool, 'primary', onShard(sql), params);
+        // Reads a design (view, derived column) where the shard has it, else the statement as written.
+        const read = (node: string, pool: pg.Pool, servedBy: ServedBy, text: string, owned: string | null) =>
+          this.readOnly<R>(t, node, pool, servedBy, text, params, owned).catch((err) => {
+            const code = (err as { code?: string }).code;
+            if (text === onShard(sql) || (code !== UNDEFINED_TABLE && code !== UNDEFINED_COLUMN)) throw err;
+            return this.readOnly<R>(t, node, pool, servedBy === 'precomputed' ? 'primary' : servedBy, onShard(sql), params, owned);
+          });
+        if (!opts.allowStale) return read(t.node, t.pool, 'primary', onShard(derivedSql), k);
+        const view = matchPrecomputed(sql, designs.precomputes, t.physical);
+        if (view) return read(t.node, t.pool, 'precomputed', view, null);
+        if (t.replicas.length > 0) {
+          const node = t.replicas[this.nextReplica++ % t.replicas.length]!;
+          return read(node, await this.router.poolOf(node), 'replica', onShard(derivedSql), null);
         }
-        return this.readOnly<R>(t, t.node, t.pool, 'primary', sql.replaceAll('{t}', shardTable), params, k);
+        return read(t.node, t.pool, 'primary', onShard(derivedSql), null);
       });
     } catch (err) {
       if ((err as { code?: string }).code === READ_ONLY_TX) {
@@ -124,7 +134,7 @@ export class RoutedPool {
   ): Promise<RoutedResult<R>> {
     const res = await db.query(text, params);
     this.served[servedBy]++;
-    return { rows: res.rows as R[], rowCount: res.rowCount, shard: t.shard, node, servedBy };
+    return { rows: res.rows as R[], rowCount: res.rowCount, shard: t.shard, node, servedBy, statement: text };
   }
 
   /**
@@ -160,12 +170,16 @@ export class RoutedPool {
     );
   }
 
-  private async precomputes(table: string): Promise<PrecomputeSpec[]> {
+  private async designsOf(table: string): Promise<Designs> {
     const hit = this.designs.get(table);
-    if (hit && Date.now() - hit.at < (this.opts.designTtlMs ?? 5_000)) return hit.specs;
-    const specs = await loadPrecomputes(this.router.coord, table);
-    this.designs.set(table, { at: Date.now(), specs });
-    return specs;
+    if (hit && Date.now() - hit.at < (this.opts.designTtlMs ?? 5_000)) return hit;
+    const got = {
+      at: Date.now(),
+      precomputes: await loadPrecomputes(this.router.coord, table),
+      derived: await loadDerivedColumns(this.router.coord, table),
+    };
+    this.designs.set(table, got);
+    return got;
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,8 @@
  * The application routing client (`RoutedPool`) on real PostgreSQL shard nodes: statements
  * routed by key stay correct across a live move (during a call and between calls), a replicate
  * and a dereplicate; a read that allows staleness lands on the replica (shown by the server's
- * own port) or on a matching precomputed view; a write never reaches a replica.
+ * own port) or on a matching precomputed view; a read spelling out a derived attribute reads
+ * its column; a write never reaches a replica.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -160,6 +161,31 @@ describe('RoutedPool: the application routing client', () => {
     assert.equal(stale.rows[0]?.n, fresh.rows[0]?.n);
     const other = await pool.query(TABLE, 1_500, sql.replace('AS n,', 'AS cnt,'), [5], { readOnly: true, allowStale: true });
     assert.notEqual(other.servedBy, 'precomputed', 'a statement that differs runs as written');
+  });
+
+  test('a read that spells out a derived attribute reads its stored column, with the same rows', async () => {
+    const der = command('partition', 'derived_attribute', {}, { name: 'payload_lc', expression: 'lower(payload)' });
+    assert.equal(await adapter.validate(der), null);
+    const res = await adapter.execute(der, context());
+    assert.equal(res.status, 'SUCCEEDED', res.reason);
+    const uses = await pool.query<{ id: string }>(TABLE, 1_500, `SELECT id::text AS id FROM {t} WHERE lower("payload") = $1`, ['p1500'], {
+      readOnly: true,
+    });
+    assert.equal(uses.statement, `SELECT id::text AS id FROM public."sdk_routed_orders__s1" WHERE "payload_lc" = $1`);
+    const asWritten = await pool.query<{ id: string }>(
+      TABLE,
+      1_500,
+      `SELECT id::text AS id FROM {t} WHERE lower(payload) = $1`,
+      ['p1500'],
+      {
+        readOnly: true,
+      },
+    );
+    assert.match(asWritten.statement, /lower\(payload\)/, 'another spelling runs as written');
+    assert.deepEqual(uses.rows, [{ id: '1500' }]);
+    assert.deepEqual(uses.rows, asWritten.rows);
+    const write = await pool.query(TABLE, 1_500, `UPDATE {t} SET amount = amount WHERE lower("payload") = $1`, ['p1500']);
+    assert.match(write.statement, /lower\("payload"\)/, 'writes run as written');
   });
 
   test('replicate s1: stale-allowed reads land on the replica, writes on the primary; after dereplicate, on the primary again', async () => {
