@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { quoteIdent } from '../stores/identifiers.js';
 import { inRange, physicalName } from '../stores/postgres/keys.js';
 import { listNodes, loadRoutes } from '../stores/postgres/routing.js';
-import { ShardRouter } from '../stores/postgres/router.js';
+import { RoutedPool } from '../stores/postgres/routedPool.js';
 import { PgPools, q, sleep } from '../stores/postgres/nodes.js';
 import { StateError } from '../lib/errors.js';
 
@@ -97,6 +97,8 @@ export interface LoadStats {
   /** Longest stretch between a failed read and the next successful one (ms). */
   maxReadOutageMs: number;
   routeRefreshes: number;
+  /** Reads a replica answered (the reader accepts replication lag). */
+  replicaReads: number;
   errors: string[];
 }
 
@@ -116,9 +118,10 @@ export class AckedLoad {
     maxWriteMs: 0,
     maxReadOutageMs: 0,
     routeRefreshes: 0,
+    replicaReads: 0,
     errors: [],
   };
-  private readonly router: ShardRouter;
+  private readonly router: RoutedPool;
   private running = false;
   private loops: Promise<void>[] = [];
   private nextKey: bigint;
@@ -129,7 +132,7 @@ export class AckedLoad {
     private readonly table: string,
     private readonly opts: { lo: number; hi: number; newKeysFrom: number; newKeysTo: number; writers?: number; pauseMs?: number },
   ) {
-    this.router = new ShardRouter(cfg.pgNodes, { ttlMs: 300 });
+    this.router = new RoutedPool(cfg.pgNodes, { ttlMs: 300 });
     this.nextKey = BigInt(opts.newKeysFrom);
   }
 
@@ -144,6 +147,7 @@ export class AckedLoad {
     this.running = false;
     await Promise.all(this.loops);
     this.stats.routeRefreshes = this.router.refreshes;
+    this.stats.replicaReads = this.router.served.replica;
     await this.router.close();
     return this.stats;
   }
@@ -171,7 +175,7 @@ export class AckedLoad {
         if (r < 0.6) {
           const id = this.ownKey(i, w);
           const amount = `${n % 5000}.${String(n % 100).padStart(2, '0')}`;
-          const rows = await this.router.exec<{ customer_id: string }>(
+          const { rows } = await this.router.query<{ customer_id: string }>(
             this.table,
             id,
             `UPDATE {t} SET amount = $2, payload = $3, updated_at = now() WHERE id = $1 RETURNING customer_id::text`,
@@ -181,7 +185,7 @@ export class AckedLoad {
         } else if (r < 0.85 && this.nextKey < BigInt(this.opts.newKeysTo)) {
           const id = String(this.nextKey++);
           const amount = `${n % 700}.50`;
-          await this.router.exec(
+          await this.router.query(
             this.table,
             id,
             `INSERT INTO {t} (id, customer_id, amount, payload, updated_at) VALUES ($1, $2, $3, $4, now())`,
@@ -190,7 +194,7 @@ export class AckedLoad {
           this.acked.set(id, { id, customer_id: String(n % 97), amount, payload: `i${n}` });
         } else {
           const id = this.ownKey(i, w);
-          await this.router.exec(this.table, id, `DELETE FROM {t} WHERE id = $1`, [id]);
+          await this.router.query(this.table, id, `DELETE FROM {t} WHERE id = $1`, [id]);
           this.acked.set(id, null);
         }
         this.stats.writes++;
@@ -211,7 +215,10 @@ export class AckedLoad {
       const id = this.randomKey();
       const t0 = Date.now();
       try {
-        await this.router.exec(this.table, id, `SELECT id, amount, payload FROM {t} WHERE id = $1`, [id]);
+        await this.router.query(this.table, id, `SELECT id, amount, payload FROM {t} WHERE id = $1`, [id], {
+          readOnly: true,
+          allowStale: true,
+        });
         this.stats.reads++;
         if (failingSince !== null) {
           this.stats.maxReadOutageMs = Math.max(this.stats.maxReadOutageMs, Date.now() - failingSince);

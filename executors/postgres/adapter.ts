@@ -24,8 +24,8 @@ import {
   msParam,
   parseDerivedExpression,
   type DerivedExpr,
-  type PrecomputeSpec,
 } from './checks.js';
+import type { PrecomputeSpec } from '../../stores/postgres/precomputed.js';
 import { columnTypes, compositeIndex, derivedAttribute, precompute, reapplyDesigns, shardTables, type ShardTable } from './design.js';
 import { ensureRoutingSchema } from '../../stores/postgres/setup.js';
 import { listNodes, loadRoutes, type ShardRoute, type TableRoutes } from '../../stores/postgres/routing.js';
@@ -53,7 +53,7 @@ type Planned =
   | { op: 'migrate'; plan: MigrationPlan; colocateWith?: string }
   | { op: 'replicate' | 'dereplicate'; plan: ReplicaPlan }
   | { op: 'index'; tables: ShardTable[]; columns: string[] }
-  | { op: 'derived'; tables: ShardTable[]; name: string; expr: DerivedExpr }
+  | { op: 'derived'; table: string; tables: ShardTable[]; name: string; expr: DerivedExpr }
   | { op: 'precompute'; table: string; tables: ShardTable[]; spec: PrecomputeSpec }
   | { op: 'resume' }
   | { reason: string };
@@ -157,7 +157,7 @@ export class PostgresShardAdapter implements StoreAdapter {
       case 'index':
         return compositeIndex({ pools: this.pools, coord: this.coord, urlOf: this.urlOf }, p.tables, p.columns, ctx);
       case 'derived':
-        return derivedAttribute({ pools: this.pools, coord: this.coord, urlOf: this.urlOf }, p.tables, p.name, p.expr, ctx);
+        return derivedAttribute({ pools: this.pools, coord: this.coord, urlOf: this.urlOf }, p.table, p.tables, p.name, p.expr, ctx);
       case 'precompute':
         return precompute({ pools: this.pools, coord: this.coord, urlOf: this.urlOf }, p.table, p.tables, p.spec, ctx);
       case 'resume':
@@ -337,7 +337,7 @@ export class PostgresShardAdapter implements StoreAdapter {
           if (cols.has(name)) return reject(`column ${name} exists already`);
           const e = parseDerivedExpression(params.expression, cols);
           if (!e.ok) return reject(e.reason);
-          return { op: 'derived', tables, name, expr: e.value };
+          return { op: 'derived', table, tables, name, expr: e.value };
         }
         const spec = checkPrecompute(params, cols);
         if (!spec.ok) return reject(spec.reason);

@@ -5,6 +5,7 @@
  * column names and a closed set of keywords.
  */
 import { isPlainIdentifier, quoteIdent } from '../../stores/identifiers.js';
+import type { PrecomputeSpec } from '../../stores/postgres/precomputed.js';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
 const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
@@ -150,13 +151,6 @@ export function parseDerivedExpression(raw: string | undefined, columns: Readonl
   );
 }
 
-export interface PrecomputeSpec {
-  template: 'count_by' | 'sum_by' | 'daily_sum';
-  name: string;
-  groupBy: string;
-  value: string | null;
-}
-
 const NUMERIC = new Set(['numeric', 'bigint', 'integer', 'smallint', 'double precision', 'real']);
 
 /**
@@ -186,21 +180,4 @@ export function checkPrecompute(params: Record<string, string>, columns: Readonl
     value = v;
   }
   return ok({ template, name, groupBy: g, value });
-}
-
-/** The SELECT of a precomputation over one shard table, and its unique key column. */
-export function renderPrecompute(spec: PrecomputeSpec, physical: string): { select: string; key: string } {
-  const t = `public.${quoteIdent(physical)}`;
-  const g = quoteIdent(spec.groupBy);
-  switch (spec.template) {
-    case 'count_by':
-      return { select: `SELECT ${g} AS grp, count(*) AS n FROM ${t} GROUP BY ${g}`, key: 'grp' };
-    case 'sum_by':
-      return { select: `SELECT ${g} AS grp, count(*) AS n, sum(${quoteIdent(spec.value!)}) AS total FROM ${t} GROUP BY ${g}`, key: 'grp' };
-    case 'daily_sum':
-      return {
-        select: `SELECT date_trunc('day', ${g} AT TIME ZONE 'UTC') AS grp, count(*) AS n, sum(${quoteIdent(spec.value!)}) AS total FROM ${t} GROUP BY 1`,
-        key: 'grp',
-      };
-  }
 }

@@ -5,6 +5,7 @@
  */
 import { InputError } from '../../lib/errors.js';
 import { isPlainIdentifier, quoteIdent } from '../../stores/identifiers.js';
+import { shardObjectName } from '../../stores/postgres/keys.js';
 import { q, type Queryable } from '../../stores/postgres/nodes.js';
 
 export interface ColumnDesc {
@@ -67,15 +68,6 @@ export async function describeTable(db: Queryable, physical: string): Promise<Ta
 
 /** Columns a copy writes (generated ones are computed by the target). */
 export const insertableColumns = (d: TableDesc): string[] => d.columns.filter((c) => c.generated === null).map((c) => c.name);
-
-/** Name of an index of `physical`: `<physical>__<suffix>`, shortened with a hash past 63 bytes. */
-export function shardObjectName(physical: string, suffix: string): string {
-  const full = `${physical}__${suffix}`;
-  if (full.length <= 63) return full;
-  let h = 0;
-  for (const ch of full) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
-  return `${full.slice(0, 54)}_${h.toString(16).padStart(8, '0')}`;
-}
 
 /** DDL statements that create `target` with the structure `d` (read from a source table). */
 export function renderCreate(d: TableDesc, source: string, target: string): string[] {

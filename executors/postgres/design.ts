@@ -7,11 +7,12 @@
 import type pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
 import { stopRequestedError, type ExecutionContext, type Outcome } from '../types.js';
-import type { DerivedExpr, PrecomputeSpec } from './checks.js';
-import { renderPrecompute } from './checks.js';
-import { shardObjectName, tableExists } from './ddl.js';
+import type { DerivedExpr } from './checks.js';
+import { tableExists } from './ddl.js';
+import { loadPrecomputes, type PrecomputeSpec, precomputedViewName, renderPrecompute } from '../../stores/postgres/precomputed.js';
+import { recordDesign } from '../../stores/postgres/designs.js';
 import { loadRoutes } from '../../stores/postgres/routing.js';
-import { physicalName } from '../../stores/postgres/keys.js';
+import { physicalName, shardObjectName } from '../../stores/postgres/keys.js';
 import { q, sleep, type PgPools, type Queryable } from '../../stores/postgres/nodes.js';
 
 export interface DesignEnv {
@@ -51,7 +52,6 @@ export async function columnTypes(db: Queryable, physical: string): Promise<Map<
 }
 
 export const indexName = (physical: string, columns: string[]) => shardObjectName(physical, `${columns.join('_')}_idx`);
-export const mvName = (physical: string, name: string) => shardObjectName(physical, `mv_${name}`);
 
 export async function compositeIndex(env: DesignEnv, tables: ShardTable[], columns: string[], ctx: ExecutionContext): Promise<Outcome> {
   const done: ShardTable[] = [];
@@ -112,6 +112,7 @@ async function alterWithRetry(pool: pg.Pool, sql: string): Promise<void> {
 
 export async function derivedAttribute(
   env: DesignEnv,
+  table: string,
   tables: ShardTable[],
   name: string,
   expr: DerivedExpr,
@@ -131,6 +132,7 @@ export async function derivedAttribute(
       done.push(t);
       await ctx.report({ status: 'RUNNING', progress: (i + 1) / tables.length, details: { altered: `${t.node}/${t.physical}` } });
     }
+    await recordDesign(env.coord, table, 'derived', name, { name, sql: expr.sql });
     return { status: 'SUCCEEDED', verified: true, details: { column: name, tables: String(tables.length), added: String(done.length) } };
   } catch (err) {
     for (const t of done) {
@@ -143,7 +145,7 @@ export async function derivedAttribute(
 
 /** Creates (or refreshes, when it exists) the precomputation on one shard table. */
 async function materialize(pool: pg.Pool, physical: string, spec: PrecomputeSpec): Promise<'created' | 'refreshed'> {
-  const mv = mvName(physical, spec.name);
+  const mv = precomputedViewName(physical, spec.name);
   const { select, key } = renderPrecompute(spec, physical);
   const exists = await q(pool, `SELECT 1 FROM pg_matviews WHERE schemaname = 'public' AND matviewname = $1`, [mv]);
   if (exists.length === 0) {
@@ -173,15 +175,10 @@ export async function precompute(
       await ctx.report({
         status: 'RUNNING',
         progress: (i + 1) / primaries.length,
-        details: { view: `${t.node}/${mvName(t.physical, spec.name)}` },
+        details: { view: `${t.node}/${precomputedViewName(t.physical, spec.name)}` },
       });
     }
-    await q(
-      env.coord,
-      `INSERT INTO shardcast_route.designs (table_name, kind, name, spec) VALUES ($1, 'precompute', $2, $3)
-       ON CONFLICT (table_name, kind, name) DO UPDATE SET spec = EXCLUDED.spec`,
-      [table, spec.name, JSON.stringify(spec)],
-    );
+    await recordDesign(env.coord, table, 'precompute', spec.name, spec);
     return {
       status: 'SUCCEEDED',
       verified: true,
@@ -190,7 +187,7 @@ export async function precompute(
   } catch (err) {
     for (const t of created) {
       const pool = env.pools.get(await env.urlOf(t.node));
-      await q(pool, `DROP MATERIALIZED VIEW IF EXISTS public.${quoteIdent(mvName(t.physical, spec.name))}`).catch(() => {});
+      await q(pool, `DROP MATERIALIZED VIEW IF EXISTS public.${quoteIdent(precomputedViewName(t.physical, spec.name))}`).catch(() => {});
     }
     return { status: 'ROLLED_BACK', reason: (err as Error).message };
   }
@@ -198,15 +195,11 @@ export async function precompute(
 
 /** After a split/move/merge: the recorded precomputations on the new or changed shard tables. */
 export async function reapplyDesigns(env: DesignEnv, table: string, targets: { node: string; physical: string }[]): Promise<void> {
-  const designs = await q<{ spec: PrecomputeSpec }>(
-    env.coord,
-    `SELECT spec FROM shardcast_route.designs WHERE table_name = $1 AND kind = 'precompute'`,
-    [table],
-  );
+  const designs = await loadPrecomputes(env.coord, table);
   for (const d of designs) {
     for (const t of targets) {
       const pool = env.pools.get(await env.urlOf(t.node));
-      if (await tableExists(pool, t.physical)) await materialize(pool, t.physical, d.spec);
+      if (await tableExists(pool, t.physical)) await materialize(pool, t.physical, d);
     }
   }
 }
@@ -221,7 +214,7 @@ export async function readPrecomputed(
   for (const t of await shardTables(env.coord, table, null)) {
     if (t.role !== 'primary') continue;
     const pool = env.pools.get(await env.urlOf(t.node));
-    const mv = mvName(t.physical, name);
+    const mv = precomputedViewName(t.physical, name);
     const rows = await q<{ g: string; n: string; total: string | null }>(
       pool,
       `SELECT m.grp::text AS g, to_jsonb(m) ->> 'n' AS n, to_jsonb(m) ->> 'total' AS total FROM public.${quoteIdent(mv)} m`,

@@ -7,6 +7,15 @@ import { isPlainIdentifier } from '../identifiers.js';
 
 export type KeyLike = string | number | bigint | null;
 
+/** Name of an object of `physical` (index, view): `<physical>__<suffix>`, shortened with a hash past 63 bytes. */
+export function shardObjectName(physical: string, suffix: string): string {
+  const full = `${physical}__${suffix}`;
+  if (full.length <= 63) return full;
+  let h = 0;
+  for (const ch of full) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
+  return `${full.slice(0, 54)}_${h.toString(16).padStart(8, '0')}`;
+}
+
 /** `<table>__<shard>`, checked to be a plain identifier (≤ 63 characters). */
 export function physicalName(table: string, shard: string): string {
   const name = `${table}__${shard}`;

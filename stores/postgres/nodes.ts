@@ -70,11 +70,11 @@ export class PgPools {
   }
 }
 
-/** Runs `fn` in one transaction on a client from `pool`. */
-export async function inTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+/** Runs `fn` in one transaction on a client from `pool` (`begin` may set its isolation and access mode). */
+export async function inTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
   const c = await pool.connect();
   try {
-    await c.query('BEGIN');
+    await c.query(begin);
     const out = await fn(c);
     await c.query('COMMIT');
     return out;

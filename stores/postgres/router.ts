@@ -1,12 +1,12 @@
 /**
- * Client-side routing for applications (and the demo's workload): statements run on the shard
- * that holds a key, found through a cached copy of the routing map.
+ * Client-side routing: the shard that holds a key, found through a cached copy of the routing
+ * map, and the refresh-and-retry loop around a statement. Applications use it through
+ * `RoutedPool` (routedPool.ts).
  */
 import { StateError } from '../../lib/errors.js';
 import type pg from 'pg';
-import { quoteIdent } from '../identifiers.js';
 import { inRange, type KeyLike, keyText, physicalName } from './keys.js';
-import { PgPools, q, sleep } from './nodes.js';
+import { PgPools, sleep } from './nodes.js';
 import { listNodes, loadRoutes, type TableRoutes } from './routing.js';
 import { ROUTE_CHANGED } from './setup.js';
 
@@ -20,8 +20,8 @@ export interface RoutedTarget {
 
 /**
  * A routing client: caches a table's routing map (refreshed after `ttlMs`, or at once when a
- * shard answers "route changed" or "no such table"), and runs statements against the shard
- * that holds a key, retrying after a refresh. Statements name the shard table with `{t}`.
+ * shard answers "route changed" or "no such table"), and runs work against the shard that
+ * holds a key, retrying after a refresh.
  */
 export class ShardRouter {
   private readonly pools = new PgPools({ executor: false, max: 4 });
@@ -35,7 +35,8 @@ export class ShardRouter {
     private readonly opts: { ttlMs?: number; retries?: number } = {},
   ) {}
 
-  private get coord(): pg.Pool {
+  /** The coordinator (node 0), which holds the routing map. */
+  get coord(): pg.Pool {
     return this.pools.get(this.pgNodes[0]!);
   }
 
@@ -59,6 +60,11 @@ export class ShardRouter {
     return url;
   }
 
+  /** The client pool of a node named in the routing map. */
+  async poolOf(node: string): Promise<pg.Pool> {
+    return this.pools.get(await this.urlOf(node));
+  }
+
   async target(table: string, key: KeyLike, force = false): Promise<RoutedTarget> {
     const k = keyText(key)!;
     const routes = await this.routes(table, force);
@@ -73,14 +79,17 @@ export class ShardRouter {
     };
   }
 
-  /** Runs `text` (with `{t}` = the shard table) on the shard holding `key`; retries on route changes. */
-  async exec<R = Record<string, unknown>>(table: string, key: KeyLike, text: string, params: unknown[]): Promise<R[]> {
+  /**
+   * Runs `fn` against the shard holding `key`; when it fails with "route changed" or "no such
+   * table", refreshes the routing map and runs it again on the new target.
+   */
+  async run<T>(table: string, key: KeyLike, fn: (t: RoutedTarget) => Promise<T>): Promise<T> {
     const retries = this.opts.retries ?? 20;
     let force = false;
     for (let attempt = 0; ; attempt++) {
       const t = await this.target(table, key, force);
       try {
-        return await q<R>(t.pool, text.replaceAll('{t}', `public.${quoteIdent(t.physical)}`), params);
+        return await fn(t);
       } catch (err) {
         const code = (err as { code?: string }).code;
         if ((code === ROUTE_CHANGED || code === '42P01') && attempt < retries) {

@@ -7,7 +7,6 @@
 import { testCommand } from './commands.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { loadConfig } from '../../lib/config.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
@@ -18,25 +17,13 @@ import { createOrdersTable } from '../../demo/ordersTable.js';
 import { PgPools, q } from '../../stores/postgres/nodes.js';
 import { AckedLoad, diffRows, readAll, rowsChecksum, seedRows } from '../../demo/workload.js';
 import type { ExecutionContext, Outcome } from '../../executors/types.js';
+import { shardNodesUnreachable } from './helpers.js';
 
 const cfg = loadConfig();
 const TABLE = 'exec_pg_orders';
 const ROWS = 20_000;
 
-async function reachable(): Promise<string | null> {
-  if (cfg.pgNodes.length < 3) return `needs 3 PostgreSQL nodes, config has ${cfg.pgNodes.length}`;
-  for (const url of cfg.pgNodes) {
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-    try {
-      await c.connect();
-      await c.end();
-    } catch (err) {
-      return `PostgreSQL node ${url} unreachable (${(err as Error).message}); start the stack (shardcast stack up) or set PG_NODES`;
-    }
-  }
-  return null;
-}
-const missing = await reachable();
+const missing = await shardNodesUnreachable();
 
 const command = (
   kind: 'partition' | 'shard',

@@ -12,7 +12,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { loadConfig } from '../../lib/config.js';
 import type { AnyCommand, CommandResult } from '../../schemas/types.js';
 import { ExecutorEngine } from '../../executors/engine.js';
@@ -24,6 +23,7 @@ import { createOrdersTable } from '../../demo/ordersTable.js';
 import { PgPools, q } from '../../stores/postgres/nodes.js';
 import { AckedLoad, diffRows, readAll, rowsChecksum, seedRows } from '../../demo/workload.js';
 import type { ExecutionContext } from '../../executors/types.js';
+import { shardNodesUnreachable } from './helpers.js';
 
 const cfg = loadConfig();
 const TABLE = 'exec_pg_safe';
@@ -99,24 +99,10 @@ function runChild(cmd: AnyCommand, crash: string): Promise<{ code: number | null
 
 // ---------------------------------------------------------------------------------------------
 
-async function reachable(): Promise<string | null> {
-  if (cfg.pgNodes.length < 3) return `needs 3 PostgreSQL nodes, config has ${cfg.pgNodes.length}`;
-  for (const url of cfg.pgNodes) {
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-    try {
-      await c.connect();
-      await c.end();
-    } catch (err) {
-      return `PostgreSQL node ${url} unreachable (${(err as Error).message}); start the stack (shardcast stack up) or set PG_NODES`;
-    }
-  }
-  return null;
-}
-
 if (process.env.EXEC_PG_CHILD) {
   await childMain();
 } else {
-  const missing = await reachable();
+  const missing = await shardNodesUnreachable();
 
   describe('postgres executor: hostile commands, rollback, crash and resume', () => {
     before(() => {

@@ -37,6 +37,22 @@ export async function ledgerUnreachable(): Promise<string | null> {
   }
 }
 
+/** Null when the three PostgreSQL shard nodes of the config answer, else why not. */
+export async function shardNodesUnreachable(): Promise<string | null> {
+  if (cfg.pgNodes.length < 3) return `needs 3 PostgreSQL nodes, config has ${cfg.pgNodes.length}`;
+  const { default: pg } = await import('pg');
+  for (const url of cfg.pgNodes) {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+    try {
+      await c.connect();
+      await c.end();
+    } catch (err) {
+      return `PostgreSQL node ${url} unreachable (${(err as Error).message}); start the stack (shardcast stack up) or set PG_NODES`;
+    }
+  }
+  return null;
+}
+
 /** A workload aggregate with plausible defaults for what a test does not care about. */
 export function aggregateOf(
   a: Pick<WorkloadAggregate, 'seriesId' | 'source' | 'windowStart' | 'windowEnd' | 'queries'> & Partial<WorkloadAggregate>,

@@ -10,10 +10,11 @@ import {
   int64Param,
   msParam,
   parseDerivedExpression,
-  renderPrecompute,
 } from '../../executors/postgres/checks.js';
+import { renderPrecompute } from '../../stores/postgres/precomputed.js';
 import { nextShardName } from '../../executors/postgres/adapter.js';
-import { renderCreate, shardObjectName } from '../../executors/postgres/ddl.js';
+import { renderCreate } from '../../executors/postgres/ddl.js';
+import { shardObjectName } from '../../stores/postgres/keys.js';
 import { checkLayout } from '../../stores/postgres/tables.js';
 import { inRange, keyText, physicalName } from '../../stores/postgres/keys.js';
 import { nodeIndex, nodeName, configNodes } from '../../stores/postgres/nodes.js';
