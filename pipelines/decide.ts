@@ -2,8 +2,10 @@
  * `shardcast run decide`: shardcast.forecasts + shardcast.workload.aggregates + the partition
  * schema and placement → decision engine → shardcast.commands.partition | .shard | .resource.
  *
- * Each round: fold the forecasts and aggregates onto key buckets (processors/decide/series.ts),
- * read the planning state (decideState.ts: the Neo4j catalog, else the routing map), decide,
+ * Each round (processors/decide/rounds.ts, the core the simulator's predictive policy runs too):
+ * when new forecasts are due, read the planning state (decideState.ts: the Neo4j catalog, else
+ * the routing map), decide (forecasts and aggregates folded onto key buckets, discounted where
+ * the forecasts' skill is poor, the engine with its plan selector and safety limits),
  * rename the commands to the executor's shards (processors/decide/postgres/commands.ts), send
  * those with nothing to wait for and hold the others until the executors' ledger shows that
  * what they depend on succeeded (processors/decide/dependencies.ts). Every command is signed
@@ -15,13 +17,11 @@ import { loadSigningKey } from '../lib/signingKeys.js';
 import type { AnyCommand, CommandResult, Forecast, WorkloadAggregate } from '../schemas/types.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import type { Envelope } from '../schemas/envelope.js';
-import { decide } from '../processors/decide/engine.js';
-import { decideConfig, type DecideConfigInput } from '../processors/decide/config.js';
+import type { DecideConfigInput } from '../processors/decide/config.js';
 import { dependsOn, judgeHeld } from '../processors/decide/dependencies.js';
-import { DecisionFeedback } from '../processors/decide/feedback.js';
 import { toStoreCommands } from '../processors/decide/postgres/commands.js';
+import { DecideRounds } from '../processors/decide/rounds.js';
 import type { SelectorModel } from '../processors/decide/selector.js';
-import { foldAggregates, foldForecasts } from '../processors/decide/series.js';
 import type { ClusterStateInput } from '../processors/decide/state.js';
 import { ledgerStatuses } from '../stores/postgres/ledger.js';
 import { COORDINATOR, configNodes } from '../stores/postgres/nodes.js';
@@ -91,14 +91,9 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     ]),
   );
   const coord = pools.get(COORDINATOR)!;
-  const forecasts = new Map<string, Forecast>();
-  const latest = new Map<string, WorkloadAggregate>();
   let issued = 0;
   const capacity = opts.nodeCapacity ?? 1000;
   const held = new Map<string, AnyCommand>();
-  // Distinct forecast origins seen (bounded by the warm-up: only its size matters).
-  const origins = new Set<number>();
-  const warmup = opts.warmupWindows ?? 5;
   const planning = new PlanningSource(ctx.cfg, ctx.log, pools, coord, {
     source,
     capacity,
@@ -106,13 +101,14 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     catalog: opts.catalog,
     historySince: opts.historySince,
   });
-
-  // The plan selector learns from what each decision round turned out to be (node load over
-  // its horizon from the aggregates, its commands' results); made at the first round, when the
-  // forecasts say the step and horizon.
-  let feedback: DecisionFeedback | null = null;
+  // Forecasts, aggregates and results in; rounds with the plan selector's rewards and the
+  // forecasts' skill kept across them (processors/decide/rounds.ts).
+  const rounds = new DecideRounds({
+    capacity,
+    ...(opts.decide ? { decide: opts.decide } : {}),
+    ...(opts.warmupWindows !== undefined ? { warmupWindows: opts.warmupWindows } : {}),
+  });
   let rewards = 0;
-  const targetUtil = decideConfig(opts.decide ?? {}).targetUtil;
 
   const stage = await startStage<Forecast | WorkloadAggregate | CommandResult>(ctx, {
     name: 'decide',
@@ -121,40 +117,23 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     batchSize: 5000,
     batchMs: 500,
     handle: async (batch: Envelope<Forecast | WorkloadAggregate | CommandResult>[]) => {
-      let newForecasts = false;
       for (const m of batch) {
-        if (m.topic === TOPICS.forecasts.name) {
-          const f = m.value as Forecast;
-          forecasts.set(f.seriesId, f);
-          newForecasts = true;
-        } else if (m.topic === TOPICS.results.name) {
+        if (m.topic === TOPICS.forecasts.name) rounds.observeForecast(m.value as Forecast);
+        else if (m.topic === TOPICS.results.name) {
           const r = m.value as CommandResult;
           // A record refused before the engine (forged, replayed) says nothing about the command whose id it carries.
           if (r.details.refused !== undefined) continue;
           if (r.status !== 'ACCEPTED' && r.status !== 'RUNNING') planning.markStoreChanged();
-          feedback?.observeResult(r);
-        } else {
-          const a = m.value as WorkloadAggregate;
-          const cur = latest.get(a.seriesId);
-          if (!cur || cur.windowStart <= a.windowStart) latest.set(a.seriesId, a);
-          feedback?.observeAggregate(a);
-        }
+          rounds.observeResult(r);
+        } else rounds.observeAggregate(m.value as WorkloadAggregate);
       }
-      if (!newForecasts) return [];
-      if (origins.size < warmup) {
-        for (const f of forecasts.values()) origins.add(f.originTs);
-        if (origins.size < warmup) return [];
-      }
-      const fs = foldForecasts(forecasts.values());
-      const now = Math.max(...fs.map((f) => f.originTs + f.stepMs));
+      const now = rounds.due();
+      if (now === null) return [];
       const { via, state, taken } = await planning.read(now);
       opts.onState?.(via, state);
       if (state.partitions.length === 0) return [];
-      if (!feedback && fs.length > 0) {
-        const f0 = fs[0]!;
-        feedback = new DecisionFeedback({ capacity, stepMs: f0.stepMs, horizonMs: f0.points.length * f0.stepMs, targetUtil });
-      }
-      for (const r of feedback?.settle(now) ?? []) {
+      const { result, settled } = rounds.decide(state, now);
+      for (const r of settled) {
         rewards++;
         ctx.log.info(
           {
@@ -167,13 +146,6 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
           'plan selector rewarded',
         );
       }
-      const result = decide(state, fs, foldAggregates(latest.values()), now, opts.decide ?? {}, feedback?.selector ?? null);
-      feedback?.record(
-        now,
-        result.strategy,
-        result.features,
-        result.commands.map((c) => c.commandId),
-      );
       const commands = toStoreCommands(result.commands, state, taken);
       opts.onDecision?.(commands, result.explanations);
       for (const line of result.explanations) ctx.log.info({ strategy: result.strategy, state: via }, line);
@@ -220,7 +192,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   return {
     ...stage,
     commands: () => issued,
-    selector: () => feedback?.selector ?? null,
+    selector: () => rounds.selector,
     rewards: () => rewards,
     async stop() {
       clearInterval(releaseTimer);

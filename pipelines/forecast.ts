@@ -9,6 +9,7 @@ import type { WorkloadAggregate } from '../schemas/types.js';
 import { TOPICS } from '../schemas/topics.js';
 import { initBackend } from '../models/backend.js';
 import { OnlineForecaster } from '../models/online.js';
+import { pipelineForecasterOptions } from '../models/options.js';
 import { ForecastRounds } from '../processors/forecast/rounds.js';
 import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
@@ -36,13 +37,14 @@ export async function startForecast(
 ): Promise<RunningStage & { forecaster: OnlineForecaster; forecasts: () => number; futureSkipped: () => number; backend: string }> {
   const backend = await initBackend(ctx.cfg.forecastBackend);
   const stepMs = opts.stepMs ?? ctx.cfg.windowMs;
-  const forecaster = new OnlineForecaster({
-    stepMs,
-    horizon: opts.horizon ?? ctx.cfg.forecastHorizon,
-    ...(opts.season ? { season: opts.season } : {}),
-    nonNegative: true,
-    backend,
-  });
+  const forecaster = new OnlineForecaster(
+    pipelineForecasterOptions({
+      stepMs,
+      horizon: opts.horizon ?? ctx.cfg.forecastHorizon,
+      ...(opts.season ? { season: opts.season } : {}),
+      backend,
+    }),
+  );
   const checkpoint = opts.checkpointFile === undefined ? path.join(ctx.cfg.stackDir, 'forecaster.ckpt.json') : opts.checkpointFile;
   if (checkpoint) {
     const loaded = await forecaster.loadCheckpoint(checkpoint);

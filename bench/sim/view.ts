@@ -13,12 +13,6 @@ export interface PastView {
   startTs: number;
   tables: readonly WorkloadTable[];
   unitBytes: number;
-  /**
-   * The season the trace declares (a generator's period, or a day for a CSV trace of ≥ 2 days).
-   * Still handed to the simulator's stand-in forecaster until the product's forecaster, which
-   * detects seasons itself, runs in the simulator.
-   */
-  season: number | null;
   /** Steps visible: 0 … visible − 1. */
   readonly visible: number;
   reads(table: number, t: number, unit: number): number;
@@ -39,7 +33,6 @@ export function pastView(w: Workload): PastView & { advance(step: number): void 
     startTs: w.startTs,
     tables: w.tables,
     unitBytes: w.unitBytes,
-    season: w.season,
     get visible() {
       return visible;
     },
