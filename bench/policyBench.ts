@@ -275,7 +275,7 @@ export async function runPolicyBench(opts: PolicyBenchOptions = {}): Promise<{ r
   }
   const targets = checkTargets(families, traces);
   const report: PolicyBenchReport = {
-    backend: `CPU, node ${process.version}`,
+    backend: `CPU, node ${process.version}, predictive on the online forecaster without its global model (Holt-Winters and seasonal naive)`,
     workers: Math.min(workers, jobs.length),
     simConfig: {},
     seeds: sets,

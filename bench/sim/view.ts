@@ -1,8 +1,9 @@
 /**
  * What a policy may read of the trace: the past only. A `PastView` answers for steps before the
  * current one and throws a StateError for any later step, so a policy cannot read ahead by
- * accident or on purpose; the simulator hands the whole workload only to policies that declare
- * look-ahead (static sized for the peak, clairvoyant).
+ * accident or on purpose; the simulator hands the whole workload only to static (sized for the
+ * peak) and clairvoyant, and refuses any other policy that declares look-ahead. No season is
+ * handed over: the predictive policy's forecaster detects its own.
  */
 import { StateError } from '../../lib/errors.js';
 import type { Workload, WorkloadTable } from './workload.js';
