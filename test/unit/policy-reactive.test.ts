@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import type { AnyCommand } from '../../schemas/types.js';
 import { type Policy, type SimConfig, initialState, simulate } from '../../bench/sim/simulator.js';
 import { DEFAULT_SIM } from '../../bench/sim/simulator.js';
-import type { Workload } from '../../bench/sim/workload.js';
 import { hpaDesired, reactivePolicy } from '../../bench/sim/reactive.js';
 
 /** The reactive policy on `nodes` starting nodes, recording the commands of each step. */
