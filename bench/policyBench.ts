@@ -267,7 +267,7 @@ export async function runPolicyBench(opts: PolicyBenchOptions = {}): Promise<{ r
         // a foreign trace: node capacity sized so its mean load fills the starting 4 nodes at 50% (as policy-eval does)
         const sim: Partial<SimConfig> = { capacity: capacityFor(w, 4), initialNodes: 4 };
         workloadSimConfig[w.name] = sim;
-        traces.push(evaluateWorkload(w, sim));
+        traces.push(await evaluateWorkload(w, sim));
         list.push({ name: w.name, run });
       }
       ycsb = { traces: list };
@@ -275,7 +275,7 @@ export async function runPolicyBench(opts: PolicyBenchOptions = {}): Promise<{ r
   }
   const targets = checkTargets(families, traces);
   const report: PolicyBenchReport = {
-    backend: `CPU, node ${process.version}`,
+    backend: `CPU, node ${process.version}, predictive on the online forecaster without its global model (Holt-Winters and seasonal naive)`,
     workers: Math.min(workers, jobs.length),
     simConfig: {},
     seeds: sets,

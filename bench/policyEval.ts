@@ -72,12 +72,17 @@ export function capacityFor(w: Workload, meanNodes = 4): number {
 }
 
 /** Runs every policy on one workload. */
-export function evaluateWorkload(w: Workload, sim: Partial<SimConfig> = {}, policies: Policy[] = defaultPolicies()): PolicyEvalResult {
-  const rows = policies.map((p) => {
+export async function evaluateWorkload(
+  w: Workload,
+  sim: Partial<SimConfig> = {},
+  policies: Policy[] = defaultPolicies(),
+): Promise<PolicyEvalResult> {
+  const rows: PolicyRow[] = [];
+  for (const p of policies) {
     const t0 = performance.now();
-    const m = simulate(w, p, sim);
-    return toRow(m, Math.round(performance.now() - t0));
-  });
+    const m = await simulate(w, p, sim);
+    rows.push(toRow(m, Math.round(performance.now() - t0)));
+  }
   const capacity = sim.capacity ?? DEFAULT_SIM.capacity;
   const t0 = performance.now();
   const b = lowerBound(w, capacity);
@@ -129,13 +134,13 @@ export function formatPolicyTable(r: PolicyEvalResult): string {
  * the suite generators, and for other traces sized so the mean load fills 4 nodes at 50%,
  * whatever `nodes` is.
  */
-export function runPolicyEval(opts: { trace: string; nodes?: number; json?: boolean; capacity?: number }): {
+export async function runPolicyEval(opts: { trace: string; nodes?: number; json?: boolean; capacity?: number }): Promise<{
   result: PolicyEvalResult;
   text: string;
-} {
+}> {
   const text = opts.trace.includes('\n') ? opts.trace : readFileSync(opts.trace, 'utf8');
   const w = parseTrace(text, { name: opts.trace.includes('\n') ? 'trace' : opts.trace.split('/').pop()! });
   const capacity = opts.capacity ?? capacityFor(w, 4);
-  const result = evaluateWorkload(w, { capacity, initialNodes: opts.nodes ?? 4 });
+  const result = await evaluateWorkload(w, { capacity, initialNodes: opts.nodes ?? 4 });
   return { result, text: opts.json ? JSON.stringify(result, null, 2) : formatPolicyTable(result) };
 }

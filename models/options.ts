@@ -157,3 +157,17 @@ export function resolveOptions(options: OnlineForecasterOptions): ResolvedOption
 export function seasonHintOf(options: Pick<OnlineForecasterOptions, 'season' | 'seasonCandidates'>): number {
   return options.season ?? Math.max(1, ...(options.seasonCandidates ?? [1]));
 }
+
+/**
+ * The forecaster `run forecast` runs: counts (negative values clamped, forecasts clipped at 0),
+ * the window as its step, seasons detected per series unless one is configured. The simulator's
+ * predictive policy builds its forecaster from the same function.
+ */
+export function pipelineForecasterOptions(o: {
+  stepMs: number;
+  horizon: number;
+  season?: number;
+  backend: string | null;
+}): OnlineForecasterOptions {
+  return { stepMs: o.stepMs, horizon: o.horizon, ...(o.season ? { season: o.season } : {}), nonNegative: true, backend: o.backend };
+}

@@ -2,8 +2,10 @@
  * `shardcast run decide`: shardcast.forecasts + shardcast.workload.aggregates + the partition
  * schema and placement → decision engine → shardcast.commands.partition | .shard | .resource.
  *
- * Each round: fold the forecasts and aggregates onto key buckets (processors/decide/series.ts),
- * read the planning state (decideState.ts: the Neo4j catalog, else the routing map), decide,
+ * Each round (processors/decide/rounds.ts, the core the simulator's predictive policy runs too):
+ * when new forecasts are due, read the planning state (decideState.ts: the Neo4j catalog, else
+ * the routing map), decide (forecasts and aggregates folded onto key buckets, discounted where
+ * the forecasts' skill is poor, the engine with its plan selector and safety limits),
  * rename the commands to the executor's shards (processors/decide/postgres/commands.ts), send
  * those with nothing to wait for and hold the others until the executors' ledger shows that
  * what they depend on succeeded (processors/decide/dependencies.ts). Every command is signed
@@ -19,13 +21,12 @@ import { loadSigningKey } from '../lib/signingKeys.js';
 import type { AnyCommand, CommandResult, Forecast, WorkloadAggregate } from '../schemas/types.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import type { Envelope } from '../schemas/envelope.js';
-import { decide } from '../processors/decide/engine.js';
 import { decideConfig, type DecideConfigInput, withApprovalModes } from '../processors/decide/config.js';
 import { dependsOn, judgeHeld } from '../processors/decide/dependencies.js';
-import { DecisionFeedback } from '../processors/decide/feedback.js';
 import { toStoreCommands } from '../processors/decide/postgres/commands.js';
+import { DecideRounds } from '../processors/decide/rounds.js';
 import type { SelectorModel } from '../processors/decide/selector.js';
-import { foldAggregates, foldForecasts } from '../processors/decide/series.js';
+import { foldForecasts } from '../processors/decide/series.js';
 import { isMetricSeries } from '../processors/forecast/metricSeries.js';
 import type { ClusterStateInput } from '../processors/decide/state.js';
 import { readControls } from '../stores/postgres/controls.js';
@@ -110,14 +111,10 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     ]),
   );
   const coord = pools.get(COORDINATOR)!;
-  const forecasts = new Map<string, Forecast>();
-  const latest = new Map<string, WorkloadAggregate>();
   let issued = 0;
   let misfits = 0;
   const capacity = opts.nodeCapacity ?? DEFAULT_NODE_CAPACITY;
   const held = new Map<string, AnyCommand>();
-  // Distinct forecast origins seen (bounded by the warm-up: only its size matters).
-  const origins = new Set<number>();
   const warmup = opts.warmupWindows ?? 5;
   let pausedLogged = false;
   const planning = new PlanningSource(ctx.cfg, ctx.log, pools, coord, {
@@ -127,20 +124,24 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     catalog: opts.catalog,
     historySince: opts.historySince,
   });
-
+  // Table series: forecasts, aggregates and results in; rounds with the plan selector's rewards
+  // and the forecasts' skill kept across them (processors/decide/rounds.ts).
+  const rounds = new DecideRounds({
+    capacity,
+    ...(opts.decide ? { decide: opts.decide } : {}),
+    ...(opts.warmupWindows !== undefined ? { warmupWindows: warmup } : {}),
+  });
+  let rewards = 0;
+  // Metric series (Kafka produce rates) run on the wall clock, table series on event time: each
+  // part plans at its own forecasts' time, the topics on their own forecasts and warm-up.
   const kafkaPlanning = opts.kafka === false ? null : new KafkaPlanning(ctx, opts.kafka ?? {});
+  const metricForecasts = new Map<string, Forecast>();
+  const metricOrigins = new Set<number>();
   const decideCfg = decideConfig(opts.decide ?? {});
   const countMisfits = (ms: readonly { action: string; explanation: string; reason: string }[]) => {
     for (const m of ms) ctx.log.warn(m, 'candidate not issued: a command of it does not fit the command contract');
     misfits += ms.length;
   };
-
-  // The plan selector learns from what each decision round turned out to be (node load over
-  // its horizon from the aggregates, its commands' results); made at the first round, when the
-  // forecasts say the step and horizon.
-  let feedback: DecisionFeedback | null = null;
-  let rewards = 0;
-  const targetUtil = decideCfg.targetUtil;
 
   const stage = await startStage<Forecast | WorkloadAggregate | CommandResult>(ctx, {
     name: 'decide',
@@ -149,30 +150,27 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     batchSize: 5000,
     batchMs: 500,
     handle: async (batch: Envelope<Forecast | WorkloadAggregate | CommandResult>[]) => {
-      let newForecasts = false;
+      let metricsFresh = false;
       for (const m of batch) {
         if (m.topic === TOPICS.forecasts.name) {
           const f = m.value as Forecast;
-          forecasts.set(f.seriesId, f);
-          newForecasts = true;
+          if (!isMetricSeries(f.seriesId)) rounds.observeForecast(f);
+          else {
+            metricForecasts.set(f.seriesId, f);
+            if (metricOrigins.size < warmup) metricOrigins.add(f.originTs);
+            metricsFresh = true;
+          }
         } else if (m.topic === TOPICS.results.name) {
           const r = m.value as CommandResult;
           // A record refused before the engine (forged, replayed) says nothing about the command whose id it carries.
           if (r.details.refused !== undefined) continue;
           if (r.status !== 'ACCEPTED' && r.status !== 'RUNNING') planning.markStoreChanged();
-          feedback?.observeResult(r);
-        } else {
-          const a = m.value as WorkloadAggregate;
-          const cur = latest.get(a.seriesId);
-          if (!cur || cur.windowStart <= a.windowStart) latest.set(a.seriesId, a);
-          feedback?.observeAggregate(a);
-        }
+          rounds.observeResult(r);
+        } else rounds.observeAggregate(m.value as WorkloadAggregate);
       }
-      if (!newForecasts) return [];
-      if (origins.size < warmup) {
-        for (const f of forecasts.values()) origins.add(f.originTs);
-        if (origins.size < warmup) return [];
-      }
+      const now = rounds.due();
+      const kafkaDue = kafkaPlanning !== null && metricsFresh && metricOrigins.size >= warmup;
+      if (now === null && !kafkaDue) return [];
       const controls = await readControls(coord, opts.controlScope);
       if (controls.paused) {
         if (!pausedLogged) ctx.log.warn({ by: controls.paused.by }, 'deciding is paused by an operator; no plans until resumed');
@@ -183,40 +181,32 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       pausedLogged = false;
       const modes = Object.fromEntries(Object.entries(controls.approval).map(([store, c]) => [store, c.mode]));
       const decideInput = withApprovalModes(opts.decide ?? {}, modes);
-      // Metric series (Kafka produce rates) run on the wall clock, table series on event time:
-      // each part plans at its own forecasts' time.
-      const folded = foldForecasts(forecasts.values());
-      const metricFs = folded.filter((f) => isMetricSeries(f.seriesId));
-      const fs = folded.filter((f) => !isMetricSeries(f.seriesId));
-      const timeOf = (xs: Forecast[]) => Math.max(...xs.map((f) => f.originTs + f.stepMs));
       // Kafka topics first: they do not depend on the PostgreSQL store's planning state.
-      const kafkaRound = kafkaPlanning
-        ? await kafkaPlanning.round(
-            metricFs,
-            metricFs.length ? timeOf(metricFs) : Date.now(),
-            decideCfg.windowMs ?? decideCfg.decideEveryMs,
-          )
-        : { commands: [], explanations: [], misfits: [] };
-      countMisfits(kafkaRound.misfits);
-      for (const line of kafkaRound.explanations) ctx.log.info({ store: 'kafka' }, line);
-      if (kafkaRound.commands.length) {
-        opts.onDecision?.(
-          kafkaRound.commands,
-          kafkaRound.commands.map((c) => `${c.commandId} ${c.action}: ${c.explanation}`),
+      let kafkaOut: StageOutput[] = [];
+      if (kafkaDue) {
+        const metricFs = foldForecasts(metricForecasts.values());
+        const kafkaRound = await kafkaPlanning.round(
+          metricFs,
+          Math.max(...metricFs.map((f) => f.originTs + f.stepMs)),
+          decideCfg.windowMs ?? decideCfg.decideEveryMs,
         );
-        issued += kafkaRound.commands.length;
+        countMisfits(kafkaRound.misfits);
+        for (const line of kafkaRound.explanations) ctx.log.info({ store: 'kafka' }, line);
+        if (kafkaRound.commands.length) {
+          opts.onDecision?.(
+            kafkaRound.commands,
+            kafkaRound.commands.map((c) => `${c.commandId} ${c.action}: ${c.explanation}`),
+          );
+          issued += kafkaRound.commands.length;
+        }
+        kafkaOut = commandOutputs(kafkaRound.commands, signing);
       }
-      const kafkaOut = commandOutputs(kafkaRound.commands, signing);
-      if (fs.length === 0) return kafkaOut;
-      const now = timeOf(fs);
+      if (now === null) return kafkaOut;
       const { via, state, taken } = await planning.read(now);
       opts.onState?.(via, state);
       if (state.partitions.length === 0) return kafkaOut;
-      if (!feedback && fs.length > 0) {
-        const f0 = fs[0]!;
-        feedback = new DecisionFeedback({ capacity, stepMs: f0.stepMs, horizonMs: f0.points.length * f0.stepMs, targetUtil });
-      }
-      for (const r of feedback?.settle(now) ?? []) {
+      const { result, settled } = rounds.decide(state, now, decideInput);
+      for (const r of settled) {
         rewards++;
         ctx.log.info(
           {
@@ -229,13 +219,6 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
           'plan selector rewarded',
         );
       }
-      const result = decide(state, fs, foldAggregates(latest.values()), now, decideInput, feedback?.selector ?? null);
-      feedback?.record(
-        now,
-        result.strategy,
-        result.features,
-        result.commands.map((c) => c.commandId),
-      );
       countMisfits(result.misfits);
       const commands = toStoreCommands(result.commands, state, taken);
       opts.onDecision?.(commands, result.explanations);
@@ -284,7 +267,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     ...stage,
     commands: () => issued,
     misfits: () => misfits,
-    selector: () => feedback?.selector ?? null,
+    selector: () => rounds.selector,
     rewards: () => rewards,
     async stop() {
       clearInterval(releaseTimer);

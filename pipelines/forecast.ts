@@ -15,6 +15,7 @@ import { initBackend } from '../models/backend.js';
 import { OnlineForecaster } from '../models/online.js';
 import { ForecastRounds, type Observation } from '../processors/forecast/rounds.js';
 import { metricObservation } from '../processors/forecast/metricSeries.js';
+import { pipelineForecasterOptions } from '../models/options.js';
 import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';
@@ -50,13 +51,14 @@ export async function startForecast(
   const backend = await initBackend(ctx.cfg.forecastBackend);
   const stepMs = opts.stepMs ?? ctx.cfg.windowMs;
   const newForecaster = () =>
-    new OnlineForecaster({
-      stepMs,
-      horizon: opts.horizon ?? ctx.cfg.forecastHorizon,
-      ...(opts.season ? { season: opts.season } : {}),
-      nonNegative: true,
-      backend,
-    });
+    new OnlineForecaster(
+      pipelineForecasterOptions({
+        stepMs,
+        horizon: opts.horizon ?? ctx.cfg.forecastHorizon,
+        ...(opts.season ? { season: opts.season } : {}),
+        backend,
+      }),
+    );
   const forecaster = newForecaster();
   const groupId = opts.groupId ?? DEFAULT_GROUP;
   const checkpoint =

@@ -24,7 +24,6 @@ export function regimeChange(o: GenOptions = {}): Workload {
     ['orders', 'events'],
     units,
     o,
-    null,
     360,
   );
   const shares = [0.6, 0.4];
@@ -54,7 +53,6 @@ export function zipfian(o: GenOptions = {}): Workload {
     ['usertable', 'events'],
     units,
     o,
-    null,
     120,
   );
   const shares = [0.7, 0.3];
@@ -87,7 +85,6 @@ export function mixed(o: GenOptions = {}): Workload {
     ['orders', 'events'],
     units,
     o,
-    DAY_MIN,
     DAY_MIN,
   );
   const shares = [0.6, 0.4];

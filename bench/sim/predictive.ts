@@ -1,217 +1,158 @@
 /**
- * The predictive policy, shardcast itself: forecasts per key unit (any Forecaster) → decide() →
- * commands, with the LinUCB selector learning from the simulated outcomes (rewarded for
- * violation minutes, bytes moved and the node-minutes beyond what the observed load needed).
- * The clairvoyant policy is the same engine with the true future as its forecast (zero-width
- * intervals): what perfect forecasts would give this engine, not a bound (bound.ts is).
+ * The predictive policy is shardcast itself, on the modules `run forecast` and `run decide` run:
+ * each step the previous window's load is handed over as the aggregates ingest would emit (one
+ * series per table and key unit, node totals beside them), the forecast rounds
+ * (processors/forecast/rounds.ts) feed the online forecaster (models/online.ts, built from the
+ * pipeline's own options: the ensemble with its intervals, seasons it detects itself), and the
+ * decide rounds (processors/decide/rounds.ts) fold, discount by skill, plan, select and limit,
+ * learning the plan selector from the simulated outcomes as the live stage learns from results.
+ * Nothing here forecasts and no policy is told a season.
+ *
+ * The clairvoyant policy is the same decide rounds fed the true future as its forecasts (zero-width
+ * intervals, issued at the same origins): what perfect forecasts would give this engine, not a
+ * bound (bound.ts is).
  */
-import type { AnyCommand, Forecast, WorkloadAggregate } from '../../schemas/types.js';
-import type { Forecaster, SeriesForecast } from '../../models/forecaster.js';
-import {
-  type BucketSpec,
-  type DecideConfigInput,
-  type SelectorModel,
-  buildState,
-  decide,
-  newSelector,
-  outcomeReward,
-  update,
-} from '../../processors/decide/index.js';
-import type { Observation, Policy } from './simulator.js';
-import type { Workload } from './workload.js';
-import { type PastView, pastView } from './view.js';
-import { SimForecaster } from './forecaster.js';
-import { driftForecast } from './drift.js';
+import type { Forecast, WorkloadAggregate } from '../../schemas/types.js';
+import { OnlineForecaster } from '../../models/online.js';
+import { type OnlineForecasterOptions, pipelineForecasterOptions } from '../../models/options.js';
+import { initBackend } from '../../models/backend.js';
+import { ForecastRounds } from '../../processors/forecast/rounds.js';
+import { type BucketSpec, type DecideConfigInput, buildState } from '../../processors/decide/index.js';
+import { DecideRounds } from '../../processors/decide/rounds.js';
 import { StateError } from '../../lib/errors.js';
+import type { Observation, Policy } from './simulator.js';
+import type { PastView } from './view.js';
+import type { Workload } from './workload.js';
 import { TARGET_UTIL } from './policies.js';
+
+/** Source name of the simulated key-unit aggregates, and of the node totals. */
+const SOURCE = 'sim';
+const NODE_SOURCE = 'sim-nodes';
 
 export interface PredictiveOptions {
   /** Uses the true future instead of forecasts. */
   clairvoyant?: boolean;
-  forecaster?: Forecaster;
-  decideEverySteps?: number;
+  /** Forecast and planning horizon in steps (default 30, the engine's default). */
   horizonSteps?: number;
   decide?: DecideConfigInput;
-  /** Use the key-range drift model (sim/drift.ts) where it beats the forecaster (default true). */
-  drift?: boolean;
-  /** Learn the plan selector from simulated outcomes (default true). */
-  learn?: boolean;
+  /**
+   * Changes to the pipeline's forecaster options (default: the global tfjs model off, to keep a
+   * benchmark run within the time two shared cores allow; the ensemble's anchor, Holt-Winters,
+   * and seasonal naive stay).
+   */
+  forecaster?: Partial<OnlineForecasterOptions>;
   /** Collects the engine's one-line explanations. */
   log?: (line: string) => void;
 }
 
-/** Predictive (forecasts → decide) and clairvoyant (true future → decide) policies. */
-export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector(): SelectorModel } {
-  const forecaster = o.forecaster ?? new SimForecaster();
-  const every = o.decideEverySteps ?? 2;
-  // Horizon and lead margin are times, not step counts: an hour ahead (a scale-out, its data
-  // moves at the concurrency limit and a margin fit in it at the simulator's rates), at least
-  // 12 steps; a 5-minute margin on top of the estimated migration time.
-  let H = 0,
-    leadMargin = 0;
-  let selector = newSelector(8, { alpha: 0.3, minObservations: 5 });
-  const decisions: { step: number; arm: string; features: number[] }[] = [];
+export interface PredictivePolicy extends Policy {
+  /** The modules this policy runs, once made at its first step (for tests). */
+  parts(): { forecaster: OnlineForecaster | null; forecastRounds: ForecastRounds | null; decideRounds: DecideRounds | null };
+}
+
+/** The previous step's load as ingest's aggregates: one per table and key unit, and per node. */
+function aggregatesOf(obs: Observation, windowStart: number): { units: WorkloadAggregate[]; nodes: WorkloadAggregate[] } {
+  const w = obs.past,
+    t = obs.step - 1;
+  const base = (seriesId: string, source: string, table: string | null, node: string | null, reads: number, writes: number) => ({
+    seriesId,
+    windowStart,
+    windowEnd: windowStart + w.stepMs,
+    source,
+    table,
+    keyBucket: null,
+    partition: null,
+    node,
+    queries: reads + writes,
+    reads,
+    writes,
+    rowsRead: 0,
+    rowsWritten: 0,
+    errors: 0,
+    unparsed: 0,
+    lateMerged: 0,
+    latencySumMs: 0,
+    latencyP50Ms: null,
+    latencyP95Ms: null,
+    latencyP99Ms: null,
+    hotKeys: [],
+    coAccess: [],
+  });
+  const units = w.tables.flatMap((tb, ti) =>
+    Array.from({ length: tb.units }, (_, u) =>
+      base(`${SOURCE}|${tb.name}|k${u}`, SOURCE, tb.name, null, w.reads(ti, t, u), w.writes(ti, t, u)),
+    ),
+  );
+  const nodes = [...obs.lastNodeLoad].map(([node, q]) => base(`${NODE_SOURCE}|${node}`, NODE_SOURCE, null, node, q, 0));
+  return { units, nodes };
+}
+
+/** The true load from `origin + 1` on, as forecasts issued at `origin` (the clairvoyant policy's). */
+function trueFuture(ahead: Workload, origin: number, H: number, issuedAt: number): Forecast[] {
+  const v = (ti: number, t: number, u: number) => {
+    const s = Math.min(t, ahead.steps - 1) * ahead.tables[ti]!.units + u;
+    return ahead.reads[ti]![s]! + ahead.writes[ti]![s]!;
+  };
+  return ahead.tables.flatMap((tb, ti) =>
+    Array.from({ length: tb.units }, (_, u) => ({
+      seriesId: `${SOURCE}|${tb.name}|k${u}`,
+      issuedAt,
+      originTs: ahead.startTs + origin * ahead.stepMs,
+      stepMs: ahead.stepMs,
+      metric: 'queries',
+      model: 'clairvoyant',
+      backend: null,
+      recentError: null,
+      intervalLevel: 0.9,
+      points: Array.from({ length: H }, (_, k) => {
+        const x = v(ti, origin + k + 1, u);
+        return { horizon: k + 1, ts: ahead.startTs + (origin + k + 1) * ahead.stepMs, predicted: x, lower: x, upper: x };
+      }),
+    })),
+  );
+}
+
+function bucketsOf(w: PastView): BucketSpec[] {
+  return w.tables.flatMap((t) =>
+    Array.from({ length: t.units }, (_, u) => ({ seriesId: `${SOURCE}|${t.name}|k${u}`, table: t.name, lo: u, hi: u + 1 })),
+  );
+}
+
+/** Predictive (the product's forecast → decide) and clairvoyant (true future → decide) policies. */
+export function predictivePolicy(o: PredictiveOptions = {}): PredictivePolicy {
+  let forecaster: OnlineForecaster | null = null;
+  let forecastRounds: ForecastRounds | null = null;
+  let decideRounds: DecideRounds | null = null;
   let buckets: BucketSpec[] | null = null;
-  return {
-    name: o.clairvoyant ? 'clairvoyant' : 'predictive',
-    ...(o.clairvoyant ? { readsAhead: true as const } : {}),
-    selector: () => selector,
-    act(obs: Observation): AnyCommand[] {
-      const { state, now, cfg, step } = obs;
-      const w = obs.past;
-      // the clairvoyant policy reads the true future; the predictive one only the past
-      const ahead = o.clairvoyant ? obs.ahead : undefined;
-      if (o.clairvoyant && !ahead) throw new StateError('the clairvoyant policy was not given the trace');
-      const src = ahead ? pastOf(ahead) : w;
-      if (!H) {
-        H = o.horizonSteps ?? Math.max(12, Math.ceil(3_600_000 / w.stepMs));
-        leadMargin = Math.max(1, Math.ceil(300_000 / w.stepMs));
-      }
-      // rewards for decisions whose horizon has passed
-      while (decisions.length && decisions[0]!.step + H <= step) {
-        const d = decisions.shift()!;
-        const span = obs.history.slice(d.step, d.step + H);
-        const r = outcomeReward({
-          violationMinutes: span.reduce((a, s) => a + s.violationMinutes, 0),
-          nodeMinutes: span.reduce((a, s) => a + s.nodes, 0) * (w.stepMs / 60_000),
-          gbMoved: span.reduce((a, s) => a + s.bytesStarted, 0) / 1024 ** 3,
-          failed: span.reduce((a, s) => a + s.failed, 0),
-          periodMinutes: H * (w.stepMs / 60_000),
-          nodes: Math.max(1, ...span.map((s) => s.nodes)),
-          // what the load of those (past) steps needed at the target utilisation
-          neededNodeMinutes:
-            span.reduce((a, _, j) => a + Math.max(1, Math.ceil(totalAt(w, d.step + j) / (cfg.capacity * TARGET_UTIL))), 0) *
-            (w.stepMs / 60_000),
-        });
-        if (o.learn !== false) selector = update(selector, d.arm, d.features, r);
-      }
-      if (step === 0 || step % every !== 0) return [];
-      buckets ??= w.tables.flatMap((t) =>
-        Array.from({ length: t.units }, (_, u) => ({ seriesId: `${t.name}#${u}`, table: t.name, lo: u, hi: u + 1 })),
-      );
-      const forecasts: Forecast[] = [];
-      const seriesTotal = (ti: number, u: number, t: number) => src.load(ti, t, u);
-      const mk = (seriesId: string, f: SeriesForecast): Forecast => ({
-        seriesId,
-        issuedAt: now,
-        originTs: now - w.stepMs,
-        stepMs: w.stepMs,
-        metric: 'queries',
-        model: f.model,
-        backend: null,
-        recentError: null,
-        intervalLevel: 0.9,
-        points: f.predicted.map((p, h) => ({
-          horizon: h + 1,
-          ts: now + (h + 1) * w.stepMs,
-          predicted: p,
-          lower: f.lower[h]!,
-          upper: f.upper[h]!,
-        })),
-      });
-      if (o.clairvoyant) {
-        w.tables.forEach((tb, ti) => {
-          for (let u = 0; u < tb.units; u++) {
-            const vals = Array.from({ length: H }, (_, h) =>
-              step + h < ahead!.steps ? seriesTotal(ti, u, step + h) : seriesTotal(ti, u, ahead!.steps - 1),
-            );
-            forecasts.push(mk(`${tb.name}#${u}`, { predicted: vals, lower: vals, upper: vals, model: 'clairvoyant' }));
-          }
-        });
-      } else {
-        const histLen = w.season ? w.season + H + 60 : 120;
-        const reqs = w.tables.flatMap((tb, ti) =>
-          Array.from({ length: tb.units }, (_, u) => {
-            const from = Math.max(0, step - histLen);
-            const history = new Float64Array(step - from);
-            for (let t = from; t < step; t++) history[t - from] = seriesTotal(ti, u, t);
-            return { history, horizon: H, season: w.season ?? undefined };
-          }),
-        );
-        const res = forecaster.forecastBatch(reqs);
-        if (res instanceof Promise) throw new StateError('the simulator needs a synchronous forecastBatch');
-        let i = 0;
-        for (const tb of w.tables) {
-          const uni = res.slice(i, i + tb.units);
-          i += tb.units;
-          // a hot range moving along the keys: the table's drift model, where it beats these
-          const drift =
-            o.drift === false || w.season
-              ? null
-              : driftForecast(
-                  reqs.slice(i - tb.units, i).map((r) => r.history),
-                  H,
-                  (u, end, k) => {
-                    const f = forecaster.forecastBatch([
-                      { history: (reqs[i - tb.units + u]!.history as Float64Array).subarray(0, end), horizon: k },
-                    ]);
-                    if (f instanceof Promise) throw new StateError('the simulator needs a synchronous forecastBatch');
-                    return f[0]!.predicted;
-                  },
-                );
-          for (let u = 0; u < tb.units; u++) {
-            const f = drift
-              ? { predicted: drift.predicted[u]!, lower: drift.lower[u]!, upper: drift.upper[u]!, model: 'sim-drift' }
-              : uni[u]!;
-            forecasts.push(mk(`${tb.name}#${u}`, f));
-          }
-        }
-      }
-      const aggregates: WorkloadAggregate[] = state.partitions.map((p) => {
-        const l = obs.lastPartitionLoad.get(p.id) ?? { reads: 0, writes: 0 };
-        return {
-          seriesId: `${p.table}/${p.id}`,
-          windowStart: now - w.stepMs,
-          windowEnd: now,
-          source: 'sim',
-          table: p.table,
-          keyBucket: null,
-          partition: p.id,
-          node: p.node,
-          queries: l.reads + l.writes,
-          reads: l.reads,
-          writes: l.writes,
-          rowsRead: 0,
-          rowsWritten: 0,
-          errors: 0,
-          unparsed: 0,
-          lateMerged: 0,
-          latencySumMs: 0,
-          latencyP50Ms: null,
-          latencyP95Ms: null,
-          latencyP99Ms: null,
-          hotKeys: [],
-          coAccess: [],
-        };
-      });
-      const st = buildState({
-        tables: [...state.tables],
-        partitions: [...state.partitions],
-        nodes: [...state.nodes],
-        buckets,
-        coAccess: obs.lastCoAccess,
-        inFlight: [...state.inFlight],
-        recent: [...state.recent],
-      });
-      const cfgIn: DecideConfigInput = {
+
+  const setUp = async (obs: Observation): Promise<DecideRounds> => {
+    const { past: w, cfg } = obs;
+    const H = o.horizonSteps ?? 30;
+    if (!o.clairvoyant) {
+      const fo = { global: false as const, ...o.forecaster };
+      const backend = fo.global === false ? null : await initBackend('auto');
+      forecaster = new OnlineForecaster({ ...pipelineForecasterOptions({ stepMs: w.stepMs, horizon: H, backend }), ...fo });
+      forecastRounds = new ForecastRounds(forecaster, { stepMs: w.stepMs, sources: [SOURCE] });
+    }
+    buckets = bucketsOf(w);
+    return new DecideRounds({
+      capacity: cfg.capacity,
+      decide: {
         stepMs: w.stepMs,
         horizonSteps: H,
-        decideEveryMs: every * w.stepMs,
+        // a round per window, as the live stage decides on every window's forecasts
+        decideEveryMs: w.stepMs,
         throttleBytesPerSec: cfg.throttleBytesPerSec,
         migrationOverhead: cfg.migrationOverhead,
         provisioningMs: cfg.provisioningMs,
         crossNodeCost: cfg.crossNodeCost,
         // planned at point + 0.3 × (upper − point) per partition: the margins add up linearly over a
-        // node's partitions while their errors largely do not, so a node's plan sits higher in its
-        // own interval than any one partition's
+        // node's partitions while their errors largely do not
         risk: o.clairvoyant ? 0 : 0.3,
         targetUtil: TARGET_UTIL,
-        leadMarginSteps: leadMargin,
+        leadMarginSteps: Math.max(1, Math.ceil(300_000 / w.stepMs)),
         policy: o.clairvoyant ? 'clairvoyant' : 'shardcast-predictive',
         ...o.decide,
-        // scale in when the remaining nodes stay under the target at the forecast's upper bound
-        // (scale-out acts on the risk-adjusted plan above the target: the band between the two is
-        // the hysteresis, as wide as the forecast is uncertain)
         scale: {
           minNodes: 2,
           maxNodes: 64,
@@ -221,27 +162,45 @@ export function predictivePolicy(o: PredictiveOptions = {}): Policy & { selector
           nodeCapacity: cfg.capacity,
           ...o.decide?.scale,
         },
-      };
-      const r = decide(st, forecasts, aggregates, now, cfgIn, selector);
-      if (o.log) for (const line of r.explanations) o.log(`[${step}] ${line}`);
-      decisions.push({ step, arm: r.strategy, features: r.features });
-      return r.commands;
+      },
+    });
+  };
+
+  return {
+    name: o.clairvoyant ? 'clairvoyant' : 'predictive',
+    ...(o.clairvoyant ? { readsAhead: true as const } : {}),
+    parts: () => ({ forecaster, forecastRounds, decideRounds }),
+    async act(obs) {
+      if (o.clairvoyant && !obs.ahead) throw new StateError('the clairvoyant policy was not given the trace');
+      decideRounds ??= await setUp(obs);
+      if (obs.step === 0) return [];
+      const w = obs.past;
+      const windowStart = obs.now - w.stepMs;
+      const { units, nodes } = aggregatesOf(obs, windowStart);
+      for (const r of obs.results) decideRounds.observeResult(r);
+      for (const a of [...units, ...nodes]) decideRounds.observeAggregate(a);
+      // the forecast rounds forecast from the window before the newest seen, as live; the
+      // clairvoyant policy's true future is issued at that same origin
+      const forecasts = forecastRounds
+        ? (await forecastRounds.next(units, obs.now)).forecasts
+        : obs.step >= 2
+          ? trueFuture(obs.ahead!, obs.step - 2, decideRounds.config.horizonSteps, obs.now)
+          : [];
+      for (const f of forecasts) decideRounds.observeForecast(f);
+      const now = decideRounds.due();
+      if (now === null) return [];
+      const st = buildState({
+        tables: [...obs.state.tables],
+        partitions: [...obs.state.partitions],
+        nodes: [...obs.state.nodes],
+        buckets: buckets!,
+        coAccess: obs.lastCoAccess,
+        inFlight: [...obs.state.inFlight],
+        recent: [...obs.state.recent],
+      });
+      const { result } = decideRounds.decide(st, now);
+      if (o.log) for (const line of result.explanations) o.log(`[${obs.step}] ${line}`);
+      return result.commands;
     },
   };
-}
-
-/** The load of step t over all tables, from what the policy may read. */
-function totalAt(v: PastView, t: number): number {
-  let s = 0;
-  v.tables.forEach((tb, ti) => {
-    for (let u = 0; u < tb.units; u++) s += v.load(ti, t, u);
-  });
-  return s;
-}
-
-/** A view of the whole trace, for the clairvoyant policy only. */
-function pastOf(w: Workload): PastView {
-  const v = pastView(w);
-  v.advance(w.steps);
-  return v;
 }

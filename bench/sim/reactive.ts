@@ -76,7 +76,7 @@ export function hpaDesired(current: number, util: number, target: number, tolera
   return Math.max(1, Math.ceil((current * util) / target - 1e-9));
 }
 
-export function reactivePolicy(o: ReactiveOptions = {}): Policy {
+export function reactivePolicy(o: ReactiveOptions = {}): Omit<Policy, 'act'> & { act(obs: Observation): AnyCommand[] } {
   const c = { ...REACTIVE_DEFAULTS, ...o };
   const maxMoves = o.maxConcurrentMoves ?? decideConfig().safety.maxConcurrentMoves;
   const recs: { step: number; desired: number }[] = [];

@@ -122,9 +122,9 @@ export function parseTrace(text: string, opts: { name?: string; units?: number; 
     reads[ti]![step * t.units + u]! += r.reads;
     writes[ti]![step * t.units + u]! += r.writes;
   }
-  // A season if the trace is long enough: a day in steps when it spans ≥ 2 days.
+  // Warm-up before the metrics count: a day when the trace spans ≥ 2 days.
   const day = Math.round(86_400_000 / stepMs);
-  const season = steps >= 2 * day && day >= 4 ? day : null;
+  const warmDay = steps >= 2 * day && day >= 4;
   return {
     name: opts.name ?? 'trace',
     kind: 'trace',
@@ -136,8 +136,7 @@ export function parseTrace(text: string, opts: { name?: string; units?: number; 
     reads,
     writes,
     coAccess: [],
-    season,
-    evalStart: season ? Math.min(season, Math.floor(steps / 2)) : Math.min(60, Math.floor(steps / 4)),
+    evalStart: warmDay ? Math.min(day, Math.floor(steps / 2)) : Math.min(60, Math.floor(steps / 4)),
     unitBytes: opts.unitBytes ?? 1024 ** 3,
   };
 }

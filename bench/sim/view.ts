@@ -1,8 +1,9 @@
 /**
  * What a policy may read of the trace: the past only. A `PastView` answers for steps before the
  * current one and throws a StateError for any later step, so a policy cannot read ahead by
- * accident or on purpose; the simulator hands the whole workload only to policies that declare
- * look-ahead (static sized for the peak, clairvoyant).
+ * accident or on purpose; the simulator hands the whole workload only to static (sized for the
+ * peak) and clairvoyant, and refuses any other policy that declares look-ahead. No season is
+ * handed over: the predictive policy's forecaster detects its own.
  */
 import { StateError } from '../../lib/errors.js';
 import type { Workload, WorkloadTable } from './workload.js';
@@ -13,12 +14,6 @@ export interface PastView {
   startTs: number;
   tables: readonly WorkloadTable[];
   unitBytes: number;
-  /**
-   * The season the trace declares (a generator's period, or a day for a CSV trace of ≥ 2 days).
-   * Still handed to the simulator's stand-in forecaster until the product's forecaster, which
-   * detects seasons itself, runs in the simulator.
-   */
-  season: number | null;
   /** Steps visible: 0 … visible − 1. */
   readonly visible: number;
   reads(table: number, t: number, unit: number): number;
@@ -39,7 +34,6 @@ export function pastView(w: Workload): PastView & { advance(step: number): void 
     startTs: w.startTs,
     tables: w.tables,
     unitBytes: w.unitBytes,
-    season: w.season,
     get visible() {
       return visible;
     },

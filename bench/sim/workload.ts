@@ -32,8 +32,6 @@ export interface Workload {
   reads: Float64Array[];
   writes: Float64Array[];
   coAccess: CoAccessEpoch[];
-  /** Season length in steps, when the workload has one. */
-  season: number | null;
   /** First step that counts in the metrics (history before it is warm-up for every policy). */
   evalStart: number;
   /** Bytes per key unit (partition size = units × unitBytes). */
@@ -89,7 +87,6 @@ export function frame(
   tables: string[],
   units: number,
   o: GenOptions,
-  season: number | null,
   evalStart: number,
 ): Frame {
   const w: Workload = {
@@ -99,7 +96,6 @@ export function frame(
     stepMs,
     steps,
     startTs: Date.UTC(2024, 0, 1),
-    season,
     evalStart,
     tables: tables.map((n) => ({ name: n, units, keyLo: 0, keyHi: units })),
     reads: tables.map(() => new Float64Array(steps * units)),
@@ -147,7 +143,6 @@ export function periodicDaily(o: GenOptions = {}): Workload {
     units,
     o,
     DAY_MIN,
-    DAY_MIN,
   );
   const shares = [0.6, 0.4];
   const pop = shares.map(() => zipfWeights(units, 0.6, r));
@@ -177,7 +172,6 @@ export function periodicWeekly(o: GenOptions = {}): Workload {
     units,
     o,
     season,
-    season,
   );
   const shares = [0.6, 0.4];
   const pop = shares.map(() => zipfWeights(units, 0.6, r));
@@ -205,7 +199,6 @@ export function trend(o: GenOptions = {}): Workload {
     ['orders', 'events'],
     units,
     o,
-    DAY_MIN,
     360,
   );
   const shares = [0.6, 0.4];
@@ -233,7 +226,6 @@ export function flashCrowd(o: GenOptions = {}): Workload {
     ['orders', 'events'],
     units,
     o,
-    null,
     120,
   );
   const shares = [0.6, 0.4];
@@ -276,7 +268,6 @@ export function movingHotspot(o: GenOptions = {}): Workload {
     ['orders', 'events'],
     units,
     o,
-    null,
     120,
   );
   const shares = [0.6, 0.4];
@@ -318,7 +309,6 @@ export function coAccessShift(o: GenOptions = {}): Workload {
     ['orders', 'customers'],
     units,
     o,
-    null,
     120,
   );
   const shares = [0.6, 0.4];

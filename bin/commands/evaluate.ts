@@ -31,9 +31,9 @@ export async function forecastEvalCommand(o: {
 export async function policyEvalCommand(o: { trace: string; nodes?: number; capacity?: number; json?: boolean }): Promise<void> {
   if (!existsSync(o.trace)) throw new UsageError(`--trace ${o.trace}: no such file`);
   const { runPolicyEval } = await import('../../bench/policyEval.js');
-  let out: ReturnType<typeof runPolicyEval>;
+  let out: Awaited<ReturnType<typeof runPolicyEval>>;
   try {
-    out = runPolicyEval({ trace: o.trace, nodes: o.nodes, capacity: o.capacity, json: o.json });
+    out = await runPolicyEval({ trace: o.trace, nodes: o.nodes, capacity: o.capacity, json: o.json });
   } catch (err) {
     if (err instanceof InputError) throw new InputError(`--trace ${o.trace}: ${err.message}`, { cause: err });
     throw err;

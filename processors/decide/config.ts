@@ -97,6 +97,22 @@ export const decideConfigSchema = z.object({
       tailSteps: z.number().int().nonnegative().default(60),
     })
     .default(() => ({ minNodes: 1, maxNodes: 64, scaleInUtil: 0.8, nodePrefix: 'node', tailSteps: 60 })),
+  skill: z
+    .object({
+      /**
+       * Forecasts are trusted fully at this skill (1 − forecast error / persistence error over
+       * matured points) and not at all at `noTrust`; in between the plan moves linearly from the
+       * current load toward the forecast. See skill.ts.
+       */
+      fullTrust: z.number().max(1).default(0.3),
+      noTrust: z.number().max(1).default(0),
+      /** Half-life, in rounds, of the matured errors behind the skill. */
+      halfLifeRounds: z.number().positive().default(30),
+      /** Matured points before the skill counts (until then forecasts are trusted). */
+      minMatured: z.number().int().nonnegative().default(200),
+    })
+    .refine((k) => k.noTrust < k.fullTrust, { message: 'skill.noTrust must be below skill.fullTrust' })
+    .default(() => ({ fullTrust: 0.3, noTrust: 0, halfLifeRounds: 30, minMatured: 200 })),
   colocate: z
     .object({
       /** Only co-access edges whose weight is at least this fraction of node capacity. */

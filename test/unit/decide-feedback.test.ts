@@ -4,32 +4,19 @@ import assert from 'node:assert/strict';
 import { DecisionFeedback } from '../../processors/decide/feedback.js';
 import { outcomeReward } from '../../processors/decide/selector.js';
 import type { CommandResult, WorkloadAggregate } from '../../schemas/types.js';
+import { aggregate } from './sim-helpers.js';
 
 const STEP = 10_000;
-const agg = (windowStart: number, node: string | null, queries: number, table: string | null = null): WorkloadAggregate => ({
-  seriesId: `src|${table ?? '*'}|*||${node ?? ''}`,
-  windowStart,
-  windowEnd: windowStart + STEP,
-  source: 'src',
-  table,
-  keyBucket: null,
-  partition: null,
-  node,
-  queries,
-  reads: queries,
-  writes: 0,
-  rowsRead: 0,
-  rowsWritten: 0,
-  errors: 0,
-  unparsed: 0,
-  lateMerged: 0,
-  latencySumMs: 0,
-  latencyP50Ms: null,
-  latencyP95Ms: null,
-  latencyP99Ms: null,
-  hotKeys: [],
-  coAccess: [],
-});
+const agg = (windowStart: number, node: string | null, queries: number, table: string | null = null): WorkloadAggregate =>
+  aggregate({
+    seriesId: `src|${table ?? '*'}|*||${node ?? ''}`,
+    windowStart,
+    windowEnd: windowStart + STEP,
+    source: 'src',
+    table,
+    node,
+    queries,
+  });
 const result = (commandId: string, status: CommandResult['status'], bytesMoved: number): CommandResult => ({
   commandId,
   ts: 0,

@@ -3,32 +3,11 @@ import assert from 'node:assert/strict';
 import { OnlineForecaster } from '../../models/online.js';
 import { ForecastRounds } from '../../processors/forecast/rounds.js';
 import type { WorkloadAggregate } from '../../schemas/types.js';
+import { aggregate } from './sim-helpers.js';
 
 const stepMs = 1000;
-const agg = (seriesId: string, step: number, queries: number, source = 'pg'): WorkloadAggregate => ({
-  seriesId,
-  windowStart: step * stepMs,
-  windowEnd: (step + 1) * stepMs,
-  source,
-  table: null,
-  keyBucket: null,
-  partition: null,
-  node: null,
-  queries,
-  reads: 0,
-  writes: 0,
-  rowsRead: 0,
-  rowsWritten: 0,
-  errors: 0,
-  unparsed: 0,
-  lateMerged: 0,
-  latencySumMs: 0,
-  latencyP50Ms: null,
-  latencyP95Ms: null,
-  latencyP99Ms: null,
-  hotKeys: [],
-  coAccess: [],
-});
+const agg = (seriesId: string, step: number, queries: number, source = 'pg'): WorkloadAggregate =>
+  aggregate({ seriesId, windowStart: step * stepMs, windowEnd: (step + 1) * stepMs, source, queries, reads: 0 });
 
 test('forecast rounds: a newer window forecasts the one before it; late series at that origin once; others wait', async () => {
   const f = new OnlineForecaster({ stepMs, horizon: 3, season: 4, global: false });

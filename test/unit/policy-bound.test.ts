@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { handWorkload as workload } from './sim-helpers.js';
 import assert from 'node:assert/strict';
 import { lowerBound } from '../../bench/sim/bound.js';
 import { evaluateWorkload } from '../../bench/policyEval.js';
@@ -6,32 +7,7 @@ import { staticNodes } from '../../bench/sim/policies.js';
 import { DEFAULT_SIM } from '../../bench/sim/simulator.js';
 import { SUITE, type Workload } from '../../bench/sim/workload.js';
 
-function workload(steps: number, units: number, reads: (t: number, u: number) => number, writes = (_t: number, _u: number) => 0): Workload {
-  const r = new Float64Array(steps * units),
-    wr = new Float64Array(steps * units);
-  for (let t = 0; t < steps; t++)
-    for (let u = 0; u < units; u++) {
-      r[t * units + u] = reads(t, u);
-      wr[t * units + u] = writes(t, u);
-    }
-  return {
-    name: 'hand',
-    description: 'hand',
-    kind: 'trace',
-    stepMs: 60_000,
-    steps,
-    startTs: 0,
-    season: null,
-    evalStart: 0,
-    unitBytes: 1024 ** 3,
-    tables: [{ name: 't', units, keyLo: 0, keyHi: units }],
-    reads: [r],
-    writes: [wr],
-    coAccess: [],
-  };
-}
-
-test('bound: the fewest nodes that carry each step, and the steps no placement saves', () => {
+test('bound: the fewest nodes that carry each step, and the steps no placement saves', async () => {
   // 4 steps: 2500, 900, 900, 2500 of reads over 5 units; capacity 1000 → 3, 1, 1, 3 nodes
   const w = workload(4, 5, (t) => (t === 0 || t === 3 ? 500 : 180));
   const b = lowerBound(w, 1000);
@@ -63,7 +39,7 @@ test("static is sized for the trace's peak at the target utilisation", () => {
   assert.equal(n, Math.ceil(peak / (DEFAULT_SIM.capacity * 0.85)));
 });
 
-test('every policy is at or above the bound, on violation-minutes and on node-minutes', () => {
+test('every policy is at or above the bound, on violation-minutes and on node-minutes', async () => {
   // small traces so the four policies run in seconds: a ramp with a burst, and two suite generators shortened
   const cut = (w: Workload, steps: number): Workload => ({
     ...w,
@@ -83,7 +59,7 @@ test('every policy is at or above the bound, on violation-minutes and on node-mi
     cut(SUITE['moving-hotspot']!({ seed: 22, units: 16 }), 200),
   ];
   for (const w of traces) {
-    const r = evaluateWorkload(w, w.name === 'hand' ? { capacity: 1500 } : {});
+    const r = await evaluateWorkload(w, w.name === 'hand' ? { capacity: 1500 } : {});
     const bound = r.rows.find((x) => x.policy === 'bound')!;
     assert.deepEqual(
       r.rows.map((x) => x.policy),

@@ -19,8 +19,8 @@ function trace(steps: number, stepMin: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-test('policy-eval: ISO times at a 5-minute step, the four policies and the bound', () => {
-  const { result, text } = runPolicyEval({ trace: trace(80, 5) });
+test('policy-eval: ISO times at a 5-minute step, the four policies and the bound', async () => {
+  const { result, text } = await runPolicyEval({ trace: trace(80, 5) });
   assert.equal(result.stepMs, 300_000);
   assert.equal(result.steps, 80);
   assert.deepEqual(
@@ -33,28 +33,28 @@ test('policy-eval: ISO times at a 5-minute step, the four policies and the bound
   for (const r of result.rows) assert.ok(r.nodeMinutes >= bound.nodeMinutes && r.violationMinutes >= bound.violationMinutes, r.policy);
 });
 
-test('policy-eval: --nodes sets the starting nodes and leaves capacity alone; --capacity sets it', () => {
+test('policy-eval: --nodes sets the starting nodes and leaves capacity alone; --capacity sets it', async () => {
   const csv = trace(40, 1);
-  const two = runPolicyEval({ trace: csv, nodes: 2 }).result;
-  const eight = runPolicyEval({ trace: csv, nodes: 8 }).result;
+  const two = (await runPolicyEval({ trace: csv, nodes: 2 })).result;
+  const eight = (await runPolicyEval({ trace: csv, nodes: 8 })).result;
   assert.equal(two.capacity, eight.capacity);
   assert.equal(two.initialNodes, 2);
   assert.equal(eight.initialNodes, 8);
-  const set = runPolicyEval({ trace: csv, nodes: 2, capacity: 5000 }).result;
+  const set = (await runPolicyEval({ trace: csv, nodes: 2, capacity: 5000 })).result;
   assert.equal(set.capacity, 5000);
   // the peak step carries 8 × (200 + 390 + 20) + 900 = 5780: two nodes of 5000
   assert.equal(set.rows.find((r) => r.policy === 'bound')!.maxNodes, 2, 'the bound uses the given capacity');
 });
 
-test('policy-eval: times off the step grid are an InputError', () => {
+test('policy-eval: times off the step grid are an InputError', async () => {
   const bad = 'ts,table,key,reads,writes\n2025-01-01T00:00:00Z,t,0,1,0\n2025-01-01T00:01:00Z,t,0,1,0\n2025-01-01T00:02:30Z,t,0,1,0\n';
-  assert.throws(
+  await assert.rejects(
     () => runPolicyEval({ trace: bad }),
     (e) => e instanceof InputError && /not on a regular step/.test(e.message),
   );
 });
 
-test('shardcast policy-eval --capacity --json on a file; a bad --capacity exits 2', () => {
+test('shardcast policy-eval --capacity --json on a file; a bad --capacity exits 2', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'policy-eval-'));
   const file = join(dir, 'w.csv');
   writeFileSync(file, trace(30, 1));

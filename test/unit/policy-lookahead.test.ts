@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { handWorkload as workload } from './sim-helpers.js';
 import assert from 'node:assert/strict';
 import { type Policy, simulate } from '../../bench/sim/simulator.js';
 import type { Workload } from '../../bench/sim/workload.js';
@@ -6,29 +7,9 @@ import { predictivePolicy } from '../../bench/sim/predictive.js';
 import { staticPolicy } from '../../bench/sim/policies.js';
 import { StateError } from '../../lib/errors.js';
 
-function workload(steps: number, units: number, load: (t: number, u: number) => number): Workload {
-  const reads = new Float64Array(steps * units);
-  for (let t = 0; t < steps; t++) for (let u = 0; u < units; u++) reads[t * units + u] = load(t, u);
-  return {
-    name: 'hand',
-    description: 'hand',
-    kind: 'trace',
-    stepMs: 60_000,
-    steps,
-    startTs: 0,
-    season: null,
-    evalStart: 0,
-    unitBytes: 1024 ** 3,
-    tables: [{ name: 't', units, keyLo: 0, keyHi: units }],
-    reads: [reads],
-    writes: [new Float64Array(steps * units)],
-    coAccess: [],
-  };
-}
-
 const w = workload(30, 4, (t, u) => 100 + t + u);
 
-test('a policy reads the past; reading the current or a later step throws', () => {
+test('a policy reads the past; reading the current or a later step throws', async () => {
   const seen: number[] = [];
   const peeker: Policy = {
     name: 'predictive',
@@ -39,14 +20,14 @@ test('a policy reads the past; reading the current or a later step throws', () =
       return [];
     },
   };
-  assert.throws(
+  await assert.rejects(
     () => simulate(w, peeker, { capacity: 1000, partitionsPerTable: 4 }),
     (e: unknown) => e instanceof StateError && /step 10 is not in the past/.test(e.message),
   );
   assert.deepEqual(seen.slice(0, 3), [101, 102, 103]);
 });
 
-test('a policy that does not declare look-ahead cannot size itself from the trace', () => {
+test('a policy that does not declare look-ahead cannot size itself from the trace', async () => {
   let got: Workload | null | undefined;
   const sizer: Policy = {
     name: 'predictive',
@@ -56,19 +37,19 @@ test('a policy that does not declare look-ahead cannot size itself from the trac
     },
     act: () => [],
   };
-  simulate(w, sizer, { capacity: 1000, partitionsPerTable: 4 });
+  await simulate(w, sizer, { capacity: 1000, partitionsPerTable: 4 });
   assert.equal(got, null);
   // static declares it and gets the whole trace
   assert.equal(staticPolicy().readsAhead, true);
-  const m = simulate(w, staticPolicy(), { capacity: 100, partitionsPerTable: 4 });
+  const m = await simulate(w, staticPolicy(), { capacity: 100, partitionsPerTable: 4 });
   assert.equal(m.maxNodes, Math.ceil((4 * 129 + 6) / 85));
 });
 
-test('the predictive policy is never handed the future; the clairvoyant one is, and needs it', () => {
-  const pred = predictivePolicy({ learn: false });
+test('the predictive policy is never handed the future; the clairvoyant one is, and needs it', async () => {
+  const pred = predictivePolicy();
   assert.equal(pred.readsAhead, undefined);
   let handed = false;
-  simulate(
+  await simulate(
     w,
     {
       ...pred,
@@ -80,9 +61,12 @@ test('the predictive policy is never handed the future; the clairvoyant one is, 
     { capacity: 1000, partitionsPerTable: 4 },
   );
   assert.equal(handed, false);
-  const clair = predictivePolicy({ clairvoyant: true, learn: false });
+  const clair = predictivePolicy({ clairvoyant: true });
   assert.equal(clair.readsAhead, true);
   // stripped of its declaration, the clairvoyant policy gets no future and says so
   const { readsAhead: _, ...stripped } = clair;
-  assert.throws(() => simulate(w, stripped, { capacity: 1000, partitionsPerTable: 4 }), /clairvoyant policy was not given the trace/);
+  await assert.rejects(
+    () => simulate(w, stripped, { capacity: 1000, partitionsPerTable: 4 }),
+    /clairvoyant policy was not given the trace/,
+  );
 });

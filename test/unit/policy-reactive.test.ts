@@ -1,30 +1,10 @@
 import { test } from 'node:test';
+import { handWorkload as workload } from './sim-helpers.js';
 import assert from 'node:assert/strict';
 import type { AnyCommand } from '../../schemas/types.js';
 import { type Policy, type SimConfig, initialState, simulate } from '../../bench/sim/simulator.js';
 import { DEFAULT_SIM } from '../../bench/sim/simulator.js';
-import type { Workload } from '../../bench/sim/workload.js';
 import { hpaDesired, reactivePolicy } from '../../bench/sim/reactive.js';
-
-function workload(steps: number, units: number, load: (t: number, u: number) => number): Workload {
-  const reads = new Float64Array(steps * units);
-  for (let t = 0; t < steps; t++) for (let u = 0; u < units; u++) reads[t * units + u] = load(t, u);
-  return {
-    name: 'hand',
-    description: 'hand',
-    kind: 'trace',
-    stepMs: 60_000,
-    steps,
-    startTs: 0,
-    season: null,
-    evalStart: 0,
-    unitBytes: 1024 ** 3,
-    tables: [{ name: 't', units, keyLo: 0, keyHi: units }],
-    reads: [reads],
-    writes: [new Float64Array(steps * units)],
-    coAccess: [],
-  };
-}
 
 /** The reactive policy on `nodes` starting nodes, recording the commands of each step. */
 function recorded(nodes: number): { policy: Policy; issued: Map<number, AnyCommand[]> } {
@@ -44,24 +24,24 @@ function recorded(nodes: number): { policy: Policy; issued: Map<number, AnyComma
   };
 }
 
-test('HPA rule: desired = ceil(nodes × utilisation / target), nothing within the tolerance', () => {
+test('HPA rule: desired = ceil(nodes × utilisation / target), nothing within the tolerance', async () => {
   assert.equal(hpaDesired(2, 1.75, 0.7, 0.1), 5);
   assert.equal(hpaDesired(4, 0.74, 0.7, 0.1), 4, 'within ±10% of the target: no change');
   assert.equal(hpaDesired(10, 0.2, 0.7, 0.1), 3);
 });
 
-test('reactive: a shortfall of k nodes adds k nodes at once', () => {
+test('reactive: a shortfall of k nodes adds k nodes at once', async () => {
   // 2 nodes of 1000 carrying 3500: ceil(2 × 1.75 / 0.7) = 5 nodes, so 3 scale-outs in step 1
   const w = workload(4, 8, () => 3500 / 8);
   const { policy, issued } = recorded(2);
-  simulate(w, policy, { capacity: 1000, partitionsPerTable: 8 });
+  await simulate(w, policy, { capacity: 1000, partitionsPerTable: 8 });
   const outs = issued.get(1)!.filter((c) => c.action === 'scale_out');
   assert.equal(outs.length, 3);
   assert.equal(new Set(outs.map((c) => c.commandId)).size, 3);
   assert.equal(issued.get(2)!.filter((c) => c.action === 'scale_out').length, 0, 'the nodes in provisioning count');
 });
 
-test('reactive: two hot nodes shed load in the same step', () => {
+test('reactive: two hot nodes shed load in the same step', async () => {
   const cfg: SimConfig = { ...DEFAULT_SIM, capacity: 1000, partitionsPerTable: 8 };
   const base = workload(1, 8, () => 0);
   const st = initialState(base, cfg, 4);
@@ -69,19 +49,19 @@ test('reactive: two hot nodes shed load in the same step', () => {
   // n1 and n2 each carry 480 (two ranges of 240, under the split threshold), n3 and n4 40
   const w = workload(4, 8, (_t, u) => (hotUnits.has(u) ? 240 : 20));
   const { policy, issued } = recorded(4);
-  simulate(w, policy, { capacity: 1000, partitionsPerTable: 8 });
+  await simulate(w, policy, { capacity: 1000, partitionsPerTable: 8 });
   const moves = issued.get(1)!.filter((c) => c.kind === 'shard' && c.action === 'move');
   const sources = new Set(moves.map((c) => (c.kind === 'shard' ? c.sourceNode : '')));
   assert.deepEqual([...sources].sort(), ['n1', 'n2']);
   assert.ok(moves.length <= 4, 'within the move budget');
 });
 
-test('reactive: never more data moves in flight than the move budget', () => {
+test('reactive: never more data moves in flight than the move budget', async () => {
   // one node holds everything at first; the others are empty
   const w = workload(30, 16, () => 100);
   const r = reactivePolicy({ maxConcurrentMoves: 2 });
   let most = 0;
-  simulate(
+  await simulate(
     w,
     {
       name: 'reactive',
@@ -99,12 +79,12 @@ test('reactive: never more data moves in flight than the move budget', () => {
   assert.ok(most <= 2, `at most 2 moves at once, saw ${most}`);
 });
 
-test('reactive: scale-down waits for the stabilisation window, then drains one node before removing it', () => {
+test('reactive: scale-down waits for the stabilisation window, then drains one node before removing it', async () => {
   // 5 nodes at 70% until step 5, then 6%: recommendations fall to 2 from step 6; the 5-minute
   // window holds the earlier 5 until step 10
   const w = workload(30, 10, (t) => (t < 5 ? 350 : 30));
   const { policy, issued } = recorded(5);
-  simulate(w, policy, { capacity: 1000, partitionsPerTable: 10, throttleBytesPerSec: 1024 ** 3 / 60 });
+  await simulate(w, policy, { capacity: 1000, partitionsPerTable: 10, throttleBytesPerSec: 1024 ** 3 / 60 });
   const drainAt = [...issued].filter(([, cs]) => cs.some((c) => c.explanation.startsWith('drain'))).map(([s]) => s);
   assert.equal(drainAt[0], 10);
   const scaleIn = [...issued].filter(([, cs]) => cs.some((c) => c.action === 'scale_in')).map(([s]) => s);

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { handWorkload } from './sim-helpers.js';
 import assert from 'node:assert/strict';
 import type { AnyCommand, CommandResult } from '../../schemas/types.js';
 import { type Observation, type Policy, simulate } from '../../bench/sim/simulator.js';
@@ -6,34 +7,17 @@ import { type Workload, SUITE } from '../../bench/sim/workload.js';
 import { parseTrace, toTraceCsv } from '../../bench/sim/trace.js';
 import { staticPolicy } from '../../bench/sim/policies.js';
 import { reactivePolicy } from '../../bench/sim/reactive.js';
-import { forecastOne } from '../../bench/sim/forecaster.js';
 
 const GiB = 1024 ** 3;
 
 /** One table of `units` units; load(t, u) total, all reads unless readFrac given. */
 function workload(steps: number, units: number, load: (t: number, u: number) => number, readFrac = 1): Workload {
-  const reads = new Float64Array(steps * units),
-    writes = new Float64Array(steps * units);
-  for (let t = 0; t < steps; t++)
-    for (let u = 0; u < units; u++) {
-      reads[t * units + u] = load(t, u) * readFrac;
-      writes[t * units + u] = load(t, u) * (1 - readFrac);
-    }
-  return {
-    name: 'hand',
-    description: 'hand',
-    kind: 'trace',
-    stepMs: 60_000,
+  return handWorkload(
     steps,
-    startTs: 0,
-    season: null,
-    evalStart: 0,
-    unitBytes: GiB,
-    tables: [{ name: 't', units, keyLo: 0, keyHi: units }],
-    reads: [reads],
-    writes: [writes],
-    coAccess: [],
-  };
+    units,
+    (t, u) => load(t, u) * readFrac,
+    (t, u) => load(t, u) * (1 - readFrac),
+  );
 }
 
 function scripted(
@@ -76,12 +60,12 @@ const base = {
   explanation: 'test',
 };
 
-test('one node over capacity for k steps → k SLA-violation minutes', () => {
+test('one node over capacity for k steps → k SLA-violation minutes', async () => {
   const w = workload(20, 4, (t) => (t >= 5 && t < 12 ? 400 : 100));
-  const m = simulate(w, staticPolicy(), { capacity: 1000, partitionsPerTable: 4 });
+  const m = await simulate(w, staticPolicy(), { capacity: 1000, partitionsPerTable: 4 });
   // static for peak: 1600/(1000×0.85) → 2 nodes, 2 partitions each: 800 per node except steps 5..11
   const w1 = workload(20, 1, (t) => (t >= 5 && t < 12 ? 1500 : 500));
-  const one = simulate(w1, scripted('none', {}, [], 1), { capacity: 1000, partitionsPerTable: 1 });
+  const one = await simulate(w1, scripted('none', {}, [], 1), { capacity: 1000, partitionsPerTable: 1 });
   assert.equal(one.violationMinutes, 7);
   assert.equal(one.nodeMinutes, 20);
   assert.equal(one.peakUtil, 1.5);
@@ -89,7 +73,7 @@ test('one node over capacity for k steps → k SLA-violation minutes', () => {
   assert.equal(m.maxNodes, 2);
 });
 
-test('a migration takes bytes / rate steps, loads source and target meanwhile, then the load moves', () => {
+test('a migration takes bytes / rate steps, loads source and target meanwhile, then the load moves', async () => {
   const w = workload(20, 2, () => 300);
   const seen: CommandResult[] = [];
   const move = (o: Observation): AnyCommand[] => {
@@ -98,7 +82,7 @@ test('a migration takes bytes / rate steps, loads source and target meanwhile, t
   };
   // 2 partitions of 1 GiB, 2 nodes; throttle 1 GiB per 3 minutes → 3 steps
   const pol = scripted('mover', { 2: move }, seen, 2);
-  const m = simulate(w, pol, {
+  const m = await simulate(w, pol, {
     capacity: 1000,
     partitionsPerTable: 2,
     throttleBytesPerSec: GiB / 180,
@@ -116,7 +100,7 @@ test('a migration takes bytes / rate steps, loads source and target meanwhile, t
   assert.ok(Math.abs(m.timeline![6]!.maxUtil - 0.6) < 1e-9);
 });
 
-test('scale out: billed from the command, serving after the provisioning delay; replicas share reads', () => {
+test('scale out: billed from the command, serving after the provisioning delay; replicas share reads', async () => {
   const w = workload(20, 2, () => 400);
   const seen: CommandResult[] = [];
   const pol = scripted(
@@ -141,7 +125,7 @@ test('scale out: billed from the command, serving after the provisioning delay; 
     seen,
     1,
   );
-  const m = simulate(w, pol, {
+  const m = await simulate(w, pol, {
     capacity: 1000,
     partitionsPerTable: 2,
     provisioningMs: 5 * 60_000,
@@ -154,7 +138,7 @@ test('scale out: billed from the command, serving after the provisioning delay; 
   assert.ok(Math.abs(m.timeline![12]!.maxUtil - 0.6) < 1e-9);
 });
 
-test('commands that do not fit the cluster are rejected or fail, never applied', () => {
+test('commands that do not fit the cluster are rejected or fail, never applied', async () => {
   const w = workload(5, 2, () => 10);
   const seen: CommandResult[] = [];
   const pol = scripted(
@@ -168,13 +152,13 @@ test('commands that do not fit the cluster are rejected or fail, never applied',
     seen,
     2,
   );
-  const m = simulate(w, pol, { capacity: 100, partitionsPerTable: 2 });
+  const m = await simulate(w, pol, { capacity: 100, partitionsPerTable: 2 });
   assert.equal(seen.find((r) => r.commandId === 'x' && r.status === 'FAILED')!.reason, 'unknown partition nope');
   assert.match(seen.find((r) => r.commandId === 'y' && r.status === 'FAILED')!.reason!, /still holds/);
   assert.equal(m.failed, 2);
 });
 
-test('reactive: splits a range above the QPS threshold at its load-weighted median', () => {
+test('reactive: splits a range above the QPS threshold at its load-weighted median', async () => {
   const w = workload(10, 8, (_t, u) => (u < 4 ? 300 : 10));
   const seen: CommandResult[] = [];
   const r = reactivePolicy();
@@ -187,12 +171,12 @@ test('reactive: splits a range above the QPS threshold at its load-weighted medi
       return c;
     },
   };
-  simulate(w, spy, { capacity: 2000, partitionsPerTable: 1 });
+  await simulate(w, spy, { capacity: 2000, partitionsPerTable: 1 });
   const split = seen.find((x) => x.action === 'split' && x.status === 'SUCCEEDED');
   assert.ok(split, 'a split happened');
 });
 
-test('trace CSV: both formats parse; generators are deterministic; round trip keeps the load', () => {
+test('trace CSV: both formats parse; generators are deterministic; round trip keeps the load', async () => {
   const w = parseTrace('ts,table,key,reads,writes\n0,t,0,5,1\n0,t,9,1,0\n60000,t,3,2,2\n');
   assert.equal(w.steps, 2);
   assert.equal(w.stepMs, 60_000);
@@ -210,27 +194,4 @@ test('trace CSV: both formats parse; generators are deterministic; round trip ke
   const small = workload(3, 4, (t, u) => t + u + 1, 0.5);
   const back = parseTrace(toTraceCsv(small));
   assert.ok(Math.abs(back.reads[0]!.reduce((x, y) => x + y, 0) - small.reads[0]!.reduce((x, y) => x + y, 0)) < 0.01);
-});
-
-test('sim forecaster: seasonal with a season of history, trend otherwise; intervals contain the point', () => {
-  const season = 24;
-  const hist = Array.from({ length: 24 * 4 }, (_, t) => 100 + 50 * Math.sin((2 * Math.PI * t) / season));
-  const f = forecastOne({ history: hist, horizon: 12, season });
-  assert.equal(f.model, 'sim-seasonal');
-  assert.ok(Math.abs(f.predicted[5]! - (100 + 50 * Math.sin((2 * Math.PI * (96 + 5)) / season))) < 10);
-  const ramp = forecastOne({ history: Array.from({ length: 20 }, (_, t) => 10 * t), horizon: 5 });
-  assert.equal(ramp.model, 'sim-trend');
-  assert.ok(ramp.predicted[0]! > 190);
-  for (let h = 0; h < 5; h++) assert.ok(ramp.lower[h]! <= ramp.predicted[h]! && ramp.predicted[h]! <= ramp.upper[h]!);
-});
-
-test('sim forecaster: a range cold a season ago and busy now gets a bounded upper bound', () => {
-  // 200 steps of season 100: zero until step 180, then 3000 per step with noise. The seasonal
-  // analog of the coming steps is 0, so the backtest's relative errors are 100% misses; taken
-  // against the near-zero prediction they were in the thousands, and so was the upper bound.
-  const season = 100;
-  const hist = Array.from({ length: 2 * season + 30 }, (_, t) => (t < 2 * season + 10 ? 0 : 3000 + ((t * 37) % 11) * 20));
-  const f = forecastOne({ history: hist, horizon: 12, season });
-  const peak = Math.max(...hist);
-  for (let h = 0; h < 12; h++) assert.ok(f.upper[h]! <= 4 * peak, `h ${h + 1}: upper ${f.upper[h]} vs peak ${peak}`);
 });
