@@ -3,6 +3,7 @@
  * puts a name into SQL after it matched this pattern AND was found in the catalog, and then
  * quotes it, so text from a message can never become SQL.
  */
+import { InputError } from '../lib/errors.js';
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function isPlainIdentifier(name: unknown): name is string {
@@ -11,7 +12,7 @@ export function isPlainIdentifier(name: unknown): name is string {
 
 /** Double-quotes a checked identifier for PostgreSQL/ClickHouse. Throws on anything else. */
 export function quoteIdent(name: string): string {
-  if (!isPlainIdentifier(name)) throw new Error(`not a plain identifier: ${JSON.stringify(name)}`);
+  if (!isPlainIdentifier(name)) throw new InputError(`not a plain identifier: ${JSON.stringify(name)}`);
   return `"${name}"`;
 }
 
@@ -36,7 +37,7 @@ export function quoteQualified(db: string, name: string): string {
  */
 export function quoteToken(token: string): string {
   if (typeof token !== 'string' || !/^[A-Za-z0-9_.:-]{0,255}$/.test(token)) {
-    throw new Error(`not a catalog token: ${JSON.stringify(token)}`);
+    throw new InputError(`not a catalog token: ${JSON.stringify(token)}`);
   }
   return `'${token}'`;
 }

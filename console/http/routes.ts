@@ -3,6 +3,7 @@
  * the answer's schema, and the handler (a call into the operations layer). The server validates
  * with these schemas and the OpenAPI document is made from them.
  */
+import { StateError } from '../../lib/errors.js';
 import type { z } from 'zod';
 import type { Operations } from '../ops/operations.js';
 import type { Principal, Role } from './auth.js';
@@ -236,7 +237,7 @@ export const ROUTES: Route[] = [
     response: V.EventStream,
     stream: true,
     handle: async () => {
-      throw new Error('a stream route is run by the server');
+      throw new StateError('a stream route is run by the server');
     },
   },
 ];
