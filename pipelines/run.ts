@@ -68,7 +68,8 @@ export async function startPipeline(
 }
 
 /** Something started beside the stages once they run (the console, for `run all`), closed before they drain. */
-export type Companion = (ctx: PipelineContext) => Promise<{ close(): Promise<void> }>;
+/** Something started beside the pipelines (the console), told where their metrics are served (null: not served). */
+export type Companion = (ctx: PipelineContext, started: { metricsUrl: string | null }) => Promise<{ close(): Promise<void> }>;
 
 export async function runPipelineCommand(
   name: string,
@@ -97,7 +98,7 @@ export async function runPipelineCommand(
       metered.push({ pipeline: n, stage });
       ctx.log.info({ pipeline: n }, 'started');
     }
-    if (companion) companions.push(await companion(ctx));
+    if (companion) companions.push(await companion(ctx, { metricsUrl: metrics?.url ?? null }));
   } catch (err) {
     for (const c of companions) await c.close();
     for (const s of stages.reverse()) await s.stop();

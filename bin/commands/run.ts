@@ -14,8 +14,10 @@ export async function runCommand(
     name,
     o,
     serve
-      ? async (ctx) => {
-          const c = await startConsole(ctx.cfg, ctx.log, {}, { proposals: { scope: o.group } });
+      ? async (ctx, { metricsUrl }) => {
+          // The console reads the stages' state from the metrics this process serves, on whatever port they got.
+          const cfg = metricsUrl ? { ...ctx.cfg, metricsPort: Number(new URL(metricsUrl).port) } : ctx.cfg;
+          const c = await startConsole(cfg, ctx.log, {}, { proposals: { scope: o.group } });
           process.stdout.write(`shardcast console at ${c.url}/\n`);
           return c;
         }
