@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError } from '../lib/config.js';
 import { isRetriable } from '../lib/errors.js';
 import { logger } from '../lib/log.js';
 import { consumeTopics, type TopicSource } from './consumer.js';
@@ -71,5 +72,10 @@ try {
   post({ t: 'ready' });
 } catch (err) {
   log.error({ err }, 'consumer thread could not start');
-  post({ t: 'failed', error: (err as Error).message ?? String(err), retriable: isRetriable(err) });
+  post({
+    t: 'failed',
+    error: (err as Error).message ?? String(err),
+    retriable: isRetriable(err),
+    ...(err instanceof ConfigError ? { configKey: err.key } : {}),
+  });
 }

@@ -19,6 +19,7 @@
 import { Worker } from 'node:worker_threads';
 import { ReplaySubject, Subject } from 'rxjs';
 import { kafkaSettingsOf, type KafkaSettings } from './kafka.js';
+import { ConfigError } from '../lib/config.js';
 import { StateError, UnavailableError } from '../lib/errors.js';
 import { logger } from '../lib/log.js';
 import type { Envelope, SourcePosition } from '../schemas/envelope.js';
@@ -112,7 +113,7 @@ export type FromThread =
   | { t: 'fetchStart'; epochMs: number }
   | { t: 'committed'; id: number; error?: string; retriable?: boolean }
   | { t: 'stopped' }
-  | { t: 'failed'; error: string; retriable?: boolean };
+  | { t: 'failed'; error: string; retriable?: boolean; configKey?: string };
 
 /** Main thread → thread. */
 export type ToThread =
@@ -131,8 +132,13 @@ export interface ThreadedConsumeOptions extends ConsumeOptions {
   aheadMessages?: number;
 }
 
-/** An error the thread reported, as retriable as the thread judged the original. */
-const threadError = (message: string, retriable = false): Error => (retriable ? new UnavailableError(message) : new StateError(message));
+/** An error the thread reported, as retriable as the thread judged the original; a configuration error stays one (exit 2). */
+export const threadError = (message: string, retriable = false, configKey?: string): Error =>
+  configKey !== undefined
+    ? new ConfigError(configKey, message.replace(`config: ${configKey}: `, ''))
+    : retriable
+      ? new UnavailableError(message)
+      : new StateError(message);
 
 /** How long `stop()` waits for the thread to leave its group before ending it anyway. */
 const STOP_TIMEOUT_MS = 30_000;
@@ -221,7 +227,7 @@ export async function consumeTopicsOnThread(cfg: KafkaSettings, opts: ThreadedCo
         stopped();
         break;
       case 'failed': {
-        const err = threadError(`consumer thread failed: ${m.error}`, m.retriable);
+        const err = threadError(m.configKey !== undefined ? m.error : `consumer thread failed: ${m.error}`, m.retriable, m.configKey);
         notReady(err);
         fail(err);
         break;
