@@ -7,6 +7,7 @@
  * roles and parameters refused by name.
  */
 import assert from 'node:assert/strict';
+import { PIPELINES } from '../../pipelines/run.js';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
 import { parseTokens } from '../../console/http/auth.js';
@@ -105,7 +106,7 @@ test('node load against the forecast, forecasts with intervals, stage state and 
   const stages = await call('GET', '/api/stages', VIEWER);
   assert.equal(stages.status, 200, JSON.stringify(stages.body));
   const names = (stages.body.stages as { name: string; state: string }[]).map((s) => s.name);
-  assert.deepEqual(names, ['ingest', 'forecast', 'decide', 'execute', 'sink', 'catalog']);
+  assert.deepEqual(names, [...PIPELINES], 'every pipeline, collectors included');
   const group = `console-test-${fx.id}`;
   const none = await call('GET', `/api/stages?group=${group}`, VIEWER);
   assert.ok(
