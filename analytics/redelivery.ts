@@ -27,7 +27,12 @@ export class RedeliveryFilter {
    * batch one record at a time to find a bad one) skips them as well.
    */
   async stored(records: readonly SourcePosition[]): Promise<void> {
-    for (const m of records) (await this.known.get(`${m.topic}:${m.partition}`))?.add(`${m.partition}:${m.offset}`);
+    const sets = new Map<string, Set<string> | undefined>();
+    for (const m of records) {
+      const key = `${m.topic}:${m.partition}`;
+      if (!sets.has(key)) sets.set(key, await this.known.get(key));
+      sets.get(key)?.add(`${m.partition}:${m.offset}`);
+    }
   }
 
   /** The records of `batch` not yet stored, in their order. */

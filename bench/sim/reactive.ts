@@ -13,33 +13,17 @@
  *   highest recommendation of the stabilisation window, one node at a time, drained within the
  *   move budget before it is removed.
  */
+import { handMadeFields } from '../../schemas/handMadeCommand.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { commandId, decideConfig, rangePartitionId } from '../../processors/decide/index.js';
 import type { Observation, Policy } from './simulator.js';
 
 function base(now: number, store: string, explanation: string, estimatedDurationMs: number) {
   return {
-    issuedAt: now,
-    deadline: now + estimatedDurationMs,
+    ...handMadeFields(now, estimatedDurationMs, 'reactive', explanation),
+    estimatedDurationMs,
     store,
     storeKind: 'postgres' as const,
-    params: {} as Record<string, string>,
-    evidence: {
-      seriesId: null,
-      currentLoad: 0,
-      forecastPeak: 0,
-      forecastLower: 0,
-      forecastUpper: 0,
-      peakAt: null,
-      capacity: null,
-      model: null,
-    },
-    expectedBenefit: 0,
-    expectedCost: 0,
-    estimatedDurationMs,
-    requiresApproval: false,
-    policy: 'reactive',
-    explanation,
   };
 }
 

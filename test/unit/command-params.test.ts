@@ -26,6 +26,7 @@ import {
 import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
 import { commandActions, commandParamsReason } from '../../schemas/commandParams.js';
 import { ExecutorEngine } from '../../executors/engine.js';
+import { handMadeFields } from '../../schemas/handMadeCommand.js';
 import { memoryLedger } from './memoryLedger.js';
 import type { StoreAdapter } from '../../executors/types.js';
 import type { AnyCommand, CommandResult } from '../../schemas/types.js';
@@ -181,8 +182,7 @@ test('the executor rejects a command that does not fit, before any adapter sees 
   const cmd = (commandId: string, sourceNode: string | null, targetNode: string | null): AnyCommand => ({
     kind: 'shard',
     commandId,
-    issuedAt: NOW,
-    deadline: NOW + 60_000,
+    ...handMadeFields(NOW, 60_000, 'test', 'unit test'),
     store: 'pg-shards',
     storeKind: 'postgres',
     table: 't',
@@ -190,23 +190,6 @@ test('the executor rejects a command that does not fit, before any adapter sees 
     sourceNode,
     targetNode,
     action: 'dereplicate',
-    params: {},
-    evidence: {
-      seriesId: null,
-      currentLoad: 0,
-      forecastPeak: 0,
-      forecastLower: 0,
-      forecastUpper: 0,
-      peakAt: null,
-      capacity: null,
-      model: null,
-    },
-    expectedBenefit: 0,
-    expectedCost: 0,
-    estimatedDurationMs: 0,
-    requiresApproval: false,
-    policy: 'test',
-    explanation: 'unit test',
   });
   assert.equal(await engine.run(cmd('bad-1', 'node2', null)), 'REJECTED');
   assert.deepEqual(asked, [], 'no adapter was asked about a command that does not fit');
