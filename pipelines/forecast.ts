@@ -116,8 +116,10 @@ export async function startForecast(
         if (Date.now() - lastFutureWarn > 60_000) {
           lastFutureWarn = Date.now();
           const a = future[0]!;
+          // a window past the range of a date (a hostile producer) is logged as its number
+          const at = new Date(a.windowStart);
           ctx.log.warn(
-            { seriesId: a.seriesId, windowStart: new Date(a.windowStart).toISOString(), skipped: futureSkipped },
+            { seriesId: a.seriesId, windowStart: Number.isNaN(at.getTime()) ? a.windowStart : at.toISOString(), skipped: futureSkipped },
             'aggregate from the future (producer clock?) not forecast',
           );
         }
