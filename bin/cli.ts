@@ -261,7 +261,12 @@ export function buildProgram(): Command {
     .command('hot')
     .description('series and partitions by their latest window of load (recorded by `run catalog`)')
     .option('--limit <n>', 'series at most', positiveInt('--limit'), 20)
-    .option('--since <ms>', 'only series with a window ending in the last <ms> milliseconds', positiveInt('--since'), 900_000)
+    .option(
+      '--since <ms>',
+      'only series with a window ending in the last <ms> milliseconds (at most 7 days)',
+      positiveInt('--since'),
+      900_000,
+    )
     .addOption(json('print the answer as JSON'))
     .action(async (o) => (await import('./commands/catalog.js')).catalogHotCommand(o));
   catalog

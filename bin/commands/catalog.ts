@@ -1,6 +1,6 @@
 /**
  * `shardcast catalog discover | where <table> <key> | hot | deps <table> [--json]`: the Neo4j
- * federation catalog from the command line.
+ * federation catalog from the command line, through the operations layer (as the API asks it).
  *   discover  introspects every source now and prints what appeared, vanished or changed;
  *             exit 1 when a source could not be read (the others are still written)
  *   where     the partition and nodes that hold a key of a table (or topic)
@@ -9,12 +9,11 @@
  * A table is named by its catalog id (source/database/name), `database.name`, or its name when
  * that is unambiguous; an unknown or ambiguous name is bad input (exit 2).
  */
+import type { CatalogService } from '../../console/ops/catalog.js';
+import { openOperations } from '../../console/ops/operations.js';
 import { loadConfig } from '../../lib/config.js';
-import { UnavailableError, UsageError } from '../../lib/errors.js';
+import { UnavailableError } from '../../lib/errors.js';
 import { logger } from '../../lib/log.js';
-import { createCatalogDriver, ensureCatalogSchema, type Driver } from '../../catalog/neo4j.js';
-import { Discovery } from '../../catalog/discover.js';
-import { dependents, hot, resolve, whereKey, type CatalogObject } from '../../catalog/query.js';
 import { printTable } from '../../lib/table.js';
 
 export interface CatalogCommandOptions {
@@ -25,32 +24,18 @@ export interface CatalogCommandOptions {
 
 const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o, null, 2)}\n`);
 
-async function withDriver<T>(fn: (d: Driver) => Promise<T>): Promise<T> {
-  const cfg = loadConfig();
-  const driver = createCatalogDriver(cfg);
+async function withCatalog<T>(fn: (c: CatalogService) => Promise<T>): Promise<T> {
+  const ops = openOperations(loadConfig(), { log: logger('catalog') });
   try {
-    return await fn(driver);
+    return await fn(ops.catalog());
   } finally {
-    await driver.close();
+    await ops.close();
   }
 }
 
-async function one(driver: Driver, ref: string): Promise<CatalogObject> {
-  const found = await resolve(driver, ref);
-  if (found.length === 0)
-    throw new UsageError(`catalog: no table or topic ${JSON.stringify(ref)} (run \`shardcast catalog discover\` first?)`);
-  if (found.length > 1)
-    throw new UsageError(`catalog: ${JSON.stringify(ref)} is ambiguous; name one of: ${found.map((f) => f.id).join(', ')}`);
-  return found[0]!;
-}
-
 export async function catalogDiscoverCommand(o: CatalogCommandOptions): Promise<void> {
-  const cfg = loadConfig();
-  const driver = createCatalogDriver(cfg);
-  const discovery = Discovery.open(cfg, driver, { log: logger('catalog') });
-  try {
-    await ensureCatalogSchema(driver);
-    const report = await discovery.discoverAll();
+  await withCatalog(async (catalog) => {
+    const report = await catalog.discover();
     if (o.json) out(report);
     else {
       printTable(
@@ -78,15 +63,12 @@ export async function catalogDiscoverCommand(o: CatalogCommandOptions): Promise<
     if (report.failed.length > 0) {
       throw new UnavailableError(`catalog discover: ${report.failed.map((f) => `${f.source}: ${f.reason}`).join('; ')}`);
     }
-  } finally {
-    await discovery.close();
-    await driver.close();
-  }
+  });
 }
 
 export async function catalogWhereCommand(table: string, key: string, o: CatalogCommandOptions): Promise<void> {
-  await withDriver(async (d) => {
-    const answer = await whereKey(d, await one(d, table), key);
+  await withCatalog(async (catalog) => {
+    const answer = await catalog.where({ table, key });
     if (o.json) return out(answer);
     process.stdout.write(`${answer.object.id}: key ${key} (${answer.by}${answer.note ? `; ${answer.note}` : ''})\n`);
     printTable(
@@ -108,8 +90,8 @@ export async function catalogWhereCommand(table: string, key: string, o: Catalog
 }
 
 export async function catalogHotCommand(o: CatalogCommandOptions): Promise<void> {
-  await withDriver(async (d) => {
-    const answer = await hot(d, { limit: o.limit, sinceMs: o.since });
+  await withCatalog(async (catalog) => {
+    const answer = await catalog.hot({ limit: o.limit, sinceMs: o.since });
     if (o.json) return out(answer);
     process.stdout.write(`series by load in their latest window (since ${new Date(answer.since).toISOString()}):\n`);
     printTable(
@@ -129,9 +111,8 @@ export async function catalogHotCommand(o: CatalogCommandOptions): Promise<void>
 }
 
 export async function catalogDepsCommand(table: string, o: CatalogCommandOptions): Promise<void> {
-  await withDriver(async (d) => {
-    const object = await one(d, table);
-    const deps = await dependents(d, object);
+  await withCatalog(async (catalog) => {
+    const { object, dependents: deps } = await catalog.deps({ table });
     if (o.json) return out({ object, dependents: deps });
     process.stdout.write(`derived from ${object.id}:\n`);
     printTable(deps.map((x) => ({ depth: x.depth, kind: x.kind, id: x.id, via: x.via })));

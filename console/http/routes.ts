@@ -7,6 +7,7 @@ import { StateError } from '../../lib/errors.js';
 import type { z } from 'zod';
 import type { Operations } from '../ops/operations.js';
 import type { Principal, Role } from './auth.js';
+import * as C from './catalogSchemas.js';
 import * as S from './schemas.js';
 import * as V from './stateSchemas.js';
 
@@ -228,6 +229,45 @@ export const ROUTES: Route[] = [
     query: V.LineageQuery,
     response: V.LineageGraph,
     handle: async ({ ops, query }) => ops.catalog().lineage(query as z.output<typeof V.LineageQuery>),
+  },
+  {
+    method: 'GET',
+    path: '/api/catalog/where',
+    summary: 'the partition and nodes that hold a key of a table or topic',
+    role: 'viewer',
+    query: C.WhereQuery,
+    response: C.WhereAnswer,
+    handle: async ({ ops, query }) => ops.catalog().where(query as z.output<typeof C.WhereQuery>),
+  },
+  {
+    method: 'GET',
+    path: '/api/catalog/hot',
+    summary: "series and partitions by their latest window's load (recorded by `run catalog`)",
+    role: 'viewer',
+    query: C.HotQuery,
+    response: C.HotAnswer,
+    handle: async ({ ops, query }) => {
+      const q = query as z.output<typeof C.HotQuery>;
+      return ops.catalog().hot({ limit: q.limit, sinceMs: q.since });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/catalog/deps',
+    summary: 'what is derived from a table (views, materialized views, their targets), transitively',
+    role: 'viewer',
+    query: C.DepsQuery,
+    response: C.DepsAnswer,
+    handle: async ({ ops, query }) => ops.catalog().deps(query as z.output<typeof C.DepsQuery>),
+  },
+  {
+    method: 'POST',
+    path: '/api/catalog/discover',
+    summary: 'introspect every source now and write what changed to the catalog (audited)',
+    role: 'operator',
+    body: C.DiscoverBody,
+    response: C.DiscoveryReport,
+    handle: async ({ ops, principal }) => ops.catalog().discover(actorOf(principal)),
   },
   {
     method: 'GET',

@@ -6,7 +6,8 @@
 import type { Admin } from 'kafkajs';
 import pg from 'pg';
 import { createClickHouse, ensureAnalyticsSchema } from '../../analytics/clickhouse.js';
-import { createCatalogDriver } from '../../catalog/neo4j.js';
+import { Discovery } from '../../catalog/discover.js';
+import { createCatalogDriver, ensureCatalogSchema } from '../../catalog/neo4j.js';
 import { CommandLedger } from '../../executors/ledger.js';
 import type { Config } from '../../lib/config.js';
 import { type Logger, logger } from '../../lib/log.js';
@@ -135,7 +136,17 @@ export function openOperations(cfg: Config, opts: OperationsOptions = {}): Opera
   const catalog = lazy(() => {
     const driver = createCatalogDriver(cfg);
     closers.push(() => driver.close());
-    return new CatalogService(driver);
+    // each discovery opens its sources' clients and closes them: one on demand is rare
+    const discoverOnce = async () => {
+      const discovery = Discovery.open(cfg, driver, { log });
+      try {
+        await ensureCatalogSchema(driver);
+        return await discovery.discoverAll();
+      } finally {
+        await discovery.close();
+      }
+    };
+    return new CatalogService(driver, discoverOnce, audit);
   });
   const analytics = lazy(() => new AnalyticsService(clickhouse().ch, cfg.clickhouseDatabase, clickhouse().ensure));
   const load = lazy(() => new LoadService(clickhouse().ch, cfg.clickhouseDatabase, clickhouse().ensure));

@@ -124,6 +124,52 @@ test('node load against the forecast, forecasts with intervals, stage state and 
   assert.equal((await call('GET', '/api/catalog/lineage?table=no_such_table_here', VIEWER)).status, 404);
 });
 
+test('where a key lives, what is hot and what derives from a table: the catalog questions the CLI asks, through the API', {
+  timeout: 120_000,
+}, async () => {
+  await call('GET', '/api/proposals', VIEWER); // discovers the table into the catalog
+  const low = await call('GET', `/api/catalog/where?table=${fx.table}&key=5`, VIEWER);
+  assert.equal(low.status, 200, JSON.stringify(low.body));
+  const at = (b: Record<string, unknown>) =>
+    (b.partitions as { partition: string; nodes: { node: string; role: string }[] }[]).map(
+      (p) => `${p.partition}@${p.nodes.map((n) => `${n.node}:${n.role}`).join(',')}`,
+    );
+  assert.equal(low.body.by, 'range');
+  assert.deepEqual(at(low.body), ['s0@node0:primary']);
+  assert.deepEqual(at((await call('GET', `/api/catalog/where?table=${fx.table}&key=1000`, VIEWER)).body), ['s1@node1:primary']);
+
+  const deps = await call('GET', `/api/catalog/deps?table=${fx.table}`, VIEWER);
+  assert.equal(deps.status, 200, JSON.stringify(deps.body));
+  assert.equal((deps.body.object as { name: string }).name, fx.table);
+  assert.ok(Array.isArray(deps.body.dependents));
+
+  const hot = await call('GET', '/api/catalog/hot?limit=5&since=3600000', VIEWER);
+  assert.equal(hot.status, 200, JSON.stringify(hot.body));
+  assert.ok((hot.body.series as unknown[]).length <= 5);
+
+  // bad parameters are refused by name; unknown tables are 404; discovery needs an operator
+  for (const [path, parameter] of [
+    [`/api/catalog/where?table=${fx.table}`, 'key'],
+    [`/api/catalog/where?table=${fx.table}&key=${'9'.repeat(1001)}`, 'key'],
+    ['/api/catalog/hot?limit=0', 'limit'],
+    ['/api/catalog/hot?since=-1', 'since'],
+    ['/api/catalog/deps?table=a%20b', 'table'],
+  ] as const) {
+    const r = await call('GET', path, VIEWER);
+    assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.parameter, parameter, path);
+  }
+  assert.equal((await call('GET', '/api/catalog/where?table=no_such_table_here&key=1', VIEWER)).status, 404);
+  assert.equal((await call('POST', '/api/catalog/discover', VIEWER, '{}')).status, 403);
+
+  const audited = consumeAudit(fx.cfg, (a) => a.action === 'catalog.discover' && a.actor === operatorName, 90_000);
+  const discovered = await call('POST', '/api/catalog/discover', OPERATOR, '{}');
+  assert.equal(discovered.status, 200, JSON.stringify(discovered.body));
+  const sources = (discovered.body.diffs as { source: string }[]).map((d) => d.source);
+  assert.ok(sources.includes('pg-shards'), `discovered ${sources.join(', ')}`);
+  assert.equal((await audited).role, 'operator');
+});
+
 test('proposals are a dry run of the decision engine with evidence; executing one publishes it signed, audited', {
   timeout: 120_000,
 }, async () => {
