@@ -58,3 +58,9 @@ export const setDecidePaused = (pool: pg.Pool, scope: string, paused: boolean, b
 
 export const setApprovalMode = (pool: pg.Pool, store: string, mode: ApprovalMode, by: string) =>
   put(pool, `${APPROVAL_PREFIX}${store}`, mode, by);
+
+/** Forgets the operator's approval mode of `store`: the configured mode applies again. */
+export async function clearApprovalMode(pool: pg.Pool, store: string): Promise<void> {
+  await ensureControls(pool);
+  await pool.query('DELETE FROM shardcast_exec.controls WHERE key = $1', [`${APPROVAL_PREFIX}${store}`]);
+}

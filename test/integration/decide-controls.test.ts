@@ -1,9 +1,9 @@
 /**
- * The decide stage obeys operators' pause (stores/postgres/controls.ts) on the real stack:
- * paused in its scope, it plans nothing from forecasts over capacity; resumed, it plans the split
- * at its next round. (Approval modes are per store, and this table's store is the shared
- * pg-shards: setting it here would hold other tests' commands, so the merge of modes into the
- * engine's configuration is a unit test, test/unit/console-views.test.ts.)
+ * The decide stage obeys operators' controls (stores/postgres/controls.ts) on the real stack:
+ * paused in its scope, it plans nothing from forecasts over capacity; resumed with the store's
+ * approval mode set to manual, it plans the split at its next round marked as needing approval.
+ * The mode is per store and this table's store is the shared pg-shards, so the test puts back
+ * what it found whatever happens (integration tests run one file at a time).
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
@@ -12,7 +12,8 @@ import { openContext, type PipelineContext } from '../../pipelines/context.js';
 import { type RunningDecide, startDecide } from '../../pipelines/decide.js';
 import { TOPICS } from '../../schemas/topics.js';
 import type { AnyCommand } from '../../schemas/types.js';
-import { ensureControls, setDecidePaused } from '../../stores/postgres/controls.js';
+import { PG_STORE } from '../../processors/decide/postgres/state.js';
+import { clearApprovalMode, ensureControls, readControls, setApprovalMode, setDecidePaused } from '../../stores/postgres/controls.js';
 import { CAPACITY, type ConsoleFixture, openConsoleFixture, risingForecast, STEP } from './console-fixture.js';
 import { eventually, startAtLatest } from './helpers.js';
 
@@ -20,15 +21,23 @@ let fx: ConsoleFixture | undefined;
 let ctx: PipelineContext | undefined;
 let decide: RunningDecide | undefined;
 let pool: pg.Pool | undefined;
+/** The store's approval mode before the test: put back afterwards. */
+let modeBefore: 'auto' | 'manual' | null | undefined;
 
 after(async () => {
+  if (pool && modeBefore !== undefined) {
+    if (modeBefore === null) await clearApprovalMode(pool, PG_STORE);
+    else await setApprovalMode(pool, PG_STORE, modeBefore, 'decide-controls test (restored)');
+  }
   await decide?.stop().catch(() => undefined);
   await ctx?.close();
   await pool?.end();
   await fx?.cleanup();
 });
 
-test('paused, the decide stage plans nothing; resumed, it splits the rising range', { timeout: 180_000 }, async () => {
+test('paused, the decide stage plans nothing; resumed with manual approval, it plans the split held for approval', {
+  timeout: 180_000,
+}, async () => {
   fx = await openConsoleFixture('dctl');
   pool = new pg.Pool({ connectionString: fx.cfg.pgNodes[0]!, max: 1 });
   await ensureControls(pool);
@@ -71,6 +80,8 @@ test('paused, the decide stage plans nothing; resumed, it splits the rising rang
   );
   assert.equal(planned.length, 0, 'nothing planned while paused');
 
+  modeBefore = (await readControls(pool)).approval[PG_STORE]?.mode ?? null;
+  await setApprovalMode(pool, PG_STORE, 'manual', 'tester');
   await setDecidePaused(pool, fx.id, false, 'tester');
   const split = await eventually(
     async () => {
@@ -81,4 +92,5 @@ test('paused, the decide stage plans nothing; resumed, it splits the rising rang
     `a split of ${fx.table} after resuming`,
   );
   assert.equal(split.kind === 'partition' && split.partition, 's0', 'the rising range is split');
+  assert.equal(split.requiresApproval, true, "the store's manual mode holds it for an operator");
 });
