@@ -29,6 +29,8 @@ import type { SelectorModel } from '../processors/decide/selector.js';
 import { foldForecasts } from '../processors/decide/series.js';
 import { isMetricSeries } from '../processors/forecast/metricSeries.js';
 import type { ClusterStateInput } from '../processors/decide/state.js';
+import { WorkloadProfile } from '../processors/decide/workloadProfile.js';
+import { existingDesigns, loadTableDesigns } from '../stores/postgres/designs.js';
 import { readControls } from '../stores/postgres/controls.js';
 import { ledgerStatuses } from '../stores/postgres/ledger.js';
 import { COORDINATOR, configNodes } from '../stores/postgres/nodes.js';
@@ -126,6 +128,13 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   });
   // Table series: forecasts, aggregates and results in; rounds with the plan selector's rewards
   // and the forecasts' skill kept across them (processors/decide/rounds.ts).
+  // the physical-design planners' statistics: the template profiles ingest puts on the source's total series
+  const workload = new WorkloadProfile();
+  const withWorkloadStatistics = async (state: ClusterStateInput): Promise<ClusterStateInput> => {
+    const tables = state.tables.map((t) => t.name);
+    const designs = existingDesigns(await loadTableDesigns(coord, tables));
+    return { ...state, ...workload.statistics(tables, { source, designs }) };
+  };
   const rounds = new DecideRounds({
     capacity,
     ...(opts.decide ? { decide: opts.decide } : {}),
@@ -166,7 +175,10 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
           if (r.details.refused !== undefined) continue;
           if (r.status !== 'ACCEPTED' && r.status !== 'RUNNING') planning.markStoreChanged();
           rounds.observeResult(r);
-        } else rounds.observeAggregate(m.value as WorkloadAggregate);
+        } else {
+          rounds.observeAggregate(m.value as WorkloadAggregate);
+          workload.observe(m.value as WorkloadAggregate);
+        }
       }
       const now = rounds.due();
       const kafkaDue = kafkaPlanning !== null && metricsFresh && metricOrigins.size >= warmup;
@@ -205,7 +217,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       const { via, state, taken } = await planning.read(now);
       opts.onState?.(via, state);
       if (state.partitions.length === 0) return kafkaOut;
-      const { result, settled } = rounds.decide(state, now, decideInput);
+      const { result, settled } = rounds.decide(await withWorkloadStatistics(state), now, decideInput);
       for (const r of settled) {
         rewards++;
         ctx.log.info(

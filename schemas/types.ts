@@ -106,6 +106,44 @@ export interface WorkloadAggregate {
   latencyP99Ms: number | null;
   hotKeys: HotKey[];
   coAccess: CoAccess[];
+  /** On a source's total series: the window's most frequent templates (absent or empty elsewhere). */
+  templates?: TemplateStats[];
+  /** On a source's total series: the columns its queries filter on. */
+  predicateColumns?: PredicateColumn[];
+  /** Queries of templates beyond the profile's bound (counted, not profiled). */
+  otherTemplateQueries?: number;
+}
+
+export interface PredicateUse {
+  table: string | null;
+  column: string;
+  op: string;
+}
+
+export interface TemplateStats {
+  templateId: string;
+  template: string | null;
+  operation: string;
+  tables: string[];
+  queries: number;
+  rowsRead: number;
+  rowsWritten: number;
+  latencySumMs: number;
+  latencyP50Ms: number | null;
+  latencyP95Ms: number | null;
+  predicates: PredicateUse[];
+  groupBy: string[];
+  aggregates: string[];
+  joins: string[];
+}
+
+export interface PredicateColumn {
+  table: string | null;
+  column: string;
+  queries: number;
+  rowsRead: number;
+  distinctValues: number;
+  distinctCapped: boolean;
 }
 
 export interface ForecastPoint {

@@ -52,7 +52,7 @@ export interface PostgresAdapterOptions {
 type Planned =
   | { op: 'migrate'; plan: MigrationPlan; colocateWith?: string }
   | { op: 'replicate' | 'dereplicate'; plan: ReplicaPlan }
-  | { op: 'index'; tables: ShardTable[]; columns: string[] }
+  | { op: 'index'; table: string; wholeTable: boolean; tables: ShardTable[]; columns: string[] }
   | { op: 'derived'; table: string; tables: ShardTable[]; name: string; expr: DerivedExpr }
   | { op: 'precompute'; table: string; tables: ShardTable[]; spec: PrecomputeSpec }
   | { op: 'resume' }
@@ -155,7 +155,7 @@ export class PostgresShardAdapter implements StoreAdapter {
       case 'dereplicate':
         return dereplicate({ pools: this.pools, coord: this.coord, urlOf: this.urlOf }, p.plan);
       case 'index':
-        return compositeIndex({ pools: this.pools, coord: this.coord, urlOf: this.urlOf }, p.tables, p.columns, ctx);
+        return compositeIndex({ pools: this.pools, coord: this.coord, urlOf: this.urlOf }, p, ctx);
       case 'derived':
         return derivedAttribute({ pools: this.pools, coord: this.coord, urlOf: this.urlOf }, p.table, p.tables, p.name, p.expr, ctx);
       case 'precompute':
@@ -329,7 +329,7 @@ export class PostgresShardAdapter implements StoreAdapter {
         if (cmd.action === 'composite_index') {
           const c = checkColumnList(params.columns, cols);
           if (!c.ok) return reject(c.reason);
-          return { op: 'index', tables, columns: c.value };
+          return { op: 'index', table, wholeTable: cmd.partition === null, tables, columns: c.value };
         }
         if (cmd.action === 'derived_attribute') {
           const name = params.name;

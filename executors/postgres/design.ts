@@ -10,7 +10,7 @@ import { stopRequestedError, type ExecutionContext, type Outcome } from '../type
 import type { DerivedExpr } from './checks.js';
 import { tableExists } from './ddl.js';
 import { loadPrecomputes, type PrecomputeSpec, precomputedViewName, renderPrecompute } from '../../stores/postgres/precomputed.js';
-import { recordDesign } from '../../stores/postgres/designs.js';
+import { type IndexSpec, indexDesignName, loadDesigns, recordDesign } from '../../stores/postgres/designs.js';
 import { loadRoutes } from '../../stores/postgres/routing.js';
 import { physicalName, shardObjectName } from '../../stores/postgres/keys.js';
 import { q, sleep, type PgPools, type Queryable } from '../../stores/postgres/nodes.js';
@@ -53,7 +53,17 @@ export async function columnTypes(db: Queryable, physical: string): Promise<Map<
 
 export const indexName = (physical: string, columns: string[]) => shardObjectName(physical, `${columns.join('_')}_idx`);
 
-export async function compositeIndex(env: DesignEnv, tables: ShardTable[], columns: string[], ctx: ExecutionContext): Promise<Outcome> {
+/**
+ * A composite index on each shard table of `target.tables`. One on the whole table is recorded in
+ * the designs registry: the decide stage then knows the columns are indexed, and a split or move
+ * builds it on the new shard tables too (reapplyDesigns).
+ */
+export async function compositeIndex(
+  env: DesignEnv,
+  target: { table: string; wholeTable: boolean; tables: ShardTable[]; columns: string[] },
+  ctx: ExecutionContext,
+): Promise<Outcome> {
+  const { tables, columns } = target;
   const done: ShardTable[] = [];
   const t0 = Date.now();
   try {
@@ -61,21 +71,11 @@ export async function compositeIndex(env: DesignEnv, tables: ShardTable[], colum
       if (ctx.signal.aborted) throw stopRequestedError();
       const pool = env.pools.get(await env.urlOf(t.node));
       const name = indexName(t.physical, columns);
-      const existing = await q<{ valid: boolean }>(
-        pool,
-        `SELECT x.indisvalid AS valid FROM pg_class c JOIN pg_index x ON x.indexrelid = c.oid JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'public' AND c.relname = $1`,
-        [name],
-      );
-      if (existing[0]?.valid) continue; // replayed: already built
-      if (existing[0]) await q(pool, `DROP INDEX CONCURRENTLY IF EXISTS public.${quoteIdent(name)}`); // left invalid by a crash
-      await q(
-        pool,
-        `CREATE INDEX CONCURRENTLY ${quoteIdent(name)} ON public.${quoteIdent(t.physical)} (${columns.map(quoteIdent).join(', ')})`,
-      );
+      if (!(await buildIndex(pool, t.physical, columns))) continue; // replayed: already built
       done.push(t);
       await ctx.report({ status: 'RUNNING', progress: (i + 1) / tables.length, details: { built: `${t.node}/${name}` } });
     }
+    if (target.wholeTable) await recordDesign(env.coord, target.table, 'index', indexDesignName(columns), { columns } satisfies IndexSpec);
     return {
       status: 'SUCCEEDED',
       verified: true,
@@ -88,6 +88,24 @@ export async function compositeIndex(env: DesignEnv, tables: ShardTable[], colum
     }
     return { status: 'ROLLED_BACK', reason: (err as Error).message };
   }
+}
+
+/**
+ * Builds the index on one shard table without blocking writes; false when a valid one exists
+ * already. One left invalid by a crash is dropped and built again.
+ */
+async function buildIndex(pool: pg.Pool, physical: string, columns: string[]): Promise<boolean> {
+  const name = indexName(physical, columns);
+  const existing = await q<{ valid: boolean }>(
+    pool,
+    `SELECT x.indisvalid AS valid FROM pg_class c JOIN pg_index x ON x.indexrelid = c.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND c.relname = $1`,
+    [name],
+  );
+  if (existing[0]?.valid) return false;
+  if (existing[0]) await q(pool, `DROP INDEX CONCURRENTLY IF EXISTS public.${quoteIdent(name)}`);
+  await q(pool, `CREATE INDEX CONCURRENTLY ${quoteIdent(name)} ON public.${quoteIdent(physical)} (${columns.map(quoteIdent).join(', ')})`);
+  return true;
 }
 
 /** ALTER TABLE with a short lock_timeout, retried: the rewrite lock must not queue clients for long. */
@@ -193,8 +211,14 @@ export async function precompute(
   }
 }
 
-/** After a split/move/merge: the recorded precomputations on the new or changed shard tables. */
+/** After a split/move/merge: the recorded indexes and precomputations on the new or changed shard tables. */
 export async function reapplyDesigns(env: DesignEnv, table: string, targets: { node: string; physical: string }[]): Promise<void> {
+  for (const d of await loadDesigns<IndexSpec>(env.coord, table, 'index')) {
+    for (const t of targets) {
+      const pool = env.pools.get(await env.urlOf(t.node));
+      if (await tableExists(pool, t.physical)) await buildIndex(pool, t.physical, d.columns);
+    }
+  }
   const designs = await loadPrecomputes(env.coord, table);
   for (const d of designs) {
     for (const t of targets) {

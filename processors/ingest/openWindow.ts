@@ -18,6 +18,8 @@ import {
   type SeriesState,
 } from './series.js';
 import { NONE, type NodeSeries, SeriesIndex } from './seriesIndex.js';
+import type { CompiledTemplate } from './sql/ir.js';
+import { type PredicateValues, TemplateProfile } from './templateProfile.js';
 
 /** What the window needs from a query: the features it reads plus the metrics of the event. */
 export interface WindowInput extends QueryMetrics, Pick<QueryFeatures, 'ts' | 'source' | 'tables' | 'keyRanges'> {
@@ -26,6 +28,10 @@ export interface WindowInput extends QueryMetrics, Pick<QueryFeatures, 'ts' | 's
   txId: string | null;
   /** Partition-key values touched per table (FeaturesWithKeys.pointKeys), for hot keys. */
   pointKeys?: Record<string, string[]>;
+  /** The query's compiled template, for the source's template profile (absent: not profiled). */
+  compiled?: CompiledTemplate | null;
+  /** Its predicates' values in this statement, filled on demand. */
+  predicateValues?: PredicateValues;
 }
 
 export interface WindowLimits extends SeriesLimits {
@@ -64,7 +70,12 @@ export class OpenWindow {
     const node = v.node ?? null;
     const partition = v.partition ?? null;
     const at = this.index.at(v.source, node ?? NONE);
-    countQuery(this.totalSeries(at, v.source, node), v, late);
+    const total = this.totalSeries(at, v.source, node);
+    countQuery(total, v, late);
+    if (v.compiled && v.predicateValues) {
+      total.profile ??= new TemplateProfile(this.limits.profile);
+      total.profile.add(v.compiled, v.predicateValues, v);
+    }
 
     // The common case, one table and at most one key range outside a transaction: one series,
     // no co-access; the same result as the general path below without its per-event arrays.

@@ -12,7 +12,7 @@
  */
 import type { DeadLetter, QueryEvent, QueryFeatures, WorkloadAggregate } from '../../schemas/types.js';
 import { deadLetter, type Envelope, type Routed } from '../../schemas/envelope.js';
-import { analyze, featuresOf, toQueryFeatures, type Analysis, type FeaturizeConfig } from './sql/featurize.js';
+import { analyze, featuresOf, toQueryFeatures, valuesOf, type Analysis, type FeaturizeConfig } from './sql/featurize.js';
 import { TemplateCache } from './sql/templateCache.js';
 import { validateQueryEvent } from './validate.js';
 import type { WindowInput } from './openWindow.js';
@@ -123,7 +123,11 @@ export class IngestCore {
     node: null,
     partition: null,
     txId: null,
+    compiled: null,
+    predicateValues: () => (this.analysis ? valuesOf(this.analysis) : []),
   };
+  /** The event being added: what `featured.predicateValues` fills its values from. */
+  private analysis: Analysis | null = null;
   private readonly wenv: Envelope<Featured> = { topic: '', partition: 0, offset: '0', key: null, raw: null, value: this.featured };
 
   constructor(
@@ -226,6 +230,8 @@ export class IngestCore {
     featured.keyRanges = a.keyRanges;
     featured.parseError = c.parseError;
     featured.pointKeys = a.pointKeys;
+    featured.compiled = c;
+    this.analysis = a;
     featured.durationMs = ev.durationMs;
     featured.rowsRead = ev.rowsRead;
     featured.rowsWritten = ev.rowsWritten;

@@ -6,6 +6,7 @@
 import type { QueryFeatures, QueryStatus, WorkloadAggregate } from '../../schemas/types.js';
 import { LatencySketch } from './latencySketch.js';
 import { SpaceSaving } from './spaceSaving.js';
+import type { ProfileLimits, TemplateProfile } from './templateProfile.js';
 
 /** What a series counts of one query. */
 export interface QueryMetrics extends Pick<QueryFeatures, 'readWrite' | 'parseError'> {
@@ -38,6 +39,8 @@ export interface SeriesState extends SeriesIdentity {
   latency: LatencySketch;
   hot: SpaceSaving;
   co: SpaceSaving;
+  /** The template profile of a source's total series (templateProfile.ts); null elsewhere. */
+  profile: TemplateProfile | null;
 }
 
 export interface SeriesLimits {
@@ -46,6 +49,8 @@ export interface SeriesLimits {
   /** DDSketch relative accuracy and bin limit. */
   relativeAccuracy: number;
   sketchBinLimit: number;
+  /** Bounds of a total series' template profile. */
+  profile: ProfileLimits;
 }
 
 export function newSeries(identity: SeriesIdentity, limits: SeriesLimits): SeriesState {
@@ -63,6 +68,7 @@ export function newSeries(identity: SeriesIdentity, limits: SeriesLimits): Serie
     latency: new LatencySketch(limits.relativeAccuracy, limits.sketchBinLimit),
     hot: new SpaceSaving(limits.hotKeysPerSeries),
     co: new SpaceSaving(limits.coAccessPerSeries),
+    profile: null,
   };
 }
 
@@ -113,6 +119,7 @@ export function toAggregate(s: SeriesState, windowStart: number, windowEnd: numb
     latencyP99Ms: q(0.99),
     hotKeys: s.hot.top(Math.min(10, limits.hotKeysPerSeries)).map((h) => ({ key: h.key, count: h.count, error: h.error })),
     coAccess: s.co.top(Math.min(10, limits.coAccessPerSeries)).map((h) => ({ other: h.key, count: h.count })),
+    ...(s.profile ? s.profile.stats() : {}),
   };
 }
 

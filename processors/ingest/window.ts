@@ -19,6 +19,7 @@ import type { WorkloadAggregate } from '../../schemas/types.js';
 import { OpenWindow, type WindowInput, type WindowLimits } from './openWindow.js';
 import { type Progress, type ResumeState, SafeOffsets } from './safeOffsets.js';
 import { type Front, PartitionWatermarks } from './watermark.js';
+import { DEFAULT_PROFILE_LIMITS } from './templateProfile.js';
 
 export type WindowOutput<T extends WindowInput = WindowInput> =
   | { kind: 'aggregate'; value: WorkloadAggregate }
@@ -91,6 +92,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
       coAccessPerSeries: cfg.coAccessPerSeries ?? 16,
       relativeAccuracy: cfg.relativeAccuracy ?? 0.01,
       sketchBinLimit: cfg.sketchBinLimit ?? 1024,
+      profile: { ...DEFAULT_PROFILE_LIMITS, relativeAccuracy: cfg.relativeAccuracy ?? 0.01 },
     };
     this.maxOpenWindows = cfg.maxOpenWindows ?? 64;
     this.watermarks = new PartitionWatermarks(this.latenessMs, cfg.partitionIdleMs ?? 15_000, cfg.now ?? null);

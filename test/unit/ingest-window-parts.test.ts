@@ -1,3 +1,4 @@
+import { DEFAULT_PROFILE_LIMITS } from '../../processors/ingest/templateProfile.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PartitionWatermarks } from '../../processors/ingest/watermark.js';
@@ -49,7 +50,7 @@ test('safe offsets: below the first offset an open window holds; reported when t
 });
 
 test('co-access: targets of one query count each other; a transaction links its queries, forgetting the oldest beyond maxTx', () => {
-  const limits = { hotKeysPerSeries: 4, coAccessPerSeries: 4, relativeAccuracy: 0.01, sketchBinLimit: 64 };
+  const limits = { hotKeysPerSeries: 4, coAccessPerSeries: 4, relativeAccuracy: 0.01, sketchBinLimit: 64, profile: DEFAULT_PROFILE_LIMITS };
   const series = (id: string): SeriesState =>
     newSeries({ seriesId: id, source: 's', table: id, keyBucket: '*', partition: null, node: null }, limits);
   const [a, b, c] = [series('a'), series('b'), series('c')];

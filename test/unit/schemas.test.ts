@@ -64,6 +64,26 @@ test('typed records round-trip through their Avro schema', () => {
     latencyP99Ms: null,
     hotKeys: [{ key: '5', count: 2, error: 0 }],
     coAccess: [{ other: 'customers', count: 1 }],
+    templates: [
+      {
+        templateId: 'tpl1',
+        template: 'SELECT customer_id, sum(amount) FROM orders WHERE id > $1 GROUP BY customer_id',
+        operation: 'select',
+        tables: ['orders'],
+        queries: 3,
+        rowsRead: 300,
+        rowsWritten: 0,
+        latencySumMs: 12.5,
+        latencyP50Ms: 4,
+        latencyP95Ms: 5,
+        predicates: [{ table: 'orders', column: 'id', op: '>' }],
+        groupBy: ['customer_id'],
+        aggregates: ['sum(amount)'],
+        joins: [],
+      },
+    ],
+    predicateColumns: [{ table: 'orders', column: 'id', queries: 3, rowsRead: 300, distinctValues: 0, distinctCapped: false }],
+    otherTemplateQueries: 0,
   };
   const cmd: PartitionCommand = {
     commandId: 'c1',

@@ -12,6 +12,8 @@
  * One unit above 400 lines: one walk over node-sql-parser's tree (expressions, FROM items,
  * statements) sharing one context; pg.ts is the same walk over PostgreSQL's tree.
  */
+import { genericColumnOf as columnOf, colName } from './columns.js';
+import { genericShape } from './shape.js';
 import NSP from 'node-sql-parser';
 import type { Dialect, Operation } from '../../../schemas/types.js';
 import type { ScannedLiteral } from './scanner.js';
@@ -84,23 +86,6 @@ function tryParse(sql: string, dialect: Dialect): { ast: any; tableList: string[
     }
   }
   throw first;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
-function colName(c: any): string | null {
-  if (typeof c === 'string') return c;
-  if (c && typeof c === 'object') {
-    if (typeof c.expr?.value === 'string') return c.expr.value;
-    if (typeof c.value === 'string') return c.value;
-  }
-  return null;
-}
-
-function columnOf(node: Node | undefined): { q: string | null; col: string } | null {
-  if (node?.type !== 'column_ref') return null;
-  const col = colName(node.column);
-  if (!col || col === '*') return null;
-  return { q: typeof node.table === 'string' ? node.table : null, col };
 }
 
 const STRING_TYPES = new Set([
@@ -408,5 +393,6 @@ export function compileGeneric(sql: string, lits: ScannedLiteral[], dialect: Dia
     scopes: ctx.scopes,
     parseError: null,
     volatile: volatile || ctx.preds.some((p) => p.slots.some((s) => typeof s === 'object' && !ctx.marked)),
+    shape: genericShape(asts[0], (n) => (ctx.marked && n >= MARK && n < MARK + lits.length ? Number(lits[n - MARK]?.value) : n)),
   };
 }

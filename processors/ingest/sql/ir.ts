@@ -44,6 +44,8 @@ export interface ScopeIR {
   where: BoolIR;
 }
 
+import type { QueryShape } from './shape.js';
+
 export interface CompiledTemplate {
   templateId: string;
   template: string | null;
@@ -56,6 +58,8 @@ export interface CompiledTemplate {
   parseError: string | null;
   /** True when literals could not be mapped to slots reliably: re-parse on every hit. */
   volatile: boolean;
+  /** Group-by columns and aggregate calls of a SELECT (shape.ts); absent: none known. */
+  shape?: QueryShape;
   /** Key plans for the pipeline's key config, memoised on the cached template (keyplan.ts). */
   keyPlans?: KeyPlans;
 }

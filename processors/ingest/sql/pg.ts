@@ -8,6 +8,8 @@
  * statements) sharing one context; generic.ts is the same walk over node-sql-parser's tree.
  */
 import * as pg from 'libpg-query';
+import { pgColumnOf as columnOf } from './columns.js';
+import { pgShape } from './shape.js';
 import type { Operation } from '../../../schemas/types.js';
 import type { ScannedLiteral } from './scanner.js';
 import {
@@ -106,16 +108,6 @@ function slotOf(node: Node | undefined, ctx: Ctx): Slot | undefined {
   if (idx !== undefined && lit && (val.num ? Number(lit.value) === Number(val.v) : lit.value === val.v)) return idx;
   ctx.volatile = true;
   return { text: val.v };
-}
-
-function columnOf(node: Node | undefined): { q: string | null; col: string } | null {
-  if (!node || kindOf(node) !== 'ColumnRef') return null;
-  const fields = (inner(node).fields ?? []) as Node[];
-  const names = fields.map((f) => (kindOf(f) === 'String' ? String(f.String.sval) : '*'));
-  if (names.length === 0 || names[names.length - 1] === '*') return null;
-  const col = names[names.length - 1]!;
-  const q = names.length >= 2 ? names[names.length - 2]! : null;
-  return { q, col };
 }
 
 function addPred(ctx: Ctx, scope: ScopeNames, c: { q: string | null; col: string }, op: PredOp, slots: Slot[]): BoolIR {
@@ -414,6 +406,7 @@ export function compilePg(
     scopes: ctx.scopes,
     parseError: null,
     volatile: ctx.volatile,
+    shape: pgShape(stmts[0]?.stmt as Node | undefined),
   };
 }
 

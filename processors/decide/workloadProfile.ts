@@ -1,0 +1,128 @@
+/**
+ * The physical-design planners' statistics from the live workload: ingest puts each window's
+ * template profile on a source's total series (processors/ingest/templateProfile.ts); this keeps
+ * the latest window of each and turns them into what the planners read: per table and template
+ * its executions per window, the columns it filters on (equality first), its kind and aggregate
+ * shape, its mean latency (TemplateStat); and per table and template the set of columns filtered
+ * on with its count (PredicateStat, for re-keying).
+ *
+ * A total series exists per source and node, so one window's profile may come in several parts:
+ * the parts of the newest window are summed, older windows are dropped.
+ */
+import type { TemplateStats, WorkloadAggregate } from '../../schemas/types.js';
+import type { PredicateStat, TemplateStat } from './state.js';
+
+const RANGE_OPS = new Set(['<', '<=', '>', '>=', 'between']);
+const EQUALITY_OPS = new Set(['=', 'in']);
+
+interface Part {
+  windowStart: number;
+  templates: TemplateStats[];
+}
+
+/** What the store already has on a table (the executor's designs registry). */
+export interface ExistingDesigns {
+  /** Columns of each composite index, in index order. */
+  indexes: readonly (readonly string[])[];
+  /** Each precomputation's group-by and summed column (null for a count). */
+  precomputed: readonly { groupBy: string; value: string | null }[];
+}
+
+export interface StatisticsOptions {
+  /** Only this source's series (the planned tables' telemetry source). */
+  source?: string;
+  /** Per table, what exists: indexed columns are not indexed again, a precomputed aggregate not precomputed again. */
+  designs?: ReadonlyMap<string, ExistingDesigns>;
+}
+
+export interface WorkloadStatistics {
+  templates: TemplateStat[];
+  predicates: PredicateStat[];
+}
+
+export class WorkloadProfile {
+  /** Per total series: its newest window's templates. */
+  private readonly parts = new Map<string, Part>();
+
+  /** Keeps an aggregate's template profile (aggregates without one are ignored). */
+  observe(a: WorkloadAggregate): void {
+    if (a.table !== null || !a.templates || a.templates.length === 0) return;
+    const cur = this.parts.get(a.seriesId);
+    if (!cur || cur.windowStart <= a.windowStart) this.parts.set(a.seriesId, { windowStart: a.windowStart, templates: a.templates });
+  }
+
+  /** The statistics of the newest window seen, for the tables named (others are not planned). */
+  statistics(tables: readonly string[], opts: StatisticsOptions = {}): WorkloadStatistics {
+    const source = opts.source;
+    const planned = new Set(tables);
+    let newest = -Infinity;
+    for (const [id, p] of this.parts) if (!source || id.startsWith(`${source}|`)) newest = Math.max(newest, p.windowStart);
+    const merged = new Map<string, TemplateStats>();
+    for (const [id, p] of this.parts) {
+      if (p.windowStart !== newest || (source && !id.startsWith(`${source}|`))) continue;
+      for (const t of p.templates) {
+        const m = merged.get(t.templateId);
+        if (!m) merged.set(t.templateId, { ...t });
+        else {
+          m.queries += t.queries;
+          m.rowsRead += t.rowsRead;
+          m.rowsWritten += t.rowsWritten;
+          m.latencySumMs += t.latencySumMs;
+        }
+      }
+    }
+    const templates: TemplateStat[] = [];
+    const predicates: PredicateStat[] = [];
+    for (const t of [...merged.values()].sort((a, b) => (a.templateId < b.templateId ? -1 : 1))) {
+      for (const table of t.tables) {
+        if (!planned.has(table)) continue;
+        const preds = t.predicates.filter((p) => p.table === table || (p.table === null && t.tables.length === 1));
+        const columns = orderedColumns(preds);
+        if (columns.length > 0) predicates.push({ table, columns, count: t.queries });
+        // a template over several tables is a join: its shape is not one table's to adapt
+        if (t.tables.length !== 1 || t.operation !== 'select') continue;
+        const stat = templateStat(t, table, preds, columns, opts.designs?.get(table));
+        if (stat) templates.push(stat);
+      }
+    }
+    return { templates, predicates };
+  }
+}
+
+/** Columns filtered on, each once: equality predicates first, then ranges and the rest. */
+function orderedColumns(preds: TemplateStats['predicates']): string[] {
+  const eq = preds.filter((p) => EQUALITY_OPS.has(p.op)).map((p) => p.column);
+  const rest = preds.filter((p) => !EQUALITY_OPS.has(p.op)).map((p) => p.column);
+  return [...new Set([...eq, ...rest])];
+}
+
+/** Whether one of the indexes leads with exactly these columns (in any order). */
+function coveredBy(indexes: ExistingDesigns['indexes'], columns: readonly string[]): boolean {
+  return indexes.some((ix) => ix.length >= columns.length && columns.every((c) => ix.slice(0, columns.length).includes(c)));
+}
+
+/** The planner's view of one template on one table; null when what it would plan exists already. */
+function templateStat(
+  t: TemplateStats,
+  table: string,
+  preds: TemplateStats['predicates'],
+  columns: string[],
+  designs: ExistingDesigns | undefined,
+): TemplateStat | null {
+  const sums = t.aggregates.filter((x) => /^sum\(.+\)$/.test(x)).map((x) => x.slice(4, -1));
+  const counts = t.aggregates.includes('count(*)');
+  // a precomputation is a count or a sum by one column: what the executors take (commandParams.ts)
+  const aggregate = t.groupBy.length === 1 && (sums.length > 0 || counts);
+  const kind: TemplateStat['kind'] = aggregate ? 'aggregate' : preds.some((p) => RANGE_OPS.has(p.op)) ? 'range' : 'point';
+  if (aggregate && designs?.precomputed.some((d) => d.groupBy === t.groupBy[0] && d.value === (sums[0] ?? null))) return null;
+  return {
+    table,
+    templateId: t.templateId,
+    count: t.queries,
+    columns,
+    kind,
+    indexed: columns.length > 0 && coveredBy(designs?.indexes ?? [], columns),
+    meanLatencyMs: t.queries > 0 ? t.latencySumMs / t.queries : 0,
+    ...(aggregate ? { groupBy: t.groupBy[0]!, sumOf: sums[0] ?? null } : {}),
+  };
+}

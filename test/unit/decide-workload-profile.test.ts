@@ -1,0 +1,104 @@
+/**
+ * From ingest's template profiles to the planners' statistics: the newest window's parts summed
+ * over nodes, equality columns first, aggregate shape to a count or sum by one column, joins and
+ * writes not adapted, what the store already has (indexes, precomputations) not planned again.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { WorkloadProfile } from '../../processors/decide/workloadProfile.js';
+import type { TemplateStats, WorkloadAggregate } from '../../schemas/types.js';
+
+const template = (id: string, extra: Partial<TemplateStats>): TemplateStats => ({
+  templateId: id,
+  template: null,
+  operation: 'select',
+  tables: ['orders'],
+  queries: 10,
+  rowsRead: 100,
+  rowsWritten: 0,
+  latencySumMs: 300,
+  latencyP50Ms: 30,
+  latencyP95Ms: 40,
+  predicates: [],
+  groupBy: [],
+  aggregates: [],
+  joins: [],
+  ...extra,
+});
+
+const total = (seriesId: string, windowStart: number, templates: TemplateStats[]): WorkloadAggregate =>
+  ({
+    seriesId,
+    windowStart,
+    windowEnd: windowStart + 10_000,
+    source: seriesId.split('|')[0]!,
+    table: null,
+    keyBucket: null,
+    partition: null,
+    node: null,
+    queries: templates.reduce((a, t) => a + t.queries, 0),
+    templates,
+  }) as WorkloadAggregate;
+
+const point = template('point', {
+  predicates: [
+    { table: 'orders', column: 'created_at', op: '>' },
+    { table: 'orders', column: 'customer_id', op: '=' },
+  ],
+});
+const agg = template('agg', { groupBy: ['region'], aggregates: ['sum(amount)', 'count(*)'], latencySumMs: 2_000 });
+const join = template('join', { tables: ['orders', 'customers'], predicates: [{ table: 'customers', column: 'id', op: '=' }] });
+const write = template('write', { operation: 'update', predicates: [{ table: 'orders', column: 'id', op: '=' }] });
+
+test('the newest window, summed over the nodes, as TemplateStat and PredicateStat', () => {
+  const p = new WorkloadProfile();
+  p.observe(total('app|*|*||node0', 0, [template('old', {})]));
+  p.observe(total('app|*|*||node0', 10_000, [point, agg, join, write]));
+  p.observe(total('app|*|*||node1', 10_000, [point]));
+  p.observe(total('other|*|*', 10_000, [template('elsewhere', {})]));
+  const s = p.statistics(['orders', 'customers'], { source: 'app' });
+  assert.deepEqual(
+    s.templates.map((t) => [
+      t.templateId,
+      t.table,
+      t.count,
+      t.kind,
+      t.columns.join(','),
+      t.meanLatencyMs,
+      t.groupBy ?? null,
+      t.sumOf ?? null,
+    ]),
+    [
+      ['agg', 'orders', 10, 'aggregate', '', 200, 'region', 'amount'],
+      ['point', 'orders', 20, 'range', 'customer_id,created_at', 30, null, null],
+    ],
+    'joins and writes are not adapted; older windows and other sources are not counted',
+  );
+  assert.deepEqual(
+    s.predicates.map((x) => [x.table, x.columns.join(','), x.count]),
+    [
+      ['customers', 'id', 10],
+      ['orders', 'customer_id,created_at', 20],
+      ['orders', 'id', 10],
+    ],
+  );
+  assert.deepEqual(p.statistics(['customers']).templates, [], 'only the tables named');
+});
+
+test('what exists is not planned again: an index leading with the columns, the same precomputation', () => {
+  const p = new WorkloadProfile();
+  p.observe(total('app|*|*', 0, [point, agg, template('count', { groupBy: ['status'], aggregates: ['count(*)'] })]));
+  const designs = new Map([
+    ['orders', { indexes: [['created_at', 'customer_id', 'id']], precomputed: [{ groupBy: 'region', value: 'amount' }] }],
+  ]);
+  const s = p.statistics(['orders'], { designs });
+  assert.deepEqual(
+    s.templates.map((t) => [t.templateId, t.indexed, t.sumOf ?? null]),
+    [
+      ['count', false, null],
+      ['point', true, null],
+    ],
+  );
+  const none = p.statistics(['orders']);
+  assert.equal(none.templates.find((t) => t.templateId === 'point')!.indexed, false);
+});
