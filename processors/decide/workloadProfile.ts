@@ -111,8 +111,10 @@ function templateStat(
 ): TemplateStat | null {
   const sums = t.aggregates.filter((x) => /^sum\(.+\)$/.test(x)).map((x) => x.slice(4, -1));
   const counts = t.aggregates.includes('count(*)');
-  // a precomputation is a count or a sum by one column: what the executors take (commandParams.ts)
-  const aggregate = t.groupBy.length === 1 && (sums.length > 0 || counts);
+  // a precomputation is a count or a sum by one column (what the executors take, commandParams.ts),
+  // and it answers the template only when the template filters on nothing but that column
+  const aggregate =
+    t.groupBy.length === 1 && !t.groupBy[0]!.includes('(') && (sums.length > 0 || counts) && preds.every((p) => p.column === t.groupBy[0]);
   const kind: TemplateStat['kind'] = aggregate ? 'aggregate' : preds.some((p) => RANGE_OPS.has(p.op)) ? 'range' : 'point';
   if (aggregate && designs?.precomputed.some((d) => d.groupBy === t.groupBy[0] && d.value === (sums[0] ?? null))) return null;
   return {

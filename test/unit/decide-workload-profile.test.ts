@@ -47,13 +47,18 @@ const point = template('point', {
   ],
 });
 const agg = template('agg', { groupBy: ['region'], aggregates: ['sum(amount)', 'count(*)'], latencySumMs: 2_000 });
+const filteredAgg = template('filtered-agg', {
+  groupBy: ['region'],
+  aggregates: ['count(*)'],
+  predicates: [{ table: 'orders', column: 'id', op: '>' }],
+});
 const join = template('join', { tables: ['orders', 'customers'], predicates: [{ table: 'customers', column: 'id', op: '=' }] });
 const write = template('write', { operation: 'update', predicates: [{ table: 'orders', column: 'id', op: '=' }] });
 
 test('the newest window, summed over the nodes, as TemplateStat and PredicateStat', () => {
   const p = new WorkloadProfile();
   p.observe(total('app|*|*||node0', 0, [template('old', {})]));
-  p.observe(total('app|*|*||node0', 10_000, [point, agg, join, write]));
+  p.observe(total('app|*|*||node0', 10_000, [point, agg, filteredAgg, join, write]));
   p.observe(total('app|*|*||node1', 10_000, [point]));
   p.observe(total('other|*|*', 10_000, [template('elsewhere', {})]));
   const s = p.statistics(['orders', 'customers'], { source: 'app' });
@@ -70,13 +75,15 @@ test('the newest window, summed over the nodes, as TemplateStat and PredicateSta
     ]),
     [
       ['agg', 'orders', 10, 'aggregate', '', 200, 'region', 'amount'],
+      ['filtered-agg', 'orders', 10, 'range', 'id', 30, null, null],
       ['point', 'orders', 20, 'range', 'customer_id,created_at', 30, null, null],
     ],
-    'joins and writes are not adapted; older windows and other sources are not counted',
+    'joins and writes are not adapted; an aggregate filtered on another column is no precomputation; older windows and other sources are not counted',
   );
   assert.deepEqual(
     s.predicates.map((x) => [x.table, x.columns.join(','), x.count]),
     [
+      ['orders', 'id', 10],
       ['customers', 'id', 10],
       ['orders', 'customer_id,created_at', 20],
       ['orders', 'id', 10],

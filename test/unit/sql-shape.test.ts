@@ -21,14 +21,26 @@ const CASES: [string, { groupBy: string[]; aggregates: string[] }][] = [
   ['SELECT region, count(*) FROM orders GROUP BY 1', { groupBy: ['region'], aggregates: ['count(*)'] }],
   ['SELECT max(amount) FROM orders WHERE id > 10', { groupBy: [], aggregates: ['max(amount)'] }],
   ['SELECT * FROM orders WHERE id = 7', { groupBy: [], aggregates: [] }],
-  ['SELECT lower(email), count(*) FROM users GROUP BY lower(email)', { groupBy: [], aggregates: ['count(*)'] }],
+  ['SELECT lower(email), count(*) FROM users GROUP BY lower(email)', { groupBy: ['lower(email)'], aggregates: ['count(*)'] }],
+  ['SELECT region AS r, count(*) FROM orders GROUP BY r', { groupBy: ['region'], aggregates: ['count(*)'] }],
+  ['SELECT substr(email, 1, 3) AS p, count(*) FROM users GROUP BY p', { groupBy: [], aggregates: ['count(*)'] }],
 ];
 
 for (const dialect of ['postgres', 'mysql', 'clickhouse'] as const) {
-  test(`${dialect}: group-by columns and aggregate calls, ordinals resolved, expressions not named`, () => {
+  test(`${dialect}: group-by columns and aggregate calls, ordinals resolved, one-argument functions named, other expressions not`, () => {
     for (const [sql, want] of CASES) assert.deepEqual(shapeOf(sql, dialect), want, `${dialect}: ${sql}`);
   });
 }
+
+test('ClickHouse: count() and a month of a date column by its alias', () => {
+  assert.deepEqual(
+    shapeOf('SELECT toYYYYMM(created) AS m, sum(amount), count() FROM t WHERE customer_id = 5 GROUP BY m ORDER BY m', 'clickhouse'),
+    {
+      groupBy: ['toYYYYMM(created)'],
+      aggregates: ['sum(amount)', 'count(*)'],
+    },
+  );
+});
 
 test('statements that are not a plain SELECT have no shape', () => {
   assert.deepEqual(shapeOf('UPDATE orders SET amount = 1 WHERE id = 2', 'postgres'), { groupBy: [], aggregates: [] });

@@ -2,8 +2,10 @@
  * The aggregate shape of a SELECT: the columns it groups by and the aggregate calls it makes
  * (`count(*)`, `sum(amount)`), read from the parser's tree of the first statement. The decide
  * stage precomputes a hot template's aggregate from it (a materialized count or sum by a column).
- * Only plain columns are named: a group-by on an expression or an aggregate of one is `null`
- * shape, since nothing could be precomputed from it by column.
+ * A group-by names a plain column (`region`), or a one-argument function of one (`toYYYYMM(created)`,
+ * as written); an alias of the select list is resolved to what it names. A group-by on any other
+ * expression leaves `groupBy` empty (nothing could be precomputed from it by column); an aggregate
+ * of an expression is not listed.
  */
 import { genericColumnOf as genericColumn, pgColumnOf as pgColumn } from './columns.js';
 
@@ -25,6 +27,10 @@ export function pgShape(stmt: Node | undefined): QueryShape {
   const sel = stmt?.SelectStmt as Node | undefined;
   if (!sel || (sel.op && sel.op !== 'SETOP_NONE')) return NO_SHAPE;
   const targets = ((sel.targetList ?? []) as Node[]).map((t) => t.ResTarget?.val as Node | undefined);
+  const aliases = new Map<string, Node | undefined>();
+  ((sel.targetList ?? []) as Node[]).forEach((t, i) => {
+    if (typeof t.ResTarget?.name === 'string') aliases.set(t.ResTarget.name, targets[i]);
+  });
   const aggregates: string[] = [];
   for (const v of targets) {
     const call = v?.FuncCall as Node | undefined;
@@ -41,11 +47,37 @@ export function pgShape(stmt: Node | undefined): QueryShape {
   const groupBy: string[] = [];
   for (const g of (sel.groupClause ?? []) as Node[]) {
     const ordinal = g.A_Const?.ival?.ival as number | undefined;
-    const col = pgColumn(ordinal !== undefined ? targets[ordinal - 1] : g);
-    if (!col) return { groupBy: [], aggregates };
-    groupBy.push(col.col);
+    let node = ordinal !== undefined ? targets[ordinal - 1] : g;
+    const bare = pgColumn(node);
+    if (bare && bare.q === null && aliases.has(bare.col)) node = aliases.get(bare.col);
+    const name = pgGroupName(node);
+    if (!name) return { groupBy: [], aggregates };
+    groupBy.push(name);
   }
   return { groupBy, aggregates };
+}
+
+/** A libpg-query group-by node as a column or a one-argument function of one; null otherwise. */
+function pgGroupName(node: Node | undefined): string | null {
+  const col = pgColumn(node);
+  if (col) return col.col;
+  const call = node?.FuncCall as Node | undefined;
+  const args = (call?.args ?? []) as Node[];
+  if (!call || args.length !== 1) return null;
+  const fn = ((call.funcname ?? []) as Node[]).map((f) => String(f.String?.sval ?? '')).at(-1);
+  const arg = pgColumn(args[0]);
+  return fn && arg ? `${fn}(${arg.col})` : null;
+}
+
+/** A node-sql-parser group-by node as a column or a one-argument function of one; null otherwise. */
+function genericGroupName(node: Node | undefined): string | null {
+  const col = genericColumn(node);
+  if (col) return col.col;
+  if (node?.type !== 'function') return null;
+  const args = (node.args?.value ?? []) as Node[];
+  const fn = ((node.name?.name ?? []) as Node[]).map((n) => String(n.value ?? '')).at(-1);
+  const arg = args.length === 1 ? genericColumn(args[0]) : null;
+  return fn && arg ? `${fn}(${arg.col})` : null;
 }
 
 /**
@@ -71,11 +103,16 @@ export function genericShape(ast: Node | undefined, literal: (n: number) => numb
   }
   const items = (Array.isArray(ast.groupby) ? ast.groupby : (ast.groupby?.columns ?? [])) as Node[];
   const groupBy: string[] = [];
+  const aliases = new Map<string, Node | undefined>();
+  for (const c of columns) if (typeof c?.as === 'string') aliases.set(c.as, c.expr);
   for (const g of items) {
     const ordinal = g?.type === 'number' ? literal(Number(g.value)) : undefined;
-    const col = genericColumn(ordinal !== undefined ? columns[ordinal - 1]?.expr : g);
-    if (!col) return { groupBy: [], aggregates };
-    groupBy.push(col.col);
+    let node = ordinal !== undefined ? columns[ordinal - 1]?.expr : g;
+    const bare = genericColumn(node);
+    if (bare && bare.q === null && aliases.has(bare.col)) node = aliases.get(bare.col);
+    const name = genericGroupName(node);
+    if (!name) return { groupBy: [], aggregates };
+    groupBy.push(name);
   }
   return { groupBy, aggregates };
 }
