@@ -93,7 +93,8 @@ export function buildProgram(): Command {
       '\n`run all` also starts the console (as `shardcast serve`, port SHARDCAST_HTTP_PORT or 8787) and prints its URL.\n' +
         "\ncollect-clickhouse publishes the queries of ClickHouse's query log to shardcast.telemetry.queries; collect-kafka\n" +
         'publishes produce/consume rates and consumer lag of every topic to shardcast.telemetry.metrics, which forecast\n' +
-        'forecasts and decide plans partition counts on.\n' +
+        'forecasts and decide plans partition counts on. decide also plans ClickHouse precomputations and repartitions\n' +
+        "from the query log's templates, and PostgreSQL composite indexes and precomputations from the workload's.\n" +
         '\ndecide signs every command (SHARDCAST_COMMAND_SIGNING_KEY); execute and catalog take only commands whose\n' +
         "signature verifies (SHARDCAST_COMMAND_VERIFY_KEYS); on the local stack all use the stack's own key pair.\n" +
         'On a cluster given by KAFKA_BROKERS they refuse to start without keys: `shardcast keys generate --out DIR`.\n' +

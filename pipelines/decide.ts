@@ -36,7 +36,8 @@ import { ledgerStatuses } from '../stores/postgres/ledger.js';
 import { COORDINATOR, configNodes } from '../stores/postgres/nodes.js';
 import type { PipelineContext } from './context.js';
 import { PlanningSource } from './decideState.js';
-import { KafkaPlanning, type KafkaPlanOptions } from './decideKafka.js';
+import { ClickHousePlanning, type ClickHousePlanOptions } from './decideClickHouse.js';
+import { KafkaPlanning, type KafkaPlanOptions, type KafkaRound } from './decideKafka.js';
 import { startStage, type RunningStage, type StageOutput } from './stage.js';
 
 /** Queries per window one node serves, when not configured. */
@@ -69,6 +70,11 @@ export interface DecideOptions {
    * of `shardcast.telemetry.metrics`); false: none. Default: records/s per partition 1000.
    */
   kafka?: KafkaPlanOptions | false;
+  /**
+   * Precompute and repartition planning of ClickHouse tables from their own workload (the
+   * query-log collector's templates, profiled by ingest); false: none.
+   */
+  clickhouse?: ClickHousePlanOptions | false;
   /** Whose pause orders this stage obeys (stores/postgres/controls.ts): the `run --group` prefix, default shardcast. */
   controlScope?: string;
   /** Called after each round with where its partition schema came from. */
@@ -151,6 +157,33 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     for (const m of ms) ctx.log.warn(m, 'candidate not issued: a command of it does not fit the command contract');
     misfits += ms.length;
   };
+  const chPlanning = opts.clickhouse === false ? null : new ClickHousePlanning(ctx, opts.clickhouse ?? {});
+  /** Event time of the newest ClickHouse template profile not yet planned (null: none). */
+  let chDueAt: number | null = null;
+  /** Commands out now, signed; those that depend on others held until those succeed (released below). */
+  const issue = (commands: readonly AnyCommand[]): StageOutput[] => {
+    const ready: AnyCommand[] = [];
+    for (const c of commands) {
+      if (dependsOn(c).length === 0) ready.push(c);
+      else if (!held.has(c.commandId)) {
+        held.set(c.commandId, c);
+        ctx.log.info({ commandId: c.commandId, dependsOn: dependsOn(c) }, 'held until the commands it depends on succeed');
+      }
+    }
+    issued += ready.length;
+    return commandOutputs(ready, signing);
+  };
+  /** A round of a store planned apart from the PostgreSQL one (Kafka, ClickHouse): logged, counted, issued. */
+  const storeRound = (store: string, round: KafkaRound): StageOutput[] => {
+    countMisfits(round.misfits);
+    for (const line of round.explanations) ctx.log.info({ store }, line);
+    if (round.commands.length)
+      opts.onDecision?.(
+        round.commands,
+        round.commands.map((c) => `${c.commandId} ${c.action}: ${c.explanation}`),
+      );
+    return issue(round.commands);
+  };
 
   const stage = await startStage<Forecast | WorkloadAggregate | CommandResult>(ctx, {
     name: 'decide',
@@ -176,13 +209,15 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
           if (r.status !== 'ACCEPTED' && r.status !== 'RUNNING') planning.markStoreChanged();
           rounds.observeResult(r);
         } else {
-          rounds.observeAggregate(m.value as WorkloadAggregate);
-          workload.observe(m.value as WorkloadAggregate);
+          const a = m.value as WorkloadAggregate;
+          rounds.observeAggregate(a);
+          workload.observe(a);
+          if (chPlanning && a.source === chPlanning.source && a.templates?.length) chDueAt = Math.max(chDueAt ?? 0, a.windowEnd);
         }
       }
       const now = rounds.due();
       const kafkaDue = kafkaPlanning !== null && metricsFresh && metricOrigins.size >= warmup;
-      if (now === null && !kafkaDue) return [];
+      if (now === null && !kafkaDue && chDueAt === null) return [];
       const controls = await readControls(coord, opts.controlScope);
       if (controls.paused) {
         if (!pausedLogged) ctx.log.warn({ by: controls.paused.by }, 'deciding is paused by an operator; no plans until resumed');
@@ -193,30 +228,24 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       pausedLogged = false;
       const modes = Object.fromEntries(Object.entries(controls.approval).map(([store, c]) => [store, c.mode]));
       const decideInput = withApprovalModes(opts.decide ?? {}, modes);
-      // Kafka topics first: they do not depend on the PostgreSQL store's planning state.
-      let kafkaOut: StageOutput[] = [];
+      // Kafka topics and ClickHouse tables first: they do not depend on the PostgreSQL store's planning state.
+      const sideOut: StageOutput[] = [];
       if (kafkaDue) {
         const metricFs = foldForecasts(metricForecasts.values());
-        const kafkaRound = await kafkaPlanning.round(
-          metricFs,
-          Math.max(...metricFs.map((f) => f.originTs + f.stepMs)),
-          decideCfg.windowMs ?? decideCfg.decideEveryMs,
-        );
-        countMisfits(kafkaRound.misfits);
-        for (const line of kafkaRound.explanations) ctx.log.info({ store: 'kafka' }, line);
-        if (kafkaRound.commands.length) {
-          opts.onDecision?.(
-            kafkaRound.commands,
-            kafkaRound.commands.map((c) => `${c.commandId} ${c.action}: ${c.explanation}`),
-          );
-          issued += kafkaRound.commands.length;
-        }
-        kafkaOut = commandOutputs(kafkaRound.commands, signing);
+        const at = Math.max(...metricFs.map((f) => f.originTs + f.stepMs));
+        sideOut.push(...storeRound('kafka', await kafkaPlanning.round(metricFs, at, decideCfg.windowMs ?? decideCfg.decideEveryMs)));
       }
-      if (now === null) return kafkaOut;
+      if (chPlanning && chDueAt !== null) {
+        const at = chDueAt;
+        chDueAt = null;
+        const templates = workload.templates(chPlanning.source);
+        const chRound = await chPlanning.round(templates, at, decideCfg.windowMs ?? decideCfg.decideEveryMs, modes.clickhouse === 'manual');
+        sideOut.push(...storeRound('clickhouse', chRound));
+      }
+      if (now === null) return sideOut;
       const { via, state, taken } = await planning.read(now);
       opts.onState?.(via, state);
-      if (state.partitions.length === 0) return kafkaOut;
+      if (state.partitions.length === 0) return sideOut;
       const { result, settled } = rounds.decide(await withWorkloadStatistics(state), now, decideInput);
       for (const r of settled) {
         rewards++;
@@ -235,16 +264,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       const commands = toStoreCommands(result.commands, state, taken);
       opts.onDecision?.(commands, result.explanations);
       for (const line of result.explanations) ctx.log.info({ strategy: result.strategy, state: via }, line);
-      const ready: AnyCommand[] = [];
-      for (const c of commands) {
-        if (dependsOn(c).length === 0) ready.push(c);
-        else if (!held.has(c.commandId)) {
-          held.set(c.commandId, c);
-          ctx.log.info({ commandId: c.commandId, dependsOn: dependsOn(c) }, 'held until the commands it depends on succeed');
-        }
-      }
-      issued += ready.length;
-      return [...kafkaOut, ...commandOutputs(ready, signing)];
+      return [...sideOut, ...issue(commands)];
     },
   });
 
@@ -293,6 +313,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       for (const p of pools.values()) await p.end();
       await planning.close();
       await kafkaPlanning?.close();
+      await chPlanning?.close();
     },
   };
 }

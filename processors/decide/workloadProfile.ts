@@ -51,15 +51,14 @@ export class WorkloadProfile {
     if (!cur || cur.windowStart <= a.windowStart) this.parts.set(a.seriesId, { windowStart: a.windowStart, templates: a.templates });
   }
 
-  /** The statistics of the newest window seen, for the tables named (others are not planned). */
-  statistics(tables: readonly string[], opts: StatisticsOptions = {}): WorkloadStatistics {
-    const source = opts.source;
-    const planned = new Set(tables);
+  /** The newest window's templates (of one source when given), each summed over its parts, by id. */
+  templates(source?: string): TemplateStats[] {
+    const ours = (id: string) => !source || id.startsWith(`${source}|`);
     let newest = -Infinity;
-    for (const [id, p] of this.parts) if (!source || id.startsWith(`${source}|`)) newest = Math.max(newest, p.windowStart);
+    for (const [id, p] of this.parts) if (ours(id)) newest = Math.max(newest, p.windowStart);
     const merged = new Map<string, TemplateStats>();
     for (const [id, p] of this.parts) {
-      if (p.windowStart !== newest || (source && !id.startsWith(`${source}|`))) continue;
+      if (p.windowStart !== newest || !ours(id)) continue;
       for (const t of p.templates) {
         const m = merged.get(t.templateId);
         if (!m) merged.set(t.templateId, { ...t });
@@ -71,9 +70,15 @@ export class WorkloadProfile {
         }
       }
     }
+    return [...merged.values()].sort((a, b) => (a.templateId < b.templateId ? -1 : 1));
+  }
+
+  /** The statistics of the newest window seen, for the tables named (others are not planned). */
+  statistics(tables: readonly string[], opts: StatisticsOptions = {}): WorkloadStatistics {
+    const planned = new Set(tables);
     const templates: TemplateStat[] = [];
     const predicates: PredicateStat[] = [];
-    for (const t of [...merged.values()].sort((a, b) => (a.templateId < b.templateId ? -1 : 1))) {
+    for (const t of this.templates(opts.source)) {
       for (const table of t.tables) {
         if (!planned.has(table)) continue;
         const preds = t.predicates.filter((p) => p.table === table || (p.table === null && t.tables.length === 1));
