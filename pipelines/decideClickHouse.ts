@@ -5,14 +5,15 @@
  * processors/decide/clickhouse/design.ts. Commands that do not fit the command contract are not
  * issued: they come back as misfits for the stage to log and count.
  */
-import type { AnyCommand, TemplateStats } from '../schemas/types.js';
-import { commandParamsReason } from '../schemas/commandParams.js';
+import type { TemplateStats } from '../schemas/types.js';
+import { fitToContract } from '../schemas/commandParams.js';
 import {
   type ChPlanConfig,
   type ChTableState,
   chTableName,
   DEFAULT_CH_PLAN,
   planClickHouseDesign,
+  planTarget,
 } from '../processors/decide/clickhouse/design.js';
 import { type ClickHouseClient, createClickHouse } from '../stores/clickhouse/client.js';
 import { isPlainIdentifier, quoteToken } from '../stores/identifiers.js';
@@ -95,16 +96,8 @@ export class ClickHousePlanning {
     if (names.length === 0) return { commands: [], explanations: [], misfits: [] };
     const cfg: ChPlanConfig = { ...DEFAULT_CH_PLAN, store: 'clickhouse', ...this.opts, windowMs, manual };
     const plan = planClickHouseDesign(templates, await this.tables(names), this.recent, now, cfg);
-    const commands: AnyCommand[] = [];
-    const misfits: ClickHouseRound['misfits'] = [];
-    for (const c of plan.commands) {
-      const reason = commandParamsReason(c);
-      if (reason) misfits.push({ action: c.action, explanation: c.explanation, reason });
-      else {
-        commands.push(c);
-        this.recent.set(c.action === 'precompute' ? `${c.table}#${c.params.name}` : (c as { table: string }).table, now);
-      }
-    }
+    const { fit: commands, misfits } = fitToContract(plan.commands);
+    for (const c of commands) this.recent.set(planTarget(c), now);
     return { commands, explanations: plan.explanations, misfits };
   }
 

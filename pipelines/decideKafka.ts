@@ -6,7 +6,7 @@
  */
 import kafkajs, { type Admin } from 'kafkajs';
 import type { Forecast, AnyCommand } from '../schemas/types.js';
-import { commandParamsReason } from '../schemas/commandParams.js';
+import { fitToContract, type Misfit } from '../schemas/commandParams.js';
 import {
   DEFAULT_TOPIC_PLAN,
   type TopicPlanConfig,
@@ -24,7 +24,7 @@ export type KafkaPlanOptions = Partial<Omit<TopicPlanConfig, 'windowMs'>> & { so
 export interface KafkaRound {
   commands: AnyCommand[];
   explanations: string[];
-  misfits: { action: string; explanation: string; reason: string }[];
+  misfits: Misfit[];
 }
 
 export class KafkaPlanning {
@@ -78,16 +78,8 @@ export class KafkaPlanning {
     if (names.length === 0) return { commands: [], explanations: [], misfits: [] };
     const cfg: TopicPlanConfig = { ...DEFAULT_TOPIC_PLAN, store: 'kafka', ...this.opts, windowMs };
     const plan = planTopicPartitions(forecasts, await this.topics(names), this.recent, now, this.source, cfg);
-    const commands: AnyCommand[] = [];
-    const misfits: KafkaRound['misfits'] = [];
-    for (const c of plan.commands) {
-      const reason = commandParamsReason(c);
-      if (reason) misfits.push({ action: c.action, explanation: c.explanation, reason });
-      else {
-        commands.push(c);
-        this.recent.set(c.params.topic!, now);
-      }
-    }
+    const { fit: commands, misfits } = fitToContract(plan.commands);
+    for (const c of commands) this.recent.set(c.params.topic!, now);
     return { commands, explanations: plan.explanations, misfits };
   }
 

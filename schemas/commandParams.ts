@@ -189,3 +189,24 @@ export function commandParamsReason(cmd: Checkable): string | null {
   const what = r.error.issues.map((i) => `${i.path.join('.') || '(command)'}: ${i.message}`).join('; ');
   return `parameters do not fit ${cmd.kind}/${cmd.action}: ${what}`;
 }
+
+/** A planned command that does not fit the contract: not issued, logged and counted as a planner bug. */
+export interface Misfit {
+  action: string;
+  explanation: string;
+  reason: string;
+}
+
+/** The commands that fit the command contract, and the misfits among the rest. */
+export function fitToContract<C extends Checkable & { action: string; explanation: string }>(
+  commands: readonly C[],
+): { fit: C[]; misfits: Misfit[] } {
+  const fit: C[] = [];
+  const misfits: Misfit[] = [];
+  for (const c of commands) {
+    const reason = commandParamsReason(c);
+    if (reason) misfits.push({ action: c.action, explanation: c.explanation, reason });
+    else fit.push(c);
+  }
+  return { fit, misfits };
+}

@@ -69,6 +69,11 @@ const DAY_OR_COARSER = new Set([
 ]);
 const RANGE_OPS = new Set(['<', '<=', '>', '>=', 'between']);
 
+/** What a command's cooldown is kept under: the table for a repartition, table#name for a precomputation. */
+export function planTarget(c: Pick<AnyCommand, 'action' | 'params'> & { table?: string }): string {
+  return c.action === 'precompute' ? `${c.table}#${c.params.name}` : (c.table ?? '');
+}
+
 /** `db.table` or `table` as the planner's table name (the collector's database is the default). */
 export function chTableName(name: string, database: string): string {
   return name.startsWith(`${database}.`) ? name.slice(database.length + 1) : name;
@@ -158,7 +163,7 @@ export function planClickHouseDesign(
       const choice = precomputeFor(t, table);
       if (!choice) continue;
       const name = precomputeName(choice);
-      const target = `${table.table}#${name}`;
+      const target = planTarget({ action: 'precompute', table: table.table, params: { name } });
       if (table.precomputed.includes(name) || cooling(target)) continue;
       const what = `${choice.template === 'count_by' ? 'count' : `sum of ${choice.value}`} by ${choice.template === 'daily_sum' ? `day of ${choice.groupBy}` : choice.groupBy}`;
       const explanation = `precompute ${what} on ${table.database}.${table.table} for hot template ${t.templateId}: ${t.queries}/window at ${mean.toFixed(0)} ms (${t.rowsRead} rows read)`;
