@@ -10,6 +10,7 @@
  * nothing; an older window or an earlier result never overwrites a newer one.
  */
 import type { AnyCommand, CommandResult, WorkloadAggregate } from '../schemas/types.js';
+import { commandPlace } from '../schemas/commandPlace.js';
 import type { Driver } from './neo4j.js';
 import type { DiscoveryTarget, SourceDiscovery } from './discover.js';
 
@@ -30,18 +31,14 @@ export const topicOf = (c: { table?: string; params: Record<string, string> }) =
 export async function recordCommands(driver: Driver, cmds: readonly AnyCommand[], names: StoreNames): Promise<void> {
   if (cmds.length === 0) return;
   const rows = cmds.map((c) => {
-    const table = 'table' in c ? c.table : null;
-    const partition = 'partition' in c ? c.partition : null;
+    const place = commandPlace(c);
     return {
       id: c.commandId,
       kind: c.kind,
       action: c.action,
       store: c.store,
       storeKind: c.storeKind,
-      table,
-      partition,
-      sourceNode: c.kind === 'shard' ? c.sourceNode : null,
-      targetNode: c.kind === 'shard' ? c.targetNode : c.kind === 'resource' ? c.node : null,
+      ...place,
       issuedAt: c.issuedAt,
       deadline: c.deadline,
       explanation: c.explanation,
@@ -55,7 +52,7 @@ export async function recordCommands(driver: Driver, cmds: readonly AnyCommand[]
       expectedCost: c.expectedCost,
       // what the command aims at, in catalog terms
       database: c.storeKind === 'clickhouse' ? (c.params.database ?? names.clickhouseDatabase) : null,
-      topic: c.storeKind === 'kafka' ? topicOf({ table: table ?? undefined, params: c.params }) : null,
+      topic: c.storeKind === 'kafka' ? topicOf({ table: place.table ?? undefined, params: c.params }) : null,
     };
   });
   await driver.executeQuery(

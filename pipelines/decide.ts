@@ -262,6 +262,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       }
       countMisfits(result.misfits);
       const commands = toStoreCommands(result.commands, state, taken);
+      planning.issued.remember(commands);
       opts.onDecision?.(commands, result.explanations);
       for (const line of result.explanations) ctx.log.info({ strategy: result.strategy, state: via }, line);
       return [...sideOut, ...issue(commands)];

@@ -14,6 +14,7 @@ import { type Driver, catalogUnavailable, createCatalogDriver, ensureCatalogSche
 import { Discovery } from '../catalog/discover.js';
 import { coAccess, placement } from '../catalog/placement.js';
 import { PG_STORE, stateFromCatalog, stateFromRouting } from '../processors/decide/postgres/state.js';
+import { IssuedCommands } from '../processors/decide/postgres/issued.js';
 import type { ClusterStateInput } from '../processors/decide/state.js';
 import { routingSnapshot } from '../stores/postgres/snapshot.js';
 
@@ -55,6 +56,8 @@ export class PlanningSource {
   private schemaReady = false;
   private lastDiscovery = 0;
   private storeChanged = false;
+  /** What this stage issued that the catalog may not list yet: remember each command sent. */
+  readonly issued = new IssuedCommands();
 
   constructor(
     private readonly cfg: Config,
@@ -117,9 +120,10 @@ export class PlanningSource {
       for (const t of tables) await discovery.discover(pgSource, { table: t });
       this.lastDiscovery = Date.now();
     }
-    const view = await placement(driver, PG_STORE, tables, {
+    const listed = await placement(driver, PG_STORE, tables, {
       commandsSince: Math.max(Date.now() - COMMAND_HISTORY_MS, this.opts.historySince ?? 0),
     });
+    const view = { ...listed, commands: this.issued.addTo(listed.commands, now) };
     const edges = await coAccess(driver, tables, Date.now() - CO_ACCESS_MS);
     return {
       state: stateFromCatalog(view, this.cfg.partitionKeys, this.opts.source, { capacity: this.opts.nodeCapacity, now, coAccess: edges }),

@@ -11,7 +11,9 @@ import type { ClusterState } from './state.js';
 
 export function baselineScenario(state: ClusterState, profile: LoadProfile, cfg: DecideConfig, targetUtil = cfg.targetUtil): Scenario {
   const s = new Scenario(state, profile, cfg, targetUtil);
-  for (const f of state.inFlight) {
+  // nodes being provisioned first: the moves onto them wait for them
+  const nodesFirst = [...state.inFlight].sort((a, b) => Number(b.action === 'scale_out') - Number(a.action === 'scale_out'));
+  for (const f of nodesFirst) {
     let finish = Math.max(0, Math.ceil((f.expectedEnd - profile.now) / profile.stepMs));
     const target = f.targetNode ? s.nodes.get(f.targetNode) : undefined;
     if (target && finish <= target.activeFrom) finish = target.activeFrom + 1; // waits for a provisioning node

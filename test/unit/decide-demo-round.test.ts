@@ -9,28 +9,14 @@ import { decide } from '../../processors/decide/engine.js';
 import { bucketsFor } from '../../processors/decide/series.js';
 import { PG_STORE, stateFromCatalog } from '../../processors/decide/postgres/state.js';
 import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
-import { NOW, fc } from './decide-helpers.js';
+import { NOW, demoView, fc } from './decide-helpers.js';
 
 const STEP = 2_000;
 const BOUNDS = [25_000, 50_000, 75_000];
 const CAPACITY = 60;
 
 function demoState() {
-  const edges = [null, ...BOUNDS, null];
-  const view = {
-    nodes: [0, 1, 2].map((i) => ({ name: `node${i}`, state: 'active', capacity: CAPACITY, managed: false })),
-    partitions: edges.slice(0, -1).map((lo, i) => ({
-      table: 'orders',
-      partition: `s${i}`,
-      lo: lo === null ? null : String(lo),
-      hi: edges[i + 1] === null ? null : String(edges[i + 1]),
-      rows: 25_000,
-      bytes: 3_145_728,
-      node: `node${i % 3}`,
-      replicas: [],
-    })),
-    commands: [],
-  };
+  const view = demoView(BOUNDS, CAPACITY);
   return stateFromCatalog(view, { orders: { column: 'id', bounds: BOUNDS } }, PG_STORE, { capacity: CAPACITY, now: NOW });
 }
 

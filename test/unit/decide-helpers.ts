@@ -1,5 +1,6 @@
 /** Hand-made cases for the decision engine tests. */
 import type { Forecast } from '../../schemas/types.js';
+import type { CatalogPlacement } from '../../processors/decide/postgres/state.js';
 import {
   type ClusterStateInput,
   type DecideConfig,
@@ -69,4 +70,23 @@ export function scenario(
   const state = buildState(input);
   const profile = buildLoadProfile(state, forecasts, [], NOW, cfg);
   return { s: baselineScenario(state, profile, cfg), profile, cfg, state };
+}
+
+/** The demo's catalog view: three nodes, `orders` in four key ranges of 25,000 rows, round-robin. */
+export function demoView(bounds: readonly number[], capacity: number, commands: CatalogPlacement['commands'] = []): CatalogPlacement {
+  const edges = [null, ...bounds, null];
+  return {
+    nodes: [0, 1, 2].map((i) => ({ name: `node${i}`, state: 'active', capacity, managed: false })),
+    partitions: edges.slice(0, -1).map((lo, i) => ({
+      table: 'orders',
+      partition: `s${i}`,
+      lo: lo === null ? null : String(lo),
+      hi: edges[i + 1] === null ? null : String(edges[i + 1]),
+      rows: 25_000,
+      bytes: 3_145_728,
+      node: `node${i % 3}`,
+      replicas: [],
+    })),
+    commands,
+  };
 }

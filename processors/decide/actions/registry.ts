@@ -10,7 +10,7 @@ import { planMerges } from './merge.js';
 import { moveInFlight, planMoves } from './move.js';
 import { planDereplicas, planReplicas, replicateInFlight } from './replicate.js';
 import { planScaleIn, scaleInInFlight } from './scaleIn.js';
-import { planScaleOut } from './scaleOut.js';
+import { planScaleOut, scaleOutInFlight } from './scaleOut.js';
 import { planSplits } from './split.js';
 
 export interface PlacementAction {
@@ -26,6 +26,6 @@ export const PLACEMENT_ACTIONS: ReadonlyMap<Action, PlacementAction> = new Map<A
   ['replicate', { plan: planReplicas, inFlight: replicateInFlight }],
   ['dereplicate', { plan: planDereplicas }],
   ['colocate', { plan: planColocations, inFlight: moveInFlight }],
-  ['scale_out', { plan: planScaleOut }],
+  ['scale_out', { plan: planScaleOut, inFlight: scaleOutInFlight }],
   ['scale_in', { plan: planScaleIn, inFlight: scaleInInFlight }],
 ]);

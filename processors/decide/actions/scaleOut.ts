@@ -15,6 +15,7 @@ import { subRangeLoad } from '../loadProfile.js';
 import type { Effect, Scenario, ScenarioPartition } from '../scenario.js';
 import {
   type Candidate,
+  type InFlightEffect,
   type PlanContext,
   type PlannedOp,
   durationSteps,
@@ -228,3 +229,16 @@ export function scaleOutEffect(sc: Scenario, nodeId: string, capacity: number, s
     },
   };
 }
+
+/**
+ * A node still being provisioned: it serves from when provisioning should be done (issue time +
+ * provisioningMs, or the command's expected end when that is sooner), so that a second round
+ * neither scales out again nor drops the moves that wait for it.
+ */
+export const scaleOutInFlight: InFlightEffect = (s, f, _sp, finish) => {
+  const nodeId = f.targetNode ?? f.node;
+  const capacity = s.cfg.scale.nodeCapacity ?? s.state.nodes[0]?.capacity;
+  if (!nodeId || s.nodes.has(nodeId) || capacity === undefined) return;
+  const provisioned = Math.max(0, Math.ceil((f.startedAt + s.cfg.provisioningMs - s.profile.now) / s.profile.stepMs));
+  s.commitEffect(scaleOutEffect(s, nodeId, capacity, 0, Math.min(finish, provisioned)));
+};
