@@ -63,7 +63,8 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description('the main job end to end on the local stack, with a report at the end')
-    .option('--duration <seconds>', 'how long the workload runs', positiveInt('--duration'), 120)
+    .option('--duration <seconds>', 'how long the workload runs, in each of the two runs', positiveInt('--duration'), 120)
+    .option('--no-control', 'skip the control run (the same workload with execution off) and its comparison')
     .addOption(json('print the final report as JSON on stdout'))
     .action(async (o) => {
       await (await import('../demo/demo.js')).runDemo(o);

@@ -7,10 +7,14 @@
  * whose acknowledged rows are verified at the end. Telemetry comes from what PostgreSQL itself
  * logs, through the csvlog collector. The report is built from ClickHouse with the same queries
  * `shardcast analytics` runs, scoped to this run with `--since`.
+ *
+ * The workload runs twice on freshly made tables: first a control run with execution off (the
+ * decide stage plans, nothing carries its commands out), then the managed run; pgbench's
+ * clients measure both, and the report sets their SLA-violation minutes and p99 side by side.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '../lib/config.js';
+import { type Config, loadConfig } from '../lib/config.js';
 import { generateKeyPair } from '../lib/signingKeys.js';
 import { stackUp } from '../infra/stack.js';
 import { listNodes, loadRoutes } from '../stores/postgres/routing.js';
@@ -19,9 +23,8 @@ import { PgPools } from '../stores/postgres/nodes.js';
 import { AckedLoad, diffRows, readAll, seedRows } from './workload.js';
 import { startCatalog } from '../pipelines/catalog.js';
 import { commandOutcomes, placement, type CommandOutcome } from '../catalog/placement.js';
-import { createClickHouse, queryRows } from '../analytics/clickhouse.js';
+import { type ClickHouseClient, createClickHouse, queryRows } from '../analytics/clickhouse.js';
 import { CANNED_QUERIES } from '../analytics/queries.js';
-import { formatTable } from '../lib/table.js';
 import type { AnyCommand } from '../schemas/types.js';
 import { startGroupsAtEnd } from '../topics/admin.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
@@ -37,6 +40,11 @@ import { startCollector } from '../pipelines/collect.js';
 import { startConsole } from '../console/http/console.js';
 import { DEMO_RECORDS_PER_PARTITION, startOrderEvents } from './orderEvents.js';
 import { runWarehouseQueries } from './warehouseQueries.js';
+import { type RunFigures, runFigures, type SegmentLatencies } from './comparison.js';
+import { type DemoReport, nodeLoadBeforeAfter, printReport } from './report.js';
+import type { Operations } from '../console/ops/operations.js';
+
+export type { DemoReport } from './report.js';
 import { startClickHouseCollector } from '../pipelines/collectClickHouse.js';
 
 export const DEMO_TABLE = 'orders';
@@ -45,26 +53,6 @@ const KEYSPACE = 100_000;
 /** Queries per second a node takes before it counts as over capacity (sized to this workload). */
 const NODE_CAPACITY = 60;
 const BASE_RATE = 60;
-
-export interface DemoReport {
-  runId: string;
-  startedAtMs: number;
-  durationSec: number;
-  workload: {
-    pgbenchTransactions: number;
-    pgbenchFailures: string[];
-    writesAcknowledged: number;
-    writeErrors: number;
-    collectedEvents: number;
-  };
-  stages: Record<string, number>;
-  nodeLoad: { node: string; before: number; after: number }[];
-  decisions: { commandId: string; action: string; store: string; explanation: string; outcome?: CommandOutcome | null }[];
-  /** The table's partitions as the catalog has them at the end (after the run's changes). */
-  placement: { partition: string; lo: string | null; hi: string | null; node: string | null; replicas: string[]; rows: number | null }[];
-  rowsVerified: { expected: number; found: number; missing: number; unexpected: number; duplicates: number; ok: boolean };
-  analytics: Record<string, { command: string; rows: unknown[] }>;
-}
 
 /** Queries per second at time t: a compressed day (one period per `periodSec`). */
 export function demoRate(tSec: number, periodSec: number, base: number): number {
@@ -78,9 +66,31 @@ export function hotStart(tSec: number, durationSec: number, width: number): numb
 
 const SEGMENT_SEC = 5;
 const HOT_WIDTH = 4_000;
+/**
+ * Each pgbench statement holds its connection this long (`pg_sleep`, standing in for the I/O of
+ * a larger table), and pgbench drives a node through two connections: a node then serves at
+ * most NODE_CAPACITY queries a second, and load past that shows in its clients' latency.
+ */
+const SERVICE_MS = (2 * 1000) / NODE_CAPACITY;
+/** The SLA the comparison counts against: p99 latency per node per segment. */
+const SLA_P99_MS = 250;
+/** Share of the PostgreSQL traffic that is reports (a customer's recent orders, amounts per customer). */
+const REPORT_SHARE = 0.06;
+/** The physical-design planners' thresholds, sized to the demo's report rates as the node capacity is. */
+const CLICKHOUSE_PLAN = { minCount: 2, minLatencyMs: 1 };
+const TEMPLATE_PLAN = { minCount: 2, minLatencyMs: 1 };
 
-export async function runDemo(opts: { duration: number; json?: boolean }): Promise<DemoReport> {
-  const say = (s: string) => process.stderr.write(`» ${s}\n`);
+export interface DemoOptions {
+  duration: number;
+  json?: boolean;
+  /** Run the control run (execution off) before the managed one; default true. */
+  control?: boolean;
+}
+
+type Say = (s: string) => void;
+
+export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
+  const say: Say = (s) => process.stderr.write(`» ${s}\n`);
   const cfg0 = loadConfig();
   const partitionKeys = { [DEMO_TABLE]: { column: 'id', bounds: DEMO_BOUNDS } };
   // Decide signs and execute verifies commands. Without configured keys the local stack's own
@@ -97,34 +107,73 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
 
   say('starting the local stack');
   await stackUp(cfg, { log: (l) => process.stderr.write(`  ${l}\n`) });
+  let control: RunFigures | null = null;
+  if (opts.control !== false) {
+    say(`control run: the same workload for ${opts.duration} s with execution off (the decide stage plans; nothing carries its plans out)`);
+    control = (await runPhase(cfg, { runId, name: 'control', duration: opts.duration, execute: false, say })).figures;
+    say(`control run done: ${control.slaViolationMinutes} SLA-violation minutes, p99 ${control.p99Ms} ms`);
+    say('managed run: the same workload again on fresh tables, with execution on');
+  }
+  const managed = await runPhase(cfg, { runId, name: 'managed', duration: opts.duration, execute: true, say });
+  const report: DemoReport = {
+    ...managed.report,
+    comparison: control ? { slaP99Ms: SLA_P99_MS, control, managed: managed.figures } : null,
+  };
+  if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else printReport(report);
+  return report;
+}
 
+/** Creates the PostgreSQL table (seeded) and the ClickHouse warehouse table, as new. */
+async function createTables(cfg: Config, ch: ClickHouseClient, say: Say): Promise<void> {
   say(`creating the sharded table ${DEMO_TABLE} on ${cfg.pgNodes.length} PostgreSQL nodes and seeding ${KEYSPACE} rows`);
   const edges = [null, ...DEMO_BOUNDS, null];
   const ranges = edges.slice(0, -1).map((lo, i) => ({ shard: `s${i}`, lo, hi: edges[i + 1]!, node: `node${i % cfg.pgNodes.length}` }));
   await createOrdersTable(cfg, DEMO_TABLE, ranges, { replace: true });
   await seedRows(cfg, DEMO_TABLE, 0, KEYSPACE);
 
-  say('creating the warehouse table demo_orders in ClickHouse');
-  const ch = createClickHouse(cfg);
+  // Partitioned by key range, as the shards are; half of its reports filter by month (warehouseQueries.ts).
+  say('creating the warehouse table demo_orders in ClickHouse, partitioned by key range');
   const db = cfg.clickhouseDatabase;
   await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
-  await ch.command({ query: `DROP TABLE IF EXISTS ${db}.demo_orders` });
+  for (const t of await queryRows<{ name: string }>(
+    ch,
+    `SELECT name FROM system.tables WHERE database = '${db}' AND substring(name, 1, 11) = 'demo_orders'`,
+  ))
+    await ch.command({ query: `DROP TABLE IF EXISTS ${db}.\`${t.name}\`` });
   await ch.command({
-    query: `CREATE TABLE ${db}.demo_orders (id UInt64, customer_id UInt64, amount Float64, created Date) ENGINE = MergeTree() PARTITION BY toYYYYMM(created) ORDER BY id`,
+    query: `CREATE TABLE ${db}.demo_orders (id UInt64, customer_id UInt64, amount Float64, created Date) ENGINE = MergeTree() PARTITION BY intDiv(id, ${DEMO_BOUNDS[0]}) ORDER BY id`,
   });
   await ch.command({
     query: `INSERT INTO ${db}.demo_orders SELECT number, number % 97, (number % 1000) / 4, toDate('2024-01-01') + intDiv(number, 1000) FROM system.numbers LIMIT ${KEYSPACE}`,
   });
+}
 
-  say('starting catalog, ingest, forecast, decide, execute, sink and the PostgreSQL log collector');
+interface Phase {
+  runId: string;
+  name: 'control' | 'managed';
+  duration: number;
+  /** Whether the executor runs: off in the control run. */
+  execute: boolean;
+  say: Say;
+}
+
+/** One run of the workload on fresh tables with every stage live (the executor only when `execute`). */
+async function runPhase(cfg: Config, phase: Phase): Promise<{ report: Omit<DemoReport, 'comparison'>; figures: RunFigures }> {
+  const { say } = phase;
+  const ch = createClickHouse(cfg);
+  const db = cfg.clickhouseDatabase;
+  await createTables(cfg, ch, say);
+
+  say(`starting catalog, ingest, forecast, decide${phase.execute ? ', execute' : ''}, sink and the PostgreSQL log collector`);
   const ctx = await openContext('demo', cfg);
-  const group = `demo-${runId}`;
+  const group = `demo-${phase.runId}-${phase.name}`;
   // This run's groups start at the end of every topic: earlier runs' telemetry, forecasts and
   // commands are history, not work for this run.
   await startGroupsAtEnd(ctx.kafka, [
     [`${group}-ingest`, [TOPICS.queries.name]],
     [`${group}-forecast`, [TOPICS.aggregates.name, TOPICS.metrics.name]],
-    [`${group}-decide`, [TOPICS.forecasts.name]],
+    [`${group}-decide`, [TOPICS.forecasts.name, TOPICS.aggregates.name, TOPICS.results.name]],
     [`${group}-execute`, Object.values(COMMAND_TOPICS)],
     [`${group}-catalog`, [TOPICS.results.name, TOPICS.aggregates.name, ...Object.values(COMMAND_TOPICS)]],
     [
@@ -142,7 +191,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   const startedAtMs = Date.now();
   const decisions: DemoReport['decisions'] = [];
   say('creating the Kafka topic of order events, produced to at the same rate, and its metrics collector');
-  const events = await startOrderEvents(cfg, ctx.kafka, runId);
+  const events = await startOrderEvents(cfg, ctx.kafka, `${phase.runId}-${phase.name}`);
   const warehouse = await startClickHouseCollector(cfg, { pollMs: 1_000 });
   // The federation catalog: discovery of every source (the PostgreSQL nodes and their shards,
   // ClickHouse, Kafka), then commands, results and load as they happen.
@@ -155,6 +204,8 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
     nodeCapacity: NODE_CAPACITY,
     historySince: startedAtMs,
     kafka: { recordsPerPartitionPerSec: DEMO_RECORDS_PER_PARTITION },
+    clickhouse: CLICKHOUSE_PLAN,
+    decide: { template: TEMPLATE_PLAN },
     onDecision: (cmds: AnyCommand[], lines) =>
       cmds.forEach((c, i) => {
         // a decision re-issued with the same id is the same decision (the executor's ledger agrees)
@@ -165,10 +216,13 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   });
   // pgbench follows the routing map at each segment's start: a moved shard's source stays for
   // a segment longer, so its reads keep working until the next segment reads the new routing.
-  const execute = await startExecute(ctx, { groupId: `${group}-execute`, pgGraceMs: (SEGMENT_SEC + 1) * 1000 });
+  const execute = phase.execute ? await startExecute(ctx, { groupId: `${group}-execute`, pgGraceMs: (SEGMENT_SEC + 1) * 1000 }) : null;
   const sink = await startSink(ctx, { groupId: `${group}-sink` });
   const consoleUi = await startConsole(cfg, ctx.log, {}, { proposals: { nodeCapacity: NODE_CAPACITY } });
   say(`console (web UI and API) at ${consoleUi.url}/ (sign in with a token from SHARDCAST_API_TOKENS)`);
+  // Commands that need an operator's approval (a ClickHouse repartition) are approved here, through
+  // the same operations layer as `shardcast approve`, and said so.
+  const approvals = phase.execute ? approveAsOperator(consoleUi.operations, decisions, say) : null;
   const collector = await startCollector(cfg, {
     source: PG_STORE,
     fromNow: true,
@@ -177,7 +231,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   say(`forecasting on the ${forecast.backend} backend`);
 
   say(
-    `running the workload for ${opts.duration} s: pgbench (skewed scripts, daily-shaped rate, moving hotspot), a verified writer, order events on Kafka and reports on ClickHouse`,
+    `running the workload for ${phase.duration} s: pgbench (skewed scripts, daily-shaped rate, moving hotspot), a verified writer, order events on Kafka and reports on ClickHouse`,
   );
   const before = (await readAll(cfg, DEMO_TABLE)).rows;
   const writer = new AckedLoad(cfg, DEMO_TABLE, {
@@ -193,25 +247,28 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   const coord = pools.get(cfg.pgNodes[0]!);
   let pgbenchTransactions = 0;
   const pgbenchFailures: string[] = [];
+  const segments: SegmentLatencies[] = [];
   try {
-    const period = Math.max(30, opts.duration / 2);
-    for (let t = 0; t < opts.duration; t += SEGMENT_SEC) {
-      const seconds = Math.min(SEGMENT_SEC, opts.duration - t);
+    const period = Math.max(30, phase.duration / 2);
+    for (let t = 0; t < phase.duration; t += SEGMENT_SEC) {
+      const seconds = Math.min(SEGMENT_SEC, phase.duration - t);
       const routes = await loadRoutes(coord, DEMO_TABLE);
       const urls = new Map((await listNodes(coord)).map((n) => [n.node, n.url]));
       const rate = demoRate(t + seconds / 2, period, BASE_RATE);
-      const hot = { lo: hotStart(t, opts.duration, HOT_WIDTH), width: HOT_WIDTH, share: 0.7 };
+      const hot = { lo: hotStart(t, phase.duration, HOT_WIDTH), width: HOT_WIDTH, share: 0.7 };
+      const plan = segmentScripts(DEMO_TABLE, routes?.shards ?? [], [0, KEYSPACE], hot, rate, SERVICE_MS, REPORT_SHARE);
       const [results] = await Promise.all([
-        runSegment(urls, segmentScripts(DEMO_TABLE, routes?.shards ?? [], [0, KEYSPACE], hot, rate), seconds),
+        runSegment(urls, plan, seconds, 'pgbench-demo', { latencies: true }),
         events.produce(rate, seconds),
-        runWarehouseQueries(cfg, `${db}.demo_orders`, rate / 20, seconds),
+        runWarehouseQueries(cfg, `${db}.demo_orders`, rate / 10, seconds),
       ]);
+      segments.push({ seconds, nodes: results.map((r) => ({ node: r.node, latenciesMs: r.latenciesMs })) });
       for (const r of results) {
         pgbenchTransactions += r.transactions;
         if (r.failed && pgbenchFailures.length < 10) pgbenchFailures.push(`${r.node} at t=${t}s: ${r.detail}`);
       }
       say(
-        `t=${t + seconds}s rate≈${rate.toFixed(0)}/s hot=[${hot.lo},${hot.lo + hot.width}) pgbench=${pgbenchTransactions} collected=${collector.stats.published} aggregates=${ingest.sent()} forecasts=${forecast.forecasts()} commands=${decide.commands()} executed=${execute.stats.handled}`,
+        `${phase.name} t=${t + seconds}s rate≈${rate.toFixed(0)}/s hot=[${hot.lo},${hot.lo + hot.width}) pgbench=${pgbenchTransactions} collected=${collector.stats.published} aggregates=${ingest.sent()} forecasts=${forecast.forecasts()} commands=${decide.commands()} executed=${execute?.stats.handled ?? 'off'}`,
       );
     }
   } finally {
@@ -229,8 +286,9 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   for (const s of [ingest, forecast, decide]) await s.stop();
   // let the executor take every command decided (bounded); stopping waits for the one running
   const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline && execute.stats.consumed < decide.commands()) await sleep(500);
+  while (execute && Date.now() < deadline && execute.stats.consumed < decide.commands()) await sleep(500);
   await sleep(4_000); // the sink and the catalog take the last results
+  await approvals?.stop();
   // What the catalog says now: each decision's outcome, and where the table's partitions live.
   const outcomes = await commandOutcomes(
     catalog.driver,
@@ -238,12 +296,12 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   ).catch(() => new Map<string, CommandOutcome>());
   for (const d of decisions) d.outcome = outcomes.get(d.commandId) ?? null;
   const placed = await placement(catalog.driver, PG_STORE, [DEMO_TABLE]).catch(() => null);
-  for (const s of [execute, sink, catalog]) await s.stop();
+  for (const s of [execute, sink, catalog]) await s?.stop();
   await consoleUi.close();
   await events.stop();
   await ctx.close();
 
-  say('verifying every acknowledged row of the writer against the table');
+  say(`verifying every acknowledged row of the ${phase.name} run's writer against the table`);
   const after = await readAll(cfg, DEMO_TABLE);
   const expected = writer.expected(before);
   const diffs = diffRows(expected, after.rows, 1_000_000);
@@ -256,6 +314,7 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
     duplicates: after.duplicates.length,
     ok: diffs.length === 0 && after.duplicates.length === 0 && after.misplaced === 0,
   };
+  if (!rowsVerified.ok) say(`${phase.name} run: rows MISMATCH (missing ${missing}, duplicates ${after.duplicates.length})`);
 
   // The report's queries cover this run only: from its start to now (the last aggregates and results are in).
   const endedAtMs = Date.now();
@@ -269,119 +328,75 @@ export async function runDemo(opts: { duration: number; json?: boolean }): Promi
   }
   await ch.close();
 
-  const report: DemoReport = {
-    runId,
-    startedAtMs,
-    durationSec: opts.duration,
-    workload: {
-      pgbenchTransactions,
-      pgbenchFailures,
-      writesAcknowledged: writes.writes,
-      writeErrors: writes.writeErrors,
-      collectedEvents: collector.stats.published,
+  const figures = runFigures(segments, SLA_P99_MS, {
+    planned: decisions.length,
+    succeeded: decisions.filter((d) => d.outcome?.status === 'SUCCEEDED').length,
+  });
+  return {
+    figures,
+    report: {
+      runId: phase.runId,
+      startedAtMs,
+      durationSec: phase.duration,
+      workload: {
+        pgbenchTransactions,
+        pgbenchFailures,
+        writesAcknowledged: writes.writes,
+        writeErrors: writes.writeErrors,
+        collectedEvents: collector.stats.published,
+      },
+      stages: {
+        aggregates: ingest.sent(),
+        ingestDeadLetters: ingest.stats.deadLettered,
+        forecasts: forecast.forecasts(),
+        commands: decide.commands(),
+        commandMisfits: decide.misfits(),
+        kafkaMetricSamples: events.metrics.published(),
+        clickhouseQueries: warehouse.stats.published,
+        executed: execute?.stats.handled ?? 0,
+        sinkRows: sink.rowsInserted(),
+      },
+      nodeLoad: nodeLoadBeforeAfter(
+        analytics['node-load']!.rows as { node: string; bucket_ms: string | number; total_queries: string | number }[],
+      ),
+      decisions,
+      placement: (placed?.partitions ?? []).map((p) => ({
+        partition: p.partition,
+        lo: p.lo,
+        hi: p.hi,
+        node: p.node,
+        replicas: p.replicas,
+        rows: p.rows,
+      })),
+      rowsVerified,
+      analytics,
     },
-    stages: {
-      aggregates: ingest.sent(),
-      ingestDeadLetters: ingest.stats.deadLettered,
-      forecasts: forecast.forecasts(),
-      commands: decide.commands(),
-      commandMisfits: decide.misfits(),
-      kafkaMetricSamples: events.metrics.published(),
-      clickhouseQueries: warehouse.stats.published,
-      executed: execute.stats.handled,
-      sinkRows: sink.rowsInserted(),
-    },
-    nodeLoad: nodeLoadBeforeAfter(
-      analytics['node-load']!.rows as { node: string; bucket_ms: string | number; total_queries: string | number }[],
-    ),
-    decisions,
-    placement: (placed?.partitions ?? []).map((p) => ({
-      partition: p.partition,
-      lo: p.lo,
-      hi: p.hi,
-      node: p.node,
-      replicas: p.replicas,
-      rows: p.rows,
-    })),
-    rowsVerified,
-    analytics,
   };
-  if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else printReport(report);
-  return report;
 }
 
-/** Per node, mean queries per 15-s bucket in the first and the last third of the run. */
-export function nodeLoadBeforeAfter(
-  rows: { node: string; bucket_ms: string | number; total_queries: string | number }[],
-): DemoReport['nodeLoad'] {
-  const buckets = [...new Set(rows.map((r) => Number(r.bucket_ms)))].sort((a, b) => a - b);
-  if (buckets.length === 0) return [];
-  const third = Math.max(1, Math.floor(buckets.length / 3));
-  const early = new Set(buckets.slice(0, third));
-  const late = new Set(buckets.slice(-third));
-  const nodes = [...new Set(rows.map((r) => r.node))].sort();
-  const mean = (node: string, set: Set<number>) =>
-    rows.filter((r) => r.node === node && set.has(Number(r.bucket_ms))).reduce((a, r) => a + Number(r.total_queries), 0) / set.size;
-  return nodes.map((node) => ({ node, before: Math.round(mean(node, early)), after: Math.round(mean(node, late)) }));
-}
-
-export function printReport(r: DemoReport): void {
-  const out = (s: string) => process.stdout.write(`${s}\n`);
-  const table = (rows: Record<string, unknown>[]) => out(formatTable(rows, { indent: '  ' }));
-  out(`\nshardcast demo ${r.runId}: ${r.durationSec} s of workload from ${new Date(r.startedAtMs).toISOString()}`);
-  const w = r.workload;
-  table([
-    {
-      workload: 'pgbench transactions',
-      count: w.pgbenchTransactions,
-      note: w.pgbenchFailures.length ? `${w.pgbenchFailures.length} segment(s) cut short: ${w.pgbenchFailures[0]}` : '',
+/**
+ * Approves, as an operator would with `shardcast approve <id>`, each command of this run that
+ * waits for approval, polling the executor's ledger through the operations layer.
+ */
+function approveAsOperator(ops: Operations, decisions: DemoReport['decisions'], say: Say): { stop(): Promise<void> } {
+  const actor = { name: 'demo-operator', role: 'operator', via: 'cli' as const };
+  let busy: Promise<void> = Promise.resolve();
+  const poll = async () => {
+    const service = await ops.commands();
+    const mine = new Set(decisions.map((d) => d.commandId));
+    for (const c of await service.list({ waiting: true, limit: 50 })) {
+      if (!mine.has(c.commandId)) continue;
+      await service.decide(c.commandId, 'approved', actor);
+      say(`approved ${c.commandId} (${c.action} on ${c.target}) as an operator would: shardcast approve ${c.commandId}`);
+    }
+  };
+  const timer = setInterval(() => {
+    busy = busy.then(poll).catch((err) => say(`approving waiting commands failed: ${(err as Error).message}`));
+  }, 2_000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await busy;
     },
-    { workload: 'writes acknowledged', count: w.writesAcknowledged, note: `${w.writeErrors} refused, not acknowledged` },
-    { workload: 'statements collected', count: w.collectedEvents, note: "from the nodes' csvlogs" },
-  ]);
-  out('');
-  table(Object.entries(r.stages).map(([stage, count]) => ({ stage, count })));
-  out('\nload per node (queries per 15 s, first third → last third of the run):');
-  table(r.nodeLoad.map((n) => ({ node: n.node, before: n.before, after: n.after })));
-  out('\ndecisions (evidence and expected benefit in the explanation; outcomes below):');
-  for (const d of r.decisions) {
-    out(`  ${d.action.padEnd(10)} ${d.explanation}`);
-    const o = d.outcome;
-    if (o) {
-      const moved = o.rowsCopied
-        ? `, ${o.rowsCopied} rows copied${o.verified === true ? ' and verified (count + checksum)' : o.verified === false ? ', verification FAILED' : ''}`
-        : '';
-      out(
-        `  ${''.padEnd(10)} → ${o.status}${o.reason ? `: ${o.reason}` : ''}${moved}${o.durationMs ? ` in ${(o.durationMs / 1000).toFixed(1)} s` : ''}`,
-      );
-    } else
-      out(
-        `  ${''.padEnd(10)} → no result: held until the commands it depends on succeeded (dropped if one did not), or not taken before the end`,
-      );
-  }
-  if (r.decisions.length === 0) out('  (none: the forecast load stayed within capacity)');
-  if (r.placement.length > 0) {
-    out('\nplacement at the end, from the Neo4j catalog (shardcast catalog where orders <key>):');
-    table(
-      [...r.placement]
-        // in key order: the lowest range (no lower bound) first
-        .sort((a, b) => (a.lo === null ? -Infinity : Number(a.lo)) - (b.lo === null ? -Infinity : Number(b.lo)))
-        .map((p) => ({
-          partition: p.partition,
-          range: `[${p.lo ?? '-∞'}, ${p.hi ?? '+∞'})`,
-          node: p.node ?? '?',
-          replicas: p.replicas.join(', '),
-          'rows (estimate)': p.rows,
-        })),
-    );
-  }
-  const v = r.rowsVerified;
-  out(
-    `\nrows verified after the run: ${v.ok ? 'OK' : 'MISMATCH'}: ${v.found} rows found, ${v.expected} expected from the acknowledged writes; missing ${v.missing}, unexpected ${v.unexpected}, duplicates ${v.duplicates}`,
-  );
-  for (const [name, a] of Object.entries(r.analytics)) {
-    out(`\n${name}  (${a.command})`);
-    table(a.rows.slice(0, name === 'node-load' ? 12 : 6) as Record<string, unknown>[]);
-  }
+  };
 }

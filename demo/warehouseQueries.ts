@@ -7,12 +7,20 @@ import type { Config } from '../lib/config.js';
 
 const USER_AGENT = 'demo-warehouse/1.0';
 
-/** The report of the i-th query: per-customer monthly sums, and order counts of a month. */
+/**
+ * The report of the i-th query: a customer's monthly sums, the orders of a month (half of all
+ * reports: they filter the date by range), and the top customers by amount.
+ */
 function report(table: string, i: number): string {
   const month = 1 + (i % 3);
-  return i % 2 === 0
-    ? `SELECT toYYYYMM(created) AS m, sum(amount) FROM ${table} WHERE customer_id = ${i % 97} GROUP BY m ORDER BY m`
-    : `SELECT count() FROM ${table} WHERE created >= toDate('2024-0${month}-01') AND created < toDate('2024-0${month + 1}-01')`;
+  switch (i % 4) {
+    case 0:
+      return `SELECT toYYYYMM(created) AS m, sum(amount) FROM ${table} WHERE customer_id = ${i % 97} GROUP BY m ORDER BY m`;
+    case 2:
+      return `SELECT customer_id, sum(amount) AS total FROM ${table} GROUP BY customer_id ORDER BY total DESC LIMIT 10`;
+    default:
+      return `SELECT count() FROM ${table} WHERE created >= toDate('2024-0${month}-01') AND created < toDate('2024-0${month + 1}-01')`;
+  }
 }
 
 /** Runs about `perSecond` reports for `seconds` (bounded); returns how many succeeded. */

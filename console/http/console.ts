@@ -6,13 +6,15 @@
 import { createRequire } from 'node:module';
 import { type Config, ConfigError } from '../../lib/config.js';
 import type { Logger } from '../../lib/log.js';
-import { type OperationsOptions, openOperations } from '../ops/operations.js';
+import { type Operations, type OperationsOptions, openOperations } from '../ops/operations.js';
 import { httpOptions, PORT_ENV } from './options.js';
 import { startServer } from './server.js';
 
 export interface RunningConsole {
   url: string;
   tokens: number;
+  /** The operations layer the server calls (the demo approves through it as an operator would). */
+  operations: Operations;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,7 @@ export async function startConsole(
   return {
     url: server.url,
     tokens: opts.tokens.length,
+    operations,
     async close() {
       await server.close();
       await operations.close();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type DemoReport, printReport } from '../../demo/demo.js';
+import { type DemoReport, printReport } from '../../demo/report.js';
 
 const report: DemoReport = {
   runId: 'abcd1234',
@@ -26,6 +26,11 @@ const report: DemoReport = {
         { node: 'node1', total_queries: '87' },
       ],
     },
+  },
+  comparison: {
+    slaP99Ms: 250,
+    control: { transactions: 9000, p50Ms: 40, p99Ms: 2400.5, slaViolationMinutes: 1.5, commandsPlanned: 4, commandsSucceeded: 0 },
+    managed: { transactions: 9100, p50Ms: 38, p99Ms: 310, slaViolationMinutes: 0.3, commandsPlanned: 5, commandsSucceeded: 5 },
   },
 };
 
@@ -66,4 +71,14 @@ test('the demo summary prints aligned tables with numbers right-aligned', () => 
   // ClickHouse's 64-bit integers arrive as strings and still align right
   const ch = tableAfter(lines, /^ {2}node +total_queries$/);
   assert.deepEqual(ch.slice(2), ['  node0           1234', '  node1             87']);
+});
+
+test('the summary sets the control run and the managed run side by side', () => {
+  const lines = printed(report);
+  assert.ok(lines.some((l) => /SLA: p99 latency ≤ 250 ms/.test(l)));
+  const t = tableAfter(lines, /^ {2}run +SLA-violation minutes/);
+  assert.match(t.find((l) => l.trimStart().startsWith('control'))!, /control +1\.500 +2400\.500 +40 +9000 +4 +0$/);
+  assert.match(t.find((l) => l.trimStart().startsWith('managed'))!, /managed +0\.300 +310\.000 +38 +9100 +5 +5$/);
+  // without a control run there is nothing to compare
+  assert.ok(!printed({ ...report, comparison: null }).some((l) => /control run/.test(l)));
 });

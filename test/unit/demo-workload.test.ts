@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { segmentScripts } from '../../demo/pgbench.js';
-import { nodeLoadBeforeAfter } from '../../demo/demo.js';
+import { nodeLoadBeforeAfter } from '../../demo/report.js';
 import type { ShardRoute } from '../../stores/postgres/routing.js';
 
 const route = (shard: string, lo: string | null, hi: string | null, node: string): ShardRoute => ({
@@ -34,6 +34,27 @@ test('segmentScripts: a hotspot across a shard boundary is split by the keys eac
   assert.equal(plan.length, 1);
   const w = Object.fromEntries(plan[0]!.scripts.map((s) => [s.name, Math.round(s.weight)]));
   assert.deepEqual(w, { 's0-bg': 0, 's0-hot': 50, 's1-bg': 0, 's1-hot': 50 });
+});
+
+test('segmentScripts: a replicated shard shares its reads with its replicas; reports and service time as asked', () => {
+  const shards = [{ ...route('s0', null, null, 'node0'), replicas: ['node2'] }];
+  const plan = segmentScripts('orders', shards, [0, 1000], { lo: 0, width: 100, share: 0.5 }, 100, 33, 0.1);
+  assert.deepEqual(
+    plan.map((p) => [p.node, Math.round(p.rate)]),
+    [
+      ['node0', 55],
+      ['node2', 55],
+    ],
+  );
+  const on2 = plan.find((p) => p.node === 'node2')!;
+  assert.ok(on2.scripts.every((s) => s.name.endsWith('-on-node2') && s.text.includes('FROM orders__s0')));
+  assert.match(on2.scripts.find((s) => s.name.startsWith('s0-hot'))!.text, /pg_sleep\(0\.033\)/);
+  const reports = plan[0]!.scripts.filter((s) => /recent|totals/.test(s.name));
+  assert.equal(reports.length, 2);
+  assert.ok(
+    reports.every((s) => !s.text.includes('pg_sleep')),
+    'a report scans many rows: no per-row sleep',
+  );
 });
 
 test('nodeLoadBeforeAfter: mean per bucket in the first and last third', () => {
