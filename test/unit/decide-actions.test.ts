@@ -218,6 +218,19 @@ test('templates: composite index, derived attribute, precomputation for hot temp
   assert.equal(c[0]!.ops[0]!.params.columns, 'x,y');
 });
 
+test('templates: the same statement on every shard table is one design of the logical table, with their counts added', () => {
+  const base = { table: 't', meanLatencyMs: 50, indexed: false };
+  const perShard = [0, 1, 2, 3].flatMap((i) => [
+    { ...base, templateId: `ix${i}`, columns: ['x', 'y'], kind: 'range' as const, count: 40 },
+    { ...base, templateId: `mv${i}`, columns: [], kind: 'aggregate' as const, groupBy: 'x', sumOf: 'amount', count: 40 },
+  ]);
+  const c = planTemplateAdaptations(ctx(twoNodes({ templates: perShard }), [], {}));
+  // each alone is under the default 100 a window; together they are 160
+  assert.deepEqual(c.map((x) => x.action).sort(), ['composite_index', 'precompute']);
+  assert.match(c.find((x) => x.action === 'composite_index')!.explanation, /160\/window/);
+  assert.equal(new Set(c.map((x) => x.ops[0]!.target)).size, 2);
+});
+
 /** Nodes n1..nK (capacity 1000), partitions [id, lo, hi, node], key buckets of 25 over the given ranges. */
 function custom(nodes: number, parts: [string, number, number, string][], bucketRanges: [number, number][]) {
   const buckets = bucketRanges.flatMap(([lo, hi]) =>

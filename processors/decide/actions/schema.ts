@@ -22,7 +22,7 @@ export function templateAction(t: TemplateStat): keyof typeof SAVED | null {
 export function planTemplateAdaptations(ctx: PlanContext): Candidate[] {
   const { state, cfg } = ctx;
   const out: Candidate[] = [];
-  const hot = [...state.templates]
+  const hot = byDesign(state.templates)
     .filter((t) => t.count >= cfg.template.minCount && t.meanLatencyMs >= cfg.template.minLatencyMs)
     .sort((a, b) => b.count * b.meanLatencyMs - a.count * a.meanLatencyMs || (a.templateId < b.templateId ? -1 : 1));
   for (const t of hot) {
@@ -71,7 +71,7 @@ export function planTemplateAdaptations(ctx: PlanContext): Candidate[] {
           startStep: 0,
           finishStep: 1,
           dependsOn: [],
-          target: `${t.table}#${t.templateId}`,
+          target: `${t.table}#${designKey(t)}`,
         },
       ],
       explanation: `${what} on ${t.table} for hot template ${t.templateId}: ${t.count}/window at ${t.meanLatencyMs.toFixed(0)} ms, ~${Math.round(SAVED[action] * 100)}% of that latency saved`,
@@ -80,4 +80,36 @@ export function planTemplateAdaptations(ctx: PlanContext): Candidate[] {
     });
   }
   return out;
+}
+
+/** What a template's adaptation would build, whichever template asks for it. */
+function designKey(t: TemplateStat): string {
+  const action = templateAction(t);
+  if (action === 'composite_index') return `idx(${t.columns.join(',')})`;
+  if (action === 'derived_attribute') return `attr(${t.expression ?? ''})`;
+  if (action === 'precompute') return `mv(${t.sumOf ?? 'count'} by ${t.groupBy ?? ''})`;
+  return `template(${t.templateId})`;
+}
+
+/**
+ * Templates that would get the same design, as one: the same statement on each shard's table is
+ * a template per shard (`orders__s0`, `orders__s1`, ...), and one index or precomputation of the
+ * logical table serves them all. Counts add up; latency is their count-weighted mean.
+ */
+function byDesign(templates: readonly TemplateStat[]): TemplateStat[] {
+  const merged = new Map<string, TemplateStat>();
+  for (const t of templates) {
+    const key = `${t.table}#${designKey(t)}`;
+    const cur = merged.get(key);
+    if (!cur) {
+      merged.set(key, { ...t });
+      continue;
+    }
+    const count = cur.count + t.count;
+    const latency = count > 0 ? (cur.meanLatencyMs * cur.count + t.meanLatencyMs * t.count) / count : 0;
+    // the hotter template names the design
+    const lead = t.count > cur.count ? t : cur;
+    merged.set(key, { ...lead, count, meanLatencyMs: latency });
+  }
+  return [...merged.values()];
 }
