@@ -54,6 +54,8 @@ export interface DecideOptions {
   decide?: DecideConfigInput;
   /** Plan against the Neo4j catalog (default true); false plans against the routing map only. */
   catalog?: boolean;
+  /** Runs after a batch's commands were sent in their transaction, before it commits (tests put a crash here). */
+  beforeCommit?: () => Promise<void>;
   /**
    * Commands in the catalog older than this (ms since the epoch) are not planned against
    * (cooldowns, in flight); default: the last hour. A run that recreated its tables passes its
@@ -191,6 +193,14 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     topics: [TOPICS.forecasts.name, TOPICS.aggregates.name, TOPICS.results.name],
     batchSize: 5000,
     batchMs: 500,
+    // Commands and the offsets of the inputs they came from commit in one transaction: after a
+    // crash between the two, read-committed executors never see the first copy (0045's scheme).
+    exactlyOnce: {
+      transactionalId: `shardcast-decide-${opts.groupId ?? 'shardcast-decide'}`,
+      commitAlone: true,
+      beforeCommit: async () => opts.beforeCommit?.(),
+      afterCommit: async () => undefined,
+    },
     handle: async (batch: Envelope<Forecast | WorkloadAggregate | CommandResult>[]) => {
       let metricsFresh = false;
       for (const m of batch) {

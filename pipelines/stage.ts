@@ -72,6 +72,11 @@ export interface ExactlyOnce {
   beforeCommit(positions: SourcePosition[]): Promise<void>;
   /** After the commit: makes the saved state the current one. */
   afterCommit(): Promise<void>;
+  /**
+   * A batch without outputs commits its positions on its own (an offsets-only transaction), for
+   * a stage with no saved state to keep in step (decide): its consumer lag stays true.
+   */
+  commitAlone?: boolean;
 }
 
 export interface StageStats {
@@ -141,7 +146,7 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
     await before;
     for (const p of latestPositions(raw))
       uncommitted.set(`${p.topic}:${p.partition}`, { topic: p.topic, partition: p.partition, offset: p.offset });
-    if (!outputs.some((o) => o.records.length > 0)) return;
+    if (!eo.commitAlone && !outputs.some((o) => o.records.length > 0)) return;
     const positions = [...uncommitted.values()];
     await retrying('send', () =>
       txProducer.sendInTransaction(outputs, { groupId: spec.groupId, positions }, () => eo.beforeCommit(positions)),
