@@ -2,7 +2,7 @@
 import type { ClickHouseClient } from '../stores/clickhouse/client.js';
 import { TABLES } from './schema.js';
 import { InputError } from '../lib/errors.js';
-import { ensurePositionColumns } from './positions.js';
+import { ensureAddedColumns } from './positions.js';
 
 export { createClickHouse, type ClickHouseClient } from '../stores/clickhouse/client.js';
 
@@ -10,7 +10,7 @@ export { createClickHouse, type ClickHouseClient } from '../stores/clickhouse/cl
 export async function ensureAnalyticsSchema(ch: ClickHouseClient, db: string): Promise<void> {
   await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
   for (const t of TABLES) await ch.command({ query: t.ddl(db) });
-  await ensurePositionColumns(ch, db);
+  await ensureAddedColumns(ch, db);
 }
 
 /**

@@ -12,7 +12,7 @@
  */
 import type { ClickHouseClient } from '../stores/clickhouse/client.js';
 import { quoteQualified, quoteToken } from '../stores/identifiers.js';
-import { TABLES } from './schema.js';
+import { ADDED_COLUMNS, TABLES } from './schema.js';
 
 /** Where a row's record sat in Kafka. */
 export interface RecordPosition {
@@ -35,20 +35,22 @@ const COLUMNS: [string, string][] = [
   ['kafka_offset', 'UInt64'],
 ];
 
-/** Adds the position columns to sink tables made before they existed (18.16 has no ADD COLUMN IF NOT EXISTS). */
-export async function ensurePositionColumns(ch: ClickHouseClient, db: string): Promise<void> {
+/**
+ * Adds the columns that sink tables made by an earlier release lack: the position columns, and
+ * the later ones of ADDED_COLUMNS (18.16 has no ADD COLUMN IF NOT EXISTS).
+ */
+export async function ensureAddedColumns(ch: ClickHouseClient, db: string): Promise<void> {
   const have = await rowsOf<{ table: string; name: string }>(
     ch,
     `SELECT table, name FROM system.columns WHERE database = ${quoteToken(db)}`,
   );
   const present = new Set(have.map((c) => `${c.table}.${c.name}`));
-  for (const t of TABLES) {
-    if (!t.positioned) continue;
-    for (const [name, type] of COLUMNS) {
-      if (present.has(`${t.name}.${name}`)) continue;
-      await ch.command({ query: `ALTER TABLE ${quoteQualified(db, t.name)} ADD COLUMN ${name} ${type}` });
+  const wanted = [...TABLES.filter((t) => t.positioned).map((t) => ({ table: t.name, columns: COLUMNS })), ...ADDED_COLUMNS];
+  for (const { table, columns } of wanted)
+    for (const [name, type] of columns) {
+      if (present.has(`${table}.${name}`)) continue;
+      await ch.command({ query: `ALTER TABLE ${quoteQualified(db, table)} ADD COLUMN ${name} ${type}` });
     }
-  }
 }
 
 /**

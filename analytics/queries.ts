@@ -43,6 +43,18 @@ export const CANNED_QUERIES: CannedQuery[] = [
       GROUP BY source, table_name, key_bucket ORDER BY total_queries DESC LIMIT ${limit}`,
   },
   {
+    name: 'hot-templates',
+    description: "statement templates by time spent (executions × mean latency), from ingest's template profiles",
+    sql: (db, limit, range) => `SELECT source, t_id AS template_id, any(t_text) AS template, any(t_tables) AS tables,
+        sum(t_queries) AS total_queries, round(sum(t_latency) / greatest(sum(t_queries), 1), 3) AS mean_latency_ms,
+        sum(t_rows) AS total_rows_read, round(sum(t_latency), 1) AS total_ms
+      FROM ${db}.aggregates FINAL
+      ARRAY JOIN template_ids AS t_id, template_texts AS t_text, template_tables AS t_tables,
+        template_queries AS t_queries, template_latency_sum_ms AS t_latency, template_rows_read AS t_rows
+      WHERE ${within('window_start_ms', range)}
+      GROUP BY source, template_id ORDER BY total_ms DESC LIMIT ${limit}`,
+  },
+  {
     name: 'hot-partitions-over-time',
     description: 'queries per minute for the hottest key ranges',
     sql: (db, limit, range) => `SELECT toStartOfMinute(ts) AS minute, table_name, key_bucket, sum(queries) AS total_queries

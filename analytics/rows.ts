@@ -7,6 +7,7 @@ import type {
   Forecast,
   MetricSample,
   QueryEvent,
+  TemplateStats,
   WorkloadAggregate,
 } from '../schemas/types.js';
 
@@ -73,6 +74,19 @@ export function aggregateRow(a: WorkloadAggregate) {
     latency_p99_ms: a.latencyP99Ms,
     hot_keys: a.hotKeys.map((h) => h.key),
     hot_counts: a.hotKeys.map((h) => h.count),
+    ...templateColumns(a.templates ?? []),
+  };
+}
+
+/** A window's template profile as the parallel arrays of the `aggregates` table. */
+function templateColumns(ts: readonly TemplateStats[]) {
+  return {
+    template_ids: ts.map((t) => t.templateId),
+    template_texts: ts.map((t) => t.template ?? ''),
+    template_tables: ts.map((t) => t.tables.join(',')),
+    template_queries: ts.map((t) => t.queries),
+    template_latency_sum_ms: ts.map((t) => t.latencySumMs),
+    template_rows_read: ts.map((t) => t.rowsRead),
   };
 }
 

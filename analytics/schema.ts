@@ -16,6 +16,22 @@ export interface TableDef {
   positioned?: boolean;
 }
 
+/**
+ * The template profile of a source's total series (ingest's templateProfile.ts), as parallel
+ * arrays: one element per template of the window. Added after the table first shipped.
+ */
+export const TEMPLATE_COLUMNS: [string, string][] = [
+  ['template_ids', 'Array(String)'],
+  ['template_texts', 'Array(String)'],
+  ['template_tables', 'Array(String)'],
+  ['template_queries', 'Array(UInt64)'],
+  ['template_latency_sum_ms', 'Array(Float64)'],
+  ['template_rows_read', 'Array(UInt64)'],
+];
+
+/** Columns tables made by an earlier release lack: added at start (18.16 has no ADD COLUMN IF NOT EXISTS). */
+export const ADDED_COLUMNS: { table: string; columns: [string, string][] }[] = [{ table: 'aggregates', columns: TEMPLATE_COLUMNS }];
+
 /** The record-position columns (see positions.ts), appended to every table the sink fills. */
 const POSITION_DDL = ',\n      kafka_topic String, kafka_partition UInt32, kafka_offset UInt64';
 
@@ -50,7 +66,8 @@ export const TABLES: TableDef[] = [
       queries UInt64, reads UInt64, writes UInt64, rows_read UInt64, rows_written UInt64,
       errors UInt64, unparsed UInt64, late_merged UInt64, latency_sum_ms Float64,
       latency_p50_ms Nullable(Float64), latency_p95_ms Nullable(Float64), latency_p99_ms Nullable(Float64),
-      hot_keys Array(String), hot_counts Array(UInt64)${POSITION_DDL}
+      hot_keys Array(String), hot_counts Array(UInt64),
+      ${TEMPLATE_COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ')}${POSITION_DDL}
     ) ${rmt('series_id, window_start_ms')}`,
   },
   {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createClickHouse, ensureAnalyticsSchema, insertRows, queryRows } from '../../analytics/clickhouse.js';
 import { aggregateRow, deadLetterRow } from '../../analytics/rows.js';
 import { CANNED_QUERIES } from '../../analytics/queries.js';
+import { TEMPLATE_COLUMNS } from '../../analytics/schema.js';
 import type { WorkloadAggregate } from '../../schemas/types.js';
 import { cfg } from './helpers.js';
 
@@ -101,4 +102,41 @@ test('every canned analytics query runs on this server', async () => {
   );
   assert.equal(hot[0]!.key_bucket, 'k0');
   assert.equal(Number(hot[0]!.total_queries), 14);
+});
+
+test('template profiles land with their aggregate and rank by time spent; a table made before the columns gets them', async () => {
+  // a table from before the template columns: they are added at start
+  for (const [name] of TEMPLATE_COLUMNS) await ch.command({ query: `ALTER TABLE ${db}.aggregates DROP COLUMN ${name}` });
+  await ensureAnalyticsSchema(ch, db);
+  const t = (templateId: string, queries: number, latencySumMs: number) => ({
+    templateId,
+    template: `SELECT * FROM orders WHERE ${templateId} = $1`,
+    operation: 'select',
+    tables: ['orders'],
+    queries,
+    rowsRead: queries * 10,
+    rowsWritten: 0,
+    latencySumMs,
+    latencyP50Ms: null,
+    latencyP95Ms: null,
+    predicates: [],
+    groupBy: [],
+    aggregates: [],
+    joins: [],
+  });
+  const total = (start: number, templates: ReturnType<typeof t>[]) => ({ ...agg('tpl|total', start, 10), source: 'tpl', templates });
+  const rows = [total(100_000, [t('slow', 2, 400), t('fast', 8, 8)]), total(110_000, [t('slow', 3, 600)])].map(aggregateRow);
+  await insertRows(ch, db, 'aggregates', rows);
+  await insertRows(ch, db, 'aggregates', rows.slice(0, 1)); // redelivery: FINAL keeps one
+  const hot = await queryRows<{ template_id: string; total_queries: string; mean_latency_ms: number; total_rows_read: string }>(
+    ch,
+    CANNED_QUERIES.find((q) => q.name === 'hot-templates')!.sql(db, 5, { since: 100_000 }),
+  );
+  assert.deepEqual(
+    hot.map((h) => [h.template_id, Number(h.total_queries), Number(h.mean_latency_ms), Number(h.total_rows_read)]),
+    [
+      ['slow', 5, 200, 50],
+      ['fast', 8, 1, 80],
+    ],
+  );
 });
