@@ -12,6 +12,7 @@
  * discovery of its source needs no rediscovery: that discovery already saw its effect.
  */
 import type { AnyCommand, CommandResult, PartitionCommand, ResourceCommand, ShardCommand, WorkloadAggregate } from '../schemas/types.js';
+import { recordTemplates } from '../catalog/templates.js';
 import { UnavailableError } from '../lib/errors.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import { createCatalogDriver, ensureCatalogSchema, type Driver } from '../catalog/neo4j.js';
@@ -159,6 +160,7 @@ export async function startCatalog(ctx: PipelineContext, opts: CatalogOptions = 
         }
       }
       await recordAggregates(driver, aggregates, ctx.cfg.partitionKeys);
+      await recordTemplates(driver, aggregates);
       return [];
     },
   });

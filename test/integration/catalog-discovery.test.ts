@@ -22,7 +22,8 @@ import { dependents, hot, resolve, whereKey, kafkaPartitionFor } from '../../cat
 import { recordAggregates } from '../../catalog/sync.js';
 import { tableId } from '../../catalog/graph.js';
 import { createKafka } from '../../topics/kafka.js';
-import type { WorkloadAggregate } from '../../schemas/types.js';
+import type { TemplateStats, WorkloadAggregate } from '../../schemas/types.js';
+import { recordTemplates, templateNodeId } from '../../catalog/templates.js';
 import { cfg, eventually, uniq } from './helpers.js';
 
 const id = uniq('cat').replace(/[^a-z0-9]/g, '_');
@@ -116,7 +117,9 @@ after(async () => {
   for (const t of [CH_MV2, CH_MV, CH_TGT, CH_SRC]) await ch.command({ query: `DROP TABLE IF EXISTS ${CH_DB}.${t}` }).catch(() => undefined);
   if (!topicDeleted) await admin.deleteTopics({ topics: [TOPIC] }).catch(() => undefined);
   await driver
-    .executeQuery(`MATCH (x) WHERE (x:Table OR x:Partition OR x:Topic OR x:Series) AND x.id CONTAINS $id DETACH DELETE x`, { id })
+    .executeQuery(`MATCH (x) WHERE (x:Table OR x:Partition OR x:Topic OR x:Series OR x:Template) AND x.id CONTAINS $id DETACH DELETE x`, {
+      id,
+    })
     .catch(() => undefined);
   await discovery.close();
   await admin.disconnect();
@@ -327,6 +330,62 @@ test('where a key lives, what depends on a table, what is hot', { timeout: 60_00
     b: `${SOURCE}|${T}|k1`,
   });
   assert.deepEqual(co, [{ w: 40 }]);
+});
+
+test('template profiles: a Template per source and template, with the newest window, reading its table', async () => {
+  const now = Date.now();
+  const template = (queries: number): TemplateStats => ({
+    templateId: `tpl_${id}`,
+    template: `SELECT * FROM ${T} WHERE customer_id = $1 AND updated_at > $2`,
+    operation: 'select',
+    tables: [T],
+    queries,
+    rowsRead: queries * 3,
+    rowsWritten: 0,
+    latencySumMs: queries * 12,
+    latencyP50Ms: 10,
+    latencyP95Ms: 20,
+    predicates: [
+      { table: T, column: 'customer_id', op: '=' },
+      { table: T, column: 'updated_at', op: '>' },
+    ],
+    groupBy: [],
+    aggregates: [],
+    joins: [],
+  });
+  const total = (windowStart: number, queries: number): WorkloadAggregate => ({
+    seriesId: `pg-shards|*|*|${id}`,
+    windowStart,
+    windowEnd: windowStart + 10_000,
+    source: 'pg-shards',
+    table: '*',
+    keyBucket: '*',
+    partition: null,
+    node: null,
+    queries,
+    reads: queries,
+    writes: 0,
+    rowsRead: 0,
+    rowsWritten: 0,
+    errors: 0,
+    unparsed: 0,
+    lateMerged: 0,
+    latencySumMs: 0,
+    latencyP50Ms: null,
+    latencyP95Ms: null,
+    latencyP99Ms: null,
+    hotKeys: [],
+    coAccess: [],
+    templates: [template(queries)],
+  });
+  await recordTemplates(driver, [total(now - 20_000, 5), total(now - 10_000, 8)]);
+  await recordTemplates(driver, [total(now - 30_000, 1)]); // an older window changes nothing
+  const rows = await records(
+    `MATCH (t:Template {id: $tid})-[:READS]->(tb:Table {id: $table})
+     RETURN t.queries AS queries, t.latencyMeanMs AS mean, t.predicateColumns AS columns`,
+    { tid: templateNodeId('pg-shards', `tpl_${id}`), table: pgTable() },
+  );
+  assert.deepEqual(rows, [{ queries: 8, mean: 12, columns: ['customer_id', 'updated_at'] }]);
 });
 
 test('dropped objects are reported vanished and no longer answered with', { timeout: 120_000 }, async () => {
