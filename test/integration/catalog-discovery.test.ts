@@ -24,7 +24,7 @@ import { tableId } from '../../catalog/graph.js';
 import { createKafka } from '../../topics/kafka.js';
 import type { TemplateStats, WorkloadAggregate } from '../../schemas/types.js';
 import { recordTemplates, templateNodeId } from '../../catalog/templates.js';
-import { cfg, eventually, uniq } from './helpers.js';
+import { aggregateOf, cfg, eventually, uniq } from './helpers.js';
 
 const id = uniq('cat').replace(/[^a-z0-9]/g, '_');
 const T = `t_${id}`.slice(0, 40);
@@ -353,31 +353,15 @@ test('template profiles: a Template per source and template, with the newest win
     aggregates: [],
     joins: [],
   });
-  const total = (windowStart: number, queries: number): WorkloadAggregate => ({
-    seriesId: `pg-shards|*|*|${id}`,
-    windowStart,
-    windowEnd: windowStart + 10_000,
-    source: 'pg-shards',
-    table: '*',
-    keyBucket: '*',
-    partition: null,
-    node: null,
-    queries,
-    reads: queries,
-    writes: 0,
-    rowsRead: 0,
-    rowsWritten: 0,
-    errors: 0,
-    unparsed: 0,
-    lateMerged: 0,
-    latencySumMs: 0,
-    latencyP50Ms: null,
-    latencyP95Ms: null,
-    latencyP99Ms: null,
-    hotKeys: [],
-    coAccess: [],
-    templates: [template(queries)],
-  });
+  const total = (windowStart: number, queries: number): WorkloadAggregate =>
+    aggregateOf({
+      seriesId: `pg-shards|*|*|${id}`,
+      source: 'pg-shards',
+      windowStart,
+      windowEnd: windowStart + 10_000,
+      queries,
+      templates: [template(queries)],
+    });
   await recordTemplates(driver, [total(now - 20_000, 5), total(now - 10_000, 8)]);
   await recordTemplates(driver, [total(now - 30_000, 1)]); // an older window changes nothing
   const rows = await records(
