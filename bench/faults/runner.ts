@@ -32,7 +32,7 @@ export interface FaultsOptions {
   n?: number;
   /** ClickHouse outage (default 60 s). */
   outageMs?: number;
-  /** The fault stack's directory (default .stack-faults beside the main stack's). */
+  /** The fault stack's directory (default .stack-faults in the working directory). */
   stackDir?: string;
   /** Stop the fault stack at the end (default true). */
   stopStack?: boolean;
@@ -57,7 +57,7 @@ export async function runFaults(o: FaultsOptions = {}): Promise<FaultsReport> {
   const main = loadConfig();
   const rows: FaultRow[] = [];
   if (runnable.length === 0) return { rows: selected.map((f) => notRun(f.name, 'reason' in f ? f.reason : '')) };
-  const stack = await PrivateStack.open(o.stackDir ?? `${main.stackDir}-faults`, services, log, `${main.stackDir}/lib`);
+  const stack = await PrivateStack.open(o.stackDir ?? '.stack-faults', services, log, `${main.stackDir}/lib`);
   const ctx = await openContext('bench-faults', stack.cfg);
   const base = Math.floor((Date.now() - 6 * 3_600_000) / 60_000) * 60_000;
   const stamp = Date.now().toString(36);
