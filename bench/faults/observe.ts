@@ -4,6 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClickHouse, queryRows } from '../../analytics/clickhouse.js';
+import { isRetriable, StateError } from '../../lib/errors.js';
 import type { PipelineContext } from '../../pipelines/context.js';
 import { TOPICS } from '../../schemas/topics.js';
 import type { WorkloadAggregate } from '../../schemas/types.js';
@@ -56,12 +57,17 @@ export async function observeAggregates(ctx: PipelineContext, runId: string, eve
 /** Polls the sink's query_events rows of the row until every event is there (or `timeoutMs` passes). */
 export async function observeSinkRows(ctx: PipelineContext, runId: string, eventsIn: number, timeoutMs: number): Promise<Observed> {
   const ch = createClickHouse(ctx.cfg);
+  // this ClickHouse has no query parameters: the prefix is checked, then written into the query
+  if (!/^[a-z0-9_]+$/.test(runId)) throw new StateError(`run id ${JSON.stringify(runId)}: expected [a-z0-9_]`);
   const count = async () => {
     const [r] = await queryRows<{ rows: string; ids: string }>(
       ch,
-      `SELECT count() AS rows, uniqExact(event_id) AS ids FROM ${ctx.cfg.clickhouseDatabase}.query_events WHERE startsWith(source, {prefix:String})`,
-      { prefix: `${runId}_s` },
-    ).catch(() => [{ rows: '0', ids: '0' }]);
+      `SELECT count() AS rows, uniqExact(event_id) AS ids FROM ${ctx.cfg.clickhouseDatabase}.query_events WHERE startsWith(source, '${runId}_s')`,
+    ).catch((err: unknown) => {
+      // ClickHouse may still be starting: that is "not yet"; anything else is a failure of the row
+      if (!isRetriable(err)) throw err;
+      return [{ rows: '0', ids: '0' }];
+    });
     return tallyRows(eventsIn, Number(r?.rows ?? 0), Number(r?.ids ?? 0));
   };
   try {
