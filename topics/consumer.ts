@@ -8,7 +8,7 @@ import type { Consumer, Kafka, PartitionAssigner } from 'kafkajs';
 import { mergeMap, ReplaySubject, Subject, type Observable } from 'rxjs';
 import type { Envelope, SourcePosition } from '../schemas/envelope.js';
 import { logger } from '../lib/log.js';
-import { StateError } from '../lib/errors.js';
+import { StateError, UnavailableError } from '../lib/errors.js';
 
 /** Most bytes one fetch asks for, per partition and in all. */
 export interface FetchBytes {
@@ -172,14 +172,18 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
   return topicSource(subject, assignments, progress, {
     async commit(positions) {
       if (positions.length === 0) return;
-      await consumer.commitOffsets(
-        positions.map((p) => ({
-          topic: p.topic,
-          partition: p.partition,
-          offset: (BigInt(p.offset) + 1n).toString(),
-          metadata: p.metadata ?? null,
-        })),
-      );
+      await consumer
+        .commitOffsets(
+          positions.map((p) => ({
+            topic: p.topic,
+            partition: p.partition,
+            offset: (BigInt(p.offset) + 1n).toString(),
+            metadata: p.metadata ?? null,
+          })),
+        )
+        .catch((err: unknown) => {
+          throw commitFailure(err);
+        });
     },
     drain() {
       stopped = true;
@@ -254,4 +258,19 @@ export function latestPositions(positions: Iterable<SourcePosition>): SourcePosi
     if (!cur || BigInt(p.offset) > BigInt(cur.offset)) best.set(k, p);
   }
   return [...best.values()];
+}
+
+/** Group errors a commit meets when the member was dropped (frozen past its session) or the group is rebalancing. */
+const REJOIN_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
+
+/**
+ * A commit that failed because the group moved on (kafkajs marks these not retriable) is
+ * retriable for the stage: kafkajs rejoins by itself, and the same offsets committed again
+ * under the new generation are still right (the stage skips what it is fetched again).
+ */
+export function commitFailure(err: unknown): unknown {
+  const type = (err as { type?: unknown } | null)?.type;
+  if (typeof type === 'string' && REJOIN_ERRORS.has(type))
+    return new UnavailableError(`commit: the consumer group moved on (${type}); retried after the rejoin`, { cause: err });
+  return err;
 }
