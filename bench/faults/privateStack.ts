@@ -5,6 +5,7 @@
  * Only what this suite started is stopped, by the pid files of its own directory.
  */
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type Config } from '../../lib/config.js';
@@ -49,6 +50,17 @@ export function childEnv(cfg: Config, extra: Record<string, string> = {}): NodeJ
   };
 }
 
+/**
+ * Every run starts from empty servers (a topic still holding an earlier run's later events would
+ * make this run's events late): the data of a stack none of whose services run is removed; the
+ * jars (lib/) and the signing keys stay.
+ */
+async function wipeUnlessRunning(cfg: Config, services: readonly ServiceName[]): Promise<void> {
+  for (const s of services) if (await ourProcess(cfg, s)) return;
+  const entries = await readdir(cfg.stackDir).catch(() => [] as string[]);
+  for (const e of entries) if (e !== 'lib' && e !== 'keys') await rm(path.join(cfg.stackDir, e), { recursive: true, force: true });
+}
+
 export class PrivateStack {
   private constructor(
     readonly cfg: Config,
@@ -63,6 +75,7 @@ export class PrivateStack {
     sharedLib?: string,
   ): Promise<PrivateStack> {
     const cfg = privateConfig(stackDir);
+    await wipeUnlessRunning(cfg, services);
     mkdirSync(cfg.stackDir, { recursive: true });
     const lib = path.join(cfg.stackDir, 'lib');
     if (sharedLib && existsSync(sharedLib) && !existsSync(lib)) symlinkSync(path.resolve(sharedLib), lib);

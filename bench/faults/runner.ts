@@ -9,6 +9,8 @@ import { formatTable } from '../../lib/table.js';
 import { openContext } from '../../pipelines/context.js';
 import { brokerKill } from './brokerKill.js';
 import { clickhouseDown } from './clickhouseDown.js';
+import { executorKill } from './executorKill.js';
+import { pgNodeKill } from './pgNodeKill.js';
 import { SPAN_MS } from './load.js';
 import { PrivateStack, type ServiceName } from './privateStack.js';
 import { type Fault, type FaultRow, notRun } from './row.js';
@@ -22,8 +24,8 @@ export const FAULTS: Record<string, Fault | { name: string; reason: string }> = 
   clickhouse: clickhouseDown,
   freeze: stageFreeze,
   neo4j: { name: 'neo4j down during decide/catalog', reason: 'no harness yet for decide and catalog on the fault stack' },
-  'pg-node': { name: 'postgresql node SIGKILL during a move', reason: 'no harness yet for a move on the fault stack' },
-  executor: { name: 'executor SIGKILL mid-command', reason: 'no harness yet for a move on the fault stack' },
+  'pg-node': pgNodeKill,
+  executor: executorKill,
 };
 
 export interface FaultsOptions {
