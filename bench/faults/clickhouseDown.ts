@@ -19,7 +19,7 @@ export const clickhouseDown: Fault = {
     const load = rowLoad(env.runId, env.t0, env.n);
     const sink = new StageProcess(env.stack.cfg, 'sink', env.runId);
     try {
-      await waitForMembers(env.ctx.kafka, `${env.runId}-sink`, 120_000);
+      await waitForMembers(env.ctx.kafka, `${env.runId}-sink`, 120_000, sink);
       const half = Math.floor(load.events.length / 2);
       await publish(env.ctx, load, 0, half);
       await sleep(2_000);

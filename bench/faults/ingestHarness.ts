@@ -4,6 +4,7 @@
  * count of the row's aggregates on the topic.
  */
 import type { Kafka } from 'kafkajs';
+import { StateError } from '../../lib/errors.js';
 import { publish, publishClosers, rowLoad } from './load.js';
 import { observeAggregates, waitFor } from './observe.js';
 import { type FaultEnv, type FaultRow, measuredRow } from './row.js';
@@ -17,7 +18,7 @@ export async function ingestRow(env: FaultEnv, fault: string, inject: (ingest: S
   const load = rowLoad(env.runId, env.t0, env.n);
   const ingest = new StageProcess(env.stack.cfg, 'ingest', env.runId);
   try {
-    await waitForMembers(env.ctx.kafka, `${env.runId}-ingest`, 120_000);
+    await waitForMembers(env.ctx.kafka, `${env.runId}-ingest`, 120_000, ingest);
     await publish(env.ctx, load);
     const liftedAt = await inject(ingest);
     await publishClosers(env.ctx, load);
@@ -29,12 +30,14 @@ export async function ingestRow(env: FaultEnv, fault: string, inject: (ingest: S
   }
 }
 
-/** Waits until the consumer group has a member (the stage has started and joined). */
-export async function waitForMembers(kafka: Kafka, groupId: string, timeoutMs: number): Promise<void> {
+/** Waits until the consumer group has a member (the stage has started and joined); fails at once if the stage exits. */
+export async function waitForMembers(kafka: Kafka, groupId: string, timeoutMs: number, stage: StageProcess): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const at = await waitFor(async () => {
+      if (stage.exitCode !== null)
+        throw new StateError(`${stage.stage} exited with ${stage.exitCode} before it joined (see ${stage.logFile})`);
       const { groups } = await admin.describeGroups([groupId]).catch(() => ({ groups: [] }));
       return groups.some((g) => g.state === 'Stable' && g.members.length > 0);
     }, timeoutMs);

@@ -4,10 +4,11 @@
  * to node2, the fault injected once the executor reports the move RUNNING, then the command's
  * final result and every row of the table read back and compared with the seeded ones.
  */
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createOrdersTable } from '../../demo/ordersTable.js';
 import { readAll, seedRows } from '../../demo/workload.js';
-import { loadSigningKey } from '../../lib/signingKeys.js';
+import { KEY_FILES, loadSigningKey } from '../../lib/signingKeys.js';
 import { commandOutputs } from '../../pipelines/decide.js';
 import { handMadeFields } from '../../schemas/handMadeCommand.js';
 import { TOPICS } from '../../schemas/topics.js';
@@ -70,11 +71,16 @@ export async function moveRow(env: FaultEnv, fault: string, inject: (m: MoveFaul
       if (r.commandId === cmd.commandId) results.push(r);
     }
   });
-  // the catalog check needs Neo4j, which this row does not start
-  const executor = new StageProcess(cfg, 'execute', env.runId, { SHARDCAST_EXECUTE_CATALOG: 'off' });
+  // the fault stack's own key signs (made on first use); the child is told where its public half is
+  const key = await loadSigningKey(cfg);
+  const executor = new StageProcess(cfg, 'execute', env.runId, {
+    SHARDCAST_COMMAND_VERIFY_KEYS: path.join(cfg.stackDir, 'keys', KEY_FILES.public),
+    // the catalog check needs Neo4j, which this row does not start
+    SHARDCAST_EXECUTE_CATALOG: 'off',
+  });
   try {
-    await waitForMembers(env.ctx.kafka, `${env.runId}-execute`, 120_000);
-    await env.ctx.producer.sendMany(commandOutputs([cmd], await loadSigningKey(cfg)));
+    await waitForMembers(env.ctx.kafka, `${env.runId}-execute`, 120_000, executor);
+    await env.ctx.producer.sendMany(commandOutputs([cmd], key));
     const running = waitFor(() => results.some((r) => r.status === 'RUNNING'), 120_000).then(() => undefined);
     const liftedAt = await inject({ executor, running });
     const doneAt = await waitFor(() => results.some((r) => FINAL.has(r.status)), RECOVERY_TIMEOUT_MS);
