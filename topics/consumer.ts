@@ -36,6 +36,10 @@ export interface ConsumeOptions {
   onFirstFetch?: (at: number) => void;
   /** How the group shares partitions (default: kafkajs' round robin). */
   partitionAssigners?: PartitionAssigner[];
+  /** kafkajs crashed the consumer and restarts it (a broker away): nothing is fetched meanwhile. */
+  onRestart?: (reason: string) => void;
+  /** The consumer (re)joined its group. */
+  onJoin?: () => void;
 }
 
 export interface TopicSource {
@@ -115,6 +119,7 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
       parts.map((partition) => ({ topic, partition })),
     );
     assignments.next(owned);
+    opts.onJoin?.();
   });
   const progress: SourceProgress = { received: 0, firstFetchAt: null };
   consumer.on(consumer.events.FETCH_START, () => {
@@ -127,6 +132,7 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
   // kafkajs restarts itself after a retriable crash; after any other it stops for good, and a
   // pipeline waiting on `messages$` would sit idle: it ends with the error instead.
   consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart && !stopped) opts.onRestart?.(payload.error.message);
     if (payload.restart || stopped || subject.closed) return;
     const err = new StateError(`consumer of ${opts.groupId} crashed: ${payload.error.message}`, { cause: payload.error });
     subject.error(err);

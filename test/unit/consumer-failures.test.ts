@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
 import { isRetriable } from '../../lib/errors.js';
-import { failureAction } from '../../pipelines/failure.js';
+import { consumerHealth, failureAction, initialHealth } from '../../pipelines/failure.js';
 import { commitFailure } from '../../topics/consumer.js';
 
 test('a commit refused because the group moved on is retried by the stage; other refusals keep their class', () => {
@@ -20,4 +20,20 @@ test('a commit refused because the group moved on is retried by the stage; other
   assert.equal(failureAction(commitFailure(denied)), 'exit');
   const other = new Error('boom');
   assert.equal(commitFailure(other), other);
+});
+
+test('a consumer kafkajs restarts shows the stage retrying until it has joined its group again', () => {
+  const health = initialHealth();
+  const c = consumerHealth(health);
+  c.onRestart('Connection error: connect ECONNREFUSED 127.0.0.1:9092');
+  assert.equal(health.state, 'retrying');
+  assert.equal(health.retries, 1);
+  assert.match(health.lastError ?? '', /ECONNREFUSED/);
+  c.onJoin();
+  assert.equal(health.state, 'running');
+  assert.equal(health.lastError, null);
+  // a join does not clear a step the stage itself is retrying
+  Object.assign(health, { state: 'retrying', lastError: 'send: the broker did not answer' });
+  c.onJoin();
+  assert.equal(health.state, 'retrying');
 });
