@@ -268,6 +268,24 @@ export function latestPositions(positions: Iterable<SourcePosition>): SourcePosi
 
 /** Group errors a commit meets when the member was dropped (frozen past its session) or the group is rebalancing. */
 const REJOIN_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
+/** Their messages: kafkajs's retrier re-wraps a refused commit and the wrapper keeps only the message. */
+const REJOIN_MESSAGES = [
+  'The group is rebalancing, so a rejoin is needed',
+  'Specified group generation id is not valid',
+  'The coordinator is not aware of this member',
+];
+
+function rejoinErrorOf(err: unknown): string | null {
+  for (
+    let e = err as { type?: unknown; message?: unknown; cause?: unknown } | null, depth = 0;
+    e && depth < 5;
+    e = e.cause as typeof e, depth++
+  ) {
+    if (typeof e.type === 'string' && REJOIN_ERRORS.has(e.type)) return e.type;
+    if (typeof e.message === 'string' && REJOIN_MESSAGES.some((m) => (e!.message as string).includes(m))) return e.message;
+  }
+  return null;
+}
 
 /**
  * A commit that failed because the group moved on (kafkajs marks these not retriable) is
@@ -275,8 +293,8 @@ const REJOIN_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'U
  * under the new generation are still right (the stage skips what it is fetched again).
  */
 export function commitFailure(err: unknown): unknown {
-  const type = (err as { type?: unknown } | null)?.type;
-  if (typeof type === 'string' && REJOIN_ERRORS.has(type))
-    return new UnavailableError(`commit: the consumer group moved on (${type}); retried after the rejoin`, { cause: err });
-  return err;
+  const why = rejoinErrorOf(err);
+  return why === null
+    ? err
+    : new UnavailableError(`commit: the consumer group moved on (${why}); retried after the rejoin`, { cause: err });
 }

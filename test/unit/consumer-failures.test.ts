@@ -11,6 +11,9 @@ test('a commit refused because the group moved on is retried by the stage; other
     assert.equal(isRetriable(refused), false, `kafkajs marks ${type} not retriable`);
     assert.equal(failureAction(commitFailure(refused)), 'retry', type);
   }
+  // kafkajs's retrier re-wraps the refusal: only the message is left
+  const rewrapped = new kafkajs.KafkaJSNonRetriableError(new Error('The coordinator is not aware of this member'));
+  assert.equal(failureAction(commitFailure(rewrapped)), 'retry');
   const denied = new kafkajs.KafkaJSProtocolError({
     message: 'denied',
     type: 'GROUP_AUTHORIZATION_FAILED',
