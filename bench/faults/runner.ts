@@ -17,7 +17,7 @@ import { type Fault, type FaultRow, notRun } from './row.js';
 import { registryDown } from './registryDown.js';
 import { stageFreeze } from './stageFreeze.js';
 
-/** Rows by the short name `--only` takes; null: not run yet, with the reason. */
+/** Rows by the short name `--only` takes; a name with a reason: not run yet, printed as such. */
 export const FAULTS: Record<string, Fault | { name: string; reason: string }> = {
   broker: brokerKill,
   registry: registryDown,
