@@ -183,8 +183,10 @@ export function buildProgram(): Command {
   program
     .command('bench')
     .description('benchmarks; each prints what it measured next to a baseline from the same run')
-    .argument('<name>', 'ingest | forecast | policy | sink')
+    .argument('<name>', 'ingest | forecast | policy | sink | faults')
     .addOption(json('print the measurements as JSON'))
+    .option('--only <faults>', 'faults: comma-separated rows (broker, registry, clickhouse, freeze, neo4j, pg-node, executor)')
+    .option('--events <n>', 'faults: events per row (default 30000)', positiveInt('--events'))
     .option('--seed <n>', 'policy: run this one seed of every family instead of the tuning and evaluation sets', positiveInt('--seed'))
     .option('--seeds <a..b>', 'policy: run these seeds (a..b or a,b,c) instead of the tuning and evaluation sets')
     .option('--families <list>', 'policy: comma-separated workload families (default: all, and the YCSB traces)')

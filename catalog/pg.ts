@@ -17,7 +17,8 @@
  *
  * This file reads the nodes; pgFacts.ts turns what they answered into facts.
  */
-import pg from 'pg';
+import { newPgPool } from '../stores/postgres/pool.js';
+import type pg from 'pg';
 import { listNodes, loadRoutes, type NodeInfo, type TableRoutes } from '../stores/postgres/routing.js';
 import { physicalName } from '../stores/postgres/keys.js';
 import { configNodes } from '../stores/postgres/nodes.js';
@@ -92,7 +93,7 @@ export class PostgresDiscovery implements SourceDiscovery {
   private pool(url: string): pg.Pool {
     let p = this.pools.get(url);
     if (!p) {
-      p = new pg.Pool({
+      p = newPgPool({
         connectionString: url,
         max: 2,
         idleTimeoutMillis: 10_000,
@@ -101,7 +102,6 @@ export class PostgresDiscovery implements SourceDiscovery {
         // A catalog read must not queue behind a migration's exclusive lock for long.
         options: '-c lock_timeout=2000 -c statement_timeout=20000',
       });
-      p.on('error', () => {}); // an idle client losing its server must not crash the process
       this.pools.set(url, p);
     }
     return p;

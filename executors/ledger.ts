@@ -4,7 +4,8 @@
  * redelivered command is not run twice and a restarted executor can resume or roll back what
  * it had in flight.
  */
-import pg from 'pg';
+import { newPgPool } from '../stores/postgres/pool.js';
+import type pg from 'pg';
 import type { CommandStatus } from '../schemas/types.js';
 
 export interface LedgerEntry {
@@ -37,7 +38,7 @@ export class CommandLedger {
   private constructor(private readonly pool: pg.Pool) {}
 
   static async open(connectionString: string): Promise<CommandLedger> {
-    const pool = new pg.Pool({ connectionString, max: 2 });
+    const pool = newPgPool({ connectionString, max: 2 });
     await pool.query(`CREATE SCHEMA IF NOT EXISTS shardcast_exec`);
     await pool.query(`CREATE TABLE IF NOT EXISTS shardcast_exec.ledger (
       command_id text PRIMARY KEY,

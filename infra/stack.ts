@@ -41,6 +41,8 @@ export interface StatusRow {
 
 export interface StackOptions {
   log?: Log;
+  /** Only these services (by name) are brought up; default all. */
+  only?: readonly string[];
 }
 
 /** Every service of the stack for this config, in start order. */
@@ -185,7 +187,7 @@ export async function stackUp(cfg: Config, opts: StackOptions = {}): Promise<Sta
   mkdirSync(cfg.stackDir, { recursive: true });
   return withStackLock(cfg, log, async () => {
     const installing: Installers = { os: serial(), maven: serial() };
-    const services = stackServices(cfg);
+    const services = stackServices(cfg).filter((s) => !opts.only || opts.only.includes(s.name));
     for (const s of services.filter((x) => x.isExternal(cfg))) log(`${s.name}: external (${s.endpoint(cfg)}), not started`);
     const results = await Promise.allSettled(services.filter((s) => !s.isExternal(cfg)).map((s) => bringUp(cfg, s, log, installing)));
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));

@@ -15,7 +15,7 @@
  * Kafka topics are planned beside the tables, on the forecasts of their produce rates
  * (decideKafka.ts), at the time of those forecasts: metric series run on the wall clock.
  */
-import pg from 'pg';
+import { newPgPool } from '../stores/postgres/pool.js';
 import { type SigningKey, signRecord } from '../lib/signing.js';
 import { loadSigningKey } from '../lib/signingKeys.js';
 import type { AnyCommand, CommandResult, Forecast, WorkloadAggregate } from '../schemas/types.js';
@@ -117,7 +117,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   const pools = new Map(
     configNodes(ctx.cfg.pgNodes).map(({ node, url }) => [
       node,
-      new pg.Pool({ connectionString: url, max: 2, application_name: 'shardcast-decide' }),
+      newPgPool({ connectionString: url, max: 2, application_name: 'shardcast-decide' }),
     ]),
   );
   const coord = pools.get(COORDINATOR)!;

@@ -14,7 +14,7 @@
  * (stores/postgres/commandDeliveries.ts): an unsigned, forged, moved, expired or replayed command
  * gets a REJECTED result with the reason, its original bytes go to the DLQ, and nothing runs.
  */
-import pg from 'pg';
+import { newPgPool } from '../stores/postgres/pool.js';
 import { InputError } from '../lib/errors.js';
 import { type VerifyKeys, verifyRecord } from '../lib/signing.js';
 import { loadVerifyKeys } from '../lib/signingKeys.js';
@@ -72,7 +72,7 @@ export async function startExecute(
       'command signatures are NOT verified (SHARDCAST_COMMAND_VERIFY=off): anyone who can write a command topic can change stores',
     );
   const ledger = await CommandLedger.open(ctx.cfg.pgNodes[0]!);
-  const deliveries = new pg.Pool({ connectionString: ctx.cfg.pgNodes[0]!, max: 1, application_name: 'shardcast-execute' });
+  const deliveries = newPgPool({ connectionString: ctx.cfg.pgNodes[0]!, max: 1, application_name: 'shardcast-execute' });
   if (verifyKeys) await ensureDeliveriesTable(deliveries);
   const abort = new AbortController();
   const adapters = await buildAdapters(ctx.cfg, { postgres: opts.pgGraceMs !== undefined ? { defaultGraceMs: opts.pgGraceMs } : {} });

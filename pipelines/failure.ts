@@ -125,3 +125,23 @@ export function pollWhileRunning(work: () => Promise<void>, o: PollOptions): Pro
   });
   return done;
 }
+
+/**
+ * A stage's health while kafkajs restarts its consumer (a broker away): `retrying`, with the
+ * reason, until the consumer has joined its group again; it fetches nothing meanwhile, and
+ * without this the stage would look `running` while it makes no progress.
+ */
+export function consumerHealth(health: StageHealth): { onRestart(reason: string): void; onJoin(): void } {
+  const PREFIX = 'consumer restarting: ';
+  return {
+    onRestart(reason) {
+      if (health.state !== 'retrying') Object.assign(health, { state: 'retrying', since: Date.now() });
+      health.retries++;
+      health.lastError = `${PREFIX}${reason}`;
+    },
+    onJoin() {
+      if (health.state === 'retrying' && health.lastError?.startsWith(PREFIX))
+        Object.assign(health, { state: 'running', lastError: null, since: Date.now() });
+    },
+  };
+}

@@ -31,7 +31,7 @@ import {
 import { initSqlParsers, TemplateCache, type PartitionKeySpec } from '../processors/ingest/sql/index.js';
 import type { PipelineContext } from './context.js';
 import type { RunningStage, StageStats } from './stage.js';
-import { failureAction, initialHealth, retryWhileRetriable, type BackoffOptions, type StageHealth } from './failure.js';
+import { consumerHealth, failureAction, initialHealth, retryWhileRetriable, type BackoffOptions, type StageHealth } from './failure.js';
 import type { OutRecord } from '../topics/producer.js';
 import type { SourcePosition } from '../schemas/envelope.js';
 
@@ -158,6 +158,7 @@ export async function startIngest(
     gate: async () => {
       while (!stopping && source.received - stats.consumed > 50_000) await sleep(5);
     },
+    ...consumerHealth(health),
   };
   // On its own thread, the consumer's fetching and record decoding run beside this pipeline
   // instead of before it (topics/threadedConsumer.ts has why and docs/ARCHITECTURE.md the figures).

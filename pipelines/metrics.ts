@@ -5,6 +5,7 @@
  * Kafka (committed offset of the group against the partition's high watermark) at most once per
  * `lagCacheMs`, so a fast scraper does not load the broker.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Kafka } from 'kafkajs';
@@ -30,7 +31,7 @@ type LagRow = { pipeline: string; topic: string; partition: number; lag: number 
 export function pipelineMetrics(
   kafka: Kafka,
   stages: () => MeteredStage[],
-  opts: { lagCacheMs?: number } = {},
+  opts: { lagCacheMs?: number; lagWaitMs?: number } = {},
 ): { registry: Registry; close(): Promise<void> } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'shardcast_' });
@@ -132,29 +133,52 @@ export function pipelineMetrics(
   });
 
   const lagCacheMs = opts.lagCacheMs ?? 5_000;
+  const lagWaitMs = opts.lagWaitMs ?? 2_000;
   let lagAt = -Infinity;
   let lagRows: LagRow[] = [];
   const admin = kafka.admin();
   let connected: Promise<void> | null = null;
+  let refreshing: Promise<void> | null = null;
+  // One refresh at a time, in the background: while Kafka does not answer, kafkajs retries for
+  // tens of seconds, and a scrape must not wait for that (it gets the last figures and their age).
+  const refreshLag = (): Promise<void> =>
+    (refreshing ??= (async () => {
+      try {
+        connected ??= admin.connect();
+        await connected;
+        lagRows = await consumerLag(admin, stages());
+        lagAt = performance.now();
+      } catch {
+        connected = null;
+        await admin.disconnect().catch(() => undefined);
+      } finally {
+        refreshing = null;
+      }
+    })());
   new Gauge({
     name: 'shardcast_consumer_lag',
     help: "Messages in the input topic partition not yet committed by the pipeline's consumer group.",
     labelNames: ['pipeline', 'topic', 'partition'],
     registers: [registry],
     async collect() {
-      if (performance.now() - lagAt > lagCacheMs) {
-        connected ??= admin.connect();
-        await connected;
-        lagRows = await consumerLag(admin, stages());
-        lagAt = performance.now();
-      }
+      if (performance.now() - lagAt > lagCacheMs) await Promise.race([refreshLag(), sleep(lagWaitMs)]);
       this.reset();
       for (const r of lagRows) this.set({ pipeline: r.pipeline, topic: r.topic, partition: String(r.partition) }, r.lag);
+    },
+  });
+  new Gauge({
+    name: 'shardcast_consumer_lag_age_seconds',
+    help: 'Age of the consumer lag figures: grows while Kafka does not answer (-1: none yet).',
+    registers: [registry],
+    collect() {
+      this.set(lagAt === -Infinity ? -1 : (performance.now() - lagAt) / 1000);
     },
   });
   return {
     registry,
     async close() {
+      // a refresh still retrying (Kafka away) is not waited for: it ends by itself
+      if (refreshing) await Promise.race([refreshing, sleep(lagWaitMs)]);
       if (connected)
         await connected.then(
           () => admin.disconnect(),
@@ -189,7 +213,7 @@ async function consumerLag(admin: ReturnType<Kafka['admin']>, stages: MeteredSta
 export async function startMetricsServer(
   kafka: Kafka,
   stages: () => MeteredStage[],
-  opts: { port: number; host?: string; lagCacheMs?: number },
+  opts: { port: number; host?: string; lagCacheMs?: number; lagWaitMs?: number },
 ): Promise<MetricsServer> {
   const { registry, close } = pipelineMetrics(kafka, stages, opts);
   const server = http.createServer((req, res) => {

@@ -6,9 +6,10 @@
  * Its Prometheus metrics are served on 127.0.0.1 (see metrics.ts) unless turned off.
  */
 import { exitCodeFor, UsageError } from '../lib/errors.js';
+import { logger } from '../lib/log.js';
 import { openContext, type PipelineContext } from './context.js';
 import type { RunningStage } from './stage.js';
-import type { StageHealth } from './failure.js';
+import { initialHealth, retryWhileRetriable, type StageHealth } from './failure.js';
 import { startMetricsServer, type MeteredStage, type MetricsServer } from './metrics.js';
 
 export const PIPELINES = ['ingest', 'forecast', 'decide', 'execute', 'sink', 'catalog', 'collect-clickhouse', 'collect-kafka'] as const;
@@ -82,30 +83,39 @@ export async function runPipelineCommand(
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
     throw new UsageError(`--metrics-port: expected a port number 0-65535, got ${JSON.stringify(opts.metricsPort)}`);
   }
-  const ctx = await openContext(name);
-  const stages: RunnablePipeline[] = [];
-  const metered: MeteredStage[] = [];
-  let metrics: MetricsServer | null = null;
-  const companions: { close(): Promise<void> }[] = [];
+  // Until the stages run, a signal ends the start (and its retries) and the process exits cleanly.
+  const starting = new AbortController();
+  const abortStart = () => starting.abort();
+  process.once('SIGINT', abortStart);
+  process.once('SIGTERM', abortStart);
+  const log = logger(name);
+  let started: Started;
   try {
-    if (opts.metrics !== false) {
-      metrics = await startMetricsServer(ctx.kafka, () => metered, { port: port ?? ctx.cfg.metricsPort });
-      ctx.log.info({ url: metrics.url }, 'metrics');
-    }
-    for (const n of names) {
-      const stage = await startPipeline(n, ctx, opts.group);
-      stages.push(stage);
-      metered.push({ pipeline: n, stage });
-      ctx.log.info({ pipeline: n }, 'started');
-    }
-    if (companion) companions.push(await companion(ctx, { metricsUrl: metrics?.url ?? null }));
+    // Kafka or the registry may not answer yet (a broker restarting, a stack coming up): the
+    // start is retried with backoff; only a configuration error or a signal ends it.
+    started = await retryWhileRetriable(() => startAll(name, names, opts, port, companion), {
+      step: 'start',
+      health: initialHealth(),
+      signal: starting.signal,
+      backoff: START_BACKOFF,
+      onRetry: ({ attempt, delayMs, err }) =>
+        log.warn({ attempt, delayMs, err: (err as Error).message }, 'cannot start yet (a server does not answer); retrying'),
+    });
   } catch (err) {
-    for (const c of companions) await c.close();
-    for (const s of stages.reverse()) await s.stop();
-    await metrics?.close();
-    await ctx.close();
+    if (starting.signal.aborted) {
+      log.info('stopped before the start completed');
+      return;
+    }
     throw err;
+  } finally {
+    process.off('SIGINT', abortStart);
+    process.off('SIGTERM', abortStart);
   }
+  if (starting.signal.aborted) {
+    await started.close();
+    return;
+  }
+  const { ctx, stages, metrics, companions } = started;
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
@@ -123,4 +133,53 @@ export async function runPipelineCommand(
   for (const s of stages.reverse()) await s.stop();
   await metrics?.close();
   await ctx.close();
+}
+
+/** Backoff of `run`'s start while a server does not answer. */
+export const START_BACKOFF = { initialMs: 500, maxMs: 15_000 };
+
+interface Started {
+  ctx: PipelineContext;
+  stages: RunnablePipeline[];
+  metrics: MetricsServer | null;
+  companions: { close(): Promise<void> }[];
+  close(): Promise<void>;
+}
+
+/** Opens the context, the metrics server, the stages and companions; on a failure closes what it opened and throws. */
+async function startAll(
+  name: string,
+  names: PipelineName[],
+  opts: { group: string; metrics?: boolean },
+  port: number | undefined,
+  companion: Companion | undefined,
+): Promise<Started> {
+  const ctx = await openContext(name);
+  const stages: RunnablePipeline[] = [];
+  const metered: MeteredStage[] = [];
+  let metrics: MetricsServer | null = null;
+  const companions: { close(): Promise<void> }[] = [];
+  const close = async () => {
+    for (const c of companions) await c.close().catch(() => undefined);
+    for (const s of [...stages].reverse()) await s.stop().catch(() => undefined);
+    await metrics?.close().catch(() => undefined);
+    await ctx.close().catch(() => undefined);
+  };
+  try {
+    if (opts.metrics !== false) {
+      metrics = await startMetricsServer(ctx.kafka, () => metered, { port: port ?? ctx.cfg.metricsPort });
+      ctx.log.info({ url: metrics.url }, 'metrics');
+    }
+    for (const n of names) {
+      const stage = await startPipeline(n, ctx, opts.group);
+      stages.push(stage);
+      metered.push({ pipeline: n, stage });
+      ctx.log.info({ pipeline: n }, 'started');
+    }
+    if (companion) companions.push(await companion(ctx, { metricsUrl: metrics?.url ?? null }));
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { ctx, stages, metrics, companions, close };
 }

@@ -22,7 +22,7 @@ import { StateError } from '../lib/errors.js';
 import type { PipelineContext } from './context.js';
 import { CommitChain } from './commitChain.js';
 import type { IngestStats } from '../processors/ingest/processor.js';
-import { failureAction, initialHealth, retryWhileRetriable, type BackoffOptions, type StageHealth } from './failure.js';
+import { consumerHealth, failureAction, initialHealth, retryWhileRetriable, type BackoffOptions, type StageHealth } from './failure.js';
 
 export interface StageOutput {
   topic: string;
@@ -128,6 +128,7 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
     topics: spec.topics,
     fromBeginning: spec.fromBeginning ?? true,
     gate,
+    ...consumerHealth(health),
   });
 
   const eo = spec.exactlyOnce;

@@ -8,7 +8,7 @@ import type { Consumer, Kafka, PartitionAssigner } from 'kafkajs';
 import { mergeMap, ReplaySubject, Subject, type Observable } from 'rxjs';
 import type { Envelope, SourcePosition } from '../schemas/envelope.js';
 import { logger } from '../lib/log.js';
-import { StateError } from '../lib/errors.js';
+import { StateError, UnavailableError } from '../lib/errors.js';
 
 /** Most bytes one fetch asks for, per partition and in all. */
 export interface FetchBytes {
@@ -36,6 +36,10 @@ export interface ConsumeOptions {
   onFirstFetch?: (at: number) => void;
   /** How the group shares partitions (default: kafkajs' round robin). */
   partitionAssigners?: PartitionAssigner[];
+  /** kafkajs crashed the consumer and restarts it (a broker away): nothing is fetched meanwhile. */
+  onRestart?: (reason: string) => void;
+  /** The consumer (re)joined its group. */
+  onJoin?: () => void;
 }
 
 export interface TopicSource {
@@ -115,6 +119,7 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
       parts.map((partition) => ({ topic, partition })),
     );
     assignments.next(owned);
+    opts.onJoin?.();
   });
   const progress: SourceProgress = { received: 0, firstFetchAt: null };
   consumer.on(consumer.events.FETCH_START, () => {
@@ -127,6 +132,7 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
   // kafkajs restarts itself after a retriable crash; after any other it stops for good, and a
   // pipeline waiting on `messages$` would sit idle: it ends with the error instead.
   consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart && !stopped) opts.onRestart?.(payload.error.message);
     if (payload.restart || stopped || subject.closed) return;
     const err = new StateError(`consumer of ${opts.groupId} crashed: ${payload.error.message}`, { cause: payload.error });
     subject.error(err);
@@ -172,14 +178,18 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
   return topicSource(subject, assignments, progress, {
     async commit(positions) {
       if (positions.length === 0) return;
-      await consumer.commitOffsets(
-        positions.map((p) => ({
-          topic: p.topic,
-          partition: p.partition,
-          offset: (BigInt(p.offset) + 1n).toString(),
-          metadata: p.metadata ?? null,
-        })),
-      );
+      await consumer
+        .commitOffsets(
+          positions.map((p) => ({
+            topic: p.topic,
+            partition: p.partition,
+            offset: (BigInt(p.offset) + 1n).toString(),
+            metadata: p.metadata ?? null,
+          })),
+        )
+        .catch((err: unknown) => {
+          throw commitFailure(err);
+        });
     },
     drain() {
       stopped = true;
@@ -254,4 +264,37 @@ export function latestPositions(positions: Iterable<SourcePosition>): SourcePosi
     if (!cur || BigInt(p.offset) > BigInt(cur.offset)) best.set(k, p);
   }
   return [...best.values()];
+}
+
+/** Group errors a commit meets when the member was dropped (frozen past its session) or the group is rebalancing. */
+const REJOIN_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
+/** Their messages: kafkajs's retrier re-wraps a refused commit and the wrapper keeps only the message. */
+const REJOIN_MESSAGES = [
+  'The group is rebalancing, so a rejoin is needed',
+  'Specified group generation id is not valid',
+  'The coordinator is not aware of this member',
+];
+
+function rejoinErrorOf(err: unknown): string | null {
+  for (
+    let e = err as { type?: unknown; message?: unknown; cause?: unknown } | null, depth = 0;
+    e && depth < 5;
+    e = e.cause as typeof e, depth++
+  ) {
+    if (typeof e.type === 'string' && REJOIN_ERRORS.has(e.type)) return e.type;
+    if (typeof e.message === 'string' && REJOIN_MESSAGES.some((m) => (e!.message as string).includes(m))) return e.message;
+  }
+  return null;
+}
+
+/**
+ * A commit that failed because the group moved on (kafkajs marks these not retriable) is
+ * retriable for the stage: kafkajs rejoins by itself, and the same offsets committed again
+ * under the new generation are still right (the stage skips what it is fetched again).
+ */
+export function commitFailure(err: unknown): unknown {
+  const why = rejoinErrorOf(err);
+  return why === null
+    ? err
+    : new UnavailableError(`commit: the consumer group moved on (${why}); retried after the rejoin`, { cause: err });
 }

@@ -57,6 +57,8 @@ try {
     ...(init.fetchBytes ? { fetchBytes: init.fetchBytes } : {}),
     // the first fetch request is what throughput is timed from (TopicSource.firstFetchAt)
     onFirstFetch: (at) => post({ t: 'fetchStart', epochMs: performance.timeOrigin + at }),
+    onRestart: (reason) => post({ t: 'restarting', reason }),
+    onJoin: () => post({ t: 'joined' }),
     // fetch no further ahead than `aheadMessages` the main thread has not taken yet
     gate: async () => {
       while (!ending && handedOver - taken > init.aheadMessages) await sleep(2);

@@ -111,6 +111,8 @@ export type FromThread =
   | { t: 'batch'; batch: PackedBatch }
   | { t: 'assigned'; owned: { topic: string; partition: number }[] }
   | { t: 'fetchStart'; epochMs: number }
+  | { t: 'restarting'; reason: string }
+  | { t: 'joined' }
   | { t: 'committed'; id: number; error?: string; retriable?: boolean }
   | { t: 'stopped' }
   | { t: 'failed'; error: string; retriable?: boolean; configKey?: string };
@@ -211,6 +213,12 @@ export async function consumeTopicsOnThread(cfg: KafkaSettings, opts: ThreadedCo
       }
       case 'assigned':
         if (!assignments.closed) assignments.next(m.owned);
+        break;
+      case 'restarting':
+        opts.onRestart?.(m.reason);
+        break;
+      case 'joined':
+        opts.onJoin?.();
         break;
       case 'fetchStart':
         // the thread's clock has another origin: carry the instant over as wall time

@@ -1,4 +1,4 @@
-/** `shardcast bench ingest|forecast|policy|sink`: each prints measured figures beside its baseline. */
+/** `shardcast bench ingest|forecast|policy|sink|faults`: each prints measured figures beside its baseline. */
 import { UsageError } from '../../lib/errors.js';
 
 const log = (json?: boolean) => (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
@@ -10,9 +10,13 @@ export interface BenchOptions {
   seeds?: string;
   families?: string;
   workers?: number;
+  /** bench faults only. */
+  only?: string;
+  events?: number;
 }
 
 export async function benchCommand(name: string, o: BenchOptions): Promise<void> {
+  if (name !== 'faults' && (o.only || o.events !== undefined)) throw new UsageError('--only and --events apply to bench faults only');
   if (name !== 'policy' && (o.seed !== undefined || o.seeds || o.families || o.workers))
     throw new UsageError('--seed, --seeds, --families and --workers apply to bench policy only');
   switch (name) {
@@ -50,7 +54,17 @@ export async function benchCommand(name: string, o: BenchOptions): Promise<void>
       process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${r.text}\n`);
       return;
     }
+    case 'faults': {
+      const { runFaults, formatFaults } = await import('../../bench/faults/runner.js');
+      const only = o.only
+        ?.split(',')
+        .map((f) => f.trim())
+        .filter(Boolean);
+      const r = await runFaults({ only, n: o.events, log: log(o.json) });
+      process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatFaults(r)}\n`);
+      return;
+    }
     default:
-      throw new UsageError(`unknown benchmark ${JSON.stringify(name)}; expected ingest, forecast, policy or sink`);
+      throw new UsageError(`unknown benchmark ${JSON.stringify(name)}; expected ingest, forecast, policy, sink or faults`);
   }
 }

@@ -3,8 +3,8 @@
  * clients opened on first use (the ledger's pool, ClickHouse, Neo4j, Kafka's admin and producer)
  * and closed together.
  */
+import { newPgPool } from '../../stores/postgres/pool.js';
 import type { Admin } from 'kafkajs';
-import pg from 'pg';
 import { createClickHouse, ensureAnalyticsSchema } from '../../analytics/clickhouse.js';
 import { Discovery } from '../../catalog/discover.js';
 import { createCatalogDriver, ensureCatalogSchema } from '../../catalog/neo4j.js';
@@ -110,7 +110,7 @@ export function openOperations(cfg: Config, opts: OperationsOptions = {}): Opera
   });
   const commands = once(async () => new CommandService(await ledger(), audit));
   const controls = once(async () => {
-    const pool = new pg.Pool({ connectionString: cfg.pgNodes[0]!, max: 2, application_name: 'shardcast-console' });
+    const pool = newPgPool({ connectionString: cfg.pgNodes[0]!, max: 2, application_name: 'shardcast-console' });
     closers.push(() => pool.end());
     await ensureControls(pool);
     return new ControlService(pool, audit);

@@ -6,7 +6,8 @@
  * an operator executes a proposal: then that command is signed and published to its topic, as
  * the stage would, and the executor carries it out (or holds it, if it needs approval).
  */
-import pg from 'pg';
+import { newPgPool } from '../../stores/postgres/pool.js';
+import type pg from 'pg';
 import { type ClickHouseClient, queryRows } from '../../analytics/clickhouse.js';
 import { aggregateFromRow, forecastsFromRows } from '../../analytics/rows.js';
 import type { Config } from '../../lib/config.js';
@@ -110,7 +111,7 @@ export class ProposalService {
     this.pools = new Map(
       configNodes(d.cfg.pgNodes).map(({ node, url }) => [
         node,
-        new pg.Pool({ connectionString: url, max: 2, application_name: 'shardcast-console' }),
+        newPgPool({ connectionString: url, max: 2, application_name: 'shardcast-console' }),
       ]),
     );
   }

@@ -17,6 +17,8 @@ import { UnavailableError } from '../../lib/errors.js';
 const NAME = 'clickhouse';
 
 const httpPort = (cfg: Config) => portOf(cfg.clickhouseUrl, CLICKHOUSE_HTTP_PORT);
+/** The native port follows the HTTP port: a stack on shifted ports shifts it too. */
+const nativePort = (cfg: Config) => CLICKHOUSE_NATIVE_PORT + httpPort(cfg) - CLICKHOUSE_HTTP_PORT;
 
 /** The server binary and the arguments that precede `--config-file`. */
 function serverCommand(): { command: string; args: string[] } | null {
@@ -43,7 +45,7 @@ export function configXml(cfg: Config): string {
     </logger>
     <listen_host>127.0.0.1</listen_host>
     <http_port>${httpPort(cfg)}</http_port>
-    <tcp_port>${CLICKHOUSE_NATIVE_PORT}</tcp_port>
+    <tcp_port>${nativePort(cfg)}</tcp_port>
     <max_connections>1024</max_connections>
     <keep_alive_timeout>3</keep_alive_timeout>
     <shutdown_wait_unfinished>2</shutdown_wait_unfinished>
@@ -121,7 +123,7 @@ export const clickhouse: Service = {
   installKind: 'os',
   endpoint: (cfg) => cfg.clickhouseUrl,
   isExternal: (cfg) => cfg.external.clickhouse,
-  ports: (cfg) => [httpPort(cfg), CLICKHOUSE_NATIVE_PORT],
+  ports: (cfg) => [httpPort(cfg), nativePort(cfg)],
   logFile: (cfg) => logFileOf(cfg, NAME),
 
   async install(_cfg, log: Log) {

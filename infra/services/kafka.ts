@@ -21,6 +21,8 @@ const POM = path.join(INFRA_DIR, 'kafka', 'pom.xml');
 
 const home = (cfg: Config) => path.join(cfg.stackDir, 'kafka');
 const brokerPort = (cfg: Config) => portOf(cfg.kafkaBrokers[0] ?? '', KAFKA_PORT);
+/** The controller listens beside the broker: a stack on shifted ports shifts it too. */
+const controllerPort = (cfg: Config) => KAFKA_CONTROLLER_PORT + brokerPort(cfg) - KAFKA_PORT;
 
 /** A Kafka cluster id: 16 random bytes, base64url without padding (as `kafka-storage random-uuid`). */
 export function newClusterId(): string {
@@ -55,7 +57,7 @@ export interface BrokerNode {
   secure?: SecureListener;
 }
 
-const localNode = (cfg: Config): BrokerNode => ({ dir: home(cfg), port: brokerPort(cfg), controllerPort: KAFKA_CONTROLLER_PORT });
+const localNode = (cfg: Config): BrokerNode => ({ dir: home(cfg), port: brokerPort(cfg), controllerPort: controllerPort(cfg) });
 
 /** Properties quoted for a JAAS line (\\ and " escaped). */
 const jaasQuoted = (v: string) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
@@ -134,7 +136,7 @@ export const kafka: Service = {
   installKind: 'maven',
   endpoint: (cfg) => cfg.kafkaBrokers.join(','),
   isExternal: (cfg) => cfg.external.kafka,
-  ports: (cfg) => [brokerPort(cfg), KAFKA_CONTROLLER_PORT],
+  ports: (cfg) => [brokerPort(cfg), controllerPort(cfg)],
   logFile: (cfg) => logFileOf(cfg, NAME),
 
   async install(cfg, log: Log) {

@@ -65,6 +65,8 @@ export interface IngestStats {
   aggregates: number;
   /** Re-read after a restart and already accounted for (skipped, or its dead letter not re-sent). */
   replayed: number;
+  /** Fetched again by this process (the consumer went back to its committed offset): skipped. */
+  redelivered: number;
 }
 
 export interface IngestConfig extends WindowConfig {
@@ -84,7 +86,18 @@ export interface IngestConfig extends WindowConfig {
 }
 
 export function newIngestStats(): IngestStats {
-  return { received: 0, decodeFailed: 0, invalid: 0, featurizeFailed: 0, unparsed: 0, late: 0, lateMerged: 0, aggregates: 0, replayed: 0 };
+  return {
+    received: 0,
+    decodeFailed: 0,
+    invalid: 0,
+    featurizeFailed: 0,
+    unparsed: 0,
+    late: 0,
+    lateMerged: 0,
+    aggregates: 0,
+    replayed: 0,
+    redelivered: 0,
+  };
 }
 
 /** Carries the original event metrics next to the features (what the window aggregates). */
@@ -189,6 +202,10 @@ export class IngestCore {
 
   private addTo(env: IngestInput, out: IngestOutput[], progress: boolean, at = this.window.clock()): void {
     this.stats.received++;
+    if (this.window.isRedelivery(env)) {
+      this.stats.redelivered++;
+      return;
+    }
     const v = env.value;
     if (isDecodeFailure(v)) {
       this.stats.decodeFailed++;

@@ -177,6 +177,15 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     return this.offsets.isReplay(posKey(pos), Number(pos.offset));
   }
 
+  /**
+   * True when this process already handled this position: the consumer fetched it again (after
+   * a broker restart or a rejoin it restarts from the committed offset, behind what open windows
+   * hold), so adding it would count it twice.
+   */
+  isRedelivery(pos: { topic: string; partition: number; offset: string }): boolean {
+    return Number(pos.offset) <= this.offsets.seenCell(posKey(pos)).max;
+  }
+
   /** Records that a source position was handled elsewhere (e.g. dead-lettered) before now. */
   markDone(pos: SourcePosition, progress = true): WindowOutput<T>[] {
     this.offsets.seen(posKey(pos), Number(pos.offset));

@@ -4,7 +4,8 @@
  * routing map. Nodes added later (scale_out) get the next free `node<k>` and live in the
  * routing map's node table.
  */
-import pg from 'pg';
+import { newPgPool } from './pool.js';
+import type pg from 'pg';
 
 export const NODE_PREFIX = 'node';
 export const nodeName = (i: number): string => `${NODE_PREFIX}${i}`;
@@ -49,15 +50,13 @@ export class PgPools {
     if (!p) {
       const options = ['-c TimeZone=UTC', '-c extra_float_digits=1'];
       if (this.opts.executor) options.push('-c shardcast.migrating=on');
-      p = new pg.Pool({
+      p = newPgPool({
         connectionString: url,
         max: this.opts.max ?? 4,
         options: options.join(' '),
         application_name: this.opts.applicationName ?? (this.opts.executor ? 'shardcast-executor' : 'shardcast-client'),
         connectionTimeoutMillis: 10_000,
       });
-      // An idle client that loses its server must not crash the process.
-      p.on('error', () => {});
       this.pools.set(url, p);
     }
     return p;

@@ -229,3 +229,24 @@ test('validateQueryEventJson fills defaults and rejects with a one-line reason',
   assert.ok(validateMetricSample({ ts: 1, source: 's', node: 'n', metric: 'cpu', value: 0.5, labels: {} }).ok);
   assert.ok(!validateMetricSample({ ts: 1, source: 's', node: 'n', metric: 'cpu', value: Number.NaN, labels: {} }).ok);
 });
+
+test('events the consumer fetches again in the same process (back to its committed offset) are counted once', async () => {
+  const at = (o: number, ts: number): IngestInput => ({ ...env(qe(ts, 'SELECT * FROM orders')), offset: String(o) });
+  const stats = newIngestStats();
+  const outs = await lastValueFrom(
+    from([
+      [at(0, 1000), at(1, 2000), at(2, 3000)],
+      // a broker restart: the committed offset is still -1 (the window is open), so 0..2 come again
+      [at(0, 1000), at(1, 2000), at(2, 3000), at(3, 4000)],
+    ]).pipe(
+      ingestBatchProcessor({ featurize, windowMs: 10_000, allowedLatenessMs: 0, stats }),
+      mergeMap((xs) => xs),
+      toArray(),
+    ),
+  );
+  const total = outs.find((o) => o.kind === 'out' && o.value.seriesId === 'src|*|*');
+  assert.ok(total && total.kind === 'out');
+  assert.equal(total.value.queries, 4);
+  assert.equal(stats.redelivered, 3);
+  assert.equal(stats.received, 7);
+});

@@ -38,3 +38,29 @@ test('state, stalled seconds and retries per pipeline', async () => {
     await close();
   }
 });
+
+test('a scrape does not wait for a Kafka that does not answer: lag comes back without figures and its age says so', async () => {
+  const stages: MeteredStage[] = [
+    {
+      pipeline: 'ingest',
+      stage: { stats: stats(), groupId: 'g-ingest', topics: ['shardcast.telemetry.queries'], health: initialHealth() },
+    },
+  ];
+  // nothing listens on port 1: kafkajs retries the connection for about 6 s here (tens of seconds by default)
+  const kafka = new kafkajs.Kafka({
+    brokers: ['127.0.0.1:1'],
+    logLevel: kafkajs.logLevel.NOTHING,
+    retry: { retries: 3, initialRetryTime: 1_000, maxRetryTime: 2_000 },
+  });
+  const { registry, close } = pipelineMetrics(kafka, () => stages, { lagWaitMs: 300 });
+  try {
+    const t0 = performance.now();
+    const text = await registry.metrics();
+    const took = performance.now() - t0;
+    assert.ok(took < 2_000, `the scrape took ${Math.round(took)} ms`);
+    assert.match(text, /^shardcast_consumer_lag_age_seconds -1$/m);
+    assert.match(text, /shardcast_pipeline_state\{pipeline="ingest",state="running"\} 1/);
+  } finally {
+    await close();
+  }
+});
