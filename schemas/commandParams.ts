@@ -48,6 +48,9 @@ const COMMON = {
 
 const params = <T extends z.ZodRawShape>(shape: T) => z.looseObject({ ...COMMON, ...shape });
 
+/** One-argument functions of a text column a derived attribute is made of (the executor also takes `date_trunc`). */
+export const DERIVABLE_FUNCTIONS = ['lower', 'upper', 'length'] as const;
+
 export const PRECOMPUTE_TEMPLATES = ['count_by', 'sum_by', 'daily_sum'] as const;
 export const REPARTITION_TEMPLATES = ['column', 'toYYYYMM', 'toYYYYMMDD', 'toDate', 'toMonday', 'intDiv', 'hashMod', 'none'] as const;
 

@@ -4,6 +4,7 @@
  * text never becomes SQL: each accepted form is re-rendered here from quoted, catalog-checked
  * column names and a closed set of keywords.
  */
+import { DERIVABLE_FUNCTIONS } from '../../schemas/commandParams.js';
 import { isPlainIdentifier, quoteIdent } from '../../stores/identifiers.js';
 import type { PrecomputeSpec } from '../../stores/postgres/precomputed.js';
 
@@ -104,7 +105,7 @@ export function parseDerivedExpression(raw: string | undefined, columns: Readonl
     const t = columns.get(name);
     return t === undefined ? no(`column ${name} does not exist`) : ok(baseType(t));
   };
-  let m = /^(lower|upper|length)\(\s*([a-z_][a-z0-9_]*)\s*\)$/.exec(s);
+  let m = new RegExp(`^(${DERIVABLE_FUNCTIONS.join('|')})\\(\\s*([a-z_][a-z0-9_]*)\\s*\\)$`).exec(s);
   if (m) {
     const t = col(m[2]!);
     if (!t.ok) return t;

@@ -9,10 +9,13 @@
  * A total series exists per source and node, so one window's profile may come in several parts:
  * the parts of the newest window are summed, older windows are dropped.
  */
+import { DERIVABLE_FUNCTIONS } from '../../schemas/commandParams.js';
 import type { TemplateStats, WorkloadAggregate } from '../../schemas/types.js';
 import type { PredicateStat, TemplateStat } from './state.js';
 
 const RANGE_OPS = new Set(['<', '<=', '>', '>=', 'between']);
+/** A predicate "column" that is a derivable function of a column, as ingest names it (`lower(email)`). */
+const DERIVABLE = new RegExp(`^(${DERIVABLE_FUNCTIONS.join('|')})\\([a-z_][a-z0-9_]*\\)$`);
 const EQUALITY_OPS = new Set(['=', 'in']);
 
 interface Part {
@@ -26,6 +29,8 @@ export interface ExistingDesigns {
   indexes: readonly (readonly string[])[];
   /** Each precomputation's group-by and summed column (null for a count). */
   precomputed: readonly { groupBy: string; value: string | null }[];
+  /** The expressions derived columns hold, written as the workload writes them (`lower(email)`). */
+  derived?: readonly string[];
 }
 
 export interface StatisticsOptions {
@@ -82,7 +87,8 @@ export class WorkloadProfile {
       for (const table of t.tables) {
         if (!planned.has(table)) continue;
         const preds = t.predicates.filter((p) => p.table === table || (p.table === null && t.tables.length === 1));
-        const columns = orderedColumns(preds);
+        // expressions are not columns an index or a key can lead with
+        const columns = orderedColumns(preds).filter((c) => !c.includes('('));
         if (columns.length > 0) predicates.push({ table, columns, count: t.queries });
         // a template over several tables is a join: its shape is not one table's to adapt
         if (t.tables.length !== 1 || t.operation !== 'select') continue;
@@ -120,8 +126,17 @@ function templateStat(
   // and it answers the template only when the template filters on nothing but that column
   const aggregate =
     t.groupBy.length === 1 && !t.groupBy[0]!.includes('(') && (sums.length > 0 || counts) && preds.every((p) => p.column === t.groupBy[0]);
-  const kind: TemplateStat['kind'] = aggregate ? 'aggregate' : preds.some((p) => RANGE_OPS.has(p.op)) ? 'range' : 'point';
+  // a filter on a function of a column that a derived attribute can hold (`lower(email) = $1`)
+  const expression = aggregate ? null : (preds.map((p) => p.column).find((c) => DERIVABLE.test(c)) ?? null);
+  const kind: TemplateStat['kind'] = aggregate
+    ? 'aggregate'
+    : expression
+      ? 'expression'
+      : preds.some((p) => RANGE_OPS.has(p.op))
+        ? 'range'
+        : 'point';
   if (aggregate && designs?.precomputed.some((d) => d.groupBy === t.groupBy[0] && d.value === (sums[0] ?? null))) return null;
+  if (expression && designs?.derived?.includes(expression)) return null;
   return {
     table,
     templateId: t.templateId,
@@ -131,5 +146,6 @@ function templateStat(
     indexed: columns.length > 0 && coveredBy(designs?.indexes ?? [], columns),
     meanLatencyMs: t.queries > 0 ? t.latencySumMs / t.queries : 0,
     ...(aggregate ? { groupBy: t.groupBy[0]!, sumOf: sums[0] ?? null } : {}),
+    ...(expression ? { expression } : {}),
   };
 }

@@ -56,15 +56,19 @@ export async function loadDesigns<T>(db: Queryable, table: string, kind: DesignK
 /** The designs as the decide stage plans around them: indexed columns, precomputed aggregates. */
 export function existingDesigns(
   byTable: ReadonlyMap<string, { kind: DesignKind; name: string; spec: unknown }[]>,
-): Map<string, { indexes: string[][]; precomputed: { groupBy: string; value: string | null }[] }> {
-  const out = new Map<string, { indexes: string[][]; precomputed: { groupBy: string; value: string | null }[] }>();
+): Map<string, { indexes: string[][]; precomputed: { groupBy: string; value: string | null }[]; derived: string[] }> {
+  const out = new Map<string, { indexes: string[][]; precomputed: { groupBy: string; value: string | null }[]; derived: string[] }>();
   for (const [table, designs] of byTable) {
     const indexes = designs.filter((d) => d.kind === 'index').map((d) => (d.spec as IndexSpec).columns);
     const precomputed = designs
       .filter((d) => d.kind === 'precompute')
       .map((d) => d.spec as { groupBy: string; value: string | null })
       .map((p) => ({ groupBy: p.groupBy, value: p.value }));
-    out.set(table, { indexes, precomputed });
+    // the executor writes `lower("email")`; the workload's name for it is `lower(email)`
+    const derived = designs
+      .filter((d) => d.kind === 'derived')
+      .map((d) => String((d.spec as { sql?: string }).sql ?? '').replaceAll('"', ''));
+    out.set(table, { indexes, precomputed, derived });
   }
   return out;
 }

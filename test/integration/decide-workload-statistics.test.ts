@@ -78,7 +78,7 @@ test('hot templates seen by ingest become a composite index and a precomputation
     source: fx.source,
     nodeCapacity: CAPACITY,
     warmupWindows: 1,
-    decide: { ...fx.decide, actions: ['composite_index', 'precompute'], template: { minCount: 50, minLatencyMs: 10 } },
+    decide: { ...fx.decide, actions: ['composite_index', 'precompute', 'derived_attribute'], template: { minCount: 50, minLatencyMs: 10 } },
     controlScope: fx.id,
     onDecision: (cmds) => planned.push(...cmds.filter((c) => 'table' in c && c.table === T)),
   });
@@ -92,6 +92,7 @@ test('hot templates seen by ingest become a composite index and a precomputation
         query(fx!.source, `SELECT * FROM ${T} WHERE customer_id = ${i % 40} AND updated_at > '2026-01-0${1 + (i % 9)}'`, 40, 30, now),
       );
       events.push(query(fx!.source, `SELECT customer_id, sum(amount) FROM ${T} GROUP BY customer_id`, 60, 1_000, now));
+      events.push(query(fx!.source, `SELECT id, amount FROM ${T} WHERE lower(payload) = 'p${i}'`, 30, 1_000, now));
     }
     await ctx!.producer.send(
       TOPICS.queries.name,
@@ -111,13 +112,15 @@ test('hot templates seen by ingest become a composite index and a precomputation
   await eventually(
     async () => {
       await send();
-      return wanted('composite_index') && wanted('precompute') ? true : undefined;
+      return wanted('composite_index') && wanted('precompute') && wanted('derived_attribute') ? true : undefined;
     },
     150_000,
-    'a composite index and a precomputation planned from the live statistics',
+    'a composite index, a precomputation and a derived attribute planned from the live statistics',
   );
   const index = wanted('composite_index')!;
   const mv = wanted('precompute')!;
+  const attr = wanted('derived_attribute')!;
+  assert.equal(attr.params.expression, 'lower(payload)');
   assert.equal(index.params.columns, 'customer_id,updated_at', 'equality column first');
   assert.deepEqual([mv.params.template, mv.params.groupBy, mv.params.value], ['sum_by', 'customer_id', 'amount']);
 
@@ -133,7 +136,7 @@ test('hot templates seen by ingest become a composite index and a precomputation
     bytesPerSecond: 1e12,
     approvals: 'ignore',
   });
-  for (const c of [index, mv]) {
+  for (const c of [index, mv, attr]) {
     const reason = () => results.filter((r) => r.commandId === c.commandId).at(-1)?.reason ?? '';
     assert.equal(await engine.run(c), 'SUCCEEDED', `${c.action}: ${reason()}`);
   }
@@ -151,6 +154,11 @@ test('hot templates seen by ingest become a composite index and a precomputation
         rows.some((r) => /\(customer_id, updated_at\)/.test(r.def)),
         `${node}: ${rows.map((r) => r.def).join('; ')}`,
       );
+      const generated = await pool.query<{ expr: string }>(
+        `SELECT generation_expression AS expr FROM information_schema.columns WHERE table_name = $1 AND column_name = $2`,
+        [`${T}__${shard}`, attr.params.name],
+      );
+      assert.match(generated.rows[0]?.expr ?? '', /lower\(/, `${node}: the derived column ${attr.params.name}`);
     } finally {
       await pool.end();
     }
@@ -161,7 +169,7 @@ test('hot templates seen by ingest become a composite index and a precomputation
   assert.equal(sums.size, want.size);
   for (const [g, total] of want) assert.ok(Math.abs((sums.get(g)?.total ?? 0) - total) < 1e-6, `sum of group ${g}`);
   const designs = (await loadTableDesigns(adapter.coord, [T])).get(T) ?? [];
-  assert.deepEqual(designs.map((d) => d.kind).sort(), ['index', 'precompute']);
+  assert.deepEqual(designs.map((d) => d.kind).sort(), ['derived', 'index', 'precompute']);
 
   // a fresh decide stage (no memory of what it issued; the catalog never saw these commands) reads
   // both designs from the registry: nothing planned again for these templates
@@ -179,7 +187,7 @@ test('hot templates seen by ingest become a composite index and a precomputation
     source: fx.source,
     nodeCapacity: CAPACITY,
     warmupWindows: 1,
-    decide: { ...fx.decide, actions: ['composite_index', 'precompute'], template: { minCount: 50, minLatencyMs: 10 } },
+    decide: { ...fx.decide, actions: ['composite_index', 'precompute', 'derived_attribute'], template: { minCount: 50, minLatencyMs: 10 } },
     controlScope: fx.id,
     onDecision: (cmds) => again.push(...cmds.filter((c) => 'table' in c && c.table === T)),
   });
@@ -194,6 +202,6 @@ test('hot templates seen by ingest become a composite index and a precomputation
   assert.deepEqual(
     again.map((c) => c.action),
     [],
-    'the index and the precomputation exist: not planned again',
+    'the index, the precomputation and the derived column exist: not planned again',
   );
 });

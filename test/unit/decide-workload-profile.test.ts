@@ -109,3 +109,27 @@ test('what exists is not planned again: an index leading with the columns, the s
   const none = p.statistics(['orders']);
   assert.equal(none.templates.find((t) => t.templateId === 'point')!.indexed, false);
 });
+
+test('a filter on a derivable function of a column is an expression template, until a derived column holds it', () => {
+  const p = new WorkloadProfile();
+  const byEmail = template('by-email', {
+    predicates: [
+      { table: 'orders', column: 'lower(email)', op: '=' },
+      { table: 'orders', column: 'status', op: '=' },
+    ],
+  });
+  const other = template('by-md5', { predicates: [{ table: 'orders', column: 'md5(email)', op: '=' }] });
+  p.observe(total('app|*|*', 0, [byEmail, other]));
+  const s = p.statistics(['orders']);
+  const t = s.templates.find((x) => x.templateId === 'by-email')!;
+  assert.deepEqual([t.kind, t.expression], ['expression', 'lower(email)']);
+  // a function the executor cannot derive stays a plain point lookup
+  assert.equal(s.templates.find((x) => x.templateId === 'by-md5')!.kind, 'point');
+  // the expression is not a key column candidate
+  assert.ok(s.predicates.every((x) => !x.columns.includes('lower(email)')));
+  const designs = new Map([['orders', { indexes: [], precomputed: [], derived: ['lower(email)'] }]]);
+  assert.equal(
+    p.statistics(['orders'], { designs }).templates.find((x) => x.templateId === 'by-email'),
+    undefined,
+  );
+});

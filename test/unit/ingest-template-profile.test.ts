@@ -85,3 +85,18 @@ test('bounded: templates beyond the bound are counted as other, distinct values 
   const id = s.predicateColumns.find((c) => c.column === 'id')!;
   assert.deepEqual([id.queries, id.distinctValues, id.distinctCapped], [5, 3, true]);
 });
+
+test('a filter on a function of a column names the expression as the predicate column (either side of the comparison)', async () => {
+  off = 0;
+  const inputs: IngestInput[] = [];
+  for (let i = 0; i < 6; i++) inputs.push(ev(1_000 + i, `SELECT id FROM orders WHERE lower(email) = 'u${i}@x' AND status = 'open'`, 4, 1));
+  for (let i = 0; i < 4; i++) inputs.push(ev(2_000 + i, `SELECT id FROM orders WHERE 'u${i}@x' = upper(email)`, 4, 1));
+  const total = (await aggregatesOf(inputs)).find((a) => a.seriesId === 'app|*|*')!;
+  assert.deepEqual(
+    total.templates!.map((t) => [t.queries, t.predicates.map((p) => `${p.column}${p.op}`)]),
+    [
+      [6, ['lower(email)=', 'status=']],
+      [4, ['upper(email)=']],
+    ],
+  );
+});

@@ -23,6 +23,16 @@ export function pgColumnOf(node: Node | undefined): ColumnName | null {
   return { q, col };
 }
 
+/** A libpg-query one-argument function call of a column (`lower(email)`) → the function and the column; null otherwise. */
+export function pgFunctionOfColumn(node: Node | undefined): { fn: string; arg: ColumnName } | null {
+  const call = node?.FuncCall as Node | undefined;
+  const args = (call?.args ?? []) as Node[];
+  if (!call || args.length !== 1 || call.agg_star || call.over) return null;
+  const fn = ((call.funcname ?? []) as Node[]).map((f) => String(f.String?.sval ?? '')).at(-1);
+  const arg = pgColumnOf(args[0]);
+  return fn && arg ? { fn, arg } : null;
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
 export function colName(c: any): string | null {
   if (typeof c === 'string') return c;

@@ -8,7 +8,7 @@
  * statements) sharing one context; generic.ts is the same walk over node-sql-parser's tree.
  */
 import * as pg from 'libpg-query';
-import { pgColumnOf as columnOf } from './columns.js';
+import { pgColumnOf as columnOf, pgFunctionOfColumn } from './columns.js';
 import { pgShape } from './shape.js';
 import type { Operation } from '../../../schemas/types.js';
 import type { ScannedLiteral } from './scanner.js';
@@ -147,6 +147,16 @@ function expr(node: Node | undefined, ctx: Ctx, scope: ScopeNames): BoolIR {
         l = r;
         flipped = true;
         valNode = n.lexpr;
+      }
+      // a one-argument function of a column against a value (`lower(email) = $1`): the expression
+      // is what is filtered on, which a derived attribute can answer
+      const fl = l ? null : pgFunctionOfColumn(n.lexpr);
+      const fr = l || fl ? null : pgFunctionOfColumn(n.rexpr);
+      if (fl || fr) {
+        const f = (fl ?? fr)!;
+        l = { q: f.arg.q, col: `${f.fn}(${f.arg.col})` };
+        flipped = !fl;
+        valNode = fl ? n.rexpr : n.lexpr;
       }
       if (!l) {
         visit(n.lexpr, ctx);

@@ -7,7 +7,7 @@
  * expression leaves `groupBy` empty (nothing could be precomputed from it by column); an aggregate
  * of an expression is not listed.
  */
-import { genericColumnOf as genericColumn, pgColumnOf as pgColumn } from './columns.js';
+import { genericColumnOf as genericColumn, pgColumnOf as pgColumn, pgFunctionOfColumn } from './columns.js';
 
 export interface QueryShape {
   groupBy: string[];
@@ -61,12 +61,8 @@ export function pgShape(stmt: Node | undefined): QueryShape {
 function pgGroupName(node: Node | undefined): string | null {
   const col = pgColumn(node);
   if (col) return col.col;
-  const call = node?.FuncCall as Node | undefined;
-  const args = (call?.args ?? []) as Node[];
-  if (!call || args.length !== 1) return null;
-  const fn = ((call.funcname ?? []) as Node[]).map((f) => String(f.String?.sval ?? '')).at(-1);
-  const arg = pgColumn(args[0]);
-  return fn && arg ? `${fn}(${arg.col})` : null;
+  const f = pgFunctionOfColumn(node);
+  return f ? `${f.fn}(${f.arg.col})` : null;
 }
 
 /** A node-sql-parser group-by node as a column or a one-argument function of one; null otherwise. */
