@@ -3,8 +3,7 @@
  * re-keyed by series onto shardcast.internal.ingest.routed, with each source partition's
  * watermark marks (processors/ingest/route.ts); bad input → shardcast.dlq. Exactly once per
  * source partition: its routed records, dead letters and offsets go in one transaction
- * (partitionedStage.ts), and a batch below what the group committed for a partition taken over
- * (the previous owner routed it) is skipped.
+ * (partitionedStage.ts, which also skips what a previous owner of a partition routed already).
  */
 import type { Envelope } from '../schemas/envelope.js';
 import { TOPICS } from '../schemas/topics.js';
@@ -21,6 +20,7 @@ export interface RouteOptions {
   internalTopic: string;
   internalPartitions: number;
   fetchBytes?: { perPartition: number; total: number };
+  sessionTimeoutMs?: number;
 }
 
 interface Pending {
@@ -33,8 +33,6 @@ interface Pending {
 export async function startIngestRoute(ctx: PipelineContext, opts: RouteOptions): Promise<PartitionedStage & { routed: () => number }> {
   const router = new QueryRouter(opts.internalPartitions);
   const pending = new Map<number, Pending>();
-  /** Per partition taken over: the first offset not yet routed by anyone. */
-  const next = new Map<number, bigint>();
   let routed = 0;
   const stage = await startPartitionedStage(ctx, {
     name: 'ingest-route',
@@ -42,26 +40,21 @@ export async function startIngestRoute(ctx: PipelineContext, opts: RouteOptions)
     topic: opts.topic,
     transactionalPrefix: `shardcast-ingest-route-${opts.groupId}-${opts.topic}`,
     ...(opts.fetchBytes ? { fetchBytes: opts.fetchBytes } : {}),
-    own(partition, committed) {
-      next.set(partition, committed ? BigInt(committed.offset) : -1n);
+    ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
+    own(partition) {
       pending.set(partition, { records: [], letters: [], last: null });
     },
     release(partition) {
-      next.delete(partition);
       pending.delete(partition);
       router.release(`${opts.topic}:${partition}`);
     },
     async handle(batch, retrying) {
-      const p = batch[0]!.partition;
-      const from = next.get(p) ?? -1n;
-      const fresh = from < 0n ? batch : batch.filter((m) => BigInt(m.offset) >= from);
-      if (fresh.length === 0) return;
-      await decodeQueryEvents(fresh, ctx.serde, retrying);
-      const r = router.route(fresh as Envelope<unknown>[] as IngestInput[], Date.now());
-      const into = pending.get(p)!;
+      await decodeQueryEvents(batch, ctx.serde, retrying);
+      const r = router.route(batch as Envelope<unknown>[] as IngestInput[], Date.now());
+      const into = pending.get(batch[0]!.partition)!;
       for (const x of r.records) into.records.push(x);
       for (const l of r.letters) into.letters.push(l);
-      into.last = fresh[fresh.length - 1]!.offset;
+      into.last = batch[batch.length - 1]!.offset;
       routed += r.routed;
     },
     take(partition) {

@@ -20,6 +20,8 @@ import { startIngestWindows } from './ingestWindows.js';
 export interface ScaleOutOptions extends IngestOptions {
   /** The internal topic (tests use a private one; default shardcast.internal.ingest.routed). */
   internalTopic?: string;
+  /** How long a group waits for a silent instance before its partitions go to the others (default 30 s). */
+  sessionTimeoutMs?: number;
 }
 
 export interface ScaledIngest extends RunningStage {
@@ -63,6 +65,7 @@ export async function startScaledIngest(ctx: PipelineContext, opts: ScaleOutOpti
     allowedLatenessMs: opts.allowedLatenessMs ?? ctx.cfg.allowedLatenessMs,
     ...(opts.partitionIdleMs ? { partitionIdleMs: opts.partitionIdleMs } : {}),
     ...(opts.idleFlushMs ? { idleFlushMs: opts.idleFlushMs } : {}),
+    ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
   });
   const route = await startIngestRoute(ctx, {
     groupId: `${groupId}-route`,
@@ -70,6 +73,7 @@ export async function startScaledIngest(ctx: PipelineContext, opts: ScaleOutOpti
     internalTopic,
     internalPartitions: await partitionCount(ctx, internalTopic),
     fetchBytes: opts.fetchBytes ?? fetchBytesOf(ctx.cfg.ingestFetchKiB),
+    ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
   });
   const stats: StageStats = {
     get consumed() {

@@ -30,6 +30,7 @@ export interface WindowsOptions {
   allowedLatenessMs: number;
   partitionIdleMs?: number;
   idleFlushMs?: number;
+  sessionTimeoutMs?: number;
 }
 
 /** Decodes with the registry's help only for a writer schema not seen yet. */
@@ -86,6 +87,7 @@ export async function startIngestWindows(ctx: PipelineContext, opts: WindowsOpti
     groupId: opts.groupId,
     topic: opts.internalTopic,
     transactionalPrefix: `shardcast-ingest-window-${opts.groupId}`,
+    ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
     own(partition, committed) {
       const resume = committed ? resumeStateOf([{ topic: opts.internalTopic, partition, metadata: committed.metadata }]) : undefined;
       parts.own(partition, resume, origins);

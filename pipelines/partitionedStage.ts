@@ -36,6 +36,8 @@ export interface PartitionedSpec {
   /** `<prefix>-<partition>` is the transactional id of a partition's producer. */
   transactionalPrefix: string;
   fetchBytes?: FetchBytes;
+  /** How long the group waits for a silent member before giving its partitions away. */
+  sessionTimeoutMs?: number;
   backoff?: BackoffOptions;
   /** How often pending partitions are sent and committed (default 200 ms). */
   flushMs?: number;
@@ -82,11 +84,19 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     });
   const producers = new PartitionProducers(ctx.kafka, ctx.serde, spec.transactionalPrefix);
   const owned = new Set<number>();
+  /**
+   * Per owned partition, the first offset not yet handled. After a rebalance kafkajs fetches a
+   * partition again from its committed offset even when this member kept it (the commits go
+   * through transactions, which its consumer does not know of), and a partition taken over may
+   * be fetched from before what its previous owner committed last: what lies below is skipped.
+   */
+  const next = new Map<number, bigint>();
   const maxPending = spec.maxPending ?? 50_000;
   const source = await consumeTopics(ctx.kafka, {
     groupId: spec.groupId,
     topics: [spec.topic],
     ...(spec.fetchBytes ? { fetchBytes: spec.fetchBytes } : {}),
+    ...(spec.sessionTimeoutMs ? { sessionTimeoutMs: spec.sessionTimeoutMs } : {}),
     gate: async () => {
       while (!stopping && source.received - stats.consumed > maxPending) await sleep(5);
     },
@@ -97,10 +107,12 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     const committed = await retrying('offsets', () => committedOffsets(ctx.kafka, spec.groupId, [spec.topic]));
     const mine = committed.find((c) => c.partition === partition && BigInt(c.offset) >= 0n);
     spec.own(partition, mine ? { offset: mine.offset, metadata: mine.metadata } : undefined);
+    next.set(partition, mine ? BigInt(mine.offset) : -1n);
     owned.add(partition);
   };
   const release = async (partition: number) => {
     owned.delete(partition);
+    next.delete(partition);
     spec.release(partition);
     await producers.close(partition);
   };
@@ -146,7 +158,11 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     stats.consumed += s.batch.length;
     // a batch fetched before the partition moved away: its new owner reads it again
     if (!owned.has(p)) return;
-    await spec.handle(s.batch, retrying);
+    const from = next.get(p)!;
+    const fresh = BigInt(s.batch[0]!.offset) >= from ? s.batch : s.batch.filter((m) => BigInt(m.offset) >= from);
+    if (fresh.length === 0) return;
+    await spec.handle(fresh, retrying);
+    next.set(p, BigInt(fresh[fresh.length - 1]!.offset) + 1n);
   };
 
   // Stopping completes the consumer's streams; the ticks end with them, after one last flush.
