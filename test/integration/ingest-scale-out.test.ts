@@ -21,6 +21,8 @@ import { provisionTopics } from '../../topics/admin.js';
 import { TOPICS } from '../../schemas/topics.js';
 import { consumeTopics } from '../../topics/consumer.js';
 import { rng as seeded } from '../../lib/rng.js';
+import { TopicProducer } from '../../topics/producer.js';
+import { isFenced } from '../../pipelines/partitionProducers.js';
 import { cfg, eventually, queryEvent, startAtLatest, uniq } from './helpers.js';
 
 const N = 30_000;
@@ -116,6 +118,30 @@ function plan(prefix: string, t0: number): Planned[] {
 if (process.env.SCALE_OUT_CHILD) {
   await childMain();
 } else {
+  test('a transactional producer fences its predecessor when it connects, before either sends', { timeout: 60_000 }, async () => {
+    const id = uniq('fence').replace(/[^a-z0-9]/g, '_');
+    const ctx = await openContext('ingest-scale-out-fence-test', cfg);
+    const topic = `shardcast.test.fence_${id}`;
+    await provisionTopics(ctx.kafka, [{ ...TOPICS.dlq, name: topic }]);
+    const commit = { groupId: `${id}-group`, positions: [{ topic, partition: 0, offset: '0' }] };
+    // connected in this order, neither having sent: kafkajs alone would register the id only at
+    // the first transaction, so the older one, sending first, would fence the newer one instead
+    const older = await TopicProducer.connect(ctx.kafka, ctx.serde, { transactionalId: `fence-${id}` });
+    const newer = await TopicProducer.connect(ctx.kafka, ctx.serde, { transactionalId: `fence-${id}` });
+    try {
+      await assert.rejects(older.sendInTransaction([], commit), (err) => isFenced(err), 'the older producer is fenced');
+      await newer.sendInTransaction([], commit);
+    } finally {
+      await older.disconnect().catch(() => undefined);
+      await newer.disconnect();
+      const admin = ctx.kafka.admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      await admin.disconnect();
+      await ctx.close();
+    }
+  });
+
   test('three scaled ingest instances, one SIGKILLed and one added, give the aggregates of one', { timeout: 240_000 }, async () => {
     const id = uniq('scale').replace(/[^a-z0-9]/g, '_');
     const t0 = Math.floor((Date.now() - 3 * 3_600_000) / WINDOW) * WINDOW;
