@@ -41,6 +41,7 @@ export async function startIngestRoute(ctx: PipelineContext, opts: RouteOptions)
     transactionalPrefix: `shardcast-ingest-route-${opts.groupId}-${opts.topic}`,
     ...(opts.fetchBytes ? { fetchBytes: opts.fetchBytes } : {}),
     ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
+    consumerThread: ctx.cfg.ingestConsumerThread === 'on',
     own(partition) {
       pending.set(partition, { records: [], letters: [], last: null });
     },

@@ -12,7 +12,14 @@ import { TOPICS } from '../schemas/topics.js';
 import { commitPositions, resumeStateOf } from '../processors/ingest/commitMetadata.js';
 import { PartitionedIngest } from '../processors/ingest/partitionedIngest.js';
 import { originKey } from '../processors/ingest/route.js';
-import { decodeFailure, splitOutputs, type IngestInput, type IngestOutput, type IngestStats } from '../processors/ingest/processor.js';
+import {
+  decodeFailure,
+  splitOutputs,
+  type DecodeFailure,
+  type IngestInput,
+  type IngestOutput,
+  type IngestStats,
+} from '../processors/ingest/processor.js';
 import { TemplateCache, type PartitionKeySpec } from '../processors/ingest/sql/index.js';
 import { failureAction } from './failure.js';
 import type { PipelineContext } from './context.js';
@@ -38,23 +45,63 @@ async function decodeWith<T>(ctx: PipelineContext, topic: string, buf: Buffer | 
   return ctx.serde.decodeSync<T>(topic, buf) ?? (await retrying('decode', () => ctx.serde.decode<T>(topic, buf)));
 }
 
-/** A routed record as the ingest core takes it: the query event (or why it does not decode), or a mark. */
+/** A decoded routed record as the ingest core takes it: the query event, or a mark. */
+function fromRouted(m: Envelope<Buffer | null>, r: RoutedQuery, ev: QueryEvent | DecodeFailure | null): IngestInput {
+  const at = { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key };
+  if (r.event === null) return { ...at, raw: m.raw, value: { mark: { origin: originKey(r), ts: r.markTs ?? Number.NEGATIVE_INFINITY } } };
+  return { ...at, raw: r.event, value: ev! };
+}
+
+/**
+ * A routed record as the ingest core takes it: the query event (or why it does not decode), or a
+ * mark. Synchronous while the writer schemas are known (no promise per message on the hot path).
+ */
+function toIngestInputSync(ctx: PipelineContext, m: Envelope<Buffer | null>): IngestInput | undefined {
+  let r: RoutedQuery | undefined;
+  let ev: QueryEvent | undefined;
+  try {
+    r = ctx.serde.decodeSync<RoutedQuery>(TOPICS.routedQueries.name, m.value);
+    if (r === undefined) return undefined;
+    if (r.event === null) return fromRouted(m, r, null);
+    ev = ctx.serde.decodeSync<QueryEvent>(TOPICS.queries.name, r.event);
+  } catch (err) {
+    if (failureAction(err) !== 'dead-letter') throw err;
+    return r === undefined
+      ? {
+          topic: m.topic,
+          partition: m.partition,
+          offset: m.offset,
+          key: m.key,
+          raw: m.raw,
+          value: decodeFailure(`routed record: ${(err as Error).message}`),
+        }
+      : fromRouted(m, r, decodeFailure((err as Error).message));
+  }
+  return ev === undefined ? undefined : fromRouted(m, r, ev);
+}
+
+/** The same, asking the registry for writer schemas not seen yet. */
 async function toIngestInput(ctx: PipelineContext, m: Envelope<Buffer | null>, retrying: Retrying): Promise<IngestInput> {
-  const at = { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key, raw: m.raw };
   let r: RoutedQuery;
   try {
     r = await decodeWith<RoutedQuery>(ctx, TOPICS.routedQueries.name, m.value, retrying);
   } catch (err) {
     if (failureAction(err) !== 'dead-letter') throw err;
-    return { ...at, value: decodeFailure(`routed record: ${(err as Error).message}`) };
+    return {
+      topic: m.topic,
+      partition: m.partition,
+      offset: m.offset,
+      key: m.key,
+      raw: m.raw,
+      value: decodeFailure(`routed record: ${(err as Error).message}`),
+    };
   }
-  if (r.event === null) return { ...at, value: { mark: { origin: originKey(r), ts: r.markTs ?? Number.NEGATIVE_INFINITY } } };
-  const withBytes = { ...at, raw: r.event };
+  if (r.event === null) return fromRouted(m, r, null);
   try {
-    return { ...withBytes, value: await decodeWith<QueryEvent>(ctx, TOPICS.queries.name, r.event, retrying) };
+    return fromRouted(m, r, await decodeWith<QueryEvent>(ctx, TOPICS.queries.name, r.event, retrying));
   } catch (err) {
     if (failureAction(err) !== 'dead-letter') throw err;
-    return { ...withBytes, value: decodeFailure((err as Error).message) };
+    return fromRouted(m, r, decodeFailure((err as Error).message));
   }
 }
 
@@ -74,7 +121,6 @@ export async function startIngestWindows(ctx: PipelineContext, opts: WindowsOpti
     () => Date.now(),
   );
   const pending = new Map<number, IngestOutput[]>();
-  let sent = 0;
   let lastArrival = Date.now();
   let lastAdvance = Date.now();
   const append = (p: number, xs: IngestOutput[] | undefined) => {
@@ -88,6 +134,7 @@ export async function startIngestWindows(ctx: PipelineContext, opts: WindowsOpti
     topic: opts.internalTopic,
     transactionalPrefix: `shardcast-ingest-window-${opts.groupId}`,
     ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
+    consumerThread: ctx.cfg.ingestConsumerThread === 'on',
     own(partition, committed) {
       const resume = committed ? resumeStateOf([{ topic: opts.internalTopic, partition, metadata: committed.metadata }]) : undefined;
       parts.own(partition, resume, origins);
@@ -99,7 +146,8 @@ export async function startIngestWindows(ctx: PipelineContext, opts: WindowsOpti
     },
     async handle(batch, retrying) {
       const inputs: IngestInput[] = new Array(batch.length);
-      for (let i = 0; i < batch.length; i++) inputs[i] = await toIngestInput(ctx, batch[i]!, retrying);
+      for (let i = 0; i < batch.length; i++)
+        inputs[i] = toIngestInputSync(ctx, batch[i]!) ?? (await toIngestInput(ctx, batch[i]!, retrying));
       lastArrival = Date.now();
       append(batch[0]!.partition, parts.addBatch(batch[0]!.partition, inputs));
     },
@@ -116,7 +164,6 @@ export async function startIngestWindows(ctx: PipelineContext, opts: WindowsOpti
       if (!outs || outs.length === 0) return null;
       pending.set(partition, []);
       const { aggregates, letters, progress } = splitOutputs(outs);
-      sent += aggregates.length;
       return {
         outputs: [
           { topic: TOPICS.aggregates.name, records: aggregates.map((a) => ({ key: a.seriesId, value: a })) },
@@ -126,5 +173,6 @@ export async function startIngestWindows(ctx: PipelineContext, opts: WindowsOpti
       };
     },
   });
-  return { ...stage, sent: () => sent };
+  // aggregates are all it produces besides dead letters, counted once their transaction committed
+  return { ...stage, sent: () => stage.stats.produced };
 }

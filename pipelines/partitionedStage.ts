@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Envelope } from '../schemas/envelope.js';
 import type { CommitPosition } from '../processors/ingest/commitMetadata.js';
 import { committedOffsets, consumeTopics, type FetchBytes } from '../topics/consumer.js';
+import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
 import type { PipelineContext } from './context.js';
 import type { RunningStage, StageOutput, StageStats } from './stage.js';
 import { failureAction, initialHealth, retryWhileRetriable, type BackoffOptions, type StageHealth } from './failure.js';
@@ -38,6 +39,8 @@ export interface PartitionedSpec {
   fetchBytes?: FetchBytes;
   /** How long the group waits for a silent member before giving its partitions away. */
   sessionTimeoutMs?: number;
+  /** Consume on a worker thread (topics/threadedConsumer.ts), as the plain ingest path does. */
+  consumerThread?: boolean;
   backoff?: BackoffOptions;
   /** How often pending partitions are sent and committed (default 200 ms). */
   flushMs?: number;
@@ -92,7 +95,7 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
    */
   const next = new Map<number, bigint>();
   const maxPending = spec.maxPending ?? 50_000;
-  const source = await consumeTopics(ctx.kafka, {
+  const consumeOpts = {
     groupId: spec.groupId,
     topics: [spec.topic],
     ...(spec.fetchBytes ? { fetchBytes: spec.fetchBytes } : {}),
@@ -100,7 +103,10 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     gate: async () => {
       while (!stopping && source.received - stats.consumed > maxPending) await sleep(5);
     },
-  });
+  };
+  const source = spec.consumerThread
+    ? await consumeTopicsOnThread(ctx.cfg, { ...consumeOpts, clientId: `shardcast-${spec.name}-consumer` })
+    : await consumeTopics(ctx.kafka, consumeOpts);
 
   const own = async (partition: number) => {
     await retrying('fence', () => producers.open(partition));
@@ -162,6 +168,7 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     const fresh = BigInt(s.batch[0]!.offset) >= from ? s.batch : s.batch.filter((m) => BigInt(m.offset) >= from);
     if (fresh.length === 0) return;
     await spec.handle(fresh, retrying);
+    stats.handled += fresh.length;
     next.set(p, BigInt(fresh[fresh.length - 1]!.offset) + 1n);
   };
 
