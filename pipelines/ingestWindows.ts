@@ -40,11 +40,6 @@ export interface WindowsOptions {
   sessionTimeoutMs?: number;
 }
 
-/** Decodes with the registry's help only for a writer schema not seen yet. */
-async function decodeWith<T>(ctx: PipelineContext, topic: string, buf: Buffer | null, retrying: Retrying): Promise<T> {
-  return ctx.serde.decodeSync<T>(topic, buf) ?? (await retrying('decode', () => ctx.serde.decode<T>(topic, buf)));
-}
-
 /** A decoded routed record as the ingest core takes it: the query event, or a mark. */
 function fromRouted(m: Envelope<Buffer | null>, r: RoutedQuery, ev: QueryEvent | DecodeFailure | null): IngestInput {
   const at = { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key };
@@ -54,54 +49,39 @@ function fromRouted(m: Envelope<Buffer | null>, r: RoutedQuery, ev: QueryEvent |
 
 /**
  * A routed record as the ingest core takes it: the query event (or why it does not decode), or a
- * mark. Synchronous while the writer schemas are known (no promise per message on the hot path).
+ * mark; undefined while a writer schema is not known yet (see learnSchemas). Synchronous: no
+ * promise per message on the hot path.
  */
-function toIngestInputSync(ctx: PipelineContext, m: Envelope<Buffer | null>): IngestInput | undefined {
+function toIngestInput(ctx: PipelineContext, m: Envelope<Buffer | null>): IngestInput | undefined {
   let r: RoutedQuery | undefined;
-  let ev: QueryEvent | undefined;
   try {
     r = ctx.serde.decodeSync<RoutedQuery>(TOPICS.routedQueries.name, m.value);
-    if (r === undefined) return undefined;
-    if (r.event === null) return fromRouted(m, r, null);
-    ev = ctx.serde.decodeSync<QueryEvent>(TOPICS.queries.name, r.event);
+    if (r === undefined || r.event === null) return r && fromRouted(m, r, null);
+    const ev = ctx.serde.decodeSync<QueryEvent>(TOPICS.queries.name, r.event);
+    return ev && fromRouted(m, r, ev);
   } catch (err) {
     if (failureAction(err) !== 'dead-letter') throw err;
-    return r === undefined
-      ? {
-          topic: m.topic,
-          partition: m.partition,
-          offset: m.offset,
-          key: m.key,
-          raw: m.raw,
-          value: decodeFailure(`routed record: ${(err as Error).message}`),
-        }
-      : fromRouted(m, r, decodeFailure((err as Error).message));
-  }
-  return ev === undefined ? undefined : fromRouted(m, r, ev);
-}
-
-/** The same, asking the registry for writer schemas not seen yet. */
-async function toIngestInput(ctx: PipelineContext, m: Envelope<Buffer | null>, retrying: Retrying): Promise<IngestInput> {
-  let r: RoutedQuery;
-  try {
-    r = await decodeWith<RoutedQuery>(ctx, TOPICS.routedQueries.name, m.value, retrying);
-  } catch (err) {
-    if (failureAction(err) !== 'dead-letter') throw err;
+    const reason = (err as Error).message;
+    if (r !== undefined) return fromRouted(m, r, decodeFailure(reason));
     return {
       topic: m.topic,
       partition: m.partition,
       offset: m.offset,
       key: m.key,
       raw: m.raw,
-      value: decodeFailure(`routed record: ${(err as Error).message}`),
+      value: decodeFailure(`routed record: ${reason}`),
     };
   }
-  if (r.event === null) return fromRouted(m, r, null);
+}
+
+/** Fetches the writer schemas of a record from the registry (the serde keeps them for toIngestInput). */
+async function learnSchemas(ctx: PipelineContext, m: Envelope<Buffer | null>, retrying: Retrying): Promise<void> {
   try {
-    return fromRouted(m, r, await decodeWith<QueryEvent>(ctx, TOPICS.queries.name, r.event, retrying));
+    const r = await retrying('decode', () => ctx.serde.decode<RoutedQuery>(TOPICS.routedQueries.name, m.value));
+    if (r.event !== null) await retrying('decode', () => ctx.serde.decode<QueryEvent>(TOPICS.queries.name, r.event));
   } catch (err) {
+    // bad bytes: toIngestInput says why
     if (failureAction(err) !== 'dead-letter') throw err;
-    return fromRouted(m, r, decodeFailure((err as Error).message));
   }
 }
 
@@ -146,8 +126,15 @@ export async function startIngestWindows(ctx: PipelineContext, opts: WindowsOpti
     },
     async handle(batch, retrying) {
       const inputs: IngestInput[] = new Array(batch.length);
-      for (let i = 0; i < batch.length; i++)
-        inputs[i] = toIngestInputSync(ctx, batch[i]!) ?? (await toIngestInput(ctx, batch[i]!, retrying));
+      for (let i = 0; i < batch.length; i++) {
+        const m = batch[i]!;
+        let input = toIngestInput(ctx, m);
+        if (input === undefined) {
+          await learnSchemas(ctx, m, retrying);
+          input = toIngestInput(ctx, m) ?? { ...m, value: decodeFailure('unknown writer schema id') };
+        }
+        inputs[i] = input;
+      }
       lastArrival = Date.now();
       append(batch[0]!.partition, parts.addBatch(batch[0]!.partition, inputs));
     },
