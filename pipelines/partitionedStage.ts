@@ -108,13 +108,17 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     ? await consumeTopicsOnThread(ctx.cfg, { ...consumeOpts, clientId: `shardcast-${spec.name}-consumer` })
     : await consumeTopics(ctx.kafka, consumeOpts);
 
-  const own = async (partition: number) => {
-    await retrying('fence', () => producers.open(partition));
+  /** Takes partitions over: their producers first (fencing the previous owners), then what was committed for them. */
+  const own = async (partitions: number[]) => {
+    if (partitions.length === 0) return;
+    for (const p of partitions) await retrying('fence', () => producers.open(p));
     const committed = await retrying('offsets', () => committedOffsets(ctx.kafka, spec.groupId, [spec.topic]));
-    const mine = committed.find((c) => c.partition === partition && BigInt(c.offset) >= 0n);
-    spec.own(partition, mine ? { offset: mine.offset, metadata: mine.metadata } : undefined);
-    next.set(partition, mine ? BigInt(mine.offset) : -1n);
-    owned.add(partition);
+    for (const p of partitions) {
+      const mine = committed.find((c) => c.partition === p && BigInt(c.offset) >= 0n);
+      spec.own(p, mine ? { offset: mine.offset, metadata: mine.metadata } : undefined);
+      next.set(p, mine ? BigInt(mine.offset) : -1n);
+      owned.add(p);
+    }
   };
   const release = async (partition: number) => {
     owned.delete(partition);
@@ -126,7 +130,7 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
   const assign = async (partitions: number[]) => {
     const now = new Set(partitions);
     for (const p of [...owned]) if (!now.has(p)) await release(p);
-    for (const p of partitions) if (!owned.has(p)) await own(p);
+    await own(partitions.filter((p) => !owned.has(p)));
     ctx.log.info({ stage: spec.name, owned: [...owned].sort((a, b) => a - b) }, 'partitions assigned');
   };
 
