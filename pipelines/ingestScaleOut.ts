@@ -32,6 +32,8 @@ export interface ScaledIngest extends RunningStage {
   routed: () => number;
   /** Partitions of each half this instance owns now. */
   owned: () => { route: number[]; window: number[] };
+  /** Partitions given up because another instance fenced this one's producer (a freeze or a partition). */
+  fenced: () => number;
 }
 
 async function partitionCount(ctx: PipelineContext, topic: string): Promise<number> {
@@ -119,6 +121,7 @@ export async function startScaledIngest(ctx: PipelineContext, opts: ScaleOutOpti
     sent: windows.sent,
     routed: route.routed,
     owned: () => ({ route: route.owned(), window: windows.owned() }),
+    fenced: () => route.fencedCount() + windows.fencedCount(),
     async stop() {
       await route.stop();
       await windows.stop();

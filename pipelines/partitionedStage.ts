@@ -5,6 +5,7 @@
  * goes out with that partition's offsets in one Kafka transaction. Taking a partition over:
  * open its producer (fencing the previous owner), then read what the group committed for it,
  * then hand it to the stage. Giving one up: the stage drops what it held for it, uncommitted.
+ * Each rebalance gives up and takes over every partition (as Kafka's eager rebalance does).
  * Every `flushMs` each partition with pending work is sent and committed.
  *
  * A failed transaction is aborted and redone whole with backoff (a retriable failure), so a
@@ -127,10 +128,15 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     await producers.close(partition);
   };
 
+  /**
+   * Every assignment starts every partition afresh from what was committed, also those this
+   * member had before: it may have missed generations (frozen past its session timeout) in which
+   * another member owned and committed them, and kafkajs fetches them again from the committed
+   * offset anyway. What was pending and uncommitted is dropped and redone.
+   */
   const assign = async (partitions: number[]) => {
-    const now = new Set(partitions);
-    for (const p of [...owned]) if (!now.has(p)) await release(p);
-    await own(partitions.filter((p) => !owned.has(p)));
+    for (const p of [...owned]) await release(p);
+    await own(partitions);
     ctx.log.info({ stage: spec.name, owned: [...owned].sort((a, b) => a - b) }, 'partitions assigned');
   };
 

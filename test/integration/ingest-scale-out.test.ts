@@ -43,7 +43,8 @@ async function childMain(): Promise<void> {
     internalTopic: env.SCALE_OUT_INTERNAL!,
     sessionTimeoutMs: SESSION_MS,
   });
-  const report = setInterval(() => process.stdout.write(`STATS ${ingest.routed()} ${ingest.sent()}\n`), 500);
+  const report = setInterval(() => process.stdout.write(`STATS ${ingest.routed()} ${ingest.sent()} ${ingest.fenced()}\n`), 500);
+  ingest.done.catch((err: unknown) => process.stdout.write(`FAILED ${(err as Error).message}\n`));
   process.stdout.write('READY\n');
   await new Promise<void>((r) => process.once('SIGTERM', r));
   clearInterval(report);
@@ -222,8 +223,13 @@ if (process.env.SCALE_OUT_CHILD) {
       );
       instances[0]!.child.kill('SIGKILL');
       instances.push(launch(vars));
+      // a zombie: frozen past its session timeout while the rest goes on, then thawed; the
+      // instances that took its partitions fenced it, so it can commit nothing for them
+      instances[1]!.child.kill('SIGSTOP');
       await publish('ref', N / 2, N);
       await publish('sc', N / 2, N);
+      await sleep(SESSION_MS + 4_000);
+      instances[1]!.child.kill('SIGCONT');
       await closers('ref');
       await closers('sc');
 
@@ -282,6 +288,18 @@ if (process.env.SCALE_OUT_CHILD) {
         letters.ref.map((l) => `${l.sourcePartition}:${l.sourceOffset}`).sort(),
         'at the same source positions',
       );
+      assert.deepEqual(
+        instances.flatMap((i) => i.lines.filter((l) => l.startsWith('FAILED'))),
+        [],
+        'no instance failed',
+      );
+      const fenced = Number(
+        instances[1]!.lines
+          .filter((l) => l.startsWith('STATS'))
+          .at(-1)
+          ?.split(' ')[3] ?? 0,
+      );
+      process.stdout.write(`# the thawed instance gave up ${fenced} partitions on being fenced\n`);
       process.stdout.write(
         `# scaled: ${many.size} (series, window) from ${instances.length} instances (one SIGKILLed), equal to one instance's ${one.size}\n`,
       );
