@@ -143,7 +143,9 @@ if (process.env.SCALE_OUT_CHILD) {
     }
   });
 
-  test('three scaled ingest instances, one SIGKILLed, one frozen and thawed, one added, give the aggregates of one', { timeout: 240_000 }, async () => {
+  test('three scaled ingest instances, one SIGKILLed, one frozen and thawed, one added, give the aggregates of one', {
+    timeout: 240_000,
+  }, async () => {
     const id = uniq('scale').replace(/[^a-z0-9]/g, '_');
     const t0 = Math.floor((Date.now() - 3 * 3_600_000) / WINDOW) * WINDOW;
     const ref = { prefix: `ref_${id}`, topic: `shardcast.test.queries.ref_${id}` };
