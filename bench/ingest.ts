@@ -25,6 +25,7 @@ import vm from 'node:vm';
 import { isRetriable, ShardcastError, UnavailableError } from '../lib/errors.js';
 import { openContext } from '../pipelines/context.js';
 import { fetchBytesOf, startIngest } from '../pipelines/ingest.js';
+import { startScaledIngest } from '../pipelines/ingestScaleOut.js';
 import type { QueryEvent } from '../schemas/types.js';
 import { provisionTopics } from '../topics/admin.js';
 import { TOPICS } from '../schemas/topics.js';
@@ -92,6 +93,37 @@ async function ingestOnce(
 }
 
 /**
+ * One instance of the scaled-out layout (SHARDCAST_INGEST_SCALE_OUT=on: route, internal topic,
+ * windows, transactions) alone over the whole topic: what one instance costs against the plain
+ * path, timed from its first fetch until its windows took every event.
+ */
+async function scaledOnce(
+  ctx: Awaited<ReturnType<typeof openContext>>,
+  topic: string,
+  n: number,
+  partitionKeys: Record<string, { column: string; bounds: number[] }>,
+  id: string,
+  internalTopic: string,
+): Promise<number> {
+  collectGarbage();
+  const deadline = Date.now() + 300_000;
+  const ingest = await startScaledIngest(ctx, { groupId: `bench-scaled-${id}`, topic, partitionKeys, internalTopic });
+  let failed: unknown = null;
+  ingest.done.catch((err: unknown) => {
+    failed = err;
+  });
+  while (ingest.source.received === 0 && Date.now() < deadline && !failed) await sleep(5);
+  const start = ingest.source.firstFetchAt ?? performance.now();
+  while (ingest.ingest.received < n && Date.now() < deadline && !failed) await sleep(10);
+  const sec = (performance.now() - start) / 1000;
+  await ingest.stop();
+  if (failed) throw new ShardcastError(`scaled-out ingest failed during the benchmark: ${(failed as Error).message ?? String(failed)}`);
+  if (ingest.ingest.received < n)
+    throw new UnavailableError(`scaled-out ingest: only ${ingest.ingest.received} of ${n} events within 300 s`);
+  return n / sec;
+}
+
+/**
  * One raw run: the same consumer wrapper, Avro decode only; default fetch sizes unless given;
  * with `thread`, the consumer on its own thread as ingest runs it (the decode stays here).
  */
@@ -131,6 +163,7 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
   const runId = Date.now().toString(36);
   const ctx = await openContext('bench-ingest');
   const topic = { ...TOPICS.queries, name: `shardcast.bench.ingest.${runId}`, partitions: 3 };
+  const internalTopics: string[] = [];
   try {
     await provisionTopics(ctx.kafka, [topic]);
     await ctx.serde.registerTopic(topic);
@@ -184,6 +217,7 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
     const rawRuns: number[] = [];
     const rawAtFetchRuns: number[] = [];
     const rawThreadRuns: number[] = [];
+    const scaledRuns: number[] = [];
     const fetchKiB = ctx.cfg.ingestFetchKiB;
     const kibLabel = (f: FetchBytes) => `${f.perPartition}/${f.total} KiB`;
     const fetchLabel = kibLabel(fetchKiB);
@@ -206,7 +240,13 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
       const rawThread = await rawOnce(ctx, topic.name, n, `${runId}-${round}-t`, fetchBytesOf(fetchKiB), true);
       rawThreadRuns.push(rawThread);
       log(`  ${rawThread.toFixed(0)} events/s`);
+      log(`round ${round}/${rounds}: one instance of the scaled-out layout (route → internal topic → windows, in transactions)`);
+      internalTopics.push(`shardcast.bench.internal.${runId}-${round}`);
+      const scaled = await scaledOnce(ctx, topic.name, n, partitionKeys, `${runId}-${round}`, internalTopics.at(-1)!);
+      scaledRuns.push(scaled);
+      log(`  ${scaled.toFixed(0)} events/s`);
     }
+    const scaledEps = median(scaledRuns);
     const ingestEps = median(ingestRuns.map((r) => r.eventsPerSec));
     const rawDefaultEps = median(rawRuns);
     const rawAtFetchEps = median(rawAtFetchRuns);
@@ -225,11 +265,13 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
       rawAtIngestFetchEventsPerSec: rawAtFetchEps,
       rawOnConsumerThreadEventsPerSec: rawThreadEps,
       ingestConsumerThread: ctx.cfg.ingestConsumerThread,
+      scaledInstanceEventsPerSec: scaledEps,
       perRound: ingestRuns.map((r, i) => ({
         ingestEventsPerSec: r.eventsPerSec,
         rawEventsPerSec: rawRuns[i]!,
         rawAtIngestFetchEventsPerSec: rawAtFetchRuns[i]!,
         rawOnConsumerThreadEventsPerSec: rawThreadRuns[i]!,
+        scaledInstanceEventsPerSec: scaledRuns[i]!,
         peakRssMiB: r.peakRss / 2 ** 20,
       })),
       aggregatesSent: ingestRuns[0]!.aggregatesSent,
@@ -246,6 +288,7 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
         'raw default ev/s': r.rawEventsPerSec.toFixed(0),
         "raw at ingest's fetch ev/s": r.rawAtIngestFetchEventsPerSec.toFixed(0),
         'raw on a thread ev/s': r.rawOnConsumerThreadEventsPerSec.toFixed(0),
+        'one scaled-out instance ev/s': r.scaledInstanceEventsPerSec.toFixed(0),
         'ingest peak RSS MiB': r.peakRssMiB.toFixed(0),
       })),
       { indent: '  ' },
@@ -255,13 +298,14 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
       `ingest ${ingestEps.toFixed(0)} events/s (consumer thread ${ctx.cfg.ingestConsumerThread}); raw consume + Avro decode of the same topic ${rawDefaultEps.toFixed(0)} events/s at the consumer's default fetch sizes (${kibLabel({ perPartition: DEFAULT_FETCH_BYTES.perPartition / 1024, total: DEFAULT_FETCH_BYTES.total / 1024 })}), ${rawAtFetchEps.toFixed(0)} at ingest's (${fetchLabel}, SHARDCAST_INGEST_FETCH_KIB) and ${rawThreadEps.toFixed(0)} at ingest's with the consumer on its own thread; medians of ${rounds} alternating rounds over the same ${n} events, each timed from its first fetch request:`,
       roundsTable,
       `ratio to the raw ceiling (the fastest raw median, ${rawEps.toFixed(0)}): ${result.ratio.toFixed(2)} (target ≥ 0.5, ${verdict(result.ratio >= 0.5)}); ≥ 100000 events/s ${verdict(ingestEps >= 100_000)}`,
+      `one instance of the scaled-out layout (SHARDCAST_INGEST_SCALE_OUT=on) ${scaledEps.toFixed(0)} events/s, ${(ingestEps > 0 ? scaledEps / ingestEps : 0).toFixed(2)} of the plain path's; instances add up to the source's partitions (docs/decisions/0120-ingest-scale-out.md)`,
       `peak RSS ${result.rssMiB.toFixed(0)} MiB over the ingest runs (target < 1024, ${verdict(result.rssMiB < 1024)}; ${result.distinctKeys} distinct keys seen), live heap after GC at most ${result.liveHeapMiB.toFixed(0)} MiB; aggregates ${result.aggregatesSent}`,
     ].join('\n');
     return { ...result, text };
   } finally {
     const admin = ctx.kafka.admin();
     await admin.connect();
-    await admin.deleteTopics({ topics: [topic.name] }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [topic.name, ...internalTopics] }).catch(() => undefined);
     await admin.disconnect();
     await ctx.close();
   }

@@ -38,6 +38,7 @@ export const ENV_KEYS = {
   allowedLatenessMs: 'SHARDCAST_ALLOWED_LATENESS_MS',
   ingestFetchKiB: 'SHARDCAST_INGEST_FETCH_KIB',
   ingestConsumerThread: 'SHARDCAST_INGEST_CONSUMER_THREAD',
+  ingestScaleOut: 'SHARDCAST_INGEST_SCALE_OUT',
   forecastHorizon: 'SHARDCAST_FORECAST_HORIZON',
   forecastBackend: 'SHARDCAST_FORECAST_BACKEND',
   metricsPort: 'SHARDCAST_METRICS_PORT',
@@ -145,6 +146,12 @@ export const ConfigSchema = z.object({
    * other pipeline consumes).
    */
   ingestConsumerThread: z.enum(['on', 'off']).default('on'),
+  /**
+   * "on": ingest runs so that several instances share the work, each (series, window) owned by
+   * one (queries re-keyed by series through shardcast.internal.ingest.routed, Kafka transactions
+   * per partition; docs/decisions/0120-ingest-scale-out.md). "off" (default): one instance per group.
+   */
+  ingestScaleOut: z.enum(['on', 'off']).default('off'),
   forecastHorizon: intFromString(1).max(1000).default(6),
   forecastBackend: z.enum(['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   metricsPort: intFromString(0).max(65535).default(9464),

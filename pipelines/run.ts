@@ -40,6 +40,9 @@ export async function startPipeline(
 ): Promise<RunnablePipeline> {
   switch (name) {
     case 'ingest':
+      // several instances share the work only in the scaled-out layout (docs/decisions/0120)
+      if (ctx.cfg.ingestScaleOut === 'on')
+        return (await import('./ingestScaleOut.js')).startScaledIngest(ctx, { groupId: `${group}-ingest` });
       return (await import('./ingest.js')).startIngest(ctx, { groupId: `${group}-ingest` });
     case 'forecast':
       return (await import('./forecast.js')).startForecast(ctx, { groupId: `${group}-forecast` });

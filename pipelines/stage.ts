@@ -123,6 +123,11 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
   const gate = async () => {
     while (!stopping && source.received - stats.handled - stats.deadLettered > maxPending) await sleep(10);
   };
+  const eo = spec.exactlyOnce;
+  if (eo && (spec.concurrency ?? 1) !== 1) throw new StateError(`stage ${spec.name}: exactly-once needs concurrency 1`);
+  // Before the consumer: connecting fences the instance this one replaces (a round trip to the
+  // broker), and messages the consumer hands over before the pipeline below subscribes are lost.
+  const txProducer = eo ? await TopicProducer.connect(ctx.kafka, ctx.serde, { transactionalId: eo.transactionalId }) : null;
   const source: TopicSource = await consumeTopics(ctx.kafka, {
     groupId: spec.groupId,
     topics: spec.topics,
@@ -130,10 +135,6 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
     gate,
     ...consumerHealth(health),
   });
-
-  const eo = spec.exactlyOnce;
-  if (eo && (spec.concurrency ?? 1) !== 1) throw new StateError(`stage ${spec.name}: exactly-once needs concurrency 1`);
-  const txProducer = eo ? await TopicProducer.connect(ctx.kafka, ctx.serde, { transactionalId: eo.transactionalId }) : null;
   /** Exactly-once: positions handled since the last commit, per topic-partition. */
   const uncommitted = new Map<string, SourcePosition>();
   /** Sends the outputs and commits the batch's positions: in one transaction when exactly once. */

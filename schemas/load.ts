@@ -16,7 +16,8 @@ export type SchemaName =
   | 'ShardCommand'
   | 'ResourceCommand'
   | 'CommandResult'
-  | 'DeadLetter';
+  | 'DeadLetter'
+  | 'RoutedQuery';
 
 const cache = new Map<string, { json: object; type: avro.Type }>();
 

@@ -86,6 +86,18 @@ export const TOPICS = {
   },
   dlq: { name: 'shardcast.dlq', schema: 'DeadLetter', key: 'source topic', partitions: 1, retentionMs: 30 * DAY, compacted: false },
   audit: { name: 'shardcast.audit', schema: 'AuditEvent', key: 'actor', partitions: 1, retentionMs: 365 * DAY, compacted: false },
+  /**
+   * Internal to ingest when it scales out: validated query events re-keyed by the series they
+   * count in, and watermark marks, written in transactions (read committed).
+   */
+  routedQueries: {
+    name: 'shardcast.internal.ingest.routed',
+    schema: 'RoutedQuery',
+    key: 'source + node (the series a query counts in)',
+    partitions: 6,
+    retentionMs: 1 * DAY,
+    compacted: false,
+  },
   /** One partition: the consumer-group member it is assigned to holds the lease (pipelines/lease.ts). */
   leases: { name: 'shardcast.leases', schema: 'LeaseEvent', key: 'lease group', partitions: 1, retentionMs: 7 * DAY, compacted: false },
 } as const satisfies Record<string, TopicSpec>;

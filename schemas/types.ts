@@ -263,6 +263,15 @@ export interface DeadLetter {
   pipeline: string;
 }
 
+/** Ingest's repartition record when it scales out (schemas/RoutedQuery.avsc): an event, or a mark when `event` is null. */
+export interface RoutedQuery {
+  originTopic: string;
+  originPartition: number;
+  originOffset: number;
+  event: Buffer | null;
+  markTs: number | null;
+}
+
 /** An operator's write, as audited on `shardcast.audit` (schemas/AuditEvent.avsc). */
 export interface AuditEvent {
   ts: number;

@@ -58,9 +58,14 @@ function sizeOf(v: Message['value'] | Message['key']): number {
 }
 
 export class TopicProducer {
+  /** A transaction whose abort did not reach the broker: the producer is replaced before the next one. */
+  private unfinished = false;
+
   private constructor(
-    private readonly producer: Producer,
+    private producer: Producer,
     private readonly serde: AvroSerde,
+    private readonly kafka: Kafka,
+    private readonly transactionalId: string | undefined,
   ) {}
 
   /**
@@ -69,22 +74,37 @@ export class TopicProducer {
    * stage cannot be overtaken by its own zombie.
    */
   static async connect(kafka: Kafka, serde: AvroSerde, opts: { transactionalId?: string } = {}): Promise<TopicProducer> {
+    return new TopicProducer(await TopicProducer.open(kafka, opts.transactionalId), serde, kafka, opts.transactionalId);
+  }
+
+  private static async open(kafka: Kafka, transactionalId: string | undefined): Promise<Producer> {
     // the default partitioner, named so kafkajs does not warn about its v2 change on every start
     const producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
-      ...(opts.transactionalId ? { transactionalId: opts.transactionalId } : {}),
+      ...(transactionalId ? { transactionalId } : {}),
     });
     await producer.connect();
-    return new TopicProducer(producer, serde);
+    if (transactionalId) {
+      // kafkajs registers the transactional id (InitProducerId) only when a first transaction
+      // begins; until then the producer it replaces is not fenced and may still commit. An empty
+      // transaction registers it now (its abort sends nothing to the broker).
+      try {
+        await (await producer.transaction()).abort();
+      } catch (err) {
+        await producer.disconnect().catch(() => undefined);
+        throw err;
+      }
+    }
+    return producer;
   }
 
   /** Encodes and sends records to one topic; resolves once the broker acknowledged all. */
   async send<T>(topic: string, records: readonly OutRecord<T>[]): Promise<void> {
     if (records.length === 0) return;
-    await this.sendRequests([{ topic, messages: records.map((r) => ({ ...this.message(topic, r), partition: r.partition })) }]);
+    await this.sendRequests([{ topic, messages: records.map((r) => this.message(topic, r)) }]);
   }
 
   /** Sends already-encoded bytes (the raw-ceiling benchmark, garbage injection in tests). */
@@ -115,9 +135,15 @@ export class TopicProducer {
    */
   async sendInTransaction(
     batches: { topic: string; records: readonly OutRecord<unknown>[] }[],
-    commit: { groupId: string; positions: readonly { topic: string; partition: number; offset: string }[] },
+    commit: { groupId: string; positions: readonly { topic: string; partition: number; offset: string; metadata?: string }[] },
     beforeCommit?: () => Promise<void>,
   ): Promise<void> {
+    if (this.unfinished) {
+      // a fresh producer with the same id bumps its epoch, which aborts the transaction left open
+      await this.producer.disconnect().catch(() => undefined);
+      this.producer = await TopicProducer.open(this.kafka, this.transactionalId);
+      this.unfinished = false;
+    }
     const topicMessages = batches
       .filter((b) => b.records.length > 0)
       .map((b) => ({ topic: b.topic, messages: b.records.map((r) => this.message(b.topic, r)) }));
@@ -126,27 +152,38 @@ export class TopicProducer {
       for (const chunk of chunkBySize(topicMessages)) {
         await txn.sendBatch({ topicMessages: chunk, acks: -1, compression: CompressionTypes.GZIP });
       }
-      const byTopic = new Map<string, { partition: number; offset: string }[]>();
+      const byTopic = new Map<string, { partition: number; offset: string; metadata?: string }[]>();
       for (const p of commit.positions) {
         const list = byTopic.get(p.topic) ?? [];
-        list.push({ partition: p.partition, offset: (BigInt(p.offset) + 1n).toString() });
+        const offset = (BigInt(p.offset) + 1n).toString();
+        list.push(p.metadata === undefined ? { partition: p.partition, offset } : { partition: p.partition, offset, metadata: p.metadata });
         byTopic.set(p.topic, list);
       }
-      await txn.sendOffsets({
-        consumerGroupId: commit.groupId,
-        topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
-      });
+      if (byTopic.size > 0) {
+        await txn.sendOffsets({
+          consumerGroupId: commit.groupId,
+          topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+        });
+      }
       await beforeCommit?.();
       await txn.commit();
     } catch (err) {
-      if (txn.isActive()) await txn.abort().catch(() => undefined);
+      // Whatever reached the broker in this transaction is discarded with it: a caller retrying
+      // redoes the whole transaction, so a send retried inside it cannot leave a duplicate.
+      if (txn.isActive()) {
+        await txn.abort().catch(() => {
+          this.unfinished = true;
+        });
+      }
       throw err;
     }
   }
 
   private message(topic: string, r: OutRecord<unknown>): Message {
     const value = this.serde.encode(topic, r.value);
-    return r.headers ? { key: r.key, value, headers: r.headers(value) } : { key: r.key, value };
+    const m: Message = r.headers ? { key: r.key, value, headers: r.headers(value) } : { key: r.key, value };
+    if (r.partition !== undefined) m.partition = r.partition;
+    return m;
   }
 
   /** One produce request per size-bounded chunk, in order, each acknowledged before the next. */

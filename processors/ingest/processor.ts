@@ -32,7 +32,16 @@ export function isDecodeFailure(v: unknown): v is DecodeFailure {
   return typeof v === 'object' && v !== null && typeof (v as DecodeFailure).decodeFailure === 'string';
 }
 
-export type IngestInput = Envelope<QueryEvent | DecodeFailure>;
+/** Scaled-out input only: event time of an origin (source partition) reached `ts` (route.ts). */
+export interface WatermarkMark {
+  mark: { origin: string; ts: number };
+}
+
+function isMark(v: object): v is WatermarkMark {
+  return (v as Partial<WatermarkMark>).mark !== undefined;
+}
+
+export type IngestInput = Envelope<QueryEvent | DecodeFailure | WatermarkMark>;
 
 export type IngestOutput = Routed<WorkloadAggregate> | { kind: 'features'; value: QueryFeatures } | ({ kind: 'progress' } & Progress);
 
@@ -207,6 +216,11 @@ export class IngestCore {
       return;
     }
     const v = env.value;
+    if (isMark(v)) {
+      this.stats.received--;
+      this.fromWindow(this.window.mark(env, v.mark.origin, v.mark.ts, progress, at), out);
+      return;
+    }
     if (isDecodeFailure(v)) {
       this.stats.decodeFailed++;
       this.report(env, 'decode', v.decodeFailure, out);

@@ -43,6 +43,11 @@ export interface WindowConfig {
   partitionIdleMs?: number;
   /** Processing-time clock for partition idleness (the ingest operator passes its scheduler's). */
   now?: () => number;
+  /**
+   * Event time comes from marks (`mark`) of the origins named by `assignOrigins`, not from the
+   * events' own partitions: the scaled-out path, whose input partitions mix source partitions.
+   */
+  eventTimeFromMarks?: boolean;
 }
 
 const posKey = (p: { topic: string; partition: number }) => `${p.topic}:${p.partition}`;
@@ -69,6 +74,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
   readonly latenessMs: number;
   private readonly limits: WindowLimits;
   private readonly maxOpenWindows: number;
+  private readonly marksOnly: boolean;
   private readonly watermarks: PartitionWatermarks;
   private readonly offsets = new SafeOffsets();
   private readonly windows = new Map<number, OpenWindow>();
@@ -95,6 +101,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
       profile: { ...DEFAULT_PROFILE_LIMITS, relativeAccuracy: cfg.relativeAccuracy ?? 0.01 },
     };
     this.maxOpenWindows = cfg.maxOpenWindows ?? 64;
+    this.marksOnly = cfg.eventTimeFromMarks ?? false;
     this.watermarks = new PartitionWatermarks(this.latenessMs, cfg.partitionIdleMs ?? 15_000, cfg.now ?? null);
   }
 
@@ -129,7 +136,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     this.counters.events++;
     const p = this.cursorOf(env);
     const off = Number(env.offset);
-    p.front = this.watermarks.observe(p.key, p.front, ts, at);
+    if (!this.marksOnly) p.front = this.watermarks.observe(p.key, p.front, ts, at);
     if (off > p.seen.max) p.seen.max = off;
     const start = Math.floor(ts / this.windowMs) * this.windowMs;
     const wm = this.watermarks.at(at);
@@ -164,6 +171,27 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     this.watermarks.assign(new Set(parts.map(posKey)), this.clock());
     this.cursors.clear();
     this.lastCursor = null;
+  }
+
+  /** The origins whose marks give event time (eventTimeFromMarks): each holds the watermark like a source partition. */
+  assignOrigins(origins: readonly string[]): void {
+    this.watermarks.assign(new Set(origins), this.clock());
+  }
+
+  /**
+   * A mark at position `pos`: origin `origin` delivered events up to event time `ts`. Moves
+   * that origin's front, counts the position as handled, closes what the watermark now closes.
+   */
+  mark(pos: SourcePosition, origin: string, ts: number, progress = true, at = this.clock()): WindowOutput<T>[] {
+    const out: WindowOutput<T>[] = [];
+    this.watermarks.observe(origin, this.watermarks.frontOf(origin), ts, at);
+    this.offsets.seen(posKey(pos), Number(pos.offset));
+    const wm = this.watermarks.at(at);
+    const boundary = Math.floor(wm / this.windowMs) * this.windowMs;
+    if (boundary > this.closedThrough) this.closedThrough = boundary;
+    this.closeUpTo(wm, out);
+    if (progress) this.progress(out);
+    return out;
   }
 
   /** Continues after a restart from the state committed with the offsets. */

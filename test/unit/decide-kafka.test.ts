@@ -25,11 +25,13 @@ test('a topic forecast over what its partitions carry gets the count that carrie
   assert.equal(commandParamsReason(c), null);
 });
 
-test('no command under capacity, for a compacted topic, in cooldown, at the cap, or for another series', () => {
+test('no command under capacity, for a compacted or an internal topic, in cooldown, at the cap, or for another series', () => {
   const hot = fc(series('t'), [500], 0);
+  const internal = 'shardcast.internal.ingest.routed';
   const none = (r: ReturnType<typeof planTopicPartitions>) => assert.equal(r.commands.length, 0, r.explanations.join('\n'));
   none(planTopicPartitions([fc(series('t'), [40], 0.1)], [{ topic: 't', partitions: 1 }], new Map(), NOW, 'kafka', cfg));
   none(planTopicPartitions([hot], [{ topic: 't', partitions: 1, compacted: true }], new Map(), NOW, 'kafka', cfg));
+  none(planTopicPartitions([fc(series(internal), [500], 0)], [{ topic: internal, partitions: 1 }], new Map(), NOW, 'kafka', cfg));
   none(planTopicPartitions([hot], [{ topic: 't', partitions: 1 }], new Map([['t', NOW - 1_000]]), NOW, 'kafka', cfg));
   none(planTopicPartitions([hot], [{ topic: 't', partitions: 256 }], new Map(), NOW, 'kafka', cfg));
   none(planTopicPartitions([fc('pg-shards|t|k0', [500], 0)], [{ topic: 't', partitions: 1 }], new Map(), NOW, 'kafka', cfg));

@@ -95,6 +95,11 @@ export function planTopicPartitions(
       explanations.push(`${topic}: forecast ${upper.toFixed(0)} records/s over ${carried.toFixed(0)}, but compacted: not given partitions`);
       continue;
     }
+    // a stage's internal topic is keyed by what it owns per partition (scaled-out ingest's series)
+    if (topic.startsWith('shardcast.internal.')) {
+      explanations.push(`${topic}: forecast ${upper.toFixed(0)} records/s over ${carried.toFixed(0)}, but internal: not given partitions`);
+      continue;
+    }
     const last = recent.get(topic);
     if (last !== undefined && now - last < cfg.cooldownMs) {
       explanations.push(`${topic}: forecast over its partitions, in cooldown after the change at ${new Date(last).toISOString()}`);

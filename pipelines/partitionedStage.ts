@@ -1,0 +1,232 @@
+/**
+ * The wiring of a stage that several instances share partition by partition, exactly once
+ * (ingest's two halves when it scales out): each input partition an instance owns has its own
+ * transactional producer (partitionProducers.ts), and what the stage produced for a partition
+ * goes out with that partition's offsets in one Kafka transaction. Taking a partition over:
+ * open its producer (fencing the previous owner), then read what the group committed for it,
+ * then hand it to the stage. Giving one up: the stage drops what it held for it, uncommitted.
+ * Each rebalance gives up and takes over every partition (as Kafka's eager rebalance does).
+ * Every `flushMs` each partition with pending work is sent and committed.
+ *
+ * A failed transaction is aborted and redone whole with backoff (a retriable failure), so a
+ * send retried inside it cannot leave a duplicate. A transaction refused because the partition's
+ * producer was fenced means the partition moved to another instance: what was pending for it is
+ * dropped (its new owner re-reads it) and the stage goes on.
+ */
+import { concatMap, defaultIfEmpty, endWith, interval, lastValueFrom, map, merge, Subject, takeUntil } from 'rxjs';
+import { TOPICS } from '../schemas/topics.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Envelope } from '../schemas/envelope.js';
+import type { CommitPosition } from '../processors/ingest/commitMetadata.js';
+import { committedOffsets, consumeTopics, type FetchBytes } from '../topics/consumer.js';
+import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
+import type { PipelineContext } from './context.js';
+import type { RunningStage, StageOutput, StageStats } from './stage.js';
+import { failureAction, initialHealth, retryWhileRetriable, type BackoffOptions, type StageHealth } from './failure.js';
+import { isFenced, PartitionProducers } from './partitionProducers.js';
+
+/** What a partition has ready: outputs to send and the positions (with metadata) to commit with them. */
+export interface PartitionFlush {
+  outputs: StageOutput[];
+  positions: CommitPosition[];
+}
+
+export interface PartitionedSpec {
+  name: string;
+  groupId: string;
+  topic: string;
+  /** `<prefix>-<partition>` is the transactional id of a partition's producer. */
+  transactionalPrefix: string;
+  fetchBytes?: FetchBytes;
+  /** How long the group waits for a silent member before giving its partitions away. */
+  sessionTimeoutMs?: number;
+  /** Consume on a worker thread (topics/threadedConsumer.ts), as the plain ingest path does. */
+  consumerThread?: boolean;
+  backoff?: BackoffOptions;
+  /** How often pending partitions are sent and committed (default 200 ms). */
+  flushMs?: number;
+  /** Messages received but not yet handled above which fetching waits (default 50,000). */
+  maxPending?: number;
+  /** Takes a partition over, from what the group committed for it (read after the previous owner was fenced). */
+  own(partition: number, committed: { offset: string; metadata: string | null } | undefined): void;
+  /** Gives a partition up: drop what is held for it. */
+  release(partition: number): void;
+  /** A fetched batch of one owned partition; `retrying` wraps steps that may fail retriably. */
+  handle(batch: Envelope<Buffer | null>[], retrying: Retrying): Promise<void>;
+  /** What to send and commit for a partition now, taken out of the stage (null: nothing). */
+  take(partition: number): PartitionFlush | null;
+  /** Each flush period, before flushing (idle sources close their windows here). */
+  tick?(): void;
+}
+
+export type Retrying = <R>(step: string, work: () => Promise<R>) => Promise<R>;
+
+export interface PartitionedStage extends RunningStage {
+  health: StageHealth;
+  /** Partitions this instance owns now. */
+  owned(): number[];
+  /** Partitions given up because their producer was fenced by a newer owner. */
+  fencedCount(): number;
+}
+
+type Step = { assigned: number[] } | { batch: Envelope<Buffer | null>[] } | { tick: true };
+
+export async function startPartitionedStage(ctx: PipelineContext, spec: PartitionedSpec): Promise<PartitionedStage> {
+  const stats: StageStats = { consumed: 0, produced: 0, handled: 0, deadLettered: 0, batches: 0 };
+  const health = initialHealth();
+  const stopped = new AbortController();
+  let stopping = false;
+  let fenced = 0;
+  const retrying: Retrying = (step, work) =>
+    retryWhileRetriable(work, {
+      step,
+      health,
+      backoff: spec.backoff,
+      signal: stopped.signal,
+      onRetry: ({ attempt, delayMs, err }) =>
+        ctx.log.warn({ stage: spec.name, step, attempt, delayMs, err: (err as Error).message }, 'step failed; retrying'),
+    });
+  const producers = new PartitionProducers(ctx.kafka, ctx.serde, spec.transactionalPrefix);
+  const owned = new Set<number>();
+  /**
+   * Per owned partition, the first offset not yet handled. After a rebalance kafkajs fetches a
+   * partition again from its committed offset even when this member kept it (the commits go
+   * through transactions, which its consumer does not know of), and a partition taken over may
+   * be fetched from before what its previous owner committed last: what lies below is skipped.
+   */
+  const next = new Map<number, bigint>();
+  const maxPending = spec.maxPending ?? 50_000;
+  const consumeOpts = {
+    groupId: spec.groupId,
+    topics: [spec.topic],
+    ...(spec.fetchBytes ? { fetchBytes: spec.fetchBytes } : {}),
+    ...(spec.sessionTimeoutMs ? { sessionTimeoutMs: spec.sessionTimeoutMs } : {}),
+    gate: async () => {
+      while (!stopping && source.received - stats.consumed > maxPending) await sleep(5);
+    },
+  };
+  const source = spec.consumerThread
+    ? await consumeTopicsOnThread(ctx.cfg, { ...consumeOpts, clientId: `shardcast-${spec.name}-consumer` })
+    : await consumeTopics(ctx.kafka, consumeOpts);
+
+  /** Takes partitions over: their producers first (fencing the previous owners), then what was committed for them. */
+  const own = async (partitions: number[]) => {
+    if (partitions.length === 0) return;
+    for (const p of partitions) await retrying('fence', () => producers.open(p));
+    const committed = await retrying('offsets', () => committedOffsets(ctx.kafka, spec.groupId, [spec.topic]));
+    for (const p of partitions) {
+      const mine = committed.find((c) => c.partition === p && BigInt(c.offset) >= 0n);
+      spec.own(p, mine ? { offset: mine.offset, metadata: mine.metadata } : undefined);
+      next.set(p, mine ? BigInt(mine.offset) : -1n);
+      owned.add(p);
+    }
+  };
+  const release = async (partition: number) => {
+    owned.delete(partition);
+    next.delete(partition);
+    spec.release(partition);
+    await producers.close(partition);
+  };
+
+  /**
+   * Every assignment starts every partition afresh from what was committed, also those this
+   * member had before: it may have missed generations (frozen past its session timeout) in which
+   * another member owned and committed them, and kafkajs fetches them again from the committed
+   * offset anyway. What was pending and uncommitted is dropped and redone.
+   */
+  const assign = async (partitions: number[]) => {
+    for (const p of [...owned]) await release(p);
+    await own(partitions);
+    ctx.log.info({ stage: spec.name, owned: [...owned].sort((a, b) => a - b) }, 'partitions assigned');
+  };
+
+  const flush = async () => {
+    for (const p of [...owned]) {
+      const f = spec.take(p);
+      if (!f) continue;
+      const producer = producers.of(p);
+      if (!producer) continue;
+      try {
+        await retrying('send', () => producer.sendInTransaction(f.outputs, { groupId: spec.groupId, positions: f.positions }));
+      } catch (err) {
+        if (!isFenced(err)) throw err;
+        // another instance owns the partition now and re-reads what this flush held
+        fenced++;
+        ctx.log.warn({ stage: spec.name, partition: p }, 'partition taken over by another instance; its pending output dropped');
+        await release(p);
+        continue;
+      }
+      for (const o of f.outputs) {
+        if (o.topic === TOPICS.dlq.name) stats.deadLettered += o.records.length;
+        else stats.produced += o.records.length;
+      }
+      stats.batches++;
+    }
+  };
+
+  const step = async (s: Step) => {
+    if ('assigned' in s) return assign(s.assigned);
+    if ('tick' in s) {
+      spec.tick?.();
+      return flush();
+    }
+    const p = s.batch[0]!.partition;
+    stats.consumed += s.batch.length;
+    // a batch fetched before the partition moved away: its new owner reads it again
+    if (!owned.has(p)) return;
+    const from = next.get(p)!;
+    const fresh = BigInt(s.batch[0]!.offset) >= from ? s.batch : s.batch.filter((m) => BigInt(m.offset) >= from);
+    if (fresh.length === 0) return;
+    await spec.handle(fresh, retrying);
+    stats.handled += fresh.length;
+    next.set(p, BigInt(fresh[fresh.length - 1]!.offset) + 1n);
+  };
+
+  // Stopping completes the consumer's streams; the ticks end with them, after one last flush.
+  const draining = new Subject<void>();
+  const steps = merge(
+    source.assignments$.pipe(map((a): Step => ({ assigned: a.filter((x) => x.topic === spec.topic).map((x) => x.partition) }))),
+    source.batches$.pipe(map((batch): Step => ({ batch }))),
+    interval(spec.flushMs ?? 200).pipe(
+      takeUntil(draining),
+      map((): Step => ({ tick: true })),
+    ),
+  ).pipe(endWith<Step>({ tick: true }));
+  const done = lastValueFrom(
+    steps.pipe(
+      concatMap((s) => step(s)),
+      defaultIfEmpty(undefined),
+    ),
+  ).then(
+    () => undefined,
+    (err: unknown) => {
+      if (stopping && failureAction(err) === 'retry') {
+        ctx.log.warn({ err: (err as Error).message, stage: spec.name }, 'stopped while retrying; the flush was not committed');
+      } else {
+        Object.assign(health, { state: 'failed', lastError: (err as Error).message ?? String(err), since: Date.now() });
+        ctx.log.error({ err, stage: spec.name }, `${spec.name} failed; its pending output was not committed`);
+      }
+      throw err;
+    },
+  );
+
+  return {
+    stats,
+    source,
+    done,
+    health,
+    groupId: spec.groupId,
+    topics: [spec.topic],
+    owned: () => [...owned],
+    fencedCount: () => fenced,
+    async stop() {
+      stopping = true;
+      stopped.abort();
+      source.drain();
+      draining.next();
+      await done.catch(() => undefined);
+      await source.stop();
+      await producers.closeAll();
+    },
+  };
+}
