@@ -42,7 +42,7 @@ import { DEMO_RECORDS_PER_PARTITION, startOrderEvents } from './orderEvents.js';
 import { runWarehouseQueries } from './warehouseQueries.js';
 import { type RunFigures, runFigures, type SegmentLatencies } from './comparison.js';
 import { type DemoReport, nodeLoadBeforeAfter, printReport } from './report.js';
-import type { Operations } from '../console/ops/operations.js';
+import { approveAsOperator } from './approvals.js';
 
 export type { DemoReport } from './report.js';
 import { startClickHouseCollector } from '../pipelines/collectClickHouse.js';
@@ -370,33 +370,6 @@ async function runPhase(cfg: Config, phase: Phase): Promise<{ report: Omit<DemoR
       })),
       rowsVerified,
       analytics,
-    },
-  };
-}
-
-/**
- * Approves, as an operator would with `shardcast approve <id>`, each command of this run that
- * waits for approval, polling the executor's ledger through the operations layer.
- */
-function approveAsOperator(ops: Operations, decisions: DemoReport['decisions'], say: Say): { stop(): Promise<void> } {
-  const actor = { name: 'demo-operator', role: 'operator', via: 'cli' as const };
-  let busy: Promise<void> = Promise.resolve();
-  const poll = async () => {
-    const service = await ops.commands();
-    const mine = new Set(decisions.map((d) => d.commandId));
-    for (const c of await service.list({ waiting: true, limit: 50 })) {
-      if (!mine.has(c.commandId)) continue;
-      await service.decide(c.commandId, 'approved', actor);
-      say(`approved ${c.commandId} (${c.action} on ${c.target}) as an operator would: shardcast approve ${c.commandId}`);
-    }
-  };
-  const timer = setInterval(() => {
-    busy = busy.then(poll).catch((err) => say(`approving waiting commands failed: ${(err as Error).message}`));
-  }, 2_000);
-  return {
-    async stop() {
-      clearInterval(timer);
-      await busy;
     },
   };
 }

@@ -4,7 +4,7 @@
  * count of the row's aggregates on the topic.
  */
 import type { Kafka } from 'kafkajs';
-import { StateError } from '../../lib/errors.js';
+import { StateError, UnavailableError } from '../../lib/errors.js';
 import { publish, publishClosers, rowLoad } from './load.js';
 import { observeAggregates, waitFor } from './observe.js';
 import { type FaultEnv, type FaultRow, measuredRow } from './row.js';
@@ -41,7 +41,7 @@ export async function waitForMembers(kafka: Kafka, groupId: string, timeoutMs: n
       const { groups } = await admin.describeGroups([groupId]).catch(() => ({ groups: [] }));
       return groups.some((g) => g.state === 'Stable' && g.members.length > 0);
     }, timeoutMs);
-    if (at === null) throw new Error(`consumer group ${groupId} has no member after ${timeoutMs} ms`);
+    if (at === null) throw new UnavailableError(`consumer group ${groupId} has no member after ${timeoutMs} ms`);
   } finally {
     await admin.disconnect();
   }
