@@ -184,10 +184,11 @@ export function buildProgram(): Command {
     .description('benchmarks; each prints what it measured next to a baseline from the same run')
     .argument('<name>', 'ingest | forecast | policy | sink')
     .addOption(json('print the measurements as JSON'))
-    .option('--seed <n>', 'policy: run this one seed of every family instead of the tuning and evaluation sets', positiveInt('--seed'))
-    .option('--seeds <a..b>', 'policy: run these seeds (a..b or a,b,c) instead of the tuning and evaluation sets')
+    .option('--set <name>', 'policy: only the tuning or the evaluation seeds (default: evaluation, tuning beside it)')
+    .option('--seed <n>', 'policy: run this one seed of every family (of --set when given) instead of the seed sets', positiveInt('--seed'))
+    .option('--seeds <a..b>', 'policy: run these seeds (a..b or a,b,c; of --set when given) instead of the seed sets')
     .option('--families <list>', 'policy: comma-separated workload families (default: all, and the YCSB traces)')
-    .option('--workers <n>', 'policy: worker threads (default: one per core)', positiveInt('--workers'))
+    .option('--workers <n>', 'policy: worker threads (default: one per core but one)', positiveInt('--workers'))
     .action(async (name, o) => (await import('./commands/bench.js')).benchCommand(name, o));
 
   program

@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type FamilySummary, type PolicyBenchReport, checkTargets, formatReport, spread, summarize } from '../../bench/policyBench.js';
+import {
+  type FamilySummary,
+  type PolicyBenchReport,
+  checkTargets,
+  defaultWorkers,
+  formatReport,
+  seedSets,
+  spread,
+  summarize,
+} from '../../bench/policyBench.js';
 import type { PolicyEvalResult, PolicyRow } from '../../bench/policyEval.js';
 import { EVALUATION_SEEDS, FAMILIES, TUNING_SEEDS, parseSeeds } from '../../bench/sim/families.js';
 
@@ -132,4 +141,36 @@ test('policy bench: the YCSB traces are listed, or the reason they were skipped 
   assert.match(ran, /ycsb-zipfian: cached \.stack\/traces\/ycsb-zipfian-abc\.csv/);
   assert.match(ran, /^ycsb-zipfian: ycsb-zipfian; 10 evaluated minutes/m, 'the trace has its table');
   assert.doesNotMatch(ran, /SKIPPED/);
+});
+
+test('--set: both sets by default, one set alone, given seeds only from that set', () => {
+  assert.deepEqual(seedSets(), { evaluation: EVALUATION_SEEDS, tuning: TUNING_SEEDS });
+  assert.deepEqual(seedSets('tuning'), { tuning: TUNING_SEEDS });
+  assert.deepEqual(seedSets('evaluation'), { evaluation: EVALUATION_SEEDS });
+  assert.deepEqual(seedSets('evaluation', [1001, 1003]), { evaluation: [1001, 1003] });
+  assert.deepEqual(seedSets(undefined, [5]), { seeds: [5] });
+  assert.throws(() => seedSets('tuning', [1, 1001]), /1001 are not tuning seeds/);
+  assert.throws(() => seedSets('evaluation', [2]), /2 are not evaluation seeds/);
+});
+
+test('workers: one core is left free by default, never fewer than one worker', () => {
+  assert.equal(defaultWorkers(2), 1);
+  assert.equal(defaultWorkers(16), 15);
+  assert.equal(defaultWorkers(1), 1);
+});
+
+test('a tuning-only run checks and labels its targets on the tuning seeds', () => {
+  const f: FamilySummary = {
+    family: 'zipfian',
+    kind: 'zipfian',
+    sets: { tuning: summarize([result('zipfian', { reactive: 100, predictive: 80, clairvoyant: 70 })], [1]) },
+  };
+  const targets = checkTargets([f]);
+  const v = targets.find((t) => t.target.startsWith('violation-minutes ≤ 0.5'))!;
+  assert.equal(v.pass, false);
+  assert.match(v.measured, /80 vs 100/);
+  const rep = { ...report(null, [f]), seeds: { tuning: [1] } };
+  const text = formatReport(rep);
+  assert.match(text, /zipfian \(zipfian\): tuning seeds 1\n/);
+  assert.match(text, /targets \(on the tuning seeds\)/);
 });
