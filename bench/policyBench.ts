@@ -22,7 +22,8 @@ import type { Workload } from './sim/workload.js';
 import type { SimConfig } from './sim/simulator.js';
 import { ycsbWorkloads } from './ycsbTrace.js';
 import { UsageError } from '../lib/errors.js';
-import { type PoolJob, runPool } from './policyPool.js';
+import { type PoolJob, type PoolResult, runPool } from './policyPool.js';
+import { appendRun, readRuns, recordedRun } from './policyRuns.js';
 
 export interface TargetCheck {
   target: string;
@@ -223,6 +224,8 @@ export interface PolicyBenchOptions {
   seeds?: number[];
   /** Worker threads; default: one per core but one, left to the rest of the machine. */
   workers?: number;
+  /** Append each finished run to this file, and take the runs already in it instead of running them again. */
+  runsFile?: string;
   /** Include the YCSB traces (default: when no family list is given). */
   ycsb?: boolean;
   onProgress?: (line: string) => void;
@@ -259,8 +262,15 @@ export async function runPolicyBench(opts: PolicyBenchOptions = {}): Promise<{ r
   const jobs: (PoolJob & { set: string })[] = [];
   for (const family of names) for (const [set, seeds] of Object.entries(sets)) for (const seed of seeds) jobs.push({ family, seed, set });
   const workers = opts.workers ?? defaultWorkers();
-  let done = 0;
-  const got = await runPool(jobs, workers, (j) => opts.onProgress?.(`${++done}/${jobs.length} ${j.family} seed ${j.seed}`));
+  const recorded = opts.runsFile ? readRuns(opts.runsFile) : new Map<string, PoolResult>();
+  const todo = jobs.filter((j) => !recordedRun(recorded, j));
+  let done = jobs.length - todo.length;
+  if (done) opts.onProgress?.(`${done}/${jobs.length} runs taken from ${opts.runsFile}`);
+  const ran = await runPool(todo, workers, (r) => {
+    if (opts.runsFile) appendRun(opts.runsFile, r);
+    opts.onProgress?.(`${++done}/${jobs.length} ${r.family} seed ${r.seed}`);
+  });
+  const got = jobs.map((j) => recordedRun(recorded, j) ?? ran[todo.indexOf(j)]!);
   const families: FamilySummary[] = names.map((family) => {
     const mine = got.filter((g) => g.family === family);
     return {
@@ -304,7 +314,7 @@ export async function runPolicyBench(opts: PolicyBenchOptions = {}): Promise<{ r
   const targets = checkTargets(families, traces);
   const report: PolicyBenchReport = {
     backend: `CPU, node ${process.version}, predictive on the online forecaster without its global model (Holt-Winters and seasonal naive)`,
-    workers: Math.min(workers, jobs.length),
+    workers: Math.min(workers, todo.length),
     simConfig: {},
     seeds: sets,
     families,

@@ -189,6 +189,7 @@ export function buildProgram(): Command {
     .option('--seeds <a..b>', 'policy: run these seeds (a..b or a,b,c; of --set when given) instead of the seed sets')
     .option('--families <list>', 'policy: comma-separated workload families (default: all, and the YCSB traces)')
     .option('--workers <n>', 'policy: worker threads (default: one per core but one)', positiveInt('--workers'))
+    .option('--runs <file>', 'policy: append each finished run to this JSON-lines file; runs already in it are not run again')
     .action(async (name, o) => (await import('./commands/bench.js')).benchCommand(name, o));
 
   program

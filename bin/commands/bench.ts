@@ -11,11 +11,12 @@ export interface BenchOptions {
   families?: string;
   workers?: number;
   set?: string;
+  runs?: string;
 }
 
 export async function benchCommand(name: string, o: BenchOptions): Promise<void> {
-  if (name !== 'policy' && (o.seed !== undefined || o.seeds || o.families || o.workers || o.set))
-    throw new UsageError('--set, --seed, --seeds, --families and --workers apply to bench policy only');
+  if (name !== 'policy' && (o.seed !== undefined || o.seeds || o.families || o.workers || o.set || o.runs))
+    throw new UsageError('--set, --seed, --seeds, --families, --workers and --runs apply to bench policy only');
   switch (name) {
     case 'forecast': {
       const { runForecastBench } = await import('../../bench/forecastBench.js');
@@ -35,6 +36,7 @@ export async function benchCommand(name: string, o: BenchOptions): Promise<void>
         json: o.json,
         seeds,
         set: o.set,
+        runsFile: o.runs,
         families: o.families?.split(',').map((f) => f.trim()),
         workers: o.workers,
         onProgress: (line) => process.stderr.write(`${line}\n`),
