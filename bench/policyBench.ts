@@ -1,5 +1,5 @@
 /**
- * `shardcast bench policy [--seed N | --seeds a..b] [--families f,g] [--workers N] [--json]`:
+ * `shardcast bench policy [--set tuning|evaluation] [--seed N | --seeds a..b] [--families f,g] [--workers N] [--json]`:
  * every policy on every seeded workload family (bench/sim/families.ts), on worker threads, and
  * the targets of issue 19 checked on the evaluation seeds' medians per family:
  * - violation-minutes: predictive ≤ 0.5 × reactive on forecastable families (periodic, trend,
@@ -8,8 +8,9 @@
  * - bytes moved: predictive ≤ reactive;
  * - predictive ≤ 1.3 × clairvoyant violation-minutes over the suite (medians summed), with the
  *   gap to the lower bound printed.
- * The tuning seeds' figures stand beside the evaluation's; no target reads them. With --seed or
- * --seeds the given seeds are the one set reported. The YCSB traces (bench/ycsbTrace.ts: the
+ * The tuning seeds' figures stand beside the evaluation's; no target reads them. `--set` reports
+ * one set alone (the targets then read that set); --seed or --seeds with it pick seeds of that
+ * set, without it they are the one set reported, named "seeds". The YCSB traces (bench/ycsbTrace.ts: the
  * real YCSB client's request distributions, one trace each, no seed) are reported after the
  * families and count in the suite comparison. Pass/fail is reported as measured.
  */
@@ -21,7 +22,8 @@ import type { Workload } from './sim/workload.js';
 import type { SimConfig } from './sim/simulator.js';
 import { ycsbWorkloads } from './ycsbTrace.js';
 import { UsageError } from '../lib/errors.js';
-import { type PoolJob, runPool } from './policyPool.js';
+import { type PoolJob, type PoolResult, runPool } from './policyPool.js';
+import { appendRun, readRuns, recordedRun } from './policyRuns.js';
 
 export interface TargetCheck {
   target: string;
@@ -47,7 +49,7 @@ export interface SetSummary {
 export interface FamilySummary {
   family: string;
   kind: Workload['kind'];
-  /** 'evaluation' and 'tuning', or 'seeds' when the seeds were given. */
+  /** 'evaluation' and 'tuning', one of them (--set), or 'seeds' when the seeds were given without a set. */
   sets: Record<string, SetSummary>;
 }
 
@@ -94,6 +96,9 @@ export function summarize(results: readonly PolicyEvalResult[], seeds: number[])
 const ratio = (a: number, b: number) => (b > 0 ? a / b : a === 0 ? 0 : Infinity);
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '∞');
 
+/** The set a family's targets and first columns read: evaluation when it ran, else the one set run. */
+export const reportedSet = (f: FamilySummary): string => (f.sets.evaluation ? 'evaluation' : Object.keys(f.sets)[0]!);
+
 /** The targets, on each family's reported set (evaluation, or the given seeds), plus suite totals. */
 export function checkTargets(families: readonly FamilySummary[], traces: readonly PolicyEvalResult[] = []): TargetCheck[] {
   const out: TargetCheck[] = [];
@@ -101,7 +106,7 @@ export function checkTargets(families: readonly FamilySummary[], traces: readonl
     cv = 0,
     bv = 0;
   for (const f of families) {
-    const set = f.sets.evaluation ?? f.sets.seeds;
+    const set = f.sets[reportedSet(f)];
     if (!set) continue;
     const med = (p: string, k: 'violationMinutes' | 'nodeMinutes' | 'gbMoved') => set.policies[p]![k].median;
     pv += med('predictive', 'violationMinutes');
@@ -159,8 +164,7 @@ export function checkTargets(families: readonly FamilySummary[], traces: readonl
 
 /** One family's table: per policy, the reported set's median and worst, the tuning medians beside. */
 export function formatFamily(f: FamilySummary): string {
-  const names = Object.keys(f.sets);
-  const main = f.sets.evaluation ? 'evaluation' : names[0]!;
+  const main = reportedSet(f);
   const set = f.sets[main]!,
     tuning = main === 'evaluation' ? f.sets.tuning : undefined;
   const rows = Object.entries(set.policies).map(([policy, s]) => ({
@@ -196,7 +200,8 @@ export function formatReport(rep: PolicyBenchReport): string {
   else if (y)
     lines.push('YCSB traces (real YCSB client, BasicDB, turned into traces):', ...y.traces.map((t) => `  ${t.name}: ${t.run}`), '');
   for (const w of rep.traces) lines.push(formatPolicyTable(w), '');
-  lines.push(`targets (on the ${rep.seeds.evaluation ? 'evaluation' : 'given'} seeds):`);
+  const on = rep.seeds.evaluation ? 'evaluation' : rep.seeds.tuning ? 'tuning' : 'given';
+  lines.push(`targets (on the ${on} seeds):`);
   lines.push(
     formatTable(
       rep.targets.map((t) => ({ result: t.pass ? 'PASS' : 'FAIL', workload: t.workload, target: t.target, measured: t.measured })),
@@ -207,14 +212,20 @@ export function formatReport(rep: PolicyBenchReport): string {
   return lines.join('\n');
 }
 
+export type SeedSetName = 'tuning' | 'evaluation';
+
 export interface PolicyBenchOptions {
   json?: boolean;
+  /** Only this seed set (default: evaluation, tuning beside it). */
+  set?: SeedSetName;
   /** Family names; default: all of them. */
   families?: string[];
   /** Seeds to run instead of the tuning and evaluation sets. */
   seeds?: number[];
-  /** Worker threads; default: one per core. */
+  /** Worker threads; default: one per core but one, left to the rest of the machine. */
   workers?: number;
+  /** Append each finished run to this file, and take the runs already in it instead of running them again. */
+  runsFile?: string;
   /** Include the YCSB traces (default: when no family list is given). */
   ycsb?: boolean;
   onProgress?: (line: string) => void;
@@ -222,17 +233,44 @@ export interface PolicyBenchOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * The seed sets a run reports: both named sets by default, one with `set`, the given seeds under
+ * the set's name (each must belong to it) or, without a set, under "seeds".
+ */
+export function seedSets(set?: SeedSetName, seeds?: number[]): Record<string, number[]> {
+  const named = { evaluation: EVALUATION_SEEDS, tuning: TUNING_SEEDS };
+  if (!set) return seeds ? { seeds } : named;
+  if (!named[set]) throw new UsageError(`--set ${set}: expected tuning or evaluation`);
+  if (!seeds) return { [set]: named[set] };
+  const foreign = seeds.filter((s) => !named[set].includes(s));
+  if (foreign.length)
+    throw new UsageError(
+      `seeds ${foreign.join(', ')} are not ${set} seeds (${set}: ${named[set][0]}..${named[set][named[set].length - 1]})`,
+    );
+  return { [set]: seeds };
+}
+
+/** Worker threads by default: every core but one, at least one. */
+export const defaultWorkers = (cores = availableParallelism()) => Math.max(1, cores - 1);
+
 export async function runPolicyBench(opts: PolicyBenchOptions = {}): Promise<{ report: PolicyBenchReport; text: string }> {
   const t0 = performance.now();
   const names = opts.families ?? Object.keys(FAMILIES);
   for (const name of names)
     if (!FAMILIES[name]) throw new UsageError(`unknown workload family ${name}; expected one of ${Object.keys(FAMILIES).join(', ')}`);
-  const sets: Record<string, number[]> = opts.seeds ? { seeds: opts.seeds } : { evaluation: EVALUATION_SEEDS, tuning: TUNING_SEEDS };
+  const sets = seedSets(opts.set, opts.seeds);
   const jobs: (PoolJob & { set: string })[] = [];
   for (const family of names) for (const [set, seeds] of Object.entries(sets)) for (const seed of seeds) jobs.push({ family, seed, set });
-  const workers = opts.workers ?? availableParallelism();
-  let done = 0;
-  const got = await runPool(jobs, workers, (j) => opts.onProgress?.(`${++done}/${jobs.length} ${j.family} seed ${j.seed}`));
+  const workers = opts.workers ?? defaultWorkers();
+  const recorded = opts.runsFile ? readRuns(opts.runsFile) : new Map<string, PoolResult>();
+  const todo = jobs.filter((j) => !recordedRun(recorded, j));
+  let done = jobs.length - todo.length;
+  if (done) opts.onProgress?.(`${done}/${jobs.length} runs taken from ${opts.runsFile}`);
+  const ran = await runPool(todo, workers, (r) => {
+    if (opts.runsFile) appendRun(opts.runsFile, r);
+    opts.onProgress?.(`${++done}/${jobs.length} ${r.family} seed ${r.seed}`);
+  });
+  const got = jobs.map((j) => recordedRun(recorded, j) ?? ran[todo.indexOf(j)]!);
   const families: FamilySummary[] = names.map((family) => {
     const mine = got.filter((g) => g.family === family);
     return {
@@ -276,7 +314,7 @@ export async function runPolicyBench(opts: PolicyBenchOptions = {}): Promise<{ r
   const targets = checkTargets(families, traces);
   const report: PolicyBenchReport = {
     backend: `CPU, node ${process.version}, predictive on the online forecaster without its global model (Holt-Winters and seasonal naive)`,
-    workers: Math.min(workers, jobs.length),
+    workers: Math.min(workers, todo.length),
     simConfig: {},
     seeds: sets,
     families,

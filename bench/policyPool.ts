@@ -21,11 +21,13 @@ export interface PoolResult extends PoolJob {
 
 type Reply = { id: number; result: PolicyEvalResult; kind: Workload['kind'] } | { id: number; error: string };
 
+/** Results in the order of `jobs`; with no jobs no worker starts. */
 export async function runPool(
   jobs: readonly PoolJob[],
   workers = availableParallelism(),
-  onDone?: (j: PoolJob) => void,
+  onDone?: (r: PoolResult) => void,
 ): Promise<PoolResult[]> {
+  if (!jobs.length) return [];
   const n = Math.max(1, Math.min(workers, jobs.length));
   const tsx = import.meta.resolve('tsx/esm/api');
   const entry = new URL('./policyWorker.ts', import.meta.url).href;
@@ -50,7 +52,7 @@ export async function runPool(
           return;
         }
         out[m.id] = { ...jobs[m.id]!, kind: m.kind, result: m.result };
-        onDone?.(jobs[m.id]!);
+        onDone?.(out[m.id]!);
         feed();
       });
       w.on('error', reject);

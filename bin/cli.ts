@@ -187,10 +187,12 @@ export function buildProgram(): Command {
     .addOption(json('print the measurements as JSON'))
     .option('--only <faults>', 'faults: comma-separated rows (broker, registry, clickhouse, freeze, neo4j, pg-node, executor)')
     .option('--events <n>', 'faults: events per row (default 30000)', positiveInt('--events'))
-    .option('--seed <n>', 'policy: run this one seed of every family instead of the tuning and evaluation sets', positiveInt('--seed'))
-    .option('--seeds <a..b>', 'policy: run these seeds (a..b or a,b,c) instead of the tuning and evaluation sets')
+    .option('--set <name>', 'policy: only the tuning or the evaluation seeds (default: evaluation, tuning beside it)')
+    .option('--seed <n>', 'policy: run this one seed of every family (of --set when given) instead of the seed sets', positiveInt('--seed'))
+    .option('--seeds <a..b>', 'policy: run these seeds (a..b or a,b,c; of --set when given) instead of the seed sets')
     .option('--families <list>', 'policy: comma-separated workload families (default: all, and the YCSB traces)')
-    .option('--workers <n>', 'policy: worker threads (default: one per core)', positiveInt('--workers'))
+    .option('--workers <n>', 'policy: worker threads (default: one per core but one)', positiveInt('--workers'))
+    .option('--runs <file>', 'policy: append each finished run to this JSON-lines file; runs already in it are not run again')
     .action(async (name, o) => (await import('./commands/bench.js')).benchCommand(name, o));
 
   program

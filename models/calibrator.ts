@@ -8,6 +8,7 @@
  */
 
 import { InputError } from '../lib/errors.js';
+import { quantileInPlace } from './util.js';
 
 export interface CalibratorSnapshot {
   models: number;
@@ -34,6 +35,8 @@ export class ConformalCalibrator {
   private readonly misses: Float64Array;
   private readonly seen: Float64Array;
   private dirty = true;
+  /** The window being selected in (the rings keep their order). */
+  private readonly scratch: Float64Array;
 
   constructor(
     readonly models: number,
@@ -53,6 +56,7 @@ export class ConformalCalibrator {
     this.factors = new Float64Array(k).fill(fallback);
     this.misses = new Float64Array(k);
     this.seen = new Float64Array(k);
+    this.scratch = new Float64Array(capacity);
   }
 
   /** Records one matured forecast's normalised score |err|/scale for (model, h in 1..H). */
@@ -85,13 +89,10 @@ export class ConformalCalibrator {
         this.seen[i] = 0;
       }
       if (n < MIN_SCORES) continue;
-      const a = Array.from(this.rings[i]!.subarray(0, n)).sort((x, y) => x - y);
+      this.scratch.set(this.rings[i]!.subarray(0, n));
       // Finite-sample conformal rank.
       const q = Math.min(1, (1 - this.alphaEff[i]!) * (1 + 1 / n));
-      const pos = q * (n - 1);
-      const lo = Math.floor(pos);
-      const hi = Math.min(lo + 1, n - 1);
-      this.factors[i] = a[lo]! + (a[hi]! - a[lo]!) * (pos - lo);
+      this.factors[i] = quantileInPlace(this.scratch, n, q);
     }
     this.dirty = false;
   }

@@ -13,12 +13,14 @@ export interface BenchOptions {
   /** bench faults only. */
   only?: string;
   events?: number;
+  set?: string;
+  runs?: string;
 }
 
 export async function benchCommand(name: string, o: BenchOptions): Promise<void> {
   if (name !== 'faults' && (o.only || o.events !== undefined)) throw new UsageError('--only and --events apply to bench faults only');
-  if (name !== 'policy' && (o.seed !== undefined || o.seeds || o.families || o.workers))
-    throw new UsageError('--seed, --seeds, --families and --workers apply to bench policy only');
+  if (name !== 'policy' && (o.seed !== undefined || o.seeds || o.families || o.workers || o.set || o.runs))
+    throw new UsageError('--set, --seed, --seeds, --families, --workers and --runs apply to bench policy only');
   switch (name) {
     case 'forecast': {
       const { runForecastBench } = await import('../../bench/forecastBench.js');
@@ -32,9 +34,13 @@ export async function benchCommand(name: string, o: BenchOptions): Promise<void>
       if (o.seed !== undefined && o.seeds) throw new UsageError('give --seed or --seeds, not both');
       const seeds = o.seed !== undefined ? [o.seed] : o.seeds ? parseSeeds(o.seeds) : undefined;
       if (seeds === null) throw new UsageError(`--seeds ${o.seeds}: expected a..b or a,b,c (non-negative integers)`);
+      if (o.set !== undefined && o.set !== 'tuning' && o.set !== 'evaluation')
+        throw new UsageError(`--set ${o.set}: expected tuning or evaluation`);
       const { report, text } = await runPolicyBench({
         json: o.json,
         seeds,
+        set: o.set,
+        runsFile: o.runs,
         families: o.families?.split(',').map((f) => f.trim()),
         workers: o.workers,
         onProgress: (line) => process.stderr.write(`${line}\n`),

@@ -1,7 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type FamilySummary, type PolicyBenchReport, checkTargets, formatReport, spread, summarize } from '../../bench/policyBench.js';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type FamilySummary,
+  type PolicyBenchReport,
+  checkTargets,
+  defaultWorkers,
+  formatReport,
+  runPolicyBench,
+  seedSets,
+  spread,
+  summarize,
+} from '../../bench/policyBench.js';
 import type { PolicyEvalResult, PolicyRow } from '../../bench/policyEval.js';
+import { appendRun, readRuns, recordedRun } from '../../bench/policyRuns.js';
 import { EVALUATION_SEEDS, FAMILIES, TUNING_SEEDS, parseSeeds } from '../../bench/sim/families.js';
 
 const row = (policy: string, violationMinutes: number, nodeMinutes = 100, gbMoved = 0): PolicyRow => ({
@@ -132,4 +146,60 @@ test('policy bench: the YCSB traces are listed, or the reason they were skipped 
   assert.match(ran, /ycsb-zipfian: cached \.stack\/traces\/ycsb-zipfian-abc\.csv/);
   assert.match(ran, /^ycsb-zipfian: ycsb-zipfian; 10 evaluated minutes/m, 'the trace has its table');
   assert.doesNotMatch(ran, /SKIPPED/);
+});
+
+test('--set: both sets by default, one set alone, given seeds only from that set', () => {
+  assert.deepEqual(seedSets(), { evaluation: EVALUATION_SEEDS, tuning: TUNING_SEEDS });
+  assert.deepEqual(seedSets('tuning'), { tuning: TUNING_SEEDS });
+  assert.deepEqual(seedSets('evaluation'), { evaluation: EVALUATION_SEEDS });
+  assert.deepEqual(seedSets('evaluation', [1001, 1003]), { evaluation: [1001, 1003] });
+  assert.deepEqual(seedSets(undefined, [5]), { seeds: [5] });
+  assert.throws(() => seedSets('tuning', [1, 1001]), /1001 are not tuning seeds/);
+  assert.throws(() => seedSets('evaluation', [2]), /2 are not evaluation seeds/);
+});
+
+test('workers: one core is left free by default, never fewer than one worker', () => {
+  assert.equal(defaultWorkers(2), 1);
+  assert.equal(defaultWorkers(16), 15);
+  assert.equal(defaultWorkers(1), 1);
+});
+
+test('a tuning-only run checks and labels its targets on the tuning seeds', () => {
+  const f: FamilySummary = {
+    family: 'zipfian',
+    kind: 'zipfian',
+    sets: { tuning: summarize([result('zipfian', { reactive: 100, predictive: 80, clairvoyant: 70 })], [1]) },
+  };
+  const targets = checkTargets([f]);
+  const v = targets.find((t) => t.target.startsWith('violation-minutes ≤ 0.5'))!;
+  assert.equal(v.pass, false);
+  assert.match(v.measured, /80 vs 100/);
+  const rep = { ...report(null, [f]), seeds: { tuning: [1] } };
+  const text = formatReport(rep);
+  assert.match(text, /zipfian \(zipfian\): tuning seeds 1\n/);
+  assert.match(text, /targets \(on the tuning seeds\)/);
+});
+
+test('--runs: finished runs are appended as JSON lines and read back instead of simulated again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'policy-runs-'));
+  const file = join(dir, 'runs.jsonl');
+  assert.equal(readRuns(file).size, 0, 'no file: nothing recorded');
+  const figures = result('zipfian', { static: 40, reactive: 100, predictive: 30, clairvoyant: 20 });
+  appendRun(file, { family: 'zipfian', seed: 1001, kind: 'zipfian', result: figures });
+  appendRun(file, { family: 'zipfian', seed: 1002, kind: 'zipfian', result: result('zipfian', { reactive: 50, predictive: 10 }) });
+  const runs = readRuns(file);
+  assert.deepEqual(recordedRun(runs, { family: 'zipfian', seed: 1001 })?.result, figures);
+  assert.equal(recordedRun(runs, { family: 'zipfian', seed: 1003 }), undefined);
+  // every job recorded: the report is built from the file, no simulation runs (it would take minutes)
+  const t0 = performance.now();
+  const { report } = await runPolicyBench({ set: 'evaluation', seeds: [1001, 1002], families: ['zipfian'], runsFile: file, workers: 1 });
+  assert.ok(performance.now() - t0 < 5000);
+  assert.deepEqual(report.seeds, { evaluation: [1001, 1002] });
+  assert.equal(report.families[0]!.sets.evaluation!.policies.predictive!.violationMinutes.median, 20);
+  assert.equal(report.families[0]!.sets.evaluation!.policies.reactive!.violationMinutes.worst, 100);
+  assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, 2, 'nothing appended twice');
+  writeFileSync(file, '{"family":"zipfian"}\n');
+  assert.throws(() => readRuns(file), /runs\.jsonl:1: expected \{family, seed, kind/);
+  writeFileSync(file, 'not json\n');
+  assert.throws(() => readRuns(file), /runs\.jsonl:1: not JSON/);
 });
