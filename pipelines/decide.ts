@@ -29,6 +29,7 @@ import type { SelectorModel } from '../processors/decide/selector.js';
 import { foldForecasts } from '../processors/decide/series.js';
 import { isMetricSeries } from '../processors/forecast/metricSeries.js';
 import type { ClusterStateInput } from '../processors/decide/state.js';
+import { CommandedDesigns } from '../processors/decide/commandedDesigns.js';
 import { WorkloadProfile } from '../processors/decide/workloadProfile.js';
 import { existingDesigns, loadTableDesigns } from '../stores/postgres/designs.js';
 import { readControls } from '../stores/postgres/controls.js';
@@ -138,9 +139,11 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   // and the forecasts' skill kept across them (processors/decide/rounds.ts).
   // the physical-design planners' statistics: the template profiles ingest puts on the source's total series
   const workload = new WorkloadProfile();
-  const withWorkloadStatistics = async (state: ClusterStateInput): Promise<ClusterStateInput> => {
+  // designs commanded but not built yet count as existing: not planned again meanwhile
+  const commanded = new CommandedDesigns();
+  const withWorkloadStatistics = async (state: ClusterStateInput, now: number): Promise<ClusterStateInput> => {
     const tables = state.tables.map((t) => t.name);
-    const designs = existingDesigns(await loadTableDesigns(coord, tables));
+    const designs = commanded.addTo(existingDesigns(await loadTableDesigns(coord, tables)), now);
     return { ...state, ...workload.statistics(tables, { source, designs }) };
   };
   const rounds = new DecideRounds({
@@ -218,6 +221,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
           if (r.details.refused !== undefined) continue;
           if (r.status !== 'ACCEPTED' && r.status !== 'RUNNING') planning.markStoreChanged();
           rounds.observeResult(r);
+          commanded.observeResult(r);
         } else {
           const a = m.value as WorkloadAggregate;
           rounds.observeAggregate(a);
@@ -256,7 +260,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       const { via, state, taken } = await planning.read(now);
       opts.onState?.(via, state);
       if (state.partitions.length === 0) return sideOut;
-      const { result, settled } = rounds.decide(await withWorkloadStatistics(state), now, decideInput);
+      const { result, settled } = rounds.decide(await withWorkloadStatistics(state, now), now, decideInput);
       for (const r of settled) {
         rewards++;
         ctx.log.info(
@@ -273,6 +277,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       countMisfits(result.misfits);
       const commands = toStoreCommands(result.commands, state, taken);
       planning.issued.remember(commands);
+      commanded.remember(commands);
       opts.onDecision?.(commands, result.explanations);
       for (const line of result.explanations) ctx.log.info({ strategy: result.strategy, state: via }, line);
       return [...sideOut, ...issue(commands)];
