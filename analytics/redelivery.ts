@@ -52,9 +52,12 @@ export class RedeliveryFilter {
         for (const p of parts) if (this.known.get(`${topic}:${p}`) === found) this.known.delete(`${topic}:${p}`);
       });
     }
+    // this batch's lookups, taken before the first await: a reassignment meanwhile clears `known`
+    const lookups = new Map<string, Promise<Set<string>>>();
+    for (const m of batch) lookups.set(`${m.topic}:${m.partition}`, this.known.get(`${m.topic}:${m.partition}`)!);
     const kept: T[] = [];
     for (const m of batch) {
-      const stored = await this.known.get(`${m.topic}:${m.partition}`)!;
+      const stored = await lookups.get(`${m.topic}:${m.partition}`)!;
       if (stored.has(`${m.partition}:${m.offset}`)) this.skipped++;
       else kept.push(m);
     }

@@ -39,3 +39,12 @@ test('a failed lookup is asked again on the retry, not remembered', async () => 
   fail = false;
   assert.deepEqual(await f.keep([rec('a', 0, 5), rec('a', 0, 6)]), [rec('a', 0, 6)]);
 });
+
+test('a reassignment while a batch waits for its lookup does not lose the batch (the sink crashed on it)', async () => {
+  let release: (s: Set<string>) => void = () => undefined;
+  const f = new RedeliveryFilter(() => new Promise<Set<string>>((r) => (release = r)));
+  const kept = f.keep([rec('a', 0, 1), rec('a', 0, 2)]);
+  f.reassigned(); // the group rebalanced meanwhile
+  release(new Set(['0:1']));
+  assert.deepEqual(await kept, [rec('a', 0, 2)]);
+});
