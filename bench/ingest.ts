@@ -26,6 +26,7 @@ import { isRetriable, ShardcastError, UnavailableError } from '../lib/errors.js'
 import { openContext } from '../pipelines/context.js';
 import { fetchBytesOf, startIngest } from '../pipelines/ingest.js';
 import { startScaledIngest } from '../pipelines/ingestScaleOut.js';
+import { queryEvent } from '../schemas/queryEvent.js';
 import type { QueryEvent } from '../schemas/types.js';
 import { provisionTopics } from '../topics/admin.js';
 import { TOPICS } from '../schemas/topics.js';
@@ -173,29 +174,22 @@ export async function runIngestBench(opts: { events?: number; rounds?: number; l
       const batch: QueryEvent[] = [];
       for (let j = i; j < Math.min(n, i + 10_000); j++) {
         const key = (j * 7919) % 1_000_000;
-        batch.push({
-          eventId: `b${j}`,
-          ts: t0 + Math.floor((j / n) * 600_000),
-          source: `src${j % 4}`,
-          dialect: 'postgres',
-          database: 'bench',
-          sql:
-            j % 8 < 6
-              ? `SELECT * FROM t${j % 8} WHERE id = ${key}`
-              : `UPDATE t${j % 8} SET v = ${j} WHERE id BETWEEN ${key} AND ${key + 10}`,
-          fingerprint: null,
-          tables: [],
-          operation: null,
-          durationMs: (j % 50) / 10,
-          rowsRead: 1,
-          rowsWritten: 0,
-          node: `node${j % 3}`,
-          partition: null,
-          keyValues: {},
-          client: null,
-          status: 'ok',
-          txId: null,
-        });
+        batch.push(
+          queryEvent({
+            eventId: `b${j}`,
+            ts: t0 + Math.floor((j / n) * 600_000),
+            source: `src${j % 4}`,
+            dialect: 'postgres',
+            database: 'bench',
+            sql:
+              j % 8 < 6
+                ? `SELECT * FROM t${j % 8} WHERE id = ${key}`
+                : `UPDATE t${j % 8} SET v = ${j} WHERE id BETWEEN ${key} AND ${key + 10}`,
+            durationMs: (j % 50) / 10,
+            rowsRead: 1,
+            node: `node${j % 3}`,
+          }),
+        );
       }
       await ctx.producer.send(
         topic.name,

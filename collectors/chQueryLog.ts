@@ -4,6 +4,7 @@
  * without changing the client. Pure: the rows are read by pipelines/collectClickHouse.ts.
  * Queries of the log itself, of system tables and of shardcast's own clients are skipped.
  */
+import { queryEvent } from '../schemas/queryEvent.js';
 import type { QueryEvent } from '../schemas/types.js';
 import { operationOf } from './pglog.js';
 
@@ -51,26 +52,21 @@ export function eventFromQueryLog(row: QueryLogRow, opts: ChCollectorOptions): C
   if (opts.ignoreClients?.some((c) => client?.startsWith(c) || row.user === c)) return { event: null, skipped: 'an ignored client' };
   const ts = Number(row.ts_ms);
   return {
-    event: {
+    event: queryEvent({
       eventId: `${opts.source}:${row.query_id}:${type}`,
       ts: Number.isFinite(ts) ? ts : 0,
       source: opts.source,
       dialect: 'clickhouse',
       database: opts.database,
       sql,
-      fingerprint: null,
-      tables: [],
       operation,
       durationMs: Number(row.query_duration_ms) || 0,
       rowsRead: Number(row.read_rows) || 0,
       rowsWritten: Number(row.written_rows) || 0,
       node: opts.node,
-      partition: null,
-      keyValues: {},
       client,
       status: type === '2' ? 'ok' : 'error',
-      txId: null,
-    },
+    }),
   };
 }
 

@@ -84,6 +84,28 @@ export async function retryWhileRetriable<T>(work: () => Promise<T>, opts: Retry
   }
 }
 
+/** Retries one named step of a stage; what a stage hands to the code it runs. */
+export type Retrying = <R>(step: string, work: () => Promise<R>) => Promise<R>;
+
+/**
+ * The retry function of one stage: every step shares the stage's health, backoff and stop
+ * signal, and each retry is logged with the stage and step names.
+ */
+export function stageRetrying(
+  stage: string,
+  o: { health: StageHealth; backoff?: BackoffOptions; signal: AbortSignal; log: Logger },
+): Retrying {
+  return (step, work) =>
+    retryWhileRetriable(work, {
+      step,
+      health: o.health,
+      backoff: o.backoff,
+      signal: o.signal,
+      onRetry: ({ attempt, delayMs, err }) =>
+        o.log.warn({ stage, step, attempt, delayMs, err: (err as Error).message }, 'step failed; retrying'),
+    });
+}
+
 export interface PollOptions {
   step: string;
   health: StageHealth;

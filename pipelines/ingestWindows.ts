@@ -23,7 +23,8 @@ import {
 import { TemplateCache, type PartitionKeySpec } from '../processors/ingest/sql/index.js';
 import { failureAction } from './failure.js';
 import type { PipelineContext } from './context.js';
-import { startPartitionedStage, type PartitionedStage, type Retrying } from './partitionedStage.js';
+import type { Retrying } from './failure.js';
+import { startPartitionedStage, type PartitionedStage } from './partitionedStage.js';
 
 export interface WindowsOptions {
   groupId: string;

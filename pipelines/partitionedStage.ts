@@ -22,7 +22,7 @@ import { committedOffsets, consumeTopics, type FetchBytes } from '../topics/cons
 import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
 import type { PipelineContext } from './context.js';
 import type { RunningStage, StageOutput, StageStats } from './stage.js';
-import { failureAction, initialHealth, retryWhileRetriable, type BackoffOptions, type StageHealth } from './failure.js';
+import { failureAction, initialHealth, stageRetrying, type BackoffOptions, type Retrying, type StageHealth } from './failure.js';
 import { isFenced, PartitionProducers } from './partitionProducers.js';
 
 /** What a partition has ready: outputs to send and the positions (with metadata) to commit with them. */
@@ -59,8 +59,6 @@ export interface PartitionedSpec {
   tick?(): void;
 }
 
-export type Retrying = <R>(step: string, work: () => Promise<R>) => Promise<R>;
-
 export interface PartitionedStage extends RunningStage {
   health: StageHealth;
   /** Partitions this instance owns now. */
@@ -77,15 +75,7 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
   const stopped = new AbortController();
   let stopping = false;
   let fenced = 0;
-  const retrying: Retrying = (step, work) =>
-    retryWhileRetriable(work, {
-      step,
-      health,
-      backoff: spec.backoff,
-      signal: stopped.signal,
-      onRetry: ({ attempt, delayMs, err }) =>
-        ctx.log.warn({ stage: spec.name, step, attempt, delayMs, err: (err as Error).message }, 'step failed; retrying'),
-    });
+  const retrying = stageRetrying(spec.name, { health, backoff: spec.backoff, signal: stopped.signal, log: ctx.log });
   const producers = new PartitionProducers(ctx.kafka, ctx.serde, spec.transactionalPrefix);
   const owned = new Set<number>();
   /**

@@ -22,7 +22,7 @@ import { StateError } from '../lib/errors.js';
 import type { PipelineContext } from './context.js';
 import { CommitChain } from './commitChain.js';
 import type { IngestStats } from '../processors/ingest/processor.js';
-import { consumerHealth, failureAction, initialHealth, retryWhileRetriable, type BackoffOptions, type StageHealth } from './failure.js';
+import { consumerHealth, failureAction, initialHealth, stageRetrying, type BackoffOptions, type StageHealth } from './failure.js';
 
 export interface StageOutput {
   topic: string;
@@ -110,15 +110,7 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
   const health = initialHealth();
   let stopping = false;
   const stopped = new AbortController();
-  const retrying = <R>(step: string, work: () => Promise<R>) =>
-    retryWhileRetriable(work, {
-      step,
-      health,
-      backoff: spec.backoff,
-      signal: stopped.signal,
-      onRetry: ({ attempt, delayMs, err }) =>
-        ctx.log.warn({ stage: spec.name, step, attempt, delayMs, err: (err as Error).message }, 'step failed; retrying'),
-    });
+  const retrying = stageRetrying(spec.name, { health, backoff: spec.backoff, signal: stopped.signal, log: ctx.log });
   // Backpressure: the consumer fetches again only when fewer than maxPending messages wait.
   const gate = async () => {
     while (!stopping && source.received - stats.handled - stats.deadLettered > maxPending) await sleep(10);

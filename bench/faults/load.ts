@@ -6,6 +6,7 @@
  */
 import type { PipelineContext } from '../../pipelines/context.js';
 import { TOPICS } from '../../schemas/topics.js';
+import { queryEvent } from '../../schemas/queryEvent.js';
 import type { QueryEvent } from '../../schemas/types.js';
 
 export const SPAN_MS = 60_000;
@@ -20,26 +21,17 @@ export interface RowLoad {
   events: QueryEvent[];
 }
 
-const event = (runId: string, source: string, i: number, ts: number): QueryEvent => ({
-  eventId: `${runId}-${i}`,
-  ts,
-  source,
-  dialect: 'postgres',
-  database: 'shop',
-  sql: `SELECT * FROM orders WHERE id = ${i % 997}`,
-  fingerprint: null,
-  tables: [],
-  operation: null,
-  durationMs: 1,
-  rowsRead: 1,
-  rowsWritten: 0,
-  node: null,
-  partition: null,
-  keyValues: {},
-  client: null,
-  status: 'ok',
-  txId: null,
-});
+const event = (runId: string, source: string, i: number, ts: number): QueryEvent =>
+  queryEvent({
+    eventId: `${runId}-${i}`,
+    ts,
+    source,
+    dialect: 'postgres',
+    database: 'shop',
+    sql: `SELECT * FROM orders WHERE id = ${i % 997}`,
+    durationMs: 1,
+    rowsRead: 1,
+  });
 
 export function rowLoad(runId: string, t0: number, n: number): RowLoad {
   const events = Array.from({ length: n }, (_, i) => event(runId, `${runId}_s${i % SOURCES}`, i, t0 + Math.floor((i * SPAN_MS) / n)));

@@ -10,6 +10,7 @@
  * PAUSE_MS, and resumed in `finally` and on process exit whatever happens.
  */
 import { test } from 'node:test';
+import { queryEvent as buildQueryEvent } from '../../schemas/queryEvent.js';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ourProcess } from '../../infra/service.js';
@@ -33,26 +34,18 @@ const id = uniq('outage').replace(/[^a-z0-9]/g, '_');
 const topicName = `shardcast.test.queries.${id}`;
 const sources = Array.from({ length: 4 }, (_, i) => `outage_${id}_s${i}`);
 
-const events: QueryEvent[] = Array.from({ length: N }, (_, i) => ({
-  eventId: `${id}-${i}`,
-  ts: T0 + Math.floor((i * SPAN) / N),
-  source: sources[i % sources.length]!,
-  dialect: 'postgres',
-  database: 'shop',
-  sql: `SELECT * FROM orders WHERE id = ${i % 997}`,
-  fingerprint: null,
-  tables: [],
-  operation: null,
-  durationMs: 1,
-  rowsRead: 1,
-  rowsWritten: 0,
-  node: null,
-  partition: null,
-  keyValues: {},
-  client: null,
-  status: 'ok',
-  txId: null,
-}));
+const events: QueryEvent[] = Array.from({ length: N }, (_, i) =>
+  buildQueryEvent({
+    eventId: `${id}-${i}`,
+    ts: T0 + Math.floor((i * SPAN) / N),
+    source: sources[i % sources.length]!,
+    dialect: 'postgres',
+    database: 'shop',
+    sql: `SELECT * FROM orders WHERE id = ${i % 997}`,
+    durationMs: 1,
+    rowsRead: 1,
+  }),
+);
 
 /** Queries per (source, window): the whole-source series, which every event counts in once. */
 function expected(): Map<string, number> {

@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { queryEvent as buildQueryEvent } from '../../schemas/queryEvent.js';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import avro from 'avsc';
 import { AvroSerde } from '../../schemas/serde.js';
@@ -66,26 +67,19 @@ test('Avro through Kafka and the registry; consumer group commits resume after t
   const topic = { ...TOPICS.queries, name: uniq('shardcast.test.avro'), partitions: 2 };
   await provisionTopics(kafka, [topic]);
   await serde.registerTopic(topic);
-  const events: QueryEvent[] = Array.from({ length: 20 }, (_, i) => ({
-    eventId: `e${i}`,
-    ts: 1_700_000_000_000 + i,
-    source: `s${i % 2}`,
-    dialect: 'postgres',
-    database: null,
-    sql: `SELECT * FROM t WHERE id = ${i}`,
-    fingerprint: null,
-    tables: ['t'],
-    operation: 'select',
-    durationMs: i,
-    rowsRead: 1,
-    rowsWritten: 0,
-    node: null,
-    partition: null,
-    keyValues: {},
-    client: null,
-    status: 'ok',
-    txId: null,
-  }));
+  const events: QueryEvent[] = Array.from({ length: 20 }, (_, i) =>
+    buildQueryEvent({
+      eventId: `e${i}`,
+      ts: 1_700_000_000_000 + i,
+      source: `s${i % 2}`,
+      dialect: 'postgres',
+      sql: `SELECT * FROM t WHERE id = ${i}`,
+      tables: ['t'],
+      operation: 'select',
+      durationMs: i,
+      rowsRead: 1,
+    }),
+  );
   await producer.send(
     topic.name,
     events.slice(0, 10).map((e) => ({ key: e.source, value: e })),

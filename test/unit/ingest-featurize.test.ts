@@ -4,6 +4,7 @@
  * and read best side by side.
  */
 import { test, before } from 'node:test';
+import { queryEvent as buildQueryEvent } from '../../schemas/queryEvent.js';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Dialect, QueryEvent } from '../../schemas/types.js';
@@ -13,27 +14,16 @@ before(async () => {
   await initSqlParsers();
 });
 
-const ev = (sql: string | null, dialect: Dialect = 'postgres', extra: Partial<QueryEvent> = {}): QueryEvent => ({
-  eventId: 'e1',
-  ts: 1000,
-  source: 'src',
-  dialect,
-  database: null,
-  sql,
-  fingerprint: null,
-  tables: [],
-  operation: null,
-  durationMs: 1,
-  rowsRead: 0,
-  rowsWritten: 0,
-  node: null,
-  partition: null,
-  keyValues: {},
-  client: null,
-  status: 'ok',
-  txId: null,
-  ...extra,
-});
+const ev = (sql: string | null, dialect: Dialect = 'postgres', extra: Partial<QueryEvent> = {}): QueryEvent =>
+  buildQueryEvent({
+    eventId: 'e1',
+    ts: 1000,
+    source: 'src',
+    dialect,
+    sql,
+    durationMs: 1,
+    ...extra,
+  });
 
 const cfg: FeaturizeConfig = {
   partitionKeys: { orders: { column: 'order_id', bounds: [100, 200, 300] }, customers: { column: 'id', bounds: [1000] } },

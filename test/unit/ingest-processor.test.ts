@@ -1,5 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { queryEvent as buildQueryEvent } from '../../schemas/queryEvent.js';
 import fc from 'fast-check';
 import { from, lastValueFrom, map, mergeMap, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
@@ -16,27 +17,16 @@ before(async () => {
 const featurize = { partitionKeys: { orders: { column: 'order_id', bounds: [100, 200] } } };
 
 function qe(ts: number, sql: string | null, extra: Partial<QueryEvent> = {}): QueryEvent {
-  return {
+  return buildQueryEvent({
     eventId: `e${ts}`,
     ts,
     source: 'src',
     dialect: 'postgres',
-    database: null,
     sql,
-    fingerprint: null,
-    tables: [],
-    operation: null,
     durationMs: 2,
     rowsRead: 1,
-    rowsWritten: 0,
-    node: null,
-    partition: null,
-    keyValues: {},
-    client: null,
-    status: 'ok',
-    txId: null,
     ...extra,
-  };
+  });
 }
 let off = 0;
 const env = (value: QueryEvent | ReturnType<typeof decodeFailure>, partition = 0): IngestInput => ({

@@ -9,6 +9,7 @@ import { deepEqual as looseDeepEqual } from 'node:assert';
 import type { CommandResult, DeadLetter, PartitionCommand, QueryEvent, WorkloadAggregate } from '../../schemas/types.js';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { InputError, StateError, UnavailableError } from '../../lib/errors.js';
+import { queryEvent as buildQueryEvent } from '../../schemas/queryEvent.js';
 
 const query: QueryEvent = {
   eventId: 'e1',
@@ -182,4 +183,18 @@ test('QueryEvent evolves backward-compatibly: a reader of the current schema rea
   assert.equal(decoded.txId, null);
   assert.equal(decoded.fingerprint, null);
   assert.equal(decoded.sql, query.sql);
+});
+
+test('queryEvent builds a record the schema accepts, with the defaults an older writer gets', () => {
+  const type = loadSchema('QueryEvent').type;
+  const built = buildQueryEvent({ eventId: 'e9', ts: 1_700_000_000_000, source: 'app' });
+  assert.ok(type.isValid(built), 'built record is valid');
+  const { eventId, ts, source, dialect, ...rest } = built;
+  assert.deepEqual({ eventId, ts, source, dialect }, { eventId: 'e9', ts: 1_700_000_000_000, source: 'app', dialect: 'generic' });
+  const fields = loadSchema('QueryEvent').json as { fields: { name: string; default?: unknown }[] };
+  for (const [name, value] of Object.entries(rest)) {
+    const f = fields.fields.find((x) => x.name === name);
+    assert.deepEqual(value, f?.default, `${name} takes its Avro default`);
+  }
+  assert.notEqual(buildQueryEvent({ eventId: 'a', ts: 0, source: 's' }).tables, built.tables, 'arrays are not shared');
 });
