@@ -45,8 +45,8 @@ test('one path through every stage, on the real stack', { timeout: 240_000 }, as
   const stages = {
     ingest: await startIngest(ctx, { groupId: 'skeleton-test-ingest', idleFlushMs: 500 }),
     forecast: await startForecast(ctx, { groupId: 'skeleton-test-forecast', stepMs: 1000, horizon: 3, checkpointFile: null }),
-    // Commands other tests left on the shared stack (a scale-out no executor ran stays ISSUED,
-    // counted as capacity to come) must not shape this run's plans: plan against this run's only.
+    // Plan against this run's commands only: commands other tests left on the shared stack
+    // must not shape this run's plans (as the demo passes its start).
     decide: await startDecide(ctx, {
       groupId: 'skeleton-test-decide',
       source,
