@@ -152,7 +152,9 @@ export function buildLoadProfile(
       upper = new Float64Array(steps);
       const varUp = new Float64Array(steps),
         varLo = new Float64Array(steps);
-      let bucketCurrent = 0;
+      let bucketCurrent = 0,
+        bucketReads = 0,
+        bucketWrites = 0;
       for (const b of buckets) {
         const w = overlapFraction(b.lo, b.hi, p.lo, p.hi);
         const s = bucketSteps.get(b.seriesId)!;
@@ -160,7 +162,10 @@ export function buildLoadProfile(
           forecast = true;
           model = s.model;
         }
-        bucketCurrent += w * (aggBySeries.get(b.seriesId)?.queries ?? 0);
+        const bAgg = aggBySeries.get(b.seriesId);
+        bucketCurrent += w * (bAgg?.queries ?? 0);
+        bucketReads += w * (bAgg?.reads ?? 0);
+        bucketWrites += w * (bAgg?.writes ?? 0);
         for (let k = 0; k < steps; k++) {
           point[k]! += w * s.point[k]!;
           varUp[k]! += (w * (s.upper[k]! - s.point[k]!)) ** 2;
@@ -173,7 +178,9 @@ export function buildLoadProfile(
         lower[k] = Math.max(0, point[k]! - Math.sqrt(varLo[k]!));
       }
       if (!agg && bucketCurrent > 0) {
-        currentRead = bucketCurrent * cfg.readFractionDefault;
+        // the buckets' own read share; the default only where they counted neither
+        const seen = bucketReads + bucketWrites;
+        currentRead = bucketCurrent * (seen > 0 ? bucketReads / seen : cfg.readFractionDefault);
         currentWrite = bucketCurrent - currentRead;
       }
     } else {

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GiB, NOW, STEP, fc, flat, scenario, twoNodes } from './decide-helpers.js';
+import type { WorkloadAggregate } from '../../schemas/types.js';
+import { aggregate } from './sim-helpers.js';
 import {
   buildLoadProfile,
   buildState,
@@ -41,6 +43,22 @@ test('load profile: key-bucket forecasts are summed into partitions by overlap, 
   assert.ok(Math.abs(p0.upper[0]! - (200 + Math.hypot(30, 40))) < 1e-9);
   assert.equal(p.partitions.get('p1')!.point[0], 100);
   assert.equal(overlapFraction(50, 150, 0, 100), 0.5);
+});
+
+test('load profile: a partition planned from key buckets takes its read share from the buckets, not the default', () => {
+  const cfg = decideConfig({ risk: 0, readFractionDefault: 0.75 });
+  const state = buildState(twoNodes({ buckets: [{ seriesId: 'b0', table: 't', lo: 0, hi: 100 }] }));
+  const agg = (reads: number, writes: number) =>
+    aggregate({ seriesId: 'b0', windowStart: NOW - STEP, windowEnd: NOW, source: 's', table: 't', queries: reads + writes, reads, writes });
+  const share = (a: WorkloadAggregate[]) => {
+    const l = buildLoadProfile(state, [fc('b0', flat(100))], a, NOW, cfg).partitions.get('p0')!;
+    return l.read[0]! / (l.read[0]! + l.write[0]!);
+  };
+  // all reads (a SELECT-only workload): replicas can carry all of it
+  assert.equal(share([agg(100, 0)]), 1);
+  assert.equal(share([agg(40, 60)]), 0.4);
+  // the buckets counted neither reads nor writes: the configured default
+  assert.equal(share([agg(0, 0)]), 0.75);
 });
 
 test('node penalty: overload above capacity and headroom above target, in capacity-minutes', () => {
