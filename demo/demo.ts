@@ -203,6 +203,8 @@ async function runPhase(cfg: Config, phase: Phase): Promise<{ report: Omit<DemoR
     groupId: `${group}-decide`,
     nodeCapacity: NODE_CAPACITY,
     historySince: startedAtMs,
+    // the control run plans without publishing: no executor runs, and none may pick its commands up later
+    dryRun: !phase.execute,
     kafka: { recordsPerPartitionPerSec: DEMO_RECORDS_PER_PARTITION },
     clickhouse: CLICKHOUSE_PLAN,
     decide: { template: TEMPLATE_PLAN },

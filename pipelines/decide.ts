@@ -80,6 +80,12 @@ export interface DecideOptions {
   clickhouse?: ClickHousePlanOptions | false;
   /** Whose pause orders this stage obeys (stores/postgres/controls.ts): the `run --group` prefix, default shardcast. */
   controlScope?: string;
+  /**
+   * Plan, log and report every round (onDecision, the commands count) but publish no command:
+   * for a run with no executor (the demo's control run), whose commands would otherwise wait on
+   * the command topics for any executor that starts later.
+   */
+  dryRun?: boolean;
   /** Called after each round with where its partition schema came from. */
   onState?: (via: 'catalog' | 'routing', state: ClusterStateInput) => void;
 }
@@ -169,14 +175,15 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   const issue = (commands: readonly AnyCommand[]): StageOutput[] => {
     const ready: AnyCommand[] = [];
     for (const c of commands) {
-      if (dependsOn(c).length === 0) ready.push(c);
+      // a dry run holds nothing: what it would wait for is never executed
+      if (dependsOn(c).length === 0 || opts.dryRun) ready.push(c);
       else if (!held.has(c.commandId)) {
         held.set(c.commandId, c);
         ctx.log.info({ commandId: c.commandId, dependsOn: dependsOn(c) }, 'held until the commands it depends on succeed');
       }
     }
     issued += ready.length;
-    return commandOutputs(ready, signing);
+    return opts.dryRun ? [] : commandOutputs(ready, signing);
   };
   /** A round of a store planned apart from the PostgreSQL one (Kafka, ClickHouse): logged, counted, issued. */
   const storeRound = (store: string, round: KafkaRound): StageOutput[] => {

@@ -13,6 +13,7 @@ import { createCatalogDriver } from '../../catalog/neo4j.js';
 import { createOrdersTable } from '../../demo/ordersTable.js';
 import { seedRows } from '../../demo/workload.js';
 import type { Config } from '../../lib/config.js';
+import type { DecideOptions } from '../../pipelines/decide.js';
 import { COMMAND_TOPICS } from '../../schemas/topics.js';
 import type { AnyCommand, Forecast, WorkloadAggregate } from '../../schemas/types.js';
 import { dropShardedTable } from '../../stores/postgres/tables.js';
@@ -165,5 +166,17 @@ export async function openConsoleFixture(prefix: string): Promise<ConsoleFixture
       await driver.executeQuery('MATCH (c:Command {table: $table}) DETACH DELETE c', { table }).catch(() => undefined);
       await driver.close();
     },
+  };
+}
+
+/** The decide stage's options for the fixture's table: its source, capacity and plan, one window of warm-up, its own control scope. */
+export function fixtureDecideOptions(fx: ConsoleFixture, group: string): DecideOptions {
+  return {
+    groupId: `${group}-decide`,
+    source: fx.source,
+    nodeCapacity: CAPACITY,
+    warmupWindows: 1,
+    decide: fx.decide,
+    controlScope: fx.id,
   };
 }

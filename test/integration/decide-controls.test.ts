@@ -14,7 +14,7 @@ import { TOPICS } from '../../schemas/topics.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { PG_STORE } from '../../processors/decide/postgres/state.js';
 import { clearApprovalMode, ensureControls, readControls, setApprovalMode, setDecidePaused } from '../../stores/postgres/controls.js';
-import { CAPACITY, type ConsoleFixture, openConsoleFixture, risingForecast, STEP } from './console-fixture.js';
+import { type ConsoleFixture, fixtureDecideOptions, openConsoleFixture, risingForecast, STEP } from './console-fixture.js';
 import { eventually, startAtLatest } from './helpers.js';
 
 let fx: ConsoleFixture | undefined;
@@ -53,12 +53,7 @@ test('paused, the decide stage plans nothing; resumed with manual approval, it p
   }
   const planned: AnyCommand[] = [];
   decide = await startDecide(ctx, {
-    groupId: `${group}-decide`,
-    source: fx.source,
-    nodeCapacity: CAPACITY,
-    warmupWindows: 1,
-    decide: fx.decide,
-    controlScope: fx.id,
+    ...fixtureDecideOptions(fx, group),
     onDecision: (cmds) => planned.push(...cmds.filter((c) => 'table' in c && c.table === fx!.table)),
   });
   const send = async () => {

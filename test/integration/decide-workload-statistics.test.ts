@@ -24,7 +24,7 @@ import type { AnyCommand, CommandResult, QueryEvent } from '../../schemas/types.
 import { loadTableDesigns } from '../../stores/postgres/designs.js';
 import { listNodes } from '../../stores/postgres/routing.js';
 import { PgPools } from '../../stores/postgres/nodes.js';
-import { CAPACITY, type ConsoleFixture, openConsoleFixture, risingForecast, STEP } from './console-fixture.js';
+import { CAPACITY, type ConsoleFixture, fixtureDecideOptions, openConsoleFixture, risingForecast, STEP } from './console-fixture.js';
 import { queryEvent } from '../fixtures/records.js';
 import { eventually, startAtLatest } from './helpers.js';
 
@@ -74,12 +74,8 @@ test('hot templates seen by ingest become a composite index and a precomputation
   });
   const planned: AnyCommand[] = [];
   decide = await startDecide(ctx, {
-    groupId: `${group}-decide`,
-    source: fx.source,
-    nodeCapacity: CAPACITY,
-    warmupWindows: 1,
+    ...fixtureDecideOptions(fx, group),
     decide: { ...fx.decide, actions: ['composite_index', 'precompute', 'derived_attribute'], template: { minCount: 50, minLatencyMs: 10 } },
-    controlScope: fx.id,
     onDecision: (cmds) => planned.push(...cmds.filter((c) => 'table' in c && c.table === T)),
   });
 
