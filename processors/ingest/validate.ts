@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import type { MetricSample, QueryEvent } from '../../schemas/types.js';
+import { queryEvent } from '../../schemas/queryEvent.js';
 import { identifierProblem, MAX_DOUBLE, textProblem } from '../../schemas/recordChecks.js';
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -80,33 +81,23 @@ export const QueryEventSchema = z.object({
 
 /** JSON Lines input: only eventId, ts and source are required; the rest take Avro's defaults. */
 const keyValue = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
-export const QueryEventJsonSchema = z.object({
-  eventId: nonEmpty,
-  ts: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Date.parse(v)) ? Date.parse(v) : v),
-    z
-      .number({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be ms since epoch or an ISO-8601 time') })
-      .int('must be an integer (ms since epoch)')
-      .min(0, 'must be >= 0')
-      .max(32_503_680_000_000, 'is after year 3000'),
-  ),
-  source: identifier,
-  dialect: z.enum(DIALECTS).default('generic'),
-  database: identifier.nullable().default(null),
-  sql: sql.default(null),
-  fingerprint: nullableStr.default(null),
-  tables: z.array(identifier).default([]),
-  operation: z.enum(OPERATIONS).nullable().default(null),
-  durationMs: z.number().min(0, 'must be >= 0').max(MAX_DOUBLE, `is beyond ${MAX_DOUBLE}`).default(0),
-  rowsRead: count.default(0),
-  rowsWritten: count.default(0),
-  node: identifier.nullable().default(null),
-  partition: nullableStr.default(null),
-  keyValues: z.record(z.string(), keyValue).default({}),
-  client: nullableStr.default(null),
-  status: z.enum(STATUSES).default('ok'),
-  txId: nullableStr.default(null),
-});
+export const QueryEventJsonSchema = QueryEventSchema.omit({ eventId: true, ts: true, source: true })
+  .extend({ keyValues: z.record(z.string(), keyValue) })
+  .partial()
+  .extend({
+    eventId: nonEmpty,
+    ts: z.preprocess(
+      (v) => (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Date.parse(v)) ? Date.parse(v) : v),
+      z
+        .number({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be ms since epoch or an ISO-8601 time') })
+        .int('must be an integer (ms since epoch)')
+        .min(0, 'must be >= 0')
+        .max(32_503_680_000_000, 'is after year 3000'),
+    ),
+    source: identifier,
+  })
+  // what the line leaves out takes the record's defaults, from the one place that has them
+  .transform((v) => queryEvent(v));
 
 export const MetricSampleSchema = z.object({
   ts: eventTime,

@@ -199,6 +199,10 @@ test('validateQueryEventJson fills defaults and rejects with a one-line reason',
   assert.equal(ok.value.dialect, 'generic');
   assert.equal(ok.value.status, 'ok');
   assert.deepEqual(ok.value.keyValues, { order_id: '5' });
+  // every field left out takes the record builder's default: the same record as built in code
+  const bare = validateQueryEventJson({ eventId: 'b', ts: 7, source: 's' });
+  assert.ok(bare.ok);
+  assert.deepEqual(bare.value, buildQueryEvent({ eventId: 'b', ts: 7, source: 's' }));
   const cases: [unknown, RegExp][] = [
     [{ ts: 1, source: 's' }, /^eventId: is required/],
     [{ eventId: 'a', source: 's' }, /^ts: is required/],
