@@ -4,7 +4,8 @@
  * current even when `run catalog` is not running), then reads partitions, placement, node
  * capacities, the catalog's record of recent and in-flight commands (cooldowns) and co-access
  * from the Neo4j graph. When Neo4j does not answer, the round plans against the routing map
- * directly (logged once), and the catalog is tried again after a pause.
+ * directly (logged once), with the executors' ledger as its command history, and the catalog is
+ * tried again after a pause.
  */
 import type pg from 'pg';
 import type { Logger } from '../lib/log.js';
@@ -13,9 +14,10 @@ import { UnavailableError } from '../lib/errors.js';
 import { type Driver, catalogUnavailable, createCatalogDriver, ensureCatalogSchema } from '../catalog/neo4j.js';
 import { Discovery } from '../catalog/discover.js';
 import { coAccess, placement } from '../catalog/placement.js';
-import { PG_STORE, stateFromCatalog, stateFromRouting } from '../processors/decide/postgres/state.js';
+import { PG_STORE, ledgerCommands, stateFromCatalog, stateFromRouting } from '../processors/decide/postgres/state.js';
 import { IssuedCommands } from '../processors/decide/postgres/issued.js';
 import type { ClusterStateInput } from '../processors/decide/state.js';
+import { ledgerCommandsSince } from '../stores/postgres/ledger.js';
 import { routingSnapshot } from '../stores/postgres/snapshot.js';
 
 /** Without a finished command in between, the planned tables are rediscovered at most this often. */
@@ -100,7 +102,10 @@ export class PlanningSource {
     }
     const tables = this.cfg.partitionKeys;
     const snap = await routingSnapshot(this.pools, this.coord, Object.keys(tables));
-    return { via: 'routing', state: stateFromRouting(snap, tables, this.opts.source, this.opts.capacity), taken: [] };
+    // the catalog's command history, from the executors' ledger and what this stage issued since
+    const taken = ledgerCommands(await ledgerCommandsSince(this.coord, this.commandsSince()));
+    const commands = this.issued.addTo(taken, now);
+    return { via: 'routing', state: stateFromRouting(snap, tables, this.opts.source, this.opts.capacity, commands, now), taken: [] };
   }
 
   private async fromCatalog(driver: Driver, discovery: Discovery, now: number): Promise<Omit<Planning, 'via'>> {
@@ -121,7 +126,7 @@ export class PlanningSource {
       this.lastDiscovery = Date.now();
     }
     const listed = await placement(driver, PG_STORE, tables, {
-      commandsSince: Math.max(Date.now() - COMMAND_HISTORY_MS, this.opts.historySince ?? 0),
+      commandsSince: this.commandsSince(),
     });
     const view = { ...listed, commands: this.issued.addTo(listed.commands, now) };
     const edges = await coAccess(driver, tables, Date.now() - CO_ACCESS_MS);
@@ -129,6 +134,11 @@ export class PlanningSource {
       state: stateFromCatalog(view, this.cfg.partitionKeys, this.opts.source, { capacity: this.opts.nodeCapacity, now, coAccess: edges }),
       taken: view.partitions.map((p) => ({ table: p.table, shard: p.partition })),
     };
+  }
+
+  /** The oldest command a round plans against. */
+  private commandsSince(): number {
+    return Math.max(Date.now() - COMMAND_HISTORY_MS, this.opts.historySince ?? 0);
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stateFromCatalog, stateFromRouting } from '../../processors/decide/postgres/state.js';
+import { PG_STORE, ledgerCommands, stateFromCatalog, stateFromRouting } from '../../processors/decide/postgres/state.js';
 import { judgeHeld } from '../../processors/decide/dependencies.js';
 import { foldAggregates, foldForecasts } from '../../processors/decide/series.js';
 import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
@@ -208,6 +208,72 @@ test('from the routing map: active nodes only, managed ones removable, unsized s
   assert.deepEqual(
     s.tables.map((t) => t.name),
     ['orders', 'other'],
+  );
+});
+
+test('from the routing map with the ledger as history: finished commands cool down, taken ones are in flight, a node scaled in is gone', () => {
+  const command = (commandId: string, action: string, extra: Record<string, unknown>) => ({
+    commandId,
+    action,
+    store: PG_STORE,
+    issuedAt: NOW - 120_000,
+    deadline: NOW + 600_000,
+    ...extra,
+  });
+  const rows = [
+    {
+      command: command('c-move', 'move', { kind: 'shard', table: 'orders', partition: 's0', sourceNode: 'node0', targetNode: 'node1' }),
+      status: 'SUCCEEDED',
+      updatedAt: NOW - 30_000,
+    },
+    {
+      command: command('c-split', 'split', { kind: 'partition', table: 'orders', partition: 's1' }),
+      status: 'RUNNING',
+      updatedAt: NOW - 10_000,
+    },
+    { command: command('c-in', 'scale_in', { kind: 'resource', node: 'node2' }), status: 'SUCCEEDED', updatedAt: NOW - 5_000 },
+    // another store's command, and a row the executor took without its command: neither counts
+    {
+      command: command('c-ch', 'precompute', { kind: 'partition', store: 'clickhouse', table: 'events', partition: 'p' }),
+      status: 'RUNNING',
+      updatedAt: NOW,
+    },
+    { command: null, status: 'ACCEPTED', updatedAt: NOW },
+  ];
+  const commands = ledgerCommands(rows);
+  assert.deepEqual(
+    commands.map((c) => [c.id, c.status, c.resultTs]),
+    [
+      ['c-move', 'SUCCEEDED', NOW - 30_000],
+      ['c-split', 'RUNNING', null],
+      ['c-in', 'SUCCEEDED', NOW - 5_000],
+    ],
+  );
+  const s = stateFromRouting(
+    {
+      nodes: ['node0', 'node1', 'node2'].map((node) => ({ node, state: 'active', managedDir: null })),
+      tables: [{ table: 'orders', shards: [{ shard: 's0', lo: null, hi: '500', node: 'node1', replicas: [], bytes: 4096, rows: 10 }] }],
+    },
+    TABLES,
+    'app',
+    70,
+    commands,
+    NOW,
+  );
+  assert.deepEqual(
+    s.nodes.map((n) => n.id),
+    ['node0', 'node1'],
+  );
+  assert.deepEqual(
+    s.recent!.map((r) => [r.action, r.target]),
+    [
+      ['move', 'orders/s0'],
+      ['scale_in', 'node2'],
+    ],
+  );
+  assert.deepEqual(
+    s.inFlight!.map((f) => [f.action, f.partition]),
+    [['split', 'orders/s1']],
   );
 });
 

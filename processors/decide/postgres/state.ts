@@ -8,6 +8,8 @@
 import { bucketsFor } from '../series.js';
 import type { BucketSpec, ClusterStateInput, CoAccessEdge, InFlight, PartitionSpec, RecentAction } from '../state.js';
 import { UNSUCCESSFUL } from '../dependencies.js';
+import { commandPlace } from '../../../schemas/commandPlace.js';
+import type { AnyCommand } from '../../../schemas/types.js';
 
 /** The store's name in the catalog and on commands. */
 export const PG_STORE = 'pg-shards';
@@ -76,10 +78,22 @@ function tablesOf(tables: PlannedTables): ClusterStateInput['tables'] {
   return Object.entries(tables).map(([name, k]) => ({ name, store: PG_STORE, storeKind: 'postgres' as const, keyColumns: [k.column] }));
 }
 
-/** The partition schema the engine plans against, from the routing map. */
-export function stateFromRouting(snap: RoutingSnapshot, tables: PlannedTables, source: string, capacity: number): ClusterStateInput {
+/**
+ * The partition schema the engine plans against, from the routing map; `commands` (the executors'
+ * ledger and what this stage issued since) give it the cooldowns and changes in flight the
+ * catalog would, so a round on the fallback does not plan them again.
+ */
+export function stateFromRouting(
+  snap: RoutingSnapshot,
+  tables: PlannedTables,
+  source: string,
+  capacity: number,
+  commands: CatalogPlacement['commands'] = [],
+  now = Date.now(),
+): ClusterStateInput {
   const partitions: PartitionSpec[] = [];
   const buckets: BucketSpec[] = [];
+  const leaving = nodesLeaving(commands, now);
   for (const [table, key] of Object.entries(tables)) {
     const routes = snap.tables.find((t) => t.table === table);
     if (!routes) continue;
@@ -102,9 +116,10 @@ export function stateFromRouting(snap: RoutingSnapshot, tables: PlannedTables, s
     tables: tablesOf(tables),
     partitions,
     nodes: snap.nodes
-      .filter((n) => n.state === 'active')
+      .filter((n) => n.state === 'active' && !leaving.has(n.node))
       .map((n) => ({ id: n.node, store: PG_STORE, storeKind: 'postgres' as const, capacity, removable: n.managedDir !== null })),
     buckets,
+    ...commandHistory(commands, now),
   };
 }
 
@@ -156,30 +171,6 @@ export function stateFromCatalog(
       node: p.node!,
       replicas: p.replicas.filter((r) => known.has(r) && r !== p.node),
     }));
-  const recent: RecentAction[] = [];
-  const inFlight: InFlight[] = [];
-  for (const c of view.commands) {
-    const target = c.table && c.partition ? partitionKey(c.table, c.partition) : (c.targetNode ?? c.table ?? '');
-    // A command that failed or was refused counts as recent too: its target cools down instead
-    // of being planned again (with the same command id) every round.
-    if ((c.status === 'SUCCEEDED' || UNSUCCESSFUL.has(c.status)) && c.resultTs !== null) {
-      recent.push({ commandId: c.id, action: c.action, target, ts: c.resultTs, sourceNode: c.sourceNode, targetNode: c.targetNode });
-    } else if (ACTIVE.has(c.status) || (c.status === 'ISSUED' && (c.deadline ?? 0) > opts.now)) {
-      // ISSUED: on a command topic, not yet taken by an executor; planned again only after its deadline
-      const startedAt = c.issuedAt ?? opts.now;
-      inFlight.push({
-        commandId: c.id,
-        action: c.action,
-        partition: c.table && c.partition ? target : null,
-        sourceNode: c.sourceNode,
-        targetNode: c.targetNode,
-        bytes: 0,
-        startedAt,
-        expectedEnd: Math.max(c.deadline ?? startedAt, opts.now),
-        waiting: c.status === 'ISSUED',
-      });
-    }
-  }
   // Co-access between key buckets, put on the partitions that hold each bucket whole.
   const holder = (e: { table: string; lo: number | null; hi: number | null }) => {
     const hit = partitions.filter(
@@ -206,7 +197,64 @@ export function stateFromCatalog(
       partitions.some((p) => p.table === table) ? bucketsFor(source, table, key.bounds) : [],
     ),
     coAccess: [...edges.values()],
-    recent,
-    inFlight,
+    ...commandHistory(view.commands, opts.now),
   };
+}
+
+/**
+ * Commands as the engine plans against them: finished ones (failed or refused too) are recent
+ * actions, whose targets cool down; accepted, running and issued ones (until their deadline) are
+ * changes in flight.
+ */
+export function commandHistory(commands: CatalogPlacement['commands'], now: number): Pick<ClusterStateInput, 'recent' | 'inFlight'> {
+  const recent: RecentAction[] = [];
+  const inFlight: InFlight[] = [];
+  for (const c of commands) {
+    const target = c.table && c.partition ? partitionKey(c.table, c.partition) : (c.targetNode ?? c.table ?? '');
+    // A command that failed or was refused counts as recent too: its target cools down instead
+    // of being planned again (with the same command id) every round.
+    if ((c.status === 'SUCCEEDED' || UNSUCCESSFUL.has(c.status)) && c.resultTs !== null) {
+      recent.push({ commandId: c.id, action: c.action, target, ts: c.resultTs, sourceNode: c.sourceNode, targetNode: c.targetNode });
+    } else if (ACTIVE.has(c.status) || (c.status === 'ISSUED' && (c.deadline ?? 0) > now)) {
+      // ISSUED: on a command topic, not yet taken by an executor; planned again only after its deadline
+      const startedAt = c.issuedAt ?? now;
+      inFlight.push({
+        commandId: c.id,
+        action: c.action,
+        partition: c.table && c.partition ? target : null,
+        sourceNode: c.sourceNode,
+        targetNode: c.targetNode,
+        bytes: 0,
+        startedAt,
+        expectedEnd: Math.max(c.deadline ?? startedAt, now),
+        waiting: c.status === 'ISSUED',
+      });
+    }
+  }
+  return { recent, inFlight };
+}
+
+/**
+ * The store's commands in the executors' ledger, as the catalog would list them: the fallback's
+ * history. A command is finished (its result time the row's last change) or still in flight.
+ */
+export function ledgerCommands(
+  rows: readonly { command: unknown; status: string; updatedAt: number }[],
+): CatalogPlacement['commands'][number][] {
+  return rows.flatMap((r) => {
+    const c = r.command as AnyCommand | null;
+    if (!c || c.store !== PG_STORE || !c.commandId) return [];
+    const finished = r.status === 'SUCCEEDED' || UNSUCCESSFUL.has(r.status);
+    return [
+      {
+        id: c.commandId,
+        action: c.action,
+        ...commandPlace(c),
+        status: r.status,
+        issuedAt: c.issuedAt ?? null,
+        resultTs: finished ? r.updatedAt : null,
+        deadline: c.deadline ?? null,
+      },
+    ];
+  });
 }
