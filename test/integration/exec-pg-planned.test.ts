@@ -1,7 +1,7 @@
 /**
  * Commands as the decision engine plans them, not built by hand, run on the real PostgreSQL
- * nodes: a cold replica is dropped (dereplicate) and a hot aggregate is precomputed from the
- * template statistics' group-by and summed column. Each is planned by `decide`, named in the
+ * nodes: a cold replica is dropped (dereplicate), a hot aggregate is precomputed from the
+ * template statistics' group-by and summed column, and two cold neighbours are merged. Each is planned by `decide`, named in the
  * executor's terms, and must reach SUCCEEDED with the change visible in the store.
  */
 import { test, after, before } from 'node:test';
@@ -146,4 +146,33 @@ test('a hot aggregate template: planned precompute → SUCCEEDED, the precompute
     assert.equal(got.get(g)?.n, w.n, `count of group ${g}`);
     assert.ok(Math.abs((got.get(g)!.total ?? 0) - w.total) < 1e-6, `sum of group ${g}`);
   }
+});
+
+test('two cold neighbours on one node: planned merge → SUCCEEDED, one range in the routing map, every row kept', {
+  timeout: 180_000,
+}, async () => {
+  const split = testCommand('exec-planned', T, 'partition', 'split', { partition: 's1' }, { splitAt: '1250' });
+  assert.equal(await engine().run(split), 'SUCCEEDED', reasonOf(split.commandId));
+  const before = (await readAll(cfg, T)).rows;
+  const state = await planningState();
+  // small ranges: merging them is worth a command
+  for (const p of state.partitions) p.sizeBytes = 64 * 1024 ** 2;
+  const d = decide(state, [], [], Date.now(), { actions: ['merge'], stepMs: 60_000, horizonSteps: 30 });
+  const cmds = toStoreCommands(d.commands, state);
+  assert.equal(cmds.length, 1, d.explanations.join('\n'));
+  const cmd = cmds[0]!;
+  assert.ok(cmd.kind === 'partition' && cmd.action === 'merge');
+  assert.deepEqual([cmd.partition, cmd.params.with], ['s1', 's2'], 'the two neighbours on node1');
+  assert.equal(await engine().run(cmd), 'SUCCEEDED', reasonOf(cmd.commandId));
+  const routes = await loadRoutes(adapter.coord, T);
+  assert.deepEqual(
+    routes!.shards.map((s) => [s.shard, s.lo, s.hi, s.node]),
+    [
+      ['s0', null, '1000', 'node0'],
+      ['s1', '1000', null, 'node1'],
+    ],
+  );
+  const after = (await readAll(cfg, T)).rows;
+  assert.equal(after.size, before.size, 'every row kept');
+  for (const [k, r] of before) assert.deepEqual(after.get(k), r, `row ${k}`);
 });
