@@ -1,7 +1,8 @@
 /**
  * StoreAdapter for the PostgreSQL shard nodes (storeKind 'postgres').
  *
- * Partition commands: split, merge, composite_index, derived_attribute, precompute.
+ * Partition commands: split, merge, rekey (the whole table re-sharded by keyColumns, one
+ * integer column; rekey.ts), composite_index, derived_attribute, precompute.
  * Shard commands: move, colocate (a move next to the shard named in params.with, verified to
  * end with both on one node), replicate, dereplicate (targetNode: the node whose copy is dropped).
  *
@@ -14,7 +15,7 @@
 import { firstFreeShardName } from '../../schemas/shardNames.js';
 import { InputError } from '../../lib/errors.js';
 import type { AnyCommand } from '../../schemas/types.js';
-import { isPlainIdentifier } from '../../stores/identifiers.js';
+import { isPlainIdentifier, quoteIdent } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome, StoreAdapter } from '../types.js';
 import {
   checkColumnList,
@@ -28,11 +29,14 @@ import {
 import type { PrecomputeSpec } from '../../stores/postgres/precomputed.js';
 import { columnTypes, compositeIndex, derivedAttribute, precompute, reapplyDesigns, shardTables, type ShardTable } from './design.js';
 import { ensureRoutingSchema } from '../../stores/postgres/setup.js';
+import { q } from '../../stores/postgres/nodes.js';
 import { listNodes, loadRoutes, type ShardRoute, type TableRoutes } from '../../stores/postgres/routing.js';
 import { physicalName } from '../../stores/postgres/keys.js';
 import { RangeMigration } from './migrate.js';
+import { RekeyMigration } from './rekey.js';
+import { describeTable } from './ddl.js';
 import { checkColocated } from './colocate.js';
-import { planFromState, type MigrationEnv, type MigrationPlan } from './migrationPlan.js';
+import { planFromState, type MigrationEnv, type MigrationPlan, type RekeyPlan, type RekeyShard } from './migrationPlan.js';
 import { PgPools } from '../../stores/postgres/nodes.js';
 import { dereplicate, replicate, type ReplicaPlan } from './replication.js';
 
@@ -51,6 +55,7 @@ export interface PostgresAdapterOptions {
 
 type Planned =
   | { op: 'migrate'; plan: MigrationPlan; colocateWith?: string }
+  | { op: 'rekey'; plan: RekeyPlan }
   | { op: 'replicate' | 'dereplicate'; plan: ReplicaPlan }
   | { op: 'index'; table: string; wholeTable: boolean; tables: ShardTable[]; columns: string[] }
   | { op: 'derived'; table: string; tables: ShardTable[]; name: string; expr: DerivedExpr }
@@ -58,7 +63,9 @@ type Planned =
   | { op: 'resume' }
   | { reason: string };
 
-const PARTITION_ACTIONS = new Set(['split', 'merge', 'composite_index', 'derived_attribute', 'precompute']);
+const PARTITION_ACTIONS = new Set(['split', 'merge', 'rekey', 'composite_index', 'derived_attribute', 'precompute']);
+/** Actions that copy key ranges by the key column, which must then be unique (migrate.ts). */
+const RANGE_MIGRATIONS = new Set(['split', 'merge', 'move', 'colocate']);
 const SHARD_ACTIONS = new Set(['move', 'colocate', 'replicate', 'dereplicate']);
 
 export class PostgresShardAdapter implements StoreAdapter {
@@ -117,11 +124,7 @@ export class PostgresShardAdapter implements StoreAdapter {
       urlOf: this.urlOf,
       afterBatch: this.opts.afterBatch,
       beforeRoutingCommit: this.opts.beforeRoutingCommit,
-      afterSwitch: async (p) => {
-        const targets = [{ node: p.targetNode, physical: p.targetPhysical }];
-        if (p.kind === 'split') targets.push({ node: p.sourceNode, physical: p.sourcePhysical });
-        await reapplyDesigns({ pools: this.pools, coord: this.coord, urlOf: this.urlOf }, p.table, targets);
-      },
+      afterSwitch: (table, shards) => reapplyDesigns({ pools: this.pools, coord: this.coord, urlOf: this.urlOf }, table, shards),
     };
   }
 
@@ -141,7 +144,8 @@ export class PostgresShardAdapter implements StoreAdapter {
     const onResume = cmd.params.onResume === 'rollback' ? 'rollback' : 'finish';
     const saved = planFromState(ctx.resumeFrom);
     if (saved && saved.commandId === cmd.commandId) {
-      return new RangeMigration(this.env(), saved, ctx).run(ctx.resumeFrom, onResume);
+      const m = saved.kind === 'rekey' ? new RekeyMigration(this.env(), saved, ctx) : new RangeMigration(this.env(), saved, ctx);
+      return m.run(ctx.resumeFrom, onResume);
     }
     const p = await this.plan(cmd, true);
     if ('reason' in p) return { status: 'FAILED', reason: `no longer valid: ${p.reason}` };
@@ -150,6 +154,8 @@ export class PostgresShardAdapter implements StoreAdapter {
         const out = await new RangeMigration(this.env(), p.plan, ctx).run(null);
         return p.colocateWith !== undefined && out.status === 'SUCCEEDED' ? checkColocated(this.coord, p.plan, p.colocateWith, out) : out;
       }
+      case 'rekey':
+        return new RekeyMigration(this.env(), p.plan, ctx).run(null);
       case 'replicate':
         return replicate({ pools: this.pools, coord: this.coord, urlOf: this.urlOf }, p.plan, ctx);
       case 'dereplicate':
@@ -204,6 +210,10 @@ export class PostgresShardAdapter implements StoreAdapter {
     const grace = msParam(params.graceMs, 'graceMs', this.opts.defaultGraceMs ?? 2_000, 600_000);
     if (!grace.ok) return reject(grace.reason);
 
+    if (RANGE_MIGRATIONS.has(cmd.action)) {
+      const bad = await this.keyNotIdentity(routes);
+      if (bad) return reject(bad);
+    }
     switch (cmd.action) {
       case 'split': {
         const s = shardOf(cmd.partition);
@@ -314,6 +324,8 @@ export class PostgresShardAdapter implements StoreAdapter {
           },
         };
       }
+      case 'rekey':
+        return this.planRekey(cmd.commandId, routes, params.keyColumns, cmd.partition, grace.value, batch.value);
       case 'composite_index':
       case 'derived_attribute':
       case 'precompute': {
@@ -346,6 +358,107 @@ export class PostgresShardAdapter implements StoreAdapter {
       default:
         return reject(`the postgres executor does not carry out ${cmd.action}`);
     }
+  }
+
+  /** Why the table's key is not its row identity (its primary key), or null when it is. */
+  private async keyNotIdentity(routes: TableRoutes): Promise<string | null> {
+    const first = routes.shards[0];
+    if (!first) return `table ${routes.table} has no shards`;
+    const desc = await describeTable(this.pools.get(await this.urlOf(first.node)), physicalName(routes.table, first.shard));
+    if (desc.primaryKey === `PRIMARY KEY (${routes.keyColumn})`) return null;
+    return `the key ${routes.keyColumn} of ${routes.table} is not its primary key (${desc.primaryKey ?? 'none'}); moving rows needs it as their identity`;
+  }
+
+  /**
+   * A rekey re-shards the whole table: every shard active, unclaimed and without replicas; the
+   * new key one integer column of it, not the current key, holding no null; the current key the
+   * primary key (rows keep it as their identity). The new shards, as many as the old, split the
+   * new key's values into ranges of about equal row counts and take the old shards' nodes in turn.
+   */
+  private async planRekey(
+    commandId: string,
+    routes: TableRoutes,
+    keyColumns: string | undefined,
+    partition: string | null,
+    graceMs: number,
+    batchRows: number,
+  ): Promise<Planned> {
+    const reject = (reason: string): Planned => ({ reason });
+    const table = routes.table;
+    if (partition !== null) return reject(`rekey re-shards the whole table ${table}: partition must be null, not ${partition}`);
+    const cols = (keyColumns ?? '')
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean);
+    if (cols.length !== 1)
+      return reject(
+        `keyColumns ${JSON.stringify(keyColumns ?? null)}: the shard router ranges over one integer column, not ${cols.length}`,
+      );
+    const col = cols[0]!;
+    if (!isPlainIdentifier(col)) return reject(`key column ${JSON.stringify(col)} is not a plain identifier`);
+    if (col === routes.keyColumn) return reject(`${table} is already keyed on ${col}`);
+    for (const s of routes.shards) {
+      if (s.owner !== null && s.owner !== commandId) return reject(`shard ${s.shard} is busy with command ${s.owner}`);
+      if (s.state !== 'active') return reject(`shard ${s.shard} is ${s.state}`);
+      if (s.replicas.length > 0) return reject(`shard ${s.shard} has replicas (${s.replicas.join(', ')}); dereplicate first`);
+    }
+    const notIdentity = await this.keyNotIdentity(routes);
+    if (notIdentity) return reject(notIdentity);
+    const first = routes.shards[0]!;
+    const db = (node: string) => this.urlOf(node).then((u) => this.pools.get(u));
+    const desc = await describeTable(await db(first.node), physicalName(table, first.shard));
+    const column = desc.columns.find((c) => c.name === col);
+    if (!column) return reject(`unknown column ${col} of ${table} (columns: ${desc.columns.map((c) => c.name).join(', ')})`);
+    if (column.type !== 'bigint' && column.type !== 'integer')
+      return reject(`key column ${col} is ${column.type}; the shard router needs bigint or integer`);
+    // Range bounds of the new key from each shard's quantiles, weighted by its rows.
+    const n = routes.shards.length;
+    const samples: { v: bigint; w: number }[] = [];
+    for (const s of routes.shards) {
+      const rel = `public.${quoteIdent(physicalName(table, s.shard))}`;
+      const k = quoteIdent(col);
+      const r = await q<{ n: string; nulls: string; qs: string[] | null }>(
+        await db(s.node),
+        `SELECT count(*) AS n, count(*) FILTER (WHERE ${k} IS NULL) AS nulls,
+                percentile_disc(ARRAY(SELECT g / 32.0 FROM generate_series(1, 31) g)) WITHIN GROUP (ORDER BY ${k})::text[] AS qs
+         FROM ${rel}`,
+      );
+      if (Number(r[0]!.nulls) > 0) return reject(`column ${col} is null in ${r[0]!.nulls} rows of shard ${s.shard}; a key may not be null`);
+      for (const v of r[0]!.qs ?? []) if (v !== null) samples.push({ v: BigInt(v), w: Number(r[0]!.n) });
+    }
+    samples.sort((a, b) => (a.v < b.v ? -1 : a.v > b.v ? 1 : 0));
+    const totalW = samples.reduce((a, x) => a + x.w, 0);
+    const bounds: string[] = [];
+    let acc = 0;
+    for (const x of samples) {
+      acc += x.w;
+      const want = ((bounds.length + 1) * totalW) / n;
+      if (bounds.length < n - 1 && acc >= want && (bounds.length === 0 || BigInt(bounds.at(-1)!) < x.v)) bounds.push(x.v.toString());
+    }
+    const taken = new Set(routes.shards.map((s) => s.shard));
+    const targets: RekeyShard[] = [];
+    for (let i = 0; i <= bounds.length; i++) {
+      const shard = firstFreeShardName(taken);
+      taken.add(shard);
+      targets.push({
+        shard,
+        node: routes.shards[i % n]!.node,
+        physical: physicalName(table, shard),
+        lo: i === 0 ? null : bounds[i - 1]!,
+        hi: i === bounds.length ? null : bounds[i]!,
+      });
+    }
+    const sources: RekeyShard[] = routes.shards.map((s) => ({
+      shard: s.shard,
+      node: s.node,
+      physical: physicalName(table, s.shard),
+      lo: s.lo,
+      hi: s.hi,
+    }));
+    return {
+      op: 'rekey',
+      plan: { kind: 'rekey', commandId, table, keyColumn: routes.keyColumn, newKeyColumn: col, sources, targets, graceMs, batchRows },
+    };
   }
 
   private migrationPlan(

@@ -13,11 +13,10 @@ import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
 import { readPrecomputed } from '../../executors/postgres/design.js';
 import { dropShardedTable } from '../../stores/postgres/tables.js';
 import { listNodes, loadRoutes, lookupRoute } from '../../stores/postgres/routing.js';
-import { createOrdersTable } from '../../demo/ordersTable.js';
 import { PgPools, q } from '../../stores/postgres/nodes.js';
-import { AckedLoad, diffRows, readAll, rowsChecksum, seedRows } from '../../demo/workload.js';
+import { AckedLoad, diffRows, readAll, rowsChecksum } from '../../demo/workload.js';
 import type { ExecutionContext, Outcome } from '../../executors/types.js';
-import { shardNodesUnreachable } from './helpers.js';
+import { seededTwoShardOrders, shardNodesUnreachable } from './helpers.js';
 
 const cfg = loadConfig();
 const TABLE = 'exec_pg_orders';
@@ -63,16 +62,7 @@ describe('postgres executor: online migrations under load', () => {
   const pools = new PgPools({ executor: false });
 
   before(async () => {
-    await createOrdersTable(
-      cfg,
-      TABLE,
-      [
-        { shard: 's0', lo: null, hi: 10_000, node: 'node0' },
-        { shard: 's1', lo: 10_000, hi: null, node: 'node1' },
-      ],
-      { replace: true },
-    );
-    await seedRows(cfg, TABLE, 0, ROWS);
+    await seededTwoShardOrders(TABLE, 10_000, ROWS);
     adapter = await PostgresShardAdapter.open(cfg, { batchRows: 1000, defaultGraceMs: 300 });
   });
 

@@ -3,6 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
 import { loadConfig, type Config } from '../../lib/config.js';
 import type { WorkloadAggregate } from '../../schemas/types.js';
+import { createOrdersTable } from '../../demo/ordersTable.js';
+import { seedRows } from '../../demo/workload.js';
 
 export const cfg: Config = loadConfig();
 
@@ -88,3 +90,17 @@ export async function startAtLatest(admin: Admin, groupId: string, topics: strin
 }
 
 export { queryEvent } from '../fixtures/records.js';
+
+/** An `orders`-shaped table (replaced if present) of two shards, s0 [.., splitAt) on node0 and s1 [splitAt, ..) on node1, seeded with keys [0, rows). */
+export async function seededTwoShardOrders(table: string, splitAt: number, rows: number): Promise<void> {
+  await createOrdersTable(
+    cfg,
+    table,
+    [
+      { shard: 's0', lo: null, hi: splitAt, node: 'node0' },
+      { shard: 's1', lo: splitAt, hi: null, node: 'node1' },
+    ],
+    { replace: true },
+  );
+  await seedRows(cfg, table, 0, rows);
+}
