@@ -213,4 +213,48 @@ describe('postgres executor: rekey (online re-sharding by a new key)', () => {
     const move = testCommand('exec-pg-rekey', TABLE, 'shard', 'move', { partition: 's2', targetNode: 'node2' });
     assert.match((await adapter.validate(move)) ?? '', /not its primary key/);
   });
+
+  test('a rekey whose executor died midway resumes from its checkpoint and ends with every row once', async (t) => {
+    const T2 = 'exec_pg_rekey_resume';
+    await seededTwoShardOrders(T2, 2_500, 5_000);
+    const cmd = testCommand('exec-pg-rekey', T2, 'partition', 'rekey', {}, { keyColumns: 'customer_id', graceMs: '100' });
+    // The first executor stops for good in the second old shard's copy (batch 7 of 500 rows), as a killed process would.
+    const box: { saved: Record<string, string> | null } = { saved: null };
+    const stuck = await PostgresShardAdapter.open(cfg, {
+      batchRows: 500,
+      afterBatch: (b) => (b === 7 ? new Promise(() => {}) : undefined),
+    });
+    const second = await PostgresShardAdapter.open(cfg, { batchRows: 500 });
+    try {
+      const before0 = await readAll(cfg, T2);
+      const ctx = (resumeFrom: Record<string, string> | null) => ({
+        signal: new AbortController().signal,
+        resumeFrom,
+        async report() {},
+        async throttle() {},
+        async checkpoint(s: Record<string, string>) {
+          box.saved = s;
+        },
+      });
+      void stuck.execute(cmd, ctx(null));
+      for (let i = 0; i < 200 && Number(box.saved?.batches ?? 0) < 7; i++) await new Promise((r) => setTimeout(r, 50));
+      const at = box.saved;
+      assert.equal(at?.phase, 'copy');
+      assert.equal(at?.source, '1', 'the checkpoint is in the second old shard');
+      const out = await second.execute(cmd, ctx(at));
+      t.diagnostic(`resumed rekey: ${JSON.stringify(out.details)}`);
+      assert.equal(out.status, 'SUCCEEDED', out.reason);
+      assert.equal(out.details?.resumed, 'true');
+      const got = await readAll(cfg, T2);
+      assert.equal(got.rows.size, before0.rows.size);
+      assert.equal(rowsChecksum(got.rows.values()), rowsChecksum(before0.rows.values()));
+      assert.deepEqual(got.duplicates, []);
+      assert.equal(got.misplaced, 0);
+      assert.equal((await loadRoutes(adapter.coord, T2))!.keyColumn, 'customer_id');
+    } finally {
+      await stuck.close();
+      await second.close();
+      await dropShardedTable(cfg, T2).catch(() => {});
+    }
+  });
 });
