@@ -14,6 +14,7 @@
  *             transaction replace the table's ranges and its key column
  *   cleanup   drop the capture; after the grace period drop the old shard tables
  */
+import { StateError } from '../../lib/errors.js';
 import type pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
 import { shardObjectName } from '../../stores/postgres/keys.js';
@@ -185,7 +186,7 @@ export class RekeyMigration extends OnlineMigration<RekeyPlan> {
       'SELECT count(*) AS n FROM shardcast_route.ranges WHERE table_name = $1 AND shard = ANY($2) AND owner = $3',
       [p.table, p.sources.map((s) => s.shard), p.commandId],
     );
-    if (Number(owned[0]!.n) !== p.sources.length) throw new VerifyError(`the shards of ${p.table} are no longer claimed by ${p.commandId}`);
+    if (Number(owned[0]!.n) !== p.sources.length) throw new StateError(`the shards of ${p.table} are no longer claimed by ${p.commandId}`);
     await c.query('DELETE FROM shardcast_route.ranges WHERE table_name = $1', [p.table]);
     for (const t of p.targets) {
       await c.query(
