@@ -64,7 +64,7 @@ type Planned =
   | { reason: string };
 
 const PARTITION_ACTIONS = new Set(['split', 'merge', 'rekey', 'composite_index', 'derived_attribute', 'precompute']);
-/** Actions that copy key ranges by the key column, which must then be unique (migrate.ts). */
+/** Actions that copy key ranges, rows by their identity (migrate.ts). */
 const RANGE_MIGRATIONS = new Set(['split', 'merge', 'move', 'colocate']);
 const SHARD_ACTIONS = new Set(['move', 'colocate', 'replicate', 'dereplicate']);
 
@@ -210,9 +210,11 @@ export class PostgresShardAdapter implements StoreAdapter {
     const grace = msParam(params.graceMs, 'graceMs', this.opts.defaultGraceMs ?? 2_000, 600_000);
     if (!grace.ok) return reject(grace.reason);
 
+    let rowKey = routes.keyColumn;
     if (RANGE_MIGRATIONS.has(cmd.action)) {
-      const bad = await this.keyNotIdentity(routes);
-      if (bad) return reject(bad);
+      const id = await this.rowIdentity(routes);
+      if (typeof id !== 'string') return reject(id.reason);
+      rowKey = id;
     }
     switch (cmd.action) {
       case 'split': {
@@ -240,6 +242,7 @@ export class PostgresShardAdapter implements StoreAdapter {
             { shard: newShard, node: s.node, physical: phys, lo: at.value, hi: s.hi },
             grace.value,
             batch.value,
+            rowKey,
           ),
         };
       }
@@ -260,6 +263,7 @@ export class PostgresShardAdapter implements StoreAdapter {
           { shard: a.shard, node: a.node, physical: physicalName(table, a.shard), lo: b.lo, hi: b.hi },
           grace.value,
           batch.value,
+          rowKey,
         );
         return { op: 'migrate', plan: { ...plan, createTarget: false, targetLo: a.lo, targetHi: a.hi } };
       }
@@ -293,6 +297,7 @@ export class PostgresShardAdapter implements StoreAdapter {
             { shard: s.shard, node: target!, physical: physicalName(table, s.shard), lo: s.lo, hi: s.hi },
             grace.value,
             batch.value,
+            rowKey,
           ),
           ...(cmd.action === 'colocate' ? { colocateWith: anchorName ?? s.shard } : {}),
         };
@@ -360,18 +365,23 @@ export class PostgresShardAdapter implements StoreAdapter {
     }
   }
 
-  /** Why the table's key is not its row identity (its primary key), or null when it is. */
-  private async keyNotIdentity(routes: TableRoutes): Promise<string | null> {
+  /**
+   * The column rows are copied and captured by: the table's primary key, one column (the key
+   * column, unless a rekey made another column the key); else why rows cannot be moved.
+   */
+  private async rowIdentity(routes: TableRoutes): Promise<string | { reason: string }> {
     const first = routes.shards[0];
-    if (!first) return `table ${routes.table} has no shards`;
+    if (!first) return { reason: `table ${routes.table} has no shards` };
     const desc = await describeTable(this.pools.get(await this.urlOf(first.node)), physicalName(routes.table, first.shard));
-    if (desc.primaryKey === `PRIMARY KEY (${routes.keyColumn})`) return null;
-    return `the key ${routes.keyColumn} of ${routes.table} is not its primary key (${desc.primaryKey ?? 'none'}); moving rows needs it as their identity`;
+    const col = /^PRIMARY KEY \(([a-z_][a-z0-9_]*)\)$/.exec(desc.primaryKey ?? '')?.[1];
+    const type = desc.columns.find((c) => c.name === col)?.type;
+    if (col && (type === 'bigint' || type === 'integer')) return col;
+    return { reason: `${routes.table} has no one-column integer primary key (${desc.primaryKey ?? 'none'}) to move its rows by` };
   }
 
   /**
    * A rekey re-shards the whole table: every shard active, unclaimed and without replicas; the
-   * new key one integer column of it, not the current key, holding no null; the current key the
+   * new key one integer column of it, not the current key, holding no null; a one-column integer
    * primary key (rows keep it as their identity). The new shards, as many as the old, split the
    * new key's values into ranges of about equal row counts and take the old shards' nodes in turn.
    */
@@ -402,8 +412,8 @@ export class PostgresShardAdapter implements StoreAdapter {
       if (s.state !== 'active') return reject(`shard ${s.shard} is ${s.state}`);
       if (s.replicas.length > 0) return reject(`shard ${s.shard} has replicas (${s.replicas.join(', ')}); dereplicate first`);
     }
-    const notIdentity = await this.keyNotIdentity(routes);
-    if (notIdentity) return reject(notIdentity);
+    const rowKey = await this.rowIdentity(routes);
+    if (typeof rowKey !== 'string') return reject(rowKey.reason);
     const first = routes.shards[0]!;
     const db = (node: string) => this.urlOf(node).then((u) => this.pools.get(u));
     const desc = await describeTable(await db(first.node), physicalName(table, first.shard));
@@ -457,7 +467,18 @@ export class PostgresShardAdapter implements StoreAdapter {
     }));
     return {
       op: 'rekey',
-      plan: { kind: 'rekey', commandId, table, keyColumn: routes.keyColumn, newKeyColumn: col, sources, targets, graceMs, batchRows },
+      plan: {
+        kind: 'rekey',
+        commandId,
+        table,
+        keyColumn: routes.keyColumn,
+        rowKey,
+        newKeyColumn: col,
+        sources,
+        targets,
+        graceMs,
+        batchRows,
+      },
     };
   }
 
@@ -469,12 +490,14 @@ export class PostgresShardAdapter implements StoreAdapter {
     tgt: { shard: string; node: string; physical: string; lo: string | null; hi: string | null },
     graceMs: number,
     batchRows: number,
+    rowKey: string,
   ): MigrationPlan {
     return {
       kind,
       commandId,
       table: routes.table,
       keyColumn: routes.keyColumn,
+      rowKey,
       sourceShard: src.shard,
       sourceNode: src.node,
       sourcePhysical: physicalName(routes.table, src.shard),

@@ -3,12 +3,15 @@
  * source shard table go to a target table (new or existing, same or other node) while clients
  * keep reading and writing.
  *
+ * Rows are copied, captured and upserted by their identity, the primary key: the key itself,
+ * unless a rekey made another column the key (then the range is of the key, rows of the id).
+ *
  *   prepare   mark the shard(s) 'migrating' in the routing map (owner = command id), create the
  *             target (guarded, local state 'pending'), install the change-capture trigger on the
- *             source (every client write logs its key in shardcast_local.changes)
- *   copy      batches in key order: source rows as JSON → upsert into target; throttled;
- *             checkpointed (cursor = last key copied) after each batch
- *   catchup   replay logged keys: re-read the current rows at the source, replace them at the
+ *             source (every client write logs its row's identity in shardcast_local.changes)
+ *   copy      batches in identity order: source rows as JSON → upsert into target; throttled;
+ *             checkpointed (cursor = last identity copied) after each batch
+ *   catchup   replay logged rows: re-read the current rows at the source, replace them at the
  *             target, delete the processed log entries (consume-and-delete, so a write that
  *             commits late is still seen)
  *   switch    LOCK source IN EXCLUSIVE MODE (writes wait, reads go on), replay the rest, verify
@@ -43,6 +46,9 @@ export class RangeMigration extends OnlineMigration<MigrationPlan> {
   private tgt!: pg.Pool;
   private desc!: TableDesc;
   private readonly k = quoteIdent(this.plan.keyColumn);
+  /** The row identity: copy cursor, capture and upserts (the key unless a rekey changed it). */
+  private readonly rowKey = this.plan.rowKey ?? this.plan.keyColumn;
+  private readonly id = quoteIdent(this.rowKey);
   private readonly S = `public.${quoteIdent(this.plan.sourcePhysical)}`;
   private readonly T = `public.${quoteIdent(this.plan.targetPhysical)}`;
 
@@ -84,7 +90,7 @@ export class RangeMigration extends OnlineMigration<MigrationPlan> {
         hi: p.hi,
       });
     }
-    await installCapture(this.src, p.sourcePhysical, p.keyColumn);
+    await installCapture(this.src, p.sourcePhysical, this.rowKey);
     const n = await q<{ n: string }>(this.src, `SELECT count(*) AS n FROM ${this.S} WHERE ${rangeWhere(this.k, 1)}`, this.rangeParams());
     this.st.total = Number(n[0]!.n);
   }
@@ -99,25 +105,27 @@ export class RangeMigration extends OnlineMigration<MigrationPlan> {
   // ---- copy and replay ----------------------------------------------------------------------
 
   protected async copy(): Promise<void> {
-    const upsert = upsertSql(this.desc, this.T, this.plan.keyColumn);
-    await this.copyFrom(this.src, this.S, this.k, { where: rangeWhere(this.k, 1), params: this.rangeParams() }, async (rows) => {
+    const upsert = upsertSql(this.desc, this.T, this.rowKey);
+    await this.copyFrom(this.src, this.S, this.id, { where: rangeWhere(this.k, 1), params: this.rangeParams() }, async (rows) => {
       await q(this.tgt, upsert, [rows]);
     });
   }
 
   protected async replay(limit: number, sides?: SwitchSides): Promise<number> {
     const p = this.plan;
+    const byKey = this.rowKey === p.keyColumn;
     return this.replayFrom(
       sides?.sources[0] ?? this.src,
       p.sourcePhysical,
       this.S,
-      this.k,
+      this.id,
       limit,
-      (key) => inRange(key, p.lo, p.hi),
-      async (keys, rows) => {
+      // Logged identities are keys only when the key is the identity; else the range filters rows below.
+      (key) => !byKey || inRange(key, p.lo, p.hi),
+      async (ids, rows) => {
         const apply = async (c: Queryable) => {
-          await q(c, `DELETE FROM ${this.T} WHERE ${this.k} = ANY($1::bigint[])`, [keys]);
-          await q(c, upsertSql(this.desc, this.T, p.keyColumn), [rows]);
+          await q(c, `DELETE FROM ${this.T} WHERE ${this.id} = ANY($1::bigint[]) AND ${rangeWhere(this.k, 2)}`, [ids, p.lo, p.hi]);
+          await q(c, upsertSql(this.desc, this.T, this.rowKey, rangeWhere(this.k, 2)), [rows, p.lo, p.hi]);
         };
         if (sides) await apply(sides.targets[0]!);
         else await inTx(this.tgt, apply);

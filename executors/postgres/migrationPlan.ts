@@ -14,6 +14,11 @@ export interface MigrationPlan {
   commandId: string;
   table: string;
   keyColumn: string;
+  /**
+   * The row identity (the primary key): copy cursor, change capture and upserts use it. The key
+   * column unless a rekey made another column the key (absent in older checkpoints: the key).
+   */
+  rowKey?: string;
   sourceShard: string;
   sourceNode: string;
   sourcePhysical: string;
@@ -45,7 +50,7 @@ export interface RekeyShard {
 
 /**
  * A rekey: every row of every source shard (ranges on `keyColumn`) goes to new shard tables
- * holding ranges of `newKeyColumn`. Rows keep their identity (`keyColumn`, the primary key):
+ * holding ranges of `newKeyColumn`. Rows keep their identity (`rowKey`, the primary key):
  * change capture and copy cursors use it.
  */
 export interface RekeyPlan {
@@ -53,6 +58,7 @@ export interface RekeyPlan {
   commandId: string;
   table: string;
   keyColumn: string;
+  rowKey: string;
   newKeyColumn: string;
   sources: RekeyShard[];
   targets: RekeyShard[];

@@ -4,7 +4,7 @@
  *
  *   prepare   claim every shard; create the new shard tables (same structure, ranges of the new
  *             key, registered 'pending' under the new key); capture writes on every old shard
- *             by row identity (the primary key)
+ *             by row identity (the primary key, one integer column)
  *   copy      each old shard in identity order; every batch goes to the new shards, each
  *             keeping the rows whose new key falls in its range
  *   catchup   replay captured identities: the row's current version replaces it on the new
@@ -31,8 +31,8 @@ const rel = (s: RekeyShard) => `public.${quoteIdent(s.physical)}`;
 export class RekeyMigration extends OnlineMigration<RekeyPlan> {
   private readonly pools = new Map<string, pg.Pool>();
   private desc!: TableDesc;
-  /** The row identity (copy cursor, capture, upsert conflict): the old key column, the primary key. */
-  private readonly id = quoteIdent(this.plan.keyColumn);
+  /** The row identity (copy cursor, capture, upsert conflict): the primary key. */
+  private readonly id = quoteIdent(this.plan.rowKey);
   private readonly nk = quoteIdent(this.plan.newKeyColumn);
 
   private pool(s: RekeyShard): pg.Pool {
@@ -81,7 +81,7 @@ export class RekeyMigration extends OnlineMigration<RekeyPlan> {
     }
     let total = 0;
     for (const s of p.sources) {
-      await installCapture(this.pool(s), s.physical, p.keyColumn);
+      await installCapture(this.pool(s), s.physical, p.rowKey);
       total += Number((await q<{ n: string }>(this.pool(s), `SELECT count(*) AS n FROM ${rel(s)}`))[0]!.n);
     }
     this.st.total = total;
@@ -97,7 +97,7 @@ export class RekeyMigration extends OnlineMigration<RekeyPlan> {
   /** Upserts JSON rows into new shard `t` (on `db`), keeping those of its range; replaces the rows of `deleteIds` first. */
   private async distributeTo(db: Queryable, t: RekeyShard, rows: string, deleteIds?: string[]): Promise<void> {
     if (deleteIds) await q(db, `DELETE FROM ${rel(t)} WHERE ${this.id} = ANY($1::bigint[])`, [deleteIds]);
-    await q(db, upsertSql(this.desc, rel(t), this.plan.keyColumn, rangeWhere(this.nk, 2)), [rows, t.lo, t.hi]);
+    await q(db, upsertSql(this.desc, rel(t), this.plan.rowKey, rangeWhere(this.nk, 2)), [rows, t.lo, t.hi]);
   }
 
   protected async copy(): Promise<void> {
@@ -149,7 +149,7 @@ export class RekeyMigration extends OnlineMigration<RekeyPlan> {
       let count = 0;
       let checksum = 0n;
       for (const [i, s] of shards.entries()) {
-        const c = await rangeChecksum(dbs[i]!, s.physical, p.keyColumn, null, null);
+        const c = await rangeChecksum(dbs[i]!, s.physical, p.rowKey, null, null);
         count += c.count;
         checksum += BigInt(c.checksum);
       }
