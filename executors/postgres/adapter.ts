@@ -24,6 +24,7 @@ import {
   checkSplitPoint,
   msParam,
   parseDerivedExpression,
+  rangeBounds,
   type DerivedExpr,
 } from './checks.js';
 import type { PrecomputeSpec } from '../../stores/postgres/precomputed.js';
@@ -423,28 +424,19 @@ export class PostgresShardAdapter implements StoreAdapter {
       return reject(`key column ${col} is ${column.type}; the shard router needs bigint or integer`);
     // Range bounds of the new key from each shard's quantiles, weighted by its rows.
     const n = routes.shards.length;
-    const samples: { v: bigint; w: number }[] = [];
+    const quantiles: { values: string[]; rows: number }[] = [];
     for (const s of routes.shards) {
-      const rel = `public.${quoteIdent(physicalName(table, s.shard))}`;
       const k = quoteIdent(col);
-      const r = await q<{ n: string; nulls: string; qs: string[] | null }>(
+      const r = await q<{ n: string; nulls: string; qs: (string | null)[] | null }>(
         await db(s.node),
         `SELECT count(*) AS n, count(*) FILTER (WHERE ${k} IS NULL) AS nulls,
                 percentile_disc(ARRAY(SELECT g / 32.0 FROM generate_series(1, 31) g)) WITHIN GROUP (ORDER BY ${k})::text[] AS qs
-         FROM ${rel}`,
+         FROM public.${quoteIdent(physicalName(table, s.shard))}`,
       );
       if (Number(r[0]!.nulls) > 0) return reject(`column ${col} is null in ${r[0]!.nulls} rows of shard ${s.shard}; a key may not be null`);
-      for (const v of r[0]!.qs ?? []) if (v !== null) samples.push({ v: BigInt(v), w: Number(r[0]!.n) });
+      quantiles.push({ values: (r[0]!.qs ?? []).filter((v): v is string => v !== null), rows: Number(r[0]!.n) });
     }
-    samples.sort((a, b) => (a.v < b.v ? -1 : a.v > b.v ? 1 : 0));
-    const totalW = samples.reduce((a, x) => a + x.w, 0);
-    const bounds: string[] = [];
-    let acc = 0;
-    for (const x of samples) {
-      acc += x.w;
-      const want = ((bounds.length + 1) * totalW) / n;
-      if (bounds.length < n - 1 && acc >= want && (bounds.length === 0 || BigInt(bounds.at(-1)!) < x.v)) bounds.push(x.v.toString());
-    }
+    const bounds = rangeBounds(quantiles, n);
     const taken = new Set(routes.shards.map((s) => s.shard));
     const targets: RekeyShard[] = [];
     for (let i = 0; i <= bounds.length; i++) {
