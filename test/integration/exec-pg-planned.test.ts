@@ -8,20 +8,19 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { dropShardedTable } from '../../stores/postgres/tables.js';
-import { listNodes, loadRoutes } from '../../stores/postgres/routing.js';
+import { loadRoutes } from '../../stores/postgres/routing.js';
 import { createOrdersTable } from '../../demo/ordersTable.js';
 import { readAll, rowsChecksum, seedRows } from '../../demo/workload.js';
 import { loadDesigns } from '../../stores/postgres/designs.js';
 import { PgPools } from '../../stores/postgres/nodes.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
-import { readPrecomputed } from '../../executors/postgres/design.js';
 import { CommandLedger } from '../../executors/ledger.js';
 import { ExecutorEngine } from '../../executors/engine.js';
 import { decide, type ClusterStateInput, type TemplateStat } from '../../processors/decide/index.js';
 import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
 import type { CommandResult } from '../../schemas/types.js';
 import { testCommand } from './commands.js';
-import { cfg, ledgerUnreachable, uniq } from './helpers.js';
+import { assertPrecomputedSums, cfg, ledgerUnreachable, uniq } from './helpers.js';
 
 const id = uniq('xplan').replace(/[^a-z0-9]/g, '_');
 const T = `t_${id}`.slice(0, 40);
@@ -84,28 +83,6 @@ async function planningState(extra: Partial<ClusterStateInput> = {}): Promise<Cl
   };
 }
 
-/** The precomputation `name` holds one group per customer with the count and sum of the rows. */
-async function checkPrecomputed(name: string): Promise<void> {
-  const want = new Map<string, { n: number; total: number }>();
-  for (const r of (await readAll(cfg, T)).rows.values()) {
-    const g = want.get(r.customer_id!) ?? { n: 0, total: 0 };
-    g.n++;
-    g.total += Number(r.amount);
-    want.set(r.customer_id!, g);
-  }
-  const got = await readPrecomputed(
-    { pools, coord: adapter.coord, urlOf: async (node) => (await listNodes(adapter.coord)).find((x) => x.node === node)!.url },
-    T,
-    name,
-  );
-  assert.ok(want.size > 1);
-  assert.equal(got.size, want.size, 'one precomputed group per customer');
-  for (const [g, w] of want) {
-    assert.equal(got.get(g)?.n, w.n, `count of group ${g}`);
-    assert.ok(Math.abs((got.get(g)!.total ?? 0) - w.total) < 1e-6, `sum of group ${g}`);
-  }
-}
-
 test('a cold replica: planned dereplicate → SUCCEEDED, the routing map has no replica left', { timeout: 180_000 }, async () => {
   const setup = testCommand('exec-planned', T, 'shard', 'replicate', { partition: 's1', targetNode: 'node2' });
   assert.equal(await engine().run(setup), 'SUCCEEDED', reasonOf(setup.commandId));
@@ -151,7 +128,7 @@ test('a hot aggregate template: planned precompute → SUCCEEDED, the precompute
   assert.equal(cmd.requiresApproval, true, 'a recommendation waits for an operator');
   assert.deepEqual([cmd.params.template, cmd.params.groupBy, cmd.params.value], ['sum_by', 'customer_id', 'amount']);
   assert.equal(await engine().run(cmd), 'SUCCEEDED', reasonOf(cmd.commandId));
-  await checkPrecomputed(cmd.params.name!);
+  await assertPrecomputedSums(pools, adapter.coord, T, cmd.params.name!);
 });
 
 test('most queries filter on customer_id: planned rekey → SUCCEEDED, the table keyed on it, rows and precomputed sums unchanged', {
@@ -182,5 +159,5 @@ test('most queries filter on customer_id: planned rekey → SUCCEEDED, the table
   // The precomputation made by the test before is rebuilt on the new shard tables.
   const designs = await loadDesigns<{ name: string }>(adapter.coord, T, 'precompute');
   assert.equal(designs.length, 1);
-  await checkPrecomputed(designs[0]!.name);
+  await assertPrecomputedSums(pools, adapter.coord, T, designs[0]!.name);
 });
