@@ -54,7 +54,7 @@ describe('postgres executor: rekey (online re-sharding by a new key)', () => {
     const r = (await loadRoutes(adapter.coord, TABLE))!;
     const all = await readAll(cfg, TABLE);
     const tables: string[] = [];
-    for (const n of await listNodes(adapter.coord)) {
+    for (const n of (await listNodes(adapter.coord)).filter((x) => x.state === 'active')) {
       const got = await q<{ t: string }>(pools.get(n.url), `SELECT tablename AS t FROM pg_tables WHERE tablename LIKE $1 ORDER BY 1`, [
         `${TABLE}__%`,
       ]);
@@ -104,6 +104,9 @@ describe('postgres executor: rekey (online re-sharding by a new key)', () => {
       const r = results.find((x) => x.commandId === cmd.commandId && x.status === 'REJECTED');
       assert.match(r?.reason ?? '', want);
     }
+    const unknown = testCommand('exec-pg-rekey', 'no_such_table', 'partition', 'rekey', {}, { keyColumns: 'customer_id' });
+    assert.equal(await engine(1e12).run(unknown), 'REJECTED');
+    assert.match(results.at(-1)?.reason ?? '', /unknown table no_such_table/);
     assert.deepEqual(await snapshot(), before0);
   });
 
@@ -119,7 +122,7 @@ describe('postgres executor: rekey (online re-sharding by a new key)', () => {
       failAtBatch = null;
     }
     assert.deepEqual(await snapshot(), before0);
-    for (const n of await listNodes(adapter.coord)) {
+    for (const n of (await listNodes(adapter.coord)).filter((x) => x.state === 'active')) {
       const trig = await q(pools.get(n.url), `SELECT 1 FROM pg_trigger WHERE tgname = 'shardcast_capture'`);
       assert.equal(trig.length, 0, `no capture trigger left on ${n.node}`);
     }
