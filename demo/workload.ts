@@ -19,6 +19,9 @@ export interface Row {
   payload: string | null;
 }
 
+/** The customer_id `seedRows` gives key k. */
+export const seededCustomer = (k: string): string => String(BigInt(k) % 97n);
+
 /** Fills `table` with keys [from, to): customer_id = k % 97, amount = (k % 1000) / 4, payload = 'p<k>'. */
 export async function seedRows(cfg: { pgNodes: string[] }, table: string, from: number, to: number): Promise<void> {
   const pools = new PgPools({ executor: false, max: 2 });
@@ -59,12 +62,13 @@ export async function readAll(
     const duplicates: string[] = [];
     let misplaced = 0;
     for (const s of routes.shards) {
-      const got = await q<Row>(
+      const got = await q<Row & { route_key: string }>(
         pools.get(urls.get(s.node)!),
-        `SELECT id::text, customer_id::text, amount::text, payload FROM public.${quoteIdent(physicalName(table, s.shard))}`,
+        `SELECT id::text, customer_id::text, amount::text, payload, ${quoteIdent(routes.keyColumn)}::text AS route_key
+         FROM public.${quoteIdent(physicalName(table, s.shard))}`,
       );
-      for (const r of got) {
-        if (!inRange(r.id, s.lo, s.hi)) misplaced++;
+      for (const { route_key, ...r } of got) {
+        if (!inRange(route_key, s.lo, s.hi)) misplaced++;
         if (rows.has(r.id)) duplicates.push(r.id);
         rows.set(r.id, r);
       }
@@ -105,7 +109,8 @@ export interface LoadStats {
 /**
  * A writer (updates, inserts, deletes on keys in [lo, hi)) and a reader (point reads), each a
  * loop until `stop()`. `acked` holds the last acknowledged state of every key written (null =
- * deleted); `expected(before)` applies it to a snapshot taken before the load started.
+ * deleted); `expected(before)` applies it to a snapshot taken before the load started. Each
+ * statement is routed by the row's id and customer_id, so the load follows a rekey between them.
  */
 export class AckedLoad {
   readonly acked = new Map<string, Row | null>();
@@ -126,6 +131,8 @@ export class AckedLoad {
   private loops: Promise<void>[] = [];
   private nextKey: bigint;
   private seq = 0;
+  /** customer_id of the rows this load inserted (kept after a delete, for a later write's route). */
+  private readonly inserted = new Map<string, string>();
 
   constructor(
     cfg: { pgNodes: string[] },
@@ -150,6 +157,11 @@ export class AckedLoad {
     this.stats.replicaReads = this.router.served.replica;
     await this.router.close();
     return this.stats;
+  }
+
+  /** The row's routable column values (customer_id: as inserted, else as seeded; updates keep it). */
+  private routeKey(id: string): { id: string; customer_id: string } {
+    return { id, customer_id: this.acked.get(id)?.customer_id ?? this.inserted.get(id) ?? seededCustomer(id) };
   }
 
   private randomKey(): string {
@@ -177,7 +189,7 @@ export class AckedLoad {
           const amount = `${n % 5000}.${String(n % 100).padStart(2, '0')}`;
           const { rows } = await this.router.query<{ customer_id: string }>(
             this.table,
-            id,
+            this.routeKey(id),
             `UPDATE {t} SET amount = $2, payload = $3, updated_at = now() WHERE id = $1 RETURNING customer_id::text`,
             [id, amount, `w${n}`],
           );
@@ -185,16 +197,17 @@ export class AckedLoad {
         } else if (r < 0.85 && this.nextKey < BigInt(this.opts.newKeysTo)) {
           const id = String(this.nextKey++);
           const amount = `${n % 700}.50`;
+          this.inserted.set(id, String(n % 97));
           await this.router.query(
             this.table,
-            id,
+            this.routeKey(id),
             `INSERT INTO {t} (id, customer_id, amount, payload, updated_at) VALUES ($1, $2, $3, $4, now())`,
             [id, String(n % 97), amount, `i${n}`],
           );
           this.acked.set(id, { id, customer_id: String(n % 97), amount, payload: `i${n}` });
         } else {
           const id = this.ownKey(i, w);
-          await this.router.query(this.table, id, `DELETE FROM {t} WHERE id = $1`, [id]);
+          await this.router.query(this.table, this.routeKey(id), `DELETE FROM {t} WHERE id = $1`, [id]);
           this.acked.set(id, null);
         }
         this.stats.writes++;
@@ -215,7 +228,7 @@ export class AckedLoad {
       const id = this.randomKey();
       const t0 = Date.now();
       try {
-        await this.router.query(this.table, id, `SELECT id, amount, payload FROM {t} WHERE id = $1`, [id], {
+        await this.router.query(this.table, this.routeKey(id), `SELECT id, amount, payload FROM {t} WHERE id = $1`, [id], {
           readOnly: true,
           allowStale: true,
         });

@@ -1,7 +1,7 @@
 /**
  * The store adapters an executor process runs with, built from the config. Commands reach an
  * adapter by storeKind and store id:
- *   postgres   (any store)     PostgreSQL shard nodes (PG_NODES): split, merge, move, replicate, …
+ *   postgres   (any store)     PostgreSQL shard nodes (PG_NODES): split, merge, move, rekey, replicate, …
  *   postgres   (any store)     local node resources: scale_out, scale_in
  *   clickhouse store 'clickhouse'  CLICKHOUSE_URL / CLICKHOUSE_DATABASE: repartition, precompute
  *   kafka      store 'kafka'       KAFKA_BROKERS: add_topic_partitions

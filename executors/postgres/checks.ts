@@ -1,5 +1,6 @@
 /**
- * Pure validation for PostgreSQL commands: split points, merge adjacency, column lists, and the
+ * Pure validation for PostgreSQL commands: split points, merge adjacency, a rekey's new ranges,
+ * column lists, and the
  * fixed whitelists of derived-attribute expressions and precomputation templates. A command's
  * text never becomes SQL: each accepted form is re-rendered here from quoted, catalog-checked
  * column names and a closed set of keywords.
@@ -181,4 +182,24 @@ export function checkPrecompute(params: Record<string, string>, columns: Readonl
     value = v;
   }
   return ok({ template, name, groupBy: g, value });
+}
+
+/**
+ * Split points of a rekey's new ranges: from each old shard's quantiles of the new key (each
+ * weighted by that shard's rows), up to `n - 1` strictly increasing bounds so the `n` ranges hold
+ * about equal rows; fewer when the key has fewer distinct values.
+ */
+export function rangeBounds(quantiles: readonly { values: readonly string[]; rows: number }[], n: number): string[] {
+  const samples = quantiles
+    .flatMap((q) => q.values.map((v) => ({ v: BigInt(v), w: q.rows })))
+    .sort((a, b) => (a.v < b.v ? -1 : a.v > b.v ? 1 : 0));
+  const total = samples.reduce((a, x) => a + x.w, 0);
+  const bounds: bigint[] = [];
+  let acc = 0;
+  for (const x of samples) {
+    acc += x.w;
+    if (bounds.length >= n - 1 || acc < ((bounds.length + 1) * total) / n) continue;
+    if (bounds.length === 0 || bounds.at(-1)! < x.v) bounds.push(x.v);
+  }
+  return bounds.map(String);
 }

@@ -69,6 +69,18 @@ export async function describeTable(db: Queryable, physical: string): Promise<Ta
 /** Columns a copy writes (generated ones are computed by the target). */
 export const insertableColumns = (d: TableDesc): string[] => d.columns.filter((c) => c.generated === null).map((c) => c.name);
 
+/**
+ * Upsert of JSON rows (`$1`, as `json_agg` of rows of the same structure) into `rel` (quoted),
+ * replacing rows of the same `conflictColumn`; `where` (on the rows' columns) keeps only some.
+ */
+export function upsertSql(d: TableDesc, rel: string, conflictColumn: string, where?: string): string {
+  const cols = insertableColumns(d);
+  const list = cols.map(quoteIdent).join(', ');
+  const set = cols.filter((c) => c !== conflictColumn).map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
+  return `INSERT INTO ${rel} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${rel}, $1::json)${where ? ` WHERE ${where}` : ''}
+          ON CONFLICT (${quoteIdent(conflictColumn)}) DO ${set.length ? `UPDATE SET ${set.join(', ')}` : 'NOTHING'}`;
+}
+
 /** DDL statements that create `target` with the structure `d` (read from a source table). */
 export function renderCreate(d: TableDesc, source: string, target: string): string[] {
   if (!isPlainIdentifier(target)) throw new InputError(`not a plain identifier: ${JSON.stringify(target)}`);

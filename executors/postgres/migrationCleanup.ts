@@ -1,13 +1,30 @@
 /**
- * The end of a range migration, either way: the cleanup after a committed switch, and the
- * rollback of one that did not switch (target dropped or its copied rows deleted, bounds and
- * routing claims restored).
+ * The change capture a migration installs on its sources, and the end of a range migration,
+ * either way: the cleanup after a committed switch, and the rollback of one that did not switch
+ * (target dropped or its copied rows deleted, bounds and routing claims restored).
  */
 import type pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
 import { q, sleep } from '../../stores/postgres/nodes.js';
 import { tableExists } from './ddl.js';
 import { type MigrationPlan, rangeWhere } from './migrationPlan.js';
+
+/** Every client write to `physical` logs the row's `column` value in shardcast_local.changes (an earlier log is cleared). */
+export async function installCapture(src: pg.Pool, physical: string, column: string): Promise<void> {
+  const S = `public.${quoteIdent(physical)}`;
+  await q(src, 'DELETE FROM shardcast_local.changes WHERE physical = $1', [physical]);
+  await q(src, `DROP TRIGGER IF EXISTS shardcast_capture ON ${S}`);
+  await q(
+    src,
+    `CREATE TRIGGER shardcast_capture AFTER INSERT OR UPDATE OR DELETE ON ${S} FOR EACH ROW EXECUTE FUNCTION shardcast_local.capture('${column}')`,
+  );
+}
+
+/** Drops `physical`'s capture trigger and its logged changes. */
+export async function removeCapture(src: pg.Pool, physical: string): Promise<void> {
+  await q(src, `DROP TRIGGER IF EXISTS shardcast_capture ON public.${quoteIdent(physical)}`);
+  await q(src, 'DELETE FROM shardcast_local.changes WHERE physical = $1', [physical]);
+}
 
 function sqlNames(p: MigrationPlan): { S: string; T: string; k: string } {
   return { S: `public.${quoteIdent(p.sourcePhysical)}`, T: `public.${quoteIdent(p.targetPhysical)}`, k: quoteIdent(p.keyColumn) };
@@ -16,8 +33,7 @@ function sqlNames(p: MigrationPlan): { S: string; T: string; k: string } {
 /** After the switch: the capture trigger goes; split: the moved rows leave the source; move, merge: the retired source is dropped after the grace period. */
 export async function cleanupSource(src: pg.Pool, p: MigrationPlan): Promise<void> {
   const { S, k } = sqlNames(p);
-  await q(src, `DROP TRIGGER IF EXISTS shardcast_capture ON ${S}`);
-  await q(src, 'DELETE FROM shardcast_local.changes WHERE physical = $1', [p.sourcePhysical]);
+  await removeCapture(src, p.sourcePhysical);
   if (p.kind === 'split') {
     for (;;) {
       const del = await src.query(`DELETE FROM ${S} WHERE ${k} IN (SELECT ${k} FROM ${S} WHERE ${rangeWhere(k, 1)} LIMIT 5000)`, [

@@ -1,6 +1,7 @@
 /**
- * A range migration's plan and its checkpoint: what moves where, the phase reached and the
- * copy cursor, encoded into the executor's string map so a restarted run resumes (migrate.ts).
+ * An online migration's plan and its checkpoint: what moves where, the phase reached and the
+ * copy cursor, encoded into the executor's string map so a restarted run resumes
+ * (onlineMigration.ts; range migrations in migrate.ts, rekeys in rekey.ts).
  */
 import { ShardcastError, StateError } from '../../lib/errors.js';
 import type pg from 'pg';
@@ -13,6 +14,11 @@ export interface MigrationPlan {
   commandId: string;
   table: string;
   keyColumn: string;
+  /**
+   * The row identity (the primary key): copy cursor, change capture and upserts use it. The key
+   * column unless a rekey made another column the key (absent in older checkpoints: the key).
+   */
+  rowKey?: string;
   sourceShard: string;
   sourceNode: string;
   sourcePhysical: string;
@@ -33,22 +39,53 @@ export interface MigrationPlan {
   batchRows: number;
 }
 
+/** One shard table of a rekey: where it is and the range of the key it holds. */
+export interface RekeyShard {
+  shard: string;
+  node: string;
+  physical: string;
+  lo: string | null;
+  hi: string | null;
+}
+
+/**
+ * A rekey: every row of every source shard (ranges on `keyColumn`) goes to new shard tables
+ * holding ranges of `newKeyColumn`. Rows keep their identity (`rowKey`, the primary key):
+ * change capture and copy cursors use it.
+ */
+export interface RekeyPlan {
+  kind: 'rekey';
+  commandId: string;
+  table: string;
+  keyColumn: string;
+  rowKey: string;
+  newKeyColumn: string;
+  sources: RekeyShard[];
+  targets: RekeyShard[];
+  graceMs: number;
+  batchRows: number;
+}
+
+export type AnyMigrationPlan = MigrationPlan | RekeyPlan;
+
 export interface MigrationEnv {
   pools: PgPools;
   coord: pg.Pool;
   urlOf(node: string): Promise<string>;
   /** Test hook: called after each copied batch (throwing here fails the run midway). */
-  afterBatch?: (batch: number, plan: MigrationPlan) => Promise<void> | void;
+  afterBatch?: (batch: number, plan: AnyMigrationPlan) => Promise<void> | void;
   /** Test hook: between the source fence commit and the routing commit (crash window). */
-  beforeRoutingCommit?: (plan: MigrationPlan) => Promise<void> | void;
-  /** Re-creates precomputations on the new shard table (designs), after the switch and cleanup. */
-  afterSwitch?: (plan: MigrationPlan) => Promise<void>;
+  beforeRoutingCommit?: (plan: AnyMigrationPlan) => Promise<void> | void;
+  /** Re-creates precomputations on the new shard tables (designs), after the switch and cleanup. */
+  afterSwitch?: (table: string, shards: { node: string; physical: string }[]) => Promise<void>;
 }
 
 export type Phase = 'prepare' | 'copy' | 'catchup' | 'switching' | 'switched' | 'done';
 
 export interface MigrationState {
   phase: Phase;
+  /** The source being copied (a rekey copies its sources one after another). */
+  source: number;
   cursor: string | null;
   rowsCopied: number;
   bytes: number;
@@ -71,6 +108,7 @@ export class VerifyError extends StateError {}
 /** The state a migration starts in (and restarts in after rolling back a crashed run). */
 export const initialState = (): MigrationState => ({
   phase: 'prepare',
+  source: 0,
   cursor: null,
   rowsCopied: 0,
   bytes: 0,
@@ -80,8 +118,9 @@ export const initialState = (): MigrationState => ({
   replayed: 0,
 });
 
-export const encode = (plan: MigrationPlan, st: MigrationState): Record<string, string> => ({
+export const encode = (plan: AnyMigrationPlan, st: MigrationState): Record<string, string> => ({
   phase: st.phase,
+  source: String(st.source),
   plan: JSON.stringify(plan),
   cursor: st.cursor ?? '',
   rowsCopied: String(st.rowsCopied),
@@ -95,6 +134,7 @@ export const encode = (plan: MigrationPlan, st: MigrationState): Record<string, 
 export function decode(s: Record<string, string>): MigrationState {
   return {
     phase: (s.phase as Phase) ?? 'prepare',
+    source: Number(s.source ?? 0),
     cursor: s.cursor ? s.cursor : null,
     rowsCopied: Number(s.rowsCopied ?? 0),
     bytes: Number(s.bytes ?? 0),
@@ -106,10 +146,10 @@ export function decode(s: Record<string, string>): MigrationState {
 }
 
 /** The plan a checkpoint was taken for, if any. */
-export function planFromState(s: Record<string, string> | null): MigrationPlan | null {
+export function planFromState(s: Record<string, string> | null): AnyMigrationPlan | null {
   if (!s?.plan) return null;
   try {
-    return JSON.parse(s.plan) as MigrationPlan;
+    return JSON.parse(s.plan) as AnyMigrationPlan;
   } catch {
     return null;
   }

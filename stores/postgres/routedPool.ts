@@ -8,10 +8,10 @@ import type pg from 'pg';
 import { InputError } from '../../lib/errors.js';
 import { quoteIdent } from '../identifiers.js';
 import { type DerivedColumn, loadDerivedColumns, useDerivedColumns } from './derivedColumns.js';
-import { inRange, type KeyLike, keyText } from './keys.js';
+import { inRange } from './keys.js';
 import { inTx } from './nodes.js';
 import { loadPrecomputes, matchPrecomputed, type PrecomputeSpec } from './precomputed.js';
-import { type RoutedTarget, ShardRouter } from './router.js';
+import { type RouteKey, type RoutedTarget, ShardRouter } from './router.js';
 import { ROUTE_CHANGED } from './setup.js';
 
 export interface RoutedQueryOptions {
@@ -77,7 +77,8 @@ export class RoutedPool {
   }
 
   /**
-   * Runs `sql` (with `{t}` for the shard table) on the shard of `table` that holds `key`.
+   * Runs `sql` (with `{t}` for the shard table) on the shard of `table` that holds `key` (the
+   * key column's value, or the row's column values: `RouteKey`).
    * Writes and plain reads go to the primary; a fresh read checks, in the same snapshot, that
    * the shard still owns the key there. A read uses a derived column where it spells out that
    * column's expression. With `readOnly` and `allowStale`, a statement that is exactly a
@@ -86,18 +87,17 @@ export class RoutedPool {
    */
   async query<R = Record<string, unknown>>(
     table: string,
-    key: KeyLike,
+    key: RouteKey,
     sql: string,
     params: unknown[] = [],
     opts: RoutedQueryOptions = {},
   ): Promise<RoutedResult<R>> {
-    const k = keyText(key);
-    if (k === null) throw new InputError(`routed query on ${table}: a key is required`);
+    if (key === null) throw new InputError(`routed query on ${table}: a key is required`);
     if (opts.allowStale && !opts.readOnly) throw new InputError(`routed query on ${table}: allowStale needs readOnly`);
     const designs = opts.readOnly ? await this.designsOf(table) : { precomputes: [], derived: [] };
     const derivedSql = useDerivedColumns(sql, designs.derived);
     try {
-      return await this.router.run<RoutedResult<R>>(table, k, async (t) => {
+      return await this.router.run<RoutedResult<R>>(table, key, async (t) => {
         const onShard = (text: string) => text.replaceAll('{t}', `public.${quoteIdent(t.physical)}`);
         if (!opts.readOnly) return this.answer<R>(t, t.node, t.pool, 'primary', onShard(sql), params);
         // Reads a design (view, derived column) where the shard has it, else the statement as written.
@@ -107,7 +107,7 @@ export class RoutedPool {
             if (text === onShard(sql) || (code !== UNDEFINED_TABLE && code !== UNDEFINED_COLUMN)) throw err;
             return this.readOnly<R>(t, node, pool, servedBy === 'precomputed' ? 'primary' : servedBy, onShard(sql), params, owned);
           });
-        if (!opts.allowStale) return read(t.node, t.pool, 'primary', onShard(derivedSql), k);
+        if (!opts.allowStale) return read(t.node, t.pool, 'primary', onShard(derivedSql), t.key);
         const view = matchPrecomputed(sql, designs.precomputes, t.physical);
         if (view) return read(t.node, t.pool, 'precomputed', view, null);
         if (t.replicas.length > 0) {

@@ -3,14 +3,32 @@
  * map, and the refresh-and-retry loop around a statement. Applications use it through
  * `RoutedPool` (routedPool.ts).
  */
-import { StateError } from '../../lib/errors.js';
+import { InputError, StateError } from '../../lib/errors.js';
 import type pg from 'pg';
 import { inRange, type KeyLike, keyText, physicalName } from './keys.js';
 import { PgPools, sleep } from './nodes.js';
 import { listNodes, loadRoutes, type TableRoutes } from './routing.js';
 import { ROUTE_CHANGED } from './setup.js';
 
+/**
+ * The key a statement is routed by: the value of the table's key column, or the row's values of
+ * several columns, of which the router takes the current key column's (so a client follows a
+ * rekey without a restart).
+ */
+export type RouteKey = KeyLike | Readonly<Record<string, KeyLike>>;
+
+/** The value of `keyColumn` in `key` (a record of column values, or the key itself) as an int64 string. */
+export function routeKeyText(table: string, keyColumn: string, key: RouteKey): string {
+  const v = key !== null && typeof key === 'object' ? key[keyColumn] : key;
+  if (v === undefined) throw new InputError(`routed query on ${table}: the key names no value of its key column ${keyColumn}`);
+  const k = keyText(v);
+  if (k === null) throw new InputError(`routed query on ${table}: a key is required`);
+  return k;
+}
+
 export interface RoutedTarget {
+  /** The key routed by (the value of the key column). */
+  key: string;
   shard: string;
   node: string;
   physical: string;
@@ -65,12 +83,13 @@ export class ShardRouter {
     return this.pools.get(await this.urlOf(node));
   }
 
-  async target(table: string, key: KeyLike, force = false): Promise<RoutedTarget> {
-    const k = keyText(key)!;
+  async target(table: string, key: RouteKey, force = false): Promise<RoutedTarget> {
     const routes = await this.routes(table, force);
+    const k = routeKeyText(table, routes.keyColumn, key);
     const s = routes.shards.find((r) => inRange(k, r.lo, r.hi));
     if (!s) throw new StateError(`routing: no shard of ${table} holds key ${k}`);
     return {
+      key: k,
       shard: s.shard,
       node: s.node,
       physical: physicalName(table, s.shard),
@@ -83,7 +102,7 @@ export class ShardRouter {
    * Runs `fn` against the shard holding `key`; when it fails with "route changed" or "no such
    * table", refreshes the routing map and runs it again on the new target.
    */
-  async run<T>(table: string, key: KeyLike, fn: (t: RoutedTarget) => Promise<T>): Promise<T> {
+  async run<T>(table: string, key: RouteKey, fn: (t: RoutedTarget) => Promise<T>): Promise<T> {
     const retries = this.opts.retries ?? 20;
     let force = false;
     for (let attempt = 0; ; attempt++) {

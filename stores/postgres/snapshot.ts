@@ -20,7 +20,7 @@ export interface ShardStats {
 export interface RoutingSnapshot {
   nodes: NodeInfo[];
   /** The given tables the routing map knows, in the order given. */
-  tables: { table: string; shards: ShardStats[] }[];
+  tables: { table: string; keyColumn: string; shards: ShardStats[] }[];
 }
 
 /** Total size (bytes, indexes and TOAST included) and planner row estimate of a physical table. */
@@ -58,7 +58,7 @@ export async function routingSnapshot(
         rows: stats?.rows ?? null,
       });
     }
-    out.push({ table, shards });
+    out.push({ table, keyColumn: routes.keyColumn, shards });
   }
   return { nodes, tables: out };
 }

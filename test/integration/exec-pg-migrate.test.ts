@@ -10,14 +10,12 @@ import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../lib/config.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
-import { readPrecomputed } from '../../executors/postgres/design.js';
 import { dropShardedTable } from '../../stores/postgres/tables.js';
 import { listNodes, loadRoutes, lookupRoute } from '../../stores/postgres/routing.js';
-import { createOrdersTable } from '../../demo/ordersTable.js';
 import { PgPools, q } from '../../stores/postgres/nodes.js';
-import { AckedLoad, diffRows, readAll, rowsChecksum, seedRows } from '../../demo/workload.js';
+import { AckedLoad, diffRows, readAll, rowsChecksum } from '../../demo/workload.js';
 import type { ExecutionContext, Outcome } from '../../executors/types.js';
-import { shardNodesUnreachable } from './helpers.js';
+import { assertPrecomputedSums, seededTwoShardOrders, shardNodesUnreachable } from './helpers.js';
 
 const cfg = loadConfig();
 const TABLE = 'exec_pg_orders';
@@ -63,16 +61,7 @@ describe('postgres executor: online migrations under load', () => {
   const pools = new PgPools({ executor: false });
 
   before(async () => {
-    await createOrdersTable(
-      cfg,
-      TABLE,
-      [
-        { shard: 's0', lo: null, hi: 10_000, node: 'node0' },
-        { shard: 's1', lo: 10_000, hi: null, node: 'node1' },
-      ],
-      { replace: true },
-    );
-    await seedRows(cfg, TABLE, 0, ROWS);
+    await seededTwoShardOrders(TABLE, 10_000, ROWS);
     adapter = await PostgresShardAdapter.open(cfg, { batchRows: 1000, defaultGraceMs: 300 });
   });
 
@@ -201,26 +190,7 @@ describe('postgres executor: online migrations under load', () => {
     const pres = await adapter.execute(pre, context());
     assert.equal(pres.status, 'SUCCEEDED', pres.reason);
 
-    const check = async () => {
-      const all = (await readAll(cfg, TABLE)).rows;
-      const want = new Map<string, { n: number; total: number }>();
-      for (const r of all.values()) {
-        const g = want.get(r.customer_id!) ?? { n: 0, total: 0 };
-        g.n++;
-        g.total += Number(r.amount);
-        want.set(r.customer_id!, g);
-      }
-      const got = await readPrecomputed(
-        { pools, coord: adapter.coord, urlOf: async (node) => (await listNodes(adapter.coord)).find((x) => x.node === node)!.url },
-        TABLE,
-        'by_cust',
-      );
-      assert.equal(got.size, want.size);
-      for (const [g, w] of want) {
-        assert.equal(got.get(g)?.n, w.n, `group ${g}`);
-        assert.ok(Math.abs((got.get(g)!.total ?? 0) - w.total) < 1e-6);
-      }
-    };
+    const check = () => assertPrecomputedSums(pools, adapter.coord, TABLE, 'by_cust');
     await check();
 
     // A split copies the structure (index, generated column) and re-creates the precomputation.

@@ -1,25 +1,26 @@
 /**
  * Commands as the decision engine plans them, not built by hand, run on the real PostgreSQL
  * nodes: a cold replica is dropped (dereplicate), a hot aggregate is precomputed from the
- * template statistics' group-by and summed column, and two cold neighbours are merged. Each is planned by `decide`, named in the
+ * template statistics' group-by and summed column, two cold neighbours are merged, and the table
+ * is re-keyed on the column most queries filter on (rekey). Each is planned by `decide`, named in the
  * executor's terms, and must reach SUCCEEDED with the change visible in the store.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { dropShardedTable } from '../../stores/postgres/tables.js';
-import { listNodes, loadRoutes } from '../../stores/postgres/routing.js';
+import { loadRoutes } from '../../stores/postgres/routing.js';
 import { createOrdersTable } from '../../demo/ordersTable.js';
-import { readAll, seedRows } from '../../demo/workload.js';
+import { readAll, rowsChecksum, seedRows } from '../../demo/workload.js';
+import { loadDesigns } from '../../stores/postgres/designs.js';
 import { PgPools } from '../../stores/postgres/nodes.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
-import { readPrecomputed } from '../../executors/postgres/design.js';
 import { CommandLedger } from '../../executors/ledger.js';
 import { ExecutorEngine } from '../../executors/engine.js';
 import { decide, type ClusterStateInput, type TemplateStat } from '../../processors/decide/index.js';
 import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
 import type { CommandResult } from '../../schemas/types.js';
 import { testCommand } from './commands.js';
-import { cfg, ledgerUnreachable, uniq } from './helpers.js';
+import { assertPrecomputedSums, cfg, ledgerUnreachable, uniq } from './helpers.js';
 
 const id = uniq('xplan').replace(/[^a-z0-9]/g, '_');
 const T = `t_${id}`.slice(0, 40);
@@ -127,25 +128,7 @@ test('a hot aggregate template: planned precompute → SUCCEEDED, the precompute
   assert.equal(cmd.requiresApproval, true, 'a recommendation waits for an operator');
   assert.deepEqual([cmd.params.template, cmd.params.groupBy, cmd.params.value], ['sum_by', 'customer_id', 'amount']);
   assert.equal(await engine().run(cmd), 'SUCCEEDED', reasonOf(cmd.commandId));
-
-  const want = new Map<string, { n: number; total: number }>();
-  for (const r of (await readAll(cfg, T)).rows.values()) {
-    const g = want.get(r.customer_id!) ?? { n: 0, total: 0 };
-    g.n++;
-    g.total += Number(r.amount);
-    want.set(r.customer_id!, g);
-  }
-  const got = await readPrecomputed(
-    { pools, coord: adapter.coord, urlOf: async (node) => (await listNodes(adapter.coord)).find((x) => x.node === node)!.url },
-    T,
-    cmd.params.name!,
-  );
-  assert.ok(want.size > 1);
-  assert.equal(got.size, want.size, 'one precomputed group per customer');
-  for (const [g, w] of want) {
-    assert.equal(got.get(g)?.n, w.n, `count of group ${g}`);
-    assert.ok(Math.abs((got.get(g)!.total ?? 0) - w.total) < 1e-6, `sum of group ${g}`);
-  }
+  await assertPrecomputedSums(pools, adapter.coord, T, cmd.params.name!);
 });
 
 test('two cold neighbours on one node: planned merge → SUCCEEDED, one range in the routing map, every row kept', {
@@ -175,4 +158,35 @@ test('two cold neighbours on one node: planned merge → SUCCEEDED, one range in
   const after = (await readAll(cfg, T)).rows;
   assert.equal(after.size, before.size, 'every row kept');
   for (const [k, r] of before) assert.deepEqual(after.get(k), r, `row ${k}`);
+});
+
+test('most queries filter on customer_id: planned rekey → SUCCEEDED, the table keyed on it, rows and precomputed sums unchanged', {
+  timeout: 180_000,
+}, async () => {
+  const before0 = (await readAll(cfg, T)).rows;
+  const state = await planningState({
+    predicates: [
+      { table: T, columns: ['customer_id'], count: 900 },
+      { table: T, columns: ['id'], count: 100 },
+    ],
+  });
+  const d = decide(state, [], [], Date.now(), { actions: ['rekey'], stepMs: 10_000, horizonSteps: 6 });
+  const cmds = toStoreCommands(d.commands, state);
+  assert.equal(cmds.length, 1, d.explanations.join('\n'));
+  const cmd = cmds[0]!;
+  assert.ok(cmd.kind === 'partition' && cmd.action === 'rekey');
+  assert.equal(cmd.params.keyColumns, 'customer_id');
+  assert.equal(cmd.requiresApproval, true, 'a recommendation waits for an operator');
+  assert.equal(await engine().run(cmd), 'SUCCEEDED', reasonOf(cmd.commandId));
+
+  const routes = (await loadRoutes(adapter.coord, T))!;
+  assert.equal(routes.keyColumn, 'customer_id');
+  const after0 = await readAll(cfg, T);
+  assert.equal(after0.rows.size, before0.size);
+  assert.equal(rowsChecksum(after0.rows.values()), rowsChecksum(before0.values()));
+  assert.deepEqual([after0.duplicates.length, after0.misplaced], [0, 0]);
+  // The precomputation made by the test before is rebuilt on the new shard tables.
+  const designs = await loadDesigns<{ name: string }>(adapter.coord, T, 'precompute');
+  assert.equal(designs.length, 1);
+  await assertPrecomputedSums(pools, adapter.coord, T, designs[0]!.name);
 });

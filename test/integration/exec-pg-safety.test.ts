@@ -19,11 +19,10 @@ import { CommandLedger } from '../../executors/ledger.js';
 import { PostgresShardAdapter, type PostgresAdapterOptions } from '../../executors/postgres/adapter.js';
 import { dropShardedTable } from '../../stores/postgres/tables.js';
 import { listNodes, loadRoutes, type TableRoutes } from '../../stores/postgres/routing.js';
-import { createOrdersTable } from '../../demo/ordersTable.js';
 import { PgPools, q } from '../../stores/postgres/nodes.js';
-import { AckedLoad, diffRows, readAll, rowsChecksum, seedRows } from '../../demo/workload.js';
+import { AckedLoad, diffRows, readAll, rowsChecksum } from '../../demo/workload.js';
 import type { ExecutionContext } from '../../executors/types.js';
-import { shardNodesUnreachable } from './helpers.js';
+import { seededTwoShardOrders, shardNodesUnreachable } from './helpers.js';
 
 const cfg = loadConfig();
 const TABLE = 'exec_pg_safe';
@@ -132,16 +131,7 @@ if (process.env.EXEC_PG_CHILD) {
     };
 
     before(async () => {
-      await createOrdersTable(
-        cfg,
-        TABLE,
-        [
-          { shard: 's0', lo: null, hi: 6_000, node: 'node0' },
-          { shard: 's1', lo: 6_000, hi: null, node: 'node1' },
-        ],
-        { replace: true },
-      );
-      await seedRows(cfg, TABLE, 0, ROWS);
+      await seededTwoShardOrders(TABLE, 6_000, ROWS);
       adapter = await PostgresShardAdapter.open(cfg, { batchRows: 500, defaultGraceMs: 200 });
       ledger = await CommandLedger.open(cfg.pgNodes[0]!);
       engine = new ExecutorEngine({
@@ -287,7 +277,7 @@ if (process.env.EXEC_PG_CHILD) {
         afterBatch: async (b, plan) => {
           // Corrupt a copied row behind the executor's back (bypassing capture): the final
           // verification must catch it.
-          if (b === 2)
+          if (b === 2 && plan.kind !== 'rekey')
             await q(pools.get(await urlOf(plan.targetNode)), `UPDATE public.exec_pg_safe__s0 SET payload = 'corrupt' WHERE id = 10`);
         },
       });

@@ -1,8 +1,15 @@
 /** Shared helpers for integration tests: config, unique names, bounded waits. */
+import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from 'kafkajs';
 import { loadConfig, type Config } from '../../lib/config.js';
 import type { WorkloadAggregate } from '../../schemas/types.js';
+import { createOrdersTable } from '../../demo/ordersTable.js';
+import { readAll, seedRows } from '../../demo/workload.js';
+import { readPrecomputed } from '../../executors/postgres/design.js';
+import { listNodes } from '../../stores/postgres/routing.js';
+import type { PgPools } from '../../stores/postgres/nodes.js';
+import type pg from 'pg';
 
 export const cfg: Config = loadConfig();
 
@@ -88,3 +95,39 @@ export async function startAtLatest(admin: Admin, groupId: string, topics: strin
 }
 
 export { queryEvent } from '../fixtures/records.js';
+
+/** An `orders`-shaped table (replaced if present) of two shards, s0 [.., splitAt) on node0 and s1 [splitAt, ..) on node1, seeded with keys [0, rows). */
+export async function seededTwoShardOrders(table: string, splitAt: number, rows: number): Promise<void> {
+  await createOrdersTable(
+    cfg,
+    table,
+    [
+      { shard: 's0', lo: null, hi: splitAt, node: 'node0' },
+      { shard: 's1', lo: splitAt, hi: null, node: 'node1' },
+    ],
+    { replace: true },
+  );
+  await seedRows(cfg, table, 0, rows);
+}
+
+/** Asserts that precomputation `name` of `table` holds one group per customer with the count and sum of amount of its rows. */
+export async function assertPrecomputedSums(pools: PgPools, coord: pg.Pool, table: string, name: string): Promise<void> {
+  const want = new Map<string, { n: number; total: number }>();
+  for (const r of (await readAll(cfg, table)).rows.values()) {
+    const g = want.get(r.customer_id!) ?? { n: 0, total: 0 };
+    g.n++;
+    g.total += Number(r.amount);
+    want.set(r.customer_id!, g);
+  }
+  const got = await readPrecomputed(
+    { pools, coord, urlOf: async (node) => (await listNodes(coord)).find((x) => x.node === node)!.url },
+    table,
+    name,
+  );
+  assert.ok(want.size > 1);
+  assert.equal(got.size, want.size, 'one precomputed group per customer');
+  for (const [g, w] of want) {
+    assert.equal(got.get(g)?.n, w.n, `count of group ${g}`);
+    assert.ok(Math.abs((got.get(g)!.total ?? 0) - w.total) < 1e-6, `sum of group ${g}`);
+  }
+}

@@ -7,8 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createOrdersTable } from '../../demo/ordersTable.js';
-import { readAll, seedRows } from '../../demo/workload.js';
+import { readAll } from '../../demo/workload.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
 import type { ExecutionContext } from '../../executors/types.js';
 import { InputError } from '../../lib/errors.js';
@@ -17,7 +16,7 @@ import { precomputeSelect } from '../../stores/postgres/precomputed.js';
 import { RoutedPool } from '../../stores/postgres/routedPool.js';
 import { dropShardedTable } from '../../stores/postgres/tables.js';
 import { testCommand } from './commands.js';
-import { cfg, shardNodesUnreachable } from './helpers.js';
+import { cfg, seededTwoShardOrders, shardNodesUnreachable } from './helpers.js';
 
 const TABLE = 'sdk_routed_orders';
 const ROWS = 2_000;
@@ -53,16 +52,7 @@ describe('RoutedPool: the application routing client', () => {
   let portOf: Map<string, number>;
 
   before(async () => {
-    await createOrdersTable(
-      cfg,
-      TABLE,
-      [
-        { shard: 's0', lo: null, hi: 1_000, node: 'node0' },
-        { shard: 's1', lo: 1_000, hi: null, node: 'node1' },
-      ],
-      { replace: true },
-    );
-    await seedRows(cfg, TABLE, 0, ROWS);
+    await seededTwoShardOrders(TABLE, 1_000, ROWS);
     adapter = await PostgresShardAdapter.open(cfg, { batchRows: 200, defaultGraceMs: 300 });
     portOf = new Map((await listNodes(adapter.coord)).map((n) => [n.node, Number(new URL(n.url).port || 5432)]));
   });

@@ -191,6 +191,10 @@ test('rekey: the column set most queries filter on, composite when both columns 
   );
   assert.equal(c.length, 1);
   assert.equal(c[0]!.ops[0]!.params.keyColumns, 'tenant');
+  // A PostgreSQL shard table is routed by one column: no composite key is recommended for it.
+  const pg = planRekeys(ctx(twoNodes({ predicates: [{ table: 't', columns: ['tenant', 'ts'], count: 900 }] }), [], {}));
+  assert.equal(pg[0]?.ops[0]?.storeKind, 'postgres');
+  assert.equal(pg[0]?.ops[0]?.params.keyColumns, 'tenant');
 });
 
 test('templates: composite index, derived attribute, precomputation for hot templates', () => {

@@ -352,3 +352,22 @@ test('a node being scaled in takes no load though the catalog still lists it act
     'scaled out again',
   );
 });
+
+test('a table re-keyed by the executor: planned with the key the store reports, its shards left out of range planning', () => {
+  const rekeyed = (p: ReturnType<typeof part>) => ({ ...p, keyColumn: 'customer_id' });
+  const fromCatalog = stateFromCatalog(view({ partitions: [rekeyed(part('s3', null, '50', 'node0'))] }), TABLES, 'app', { now: NOW });
+  const shards = [{ shard: 's3', lo: null, hi: '50', node: 'node0', replicas: [], bytes: 4096, rows: 10 }];
+  const fromRouting = stateFromRouting(
+    { nodes: [{ node: 'node0', state: 'active', managedDir: null }], tables: [{ table: 'orders', keyColumn: 'customer_id', shards }] },
+    TABLES,
+    'app',
+    70,
+  );
+  for (const s of [fromCatalog, fromRouting]) {
+    assert.deepEqual(s.tables[0]!.keyColumns, ['customer_id']);
+    assert.deepEqual(s.partitions, []);
+    assert.deepEqual(s.buckets ?? [], []);
+  }
+  // Keyed as configured: planned as before.
+  assert.equal(stateFromCatalog(view(), TABLES, 'app', { now: NOW }).tables[0]!.keyColumns[0], 'id');
+});

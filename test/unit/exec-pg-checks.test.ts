@@ -10,6 +10,7 @@ import {
   int64Param,
   msParam,
   parseDerivedExpression,
+  rangeBounds,
 } from '../../executors/postgres/checks.js';
 import { renderPrecompute } from '../../stores/postgres/precomputed.js';
 import { nextShardName } from '../../executors/postgres/adapter.js';
@@ -242,4 +243,31 @@ describe('layout, names and keys', () => {
       'CREATE INDEX "orders__s5__customer_id_idx" ON public."orders__s5" USING btree (customer_id)',
     ]);
   });
+});
+
+test('rekey range bounds: weighted quantiles, strictly increasing, at most n - 1', () => {
+  const q = (values: number[], rows: number) => ({ values: values.map(String), rows });
+  // Two shards of equal rows, values 0..96 in both: the median splits them.
+  assert.deepEqual(rangeBounds([q([24, 48, 72], 100), q([24, 48, 72], 100)], 2), ['48']);
+  // A shard with nine times the rows pulls the bound towards its values.
+  assert.deepEqual(rangeBounds([q([10, 20, 30], 900), q([80, 90, 95], 100)], 2), ['20']);
+  // Few distinct values: fewer ranges, never an empty one.
+  assert.deepEqual(rangeBounds([q([5, 5, 5], 10), q([5, 5, 5], 10)], 3), ['5']);
+  assert.deepEqual(rangeBounds([q([], 0)], 2), []);
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ values: fc.array(fc.integer({ min: -1000, max: 1000 }), { maxLength: 31 }), rows: fc.nat(10_000) }), {
+        maxLength: 6,
+      }),
+      fc.integer({ min: 1, max: 8 }),
+      (shards, n) => {
+        const b = rangeBounds(
+          shards.map((s) => ({ values: [...s.values].sort((x, y) => x - y).map(String), rows: s.rows })),
+          n,
+        ).map(Number);
+        assert.ok(b.length <= n - 1);
+        for (let i = 1; i < b.length; i++) assert.ok(b[i - 1]! < b[i]!);
+      },
+    ),
+  );
 });

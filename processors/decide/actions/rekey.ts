@@ -3,6 +3,8 @@
  * composite key) that the largest share of a table's queries filter on, when that share is at
  * least rekey.minShare and differs from the current key. A recommendation: it always needs
  * approval, and its benefit is the share of queries that stop fanning out to every partition.
+ * PostgreSQL shard tables are routed by one column (executors/postgres/rekey.ts), so for them
+ * only single columns are considered.
  */
 import type { PredicateStat } from '../state.js';
 import { type Candidate, type PlanContext, fmtPct, storeKindOf } from './common.js';
@@ -10,6 +12,7 @@ import { type Candidate, type PlanContext, fmtPct, storeKindOf } from './common.
 export function recommendKey(
   stats: readonly PredicateStat[],
   minShare: number,
+  maxColumns = 2,
 ): { columns: string[]; share: number; queries: number } | null {
   const total = stats.reduce((a, s) => a + s.count, 0);
   if (total <= 0) return null;
@@ -23,7 +26,8 @@ export function recommendKey(
   };
   for (const c of singles) consider([c], 1);
   // a composite key wins only when nearly as many queries carry both columns
-  for (let i = 0; i < singles.length; i++) for (let j = i + 1; j < singles.length; j++) consider([singles[i]!, singles[j]!], 1.1);
+  if (maxColumns >= 2)
+    for (let i = 0; i < singles.length; i++) for (let j = i + 1; j < singles.length; j++) consider([singles[i]!, singles[j]!], 1.1);
   const b = best as { columns: string[]; share: number } | null;
   return b ? { ...b, queries: total } : null;
 }
@@ -33,7 +37,8 @@ export function planRekeys(ctx: PlanContext): Candidate[] {
   const out: Candidate[] = [];
   for (const t of state.tables) {
     const stats = state.predicates.filter((p) => p.table === t.name);
-    const rec = recommendKey(stats, cfg.rekey.minShare);
+    const kind = storeKindOf(state, t.store);
+    const rec = recommendKey(stats, cfg.rekey.minShare, kind === 'postgres' ? 1 : 2);
     if (!rec || rec.queries < cfg.rekey.minQueries) continue;
     const same = rec.columns.length === t.keyColumns.length && rec.columns.every((c, i) => c === t.keyColumns[i]);
     if (same) continue;
@@ -50,7 +55,7 @@ export function planRekeys(ctx: PlanContext): Candidate[] {
           kind: 'partition',
           action: 'rekey',
           store: t.store,
-          storeKind: storeKindOf(state, t.store),
+          storeKind: kind,
           table: t.name,
           partition: null,
           sourceNode: null,

@@ -25,6 +25,8 @@ export interface CatalogPlacement {
   nodes: readonly { name: string; state: string | null; capacity: number | null; managed?: boolean | null }[];
   partitions: readonly {
     table: string;
+    /** The key column the catalog records for the table. */
+    keyColumn?: string | null;
     partition: string;
     lo: string | null;
     hi: string | null;
@@ -59,6 +61,8 @@ export interface RoutingSnapshot {
   nodes: readonly { node: string; state: string; managedDir: string | null }[];
   tables: readonly {
     table: string;
+    /** The key column the routing map ranges over (a rekey changes it). */
+    keyColumn?: string;
     shards: readonly {
       shard: string;
       lo: string | null;
@@ -74,8 +78,27 @@ export interface RoutingSnapshot {
 
 const ACTIVE = new Set(['ACCEPTED', 'RUNNING']);
 
-function tablesOf(tables: PlannedTables): ClusterStateInput['tables'] {
-  return Object.entries(tables).map(([name, k]) => ({ name, store: PG_STORE, storeKind: 'postgres' as const, keyColumns: [k.column] }));
+/**
+ * The planned tables with the key column the store reports (a rekey changes it), and those whose
+ * key is no longer the configured one: ingest's key buckets and the range actions are by the
+ * configured column, so such a table's shards are left out of range planning.
+ */
+function tablesOf(
+  tables: PlannedTables,
+  reported: ReadonlyMap<string, string>,
+): { tables: ClusterStateInput['tables']; rekeyed: Set<string> } {
+  const rekeyed = new Set(
+    Object.entries(tables).flatMap(([name, k]) => (reported.has(name) && reported.get(name) !== k.column ? [name] : [])),
+  );
+  return {
+    tables: Object.entries(tables).map(([name, k]) => ({
+      name,
+      store: PG_STORE,
+      storeKind: 'postgres' as const,
+      keyColumns: [reported.get(name) ?? k.column],
+    })),
+    rekeyed,
+  };
 }
 
 /**
@@ -94,9 +117,10 @@ export function stateFromRouting(
   const partitions: PartitionSpec[] = [];
   const buckets: BucketSpec[] = [];
   const leaving = nodesLeaving(commands, now);
+  const planned = tablesOf(tables, new Map(snap.tables.flatMap((t) => (t.keyColumn ? [[t.table, t.keyColumn] as const] : []))));
   for (const [table, key] of Object.entries(tables)) {
     const routes = snap.tables.find((t) => t.table === table);
-    if (!routes) continue;
+    if (!routes || planned.rekeyed.has(table)) continue;
     for (const s of routes.shards) {
       partitions.push({
         id: partitionKey(table, s.shard),
@@ -113,7 +137,7 @@ export function stateFromRouting(
     buckets.push(...bucketsFor(source, table, key.bounds));
   }
   return {
-    tables: tablesOf(tables),
+    tables: planned.tables,
     partitions,
     nodes: snap.nodes
       .filter((n) => n.state === 'active' && !leaving.has(n.node))
@@ -158,8 +182,9 @@ export function stateFromCatalog(
       removable: n.managed === true,
     }));
   const known = new Set(nodes.map((n) => n.id));
+  const planned = tablesOf(tables, new Map(view.partitions.flatMap((p) => (p.keyColumn ? [[p.table, p.keyColumn] as const] : []))));
   const partitions: PartitionSpec[] = view.partitions
-    .filter((p) => p.node !== null && known.has(p.node))
+    .filter((p) => p.node !== null && known.has(p.node) && !planned.rekeyed.has(p.table))
     .map((p) => ({
       id: partitionKey(p.table, p.partition),
       table: p.table,
@@ -190,7 +215,7 @@ export function stateFromCatalog(
     edges.set(`${x}|${y}`, cur);
   }
   return {
-    tables: tablesOf(tables),
+    tables: planned.tables,
     partitions,
     nodes,
     buckets: Object.entries(tables).flatMap(([table, key]) =>
