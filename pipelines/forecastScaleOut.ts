@@ -1,0 +1,156 @@
+/**
+ * `shardcast run forecast` with SHARDCAST_FORECAST_SCALE_OUT=on: one instance of the forecast
+ * stage that shares shardcast.workload.aggregates with any number of others, partition by
+ * partition (aggregates are keyed by series id, so a series stays on one partition). Each owned
+ * partition has its own forecaster and rounds (processors/forecast/partitionedForecast.ts); its
+ * forecasts, its input offsets and its state (to shardcast.internal.forecast.state) go in one
+ * Kafka transaction (partitionedStage.ts), so the instance that takes a partition over fences
+ * the one before and loads exactly the state that matches the committed offsets
+ * (forecastStateTopic.ts): each (series, origin) is forecast once. See
+ * docs/decisions/0130-forecast-scale-out.md.
+ */
+import type { WorkloadAggregate } from '../schemas/types.js';
+import { TOPICS } from '../schemas/topics.js';
+import type { DeadLetter, Forecast } from '../schemas/types.js';
+import { provisionTopics } from '../topics/admin.js';
+import { initBackend } from '../models/backend.js';
+import { OnlineForecaster } from '../models/online.js';
+import { pipelineForecasterOptions } from '../models/options.js';
+import { PartitionedForecast } from '../processors/forecast/partitionedForecast.js';
+import type { PipelineContext } from './context.js';
+import { decodeBatch } from './stage.js';
+import { startPartitionedStage, type PartitionedStage } from './partitionedStage.js';
+import { ForecastStateReader, stateKey, stateRecord } from './forecastStateTopic.js';
+
+export interface ScaledForecastOptions {
+  groupId?: string;
+  stepMs?: number;
+  horizon?: number;
+  season?: number;
+  /** Forecast only the aggregates of these sources (default: every source); others are consumed and committed. */
+  sources?: string[];
+  maxFutureMs?: number;
+  /** The input topic (tests use a private one; default shardcast.workload.aggregates). */
+  topic?: string;
+  /** The state topic (tests use a private one; default shardcast.internal.forecast.state). */
+  stateTopic?: string;
+  /** How long a group waits for a silent instance before its partitions go to the others (default 30 s). */
+  sessionTimeoutMs?: number;
+  /** How long taking a partition over waits for its saved state to be read back (default 30 s). */
+  stateWaitMs?: number;
+}
+
+export interface ScaledForecast extends PartitionedStage {
+  core: PartitionedForecast;
+  backend: string;
+  /** Forecasts this instance committed. */
+  forecasts: () => number;
+}
+
+interface Pending {
+  forecasts: Forecast[];
+  letters: DeadLetter[];
+  /** The last input offset handled (null: none since the last commit). */
+  last: string | null;
+}
+
+export async function startScaledForecast(ctx: PipelineContext, opts: ScaledForecastOptions = {}): Promise<ScaledForecast> {
+  const backend = await initBackend(ctx.cfg.forecastBackend);
+  const stepMs = opts.stepMs ?? ctx.cfg.windowMs;
+  const topic = opts.topic ?? TOPICS.aggregates.name;
+  const stateTopic = opts.stateTopic ?? TOPICS.forecastState.name;
+  const stateSpec = { ...TOPICS.forecastState, name: stateTopic };
+  await provisionTopics(ctx.kafka, [stateSpec]);
+  await ctx.serde.registerTopics([stateSpec]);
+  const groupId = opts.groupId ?? 'shardcast-forecast-scaled';
+  const core = new PartitionedForecast(
+    () =>
+      new OnlineForecaster(
+        pipelineForecasterOptions({
+          stepMs,
+          horizon: opts.horizon ?? ctx.cfg.forecastHorizon,
+          ...(opts.season ? { season: opts.season } : {}),
+          backend,
+        }),
+      ),
+    {
+      stepMs,
+      ...(opts.sources ? { sources: opts.sources } : {}),
+      ...(opts.maxFutureMs !== undefined ? { maxFutureMs: opts.maxFutureMs } : {}),
+    },
+  );
+  const reader = await ForecastStateReader.start(ctx, stateTopic);
+  const pending = new Map<number, Pending>();
+  const stopping = new AbortController();
+  let futureSkipped = 0;
+
+  const stage = await startPartitionedStage(ctx, {
+    name: 'forecast',
+    groupId,
+    topic,
+    transactionalPrefix: `shardcast-forecast-${groupId}`,
+    ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
+    async own(partition, committed) {
+      const key = stateKey(groupId, topic, partition);
+      const loaded = await reader.load(key, committed?.offset ?? null, opts.stateWaitMs ?? 30_000, stopping.signal);
+      const r = core.own(partition, loaded.text);
+      if (!loaded.matched)
+        ctx.log.warn(
+          { partition, committed: committed?.offset, state: loaded.nextOffset },
+          'no forecast state saved with the committed offset (group reset or state topic emptied?); windows in between may be observed twice or not at all',
+        );
+      if (!r.restored && r.reason)
+        ctx.log.warn({ partition, reason: r.reason }, 'forecast state of the partition refused; starting it empty');
+      pending.set(partition, { forecasts: [], letters: [], last: null });
+    },
+    release(partition) {
+      core.release(partition);
+      pending.delete(partition);
+    },
+    async handle(batch, retrying) {
+      const partition = batch[0]!.partition;
+      const { good, letters } = await retrying('decode', () => decodeBatch<WorkloadAggregate>(ctx, batch, 'forecast'));
+      const { forecasts, future } = await core.next(
+        partition,
+        good.map((e) => e.value),
+        Date.now(),
+      );
+      futureSkipped += future.length;
+      const p = pending.get(partition);
+      if (!p) return;
+      p.forecasts.push(...forecasts);
+      p.letters.push(...letters);
+      p.last = batch[batch.length - 1]!.offset;
+    },
+    async take(partition) {
+      const p = pending.get(partition);
+      // Input without output is not committed on its own: its offsets ride with the next forecasts (0045).
+      if (!p || p.last === null || (p.forecasts.length === 0 && p.letters.length === 0)) return null;
+      const nextOffset = (BigInt(p.last) + 1n).toString();
+      const text = await core.snapshot(partition, nextOffset);
+      if (text === null) return null;
+      const out = {
+        outputs: [
+          { topic: TOPICS.forecasts.name, records: p.forecasts.map((f) => ({ key: f.seriesId, value: f })) },
+          { topic: TOPICS.dlq.name, records: p.letters.map((l) => ({ key: l.sourceTopic, value: l })) },
+          { topic: stateTopic, records: [stateRecord(groupId, topic, partition, nextOffset, text)] },
+        ],
+        positions: [{ topic, partition, offset: p.last }],
+      };
+      pending.set(partition, { forecasts: [], letters: [], last: null });
+      return out;
+    },
+  });
+  return {
+    ...stage,
+    core,
+    backend,
+    // every committed flush carries one state record beside its forecasts
+    forecasts: () => stage.stats.produced - stage.stats.batches,
+    async stop() {
+      stopping.abort();
+      await stage.stop();
+      await reader.stop();
+    },
+  };
+}
