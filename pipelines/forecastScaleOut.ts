@@ -14,11 +14,10 @@ import { TOPICS } from '../schemas/topics.js';
 import type { DeadLetter, Forecast } from '../schemas/types.js';
 import { provisionTopics } from '../topics/admin.js';
 import { initBackend } from '../models/backend.js';
-import { OnlineForecaster } from '../models/online.js';
-import { pipelineForecasterOptions } from '../models/options.js';
 import { PartitionedForecast } from '../processors/forecast/partitionedForecast.js';
 import type { PipelineContext } from './context.js';
 import { decodeBatch } from './stage.js';
+import { forecasterFactory } from './forecast.js';
 import { startPartitionedStage, type PartitionedStage } from './partitionedStage.js';
 import { ForecastStateReader, stateKey, stateRecord } from './forecastStateTopic.js';
 
@@ -45,6 +44,10 @@ export interface ScaledForecast extends PartitionedStage {
   backend: string;
   /** Forecasts this instance committed. */
   forecasts: () => number;
+  /** Partitions taken over from a saved state (not started empty). */
+  restored: () => number;
+  /** Aggregates not forecast because their window starts too far after the wall clock. */
+  futureSkipped: () => number;
 }
 
 interface Pending {
@@ -63,26 +66,16 @@ export async function startScaledForecast(ctx: PipelineContext, opts: ScaledFore
   await provisionTopics(ctx.kafka, [stateSpec]);
   await ctx.serde.registerTopics([stateSpec]);
   const groupId = opts.groupId ?? 'shardcast-forecast-scaled';
-  const core = new PartitionedForecast(
-    () =>
-      new OnlineForecaster(
-        pipelineForecasterOptions({
-          stepMs,
-          horizon: opts.horizon ?? ctx.cfg.forecastHorizon,
-          ...(opts.season ? { season: opts.season } : {}),
-          backend,
-        }),
-      ),
-    {
-      stepMs,
-      ...(opts.sources ? { sources: opts.sources } : {}),
-      ...(opts.maxFutureMs !== undefined ? { maxFutureMs: opts.maxFutureMs } : {}),
-    },
-  );
+  const core = new PartitionedForecast(forecasterFactory(ctx, { ...opts, stepMs }, backend), {
+    stepMs,
+    ...(opts.sources ? { sources: opts.sources } : {}),
+    ...(opts.maxFutureMs !== undefined ? { maxFutureMs: opts.maxFutureMs } : {}),
+  });
   const reader = await ForecastStateReader.start(ctx, stateTopic);
   const pending = new Map<number, Pending>();
   const stopping = new AbortController();
   let futureSkipped = 0;
+  let restored = 0;
 
   const stage = await startPartitionedStage(ctx, {
     name: 'forecast',
@@ -94,6 +87,7 @@ export async function startScaledForecast(ctx: PipelineContext, opts: ScaledFore
       const key = stateKey(groupId, topic, partition);
       const loaded = await reader.load(key, committed?.offset ?? null, opts.stateWaitMs ?? 30_000, stopping.signal);
       const r = core.own(partition, loaded.text);
+      if (r.restored) restored++;
       if (!loaded.matched)
         ctx.log.warn(
           { partition, committed: committed?.offset, state: loaded.nextOffset },
@@ -147,6 +141,8 @@ export async function startScaledForecast(ctx: PipelineContext, opts: ScaledFore
     backend,
     // every committed flush carries one state record beside its forecasts
     forecasts: () => stage.stats.produced - stage.stats.batches,
+    restored: () => restored,
+    futureSkipped: () => futureSkipped,
     async stop() {
       stopping.abort();
       await stage.stop();
