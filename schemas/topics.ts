@@ -13,6 +13,8 @@ export interface TopicSpec {
   compacted: boolean;
   /** The topic's `max.message.bytes` when its records may be larger than the broker's default (1 MB). */
   maxMessageBytes?: number;
+  /** The topic's `segment.bytes`: compaction cleans only closed segments, so a compacted topic of large records keeps them small. */
+  segmentBytes?: number;
   /** Off-by-default topics are still provisioned so enabling them needs no admin step. */
   optional?: boolean;
 }
@@ -112,7 +114,8 @@ export const TOPICS = {
     partitions: 6,
     retentionMs: 7 * DAY,
     compacted: true,
-    maxMessageBytes: 64 * 1024 * 1024,
+    maxMessageBytes: 32 * 1024 * 1024,
+    segmentBytes: 100 * 1024 * 1024,
   },
   /** One partition: the consumer-group member it is assigned to holds the lease (pipelines/lease.ts). */
   leases: { name: 'shardcast.leases', schema: 'LeaseEvent', key: 'lease group', partitions: 1, retentionMs: 7 * DAY, compacted: false },

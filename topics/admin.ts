@@ -24,6 +24,7 @@ export async function provisionTopics(kafka: Kafka, topics: readonly TopicSpec[]
             { name: 'retention.ms', value: String(t.retentionMs) },
             { name: 'cleanup.policy', value: t.compacted ? 'compact' : 'delete' },
             ...(t.maxMessageBytes ? [{ name: 'max.message.bytes', value: String(t.maxMessageBytes) }] : []),
+            ...(t.segmentBytes ? [{ name: 'segment.bytes', value: String(t.segmentBytes) }] : []),
           ],
         })),
       });
