@@ -1,7 +1,8 @@
 /**
  * The forecast stage scaled out (SHARDCAST_FORECAST_SCALE_OUT=on) gives the forecasts of one
  * instance, on the real broker: the same aggregates, under two source names and on the same
- * partitions, go to one scaled instance (in this process) and to two run as child processes.
+ * partitions (and produce-rate samples, forecast as metric series), go to one scaled instance
+ * (in this process) and to two run as child processes.
  * One child is SIGKILLed mid-run and a third is added. A read-committed reader of
  * shardcast.forecasts must then see every (series, origin) of the single instance from the
  * several, none twice, with the same forecasts.
@@ -12,7 +13,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { openContext } from '../../pipelines/context.js';
 import { startScaledForecast, type ScaledForecastOptions } from '../../pipelines/forecastScaleOut.js';
-import type { Forecast, WorkloadAggregate } from '../../schemas/types.js';
+import type { Forecast, MetricSample, WorkloadAggregate } from '../../schemas/types.js';
 import { provisionTopics } from '../../topics/admin.js';
 import { TOPICS } from '../../schemas/topics.js';
 import { consumeTopics } from '../../topics/consumer.js';
@@ -20,6 +21,8 @@ import { aggregateOf, cfg, eventually, uniq, launchChild, type ChildInstance } f
 
 const STEP = 60_000;
 const SERIES = 12;
+/** Metric series (Kafka produce rates of one topic on three nodes): forecast by the metrics shards. */
+const NODES = 3;
 const WINDOWS = 40;
 const SESSION_MS = 8_000;
 const base = Math.floor(Date.now() / STEP) * STEP - (WINDOWS + 10) * STEP;
@@ -85,6 +88,23 @@ function aggregates(source: string, from: number, to: number) {
   return out;
 }
 
+/** Produce-rate samples of windows from..to-1 under `source`, one node per metrics partition. */
+function samples(source: string, from: number, to: number) {
+  const out: { key: string; value: MetricSample; partition: number }[] = [];
+  for (let w = from; w < to; w++) {
+    for (let n = 0; n < NODES; n++) {
+      const value = 1000 + 200 * Math.sin((2 * Math.PI * (w + 3 * n)) / 12) + 50 * n + ((w * 3 + n) % 7);
+      const ts = base + w * STEP + 1_000;
+      out.push({
+        key: `${source}|n${n}`,
+        value: { ts, source, node: `n${n}`, metric: 'topic.records_in_total', value, labels: {} },
+        partition: n % TOPICS.metrics.partitions,
+      });
+    }
+  }
+  return out;
+}
+
 if (process.env.FORECAST_SCALE_OUT_CHILD) {
   await childMain();
 } else {
@@ -114,6 +134,7 @@ if (process.env.FORECAST_SCALE_OUT_CHILD) {
       for (const source of [one, many]) {
         const records = aggregates(source, from, to);
         for (let i = 0; i < records.length; i += 500) await ctx.producer.send(topic, records.slice(i, i + 500));
+        await ctx.producer.send(TOPICS.metrics.name, samples(source, from, to));
       }
     };
     const originsOf = (source: string) => [...seen.keys()].filter((k) => k.startsWith(`${source}|`));
@@ -132,7 +153,11 @@ if (process.env.FORECAST_SCALE_OUT_CHILD) {
       await eventually(async () => (instances[2]!.lines.includes('READY') ? true : undefined), 120_000, 'the added instance ready');
       await send(28, WINDOWS);
       const last = WINDOWS - 2;
-      const done = (source: string) => Array.from({ length: SERIES }, (_, i) => `${source}|orders|k${i}@${last}`).every((k) => seen.has(k));
+      const done = (source: string) =>
+        [
+          ...Array.from({ length: SERIES }, (_, i) => `${source}|orders|k${i}@${last}`),
+          ...Array.from({ length: NODES }, (_, n) => `${source}|n${n}|topic.records_in_total@${last}`),
+        ].every((k) => seen.has(k));
       await eventually(
         async () => (done(one) && done(many) ? true : undefined),
         240_000,
@@ -156,7 +181,11 @@ if (process.env.FORECAST_SCALE_OUT_CHILD) {
         .map((k) => strip(k, many))
         .sort();
       assert.deepEqual(fromMany, fromOne, 'the same (series, origin) from several instances as from one');
-      assert.equal(fromOne.length, SERIES * (WINDOWS - 1), 'every series from every origin but the open window');
+      assert.equal(
+        fromOne.length,
+        (SERIES + NODES) * (WINDOWS - 1),
+        'every series (tables and metrics) from every origin but the open window',
+      );
       const takenOver = instances.slice(1).reduce((n, i) => n + statOf(i, 2), 0);
       assert.ok(takenOver > 0, 'partitions moved with their saved state');
       let worst = 0;
