@@ -3,7 +3,8 @@
  * instance, on the real broker: the same aggregates, under two source names and on the same
  * partitions (and produce-rate samples, forecast as metric series), go to one scaled instance
  * (in this process) and to two run as child processes.
- * One child is SIGKILLed mid-run and a third is added. A read-committed reader of
+ * One child is SIGKILLed mid-run, a third is added, and the survivor is frozen (SIGSTOP) past
+ * its session timeout and thawed. A read-committed reader of
  * shardcast.forecasts must then see every (series, origin) of the single instance from the
  * several, none twice, with the same forecasts.
  * Run as a child (FORECAST_SCALE_OUT_CHILD set), this file is one scaled instance.
@@ -108,7 +109,9 @@ function samples(source: string, from: number, to: number) {
 if (process.env.FORECAST_SCALE_OUT_CHILD) {
   await childMain();
 } else {
-  test('two scaled forecast instances, one SIGKILLed, one added, give the forecasts of one', { timeout: 420_000 }, async () => {
+  test('two scaled forecast instances, one SIGKILLed, one added, one frozen and thawed, give the forecasts of one', {
+    timeout: 420_000,
+  }, async () => {
     const id = uniq('fso').replace(/[^a-z0-9]/g, '_');
     const one = `${id}_one`;
     const many = `${id}_many`;
@@ -151,7 +154,12 @@ if (process.env.FORECAST_SCALE_OUT_CHILD) {
       instances[0]!.child.kill('SIGKILL');
       instances.push(launch(vars(2)));
       await eventually(async () => (instances[2]!.lines.includes('READY') ? true : undefined), 120_000, 'the added instance ready');
-      await send(28, WINDOWS);
+      // a zombie: frozen past its session timeout while windows arrive, its partitions move; thawed, it is fenced
+      instances[1]!.child.kill('SIGSTOP');
+      await send(28, 34);
+      await new Promise((r) => setTimeout(r, SESSION_MS + 4_000));
+      instances[1]!.child.kill('SIGCONT');
+      await send(34, WINDOWS);
       const last = WINDOWS - 2;
       const done = (source: string) =>
         [
@@ -207,7 +215,7 @@ if (process.env.FORECAST_SCALE_OUT_CHILD) {
         worst = Math.max(worst, d);
       }
       process.stdout.write(
-        `# ${fromOne.length} (series, origin) from one instance and from ${instances.length} (one SIGKILLed; ${takenOver} partitions taken over from saved state); ${differing} forecasts differ, largest relative difference ${worst}\n`,
+        `# ${fromOne.length} (series, origin) from one instance and from ${instances.length} (one SIGKILLed, one frozen; ${takenOver} partitions taken over from saved state); ${differing} forecasts differ, largest relative difference ${worst}\n`,
       );
       assert.ok(worst <= 0.01, `forecasts equal within 1% (largest relative difference ${worst})`);
     } finally {
