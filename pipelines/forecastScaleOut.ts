@@ -18,14 +18,11 @@ import { initBackend } from '../models/backend.js';
 import { PartitionedForecast } from '../processors/forecast/partitionedForecast.js';
 import type { ForecastRoundOptions, Observation } from '../processors/forecast/rounds.js';
 import { metricObservation } from '../processors/forecast/metricSeries.js';
-import type { StageStats } from './stage.js';
-import { combinedHealth } from './failure.js';
 import type { PipelineContext } from './context.js';
-import { decodeBatch } from './stage.js';
+import { decodeBatch, type RunningStage, type StageStats } from './stage.js';
+import { combinedHealth, type StageHealth } from './failure.js';
 import { forecasterFactory } from './forecast.js';
 import { startPartitionedStage } from './partitionedStage.js';
-import type { RunningStage } from './stage.js';
-import type { StageHealth } from './failure.js';
 import { ForecastStateReader, stateKey, stateRecord } from './forecastStateTopic.js';
 
 export interface ScaledForecastOptions {
@@ -33,7 +30,7 @@ export interface ScaledForecastOptions {
   stepMs?: number;
   horizon?: number;
   season?: number;
-  /** Forecast only the aggregates of these sources (default: every source); others are consumed and committed. */
+  /** Forecast only the series of these sources (default: every source); others are consumed and committed. */
   sources?: string[];
   maxFutureMs?: number;
   /** The input topic (tests use a private one; default shardcast.workload.aggregates). */
