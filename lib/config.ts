@@ -39,6 +39,7 @@ export const ENV_KEYS = {
   ingestFetchKiB: 'SHARDCAST_INGEST_FETCH_KIB',
   ingestConsumerThread: 'SHARDCAST_INGEST_CONSUMER_THREAD',
   ingestScaleOut: 'SHARDCAST_INGEST_SCALE_OUT',
+  forecastScaleOut: 'SHARDCAST_FORECAST_SCALE_OUT',
   forecastHorizon: 'SHARDCAST_FORECAST_HORIZON',
   forecastBackend: 'SHARDCAST_FORECAST_BACKEND',
   metricsPort: 'SHARDCAST_METRICS_PORT',
@@ -152,6 +153,13 @@ export const ConfigSchema = z.object({
    * per partition; docs/decisions/0120-ingest-scale-out.md). "off" (default): one instance per group.
    */
   ingestScaleOut: z.enum(['on', 'off']).default('off'),
+  /**
+   * "on": the forecast stage runs so that several instances share the aggregates partition by
+   * partition, each partition's forecaster state saved to shardcast.internal.forecast.state in
+   * the transaction of its forecasts and offsets (docs/decisions/0130-forecast-scale-out.md).
+   * "off" (default): one instance per group, its state in a checkpoint file.
+   */
+  forecastScaleOut: z.enum(['on', 'off']).default('off'),
   forecastHorizon: intFromString(1).max(1000).default(6),
   forecastBackend: z.enum(['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   metricsPort: intFromString(0).max(65535).default(9464),

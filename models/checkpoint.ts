@@ -35,6 +35,15 @@ export interface SeriesCoreSnapshot {
   aside?: number[];
   admitted?: number[];
   scale: number;
+  /**
+   * Pending forecasts, their interval scales and issue steps, and where each model's records
+   * start (null for NaN and -Infinity). Absent in older checkpoints: then forecasts issued
+   * before the save are not scored when they mature.
+   */
+  pend?: (number | null)[];
+  pendW?: (number | null)[];
+  pendIssue?: (number | null)[];
+  recordFrom?: (number | null)[];
   /** Absent (or null) in older checkpoints: then `scale`. */
   scaleFast?: number | null;
   accounted: number;

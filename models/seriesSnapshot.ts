@@ -17,6 +17,18 @@ function recordFrom(a: unknown, k: number): Float64Array {
     : new Float64Array(n);
 }
 
+const finiteOrNull = (a: ArrayLike<number>) => Array.from(a, (x) => (Number.isFinite(x) ? x : null));
+
+/** A saved array of `n` numbers (null for `missing`) into `into`; left as it is when absent or malformed. */
+function fill<A extends Float32Array | Float64Array>(into: A, saved: unknown, missing: number): A {
+  if (!Array.isArray(saved) || saved.length !== into.length) return into;
+  if (!saved.every((x) => x === null || (typeof x === 'number' && Number.isFinite(x)))) return into;
+  saved.forEach((x: number | null, i) => {
+    into[i] = x === null ? missing : x;
+  });
+  return into;
+}
+
 /** One series' checkpoint record (its history too when `includeHistory`). */
 export function snapshotSeries(
   s: SeriesState,
@@ -52,6 +64,10 @@ export function snapshotSeries(
     scale: s.scale,
     scaleFast: s.scaleFast,
     accounted: s.accounted,
+    pend: finiteOrNull(s.pend),
+    pendW: finiteOrNull(s.pendW),
+    pendIssue: finiteOrNull(s.pendIssue),
+    recordFrom: finiteOrNull(s.recordFrom),
     hist,
   };
 }
@@ -85,8 +101,13 @@ export function restoreSeries(
     }
     if (!h) continue;
     const observed = sn.hist?.observed ?? 0;
+    const fresh = newSeriesState(h, k, horizon, {});
     built.push(
       newSeriesState(h, k, horizon, {
+        pend: fill(fresh.pend, sn.pend, NaN),
+        pendW: fill(fresh.pendW, sn.pendW, NaN),
+        pendIssue: fill(fresh.pendIssue, sn.pendIssue, NaN),
+        recordFrom: fill(fresh.recordFrom, sn.recordFrom, Number.NEGATIVE_INFINITY),
         season: sn.season,
         seasonAt: observed,
         slots: models.map((m) => (m.restore ? m.restore(sn, observed) : m.initSeries(sn.accounted + 1))),

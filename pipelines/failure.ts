@@ -167,3 +167,25 @@ export function consumerHealth(health: StageHealth): { onRestart(reason: string)
     },
   };
 }
+
+/**
+ * The health of an instance made of several stages (the halves of scaled ingest, the inputs of
+ * scaled forecast): that of the first one not running, else the last one's; retries summed.
+ */
+export function combinedHealth(parts: readonly StageHealth[]): StageHealth {
+  const worse = () => parts.find((h) => h.state !== 'running') ?? parts[parts.length - 1]!;
+  return {
+    get state() {
+      return worse().state;
+    },
+    get retries() {
+      return parts.reduce((n, h) => n + h.retries, 0);
+    },
+    get lastError() {
+      return worse().lastError;
+    },
+    get since() {
+      return worse().since;
+    },
+  };
+}

@@ -44,21 +44,30 @@ export interface ForecastOptions {
   maxFutureMs?: number;
 }
 
+/** Makes the stage's online forecasters: the settings from the options, else from the configuration. */
+export function forecasterFactory(
+  ctx: PipelineContext,
+  opts: { stepMs: number; horizon?: number; season?: number },
+  backend: string | null,
+): () => OnlineForecaster {
+  return () =>
+    new OnlineForecaster(
+      pipelineForecasterOptions({
+        stepMs: opts.stepMs,
+        horizon: opts.horizon ?? ctx.cfg.forecastHorizon,
+        ...(opts.season ? { season: opts.season } : {}),
+        backend,
+      }),
+    );
+}
+
 export async function startForecast(
   ctx: PipelineContext,
   opts: ForecastOptions = {},
 ): Promise<RunningStage & { forecaster: OnlineForecaster; forecasts: () => number; futureSkipped: () => number; backend: string }> {
   const backend = await initBackend(ctx.cfg.forecastBackend);
   const stepMs = opts.stepMs ?? ctx.cfg.windowMs;
-  const newForecaster = () =>
-    new OnlineForecaster(
-      pipelineForecasterOptions({
-        stepMs,
-        horizon: opts.horizon ?? ctx.cfg.forecastHorizon,
-        ...(opts.season ? { season: opts.season } : {}),
-        backend,
-      }),
-    );
+  const newForecaster = forecasterFactory(ctx, { ...opts, stepMs }, backend);
   const forecaster = newForecaster();
   const groupId = opts.groupId ?? DEFAULT_GROUP;
   const checkpoint =

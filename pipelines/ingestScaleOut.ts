@@ -13,7 +13,7 @@ import type { PipelineContext } from './context.js';
 import type { IngestOptions } from './ingest.js';
 import { fetchBytesOf } from './ingest.js';
 import type { RunningStage, StageStats } from './stage.js';
-import type { StageHealth } from './failure.js';
+import { combinedHealth, type StageHealth } from './failure.js';
 import { startIngestRoute } from './ingestRoute.js';
 import { startIngestWindows } from './ingestWindows.js';
 
@@ -95,21 +95,7 @@ export async function startScaledIngest(ctx: PipelineContext, opts: ScaleOutOpti
     },
   };
   // the instance's health is the routing half's while that one is not running, else the windows'
-  const worse = () => (route.health.state !== 'running' ? route.health : windows.health);
-  const health: StageHealth = {
-    get state() {
-      return worse().state;
-    },
-    get retries() {
-      return route.health.retries + windows.health.retries;
-    },
-    get lastError() {
-      return worse().lastError;
-    },
-    get since() {
-      return worse().since;
-    },
-  };
+  const health = combinedHealth([route.health, windows.health]);
   return {
     stats,
     ingest,

@@ -48,13 +48,13 @@ export interface PartitionedSpec {
   /** Messages received but not yet handled above which fetching waits (default 50,000). */
   maxPending?: number;
   /** Takes a partition over, from what the group committed for it (read after the previous owner was fenced). */
-  own(partition: number, committed: { offset: string; metadata: string | null } | undefined): void;
+  own(partition: number, committed: { offset: string; metadata: string | null } | undefined): void | Promise<void>;
   /** Gives a partition up: drop what is held for it. */
   release(partition: number): void;
   /** A fetched batch of one owned partition; `retrying` wraps steps that may fail retriably. */
   handle(batch: Envelope<Buffer | null>[], retrying: Retrying): Promise<void>;
   /** What to send and commit for a partition now, taken out of the stage (null: nothing). */
-  take(partition: number): PartitionFlush | null;
+  take(partition: number): PartitionFlush | null | Promise<PartitionFlush | null>;
   /** Each flush period, before flushing (idle sources close their windows here). */
   tick?(): void;
 }
@@ -106,7 +106,9 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     const committed = await retrying('offsets', () => committedOffsets(ctx.kafka, spec.groupId, [spec.topic]));
     for (const p of partitions) {
       const mine = committed.find((c) => c.partition === p && BigInt(c.offset) >= 0n);
-      spec.own(p, mine ? { offset: mine.offset, metadata: mine.metadata } : undefined);
+      // a synchronous hook (ingest's) runs on with no turn of the event loop in between
+      const owning = spec.own(p, mine ? { offset: mine.offset, metadata: mine.metadata } : undefined);
+      if (owning instanceof Promise) await owning;
       next.set(p, mine ? BigInt(mine.offset) : -1n);
       owned.add(p);
     }
@@ -132,7 +134,8 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
 
   const flush = async () => {
     for (const p of [...owned]) {
-      const f = spec.take(p);
+      const taking = spec.take(p);
+      const f = taking instanceof Promise ? await taking : taking;
       if (!f) continue;
       const producer = producers.of(p);
       if (!producer) continue;
@@ -220,3 +223,4 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     },
   };
 }
+

@@ -45,6 +45,9 @@ export async function startPipeline(
         return (await import('./ingestScaleOut.js')).startScaledIngest(ctx, { groupId: `${group}-ingest` });
       return (await import('./ingest.js')).startIngest(ctx, { groupId: `${group}-ingest` });
     case 'forecast':
+      // several instances share the aggregates only in the scaled-out layout (docs/decisions/0130)
+      if (ctx.cfg.forecastScaleOut === 'on')
+        return (await import('./forecastScaleOut.js')).startScaledForecast(ctx, { groupId: `${group}-forecast-scaled` });
       return (await import('./forecast.js')).startForecast(ctx, { groupId: `${group}-forecast` });
     case 'decide': {
       // One writer at a time: further instances stand by for the lease (lease.ts).

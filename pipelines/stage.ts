@@ -24,6 +24,35 @@ import { CommitChain } from './commitChain.js';
 import type { IngestStats } from '../processors/ingest/processor.js';
 import { consumerHealth, failureAction, initialHealth, stageRetrying, type BackoffOptions, type StageHealth } from './failure.js';
 
+/**
+ * Decoded messages, and dead letters for those that are not messages of their topic: bytes that
+ * do not decode, values that fail the record checks or the stage's own `check`.
+ */
+export async function decodeBatch<T>(
+  ctx: PipelineContext,
+  raw: readonly Envelope<Buffer | null>[],
+  stage: string,
+  check?: (topic: string, value: T) => string | null,
+): Promise<{ good: Envelope<T>[]; letters: DeadLetter[] }> {
+  // Dead letters themselves are not checked again: the sink stores them as they came.
+  const checked = (topic: string) => topic !== TOPICS.dlq.name && ctx.serde.readerType(topic) !== undefined;
+  const good: Envelope<T>[] = [];
+  const letters: DeadLetter[] = [];
+  for (const m of raw) {
+    try {
+      // Synchronously when the writer schema is known (the common case): no promise per message.
+      const value = ctx.serde.decodeSync<T>(m.topic, m.value) ?? (await ctx.serde.decode<T>(m.topic, m.value));
+      const problem = checked(m.topic) ? (recordProblem(ctx.serde.readerType(m.topic)!, value) ?? check?.(m.topic, value) ?? null) : null;
+      if (problem) throw new DecodeError(problem);
+      good.push({ ...m, value });
+    } catch (err) {
+      if (failureAction(err) !== 'dead-letter') throw err;
+      letters.push(deadLetter(m, 'decode', (err as Error).message, stage, Date.now()));
+    }
+  }
+  return { good, letters };
+}
+
 export interface StageOutput {
   topic: string;
   records: OutRecord<unknown>[];
@@ -149,32 +178,9 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
     await eo.afterCommit();
   };
 
-  // Dead letters themselves are not checked again: the sink stores them as they came.
-  const checked = (topic: string) => topic !== TOPICS.dlq.name && ctx.serde.readerType(topic) !== undefined;
   const chain = new CommitChain();
   const processBatch = (raw: Envelope<Buffer | null>[]) => chain.run((earlier) => handleBatch(raw, earlier));
-
-  /** Decoded messages and dead letters for those that are not messages of their topic. */
-  const decode = async (raw: Envelope<Buffer | null>[]) => {
-    const good: Envelope<T>[] = [];
-    const letters: DeadLetter[] = [];
-    for (const m of raw) {
-      try {
-        // Synchronously when the writer schema is known (the common case): no promise per message.
-        const value = ctx.serde.decodeSync<T>(m.topic, m.value) ?? (await ctx.serde.decode<T>(m.topic, m.value));
-        const problem = checked(m.topic)
-          ? (recordProblem(ctx.serde.readerType(m.topic)!, value) ?? spec.check?.(m.topic, value) ?? null)
-          : null;
-        if (problem) throw new DecodeError(problem);
-        good.push({ ...m, value });
-      } catch (err) {
-        if (failureAction(err) !== 'dead-letter') throw err;
-        letters.push(deadLetter(m, 'decode', (err as Error).message, spec.name, Date.now()));
-      }
-    }
-    return { good, letters };
-  };
-
+  const decode = (raw: Envelope<Buffer | null>[]) => decodeBatch<T>(ctx, raw, spec.name, spec.check);
   /** The handler's outputs; on an InputError, message by message, the rejected ones as dead letters. */
   const handle = async (good: Envelope<T>[]): Promise<{ outputs: StageOutput[]; letters: DeadLetter[] }> => {
     try {

@@ -17,7 +17,8 @@ export type SchemaName =
   | 'ResourceCommand'
   | 'CommandResult'
   | 'DeadLetter'
-  | 'RoutedQuery';
+  | 'RoutedQuery'
+  | 'ForecastPartitionState';
 
 const cache = new Map<string, { json: object; type: avro.Type }>();
 

@@ -11,6 +11,10 @@ export interface TopicSpec {
   partitions: number;
   retentionMs: number;
   compacted: boolean;
+  /** The topic's `max.message.bytes` when its records may be larger than the broker's default (1 MB). */
+  maxMessageBytes?: number;
+  /** The topic's `segment.bytes`: compaction cleans only closed segments, so a compacted topic of large records keeps them small. */
+  segmentBytes?: number;
   /** Off-by-default topics are still provisioned so enabling them needs no admin step. */
   optional?: boolean;
 }
@@ -97,6 +101,21 @@ export const TOPICS = {
     partitions: 6,
     retentionMs: 1 * DAY,
     compacted: false,
+  },
+  /**
+   * Internal to forecast when it scales out: each aggregates partition's forecaster state,
+   * written in the transaction that commits the partition's forecasts and offsets; the newest
+   * per key is what the next owner of the partition loads.
+   */
+  forecastState: {
+    name: 'shardcast.internal.forecast.state',
+    schema: 'ForecastPartitionState',
+    key: 'forecast group + input topic + partition',
+    partitions: 6,
+    retentionMs: 7 * DAY,
+    compacted: true,
+    maxMessageBytes: 32 * 1024 * 1024,
+    segmentBytes: 100 * 1024 * 1024,
   },
   /** One partition: the consumer-group member it is assigned to holds the lease (pipelines/lease.ts). */
   leases: { name: 'shardcast.leases', schema: 'LeaseEvent', key: 'lease group', partitions: 1, retentionMs: 7 * DAY, compacted: false },

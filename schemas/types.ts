@@ -272,6 +272,15 @@ export interface RoutedQuery {
   markTs: number | null;
 }
 
+/** The forecast stage's saved state of one input partition when it scales out (schemas/ForecastPartitionState.avsc). */
+export interface ForecastPartitionState {
+  group: string;
+  topic: string;
+  partition: number;
+  nextOffset: number;
+  state: Buffer;
+}
+
 /** An operator's write, as audited on `shardcast.audit` (schemas/AuditEvent.avsc). */
 export interface AuditEvent {
   ts: number;

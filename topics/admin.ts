@@ -23,6 +23,8 @@ export async function provisionTopics(kafka: Kafka, topics: readonly TopicSpec[]
           configEntries: [
             { name: 'retention.ms', value: String(t.retentionMs) },
             { name: 'cleanup.policy', value: t.compacted ? 'compact' : 'delete' },
+            ...(t.maxMessageBytes ? [{ name: 'max.message.bytes', value: String(t.maxMessageBytes) }] : []),
+            ...(t.segmentBytes ? [{ name: 'segment.bytes', value: String(t.segmentBytes) }] : []),
           ],
         })),
       });

@@ -24,6 +24,13 @@ export interface ForecastRoundOptions {
    * ahead and hold every other series' forecasts back.
    */
   maxFutureMs?: number;
+  /**
+   * Take a batch in order and run each round as soon as a newer window opens, on what was
+   * observed before it (default: one round after the whole batch). The rounds and what they saw
+   * then depend on the order of the aggregates only, not on where fetches cut batches: the
+   * scaled-out stage, which restarts partitions from saved state, gives the results of one run.
+   */
+  perWindow?: boolean;
 }
 
 /** What a round observes: an aggregate's query count, or a metric's value (processors/forecast/metricSeries.ts). */
@@ -75,6 +82,7 @@ export class ForecastRounds {
   async next<T extends Observation>(batch: readonly T[], nowMs: number): Promise<RoundResult<T>> {
     const seen = new Set<string>();
     const future: T[] = [];
+    const forecasts: Forecast[] = [];
     const horizonEnd = nowMs + (this.opts.maxFutureMs ?? 3_600_000);
     for (const a of batch) {
       if (this.only && !this.only.has(a.source)) continue;
@@ -82,23 +90,35 @@ export class ForecastRounds {
         future.push(a);
         continue;
       }
+      if (this.opts.perWindow && a.windowStart > this.latestWindow && Number.isFinite(this.latestWindow)) {
+        // late series of the current origin first, then the round the new window completes
+        forecasts.push(...(await this.due(this.latestWindow - this.opts.stepMs, seen)));
+        seen.clear();
+        forecasts.push(...(await this.due(a.windowStart - this.opts.stepMs, seen)));
+      }
       this.forecaster.observe(a.seriesId, a.windowStart, a.queries);
       this.latestWindow = Math.max(this.latestWindow, a.windowStart);
-      seen.add(a.seriesId);
+      // per window, only a series' window of the forecast origin (or older) makes it late
+      if (!this.opts.perWindow || a.windowStart <= this.lastForecastWindow) seen.add(a.seriesId);
     }
     // Forecast from the last complete window: the one before the newest seen.
-    const complete = this.latestWindow - this.opts.stepMs;
-    if (!Number.isFinite(complete) || complete < this.lastForecastWindow) return { forecasts: [], future };
+    forecasts.push(...(await this.due(this.latestWindow - this.opts.stepMs, seen)));
+    return { forecasts, future };
+  }
+
+  /** The round from `complete` if it is new, else the forecasts of series seen late for the current one. */
+  private async due(complete: number, seen: ReadonlySet<string>): Promise<Forecast[]> {
+    if (!Number.isFinite(complete) || complete < this.lastForecastWindow) return [];
     if (complete > this.lastForecastWindow) {
       this.lastForecastWindow = complete;
       const forecasts = await this.forecaster.step(complete);
       this.forecastAtLast = new Set(forecasts.map((f) => f.seriesId));
-      return { forecasts, future };
+      return forecasts;
     }
     const late = new Set([...seen].filter((id) => !this.forecastAtLast.has(id)));
-    if (!late.size) return { forecasts: [], future };
+    if (!late.size) return [];
     const forecasts = await this.forecaster.step(complete, undefined, late);
     for (const f of forecasts) this.forecastAtLast.add(f.seriesId);
-    return { forecasts, future };
+    return forecasts;
   }
 }

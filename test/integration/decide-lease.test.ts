@@ -8,12 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openContext } from '../../pipelines/context.js';
 import { startLeased } from '../../pipelines/lease.js';
-import { cfg, uniq } from './helpers.js';
+import { cfg, uniq, launchChild, type ChildInstance } from './helpers.js';
 
 const SESSION_MS = 6_000;
 
@@ -42,26 +41,10 @@ async function childMain(): Promise<void> {
   process.exit(0);
 }
 
-interface Instance {
-  name: string;
-  child: ChildProcess;
-  lines: string[];
-}
+type Instance = ChildInstance & { name: string };
 
 function launch(name: string, group: string): Instance {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
-    env: { ...process.env, LEASE_CHILD: '1', LEASE_GROUP: group, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const inst: Instance = { name, child, lines: [] };
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    inst.lines.push(...parts);
-  });
-  return inst;
+  return { name, ...launchChild(fileURLToPath(import.meta.url), { LEASE_CHILD: '1', LEASE_GROUP: group }) };
 }
 
 /** Whether the instance's stage runs now: its last ACTIVE/STOPPED line says. */

@@ -1,6 +1,7 @@
 /** Shared helpers for integration tests: config, unique names, bounded waits. */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { Admin } from 'kafkajs';
 import { loadConfig, type Config } from '../../lib/config.js';
 import type { WorkloadAggregate } from '../../schemas/types.js';
@@ -130,4 +131,27 @@ export async function assertPrecomputedSums(pools: PgPools, coord: pg.Pool, tabl
     assert.equal(got.get(g)?.n, w.n, `count of group ${g}`);
     assert.ok(Math.abs((got.get(g)!.total ?? 0) - w.total) < 1e-6, `sum of group ${g}`);
   }
+}
+
+/** A test file run again as a child process (a stage instance), and the lines it printed. */
+export interface ChildInstance {
+  child: ChildProcess;
+  lines: string[];
+}
+
+/** Runs `file` (a test's own path) as a child with `vars` set, collecting its stdout lines; its stderr is inherited. */
+export function launchChild(file: string, vars: Record<string, string>): ChildInstance {
+  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+    env: { ...process.env, ...vars, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const inst: ChildInstance = { child, lines: [] };
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    inst.lines.push(...parts);
+  });
+  return inst;
 }

@@ -10,7 +10,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openContext } from '../../pipelines/context.js';
@@ -23,7 +22,7 @@ import { consumeTopics } from '../../topics/consumer.js';
 import { rng as seeded } from '../../lib/rng.js';
 import { TopicProducer } from '../../topics/producer.js';
 import { isFenced } from '../../pipelines/partitionProducers.js';
-import { cfg, eventually, queryEvent, startAtLatest, uniq } from './helpers.js';
+import { cfg, eventually, queryEvent, startAtLatest, uniq, launchChild, type ChildInstance } from './helpers.js';
 
 const N = 30_000;
 const PARTITIONS = 3;
@@ -53,26 +52,9 @@ async function childMain(): Promise<void> {
   process.exit(0);
 }
 
-interface Instance {
-  child: ChildProcess;
-  lines: string[];
-}
+type Instance = ChildInstance;
 
-function launch(vars: Record<string, string>): Instance {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
-    env: { ...process.env, ...vars, SCALE_OUT_CHILD: '1', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const inst: Instance = { child, lines: [] };
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    inst.lines.push(...parts);
-  });
-  return inst;
-}
+const launch = (vars: Record<string, string>): Instance => launchChild(fileURLToPath(import.meta.url), { ...vars, SCALE_OUT_CHILD: '1' });
 
 const routedBy = (i: Instance) =>
   Number(
