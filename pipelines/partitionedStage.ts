@@ -223,4 +223,3 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     },
   };
 }
-
