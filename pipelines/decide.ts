@@ -197,6 +197,29 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     return issue(round.commands);
   };
 
+  /**
+   * Held commands whose dependencies all SUCCEEDED in the executors' ledger, as outputs; those
+   * whose dependency did not succeed, or whose deadline passed, are dropped (and said so).
+   */
+  const releaseHeld = async (): Promise<StageOutput[]> => {
+    if (held.size === 0) return [];
+    const deps = [...new Set([...held.values()].flatMap(dependsOn))];
+    const status = await ledgerStatuses(coord, deps);
+    const out: AnyCommand[] = [];
+    for (const v of judgeHeld(held.values(), status, Date.now())) {
+      if (v.verdict === 'wait') continue;
+      const c = held.get(v.commandId)!;
+      held.delete(v.commandId);
+      if (v.verdict === 'release') out.push(c);
+      else if (v.verdict === 'drop-failed')
+        ctx.log.warn({ commandId: v.commandId, failed: v.failed }, 'dropped: a command it depends on did not succeed');
+      else ctx.log.warn({ commandId: v.commandId }, 'dropped: its dependencies did not finish before its deadline');
+    }
+    issued += out.length;
+    for (const c of out) ctx.log.info({ commandId: c.commandId, action: c.action }, 'released: its dependencies succeeded');
+    return out.length ? commandOutputs(out, signing) : [];
+  };
+
   const stage = await startStage<Forecast | WorkloadAggregate | CommandResult>(ctx, {
     name: 'decide',
     groupId: opts.groupId ?? 'shardcast-decide',
@@ -238,7 +261,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       }
       const now = rounds.due();
       const kafkaDue = kafkaPlanning !== null && metricsFresh && metricOrigins.size >= warmup;
-      if (now === null && !kafkaDue && chDueAt === null) return [];
+      if (now === null && !kafkaDue && chDueAt === null && held.size === 0) return [];
       const controls = await readControls(coord, opts.controlScope);
       if (controls.paused) {
         if (!pausedLogged) ctx.log.warn({ by: controls.paused.by }, 'deciding is paused by an operator; no plans until resumed');
@@ -249,8 +272,10 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       pausedLogged = false;
       const modes = Object.fromEntries(Object.entries(controls.approval).map(([store, c]) => [store, c.mode]));
       const decideInput = withApprovalModes(opts.decide ?? {}, modes);
-      // Kafka topics and ClickHouse tables first: they do not depend on the PostgreSQL store's planning state.
-      const sideOut: StageOutput[] = [];
+      // Held commands whose dependencies are done go out in this batch's transaction (a result
+      // that settles a dependency arrives in a batch, so release follows it); then the Kafka
+      // topics and ClickHouse tables: they do not depend on the PostgreSQL store's planning state.
+      const sideOut: StageOutput[] = await releaseHeld();
       if (kafkaDue) {
         const metricFs = foldForecasts(metricForecasts.values());
         const at = Math.max(...metricFs.map((f) => f.originTs + f.stepMs));
@@ -291,33 +316,6 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     },
   });
 
-  // Held commands are released once the executor's ledger shows every dependency SUCCEEDED,
-  // dropped when one failed or when their deadline passed.
-  let releasing: Promise<void> = Promise.resolve();
-  const release = async () => {
-    if (held.size === 0) return;
-    const deps = [...new Set([...held.values()].flatMap(dependsOn))];
-    const status = await ledgerStatuses(coord, deps);
-    const out: AnyCommand[] = [];
-    for (const v of judgeHeld(held.values(), status, Date.now())) {
-      if (v.verdict === 'wait') continue;
-      const c = held.get(v.commandId)!;
-      held.delete(v.commandId);
-      if (v.verdict === 'release') out.push(c);
-      else if (v.verdict === 'drop-failed')
-        ctx.log.warn({ commandId: v.commandId, failed: v.failed }, 'dropped: a command it depends on did not succeed');
-      else ctx.log.warn({ commandId: v.commandId }, 'dropped: its dependencies did not finish before its deadline');
-    }
-    if (out.length === 0) return;
-    await ctx.producer.sendMany(commandOutputs(out, signing));
-    issued += out.length;
-    for (const c of out) ctx.log.info({ commandId: c.commandId, action: c.action }, 'released: its dependencies succeeded');
-  };
-  const releaseTimer = setInterval(() => {
-    releasing = releasing.then(release).catch((err) => ctx.log.warn({ err }, 'releasing held commands failed'));
-  }, 1_000);
-  releaseTimer.unref();
-
   return {
     ...stage,
     commands: () => issued,
@@ -325,8 +323,6 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     selector: () => rounds.selector,
     rewards: () => rewards,
     async stop() {
-      clearInterval(releaseTimer);
-      await releasing;
       if (held.size > 0)
         ctx.log.warn(
           { held: [...held.keys()] },

@@ -95,12 +95,14 @@ test('a hot report becomes a daily precomputation and the hot date filter a new 
   const wanted = (action: string) => planned.find((c) => c.action === action);
   await eventually(
     async () => {
+      // two date-range reports per aggregate one: the range filter stays above the repartition's
+      // 50% share in every window, whatever a window's cut (at 1:1 a window may fall just under it)
       for (let i = 0; i < 12; i++) {
         await report(`SELECT toYYYYMM(created) AS m, sum(amount) FROM ${DB}.${T} GROUP BY m ORDER BY m`);
-        const month = 1 + (i % 3);
-        await report(
-          `SELECT count() FROM ${DB}.${T} WHERE created >= toDate('2024-0${month}-01') AND created < toDate('2024-0${month + 1}-01')`,
-        );
+        for (const month of [1 + (i % 3), 1 + ((i + 1) % 3)])
+          await report(
+            `SELECT count() FROM ${DB}.${T} WHERE created >= toDate('2024-0${month}-01') AND created < toDate('2024-0${month + 1}-01')`,
+          );
       }
       return wanted('precompute') && wanted('repartition') ? true : undefined;
     },

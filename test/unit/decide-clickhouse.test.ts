@@ -107,6 +107,10 @@ test('repartition by the date column most queries filter by range, with approval
   const viewed = planClickHouseDesign([ranged('r', 60)], [table({ precomputed: ['count_by_customer_id'] })], new Map(), 0, cfg);
   assert.equal(viewed.commands.length, 0, 'a table with precomputations is not repartitioned');
   assert.match(viewed.explanations[0]!, /not repartitioned/);
+  // a precomputation commanded in an earlier round and not built yet reads the table too
+  const commanded = planClickHouseDesign([ranged('r', 60)], [table()], new Map([['events#count_by_customer_id', 0]]), 60_000, cfg);
+  assert.equal(commanded.commands.length, 0, 'a table with a precomputation under way is not repartitioned');
+  assert.match(commanded.explanations[0]!, /\(count_by_customer_id\) read it: not repartitioned/);
   const keyed = planClickHouseDesign([ranged('r', 60)], [table({ partitionKey: 'toYYYYMM(created)' })], new Map(), 0, cfg);
   assert.equal(keyed.commands.length, 0);
   const minority = planClickHouseDesign([ranged('r', 30), t('x', { queries: 70 })], [table()], new Map(), 0, cfg);

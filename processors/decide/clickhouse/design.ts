@@ -140,9 +140,14 @@ export function planClickHouseDesign(
       queries >= cfg.minCount &&
       queries / total >= cfg.repartitionMinShare &&
       !new RegExp(`\\b${column}\\b`).test(table.partitionKey);
-    if (wanted && table.precomputed.length > 0)
+    // precomputations commanded and not built yet will read it too (their commands did not wait for a repartition)
+    const commanded = [...recent.keys()]
+      .filter((k) => k.startsWith(`${table.table}#`) && cooling(k))
+      .map((k) => k.slice(table.table.length + 1));
+    const reading = [...new Set([...table.precomputed, ...commanded])];
+    if (wanted && reading.length > 0)
       explanations.push(
-        `${table.database}.${table.table}: ${Math.round((100 * queries) / total)}% of its queries filter ${column} by range, but its precomputations (${table.precomputed.join(', ')}) read it: not repartitioned`,
+        `${table.database}.${table.table}: ${Math.round((100 * queries) / total)}% of its queries filter ${column} by range, but its precomputations (${reading.join(', ')}) read it: not repartitioned`,
       );
     else if (wanted && !cooling(table.table)) {
       const explanation = `repartition ${table.database}.${table.table} by toYYYYMM(${column}) (now ${table.partitionKey || 'none'}): ${Math.round((100 * queries) / total)}% of its ${total} queries/window filter ${column} by range`;
