@@ -109,7 +109,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   await stackUp(cfg, { log: (l) => process.stderr.write(`  ${l}\n`) });
   let control: RunFigures | null = null;
   if (opts.control !== false) {
-    say(`control run: the same workload for ${opts.duration} s with execution off (the decide stage plans and reports, and publishes no command)`);
+    say(
+      `control run: the same workload for ${opts.duration} s with execution off (the decide stage plans and reports, and publishes no command)`,
+    );
     control = (await runPhase(cfg, { runId, name: 'control', duration: opts.duration, execute: false, say })).figures;
     say(`control run done: ${control.slaViolationMinutes} SLA-violation minutes, p99 ${control.p99Ms} ms`);
     say('managed run: the same workload again on fresh tables, with execution on');
