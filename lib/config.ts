@@ -156,7 +156,7 @@ export const ConfigSchema = z.object({
   /**
    * "on": the forecast stage runs so that several instances share the aggregates partition by
    * partition, each partition's forecaster state saved to shardcast.internal.forecast.state in
-   * the transaction of its forecasts and offsets (docs/decisions/0130-forecast-scale-out.md).
+   * the transaction of its forecasts and offsets (docs/decisions/0121-forecast-scale-out.md).
    * "off" (default): one instance per group, its state in a checkpoint file.
    */
   forecastScaleOut: z.enum(['on', 'off']).default('off'),

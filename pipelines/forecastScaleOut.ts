@@ -9,7 +9,7 @@
  * (forecastStateTopic.ts): each (series, origin) is forecast once. Metric series
  * (shardcast.telemetry.metrics, keyed by source and node) are sharded the same way, in a group
  * of their own, on their own (wall) clock, as the plain stage keeps them apart. See
- * docs/decisions/0130-forecast-scale-out.md.
+ * docs/decisions/0121-forecast-scale-out.md.
  */
 import type { DeadLetter, Forecast, MetricSample, WorkloadAggregate } from '../schemas/types.js';
 import { TOPICS } from '../schemas/topics.js';
