@@ -47,7 +47,8 @@ export class ExecutorEngine {
   private windowStart = 0;
   private windowBytes = 0;
   /** The command in hand and the controller its adapter watches (an operator's stop aborts it). */
-  private current: { commandId: string; abort: AbortController } | null = null;
+  /** The commands in hand (one per store lane of the execute stage), by id. */
+  private readonly inHand = new Map<string, AbortController>();
 
   constructor(private readonly opts: EngineOptions) {
     this.now = opts.now ?? Date.now;
@@ -125,7 +126,7 @@ export class ExecutorEngine {
 
     const abort = new AbortController();
     const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, abort.signal]) : abort.signal;
-    this.current = { commandId: cmd.commandId, abort };
+    this.inHand.set(cmd.commandId, abort);
     const ctx: ExecutionContext = {
       signal,
       resumeFrom: prior?.state && Object.keys(prior.state).length > 0 ? prior.state : null,
@@ -143,14 +144,14 @@ export class ExecutorEngine {
       const attempts = Math.max(1, prior?.attempts ?? 1);
       const message = (err as Error).message;
       if (isRetriable(err) && !abort.signal.aborted && attempts < (this.opts.maxStoreAttempts ?? 20)) {
-        this.current = null;
+        this.inHand.delete(cmd.commandId);
         await this.opts.ledger.claim(cmd.commandId, cmd.action); // counts the attempt; the checkpoint stays
         await this.opts.emit(this.result(cmd, 'RUNNING', { reason: `store unavailable (attempt ${attempts}), will retry: ${message}` }));
         throw new UnavailableError(`command ${cmd.commandId}: store unavailable: ${message}`, { cause: err });
       }
       outcome = { status: 'FAILED', reason: isRetriable(err) ? `store unavailable after ${attempts} attempts: ${message}` : message };
     } finally {
-      this.current = null;
+      this.inHand.delete(cmd.commandId);
     }
     if (abort.signal.aborted && outcome.status !== 'SUCCEEDED')
       outcome = { ...outcome, reason: `${String(abort.signal.reason)}${outcome.reason ? `: ${outcome.reason}` : ''}` };
@@ -172,8 +173,9 @@ export class ExecutorEngine {
   /**
    * Acts on operators' verdicts: an approved command runs now (validated again against the
    * stores: they may have changed while it waited), a denied one is REJECTED. Returns how many.
+   * `inLane` runs an approved command in its store's lane (the execute stage's per-store order).
    */
-  async settleApprovals(): Promise<number> {
+  async settleApprovals(inLane: <T>(store: string, run: () => Promise<T>) => Promise<T> = (_store, run) => run()): Promise<number> {
     const decided = await this.opts.ledger.decidedApprovals();
     for (const d of decided) {
       const cmd = d.command as AnyCommand;
@@ -184,19 +186,19 @@ export class ExecutorEngine {
         continue;
       }
       await this.opts.ledger.claim(d.commandId, cmd.action); // attempts 1: taken, no longer waiting
-      await this.run(cmd);
+      await inLane(cmd.store, () => this.run(cmd));
     }
     return decided.length;
   }
 
   /**
-   * Stops the command in hand if it is `commandId`: its adapter sees the abort at its next safe
-   * point and rolls back. Returns whether that command was in hand.
+   * Stops `commandId` if it is in hand: its adapter sees the abort at its next safe point and
+   * rolls back. Returns whether that command was in hand.
    */
   stop(commandId: string, reason: string): boolean {
-    if (this.current?.commandId !== commandId) return false;
-    this.current.abort.abort(reason);
-    return true;
+    const abort = this.inHand.get(commandId);
+    abort?.abort(reason);
+    return abort !== undefined;
   }
 
   /** A one-second token bucket shared by every command this engine runs. */

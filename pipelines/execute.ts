@@ -4,8 +4,9 @@
  * SHARDCAST_EXECUTE_CATALOG) before the store adapter's own checks. A command that requires
  * approval waits in the ledger until `shardcast approve` (or `--deny`) decides it; the stage
  * looks for decisions every two seconds, and for operators' stop requests, which abort the command
- * in hand (its adapter rolls back at its next safe point). Commands run one at a time.
- * Commands of a batch run one after another (the engine throttles bytes across them); results
+ * in hand (its adapter rolls back at its next safe point). Commands run in one lane per store:
+ * a store's one after another in the order they came, different stores' at the same time (the
+ * engine throttles bytes across all of them); results
  * are sent as they happen so progress is visible; the batch's offsets are committed after its
  * last result is acknowledged. On start, commands a crashed executor left in flight are
  * finished or rolled back first.
@@ -22,6 +23,7 @@ import { ensureDeliveriesTable, recordDelivery } from '../stores/postgres/comman
 import type { AnyCommand, CommandResult, PartitionCommand, ResourceCommand, ShardCommand } from '../schemas/types.js';
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import { ExecutorEngine } from '../executors/engine.js';
+import { StoreLanes } from '../executors/storeLanes.js';
 import { CommandLedger } from '../executors/ledger.js';
 import { buildAdapters } from '../executors/registry.js';
 import { createCatalogDriver } from '../catalog/neo4j.js';
@@ -143,23 +145,24 @@ export async function startExecute(
     details: { refused: code },
   });
 
-  // One command at a time, whether it came from a topic or from an operator's approval.
-  let running: Promise<unknown> = Promise.resolve();
-  const serial = <T>(f: () => Promise<T>): Promise<T> => {
-    const r = running.then(f);
-    running = r.catch(() => undefined);
-    return r;
-  };
+  // One lane per store, for commands from a topic and from an operator's approval alike.
+  const lanes = new StoreLanes(engine);
+  let settling: Promise<unknown> | null = null;
 
   for (const entry of await ledger.unfinished()) {
     ctx.log.warn({ commandId: entry.commandId, status: entry.status }, 'resuming a command left in flight');
     await engine.run(entry.command as AnyCommand);
   }
   const approvals = setInterval(() => {
-    void serial(() => engine.settleApprovals()).catch((err: unknown) =>
-      ctx.log.warn({ err: (err as Error).message }, 'acting on approvals failed; retried'),
-    );
-    // Not through `serial`: a stop is for the command in hand, which holds it.
+    // one look at a time: a look still running its approved commands has claimed them already
+    if (!settling)
+      settling = engine
+        .settleApprovals((store, run) => lanes.inLane(store, run))
+        .catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'acting on approvals failed; retried'))
+        .finally(() => {
+          settling = null;
+        });
+    // Not in a lane: a stop is for a command in hand, which holds its lane.
     void ledger
       .stopRequests()
       .then((rs) => {
@@ -169,9 +172,6 @@ export async function startExecute(
       .catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'reading stop requests failed; retried'));
   }, APPROVAL_POLL_MS);
 
-  // A batch is handed over again when a command's store did not answer (engine.run throws a
-  // retriable error): the commands before it in the batch already ran and are not run again.
-  const ranInFailedAttempt = new Set<string>();
   const stage = await startStage<PartitionCommand | ShardCommand | ResourceCommand>(ctx, {
     name: 'execute',
     groupId: opts.groupId ?? 'shardcast-execute',
@@ -197,15 +197,9 @@ export async function startExecute(
           throw new InputError(first.reason);
         }
       }
-      await serial(async () => {
-        for (const m of batch) {
-          const at = `${m.topic}:${m.partition}:${m.offset}`;
-          if (ranInFailedAttempt.has(at)) continue;
-          await engine.run(toAnyCommand(m.topic, m.value));
-          ranInFailedAttempt.add(at);
-        }
-      });
-      ranInFailedAttempt.clear();
+      // A batch is handed over again when a command's store did not answer (engine.run throws a
+      // retriable error): the commands that already ran are not run again.
+      await lanes.runBatch(batch.map((m) => ({ at: `${m.topic}:${m.partition}:${m.offset}`, cmd: toAnyCommand(m.topic, m.value) })));
       return [];
     },
   });
@@ -218,7 +212,7 @@ export async function startExecute(
     async stop() {
       clearInterval(approvals);
       await stage.stop();
-      await running;
+      await settling;
       await adapters.close();
       await ledger.close();
       await deliveries.end();
