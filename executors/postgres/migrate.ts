@@ -25,7 +25,7 @@
  * plan and checkpoint codec are in migrationPlan.ts, each kind's switch changes in
  * migrationSwitch.ts, cleanup and rollback in migrationCleanup.ts.
  */
-import { StateError } from '../../lib/errors.js';
+import { isRetriable, StateError, UnavailableError } from '../../lib/errors.js';
 import type pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome } from '../types.js';
@@ -130,6 +130,9 @@ export class RangeMigration {
         try {
           note = await this.rollback();
         } catch (rb) {
+          // a node down for the rollback too: the command stays RUNNING and a retry resumes or rolls back from the checkpoint
+          if (isRetriable(rb))
+            throw new UnavailableError(`${(err as Error).message}; rollback deferred: ${(rb as Error).message}`, { cause: rb });
           return this.outcome('FAILED', `${(err as Error).message}; rollback failed: ${(rb as Error).message}`, started, resumed);
         }
         const why = err instanceof VerifyError ? `verification failed: ${err.message}` : (err as Error).message;
