@@ -189,7 +189,11 @@ export function buildProgram(): Command {
       '--only <faults>',
       'faults: comma-separated rows (broker, registry, clickhouse, freeze, neo4j, pg-node, pg-node-split, pg-node-replicate, rekey, executor)',
     )
-    .option('--events <n>', 'faults: events per row (default 30000)', positiveInt('--events'))
+    .option(
+      '--events <n>',
+      "faults: events per ingest and sink row, rows of the PostgreSQL rows' table (default 30000)",
+      positiveInt('--events'),
+    )
     .option(
       '--port-shift <n>',
       "faults: its own stack's ports are the main stack's plus this (default SHARDCAST_FAULTS_PORT_SHIFT or 10000; its directory: SHARDCAST_FAULTS_STACK_DIR or .stack-faults)",

@@ -100,7 +100,9 @@ export class PlanningSource {
     }
     const tables = this.cfg.partitionKeys;
     const snap = await routingSnapshot(this.pools, this.coord, Object.keys(tables));
-    return { via: 'routing', state: stateFromRouting(snap, tables, this.opts.source, this.opts.capacity), taken: [] };
+    // this stage's own commands stand in for the catalog's record: in flight, or cooling down
+    const history = { commands: this.issued.addTo([], now), now };
+    return { via: 'routing', state: stateFromRouting(snap, tables, this.opts.source, this.opts.capacity, history), taken: [] };
   }
 
   private async fromCatalog(driver: Driver, discovery: Discovery, now: number): Promise<Omit<Planning, 'via'>> {

@@ -10,6 +10,7 @@ import { openContext } from '../../pipelines/context.js';
 import { brokerKill } from './brokerKill.js';
 import { clickhouseDown } from './clickhouseDown.js';
 import { executorKill } from './executorKill.js';
+import { neo4jDown } from './neo4jDown.js';
 import { pgNodeKillMove, pgNodeKillReplicate, pgNodeKillSplit } from './pgNodeKill.js';
 import { SPAN_MS } from './load.js';
 import { PrivateStack, type ServiceName } from './privateStack.js';
@@ -23,7 +24,7 @@ export const FAULTS: Record<string, Fault | { name: string; reason: string }> = 
   registry: registryDown,
   clickhouse: clickhouseDown,
   freeze: stageFreeze,
-  neo4j: { name: 'neo4j down during decide/catalog', reason: 'no harness yet for decide and catalog on the fault stack' },
+  neo4j: neo4jDown,
   'pg-node': pgNodeKillMove,
   'pg-node-split': pgNodeKillSplit,
   'pg-node-replicate': pgNodeKillReplicate,

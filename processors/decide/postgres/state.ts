@@ -76,8 +76,17 @@ function tablesOf(tables: PlannedTables): ClusterStateInput['tables'] {
   return Object.entries(tables).map(([name, k]) => ({ name, store: PG_STORE, storeKind: 'postgres' as const, keyColumns: [k.column] }));
 }
 
-/** The partition schema the engine plans against, from the routing map. */
-export function stateFromRouting(snap: RoutingSnapshot, tables: PlannedTables, source: string, capacity: number): ClusterStateInput {
+/**
+ * The partition schema the engine plans against, from the routing map; `commands`: those the
+ * planner knows of without the catalog (its own, issued.ts), in flight or cooling down.
+ */
+export function stateFromRouting(
+  snap: RoutingSnapshot,
+  tables: PlannedTables,
+  source: string,
+  capacity: number,
+  history: { commands: CatalogPlacement['commands']; now: number } = { commands: [], now: 0 },
+): ClusterStateInput {
   const partitions: PartitionSpec[] = [];
   const buckets: BucketSpec[] = [];
   for (const [table, key] of Object.entries(tables)) {
@@ -105,6 +114,7 @@ export function stateFromRouting(snap: RoutingSnapshot, tables: PlannedTables, s
       .filter((n) => n.state === 'active')
       .map((n) => ({ id: n.node, store: PG_STORE, storeKind: 'postgres' as const, capacity, removable: n.managedDir !== null })),
     buckets,
+    ...commandHistory(history.commands, history.now),
   };
 }
 
@@ -123,6 +133,38 @@ export function nodesLeaving(commands: CatalogPlacement['commands'], now: number
     if (!cur || at >= cur.at) last.set(c.targetNode, { action: c.action, at });
   }
   return new Set([...last].filter(([, v]) => v.action === 'scale_in').map(([node]) => node));
+}
+
+/**
+ * The commands the planner must not plan again: finished ones (succeeded, failed or refused) as
+ * recent, cooling their target down; issued and running ones as in flight.
+ */
+export function commandHistory(commands: CatalogPlacement['commands'], now: number): { recent: RecentAction[]; inFlight: InFlight[] } {
+  const recent: RecentAction[] = [];
+  const inFlight: InFlight[] = [];
+  for (const c of commands) {
+    const target = c.table && c.partition ? partitionKey(c.table, c.partition) : (c.targetNode ?? c.table ?? '');
+    // A command that failed or was refused counts as recent too: its target cools down instead
+    // of being planned again (with the same command id) every round.
+    if ((c.status === 'SUCCEEDED' || UNSUCCESSFUL.has(c.status)) && c.resultTs !== null) {
+      recent.push({ commandId: c.id, action: c.action, target, ts: c.resultTs, sourceNode: c.sourceNode, targetNode: c.targetNode });
+    } else if (ACTIVE.has(c.status) || (c.status === 'ISSUED' && (c.deadline ?? 0) > now)) {
+      // ISSUED: on a command topic, not yet taken by an executor; planned again only after its deadline
+      const startedAt = c.issuedAt ?? now;
+      inFlight.push({
+        commandId: c.id,
+        action: c.action,
+        partition: c.table && c.partition ? target : null,
+        sourceNode: c.sourceNode,
+        targetNode: c.targetNode,
+        bytes: 0,
+        startedAt,
+        expectedEnd: Math.max(c.deadline ?? startedAt, now),
+        waiting: c.status === 'ISSUED',
+      });
+    }
+  }
+  return { recent, inFlight };
 }
 
 /** The partition schema the engine plans against, from the catalog's view of the tables. */
@@ -156,30 +198,7 @@ export function stateFromCatalog(
       node: p.node!,
       replicas: p.replicas.filter((r) => known.has(r) && r !== p.node),
     }));
-  const recent: RecentAction[] = [];
-  const inFlight: InFlight[] = [];
-  for (const c of view.commands) {
-    const target = c.table && c.partition ? partitionKey(c.table, c.partition) : (c.targetNode ?? c.table ?? '');
-    // A command that failed or was refused counts as recent too: its target cools down instead
-    // of being planned again (with the same command id) every round.
-    if ((c.status === 'SUCCEEDED' || UNSUCCESSFUL.has(c.status)) && c.resultTs !== null) {
-      recent.push({ commandId: c.id, action: c.action, target, ts: c.resultTs, sourceNode: c.sourceNode, targetNode: c.targetNode });
-    } else if (ACTIVE.has(c.status) || (c.status === 'ISSUED' && (c.deadline ?? 0) > opts.now)) {
-      // ISSUED: on a command topic, not yet taken by an executor; planned again only after its deadline
-      const startedAt = c.issuedAt ?? opts.now;
-      inFlight.push({
-        commandId: c.id,
-        action: c.action,
-        partition: c.table && c.partition ? target : null,
-        sourceNode: c.sourceNode,
-        targetNode: c.targetNode,
-        bytes: 0,
-        startedAt,
-        expectedEnd: Math.max(c.deadline ?? startedAt, opts.now),
-        waiting: c.status === 'ISSUED',
-      });
-    }
-  }
+  const { recent, inFlight } = commandHistory(view.commands, opts.now);
   // Co-access between key buckets, put on the partitions that hold each bucket whole.
   const holder = (e: { table: string; lo: number | null; hi: number | null }) => {
     const hit = partitions.filter(
