@@ -129,7 +129,7 @@ export async function pgCommandRow(
     ...op.command(table, rows),
     commandId: `${env.runId}-${op.action}`,
   } as AnyCommand;
-  const results: CommandResult[] = [];
+  const results: (CommandResult & { seenAt: number })[] = [];
   const reader = await consumeTopics(env.ctx.kafka, {
     groupId: `${env.runId}-results`,
     topics: [TOPICS.results.name],
@@ -138,7 +138,7 @@ export async function pgCommandRow(
   const sub = reader.batches$.subscribe(async (ms) => {
     for (const m of ms) {
       const r = await env.ctx.serde.decode<CommandResult>(m.topic, m.value);
-      if (r.commandId === cmd.commandId) results.push(r);
+      if (r.commandId === cmd.commandId) results.push({ ...r, seenAt: Date.now() });
     }
   });
   // the fault stack's own key signs (made on first use); the child is told where its public half is
@@ -153,15 +153,16 @@ export async function pgCommandRow(
     await env.ctx.producer.sendMany(commandOutputs([cmd], key));
     const running = waitFor(() => results.some((r) => r.status === 'RUNNING'), 120_000).then(() => undefined);
     const liftedAt = await inject({ executor, running });
-    const doneAt = await waitFor(() => results.some((r) => FINAL.has(r.status)), RECOVERY_TIMEOUT_MS);
+    await waitFor(() => results.some((r) => FINAL.has(r.status)), RECOVERY_TIMEOUT_MS);
     const final = results.find((r) => FINAL.has(r.status));
+    const doneAt = final?.seenAt ?? null;
     await sleep(1_000);
     const after = await readAll(cfg, table);
     const replicas = await readReplicas(cfg, table);
     const accounted = [...before.keys()].filter((id) => after.rows.has(id)).length;
     const notes = [
       `${op.action} ${final?.status ?? 'without a final result'}${final?.reason ? `: ${final.reason}` : ''}`,
-      final && doneAt !== null && doneAt < liftedAt ? 'final before the fault was lifted' : '',
+      doneAt !== null && doneAt < liftedAt ? 'final before the fault was lifted' : '',
       after.misplaced ? `${after.misplaced} rows on the wrong node` : '',
       replicas.map((r) => `replica of ${r.shard} on ${r.node}: ${r.rows} rows, ${r.missing} missing, ${r.extra} extra`).join('; '),
       results.some((r) => r.status === 'RUNNING') ? '' : 'never reported RUNNING',

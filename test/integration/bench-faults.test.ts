@@ -30,7 +30,7 @@ test('bench faults: ClickHouse down during sink loses nothing and duplicates not
 
 /**
  * Two more rows: the shard's node SIGKILLed mid-split, the replica's node mid-replicate (each
- * back after 10 s), 5,000 rows each. The command waits for its node (RUNNING) and resumes or
+ * back after 10 s), 20,000 rows each (with fewer the split can finish before the kill lands). The command waits for its node (RUNNING) and resumes or
  * rolls back; every seeded row is read back once, and a replica the routing map lists holds its
  * primary's rows.
  */
@@ -39,15 +39,15 @@ test('bench faults: a PostgreSQL node SIGKILLed mid-split and mid-replicate lose
 }, async () => {
   const { rows } = await runFaults({
     only: ['pg-node-split', 'pg-node-replicate'],
-    n: 5_000,
+    n: 20_000,
     log: (line) => process.stderr.write(`# ${line}\n`),
   });
   assert.equal(rows.length, 2);
   for (const row of rows) {
     process.stderr.write(`# ${JSON.stringify(row)}\n`);
     assert.equal(row.status, 'ran', row.note);
-    assert.equal(row.eventsIn, 5_000);
-    assert.equal(row.accounted, 5_000, row.note);
+    assert.equal(row.eventsIn, 20_000);
+    assert.equal(row.accounted, 20_000, row.note);
     assert.equal(row.lost, 0, row.note);
     assert.equal(row.duplicated, 0, row.note);
     assert.match(row.note, /SUCCEEDED|ROLLED_BACK/, 'the command resumed or rolled back');
