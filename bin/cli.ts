@@ -185,8 +185,20 @@ export function buildProgram(): Command {
     .description('benchmarks; each prints what it measured next to a baseline from the same run')
     .argument('<name>', 'ingest | forecast | policy | sink | faults')
     .addOption(json('print the measurements as JSON'))
-    .option('--only <faults>', 'faults: comma-separated rows (broker, registry, clickhouse, freeze, neo4j, pg-node, executor)')
-    .option('--events <n>', 'faults: events per row (default 30000)', positiveInt('--events'))
+    .option(
+      '--only <faults>',
+      'faults: comma-separated rows (broker, registry, clickhouse, freeze, neo4j, pg-node, pg-node-split, pg-node-replicate, rekey, executor)',
+    )
+    .option(
+      '--events <n>',
+      "faults: events per ingest and sink row, rows of the PostgreSQL rows' table (default 30000)",
+      positiveInt('--events'),
+    )
+    .option(
+      '--port-shift <n>',
+      "faults: its own stack's ports are the main stack's plus this (default SHARDCAST_FAULTS_PORT_SHIFT or 10000; its directory: SHARDCAST_FAULTS_STACK_DIR or .stack-faults)",
+      positiveInt('--port-shift'),
+    )
     .option('--set <name>', 'policy: only the tuning or the evaluation seeds (default: evaluation, tuning beside it)')
     .option('--seed <n>', 'policy: run this one seed of every family (of --set when given) instead of the seed sets', positiveInt('--seed'))
     .option('--seeds <a..b>', 'policy: run these seeds (a..b or a,b,c; of --set when given) instead of the seed sets')

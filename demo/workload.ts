@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { quoteIdent } from '../stores/identifiers.js';
 import { inRange, physicalName } from '../stores/postgres/keys.js';
-import { listNodes, loadRoutes } from '../stores/postgres/routing.js';
+import type pg from 'pg';
+import { listNodes, loadRoutes, type TableRoutes } from '../stores/postgres/routing.js';
 import { RoutedPool } from '../stores/postgres/routedPool.js';
 import { PgPools, q, sleep } from '../stores/postgres/nodes.js';
 import { StateError } from '../lib/errors.js';
@@ -24,21 +25,32 @@ export const seededCustomer = (k: string): string => String(BigInt(k) % 97n);
 
 /** Fills `table` with keys [from, to): customer_id = k % 97, amount = (k % 1000) / 4, payload = 'p<k>'. */
 export async function seedRows(cfg: { pgNodes: string[] }, table: string, from: number, to: number): Promise<void> {
-  const pools = new PgPools({ executor: false, max: 2 });
-  try {
-    const coord = pools.get(cfg.pgNodes[0]!);
-    const routes = await loadRoutes(coord, table);
-    if (!routes) throw new StateError(`unknown table ${table}`);
-    const urls = new Map((await listNodes(coord)).map((n) => [n.node, n.url]));
+  await withRoutes(cfg, table, async (routes, node) => {
     for (const s of routes.shards) {
       await q(
-        pools.get(urls.get(s.node)!),
+        node(s.node),
         `INSERT INTO public.${quoteIdent(physicalName(table, s.shard))} (id, customer_id, amount, payload, updated_at)
          SELECT g, g % 97, ((g % 1000) / 4.0)::numeric(12,2), 'p' || g, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second'
          FROM generate_series(greatest($1::bigint, coalesce($3::bigint, $1::bigint)), least($2::bigint - 1, coalesce($4::bigint - 1, $2::bigint - 1))) g`,
         [from, to, s.lo, s.hi],
       );
     }
+  });
+}
+
+/** Runs `fn` with `table`'s routing map and a pool per node name, closed afterwards. */
+async function withRoutes<T>(
+  cfg: { pgNodes: string[] },
+  table: string,
+  fn: (routes: TableRoutes, node: (name: string) => pg.Pool) => Promise<T>,
+): Promise<T> {
+  const pools = new PgPools({ executor: false, max: 2 });
+  try {
+    const coord = pools.get(cfg.pgNodes[0]!);
+    const routes = await loadRoutes(coord, table);
+    if (!routes) throw new StateError(`unknown table ${table}`);
+    const urls = new Map((await listNodes(coord)).map((n) => [n.node, n.url]));
+    return await fn(routes, (name) => pools.get(urls.get(name)!));
   } finally {
     await pools.end();
   }
@@ -52,18 +64,13 @@ export async function readAll(
   cfg: { pgNodes: string[] },
   table: string,
 ): Promise<{ rows: Map<string, Row>; duplicates: string[]; misplaced: number }> {
-  const pools = new PgPools({ executor: false, max: 2 });
-  try {
-    const coord = pools.get(cfg.pgNodes[0]!);
-    const routes = await loadRoutes(coord, table);
-    if (!routes) throw new StateError(`unknown table ${table}`);
-    const urls = new Map((await listNodes(coord)).map((n) => [n.node, n.url]));
+  return withRoutes(cfg, table, async (routes, node) => {
     const rows = new Map<string, Row>();
     const duplicates: string[] = [];
     let misplaced = 0;
     for (const s of routes.shards) {
       const got = await q<Row & { route_key: string }>(
-        pools.get(urls.get(s.node)!),
+        node(s.node),
         `SELECT id::text, customer_id::text, amount::text, payload, ${quoteIdent(routes.keyColumn)}::text AS route_key
          FROM public.${quoteIdent(physicalName(table, s.shard))}`,
       );
@@ -74,9 +81,33 @@ export async function readAll(
       }
     }
     return { rows, duplicates, misplaced };
-  } finally {
-    await pools.end();
-  }
+  });
+}
+
+/**
+ * Each replica the routing map lists for `table`'s shards, compared with its primary by key:
+ * rows it holds, keys of the primary it lacks (missing) and keys it holds beyond them or twice (extra).
+ */
+export async function readReplicas(
+  cfg: { pgNodes: string[] },
+  table: string,
+): Promise<{ shard: string; node: string; rows: number; missing: number; extra: number }[]> {
+  return withRoutes(cfg, table, async (routes, pool) => {
+    const ids = async (node: string, shard: string) =>
+      (await q<{ id: string }>(pool(node), `SELECT id::text FROM public.${quoteIdent(physicalName(table, shard))}`)).map((r) => r.id);
+    const out = [];
+    for (const s of routes.shards) {
+      if (s.replicas.length === 0) continue;
+      const primary = new Set(await ids(s.node, s.shard));
+      for (const node of s.replicas) {
+        const got = await ids(node, s.shard);
+        const seen = new Set(got);
+        const missing = [...primary].filter((id) => !seen.has(id)).length;
+        out.push({ shard: s.shard, node, rows: got.length, missing, extra: got.length - (primary.size - missing) });
+      }
+    }
+    return out;
+  });
 }
 
 /** Order-independent checksum over rows (sha1 of each row's text, summed mod 2^64). */

@@ -34,6 +34,8 @@ export const ENV_KEYS = {
   pgNodeCount: 'SHARDCAST_PG_NODE_COUNT',
   pgBasePort: 'SHARDCAST_PG_BASE_PORT',
   stackDir: 'SHARDCAST_STACK_DIR',
+  faultsStackDir: 'SHARDCAST_FAULTS_STACK_DIR',
+  faultsPortShift: 'SHARDCAST_FAULTS_PORT_SHIFT',
   windowMs: 'SHARDCAST_WINDOW_MS',
   allowedLatenessMs: 'SHARDCAST_ALLOWED_LATENESS_MS',
   ingestFetchKiB: 'SHARDCAST_INGEST_FETCH_KIB',
@@ -122,6 +124,9 @@ export const ConfigSchema = z.object({
   pgNodeCount: intFromString(1).max(16).default(3),
   pgBasePort: intFromString(1024).max(65000).default(5433),
   stackDir: z.string().default('.stack'),
+  /** `bench faults`: its own stack's directory, and how far its ports are shifted from the main stack's. */
+  faultsStackDir: z.string().default('.stack-faults'),
+  faultsPortShift: intFromString(1).max(56_000).default(10_000),
   windowMs: intFromString(100).default(10_000),
   allowedLatenessMs: intFromString(0).default(5_000),
   /**

@@ -252,6 +252,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
           if (r.status !== 'ACCEPTED' && r.status !== 'RUNNING') planning.markStoreChanged();
           rounds.observeResult(r);
           commanded.observeResult(r);
+          planning.issued.observeResult(r);
         } else {
           const a = m.value as WorkloadAggregate;
           rounds.observeAggregate(a);

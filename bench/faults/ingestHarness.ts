@@ -30,13 +30,13 @@ export async function ingestRow(env: FaultEnv, fault: string, inject: (ingest: S
   }
 }
 
-/** Waits until the consumer group has a member (the stage has started and joined); fails at once if the stage exits. */
-export async function waitForMembers(kafka: Kafka, groupId: string, timeoutMs: number, stage: StageProcess): Promise<void> {
+/** Waits until the consumer group has a member (the stage has started and joined); fails at once if a child stage exits. */
+export async function waitForMembers(kafka: Kafka, groupId: string, timeoutMs: number, stage?: StageProcess): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const at = await waitFor(async () => {
-      if (stage.exitCode !== null)
+      if (stage && stage.exitCode !== null)
         throw new StateError(`${stage.stage} exited with ${stage.exitCode} before it joined (see ${stage.logFile})`);
       const { groups } = await admin.describeGroups([groupId]).catch(() => ({ groups: [] }));
       return groups.some((g) => g.state === 'Stable' && g.members.length > 0);

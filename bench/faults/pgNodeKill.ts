@@ -1,20 +1,28 @@
 /**
- * The move's target PostgreSQL node SIGKILLed while the move runs, restarted 10 s later: the
- * command stays RUNNING and is retried (or rolls back), no row lost or doubled.
+ * A PostgreSQL node SIGKILLed while a command on it runs, restarted 10 s later: the command
+ * resumes (it stays RUNNING and is retried) or rolls back, no row lost or doubled. One row per
+ * command: the move's and the replica's target node, the split shard's own node.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { moveRow } from './moveHarness.js';
+import { PG_OPS, type PgOp, pgCommandRow } from './pgCommandHarness.js';
 import type { Fault } from './row.js';
 
-export const pgNodeKill: Fault = {
-  name: 'postgresql target node SIGKILL mid-move',
-  services: ['kafka', 'registry', 'pg-node0', 'pg-node1', 'pg-node2'],
-  run: (env) =>
-    moveRow(env, pgNodeKill.name, async ({ running }) => {
-      await running;
-      await env.stack.kill('pg-node2');
-      await sleep(10_000);
-      await env.stack.up(['pg-node2']);
-      return Date.now();
-    }),
-};
+function pgNodeKill(name: string, op: PgOp, node: 'pg-node1' | 'pg-node2'): Fault {
+  const fault: Fault = {
+    name,
+    services: ['kafka', 'registry', 'pg-node0', 'pg-node1', 'pg-node2'],
+    run: (env) =>
+      pgCommandRow(env, name, op, async ({ running }) => {
+        await running;
+        await env.stack.kill(node);
+        await sleep(10_000);
+        await env.stack.up([node]);
+        return Date.now();
+      }),
+  };
+  return fault;
+}
+
+export const pgNodeKillMove = pgNodeKill('postgresql target node SIGKILL mid-move', PG_OPS.move, 'pg-node2');
+export const pgNodeKillSplit = pgNodeKill("postgresql shard's node SIGKILL mid-split", PG_OPS.split, 'pg-node1');
+export const pgNodeKillReplicate = pgNodeKill('postgresql replica node SIGKILL mid-replicate', PG_OPS.replicate, 'pg-node2');

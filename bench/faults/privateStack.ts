@@ -1,5 +1,6 @@
 /**
- * The fault suite's own stack: the same services on ports shifted by PORT_SHIFT, in its own
+ * The fault suite's own stack: the same services on ports shifted by `portShift` (config
+ * `SHARDCAST_FAULTS_PORT_SHIFT`, default 10000, so several users can each run one), in its own
  * stack directory, so killing its servers never touches the stack other users run. Jars and
  * binaries are shared with the main stack when it has them (its lib/ is linked, not copied).
  * Only what this suite started is stopped, by the pid files of its own directory.
@@ -13,14 +14,12 @@ import { ourProcess } from '../../infra/service.js';
 import { stackDown, stackUp } from '../../infra/stack.js';
 import { StateError } from '../../lib/errors.js';
 
-export const PORT_SHIFT = 10_000;
-
 /** The services a fault row needs (names as infra/stack.ts knows them). */
 export type ServiceName = 'kafka' | 'registry' | 'clickhouse' | 'neo4j' | `pg-node${number}`;
 
 /** The private stack's config: every endpoint on the shifted port, nothing external. */
-export function privateConfig(stackDir: string): Config {
-  const p = (port: number) => port + PORT_SHIFT;
+export function privateConfig(stackDir: string, portShift: number): Config {
+  const p = (port: number) => port + portShift;
   return loadConfig(
     {
       kafkaBrokers: `127.0.0.1:${p(9092)}`,
@@ -70,11 +69,12 @@ export class PrivateStack {
   /** Brings `services` up in the private stack directory (idempotent). */
   static async open(
     stackDir: string,
+    portShift: number,
     services: readonly ServiceName[],
     log: (line: string) => void,
     sharedLib?: string,
   ): Promise<PrivateStack> {
-    const cfg = privateConfig(stackDir);
+    const cfg = privateConfig(stackDir, portShift);
     await wipeUnlessRunning(cfg, services);
     mkdirSync(cfg.stackDir, { recursive: true });
     const lib = path.join(cfg.stackDir, 'lib');

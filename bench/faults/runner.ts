@@ -10,7 +10,8 @@ import { openContext } from '../../pipelines/context.js';
 import { brokerKill } from './brokerKill.js';
 import { clickhouseDown } from './clickhouseDown.js';
 import { executorKill } from './executorKill.js';
-import { pgNodeKill } from './pgNodeKill.js';
+import { neo4jDown } from './neo4jDown.js';
+import { pgNodeKillMove, pgNodeKillReplicate, pgNodeKillSplit } from './pgNodeKill.js';
 import { SPAN_MS } from './load.js';
 import { PrivateStack, type ServiceName } from './privateStack.js';
 import { type Fault, type FaultRow, notRun } from './row.js';
@@ -23,8 +24,11 @@ export const FAULTS: Record<string, Fault | { name: string; reason: string }> = 
   registry: registryDown,
   clickhouse: clickhouseDown,
   freeze: stageFreeze,
-  neo4j: { name: 'neo4j down during decide/catalog', reason: 'no harness yet for decide and catalog on the fault stack' },
-  'pg-node': pgNodeKill,
+  neo4j: neo4jDown,
+  'pg-node': pgNodeKillMove,
+  'pg-node-split': pgNodeKillSplit,
+  'pg-node-replicate': pgNodeKillReplicate,
+  rekey: { name: 'postgresql node SIGKILL mid-rekey', reason: 'rekey executor pending' },
   executor: executorKill,
 };
 
@@ -34,8 +38,10 @@ export interface FaultsOptions {
   n?: number;
   /** ClickHouse outage (default 60 s). */
   outageMs?: number;
-  /** The fault stack's directory (default .stack-faults in the working directory). */
+  /** The fault stack's directory (default: config faultsStackDir, .stack-faults in the working directory). */
   stackDir?: string;
+  /** How far the fault stack's ports are shifted from the main stack's (default: config faultsPortShift, 10000). */
+  portShift?: number;
   /** Stop the fault stack at the end (default true). */
   stopStack?: boolean;
   log?: (line: string) => void;
@@ -56,10 +62,11 @@ export async function runFaults(o: FaultsOptions = {}): Promise<FaultsReport> {
   const selected = names.map((n) => FAULTS[n]!);
   const runnable = selected.filter((f): f is Fault => 'run' in f);
   const services = [...new Set(runnable.flatMap((f) => f.services))] as ServiceName[];
-  const main = loadConfig();
+  // the flag's shift is checked like the environment's (ConfigError naming the key)
+  const main = loadConfig({ faultsPortShift: o.portShift, faultsStackDir: o.stackDir });
   const rows: FaultRow[] = [];
   if (runnable.length === 0) return { rows: selected.map((f) => notRun(f.name, 'reason' in f ? f.reason : '')) };
-  const stack = await PrivateStack.open(o.stackDir ?? '.stack-faults', services, log, `${main.stackDir}/lib`);
+  const stack = await PrivateStack.open(main.faultsStackDir, main.faultsPortShift, services, log, `${main.stackDir}/lib`);
   const ctx = await openContext('bench-faults', stack.cfg);
   const base = Math.floor((Date.now() - 6 * 3_600_000) / 60_000) * 60_000;
   const stamp = Date.now().toString(36);

@@ -13,7 +13,7 @@
  * design.ts) and resumes or rolls back a run a crashed executor left behind.
  */
 import { firstFreeShardName } from '../../schemas/shardNames.js';
-import { InputError } from '../../lib/errors.js';
+import { InputError, UnavailableError } from '../../lib/errors.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { isPlainIdentifier, quoteIdent } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome, StoreAdapter } from '../types.js';
@@ -109,12 +109,18 @@ export class PostgresShardAdapter implements StoreAdapter {
   };
 
   /** Null when the node answers a trivial query, else why not: nothing is started on a node that is down. */
-  private async silent(node: string): Promise<string | null> {
+  /**
+   * Why `node` cannot take a command: it does not answer. A command that already owns its shard
+   * (resumed after a node went down under it) waits for the node instead: retriable, not refused.
+   */
+  private async silent(node: string, owned = false): Promise<string | null> {
     try {
       await this.pools.get(await this.urlOf(node)).query('SELECT 1');
       return null;
     } catch (err) {
-      return `node ${node} does not answer (${(err as Error).message})`;
+      const why = `node ${node} does not answer (${(err as Error).message})`;
+      if (owned) throw new UnavailableError(why, { cause: err });
+      return why;
     }
   }
 
@@ -273,7 +279,7 @@ export class PostgresShardAdapter implements StoreAdapter {
         const s = shardOf(cmd.partition);
         if (typeof s === 'string') return reject(s);
         const target = cmd.kind === 'shard' ? cmd.targetNode : null;
-        const bad = activeNode(target) ?? (await this.silent(target!));
+        const bad = activeNode(target) ?? (await this.silent(target!, s.owner === cmd.commandId));
         if (bad) return reject(bad);
         if (target === s.node) return reject(`shard ${s.shard} is already on ${target}`);
         // colocate: the shard it joins must still be where the planner saw it
@@ -308,7 +314,7 @@ export class PostgresShardAdapter implements StoreAdapter {
         const s = shardOf(cmd.partition);
         if (typeof s === 'string') return reject(s);
         const target = cmd.kind === 'shard' ? cmd.targetNode : null;
-        const bad = activeNode(target) ?? (cmd.action === 'replicate' ? await this.silent(target!) : null);
+        const bad = activeNode(target) ?? (cmd.action === 'replicate' ? await this.silent(target!, s.owner === cmd.commandId) : null);
         if (bad) return reject(bad);
         if (target === s.node) return reject(`${target} is the primary node of shard ${s.shard}`);
         const has = s.replicas.includes(target!);

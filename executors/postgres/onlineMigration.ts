@@ -6,6 +6,7 @@
  * checkpoint. A subclass says what its sources and targets are and how rows and routes change;
  * this class runs the phases in order, checkpoints, retries the locked switch and reports.
  */
+import { isRetriable, UnavailableError } from '../../lib/errors.js';
 import type pg from 'pg';
 import { switchRoutingIn } from '../../stores/postgres/routing.js';
 import { q, sleep, type Queryable } from '../../stores/postgres/nodes.js';
@@ -126,6 +127,9 @@ export abstract class OnlineMigration<P extends AnyMigrationPlan> {
         try {
           note = await this.rollback();
         } catch (rb) {
+          // a node down for the rollback too: the command stays RUNNING and a retry resumes or rolls back from the checkpoint
+          if (isRetriable(rb))
+            throw new UnavailableError(`${(err as Error).message}; rollback deferred: ${(rb as Error).message}`, { cause: rb });
           return this.outcome('FAILED', `${(err as Error).message}; rollback failed: ${(rb as Error).message}`, started, resumed);
         }
         const why = err instanceof VerifyError ? `verification failed: ${err.message}` : (err as Error).message;

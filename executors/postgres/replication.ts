@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
-import { StateError, UnavailableError } from '../../lib/errors.js';
+import { isRetriable, StateError, UnavailableError } from '../../lib/errors.js';
 import { stopRequestedError, type ExecutionContext, type Outcome } from '../types.js';
 import { describeTable, rangeChecksum, renderCreate, tableExists } from './ddl.js';
 import { shardObjectName } from '../../stores/postgres/keys.js';
@@ -152,6 +152,9 @@ export async function replicate(env: ReplicationEnv, p: ReplicaPlan, ctx: Execut
       await dropReplica(env, p);
       await release(env.coord, p);
     } catch (rb) {
+      // a node down for the rollback too: the command stays RUNNING and its retry starts again (every step is idempotent)
+      if (isRetriable(rb))
+        throw new UnavailableError(`${(err as Error).message}; rollback deferred: ${(rb as Error).message}`, { cause: rb });
       return { status: 'FAILED', reason: `${(err as Error).message}; rollback failed: ${(rb as Error).message}` };
     }
     return { status: 'ROLLED_BACK', reason: (err as Error).message, verified: null };

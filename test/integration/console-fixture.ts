@@ -14,6 +14,7 @@ import { createOrdersTable } from '../../demo/ordersTable.js';
 import { seedRows } from '../../demo/workload.js';
 import type { Config } from '../../lib/config.js';
 import type { DecideOptions } from '../../pipelines/decide.js';
+import { risingForecast as handMadeForecast } from '../../schemas/handMadeForecast.js';
 import { COMMAND_TOPICS } from '../../schemas/topics.js';
 import type { AnyCommand, Forecast, WorkloadAggregate } from '../../schemas/types.js';
 import { dropShardedTable } from '../../stores/postgres/tables.js';
@@ -77,21 +78,7 @@ function aggregate(
 
 /** A forecast from `origin` rising by `slope` per step from `base`, twelve steps, with a ±10 % interval. */
 export function risingForecast(seriesId: string, origin: number, now: number, base: number, slope: number, step = STEP): Forecast {
-  return {
-    seriesId,
-    issuedAt: now,
-    originTs: origin,
-    stepMs: step,
-    metric: 'queries',
-    model: 'test-rising',
-    backend: null,
-    points: Array.from({ length: 12 }, (_, i) => {
-      const predicted = base + slope * (i + 1);
-      return { horizon: i + 1, ts: origin + (i + 1) * step, predicted, lower: predicted * 0.9, upper: predicted * 1.1 };
-    }),
-    recentError: 0.1,
-    intervalLevel: 0.8,
-  };
+  return handMadeForecast(seriesId, origin, now, base, slope, step);
 }
 
 export async function openConsoleFixture(prefix: string): Promise<ConsoleFixture> {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PORT_SHIFT, privateConfig } from '../../bench/faults/privateStack.js';
+import { privateConfig } from '../../bench/faults/privateStack.js';
 import { tallyRows, tallyWindows } from '../../bench/faults/tally.js';
 import { loadConfig } from '../../lib/config.js';
 import { stackServices } from '../../infra/stack.js';
@@ -23,7 +23,7 @@ test('a (series, window) counted once; a repeat is duplicated, a missing count l
 
 test('the fault stack listens on no port of the main stack: every port shifted', () => {
   const main = loadConfig({}, {});
-  const faults = privateConfig('/tmp/shardcast-faults-test');
+  const faults = privateConfig('/tmp/shardcast-faults-test', 50_000);
   assert.equal(faults.stackDir, '/tmp/shardcast-faults-test');
   assert.ok(
     Object.values(faults.external).every((e) => !e),
@@ -32,6 +32,14 @@ test('the fault stack listens on no port of the main stack: every port shifted',
   const ports = (cfg: typeof main) => stackServices(cfg).flatMap((s) => s.ports(cfg));
   assert.deepEqual(
     ports(faults),
-    ports(main).map((p) => p + PORT_SHIFT),
+    ports(main).map((p) => p + 50_000),
   );
+});
+
+test('the fault stack shift and directory come from the configuration', () => {
+  const c = loadConfig({}, { SHARDCAST_FAULTS_PORT_SHIFT: '50000', SHARDCAST_FAULTS_STACK_DIR: '/tmp/f' });
+  assert.equal(c.faultsPortShift, 50_000);
+  assert.equal(c.faultsStackDir, '/tmp/f');
+  assert.equal(loadConfig({}, {}).faultsPortShift, 10_000);
+  assert.throws(() => loadConfig({}, { SHARDCAST_FAULTS_PORT_SHIFT: '60000' }), /SHARDCAST_FAULTS_PORT_SHIFT/);
 });

@@ -277,6 +277,30 @@ test('from the routing map with the ledger as history: finished commands cool do
   );
 });
 
+test('from the routing map: the commands the stage knows of are in flight or recent, as the catalog would show them', () => {
+  const snap = {
+    nodes: [
+      { node: 'node0', state: 'active', managedDir: null },
+      { node: 'node1', state: 'active', managedDir: null },
+    ],
+    tables: [{ table: 'orders', shards: [{ shard: 's0', lo: null, hi: null, node: 'node0', replicas: [], bytes: 1, rows: 1 }] }],
+  };
+  const commands = [
+    cmd('running', 'ISSUED', { deadline: NOW + 60_000 }),
+    cmd('done', 'SUCCEEDED', { partition: 's1', resultTs: NOW - 1_000 }),
+  ];
+  const s = stateFromRouting(snap, TABLES, 'app', 70, commands, NOW);
+  assert.deepEqual(
+    s.inFlight?.map((f) => [f.commandId, f.partition, f.waiting]),
+    [['running', 'orders/s0', true]],
+  );
+  assert.deepEqual(
+    s.recent?.map((r) => [r.commandId, r.target]),
+    [['done', 'orders/s1']],
+  );
+  assert.deepEqual(stateFromRouting(snap, TABLES, 'app', 70).inFlight, []);
+});
+
 test("per-node series are summed onto their bucket's series", () => {
   const point = (predicted: number) => ({ horizon: 1, ts: NOW + 60_000, predicted, lower: predicted - 1, upper: predicted + 1 });
   const f = (seriesId: string, v: number) =>

@@ -91,3 +91,17 @@ test('a node still being provisioned counts as capacity to come: no second scale
   const cmds = plan([provisioning]);
   assert.deepEqual(cmds.filter((c) => c.action === 'scale_out').map(targetOf), [], `planned: ${cmds.map(targetOf).join(', ')}`);
 });
+
+test('a final result shows the command with its status (cooling its target down) until the view lists it', () => {
+  const issued = new IssuedCommands();
+  const [c] = round(NOW, issued);
+  assert.ok(c);
+  issued.observeResult({ commandId: c.commandId, status: 'RUNNING', ts: NOW + 1 });
+  assert.equal(issued.addTo([], NOW + 2).find((x) => x.id === c.commandId)?.status, 'ISSUED', 'not final: still issued');
+  issued.observeResult({ commandId: c.commandId, status: 'SUCCEEDED', ts: NOW + 3 });
+  const shown = issued.addTo([], NOW + 4).find((x) => x.id === c.commandId);
+  assert.deepEqual([shown?.status, shown?.resultTs], ['SUCCEEDED', NOW + 3]);
+  // past its deadline it is still shown while the catalog's history would show it
+  assert.ok(issued.addTo([], c.deadline + 1).some((x) => x.id === c.commandId));
+  assert.ok(!issued.addTo([], NOW + 3 + 3_600_000).some((x) => x.id === c.commandId));
+});
