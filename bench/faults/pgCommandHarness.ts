@@ -1,7 +1,7 @@
 /**
  * A fault during a PostgreSQL command: a sharded orders table of the row's own (two shards,
  * seeded), `run execute` as a child process, one signed command on shard s0 (move, split or
- * replicate), the fault injected once the executor reports it RUNNING, then the command's final
+ * replicate) or on the whole table (rekey), the fault injected once the executor reports it RUNNING, then the command's final
  * result and every row of the table read back and compared with the seeded ones (and, for a
  * replica the routing map lists, its rows compared with its primary's).
  */
@@ -26,7 +26,7 @@ const RECOVERY_TIMEOUT_MS = 180_000;
 
 /** The command a row runs on shard s0 of its table, and where s0 lives before it. */
 export interface PgOp {
-  action: 'move' | 'split' | 'replicate';
+  action: 'move' | 'split' | 'replicate' | 'rekey';
   /** Node of shard s0 (s1 is on the other of node0 and node1). */
   shardNode: 'node0' | 'node1';
   /** The command, less its id and the common fields; `rows` is the table's size. */
@@ -92,6 +92,19 @@ export const PG_OPS = {
       targetNode: 'node2',
       action: 'replicate',
       params: {},
+    }),
+  },
+  /** The whole table (s0 on node1, s1 on node0) re-keyed by customer_id. */
+  rekey: {
+    action: 'rekey',
+    shardNode: 'node1',
+    command: (table) => ({
+      ...common,
+      kind: 'partition',
+      table,
+      partition: null,
+      action: 'rekey',
+      params: { keyColumns: 'customer_id', graceMs: '500' },
     }),
   },
 } satisfies Record<string, PgOp>;

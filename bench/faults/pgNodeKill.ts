@@ -1,7 +1,8 @@
 /**
  * A PostgreSQL node SIGKILLed while a command on it runs, restarted 10 s later: the command
  * resumes (it stays RUNNING and is retried) or rolls back, no row lost or doubled. One row per
- * command: the move's and the replica's target node, the split shard's own node.
+ * command: the move's and the replica's target node, the split shard's own node, a node of the
+ * re-keyed table.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PG_OPS, type PgOp, pgCommandRow } from './pgCommandHarness.js';
@@ -26,3 +27,4 @@ function pgNodeKill(name: string, op: PgOp, node: 'pg-node1' | 'pg-node2'): Faul
 export const pgNodeKillMove = pgNodeKill('postgresql target node SIGKILL mid-move', PG_OPS.move, 'pg-node2');
 export const pgNodeKillSplit = pgNodeKill("postgresql shard's node SIGKILL mid-split", PG_OPS.split, 'pg-node1');
 export const pgNodeKillReplicate = pgNodeKill('postgresql replica node SIGKILL mid-replicate', PG_OPS.replicate, 'pg-node2');
+export const pgNodeKillRekey = pgNodeKill('postgresql node SIGKILL mid-rekey', PG_OPS.rekey, 'pg-node1');

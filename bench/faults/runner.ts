@@ -11,7 +11,7 @@ import { brokerKill } from './brokerKill.js';
 import { clickhouseDown } from './clickhouseDown.js';
 import { executorKill } from './executorKill.js';
 import { neo4jDown } from './neo4jDown.js';
-import { pgNodeKillMove, pgNodeKillReplicate, pgNodeKillSplit } from './pgNodeKill.js';
+import { pgNodeKillMove, pgNodeKillRekey, pgNodeKillReplicate, pgNodeKillSplit } from './pgNodeKill.js';
 import { SPAN_MS } from './load.js';
 import { PrivateStack, type ServiceName } from './privateStack.js';
 import { type Fault, type FaultRow, notRun } from './row.js';
@@ -28,7 +28,7 @@ export const FAULTS: Record<string, Fault | { name: string; reason: string }> = 
   'pg-node': pgNodeKillMove,
   'pg-node-split': pgNodeKillSplit,
   'pg-node-replicate': pgNodeKillReplicate,
-  rekey: { name: 'postgresql node SIGKILL mid-rekey', reason: 'rekey executor pending' },
+  rekey: pgNodeKillRekey,
   executor: executorKill,
 };
 
