@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PG_STORE, ledgerCommands, stateFromCatalog, stateFromRouting } from '../../processors/decide/postgres/state.js';
+import { PG_STORE, ledgerCommands, stateFromCatalog, stateFromRouting, ISSUED_GRACE_MS } from '../../processors/decide/postgres/state.js';
 import { judgeHeld } from '../../processors/decide/dependencies.js';
 import { foldAggregates, foldForecasts } from '../../processors/decide/series.js';
 import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
@@ -81,7 +81,7 @@ test('nodes that are down, stopped or draining take no load; partitions on them 
   );
 });
 
-test('succeeded and unsuccessful commands are recent (cooldown); accepted ones and issued ones before their deadline are in flight', () => {
+test('succeeded and unsuccessful commands are recent (cooldown); accepted ones and issued ones before their deadline (or grace) are in flight', () => {
   const s = stateFromCatalog(
     view({
       commands: [
@@ -90,7 +90,8 @@ test('succeeded and unsuccessful commands are recent (cooldown); accepted ones a
         cmd('refused', 'REJECTED', { resultTs: NOW - 3_000 }),
         cmd('running', 'RUNNING', { deadline: NOW + 30_000 }),
         cmd('queued', 'ISSUED', { deadline: NOW + 10_000 }),
-        cmd('expired', 'ISSUED', { deadline: NOW - 1 }),
+        // past its deadline and its grace: re-plannable
+        cmd('expired', 'ISSUED', { deadline: NOW - 1, issuedAt: NOW - ISSUED_GRACE_MS - 1 }),
       ],
     }),
     TABLES,

@@ -7,7 +7,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide } from '../../processors/decide/engine.js';
 import { IssuedCommands } from '../../processors/decide/postgres/issued.js';
-import { PG_STORE, type CatalogPlacement, stateFromCatalog } from '../../processors/decide/postgres/state.js';
+import {
+  ISSUED_GRACE_MS,
+  PG_STORE,
+  type CatalogPlacement,
+  commandHistory,
+  issuedUntil,
+  stateFromCatalog,
+} from '../../processors/decide/postgres/state.js';
 import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
 import { recentFromCommand } from '../../processors/decide/safety.js';
 import type { AnyCommand } from '../../schemas/types.js';
@@ -59,7 +66,7 @@ test('issued commands are forgotten once the view lists them or their deadline p
   const merged = issued.addTo(listed, NOW);
   assert.equal(merged.filter((c) => c.id === first[0]!.commandId).length, 1, 'listed once, by the view');
   assert.equal(issued.size, first.length - 1);
-  const late = Math.max(...first.map((c) => c.deadline));
+  const late = Math.max(...first.map(issuedUntil));
   assert.deepEqual(issued.addTo([], late), []);
   assert.equal(issued.size, 0);
   issued.remember([{ ...first[0]!, store: 'clickhouse' }]);
@@ -104,4 +111,25 @@ test('a final result shows the command with its status (cooling its target down)
   // past its deadline it is still shown while the catalog's history would show it
   assert.ok(issued.addTo([], c.deadline + 1).some((x) => x.id === c.commandId));
   assert.ok(!issued.addTo([], NOW + 3 + 3_600_000).some((x) => x.id === c.commandId));
+});
+
+test('a command whose benefit starts at once (deadline = its round) stays in flight a window later, until the grace has passed', () => {
+  const issued = new IssuedCommands();
+  const c = round(NOW, issued)[0]!;
+  assert.ok(c, 'the overload gets a plan');
+  const atOnce = { ...c, issuedAt: NOW, deadline: NOW };
+  const fresh = new IssuedCommands();
+  fresh.remember([atOnce]);
+  const next = fresh.addTo([], NOW + STEP);
+  assert.deepEqual(
+    next.map((x) => [x.id, x.status]),
+    [[c.commandId, 'ISSUED']],
+    'remembered a window later',
+  );
+  assert.deepEqual(
+    commandHistory(next, NOW + STEP).inFlight!.map((f) => f.commandId),
+    [c.commandId],
+    'and in flight, so its target is not planned again',
+  );
+  assert.deepEqual(fresh.addTo([], NOW + ISSUED_GRACE_MS), [], 'forgotten once the grace has passed');
 });

@@ -2,7 +2,7 @@
  * Commands this decide stage issued that its planning view does not list yet. The catalog
  * learns of a command only after its own stage has read it from the command topic; a round in
  * between would plan the same change again, and the executor would refuse the copy ("already
- * running", "already on node3"). Each is remembered until the view lists it or its deadline
+ * running", "already on node3"). Each is remembered until the view lists it or `issuedUntil`
  * passes, and shown to the planning state as ISSUED, exactly as the catalog would show it; once
  * its final result is seen, with that status, cooling its target down. With Neo4j down they are
  * all the routing-map fallback knows of its own commands: without them it planned a move again
@@ -11,7 +11,7 @@
 import { commandPlace } from '../../../schemas/commandPlace.js';
 import type { AnyCommand, CommandResult } from '../../../schemas/types.js';
 import { UNSUCCESSFUL } from '../dependencies.js';
-import { type CatalogPlacement, PG_STORE } from './state.js';
+import { type CatalogPlacement, issuedUntil, PG_STORE } from './state.js';
 
 /** How long a finished command is shown: as long as the catalog's command history (pipelines/decideState.ts). */
 const HISTORY_MS = 3_600_000;
@@ -41,7 +41,7 @@ export class IssuedCommands {
 
   /**
    * The view's commands and, after them, those issued here that it does not list, as ISSUED.
-   * Forgets what the view lists and what is past its deadline at `now`.
+   * Forgets what the view lists and what is past `issuedUntil` at `now`.
    */
   addTo(listed: readonly CatalogCommand[], now: number): CatalogCommand[] {
     const known = new Set(listed.map((c) => c.id));
@@ -49,7 +49,7 @@ export class IssuedCommands {
     for (const [id, c] of this.pending) {
       const outcome = this.outcomes.get(id);
       // a finished command cools its target down as long as the catalog would show it (its history window)
-      if (known.has(id) || (outcome ? outcome.ts + HISTORY_MS <= now : c.deadline <= now)) {
+      if (known.has(id) || (outcome ? outcome.ts + HISTORY_MS <= now : issuedUntil(c) <= now)) {
         this.pending.delete(id);
         this.outcomes.delete(id);
         continue;

@@ -79,6 +79,18 @@ export interface RoutingSnapshot {
 const ACTIVE = new Set(['ACCEPTED', 'RUNNING']);
 
 /**
+ * How long a command on its topic, not yet taken by an executor, counts as in flight at least.
+ * Its deadline alone is not enough: a command whose benefit starts at once has its deadline at
+ * its own round, and the next round (a window later) planned the same change again.
+ */
+export const ISSUED_GRACE_MS = 120_000;
+
+/** Until when an issued command not yet taken counts as in flight: its deadline, or the grace after it was issued. */
+export function issuedUntil(c: { issuedAt: number | null; deadline: number | null }): number {
+  return Math.max(c.deadline ?? 0, (c.issuedAt ?? 0) + ISSUED_GRACE_MS);
+}
+
+/**
  * The planned tables with the key column the store reports (a rekey changes it), and those whose
  * key is no longer the configured one: ingest's key buckets and the range actions are by the
  * configured column, so such a table's shards are left out of range planning.
@@ -156,7 +168,7 @@ export function nodesLeaving(commands: CatalogPlacement['commands'], now: number
   const last = new Map<string, { action: string; at: number }>();
   for (const c of commands) {
     if ((c.action !== 'scale_in' && c.action !== 'scale_out') || !c.targetNode || UNSUCCESSFUL.has(c.status)) continue;
-    if (c.status === 'ISSUED' && (c.deadline ?? 0) <= now) continue;
+    if (c.status === 'ISSUED' && issuedUntil(c) <= now) continue;
     const at = c.resultTs ?? c.issuedAt ?? 0;
     const cur = last.get(c.targetNode);
     if (!cur || at >= cur.at) last.set(c.targetNode, { action: c.action, at });
@@ -228,7 +240,7 @@ export function stateFromCatalog(
 
 /**
  * Commands as the engine plans against them: finished ones (failed or refused too) are recent
- * actions, whose targets cool down; accepted, running and issued ones (until their deadline) are
+ * actions, whose targets cool down; accepted, running and issued ones (until `issuedUntil`) are
  * changes in flight.
  */
 export function commandHistory(commands: CatalogPlacement['commands'], now: number): Pick<ClusterStateInput, 'recent' | 'inFlight'> {
@@ -240,8 +252,8 @@ export function commandHistory(commands: CatalogPlacement['commands'], now: numb
     // of being planned again (with the same command id) every round.
     if ((c.status === 'SUCCEEDED' || UNSUCCESSFUL.has(c.status)) && c.resultTs !== null) {
       recent.push({ commandId: c.id, action: c.action, target, ts: c.resultTs, sourceNode: c.sourceNode, targetNode: c.targetNode });
-    } else if (ACTIVE.has(c.status) || (c.status === 'ISSUED' && (c.deadline ?? 0) > now)) {
-      // ISSUED: on a command topic, not yet taken by an executor; planned again only after its deadline
+    } else if (ACTIVE.has(c.status) || (c.status === 'ISSUED' && issuedUntil(c) > now)) {
+      // ISSUED: on a command topic, not yet taken by an executor; planned again only after issuedUntil
       const startedAt = c.issuedAt ?? now;
       inFlight.push({
         commandId: c.id,
@@ -251,7 +263,7 @@ export function commandHistory(commands: CatalogPlacement['commands'], now: numb
         targetNode: c.targetNode,
         bytes: 0,
         startedAt,
-        expectedEnd: Math.max(c.deadline ?? startedAt, now),
+        expectedEnd: Math.max(c.status === 'ISSUED' ? issuedUntil(c) : (c.deadline ?? startedAt), now),
         waiting: c.status === 'ISSUED',
       });
     }
