@@ -2,7 +2,8 @@
  * StoreAdapter for the PostgreSQL shard nodes (storeKind 'postgres').
  *
  * Partition commands: split, merge, rekey (the whole table re-sharded by keyColumns, one
- * integer column; rekey.ts), composite_index, derived_attribute, precompute.
+ * integer column; planned in rekeyPlan.ts, run by rekey.ts), composite_index, derived_attribute,
+ * precompute.
  * Shard commands: move, colocate (a move next to the shard named in params.with, verified to
  * end with both on one node), replicate, dereplicate (targetNode: the node whose copy is dropped).
  *
@@ -15,7 +16,7 @@
 import { firstFreeShardName } from '../../schemas/shardNames.js';
 import { InputError, UnavailableError } from '../../lib/errors.js';
 import type { AnyCommand } from '../../schemas/types.js';
-import { isPlainIdentifier, quoteIdent } from '../../stores/identifiers.js';
+import { isPlainIdentifier } from '../../stores/identifiers.js';
 import type { ExecutionContext, Outcome, StoreAdapter } from '../types.js';
 import {
   checkColumnList,
@@ -24,20 +25,18 @@ import {
   checkSplitPoint,
   msParam,
   parseDerivedExpression,
-  rangeBounds,
   type DerivedExpr,
 } from './checks.js';
 import type { PrecomputeSpec } from '../../stores/postgres/precomputed.js';
 import { columnTypes, compositeIndex, derivedAttribute, precompute, reapplyDesigns, shardTables, type ShardTable } from './design.js';
 import { ensureRoutingSchema } from '../../stores/postgres/setup.js';
-import { q } from '../../stores/postgres/nodes.js';
-import { listNodes, loadRoutes, type ShardRoute, type TableRoutes } from '../../stores/postgres/routing.js';
+import { listNodes, loadRoutes, type ShardRoute } from '../../stores/postgres/routing.js';
 import { physicalName } from '../../stores/postgres/keys.js';
 import { RangeMigration } from './migrate.js';
 import { RekeyMigration } from './rekey.js';
-import { describeTable } from './ddl.js';
+import { type NodeDb, planRekey, rowIdentity } from './rekeyPlan.js';
 import { checkColocated } from './colocate.js';
-import { planFromState, type MigrationEnv, type MigrationPlan, type RekeyPlan, type RekeyShard } from './migrationPlan.js';
+import { planFromState, rangeMigrationPlan, type MigrationEnv, type MigrationPlan, type RekeyPlan } from './migrationPlan.js';
 import { PgPools } from '../../stores/postgres/nodes.js';
 import { dereplicate, replicate, type ReplicaPlan } from './replication.js';
 
@@ -107,6 +106,9 @@ export class PostgresShardAdapter implements StoreAdapter {
     if (!n) throw new InputError(`unknown node ${node}: not in the routing map's node table`);
     return n.url;
   };
+
+  /** The pool of a node by its name. */
+  private readonly db: NodeDb = async (node) => this.pools.get(await this.urlOf(node));
 
   /** Null when the node answers a trivial query, else why not: nothing is started on a node that is down. */
   /**
@@ -219,7 +221,7 @@ export class PostgresShardAdapter implements StoreAdapter {
 
     let rowKey = routes.keyColumn;
     if (RANGE_MIGRATIONS.has(cmd.action)) {
-      const id = await this.rowIdentity(routes);
+      const id = await rowIdentity(this.db, routes);
       if (typeof id !== 'string') return reject(id.reason);
       rowKey = id;
     }
@@ -241,7 +243,7 @@ export class PostgresShardAdapter implements StoreAdapter {
         }
         return {
           op: 'migrate',
-          plan: this.migrationPlan(
+          plan: rangeMigrationPlan(
             cmd.commandId,
             'split',
             routes,
@@ -262,7 +264,7 @@ export class PostgresShardAdapter implements StoreAdapter {
         if (!m.ok) return reject(m.reason);
         if (a.replicas.length > 0 || b.replicas.length > 0) return reject('a shard to merge has replicas; dereplicate first');
         // b's rows move into a's table; a keeps its name and widens its range.
-        const plan = this.migrationPlan(
+        const plan = rangeMigrationPlan(
           cmd.commandId,
           'merge',
           routes,
@@ -296,7 +298,7 @@ export class PostgresShardAdapter implements StoreAdapter {
         if (s.replicas.length > 0) return reject(`shard ${s.shard} has replicas (${s.replicas.join(', ')}); dereplicate first`);
         return {
           op: 'migrate',
-          plan: this.migrationPlan(
+          plan: rangeMigrationPlan(
             cmd.commandId,
             'move',
             routes,
@@ -337,7 +339,7 @@ export class PostgresShardAdapter implements StoreAdapter {
         };
       }
       case 'rekey':
-        return this.planRekey(cmd.commandId, routes, params.keyColumns, cmd.partition, grace.value, batch.value);
+        return planRekey(this.db, cmd.commandId, routes, params.keyColumns, cmd.partition, grace.value, batch.value);
       case 'composite_index':
       case 'derived_attribute':
       case 'precompute': {
@@ -370,148 +372,6 @@ export class PostgresShardAdapter implements StoreAdapter {
       default:
         return reject(`the postgres executor does not carry out ${cmd.action}`);
     }
-  }
-
-  /**
-   * The column rows are copied and captured by: the table's primary key, one column (the key
-   * column, unless a rekey made another column the key); else why rows cannot be moved.
-   */
-  private async rowIdentity(routes: TableRoutes): Promise<string | { reason: string }> {
-    const first = routes.shards[0];
-    if (!first) return { reason: `table ${routes.table} has no shards` };
-    const desc = await describeTable(this.pools.get(await this.urlOf(first.node)), physicalName(routes.table, first.shard));
-    const col = /^PRIMARY KEY \(([a-z_][a-z0-9_]*)\)$/.exec(desc.primaryKey ?? '')?.[1];
-    const type = desc.columns.find((c) => c.name === col)?.type;
-    if (col && (type === 'bigint' || type === 'integer')) return col;
-    return { reason: `${routes.table} has no one-column integer primary key (${desc.primaryKey ?? 'none'}) to move its rows by` };
-  }
-
-  /**
-   * A rekey re-shards the whole table: every shard active, unclaimed and without replicas; the
-   * new key one integer column of it, not the current key, holding no null; a one-column integer
-   * primary key (rows keep it as their identity). The new shards, as many as the old, split the
-   * new key's values into ranges of about equal row counts and take the old shards' nodes in turn.
-   */
-  private async planRekey(
-    commandId: string,
-    routes: TableRoutes,
-    keyColumns: string | undefined,
-    partition: string | null,
-    graceMs: number,
-    batchRows: number,
-  ): Promise<Planned> {
-    const reject = (reason: string): Planned => ({ reason });
-    const table = routes.table;
-    if (partition !== null) return reject(`rekey re-shards the whole table ${table}: partition must be null, not ${partition}`);
-    const cols = (keyColumns ?? '')
-      .split(',')
-      .map((c) => c.trim())
-      .filter(Boolean);
-    if (cols.length !== 1)
-      return reject(
-        `keyColumns ${JSON.stringify(keyColumns ?? null)}: the shard router ranges over one integer column, not ${cols.length}`,
-      );
-    const col = cols[0]!;
-    if (!isPlainIdentifier(col)) return reject(`key column ${JSON.stringify(col)} is not a plain identifier`);
-    if (col === routes.keyColumn) return reject(`${table} is already keyed on ${col}`);
-    for (const s of routes.shards) {
-      if (s.owner !== null && s.owner !== commandId) return reject(`shard ${s.shard} is busy with command ${s.owner}`);
-      if (s.state !== 'active') return reject(`shard ${s.shard} is ${s.state}`);
-      if (s.replicas.length > 0) return reject(`shard ${s.shard} has replicas (${s.replicas.join(', ')}); dereplicate first`);
-    }
-    const rowKey = await this.rowIdentity(routes);
-    if (typeof rowKey !== 'string') return reject(rowKey.reason);
-    const first = routes.shards[0]!;
-    const db = (node: string) => this.urlOf(node).then((u) => this.pools.get(u));
-    const desc = await describeTable(await db(first.node), physicalName(table, first.shard));
-    const column = desc.columns.find((c) => c.name === col);
-    if (!column) return reject(`unknown column ${col} of ${table} (columns: ${desc.columns.map((c) => c.name).join(', ')})`);
-    if (column.type !== 'bigint' && column.type !== 'integer')
-      return reject(`key column ${col} is ${column.type}; the shard router needs bigint or integer`);
-    // Range bounds of the new key from each shard's quantiles, weighted by its rows.
-    const n = routes.shards.length;
-    const quantiles: { values: string[]; rows: number }[] = [];
-    for (const s of routes.shards) {
-      const k = quoteIdent(col);
-      const r = await q<{ n: string; nulls: string; qs: (string | null)[] | null }>(
-        await db(s.node),
-        `SELECT count(*) AS n, count(*) FILTER (WHERE ${k} IS NULL) AS nulls,
-                percentile_disc(ARRAY(SELECT g / 32.0 FROM generate_series(1, 31) g)) WITHIN GROUP (ORDER BY ${k})::text[] AS qs
-         FROM public.${quoteIdent(physicalName(table, s.shard))}`,
-      );
-      if (Number(r[0]!.nulls) > 0) return reject(`column ${col} is null in ${r[0]!.nulls} rows of shard ${s.shard}; a key may not be null`);
-      quantiles.push({ values: (r[0]!.qs ?? []).filter((v): v is string => v !== null), rows: Number(r[0]!.n) });
-    }
-    const bounds = rangeBounds(quantiles, n);
-    const taken = new Set(routes.shards.map((s) => s.shard));
-    const targets: RekeyShard[] = [];
-    for (let i = 0; i <= bounds.length; i++) {
-      const shard = firstFreeShardName(taken);
-      taken.add(shard);
-      targets.push({
-        shard,
-        node: routes.shards[i % n]!.node,
-        physical: physicalName(table, shard),
-        lo: i === 0 ? null : bounds[i - 1]!,
-        hi: i === bounds.length ? null : bounds[i]!,
-      });
-    }
-    const sources: RekeyShard[] = routes.shards.map((s) => ({
-      shard: s.shard,
-      node: s.node,
-      physical: physicalName(table, s.shard),
-      lo: s.lo,
-      hi: s.hi,
-    }));
-    return {
-      op: 'rekey',
-      plan: {
-        kind: 'rekey',
-        commandId,
-        table,
-        keyColumn: routes.keyColumn,
-        rowKey,
-        newKeyColumn: col,
-        sources,
-        targets,
-        graceMs,
-        batchRows,
-      },
-    };
-  }
-
-  private migrationPlan(
-    commandId: string,
-    kind: MigrationPlan['kind'],
-    routes: TableRoutes,
-    src: ShardRoute,
-    tgt: { shard: string; node: string; physical: string; lo: string | null; hi: string | null },
-    graceMs: number,
-    batchRows: number,
-    rowKey: string,
-  ): MigrationPlan {
-    return {
-      kind,
-      commandId,
-      table: routes.table,
-      keyColumn: routes.keyColumn,
-      rowKey,
-      sourceShard: src.shard,
-      sourceNode: src.node,
-      sourcePhysical: physicalName(routes.table, src.shard),
-      sourceLo: src.lo,
-      sourceHi: src.hi,
-      targetShard: tgt.shard,
-      targetNode: tgt.node,
-      targetPhysical: tgt.physical,
-      targetLo: tgt.lo,
-      targetHi: tgt.hi,
-      createTarget: true,
-      lo: tgt.lo,
-      hi: tgt.hi,
-      graceMs,
-      batchRows,
-    };
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,8 @@
 import { ShardcastError, StateError } from '../../lib/errors.js';
 import type pg from 'pg';
 import type { PgPools } from '../../stores/postgres/nodes.js';
+import { physicalName } from '../../stores/postgres/keys.js';
+import type { ShardRoute, TableRoutes } from '../../stores/postgres/routing.js';
 
 export type MigrationKind = 'split' | 'merge' | 'move';
 
@@ -64,6 +66,41 @@ export interface RekeyPlan {
   targets: RekeyShard[];
   graceMs: number;
   batchRows: number;
+}
+
+/** The plan of a range migration (split, merge, move, colocate) of `src` into `tgt`. */
+export function rangeMigrationPlan(
+  commandId: string,
+  kind: MigrationPlan['kind'],
+  routes: TableRoutes,
+  src: ShardRoute,
+  tgt: { shard: string; node: string; physical: string; lo: string | null; hi: string | null },
+  graceMs: number,
+  batchRows: number,
+  rowKey: string,
+): MigrationPlan {
+  return {
+    kind,
+    commandId,
+    table: routes.table,
+    keyColumn: routes.keyColumn,
+    rowKey,
+    sourceShard: src.shard,
+    sourceNode: src.node,
+    sourcePhysical: physicalName(routes.table, src.shard),
+    sourceLo: src.lo,
+    sourceHi: src.hi,
+    targetShard: tgt.shard,
+    targetNode: tgt.node,
+    targetPhysical: tgt.physical,
+    targetLo: tgt.lo,
+    targetHi: tgt.hi,
+    createTarget: true,
+    lo: tgt.lo,
+    hi: tgt.hi,
+    graceMs,
+    batchRows,
+  };
 }
 
 export type AnyMigrationPlan = MigrationPlan | RekeyPlan;
