@@ -187,7 +187,7 @@ export function buildProgram(): Command {
     .addOption(json('print the measurements as JSON'))
     .option(
       '--only <faults>',
-      'faults: comma-separated rows (broker, registry, clickhouse, freeze, neo4j, pg-node, pg-node-split, pg-node-replicate, rekey, executor)',
+      'faults: comma-separated rows (broker, registry, clickhouse, freeze, neo4j, pg-node, pg-node-split, pg-node-replicate, pg-node-rekey, executor)',
     )
     .option(
       '--events <n>',

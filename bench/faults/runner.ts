@@ -28,7 +28,7 @@ export const FAULTS: Record<string, Fault | { name: string; reason: string }> = 
   'pg-node': pgNodeKillMove,
   'pg-node-split': pgNodeKillSplit,
   'pg-node-replicate': pgNodeKillReplicate,
-  rekey: pgNodeKillRekey,
+  'pg-node-rekey': pgNodeKillRekey,
   executor: executorKill,
 };
 
