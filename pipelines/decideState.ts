@@ -14,7 +14,7 @@ import { UnavailableError } from '../lib/errors.js';
 import { type Driver, catalogUnavailable, createCatalogDriver, ensureCatalogSchema } from '../catalog/neo4j.js';
 import { Discovery } from '../catalog/discover.js';
 import { coAccess, placement } from '../catalog/placement.js';
-import { PG_STORE, ledgerCommands, stateFromCatalog, stateFromRouting } from '../processors/decide/postgres/state.js';
+import { COMMAND_HISTORY_MS, PG_STORE, ledgerCommands, stateFromCatalog, stateFromRouting } from '../processors/decide/postgres/state.js';
 import { IssuedCommands } from '../processors/decide/postgres/issued.js';
 import type { ClusterStateInput } from '../processors/decide/state.js';
 import { ledgerCommandsSince } from '../stores/postgres/ledger.js';
@@ -26,8 +26,7 @@ const REDISCOVER_MS = 10_000;
 /** After a failed catalog round, plan against the routing map this long before trying again. */
 const CATALOG_RETRY_MS = 30_000;
 
-/** How far back the catalog's commands count (cooldowns, in flight), and its co-access. */
-const COMMAND_HISTORY_MS = 3_600_000;
+/** How far back the catalog's co-access counts. */
 const CO_ACCESS_MS = 10 * 60_000;
 
 export interface Planning {

@@ -13,13 +13,16 @@ export type CommitPosition = SourcePosition & { metadata?: string };
 /** The positions to commit for a progress item: each safe offset, with its partition's resume state when the item has one. */
 export function commitPositions(progress: Progress): CommitPosition[] {
   const r = progress.resume;
-  return Object.entries(progress.safeOffsets)
-    .map(([tp, offset]) => {
-      const i = tp.lastIndexOf(':');
-      const metadata = r ? JSON.stringify({ v: 1, closedThrough: r.closedThrough, seenThrough: { [tp]: r.seenThrough[tp] } }) : undefined;
-      return { topic: tp.slice(0, i), partition: Number(tp.slice(i + 1)), offset, metadata };
-    })
-    .filter((p) => BigInt(p.offset) >= 0n);
+  return (
+    Object.entries(progress.safeOffsets)
+      .map(([tp, offset]) => {
+        const i = tp.lastIndexOf(':');
+        const metadata = r ? JSON.stringify({ v: 1, closedThrough: r.closedThrough, seenThrough: { [tp]: r.seenThrough[tp] } }) : undefined;
+        return { topic: tp.slice(0, i), partition: Number(tp.slice(i + 1)), offset, metadata };
+      })
+      // −1: nothing safe yet, but the resume state still has to go out (a commit of offset 0)
+      .filter((p) => BigInt(p.offset) >= -1n)
+  );
 }
 
 /**

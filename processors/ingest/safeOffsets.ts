@@ -2,7 +2,8 @@
  * Which source offsets are safe to commit, and what a restart needs beside them. For each source
  * partition the safe offset is the highest one such that every event at or below it is
  * reflected in an emitted item: (first offset still held by an open window) − 1, or the highest
- * offset seen when no open window holds any. Offsets are JS numbers (exact below 2^53).
+ * offset seen when no open window holds any; −1 when an open window holds the partition's first
+ * offset (committed as "read again from 0", with the resume state). Offsets are JS numbers (exact below 2^53).
  */
 
 /**
@@ -76,7 +77,10 @@ export class SafeOffsets {
         const first = w.firstOffsets.get(key);
         if (first !== undefined && first - 1 < safe) safe = first - 1;
       }
-      if (safe < 0) continue;
+      // −1: the partition's first offset is still held. What is committed (withResume) reports it
+      // all the same, as a commit of offset 0, so the resume state goes out with the windows that
+      // closed meanwhile; the per-event progress waits for something safe.
+      if (safe < -1 || (safe < 0 && !withResume)) continue;
       if (this.lastSafe.get(key) !== safe) {
         this.lastSafe.set(key, safe);
         changed = true;

@@ -238,7 +238,9 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
     if (this.watermarks.size === 0 || this.windows.size === 0) return out;
     if (!this.watermarks.advanceAll(ms)) return out;
     this.closeUpTo(this.watermarks.current, out);
-    this.progress(out);
+    // with the resume state once windows closed: this progress is what gets committed with them,
+    // and a commit without it would clear the closed-through time in the offsets' metadata
+    this.progress(out, out.length > 0);
     return out;
   }
 
@@ -246,7 +248,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
   flush(): WindowOutput<T>[] {
     const out: WindowOutput<T>[] = [];
     while (this.windows.size > 0) this.closeOldest(out);
-    this.progress(out);
+    this.progress(out, true);
     return out;
   }
 

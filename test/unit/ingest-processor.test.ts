@@ -87,7 +87,8 @@ test('marble: idle source — the scheduler advances the watermark and closes wi
     expectObservable(out).toBe('n 14999ms x 14999ms (f|)', {
       n: [],
       x: ['agg src|*|*@0 q=1 u=0', 'agg src|orders|*@0 q=1 u=0', 'progress {"shardcast.telemetry.queries:0":"0"}'],
-      f: [],
+      // on completion: the final progress again, now with the resume state a restart reads
+      f: ['progress {"shardcast.telemetry.queries:0":"0"}'],
     });
   });
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { QueryEvent, WorkloadAggregate } from '../../schemas/types.js';
-import { IngestCore, decodeFailure, type IngestInput, type IngestOutput } from '../../processors/ingest/processor.js';
+import { IngestCore, decodeFailure, splitOutputs, type IngestInput, type IngestOutput } from '../../processors/ingest/processor.js';
+import { commitPositions, resumeStateOf } from '../../processors/ingest/commitMetadata.js';
 import { PartitionedIngest } from '../../processors/ingest/partitionedIngest.js';
 import { QueryRouter, originKey, routeKey } from '../../processors/ingest/route.js';
 import { initSqlParsers } from '../../processors/ingest/sql/index.js';
@@ -159,5 +160,40 @@ test('PartitionedIngest: a released partition forgets its open windows; an owned
   assert.deepEqual(
     outs.filter((o) => o.kind !== 'progress'),
     [],
+  );
+});
+
+test("PartitionedIngest: a window closed while a later one holds the partition's first offset is committed as closed, so the next owner does not emit it again", async () => {
+  await initSqlParsers();
+  const cfg = { featurize: { partitionKeys: {} }, windowMs: 1_000, allowedLatenessMs: 0 };
+  // internal partition 0: offset 0 is an event of the second window (its source ran ahead),
+  // offsets 1 and 2 belong to the first, then a mark from each source closes the first only
+  const batch = [
+    env(0, 0, queryEvent('late-window', 'b', { ts: 1_500 })),
+    env(0, 1, queryEvent('x', 'a', { ts: 100 })),
+    env(0, 2, queryEvent('y', 'a', { ts: 200 })),
+    env(0, 3, { mark: { origin: 'q:0', ts: 1_200 } }),
+    env(0, 4, { mark: { origin: 'q:1', ts: 1_600 } }),
+  ];
+  const first = new PartitionedIngest(cfg, () => 0);
+  first.own(0, undefined, ['q:0', 'q:1']);
+  const outs = first.addBatch(0, batch)!;
+  const emitted = outs.flatMap((o) => (o.kind === 'out' ? [`${o.value.seriesId}@${o.value.windowStart}`] : []));
+  assert.ok(emitted.length > 0 && emitted.every((k) => k.endsWith('@0')), `the first window closed (${emitted})`);
+  const { progress } = splitOutputs(outs);
+  const positions = progress ? commitPositions(progress) : [];
+  assert.deepEqual(
+    positions.map((p) => [p.partition, p.offset]),
+    [[0, '-1']],
+    'committed with its outputs: read again from offset 0 (the open window holds it)',
+  );
+  // the next owner takes the partition from that commit and reads it all again
+  const next = new PartitionedIngest(cfg, () => 0);
+  next.own(0, resumeStateOf(positions.map((p) => ({ ...p, metadata: p.metadata ?? null }))), ['q:0', 'q:1']);
+  const again = next.addBatch(0, batch)!;
+  assert.deepEqual(
+    again.flatMap((o) => (o.kind === 'out' ? [`${o.value.seriesId}@${o.value.windowStart}`] : [])),
+    [],
+    'the first window is not emitted twice',
   );
 });

@@ -105,7 +105,12 @@ test('progress: safe offset per partition is below the first offset an open wind
     .flush()
     .filter((o) => o.kind === 'progress')
     .pop();
-  assert.deepEqual(fin, { kind: 'progress', safeOffsets: { 'q:0': '11', 'q:1': '51', 'q:2': '7' } });
+  assert.deepEqual(fin, {
+    kind: 'progress',
+    safeOffsets: { 'q:0': '11', 'q:1': '51', 'q:2': '7' },
+    // the final progress is committed: it carries what a restart resumes from
+    resume: { closedThrough: 20_000, seenThrough: { 'q:0': 11, 'q:1': 51, 'q:2': 7 } },
+  });
 });
 
 test('per-partition watermark: a partition read far ahead does not make the other partition late', () => {
@@ -188,7 +193,14 @@ test('idle source: advancing event time closes the windows it passes, with their
   assert.deepEqual(step(agg.advance(5000)), [], 'nothing to advance before the first event');
   assert.deepEqual(step(agg.add(e(1000))), []);
   assert.deepEqual(step(agg.advance(5000)), [], 'event time 6s: [0,10s) still open');
-  assert.deepEqual(step(agg.advance(5000)), ['agg s|*|*@0 q=1 late=0', 'agg s|orders|*@0 q=1 late=0', 'progress {"q:0":"0"}']);
+  const closing = agg.advance(5000);
+  assert.deepEqual(step(closing), ['agg s|*|*@0 q=1 late=0', 'agg s|orders|*@0 q=1 late=0', 'progress {"q:0":"0"}']);
+  const prog = closing.find((o) => o.kind === 'progress');
+  assert.deepEqual(
+    prog?.kind === 'progress' ? prog.resume : undefined,
+    { closedThrough: 10_000, seenThrough: { 'q:0': 0 } },
+    'committed with the windows it closed: the resume state rides along (without it the commit would clear it)',
+  );
   assert.deepEqual(step(agg.advance(5000)), [], 'no open window left');
 });
 

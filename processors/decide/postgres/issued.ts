@@ -11,10 +11,7 @@
 import { commandPlace } from '../../../schemas/commandPlace.js';
 import type { AnyCommand, CommandResult } from '../../../schemas/types.js';
 import { UNSUCCESSFUL } from '../dependencies.js';
-import { type CatalogPlacement, issuedUntil, PG_STORE } from './state.js';
-
-/** How long a finished command is shown: as long as the catalog's command history (pipelines/decideState.ts). */
-const HISTORY_MS = 3_600_000;
+import { type CatalogPlacement, COMMAND_HISTORY_MS, issuedUntil, PG_STORE } from './state.js';
 
 type CatalogCommand = CatalogPlacement['commands'][number];
 
@@ -49,7 +46,7 @@ export class IssuedCommands {
     for (const [id, c] of this.pending) {
       const outcome = this.outcomes.get(id);
       // a finished command cools its target down as long as the catalog would show it (its history window)
-      if (known.has(id) || (outcome ? outcome.ts + HISTORY_MS <= now : issuedUntil(c) <= now)) {
+      if (known.has(id) || (outcome ? outcome.ts + COMMAND_HISTORY_MS <= now : issuedUntil(c) <= now)) {
         this.pending.delete(id);
         this.outcomes.delete(id);
         continue;

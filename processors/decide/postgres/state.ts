@@ -78,6 +78,9 @@ export interface RoutingSnapshot {
 
 const ACTIVE = new Set(['ACCEPTED', 'RUNNING']);
 
+/** How far back finished commands count (cooldowns, what a round shows), on the catalog and off it. */
+export const COMMAND_HISTORY_MS = 3_600_000;
+
 /**
  * How long a command on its topic, not yet taken by an executor, counts as in flight at least.
  * Its deadline alone is not enough: a command whose benefit starts at once has its deadline at
