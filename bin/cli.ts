@@ -49,11 +49,13 @@ export function buildProgram(): Command {
     .description('the local stack of real servers (Kafka, schema registry, ClickHouse, Neo4j, PostgreSQL nodes)');
   stack
     .command('up')
-    .description('install what is missing and start every service not given by env; idempotent')
+    .description(
+      'install what is missing and start every service not given by env, and the PostgreSQL nodes a scale_out added that the routing map still counts on; idempotent',
+    )
     .action(async () => (await import('./commands/stack.js')).stackCommand('up'));
   stack
     .command('down')
-    .description('stop the services this stack started (by pid)')
+    .description('stop the services this stack started (by pid), scale_out nodes included')
     .action(async () => (await import('./commands/stack.js')).stackCommand('down'));
   stack
     .command('status')

@@ -4,8 +4,9 @@
  * and by the integration tests.
  *
  * Layout under config.stackDir (default .stack/): lib/ (jars, cached), run/<service>.pid,
- * logs/<service>.log, and one data directory per service (kafka/, registry/, clickhouse/,
- * neo4j/, pg/node<i>/).
+ * logs/<service>.log, one data directory per service (kafka/, registry/, clickhouse/,
+ * neo4j/, pg/node<i>/), and pg-nodes/<node>/ for the nodes a scale_out added, which go down
+ * and come back with the stack (managedNodes.ts).
  *
  * `stackUp` brings every service whose endpoint is not given by the environment up in
  * parallel (installs of one kind one at a time: apt holds a global lock, Maven runs are heavy); a service that
@@ -14,11 +15,12 @@
  * and the log's last lines.
  */
 import { mkdirSync } from 'node:fs';
-import { open, readdir, readFile, rm } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../lib/config.js';
 import { describePortConflict, isAlive, portTaken, readPidFile, removePidFile, runDir, tailFile, waitFor } from './process.js';
+import { startManagedNodes, stopManagedNodes } from './managedNodes.js';
 import { ourProcess, pidFileOf, type Log, type Service } from './service.js';
 import { clickhouse } from './services/clickhouse.js';
 import { kafka } from './services/kafka.js';
@@ -191,6 +193,9 @@ export async function stackUp(cfg: Config, opts: StackOptions = {}): Promise<Sta
     for (const s of services.filter((x) => x.isExternal(cfg))) log(`${s.name}: external (${s.endpoint(cfg)}), not started`);
     const results = await Promise.allSettled(services.filter((s) => !s.isExternal(cfg)).map((s) => bringUp(cfg, s, log, installing)));
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    // the nodes a scale_out added hold shards too: back with the stack's own (a PostgreSQL we run)
+    const pgUp = services.some((s) => s.name === 'pg-node0' && !s.isExternal(cfg)) && !failures.length;
+    if (pgUp) failures.push(...(await startManagedNodes(cfg, log)).map((f) => new UnavailableError(f)));
     if (failures.length === 1) throw failures[0]!;
     if (failures.length > 1) {
       throw new UnavailableError(`stack up: ${failures.length} services failed\n${failures.map((f) => f.message).join('\n')}`);
@@ -222,36 +227,6 @@ export async function stackDown(cfg: Config, opts: StackOptions = {}): Promise<v
     failures.push(...(await stopManagedNodes(cfg, log)));
     if (failures.length) throw new StateError(`stack down: ${failures.join('; ')}`);
   });
-}
-
-/**
- * PostgreSQL nodes a scale_out started (executors/resource/local.ts) live under
- * <stackDir>/pg-nodes/<node>: each is stopped by the pid in its postmaster.pid (SIGINT: a fast
- * shutdown). The routing map keeps them; a later scale_out of the same node starts it again.
- */
-async function stopManagedNodes(cfg: Config, log: Log): Promise<string[]> {
-  const root = path.join(cfg.stackDir, 'pg-nodes');
-  const dirs = await readdir(root).catch(() => [] as string[]);
-  const failures: string[] = [];
-  await Promise.all(
-    dirs.map(async (d) => {
-      const text = await readFile(path.join(root, d, 'postmaster.pid'), 'utf8').catch(() => null);
-      const pid = text ? Number(text.split('\n')[0]) : NaN;
-      if (!(await isAlive(pid))) return;
-      // A pid file can outlive its server and the pid be reused: only a postgres serving this
-      // very directory is stopped.
-      const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (!cmd.includes(path.join(root, d))) return;
-      log(`${d} (started by scale_out): stopping pid ${pid}`);
-      try {
-        process.kill(pid, 'SIGINT');
-        await waitFor(async () => !(await isAlive(pid)), 30_000, `${d} to stop`);
-      } catch (err) {
-        failures.push(`${d}: ${(err as Error).message}`);
-      }
-    }),
-  );
-  return failures;
 }
 
 /** One row per service: up, down, stale (pid file but not answering) or external. */

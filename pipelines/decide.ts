@@ -22,7 +22,7 @@ import type { AnyCommand, CommandResult, Forecast, WorkloadAggregate } from '../
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import type { Envelope } from '../schemas/envelope.js';
 import { decideConfig, type DecideConfigInput, withApprovalModes } from '../processors/decide/config.js';
-import { dependsOn, judgeHeld } from '../processors/decide/dependencies.js';
+import { dependsOn, heldCheckDue, judgeHeld } from '../processors/decide/dependencies.js';
 import { toStoreCommands } from '../processors/decide/postgres/commands.js';
 import { DecideRounds } from '../processors/decide/rounds.js';
 import type { SelectorModel } from '../processors/decide/selector.js';
@@ -202,7 +202,6 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
    * whose dependency did not succeed, or whose deadline passed, are dropped (and said so).
    */
   const releaseHeld = async (): Promise<StageOutput[]> => {
-    if (held.size === 0) return [];
     const deps = [...new Set([...held.values()].flatMap(dependsOn))];
     const status = await ledgerStatuses(coord, deps);
     const out: AnyCommand[] = [];
@@ -236,6 +235,8 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
     },
     handle: async (batch: Envelope<Forecast | WorkloadAggregate | CommandResult>[]) => {
       let metricsFresh = false;
+      /** Commands with a final result in this batch: what may release a held command. */
+      const finished = new Set<string>();
       for (const m of batch) {
         if (m.topic === TOPICS.forecasts.name) {
           const f = m.value as Forecast;
@@ -249,7 +250,10 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
           const r = m.value as CommandResult;
           // A record refused before the engine (forged, replayed) says nothing about the command whose id it carries.
           if (r.details.refused !== undefined) continue;
-          if (r.status !== 'ACCEPTED' && r.status !== 'RUNNING') planning.markStoreChanged();
+          if (r.status !== 'ACCEPTED' && r.status !== 'RUNNING') {
+            planning.markStoreChanged();
+            finished.add(r.commandId);
+          }
           rounds.observeResult(r);
           commanded.observeResult(r);
           planning.issued.observeResult(r);
@@ -262,7 +266,8 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       }
       const now = rounds.due();
       const kafkaDue = kafkaPlanning !== null && metricsFresh && metricOrigins.size >= warmup;
-      if (now === null && !kafkaDue && chDueAt === null && held.size === 0) return [];
+      const releaseDue = heldCheckDue(held.values(), finished, Date.now());
+      if (now === null && !kafkaDue && chDueAt === null && !releaseDue) return [];
       const controls = await readControls(coord, opts.controlScope);
       if (controls.paused) {
         if (!pausedLogged) ctx.log.warn({ by: controls.paused.by }, 'deciding is paused by an operator; no plans until resumed');
@@ -276,7 +281,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       // Held commands whose dependencies are done go out in this batch's transaction (a result
       // that settles a dependency arrives in a batch, so release follows it); then the Kafka
       // topics and ClickHouse tables: they do not depend on the PostgreSQL store's planning state.
-      const sideOut: StageOutput[] = await releaseHeld();
+      const sideOut: StageOutput[] = releaseDue ? await releaseHeld() : [];
       if (kafkaDue) {
         const metricFs = foldForecasts(metricForecasts.values());
         const at = Math.max(...metricFs.map((f) => f.originTs + f.stepMs));

@@ -17,7 +17,7 @@ import type { AnyCommand } from '../../schemas/types.js';
 import { localPgUrl } from '../../lib/config.js';
 import { ensureNodeSupport, ensureRoutingSchema } from '../../stores/postgres/setup.js';
 import { listNodes, type NodeInfo } from '../../stores/postgres/routing.js';
-import { nodeIndex, nodeName, PgPools, q } from '../../stores/postgres/nodes.js';
+import { nodeIndex, nodeName, pgAnswers, PgPools, q } from '../../stores/postgres/nodes.js';
 import type { ExecutionContext, Outcome, StoreAdapter } from '../types.js';
 
 const run = promisify(execFile);
@@ -78,7 +78,7 @@ export class LocalPgResourceAdapter implements StoreAdapter {
         const n = byName.get(cmd.node);
         // 'active' in the routing map but not answering (its process died, the machine
         // restarted): scale_out starts it again from its data directory.
-        if (n && n.state === 'active' && (await this.answers(n.url))) return `node ${cmd.node} is already running`;
+        if (n && n.state === 'active' && (await pgAnswers(n.url))) return `node ${cmd.node} is already running`;
         if (n && !n.managedDir) return `node ${cmd.node} belongs to the stack, not to this adapter`;
       }
       if (cmd.params.port !== undefined) {
@@ -97,19 +97,6 @@ export class LocalPgResourceAdapter implements StoreAdapter {
     const held = await this.holdings(cmd.node);
     if (held > 0) return `node ${cmd.node} still holds ${held} shard(s) or replica(s); move them first`;
     return null;
-  }
-
-  private async answers(url: string): Promise<boolean> {
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
-    try {
-      await c.connect();
-      await c.query('SELECT 1');
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await c.end().catch(() => {});
-    }
   }
 
   private async holdings(node: string): Promise<number> {

@@ -54,7 +54,7 @@ interface RunAs {
 let runAsCache: RunAs | null = null;
 
 /** Who owns and runs the clusters: ourselves, or `postgres` when we are root. */
-async function runAs(log: Log): Promise<RunAs> {
+export async function runAs(log: Log): Promise<RunAs> {
   if (runAsCache) return runAsCache;
   if (process.getuid?.() !== 0) {
     runAsCache = { user: process.env.USER ?? 'current user' };

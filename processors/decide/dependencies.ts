@@ -31,3 +31,16 @@ export function judgeHeld(held: Iterable<AnyCommand>, status: ReadonlyMap<string
   }
   return out;
 }
+
+/**
+ * Whether the held commands need a look at the ledger now: a result that settles one of their
+ * dependencies arrived (`settled`: ids of commands with a final result in this batch), or one's
+ * deadline passed. Otherwise nothing about them can have changed, and the ledger is not read.
+ */
+export function heldCheckDue(held: Iterable<AnyCommand>, settled: ReadonlySet<string>, now: number): boolean {
+  for (const c of held) {
+    if (now > c.deadline) return true;
+    if (dependsOn(c).some((d) => settled.has(d))) return true;
+  }
+  return false;
+}

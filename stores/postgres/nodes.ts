@@ -5,7 +5,7 @@
  * routing map's node table.
  */
 import { newPgPool } from './pool.js';
-import type pg from 'pg';
+import pg from 'pg';
 
 export const NODE_PREFIX = 'node';
 export const nodeName = (i: number): string => `${NODE_PREFIX}${i}`;
@@ -86,3 +86,17 @@ export async function inTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Whether a PostgreSQL server answers a query on `url` within `timeoutMs` (a one-off client, not a pool). */
+export async function pgAnswers(url: string, timeoutMs = 3_000): Promise<boolean> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}

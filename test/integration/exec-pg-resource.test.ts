@@ -1,7 +1,8 @@
 /**
  * Resource commands on the local stack: scale_out starts a real extra PostgreSQL node and
  * registers it; a shard moves onto it and back; scale_in is refused while it holds a shard and
- * then stops it. Uses loadConfig().pgNodes and cfg.stackDir.
+ * then stops it. In between the node goes down and comes back as with `stack down` and
+ * `stack up`, its shard served again. Uses loadConfig().pgNodes and cfg.stackDir.
  */
 import { handMadeFields } from '../../schemas/handMadeCommand.js';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { listNodes, loadRoutes } from '../../stores/postgres/routing.js';
 import { createOrdersTable } from '../../demo/ordersTable.js';
 import { readAll, rowsChecksum, seedRows } from '../../demo/workload.js';
 import { LocalPgResourceAdapter } from '../../executors/resource/local.js';
+import { startManagedNodes, stopManagedNodes } from '../../infra/managedNodes.js';
 import type { ExecutionContext } from '../../executors/types.js';
 
 const cfg = loadConfig();
@@ -109,6 +111,21 @@ describe('local resource adapter: scale_out / scale_in of PostgreSQL nodes', () 
     const mo = await pgA.execute(m, ctx());
     assert.equal(mo.status, 'SUCCEEDED', mo.reason);
     assert.equal((await loadRoutes(pgA.coord, TABLE))!.shards.find((s) => s.shard === 's1')!.node, added);
+
+    // `stack down` stops the node with the stack; the routing map keeps counting on it, so
+    // `stack up` starts it again and its shard is served as before
+    assert.deepEqual(await stopManagedNodes(cfg, () => undefined), []);
+    const down = new pg.Client({ connectionString: info.url, connectionTimeoutMillis: 2000 });
+    await assert.rejects(down.connect(), 'stopped with the stack');
+    assert.equal((await listNodes(pgA.coord)).find((x) => x.node === added)!.state, 'active');
+    const started: string[] = [];
+    assert.deepEqual(await startManagedNodes(cfg, (line) => started.push(line)), []);
+    assert.ok(
+      started.some((l) => l.startsWith(`${added} (started by scale_out): up`)),
+      started.join('\n'),
+    );
+    assert.equal(rowsChecksum((await readAll(cfg, TABLE)).rows.values()), rowsChecksum(before0.rows.values()), 'its shard is back');
+    assert.deepEqual(await startManagedNodes(cfg, () => undefined), [], 'a second start leaves a running node alone');
 
     assert.match((await res.validate(resource('scale_in', added))) ?? '', /still holds 1 shard/);
     assert.match((await res.validate(resource('scale_in', 'node0'))) ?? '', /belongs to the stack/);

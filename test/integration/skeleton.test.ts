@@ -42,6 +42,9 @@ test('one path through every stage, on the real stack', { timeout: 240_000 }, as
     { shard: 's1', lo: 500, hi: null, node: 'node1' },
   ]);
   const ctx = await openContext('skeleton-test', cfg);
+  // what the decide stage said and saw, for the failure message: a run where no command came, or
+  // one failed, says why (the CI log shows only the assertion)
+  const said: string[] = [];
   const stages = {
     ingest: await startIngest(ctx, { groupId: 'skeleton-test-ingest', idleFlushMs: 500 }),
     forecast: await startForecast(ctx, { groupId: 'skeleton-test-forecast', stepMs: 1000, horizon: 3, checkpointFile: null }),
@@ -53,10 +56,21 @@ test('one path through every stage, on the real stack', { timeout: 240_000 }, as
       nodeCapacity: 40,
       warmupWindows: 1,
       historySince: startedAt,
+      onDecision: (cmds, explanations) => {
+        said.push(
+          ...explanations.map((l) => `${new Date().toISOString().slice(11, 23)} ${l}`),
+          ...cmds.map((c) => `issued ${c.action} ${c.commandId}`),
+        );
+        said.splice(0, Math.max(0, said.length - 30));
+      },
     }),
     execute: await startExecute(ctx, { groupId: 'skeleton-test-execute' }),
     sink: await startSink(ctx, { groupId: 'skeleton-test-sink' }),
   };
+  const why = (err: Error) =>
+    new Error(
+      `${err.message}\nstage stats: ${JSON.stringify(Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, v.stats])))}\ndecide said (last 30):\n${said.join('\n')}`,
+    );
   try {
     // 12 windows of one second, every event at a fixed event time; keys all in shard s1.
     const t0 = Date.now() - 30_000;
@@ -98,7 +112,9 @@ test('one path through every stage, on the real stack', { timeout: 240_000 }, as
         },
         90_000,
         'aggregates in ClickHouse',
-      );
+      ).catch((err: Error) => {
+        throw why(err);
+      });
       // The idle flush closes the last window too: every event is counted exactly once.
       assert.equal(aggregated, lines.length, 'every event is counted exactly once');
       await eventually(
@@ -106,7 +122,9 @@ test('one path through every stage, on the real stack', { timeout: 240_000 }, as
           (await count(`SELECT count() AS c FROM ${db}.forecasts FINAL WHERE series_id LIKE '${source}|%'`)) > 0 ? true : undefined,
         90_000,
         'forecasts',
-      );
+      ).catch((err: Error) => {
+        throw why(err);
+      });
       const commandIds = await eventually(
         async () => {
           const rows = await queryRows<{ command_id: string }>(
@@ -117,7 +135,9 @@ test('one path through every stage, on the real stack', { timeout: 240_000 }, as
         },
         90_000,
         'a command for the table',
-      );
+      ).catch((err: Error) => {
+        throw why(err);
+      });
       // Every command the decide stage issued for the table runs to SUCCEEDED: a planned command
       // an executor rejects, or one that fails, is a bug this test reports (with the reason).
       const finals = await eventually(
@@ -138,7 +158,9 @@ test('one path through every stage, on the real stack', { timeout: 240_000 }, as
         },
         120_000,
         `an executor's final result for each of ${commandIds.join(', ')}`,
-      );
+      ).catch((err: Error) => {
+        throw why(err);
+      });
       assert.deepEqual(
         finals.filter((r) => r.status !== 'SUCCEEDED').map((r) => `${r.command_id}: ${r.status} ${r.reason}`),
         [],

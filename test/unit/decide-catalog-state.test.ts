@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PG_STORE, ledgerCommands, stateFromCatalog, stateFromRouting, ISSUED_GRACE_MS } from '../../processors/decide/postgres/state.js';
-import { judgeHeld } from '../../processors/decide/dependencies.js';
+import { heldCheckDue, judgeHeld } from '../../processors/decide/dependencies.js';
 import { foldAggregates, foldForecasts } from '../../processors/decide/series.js';
 import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
 import type { PlacementView } from '../../catalog/placement.js';
@@ -348,6 +348,17 @@ test('held commands: released when every dependency succeeded, dropped when one 
     ],
   );
   assert.deepEqual(v[1]!.verdict === 'drop-failed' && v[1]!.failed, ['f']);
+});
+
+test('held commands are looked at only when a result settles a dependency or a deadline passes', () => {
+  const held = (commandId: string, dependsOn: string, deadline = NOW + 60_000) =>
+    ({ commandId, deadline, params: { dependsOn } }) as unknown as AnyCommand;
+  const waiting = [held('c1', 'a,b'), held('c2', 'r')];
+  assert.equal(heldCheckDue([], new Set(['a']), NOW), false, 'nothing held');
+  assert.equal(heldCheckDue(waiting, new Set(), NOW), false, 'no result, no deadline: the ledger is not read');
+  assert.equal(heldCheckDue(waiting, new Set(['x']), NOW), false, 'a result for another command');
+  assert.equal(heldCheckDue(waiting, new Set(['b']), NOW), true, 'a dependency settled');
+  assert.equal(heldCheckDue(waiting, new Set(), NOW + 60_001), true, 'a deadline passed');
 });
 
 test('a node being scaled in takes no load though the catalog still lists it active; a later scale_out brings it back', () => {
