@@ -67,6 +67,23 @@ test('split: at the forecast-weighted point from key-bucket forecasts, then one 
   assert.equal(planSplits(ctx(twoNodes(), [fc('t/p0', flat(100))], { risk: 0 })).length, 0);
 });
 
+test('split: a small range over a node is split only where neither a move nor replicas can help', () => {
+  const small = twoNodes();
+  small.partitions = small.partitions.map((p) => (p.id === 'p0' ? { ...p, sizeBytes: 16 * 1024 } : p));
+  const f = [fc('t/p0', flat(1500)), fc('t/p1', flat(100)), fc('t/p2', flat(100)), fc('t/p3', flat(100))];
+  // 70% writes: replicas cannot take it (each copy takes every write) and a move carries it whole
+  const writeHeavy = planSplits(ctx(small, f, { risk: 0, readFractionDefault: 0.3 }));
+  assert.ok(
+    writeHeavy.some((c) => c.ops[0]!.partition === 'p0'),
+    'the small write-heavy range is split although under split.minSizeBytes',
+  );
+  // 80% reads: four copies take it (1500 × 0.8 / 4 + 300 < 1000), so the small range stays whole
+  assert.equal(planSplits(ctx(small, f, { risk: 0, readFractionDefault: 0.8 })).filter((c) => c.ops[0]!.partition === 'p0').length, 0);
+  // under a node's capacity on its own: a move helps, the small range stays whole
+  const fits = [fc('t/p0', flat(800)), fc('t/p1', flat(300)), fc('t/p2', flat(300)), fc('t/p3', flat(100))];
+  assert.equal(planSplits(ctx(small, fits, { risk: 0, readFractionDefault: 0.3 })).filter((c) => c.ops[0]!.partition === 'p0').length, 0);
+});
+
 test('merge: cold neighbours on the same node only', () => {
   const c = planMerges(ctx(twoNodes(), [fc('t/p0', flat(10)), fc('t/p1', flat(10)), fc('t/p2', flat(500))], { risk: 0 }));
   assert.equal(c.length, 1);

@@ -94,6 +94,16 @@ export function readFraction(sp: Pick<ScenarioPartition, 'read' | 'write'>): num
   return t > 0 ? r / t : 0;
 }
 
+/**
+ * Peak load one copy of `sp` would put on its node with `replicas` replicas beside its primary:
+ * the writes reach every copy, the reads divide among them.
+ */
+export function peakPerCopyWith(sp: Pick<ScenarioPartition, 'read' | 'write'>, replicas: number, from = 0): number {
+  let m = 0;
+  for (let k = from; k < sp.read.length; k++) m = Math.max(m, sp.read[k]! / (1 + replicas) + sp.write[k]!);
+  return m;
+}
+
 /** Nodes whose planned load goes above target × capacity somewhere in the horizon, worst first. */
 export function hotNodes(s: Scenario): { node: ScenarioNode; firstStep: number; peakUtil: number }[] {
   const out: { node: ScenarioNode; firstStep: number; peakUtil: number }[] = [];

@@ -19,6 +19,7 @@ import {
   hotNodes,
   partitionsOn,
   peakCopy,
+  peakPerCopyWith,
   readFraction,
   storeKindOf,
 } from './common.js';
@@ -34,9 +35,7 @@ export function planReplicas(ctx: PlanContext): Candidate[] {
       if (rf < cfg.replicate.minReadFraction || peak < cfg.replicate.minLoadFraction * hot.node.capacity) continue;
       // With every replica allowed, would a copy still be over capacity? Then replicas spread the
       // overload over more nodes instead of removing it: each copy's node violates.
-      let spread = 0;
-      for (let k = hot.firstStep; k < s.steps; k++) spread = Math.max(spread, sp.read[k]! / (1 + cfg.replicate.maxReplicas) + sp.write[k]!);
-      if (spread > hot.node.capacity) continue;
+      if (peakPerCopyWith(sp, cfg.replicate.maxReplicas, hot.firstStep) > hot.node.capacity) continue;
       const exclude = new Set([sp.node, ...sp.replicas]);
       for (const t of coolNodes(s, exclude, hot.firstStep).slice(0, 2)) {
         const ms = Math.ceil((sp.sizeBytes / cfg.throttleBytesPerSec) * 1000);

@@ -16,7 +16,9 @@ import {
   hotNodes,
   moveOp,
   partitionsOn,
+  peakPerCopyWith,
   peakTotal,
+  readFraction,
   storeKindOf,
 } from './common.js';
 import { moveEffect } from './move.js';
@@ -98,6 +100,19 @@ export function splitOpOf(
   return { splitOp, leftId, rightId, leftLoad, bytesFrac };
 }
 
+/**
+ * Whether nothing but a split can bring `sp` under a node's capacity: its own peak is over it (a
+ * move carries it whole) and replicas cannot take it (too few reads for replicate's rule, or a
+ * copy over capacity even with every replica allowed). Such a range is split whatever its size:
+ * `split.minSizeBytes` keeps small ranges whole only where something else can help.
+ */
+function onlySplitHelps(ctx: PlanContext, sp: ScenarioPartition, capacity: number, from: number): boolean {
+  const { cfg } = ctx;
+  if (peakTotal(sp, from) <= capacity) return false;
+  if (readFraction(sp) < cfg.replicate.minReadFraction) return true;
+  return peakPerCopyWith(sp, cfg.replicate.maxReplicas, from) > capacity;
+}
+
 export function planSplits(ctx: PlanContext): Candidate[] {
   const { s, cfg } = ctx;
   const out: Candidate[] = [];
@@ -106,7 +121,8 @@ export function planSplits(ctx: PlanContext): Candidate[] {
   for (const hot of hotNodes(s)) {
     const cap = hot.node.capacity;
     for (const sp of partitionsOn(s, hot.node.id)) {
-      if (sp.locked || sp.availableFrom > 0 || sp.sizeBytes < cfg.split.minSizeBytes) continue;
+      if (sp.locked || sp.availableFrom > 0) continue;
+      if (sp.sizeBytes < cfg.split.minSizeBytes && !onlySplitHelps(ctx, sp, cap, hot.firstStep)) continue;
       if ((counts.get(sp.spec.table) ?? 0) >= cfg.split.maxPartitionsPerTable) continue;
       const peak = peakTotal(sp);
       if (peak < cfg.split.minLoadFraction * cap) continue; // hysteresis: merge's bound is far below
