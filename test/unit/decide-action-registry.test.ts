@@ -150,7 +150,7 @@ test('every placement action is one complete unit, issued as its command kind', 
   assert.deepEqual([...RECOMMENDATION_ACTIONS.keys()], ['rekey', 'composite_index', 'derived_attribute', 'precompute', 'repartition']);
 });
 
-test('flap, move and cooldown knowledge comes from the entries', () => {
+test('flap, move, cooldown and baseline-order knowledge comes from the entries', () => {
   const reverses = [...PLACEMENT_ACTIONS].filter(([, a]) => a.reverses).map(([n, a]) => `${n}->${a.reverses}`);
   assert.deepEqual(reverses, ['merge->split', 'dereplicate->replicate', 'scale_in->scale_out']);
   assert.deepEqual([...DATA_MOVE_ACTIONS], ['move', 'replicate', 'colocate']);
@@ -162,6 +162,10 @@ test('flap, move and cooldown knowledge comes from the entries', () => {
   );
   assert.deepEqual(
     [...PLACEMENT_ACTIONS].filter(([, a]) => a.noCooldown).map(([n]) => n),
+    ['scale_out'],
+  );
+  assert.deepEqual(
+    [...PLACEMENT_ACTIONS].filter(([, a]) => a.addsNode).map(([n]) => n),
     ['scale_out'],
   );
   const cfg = decideConfig({});

@@ -100,6 +100,8 @@ export interface PlacementAction<K extends CommandKind = CommandKind> {
   movesPrimary?: boolean;
   /** Exempt from the per-target cooldown (load that arrives must be met). */
   noCooldown?: boolean;
+  /** Adds a node: in flight, it goes on the baseline first, since the moves onto that node wait for it. */
+  addsNode?: boolean;
   /** The command's change to the cluster view once finished; throws StateError when it does not fit. */
   apply(cx: ApplyContext, cmd: CommandOf<K>): void;
 }

@@ -2,11 +2,11 @@
  * The actions the decide code knows, one unit per placement action (its module holds its
  * planner, the effect of a command still in flight on the baseline, the change a finished
  * command makes to the cluster view, its command id, the partition ids it creates or consumes,
- * the action it undoes for flap checks, whether it moves data or a primary copy, and whether
- * it skips the cooldown). The planner searches them in this order (of equal gains the first
- * wins); the baseline, safety, the engine's command ids, applyCommand and the simulator's data
- * moves look them up here instead of switching on action names. A new placement action adds
- * its module (exporting its PlacementAction) and an entry here.
+ * the action it undoes for flap checks, whether it moves data or a primary copy or adds a
+ * node, and whether it skips the cooldown). The planner searches them in this order (of equal
+ * gains the first wins); the baseline, safety, the engine's command ids, applyCommand and the
+ * simulator's data moves look them up here instead of switching on action names. A new
+ * placement action adds its module (exporting its PlacementAction) and an entry here.
  *
  * Recommendations (rekey, template adaptations) do not change placement: the engine plans them
  * separately, they always need approval, and only a re-key changes the view (the table's key).

@@ -254,6 +254,7 @@ export const scaleOutAction: PlacementAction<'resource'> = {
   related: () => [],
   movesData: false,
   noCooldown: true,
+  addsNode: true,
   apply({ state, input }, cmd) {
     const id = cmd.params.nodeId ?? cmd.node;
     if (!id) throw new StateError('scale_out: no nodeId');
