@@ -5,11 +5,8 @@
  * joint load to both nodes.
  */
 import type { AnyCommand } from '../../schemas/types.js';
-import { type ClusterState, copiesOf } from '../../processors/decide/index.js';
+import { type ClusterState, DATA_MOVE_ACTIONS, copiesOf } from '../../processors/decide/index.js';
 import type { Workload } from './workload.js';
-
-/** Shard actions that copy a partition's data (and take time and bandwidth for it). */
-export const DATA_MOVES = new Set(['move', 'colocate', 'replicate']);
 
 export interface LoadCosts {
   /** Share of a node's capacity a running data move takes on its source and on its target. */
@@ -47,7 +44,7 @@ export function stepLoad(w: Workload, state: ClusterState, t: number, running: r
     for (const n of copies) nodeLoad.set(n, (nodeLoad.get(n) ?? 0) + reads / copies.length + writes);
   }
   for (const cmd of running) {
-    if (cmd.kind !== 'shard' || !DATA_MOVES.has(cmd.action)) continue;
+    if (cmd.kind !== 'shard' || !DATA_MOVE_ACTIONS.has(cmd.action)) continue;
     const p = state.partitionById.get(cmd.partition!);
     for (const n of [p?.node ?? cmd.sourceNode, cmd.targetNode]) {
       if (n && nodeLoad.has(n)) nodeLoad.set(n, nodeLoad.get(n)! + costs.migrationOverhead * state.nodeById.get(n)!.capacity);

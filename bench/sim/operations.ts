@@ -9,10 +9,16 @@
  * billed from the command and serving from then on. Recommendations finish at once.
  */
 import type { AnyCommand, CommandResult } from '../../schemas/types.js';
-import { type ClusterState, type InFlight, type RecentAction, applyCommand, buildState } from '../../processors/decide/index.js';
+import {
+  type ClusterState,
+  DATA_MOVE_ACTIONS,
+  type InFlight,
+  type RecentAction,
+  applyCommand,
+  buildState,
+} from '../../processors/decide/index.js';
 import { recentFromCommand } from '../../processors/decide/safety.js';
 import { StateError } from '../../lib/errors.js';
-import { DATA_MOVES } from './load.js';
 import type { Workload } from './workload.js';
 
 /** What a run's operations need of its configuration. */
@@ -193,7 +199,7 @@ export class SimOperations {
     let steps = 1,
       bytes = 0;
     const stepMs = this.w.stepMs;
-    if (c.kind === 'shard' && DATA_MOVES.has(c.action)) {
+    if (c.kind === 'shard' && DATA_MOVE_ACTIONS.has(c.action)) {
       bytes = state.partitionById.get(c.partition!)!.sizeBytes;
       steps = Math.max(1, Math.ceil(bytes / this.costs.throttleBytesPerSec / (stepMs / 1000)));
     } else if (c.kind === 'resource' && c.action === 'scale_out') {

@@ -12,7 +12,8 @@ import type { ClusterState } from './state.js';
 export function baselineScenario(state: ClusterState, profile: LoadProfile, cfg: DecideConfig, targetUtil = cfg.targetUtil): Scenario {
   const s = new Scenario(state, profile, cfg, targetUtil);
   // nodes being provisioned first: the moves onto them wait for them
-  const nodesFirst = [...state.inFlight].sort((a, b) => Number(b.action === 'scale_out') - Number(a.action === 'scale_out'));
+  const addsNode = (f: ClusterState['inFlight'][number]) => Number(PLACEMENT_ACTIONS.get(f.action as Action)?.addsNode ?? false);
+  const nodesFirst = [...state.inFlight].sort((a, b) => addsNode(b) - addsNode(a));
   for (const f of nodesFirst) {
     let finish = Math.max(0, Math.ceil((f.expectedEnd - profile.now) / profile.stepMs));
     const target = f.targetNode ? s.nodes.get(f.targetNode) : undefined;

@@ -32,6 +32,7 @@ import { type SelectorChoice, type SelectorModel, choose } from './selector.js';
 import { applySafety, requiresApproval } from './safety.js';
 import { type ClusterState, type ClusterStateInput, buildState } from './state.js';
 import type { Candidate, PlannedOp } from './actions/common.js';
+import { idTargetOf } from './actions/registry.js';
 import { planRekeys } from './actions/rekey.js';
 import { planTemplateAdaptations } from './actions/schema.js';
 
@@ -105,30 +106,6 @@ function evidenceFor(op: PlannedOp, state: ClusterState, profile: LoadProfile): 
   };
 }
 
-function idTarget(op: PlannedOp): string {
-  switch (op.action) {
-    case 'split':
-      return `${op.table}/${op.partition}@${op.params.splitAt}`;
-    case 'merge':
-      return `${op.table}/${op.partition}+${op.params.with}`;
-    case 'move':
-    case 'colocate':
-    case 'replicate':
-      return `${op.table}/${op.partition}:${op.sourceNode}->${op.targetNode}`;
-    case 'dereplicate':
-      return `${op.table}/${op.partition}-${op.targetNode}`;
-    case 'scale_out':
-      return `${op.store}/${op.params.nodeId}`;
-    case 'scale_in':
-      return `${op.store}/${op.node}`;
-    default:
-      return `${op.table}/${op.target}/${Object.entries(op.params)
-        .sort()
-        .map(([k, v]) => `${k}=${v}`)
-        .join('&')}`;
-  }
-}
-
 function toCommands(
   c: Candidate,
   benefit: number,
@@ -141,7 +118,7 @@ function toCommands(
   strategy: string,
 ): AnyCommand[] {
   const windowMs = cfg.windowMs ?? cfg.decideEveryMs;
-  const ids = c.ops.map((op) => commandId(op.action, idTarget(op), now, windowMs));
+  const ids = c.ops.map((op) => commandId(op.action, idTargetOf(op), now, windowMs));
   const n = c.ops.length;
   return c.ops.map((op, i) => {
     const params: Record<string, string> = { ...op.params, strategy };

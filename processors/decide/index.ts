@@ -1,6 +1,7 @@
 export * from './config.js';
 export * from './ids.js';
 export * from './state.js';
+export * from './applyCommand.js';
 export * from './costModel.js';
 export * from './loadProfile.js';
 export * from './scenario.js';
@@ -10,7 +11,8 @@ export * from './selector.js';
 export * from './safety.js';
 export * from './engine.js';
 export type { Candidate, PlannedOp, PlanContext } from './actions/common.js';
-export { PLACEMENT_ACTIONS } from './actions/registry.js';
+export { DATA_MOVE_ACTIONS, PLACEMENT_ACTIONS, RECOMMENDATION_ACTIONS, idTargetOf } from './actions/registry.js';
+export type { PlacementAction } from './actions/common.js';
 export { planMoves, moveEffect } from './actions/move.js';
 export { planSplits, splitPoint, splitEffect } from './actions/split.js';
 export { planMerges, mergeEffect } from './actions/merge.js';

@@ -10,22 +10,18 @@
  *   and their throttle rates together ≤ maxBytesPerMinute;
  * - approval: per store ('manual' stores need approval for everything), recommendations
  *   (re-key, schema changes, precomputation) always, moves above maxAutoBytes always.
- * A candidate passes or is blocked as a whole. Hysteresis lives in the planners' thresholds
+ * Which action undoes which, which ones move data or a primary copy, and which have no cooldown
+ * is each action's own (actions/registry.ts). A candidate passes or is blocked as a whole. Hysteresis lives in the planners' thresholds
  * (split vs merge, scale-out target vs scale-in bound, replicate vs de-replicate).
  */
 import type { AnyCommand } from '../../schemas/types.js';
 import type { DecideConfig } from './config.js';
 import type { ClusterState, RecentAction } from './state.js';
 import type { Candidate, PlannedOp } from './actions/common.js';
-
-const DATA_MOVES = new Set(['move', 'colocate', 'replicate']);
-const RECOMMENDATIONS = new Set(['rekey', 'composite_index', 'derived_attribute', 'precompute', 'repartition']);
-const REVERSE: Record<string, string> = { merge: 'split', dereplicate: 'replicate', scale_in: 'scale_out' };
+import { DATA_MOVE_ACTIONS, PLACEMENT_ACTIONS, RECOMMENDATION_ACTIONS, relatedIds } from './actions/registry.js';
 
 export function relatedOf(op: Pick<PlannedOp, 'action' | 'params' | 'target'>): string[] {
-  if (op.action === 'split') return [op.params.leftId, op.params.rightId].filter((x): x is string => !!x);
-  if (op.action === 'merge') return [op.params.with, op.params.mergedId].filter((x): x is string => !!x);
-  return [];
+  return relatedIds(op.action, op.params);
 }
 
 /** The RecentAction a command leaves behind, for later cooldown and flap checks. */
@@ -36,8 +32,6 @@ export function recentFromCommand(c: AnyCommand): RecentAction {
       : c.kind === 'partition'
         ? (c.partition ?? c.table)
         : (c.partition ?? c.table);
-  const related =
-    c.action === 'split' ? [c.params.leftId, c.params.rightId] : c.action === 'merge' ? [c.params.with, c.params.mergedId] : [];
   return {
     commandId: c.commandId,
     action: c.action,
@@ -45,7 +39,7 @@ export function recentFromCommand(c: AnyCommand): RecentAction {
     ts: c.issuedAt,
     sourceNode: c.kind === 'shard' ? c.sourceNode : null,
     targetNode: c.kind === 'shard' ? c.targetNode : null,
-    related: related.filter((x): x is string => !!x),
+    related: relatedIds(c.action, c.params),
   };
 }
 
@@ -55,28 +49,21 @@ export interface SafetyVerdict {
 }
 
 function opBlock(op: PlannedOp, recent: readonly RecentAction[], now: number, cfg: DecideConfig): string | null {
+  const unit = PLACEMENT_ACTIONS.get(op.action);
   const ids = new Set([op.target, ...relatedOf(op)]);
   for (const r of recent) {
     const age = now - r.ts;
     if (age < 0) continue;
     const touches = ids.has(r.target) || (r.related ?? []).some((x) => ids.has(x));
-    if (r.target === op.target && age < cfg.safety.cooldownMs && op.action !== 'scale_out') {
+    if (r.target === op.target && age < cfg.safety.cooldownMs && !unit?.noCooldown) {
       return `cooldown: ${r.action} on ${r.target} ${Math.round(age / 1000)}s ago (< ${Math.round(cfg.safety.cooldownMs / 1000)}s)`;
     }
     if (age < cfg.safety.flapWindowMs) {
-      const rev = REVERSE[op.action];
-      // scale_in undoes a scale_out only when it removes that node: removing another, cold node
-      // replaces capacity where the load went (the scale-in planner checked the remaining nodes
-      // against the forecast upper bound over the horizon)
+      const rev = unit?.reverses;
       if (rev && r.action === rev && touches) {
         return `flap guard: ${op.action} would undo ${r.action} ${Math.round(age / 1000)}s ago`;
       }
-      if (
-        (op.action === 'move' || op.action === 'colocate') &&
-        r.target === op.target &&
-        r.sourceNode === op.targetNode &&
-        age < cfg.safety.moveBackMs
-      ) {
+      if (unit?.movesPrimary && r.target === op.target && r.sourceNode === op.targetNode && age < cfg.safety.moveBackMs) {
         return `flap guard: ${op.target} left ${op.targetNode} ${Math.round(age / 1000)}s ago`;
       }
     }
@@ -88,7 +75,7 @@ function opBlock(op: PlannedOp, recent: readonly RecentAction[], now: number, cf
 export function applySafety(candidates: readonly Candidate[], state: ClusterState, now: number, cfg: DecideConfig): SafetyVerdict {
   const allowed: Candidate[] = [];
   const blocked: { candidate: Candidate; reason: string }[] = [];
-  let running = state.inFlight.filter((f) => DATA_MOVES.has(f.action) && !f.waiting).length;
+  let running = state.inFlight.filter((f) => DATA_MOVE_ACTIONS.has(f.action) && !f.waiting).length;
   const ratePerMin = cfg.throttleBytesPerSec * 60;
   for (const c of candidates) {
     let reason: string | null = null;
@@ -96,7 +83,7 @@ export function applySafety(candidates: readonly Candidate[], state: ClusterStat
       reason = opBlock(op, state.recent, now, cfg);
       if (reason) break;
     }
-    const startingNow = c.ops.filter((o) => DATA_MOVES.has(o.action) && o.startStep === 0 && o.dependsOn.length === 0).length;
+    const startingNow = c.ops.filter((o) => DATA_MOVE_ACTIONS.has(o.action) && o.startStep === 0 && o.dependsOn.length === 0).length;
     if (!reason && startingNow > 0) {
       if (running + startingNow > cfg.safety.maxConcurrentMoves) {
         reason = `concurrency: ${running} moves running, ${startingNow} more would exceed ${cfg.safety.maxConcurrentMoves}`;
@@ -116,5 +103,5 @@ export function applySafety(candidates: readonly Candidate[], state: ClusterStat
 
 export function requiresApproval(op: Pick<PlannedOp, 'action' | 'store' | 'bytes'>, cfg: DecideConfig): boolean {
   const mode = cfg.safety.approval[op.store] ?? cfg.safety.defaultApproval;
-  return mode === 'manual' || RECOMMENDATIONS.has(op.action) || op.bytes > cfg.safety.maxAutoBytes;
+  return mode === 'manual' || RECOMMENDATION_ACTIONS.has(op.action) || op.bytes > cfg.safety.maxAutoBytes;
 }

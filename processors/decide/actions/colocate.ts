@@ -4,8 +4,8 @@
  * model charges cross-node co-access as extra load on both nodes, so the move is worth it when
  * that saving beats the bytes and does not push the receiving node above target.
  */
-import { type Candidate, type PlanContext, moveOp } from './common.js';
-import { moveEffect } from './move.js';
+import { type Candidate, type PlacementAction, type PlanContext, moveOp } from './common.js';
+import { moveAction, moveEffect } from './move.js';
 
 export function planColocations(ctx: PlanContext): Candidate[] {
   const { s, cfg } = ctx;
@@ -41,3 +41,6 @@ export function planColocations(ctx: PlanContext): Candidate[] {
   }
   return out;
 }
+
+/** A move whose target is chosen by co-access: everything but its planner is a move's. */
+export const colocateAction: PlacementAction<'shard'> = { ...moveAction, plan: planColocations };

@@ -2,11 +2,12 @@
  * What every action planner produces: candidates made of planned operations (each becomes one
  * command), with a function that applies them to a Scenario so the planner can score them.
  */
-import type { PartitionAction, ResourceAction, ShardAction, StoreKind } from '../../../schemas/types.js';
+import { StateError } from '../../../lib/errors.js';
+import type { AnyCommand, PartitionAction, ResourceAction, ShardAction, StoreKind } from '../../../schemas/types.js';
 import type { DecideConfig } from '../config.js';
 import type { LoadProfile } from '../loadProfile.js';
 import type { Effect, Scenario, ScenarioNode, ScenarioPartition } from '../scenario.js';
-import type { ClusterState } from '../state.js';
+import type { ClusterState, ClusterStateInput, NodeSpec, PartitionSpec, TableSpec } from '../state.js';
 
 export type Action = PartitionAction | ShardAction | ResourceAction;
 
@@ -57,6 +58,64 @@ export interface PlanContext {
   profile: LoadProfile;
   cfg: DecideConfig;
   now: number;
+}
+
+export type CommandKind = AnyCommand['kind'];
+type CommandByKind = { [K in CommandKind]: Extract<AnyCommand, { kind: K }> };
+export type CommandOf<K extends CommandKind> = CommandByKind[K];
+
+/** The view applyCommand rebuilds, with the lookups an action's change needs. */
+export interface ApplyContext {
+  /** The view before the command. */
+  state: ClusterState;
+  /** Its lists, which the change edits in place (buildState indexes them afterwards). */
+  input: ClusterStateInput & { tables: TableSpec[]; partitions: PartitionSpec[]; nodes: NodeSpec[] };
+  /** The partition, or a StateError naming the action. */
+  part(id: string | null): PartitionSpec;
+  /** The node, or a StateError naming the action. */
+  node(id: string | null): NodeSpec;
+  /** Puts `next` where partition `id` was. */
+  replace(id: string, next: PartitionSpec[]): void;
+}
+
+/**
+ * One placement action, as a unit: everything the decide code knows of it (the registry lists
+ * them; engine, safety, baseline and applyCommand look it up there instead of switching on names).
+ */
+export interface PlacementAction<K extends CommandKind = CommandKind> {
+  /** The kind of command it is issued as. */
+  kind: K;
+  plan: (ctx: PlanContext) => Candidate[];
+  /** What a command of this action still in flight does to the baseline; none: nothing yet. */
+  inFlight?: InFlightEffect;
+  /** The part of a command's id that names what it changes (with action and window: stable). */
+  idTarget(op: PlannedOp): string;
+  /** Partition ids a command creates or consumes besides its target (split children, merge partner). */
+  related(params: Record<string, string>): string[];
+  /** The action this one undoes: blocked within the flap window after one touching the same ids. */
+  reverses?: Action;
+  /** Copies bytes between nodes: counts against the concurrent-move and bandwidth limits. */
+  movesData: boolean;
+  /** Moves the primary copy: a move back to the node just left is blocked for moveBackMs. */
+  movesPrimary?: boolean;
+  /** Exempt from the per-target cooldown (load that arrives must be met). */
+  noCooldown?: boolean;
+  /** Adds a node: in flight, it goes on the baseline first, since the moves onto that node wait for it. */
+  addsNode?: boolean;
+  /** The command's change to the cluster view once finished; throws StateError when it does not fit. */
+  apply(cx: ApplyContext, cmd: CommandOf<K>): void;
+}
+
+/** A numeric command parameter, or a StateError. */
+export function numParam(params: Record<string, string>, key: string): number {
+  const v = Number(params[key]);
+  if (params[key] === undefined || !Number.isFinite(v)) throw new StateError(`parameter ${key} missing or not a number`);
+  return v;
+}
+
+/** The ids among `ids` that are set. */
+export function presentIds(...ids: (string | undefined)[]): string[] {
+  return ids.filter((x): x is string => !!x);
 }
 
 export function storeKindOf(state: ClusterState, store: string): StoreKind {
@@ -165,7 +224,11 @@ export function moveOp(
   };
 }
 
-const DATA_MOVES = new Set(['move', 'colocate', 'replicate']);
+/**
+ * The registry's data moves (DATA_MOVE_ACTIONS, from each action's `movesData`): the planners
+ * that count slots sit below the registry and cannot import it, so a unit test holds the two equal.
+ */
+export const MOVE_SLOT_ACTIONS: ReadonlySet<string> = new Set(['move', 'colocate', 'replicate']);
 
 /**
  * Data-move slots (safety.maxConcurrentMoves) free at plan step `step`: in-flight moves still
@@ -174,7 +237,7 @@ const DATA_MOVES = new Set(['move', 'colocate', 'replicate']);
  */
 export function freeMoveSlots(ctx: PlanContext, step: number): number {
   const at = ctx.now + step * ctx.cfg.stepMs;
-  const busy = ctx.state.inFlight.filter((f) => DATA_MOVES.has(f.action) && f.expectedEnd > at).length;
+  const busy = ctx.state.inFlight.filter((f) => MOVE_SLOT_ACTIONS.has(f.action) && f.expectedEnd > at).length;
   return Math.max(1, ctx.cfg.safety.maxConcurrentMoves - busy);
 }
 

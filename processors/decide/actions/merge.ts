@@ -3,10 +3,12 @@
  * peak stays under `merge.maxLoadFraction` of capacity over the whole horizon (far below the
  * split threshold: hysteresis) and whose combined size is small enough.
  */
+import { StateError } from '../../../lib/errors.js';
 import { zeroParts } from '../costModel.js';
 import { rangePartitionId } from '../ids.js';
 import type { Effect, Scenario, ScenarioPartition } from '../scenario.js';
-import { type Candidate, type PlanContext, type PlannedOp, peakTotal, storeKindOf } from './common.js';
+import type { PartitionSpec } from '../state.js';
+import { type Candidate, type PlacementAction, type PlanContext, type PlannedOp, peakTotal, presentIds, storeKindOf } from './common.js';
 
 export function planMerges(ctx: PlanContext): Candidate[] {
   const { s, cfg } = ctx;
@@ -94,3 +96,30 @@ export function mergeEffect(sc: Scenario, left: ScenarioPartition, right: Scenar
     },
   };
 }
+
+export const mergeAction: PlacementAction<'partition'> = {
+  kind: 'partition',
+  plan: planMerges,
+  idTarget: (op) => `${op.table}/${op.partition}+${op.params.with}`,
+  related: (params) => presentIds(params.with, params.mergedId),
+  reverses: 'split',
+  movesData: false,
+  apply({ input, part, replace }, cmd) {
+    const a = part(cmd.partition);
+    const b = part(cmd.params.with ?? null);
+    const [l, r] = (a.lo ?? -Infinity) < (b.lo ?? -Infinity) ? [a, b] : [b, a];
+    if (l.table !== r.table || l.hi !== r.lo) throw new StateError(`merge: ${l.id} and ${r.id} are not neighbours`);
+    if (l.node !== r.node) throw new StateError(`merge: ${l.id} and ${r.id} are on different nodes`);
+    const merged: PartitionSpec = {
+      ...l,
+      id: cmd.params.mergedId ?? rangePartitionId(l.table, l.lo, r.hi),
+      hi: r.hi,
+      sizeBytes: l.sizeBytes + r.sizeBytes,
+      rows: l.rows + r.rows,
+      seriesId: undefined,
+      replicas: (l.replicas ?? []).filter((x) => (r.replicas ?? []).includes(x)),
+    };
+    replace(l.id, [merged]);
+    input.partitions = input.partitions.filter((p) => p.id !== r.id);
+  },
+};

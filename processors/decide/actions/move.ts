@@ -5,10 +5,13 @@
  */
 import { GiB, zeroParts } from '../costModel.js';
 import type { Effect, Scenario, ScenarioPartition } from '../scenario.js';
+import { StateError } from '../../../lib/errors.js';
 import {
   type Candidate,
   type InFlightEffect,
+  type PlacementAction,
   type PlanContext,
+  type PlannedOp,
   coolNodes,
   fmtPct,
   hotNodes,
@@ -107,4 +110,27 @@ export function moveEffect(sc: Scenario, sp: ScenarioPartition, to: string, star
 /** A move (or co-location) in flight: the primary copy is on its target from `finish`. */
 export const moveInFlight: InFlightEffect = (s, f, sp, finish) => {
   if (sp && f.targetNode && s.nodes.has(f.targetNode)) s.commitEffect(moveEffect(s, sp, f.targetNode, 0, finish, false));
+};
+
+/** From source to target node: the id of a command that copies a partition (move, colocate, replicate). */
+export const copyIdTarget = (op: PlannedOp): string => `${op.table}/${op.partition}:${op.sourceNode}->${op.targetNode}`;
+
+export const moveAction: PlacementAction<'shard'> = {
+  kind: 'shard',
+  plan: planMoves,
+  inFlight: moveInFlight,
+  idTarget: copyIdTarget,
+  related: () => [],
+  movesData: true,
+  movesPrimary: true,
+  // the primary copy lands on the target node (a replica there becomes the primary)
+  apply({ part, node, replace }, cmd) {
+    const p = part(cmd.partition);
+    const to = node(cmd.targetNode);
+    if (cmd.sourceNode !== null && cmd.sourceNode !== p.node) {
+      throw new StateError(`${cmd.action}: ${p.id} is on ${p.node}, not ${cmd.sourceNode}`);
+    }
+    const replicas = (p.replicas ?? []).filter((r) => r !== to.id);
+    replace(p.id, [{ ...p, node: to.id, replicas: replicas.length ? replicas : undefined }]);
+  },
 };

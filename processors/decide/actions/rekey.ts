@@ -7,7 +7,7 @@
  * only single columns are considered.
  */
 import type { PredicateStat } from '../state.js';
-import { type Candidate, type PlanContext, fmtPct, storeKindOf } from './common.js';
+import { type ApplyContext, type Candidate, type CommandOf, type PlanContext, fmtPct, storeKindOf } from './common.js';
 
 export function recommendKey(
   stats: readonly PredicateStat[],
@@ -76,4 +76,10 @@ export function planRekeys(ctx: PlanContext): Candidate[] {
     });
   }
   return out;
+}
+
+/** A finished re-key changes the table's key columns; placement stays as it is. */
+export function applyRekey({ input }: ApplyContext, cmd: CommandOf<'partition'>): void {
+  const cols = (cmd.params.keyColumns ?? '').split(',').filter(Boolean);
+  input.tables = input.tables.map((t) => (t.name === cmd.table ? { ...t, keyColumns: cols } : t));
 }

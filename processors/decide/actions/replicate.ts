@@ -6,11 +6,14 @@
  * stay over a node's capacity on every copy even with replicate.maxReplicas of them: that spreads
  * the overload over more nodes (each of them then violates) instead of removing it.
  */
+import { StateError } from '../../../lib/errors.js';
 import { GiB, zeroParts } from '../costModel.js';
 import type { Effect, Scenario, ScenarioPartition } from '../scenario.js';
+import { copiesOf } from '../state.js';
 import {
   type Candidate,
   type InFlightEffect,
+  type PlacementAction,
   type PlanContext,
   type PlannedOp,
   coolNodes,
@@ -23,6 +26,7 @@ import {
   readFraction,
   storeKindOf,
 } from './common.js';
+import { copyIdTarget } from './move.js';
 
 export function planReplicas(ctx: PlanContext): Candidate[] {
   const { s, cfg } = ctx;
@@ -173,4 +177,35 @@ export function dereplicateEffect(sc: Scenario, sp: ScenarioPartition, node: str
 /** A replication in flight: the new copy takes its share of reads from `finish`. */
 export const replicateInFlight: InFlightEffect = (s, f, sp, finish) => {
   if (sp && f.targetNode && s.nodes.has(f.targetNode)) s.commitEffect(replicateEffect(s, sp, f.targetNode, 0, finish, false));
+};
+
+export const replicateAction: PlacementAction<'shard'> = {
+  kind: 'shard',
+  plan: planReplicas,
+  inFlight: replicateInFlight,
+  idTarget: copyIdTarget,
+  related: () => [],
+  movesData: true,
+  apply({ part, node, replace }, cmd) {
+    const p = part(cmd.partition);
+    const to = node(cmd.targetNode);
+    if (copiesOf(p).includes(to.id)) throw new StateError(`replicate: ${p.id} already has a copy on ${to.id}`);
+    replace(p.id, [{ ...p, replicas: [...(p.replicas ?? []), to.id] }]);
+  },
+};
+
+export const dereplicateAction: PlacementAction<'shard'> = {
+  kind: 'shard',
+  plan: planDereplicas,
+  idTarget: (op) => `${op.table}/${op.partition}-${op.targetNode}`,
+  related: () => [],
+  reverses: 'replicate',
+  movesData: false,
+  apply({ part, replace }, cmd) {
+    const p = part(cmd.partition);
+    const from = cmd.sourceNode ?? cmd.targetNode;
+    if (!from || !(p.replicas ?? []).includes(from)) throw new StateError(`dereplicate: ${p.id} has no replica on ${from}`);
+    const replicas = (p.replicas ?? []).filter((r) => r !== from);
+    replace(p.id, [{ ...p, replicas: replicas.length ? replicas : undefined }]);
+  },
 };

@@ -6,10 +6,21 @@
  * forecast's uncertainty and the whole-horizon check are the hysteresis. Victims with the fewest
  * bytes to drain go first (the drain is the scale-in's own lead time and its data moved).
  */
+import { StateError } from '../../../lib/errors.js';
 import { zeroParts } from '../costModel.js';
 import type { Effect, Scenario, ScenarioNode, ScenarioPartition } from '../scenario.js';
-import type { InFlightEffect } from './common.js';
-import { type Candidate, type PlanContext, type PlannedOp, fmtPct, freeMoveSlots, moveOp, storeKindOf } from './common.js';
+import { copiesOf } from '../state.js';
+import {
+  type Candidate,
+  type InFlightEffect,
+  type PlacementAction,
+  type PlanContext,
+  type PlannedOp,
+  fmtPct,
+  freeMoveSlots,
+  moveOp,
+  storeKindOf,
+} from './common.js';
 import { type DrainStep, drainPlan } from './drain.js';
 import { moveEffect } from './move.js';
 import { dereplicateEffect } from './replicate.js';
@@ -164,4 +175,22 @@ export function scaleInEffect(sc: Scenario, nodeId: string, at: number): Effect 
 /** A scale-in in flight: the node serves until the drain finishes. */
 export const scaleInInFlight: InFlightEffect = (s, f, _sp, finish) => {
   if (f.node && s.nodes.has(f.node)) s.nodes.get(f.node)!.activeUntil = Math.min(s.steps, finish);
+};
+
+export const scaleInAction: PlacementAction<'resource'> = {
+  kind: 'resource',
+  plan: planScaleIn,
+  inFlight: scaleInInFlight,
+  idTarget: (op) => `${op.store}/${op.node}`,
+  related: () => [],
+  // undoes a scale_out only when it removes that node: removing another, cold node replaces
+  // capacity where the load went (the planner checked the rest against the forecast upper bound)
+  reverses: 'scale_out',
+  movesData: false,
+  apply({ state, input, node }, cmd) {
+    const n = node(cmd.node);
+    const held = state.partitions.filter((p) => copiesOf(p).includes(n.id));
+    if (held.length) throw new StateError(`scale_in: node ${n.id} still holds ${held.length} partition copies`);
+    input.nodes = input.nodes.filter((x) => x.id !== n.id);
+  },
 };

@@ -10,12 +10,14 @@
  * Scale-out acts on the risk-adjusted plan above targetUtil; scale-in (scaleIn.ts) on the
  * forecast upper bound under scale.scaleInUtil: the band between the two is the hysteresis.
  */
+import { StateError } from '../../../lib/errors.js';
 import { zeroParts } from '../costModel.js';
 import { subRangeLoad } from '../loadProfile.js';
 import type { Effect, Scenario, ScenarioPartition } from '../scenario.js';
 import {
   type Candidate,
   type InFlightEffect,
+  type PlacementAction,
   type PlanContext,
   type PlannedOp,
   durationSteps,
@@ -23,6 +25,7 @@ import {
   freeMoveSlots,
   hotNodes,
   moveOp,
+  numParam,
   partitionsOn,
   peakCopy,
   storeKindOf,
@@ -241,4 +244,31 @@ export const scaleOutInFlight: InFlightEffect = (s, f, _sp, finish) => {
   if (!nodeId || s.nodes.has(nodeId) || capacity === undefined) return;
   const provisioned = Math.max(0, Math.ceil((f.startedAt + s.cfg.provisioningMs - s.profile.now) / s.profile.stepMs));
   s.commitEffect(scaleOutEffect(s, nodeId, capacity, 0, Math.min(finish, provisioned)));
+};
+
+export const scaleOutAction: PlacementAction<'resource'> = {
+  kind: 'resource',
+  plan: planScaleOut,
+  inFlight: scaleOutInFlight,
+  idTarget: (op) => `${op.store}/${op.params.nodeId}`,
+  related: () => [],
+  movesData: false,
+  noCooldown: true,
+  addsNode: true,
+  apply({ state, input }, cmd) {
+    const id = cmd.params.nodeId ?? cmd.node;
+    if (!id) throw new StateError('scale_out: no nodeId');
+    if (state.nodeById.has(id)) throw new StateError(`scale_out: node ${id} exists`);
+    const template = state.nodes[0];
+    input.nodes = [
+      ...input.nodes,
+      {
+        id,
+        store: cmd.store,
+        storeKind: cmd.storeKind,
+        capacity: cmd.params.capacity !== undefined ? numParam(cmd.params, 'capacity') : (template?.capacity ?? 1),
+        status: 'active',
+      },
+    ];
+  },
 };

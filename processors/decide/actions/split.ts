@@ -7,8 +7,11 @@ import { zeroParts } from '../costModel.js';
 import { rangePartitionId } from '../ids.js';
 import { subRangeLoad } from '../loadProfile.js';
 import type { Effect, Scenario, ScenarioPartition } from '../scenario.js';
+import { StateError } from '../../../lib/errors.js';
+import type { PartitionSpec } from '../state.js';
 import {
   type Candidate,
+  type PlacementAction,
   type PlanContext,
   type PlannedOp,
   coolNodes,
@@ -16,8 +19,10 @@ import {
   hotNodes,
   moveOp,
   partitionsOn,
+  numParam,
   peakPerCopyWith,
   peakTotal,
+  presentIds,
   readFraction,
   storeKindOf,
 } from './common.js';
@@ -203,3 +208,45 @@ export function splitEffect(
     },
   };
 }
+
+export const splitAction: PlacementAction<'partition'> = {
+  kind: 'partition',
+  plan: planSplits,
+  idTarget: (op) => `${op.table}/${op.partition}@${op.params.splitAt}`,
+  related: (params) => presentIds(params.leftId, params.rightId),
+  movesData: false,
+  apply({ part, replace }, cmd) {
+    const p = part(cmd.partition);
+    const at = numParam(cmd.params, 'splitAt');
+    if (!((p.lo === null || at > p.lo) && (p.hi === null || at < p.hi))) {
+      throw new StateError(`split: ${at} is not inside ${p.id}`);
+    }
+    const frac =
+      cmd.params.leftFraction !== undefined
+        ? numParam(cmd.params, 'leftFraction')
+        : p.lo !== null && p.hi !== null
+          ? (at - p.lo) / (p.hi - p.lo)
+          : 0.5;
+    const left: PartitionSpec = {
+      ...p,
+      id: cmd.params.leftId ?? rangePartitionId(p.table, p.lo, at),
+      hi: at,
+      sizeBytes: Math.round(p.sizeBytes * frac),
+      rows: Math.round(p.rows * frac),
+      seriesId: undefined,
+    };
+    const right: PartitionSpec = {
+      ...p,
+      id: cmd.params.rightId ?? rangePartitionId(p.table, at, p.hi),
+      lo: at,
+      sizeBytes: p.sizeBytes - left.sizeBytes,
+      rows: p.rows - left.rows,
+      seriesId: undefined,
+    };
+    if (p.replicas) {
+      left.replicas = [...p.replicas];
+      right.replicas = [...p.replicas];
+    }
+    replace(p.id, [left, right]);
+  },
+};
