@@ -53,6 +53,10 @@ export const decideConfigSchema = z.object({
     .object({
       /** Consider a split when a partition's peak load exceeds this fraction of node capacity. */
       minLoadFraction: z.number().positive().default(0.25),
+      /**
+       * Ranges smaller than this stay whole where a move or a replica can help; one over a node's
+       * capacity that neither can bring under it is split whatever its size (actions/split.ts).
+       */
       minSizeBytes: z
         .number()
         .nonnegative()
