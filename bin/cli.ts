@@ -102,7 +102,9 @@ export function buildProgram(): Command {
         "signature verifies (SHARDCAST_COMMAND_VERIFY_KEYS); on the local stack all use the stack's own key pair.\n" +
         'On a cluster given by KAFKA_BROKERS they refuse to start without keys: `shardcast keys generate --out DIR`.\n' +
         'decide may run on several machines: one instance holds the lease (shardcast.leases) and plans, the others\n' +
-        'stand by and take over within about the 10 s session timeout.',
+        'stand by and take over within about the 10 s session timeout. execute may too: instances share the command\n' +
+        "topics, and one store's commands run on one instance at a time (a lock per store in the ledger's database).\n" +
+        'ingest and forecast scale out with SHARDCAST_INGEST_SCALE_OUT=on and SHARDCAST_FORECAST_SCALE_OUT=on (README).',
     )
     .action(async (name, o) => (await import('./commands/run.js')).runCommand(name, o));
 

@@ -46,9 +46,8 @@ export class ExecutorEngine {
   private readonly now: () => number;
   private windowStart = 0;
   private windowBytes = 0;
-  /** The command in hand and the controller its adapter watches (an operator's stop aborts it). */
-  /** The commands in hand (one per store lane of the execute stage), by id. */
-  private readonly inHand = new Map<string, AbortController>();
+  /** The commands in hand (one per store lane of the execute stage), by id: the controller its adapter watches, and its store. */
+  private readonly inHand = new Map<string, { abort: AbortController; store: string }>();
 
   constructor(private readonly opts: EngineOptions) {
     this.now = opts.now ?? Date.now;
@@ -126,7 +125,7 @@ export class ExecutorEngine {
 
     const abort = new AbortController();
     const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, abort.signal]) : abort.signal;
-    this.inHand.set(cmd.commandId, abort);
+    this.inHand.set(cmd.commandId, { abort, store: cmd.store });
     const ctx: ExecutionContext = {
       signal,
       resumeFrom: prior?.state && Object.keys(prior.state).length > 0 ? prior.state : null,
@@ -179,14 +178,16 @@ export class ExecutorEngine {
     const decided = await this.opts.ledger.decidedApprovals();
     for (const d of decided) {
       const cmd = d.command as AnyCommand;
+      // Taken atomically: other executor instances see the same verdicts, and one acts on each.
       if (d.approval === 'denied') {
         const reason = `denied by ${d.by ?? 'an operator'}`;
-        await this.opts.ledger.setStatus(d.commandId, 'REJECTED', { reason });
-        await this.opts.emit(this.result(cmd, 'REJECTED', { reason }));
+        if (await this.opts.ledger.rejectDenied(d.commandId, reason)) await this.opts.emit(this.result(cmd, 'REJECTED', { reason }));
         continue;
       }
-      await this.opts.ledger.claim(d.commandId, cmd.action); // attempts 1: taken, no longer waiting
-      await inLane(cmd.store, () => this.run(cmd));
+      // taken in the lane, after the orphans of the store: taken earlier, it would look like one
+      await inLane(cmd.store, async () => {
+        if (await this.opts.ledger.takeApproved(d.commandId)) await this.run(cmd);
+      });
     }
     return decided.length;
   }
@@ -196,9 +197,16 @@ export class ExecutorEngine {
    * rolls back. Returns whether that command was in hand.
    */
   stop(commandId: string, reason: string): boolean {
-    const abort = this.inHand.get(commandId);
-    abort?.abort(reason);
-    return abort !== undefined;
+    const held = this.inHand.get(commandId);
+    held?.abort.abort(reason);
+    return held !== undefined;
+  }
+
+  /** Stops every command in hand on `store` (this executor lost the store's lock); returns their ids. */
+  stopStore(store: string, reason: string): string[] {
+    const ids = [...this.inHand].filter(([, h]) => h.store === store).map(([id]) => id);
+    for (const id of ids) this.stop(id, reason);
+    return ids;
   }
 
   /** A one-second token bucket shared by every command this engine runs. */

@@ -150,6 +150,29 @@ export class CommandLedger {
   }
 
   /**
+   * Takes an approved command for running; false when it is not approved and untaken (another
+   * executor instance took it first, or it was never approved).
+   */
+  async takeApproved(commandId: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE shardcast_exec.ledger SET attempts = attempts + 1, updated_at = now()
+       WHERE command_id = $1 AND approval = 'approved' AND status = 'ACCEPTED' AND attempts = 0`,
+      [commandId],
+    );
+    return rowCount === 1;
+  }
+
+  /** Rejects a denied command not acted on yet; false when another executor instance did it first. */
+  async rejectDenied(commandId: string, reason: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE shardcast_exec.ledger SET status = 'REJECTED', state = $2::jsonb, attempts = attempts + 1, updated_at = now()
+       WHERE command_id = $1 AND approval = 'denied' AND status = 'ACCEPTED' AND attempts = 0`,
+      [commandId, JSON.stringify({ reason })],
+    );
+    return rowCount === 1;
+  }
+
+  /**
    * Claims a command for execution. Returns the existing entry when the id was seen before
    * (the caller then skips a terminal one, or resumes a RUNNING one), else null after inserting.
    */
@@ -195,12 +218,17 @@ export class CommandLedger {
     return rows.map((r) => ({ commandId: r.command_id, by: r.stop_requested_by }));
   }
 
-  /** Commands a crashed executor left RUNNING or ACCEPTED, with the command as it arrived. */
-  async unfinished(): Promise<(LedgerEntry & { command: unknown })[]> {
+  /**
+   * Commands taken and not finished (RUNNING or ACCEPTED), with the command as it arrived: all of
+   * them, or those of `store`. An executor holding the store's lock knows those are orphans.
+   */
+  async unfinished(store?: string): Promise<(LedgerEntry & { command: unknown })[]> {
     const { rows } = await this.pool.query(
       `SELECT command_id, status, state, attempts, approval, command FROM shardcast_exec.ledger
        WHERE status IN ('ACCEPTED','RUNNING') AND command IS NOT NULL AND (approval IS NULL OR (approval = 'approved' AND attempts > 0))
+         AND ($1::text IS NULL OR command->>'store' = $1)
        ORDER BY created_at`,
+      [store ?? null],
     );
     return rows.map((r) => ({
       commandId: r.command_id,

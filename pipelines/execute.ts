@@ -8,13 +8,16 @@
  * a store's one after another in the order they came, different stores' at the same time (the
  * engine throttles bytes across all of them); results
  * are sent as they happen so progress is visible; the batch's offsets are committed after its
- * last result is acknowledged. On start, commands a crashed executor left in flight are
- * finished or rolled back first.
+ * last result is acknowledged. Several instances may share the consumer group: a lane holds its
+ * store's lock across instances while it works (executors/storeLocks.ts), so one store's
+ * commands never run on two at once, and whoever takes a store's lock first finishes or rolls
+ * back what a crashed executor left in flight on it (on start, and swept every two seconds).
  * Before anything else each record's signature is verified (lib/signing.ts, keys from
  * SHARDCAST_COMMAND_VERIFY_KEYS) and its command id checked against where it was first delivered
  * (stores/postgres/commandDeliveries.ts): an unsigned, forged, moved, expired or replayed command
  * gets a REJECTED result with the reason, its original bytes go to the DLQ, and nothing runs.
  */
+import { hostname } from 'node:os';
 import { newPgPool } from '../stores/postgres/pool.js';
 import { InputError } from '../lib/errors.js';
 import { type VerifyKeys, verifyRecord } from '../lib/signing.js';
@@ -24,6 +27,7 @@ import type { AnyCommand, CommandResult, PartitionCommand, ResourceCommand, Shar
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import { ExecutorEngine } from '../executors/engine.js';
 import { StoreLanes } from '../executors/storeLanes.js';
+import { StoreLocks } from '../executors/storeLocks.js';
 import { CommandLedger } from '../executors/ledger.js';
 import { buildAdapters } from '../executors/registry.js';
 import { createCatalogDriver } from '../catalog/neo4j.js';
@@ -60,6 +64,8 @@ export interface ExecuteOptions {
   pgGraceMs?: number;
   /** Check commands against the Neo4j catalog (default: config executeCatalogCheck). */
   catalogCheck?: CatalogCheckMode;
+  /** How long the group waits for a silent instance before its command partitions go to another (default 30 s). */
+  sessionTimeoutMs?: number;
 }
 
 export async function startExecute(
@@ -94,8 +100,9 @@ export async function startExecute(
           { mode, log: ctx.log },
         )
       : null;
+  const executorName = `shardcast-executor@${hostname()}:${process.pid}`;
   const engine = new ExecutorEngine({
-    executorName: `shardcast-executor@${process.pid}`,
+    executorName,
     adapters: adapters.list,
     ledger,
     emit,
@@ -106,13 +113,13 @@ export async function startExecute(
 
   const rejected: RejectionCounts = {};
   const window = { maxAgeMs: ctx.cfg.commandMaxAgeMs, maxSkewMs: MAX_CLOCK_SKEW_MS };
-  /** Null when the record is an authentic command seen here first (or redelivered from the same position); else why not. */
+  /** Whether the record is an authentic command seen first or redelivered from the same position; else why not. */
   const admit = async (
     keys: VerifyKeys,
     m: Envelope<PartitionCommand | ShardCommand | ResourceCommand>,
-  ): Promise<{ code: string; reason: string } | null> => {
+  ): Promise<{ refusal: { code: string; reason: string } } | { redelivered: boolean }> => {
     const v = verifyRecord(keys, m.topic, m.raw, m.headers, Date.now(), window);
-    if (!v.ok) return { code: v.reason, reason: `signature: ${v.reason}: ${v.message}` };
+    if (!v.ok) return { refusal: { code: v.reason, reason: `signature: ${v.reason}: ${v.message}` } };
     const d = await recordDelivery(deliveries, {
       commandId: m.value.commandId,
       topic: m.topic,
@@ -121,10 +128,12 @@ export async function startExecute(
       keyId: v.keyId,
       signedAt: v.signedAt,
     });
-    if (d.kind !== 'replay') return null;
+    if (d.kind !== 'replay') return { redelivered: d.kind === 'redelivery' };
     return {
-      code: 'replay',
-      reason: `replay: command id ${m.value.commandId} was first delivered at ${d.first.topic}[${d.first.partition}]@${d.first.offset}`,
+      refusal: {
+        code: 'replay',
+        reason: `replay: command id ${m.value.commandId} was first delivered at ${d.first.topic}[${d.first.partition}]@${d.first.offset}`,
+      },
     };
   };
   const rejection = (m: Envelope<PartitionCommand | ShardCommand | ResourceCommand>, code: string, reason: string): CommandResult => ({
@@ -140,20 +149,35 @@ export async function startExecute(
     bytesMoved: 0,
     verified: null,
     durationMs: 0,
-    executor: `shardcast-executor@${process.pid}`,
+    executor: executorName,
     // Marked: the id may be a genuine command's (a replay), whose own results stand.
     details: { refused: code },
   });
 
-  // One lane per store, for commands from a topic and from an operator's approval alike.
-  const lanes = new StoreLanes(engine);
+  // One lane per store, for commands from a topic and from an operator's approval alike, each
+  // holding its store's lock across executor instances while it works.
+  const stopping = new AbortController();
+  const locks = new StoreLocks(ctx.cfg.pgNodes[0]!, {
+    holder: executorName,
+    onSlowWait: (store, heldBy) => ctx.log.warn({ store, heldBy }, 'waiting for the store: another executor instance is working on it'),
+    onLost: (store, err) => {
+      const ids = engine.stopStore(store, `lost the lock of store ${store}: ${err.message}`);
+      ctx.log.warn({ store, err: err.message, stopping: ids }, 'lost the store lock; stopping its commands in hand');
+    },
+  });
+  const lanes = new StoreLanes(engine, {
+    locks,
+    ledger,
+    signal: stopping.signal,
+    onResume: (entry) => ctx.log.warn({ commandId: entry.commandId, status: entry.status }, 'resuming a command left in flight'),
+  });
+  const sweepFailed = (store: string, err: unknown) =>
+    ctx.log.warn({ store, err: (err as Error).message }, 'resuming commands left in flight failed; retried');
   let settling: Promise<unknown> | null = null;
 
-  for (const entry of await ledger.unfinished()) {
-    ctx.log.warn({ commandId: entry.commandId, status: entry.status }, 'resuming a command left in flight');
-    await engine.run(entry.command as AnyCommand);
-  }
+  lanes.sweepOrphans(sweepFailed);
   const approvals = setInterval(() => {
+    lanes.sweepOrphans(sweepFailed);
     // one look at a time: a look still running its approved commands has claimed them already
     if (!settling)
       settling = engine
@@ -178,13 +202,15 @@ export async function startExecute(
     topics: Object.values(COMMAND_TOPICS),
     batchSize: 50,
     batchMs: 200,
+    ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
     handle: async (batch: Envelope<PartitionCommand | ShardCommand | ResourceCommand>[]) => {
+      let redelivered: boolean[] = batch.map(() => false);
       if (verifyKeys) {
         // Every record of the batch is checked before any runs. A refused one makes the stage
         // hand the batch over again one record at a time (its InputError contract): then the
         // refused record gets its REJECTED result and goes to the DLQ, and the others run.
-        const refusals = await Promise.all(batch.map((m) => admit(verifyKeys, m)));
-        const first = refusals.find((r) => r !== null);
+        const verdicts = await Promise.all(batch.map((m) => admit(verifyKeys, m)));
+        const first = verdicts.map((v) => ('refusal' in v ? v.refusal : null)).find((r) => r !== null);
         if (first) {
           if (batch.length > 1) throw new InputError(first.reason);
           const m = batch[0]!;
@@ -196,10 +222,18 @@ export async function startExecute(
           );
           throw new InputError(first.reason);
         }
+        redelivered = verdicts.map((v) => 'redelivered' in v && v.redelivered);
       }
       // A batch is handed over again when a command's store did not answer (engine.run throws a
-      // retriable error): the commands that already ran are not run again.
-      await lanes.runBatch(batch.map((m) => ({ at: `${m.topic}:${m.partition}:${m.offset}`, cmd: toAnyCommand(m.topic, m.value) })));
+      // retriable error): the commands that already ran are not run again, nor a redelivered one
+      // that another instance (or this one, before a restart) finished.
+      await lanes.runBatch(
+        batch.map((m, i) => ({
+          at: `${m.topic}:${m.partition}:${m.offset}`,
+          cmd: toAnyCommand(m.topic, m.value),
+          redelivered: redelivered[i],
+        })),
+      );
       return [];
     },
   });
@@ -211,8 +245,10 @@ export async function startExecute(
     /** Graceful: the command in hand finishes; a later `abort()` makes adapters roll back. */
     async stop() {
       clearInterval(approvals);
+      stopping.abort();
       await stage.stop();
       await settling;
+      await locks.close();
       await adapters.close();
       await ledger.close();
       await deliveries.end();

@@ -92,6 +92,8 @@ export interface StageSpec<T> {
   exactlyOnce?: ExactlyOnce;
   /** A stage's own check of a decoded record beyond the record checks: why it is refused, or null. */
   check?: (topic: string, value: T) => string | null;
+  /** How long the group waits for a silent member before giving its partitions to others (default 30 s). */
+  sessionTimeoutMs?: number;
 }
 
 export interface ExactlyOnce {
@@ -153,6 +155,7 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
     groupId: spec.groupId,
     topics: spec.topics,
     fromBeginning: spec.fromBeginning ?? true,
+    ...(spec.sessionTimeoutMs ? { sessionTimeoutMs: spec.sessionTimeoutMs } : {}),
     gate,
     ...consumerHealth(health),
   });

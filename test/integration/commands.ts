@@ -26,3 +26,14 @@ export function testCommand(
     ...fields,
   } as AnyCommand;
 }
+
+/** A Kafka add-partitions command for `topic` (a store of its own beside the PostgreSQL one). */
+export const addTopicPartitionsCommand = (idPrefix: string, topic: string, partitions: number): AnyCommand =>
+  testCommand(
+    idPrefix,
+    topic,
+    'partition',
+    'add_topic_partitions',
+    { store: 'kafka', storeKind: 'kafka', table: topic },
+    { partitions: String(partitions) },
+  );

@@ -15,7 +15,7 @@ import { dropShardedTable } from '../../stores/postgres/tables.js';
 import { loadRoutes } from '../../stores/postgres/routing.js';
 import type { CommandResult } from '../../schemas/types.js';
 import { createKafka } from '../../topics/kafka.js';
-import { testCommand } from './commands.js';
+import { addTopicPartitionsCommand, testCommand } from './commands.js';
 import { cfg, ledgerUnreachable, seededTwoShardOrders, uniq } from './helpers.js';
 
 const id = uniq('lanes').replace(/[^a-z0-9]/g, '_');
@@ -57,14 +57,7 @@ test("another store's command runs beside a long move; the same store's waits fo
     bytesPerSecond: 64 * 1024,
   });
   const first = testCommand('lanes', T, 'shard', 'move', { partition: 's0', sourceNode: 'node0', targetNode: 'node2' });
-  const topic = testCommand(
-    'lanes',
-    TOPIC,
-    'partition',
-    'add_topic_partitions',
-    { store: 'kafka', storeKind: 'kafka', table: TOPIC },
-    { partitions: '3' },
-  );
+  const topic = addTopicPartitionsCommand('lanes', TOPIC, 3);
   const second = testCommand('lanes', T, 'shard', 'move', { partition: 's1', sourceNode: 'node1', targetNode: 'node0' });
   await new StoreLanes(engine).runBatch([first, topic, second].map((cmd, i) => ({ at: `batch:${i}`, cmd })));
 

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import os, { hostname } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Admin, Consumer, IHeaders } from 'kafkajs';
@@ -92,7 +92,7 @@ after(async () => {
 });
 
 /** Results of this process's executor (another executor on the same stack answers with its own key). */
-const fromOurExecutor = (r: CommandResult) => r.executor === `shardcast-executor@${process.pid}`;
+const fromOurExecutor = (r: CommandResult) => r.executor === `shardcast-executor@${hostname()}:${process.pid}`;
 
 /** A command of each kind; only the partition one would change a store we can see (the topic's partitions). */
 function command(kind: 'partition' | 'shard' | 'resource', tag: string, partitions = '4'): AnyCommand {
