@@ -163,12 +163,18 @@ export class HoltWintersState {
       season: Array.from(this.season),
       t: this.t,
       mae: this.mae,
+      // the burst cap's memory: without it a restored state clips (or follows) the next surprises differently
+      capRun: this.capRun,
+      phaseCap: this.phaseCap ? Array.from(this.phaseCap) : null,
     };
   }
 
   static fromJSON(s: HWSnapshot): HoltWintersState {
-    const st = new HoltWintersState(s.m, s.params, s.level, s.trend, Float64Array.from(s.season), s.mae);
+    // a checkpoint writes NaN as null
+    const st = new HoltWintersState(s.m, s.params, s.level, s.trend, Float64Array.from(s.season), typeof s.mae === 'number' ? s.mae : NaN);
     st.t = s.t;
+    if (typeof s.capRun === 'number' && Number.isInteger(s.capRun)) st.capRun = s.capRun;
+    if (Array.isArray(s.phaseCap) && s.phaseCap.length === s.m) st.phaseCap = Int8Array.from(s.phaseCap.map((x) => Math.sign(x)));
     return st;
   }
 }
@@ -181,6 +187,9 @@ export interface HWSnapshot {
   season: number[];
   t: number;
   mae: number;
+  /** Absent in checkpoints written before they were kept. */
+  capRun?: number;
+  phaseCap?: number[] | null;
 }
 
 /**

@@ -24,6 +24,11 @@ export type SeriesSnapshot = SeriesCoreSnapshot & ModelFields;
 export interface SeriesCoreSnapshot {
   id: string;
   season: number;
+  /**
+   * Observations at the last season detection; null for a known season (never detected).
+   * Absent in older checkpoints: then the observations at the save.
+   */
+  seasonAt?: number | null;
   sawNegative: boolean;
   err: number[];
   cnt: number[];
@@ -65,6 +70,13 @@ export interface ModelFields {
 }
 
 /** What a checkpoint reads from and restores into: the online forecaster, seen structurally so this module does not import it. */
+/** The forecaster's schedule: steps taken, the random stream's position, the window last stepped (null: none). */
+export interface RunState {
+  steps: number;
+  rand: number;
+  lastStep: number | null;
+}
+
 export interface Checkpointable {
   readonly opts: { horizon: number; lags: number; level: number; stepMs: number };
   readonly global: GlobalModel | null | undefined;
@@ -72,6 +84,9 @@ export interface Checkpointable {
   readonly size: number;
   snapshotSeries(includeHistory?: boolean): SeriesSnapshot[];
   restoreSeries(snaps: SeriesSnapshot[]): void;
+  /** The step count, random stream position and last step, when the forecaster keeps them. */
+  runState?(): RunState;
+  restoreRunState?(r: RunState): void;
 }
 
 export interface CheckpointResult {
@@ -128,7 +143,9 @@ export async function serializeForecaster(f: Checkpointable, opts: SaveOptions =
   const payload = JSON.stringify({
     config: fingerprint(f),
     globalSteps: f.global?.steps ?? 0,
+    run: f.runState?.() ?? null,
     weights: w ? { names: w.names, shapes: w.shapes, data: w.data.map(f32ToB64) } : null,
+    optimizer: w?.optimizer ? { names: w.optimizer.names, shapes: w.optimizer.shapes, data: w.optimizer.data.map(f32ToB64) } : null,
     calibrator: f.calibrator.toJSON(),
     series,
     stage: opts.stage ?? null,
@@ -160,7 +177,9 @@ export function restoreForecaster(f: Checkpointable, text: string): CheckpointRe
     const p = JSON.parse(outer.payload) as {
       config: Record<string, unknown>;
       globalSteps: number;
+      run?: RunState | null;
       weights: { names: string[]; shapes: number[][]; data: string[] } | null;
+      optimizer?: { names: string[]; shapes: number[][]; data: string[] } | null;
       calibrator: CalibratorSnapshot;
       stage?: unknown;
       series: (Omit<SeriesCoreSnapshot, 'hist' | 'err' | 'scale'> &
@@ -182,7 +201,14 @@ export function restoreForecaster(f: Checkpointable, text: string): CheckpointRe
     }
     // Decode and validate everything first, then apply.
     const weights: GlobalWeights | null = p.weights
-      ? { names: p.weights.names, shapes: p.weights.shapes, data: p.weights.data.map(b64ToF32) }
+      ? {
+          names: p.weights.names,
+          shapes: p.weights.shapes,
+          data: p.weights.data.map(b64ToF32),
+          ...(p.optimizer
+            ? { optimizer: { names: p.optimizer.names, shapes: p.optimizer.shapes, data: p.optimizer.data.map(b64ToF32) } }
+            : {}),
+        }
       : null;
     const series: SeriesSnapshot[] = p.series.map((s) => ({
       ...s,
@@ -202,6 +228,14 @@ export function restoreForecaster(f: Checkpointable, text: string): CheckpointRe
     }
     f.calibrator.restore(p.calibrator);
     f.restoreSeries(series);
+    const run = p.run;
+    if (
+      run &&
+      Number.isSafeInteger(run.steps) &&
+      Number.isSafeInteger(run.rand) &&
+      (run.lastStep === null || Number.isSafeInteger(run.lastStep))
+    )
+      f.restoreRunState?.(run);
     return { ok: true, series: series.length, bytes: text.length, stage: p.stage ?? null };
   } catch (err) {
     return { ok: false, reason: err instanceof Error ? err.message : String(err) };

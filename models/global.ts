@@ -21,6 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../lib/errors.js';
 import type { ForecastRequest, Forecaster, SeriesForecast } from './forecaster.js';
 import { imputeInPlace } from './util.js';
+import { checkOptimizerState, loadOptimizerState, type OptimizerState, readOptimizerState } from './optimizerState.js';
 
 export interface GlobalModelOptions {
   /** Input window length in steps (should cover at least one season). */
@@ -58,6 +59,8 @@ export interface GlobalWeights {
   names: string[];
   shapes: number[][];
   data: Float32Array[];
+  /** The optimizer's state (optimizerState.ts); absent in checkpoints made before it was kept. */
+  optimizer?: OptimizerState;
 }
 
 const softplusInv = (v: number): number => Math.log(Math.expm1(v));
@@ -78,6 +81,8 @@ export class GlobalModel implements Forecaster {
   private readonly vars: tf.Variable[];
   private readonly names = ['W1', 'b1', 'W2', 'b2', 'W3', 'b3', 'Wl', 'bl'];
   private readonly opt: tf.Optimizer;
+  /** Optimizer state restored with the weights, loaded before the next fit (loading it is async). */
+  private pendingOptimizer: OptimizerState | null = null;
   private readonly tau: number[];
 
   constructor(opts: GlobalModelOptions) {
@@ -191,6 +196,7 @@ export class GlobalModel implements Forecaster {
   async fit(windows: TrainingWindows, epochs = 1, seed = this.steps, batchSize = this.batchSize): Promise<number> {
     const { n } = windows;
     if (!n) return NaN;
+    if (this.pendingOptimizer) this.pendingOptimizer = await loadOptimizerState(this.opt, this.pendingOptimizer);
     const L = this.lags,
       H = this.horizon;
     const x = windows.x.slice(0, n * L);
@@ -333,10 +339,11 @@ export class GlobalModel implements Forecaster {
     });
   }
 
-  /** Copies the weights out (for checkpoints). */
+  /** Copies the weights and the optimizer's state out (for checkpoints). */
   async getWeights(): Promise<GlobalWeights> {
     const data = await Promise.all(this.vars.map((v) => v.data() as Promise<Float32Array>));
-    return { names: this.names, shapes: this.vars.map((v) => v.shape.slice()), data: data.map((d) => Float32Array.from(d)) };
+    const optimizer = this.pendingOptimizer ?? (await readOptimizerState(this.opt));
+    return { names: this.names, shapes: this.vars.map((v) => v.shape.slice()), data: data.map((d) => Float32Array.from(d)), optimizer };
   }
 
   /** Loads weights; throws when names or shapes do not match this model's. */
@@ -352,11 +359,13 @@ export class GlobalModel implements Forecaster {
       for (let k = 0; k < d.length; k++)
         if (!Number.isFinite(d[k]!)) throw new InputError(`weights: tensor ${this.names[i]} has a non-finite value`);
     });
+    if (w.optimizer) checkOptimizerState(w.optimizer, this.vars);
     this.vars.forEach((v, i) => {
       const t = tf.tensor(w.data[i]!, v.shape);
       v.assign(t);
       t.dispose();
     });
+    this.pendingOptimizer = w.optimizer ?? null;
   }
 
   /** Builds training windows from whole series: origins every `stride` steps, newest first, at most `maxPerSeries` each. */

@@ -14,7 +14,7 @@ import type { Forecast } from '../schemas/types.js';
 import { StateError } from '../lib/errors.js';
 import { logger } from '../lib/log.js';
 import { ConformalCalibrator } from './calibrator.js';
-import { loadCheckpoint, saveCheckpoint, type CheckpointResult, type SeriesSnapshot } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type CheckpointResult, type RunState, type SeriesSnapshot } from './checkpoint.js';
 import { EnsembleCombiner, type ForecastDetail } from './combination.js';
 import type { GlobalModel } from './global.js';
 import { HistoryStore } from './history.js';
@@ -27,6 +27,7 @@ import { detectSeason } from './season.js';
 import { restoreSeries, snapshotSeries } from './seriesSnapshot.js';
 import { type SeriesState, lastObserved, newSeriesState } from './series.js';
 import { rng } from './util.js';
+import type { Rng } from '../lib/rng.js';
 
 export class OnlineForecaster {
   readonly opts: ResolvedOptions;
@@ -38,7 +39,7 @@ export class OnlineForecaster {
   private readonly scorer: ForecastScorer;
   private readonly combiner: EnsembleCombiner;
   private readonly series = new Map<string, SeriesState>();
-  private readonly rand: () => number;
+  private readonly rand: Rng;
   private readonly log = logger('forecast.online');
   /** Steps taken, and the last step's timings (ms) and counters. */
   stepCount = 0;
@@ -222,6 +223,18 @@ export class OnlineForecaster {
     const { windows, loss } = await this.globalModel.warmFit(this.series.values(), epochs, opts);
     this.log.debug({ windows, epochs, loss }, 'global model warm fit');
     return loss;
+  }
+
+  /** Where the forecaster's schedule and random stream stand (saved in checkpoints: training cadence and sampling continue exactly). */
+  runState(): RunState {
+    return { steps: this.stepCount, rand: this.rand.position(), lastStep: Number.isFinite(this.lastStep) ? this.lastStep : null };
+  }
+
+  restoreRunState(r: RunState): void {
+    this.stepCount = r.steps;
+    this.rand.setPosition(r.rand);
+    // a late series' step for the window last stepped is a repeat (no training) after a restore too
+    this.lastStep = r.lastStep ?? Number.NEGATIVE_INFINITY;
   }
 
   /** Per-series state for checkpoints. */

@@ -52,6 +52,7 @@ export function snapshotSeries(
   return {
     id: s.h.id,
     season: s.season,
+    seasonAt: Number.isFinite(s.seasonAt) ? s.seasonAt : null,
     ...Object.assign({}, ...models.map((m) => m.snapshot?.(s) ?? {})),
     sawNegative: s.sawNegative,
     err: Array.from(s.err),
@@ -109,7 +110,7 @@ export function restoreSeries(
         pendIssue: fill(fresh.pendIssue, sn.pendIssue, NaN),
         recordFrom: fill(fresh.recordFrom, sn.recordFrom, Number.NEGATIVE_INFINITY),
         season: sn.season,
-        seasonAt: observed,
+        seasonAt: sn.seasonAt === undefined ? observed : (sn.seasonAt ?? Number.POSITIVE_INFINITY),
         slots: models.map((m) => (m.restore ? m.restore(sn, observed) : m.initSeries(sn.accounted + 1))),
         sawNegative: !!sn.sawNegative,
         err: Float64Array.from(sn.err.map((x) => (x === null ? NaN : x))),

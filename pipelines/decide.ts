@@ -28,6 +28,7 @@ import { DecideRounds } from '../processors/decide/rounds.js';
 import type { SelectorModel } from '../processors/decide/selector.js';
 import { foldForecasts } from '../processors/decide/series.js';
 import { isMetricSeries } from '../processors/forecast/metricSeries.js';
+import { isTemplateSeries } from '../processors/forecast/templateSeries.js';
 import type { ClusterStateInput } from '../processors/decide/state.js';
 import { CommandedDesigns } from '../processors/decide/commandedDesigns.js';
 import { WorkloadProfile } from '../processors/decide/workloadProfile.js';
@@ -240,7 +241,9 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       for (const m of batch) {
         if (m.topic === TOPICS.forecasts.name) {
           const f = m.value as Forecast;
-          if (!isMetricSeries(f.seriesId)) rounds.observeForecast(f);
+          // a template's executions feed the physical-design planners, not the placement rounds
+          if (isTemplateSeries(f.seriesId)) workload.observeForecast(f);
+          else if (!isMetricSeries(f.seriesId)) rounds.observeForecast(f);
           else {
             metricForecasts.set(f.seriesId, f);
             if (metricOrigins.size < warmup) metricOrigins.add(f.originTs);

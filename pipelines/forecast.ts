@@ -15,6 +15,7 @@ import { initBackend } from '../models/backend.js';
 import { OnlineForecaster } from '../models/online.js';
 import { ForecastRounds, type Observation } from '../processors/forecast/rounds.js';
 import { metricObservation } from '../processors/forecast/metricSeries.js';
+import { isTemplateSeries, withTemplateObservations } from '../processors/forecast/templateSeries.js';
 import { pipelineForecasterOptions } from '../models/options.js';
 import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
@@ -117,7 +118,9 @@ export async function startForecast(
         }
       }
       const now = Date.now();
-      const { forecasts: fromAggregates, future } = await rounds.next(aggregates, now);
+      // each aggregate with its templates' executions (processors/forecast/templateSeries.ts)
+      const { forecasts: fromAggregates, future: ahead } = await rounds.next(withTemplateObservations(aggregates), now);
+      const future = ahead.filter((o) => !isTemplateSeries(o.seriesId));
       const fromMetrics = metrics.length ? (await metricRounds.next(metrics, now)).forecasts : [];
       const forecasts = [...fromAggregates, ...fromMetrics];
       if (future.length) {

@@ -18,6 +18,7 @@ import { initBackend } from '../models/backend.js';
 import { PartitionedForecast } from '../processors/forecast/partitionedForecast.js';
 import type { ForecastRoundOptions, Observation } from '../processors/forecast/rounds.js';
 import { metricObservation } from '../processors/forecast/metricSeries.js';
+import { isTemplateSeries, withTemplateObservations } from '../processors/forecast/templateSeries.js';
 import type { PipelineContext } from './context.js';
 import { decodeBatch, type RunningStage, type StageStats } from './stage.js';
 import { combinedHealth, type StageHealth } from './failure.js';
@@ -37,6 +38,8 @@ export interface ScaledForecastOptions {
   topic?: string;
   /** The state topic (tests use a private one; default shardcast.internal.forecast.state). */
   stateTopic?: string;
+  /** The output topic (tests use a private one; default shardcast.forecasts). */
+  forecastsTopic?: string;
   /** How long a group waits for a silent instance before its partitions go to the others (default 30 s). */
   sessionTimeoutMs?: number;
   /** How long taking a partition over waits for its saved state to be read back (default 30 s). */
@@ -73,6 +76,7 @@ interface ShardSpec<T> {
   groupId: string;
   topic: string;
   stateTopic: string;
+  forecastsTopic: string;
   reader: ForecastStateReader;
   core: PartitionedForecast;
   /** The observations of decoded records (and those left out as being from the future, counted). */
@@ -116,7 +120,7 @@ async function startShards<T>(ctx: PipelineContext, spec: ShardSpec<T>) {
       const { good, letters } = await retrying('decode', () => decodeBatch<T>(ctx, batch, 'forecast'));
       const values = good.map((e) => e.value);
       const { forecasts, future } = await core.next(partition, spec.observe(values), Date.now());
-      futureSkipped += future.length;
+      futureSkipped += future.filter((o) => !isTemplateSeries(o.seriesId)).length;
       const p = pending.get(partition);
       if (!p) return;
       p.forecasts.push(...forecasts);
@@ -132,7 +136,7 @@ async function startShards<T>(ctx: PipelineContext, spec: ShardSpec<T>) {
       if (text === null) return null;
       const out = {
         outputs: [
-          { topic: TOPICS.forecasts.name, records: p.forecasts.map((f) => ({ key: f.seriesId, value: f })) },
+          { topic: spec.forecastsTopic, records: p.forecasts.map((f) => ({ key: f.seriesId, value: f })) },
           { topic: TOPICS.dlq.name, records: p.letters.map((l) => ({ key: l.sourceTopic, value: l })) },
           { topic: stateTopic, records: [stateRecord(groupId, topic, partition, nextOffset, text)] },
         ],
@@ -161,8 +165,9 @@ export async function startScaledForecast(ctx: PipelineContext, opts: ScaledFore
   const topic = opts.topic ?? TOPICS.aggregates.name;
   const stateTopic = opts.stateTopic ?? TOPICS.forecastState.name;
   const stateSpec = { ...TOPICS.forecastState, name: stateTopic };
-  await provisionTopics(ctx.kafka, [stateSpec]);
-  await ctx.serde.registerTopics([stateSpec]);
+  const forecastsSpec = { ...TOPICS.forecasts, name: opts.forecastsTopic ?? TOPICS.forecasts.name };
+  await provisionTopics(ctx.kafka, [stateSpec, forecastsSpec]);
+  await ctx.serde.registerTopics([stateSpec, forecastsSpec]);
   const groupId = opts.groupId ?? 'shardcast-forecast-scaled';
   const newForecaster = forecasterFactory(ctx, { ...opts, stepMs }, backend);
   const rounds: ForecastRoundOptions = { stepMs, ...(opts.sources ? { sources: opts.sources } : {}) };
@@ -173,11 +178,12 @@ export async function startScaledForecast(ctx: PipelineContext, opts: ScaledFore
   const reader = await ForecastStateReader.start(ctx, stateTopic);
   const common = {
     stateTopic,
+    forecastsTopic: forecastsSpec.name,
     reader,
     stateWaitMs: opts.stateWaitMs ?? 30_000,
     ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
   };
-  const shards = [await startShards<WorkloadAggregate>(ctx, { ...common, groupId, topic, core, observe: (values) => values })];
+  const shards = [await startShards<WorkloadAggregate>(ctx, { ...common, groupId, topic, core, observe: withTemplateObservations })];
   // Metric series: their own forecasters and clock (samples carry the wall clock), as in forecast.ts.
   const metricCore = new PartitionedForecast(newForecaster, rounds);
   if (opts.metrics !== false) {

@@ -20,6 +20,8 @@ import { startIngestWindows } from './ingestWindows.js';
 export interface ScaleOutOptions extends IngestOptions {
   /** The internal topic (tests use a private one; default shardcast.internal.ingest.routed). */
   internalTopic?: string;
+  /** The output topic (tests use a private one; default shardcast.workload.aggregates). */
+  aggregatesTopic?: string;
   /** How long a group waits for a silent instance before its partitions go to the others (default 30 s). */
   sessionTimeoutMs?: number;
 }
@@ -52,8 +54,9 @@ export async function startScaledIngest(ctx: PipelineContext, opts: ScaleOutOpti
   const topic = opts.topic ?? TOPICS.queries.name;
   const internalTopic = opts.internalTopic ?? TOPICS.routedQueries.name;
   const internalSpec = { ...TOPICS.routedQueries, name: internalTopic };
-  await provisionTopics(ctx.kafka, [internalSpec]);
-  await ctx.serde.registerTopics([internalSpec]);
+  const aggregatesSpec = { ...TOPICS.aggregates, name: opts.aggregatesTopic ?? TOPICS.aggregates.name };
+  await provisionTopics(ctx.kafka, [internalSpec, aggregatesSpec]);
+  await ctx.serde.registerTopics([internalSpec, aggregatesSpec]);
   const groupId = opts.groupId ?? 'shardcast-ingest';
   const ingest = newIngestStats();
   const windows = await startIngestWindows(ctx, {
@@ -61,6 +64,8 @@ export async function startScaledIngest(ctx: PipelineContext, opts: ScaleOutOpti
     sourceTopic: topic,
     sourcePartitions: await partitionCount(ctx, topic),
     internalTopic,
+    aggregatesTopic: aggregatesSpec.name,
+    aggregatesPartitions: await partitionCount(ctx, aggregatesSpec.name),
     stats: ingest,
     partitionKeys: opts.partitionKeys ?? ctx.cfg.partitionKeys,
     windowMs: opts.windowMs ?? ctx.cfg.windowMs,

@@ -5,6 +5,13 @@
  * offset (with its resume state as offset metadata, as the single-instance path commits it) go
  * in one transaction, so an aggregate is on the topic exactly when the offsets past its events
  * are committed: no (series, window) twice, whichever instance crashes or takes over.
+ *
+ * Internal partition p's aggregates go to aggregates partition p (mod the topic's partitions),
+ * not by the series key's hash: a series comes from one internal partition (its source and
+ * node), so it still lives on one aggregates partition, and with as many aggregates partitions
+ * as internal ones (6 and 6) each aggregates partition has one writer at a time, which emits
+ * windows in order and a window's series sorted. Its sequence is then the same however many
+ * instances run or crash, and so are the forecasts of a scaled forecast stage reading it (0121).
  */
 import type { Envelope } from '../schemas/envelope.js';
 import type { QueryEvent, RoutedQuery } from '../schemas/types.js';
@@ -32,6 +39,9 @@ export interface WindowsOptions {
   sourceTopic: string;
   sourcePartitions: number;
   internalTopic: string;
+  /** The output topic (shardcast.workload.aggregates but in tests) and its partitions: internal partition p writes to p mod these. */
+  aggregatesTopic: string;
+  aggregatesPartitions: number;
   stats: IngestStats;
   partitionKeys: Record<string, PartitionKeySpec>;
   windowMs: number;
@@ -154,7 +164,10 @@ export async function startIngestWindows(ctx: PipelineContext, opts: WindowsOpti
       const { aggregates, letters, progress } = splitOutputs(outs);
       return {
         outputs: [
-          { topic: TOPICS.aggregates.name, records: aggregates.map((a) => ({ key: a.seriesId, value: a })) },
+          {
+            topic: opts.aggregatesTopic,
+            records: aggregates.map((a) => ({ key: a.seriesId, value: a, partition: partition % opts.aggregatesPartitions })),
+          },
           { topic: TOPICS.dlq.name, records: letters.map((l) => ({ key: l.sourceTopic, value: l })) },
         ],
         positions: progress ? commitPositions(progress) : [],

@@ -8,6 +8,7 @@
  * because the library's async per-message path costs a promise and a cache lookup per event
  * on the ingest hot path.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SchemaRegistry, COMPATIBILITY } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import { ALL_TOPICS, type TopicSpec } from './topics.js';
@@ -41,6 +42,9 @@ export function registryError(err: unknown, what: string): Error {
   return new UnavailableError(`schema registry: ${what} failed: ${detail}`);
 }
 
+/** What the registry answers one of several instances registering a new subject at the same time. */
+const RACING_REGISTRATION = /already exists|does not match the configuration/i;
+
 /** Bytes that are not a message of the topic's schema: bad input, for the dead-letter topic. */
 export class DecodeError extends InputError {}
 
@@ -70,11 +74,22 @@ export class AvroSerde {
       ? { json: schemaJson, type: avro.Type.forSchema(schemaJson as avro.Schema) }
       : loadSchema(topic.schema);
     const subject = `${topic.name}-value`;
-    const { id } = await this.registry
-      .register({ type: 'AVRO' as never, schema: JSON.stringify(json) }, { subject, compatibility: COMPATIBILITY.BACKWARD })
-      .catch((err: unknown) => {
-        throw registryError(err, `registering ${subject}`);
-      });
+    const register = async (attempt: number): Promise<{ id: number }> => {
+      try {
+        return await this.registry.register(
+          { type: 'AVRO' as never, schema: JSON.stringify(json) },
+          { subject, compatibility: COMPATIBILITY.BACKWARD },
+        );
+      } catch (err) {
+        // Instances starting together register a new subject at once: the registry refuses the
+        // later compatibility rule as existing, or shows the subject without it for a moment.
+        // A later try finds the rule in place; a mismatch that stays is reported.
+        if (attempt >= 5 || !RACING_REGISTRATION.test((err as Error).message ?? '')) throw registryError(err, `registering ${subject}`);
+        await sleep(100 * 2 ** attempt);
+        return register(attempt + 1);
+      }
+    };
+    const { id } = await register(1);
     this.writerIds.set(topic.name, id);
     this.writerTypes.set(topic.name, type);
     this.typesById.set(id, type);

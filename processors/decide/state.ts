@@ -75,8 +75,10 @@ export interface PredicateStat {
 export interface TemplateStat {
   table: string;
   templateId: string;
-  /** Executions per window. */
+  /** Executions per window: the newest window's, or the forecast's peak over the horizon when higher. */
   count: number;
+  /** The newest window's executions, when the forecast's peak raised `count` above them. */
+  observed?: number;
   /** Columns filtered on (equality first). */
   columns: string[];
   kind: 'point' | 'range' | 'aggregate' | 'expression';

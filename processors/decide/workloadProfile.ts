@@ -8,9 +8,14 @@
  *
  * A total series exists per source and node, so one window's profile may come in several parts:
  * the parts of the newest window are summed, older windows are dropped.
+ *
+ * The forecast stage forecasts each template's executions (processors/forecast/templateSeries.ts):
+ * a template whose forecast peak over the horizon is above its newest window's count is planned
+ * at the forecast count, so its index or precomputation is in place before the load arrives.
  */
 import { DERIVABLE_FUNCTIONS } from '../../schemas/commandParams.js';
-import type { TemplateStats, WorkloadAggregate } from '../../schemas/types.js';
+import type { Forecast, TemplateStats, WorkloadAggregate } from '../../schemas/types.js';
+import { templateOf } from '../forecast/templateSeries.js';
 import type { PredicateStat, TemplateStat } from './state.js';
 
 const RANGE_OPS = new Set(['<', '<=', '>', '>=', 'between']);
@@ -48,6 +53,34 @@ export interface WorkloadStatistics {
 export class WorkloadProfile {
   /** Per total series: its newest window's templates. */
   private readonly parts = new Map<string, Part>();
+  /** Per template series: its newest forecast. */
+  private readonly ahead = new Map<string, Forecast>();
+
+  /** Keeps a template series' forecast (the newest origin wins). */
+  observeForecast(f: Forecast): void {
+    const cur = this.ahead.get(f.seriesId);
+    if (!cur || cur.originTs <= f.originTs) this.ahead.set(f.seriesId, f);
+  }
+
+  /**
+   * Per template, the most executions a window is forecast to hold over the horizon, from the
+   * newest origin (of one source when given), summed over nodes.
+   */
+  forecastPeaks(source?: string): Map<string, number> {
+    const ours = [...this.ahead.values()].filter((f) => !source || f.seriesId.startsWith(`${source}|`));
+    const newest = Math.max(...ours.map((f) => f.originTs));
+    const perHorizon = new Map<string, number[]>();
+    for (const f of ours) {
+      if (f.originTs !== newest) continue;
+      const id = templateOf(f.seriesId);
+      const sums = perHorizon.get(id) ?? [];
+      f.points.forEach((p, h) => {
+        sums[h] = (sums[h] ?? 0) + Math.max(0, p.predicted);
+      });
+      perHorizon.set(id, sums);
+    }
+    return new Map([...perHorizon].map(([id, sums]) => [id, Math.max(...sums)]));
+  }
 
   /** Keeps an aggregate's template profile (aggregates without one are ignored). */
   observe(a: WorkloadAggregate): void {
@@ -83,7 +116,14 @@ export class WorkloadProfile {
     const planned = new Set(tables);
     const templates: TemplateStat[] = [];
     const predicates: PredicateStat[] = [];
-    for (const t of this.templates(opts.source)) {
+    const peaks = this.forecastPeaks(opts.source);
+    for (const observed of this.templates(opts.source)) {
+      const peak = Math.round(peaks.get(observed.templateId) ?? 0);
+      // mean latency stays the observed one
+      const t =
+        peak > observed.queries
+          ? { ...observed, queries: peak, latencySumMs: observed.queries > 0 ? (observed.latencySumMs * peak) / observed.queries : 0 }
+          : observed;
       for (const table of t.tables) {
         if (!planned.has(table)) continue;
         const preds = t.predicates.filter((p) => p.table === table || (p.table === null && t.tables.length === 1));
@@ -93,7 +133,7 @@ export class WorkloadProfile {
         // a template over several tables is a join: its shape is not one table's to adapt
         if (t.tables.length !== 1 || t.operation !== 'select') continue;
         const stat = templateStat(t, table, preds, columns, opts.designs?.get(table));
-        if (stat) templates.push(stat);
+        if (stat) templates.push(t === observed ? stat : { ...stat, observed: observed.queries });
       }
     }
     return { templates, predicates };

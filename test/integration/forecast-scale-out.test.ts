@@ -18,7 +18,7 @@ import type { Forecast, MetricSample, WorkloadAggregate } from '../../schemas/ty
 import { provisionTopics } from '../../topics/admin.js';
 import { TOPICS } from '../../schemas/topics.js';
 import { consumeTopics } from '../../topics/consumer.js';
-import { aggregateOf, cfg, eventually, uniq, launchChild, type ChildInstance } from './helpers.js';
+import { aggregateOf, cfg, eventually, forecastDifference, uniq, launchChild, type ChildInstance } from './helpers.js';
 
 const STEP = 60_000;
 const SERIES = 12;
@@ -200,17 +200,7 @@ if (process.env.FORECAST_SCALE_OUT_CHILD) {
       let differing = 0;
       for (const k of fromOne) {
         const a = seen.get(`${one}${k}`)![0]!;
-        const b = seen.get(`${many}${k}`)![0]!;
-        let d = 0;
-        for (const [h, p] of a.points.entries()) {
-          const q = b.points[h]!;
-          for (const [x, y] of [
-            [p.predicted, q.predicted],
-            [p.lower, q.lower],
-            [p.upper, q.upper],
-          ] as const)
-            d = Math.max(d, Math.abs(x - y) / Math.max(1, Math.abs(x)));
-        }
+        const d = forecastDifference(a, seen.get(`${many}${k}`)![0]!);
         if (d > 0) differing++;
         worst = Math.max(worst, d);
       }

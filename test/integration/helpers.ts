@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Admin } from 'kafkajs';
 import { loadConfig, type Config } from '../../lib/config.js';
-import type { WorkloadAggregate } from '../../schemas/types.js';
+import type { WorkloadAggregate, Forecast } from '../../schemas/types.js';
 import { createOrdersTable } from '../../demo/ordersTable.js';
 import { readAll, seedRows } from '../../demo/workload.js';
 import { readPrecomputed } from '../../executors/postgres/design.js';
@@ -154,4 +154,20 @@ export function launchChild(file: string, vars: Record<string, string>): ChildIn
     inst.lines.push(...parts);
   });
   return inst;
+}
+
+/** How far two forecasts of one (series, origin) are apart: the largest relative gap of a point, lower or upper bound. */
+export function forecastDifference(a: Forecast, b: Forecast): number {
+  let d = 0;
+  for (const [h, p] of a.points.entries()) {
+    const q = b.points[h];
+    if (!q) return Number.POSITIVE_INFINITY;
+    for (const [x, y] of [
+      [p.predicted, q.predicted],
+      [p.lower, q.lower],
+      [p.upper, q.upper],
+    ] as const)
+      d = Math.max(d, Math.abs(x - y) / Math.max(1, Math.abs(x)));
+  }
+  return d;
 }

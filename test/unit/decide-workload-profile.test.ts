@@ -1,12 +1,14 @@
 /**
  * From ingest's template profiles to the planners' statistics: the newest window's parts summed
  * over nodes, equality columns first, aggregate shape to a count or sum by one column, joins and
- * writes not adapted, what the store already has (indexes, precomputations) not planned again.
+ * writes not adapted, what the store already has (indexes, precomputations) not planned again;
+ * a template forecast to rise planned at its forecast peak.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WorkloadProfile } from '../../processors/decide/workloadProfile.js';
-import type { TemplateStats, WorkloadAggregate } from '../../schemas/types.js';
+import { isTemplateSeries, templateOf, templateSeriesId, withTemplateObservations } from '../../processors/forecast/templateSeries.js';
+import type { Forecast, TemplateStats, WorkloadAggregate } from '../../schemas/types.js';
 
 const template = (id: string, extra: Partial<TemplateStats>): TemplateStats => ({
   templateId: id,
@@ -132,4 +134,54 @@ test('a filter on a derivable function of a column is an expression template, un
     p.statistics(['orders'], { designs }).templates.find((x) => x.templateId === 'by-email'),
     undefined,
   );
+});
+
+const templateForecast = (seriesId: string, originTs: number, predicted: number[]): Forecast =>
+  ({
+    seriesId,
+    originTs,
+    issuedAt: originTs,
+    stepMs: 10_000,
+    metric: 'queries',
+    model: 'ensemble',
+    points: predicted.map((p, i) => ({ horizon: i + 1, ts: originTs + (i + 1) * 10_000, predicted: p, lower: 0, upper: p * 2 })),
+  }) as Forecast;
+
+test('a template forecast to rise is planned at its forecast peak, before the load arrives', () => {
+  const p = new WorkloadProfile();
+  p.observe(total('app|*|*||node0', 10_000, [point]));
+  p.observe(total('app|*|*||node1', 10_000, [point]));
+  // its executions forecast per node: the peak of the sums over nodes is 70 + 80 at the third step
+  p.observeForecast(templateForecast(templateSeriesId('app', 'point', 'node0'), 10_000, [20, 40, 70]));
+  p.observeForecast(templateForecast(templateSeriesId('app', 'point', 'node1'), 10_000, [20, 90, 80]));
+  // an older origin and another source do not count
+  p.observeForecast(templateForecast(templateSeriesId('app', 'point', 'node2'), 0, [1_000, 1_000, 1_000]));
+  p.observeForecast(templateForecast(templateSeriesId('other', 'point', null), 10_000, [1_000, 1_000, 1_000]));
+  const [t] = p.statistics(['orders'], { source: 'app' }).templates;
+  assert.equal(t!.count, 150, 'the forecast peak (70 + 80 beats 40 + 90)');
+  assert.equal(t!.observed, 20, 'the last window, for the explanation');
+  assert.equal(t!.meanLatencyMs, 30, 'latency per execution stays the observed one');
+
+  // a forecast below the last window does not lower it
+  const q = new WorkloadProfile();
+  q.observe(total('app|*|*', 10_000, [point]));
+  q.observeForecast(templateForecast(templateSeriesId('app', 'point', null), 10_000, [1, 2, 3]));
+  const [u] = q.statistics(['orders'], { source: 'app' }).templates;
+  assert.deepEqual([u!.count, u!.observed], [10, undefined]);
+});
+
+test('template series: one per template of a total series, after its aggregate; none for a table', () => {
+  const a = { ...total('app|*|*||node1', 20_000, [point, agg]), node: 'node1' };
+  const obs = withTemplateObservations([a, { ...a, seriesId: 'app|orders|k0', table: 'orders' }]);
+  assert.deepEqual(
+    obs.map((o) => [o.seriesId, o.windowStart, o.queries]),
+    [
+      ['app|*|*||node1', 20_000, 20],
+      ['app|#template|point|node1', 20_000, 10],
+      ['app|#template|agg|node1', 20_000, 10],
+      ['app|orders|k0', 20_000, 20],
+    ],
+  );
+  assert.ok(isTemplateSeries(obs[1]!.seriesId) && !isTemplateSeries('app|orders|k0') && !isTemplateSeries('app|*|*||node1'));
+  assert.equal(templateOf(obs[2]!.seriesId), 'agg');
 });

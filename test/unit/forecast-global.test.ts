@@ -238,3 +238,31 @@ test('OnlineForecaster copes with gaps, NaN, negatives and bursts; cold series f
   f.global?.dispose();
   g.global?.dispose();
 });
+
+test("a restored model takes the saved model's next steps: the optimizer's state travels with the weights", async () => {
+  const series = Array.from({ length: 6 }, (_, s) => Array.from({ length: 120 }, (_, t) => wave(s, t)));
+  const w = GlobalModel.windowsFrom(series, 24, 6);
+  const opts = { lags: 24, horizon: 6, season: 12, hidden: 16, seed: 5 };
+  const saved = new GlobalModel(opts);
+  for (let e = 0; e < 4; e++) await saved.fit(w, 1, e, 64);
+  const state = await saved.getWeights();
+  assert.equal(state.optimizer!.names.length, 1 + 2 * state.names.length, 'the step count and two moments per weight');
+  const restored = new GlobalModel(opts);
+  restored.setWeights(state);
+  const forgetful = new GlobalModel(opts);
+  forgetful.setWeights({ ...state, optimizer: undefined });
+  for (const g of [saved, restored, forgetful]) for (let e = 4; e < 7; e++) await g.fit(w, 1, e, 64);
+  const largestDiff = async (a: GlobalModel, b: GlobalModel) => {
+    const [x, y] = [await a.getWeights(), await b.getWeights()];
+    return Math.max(...x.data.map((d, i) => Math.max(...d.map((v, k) => Math.abs(v - y.data[i]![k]!)))));
+  };
+  const withState = await largestDiff(saved, restored);
+  const without = await largestDiff(saved, forgetful);
+  assert.ok(withState <= 1e-6, `restored with the optimizer's state: weights within 1e-6 (${withState})`);
+  assert.ok(without > 1e-4, `without it the steps differ (${without}): the check above can fail`);
+
+  // bad optimizer state is refused before anything changes
+  const bad = { ...state, optimizer: { ...state.optimizer!, shapes: state.optimizer!.shapes.map((s, i) => (i === 1 ? [1, 1] : s)) } };
+  assert.throws(() => new GlobalModel(opts).setWeights(bad), /optimizer state: tensor/);
+  for (const g of [saved, restored, forgetful]) g.dispose();
+});

@@ -74,7 +74,7 @@ export function planTemplateAdaptations(ctx: PlanContext): Candidate[] {
           target: `${t.table}#${designKey(t)}`,
         },
       ],
-      explanation: `${what} on ${t.table} for hot template ${t.templateId}: ${t.count}/window at ${t.meanLatencyMs.toFixed(0)} ms, ~${Math.round(SAVED[action] * 100)}% of that latency saved`,
+      explanation: `${what} on ${t.table} for hot template ${t.templateId}: ${t.count}/window${t.observed !== undefined ? ` forecast (${t.observed} in the last window)` : ''} at ${t.meanLatencyMs.toFixed(0)} ms, ~${Math.round(SAVED[action] * 100)}% of that latency saved`,
       run() {},
       recommendation: { benefit, cost: t.count * 0.01 },
     });
