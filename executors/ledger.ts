@@ -220,15 +220,17 @@ export class CommandLedger {
 
   /**
    * Commands taken and not finished (RUNNING or ACCEPTED), with the command as it arrived: all of
-   * them, or those of `store`. An executor holding the store's lock knows those are orphans.
+   * them, or those of `store`, or those unchanged for `idleMs`. An executor holding the store's
+   * lock knows those are orphans (or parked by an executor backing off from a store that did not answer).
    */
-  async unfinished(store?: string): Promise<(LedgerEntry & { command: unknown })[]> {
+  async unfinished(store?: string, idleMs?: number): Promise<(LedgerEntry & { command: unknown })[]> {
     const { rows } = await this.pool.query(
       `SELECT command_id, status, state, attempts, approval, command FROM shardcast_exec.ledger
        WHERE status IN ('ACCEPTED','RUNNING') AND command IS NOT NULL AND (approval IS NULL OR (approval = 'approved' AND attempts > 0))
          AND ($1::text IS NULL OR command->>'store' = $1)
+         AND ($2::float8 IS NULL OR updated_at < now() - make_interval(secs => $2::float8 / 1000))
        ORDER BY created_at`,
-      [store ?? null],
+      [store ?? null, idleMs ?? null],
     );
     return rows.map((r) => ({
       commandId: r.command_id,

@@ -24,6 +24,9 @@ export interface LaneItem {
   redelivered?: boolean;
 }
 
+/** How long an unfinished entry is left alone before a sweep takes it for an orphan (the stage's backoff is at most 30 s). */
+const SWEEP_IDLE_MS = 60_000;
+
 export interface SharedStores {
   locks: StoreLocks;
   ledger: CommandLedger;
@@ -77,13 +80,15 @@ export class StoreLanes {
 
   /**
    * Resumes the orphans of the stores that have some (shared lanes only), one sweep per store
-   * at a time, in the background; failures go to `onError` (the next sweep tries again).
+   * at a time, in the background; failures go to `onError` (the next sweep tries again). Only
+   * entries unchanged for SWEEP_IDLE_MS: a command parked by an executor that backs off from its
+   * store is touched at each retry, and a sweep every two seconds would use up its attempts.
    */
   sweepOrphans(onError: (store: string, err: unknown) => void): void {
     const shared = this.shared;
     if (!shared) return;
     void shared.ledger
-      .unfinished()
+      .unfinished(undefined, SWEEP_IDLE_MS)
       .then((entries) => {
         for (const store of new Set(entries.map((e) => (e.command as AnyCommand).store))) {
           if (this.sweeping.has(store)) continue;

@@ -11,7 +11,7 @@
  * last result is acknowledged. Several instances may share the consumer group: a lane holds its
  * store's lock across instances while it works (executors/storeLocks.ts), so one store's
  * commands never run on two at once, and whoever takes a store's lock first finishes or rolls
- * back what a crashed executor left in flight on it (on start, and swept every two seconds).
+ * back what a crashed executor left in flight on it (when a lane takes the lock, and in a sweep every two seconds of entries idle for a minute).
  * Before anything else each record's signature is verified (lib/signing.ts, keys from
  * SHARDCAST_COMMAND_VERIFY_KEYS) and its command id checked against where it was first delivered
  * (stores/postgres/commandDeliveries.ts): an unsigned, forged, moved, expired or replayed command
