@@ -3,13 +3,14 @@
  * (ingest's two halves when it scales out): each input partition an instance owns has its own
  * transactional producer (partitionProducers.ts), and what the stage produced for a partition
  * goes out with that partition's offsets in one Kafka transaction. Taking a partition over:
- * open its producer (fencing the previous owner), then read what the group committed for it,
- * then hand it to the stage. Giving one up: the stage drops what it held for it, uncommitted.
+ * open its producer (fencing the previous owner), then read what the group committed for it
+ * once that has settled (topics/consumer.ts settledCommittedOffsets), then hand it to the stage. Giving one up: the stage drops what it held for it, uncommitted.
  * Each rebalance gives up and takes over every partition (as Kafka's eager rebalance does).
  * Every `flushMs` each partition with pending work is sent and committed.
  *
  * A failed transaction is aborted and redone whole with backoff (a retriable failure), so a
- * send retried inside it cannot leave a duplicate. A transaction refused because the partition's
+ * send retried inside it cannot leave a duplicate; a commit whose answer was lost is looked up
+ * in the committed offsets before it is redone. A transaction refused because the partition's
  * producer was fenced means the partition moved to another instance: what was pending for it is
  * dropped (its new owner re-reads it) and the stage goes on.
  */
@@ -18,7 +19,7 @@ import { TOPICS } from '../schemas/topics.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Envelope } from '../schemas/envelope.js';
 import type { CommitPosition } from '../processors/ingest/commitMetadata.js';
-import { committedOffsets, consumeTopics, type FetchBytes } from '../topics/consumer.js';
+import { consumeTopics, settledCommittedOffsets, type FetchBytes } from '../topics/consumer.js';
 import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
 import type { PipelineContext } from './context.js';
 import type { RunningStage, StageOutput, StageStats } from './stage.js';
@@ -103,7 +104,7 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
   const own = async (partitions: number[]) => {
     if (partitions.length === 0) return;
     for (const p of partitions) await retrying('fence', () => producers.open(p));
-    const committed = await retrying('offsets', () => committedOffsets(ctx.kafka, spec.groupId, [spec.topic]));
+    const committed = await retrying('offsets', () => settledCommittedOffsets(ctx.kafka, spec.groupId, [spec.topic]));
     for (const p of partitions) {
       const mine = committed.find((c) => c.partition === p && BigInt(c.offset) >= 0n);
       // a synchronous hook (ingest's) runs on with no turn of the event loop in between
@@ -132,6 +133,21 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     ctx.log.info({ stage: spec.name, owned: [...owned].sort((a, b) => a - b) }, 'partitions assigned');
   };
 
+  /**
+   * Whether a transaction whose commit failed went through after all (its answer lost on the way
+   * back): redone, its records would be on the topic twice. The settled offsets say which (a
+   * commit under way settles within the read). Only a flush that commits positions can be told
+   * apart.
+   */
+  const committedBefore = async (p: number, positions: CommitPosition[]) => {
+    if (positions.length === 0) return false;
+    const committed = await settledCommittedOffsets(ctx.kafka, spec.groupId, [spec.topic]);
+    return positions.every((x) => {
+      const c = committed.find((y) => y.topic === x.topic && y.partition === x.partition);
+      return c !== undefined && BigInt(c.offset) === BigInt(x.offset) + 1n && (c.metadata ?? null) === (x.metadata ?? null);
+    });
+  };
+
   const flush = async () => {
     for (const p of [...owned]) {
       const taking = spec.take(p);
@@ -139,8 +155,12 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
       if (!f) continue;
       const producer = producers.of(p);
       if (!producer) continue;
+      let attempt = 0;
       try {
-        await retrying('send', () => producer.sendInTransaction(f.outputs, { groupId: spec.groupId, positions: f.positions }));
+        await retrying('send', async () => {
+          if (attempt++ > 0 && (await committedBefore(p, f.positions))) return;
+          await producer.sendInTransaction(f.outputs, { groupId: spec.groupId, positions: f.positions });
+        });
       } catch (err) {
         if (!isFenced(err)) throw err;
         // another instance owns the partition now and re-reads what this flush held

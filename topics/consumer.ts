@@ -4,6 +4,7 @@
  * was acknowledged (at-least-once). Backpressure: after each fetched batch the consumer waits
  * for the pipeline's `gate` before fetching more.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, Kafka, PartitionAssigner } from 'kafkajs';
 import { mergeMap, ReplaySubject, Subject, type Observable } from 'rxjs';
 import type { Envelope, SourcePosition } from '../schemas/envelope.js';
@@ -253,6 +254,35 @@ export async function committedOffsets(
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * The committed offsets once they have settled, for a member taking partitions over. Kafka writes
+ * a finished transaction's offsets into the group's cache asynchronously, after the transaction's
+ * markers: right after a takeover fenced the previous owner (its last transaction complete), a
+ * plain read can still return the offsets from before that transaction, and the new owner would
+ * redo it. OffsetFetch's require_stable (KIP-447) waits for exactly this, but kafkajs speaks
+ * OffsetFetch only up to v4, which cannot ask for it; so this reads until two reads `settleMs`
+ * apart agree (at most `maxReads`).
+ */
+export async function settledCommittedOffsets(
+  kafka: Kafka,
+  groupId: string,
+  topics: string[],
+  opts: { settleMs?: number; maxReads?: number } = {},
+): Promise<{ topic: string; partition: number; offset: string; metadata: string | null }[]> {
+  const settleMs = opts.settleMs ?? 400;
+  const maxReads = opts.maxReads ?? 8;
+  const fingerprint = (xs: { topic: string; partition: number; offset: string; metadata: string | null }[]) =>
+    JSON.stringify(xs.map((x) => [x.topic, x.partition, x.offset, x.metadata]).sort());
+  let last = await committedOffsets(kafka, groupId, topics);
+  for (let read = 1; read < maxReads; read++) {
+    await sleep(settleMs);
+    const now = await committedOffsets(kafka, groupId, topics);
+    if (fingerprint(now) === fingerprint(last)) return now;
+    last = now;
+  }
+  return last;
 }
 
 /** Highest offset per topic-partition among positions (what a commit needs). */
