@@ -293,7 +293,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       if (chPlanning && chDueAt !== null) {
         const at = chDueAt;
         chDueAt = null;
-        const templates = workload.templates(chPlanning.source);
+        const templates = workload.templatesAhead(chPlanning.source);
         const chRound = await chPlanning.round(templates, at, decideCfg.windowMs ?? decideCfg.decideEveryMs, modes.clickhouse === 'manual');
         sideOut.push(...storeRound('clickhouse', chRound));
       }

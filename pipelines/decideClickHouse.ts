@@ -5,7 +5,6 @@
  * processors/decide/clickhouse/design.ts. Commands that do not fit the command contract are not
  * issued: they come back as misfits for the stage to log and count.
  */
-import type { TemplateStats } from '../schemas/types.js';
 import { fitToContract } from '../schemas/commandParams.js';
 import {
   type ChPlanConfig,
@@ -15,6 +14,7 @@ import {
   planClickHouseDesign,
   planTarget,
 } from '../processors/decide/clickhouse/design.js';
+import type { PlannedTemplate } from '../processors/decide/workloadProfile.js';
 import { type ClickHouseClient, createClickHouse } from '../stores/clickhouse/client.js';
 import { isPlainIdentifier, quoteToken } from '../stores/identifiers.js';
 import type { PipelineContext } from './context.js';
@@ -90,8 +90,8 @@ export class ClickHousePlanning {
     }));
   }
 
-  /** One round over the ClickHouse source's newest templates. */
-  async round(templates: readonly TemplateStats[], now: number, windowMs: number, manual: boolean): Promise<ClickHouseRound> {
+  /** One round over the ClickHouse source's templates (newest window, raised to their forecast peaks). */
+  async round(templates: readonly PlannedTemplate[], now: number, windowMs: number, manual: boolean): Promise<ClickHouseRound> {
     const names = [...new Set(templates.filter((t) => t.tables.length === 1).map((t) => chTableName(t.tables[0]!, this.database)))];
     if (names.length === 0) return { commands: [], explanations: [], misfits: [] };
     const cfg: ChPlanConfig = { ...DEFAULT_CH_PLAN, store: 'clickhouse', ...this.opts, windowMs, manual };

@@ -139,7 +139,7 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
    * commit under way settles within the read). Only a flush that commits positions can be told
    * apart.
    */
-  const committedBefore = async (p: number, positions: CommitPosition[]) => {
+  const committedBefore = async (positions: CommitPosition[]) => {
     if (positions.length === 0) return false;
     const committed = await settledCommittedOffsets(ctx.kafka, spec.groupId, [spec.topic]);
     return positions.every((x) => {
@@ -158,7 +158,7 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
       let attempt = 0;
       try {
         await retrying('send', async () => {
-          if (attempt++ > 0 && (await committedBefore(p, f.positions))) return;
+          if (attempt++ > 0 && (await committedBefore(f.positions))) return;
           await producer.sendInTransaction(f.outputs, { groupId: spec.groupId, positions: f.positions });
         });
       } catch (err) {

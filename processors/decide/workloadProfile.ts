@@ -11,7 +11,9 @@
  *
  * The forecast stage forecasts each template's executions (processors/forecast/templateSeries.ts):
  * a template whose forecast peak over the horizon is above its newest window's count is planned
- * at the forecast count, so its index or precomputation is in place before the load arrives.
+ * at the forecast count, so its index or precomputation is in place before the load arrives;
+ * one absent from the newest window but forecast to return (a nightly report) is planned at its
+ * forecast with the shape it last had.
  */
 import { DERIVABLE_FUNCTIONS } from '../../schemas/commandParams.js';
 import type { Forecast, TemplateStats, WorkloadAggregate } from '../../schemas/types.js';
@@ -26,6 +28,13 @@ const EQUALITY_OPS = new Set(['=', 'in']);
 interface Part {
   windowStart: number;
   templates: TemplateStats[];
+}
+
+/** A template's shape as last seen: in which source's profile, and in which window. */
+interface Shape {
+  source: string;
+  windowStart: number;
+  template: TemplateStats;
 }
 
 /** What the store already has on a table (the executor's designs registry). */
@@ -45,6 +54,15 @@ export interface StatisticsOptions {
   designs?: ReadonlyMap<string, ExistingDesigns>;
 }
 
+/** A template as the planners see it: at its forecast peak when that is higher than what was observed. */
+export type PlannedTemplate = TemplateStats & {
+  /** The newest window's executions, when the forecast's peak raised `queries` above them (0: absent from it). */
+  observed?: number;
+};
+
+/** Shapes kept of templates absent from the newest window; past this, the oldest go. */
+const MAX_SHAPES = 4096;
+
 export interface WorkloadStatistics {
   templates: TemplateStat[];
   predicates: PredicateStat[];
@@ -55,6 +73,8 @@ export class WorkloadProfile {
   private readonly parts = new Map<string, Part>();
   /** Per template series: its newest forecast. */
   private readonly ahead = new Map<string, Forecast>();
+  /** Per source and template: the shape it had in the newest window it was seen in. */
+  private readonly shapes = new Map<string, Shape>();
 
   /** Keeps a template series' forecast (the newest origin wins). */
   observeForecast(f: Forecast): void {
@@ -87,6 +107,14 @@ export class WorkloadProfile {
     if (a.table !== null || !a.templates || a.templates.length === 0) return;
     const cur = this.parts.get(a.seriesId);
     if (!cur || cur.windowStart <= a.windowStart) this.parts.set(a.seriesId, { windowStart: a.windowStart, templates: a.templates });
+    for (const t of a.templates) {
+      const key = `${a.source}|${t.templateId}`;
+      const seen = this.shapes.get(key);
+      if (seen && seen.windowStart > a.windowStart) continue;
+      this.shapes.delete(key); // re-inserted last: the map's order is the order of last sight
+      this.shapes.set(key, { source: a.source, windowStart: a.windowStart, template: t });
+    }
+    while (this.shapes.size > MAX_SHAPES) this.shapes.delete(this.shapes.keys().next().value!);
   }
 
   /** The newest window's templates (of one source when given), each summed over its parts, by id. */
@@ -111,19 +139,40 @@ export class WorkloadProfile {
     return [...merged.values()].sort((a, b) => (a.templateId < b.templateId ? -1 : 1));
   }
 
-  /** The statistics of the newest window seen, for the tables named (others are not planned). */
+  /**
+   * The templates to plan for (of one source when given): the newest window's, each at its
+   * forecast peak when that is higher, and those absent from it that are forecast to return, at
+   * their forecast with the shape they last had.
+   */
+  templatesAhead(source?: string): PlannedTemplate[] {
+    const peaks = this.forecastPeaks(source);
+    const observed = this.templates(source);
+    const out = observed.map((t) => atPeak(t, peaks.get(t.templateId) ?? 0, t.queries));
+    const seen = new Set(observed.map((t) => t.templateId));
+    for (const [id, peak] of peaks) {
+      if (seen.has(id) || Math.round(peak) < 1) continue;
+      const shape = this.shapeOf(id, source);
+      if (shape) out.push(atPeak(shape, peak, 0));
+    }
+    return out;
+  }
+
+  /** The newest shape seen of a template (in one source when given). */
+  private shapeOf(templateId: string, source?: string): TemplateStats | null {
+    let best: Shape | null = null;
+    for (const s of this.shapes.values()) {
+      if (s.template.templateId !== templateId || (source && s.source !== source)) continue;
+      if (!best || s.windowStart > best.windowStart) best = s;
+    }
+    return best?.template ?? null;
+  }
+
+  /** The statistics of the newest window seen and the forecasts, for the tables named (others are not planned). */
   statistics(tables: readonly string[], opts: StatisticsOptions = {}): WorkloadStatistics {
     const planned = new Set(tables);
     const templates: TemplateStat[] = [];
     const predicates: PredicateStat[] = [];
-    const peaks = this.forecastPeaks(opts.source);
-    for (const observed of this.templates(opts.source)) {
-      const peak = Math.round(peaks.get(observed.templateId) ?? 0);
-      // mean latency stays the observed one
-      const t =
-        peak > observed.queries
-          ? { ...observed, queries: peak, latencySumMs: observed.queries > 0 ? (observed.latencySumMs * peak) / observed.queries : 0 }
-          : observed;
+    for (const t of this.templatesAhead(opts.source)) {
       for (const table of t.tables) {
         if (!planned.has(table)) continue;
         const preds = t.predicates.filter((p) => p.table === table || (p.table === null && t.tables.length === 1));
@@ -133,11 +182,22 @@ export class WorkloadProfile {
         // a template over several tables is a join: its shape is not one table's to adapt
         if (t.tables.length !== 1 || t.operation !== 'select') continue;
         const stat = templateStat(t, table, preds, columns, opts.designs?.get(table));
-        if (stat) templates.push(t === observed ? stat : { ...stat, observed: observed.queries });
+        if (stat) templates.push(t.observed === undefined ? stat : { ...stat, observed: t.observed });
       }
     }
     return { templates, predicates };
   }
+}
+
+/**
+ * `shape` planned at `peak` executions when that is above the `observed` ones (mean latency and
+ * rows read per execution stay the shape's); else as observed.
+ */
+function atPeak(shape: TemplateStats, peak: number, observed: number): PlannedTemplate {
+  const n = Math.round(peak);
+  if (n <= observed) return shape;
+  const per = (total: number) => (shape.queries > 0 ? (total * n) / shape.queries : 0);
+  return { ...shape, queries: n, latencySumMs: per(shape.latencySumMs), rowsRead: Math.round(per(shape.rowsRead)), observed };
 }
 
 /** Columns filtered on, each once: equality predicates first, then ranges and the rest. */

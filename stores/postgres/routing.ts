@@ -43,15 +43,16 @@ export async function listNodes(coord: Queryable): Promise<NodeInfo[]> {
   return rows.map((r) => ({ node: r.node, url: r.url, state: r.state, managedDir: r.managed_dir, port: r.port }));
 }
 
+/**
+ * A table's routing map, read in one statement: its key column, version and ranges come from one
+ * snapshot, so a reader never pairs the key column before a rekey with the ranges after it (a
+ * write routed that way lands on an active shard that does not hold the row and matches nothing).
+ */
 export async function loadRoutes(coord: Queryable, table: string): Promise<TableRoutes | null> {
-  const t = await q<{ key_column: string; version: string }>(
-    coord,
-    'SELECT key_column, version FROM shardcast_route.tables WHERE table_name = $1',
-    [table],
-  );
-  if (!t[0]) return null;
   const rows = await q<{
-    shard: string;
+    key_column: string;
+    table_version: string;
+    shard: string | null;
     lo: string | null;
     hi: string | null;
     node: string;
@@ -61,17 +62,31 @@ export async function loadRoutes(coord: Queryable, table: string): Promise<Table
     replicas: string[];
   }>(
     coord,
-    `SELECT r.shard, r.lo::text, r.hi::text, r.node, r.version, r.state, r.owner,
+    `SELECT t.key_column, t.version AS table_version, r.shard, r.lo::text, r.hi::text, r.node, r.version, r.state, r.owner,
             coalesce((SELECT array_agg(x.node ORDER BY x.node) FROM shardcast_route.replicas x
                       WHERE x.table_name = r.table_name AND x.shard = r.shard AND x.state = 'active'), '{}') AS replicas
-     FROM shardcast_route.ranges r WHERE r.table_name = $1 ORDER BY r.lo NULLS FIRST`,
+     FROM shardcast_route.tables t LEFT JOIN shardcast_route.ranges r ON r.table_name = t.table_name
+     WHERE t.table_name = $1 ORDER BY r.lo NULLS FIRST`,
     [table],
   );
+  const head = rows[0];
+  if (!head) return null;
   return {
     table,
-    keyColumn: t[0].key_column,
-    version: Number(t[0].version),
-    shards: rows.map((r) => ({ ...r, version: Number(r.version) })),
+    keyColumn: head.key_column,
+    version: Number(head.table_version),
+    shards: rows
+      .filter((r) => r.shard !== null)
+      .map((r) => ({
+        shard: r.shard!,
+        lo: r.lo,
+        hi: r.hi,
+        node: r.node,
+        version: Number(r.version),
+        state: r.state,
+        owner: r.owner,
+        replicas: r.replicas,
+      })),
   };
 }
 

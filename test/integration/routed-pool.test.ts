@@ -214,4 +214,56 @@ describe('RoutedPool: the application routing client', () => {
       await fresh.close();
     }
   });
+
+  test('the routing map is read in one snapshot: a reader racing a rekey-like switch never pairs one key column with the other ranges', async () => {
+    // A table whose key column and ranges flip together in one transaction, as a rekey's switch does.
+    const FLIP = 'sdk_routes_flip';
+    const shape = { id: ['a0', 'a1'], customer_id: ['b0'] } as Record<string, string[]>;
+    const flipTo = async (key: 'id' | 'customer_id') => {
+      const c = await adapter.coord.connect();
+      try {
+        await c.query('BEGIN');
+        await c.query('UPDATE shardcast_route.tables SET key_column = $2, version = version + 1 WHERE table_name = $1', [FLIP, key]);
+        await c.query('DELETE FROM shardcast_route.ranges WHERE table_name = $1', [FLIP]);
+        for (const [i, shard] of shape[key]!.entries()) {
+          const [lo, hi] = shape[key]!.length === 1 ? [null, null] : i === 0 ? [null, 100] : [100, null];
+          await c.query(`INSERT INTO shardcast_route.ranges (table_name, shard, lo, hi, node) VALUES ($1, $2, $3, $4, 'node0')`, [
+            FLIP,
+            shard,
+            lo,
+            hi,
+          ]);
+        }
+        await c.query('COMMIT');
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        c.release();
+      }
+    };
+    await adapter.coord.query('DELETE FROM shardcast_route.tables WHERE table_name = $1', [FLIP]);
+    await adapter.coord.query(`INSERT INTO shardcast_route.tables (table_name, key_column) VALUES ($1, 'id')`, [FLIP]);
+    try {
+      await flipTo('id');
+      let flipping = true;
+      let flips = 0;
+      const flipper = (async () => {
+        for (let i = 0; i < 400 && flipping; i++, flips++) await flipTo(i % 2 === 0 ? 'customer_id' : 'id');
+      })();
+      const torn: string[] = [];
+      let reads = 0;
+      for (let i = 0; i < 400; i++, reads++) {
+        const r = (await loadRoutes(adapter.coord, FLIP))!;
+        const got = r.shards.map((s) => s.shard).join(',');
+        if (got !== shape[r.keyColumn]!.join(',')) torn.push(`${r.keyColumn} with ${got}`);
+      }
+      flipping = false;
+      await flipper;
+      assert.ok(flips > 10 && reads === 400, `the reads raced the switches (${flips} switches)`);
+      assert.deepEqual(torn.slice(0, 5), [], 'every read pairs the key column with its own ranges');
+    } finally {
+      await adapter.coord.query('DELETE FROM shardcast_route.tables WHERE table_name = $1', [FLIP]);
+    }
+  });
 });

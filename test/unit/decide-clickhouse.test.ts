@@ -118,3 +118,30 @@ test('repartition by the date column most queries filter by range, with approval
   const cooling = planClickHouseDesign([ranged('r', 60)], [table()], new Map([['events', 0]]), 60_000, cfg);
   assert.equal(cooling.commands.length, 0, 'in cooldown');
 });
+
+test('a template forecast to rise is planned at its forecast peak, the evidence showing the last window beside it', () => {
+  // 2 executions in the last window: below minCount, so not hot yet; forecast to reach 60
+  const rising = {
+    ...t('rising', { groupBy: ['customer_id'], aggregates: ['count(*)'], queries: 60, latencySumMs: 60 * 40 }),
+    observed: 2,
+  };
+  const plan = planClickHouseDesign([rising], [table()], new Map(), 1_000_000, cfg);
+  assert.equal(plan.commands.length, 1);
+  const c = plan.commands[0]!;
+  assert.deepEqual(
+    [c.action, c.params.groupBy, c.evidence.currentLoad, c.evidence.forecastPeak, c.evidence.model],
+    ['precompute', 'customer_id', 2, 60, 'template-forecast'],
+  );
+  assert.match(c.explanation, /60\/window forecast \(2 in the last window\)/);
+  // as observed, the same template is not hot
+  assert.equal(
+    planClickHouseDesign([{ ...rising, queries: 2, latencySumMs: 80, observed: undefined }], [table()], new Map(), 1_000_000, cfg).commands
+      .length,
+    0,
+  );
+
+  // a repartition's evidence too: its range queries forecast, the last window beside them
+  const up = planClickHouseDesign([{ ...ranged('r', 90), observed: 30 }], [table()], new Map(), 1_000_000, cfg).commands;
+  const r = up.find((x) => x.action === 'repartition')!;
+  assert.deepEqual([r.evidence.currentLoad, r.evidence.forecastPeak, r.evidence.model], [30, 90, 'template-forecast']);
+});

@@ -170,6 +170,34 @@ test('a template forecast to rise is planned at its forecast peak, before the lo
   assert.deepEqual([u!.count, u!.observed], [10, undefined]);
 });
 
+test('a template absent from the newest window but forecast to return is planned at its forecast, with the shape it last had', () => {
+  const p = new WorkloadProfile();
+  // a nightly report seen in an older window, then gone from the newest
+  p.observe(total('app|*|*', 0, [agg]));
+  p.observe(total('app|*|*', 10_000, [point]));
+  p.observeForecast(templateForecast(templateSeriesId('app', 'agg', null), 10_000, [0, 5, 40]));
+  p.observeForecast(templateForecast(templateSeriesId('app', 'gone', null), 10_000, [0, 0, 30])); // never seen: no shape
+  p.observeForecast(templateForecast(templateSeriesId('app', 'point', null), 10_000, [0, 0, 0]));
+  const ahead = p.templatesAhead('app');
+  assert.deepEqual(
+    ahead.map((t) => [t.templateId, t.queries, t.observed]),
+    [
+      ['point', 10, undefined],
+      ['agg', 40, 0],
+    ],
+  );
+  const report = ahead.find((t) => t.templateId === 'agg')!;
+  assert.equal(report.latencySumMs / report.queries, agg.latencySumMs / agg.queries, "latency per execution is the shape's");
+  assert.equal(report.rowsRead, 400, 'rows read per execution too');
+  const stat = p.statistics(['orders'], { source: 'app' }).templates.find((t) => t.templateId === 'agg');
+  assert.deepEqual([stat?.kind, stat?.count, stat?.observed, stat?.groupBy], ['aggregate', 40, 0, 'region']);
+  // another source's shape is not this source's template
+  assert.equal(
+    p.templatesAhead('other').some((t) => t.templateId === 'agg'),
+    false,
+  );
+});
+
 test('template series: one per template of a total series, after its aggregate; none for a table', () => {
   const a = { ...total('app|*|*||node1', 20_000, [point, agg]), node: 'node1' };
   const obs = withTemplateObservations([a, { ...a, seriesId: 'app|orders|k0', table: 'orders' }]);

@@ -13,6 +13,7 @@
  */
 import type { AnyCommand, TemplateStats } from '../../../schemas/types.js';
 import { commandId, stableHash } from '../ids.js';
+import type { PlannedTemplate } from '../workloadProfile.js';
 
 /** What the planner needs of one ClickHouse table (system.tables, system.columns). */
 export interface ChTableState {
@@ -110,7 +111,7 @@ export function precomputeName(c: PrecomputeChoice): string {
 }
 
 export function planClickHouseDesign(
-  templates: readonly TemplateStats[],
+  templates: readonly PlannedTemplate[],
   tables: readonly ChTableState[],
   recent: ReadonlyMap<string, number>,
   now: number,
@@ -126,12 +127,12 @@ export function planClickHouseDesign(
     const mine = templates.filter((t) => t.tables.length === 1 && chTableName(t.tables[0]!, table.database) === table.table);
     const total = mine.reduce((a, t) => a + t.queries, 0);
     if (total === 0) continue;
+    const observedOf = (ts: readonly PlannedTemplate[]) => ts.reduce((a, t) => a + (t.observed ?? t.queries), 0);
 
     // the date column the most queries filter by range: partitions on it prune them
     const byColumn = new Map<string, number>();
     for (const t of mine) {
-      for (const c of new Set(t.predicates.filter((p) => RANGE_OPS.has(p.op)).map((p) => p.column)))
-        if (DATE_TYPE.test(table.columns.get(c) ?? '')) byColumn.set(c, (byColumn.get(c) ?? 0) + t.queries);
+      for (const c of rangeColumns(t)) if (DATE_TYPE.test(table.columns.get(c) ?? '')) byColumn.set(c, (byColumn.get(c) ?? 0) + t.queries);
     }
     const [column, queries] = [...byColumn].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0] ?? [null, 0];
     let repartition: AnyCommand | null = null;
@@ -150,10 +151,12 @@ export function planClickHouseDesign(
         `${table.database}.${table.table}: ${Math.round((100 * queries) / total)}% of its queries filter ${column} by range, but its precomputations (${reading.join(', ')}) read it: not repartitioned`,
       );
     else if (wanted && !cooling(table.table)) {
-      const explanation = `repartition ${table.database}.${table.table} by toYYYYMM(${column}) (now ${table.partitionKey || 'none'}): ${Math.round((100 * queries) / total)}% of its ${total} queries/window filter ${column} by range`;
+      const observed = observedOf(mine);
+      const explanation = `repartition ${table.database}.${table.table} by toYYYYMM(${column}) (now ${table.partitionKey || 'none'}): ${Math.round((100 * queries) / total)}% of its ${total} queries/window${forecastNote(total, observed)} filter ${column} by range`;
       repartition = command(cfg, now, table, 'repartition', table.table, explanation, {
         params: { partitionBy: 'toYYYYMM', partitionColumn: column, database: table.database },
         queries,
+        observed: observedOf(mine.filter((t) => rangeColumns(t).has(column))),
         benefit: queries,
         cost: table.rows / 1e6,
         approval: true,
@@ -171,7 +174,7 @@ export function planClickHouseDesign(
       const target = planTarget({ action: 'precompute', table: table.table, params: { name } });
       if (table.precomputed.includes(name) || cooling(target)) continue;
       const what = `${choice.template === 'count_by' ? 'count' : `sum of ${choice.value}`} by ${choice.template === 'daily_sum' ? `day of ${choice.groupBy}` : choice.groupBy}`;
-      const explanation = `precompute ${what} on ${table.database}.${table.table} for hot template ${t.templateId}: ${t.queries}/window at ${mean.toFixed(0)} ms (${t.rowsRead} rows read)`;
+      const explanation = `precompute ${what} on ${table.database}.${table.table} for hot template ${t.templateId}: ${t.queries}/window${forecastNote(t.queries, t.observed ?? t.queries)} at ${mean.toFixed(0)} ms (${t.rowsRead} rows read)`;
       commands.push(
         command(cfg, now, table, 'precompute', target, explanation, {
           params: {
@@ -185,6 +188,7 @@ export function planClickHouseDesign(
             ...(repartition ? { dependsOn: repartition.commandId } : {}),
           },
           queries: t.queries,
+          observed: t.observed ?? t.queries,
           benefit: t.queries * mean * 0.9,
           cost: table.rows / 1e6,
           approval: cfg.manual,
@@ -196,6 +200,12 @@ export function planClickHouseDesign(
   return { commands, explanations };
 }
 
+/** The columns a template filters by range. */
+const rangeColumns = (t: TemplateStats) => new Set(t.predicates.filter((p) => RANGE_OPS.has(p.op)).map((p) => p.column));
+
+/** What an explanation adds when the forecast raised a count above the newest window's. */
+const forecastNote = (planned: number, observed: number) => (planned > observed ? ` forecast (${observed} in the last window)` : '');
+
 function command(
   cfg: ChPlanConfig,
   now: number,
@@ -203,7 +213,7 @@ function command(
   action: 'precompute' | 'repartition',
   target: string,
   explanation: string,
-  o: { params: Record<string, string>; queries: number; benefit: number; cost: number; approval: boolean },
+  o: { params: Record<string, string>; queries: number; observed: number; benefit: number; cost: number; approval: boolean },
 ): AnyCommand {
   return {
     kind: 'partition',
@@ -216,16 +226,16 @@ function command(
     partition: null,
     action,
     params: o.params,
-    // observed, not forecast: these follow the newest window's shape of the workload
+    // the templates' newest window, raised to their forecast peak where that is higher
     evidence: {
       seriesId: null,
-      currentLoad: o.queries,
+      currentLoad: o.observed,
       forecastPeak: o.queries,
       forecastLower: o.queries,
       forecastUpper: o.queries,
       peakAt: null,
       capacity: null,
-      model: 'observed',
+      model: o.queries > o.observed ? 'template-forecast' : 'observed',
     },
     expectedBenefit: o.benefit,
     expectedCost: o.cost,
