@@ -85,8 +85,14 @@ export interface OnlineForecasterOptions {
    * (default true; see `localScale`). false: the model's recent error alone.
    */
   intervalScaleFloor?: boolean;
-  /** Models used by the ensemble (default all three). */
+  /** Models used by the ensemble (default all of the registry's). */
   ensembleOf?: string[];
+  /**
+   * Where a series sits among its table's key buckets (its table's group and the bucket's
+   * position along the keys), or null for a series that is not a key bucket: what the key-drift
+   * model reads a table's buckets side by side by. Without it that model has no forecasts.
+   */
+  keyOrder?: (seriesId: string) => { group: string; position: number } | null;
   /** Save a checkpoint to `path` every `everySteps` steps (default 60). */
   checkpoint?: { path: string; everySteps?: number; includeHistory?: boolean };
   seed?: number;
@@ -97,9 +103,13 @@ export const HW_FIT_BUDGET = 10_000_000;
 
 /** Options with their defaults filled in. */
 export type ResolvedOptions = Required<
-  Omit<OnlineForecasterOptions, 'season' | 'seasonCandidates' | 'seriesSeasons' | 'global' | 'backend' | 'train' | 'checkpoint' | 'anchor'>
+  Omit<
+    OnlineForecasterOptions,
+    'season' | 'seasonCandidates' | 'seriesSeasons' | 'global' | 'backend' | 'train' | 'checkpoint' | 'anchor' | 'keyOrder'
+  >
 > & {
   anchor: string | null;
+  keyOrder?: OnlineForecasterOptions['keyOrder'];
   season?: number;
   seasonCandidates?: number[];
   seriesSeasons?: Record<string, number>;
@@ -145,7 +155,8 @@ export function resolveOptions(options: OnlineForecasterOptions): ResolvedOption
     anchorZ: options.anchorZ ?? 3,
     errorWinsor: options.errorWinsor ?? 6,
     intervalScaleFloor: options.intervalScaleFloor ?? true,
-    ensembleOf: options.ensembleOf ?? ['seasonal_naive', 'holt_winters', 'global'],
+    ensembleOf: options.ensembleOf ?? ['seasonal_naive', 'holt_winters', 'global', 'key_drift'],
+    keyOrder: options.keyOrder,
     seed: options.seed ?? 7,
     checkpoint: options.checkpoint,
   };
@@ -156,18 +167,4 @@ export function resolveOptions(options: OnlineForecasterOptions): ResolvedOption
 /** The configured season, else the longest candidate (1 without either). */
 export function seasonHintOf(options: Pick<OnlineForecasterOptions, 'season' | 'seasonCandidates'>): number {
   return options.season ?? Math.max(1, ...(options.seasonCandidates ?? [1]));
-}
-
-/**
- * The forecaster `run forecast` runs: counts (negative values clamped, forecasts clipped at 0),
- * the window as its step, seasons detected per series unless one is configured. The simulator's
- * predictive policy builds its forecaster from the same function.
- */
-export function pipelineForecasterOptions(o: {
-  stepMs: number;
-  horizon: number;
-  season?: number;
-  backend: string | null;
-}): OnlineForecasterOptions {
-  return { stepMs: o.stepMs, horizon: o.horizon, ...(o.season ? { season: o.season } : {}), nonNegative: true, backend: o.backend };
 }

@@ -5,6 +5,7 @@
 import type { ForecastModel, ModelContext } from './model.js';
 import { globalModel } from './plugins/global.js';
 import { holtWintersModel } from './plugins/holtWinters.js';
+import { keyDriftModel } from './plugins/keyDrift.js';
 import { seasonalNaiveModel } from './plugins/seasonalNaive.js';
 
 export type ModelFactory = (ctx: ModelContext) => ForecastModel;
@@ -13,6 +14,7 @@ export const MODELS: readonly { name: string; create: ModelFactory }[] = [
   { name: 'seasonal_naive', create: seasonalNaiveModel },
   { name: 'holt_winters', create: holtWintersModel },
   { name: 'global', create: globalModel },
+  { name: 'key_drift', create: keyDriftModel },
 ];
 
 /** The models' names and, last, the ensemble's: how per-model results are indexed. */

@@ -16,7 +16,7 @@ import { OnlineForecaster } from '../models/online.js';
 import { ForecastRounds, type Observation } from '../processors/forecast/rounds.js';
 import { metricObservation } from '../processors/forecast/metricSeries.js';
 import { isTemplateSeries, withTemplateObservations } from '../processors/forecast/templateSeries.js';
-import { pipelineForecasterOptions } from '../models/options.js';
+import { pipelineForecasterOptions } from '../processors/forecast/forecasterOptions.js';
 import type { Envelope } from '../schemas/envelope.js';
 import type { PipelineContext } from './context.js';
 import { startStage, type RunningStage } from './stage.js';

@@ -14,7 +14,8 @@
  */
 import type { Forecast, WorkloadAggregate } from '../../schemas/types.js';
 import { OnlineForecaster } from '../../models/online.js';
-import { type OnlineForecasterOptions, pipelineForecasterOptions } from '../../models/options.js';
+import type { OnlineForecasterOptions } from '../../models/options.js';
+import { pipelineForecasterOptions } from '../../processors/forecast/forecasterOptions.js';
 import { initBackend } from '../../models/backend.js';
 import { ForecastRounds } from '../../processors/forecast/rounds.js';
 import { type BucketSpec, type DecideConfigInput, buildState } from '../../processors/decide/index.js';

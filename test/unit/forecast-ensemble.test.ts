@@ -24,6 +24,10 @@ import { ConformalCalibrator } from '../../models/calibrator.js';
 import { HistoryStore } from '../../models/history.js';
 import { OnlineForecaster } from '../../models/online.js';
 import { rng } from '../../models/util.js';
+import { MODEL_NAMES } from '../../models/registry.js';
+
+/** The ensemble's index in a forecast's per-model details (after every model). */
+const ENSEMBLE = MODEL_NAMES.indexOf('ensemble');
 
 test('weights are inverse recent error to a power, cold models excluded', () => {
   const w = ensembleWeights([1, 2, NaN], [10, 10, 0], [true, true, true], { power: 1 });
@@ -200,10 +204,10 @@ test('where Holt-Winters is clearly best, bursts included, the ensemble is Holt-
     n++;
     if (d.weights[1] === 1) {
       hwOnly++;
-      assert.deepEqual(d.models[3]!.predicted, d.models[1]!.predicted);
+      assert.deepEqual(d.models[ENSEMBLE]!.predicted, d.models[1]!.predicted);
     }
     for (let h = 1; h <= H && t + h < y.length; h++) {
-      errEns += Math.abs(y[t + h]! - d.models[3]!.predicted[h - 1]!);
+      errEns += Math.abs(y[t + h]! - d.models[ENSEMBLE]!.predicted[h - 1]!);
       errHw += Math.abs(y[t + h]! - d.models[1]!.predicted[h - 1]!);
     }
   }
@@ -254,7 +258,7 @@ test('intervals: a series that starts to move (a regime change) widens them at o
       if (t < 60) continue;
       for (const d of f.lastDetails) {
         const y = ys[Number(d.seriesId.slice(1))]!,
-          e = d.models[3]!;
+          e = d.models[ENSEMBLE]!;
         for (let h = 1; h <= H; h++) {
           // Forecasts issued while the level moves; calm: targets before the move.
           const k = t >= shift + 2 && t < shift + ramp ? 'moving' : t + h < shift ? 'calm' : null;
@@ -413,7 +417,7 @@ async function onlineErrors(
       if (firstUsed < 0) firstUsed = t;
     }
     for (let h = 1; h <= H && t + h < y.length; h++) {
-      ens += Math.abs(y[t + h]! - d.models[3]!.predicted[h - 1]!);
+      ens += Math.abs(y[t + h]! - d.models[ENSEMBLE]!.predicted[h - 1]!);
       hw += Math.abs(y[t + h]! - d.models[1]!.predicted[h - 1]!);
       sn += Math.abs(y[t + h]! - d.models[0]!.predicted[h - 1]!);
     }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { OnlineForecaster } from '../../models/online.js';
 import { ForecastRounds } from '../../processors/forecast/rounds.js';
+import { bucketOrder } from '../../processors/forecast/keyOrder.js';
 import { DecideRounds } from '../../processors/decide/rounds.js';
 import { type Policy, simulate } from '../../bench/sim/simulator.js';
 import { predictivePolicy } from '../../bench/sim/predictive.js';
@@ -41,13 +42,15 @@ test('the simulated predictive policy runs the online forecaster, the forecast r
   assert.equal(forecaster.opts.nonNegative, true);
   assert.equal(forecaster.opts.season, undefined);
   assert.equal(forecaster.opts.horizon, 6);
+  // key buckets placed along their table's keys, as the stage names them (the key-drift model)
+  assert.equal(forecaster.opts.keyOrder, bucketOrder);
 });
 
 test('run forecast and run decide are wired to the same modules as the simulated predictive policy', () => {
   const sim = importsOf('../../bench/sim/predictive.ts');
   const forecast = importsOf('../../pipelines/forecast.ts');
   const decide = importsOf('../../pipelines/decide.ts');
-  for (const m of ['../../models/online.js', '../../models/options.js', '../../processors/forecast/rounds.js']) {
+  for (const m of ['../../models/online.js', '../../processors/forecast/forecasterOptions.js', '../../processors/forecast/rounds.js']) {
     assert.ok(sim.has(mod(m)) && forecast.has(mod(m)), `${m} in both`);
   }
   assert.ok(sim.has(mod('../../processors/decide/rounds.js')) && decide.has(mod('../../processors/decide/rounds.js')));
