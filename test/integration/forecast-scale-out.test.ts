@@ -18,7 +18,17 @@ import type { Forecast, MetricSample, WorkloadAggregate } from '../../schemas/ty
 import { provisionTopics } from '../../topics/admin.js';
 import { TOPICS } from '../../schemas/topics.js';
 import { consumeTopics } from '../../topics/consumer.js';
-import { aggregateOf, cfg, eventually, forecastDifference, uniq, launchChild, type ChildInstance } from './helpers.js';
+import {
+  aggregateOf,
+  cfg,
+  eventually,
+  forecastDifference,
+  uniq,
+  launchChild,
+  lastStat,
+  isStatLine,
+  type ChildInstance,
+} from './helpers.js';
 
 const STEP = 60_000;
 const SERIES = 12;
@@ -58,14 +68,7 @@ const launch = (vars: Record<string, string>): Instance =>
   launchChild(fileURLToPath(import.meta.url), { ...vars, FORECAST_SCALE_OUT_CHILD: '1' });
 
 /** The child's last report: forecasts committed, partitions taken over from saved state. */
-const statOf = (i: Instance, field: 1 | 2) =>
-  Number(
-    i.lines
-      .filter((l) => l.startsWith('STATS'))
-      .at(-1)
-      ?.split(' ')[field] ?? 0,
-  );
-const forecastsBy = (i: Instance) => statOf(i, 1);
+const forecastsBy = (i: Instance) => lastStat(i, 1);
 
 /** Windows from..to-1 of every series under `source`, each series on its own fixed partition. */
 function aggregates(source: string, from: number, to: number) {
@@ -172,7 +175,7 @@ if (process.env.FORECAST_SCALE_OUT_CHILD) {
         `forecasts from window ${last} in both runs`,
       ).catch((err: Error) => {
         throw new Error(
-          `${err.message}; one: ${originsOf(one).length}, many: ${originsOf(many).length}; children: ${instances.map((i) => i.lines.filter((l) => !l.startsWith('STATS')).join(' / ')).join(' | ')}`,
+          `${err.message}; one: ${originsOf(one).length}, many: ${originsOf(many).length}; children: ${instances.map((i) => i.lines.filter((l) => !isStatLine(l)).join(' / ')).join(' | ')}`,
         );
       });
       // a last look for late duplicates
@@ -194,7 +197,7 @@ if (process.env.FORECAST_SCALE_OUT_CHILD) {
         (SERIES + NODES) * (WINDOWS - 1),
         'every series (tables and metrics) from every origin but the open window',
       );
-      const takenOver = instances.slice(1).reduce((n, i) => n + statOf(i, 2), 0);
+      const takenOver = instances.slice(1).reduce((n, i) => n + lastStat(i, 2), 0);
       assert.ok(takenOver > 0, 'partitions moved with their saved state');
       let worst = 0;
       let differing = 0;

@@ -156,6 +156,17 @@ export function launchChild(file: string, vars: Record<string, string>): ChildIn
   return inst;
 }
 
+/** Whether a child's line is one of its counter reports (left out of failure messages). */
+export const isStatLine = (l: string) => l.startsWith('STATS');
+
+/**
+ * Field `field` (1-based after the tag) of the last `STATS a b c` line a child printed: the
+ * counters a scale-out child reports every half second. 0 before its first report.
+ */
+export function lastStat(i: ChildInstance, field: number): number {
+  return Number(i.lines.filter(isStatLine).at(-1)?.split(' ')[field] ?? 0);
+}
+
 /** How far two forecasts of one (series, origin) are apart: the largest relative gap of a point, lower or upper bound. */
 export function forecastDifference(a: Forecast, b: Forecast): number {
   let d = 0;

@@ -22,7 +22,7 @@ import { consumeTopics } from '../../topics/consumer.js';
 import { rng as seeded } from '../../lib/rng.js';
 import { TopicProducer } from '../../topics/producer.js';
 import { isFenced } from '../../pipelines/partitionProducers.js';
-import { cfg, eventually, queryEvent, startAtLatest, uniq, launchChild, type ChildInstance } from './helpers.js';
+import { cfg, eventually, queryEvent, startAtLatest, uniq, launchChild, lastStat, type ChildInstance } from './helpers.js';
 
 const N = 30_000;
 const PARTITIONS = 3;
@@ -56,13 +56,7 @@ type Instance = ChildInstance;
 
 const launch = (vars: Record<string, string>): Instance => launchChild(fileURLToPath(import.meta.url), { ...vars, SCALE_OUT_CHILD: '1' });
 
-const routedBy = (i: Instance) =>
-  Number(
-    i.lines
-      .filter((l) => l.startsWith('STATS'))
-      .at(-1)
-      ?.split(' ')[1] ?? 0,
-  );
+const routedBy = (i: Instance) => lastStat(i, 1);
 
 type Planned = { garbage: boolean; partition: number; ev: QueryEvent };
 
@@ -277,12 +271,7 @@ if (process.env.SCALE_OUT_CHILD) {
         [],
         'no instance failed',
       );
-      const fenced = Number(
-        instances[1]!.lines
-          .filter((l) => l.startsWith('STATS'))
-          .at(-1)
-          ?.split(' ')[3] ?? 0,
-      );
+      const fenced = lastStat(instances[1]!, 3);
       process.stdout.write(`# the thawed instance gave up ${fenced} partitions on being fenced\n`);
       process.stdout.write(
         `# scaled: ${many.size} (series, window) from ${instances.length} instances (one SIGKILLed), equal to one instance's ${one.size}\n`,

@@ -22,7 +22,7 @@ import { provisionTopics } from '../../topics/admin.js';
 import { TOPICS } from '../../schemas/topics.js';
 import { consumeTopics } from '../../topics/consumer.js';
 import { rng as seeded } from '../../lib/rng.js';
-import { cfg, eventually, forecastDifference, queryEvent, uniq, launchChild, type ChildInstance } from './helpers.js';
+import { cfg, eventually, forecastDifference, queryEvent, uniq, launchChild, lastStat, isStatLine } from './helpers.js';
 
 const N = 12_000;
 const SOURCE_PARTITIONS = 3;
@@ -96,14 +96,6 @@ async function childMain(): Promise<void> {
   await ctx.close();
   process.exit(0);
 }
-
-const statOf = (i: ChildInstance, field: 1 | 2) =>
-  Number(
-    i.lines
-      .filter((l) => l.startsWith('STATS'))
-      .at(-1)
-      ?.split(' ')[field] ?? 0,
-  );
 
 /** The seeded workload: two sources on two nodes each, point reads, range updates and inserts. */
 function plan(id: string, t0: number): { partition: number; ev: QueryEvent }[] {
@@ -221,7 +213,7 @@ if (process.env.CHAIN_CHILD) {
       await eventually(async () => (all().every((i) => i.lines.includes('READY')) ? true : undefined), 180_000, 'five instances ready');
       await publish(0, N / 2);
       await eventually(
-        async () => (forecasts.reduce((n, i) => n + statOf(i, 1), 0) > 0 ? true : undefined),
+        async () => (forecasts.reduce((n, i) => n + lastStat(i, 1), 0) > 0 ? true : undefined),
         180_000,
         'the scaled forecast instances forecasting',
       );
@@ -254,7 +246,7 @@ if (process.env.CHAIN_CHILD) {
       ).catch((err: Error) => {
         throw new Error(
           `${err.message}: one ${fcs.one.length}, many ${fcs.many.length}; children: ${all()
-            .map((i) => i.lines.filter((l) => !l.startsWith('STATS')).join(' / '))
+            .map((i) => i.lines.filter((l) => !isStatLine(l)).join(' / '))
             .join(' | ')}`,
         );
       });
@@ -303,7 +295,7 @@ if (process.env.CHAIN_CHILD) {
         if (d > 1e-6 && worstKeys.length < 10) worstKeys.push(`${k} (window ${(a!.originTs - t0) / WINDOW}): ${d}`);
         worst = Math.max(worst, d);
       }
-      const takenOver = forecasts.slice(1).reduce((n, i) => n + statOf(i, 2), 0);
+      const takenOver = forecasts.slice(1).reduce((n, i) => n + lastStat(i, 2), 0);
       process.stdout.write(
         `# ${aOne.size} (series, window) and ${fOne.size} (series, origin) from one instance each and from ${ingests.length} ingest and ${forecasts.length} forecast instances (one of each SIGKILLed; ${takenOver} forecast partitions taken over from saved state); ${differing} forecasts differ, largest relative difference ${worst}\n`,
       );
