@@ -155,7 +155,7 @@ export function resolveOptions(options: OnlineForecasterOptions): ResolvedOption
     anchorZ: options.anchorZ ?? 3,
     errorWinsor: options.errorWinsor ?? 6,
     intervalScaleFloor: options.intervalScaleFloor ?? true,
-    ensembleOf: options.ensembleOf ?? ['seasonal_naive', 'holt_winters', 'global', 'key_drift'],
+    ensembleOf: options.ensembleOf ?? ['seasonal_naive', 'holt_winters', 'global', 'key_drift', 'daily_profile'],
     keyOrder: options.keyOrder,
     seed: options.seed ?? 7,
     checkpoint: options.checkpoint,

@@ -3,6 +3,7 @@
  * per-series errors, records and checkpoints. Adding a model means its file and a line here.
  */
 import type { ForecastModel, ModelContext } from './model.js';
+import { dailyProfileModel } from './plugins/dailyProfile.js';
 import { globalModel } from './plugins/global.js';
 import { holtWintersModel } from './plugins/holtWinters.js';
 import { keyDriftModel } from './plugins/keyDrift.js';
@@ -15,6 +16,7 @@ export const MODELS: readonly { name: string; create: ModelFactory }[] = [
   { name: 'holt_winters', create: holtWintersModel },
   { name: 'global', create: globalModel },
   { name: 'key_drift', create: keyDriftModel },
+  { name: 'daily_profile', create: dailyProfileModel },
 ];
 
 /** The models' names and, last, the ensemble's: how per-model results are indexed. */

@@ -4,7 +4,7 @@ import { OnlineForecaster } from '../../models/online.js';
 import { MODEL_NAMES, MODELS } from '../../models/registry.js';
 
 test('the model list: names in order, the ensemble last', () => {
-  assert.deepEqual(MODEL_NAMES, ['seasonal_naive', 'holt_winters', 'global', 'key_drift', 'ensemble']);
+  assert.deepEqual(MODEL_NAMES, ['seasonal_naive', 'holt_winters', 'global', 'key_drift', 'daily_profile', 'ensemble']);
   const f = new OnlineForecaster({ stepMs: 1, horizon: 3, global: false });
   assert.deepEqual(
     f.models.map((m) => m.name),
