@@ -313,7 +313,7 @@ export async function runPolicyBench(opts: PolicyBenchOptions = {}): Promise<{ r
   }
   const targets = checkTargets(families, traces);
   const report: PolicyBenchReport = {
-    backend: `CPU, node ${process.version}, predictive on the online forecaster without its global model (Holt-Winters and seasonal naive)`,
+    backend: `CPU, node ${process.version}, predictive on the online forecaster without its global model (Holt-Winters, seasonal naive, key drift, daily profile)`,
     workers: Math.min(workers, todo.length),
     simConfig: {},
     seeds: sets,
