@@ -23,6 +23,8 @@ const SHIFT_STEP = 0.25;
 const MAX_RESIDUAL = 0.5;
 /** ...and the load above the common level is at least this share of the table's. */
 const MIN_EXCESS_SHARE = 0.05;
+/** Positions past this are not a key bucket's (ingest cuts a table into far fewer): such a series is left out. */
+const MAX_POSITION = 4096;
 
 /** A table's buckets as the model sees them in one step. */
 interface Drift {
@@ -124,7 +126,7 @@ export function keyDriftModel(ctx: ModelContext): ForecastModel<null> {
       const groups = new Map<string, (SeriesState | undefined)[]>();
       for (const s of active) {
         const at = order(s.h.id);
-        if (!at || at.position < 0 || at.position > 4096) continue;
+        if (!at || at.position < 0 || at.position > MAX_POSITION) continue;
         const g = groups.get(at.group) ?? [];
         g[at.position] = s;
         groups.set(at.group, g);
