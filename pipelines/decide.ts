@@ -26,7 +26,7 @@ import { dependsOn, heldCheckDue, judgeHeld } from '../processors/decide/depende
 import { toStoreCommands } from '../processors/decide/postgres/commands.js';
 import { DecideRounds } from '../processors/decide/rounds.js';
 import type { SelectorModel } from '../processors/decide/selector.js';
-import { foldForecasts } from '../processors/decide/series.js';
+import { foldForecasts, isSeriesOf } from '../processors/decide/series.js';
 import { isMetricSeries } from '../processors/forecast/metricSeries.js';
 import { isTemplateSeries } from '../processors/forecast/templateSeries.js';
 import type { ClusterStateInput } from '../processors/decide/state.js';
@@ -243,12 +243,14 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
           const f = m.value as Forecast;
           // a template's executions feed the physical-design planners, not the placement rounds
           if (isTemplateSeries(f.seriesId)) workload.observeForecast(f);
-          else if (!isMetricSeries(f.seriesId)) rounds.observeForecast(f);
-          else {
+          else if (isMetricSeries(f.seriesId)) {
             metricForecasts.set(f.seriesId, f);
             if (metricOrigins.size < warmup) metricOrigins.add(f.originTs);
             metricsFresh = true;
           }
+          // The placement rounds see only their source: another source's forecasts (a backlog,
+          // a replay) would set the round's time and age this stage's issued commands out early.
+          else if (isSeriesOf(f.seriesId, source)) rounds.observeForecast(f);
         } else if (m.topic === TOPICS.results.name) {
           const r = m.value as CommandResult;
           // A record refused before the engine (forged, replayed) says nothing about the command whose id it carries.
@@ -262,7 +264,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
           planning.issued.observeResult(r);
         } else {
           const a = m.value as WorkloadAggregate;
-          rounds.observeAggregate(a);
+          if (isSeriesOf(a.seriesId, source)) rounds.observeAggregate(a);
           workload.observe(a);
           if (chPlanning && a.source === chPlanning.source && a.templates?.length) chDueAt = Math.max(chDueAt ?? 0, a.windowEnd);
         }

@@ -12,6 +12,7 @@
  */
 import type { ForecastModel, ModelContext } from '../model.js';
 import type { SeriesState } from '../series.js';
+import { quantile } from '../util.js';
 
 /** Steps averaged into a profile (the per-bucket noise averages out; the profile lags by half of it). */
 const SMOOTH = 5;
@@ -54,13 +55,6 @@ function residual(now: Float64Array, before: Float64Array, d: number): number {
   return s;
 }
 
-/** The median of a copy of `x`. */
-function median(x: Float64Array): number {
-  const s = Float64Array.from(x).sort();
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 /**
  * The profile over `SMOOTH` steps ending at `end` of the buckets `byPos` (position → series; a
  * missing bucket or window reads as the common level), split into level and excess over the
@@ -83,7 +77,7 @@ function profile(ctx: ModelContext, byPos: (SeriesState | undefined)[], end: num
   }
   const known = level.filter(Number.isFinite);
   if (known.length < MIN_BUCKETS) return null;
-  const common = median(known);
+  const common = quantile(known, 0.5);
   for (let u = 0; u < level.length; u++) if (!Number.isFinite(level[u]!)) level[u] = common;
   return { level, excess: level.map((v) => Math.max(0, v - common)) };
 }

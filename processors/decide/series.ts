@@ -6,6 +6,9 @@
 import type { Forecast, WorkloadAggregate } from '../../schemas/types.js';
 import type { BucketSpec } from './state.js';
 
+/** Whether a series belongs to `source` (ingest names every series `source|…`). */
+export const isSeriesOf = (id: string, source: string) => id.startsWith(`${source}|`);
+
 /** `src|table|bucket|...` → `src|table|bucket`. */
 export const bucketSeries = (id: string) => id.split('|').slice(0, 3).join('|');
 

@@ -15,7 +15,7 @@ import type { AnyCommand } from '../../schemas/types.js';
 import { PG_STORE } from '../../processors/decide/postgres/state.js';
 import { clearApprovalMode, ensureControls, readControls, setApprovalMode, setDecidePaused } from '../../stores/postgres/controls.js';
 import { type ConsoleFixture, fixtureDecideOptions, openConsoleFixture, risingForecast, STEP } from './console-fixture.js';
-import { eventually, startAtLatest } from './helpers.js';
+import { decideFromLatest, eventually } from './helpers.js';
 
 let fx: ConsoleFixture | undefined;
 let ctx: PipelineContext | undefined;
@@ -44,13 +44,7 @@ test('paused, the decide stage plans nothing; resumed with manual approval, it p
   await setDecidePaused(pool, fx.id, true, 'tester');
   ctx = await openContext('decide-controls-test', fx.cfg);
   const group = `decide-controls-${fx.id}`;
-  const admin = ctx.kafka.admin();
-  await admin.connect();
-  try {
-    await startAtLatest(admin, `${group}-decide`, [TOPICS.forecasts.name, TOPICS.aggregates.name, TOPICS.results.name]);
-  } finally {
-    await admin.disconnect();
-  }
+  await decideFromLatest(ctx.kafka, `${group}-decide`);
   const planned: AnyCommand[] = [];
   decide = await startDecide(ctx, {
     ...fixtureDecideOptions(fx, group),

@@ -26,7 +26,7 @@ import { listNodes } from '../../stores/postgres/routing.js';
 import { PgPools } from '../../stores/postgres/nodes.js';
 import { CAPACITY, type ConsoleFixture, fixtureDecideOptions, openConsoleFixture, risingForecast, STEP } from './console-fixture.js';
 import { queryEvent } from '../fixtures/records.js';
-import { eventually, startAtLatest } from './helpers.js';
+import { decideFromLatest, eventually, startAtLatest } from './helpers.js';
 
 let fx: ConsoleFixture | undefined;
 let ctx: PipelineContext | undefined;
@@ -171,13 +171,7 @@ test('hot templates seen by ingest become a composite index and a precomputation
   // both designs from the registry: nothing planned again for these templates
   await decide.stop();
   const again: AnyCommand[] = [];
-  const admin2 = ctx.kafka.admin();
-  await admin2.connect();
-  try {
-    await startAtLatest(admin2, `${group}-decide2`, [TOPICS.forecasts.name, TOPICS.aggregates.name, TOPICS.results.name]);
-  } finally {
-    await admin2.disconnect();
-  }
+  await decideFromLatest(ctx.kafka, `${group}-decide2`);
   decide = await startDecide(ctx, {
     groupId: `${group}-decide2`,
     source: fx.source,

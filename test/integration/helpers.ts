@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
+import { TOPICS } from '../../schemas/topics.js';
 import { loadConfig, type Config } from '../../lib/config.js';
 import type { WorkloadAggregate, Forecast } from '../../schemas/types.js';
 import { createOrdersTable } from '../../demo/ordersTable.js';
@@ -92,6 +93,17 @@ export async function startAtLatest(admin: Admin, groupId: string, topics: strin
   for (const topic of topics) {
     const ends = await admin.fetchTopicOffsets(topic);
     await admin.setOffsets({ groupId, topic, partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })) });
+  }
+}
+
+/** A decide stage's group started at the ends of its input topics: it plans on what the test publishes. */
+export async function decideFromLatest(kafka: Kafka, groupId: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await startAtLatest(admin, groupId, [TOPICS.forecasts.name, TOPICS.aggregates.name, TOPICS.results.name]);
+  } finally {
+    await admin.disconnect();
   }
 }
 

@@ -11,6 +11,7 @@ import { readAll } from '../../demo/workload.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
 import type { ExecutionContext } from '../../executors/types.js';
 import { InputError } from '../../lib/errors.js';
+import { inTx } from '../../stores/postgres/nodes.js';
 import { listNodes, loadRoutes } from '../../stores/postgres/routing.js';
 import { precomputeSelect } from '../../stores/postgres/precomputed.js';
 import { RoutedPool } from '../../stores/postgres/routedPool.js';
@@ -219,10 +220,8 @@ describe('RoutedPool: the application routing client', () => {
     // A table whose key column and ranges flip together in one transaction, as a rekey's switch does.
     const FLIP = 'sdk_routes_flip';
     const shape = { id: ['a0', 'a1'], customer_id: ['b0'] } as Record<string, string[]>;
-    const flipTo = async (key: 'id' | 'customer_id') => {
-      const c = await adapter.coord.connect();
-      try {
-        await c.query('BEGIN');
+    const flipTo = (key: 'id' | 'customer_id') =>
+      inTx(adapter.coord, async (c) => {
         await c.query('UPDATE shardcast_route.tables SET key_column = $2, version = version + 1 WHERE table_name = $1', [FLIP, key]);
         await c.query('DELETE FROM shardcast_route.ranges WHERE table_name = $1', [FLIP]);
         for (const [i, shard] of shape[key]!.entries()) {
@@ -234,14 +233,7 @@ describe('RoutedPool: the application routing client', () => {
             hi,
           ]);
         }
-        await c.query('COMMIT');
-      } catch (err) {
-        await c.query('ROLLBACK').catch(() => {});
-        throw err;
-      } finally {
-        c.release();
-      }
-    };
+      });
     await adapter.coord.query('DELETE FROM shardcast_route.tables WHERE table_name = $1', [FLIP]);
     await adapter.coord.query(`INSERT INTO shardcast_route.tables (table_name, key_column) VALUES ($1, 'id')`, [FLIP]);
     try {
