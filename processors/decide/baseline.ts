@@ -11,10 +11,13 @@ import type { ClusterState } from './state.js';
 
 export function baselineScenario(state: ClusterState, profile: LoadProfile, cfg: DecideConfig, targetUtil = cfg.targetUtil): Scenario {
   const s = new Scenario(state, profile, cfg, targetUtil);
-  // nodes being provisioned first: the moves onto them wait for them
-  const addsNode = (f: ClusterState['inFlight'][number]) => Number(PLACEMENT_ACTIONS.get(f.action as Action)?.addsNode ?? false);
-  const nodesFirst = [...state.inFlight].sort((a, b) => addsNode(b) - addsNode(a));
-  for (const f of nodesFirst) {
+  // nodes being provisioned first (the moves onto them wait for them), nodes being removed last
+  // (they serve until the moves off them finish)
+  const order = (f: ClusterState['inFlight'][number]) => {
+    const a = PLACEMENT_ACTIONS.get(f.action as Action);
+    return a?.addsNode ? 0 : a?.removesNode ? 2 : 1;
+  };
+  for (const f of [...state.inFlight].sort((a, b) => order(a) - order(b))) {
     let finish = Math.max(0, Math.ceil((f.expectedEnd - profile.now) / profile.stepMs));
     const target = f.targetNode ? s.nodes.get(f.targetNode) : undefined;
     if (target && finish <= target.activeFrom) finish = target.activeFrom + 1; // waits for a provisioning node

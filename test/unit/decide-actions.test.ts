@@ -344,3 +344,28 @@ test('scale in: a drained copy that fits nowhere whole is split and its halves p
   );
   for (const n of ['n1', 'n2']) assert.ok(t.peakUtil(n) <= 0.85 + 1e-9);
 });
+
+test('scale in under way: the node serves until the drain move off it finishes, and nothing scales out for its load', () => {
+  const input = twoNodes();
+  input.nodes = [...input.nodes, { id: 'n3', store: 'pg', capacity: 1000 }];
+  input.partitions = input.partitions.map((p) => (p.id === 'p3' ? { ...p, node: 'n3' } : p));
+  const inFlight = (id: string, action: string, extra: object, endStep: number) => ({
+    commandId: id,
+    action,
+    bytes: 0,
+    startedAt: NOW,
+    expectedEnd: NOW + endStep * 60_000,
+    ...extra,
+  });
+  // the scale-in is expected to end at step 2; the move it waits for lands at step 6
+  input.inFlight = [
+    inFlight('cmd-scale_in', 'scale_in', { node: 'n3' }, 2),
+    inFlight('cmd-move', 'move', { partition: 'p3', sourceNode: 'n3', targetNode: 'n2' }, 6),
+  ];
+  const load = [fc('t/p0', flat(200)), fc('t/p1', flat(200)), fc('t/p2', flat(200)), fc('t/p3', flat(300))];
+  const cx = ctx(input, load, { risk: 0 });
+  const n3 = cx.s.nodes.get('n3')!;
+  assert.ok(n3.activeUntil >= 6, `n3 serves until its copy has left (active until step ${n3.activeUntil})`);
+  assert.ok(n3.activeUntil < cx.s.steps, 'and is gone after');
+  assert.deepEqual(planScaleOut(cx), [], 'its load is no overload to scale out for');
+});

@@ -102,6 +102,8 @@ export interface PlacementAction<K extends CommandKind = CommandKind> {
   noCooldown?: boolean;
   /** Adds a node: in flight, it goes on the baseline first, since the moves onto that node wait for it. */
   addsNode?: boolean;
+  /** Removes a node: in flight, it goes on the baseline last, once the moves off that node are on it. */
+  removesNode?: boolean;
   /** The command's change to the cluster view once finished; throws StateError when it does not fit. */
   apply(cx: ApplyContext, cmd: CommandOf<K>): void;
 }

@@ -172,15 +172,25 @@ export function scaleInEffect(sc: Scenario, nodeId: string, at: number): Effect 
   };
 }
 
-/** A scale-in in flight: the node serves until the drain finishes. */
+/**
+ * A scale-in in flight: the node serves until the drain finishes, and while a copy is still on
+ * it (the executor removes a node only after the moves it waits for): a drain move due after
+ * the scale-in's expected end would otherwise leave load on a node without capacity, which the
+ * planners read as an overload to scale out for.
+ */
 export const scaleInInFlight: InFlightEffect = (s, f, _sp, finish) => {
-  if (f.node && s.nodes.has(f.node)) s.nodes.get(f.node)!.activeUntil = Math.min(s.steps, finish);
+  const n = f.node ? s.nodes.get(f.node) : undefined;
+  if (!n) return;
+  let loadedUntil = 0;
+  for (let k = 0; k < s.steps; k++) if (n.load[k]! > 1e-9) loadedUntil = k + 1;
+  n.activeUntil = Math.min(s.steps, Math.max(finish, loadedUntil));
 };
 
 export const scaleInAction: PlacementAction<'resource'> = {
   kind: 'resource',
   plan: planScaleIn,
   inFlight: scaleInInFlight,
+  removesNode: true,
   idTarget: (op) => `${op.store}/${op.node}`,
   related: () => [],
   // undoes a scale_out only when it removes that node: removing another, cold node replaces
