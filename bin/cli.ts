@@ -199,6 +199,11 @@ export function buildProgram(): Command {
       positiveInt('--events'),
     )
     .option(
+      '--outage <s>',
+      'faults: seconds each outage lasts in the broker, registry, clickhouse and neo4j rows (default 15, 20, 60 and 60)',
+      positiveInt('--outage'),
+    )
+    .option(
       '--port-shift <n>',
       "faults: its own stack's ports are the main stack's plus this (default SHARDCAST_FAULTS_PORT_SHIFT or 10000; its directory: SHARDCAST_FAULTS_STACK_DIR or .stack-faults)",
       positiveInt('--port-shift'),

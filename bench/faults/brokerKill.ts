@@ -1,4 +1,4 @@
-/** Kafka broker SIGKILLed a few seconds into ingest's work, restarted about 15 s later. */
+/** Kafka broker SIGKILLed a few seconds into ingest's work, restarted 15 s later (or after the run's outage). */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ingestRow } from './ingestHarness.js';
 import type { Fault } from './row.js';
@@ -10,7 +10,7 @@ export const brokerKill: Fault = {
     ingestRow(env, brokerKill.name, async () => {
       await sleep(3_000);
       await env.stack.kill('kafka');
-      await sleep(15_000);
+      await sleep(env.outageMs ?? 15_000);
       await env.stack.up(['kafka']);
       return Date.now();
     }),

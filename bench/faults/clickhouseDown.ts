@@ -11,6 +11,7 @@ import { type Fault, measuredRow } from './row.js';
 import { StageProcess } from './stageProcess.js';
 
 const RECOVERY_TIMEOUT_MS = 180_000;
+const OUTAGE_MS = 60_000;
 
 export const clickhouseDown: Fault = {
   name: 'clickhouse down during sink',
@@ -25,7 +26,8 @@ export const clickhouseDown: Fault = {
       await sleep(2_000);
       await env.stack.kill('clickhouse');
       await publish(env.ctx, load, half);
-      await sleep(env.outageMs);
+      const outageMs = env.outageMs ?? OUTAGE_MS;
+      await sleep(outageMs);
       await env.stack.up(['clickhouse']);
       const liftedAt = Date.now();
       const observed = await observeSinkRows(env.ctx, env.runId, load.events.length, RECOVERY_TIMEOUT_MS);
@@ -34,7 +36,7 @@ export const clickhouseDown: Fault = {
         clickhouseDown.name,
         observed,
         liftedAt,
-        [`down ${Math.round(env.outageMs / 1000)} s`, exited].filter(Boolean).join('; '),
+        [`down ${Math.round(outageMs / 1000)} s`, exited].filter(Boolean).join('; '),
       );
     } finally {
       await sink.stop();

@@ -44,6 +44,7 @@ const FINAL = new Set(['SUCCEEDED', 'FAILED', 'ROLLED_BACK', 'REJECTED']);
 const RECOVERY_TIMEOUT_MS = 180_000;
 /** After the last check held, how long a late or repeated command has to show. */
 const SETTLE_MS = 10_000;
+const OUTAGE_MS = 60_000;
 
 type Cmd = (({ kind: 'partition' } & PartitionCommand) | ({ kind: 'shard' } & ShardCommand)) & { seenAt: number };
 
@@ -162,7 +163,7 @@ export const neo4jDown: Fault = {
         clearInterval(loop);
         await sending;
       };
-      await sleep(Math.max(0, killedAt + env.outageMs - Date.now()));
+      await sleep(Math.max(0, killedAt + (env.outageMs ?? OUTAGE_MS) - Date.now()));
       await env.stack.up(['neo4j']);
       const liftedAt = Date.now();
       // the other tables' load once decide plans on the catalog again (it retries Neo4j after a

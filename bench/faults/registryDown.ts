@@ -1,7 +1,7 @@
 /**
  * Schema registry SIGKILLed during ingest, and ingest SIGKILLed while it is down: the new
  * ingest must wait for the registry (its start and its decoding retry) and then count every
- * event once. The registry comes back after 20 s.
+ * event once. The registry comes back after 20 s (or the run's outage).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ingestRow } from './ingestHarness.js';
@@ -15,7 +15,7 @@ export const registryDown: Fault = {
       await sleep(2_000);
       await env.stack.kill('registry');
       await ingest.killAndRestart();
-      await sleep(20_000);
+      await sleep(env.outageMs ?? 20_000);
       await env.stack.up(['registry']);
       return Date.now();
     }),

@@ -27,8 +27,8 @@ export interface FaultEnv {
   t0: number;
   /** Names the row's sources and consumer groups. */
   runId: string;
-  /** How long an outage lasts where the fault has a duration (ClickHouse down). */
-  outageMs: number;
+  /** How long an outage lasts, where the fault has one; null: the row's own default. */
+  outageMs: number | null;
   log: Logger | ((line: string) => void);
 }
 

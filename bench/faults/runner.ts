@@ -36,7 +36,7 @@ export interface FaultsOptions {
   only?: readonly string[];
   /** Events per row (default 30,000). */
   n?: number;
-  /** ClickHouse outage (default 60 s). */
+  /** How long each outage lasts (default: each row's own, FaultEnv.outageMs). */
   outageMs?: number;
   /** The fault stack's directory (default: config faultsStackDir, .stack-faults in the working directory). */
   stackDir?: string;
@@ -80,7 +80,7 @@ export async function runFaults(o: FaultsOptions = {}): Promise<FaultsReport> {
       await stack.up(f.services);
       const t0 = Date.now();
       const row = await f
-        .run({ stack, ctx, n: o.n ?? 30_000, t0: rowStart(base, i), runId: `faults_${stamp}_${i}`, outageMs: o.outageMs ?? 60_000, log })
+        .run({ stack, ctx, n: o.n ?? 30_000, t0: rowStart(base, i), runId: `faults_${stamp}_${i}`, outageMs: o.outageMs ?? null, log })
         .catch((err: unknown): FaultRow => ({ ...notRun(f.name, `failed: ${(err as Error).message}`), status: 'ran' }));
       log(
         `${f.name}: ${row.lost ?? '?'} lost, ${row.duplicated ?? '?'} duplicated, recovered in ${row.recoverySec ?? '?'} s (row took ${Math.round((Date.now() - t0) / 1000)} s)`,

@@ -13,14 +13,16 @@ export interface BenchOptions {
   /** bench faults only. */
   only?: string;
   events?: number;
+  /** Seconds each outage lasts (bench faults). */
+  outage?: number;
   portShift?: number;
   set?: string;
   runs?: string;
 }
 
 export async function benchCommand(name: string, o: BenchOptions): Promise<void> {
-  if (name !== 'faults' && (o.only || o.events !== undefined || o.portShift !== undefined))
-    throw new UsageError('--only, --events and --port-shift apply to bench faults only');
+  if (name !== 'faults' && (o.only || o.events !== undefined || o.outage !== undefined || o.portShift !== undefined))
+    throw new UsageError('--only, --events, --outage and --port-shift apply to bench faults only');
   if (name !== 'policy' && (o.seed !== undefined || o.seeds || o.families || o.workers || o.set || o.runs))
     throw new UsageError('--set, --seed, --seeds, --families, --workers and --runs apply to bench policy only');
   switch (name) {
@@ -68,7 +70,13 @@ export async function benchCommand(name: string, o: BenchOptions): Promise<void>
         ?.split(',')
         .map((f) => f.trim())
         .filter(Boolean);
-      const r = await runFaults({ only, n: o.events, portShift: o.portShift, log: log(o.json) });
+      const r = await runFaults({
+        only,
+        n: o.events,
+        outageMs: o.outage === undefined ? undefined : o.outage * 1000,
+        portShift: o.portShift,
+        log: log(o.json),
+      });
       process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatFaults(r)}\n`);
       return;
     }

@@ -34,6 +34,8 @@ test('bad usage and bad input exit 2 with a one-line reason', () => {
     ['forecast-eval', '--input', '/nonexistent.csv', '--horizon', '3', '--out', '/tmp/x.csv'],
     ['forecast-eval', '--input', 'x', '--horizon', 'zero', '--out', 'y'],
     ['policy-eval', '--trace', '/nonexistent.csv'],
+    ['bench', 'policy', '--outage', '30'],
+    ['bench', 'faults', '--outage', '0'],
   ]) {
     const r = cli(...args);
     assert.equal(r.status, 2, args.join(' '));
