@@ -79,11 +79,14 @@ export interface RunState {
 
 export interface Checkpointable {
   readonly opts: { horizon: number; lags: number; level: number; stepMs: number };
+  /** The models' names, in the order of the per-series arrays. */
+  readonly modelNames: readonly string[];
   readonly global: GlobalModel | null | undefined;
   readonly calibrator: ConformalCalibrator;
   readonly size: number;
   snapshotSeries(includeHistory?: boolean): SeriesSnapshot[];
-  restoreSeries(snaps: SeriesSnapshot[]): void;
+  /** `historyOnly`: the series' observations and seasons, each model's state afresh. */
+  restoreSeries(snaps: SeriesSnapshot[], historyOnly?: boolean): void;
   /** The step count, random stream position and last step, when the forecaster keeps them. */
   runState?(): RunState;
   restoreRunState?(r: RunState): void;
@@ -96,6 +99,12 @@ export interface CheckpointResult {
   bytes?: number;
   /** What the stage saved beside the models (its input offsets, its rounds); null when none. */
   stage?: unknown;
+  /**
+   * The checkpoint's models differ from this forecaster's (a version added or removed one): the
+   * series' history was restored and every model starts afresh on it. The saved names (null:
+   * a checkpoint from before names were saved).
+   */
+  modelsChanged?: { saved: readonly string[] | null; now: readonly string[] };
 }
 
 export interface SaveOptions {
@@ -146,6 +155,7 @@ export async function serializeForecaster(f: Checkpointable, opts: SaveOptions =
     run: f.runState?.() ?? null,
     weights: w ? { names: w.names, shapes: w.shapes, data: w.data.map(f32ToB64) } : null,
     optimizer: w?.optimizer ? { names: w.optimizer.names, shapes: w.optimizer.shapes, data: w.optimizer.data.map(f32ToB64) } : null,
+    models: f.modelNames,
     calibrator: f.calibrator.toJSON(),
     series,
     stage: opts.stage ?? null,
@@ -180,6 +190,7 @@ export function restoreForecaster(f: Checkpointable, text: string): CheckpointRe
       run?: RunState | null;
       weights: { names: string[]; shapes: number[][]; data: string[] } | null;
       optimizer?: { names: string[]; shapes: number[][]; data: string[] } | null;
+      models?: string[];
       calibrator: CalibratorSnapshot;
       stage?: unknown;
       series: (Omit<SeriesCoreSnapshot, 'hist' | 'err' | 'scale'> &
@@ -218,7 +229,11 @@ export function restoreForecaster(f: Checkpointable, text: string): CheckpointRe
     }));
     if (f.global && !weights) throw new InputError('checkpoint has no global-model weights');
     const c = p.calibrator;
-    if (!c || c.models !== f.calibrator.models || c.horizon !== f.calibrator.horizon || !Array.isArray(c.scores))
+    // Another set of models (a version added one): what each model learned is indexed by the old
+    // set and is dropped; the series' observations, which take days to gather, are kept.
+    const saved = Array.isArray(p.models) && p.models.every((m) => typeof m === 'string') ? p.models : null;
+    const sameModels = saved ? saved.join() === f.modelNames.join() : c?.models === f.calibrator.models;
+    if (sameModels && (!c || c.models !== f.calibrator.models || c.horizon !== f.calibrator.horizon || !Array.isArray(c.scores)))
       throw new InputError('checkpoint calibrator does not match');
     // Dry runs against fresh objects would need a second model; instead apply in an order
     // where each step validates before mutating: weights (validated inside), calibrator, series.
@@ -226,8 +241,8 @@ export function restoreForecaster(f: Checkpointable, text: string): CheckpointRe
       f.global.setWeights(weights);
       f.global.steps = Math.max(f.global.steps, p.globalSteps || 1);
     }
-    f.calibrator.restore(p.calibrator);
-    f.restoreSeries(series);
+    if (sameModels) f.calibrator.restore(p.calibrator);
+    f.restoreSeries(series, !sameModels);
     const run = p.run;
     if (
       run &&
@@ -236,7 +251,13 @@ export function restoreForecaster(f: Checkpointable, text: string): CheckpointRe
       (run.lastStep === null || Number.isSafeInteger(run.lastStep))
     )
       f.restoreRunState?.(run);
-    return { ok: true, series: series.length, bytes: text.length, stage: p.stage ?? null };
+    return {
+      ok: true,
+      series: series.length,
+      bytes: text.length,
+      stage: p.stage ?? null,
+      ...(sameModels ? {} : { modelsChanged: { saved, now: f.modelNames } }),
+    };
   } catch (err) {
     return { ok: false, reason: err instanceof Error ? err.message : String(err) };
   }
@@ -263,7 +284,12 @@ export async function loadCheckpoint(f: Checkpointable, file: string): Promise<C
     return { ok: false, reason };
   }
   const r = restoreForecaster(f, text);
-  if (r.ok) log.info({ file, series: r.series }, 'forecaster checkpoint loaded');
+  if (r.ok && r.modelsChanged)
+    log.warn(
+      { file, series: r.series, saved: r.modelsChanged.saved ?? 'unnamed (an older version)', now: r.modelsChanged.now },
+      "forecaster checkpoint of other models: the series' history is restored, every model starts afresh on it",
+    );
+  else if (r.ok) log.info({ file, series: r.series }, 'forecaster checkpoint loaded');
   else log.warn({ file, reason: r.reason }, 'forecaster checkpoint ignored');
   return r;
 }

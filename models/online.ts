@@ -35,6 +35,8 @@ export class OnlineForecaster {
   readonly calibrator: ConformalCalibrator;
   /** The models combined, in the registry's order. */
   readonly models: readonly ForecastModel[];
+  /** Their names, as checkpoints record them. */
+  readonly modelNames: readonly string[] = MODELS.map((m) => m.name);
   private readonly globalModel: GlobalForecastModel | undefined;
   private readonly scorer: ForecastScorer;
   private readonly combiner: EnsembleCombiner;
@@ -243,8 +245,8 @@ export class OnlineForecaster {
   }
 
   /** Restores per-series state (replacing what is there). Validates everything before changing anything. */
-  restoreSeries(snaps: SeriesSnapshot[]): void {
-    const built = restoreSeries(snaps, this.history, this.models, this.opts.horizon);
+  restoreSeries(snaps: SeriesSnapshot[], historyOnly = false): void {
+    const built = restoreSeries(snaps, this.history, this.models, this.opts.horizon, historyOnly);
     this.series.clear();
     for (const s of built) this.series.set(s.h.id, s);
   }

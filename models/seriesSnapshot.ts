@@ -76,19 +76,21 @@ export function snapshotSeries(
 /**
  * Rebuilds series states from checkpoint records into `history`, replacing what it holds.
  * Everything is validated before anything changes (a malformed record throws, `history` is
- * left as it was); records without history are dropped.
+ * left as it was); records without history are dropped. `historyOnly` (records of another set
+ * of models): the observations, season and scale are kept, each model starts afresh on them.
  */
 export function restoreSeries(
   snaps: SeriesSnapshot[],
   history: HistoryStore,
   models: readonly ForecastModel[],
   horizon: number,
+  historyOnly = false,
 ): SeriesState[] {
   const k = models.length;
   const built: SeriesState[] = [];
   const hs = new HistoryStore({ maxLength: history.maxLength, maxSeries: history.maxSeries });
   for (const sn of snaps) {
-    if (typeof sn.id !== 'string' || sn.err.length !== k + 1 || sn.cnt.length !== k + 1)
+    if (typeof sn.id !== 'string' || (!historyOnly && (sn.err.length !== k + 1 || sn.cnt.length !== k + 1)))
       throw new InputError(`series snapshot ${String(sn.id)} malformed`);
     let h: SeriesHistory | undefined;
     if (sn.hist) {
@@ -103,6 +105,18 @@ export function restoreSeries(
     if (!h) continue;
     const observed = sn.hist?.observed ?? 0;
     const fresh = newSeriesState(h, k, horizon, {});
+    if (historyOnly) {
+      built.push(
+        newSeriesState(h, k, horizon, {
+          season: sn.season,
+          seasonAt: sn.seasonAt === undefined ? observed : (sn.seasonAt ?? Number.POSITIVE_INFINITY),
+          slots: models.map((m) => m.initSeries(sn.accounted + 1)),
+          sawNegative: !!sn.sawNegative,
+          accounted: sn.accounted,
+        }),
+      );
+      continue;
+    }
     built.push(
       newSeriesState(h, k, horizon, {
         pend: fill(fresh.pend, sn.pend, NaN),
