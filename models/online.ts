@@ -56,16 +56,15 @@ export class OnlineForecaster {
     this.opts = o;
     this.history = new HistoryStore({ maxLength: o.historyLength, maxSeries: o.maxSeries });
     this.history.onEvict = (id) => this.series.delete(id);
-    const names = MODELS.map((m) => m.name);
-    this.calibrator = new ConformalCalibrator(names.length + 1, o.horizon, o.level);
-    this.scorer = new ForecastScorer(o, this.history, this.calibrator, names.length);
+    this.calibrator = new ConformalCalibrator(this.modelNames.length + 1, o.horizon, o.level);
+    this.scorer = new ForecastScorer(o, this.history, this.calibrator, this.modelNames.length);
     this.rand = rng(o.seed);
     this.models = MODELS.map((entry, index) => {
       const m = entry.create({
         opts: o,
         history: this.history,
         index,
-        indexOf: (name) => names.indexOf(name),
+        indexOf: (name) => this.modelNames.indexOf(name),
         rand: this.rand,
         steps: () => this.stepCount,
         restartRecord: (s, now) => this.scorer.restartRecord(s, index, now),

@@ -77,7 +77,8 @@ export function snapshotSeries(
  * Rebuilds series states from checkpoint records into `history`, replacing what it holds.
  * Everything is validated before anything changes (a malformed record throws, `history` is
  * left as it was); records without history are dropped. `historyOnly` (records of another set
- * of models): the observations, season and scale are kept, each model starts afresh on them.
+ * of models): the observations and season are kept, each model starts afresh on them (the
+ * error scale too: it measures the old models' errors).
  */
 export function restoreSeries(
   snaps: SeriesSnapshot[],
@@ -104,29 +105,26 @@ export function restoreSeries(
     }
     if (!h) continue;
     const observed = sn.hist?.observed ?? 0;
-    const fresh = newSeriesState(h, k, horizon, {});
+    // what the series is, whatever models read it
+    const kept = {
+      season: sn.season,
+      seasonAt: sn.seasonAt === undefined ? observed : (sn.seasonAt ?? Number.POSITIVE_INFINITY),
+      sawNegative: !!sn.sawNegative,
+      accounted: sn.accounted,
+    };
     if (historyOnly) {
-      built.push(
-        newSeriesState(h, k, horizon, {
-          season: sn.season,
-          seasonAt: sn.seasonAt === undefined ? observed : (sn.seasonAt ?? Number.POSITIVE_INFINITY),
-          slots: models.map((m) => m.initSeries(sn.accounted + 1)),
-          sawNegative: !!sn.sawNegative,
-          accounted: sn.accounted,
-        }),
-      );
+      built.push(newSeriesState(h, k, horizon, { ...kept, slots: models.map((m) => m.initSeries(sn.accounted + 1)) }));
       continue;
     }
+    const fresh = newSeriesState(h, k, horizon, {});
     built.push(
       newSeriesState(h, k, horizon, {
+        ...kept,
         pend: fill(fresh.pend, sn.pend, NaN),
         pendW: fill(fresh.pendW, sn.pendW, NaN),
         pendIssue: fill(fresh.pendIssue, sn.pendIssue, NaN),
         recordFrom: fill(fresh.recordFrom, sn.recordFrom, Number.NEGATIVE_INFINITY),
-        season: sn.season,
-        seasonAt: sn.seasonAt === undefined ? observed : (sn.seasonAt ?? Number.POSITIVE_INFINITY),
         slots: models.map((m) => (m.restore ? m.restore(sn, observed) : m.initSeries(sn.accounted + 1))),
-        sawNegative: !!sn.sawNegative,
         err: Float64Array.from(sn.err.map((x) => (x === null ? NaN : x))),
         cnt: Uint32Array.from(sn.cnt),
         werr: Float64Array.from({ length: k }, (_, i) => {
@@ -139,7 +137,6 @@ export function restoreSeries(
         admitted: Uint8Array.from({ length: k }, (_, i) => (Array.isArray(sn.admitted) && sn.admitted[i] === 1 ? 1 : 0)),
         scale: sn.scale ?? NaN,
         scaleFast: typeof sn.scaleFast === 'number' && Number.isFinite(sn.scaleFast) ? sn.scaleFast : (sn.scale ?? NaN),
-        accounted: sn.accounted,
       }),
     );
   }

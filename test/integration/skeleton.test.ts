@@ -162,7 +162,7 @@ test('one path through every stage, on the real stack', { timeout: 240_000 }, as
         throw why(err);
       });
       const unsuccessful = finals.filter((r) => r.status !== 'SUCCEEDED').map((r) => `${r.command_id}: ${r.status} ${r.reason}`);
-      if (unsuccessful.length > 0) throw why(new Error(`not every command issued for the table succeeded: ${unsuccessful.join('; ')}`));
+      assert.deepEqual(unsuccessful, [], why(new Error('every command issued for the table succeeded')));
       const dead = await eventually(
         async () =>
           (await count(
