@@ -16,12 +16,17 @@ import type { ExecutorEngine } from './engine.js';
 import { isTerminal, type CommandLedger, type LedgerEntry } from './ledger.js';
 import type { StoreLocks } from './storeLocks.js';
 
-/** A command of a batch: where it came from, and whether Kafka has delivered that position before. */
+/** A command of a batch: where it came from, and whether it is known to sit at its id's own position. */
 export interface LaneItem {
   at: string;
   cmd: AnyCommand;
-  /** Known to be a redelivery of a position (the delivery record says so): a finished one is not run again. */
-  redelivered?: boolean;
+  /**
+   * The delivery record says this position is where the command id was first delivered (first
+   * time or redelivered): if the ledger shows the id finished, some instance ran this very
+   * record (before a crash, or while the partition moved during a rebalance) and it is not run
+   * again, nor reported twice. Unknown (signatures off): the engine reports a duplicate id.
+   */
+  ownPosition?: boolean;
 }
 
 /** How long an unfinished entry is left alone before a sweep takes it for an orphan (the stage's backoff is at most 30 s). */
@@ -101,11 +106,11 @@ export class StoreLanes {
       .catch((err: unknown) => onError('*', err));
   }
 
-  /** Whether `item` was finished already: by an earlier attempt here, as an orphan, or (redelivered) by anyone. */
+  /** Whether `item` was finished already: by an earlier attempt here, as an orphan, or (at its own position) by anyone. */
   private async done(item: LaneItem): Promise<boolean> {
     if (this.ran.has(item.at)) return true;
     if (this.resumed.delete(item.cmd.commandId)) return true;
-    if (!item.redelivered || !this.shared) return false;
+    if (!item.ownPosition || !this.shared) return false;
     const entry = await this.shared.ledger.get(item.cmd.commandId);
     return entry !== null && isTerminal(entry.status);
   }

@@ -113,11 +113,11 @@ export async function startExecute(
 
   const rejected: RejectionCounts = {};
   const window = { maxAgeMs: ctx.cfg.commandMaxAgeMs, maxSkewMs: MAX_CLOCK_SKEW_MS };
-  /** Whether the record is an authentic command seen first or redelivered from the same position; else why not. */
+  /** Whether the record is an authentic command at its id's own position (seen first, or redelivered from there); else why not. */
   const admit = async (
     keys: VerifyKeys,
     m: Envelope<PartitionCommand | ShardCommand | ResourceCommand>,
-  ): Promise<{ refusal: { code: string; reason: string } } | { redelivered: boolean }> => {
+  ): Promise<{ refusal: { code: string; reason: string } } | { ownPosition: true }> => {
     const v = verifyRecord(keys, m.topic, m.raw, m.headers, Date.now(), window);
     if (!v.ok) return { refusal: { code: v.reason, reason: `signature: ${v.reason}: ${v.message}` } };
     const d = await recordDelivery(deliveries, {
@@ -128,7 +128,7 @@ export async function startExecute(
       keyId: v.keyId,
       signedAt: v.signedAt,
     });
-    if (d.kind !== 'replay') return { redelivered: d.kind === 'redelivery' };
+    if (d.kind !== 'replay') return { ownPosition: true };
     return {
       refusal: {
         code: 'replay',
@@ -204,7 +204,7 @@ export async function startExecute(
     batchMs: 200,
     ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
     handle: async (batch: Envelope<PartitionCommand | ShardCommand | ResourceCommand>[]) => {
-      let redelivered: boolean[] = batch.map(() => false);
+      let ownPosition: boolean[] = batch.map(() => false);
       if (verifyKeys) {
         // Every record of the batch is checked before any runs. A refused one makes the stage
         // hand the batch over again one record at a time (its InputError contract): then the
@@ -222,16 +222,17 @@ export async function startExecute(
           );
           throw new InputError(first.reason);
         }
-        redelivered = verdicts.map((v) => 'redelivered' in v && v.redelivered);
+        ownPosition = verdicts.map((v) => 'ownPosition' in v);
       }
       // A batch is handed over again when a command's store did not answer (engine.run throws a
-      // retriable error): the commands that already ran are not run again, nor a redelivered one
-      // that another instance (or this one, before a restart) finished.
+      // retriable error): the commands that already ran are not run again, nor one at its own
+      // position that another instance (or this one, before a restart) finished: a redelivery,
+      // or the same record held by the partition's old and new owner across a rebalance.
       await lanes.runBatch(
         batch.map((m, i) => ({
           at: `${m.topic}:${m.partition}:${m.offset}`,
           cmd: toAnyCommand(m.topic, m.value),
-          redelivered: redelivered[i],
+          ownPosition: ownPosition[i],
         })),
       );
       return [];
