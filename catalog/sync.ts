@@ -11,6 +11,7 @@
  */
 import type { AnyCommand, CommandResult, WorkloadAggregate } from '../schemas/types.js';
 import { commandPlace } from '../schemas/commandPlace.js';
+import { bucketBounds, type TableKey } from '../schemas/keyBuckets.js';
 import type { Driver } from './neo4j.js';
 import type { DiscoveryTarget, SourceDiscovery } from './discover.js';
 
@@ -248,20 +249,12 @@ export async function linkOutcome(driver: Driver, c: CommandInfo, extra: { creat
   );
 }
 
-export interface BucketBounds {
-  [table: string]: { column: string; bounds: number[] };
-}
-
-/** The key range [lo, hi) of a configured bucket `k<i>` (null = unbounded). */
-export function bucketRange(bounds: readonly number[] | undefined, bucket: string | null): { lo: number | null; hi: number | null } {
-  const m = bucket ? /^k([0-9]+)$/.exec(bucket) : null;
-  if (!bounds || !m) return { lo: null, hi: null };
-  const i = Number(m[1]);
-  return { lo: i === 0 ? null : (bounds[i - 1] ?? null), hi: i < bounds.length ? bounds[i]! : null };
-}
-
 /** The latest window of each series, and the co-access pairs of the batch summed per window. */
-export async function recordAggregates(driver: Driver, aggs: readonly WorkloadAggregate[], keys: BucketBounds = {}): Promise<void> {
+export async function recordAggregates(
+  driver: Driver,
+  aggs: readonly WorkloadAggregate[],
+  keys: Readonly<Record<string, TableKey>> = {},
+): Promise<void> {
   const latest = new Map<string, WorkloadAggregate>();
   for (const a of aggs) {
     const cur = latest.get(a.seriesId);
@@ -269,7 +262,7 @@ export async function recordAggregates(driver: Driver, aggs: readonly WorkloadAg
   }
   if (latest.size === 0) return;
   const series = [...latest.values()].map((a) => {
-    const { lo, hi } = bucketRange(keys[a.table ?? '']?.bounds, a.keyBucket);
+    const { lo, hi } = bucketBounds(keys[a.table ?? ''], a.keyBucket);
     return {
       id: a.seriesId,
       source: a.source,
@@ -344,8 +337,8 @@ export async function recordAggregates(driver: Driver, aggs: readonly WorkloadAg
   if (pairs.size === 0) return;
   const edges = [...pairs.values()].map((p) => ({
     ...p,
-    aRange: bucketRange(keys[p.table]?.bounds, p.bucket),
-    bRange: bucketRange(keys[p.otherTable]?.bounds, p.otherBucket),
+    aRange: bucketBounds(keys[p.table], p.bucket),
+    bRange: bucketBounds(keys[p.otherTable], p.otherBucket),
   }));
   await driver.executeQuery(
     `UNWIND $rows AS r

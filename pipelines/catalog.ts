@@ -27,6 +27,7 @@ import { startStage, type RunningStage } from './stage.js';
 import { toAnyCommand } from './execute.js';
 import { verifyRecord } from '../lib/signing.js';
 import { loadVerifyKeys } from '../lib/signingKeys.js';
+import { followTableKeys } from './tableKeys.js';
 
 /** The catalog records authentic commands of any age (it may catch up on old ones); the executor judges age and replays. */
 const ANY_AGE = { maxAgeMs: Number.POSITIVE_INFINITY, maxSkewMs: Number.POSITIVE_INFINITY };
@@ -99,6 +100,8 @@ export async function startCatalog(ctx: PipelineContext, opts: CatalogOptions = 
   schedule();
 
   let rediscoveries = 0;
+  // Series of a re-keyed table are placed by its recorded key (pipelines/tableKeys.ts).
+  const keys = await followTableKeys(ctx.cfg, log, ctx.cfg.partitionKeys, () => undefined);
   const stage = await startStage<In>(ctx, {
     name: 'catalog',
     groupId: opts.groupId ?? 'shardcast-catalog',
@@ -159,7 +162,7 @@ export async function startCatalog(ctx: PipelineContext, opts: CatalogOptions = 
           log.info({ commandId: c.commandId, action: c.action, table: c.table, created: created.length }, 'catalog updated from a result');
         }
       }
-      await recordAggregates(driver, aggregates, ctx.cfg.partitionKeys);
+      await recordAggregates(driver, aggregates, keys.current());
       await recordTemplates(driver, aggregates);
       return [];
     },
@@ -175,6 +178,7 @@ export async function startCatalog(ctx: PipelineContext, opts: CatalogOptions = 
       if (timer) clearTimeout(timer);
       await stage.stop();
       await periodic;
+      await keys.stop();
       await discovery.close();
       await driver.close();
     },

@@ -14,7 +14,16 @@ import { UnavailableError } from '../lib/errors.js';
 import { type Driver, catalogUnavailable, createCatalogDriver, ensureCatalogSchema } from '../catalog/neo4j.js';
 import { Discovery } from '../catalog/discover.js';
 import { coAccess, placement } from '../catalog/placement.js';
-import { COMMAND_HISTORY_MS, PG_STORE, ledgerCommands, stateFromCatalog, stateFromRouting } from '../processors/decide/postgres/state.js';
+import {
+  COMMAND_HISTORY_MS,
+  PG_STORE,
+  ledgerCommands,
+  stateFromCatalog,
+  stateFromRouting,
+  type PlannedTables,
+} from '../processors/decide/postgres/state.js';
+import { currentKeys } from '../schemas/keyBuckets.js';
+import { loadTableKeys } from '../stores/postgres/tableKeys.js';
 import { IssuedCommands } from '../processors/decide/postgres/issued.js';
 import type { ClusterStateInput } from '../processors/decide/state.js';
 import { ledgerCommandsSince } from '../stores/postgres/ledger.js';
@@ -86,9 +95,10 @@ export class PlanningSource {
   }
 
   async read(now: number): Promise<Planning> {
+    const keys = await this.tableKeys();
     if (this.driver && Date.now() >= this.catalogDownUntil) {
       try {
-        const planned = await this.fromCatalog(this.driver, this.discovery!, now);
+        const planned = await this.fromCatalog(this.driver, this.discovery!, keys, now);
         if (this.onFallback) this.log.info('the Neo4j catalog answers again; planning against it');
         this.onFallback = false;
         return { via: 'catalog', ...planned };
@@ -99,7 +109,7 @@ export class PlanningSource {
         this.onFallback = true;
       }
     }
-    const tables = this.cfg.partitionKeys;
+    const tables = keys;
     const snap = await routingSnapshot(this.pools, this.coord, Object.keys(tables));
     // the catalog's command history, from the executors' ledger and what this stage issued since
     const taken = ledgerCommands(await ledgerCommandsSince(this.coord, this.commandsSince()));
@@ -107,7 +117,21 @@ export class PlanningSource {
     return { via: 'routing', state: stateFromRouting(snap, tables, this.opts.source, this.opts.capacity, commands, now), taken: [] };
   }
 
-  private async fromCatalog(driver: Driver, discovery: Discovery, now: number): Promise<Omit<Planning, 'via'>> {
+  /**
+   * The planned tables' keys: configured, or what a rekey recorded in the routing map (ingest
+   * buckets by the same, pipelines/tableKeys.ts). A coordinator that does not answer leaves the
+   * configured ones: a re-keyed table then reports another key and is left out of range planning.
+   */
+  private async tableKeys(): Promise<PlannedTables> {
+    const configured = this.cfg.partitionKeys;
+    try {
+      return currentKeys(configured, await loadTableKeys(this.coord, Object.keys(configured)));
+    } catch {
+      return configured;
+    }
+  }
+
+  private async fromCatalog(driver: Driver, discovery: Discovery, keys: PlannedTables, now: number): Promise<Omit<Planning, 'via'>> {
     // A quick probe first: the driver's own retries would hold a round for many seconds.
     const down = await catalogUnavailable(driver);
     if (down) throw new UnavailableError(down);
@@ -115,7 +139,7 @@ export class PlanningSource {
       await ensureCatalogSchema(driver);
       this.schemaReady = true;
     }
-    const tables = Object.keys(this.cfg.partitionKeys);
+    const tables = Object.keys(keys);
     const pgSource = discovery.byKind('postgres')!;
     // Rediscover the planned tables when a command finished since the last look (its effect
     // must be planned against) or every REDISCOVER_MS, not on every round.
@@ -130,7 +154,7 @@ export class PlanningSource {
     const view = { ...listed, commands: this.issued.addTo(listed.commands, now) };
     const edges = await coAccess(driver, tables, Date.now() - CO_ACCESS_MS);
     return {
-      state: stateFromCatalog(view, this.cfg.partitionKeys, this.opts.source, { capacity: this.opts.nodeCapacity, now, coAccess: edges }),
+      state: stateFromCatalog(view, keys, this.opts.source, { capacity: this.opts.nodeCapacity, now, coAccess: edges }),
       taken: view.partitions.map((p) => ({ table: p.table, shard: p.partition })),
     };
   }

@@ -19,6 +19,7 @@ import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
 import { commitPositions, resumeStateOf } from '../processors/ingest/commitMetadata.js';
 import type { Envelope } from '../schemas/envelope.js';
 import { ingestBatchProcessor, type IngestBatch } from '../processors/ingest/operator.js';
+import { followTableKeys } from './tableKeys.js';
 import {
   decodeFailure,
   newIngestStats,
@@ -177,8 +178,14 @@ export async function startIngest(
     concatMap((b) => (Array.isArray(b) ? decodeBatch(b) : of(b as IngestBatch))),
   );
 
+  // The table keys follow the routing map (a rekey's new key): replaced here, read per event.
+  const featurize = { partitionKeys: opts.partitionKeys ?? ctx.cfg.partitionKeys };
+  const keys = await followTableKeys(ctx.cfg, ctx.log, featurize.partitionKeys, (k) => {
+    featurize.partitionKeys = k;
+  });
+  featurize.partitionKeys = keys.current();
   const processor = ingestBatchProcessor({
-    featurize: { partitionKeys: opts.partitionKeys ?? ctx.cfg.partitionKeys },
+    featurize,
     cache: new TemplateCache(10_000),
     windowMs: opts.windowMs ?? ctx.cfg.windowMs,
     allowedLatenessMs: opts.allowedLatenessMs ?? ctx.cfg.allowedLatenessMs,
@@ -240,6 +247,7 @@ export async function startIngest(
       // A failure was logged and is reported through `done`; stopping still disconnects.
       await done.catch(() => undefined);
       await source.stop();
+      await keys.stop();
     },
   };
 }

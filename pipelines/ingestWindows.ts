@@ -28,6 +28,7 @@ import {
   type IngestStats,
 } from '../processors/ingest/processor.js';
 import { TemplateCache, type PartitionKeySpec } from '../processors/ingest/sql/index.js';
+import { followTableKeys } from './tableKeys.js';
 import { failureAction } from './failure.js';
 import type { PipelineContext } from './context.js';
 import type { Retrying } from './failure.js';
@@ -98,9 +99,15 @@ async function learnSchemas(ctx: PipelineContext, m: Envelope<Buffer | null>, re
 
 export async function startIngestWindows(ctx: PipelineContext, opts: WindowsOptions): Promise<PartitionedStage & { sent: () => number }> {
   const origins = Array.from({ length: opts.sourcePartitions }, (_, p) => `${opts.sourceTopic}:${p}`);
+  // The table keys follow the routing map (a rekey's new key): replaced here, read per event.
+  const featurize = { partitionKeys: opts.partitionKeys };
+  const keys = await followTableKeys(ctx.cfg, ctx.log, opts.partitionKeys, (k) => {
+    featurize.partitionKeys = k;
+  });
+  featurize.partitionKeys = keys.current();
   const parts = new PartitionedIngest(
     {
-      featurize: { partitionKeys: opts.partitionKeys },
+      featurize,
       cache: new TemplateCache(10_000),
       windowMs: opts.windowMs,
       allowedLatenessMs: opts.allowedLatenessMs,
@@ -175,5 +182,12 @@ export async function startIngestWindows(ctx: PipelineContext, opts: WindowsOpti
     },
   });
   // aggregates are all it produces besides dead letters, counted once their transaction committed
-  return { ...stage, sent: () => stage.stats.produced };
+  return {
+    ...stage,
+    sent: () => stage.stats.produced,
+    async stop() {
+      await stage.stop();
+      await keys.stop();
+    },
+  };
 }

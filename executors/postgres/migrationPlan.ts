@@ -62,6 +62,8 @@ export interface RekeyPlan {
   keyColumn: string;
   rowKey: string;
   newKeyColumn: string;
+  /** Key-range bucket bounds of the new key (its quantiles), recorded with it at the switch; absent in plans made before they were. */
+  keyBounds?: string[];
   sources: RekeyShard[];
   targets: RekeyShard[];
   graceMs: number;

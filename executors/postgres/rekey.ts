@@ -194,7 +194,11 @@ export class RekeyMigration extends OnlineMigration<RekeyPlan> {
         [p.table, t.shard, t.lo, t.hi, t.node, v, p.commandId],
       );
     }
-    await c.query('UPDATE shardcast_route.tables SET key_column = $2 WHERE table_name = $1', [p.table, p.newKeyColumn]);
+    await c.query('UPDATE shardcast_route.tables SET key_column = $2, key_bounds = $3 WHERE table_name = $1', [
+      p.table,
+      p.newKeyColumn,
+      p.keyBounds ?? null,
+    ]);
   }
 
   protected async routingSwitched(): Promise<boolean> {

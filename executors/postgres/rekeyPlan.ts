@@ -13,6 +13,9 @@ import { rangeBounds } from './checks.js';
 import { describeTable } from './ddl.js';
 import type { RekeyPlan, RekeyShard } from './migrationPlan.js';
 
+/** Key-range buckets of a new key (ingest's series and the planner's split points), when the command names none. */
+export const KEY_BUCKETS = 16;
+
 /** A node's pool by its name. */
 export type NodeDb = (node: string) => Promise<pg.Pool>;
 
@@ -46,6 +49,7 @@ export async function planRekey(
   partition: string | null,
   graceMs: number,
   batchRows: number,
+  keyBuckets = KEY_BUCKETS,
 ): Promise<RekeyPlanned> {
   const reject = (reason: string): RekeyPlanned => ({ reason });
   const table = routes.table;
@@ -87,6 +91,8 @@ export async function planRekey(
     quantiles.push({ values: (r[0]!.qs ?? []).filter((v): v is string => v !== null), rows: Number(r[0]!.n) });
   }
   const bounds = rangeBounds(quantiles, n);
+  // Finer than the shards, so a hot stretch of the new key can be found and split at a bound.
+  const keyBounds = rangeBounds(quantiles, keyBuckets);
   const taken = new Set(routes.shards.map((s) => s.shard));
   const targets: RekeyShard[] = [];
   for (let i = 0; i <= bounds.length; i++) {
@@ -116,6 +122,7 @@ export async function planRekey(
       keyColumn: routes.keyColumn,
       rowKey,
       newKeyColumn: col,
+      keyBounds,
       sources,
       targets,
       graceMs,

@@ -4,6 +4,7 @@
  * per-partition and per-node variants of a bucket are summed into `source|table|bucket` first.
  */
 import type { Forecast, WorkloadAggregate } from '../../schemas/types.js';
+import { bucketName, type TableKey } from '../../schemas/keyBuckets.js';
 import type { BucketSpec } from './state.js';
 
 /** Whether a series belongs to `source` (ingest names every series `source|…`). */
@@ -48,8 +49,10 @@ export function foldAggregates(as: Iterable<WorkloadAggregate>): WorkloadAggrega
   return [...out.values()];
 }
 
-/** The key buckets `k0 … kN` ingest cuts a table into at `bounds`, as the engine's bucket specs. */
-export function bucketsFor(source: string, table: string, bounds: number[]): BucketSpec[] {
-  const edges = [Number.MIN_SAFE_INTEGER, ...bounds, Number.MAX_SAFE_INTEGER];
-  return edges.slice(0, -1).map((lo, i) => ({ seriesId: `${source}|${table}|k${i}`, table, lo, hi: edges[i + 1]! }));
+/** The key buckets ingest cuts a table into by `key` (schemas/keyBuckets.ts names them), as the engine's bucket specs. */
+export function bucketsFor(source: string, table: string, key: TableKey): BucketSpec[] {
+  const edges = [Number.MIN_SAFE_INTEGER, ...key.bounds, Number.MAX_SAFE_INTEGER];
+  return edges
+    .slice(0, -1)
+    .map((lo, i) => ({ seriesId: `${source}|${table}|${bucketName(i, key.bucketPrefix)}`, table, lo, hi: edges[i + 1]! }));
 }

@@ -2,7 +2,7 @@
  * The routing map's and the nodes' own bookkeeping, created idempotently. On the coordinator:
  *
  *   shardcast_route.nodes    (node, url, state, managed_dir, port)
- *   shardcast_route.tables   (table_name, key_column, version)
+ *   shardcast_route.tables   (table_name, key_column, version, key_bounds)
  *   shardcast_route.ranges   (table_name, shard, lo, hi, node, version, state, owner)
  *   shardcast_route.replicas (table_name, shard, node, state)
  *   shardcast_route.designs  (table_name, kind, name, spec)   -- precomputations to re-create
@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS shardcast_route.tables (
   key_column text NOT NULL,
   version bigint NOT NULL DEFAULT 1,
   created_at timestamptz NOT NULL DEFAULT now());
+-- Key-range bucket bounds of a key a rekey set (null: the configured key and its bounds);
+-- ingest buckets and the decide stage plans the table's ranges by them (stores/postgres/tableKeys.ts).
+ALTER TABLE shardcast_route.tables ADD COLUMN IF NOT EXISTS key_bounds bigint[];
 CREATE TABLE IF NOT EXISTS shardcast_route.ranges (
   table_name text NOT NULL REFERENCES shardcast_route.tables ON DELETE CASCADE,
   shard text NOT NULL,

@@ -28,7 +28,7 @@ function forecast(bucket: number, perWindow: number) {
 
 test('demo-shaped round: node0 forecast at several times its capacity gets at least one command', () => {
   const state = demoState();
-  assert.equal(bucketsFor(PG_STORE, 'orders', BOUNDS).length, 4);
+  assert.equal(bucketsFor(PG_STORE, 'orders', { column: 'id', bounds: BOUNDS }).length, 4);
   // k0 (on node0) at 400 queries a window against a capacity of 60; the others light
   const fs = [forecast(0, 400), forecast(1, 10), forecast(2, 10), forecast(3, 10)];
   const r = decide(state, fs, [], NOW, {});

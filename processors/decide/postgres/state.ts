@@ -7,6 +7,7 @@
  */
 import { bucketsFor } from '../series.js';
 import type { BucketSpec, ClusterStateInput, CoAccessEdge, InFlight, PartitionSpec, RecentAction } from '../state.js';
+import type { TableKey } from '../../../schemas/keyBuckets.js';
 import { UNSUCCESSFUL } from '../dependencies.js';
 import { commandPlace } from '../../../schemas/commandPlace.js';
 import type { AnyCommand } from '../../../schemas/types.js';
@@ -17,8 +18,8 @@ export const PG_STORE = 'pg-shards';
 /** The engine's id of a shard: shard names repeat across tables. */
 export const partitionKey = (table: string, shard: string) => `${table}/${shard}`;
 
-/** The planned tables: key column and the bucket bounds ingest cuts the key range at. */
-export type PlannedTables = Record<string, { column: string; bounds: number[] }>;
+/** The planned tables: key column and the bucket bounds ingest cuts the key range at (schemas/keyBuckets.ts currentKeys). */
+export type PlannedTables = Record<string, TableKey>;
 
 /** What the catalog's placement query returns (catalog/query.ts `PlacementView`). */
 export interface CatalogPlacement {
@@ -94,9 +95,10 @@ export function issuedUntil(c: { issuedAt: number | null; deadline: number | nul
 }
 
 /**
- * The planned tables with the key column the store reports (a rekey changes it), and those whose
- * key is no longer the configured one: ingest's key buckets and the range actions are by the
- * configured column, so such a table's shards are left out of range planning.
+ * The planned tables with the key column the store reports, and those whose reported key is not
+ * the planned one: a rekey that recorded no bucket bounds, or one the catalog has not caught up
+ * with. Ingest's key buckets and the range actions are by the planned key, so such a table's
+ * shards are left out of range planning.
  */
 function tablesOf(
   tables: PlannedTables,
@@ -149,7 +151,7 @@ export function stateFromRouting(
         replicas: s.replicas,
       });
     }
-    buckets.push(...bucketsFor(source, table, key.bounds));
+    buckets.push(...bucketsFor(source, table, key));
   }
   return {
     tables: planned.tables,
@@ -234,7 +236,7 @@ export function stateFromCatalog(
     partitions,
     nodes,
     buckets: Object.entries(tables).flatMap(([table, key]) =>
-      partitions.some((p) => p.table === table) ? bucketsFor(source, table, key.bounds) : [],
+      partitions.some((p) => p.table === table) ? bucketsFor(source, table, key) : [],
     ),
     coAccess: [...edges.values()],
     ...commandHistory(view.commands, opts.now),

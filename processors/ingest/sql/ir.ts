@@ -45,6 +45,7 @@ export interface ScopeIR {
 }
 
 import type { QueryShape } from './shape.js';
+import type { TableKey } from '../../../schemas/keyBuckets.js';
 
 export interface CompiledTemplate {
   templateId: string;
@@ -146,12 +147,8 @@ export function addPredicate(preds: PredIR[], scope: ScopeNames, c: { q: string 
   return { t: 'pred', i: preds.length - 1 };
 }
 
-/** A table's partition key and its key-range bucket boundaries. */
-export interface PartitionKeySpec {
-  column: string;
-  /** Sorted bucket boundaries: bucket i = [bounds[i-1], bounds[i]), named "k0".."kN". */
-  bounds: number[];
-}
+/** A table's partition key and its key-range bucket boundaries (schemas/keyBuckets.ts names the buckets). */
+export type PartitionKeySpec = TableKey;
 
 /**
  * `pred`: index of the one predicate on the key column (it constrains this table, and lies on

@@ -5,6 +5,7 @@
  * operators it understands, conservative (touches all) for anything else.
  */
 import type { KeyRange } from '../../../schemas/types.js';
+import { bucketName } from '../../../schemas/keyBuckets.js';
 import type { BoolIR, PartitionKeySpec, PredIR } from './ir.js';
 
 export type { PartitionKeySpec } from './ir.js';
@@ -193,9 +194,17 @@ export function bucketsOf(bounds: readonly number[], set: IntervalSet): number[]
 
 const fin = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
-/** Bucket names, made once: the hot path would otherwise build the same short string per event. */
-const BUCKET_NAMES = Array.from({ length: 256 }, (_, i) => `k${i}`);
-const bucketName = (b: number): string => BUCKET_NAMES[b] ?? `k${b}`;
+/** Bucket names per key prefix, made once: the hot path would otherwise build the same short string per event. */
+const BUCKET_NAMES = new Map<string, string[]>();
+function nameOf(spec: PartitionKeySpec, b: number): string {
+  const prefix = spec.bucketPrefix ?? '';
+  let names = BUCKET_NAMES.get(prefix);
+  if (!names) {
+    names = Array.from({ length: 256 }, (_, i) => bucketName(i, spec.bucketPrefix));
+    BUCKET_NAMES.set(prefix, names);
+  }
+  return names[b] ?? bucketName(b, spec.bucketPrefix);
+}
 
 /**
  * KeyRanges for one table: "*" when every bucket can be touched, "none" when no key can match,
@@ -222,7 +231,7 @@ export function keyRangesGeneral(table: string, spec: PartitionKeySpec, set: Int
     const inside = intersect(set, [{ lo: L, hi: U, loOpen: false, hiOpen: true }]);
     const lo = inside[0]?.lo ?? L;
     const hi = inside[inside.length - 1]?.hi ?? U;
-    return { table, column: spec.column, lo: fin(lo), hi: fin(hi), bucket: bucketName(b) };
+    return { table, column: spec.column, lo: fin(lo), hi: fin(hi), bucket: nameOf(spec, b) };
   });
 }
 
@@ -270,7 +279,7 @@ function bucketRange(table: string, spec: PartitionKeySpec, x: Interval, b: numb
     lo = L;
     hi = U;
   }
-  return { table, column: spec.column, lo: fin(lo), hi: fin(hi), bucket: bucketName(b) };
+  return { table, column: spec.column, lo: fin(lo), hi: fin(hi), bucket: nameOf(spec, b) };
 }
 
 /** Point key values when the set is a small finite set of points (for hot keys). */
