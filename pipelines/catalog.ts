@@ -101,7 +101,7 @@ export async function startCatalog(ctx: PipelineContext, opts: CatalogOptions = 
 
   let rediscoveries = 0;
   // Series of a re-keyed table are placed by its recorded key (pipelines/tableKeys.ts).
-  const keys = await followTableKeys(ctx.cfg, log, ctx.cfg.partitionKeys, () => undefined);
+  const keys = await followTableKeys(ctx.cfg, log, ctx.cfg.partitionKeys);
   const stage = await startStage<In>(ctx, {
     name: 'catalog',
     groupId: opts.groupId ?? 'shardcast-catalog',

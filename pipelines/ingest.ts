@@ -19,7 +19,7 @@ import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
 import { commitPositions, resumeStateOf } from '../processors/ingest/commitMetadata.js';
 import type { Envelope } from '../schemas/envelope.js';
 import { ingestBatchProcessor, type IngestBatch } from '../processors/ingest/operator.js';
-import { followTableKeys } from './tableKeys.js';
+import { followFeaturizeKeys } from './tableKeys.js';
 import {
   decodeFailure,
   newIngestStats,
@@ -178,12 +178,8 @@ export async function startIngest(
     concatMap((b) => (Array.isArray(b) ? decodeBatch(b) : of(b as IngestBatch))),
   );
 
-  // The table keys follow the routing map (a rekey's new key): replaced here, read per event.
-  const featurize = { partitionKeys: opts.partitionKeys ?? ctx.cfg.partitionKeys };
-  const keys = await followTableKeys(ctx.cfg, ctx.log, featurize.partitionKeys, (k) => {
-    featurize.partitionKeys = k;
-  });
-  featurize.partitionKeys = keys.current();
+  // The table keys follow the routing map (a rekey's new key).
+  const { featurize, ...keys } = await followFeaturizeKeys(ctx.cfg, ctx.log, opts.partitionKeys ?? ctx.cfg.partitionKeys);
   const processor = ingestBatchProcessor({
     featurize,
     cache: new TemplateCache(10_000),

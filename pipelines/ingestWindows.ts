@@ -28,7 +28,7 @@ import {
   type IngestStats,
 } from '../processors/ingest/processor.js';
 import { TemplateCache, type PartitionKeySpec } from '../processors/ingest/sql/index.js';
-import { followTableKeys } from './tableKeys.js';
+import { followFeaturizeKeys } from './tableKeys.js';
 import { failureAction } from './failure.js';
 import type { PipelineContext } from './context.js';
 import type { Retrying } from './failure.js';
@@ -99,12 +99,8 @@ async function learnSchemas(ctx: PipelineContext, m: Envelope<Buffer | null>, re
 
 export async function startIngestWindows(ctx: PipelineContext, opts: WindowsOptions): Promise<PartitionedStage & { sent: () => number }> {
   const origins = Array.from({ length: opts.sourcePartitions }, (_, p) => `${opts.sourceTopic}:${p}`);
-  // The table keys follow the routing map (a rekey's new key): replaced here, read per event.
-  const featurize = { partitionKeys: opts.partitionKeys };
-  const keys = await followTableKeys(ctx.cfg, ctx.log, opts.partitionKeys, (k) => {
-    featurize.partitionKeys = k;
-  });
-  featurize.partitionKeys = keys.current();
+  // The table keys follow the routing map (a rekey's new key).
+  const { featurize, ...keys } = await followFeaturizeKeys(ctx.cfg, ctx.log, opts.partitionKeys);
   const parts = new PartitionedIngest(
     {
       featurize,

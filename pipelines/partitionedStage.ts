@@ -9,10 +9,12 @@
  * Every `flushMs` each partition with pending work is sent and committed.
  *
  * A failed transaction is aborted and redone whole with backoff (a retriable failure), so a
- * send retried inside it cannot leave a duplicate; a commit whose answer was lost is looked up
- * in the committed offsets before it is redone. A transaction refused because the partition's
- * producer was fenced means the partition moved to another instance: what was pending for it is
- * dropped (its new owner re-reads it) and the stage goes on.
+ * send retried inside it cannot leave a duplicate. Before a redo the partition's producer is
+ * opened afresh, which makes the broker end the failed try (a commit whose answer was lost
+ * completes), and the committed offset then says whether it went through, or whether another
+ * owner committed since (topics/transactionOutcome.ts): then, as when a transaction is refused
+ * because the producer was fenced, the partition moved to another instance: what was pending for
+ * it is dropped (its owner re-reads it) and the stage goes on.
  */
 import { concatMap, defaultIfEmpty, endWith, interval, lastValueFrom, map, merge, Subject, takeUntil } from 'rxjs';
 import { TOPICS } from '../schemas/topics.js';
@@ -25,6 +27,7 @@ import type { PipelineContext } from './context.js';
 import type { RunningStage, StageOutput, StageStats } from './stage.js';
 import { failureAction, initialHealth, stageRetrying, type BackoffOptions, type Retrying, type StageHealth } from './failure.js';
 import { isFenced, PartitionProducers } from './partitionProducers.js';
+import { transactionOutcome, type CommittedAt } from '../topics/transactionOutcome.js';
 
 /** What a partition has ready: outputs to send and the positions (with metadata) to commit with them. */
 export interface PartitionFlush {
@@ -68,6 +71,13 @@ export interface PartitionedStage extends RunningStage {
   fencedCount(): number;
 }
 
+/** Another owner committed for the partition while this instance's transaction for it failed. */
+class PartitionOvertaken extends Error {
+  constructor(partition: number) {
+    super(`partition ${partition} was committed by another owner`);
+  }
+}
+
 type Step = { assigned: number[] } | { batch: Envelope<Buffer | null>[] } | { tick: true };
 
 export async function startPartitionedStage(ctx: PipelineContext, spec: PartitionedSpec): Promise<PartitionedStage> {
@@ -86,6 +96,8 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
    * be fetched from before what its previous owner committed last: what lies below is skipped.
    */
   const next = new Map<number, bigint>();
+  /** Per owned partition, the committed position its pending output builds on (taken over at, or last committed). */
+  const base = new Map<number, CommittedAt>();
   const maxPending = spec.maxPending ?? 50_000;
   const consumeOpts = {
     groupId: spec.groupId,
@@ -111,12 +123,14 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
       const owning = spec.own(p, mine ? { offset: mine.offset, metadata: mine.metadata } : undefined);
       if (owning instanceof Promise) await owning;
       next.set(p, mine ? BigInt(mine.offset) : -1n);
+      base.set(p, mine ? { offset: mine.offset, metadata: mine.metadata } : null);
       owned.add(p);
     }
   };
   const release = async (partition: number) => {
     owned.delete(partition);
     next.delete(partition);
+    base.delete(partition);
     spec.release(partition);
     await producers.close(partition);
   };
@@ -134,18 +148,16 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
   };
 
   /**
-   * Whether a transaction whose commit failed went through after all (its answer lost on the way
-   * back): redone, its records would be on the topic twice. The settled offsets say which (a
-   * commit under way settles within the read). Only a flush that commits positions can be told
-   * apart.
+   * What became of partition `p`'s failed transaction that would have committed `tried`: asked
+   * after its producer was opened afresh, so the broker has ended it. A flush that commits no
+   * position of `p` cannot be told apart and is redone.
    */
-  const committedBefore = async (positions: CommitPosition[]) => {
-    if (positions.length === 0) return false;
+  const outcomeOf = async (p: number, tried: CommitPosition | undefined) => {
+    if (!tried) return 'not-committed';
     const committed = await settledCommittedOffsets(ctx.kafka, spec.groupId, [spec.topic]);
-    return positions.every((x) => {
-      const c = committed.find((y) => y.topic === x.topic && y.partition === x.partition);
-      return c !== undefined && BigInt(c.offset) === BigInt(x.offset) + 1n && (c.metadata ?? null) === (x.metadata ?? null);
-    });
+    const c = committed.find((y) => y.topic === spec.topic && y.partition === p);
+    const triedAt = { offset: (BigInt(tried.offset) + 1n).toString(), metadata: tried.metadata ?? null };
+    return transactionOutcome(base.get(p) ?? null, triedAt, c ? { offset: c.offset, metadata: c.metadata } : null);
   };
 
   const flush = async () => {
@@ -153,22 +165,29 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
       const taking = spec.take(p);
       const f = taking instanceof Promise ? await taking : taking;
       if (!f) continue;
-      const producer = producers.of(p);
+      let producer = producers.of(p);
       if (!producer) continue;
+      const tried = f.positions.find((x) => x.topic === spec.topic && x.partition === p);
       let attempt = 0;
       try {
         await retrying('send', async () => {
-          if (attempt++ > 0 && (await committedBefore(f.positions))) return;
-          await producer.sendInTransaction(f.outputs, { groupId: spec.groupId, positions: f.positions });
+          if (attempt++ > 0) {
+            producer = await producers.open(p);
+            const outcome = await outcomeOf(p, tried);
+            if (outcome === 'committed') return;
+            if (outcome === 'overtaken') throw new PartitionOvertaken(p);
+          }
+          await producer!.sendInTransaction(f.outputs, { groupId: spec.groupId, positions: f.positions });
         });
       } catch (err) {
-        if (!isFenced(err)) throw err;
+        if (!isFenced(err) && !(err instanceof PartitionOvertaken)) throw err;
         // another instance owns the partition now and re-reads what this flush held
         fenced++;
         ctx.log.warn({ stage: spec.name, partition: p }, 'partition taken over by another instance; its pending output dropped');
         await release(p);
         continue;
       }
+      if (tried) base.set(p, { offset: (BigInt(tried.offset) + 1n).toString(), metadata: tried.metadata ?? null });
       for (const o of f.outputs) {
         if (o.topic === TOPICS.dlq.name) stats.deadLettered += o.records.length;
         else stats.produced += o.records.length;

@@ -23,7 +23,7 @@ export async function followTableKeys(
   cfg: Config,
   log: Logger,
   configured: Record<string, TableKey>,
-  onChange: (keys: Record<string, TableKey>) => void,
+  onChange: (keys: Record<string, TableKey>) => void = () => undefined,
   everyMs = FOLLOW_MS,
 ): Promise<TableKeysFollower> {
   let keys = configured;
@@ -66,4 +66,21 @@ export async function followTableKeys(
       await pool.end();
     },
   };
+}
+
+/**
+ * The featurizer's table keys, kept current: ingest's featurizer reads `partitionKeys` per event,
+ * so the object is replaced in place when the routing map records a new key.
+ */
+export async function followFeaturizeKeys(
+  cfg: Config,
+  log: Logger,
+  configured: Record<string, TableKey>,
+): Promise<{ featurize: { partitionKeys: Record<string, TableKey> }; stop(): Promise<void> }> {
+  const featurize = { partitionKeys: configured };
+  const keys = await followTableKeys(cfg, log, configured, (k) => {
+    featurize.partitionKeys = k;
+  });
+  featurize.partitionKeys = keys.current();
+  return { featurize, stop: () => keys.stop() };
 }
