@@ -135,6 +135,10 @@ export abstract class OnlineMigration<P extends AnyMigrationPlan> {
         const why = err instanceof VerifyError ? `verification failed: ${err.message}` : (err as Error).message;
         return this.outcome('ROLLED_BACK', note ? `${why}; ${note}` : why, started, resumed);
       }
+      // switched: only the cleanup is left, and it is idempotent; a node that does not answer
+      // keeps the command RUNNING and the retry finishes it from the checkpoint
+      if (isRetriable(err))
+        throw new UnavailableError(`after the routing switch: ${(err as Error).message}; cleanup deferred`, { cause: err });
       return this.outcome('FAILED', `after the routing switch: ${(err as Error).message} (a resumed run finishes it)`, started, resumed);
     }
   }
