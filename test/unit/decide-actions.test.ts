@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GiB, NOW, fc, flat, scenario, twoNodes } from './decide-helpers.js';
 import {
+  type ClusterStateInput,
   type PlanContext,
   planColocations,
   planDereplicas,
@@ -163,6 +164,34 @@ test('scale in: drain the coldest node when the rest stay under the hysteresis b
     cand.run(fx.s.clone());
     assert.notEqual(cand.ops[cand.ops.length - 1]!.node, 'n3');
   }
+});
+
+test('scale in: a node the load has left is drained even when the nodes with the fewest bytes are all hot', () => {
+  // six small hot shards (too small to split, too hot to fit anywhere else) and two big, nearly
+  // idle ones: ranking victims by bytes alone never reaches the idle nodes
+  const input: ClusterStateInput = {
+    tables: [{ name: 't', store: 'pg', storeKind: 'postgres', keyColumns: ['id'] }],
+    nodes: [1, 2, 3, 4, 5, 6, 7, 8].map((i) => ({ id: `n${i}`, store: 'pg', capacity: 1000 })),
+    partitions: [0, 1, 2, 3, 4, 5, 6, 7].map((i) => ({
+      id: `p${i}`,
+      table: 't',
+      store: 'pg',
+      lo: i * 100,
+      hi: (i + 1) * 100,
+      sizeBytes: i < 6 ? 32 * 1024 ** 2 : 8 * GiB,
+      rows: 1e6,
+      node: `n${i + 1}`,
+    })),
+  };
+  const loads = [fc('t/p0', flat(900)), fc('t/p1', flat(900)), fc('t/p2', flat(900)), fc('t/p3', flat(900))];
+  loads.push(fc('t/p4', flat(900)), fc('t/p5', flat(900)), fc('t/p6', flat(50)), fc('t/p7', flat(50)));
+  const cx = ctx(input, loads, { risk: 0 });
+  const [c] = planScaleIn(cx);
+  assert.ok(c, 'an idle node is drained');
+  c.run(cx.s.clone());
+  const last = c.ops[c.ops.length - 1]!;
+  assert.equal(last.action, 'scale_in');
+  assert.ok(last.node === 'n7' || last.node === 'n8', `the victim is an idle node, not ${last.node}`);
 });
 
 test('rekey: the column set most queries filter on, composite when both columns co-occur', () => {

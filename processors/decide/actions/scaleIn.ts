@@ -4,7 +4,8 @@
  * victim's copies must be placed so that each node taking one stays under it too (drain.ts).
  * Scale-out acts on the risk-adjusted plan above targetUtil, so the band between the two, the
  * forecast's uncertainty and the whole-horizon check are the hysteresis. Victims with the fewest
- * bytes to drain go first (the drain is the scale-in's own lead time and its data moved).
+ * bytes to drain go first (the drain is the scale-in's own lead time and its data moved), beside
+ * those with the lowest planned peak.
  */
 import { StateError } from '../../../lib/errors.js';
 import { zeroParts } from '../costModel.js';
@@ -31,17 +32,19 @@ export function planScaleIn(ctx: PlanContext): Candidate[] {
   const active = [...s.nodes.values()].filter((n) => n.activeUntil >= s.steps && n.activeFrom === 0);
   if (active.length <= cfg.scale.minNodes) return [];
   const limit = cfg.scale.scaleInUtil;
-  // Victims: fewest bytes to drain first (the drain is the scale-in's lead time and its data
-  // moved), then least planned load; the first few are tried, the first that drains wins.
+  // Victims: the few with the fewest bytes to drain (the drain is the scale-in's lead time and
+  // its data moved) and the few with the lowest planned peak (a node the hot load has left: its
+  // copies fit elsewhere, where a small node a hot range has just reached fits nowhere); the
+  // first that drains wins (0132).
   const bytesOn = new Map<string, number>();
   for (const p of s.partitions.values()) for (const nid of [p.node, ...p.replicas]) bytesOn.set(nid, (bytesOn.get(nid) ?? 0) + p.sizeBytes);
   const fixed = new Set(s.state.nodes.filter((n) => n.removable === false).map((n) => n.id));
-  const order = active
+  const ranked = active
     .filter((n) => !fixed.has(n.id))
-    .map((n) => ({ n, bytes: bytesOn.get(n.id) ?? 0, load: n.load.reduce((a, b) => a + b, 0) }))
-    .sort((a, b) => a.bytes - b.bytes || a.load - b.load || (a.n.id < b.n.id ? -1 : 1))
-    .slice(0, 5)
-    .map((x) => x.n);
+    .map((n) => ({ n, bytes: bytesOn.get(n.id) ?? 0, load: n.load.reduce((a, b) => a + b, 0), peak: s.peakUtil(n.id, 0) }));
+  const byBytes = [...ranked].sort((a, b) => a.bytes - b.bytes || a.load - b.load || (a.n.id < b.n.id ? -1 : 1)).slice(0, 3);
+  const byPeak = [...ranked].sort((a, b) => a.peak - b.peak || a.bytes - b.bytes || (a.n.id < b.n.id ? -1 : 1)).slice(0, 3);
+  const order = [...new Set([...byBytes, ...byPeak].map((x) => x.n))];
   // The cluster as a whole first: the forecast upper bound of all load must fit under `limit`
   // on the nodes that would remain, at every step (a node is not removed while load elsewhere
   // needs its room).
