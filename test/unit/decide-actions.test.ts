@@ -183,8 +183,7 @@ test('scale in: a node the load has left is drained even when the nodes with the
       node: `n${i + 1}`,
     })),
   };
-  const loads = [fc('t/p0', flat(900)), fc('t/p1', flat(900)), fc('t/p2', flat(900)), fc('t/p3', flat(900))];
-  loads.push(fc('t/p4', flat(900)), fc('t/p5', flat(900)), fc('t/p6', flat(50)), fc('t/p7', flat(50)));
+  const loads = input.partitions.map((p, i) => fc(`t/${p.id}`, flat(i < 6 ? 900 : 50)));
   const cx = ctx(input, loads, { risk: 0 });
   const [c] = planScaleIn(cx);
   assert.ok(c, 'an idle node is drained');
