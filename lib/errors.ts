@@ -81,3 +81,9 @@ export function exitCodeFor(err: unknown): { code: 1 | 2; message: string } {
   const e = err as { message?: string } | null;
   return { code: 1, message: e?.message ?? String(err) };
 }
+
+/** The first line of an error's message, at most 300 characters: for a record's or a row's error field. */
+export function errorLine(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  return m.split('\n')[0]!.slice(0, 300);
+}

@@ -6,8 +6,10 @@
 import type { Dialect, Operation } from '../../../schemas/types.js';
 import { compileGeneric } from './generic.js';
 import { classify, type CompiledTemplate } from './ir.js';
-import { compilePg, pgReady } from './pg.js';
-import { collapseLists, type ScannedLiteral, templateHash } from './scanner.js';
+import { compilePg } from './pg.js';
+import { pgReady } from './pgTree.js';
+import type { ScannedLiteral } from './scanner.js';
+import { collapseLists, templateHash } from './templateId.js';
 
 /** Operation guessed from the first word, for statements that do not parse. */
 export function guessOperation(key: string): Operation {

@@ -13,9 +13,10 @@ import { classify, type CompiledTemplate, type PredIR } from './ir.js';
 import { compileTemplate, guessOperation } from './compile.js';
 import { ALL, evalWhere, keyRangesFor, num, point, pointsOf, predSet, union, type IntervalSet, type PartitionKeySpec } from './keyrange.js';
 import { keyPlansOf, type KeyPlans } from './keyplan.js';
-import { loadPg, oneLine } from './pg.js';
+import { loadPg } from './pgTree.js';
 import type { TemplateCache } from './templateCache.js';
-import { scanSql, templateHash, type ScannedLiteral } from './scanner.js';
+import { scanSql, type ScannedLiteral } from './scanner.js';
+import { templateHash } from './templateId.js';
 
 export type { PartitionKeySpec } from './keyrange.js';
 
@@ -232,9 +233,9 @@ export function analyze(ev: QueryEvent, cfg: FeaturizeConfig, cache: TemplateCac
     let scanned: ReturnType<typeof scanSql>;
     try {
       scanned = scanSql(sql, ev.dialect);
-    } catch (err) {
+    } catch {
+      // the scanner takes any text; were it ever to throw, the statement is its own key (parsed once, like a new template)
       scanned = { key: sql, literals: [] };
-      void oneLine(err);
     }
     lits = scanned.literals;
     const hit = cache.get(ev.dialect, scanned.key);

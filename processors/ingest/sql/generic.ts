@@ -34,7 +34,7 @@ import {
   resolveColumnTable,
   type ScopeNames,
 } from './ir.js';
-import { oneLine } from './pg.js';
+import { errorLine } from '../../../lib/errors.js';
 
 const parser = new NSP.Parser();
 const MARK = 900_000_000;
@@ -364,7 +364,7 @@ export function compileGeneric(sql: string, lits: ScannedLiteral[], dialect: Dia
         joins: [],
         preds: [],
         scopes: [],
-        parseError: oneLine(err),
+        parseError: errorLine(err),
         volatile: false,
       };
     }

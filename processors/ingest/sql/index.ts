@@ -8,5 +8,6 @@ export {
   type PartitionKeySpec,
 } from './featurize.js';
 export { TemplateCache, type CacheStats } from './templateCache.js';
-export { scanSql, collapseLists, templateHash, type ScanResult, type ScannedLiteral } from './scanner.js';
+export { scanSql, type ScanResult, type ScannedLiteral } from './scanner.js';
+export { collapseLists, templateHash } from './templateId.js';
 export { bucketOf, bucketsOf, keyRangesFor, evalWhere, predSet } from './keyrange.js';

@@ -4,14 +4,16 @@
  * position (libpg_query reports byte offsets); a literal that cannot be tied makes the template
  * `volatile` (re-parsed on each hit) rather than ever reusing a stale value.
  *
- * One unit above 400 lines: one walk over libpg_query's tree (expressions, FROM items,
- * statements) sharing one context; generic.ts is the same walk over node-sql-parser's tree.
+ * One walk over libpg_query's tree (expressions, FROM items, statements) sharing one context;
+ * generic.ts is the same walk over node-sql-parser's tree. pgTree.ts reads the tree's nodes.
  */
 import * as pg from 'libpg-query';
+import { errorLine } from '../../../lib/errors.js';
 import { pgColumnOf as columnOf, pgFunctionOfColumn } from './columns.js';
 import { pgShape } from './shape.js';
 import type { Operation } from '../../../schemas/types.js';
 import type { ScannedLiteral } from './scanner.js';
+import { byteOffsets, constValue, inner, kindOf, type Node, opOf } from './pgTree.js';
 import {
   ANY,
   andOf,
@@ -30,44 +32,6 @@ import {
   type ScopeNames,
 } from './ir.js';
 
-let loaded: Promise<void> | null = null;
-let ready = false;
-
-/** Loads the WASM module once; every sync call below needs it. */
-export function loadPg(): Promise<void> {
-  loaded ??= pg.loadModule().then(() => {
-    ready = true;
-  });
-  return loaded;
-}
-
-export function pgReady(): boolean {
-  return ready;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
-type Node = Record<string, any>;
-
-const kindOf = (n: Node): string => Object.keys(n)[0] ?? '';
-// biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
-const inner = (n: Node): any => n[kindOf(n)];
-
-function opOf(stmtKind: string): Operation {
-  switch (stmtKind) {
-    case 'SelectStmt':
-      return 'select';
-    case 'InsertStmt':
-      return 'insert';
-    case 'UpdateStmt':
-    case 'MergeStmt':
-      return 'update';
-    case 'DeleteStmt':
-      return 'delete';
-    default:
-      return /^(Create|Alter|Drop|Truncate|Index|Rename|Comment|Grant|Revoke|ViewStmt|CompositeType)/.test(stmtKind) ? 'ddl' : 'other';
-  }
-}
-
 interface Ctx {
   sql: string;
   byteToLit: Map<number, number>;
@@ -78,18 +42,6 @@ interface Ctx {
   joins: Set<string>;
   ctes: Set<string>;
   volatile: boolean;
-}
-
-/** Literal value of an A_Const, as text, or null when it is NULL. */
-// biome-ignore lint/suspicious/noExplicitAny: the parser returns untyped JSON; the walker checks shapes as it goes
-function constValue(c: any): { v: string; num: boolean } | null {
-  if (c.isnull) return null;
-  if (c.ival !== undefined) return { v: String(c.ival.ival ?? 0), num: true };
-  if (c.fval !== undefined) return { v: String(c.fval.fval), num: true };
-  if (c.sval !== undefined) return { v: String(c.sval.sval ?? ''), num: false };
-  if (c.boolval !== undefined) return { v: String(c.boolval.boolval ?? false), num: false };
-  if (c.bsval !== undefined) return { v: String(c.bsval.bsval), num: false };
-  return null;
 }
 
 /** A slot for a value node, or undefined when the node is not a constant. */
@@ -339,14 +291,6 @@ function collectRangeVars(node: unknown, ctx: Ctx): void {
   for (const v of Object.values(o)) if (v && typeof v === 'object') collectRangeVars(v, ctx);
 }
 
-function byteOffsets(sql: string, lits: ScannedLiteral[]): Map<number, number> {
-  const m = new Map<number, number>();
-  // eslint-disable-next-line no-control-regex
-  const ascii = Buffer.byteLength(sql) === sql.length;
-  for (const [i, l] of lits.entries()) m.set(ascii ? l.start : Buffer.byteLength(sql.slice(0, l.start)), i);
-  return m;
-}
-
 /** Compiles `sql` (never throws: a parse failure is returned as `parseError`). */
 export function compilePg(
   sql: string,
@@ -377,7 +321,7 @@ export function compilePg(
       joins: [],
       preds: [],
       scopes: [],
-      parseError: oneLine(err),
+      parseError: errorLine(err),
       volatile: false,
     };
   }
@@ -418,9 +362,4 @@ export function compilePg(
     volatile: ctx.volatile,
     shape: pgShape(stmts[0]?.stmt as Node | undefined),
   };
-}
-
-export function oneLine(err: unknown): string {
-  const m = err instanceof Error ? err.message : String(err);
-  return m.split('\n')[0]!.slice(0, 300);
 }

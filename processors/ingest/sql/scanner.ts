@@ -12,39 +12,18 @@
  * It is deliberately conservative: anything it cannot classify is kept verbatim in the key, so
  * two statements share a key only when they differ in literals alone.
  *
- * One unit above 400 lines: `scanSql` is one single-pass loop over the statement and the key
- * builder it writes into; split up, its per-character path would cross calls.
+ * `scanSql` is one single-pass loop over the statement (split up, its per-character path would
+ * cross calls); keyBuilder.ts holds the key it writes into, templateId.ts a template's identity.
  */
-import { createHash } from 'node:crypto';
 import type { Dialect } from '../../../schemas/types.js';
+import { KeyBuilder, Prev, type ScanResult } from './keyBuilder.js';
 
-export interface ScannedLiteral {
-  /** Char offset where the literal starts (including a folded unary sign). */
-  start: number;
-  /** Char offset one past its end. */
-  end: number;
-  kind: 'num' | 'str';
-  /** Decoded value: numbers as written (sign included), strings unquoted and unescaped. */
-  value: string;
-}
-
-export interface ScanResult {
-  key: string;
-  literals: ScannedLiteral[];
-}
+export type { ScannedLiteral, ScanResult } from './keyBuilder.js';
 
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11;
 const isDigit = (c: number) => c >= 48 && c <= 57;
 const isWordStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c > 127;
 const isWord = (c: number) => isWordStart(c) || isDigit(c) || c === 36; /* $ inside identifiers */
-
-/** Previous significant token kind, to decide whether a '-' or '+' is a unary sign. */
-enum Prev {
-  Start,
-  Operand, // identifier, literal, ')' , ']'
-  Operator, // operator, '(', ',', keyword-ish word
-  Word, // a word not yet classified (see wordStart/wordEnd)
-}
 
 /** Words after which a sign is unary (an operand is expected next). */
 const OPERAND_EXPECTING = new Set([
@@ -80,73 +59,6 @@ const OPERAND_EXPECTING = new Set([
   'some',
   'exists',
 ]);
-
-/**
- * The template key under construction: verbatim segments of the SQL copied lazily, literals
- * replaced by `?`. A class rather than closures inside scanSql: closures would be made (and,
- * under the TypeScript loader, named) on every call of this hot path. One builder serves every
- * call (scanSql is synchronous and not re-entered), and its literal list is copied out at its
- * exact length: a fresh list grown by push reserves room for 16.
- */
-class KeyBuilder {
-  key = '';
-  /** Start of the pending verbatim segment to copy into key. */
-  segStart = 0;
-  pendingSpace = false;
-  prev: Prev = Prev.Start;
-  /** The literals found so far: the first `found` entries (the list keeps its room between scans). */
-  private readonly literals: ScannedLiteral[] = [];
-  private found = 0;
-  private sql = '';
-
-  reset(sql: string): this {
-    this.sql = sql;
-    this.key = '';
-    this.segStart = 0;
-    this.pendingSpace = false;
-    this.prev = Prev.Start;
-    this.found = 0;
-    return this;
-  }
-
-  /** The finished scan; the builder lets go of the statement. */
-  result(): ScanResult {
-    let key = this.key;
-    if (key.length > 0 && key.charCodeAt(key.length - 1) === 32) key = key.trimEnd();
-    const literals = this.literals.slice(0, this.found);
-    this.literals.fill(NONE, 0, this.found);
-    this.sql = '';
-    this.key = '';
-    return { key, literals };
-  }
-
-  flush(to: number): void {
-    if (to > this.segStart) {
-      let seg = this.sql.slice(this.segStart, to);
-      const key = this.key;
-      const endsSpace = key.length > 0 && key.charCodeAt(key.length - 1) === 32;
-      if (seg.charCodeAt(0) === 32 && (endsSpace || key.length === 0 || this.pendingSpace)) {
-        seg = seg.slice(1);
-        if (this.pendingSpace && !endsSpace && key.length > 0) this.key += ' ';
-      } else if (this.pendingSpace && key.length > 0 && !endsSpace) this.key += ' ';
-      this.key += seg;
-      this.pendingSpace = false;
-    }
-  }
-
-  emitLiteral(start: number, end: number, kind: 'num' | 'str', value: string): void {
-    this.flush(start);
-    if (this.pendingSpace && this.key.length > 0 && this.key.charCodeAt(this.key.length - 1) !== 32) this.key += ' ';
-    this.pendingSpace = false;
-    this.key += '?';
-    const lit: ScannedLiteral = { start, end, kind, value };
-    if (this.found < this.literals.length) this.literals[this.found] = lit;
-    else this.literals.push(lit);
-    this.found++;
-    this.segStart = end;
-    this.prev = Prev.Operand;
-  }
-}
 
 /**
  * Scans `sql` for `dialect`. Double-quoted text is an identifier except for mysql, where it is a
@@ -386,8 +298,6 @@ export function scanSql(sql: string, dialect: Dialect): ScanResult {
 }
 
 const builder = new KeyBuilder();
-/** What the builder's literal list holds past `found` once a scan is done (it keeps no statement's values). */
-const NONE: ScannedLiteral = { start: 0, end: 0, kind: 'num', value: '' };
 
 function unescapeChar(c: number): string {
   switch (c) {
@@ -404,17 +314,4 @@ function unescapeChar(c: number): string {
     default:
       return String.fromCharCode(c);
   }
-}
-
-/**
- * Template text for identity: the key with lists of only placeholders collapsed, so `IN (?, ?)`
- * and `IN (?, ?, ?)` (and multi-row VALUES) are the same template.
- */
-export function collapseLists(key: string): string {
-  return key.replace(/\(\s*\?(?:\s*,\s*\?)*\s*\)/g, '(?+)').replace(/\(\?\+\)(?:\s*,\s*\(\?\+\))+/g, '(?+)...');
-}
-
-/** Stable template id: first 16 hex chars of the SHA-1 of the text (computed once per template). */
-export function templateHash(s: string): string {
-  return createHash('sha1').update(s).digest('hex').slice(0, 16);
 }
