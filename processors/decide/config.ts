@@ -99,8 +99,15 @@ export const decideConfigSchema = z.object({
       nodePrefix: z.string().default('node'),
       /** Steps past the horizon a node-count change is valued for (terminal value). */
       tailSteps: z.number().int().nonnegative().default(60),
+      /**
+       * Scale out only while the nodes serving are fewer than the cluster's forecast load needs at
+       * the target utilisation (summed over all nodes, at the horizon's busiest step after
+       * provisioning), times 1 + packingSlack: beyond that a hot node is a placement problem that
+       * moves, splits and replicas solve, not a capacity one (actions/scaleOut.ts).
+       */
+      packingSlack: z.number().nonnegative().default(0),
     })
-    .default(() => ({ minNodes: 1, maxNodes: 64, scaleInUtil: 0.8, nodePrefix: 'node', tailSteps: 60 })),
+    .default(() => ({ minNodes: 1, maxNodes: 64, scaleInUtil: 0.8, nodePrefix: 'node', tailSteps: 60, packingSlack: 0 })),
   skill: z
     .object({
       /**

@@ -18,7 +18,7 @@ export { planSplits, splitPoint, splitEffect } from './actions/split.js';
 export { planMerges, mergeEffect } from './actions/merge.js';
 export { planReplicas, planDereplicas, replicateEffect, dereplicateEffect } from './actions/replicate.js';
 export { planColocations } from './actions/colocate.js';
-export { planScaleOut, scaleOutEffect } from './actions/scaleOut.js';
+export { nodesNeeded, planScaleOut, scaleOutEffect } from './actions/scaleOut.js';
 export { planScaleIn, scaleInEffect } from './actions/scaleIn.js';
 export { planRekeys, recommendKey } from './actions/rekey.js';
 export { planTemplateAdaptations, templateAction } from './actions/schema.js';

@@ -11,6 +11,7 @@ import {
   planRekeys,
   planReplicas,
   planScaleIn,
+  nodesNeeded,
   planScaleOut,
   planSplits,
   planTemplateAdaptations,
@@ -140,6 +141,24 @@ test('scale out: a new node, provisioned first, then moves to it that wait for i
     assert.ok(m.dependsOn.includes(0));
     assert.ok(m.startStep >= 5, 'moves start once the node is up');
   }
+});
+
+test('scale out: not while the nodes serving could carry the whole forecast load', () => {
+  // n1 holds p0..p2 at 1000 (over target), n2 holds p3 at 100: 1100 in all needs 1.3 nodes at 85 %
+  const f = [fc('t/p0', flat(700)), fc('t/p1', flat(200)), fc('t/p2', flat(100)), fc('t/p3', flat(100))];
+  assert.deepEqual(planScaleOut(ctx(twoNodes(), f, { risk: 0 })), [], 'a placement problem');
+  assert.deepEqual(planScaleOut(ctx(twoNodes(), f, { risk: 0, scale: { packingSlack: 0.4 } })), [], 'also with slack');
+  assert.equal(planScaleOut(ctx(twoNodes(), f, { risk: 0, scale: { packingSlack: 1 } })).length, 1, 'up to twice the nodes needed');
+  const busy = [fc('t/p0', flat(700)), fc('t/p1', flat(500)), fc('t/p2', flat(300)), fc('t/p3', flat(300))];
+  assert.equal(planScaleOut(ctx(twoNodes(), busy, { risk: 0, scale: { packingSlack: 0.4 } })).length, 1, '1800 needs 2.1 nodes');
+});
+
+test('nodes needed: point forecasts plus the risk share of the intervals combined as independent errors', () => {
+  // four partitions at 250 with intervals of ±100: planned (risk 0.5) 300 each, 1200 in all; the
+  // intervals combine to √(4 × 100²) = 200, so the total is 1000 + 0.5 × 200
+  const f = [0, 1, 2, 3].map((i) => fc(`t/p${i}`, flat(250), 0.4));
+  const cx = ctx(twoNodes(), f, { risk: 0.5 });
+  assert.ok(Math.abs(nodesNeeded(cx.s, 1000, 0) - 1100 / 850) < 1e-6, String(nodesNeeded(cx.s, 1000, 0)));
 });
 
 test('scale in: drain the coldest node when the rest stay under the hysteresis bound', () => {
@@ -303,7 +322,8 @@ test('scale out: a partition too big for the new node is split and the half that
     ],
     [[0, 100]],
   );
-  const f = [fc('b0', flat(300)), fc('b25', flat(300)), fc('b50', flat(300)), fc('b75', flat(300)), fc('t/p1', flat(500))];
+  // with p1's 600 on n2, 1800 in all: more than two nodes carry at target
+  const f = [fc('b0', flat(300)), fc('b25', flat(300)), fc('b50', flat(300)), fc('b75', flat(300)), fc('t/p1', flat(600))];
   const cx = ctx(input, f, { risk: 0, provisioningMs: 300_000 });
   const [c] = planScaleOut(cx);
   assert.ok(c);

@@ -48,10 +48,11 @@ export function planScaleOut(ctx: PlanContext): Candidate[] {
   if (!hot.length || active.length >= cfg.scale.maxNodes) return [];
   const template = s.state.nodes[0];
   const capacity = cfg.scale.nodeCapacity ?? template?.capacity ?? active[0]!.capacity;
+  const ready = durationSteps(cfg.provisioningMs, cfg.stepMs);
+  if (active.length >= nodesNeeded(s, capacity, ready) * (1 + cfg.scale.packingSlack)) return [];
   const store = template?.store ?? 'default';
   const storeKind = storeKindOf(ctx.state, store);
   const nodeId = newNodeId(ctx, s, `${s.nodes.size}`);
-  const ready = durationSteps(cfg.provisioningMs, cfg.stepMs);
   const scaleOp: PlannedOp = {
     kind: 'resource',
     action: 'scale_out',
@@ -159,6 +160,30 @@ export function planScaleOut(ctx: PlanContext): Candidate[] {
     },
   };
   return [cand];
+}
+
+/**
+ * Nodes of `capacity` the forecast total load needs at the scenario's target utilisation, at the
+ * busiest step from `from` on. The total is the partitions' point forecasts plus the risk share
+ * of their intervals combined as independent errors (root-sum-square): summing each partition's
+ * risk-adjusted load would add every interval in full and count a cluster-wide surge that no
+ * forecast expects.
+ */
+export function nodesNeeded(s: Scenario, capacity: number, from: number): number {
+  const risk = s.cfg.risk;
+  let peak = 0;
+  for (let k = Math.min(from, s.steps - 1); k < s.steps; k++) {
+    let point = 0,
+      margin2 = 0;
+    for (const p of s.partitions.values()) {
+      const planned = p.read[k]! + p.write[k]!;
+      const m = risk < 1 ? (p.upper[k]! - planned) / (1 - risk) : 0;
+      point += planned - risk * m;
+      margin2 += m * m;
+    }
+    peak = Math.max(peak, point + risk * Math.sqrt(margin2));
+  }
+  return peak / (s.targetUtil * capacity);
 }
 
 /**
