@@ -100,10 +100,11 @@ export const decideConfigSchema = z.object({
       /** Steps past the horizon a node-count change is valued for (terminal value). */
       tailSteps: z.number().int().nonnegative().default(60),
       /**
-       * Scale out only while the nodes serving are fewer than the cluster's forecast load needs at
-       * the target utilisation (summed over all nodes, at the horizon's busiest step after
-       * provisioning), times 1 + packingSlack: beyond that a hot node is a placement problem that
-       * moves, splits and replicas solve, not a capacity one (actions/scaleOut.ts).
+       * Scale out only while the nodes serving are fewer than the cluster's forecast total load
+       * needs at the target utilisation (its busiest step once a new node could serve; the total's
+       * intervals combined as independent errors: nodesNeeded in actions/scaleOut.ts), times
+       * 1 + packingSlack: beyond that a hot node is a placement problem that moves, splits and
+       * replicas solve, not a capacity one.
        */
       packingSlack: z.number().nonnegative().default(0),
     })

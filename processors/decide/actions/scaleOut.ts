@@ -5,7 +5,9 @@
  * lead time is due). The new node is filled from the hot nodes: of the copies that fit, the
  * smallest that brings a hot node back to target, else the most load per byte moved; when no
  * copy on a hot node fits (a range merged while cold, hot again), the biggest is split at its
- * forecast-weighted point and the half that fits moves.
+ * forecast-weighted point and the half that fits moves. No node is added while the nodes
+ * serving could carry the forecast total load (`nodesNeeded`, `scale.packingSlack`): a hot node
+ * in a cluster with room is left to moves, splits and replicas.
  *
  * Scale-out acts on the risk-adjusted plan above targetUtil; scale-in (scaleIn.ts) on the
  * forecast upper bound under scale.scaleInUtil: the band between the two is the hysteresis.

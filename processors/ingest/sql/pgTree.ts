@@ -60,7 +60,6 @@ export function constValue(c: any): { v: string; num: boolean } | null {
 /** Scanner literal index by the byte offset libpg_query reports for it. */
 export function byteOffsets(sql: string, lits: ScannedLiteral[]): Map<number, number> {
   const m = new Map<number, number>();
-  // eslint-disable-next-line no-control-regex
   const ascii = Buffer.byteLength(sql) === sql.length;
   for (const [i, l] of lits.entries()) m.set(ascii ? l.start : Buffer.byteLength(sql.slice(0, l.start)), i);
   return m;
