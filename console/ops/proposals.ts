@@ -21,6 +21,7 @@ import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
 import { PG_STORE } from '../../processors/decide/postgres/state.js';
 import { foldAggregates, foldForecasts } from '../../processors/decide/series.js';
 import type { AnyCommand, Evidence } from '../../schemas/types.js';
+import { quoteToken } from '../../stores/identifiers.js';
 import { readControls } from '../../stores/postgres/controls.js';
 import { COORDINATOR, configNodes } from '../../stores/postgres/nodes.js';
 import type { TopicProducer } from '../../topics/producer.js';
@@ -118,16 +119,20 @@ export class ProposalService {
 
   private async inputs(now: number) {
     await this.d.ensureSchema();
+    // Only this source's series, as the decide stage reads them: another source's later forecast
+    // (a replay, another table's test run) would set the round's time past this source's horizon.
+    const source = this.d.source ?? PG_STORE;
+    const mine = `substring(series_id, 1, ${source.length + 1}) = concat(${quoteToken(source)}, '|')`;
     const since = now - FRESH_MS;
     const f = await queryRows(
       this.d.ch,
       `SELECT * FROM ${this.d.db}.forecasts FINAL WHERE (series_id, origin_ms) IN (
-         SELECT series_id, max(origin_ms) FROM ${this.d.db}.forecasts WHERE origin_ms >= ${since} GROUP BY series_id)`,
+         SELECT series_id, max(origin_ms) FROM ${this.d.db}.forecasts WHERE origin_ms >= ${since} AND ${mine} GROUP BY series_id)`,
     );
     const a = await queryRows(
       this.d.ch,
       `SELECT * FROM ${this.d.db}.aggregates FINAL WHERE (series_id, window_start_ms) IN (
-         SELECT series_id, max(window_start_ms) FROM ${this.d.db}.aggregates WHERE window_start_ms >= ${since} GROUP BY series_id)`,
+         SELECT series_id, max(window_start_ms) FROM ${this.d.db}.aggregates WHERE window_start_ms >= ${since} AND ${mine} GROUP BY series_id)`,
     );
     return { forecasts: forecastsFromRows(f, 0.9), aggregates: a.map(aggregateFromRow) };
   }
@@ -149,7 +154,8 @@ export class ProposalService {
       note,
     });
     const fs = foldForecasts(forecasts);
-    if (fs.length === 0) return empty('no forecasts in the last hour: run the forecast stage (and the sink) first');
+    if (fs.length === 0)
+      return empty(`no forecasts of ${this.d.source ?? PG_STORE} in the last hour: run the forecast stage (and the sink) first`);
     const now = Math.max(...fs.map((f) => f.originTs + f.stepMs));
     const capacity = this.d.nodeCapacity ?? DEFAULT_NODE_CAPACITY;
     this.planning ??= new PlanningSource(this.d.cfg, this.d.log, this.pools, coord, {

@@ -13,7 +13,8 @@ import pino from 'pino';
 import { parseTokens } from '../../console/http/auth.js';
 import { type RunningServer, startServer } from '../../console/http/server.js';
 import { openOperations, type Operations } from '../../console/ops/operations.js';
-import { createClickHouse, queryRows } from '../../analytics/clickhouse.js';
+import { createClickHouse, insertRows, queryRows } from '../../analytics/clickhouse.js';
+import { forecastRows } from '../../analytics/rows.js';
 import { CommandLedger } from '../../executors/ledger.js';
 import { openContext } from '../../pipelines/context.js';
 import { startSink } from '../../pipelines/sink.js';
@@ -21,7 +22,7 @@ import { TOPICS } from '../../schemas/topics.js';
 import type { PartitionCommand } from '../../schemas/types.js';
 import { consumeAudit, consumeTopic } from './api-helpers.js';
 import { testCommand } from './commands.js';
-import { BUCKETS, CAPACITY, type ConsoleFixture, openConsoleFixture, WINDOWS } from './console-fixture.js';
+import { BUCKETS, CAPACITY, type ConsoleFixture, openConsoleFixture, risingForecast, STEP, WINDOWS } from './console-fixture.js';
 import { eventually, uniq } from './helpers.js';
 
 const VIEWER = `v-${uniq('token')}-0123456789`;
@@ -173,6 +174,17 @@ test('where a key lives, what is hot and what derives from a table: the catalog 
 test('proposals are a dry run of the decision engine with evidence; executing one publishes it signed, audited', {
   timeout: 120_000,
 }, async () => {
+  // another source's forecast from half an hour later (a replay, another table's run) must not
+  // move this source's round past its own horizon
+  const later = fx.now + 180 * STEP;
+  const ch = createClickHouse(fx.cfg);
+  await insertRows(
+    ch,
+    fx.cfg.clickhouseDatabase,
+    'forecasts',
+    forecastRows(risingForecast(`other_${fx.id}|*|*||node0`, later, later, 1, 0)),
+  );
+  await ch.close();
   const r = await call('GET', '/api/proposals', VIEWER);
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.via, 'catalog');
