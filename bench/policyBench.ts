@@ -71,7 +71,7 @@ export interface PolicyBenchReport {
   wallMs: number;
 }
 
-const FORECASTABLE = new Set<Workload['kind']>(['periodic', 'trend', 'moving-hotspot', 'zipfian']);
+const FORECASTABLE = new Set<Workload['kind']>(['periodic', 'trend', 'moving-hotspot', 'zipfian', 'latest']);
 const UNFORECASTABLE = new Set<Workload['kind']>(['flash-crowd', 'regime-change', 'mixed']);
 
 export function spread(xs: readonly number[]): Spread {

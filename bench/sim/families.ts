@@ -2,8 +2,8 @@
  * The benchmark's workload families, each a seeded generator, and the seed sets: settings may be
  * chosen by looking at the tuning seeds only; `bench policy` reports the evaluation seeds (median
  * and worst case per family) with the tuning seeds beside them. The families in workload.ts
- * (periodic daily and weekly, trend, flash crowds, drifting hotspot, co-access) and three here:
- * a regime change, a stationary Zipfian key distribution and a mix.
+ * (periodic daily and weekly, trend, flash crowds, drifting hotspot, co-access) and four here:
+ * a regime change, a stationary Zipfian key distribution, reads of the latest inserts and a mix.
  */
 import { DAY_MIN, type GenOptions, SUITE, type Workload, diurnal, frame, gaussian, rng, zipfWeights } from './workload.js';
 
@@ -105,11 +105,67 @@ export function mixed(o: GenOptions = {}): Workload {
   return f.w;
 }
 
+/**
+ * YCSB's "latest" request distribution on an insert-ordered key space: inserts append at a
+ * frontier that advances through the key units, reads and updates follow recency (Zipf over the
+ * units behind the frontier), so the newest unit alone can carry more than a node and the hot
+ * set moves with the inserts. Load follows the business day.
+ */
+export function latest(o: GenOptions = {}): Workload {
+  const r = rng(o.seed ?? 10),
+    units = o.units ?? 64,
+    peak = o.peak ?? 60_000;
+  const steps = DAY_MIN;
+  // the seed sets the frontier's speed and start, the recency skew and the write share
+  // (the table starts a quarter full, so recency spreads over at least that many units)
+  const minutesPerUnit = 40 + 40 * r(),
+    start = Math.floor(units / 4 + r() * Math.max(1, (3 * units) / 4 - steps / minutesPerUnit)),
+    skew = 0.9 + 0.3 * r(),
+    writeShare = 0.05 + 0.15 * r();
+  const f = frame(
+    'latest',
+    'latest',
+    `1 day, 1-min steps, business-day cycle; 80% on usertable with reads following the newest keys (Zipf(${skew.toFixed(2)}) by recency), ${Math.round(writeShare * 100)}% writes (half of them inserts at a frontier moving 1 unit per ${minutesPerUnit.toFixed(0)} min); 20% Zipf(0.6) on events`,
+    60_000,
+    steps,
+    ['usertable', 'events'],
+    units,
+    o,
+    120,
+  );
+  // recency density at x units behind the newest key ∝ (x + ½)^−skew; a unit's share is its
+  // integral over the keys it holds, so the frontier's unit warms up as it fills
+  const cum = (x: number) => (Math.abs(skew - 1) < 1e-9 ? Math.log(x + 0.5) : (x + 0.5) ** (1 - skew) / (1 - skew));
+  const background = zipfWeights(units, 0.6, r);
+  const share = new Float64Array(units);
+  for (let t = 0; t < steps; t++) {
+    const level = peak * (0.15 + 0.85 * diurnal(t)) * (1 + 0.03 * gaussian(r));
+    const pos = Math.min(units - 1e-6, start + t / minutesPerUnit);
+    const frontier = Math.floor(pos);
+    share.fill(0);
+    for (let u = 0; u <= frontier; u++) share[u] = cum(pos - u) - cum(Math.max(0, pos - u - 1));
+    const norm = cum(pos) - cum(0);
+    const user = level * 0.8;
+    for (let u = 0; u < units; u++) {
+      if (share[u]! > 0) {
+        const reads = (user * (1 - writeShare) * share[u]!) / norm;
+        const updates = ((user * writeShare) / 2) * (share[u]! / norm);
+        const inserts = u === frontier ? (user * writeShare) / 2 : 0;
+        const total = reads + updates + inserts;
+        f.set(0, t, u, total * (1 + 0.05 * gaussian(r)), reads / total);
+      }
+      f.set(1, t, u, level * 0.2 * background[u]! * (1 + 0.05 * gaussian(r)));
+    }
+  }
+  return f.w;
+}
+
 /** Every family, by name: a generator of one seed. */
 export const FAMILIES: Record<string, (seed: number) => Workload> = {
   ...Object.fromEntries(Object.entries(SUITE).map(([name, gen]) => [name, (seed: number) => gen({ seed })])),
   'regime-change': (seed) => regimeChange({ seed }),
   zipfian: (seed) => zipfian({ seed }),
+  latest: (seed) => latest({ seed }),
   mixed: (seed) => mixed({ seed }),
 };
 

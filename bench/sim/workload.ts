@@ -37,7 +37,7 @@ export interface Workload {
   /** Bytes per key unit (partition size = units × unitBytes). */
   unitBytes: number;
   /** Workload family, for the benchmark's targets. */
-  kind: 'periodic' | 'trend' | 'flash-crowd' | 'moving-hotspot' | 'co-access' | 'regime-change' | 'zipfian' | 'mixed' | 'trace';
+  kind: 'periodic' | 'trend' | 'flash-crowd' | 'moving-hotspot' | 'co-access' | 'regime-change' | 'zipfian' | 'latest' | 'mixed' | 'trace';
 }
 
 import { rng } from '../../lib/rng.js';

@@ -16,7 +16,7 @@ export type { PlacementAction } from './actions/common.js';
 export { planMoves, moveEffect } from './actions/move.js';
 export { planSplits, splitPoint, splitEffect } from './actions/split.js';
 export { planMerges, mergeEffect } from './actions/merge.js';
-export { planReplicas, planDereplicas, replicateEffect, dereplicateEffect } from './actions/replicate.js';
+export { planReplicas, planReplicaRehomes, planDereplicas, replicateEffect, dereplicateEffect } from './actions/replicate.js';
 export { planColocations } from './actions/colocate.js';
 export { nodesNeeded, planScaleOut, scaleOutEffect } from './actions/scaleOut.js';
 export { planScaleIn, scaleInEffect } from './actions/scaleIn.js';

@@ -9,6 +9,7 @@ import {
   planMerges,
   planMoves,
   planRekeys,
+  planReplicaRehomes,
   planReplicas,
   planScaleIn,
   nodesNeeded,
@@ -114,6 +115,51 @@ test('replicate: not when even every replica allowed leaves each copy over capac
   assert.ok(fits.some((x) => x.ops[0]!.partition === 'p0'));
   const spreads = planReplicas(ctx(twoNodes(), [fc('t/p0', flat(5000)), fc('t/p1', flat(100))], { risk: 0, readFractionDefault: 0.9 }));
   assert.ok(!spreads.some((x) => x.ops[0]!.partition === 'p0'), 'no replica that leaves every copy over capacity');
+});
+
+test('de-replicate: a range no replica can relieve and no split can cut keeps one copy', () => {
+  // 90% reads at 5000/window: 4500 / 4 copies + 500 = 1625 per copy even with maxReplicas 3
+  const replicated = (b0: number, b1: number) => {
+    const buckets = [0, 1].map((i) => ({ seriesId: `b${i}`, table: 't', lo: i * 50, hi: (i + 1) * 50 }));
+    const input = twoNodes({ buckets });
+    input.partitions = input.partitions.map((p) => (p.id === 'p0' ? { ...p, replicas: ['n2'] } : p));
+    const f = [fc('t/p0', flat(5000)), fc('b0', flat(b0)), fc('b1', flat(b1)), fc('t/p3', flat(100))];
+    return planDereplicas(ctx(input, f, { risk: 0, readFractionDefault: 0.9 }));
+  };
+  // all of it in one key bucket: a split cannot cut it, so the copy only adds a violating node
+  const uncut = replicated(5000, 0);
+  assert.equal(uncut.length, 1);
+  assert.equal(uncut[0]!.ops[0]!.action, 'dereplicate');
+  assert.equal(uncut[0]!.ops[0]!.targetNode, 'n2');
+  assert.match(uncut[0]!.explanation, /cannot be split/);
+  // spread evenly: a split can halve it, so the copies stay for the split's halves
+  assert.equal(replicated(2500, 2500).length, 0);
+});
+
+test('re-home a replica off a hot node: copy to a cool node first, then drop the hot copy', () => {
+  const input = twoNodes({
+    nodes: ['n1', 'n2', 'n3'].map((id) => ({ id, store: 'pg', capacity: 1000 })),
+  });
+  // p3 lives on n2 with a copy on n1; n1 also carries p0..p2 and is over capacity
+  input.partitions = input.partitions.map((p) => (p.id === 'p3' ? { ...p, replicas: ['n1'] } : p));
+  const f = [fc('t/p0', flat(800)), fc('t/p1', flat(100)), fc('t/p2', flat(100)), fc('t/p3', flat(1200))];
+  const cx = ctx(input, f, { risk: 0, readFractionDefault: 0.9 });
+  const c = planReplicaRehomes(cx).find((x) => x.ops[0]!.partition === 'p3' && x.ops[0]!.targetNode === 'n3');
+  assert.ok(c, 'a re-home of the copy on n1 to the empty n3');
+  const [add, drop] = c.ops;
+  assert.equal(add!.action, 'replicate');
+  assert.equal(drop!.action, 'dereplicate');
+  assert.equal(drop!.targetNode, 'n1');
+  assert.deepEqual(drop!.dependsOn, [0]);
+  assert.ok(drop!.startStep >= add!.finishStep, 'the hot copy is dropped only once the new one serves');
+  const t = cx.s.clone();
+  c.run(t);
+  assert.deepEqual([...t.partitions.get('p3')!.replicas], ['n3']);
+  assert.ok(t.peakUtil('n1', drop!.finishStep) < cx.s.peakUtil('n1', drop!.finishStep), 'n1 relieved once the copy is dropped');
+  assert.ok(t.peakUtil('n3') < 1, 'the new copy fits on n3');
+  // no candidate re-homes a copy off a node that is not hot
+  const cool = ctx(input, [fc('t/p3', flat(1200))], { risk: 0, readFractionDefault: 0.9 });
+  assert.equal(planReplicaRehomes(cool).length, 0);
 });
 
 test('co-locate co-accessed partitions on different nodes: the smaller moves', () => {

@@ -99,6 +99,28 @@ test('every family is seeded: the same seed gives the same trace, another seed a
   }
 });
 
+test('the latest family: the hot unit follows the inserts up the key space, warms as it fills, and outgrows a node at the peak', () => {
+  const w = FAMILIES.latest!(2);
+  const units = w.tables[0]!.units;
+  const load = (t: number, u: number) => w.reads[0]![t * units + u]! + w.writes[0]![t * units + u]!;
+  const hottest = (t: number) => [...Array(units).keys()].reduce((b, u) => (load(t, u) > load(t, b) ? u : b), 0);
+  const first = hottest(0),
+    last = hottest(w.steps - 1);
+  assert.ok(last > first + 10, `the hot unit moves up: ${first} → ${last}`);
+  for (let u = last + 1; u < units; u++) assert.equal(load(w.steps - 1, u), 0, 'no load ahead of the newest key');
+  // a unit entered by the frontier starts cool and warms as it fills
+  let entered = -1;
+  for (let t = 1; t < w.steps && entered < 0; t++) if (load(t, first + 1) > 0 && load(t - 1, first + 1) === 0) entered = t;
+  assert.ok(entered > 0);
+  assert.ok(load(entered, first + 1) < load(entered + 20, first + 1), 'the new unit warms up');
+  let peakUnit = 0;
+  for (let t = 0; t < w.steps; t++) peakUnit = Math.max(peakUnit, load(t, hottest(t)));
+  assert.ok(peakUnit > 1.5 * 6000, `the newest unit outgrows a 6000-query node: ${peakUnit}`);
+  const writes = w.writes[0]!.reduce((a, b) => a + b, 0),
+    reads = w.reads[0]!.reduce((a, b) => a + b, 0);
+  assert.ok(writes > 0.04 * (reads + writes) && writes < 0.25 * (reads + writes), 'a write share between 5 and 20 %');
+});
+
 test('median and worst over seeds', () => {
   assert.deepEqual(spread([5, 1, 3]), { median: 3, worst: 5 });
   assert.deepEqual(spread([4, 1, 3, 10]), { median: 3.5, worst: 10 });

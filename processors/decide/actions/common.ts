@@ -195,13 +195,13 @@ export function partitionsOn(s: Scenario, nodeId: string): ScenarioPartition[] {
   return [...s.partitions.values()].filter((p) => p.node === nodeId);
 }
 
-/** The PlannedOp of a primary-copy move. */
+/** The PlannedOp of a primary-copy move (or of a new copy: replicate carries the same fields). */
 export function moveOp(
   ctx: PlanContext,
   sp: ScenarioPartition,
   to: string,
   start: number,
-  action: 'move' | 'colocate' = 'move',
+  action: 'move' | 'colocate' | 'replicate' = 'move',
   dependsOn: number[] = [],
 ): PlannedOp {
   const ms = Math.ceil((sp.sizeBytes / ctx.cfg.throttleBytesPerSec) * 1000);

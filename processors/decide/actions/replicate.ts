@@ -4,7 +4,8 @@
  * replicas share reads, writes go to every copy. De-replicate when the peak per copy stays
  * under replicate.dropLoadFraction for the whole horizon. No replica for a partition that would
  * stay over a node's capacity on every copy even with replicate.maxReplicas of them: that spreads
- * the overload over more nodes (each of them then violates) instead of removing it.
+ * the overload over more nodes (each of them then violates) instead of removing it; for the same
+ * reason such a partition's replicas are dropped when no split can cut it finer.
  */
 import { StateError } from '../../../lib/errors.js';
 import { GiB, zeroParts } from '../costModel.js';
@@ -17,8 +18,8 @@ import {
   type PlanContext,
   type PlannedOp,
   coolNodes,
-  durationSteps,
   fmtPct,
+  moveOp,
   hotNodes,
   partitionsOn,
   peakCopy,
@@ -27,6 +28,7 @@ import {
   storeKindOf,
 } from './common.js';
 import { copyIdTarget } from './move.js';
+import { splitPoint } from './split.js';
 
 export function planReplicas(ctx: PlanContext): Candidate[] {
   const { s, cfg } = ctx;
@@ -42,26 +44,7 @@ export function planReplicas(ctx: PlanContext): Candidate[] {
       if (peakPerCopyWith(sp, cfg.replicate.maxReplicas, hot.firstStep) > hot.node.capacity) continue;
       const exclude = new Set([sp.node, ...sp.replicas]);
       for (const t of coolNodes(s, exclude, hot.firstStep).slice(0, 2)) {
-        const ms = Math.ceil((sp.sizeBytes / cfg.throttleBytesPerSec) * 1000);
-        const start = Math.max(0, t.activeFrom);
-        const op: PlannedOp = {
-          kind: 'shard',
-          action: 'replicate',
-          store: sp.spec.store,
-          storeKind: storeKindOf(ctx.state, sp.spec.store),
-          table: sp.spec.table,
-          partition: sp.id,
-          sourceNode: sp.node,
-          targetNode: t.id,
-          node: null,
-          params: { bytes: String(sp.sizeBytes) },
-          bytes: sp.sizeBytes,
-          durationMs: ms,
-          startStep: start,
-          finishStep: start + durationSteps(ms, cfg.stepMs),
-          dependsOn: [],
-          target: sp.id,
-        };
+        const op = replicateOp(ctx, sp, t.id, Math.max(0, t.activeFrom));
         out.push({
           action: 'replicate',
           ops: [op],
@@ -77,6 +60,68 @@ export function planReplicas(ctx: PlanContext): Candidate[] {
   return out;
 }
 
+/**
+ * Re-home a replica off a hot node: a new copy on a cool node first, then the copy on the hot
+ * node dropped once the new one serves. A move carries only the primary, and the children of a
+ * split keep their parent's copies, so the replicas of a hot range's pieces pile up on the nodes
+ * the range was first copied to.
+ */
+export function planReplicaRehomes(ctx: PlanContext): Candidate[] {
+  const { s, cfg } = ctx;
+  const out: Candidate[] = [];
+  for (const hot of hotNodes(s)) {
+    if (hot.peakUtil <= 1) continue; // a copy of the whole range is worth it for overload, not for headroom
+    const from = hot.node.id;
+    for (const sp of s.partitions.values()) {
+      if (sp.locked || sp.availableFrom > 0 || !sp.replicas.includes(from)) continue;
+      const copy = peakCopy(s, sp, hot.firstStep);
+      if (copy < cfg.replicate.dropLoadFraction * hot.node.capacity) continue; // too little to relieve
+      for (const t of coolNodes(s, new Set([sp.node, ...sp.replicas]), hot.firstStep).slice(0, 2)) {
+        if (s.peakUtil(t.id, hot.firstStep) + copy / t.capacity > s.targetUtil) continue; // or the copy makes the next hot node
+        const add = replicateOp(ctx, sp, t.id, Math.max(0, t.activeFrom));
+        const drop: PlannedOp = { ...dropOp(ctx, sp, from, add.finishStep), dependsOn: [0] };
+        out.push({
+          action: 'replicate',
+          ops: [add, drop],
+          explanation: `re-home the replica of ${sp.id} from ${from} (copy peak ${fmtPct(copy / hot.node.capacity)} of a node) to ${t.id}: copy there first, then drop the one on ${from}`,
+          run(sc) {
+            sc.commitEffect(replicateEffect(sc, sc.partitions.get(sp.id)!, t.id, add.startStep, add.finishStep));
+            sc.commitEffect(dereplicateEffect(sc, sc.partitions.get(sp.id)!, from, drop.finishStep));
+          },
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** The replicate op of `sp` to `to`, starting at `start`. */
+const replicateOp = (ctx: PlanContext, sp: ScenarioPartition, to: string, start: number): PlannedOp =>
+  moveOp(ctx, sp, to, start, 'replicate');
+
+/** The dereplicate op dropping `sp`'s copy on `node`, at `start`. */
+export function dropOp(ctx: PlanContext, sp: ScenarioPartition, node: string, start: number): PlannedOp {
+  return {
+    kind: 'shard',
+    action: 'dereplicate',
+    store: sp.spec.store,
+    storeKind: storeKindOf(ctx.state, sp.spec.store),
+    table: sp.spec.table,
+    partition: sp.id,
+    // the node whose copy is dropped, as for replicate (schemas/commandParams.ts)
+    sourceNode: null,
+    targetNode: node,
+    node: null,
+    params: {},
+    bytes: 0,
+    durationMs: ctx.cfg.stepMs,
+    startStep: start,
+    finishStep: start + 1,
+    dependsOn: [],
+    target: sp.id,
+  };
+}
+
 export function planDereplicas(ctx: PlanContext): Candidate[] {
   const { s, cfg } = ctx;
   const out: Candidate[] = [];
@@ -88,31 +133,16 @@ export function planDereplicas(ctx: PlanContext): Candidate[] {
     const copies = 1 + sp.replicas.length;
     let after = 0;
     for (let k = 0; k < s.steps; k++) after = Math.max(after, sp.read[k]! / (copies - 1) + sp.write[k]!);
-    if (peak > cfg.replicate.dropLoadFraction * cap || after > 2 * cfg.replicate.dropLoadFraction * cap) continue;
+    const cool = peak <= cfg.replicate.dropLoadFraction * cap && after <= 2 * cfg.replicate.dropLoadFraction * cap;
+    if (!cool && !spreadsOverload(ctx, sp, cap)) continue;
     const drop = [...sp.replicas].sort((a, b) => s.peakUtil(b) - s.peakUtil(a))[0]!;
-    const op: PlannedOp = {
-      kind: 'shard',
-      action: 'dereplicate',
-      store: sp.spec.store,
-      storeKind: storeKindOf(ctx.state, sp.spec.store),
-      table: sp.spec.table,
-      partition: sp.id,
-      // the node whose copy is dropped, as for replicate (schemas/commandParams.ts)
-      sourceNode: null,
-      targetNode: drop,
-      node: null,
-      params: {},
-      bytes: 0,
-      durationMs: cfg.stepMs,
-      startStep: 0,
-      finishStep: 1,
-      dependsOn: [],
-      target: sp.id,
-    };
+    const op = dropOp(ctx, sp, drop, 0);
     out.push({
       action: 'dereplicate',
       ops: [op],
-      explanation: `drop the replica of ${sp.id} on ${drop}: copy peak ${fmtPct(peak / cap)} of a node, ${fmtPct(after / cap)} with one copy fewer`,
+      explanation: cool
+        ? `drop the replica of ${sp.id} on ${drop}: copy peak ${fmtPct(peak / cap)} of a node, ${fmtPct(after / cap)} with one copy fewer`
+        : `drop the replica of ${sp.id} on ${drop}: every copy stays over capacity (peak ${fmtPct(peak / cap)} of a node) even with ${cfg.replicate.maxReplicas} replicas and the range cannot be split, so copies only spread the overload`,
       single: (sc) => dereplicateEffect(sc, sc.partitions.get(sp.id)!, drop, 1),
       run(sc) {
         sc.commitEffect(this.single!(sc));
@@ -120,6 +150,17 @@ export function planDereplicas(ctx: PlanContext): Candidate[] {
     });
   }
   return out;
+}
+
+/**
+ * A replicated range whose every copy stays over a node's capacity even with all the replicas
+ * allowed, and that no split can cut finer: its replicas put a violating copy on each of their
+ * nodes. (A range ahead of an insert frontier is replicated while cool, then the frontier fills it.)
+ */
+function spreadsOverload(ctx: PlanContext, sp: ScenarioPartition, capacity: number): boolean {
+  if (peakPerCopyWith(sp, ctx.cfg.replicate.maxReplicas) <= capacity) return false;
+  const point = splitPoint(ctx, sp);
+  return !point || point.leftShare <= 0.02 || point.leftShare >= 0.98;
 }
 
 export function replicateEffect(
@@ -181,7 +222,7 @@ export const replicateInFlight: InFlightEffect = (s, f, sp, finish) => {
 
 export const replicateAction: PlacementAction<'shard'> = {
   kind: 'shard',
-  plan: planReplicas,
+  plan: (ctx) => [...planReplicas(ctx), ...planReplicaRehomes(ctx)],
   inFlight: replicateInFlight,
   idTarget: copyIdTarget,
   related: () => [],

@@ -24,7 +24,7 @@ import {
 } from './common.js';
 import { type DrainStep, drainPlan } from './drain.js';
 import { moveEffect } from './move.js';
-import { dereplicateEffect } from './replicate.js';
+import { dereplicateEffect, dropOp } from './replicate.js';
 import { splitEffect, splitOpOf } from './split.js';
 
 export function planScaleIn(ctx: PlanContext): Candidate[] {
@@ -99,24 +99,7 @@ export function planScaleIn(ctx: PlanContext): Candidate[] {
           last = Math.max(last, start + 1);
         } else if (step.to === null) {
           opOf.push(ops.length);
-          ops.push({
-            kind: 'shard',
-            action: 'dereplicate',
-            store: sp.spec.store,
-            storeKind: storeKindOf(ctx.state, sp.spec.store),
-            table: sp.spec.table,
-            partition: sp.id,
-            sourceNode: null,
-            targetNode: victim.id,
-            node: null,
-            params: {},
-            bytes: 0,
-            durationMs: cfg.stepMs,
-            startStep: 0,
-            finishStep: 1,
-            dependsOn: [],
-            target: sp.id,
-          });
+          ops.push(dropOp(ctx, sp, victim.id, 0));
           sc.commitEffect(dereplicateEffect(sc, sp, victim.id, 1));
           last = Math.max(last, 1);
         } else {
