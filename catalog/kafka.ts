@@ -7,7 +7,7 @@
  *
  * Scopes: `kafka/<topic>/` per topic, `kafka-brokers/` for the brokers.
  */
-import kafkajs, { type Admin, type Kafka } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka } from '../lib/kafkajs.js';
 import type { Config } from '../lib/config.js';
 import { createKafka } from '../topics/kafka.js';
 import type { Snapshot } from './snapshot.js';

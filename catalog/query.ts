@@ -9,7 +9,7 @@
  * Only objects not marked vanished are answered with. The planner's questions (placement,
  * co-access, command outcomes) are in placement.ts.
  */
-import kafkajs from 'kafkajs';
+import kafkajs from '../lib/kafkajs.js';
 import neo4j from 'neo4j-driver';
 import type { Driver } from './neo4j.js';
 

@@ -3,7 +3,7 @@
  * topics and the committed offsets of the chosen consumer groups on them (collectors/kafkaRates.ts
  * turns two reads into rates and lag). Internal topics are left out.
  */
-import type { Admin } from 'kafkajs';
+import type { Admin } from '../lib/kafkajs.js';
 import type { OffsetSnapshot } from './kafkaRates.js';
 
 export interface OffsetSelection {

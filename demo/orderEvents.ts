@@ -3,7 +3,7 @@
  * produced to at the demo's rate, and watched by the Kafka metrics collector, so the decide
  * stage sees its produce rate forecast rise past what one partition carries and adds partitions.
  */
-import type { Kafka, Producer } from 'kafkajs';
+import type { Kafka, Producer } from '../lib/kafkajs.js';
 import type { Config } from '../lib/config.js';
 import { startKafkaMetrics, type RunningKafkaMetrics } from '../pipelines/collectKafka.js';
 

@@ -6,7 +6,7 @@
  * the decide stage plans partition counts on them. A cluster that does not answer is retried
  * with backoff (the rates resume from the next two reads); any other error stops it.
  */
-import type { Admin } from 'kafkajs';
+import type { Admin } from '../lib/kafkajs.js';
 import type { Config } from '../lib/config.js';
 import { UnavailableError } from '../lib/errors.js';
 import { logger } from '../lib/log.js';

@@ -2,7 +2,7 @@
  * What every pipeline process needs before it can move a message: the config, a Kafka client,
  * the topics provisioned, the Avro schemas registered, and a connected producer.
  */
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '../lib/kafkajs.js';
 import { loadConfig, type Config } from '../lib/config.js';
 import { logger, type Logger } from '../lib/log.js';
 import { AvroSerde } from '../schemas/serde.js';

@@ -4,7 +4,7 @@
  * processors/decide/kafka/partitions.ts. Commands that do not fit the command contract are not
  * issued: they come back as misfits for the stage to log and count.
  */
-import kafkajs, { type Admin } from 'kafkajs';
+import kafkajs, { type Admin } from '../lib/kafkajs.js';
 import type { Forecast, AnyCommand } from '../schemas/types.js';
 import { fitToContract, type Misfit } from '../schemas/commandParams.js';
 import {

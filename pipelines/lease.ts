@@ -16,7 +16,7 @@
  */
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
+import { AssignerProtocol, type PartitionAssigner } from '../lib/kafkajs.js';
 import { TOPICS } from '../schemas/topics.js';
 import { consumeTopics } from '../topics/consumer.js';
 import type { PipelineContext } from './context.js';

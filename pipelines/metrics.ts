@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '../lib/kafkajs.js';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { ConfigError } from '../lib/config.js';
 import type { RunningStage } from './stage.js';

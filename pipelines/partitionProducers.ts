@@ -4,7 +4,7 @@
  * the one that had it (a paused or partitioned-away zombie can no longer commit for it) and
  * ends that one's open transaction, and only then reads what was committed for the partition.
  */
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '../lib/kafkajs.js';
 import type { AvroSerde } from '../schemas/serde.js';
 import { TopicProducer } from '../topics/producer.js';
 

@@ -1,5 +1,5 @@
 /** Idempotent provisioning of the topic catalog on a cluster. */
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '../lib/kafkajs.js';
 import { ALL_TOPICS, type TopicSpec } from '../schemas/topics.js';
 
 export interface ProvisionReport {

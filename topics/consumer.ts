@@ -5,7 +5,7 @@
  * for the pipeline's `gate` before fetching more.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, Kafka, PartitionAssigner } from 'kafkajs';
+import type { Consumer, Kafka, PartitionAssigner } from '../lib/kafkajs.js';
 import { mergeMap, ReplaySubject, Subject, type Observable } from 'rxjs';
 import type { Envelope, SourcePosition } from '../schemas/envelope.js';
 import { logger } from '../lib/log.js';

@@ -1,7 +1,7 @@
 /** The kafkajs client for a process, logging through pino instead of kafkajs's console. */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { Kafka, type KafkaConfig, type LogEntry, logLevel, type SASLOptions } from 'kafkajs';
+import { Kafka, type KafkaConfig, type LogEntry, logLevel, type SASLOptions } from '../lib/kafkajs.js';
 import { ConfigError, ENV_KEYS, type Config } from '../lib/config.js';
 import { UnavailableError } from '../lib/errors.js';
 import { type Logger, logger } from '../lib/log.js';

@@ -5,7 +5,7 @@
  * A transactional producer also commits a consumer group's input offsets in the same Kafka
  * transaction as the records (consume → produce exactly once, as Kafka Streams does).
  */
-import { CompressionTypes, type IHeaders, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import { CompressionTypes, type IHeaders, type Kafka, type Message, Partitioners, type Producer } from '../lib/kafkajs.js';
 import type { AvroSerde } from '../schemas/serde.js';
 
 export interface OutRecord<T> {

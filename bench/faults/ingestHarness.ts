@@ -3,7 +3,7 @@
  * published, the fault injected while ingest works through them, then closing events and the
  * count of the row's aggregates on the topic.
  */
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '../../lib/kafkajs.js';
 import { StateError, UnavailableError } from '../../lib/errors.js';
 import { publish, publishClosers, rowLoad } from './load.js';
 import { observeAggregates, waitFor } from './observe.js';

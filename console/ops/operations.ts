@@ -4,7 +4,7 @@
  * and closed together.
  */
 import { newPgPool } from '../../stores/postgres/pool.js';
-import type { Admin } from 'kafkajs';
+import type { Admin } from '../../lib/kafkajs.js';
 import { createClickHouse, ensureAnalyticsSchema } from '../../analytics/clickhouse.js';
 import { Discovery } from '../../catalog/discover.js';
 import { createCatalogDriver, ensureCatalogSchema } from '../../catalog/neo4j.js';

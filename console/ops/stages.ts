@@ -4,7 +4,7 @@
  * Kafka admin API), its rates and health from a running process's `/metrics`, and the last
  * dead letter it sent (ClickHouse `dlq`). A stage nobody started reads as `stopped`.
  */
-import type { Admin } from 'kafkajs';
+import type { Admin } from '../../lib/kafkajs.js';
 import { type ClickHouseClient, queryRows } from '../../analytics/clickhouse.js';
 import { PIPELINES } from '../../pipelines/run.js';
 import { ParameterError } from './errors.js';

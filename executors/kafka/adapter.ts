@@ -15,7 +15,7 @@
  * overload. Partitions cannot be removed, so there is no rollback: createPartitions is applied
  * by the controller as one change, and a failure leaves the topic as it was.
  */
-import kafkajs, { type Admin, type Kafka } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka } from '../../lib/kafkajs.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../lib/config.js';
 import type { AnyCommand } from '../../schemas/types.js';

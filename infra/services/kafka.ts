@@ -159,7 +159,7 @@ export const kafka: Service = {
   },
 
   async health(cfg) {
-    const { Kafka, logLevel } = await import('kafkajs');
+    const { Kafka, logLevel } = await import('../../lib/kafkajs.js');
     const admin = new Kafka({
       clientId: 'shardcast-stack-health',
       brokers: cfg.kafkaBrokers,

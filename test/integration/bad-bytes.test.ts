@@ -7,7 +7,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Admin, Consumer } from 'kafkajs';
+import type { Admin, Consumer } from '../../lib/kafkajs.js';
 import { createClickHouse, queryRows } from '../../analytics/clickhouse.js';
 import { loadSigningKey } from '../../lib/signingKeys.js';
 import { signRecord } from '../../lib/signing.js';

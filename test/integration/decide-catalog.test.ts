@@ -7,7 +7,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Consumer } from 'kafkajs';
+import type { Consumer } from '../../lib/kafkajs.js';
 import { dropShardedTable } from '../../stores/postgres/tables.js';
 import { loadRoutes } from '../../stores/postgres/routing.js';
 import { createOrdersTable } from '../../demo/ordersTable.js';

@@ -7,7 +7,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Consumer } from 'kafkajs';
+import type { Consumer } from '../../lib/kafkajs.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dropShardedTable } from '../../stores/postgres/tables.js';
 import { createOrdersTable } from '../../demo/ordersTable.js';

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Admin } from 'kafkajs';
+import type { Admin } from '../../lib/kafkajs.js';
 import { ExecutorEngine } from '../../executors/engine.js';
 import { KafkaTopicAdapter, topicAlias } from '../../executors/kafka/adapter.js';
 import { CommandLedger } from '../../executors/ledger.js';

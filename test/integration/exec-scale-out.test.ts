@@ -17,7 +17,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import type { Admin, Consumer } from 'kafkajs';
+import type { Admin, Consumer } from '../../lib/kafkajs.js';
 import pg from 'pg';
 import type { Config } from '../../lib/config.js';
 import { signingKeyFromPem } from '../../lib/signing.js';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Admin, Kafka } from 'kafkajs';
+import type { Admin, Kafka } from '../../lib/kafkajs.js';
 import { TOPICS } from '../../schemas/topics.js';
 import { loadConfig, type Config } from '../../lib/config.js';
 import type { WorkloadAggregate, Forecast } from '../../schemas/types.js';

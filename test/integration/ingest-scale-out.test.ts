@@ -15,7 +15,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openContext } from '../../pipelines/context.js';
 import { startIngest } from '../../pipelines/ingest.js';
 import { startScaledIngest } from '../../pipelines/ingestScaleOut.js';
-import type { DeadLetter, QueryEvent, WorkloadAggregate } from '../../schemas/types.js';
+import type { DeadLetter, QueryEvent, RoutedQuery, WorkloadAggregate } from '../../schemas/types.js';
+import type { PipelineContext } from '../../pipelines/context.js';
 import { provisionTopics } from '../../topics/admin.js';
 import { TOPICS } from '../../schemas/topics.js';
 import { consumeTopics } from '../../topics/consumer.js';
@@ -90,6 +91,41 @@ function plan(prefix: string, t0: number): Planned[] {
     out.push({ garbage, partition: i % PARTITIONS, ev });
   }
   return out;
+}
+
+/**
+ * Reads the routed topic from its start, read committed, until `valid` events arrived or it stays
+ * quiet: the source positions ("partition:offset") routed more than once.
+ */
+async function routedRepeats(ctx: PipelineContext, topic: string, groupId: string, valid: number): Promise<string[]> {
+  const records: (Buffer | null)[] = [];
+  const reader = await consumeTopics(ctx.kafka, { groupId, topics: [topic], fromBeginning: true });
+  reader.batches$.subscribe((ms) => {
+    for (const m of ms) records.push(m.value);
+  });
+  const seen = new Map<string, number>();
+  let events = 0;
+  try {
+    let read = 0;
+    for (let quiet = 0; quiet < 10; ) {
+      await sleep(500);
+      const upto = records.length;
+      for (const v of records.slice(read, upto)) {
+        const r = await ctx.serde.decode<RoutedQuery>(TOPICS.routedQueries.name, v);
+        if (r.event === null) continue;
+        events++;
+        const k = `${r.originPartition}:${r.originOffset}`;
+        seen.set(k, (seen.get(k) ?? 0) + 1);
+      }
+      const arrived = upto > read;
+      read = upto;
+      if (!arrived && events >= valid) break;
+      quiet = arrived ? 0 : quiet + 1;
+    }
+  } finally {
+    await reader.stop();
+  }
+  return [...seen].filter(([, n]) => n > 1).map(([k, n]) => `${k}×${n}`);
 }
 
 if (process.env.SCALE_OUT_CHILD) {
@@ -241,7 +277,13 @@ if (process.env.SCALE_OUT_CHILD) {
         'nor by the single one',
       );
       assert.deepEqual([...many.keys()].sort(), [...one.keys()].sort(), 'the same series × windows');
-      assert.equal(totalQueries(aggs.sc), valid, 'every valid event counted once');
+      // the first half alone: each valid source event on the routed topic once (read committed)
+      const routedTwice = await routedRepeats(ctx, internalTopic, `${id}-routed-reader`, valid);
+      assert.deepEqual(routedTwice, [], 'each source event routed once');
+      const off = [...one]
+        .filter(([k, [a]]) => a!.table === null && many.get(k)?.[0]?.queries !== a!.queries)
+        .map(([k, [a]]) => `${k}: ${many.get(k)?.[0]?.queries} for ${a!.queries}`);
+      assert.equal(totalQueries(aggs.sc), valid, `every valid event counted once; off: ${off.slice(0, 12).join(', ')}`);
       const counts = (a: WorkloadAggregate) => ({
         queries: a.queries,
         reads: a.reads,

@@ -14,7 +14,7 @@ import { writeFile } from 'node:fs/promises';
 import os, { hostname } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Admin, Consumer, IHeaders } from 'kafkajs';
+import type { Admin, Consumer, IHeaders } from '../../lib/kafkajs.js';
 import pg from 'pg';
 import type { Config } from '../../lib/config.js';
 import { type SigningKey, signingKeyFromPem, signRecord } from '../../lib/signing.js';

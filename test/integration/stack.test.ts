@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from '@clickhouse/client';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../../lib/kafkajs.js';
 import neo4j from 'neo4j-driver';
 import pg from 'pg';
 import { loadConfig } from '../../lib/config.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import kafkajs from 'kafkajs';
+import kafkajs from '../../lib/kafkajs.js';
 import { isRetriable } from '../../lib/errors.js';
 import { consumerHealth, failureAction, initialHealth } from '../../pipelines/failure.js';
 import { commitFailure } from '../../topics/consumer.js';

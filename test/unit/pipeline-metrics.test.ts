@@ -1,7 +1,7 @@
 /** The metrics show a stage that retries as stalled, not as idle. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import kafkajs from 'kafkajs';
+import kafkajs from '../../lib/kafkajs.js';
 import { pipelineMetrics, type MeteredStage } from '../../pipelines/metrics.js';
 import { initialHealth } from '../../pipelines/failure.js';
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import kafkajs from 'kafkajs';
+import kafkajs from '../../lib/kafkajs.js';
 import { ConfigError } from '../../lib/config.js';
 import { InputError, ShardcastError, StateError, UnavailableError, UsageError } from '../../lib/errors.js';
 import { DecodeError } from '../../schemas/serde.js';
