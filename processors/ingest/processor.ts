@@ -180,7 +180,7 @@ export class IngestCore {
           letter: this.letter(
             e,
             'window',
-            `late event: ts ${e.value.ts} is behind watermark ${x.watermark} and its window [${Math.floor(e.value.ts / this.window.windowMs) * this.window.windowMs}, +${this.window.windowMs}) is closed`,
+            `late event: its window [${Math.floor(e.value.ts / this.window.windowMs) * this.window.windowMs}, +${this.window.windowMs}) of ts ${e.value.ts} is closed (every window ending by ${x.closedThrough} is; watermark ${x.watermark})`,
           ),
         });
       } else out.push(x);

@@ -23,7 +23,7 @@ import { DEFAULT_PROFILE_LIMITS } from './templateProfile.js';
 
 export type WindowOutput<T extends WindowInput = WindowInput> =
   | { kind: 'aggregate'; value: WorkloadAggregate }
-  | { kind: 'late'; envelope: Envelope<T>; watermark: number }
+  | { kind: 'late'; envelope: Envelope<T>; watermark: number; closedThrough: number }
   | ({ kind: 'progress' } & Progress);
 
 export interface WindowConfig {
@@ -147,7 +147,7 @@ export class WindowAggregator<T extends WindowInput = WindowInput> {
       if (this.offsets.isReplay(p.key, off)) this.counters.replaySkipped++;
       else {
         this.counters.late++;
-        out.push({ kind: 'late', envelope: env, watermark: wm });
+        out.push({ kind: 'late', envelope: env, watermark: wm, closedThrough: this.closedThrough });
       }
     } else {
       const w = this.windowAt(start);

@@ -147,6 +147,19 @@ test('per-partition watermark: a partition silent for partitionIdleMs stops hold
   assert.equal(back.filter((o) => o.kind === 'late').length, 1);
 });
 
+test('a window closed by an idle advance reports an event for it as late, with the time windows are closed through', () => {
+  offset = 0;
+  const agg = new WindowAggregator<TestInput>({ windowMs: 2000, allowedLatenessMs: 1000 });
+  agg.add(e(1000));
+  // the source went quiet: event time moves on 5 s, which closes [0, 2s) and [2s, 4s)
+  const closed = agg.advance(5000);
+  assert.ok(closed.some((o) => o.kind === 'aggregate' && o.value.windowStart === 0));
+  const late = agg.add(e(2500)).filter((o) => o.kind === 'late');
+  assert.equal(late.length, 1);
+  const item = late[0] as Extract<WindowOutput<TestInput>, { kind: 'late' }>;
+  assert.ok(item.closedThrough >= 4000, `closed through ${item.closedThrough}, the event's window ends at 4000`);
+});
+
 test('property: the watermark add reuses between events always equals one computed afresh', () => {
   const op = fc.oneof(
     {
