@@ -40,12 +40,14 @@ export function withoutAbortedMessages<M extends FetchedMessage>({
   abortedTransactions?: AbortedTransaction[] | null;
 }): M[] {
   if (!abortedTransactions || abortedTransactions.length === 0) return messages;
-  const starts = [...abortedTransactions].sort((a, b) => (BigInt(a.firstOffset) < BigInt(b.firstOffset) ? -1 : 1));
+  const starts = abortedTransactions
+    .map((t) => ({ producer: String(t.producerId), first: BigInt(t.firstOffset) }))
+    .sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
   const aborting = new Set<string>();
   let next = 0;
   return messages.filter((m) => {
     const at = BigInt(m.offset);
-    while (next < starts.length && BigInt(starts[next]!.firstOffset) <= at) aborting.add(String(starts[next++]!.producerId));
+    while (next < starts.length && starts[next]!.first <= at) aborting.add(starts[next++]!.producer);
     const producer = String(m.batchContext.producerId);
     if (isAbortMarker(m)) {
       aborting.delete(producer);

@@ -8,7 +8,7 @@ import type { Scenario, ScenarioPartition } from '../scenario.js';
 import { type PlanContext, peakCopy } from './common.js';
 import { moveEffect } from './move.js';
 import { dereplicateEffect } from './replicate.js';
-import { splitEffect, splitOpOf, splitPoint } from './split.js';
+import { cuttingPoint, splitEffect, splitOpOf } from './split.js';
 
 /**
  * One step of a drain: a copy to move (to = null: drop a replica), or a partition to split in
@@ -152,8 +152,8 @@ export function drainPlan(ctx: PlanContext, s: Scenario, victimId: string, held:
     // split it and place the halves
     if (depth >= SPLIT_DEPTH || !cfg.actions.includes('split') || tp.replicas.length || tp.sizeBytes < cfg.split.minSizeBytes) return false;
     if ((counts.get(tp.spec.table) ?? 0) >= cfg.split.maxPartitionsPerTable) return false;
-    const point = splitPoint({ profile: ctx.profile }, tp);
-    if (!point || point.leftShare <= 0.02 || point.leftShare >= 0.98) return false;
+    const point = cuttingPoint(ctx, tp);
+    if (!point) return false;
     const saved = { view, len: plan.length };
     view = view.fork();
     const { leftId, rightId, leftLoad, bytesFrac } = splitOpOf(ctx, tp, point.at, point.leftShare);

@@ -28,7 +28,7 @@ import {
   storeKindOf,
 } from './common.js';
 import { copyIdTarget } from './move.js';
-import { splitPoint } from './split.js';
+import { cuttingPoint } from './split.js';
 
 export function planReplicas(ctx: PlanContext): Candidate[] {
   const { s, cfg } = ctx;
@@ -159,8 +159,7 @@ export function planDereplicas(ctx: PlanContext): Candidate[] {
  */
 function spreadsOverload(ctx: PlanContext, sp: ScenarioPartition, capacity: number): boolean {
   if (peakPerCopyWith(sp, ctx.cfg.replicate.maxReplicas) <= capacity) return false;
-  const point = splitPoint(ctx, sp);
-  return !point || point.leftShare <= 0.02 || point.leftShare >= 0.98;
+  return cuttingPoint(ctx, sp) === null;
 }
 
 export function replicateEffect(

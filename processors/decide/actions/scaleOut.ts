@@ -33,7 +33,7 @@ import {
   storeKindOf,
 } from './common.js';
 import { moveEffect } from './move.js';
-import { splitEffect, splitOpOf, splitPoint } from './split.js';
+import { cuttingPoint, splitEffect, splitOpOf } from './split.js';
 
 /** The next free `<prefix><k>` name: the executors name shard nodes node0, node1, ... */
 function newNodeId(ctx: PlanContext, s: Scenario, _salt: string): string {
@@ -220,8 +220,8 @@ function splitToFit(
     .filter((x) => x.peak > room)
     .sort((a, b) => b.peak - a.peak || (a.p.id < b.p.id ? -1 : 1));
   for (const { p, peak } of big) {
-    const point = splitPoint(ctx, p);
-    if (!point || point.leftShare <= 0.02 || point.leftShare >= 0.98) continue;
+    const point = cuttingPoint(ctx, p);
+    if (!point) continue;
     const sides = [
       { left: true, peak: point.leftShare * peak },
       { left: false, peak: (1 - point.leftShare) * peak },

@@ -67,6 +67,18 @@ export function splitPoint(
   return null;
 }
 
+/**
+ * The split point of a partition when it cuts the load (more than 2 % on each side), else null:
+ * a cut leaving almost all of the load on one side relieves nothing.
+ */
+export function cuttingPoint(
+  ctx: Pick<PlanContext, 'profile'>,
+  sp: Pick<ScenarioPartition, 'spec'>,
+): { at: number; leftShare: number } | null {
+  const point = splitPoint(ctx, sp);
+  return point && point.leftShare > 0.02 && point.leftShare < 0.98 ? point : null;
+}
+
 /** The split op of `sp` at `at`, with what the scenario's splitEffect needs. */
 export function splitOpOf(
   ctx: PlanContext,
@@ -131,8 +143,8 @@ export function planSplits(ctx: PlanContext): Candidate[] {
       if ((counts.get(sp.spec.table) ?? 0) >= cfg.split.maxPartitionsPerTable) continue;
       const peak = peakTotal(sp);
       if (peak < cfg.split.minLoadFraction * cap) continue; // hysteresis: merge's bound is far below
-      const point = splitPoint(ctx, sp);
-      if (!point || point.leftShare <= 0.02 || point.leftShare >= 0.98) continue;
+      const point = cuttingPoint(ctx, sp);
+      if (!point) continue;
       const { at, leftShare } = point;
       const { splitOp, leftId, rightId, leftLoad, bytesFrac } = splitOpOf(ctx, sp, at, leftShare);
       const targets = coolNodes(s, new Set([hot.node.id]), hot.firstStep).slice(0, 2);
