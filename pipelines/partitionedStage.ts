@@ -4,8 +4,10 @@
  * transactional producer (partitionProducers.ts), and what the stage produced for a partition
  * goes out with that partition's offsets in one Kafka transaction. Taking a partition over:
  * open its producer (fencing the previous owner), then read what the group committed for it
- * once that has settled (topics/consumer.ts settledCommittedOffsets), then hand it to the stage. Giving one up: the stage drops what it held for it, uncommitted.
- * Each rebalance gives up and takes over every partition (as Kafka's eager rebalance does).
+ * once that has settled (topics/consumer.ts settledCommittedOffsets), then hand it to the stage.
+ * Giving one up: the stage drops what it held for it, uncommitted.
+ * Each rebalance gives up and takes over every partition (as Kafka's eager rebalance does); an
+ * assignment that a newer one superseded while it waited its turn is skipped.
  * Every `flushMs` each partition with pending work is sent and committed.
  *
  * A failed transaction is aborted and redone whole with backoff (a retriable failure), so a
@@ -14,7 +16,10 @@
  * completes), and the committed offset then says whether it went through, or whether another
  * owner committed since (topics/transactionOutcome.ts): then, as when a transaction is refused
  * because the producer was fenced, the partition moved to another instance: what was pending for
- * it is dropped (its owner re-reads it) and the stage goes on.
+ * it is dropped (its owner re-reads it) and the stage goes on. Unless the group still assigns it
+ * here (the fencing instance acted on an assignment already replaced): then this instance takes
+ * it back and fetches it again from its committed offset, or nobody would handle it until the
+ * next rebalance.
  */
 import { concatMap, defaultIfEmpty, endWith, interval, lastValueFrom, map, merge, Subject, takeUntil } from 'rxjs';
 import { TOPICS } from '../schemas/topics.js';
@@ -78,7 +83,21 @@ class PartitionOvertaken extends Error {
   }
 }
 
-type Step = { assigned: number[] } | { batch: Envelope<Buffer | null>[] } | { tick: true };
+type Step = { assigned: number[]; generation: number } | { batch: Envelope<Buffer | null>[] } | { tick: true };
+
+/**
+ * Numbers the assignments as they arrive and tells, when one's turn to be applied comes, whether
+ * a newer one arrived meanwhile. A stage busy with a long step can have several queued; applying
+ * a superseded one would open the producers of partitions this member no longer owns, fencing
+ * their current owners, who then give them up, and nobody handles them until the next rebalance.
+ */
+export function assignmentGenerations(): { arrived(): number; superseded(generation: number): boolean } {
+  let latest = 0;
+  return {
+    arrived: () => ++latest,
+    superseded: (generation) => generation < latest,
+  };
+}
 
 export async function startPartitionedStage(ctx: PipelineContext, spec: PartitionedSpec): Promise<PartitionedStage> {
   const stats: StageStats = { consumed: 0, produced: 0, handled: 0, deadLettered: 0, batches: 0 };
@@ -127,9 +146,16 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
       owned.add(p);
     }
   };
+  /**
+   * Per partition taken back after a fence (takeBack): it is fetched again from its committed
+   * offset, and batches from this offset on were fetched before and are dropped until the refetch
+   * arrives (its first batch starts below it).
+   */
+  const refetching = new Map<number, bigint>();
   const release = async (partition: number) => {
     owned.delete(partition);
     next.delete(partition);
+    refetching.delete(partition);
     base.delete(partition);
     spec.release(partition);
     await producers.close(partition);
@@ -141,10 +167,33 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
    * another member owned and committed them, and kafkajs fetches them again from the committed
    * offset anyway. What was pending and uncommitted is dropped and redone.
    */
+  /** The partitions of the assignment applied last. */
+  let assigned = new Set<number>();
   const assign = async (partitions: number[]) => {
+    assigned = new Set(partitions);
     for (const p of [...owned]) await release(p);
     await own(partitions);
     ctx.log.info({ stage: spec.name, owned: [...owned].sort((a, b) => a - b) }, 'partitions assigned');
+  };
+
+  /**
+   * Partition `p` was fenced while the group still assigns it to this member: another instance
+   * applied an assignment that was no longer current and opened its producer, and nobody else
+   * handles it until the next rebalance. This member takes it over again (fencing that opener)
+   * and, when what it had handled (up to `handledTo`) goes past the committed offset, fetches it
+   * again from there.
+   */
+  const takeBack = async (p: number, handledTo: bigint) => {
+    await own([p]);
+    const from = next.get(p)!;
+    if (from < handledTo) {
+      refetching.set(p, handledTo);
+      source.seek(spec.topic, p, (from >= 0n ? from : 0n).toString());
+    }
+    ctx.log.warn(
+      { stage: spec.name, partition: p, from: String(from) },
+      'partition fenced by another instance while assigned here: taken back from its committed offset',
+    );
   };
 
   /**
@@ -181,10 +230,15 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
         });
       } catch (err) {
         if (!isFenced(err) && !(err instanceof PartitionOvertaken)) throw err;
-        // another instance owns the partition now and re-reads what this flush held
         fenced++;
-        ctx.log.warn({ stage: spec.name, partition: p }, 'partition taken over by another instance; its pending output dropped');
+        const handledTo = next.get(p) ?? -1n;
         await release(p);
+        if (assigned.has(p) && !stopping) {
+          await takeBack(p, handledTo);
+          continue;
+        }
+        // another instance owns the partition now and re-reads what this flush held
+        ctx.log.warn({ stage: spec.name, partition: p }, 'partition taken over by another instance; its pending output dropped');
         continue;
       }
       if (tried) base.set(p, { offset: (BigInt(tried.offset) + 1n).toString(), metadata: tried.metadata ?? null });
@@ -197,7 +251,11 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
   };
 
   const step = async (s: Step) => {
-    if ('assigned' in s) return assign(s.assigned);
+    if ('assigned' in s) {
+      if (!generations.superseded(s.generation)) return assign(s.assigned);
+      ctx.log.info({ stage: spec.name, skipped: s.assigned }, 'an assignment superseded before it was applied: skipped');
+      return;
+    }
     if ('tick' in s) {
       spec.tick?.();
       return flush();
@@ -206,6 +264,12 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     stats.consumed += s.batch.length;
     // a batch fetched before the partition moved away: its new owner reads it again
     if (!owned.has(p)) return;
+    const stale = refetching.get(p);
+    if (stale !== undefined) {
+      // fetched before the partition was taken back: the refetch brings it again
+      if (BigInt(s.batch[0]!.offset) >= stale) return;
+      refetching.delete(p);
+    }
     const from = next.get(p)!;
     const fresh = BigInt(s.batch[0]!.offset) >= from ? s.batch : s.batch.filter((m) => BigInt(m.offset) >= from);
     if (fresh.length === 0) return;
@@ -214,10 +278,13 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     next.set(p, BigInt(fresh[fresh.length - 1]!.offset) + 1n);
   };
 
+  const generations = assignmentGenerations();
   // Stopping completes the consumer's streams; the ticks end with them, after one last flush.
   const draining = new Subject<void>();
   const steps = merge(
-    source.assignments$.pipe(map((a): Step => ({ assigned: a.filter((x) => x.topic === spec.topic).map((x) => x.partition) }))),
+    source.assignments$.pipe(
+      map((a): Step => ({ assigned: a.filter((x) => x.topic === spec.topic).map((x) => x.partition), generation: generations.arrived() })),
+    ),
     source.batches$.pipe(map((batch): Step => ({ batch }))),
     interval(spec.flushMs ?? 200).pipe(
       takeUntil(draining),

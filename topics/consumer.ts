@@ -53,6 +53,11 @@ export interface TopicSource {
   /** Commits each position (the next fetch starts after it), with optional offset metadata. */
   commit(positions: readonly (SourcePosition & { metadata?: string })[]): Promise<void>;
   /**
+   * Fetches `partition` of `topic` again from `offset` (kafkajs's seek): the rest of a batch in
+   * hand is not handed over, but batches handed over before are still on their way downstream.
+   */
+  seek(topic: string, partition: number, offset: string): void;
+  /**
    * Graceful end: pauses fetching and completes `messages$`, leaving the consumer in its group
    * so the pipeline can still commit what it flushes. Call `stop()` after the pipeline is done.
    */
@@ -84,7 +89,7 @@ export function topicSource(
   batches: Subject<Envelope<Buffer | null>[]>,
   assignments: ReplaySubject<{ topic: string; partition: number }[]>,
   progress: Readonly<SourceProgress>,
-  control: Pick<TopicSource, 'commit' | 'drain' | 'stop'>,
+  control: Pick<TopicSource, 'commit' | 'seek' | 'drain' | 'stop'>,
 ): TopicSource {
   return {
     messages$: batches.pipe(mergeMap((b) => b)),
@@ -97,6 +102,7 @@ export function topicSource(
       return progress.firstFetchAt;
     },
     commit: control.commit,
+    seek: control.seek,
     drain: control.drain,
     stop: control.stop,
   };
@@ -191,6 +197,9 @@ export async function consumeTopics(kafka: Kafka, opts: ConsumeOptions): Promise
         .catch((err: unknown) => {
           throw commitFailure(err);
         });
+    },
+    seek(topic, partition, offset) {
+      consumer.seek({ topic, partition, offset });
     },
     drain() {
       stopped = true;

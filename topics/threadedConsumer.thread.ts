@@ -36,6 +36,9 @@ port.on('message', (m: ToThread) => {
         (err: unknown) => post({ t: 'committed', id: m.id, error: (err as Error).message ?? String(err), retriable: isRetriable(err) }),
       );
       break;
+    case 'seek':
+      source?.seek(m.topic, m.partition, m.offset);
+      break;
     case 'drain':
       ending = true;
       source?.drain();

@@ -121,6 +121,7 @@ export type FromThread =
 export type ToThread =
   | { t: 'taken'; n: number }
   | { t: 'commit'; id: number; positions: (SourcePosition & { metadata?: string })[] }
+  | { t: 'seek'; topic: string; partition: number; offset: string }
   | { t: 'drain' }
   | { t: 'stop' };
 
@@ -286,6 +287,9 @@ export async function consumeTopicsOnThread(cfg: KafkaSettings, opts: ThreadedCo
           })),
         });
       });
+    },
+    seek(topic, partition, offset) {
+      send({ t: 'seek', topic, partition, offset });
     },
     drain() {
       drained = true;

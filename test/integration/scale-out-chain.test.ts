@@ -85,7 +85,14 @@ async function childMain(): Promise<void> {
     stage = ingest;
   } else {
     const forecast = await startScaledForecast(ctx, forecastOpts(chain));
-    report = setInterval(() => process.stdout.write(`STATS ${forecast.forecasts()} ${forecast.restored()}\n`), 500);
+    // forecasts, restored, then (for a timeout's message) partitions owned and fenced, messages consumed and handled
+    report = setInterval(
+      () =>
+        process.stdout.write(
+          `STATS ${forecast.forecasts()} ${forecast.restored()} owned=${forecast.owned().aggregates.join(',')} fenced=${forecast.fencedCount()} consumed=${forecast.stats.consumed} handled=${forecast.stats.handled}\n`,
+        ),
+      500,
+    );
     stage = forecast;
   }
   stage.done.catch((err: unknown) => process.stdout.write(`FAILED ${(err as Error).message}\n`));
@@ -244,8 +251,14 @@ if (process.env.CHAIN_CHILD) {
         240_000,
         'the forecasts of both chains',
       ).catch((err: Error) => {
+        const missing = new Set(fcs.one.map(keyOf).filter((k) => !fcs.many.some((f) => keyOf(f) === k)));
+        const partitionsMissing = [...sequences.one]
+          .filter(([, seq]) => seq.some((k) => [...missing].some((m) => m.startsWith(`${k.split('@')[0]}@`))))
+          .map(([p]) => p);
         throw new Error(
-          `${err.message}: one ${fcs.one.length}, many ${fcs.many.length}; children: ${all()
+          `${err.message}: one ${fcs.one.length}, many ${fcs.many.length} (missing forecasts of aggregates partitions ${partitionsMissing.join(',')}); forecast instances last reported: ${forecasts
+            .map((i) => i.lines.filter(isStatLine).at(-1) ?? 'nothing')
+            .join(' | ')}; children: ${all()
             .map((i) => i.lines.filter((l) => !isStatLine(l)).join(' / '))
             .join(' | ')}`,
         );
