@@ -314,7 +314,9 @@ if (process.env.SCALE_OUT_CHILD) {
         'no instance failed',
       );
       const fenced = lastStat(instances[1]!, 3);
-      process.stdout.write(`# the thawed instance was fenced on ${fenced} partitions (taking back those still assigned to it until it rejoined)\n`);
+      process.stdout.write(
+        `# the thawed instance was fenced on ${fenced} partitions (taking back those still assigned to it until it rejoined)\n`,
+      );
       process.stdout.write(
         `# scaled: ${many.size} (series, window) from ${instances.length} instances (one SIGKILLed), equal to one instance's ${one.size}\n`,
       );
