@@ -161,14 +161,14 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     await producers.close(partition);
   };
 
+  /** The partitions of the assignment applied last. */
+  let assigned = new Set<number>();
   /**
    * Every assignment starts every partition afresh from what was committed, also those this
    * member had before: it may have missed generations (frozen past its session timeout) in which
    * another member owned and committed them, and kafkajs fetches them again from the committed
    * offset anyway. What was pending and uncommitted is dropped and redone.
    */
-  /** The partitions of the assignment applied last. */
-  let assigned = new Set<number>();
   const assign = async (partitions: number[]) => {
     assigned = new Set(partitions);
     for (const p of [...owned]) await release(p);
