@@ -161,16 +161,18 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
     await producers.close(partition);
   };
 
-  /** The partitions of the assignment applied last. */
+  /** The partitions of the assignment applied last, and its arrival number. */
   let assigned = new Set<number>();
+  let assignedGeneration = 0;
   /**
    * Every assignment starts every partition afresh from what was committed, also those this
    * member had before: it may have missed generations (frozen past its session timeout) in which
    * another member owned and committed them, and kafkajs fetches them again from the committed
    * offset anyway. What was pending and uncommitted is dropped and redone.
    */
-  const assign = async (partitions: number[]) => {
+  const assign = async (partitions: number[], generation: number) => {
     assigned = new Set(partitions);
+    assignedGeneration = generation;
     for (const p of [...owned]) await release(p);
     await own(partitions);
     ctx.log.info({ stage: spec.name, owned: [...owned].sort((a, b) => a - b) }, 'partitions assigned');
@@ -233,7 +235,8 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
         fenced++;
         const handledTo = next.get(p) ?? -1n;
         await release(p);
-        if (assigned.has(p) && !stopping) {
+        // a newer assignment waiting its turn decides instead (it takes over what it gives here)
+        if (assigned.has(p) && !stopping && !generations.superseded(assignedGeneration)) {
           await takeBack(p, handledTo);
           continue;
         }
@@ -252,7 +255,7 @@ export async function startPartitionedStage(ctx: PipelineContext, spec: Partitio
 
   const step = async (s: Step) => {
     if ('assigned' in s) {
-      if (!generations.superseded(s.generation)) return assign(s.assigned);
+      if (!generations.superseded(s.generation)) return assign(s.assigned, s.generation);
       ctx.log.info({ stage: spec.name, skipped: s.assigned }, 'an assignment superseded before it was applied: skipped');
       return;
     }
