@@ -251,9 +251,10 @@ if (process.env.CHAIN_CHILD) {
         240_000,
         'the forecasts of both chains',
       ).catch((err: Error) => {
-        const missing = new Set(fcs.one.map(keyOf).filter((k) => !fcs.many.some((f) => keyOf(f) === k)));
+        const mine = new Set(fcs.many.map(keyOf));
+        const seriesMissing = new Set(fcs.one.filter((f) => !mine.has(keyOf(f))).map((f) => f.seriesId));
         const partitionsMissing = [...sequences.one]
-          .filter(([, seq]) => seq.some((k) => [...missing].some((m) => m.startsWith(`${k.split('@')[0]}@`))))
+          .filter(([, seq]) => seq.some((k) => seriesMissing.has(k.slice(0, k.lastIndexOf('@')))))
           .map(([p]) => p);
         throw new Error(
           `${err.message}: one ${fcs.one.length}, many ${fcs.many.length} (missing forecasts of aggregates partitions ${partitionsMissing.join(',')}); forecast instances last reported: ${forecasts

@@ -1,7 +1,9 @@
 /**
  * A stage busy with a long step queues the assignments that arrive meanwhile; only the newest is
  * applied (pipelines/partitionedStage.ts): an older one would take over partitions this member
- * no longer owns and fence their owners.
+ * no longer owns and fence their owners. The first test wires `assignmentGenerations` as the
+ * stage does (numbered on arrival, checked in one concatMap); the stage itself is exercised on
+ * the broker by the scale-out tests.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
