@@ -106,7 +106,7 @@ const SCHEMAS = {
     rekey: z.object({
       table,
       partition: partitionOpt,
-      params: params({ keyColumns: columnList('keyColumns'), share: number('share').optional() }),
+      params: params({ keyColumns: columnList('keyColumns'), share: number('share').optional(), keyHash: flag('keyHash').optional() }),
     }),
     composite_index: z.object({ table, partition: partitionOpt, params: params({ columns: columnList('columns') }) }),
     derived_attribute: z.object({

@@ -1,8 +1,10 @@
 /**
  * The simulator's load model for one step: each partition's reads are shared by its copies and
  * its writes land on every copy; a running data move costs `migrationOverhead × capacity` on its
- * source and on its target; co-accessed key units on different nodes add `crossNodeCost ×` their
- * joint load to both nodes.
+ * source and on its target, a running rekey on every node holding a shard of its table;
+ * co-accessed key units on different nodes add `crossNodeCost ×` their joint load to both nodes.
+ * A table whose key is hashed (a finished rekey with `keyHash`) has its units cut the hash of
+ * the key: each unit takes an equal share of the table's load, whatever keys are hot.
  */
 import type { AnyCommand } from '../../schemas/types.js';
 import { type ClusterState, DATA_MOVE_ACTIONS, copiesOf } from '../../processors/decide/index.js';
@@ -29,14 +31,18 @@ export function stepLoad(w: Workload, state: ClusterState, t: number, running: r
   const nodeLoad = new Map<string, number>(state.nodes.map((n) => [n.id, 0]));
   const partitionLoad = new Map<string, { reads: number; writes: number }>();
   const unitOwner: string[][] = w.tables.map((tb) => new Array<string>(tb.units).fill(''));
+  const hashed = new Map(
+    state.tables.filter((tb) => tb.keyHash && tIndex.has(tb.name)).map((tb) => [tb.name, tableTotals(w, tIndex.get(tb.name)!, t)]),
+  );
   for (const p of state.partitions) {
     const ti = tIndex.get(p.table)!,
       tb = w.tables[ti]!;
+    const even = hashed.get(p.table);
     let reads = 0,
       writes = 0;
     for (let u = p.lo ?? 0; u < (p.hi ?? tb.units); u++) {
-      reads += w.reads[ti]![t * tb.units + u]!;
-      writes += w.writes[ti]![t * tb.units + u]!;
+      reads += even ? even.reads / tb.units : w.reads[ti]![t * tb.units + u]!;
+      writes += even ? even.writes / tb.units : w.writes[ti]![t * tb.units + u]!;
       unitOwner[ti]![u] = p.id;
     }
     partitionLoad.set(p.id, { reads, writes });
@@ -44,6 +50,11 @@ export function stepLoad(w: Workload, state: ClusterState, t: number, running: r
     for (const n of copies) nodeLoad.set(n, (nodeLoad.get(n) ?? 0) + reads / copies.length + writes);
   }
   for (const cmd of running) {
+    if (cmd.kind === 'partition' && cmd.action === 'rekey') {
+      const nodes = new Set(state.partitions.filter((p) => p.table === cmd.table).flatMap((p) => copiesOf(p)));
+      for (const n of nodes) nodeLoad.set(n, nodeLoad.get(n)! + costs.migrationOverhead * state.nodeById.get(n)!.capacity);
+      continue;
+    }
     if (cmd.kind !== 'shard' || !DATA_MOVE_ACTIONS.has(cmd.action)) continue;
     const p = state.partitionById.get(cmd.partition!);
     for (const n of [p?.node ?? cmd.sourceNode, cmd.targetNode]) {
@@ -72,4 +83,16 @@ export function stepLoad(w: Workload, state: ClusterState, t: number, running: r
     return { a, b, weight };
   });
   return { nodeLoad, partitionLoad, coAccess };
+}
+
+/** A table's reads and writes at step `t`, over all its key units. */
+export function tableTotals(w: Pick<Workload, 'tables' | 'reads' | 'writes'>, ti: number, t: number): { reads: number; writes: number } {
+  const units = w.tables[ti]!.units;
+  let reads = 0,
+    writes = 0;
+  for (let u = 0; u < units; u++) {
+    reads += w.reads[ti]![t * units + u]!;
+    writes += w.writes[ti]![t * units + u]!;
+  }
+  return { reads, writes };
 }

@@ -4,9 +4,11 @@
  * decide/state.applyCommand, the planner's own model of a command), with a CommandResult at
  * each turn. One instance per run; `simulator.ts` drives it once per step.
  *
- * Durations: data moves take ceil(bytes / throttle / step) steps; a split, merge, dereplicate
- * or scale_in takes one step; scale_out takes ceil(provisioningMs / step) steps, the node
- * billed from the command and serving from then on. Recommendations finish at once.
+ * Durations: data moves take ceil(bytes / throttle / step) steps; a rekey that hashes the key
+ * copies the whole table, `rekeyStreams` shards at a time at the throttle each; a split, merge,
+ * dereplicate or scale_in takes one step; scale_out takes ceil(provisioningMs / step) steps, the
+ * node billed from the command and serving from then on. Other recommendations finish at once
+ * (the simulator approves them as they are issued).
  */
 import type { AnyCommand, CommandResult } from '../../schemas/types.js';
 import {
@@ -28,6 +30,8 @@ export interface OperationCosts {
   capacity: number;
   /** How long issued commands stay in `recent` (cooldown memory). */
   recentMs: number;
+  /** Shards a rekey copies at once, each at the throttle. */
+  rekeyStreams: number;
 }
 
 interface Op {
@@ -135,6 +139,8 @@ export class SimOperations {
       const deps = (c.params.dependsOn ?? '').split(',').filter(Boolean);
       if (deps.length === 0 && c.kind !== 'resource' && this.busy(c.partition)) {
         this.rejected++;
+        // commands that depend on it fail, as after a failure (they would otherwise wait forever)
+        this.done.set(c.commandId, 'FAILED');
         this.results.push(result(c, now, 'REJECTED', `partition ${c.partition} has a change in progress`));
         continue;
       }
@@ -155,6 +161,7 @@ export class SimOperations {
     const inFlight: InFlight[] = [...this.running.values(), ...this.pending].map((o) => ({
       commandId: o.cmd.commandId,
       action: o.cmd.action,
+      table: o.cmd.kind !== 'resource' ? o.cmd.table : null,
       partition: o.cmd.kind !== 'resource' ? o.cmd.partition : null,
       sourceNode: o.cmd.kind === 'shard' ? o.cmd.sourceNode : null,
       targetNode: o.cmd.kind === 'shard' ? o.cmd.targetNode : null,
@@ -176,8 +183,13 @@ export class SimOperations {
     });
   }
 
+  /** Whether partition `pid` has a change in progress: its own, or a rekey of its table (which claims every shard). */
   private busy(pid: string | null): boolean {
-    return pid !== null && [...this.running.values(), ...this.pending].some((o) => o.cmd.kind !== 'resource' && o.cmd.partition === pid);
+    if (pid === null) return false;
+    const table = this.state.partitionById.get(pid)?.table;
+    return [...this.running.values(), ...this.pending].some(
+      (o) => o.cmd.kind !== 'resource' && (o.cmd.partition === pid || (o.cmd.action === 'rekey' && o.cmd.table === table)),
+    );
   }
 
   private start(op: Op, t: number): boolean {
@@ -223,6 +235,9 @@ export class SimOperations {
           },
         ],
       });
+    } else if (c.kind === 'partition' && c.action === 'rekey' && c.params.keyHash === 'true') {
+      bytes = state.partitions.filter((p) => p.table === c.table).reduce((a, p) => a + p.sizeBytes, 0);
+      steps = Math.max(1, Math.ceil(bytes / (this.costs.throttleBytesPerSec * this.costs.rekeyStreams) / (stepMs / 1000)));
     } else if (RECOMMENDATIONS.has(c.action)) {
       steps = 0;
     }

@@ -25,6 +25,7 @@ import type { Observation, Policy } from './simulator.js';
 import type { PastView } from './view.js';
 import type { Workload } from './workload.js';
 import { TARGET_UTIL } from './policies.js';
+import { tableTotals } from './load.js';
 
 /** Source name of the simulated key-unit aggregates, and of the node totals. */
 const SOURCE = 'sim';
@@ -51,10 +52,36 @@ export interface PredictivePolicy extends Policy {
   parts(): { forecaster: OnlineForecaster | null; forecastRounds: ForecastRounds | null; decideRounds: DecideRounds | null };
 }
 
+/**
+ * The series of a table's key unit: once its key is hashed the units cut the hash, and their
+ * series start afresh under new names, as ingest's buckets of a re-keyed table do
+ * (schemas/keyBuckets.ts).
+ */
+function unitSeries(table: string, u: number, hashed: boolean): string {
+  return `${SOURCE}|${table}|${hashed ? 'hash.' : ''}k${u}`;
+}
+
+/** Names of the tables whose key is hashed now. */
+function hashedTables(obs: Observation): Set<string> {
+  return new Set(obs.state.tables.filter((t) => t.keyHash).map((t) => t.name));
+}
+
+/** A table's reads and writes at past step t over all its units. */
+function pastTotals(w: PastView, ti: number, t: number): { reads: number; writes: number } {
+  let reads = 0,
+    writes = 0;
+  for (let u = 0; u < w.tables[ti]!.units; u++) {
+    reads += w.reads(ti, t, u);
+    writes += w.writes(ti, t, u);
+  }
+  return { reads, writes };
+}
+
 /** The previous step's load as ingest's aggregates: one per table and key unit, and per node. */
 function aggregatesOf(obs: Observation, windowStart: number): { units: WorkloadAggregate[]; nodes: WorkloadAggregate[] } {
   const w = obs.past,
     t = obs.step - 1;
+  const hashed = hashedTables(obs);
   const base = (seriesId: string, source: string, table: string | null, node: string | null, reads: number, writes: number) => ({
     seriesId,
     windowStart,
@@ -79,24 +106,32 @@ function aggregatesOf(obs: Observation, windowStart: number): { units: WorkloadA
     hotKeys: [],
     coAccess: [],
   });
-  const units = w.tables.flatMap((tb, ti) =>
-    Array.from({ length: tb.units }, (_, u) =>
-      base(`${SOURCE}|${tb.name}|k${u}`, SOURCE, tb.name, null, w.reads(ti, t, u), w.writes(ti, t, u)),
-    ),
-  );
+  const units = w.tables.flatMap((tb, ti) => {
+    const even = hashed.has(tb.name) ? pastTotals(w, ti, t) : null;
+    return Array.from({ length: tb.units }, (_, u) =>
+      even
+        ? base(unitSeries(tb.name, u, true), SOURCE, tb.name, null, even.reads / tb.units, even.writes / tb.units)
+        : base(unitSeries(tb.name, u, false), SOURCE, tb.name, null, w.reads(ti, t, u), w.writes(ti, t, u)),
+    );
+  });
   const nodes = [...obs.lastNodeLoad].map(([node, q]) => base(`${NODE_SOURCE}|${node}`, NODE_SOURCE, null, node, q, 0));
   return { units, nodes };
 }
 
 /** The true load from `origin + 1` on, as forecasts issued at `origin` (the clairvoyant policy's). */
-function trueFuture(ahead: Workload, origin: number, H: number, issuedAt: number): Forecast[] {
+function trueFuture(ahead: Workload, origin: number, H: number, issuedAt: number, hashed: ReadonlySet<string>): Forecast[] {
   const v = (ti: number, t: number, u: number) => {
-    const s = Math.min(t, ahead.steps - 1) * ahead.tables[ti]!.units + u;
+    const step = Math.min(t, ahead.steps - 1);
+    if (hashed.has(ahead.tables[ti]!.name)) {
+      const tot = tableTotals(ahead, ti, step);
+      return (tot.reads + tot.writes) / ahead.tables[ti]!.units;
+    }
+    const s = step * ahead.tables[ti]!.units + u;
     return ahead.reads[ti]![s]! + ahead.writes[ti]![s]!;
   };
   return ahead.tables.flatMap((tb, ti) =>
     Array.from({ length: tb.units }, (_, u) => ({
-      seriesId: `${SOURCE}|${tb.name}|k${u}`,
+      seriesId: unitSeries(tb.name, u, hashed.has(tb.name)),
       issuedAt,
       originTs: ahead.startTs + origin * ahead.stepMs,
       stepMs: ahead.stepMs,
@@ -113,9 +148,9 @@ function trueFuture(ahead: Workload, origin: number, H: number, issuedAt: number
   );
 }
 
-function bucketsOf(w: PastView): BucketSpec[] {
+function bucketsOf(w: PastView, hashed: ReadonlySet<string>): BucketSpec[] {
   return w.tables.flatMap((t) =>
-    Array.from({ length: t.units }, (_, u) => ({ seriesId: `${SOURCE}|${t.name}|k${u}`, table: t.name, lo: u, hi: u + 1 })),
+    Array.from({ length: t.units }, (_, u) => ({ seriesId: unitSeries(t.name, u, hashed.has(t.name)), table: t.name, lo: u, hi: u + 1 })),
   );
 }
 
@@ -125,6 +160,7 @@ export function predictivePolicy(o: PredictiveOptions = {}): PredictivePolicy {
   let forecastRounds: ForecastRounds | null = null;
   let decideRounds: DecideRounds | null = null;
   let buckets: BucketSpec[] | null = null;
+  let bucketsHashed = '';
 
   const setUp = async (obs: Observation): Promise<DecideRounds> => {
     const { past: w, cfg } = obs;
@@ -135,7 +171,6 @@ export function predictivePolicy(o: PredictiveOptions = {}): PredictivePolicy {
       forecaster = new OnlineForecaster({ ...pipelineForecasterOptions({ stepMs: w.stepMs, horizon: H, backend }), ...fo });
       forecastRounds = new ForecastRounds(forecaster, { stepMs: w.stepMs, sources: [SOURCE] });
     }
-    buckets = bucketsOf(w);
     return new DecideRounds({
       capacity: cfg.capacity,
       decide: {
@@ -185,11 +220,14 @@ export function predictivePolicy(o: PredictiveOptions = {}): PredictivePolicy {
       const forecasts = forecastRounds
         ? (await forecastRounds.next(units, obs.now)).forecasts
         : obs.step >= 2
-          ? trueFuture(obs.ahead!, obs.step - 2, decideRounds.config.horizonSteps, obs.now)
+          ? trueFuture(obs.ahead!, obs.step - 2, decideRounds.config.horizonSteps, obs.now, hashedTables(obs))
           : [];
       for (const f of forecasts) decideRounds.observeForecast(f);
       const now = decideRounds.due();
       if (now === null) return [];
+      const hashed = hashedTables(obs);
+      const key = [...hashed].sort().join(',');
+      if (!buckets || key !== bucketsHashed) [buckets, bucketsHashed] = [bucketsOf(w, hashed), key];
       const st = buildState({
         tables: [...obs.state.tables],
         partitions: [...obs.state.partitions],

@@ -35,6 +35,8 @@ export interface SimConfig {
   store: string;
   /** How long issued commands stay in `recent` (cooldown memory). */
   recentMs: number;
+  /** Shards a rekey copies at once (the decide stage's safety.maxConcurrentMoves). */
+  rekeyStreams: number;
   /** Keep per-step node loads (for tests and plots). */
   keepTimeline: boolean;
 }
@@ -49,6 +51,7 @@ export const DEFAULT_SIM: SimConfig = {
   crossNodeCost: 0.5,
   store: 'sim',
   recentMs: 3_600_000,
+  rekeyStreams: 4,
   keepTimeline: false,
 };
 

@@ -339,6 +339,12 @@ export class PostgresShardAdapter implements StoreAdapter {
         };
       }
       case 'rekey':
+        // the router, the shard guards and ingest's key buckets read a key column's value as it
+        // is; ranges of a hashed key need each of them to hash it first (docs/decisions/0139)
+        if (params.keyHash === 'true')
+          return reject(
+            `rekey of ${table} with keyHash: this executor ranges over key values, not their hash; re-shard by a column instead`,
+          );
         return planRekey(this.db, cmd.commandId, routes, params.keyColumns, cmd.partition, grace.value, batch.value);
       case 'composite_index':
       case 'derived_attribute':

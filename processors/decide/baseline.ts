@@ -23,6 +23,8 @@ export function baselineScenario(state: ClusterState, profile: LoadProfile, cfg:
     if (target && finish <= target.activeFrom) finish = target.activeFrom + 1; // waits for a provisioning node
     const sp = f.partition ? s.partitions.get(f.partition) : undefined;
     if (sp) sp.locked = true;
+    // a rekey claims every shard of its table until it ends
+    if (f.action === 'rekey' && f.table) for (const p of s.partitions.values()) if (p.spec.table === f.table) p.locked = true;
     PLACEMENT_ACTIONS.get(f.action as Action)?.inFlight?.(s, f, sp, finish);
   }
   return s;

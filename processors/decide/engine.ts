@@ -16,7 +16,7 @@
  *   split: splitAt, leftId, rightId, leftFraction (of bytes), leftLoadShare
  *   merge: with, mergedId            move/replicate: bytes   colocate: bytes, with (the partition it joins)
  *   dereplicate: none (targetNode names the node whose copy is dropped)
- *   scale_out: nodeId, capacity      rekey: keyColumns, previousKey, share
+ *   scale_out: nodeId, capacity      rekey: keyColumns, previousKey, share, keyHash
  *   composite_index: name, columns   derived_attribute: name, expression
  *   precompute: name, template (count_by | sum_by), groupBy, value (sum_by), templateId
  *   any: dependsOn (comma-separated command ids that must finish first), strategy
@@ -34,6 +34,7 @@ import { type ClusterState, type ClusterStateInput, buildState } from './state.j
 import type { Candidate, PlannedOp } from './actions/common.js';
 import { idTargetOf } from './actions/registry.js';
 import { planRekeys } from './actions/rekey.js';
+import { planAppendRekeys } from './actions/appendHotSpot.js';
 import { planTemplateAdaptations } from './actions/schema.js';
 
 export interface DecideResult {
@@ -234,7 +235,7 @@ export function decide(
   // Recommendations: independent of placement, issued when their own benefit beats their cost.
   const recs: Candidate[] = [];
   const ctx = { s: null as never, state, profile, cfg, now };
-  if (cfg.actions.includes('rekey')) recs.push(...planRekeys(ctx));
+  if (cfg.actions.includes('rekey')) recs.push(...planRekeys(ctx), ...planAppendRekeys(ctx));
   if (cfg.actions.some((a) => a === 'composite_index' || a === 'derived_attribute' || a === 'precompute')) {
     recs.push(...planTemplateAdaptations(ctx).filter((c) => cfg.actions.includes(c.action)));
   }

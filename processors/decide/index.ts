@@ -21,4 +21,5 @@ export { planColocations } from './actions/colocate.js';
 export { nodesNeeded, planScaleOut, scaleOutEffect } from './actions/scaleOut.js';
 export { planScaleIn, scaleInEffect } from './actions/scaleIn.js';
 export { planRekeys, recommendKey } from './actions/rekey.js';
+export { appendFrontier, planAppendRekeys } from './actions/appendHotSpot.js';
 export { planTemplateAdaptations, templateAction } from './actions/schema.js';

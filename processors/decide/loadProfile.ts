@@ -29,6 +29,9 @@ export interface BucketLoad {
   hi: number;
   /** Planned total load per step. */
   total: Float64Array;
+  /** The newest window's reads and writes of the bucket (0 when none was seen). */
+  currentReads: number;
+  currentWrites: number;
 }
 
 export interface LoadProfile {
@@ -123,7 +126,7 @@ export function buildLoadProfile(
     const total = new Float64Array(steps);
     for (let k = 0; k < steps; k++) total[k] = s.point[k]! + cfg.risk * (s.upper[k]! - s.point[k]!);
     const list = bucketsByTable.get(b.table) ?? [];
-    list.push({ table: b.table, lo: b.lo, hi: b.hi, total });
+    list.push({ table: b.table, lo: b.lo, hi: b.hi, total, currentReads: agg?.reads ?? 0, currentWrites: agg?.writes ?? 0 });
     bucketsByTable.set(b.table, list);
   }
   for (const list of bucketsByTable.values()) list.sort((a, b) => a.lo - b.lo);

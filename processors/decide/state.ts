@@ -46,6 +46,8 @@ export interface TableSpec {
   storeKind?: StoreKind;
   /** Current partition key, possibly composite. */
   keyColumns: string[];
+  /** Ranges cut a hash of the key rather than the key (a rekey with `keyHash`): key order no longer maps to shards. */
+  keyHash?: boolean;
 }
 
 /** A forecast series over a key range of a table (the ingest stage's key buckets). */
@@ -97,6 +99,8 @@ export interface TemplateStat {
 export interface InFlight {
   commandId: string;
   action: string;
+  /** The table it changes (a rekey changes every partition of it). */
+  table?: string | null;
   partition?: string | null;
   sourceNode?: string | null;
   targetNode?: string | null;

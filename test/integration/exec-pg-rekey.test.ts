@@ -104,6 +104,10 @@ describe('postgres executor: rekey (online re-sharding by a new key)', () => {
       const r = results.find((x) => x.commandId === cmd.commandId && x.status === 'REJECTED');
       assert.match(r?.reason ?? '', want);
     }
+    // the decide stage's hash of an append key (appendHotSpot.ts) is refused with its reason
+    const hashed = testCommand('exec-pg-rekey', TABLE, 'partition', 'rekey', {}, { keyColumns: 'id', keyHash: 'true' });
+    assert.equal(await engine(1e12).run(hashed), 'REJECTED');
+    assert.match(results.at(-1)?.reason ?? '', /keyHash: this executor ranges over key values, not their hash/);
     const unknown = testCommand('exec-pg-rekey', 'no_such_table', 'partition', 'rekey', {}, { keyColumns: 'customer_id' });
     assert.equal(await engine(1e12).run(unknown), 'REJECTED');
     assert.match(results.at(-1)?.reason ?? '', /unknown table no_such_table/);

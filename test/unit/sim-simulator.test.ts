@@ -195,3 +195,55 @@ test('trace CSV: both formats parse; generators are deterministic; round trip ke
   const back = parseTrace(toTraceCsv(small));
   assert.ok(Math.abs(back.reads[0]!.reduce((x, y) => x + y, 0) - small.reads[0]!.reduce((x, y) => x + y, 0)) < 0.01);
 });
+
+test('a rekey that hashes the key copies the table in parallel streams, claims its shards, then spreads its load evenly', async () => {
+  // all load on unit 3 of 4: one node (n1 or n2) carries all of it until the key is hashed
+  const w = workload(20, 4, (_t, u) => (u === 3 ? 1600 : 0));
+  const seen: CommandResult[] = [];
+  const rekey: AnyCommand = {
+    kind: 'partition',
+    ...base,
+    commandId: 'rk',
+    table: 't',
+    partition: null,
+    action: 'rekey',
+    params: { keyColumns: 'id', keyHash: 'true' },
+  };
+  const moveHot = (o: Observation): AnyCommand[] => {
+    const p = o.state.partitions.find((x) => x.lo === 3)!;
+    const to = o.state.nodes.find((n) => n.id !== p.node)!.id;
+    return [
+      { kind: 'shard', ...base, commandId: 'mv', table: 't', partition: p.id, sourceNode: p.node, targetNode: to, action: 'move' },
+      {
+        kind: 'shard',
+        ...base,
+        commandId: 'after',
+        table: 't',
+        partition: p.id,
+        sourceNode: p.node,
+        targetNode: to,
+        action: 'move',
+        params: { dependsOn: 'mv' },
+      },
+    ];
+  };
+  // 4 partitions of 1 GiB; throttle 1 GiB per 2 minutes, 2 streams → 4 GiB in 4 steps
+  const m = await simulate(w, scripted('hasher', { 2: () => [rekey], 3: moveHot }, seen, 2), {
+    capacity: 1000,
+    partitionsPerTable: 4,
+    throttleBytesPerSec: GiB / 120,
+    rekeyStreams: 2,
+    migrationOverhead: 0,
+    keepTimeline: true,
+  });
+  const done = seen.find((r) => r.commandId === 'rk' && r.status === 'SUCCEEDED')!;
+  assert.equal(done.durationMs, 4 * 60_000);
+  assert.equal(m.bytesMoved, 4 * GiB);
+  // while it runs the table's shards are claimed; what depends on a refused command fails
+  assert.match(seen.find((r) => r.commandId === 'mv' && r.status === 'REJECTED')!.reason!, /change in progress/);
+  assert.match(seen.find((r) => r.commandId === 'after' && r.status === 'FAILED')!.reason!, /depends on failed/);
+  // before: 1600 on one node; after (step 6 on): 400 per partition, 800 per node
+  assert.ok(Math.abs(m.timeline![1]!.maxUtil - 1.6) < 1e-9);
+  assert.ok(Math.abs(m.timeline![7]!.maxUtil - 0.8) < 1e-9);
+  assert.equal(m.violationMinutes, 6);
+});

@@ -6,8 +6,9 @@
  * PostgreSQL shard tables are routed by one column (executors/postgres/rekey.ts), so for them
  * only single columns are considered.
  */
-import type { PredicateStat } from '../state.js';
-import { type ApplyContext, type Candidate, type CommandOf, type PlanContext, fmtPct, storeKindOf } from './common.js';
+import type { StoreKind } from '../../../schemas/types.js';
+import type { PredicateStat, TableSpec } from '../state.js';
+import { type ApplyContext, type Candidate, type CommandOf, type PlanContext, type PlannedOp, fmtPct, storeKindOf } from './common.js';
 
 export function recommendKey(
   stats: readonly PredicateStat[],
@@ -51,24 +52,13 @@ export function planRekeys(ctx: PlanContext): Candidate[] {
     out.push({
       action: 'rekey',
       ops: [
-        {
-          kind: 'partition',
-          action: 'rekey',
-          store: t.store,
-          storeKind: kind,
-          table: t.name,
-          partition: null,
-          sourceNode: null,
-          targetNode: null,
-          node: null,
-          params: { keyColumns: rec.columns.join(','), previousKey: t.keyColumns.join(','), share: rec.share.toFixed(3) },
+        rekeyOp(
+          t,
+          kind,
+          { keyColumns: rec.columns.join(','), previousKey: t.keyColumns.join(','), share: rec.share.toFixed(3) },
           bytes,
-          durationMs: Math.ceil((bytes / cfg.throttleBytesPerSec) * 1000),
-          startStep: 0,
-          finishStep: 1,
-          dependsOn: [],
-          target: t.name,
-        },
+          Math.ceil((bytes / cfg.throttleBytesPerSec) * 1000),
+        ),
       ],
       explanation: `re-key ${t.name} on (${rec.columns.join(', ')}): ${fmtPct(rec.share)} of ${rec.queries} queries filter on it vs ${fmtPct(currentShare)} on (${t.keyColumns.join(', ') || 'none'})`,
       run() {},
@@ -78,8 +68,36 @@ export function planRekeys(ctx: PlanContext): Candidate[] {
   return out;
 }
 
-/** A finished re-key changes the table's key columns; placement stays as it is. */
+/** The one operation of a rekey of table `t`: the whole table, no partition or node named. */
+export function rekeyOp(t: TableSpec, storeKind: StoreKind, params: Record<string, string>, bytes: number, durationMs: number): PlannedOp {
+  return {
+    kind: 'partition',
+    action: 'rekey',
+    store: t.store,
+    storeKind,
+    table: t.name,
+    partition: null,
+    sourceNode: null,
+    targetNode: null,
+    node: null,
+    params,
+    bytes,
+    durationMs,
+    startStep: 0,
+    finishStep: 1,
+    dependsOn: [],
+    target: t.name,
+  };
+}
+
+/**
+ * A finished re-key changes the table's key columns (and whether ranges cut a hash of them); the
+ * new shards, as many as the old, take the old shards' nodes in turn and start without replicas
+ * (executors/postgres/rekeyPlan.ts), so ranges and nodes stay as they are and replicas go.
+ */
 export function applyRekey({ input }: ApplyContext, cmd: CommandOf<'partition'>): void {
   const cols = (cmd.params.keyColumns ?? '').split(',').filter(Boolean);
-  input.tables = input.tables.map((t) => (t.name === cmd.table ? { ...t, keyColumns: cols } : t));
+  const keyHash = cmd.params.keyHash === 'true';
+  input.tables = input.tables.map((t) => (t.name === cmd.table ? { ...t, keyColumns: cols, keyHash } : t));
+  input.partitions = input.partitions.map((p) => (p.table === cmd.table && p.replicas?.length ? { ...p, replicas: [] } : p));
 }

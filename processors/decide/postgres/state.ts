@@ -263,6 +263,7 @@ export function commandHistory(commands: CatalogPlacement['commands'], now: numb
       inFlight.push({
         commandId: c.id,
         action: c.action,
+        table: c.table ?? null,
         partition: c.table && c.partition ? target : null,
         sourceNode: c.sourceNode,
         targetNode: c.targetNode,
