@@ -3,6 +3,7 @@
  * tables and their range shards from the routing map, and each node's own tables, declarative
  * partitions, views and materialized views with their lineage. Pure: no connection here.
  */
+import { reportedKey } from '../schemas/keyBuckets.js';
 import { physicalName } from '../stores/postgres/keys.js';
 import type { TableRoutes } from '../stores/postgres/routing.js';
 import { tableId, type LineageFact, type PartitionFact, type TableFact } from './graph.js';
@@ -117,7 +118,7 @@ export function addShardedTables(
       name: r.table,
       kind: 'sharded',
       engine: 'postgresql',
-      partitionKey: r.keyColumn,
+      partitionKey: reportedKey(r.keyColumn, r.keyHash),
       ...(known ? { rows, bytes } : {}),
       scope,
     });

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { quoteIdent } from '../stores/identifiers.js';
 import { inRange, physicalName } from '../stores/postgres/keys.js';
+import { keySql } from '../stores/postgres/keyHash.js';
 import type pg from 'pg';
 import { listNodes, loadRoutes, type TableRoutes } from '../stores/postgres/routing.js';
 import { RoutedPool } from '../stores/postgres/routedPool.js';
@@ -71,7 +72,7 @@ export async function readAll(
     for (const s of routes.shards) {
       const got = await q<Row & { route_key: string }>(
         node(s.node),
-        `SELECT id::text, customer_id::text, amount::text, payload, ${quoteIdent(routes.keyColumn)}::text AS route_key
+        `SELECT id::text, customer_id::text, amount::text, payload, ${keySql(routes.keyColumn, routes.keyHash)}::text AS route_key
          FROM public.${quoteIdent(physicalName(table, s.shard))}`,
       );
       for (const { route_key, ...r } of got) {

@@ -73,3 +73,14 @@ export function sameKeys(a: Readonly<Record<string, TableKey>>, b: Readonly<Reco
     );
   });
 }
+
+/** A table's key as reported to planning and the catalog: the column, or `hash(<column>)`. */
+export function reportedKey(column: string, hashed: boolean): string {
+  return hashed ? `hash(${column})` : column;
+}
+
+/** The column and whether it is hashed, from a reported key. */
+export function parseReportedKey(key: string): { column: string; hashed: boolean } {
+  const m = /^hash\(([^()]+)\)$/.exec(key);
+  return m ? { column: m[1]!, hashed: true } : { column: key, hashed: false };
+}

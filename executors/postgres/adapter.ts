@@ -2,8 +2,9 @@
  * StoreAdapter for the PostgreSQL shard nodes (storeKind 'postgres').
  *
  * Partition commands: split, merge, rekey (the whole table re-sharded by keyColumns, one
- * integer column; planned in rekeyPlan.ts, run by rekey.ts), composite_index, derived_attribute,
- * precompute.
+ * integer column, or with keyHash by ranges of its hash; planned in rekeyPlan.ts, run by
+ * rekey.ts), composite_index, derived_attribute, precompute. A table keyed on a hash takes no
+ * range migration or replica (they filter by key values) until a rekey by a column.
  * Shard commands: move, colocate (a move next to the shard named in params.with, verified to
  * end with both on one node), replicate, dereplicate (targetNode: the node whose copy is dropped).
  *
@@ -220,6 +221,12 @@ export class PostgresShardAdapter implements StoreAdapter {
     if (!grace.ok) return reject(grace.reason);
 
     let rowKey = routes.keyColumn;
+    // range migrations select, replay and verify by ranges of the key's values; a hashed key's
+    // ranges are of its hash (a rekey back to a column undoes the hash)
+    if (routes.keyHash && (RANGE_MIGRATIONS.has(cmd.action) || cmd.action === 'replicate'))
+      return reject(
+        `${table} is keyed on the hash of ${routes.keyColumn}: ${cmd.action} of its shards is not supported; rekey it by a column first`,
+      );
     if (RANGE_MIGRATIONS.has(cmd.action)) {
       const id = await rowIdentity(this.db, routes);
       if (typeof id !== 'string') return reject(id.reason);
@@ -339,13 +346,9 @@ export class PostgresShardAdapter implements StoreAdapter {
         };
       }
       case 'rekey':
-        // the router, the shard guards and ingest's key buckets read a key column's value as it
-        // is; ranges of a hashed key need each of them to hash it first (docs/decisions/0139)
-        if (params.keyHash === 'true')
-          return reject(
-            `rekey of ${table} with keyHash: this executor ranges over key values, not their hash; re-shard by a column instead`,
-          );
-        return planRekey(this.db, cmd.commandId, routes, params.keyColumns, cmd.partition, grace.value, batch.value);
+        return planRekey(this.db, cmd.commandId, routes, params.keyColumns, cmd.partition, grace.value, batch.value, {
+          keyHash: params.keyHash === 'true',
+        });
       case 'composite_index':
       case 'derived_attribute':
       case 'precompute': {

@@ -208,7 +208,16 @@ export async function createTarget(
   tgt: pg.Pool,
   desc: TableDesc,
   sourcePhysical: string,
-  t: { physical: string; table: string; shard: string; node: string; keyColumn: string; lo: string | null; hi: string | null },
+  t: {
+    physical: string;
+    table: string;
+    shard: string;
+    node: string;
+    keyColumn: string;
+    keyHash?: boolean;
+    lo: string | null;
+    hi: string | null;
+  },
 ): Promise<void> {
   const T = `public.${quoteIdent(t.physical)}`;
   if (await tableExists(tgt, t.physical)) {

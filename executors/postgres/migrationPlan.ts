@@ -48,6 +48,8 @@ export interface RekeyShard {
   physical: string;
   lo: string | null;
   hi: string | null;
+  /** A source shard's read replicas, dropped with it after the switch (the new shards start without). */
+  replicas?: string[];
 }
 
 /**
@@ -62,7 +64,9 @@ export interface RekeyPlan {
   keyColumn: string;
   rowKey: string;
   newKeyColumn: string;
-  /** Key-range bucket bounds of the new key (its quantiles), recorded with it at the switch; absent in plans made before they were. */
+  /** The new ranges cut hashint8(newKeyColumn) (stores/postgres/keyHash.ts); absent: the column's values. */
+  keyHash?: boolean;
+  /** Key-range bucket bounds of the new key (its quantiles), recorded with it at the switch; absent in plans made before they were, and for a hashed key. */
   keyBounds?: string[];
   sources: RekeyShard[];
   targets: RekeyShard[];

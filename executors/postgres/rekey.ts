@@ -12,17 +12,19 @@
  *   switch    lock every old shard, replay the rest, verify count + checksum of the whole table
  *             on both sides, fence the old shards, activate the new, and in one routing
  *             transaction replace the table's ranges and its key column
- *   cleanup   drop the capture; after the grace period drop the old shard tables
+ *   cleanup   drop the capture; after the grace period drop the old shards' replicas and tables
  */
 import { StateError } from '../../lib/errors.js';
 import type pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
 import { shardObjectName } from '../../stores/postgres/keys.js';
+import { keySql } from '../../stores/postgres/keyHash.js';
 import { inTx, q, type Queryable, sleep } from '../../stores/postgres/nodes.js';
 import { ensureNodeSupport } from '../../stores/postgres/setup.js';
 import { describeTable, rangeChecksum, tableExists, type TableDesc, upsertSql } from './ddl.js';
 import { captureClaimed, claimShards, createTarget } from './migrate.js';
 import { installCapture, removeCapture } from './migrationCleanup.js';
+import { dropReplica } from './replication.js';
 import { type RekeyPlan, type RekeyShard, rangeWhere, VerifyError } from './migrationPlan.js';
 import { OnlineMigration, type SwitchSides } from './onlineMigration.js';
 
@@ -33,7 +35,8 @@ export class RekeyMigration extends OnlineMigration<RekeyPlan> {
   private desc!: TableDesc;
   /** The row identity (copy cursor, capture, upsert conflict): the primary key. */
   private readonly id = quoteIdent(this.plan.rowKey);
-  private readonly nk = quoteIdent(this.plan.newKeyColumn);
+  /** The new ranges' values: the new key column, or its hash. */
+  private readonly nk = keySql(this.plan.newKeyColumn, this.plan.keyHash ?? false);
 
   private pool(s: RekeyShard): pg.Pool {
     return this.pools.get(s.node)!;
@@ -58,6 +61,7 @@ export class RekeyMigration extends OnlineMigration<RekeyPlan> {
       target: p.targets.map((t) => `${t.node}/${t.shard}`).join(','),
       keyColumn: p.newKeyColumn,
       previousKey: p.keyColumn,
+      keyHash: String(p.keyHash ?? false),
     };
   }
 
@@ -74,10 +78,14 @@ export class RekeyMigration extends OnlineMigration<RekeyPlan> {
     const desc = await describeTable(this.pool(first), first.physical);
     for (const t of p.targets) {
       const db = this.pool(t);
-      await createTarget(db, desc, first.physical, { ...t, table: p.table, keyColumn: p.newKeyColumn });
-      // The new key routes and guards every row: it may not be null, and shard-local lookups by it use an index.
-      await q(db, `ALTER TABLE ${rel(t)} ALTER COLUMN ${this.nk} SET NOT NULL`);
-      await q(db, `CREATE INDEX ${quoteIdent(shardObjectName(t.physical, `${p.newKeyColumn}_key`))} ON ${rel(t)} (${this.nk})`);
+      await createTarget(db, desc, first.physical, { ...t, table: p.table, keyColumn: p.newKeyColumn, keyHash: p.keyHash ?? false });
+      // The new key routes and guards every row: it may not be null, and shard-local lookups by it
+      // (its hash: range filters of later migrations) use an index.
+      await q(db, `ALTER TABLE ${rel(t)} ALTER COLUMN ${quoteIdent(p.newKeyColumn)} SET NOT NULL`);
+      await q(
+        db,
+        `CREATE INDEX ${quoteIdent(shardObjectName(t.physical, `${p.newKeyColumn}_${p.keyHash ? 'hash' : 'key'}`))} ON ${rel(t)} ((${this.nk}))`,
+      );
     }
     let total = 0;
     for (const s of p.sources) {
@@ -194,18 +202,21 @@ export class RekeyMigration extends OnlineMigration<RekeyPlan> {
         [p.table, t.shard, t.lo, t.hi, t.node, v, p.commandId],
       );
     }
-    await c.query('UPDATE shardcast_route.tables SET key_column = $2, key_bounds = $3 WHERE table_name = $1', [
+    await c.query('UPDATE shardcast_route.tables SET key_column = $2, key_bounds = $3, key_hash = $4 WHERE table_name = $1', [
       p.table,
       p.newKeyColumn,
       p.keyBounds ?? null,
+      p.keyHash ?? false,
     ]);
   }
 
   protected async routingSwitched(): Promise<boolean> {
-    const rows = await q<{ key_column: string }>(this.env.coord, 'SELECT key_column FROM shardcast_route.tables WHERE table_name = $1', [
-      this.plan.table,
-    ]);
-    return rows[0]?.key_column === this.plan.newKeyColumn;
+    const rows = await q<{ key_column: string; key_hash: boolean }>(
+      this.env.coord,
+      'SELECT key_column, key_hash FROM shardcast_route.tables WHERE table_name = $1',
+      [this.plan.table],
+    );
+    return rows[0]?.key_column === this.plan.newKeyColumn && rows[0].key_hash === (this.plan.keyHash ?? false);
   }
 
   protected async cleanup(): Promise<void> {
@@ -214,6 +225,9 @@ export class RekeyMigration extends OnlineMigration<RekeyPlan> {
     // Readers that still hold the old routes may read the retired shards for a grace period.
     await sleep(p.graceMs);
     for (const s of p.sources) {
+      // the switch took the old shards' replicas out of the routing map; their copies go first
+      for (const r of s.replicas ?? [])
+        await dropReplica(this.env, { table: p.table, shard: s.shard, physical: s.physical, primaryNode: s.node, replicaNode: r });
       await q(this.pool(s), `DROP TABLE IF EXISTS ${rel(s)} CASCADE`);
       await q(this.pool(s), 'DELETE FROM shardcast_local.shards WHERE physical = $1', [s.physical]);
     }

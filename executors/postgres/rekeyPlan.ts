@@ -9,6 +9,7 @@ import { isPlainIdentifier, quoteIdent } from '../../stores/identifiers.js';
 import { physicalName } from '../../stores/postgres/keys.js';
 import { q } from '../../stores/postgres/nodes.js';
 import type { TableRoutes } from '../../stores/postgres/routing.js';
+import { hashCuts } from '../../stores/postgres/keyHash.js';
 import { rangeBounds } from './checks.js';
 import { describeTable } from './ddl.js';
 import type { RekeyPlan, RekeyShard } from './migrationPlan.js';
@@ -36,7 +37,8 @@ export async function rowIdentity(db: NodeDb, routes: TableRoutes): Promise<stri
 }
 
 /**
- * A rekey re-shards the whole table: every shard active, unclaimed and without replicas; the
+ * A rekey re-shards the whole table: every shard active and unclaimed (its replicas are dropped
+ * with it after the switch; the new shards start without); the
  * new key one integer column of it, not the current key, holding no null; a one-column integer
  * primary key (rows keep it as their identity). The new shards, as many as the old, split the
  * new key's values into ranges of about equal row counts and take the old shards' nodes in turn.
@@ -49,7 +51,7 @@ export async function planRekey(
   partition: string | null,
   graceMs: number,
   batchRows: number,
-  keyBuckets = KEY_BUCKETS,
+  { keyBuckets = KEY_BUCKETS, keyHash = false }: { keyBuckets?: number; keyHash?: boolean } = {},
 ): Promise<RekeyPlanned> {
   const reject = (reason: string): RekeyPlanned => ({ reason });
   const table = routes.table;
@@ -62,11 +64,11 @@ export async function planRekey(
     return reject(`keyColumns ${JSON.stringify(keyColumns ?? null)}: the shard router ranges over one integer column, not ${cols.length}`);
   const col = cols[0]!;
   if (!isPlainIdentifier(col)) return reject(`key column ${JSON.stringify(col)} is not a plain identifier`);
-  if (col === routes.keyColumn) return reject(`${table} is already keyed on ${col}`);
+  if (col === routes.keyColumn && keyHash === routes.keyHash)
+    return reject(`${table} is already keyed on ${keyHash ? `the hash of ${col}` : col}`);
   for (const s of routes.shards) {
     if (s.owner !== null && s.owner !== commandId) return reject(`shard ${s.shard} is busy with command ${s.owner}`);
     if (s.state !== 'active') return reject(`shard ${s.shard} is ${s.state}`);
-    if (s.replicas.length > 0) return reject(`shard ${s.shard} has replicas (${s.replicas.join(', ')}); dereplicate first`);
   }
   const rowKey = await rowIdentity(db, routes);
   if (typeof rowKey !== 'string') return reject(rowKey.reason);
@@ -76,7 +78,8 @@ export async function planRekey(
   if (!column) return reject(`unknown column ${col} of ${table} (columns: ${desc.columns.map((c) => c.name).join(', ')})`);
   if (column.type !== 'bigint' && column.type !== 'integer')
     return reject(`key column ${col} is ${column.type}; the shard router needs bigint or integer`);
-  // Range bounds of the new key from each shard's quantiles, weighted by its rows.
+  // Range bounds of the new key from each shard's quantiles, weighted by its rows; a hash's
+  // values are spread evenly, so its ranges are of equal width.
   const n = routes.shards.length;
   const quantiles: { values: string[]; rows: number }[] = [];
   for (const s of routes.shards) {
@@ -90,9 +93,10 @@ export async function planRekey(
     if (Number(r[0]!.nulls) > 0) return reject(`column ${col} is null in ${r[0]!.nulls} rows of shard ${s.shard}; a key may not be null`);
     quantiles.push({ values: (r[0]!.qs ?? []).filter((v): v is string => v !== null), rows: Number(r[0]!.n) });
   }
-  const bounds = rangeBounds(quantiles, n);
-  // Finer than the shards, so a hot stretch of the new key can be found and split at a bound.
-  const keyBounds = rangeBounds(quantiles, keyBuckets);
+  const bounds = keyHash ? hashCuts(n).map(String) : rangeBounds(quantiles, n);
+  // Finer than the shards, so a hot stretch of the new key can be found and split at a bound;
+  // none for a hashed key: ingest buckets key values, and the planner leaves the table out.
+  const keyBounds = keyHash ? undefined : rangeBounds(quantiles, keyBuckets);
   const taken = new Set(routes.shards.map((s) => s.shard));
   const targets: RekeyShard[] = [];
   for (let i = 0; i <= bounds.length; i++) {
@@ -112,6 +116,7 @@ export async function planRekey(
     physical: physicalName(table, s.shard),
     lo: s.lo,
     hi: s.hi,
+    replicas: [...s.replicas],
   }));
   return {
     op: 'rekey',
@@ -122,7 +127,8 @@ export async function planRekey(
       keyColumn: routes.keyColumn,
       rowKey,
       newKeyColumn: col,
-      keyBounds,
+      ...(keyHash ? { keyHash: true } : {}),
+      ...(keyBounds ? { keyBounds } : {}),
       sources,
       targets,
       graceMs,

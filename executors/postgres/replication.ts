@@ -174,7 +174,8 @@ export async function dereplicate(env: ReplicationEnv, p: ReplicaPlan): Promise<
   return { status: 'SUCCEEDED', verified: true, details: { dropped: `${p.replicaNode}/${p.physical}` } };
 }
 
-async function dropReplica(env: ReplicationEnv, p: ReplicaPlan): Promise<void> {
+/** Drops the replica copy `p.replicaNode` holds (subscription, table, local entry) and the primary's publication once no replica is routed. */
+export async function dropReplica(env: ReplicationEnv, p: Omit<ReplicaPlan, 'commandId' | 'keyColumn' | 'timeoutMs'>): Promise<void> {
   const src = env.pools.get(await env.urlOf(p.primaryNode));
   const tgt = env.pools.get(await env.urlOf(p.replicaNode));
   const sub = subscriptionName(p.physical, p.replicaNode);

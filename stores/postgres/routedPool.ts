@@ -9,6 +9,7 @@ import { InputError } from '../../lib/errors.js';
 import { quoteIdent } from '../identifiers.js';
 import { type DerivedColumn, loadDerivedColumns, useDerivedColumns } from './derivedColumns.js';
 import { inRange } from './keys.js';
+import { routedValue } from './keyHash.js';
 import { inTx } from './nodes.js';
 import { loadPrecomputes, matchPrecomputed, type PrecomputeSpec } from './precomputed.js';
 import { type RouteKey, type RoutedTarget, ShardRouter } from './router.js';
@@ -155,12 +156,12 @@ export class RoutedPool {
       pool,
       async (c) => {
         if (ownedKey !== null) {
-          const own = await c.query<{ state: string; lo: string | null; hi: string | null }>(
-            'SELECT state, lo::text, hi::text FROM shardcast_local.shards WHERE physical = $1',
+          const own = await c.query<{ state: string; lo: string | null; hi: string | null; key_hash: boolean }>(
+            'SELECT state, lo::text, hi::text, key_hash FROM shardcast_local.shards WHERE physical = $1',
             [t.physical],
           );
           const s = own.rows[0];
-          if (s?.state !== 'active' || !inRange(ownedKey, s.lo, s.hi)) {
+          if (s?.state !== 'active' || !inRange(routedValue(ownedKey, s.key_hash), s.lo, s.hi)) {
             throw routeChanged(`${t.physical} on ${node} no longer holds key ${ownedKey}`);
           }
         }

@@ -6,6 +6,7 @@
 import { InputError, StateError } from '../../lib/errors.js';
 import type pg from 'pg';
 import { inRange, type KeyLike, keyText, physicalName } from './keys.js';
+import { routedValue } from './keyHash.js';
 import { PgPools, sleep } from './nodes.js';
 import { listNodes, loadRoutes, type TableRoutes } from './routing.js';
 import { ROUTE_CHANGED } from './setup.js';
@@ -86,7 +87,8 @@ export class ShardRouter {
   async target(table: string, key: RouteKey, force = false): Promise<RoutedTarget> {
     const routes = await this.routes(table, force);
     const k = routeKeyText(table, routes.keyColumn, key);
-    const s = routes.shards.find((r) => inRange(k, r.lo, r.hi));
+    const v = routedValue(k, routes.keyHash);
+    const s = routes.shards.find((r) => inRange(v, r.lo, r.hi));
     if (!s) throw new StateError(`routing: no shard of ${table} holds key ${k}`);
     return {
       key: k,

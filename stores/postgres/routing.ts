@@ -23,6 +23,8 @@ export interface ShardRoute {
 export interface TableRoutes {
   table: string;
   keyColumn: string;
+  /** Ranges cut hashint8(key), not the key (stores/postgres/keyHash.ts). */
+  keyHash: boolean;
   version: number;
   shards: ShardRoute[];
 }
@@ -51,6 +53,7 @@ export async function listNodes(coord: Queryable): Promise<NodeInfo[]> {
 export async function loadRoutes(coord: Queryable, table: string): Promise<TableRoutes | null> {
   const rows = await q<{
     key_column: string;
+    key_hash: boolean;
     table_version: string;
     shard: string | null;
     lo: string | null;
@@ -62,7 +65,7 @@ export async function loadRoutes(coord: Queryable, table: string): Promise<Table
     replicas: string[];
   }>(
     coord,
-    `SELECT t.key_column, t.version AS table_version, r.shard, r.lo::text, r.hi::text, r.node, r.version, r.state, r.owner,
+    `SELECT t.key_column, t.key_hash, t.version AS table_version, r.shard, r.lo::text, r.hi::text, r.node, r.version, r.state, r.owner,
             coalesce((SELECT array_agg(x.node ORDER BY x.node) FROM shardcast_route.replicas x
                       WHERE x.table_name = r.table_name AND x.shard = r.shard AND x.state = 'active'), '{}') AS replicas
      FROM shardcast_route.tables t LEFT JOIN shardcast_route.ranges r ON r.table_name = t.table_name
@@ -74,6 +77,7 @@ export async function loadRoutes(coord: Queryable, table: string): Promise<Table
   return {
     table,
     keyColumn: head.key_column,
+    keyHash: head.key_hash,
     version: Number(head.table_version),
     shards: rows
       .filter((r) => r.shard !== null)

@@ -2,7 +2,7 @@
  * The routing map's and the nodes' own bookkeeping, created idempotently. On the coordinator:
  *
  *   shardcast_route.nodes    (node, url, state, managed_dir, port)
- *   shardcast_route.tables   (table_name, key_column, version, key_bounds)
+ *   shardcast_route.tables   (table_name, key_column, version, key_bounds, key_hash)
  *   shardcast_route.ranges   (table_name, shard, lo, hi, node, version, state, owner)
  *   shardcast_route.replicas (table_name, shard, node, state)
  *   shardcast_route.designs  (table_name, kind, name, spec)   -- precomputations to re-create
@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS shardcast_route.tables (
 -- Key-range bucket bounds of a key a rekey set (null: the configured key and its bounds);
 -- ingest buckets and the decide stage plans the table's ranges by them (stores/postgres/tableKeys.ts).
 ALTER TABLE shardcast_route.tables ADD COLUMN IF NOT EXISTS key_bounds bigint[];
+-- Ranges cut hashint8(key) rather than the key (a rekey with keyHash; stores/postgres/keyHash.ts).
+ALTER TABLE shardcast_route.tables ADD COLUMN IF NOT EXISTS key_hash boolean NOT NULL DEFAULT false;
 CREATE TABLE IF NOT EXISTS shardcast_route.ranges (
   table_name text NOT NULL REFERENCES shardcast_route.tables ON DELETE CASCADE,
   shard text NOT NULL,
@@ -70,7 +72,8 @@ RETURNS TABLE (shard text, node text, version bigint, replicas text[]) LANGUAGE 
          coalesce((SELECT array_agg(x.node ORDER BY x.node) FROM shardcast_route.replicas x
                    WHERE x.table_name = r.table_name AND x.shard = r.shard AND x.state = 'active'), '{}')
   FROM shardcast_route.ranges r JOIN shardcast_route.tables t USING (table_name)
-  WHERE r.table_name = p_table AND (r.lo IS NULL OR p_key >= r.lo) AND (r.hi IS NULL OR p_key < r.hi)
+  CROSS JOIN LATERAL (SELECT CASE WHEN t.key_hash THEN hashint8(p_key)::bigint ELSE p_key END AS v) k
+  WHERE r.table_name = p_table AND (r.lo IS NULL OR k.v >= r.lo) AND (r.hi IS NULL OR k.v < r.hi)
 $$;
 `;
 
@@ -84,6 +87,7 @@ CREATE TABLE IF NOT EXISTS shardcast_local.shards (
   lo bigint,
   hi bigint,
   state text NOT NULL);
+ALTER TABLE shardcast_local.shards ADD COLUMN IF NOT EXISTS key_hash boolean NOT NULL DEFAULT false;
 CREATE TABLE IF NOT EXISTS shardcast_local.changes (
   seq bigserial PRIMARY KEY,
   physical text NOT NULL,
@@ -106,6 +110,7 @@ BEGIN
   END IF;
   IF TG_OP IN ('INSERT', 'UPDATE') THEN
     k := (to_jsonb(NEW) ->> s.key_column)::bigint;
+    IF s.key_hash THEN k := hashint8(k); END IF;
     IF (s.lo IS NOT NULL AND k < s.lo) OR (s.hi IS NOT NULL AND k >= s.hi) THEN
       RAISE EXCEPTION 'shardcast: key % is outside shard % [%, %); refresh routing and retry',
         k, TG_TABLE_NAME, s.lo, s.hi USING ERRCODE = 'SCR01';
@@ -113,6 +118,7 @@ BEGIN
   END IF;
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
     k := (to_jsonb(OLD) ->> s.key_column)::bigint;
+    IF s.key_hash THEN k := hashint8(k); END IF;
     IF (s.lo IS NOT NULL AND k < s.lo) OR (s.hi IS NOT NULL AND k >= s.hi) THEN
       RAISE EXCEPTION 'shardcast: key % is outside shard % [%, %); refresh routing and retry',
         k, TG_TABLE_NAME, s.lo, s.hi USING ERRCODE = 'SCR01';
@@ -177,7 +183,17 @@ export async function ensureNodeSupport(pool: pg.Pool): Promise<void> {
 /** Installs the guard trigger on a shard table and records its bounds and state locally. */
 export async function registerLocalShard(
   db: Queryable,
-  s: { physical: string; table: string; shard: string; keyColumn: string; lo: string | null; hi: string | null; state: string },
+  s: {
+    physical: string;
+    table: string;
+    shard: string;
+    keyColumn: string;
+    /** Bounds are of hashint8(key) (a hashed key). */
+    keyHash?: boolean;
+    lo: string | null;
+    hi: string | null;
+    state: string;
+  },
 ): Promise<void> {
   const t = quoteIdent(s.physical);
   await q(db, `DROP TRIGGER IF EXISTS shardcast_guard ON public.${t}`);
@@ -192,9 +208,9 @@ export async function registerLocalShard(
   );
   await q(
     db,
-    `INSERT INTO shardcast_local.shards (physical, table_name, shard, key_column, lo, hi, state) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    `INSERT INTO shardcast_local.shards (physical, table_name, shard, key_column, lo, hi, state, key_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (physical) DO UPDATE SET table_name = EXCLUDED.table_name, shard = EXCLUDED.shard, key_column = EXCLUDED.key_column,
-       lo = EXCLUDED.lo, hi = EXCLUDED.hi, state = EXCLUDED.state`,
-    [s.physical, s.table, s.shard, s.keyColumn, s.lo, s.hi, s.state],
+       lo = EXCLUDED.lo, hi = EXCLUDED.hi, state = EXCLUDED.state, key_hash = EXCLUDED.key_hash`,
+    [s.physical, s.table, s.shard, s.keyColumn, s.lo, s.hi, s.state, s.keyHash ?? false],
   );
 }

@@ -4,6 +4,7 @@
  * answer: a node that is down still appears, with its shards unsized).
  */
 import type pg from 'pg';
+import { reportedKey } from '../../schemas/keyBuckets.js';
 import { physicalName } from './keys.js';
 import { listNodes, loadRoutes, type NodeInfo } from './routing.js';
 
@@ -58,7 +59,7 @@ export async function routingSnapshot(
         rows: stats?.rows ?? null,
       });
     }
-    out.push({ table, keyColumn: routes.keyColumn, shards });
+    out.push({ table, keyColumn: reportedKey(routes.keyColumn, routes.keyHash), shards });
   }
   return { nodes, tables: out };
 }

@@ -9,16 +9,14 @@ import { testCommand } from './commands.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../lib/config.js';
-import type { CommandResult } from '../../schemas/types.js';
 import { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
-import { ExecutorEngine } from '../../executors/engine.js';
-import { CommandLedger } from '../../executors/ledger.js';
 import { dropShardedTable } from '../../stores/postgres/tables.js';
 import { listNodes, loadRoutes, lookupRoute } from '../../stores/postgres/routing.js';
 import { RoutedPool } from '../../stores/postgres/routedPool.js';
 import { PgPools, q } from '../../stores/postgres/nodes.js';
 import { AckedLoad, diffRows, readAll, rowsChecksum } from '../../demo/workload.js';
 import { seededTwoShardOrders, shardNodesUnreachable } from './helpers.js';
+import { PgExecutorHarness } from './pgExecutor.js';
 
 const cfg = loadConfig();
 const TABLE = 'exec_pg_rekey';
@@ -34,20 +32,12 @@ describe('postgres executor: rekey (online re-sharding by a new key)', () => {
     // The test command starts the stack first: PostgreSQL missing here is a failure, not a skip.
     if (missing) assert.fail(missing);
   });
+  const h = new PgExecutorHarness('exec-pg-rekey-test', TABLE);
+  const { results } = h;
   let adapter: PostgresShardAdapter;
-  let ledger: CommandLedger;
   let failAtBatch: number | null = null;
-  const results: CommandResult[] = [];
   const pools = new PgPools({ executor: false });
-  const engine = (bytesPerSecond: number) =>
-    new ExecutorEngine({
-      executorName: 'exec-pg-rekey-test',
-      adapters: [adapter],
-      ledger,
-      emit: async (r) => void results.push(r),
-      bytesPerSecond,
-      approvals: 'ignore',
-    });
+  const engine = (bytesPerSecond: number) => h.engine(bytesPerSecond);
 
   /** Routing version, shards, key column, physical tables and the rows' count and checksum. */
   async function snapshot() {
@@ -72,19 +62,18 @@ describe('postgres executor: rekey (online re-sharding by a new key)', () => {
 
   before(async () => {
     await seededTwoShardOrders(TABLE, 10_000, ROWS);
-    adapter = await PostgresShardAdapter.open(cfg, {
-      batchRows: 1000,
-      afterBatch: (b) => {
-        if (b === failAtBatch) throw new Error(`injected failure after batch ${b}`);
-      },
-    });
-    ledger = await CommandLedger.open(cfg.pgNodes[0]!);
+    adapter = (
+      await h.open({
+        batchRows: 1000,
+        afterBatch: (b) => {
+          if (b === failAtBatch) throw new Error(`injected failure after batch ${b}`);
+        },
+      })
+    ).adapter;
   });
 
   after(async () => {
-    await adapter?.close();
-    await ledger?.close();
-    await dropShardedTable(cfg, TABLE).catch(() => {});
+    await h.close();
     await pools.end();
   });
 
@@ -104,10 +93,6 @@ describe('postgres executor: rekey (online re-sharding by a new key)', () => {
       const r = results.find((x) => x.commandId === cmd.commandId && x.status === 'REJECTED');
       assert.match(r?.reason ?? '', want);
     }
-    // the decide stage's hash of an append key (appendHotSpot.ts) is refused with its reason
-    const hashed = testCommand('exec-pg-rekey', TABLE, 'partition', 'rekey', {}, { keyColumns: 'id', keyHash: 'true' });
-    assert.equal(await engine(1e12).run(hashed), 'REJECTED');
-    assert.match(results.at(-1)?.reason ?? '', /keyHash: this executor ranges over key values, not their hash/);
     const unknown = testCommand('exec-pg-rekey', 'no_such_table', 'partition', 'rekey', {}, { keyColumns: 'customer_id' });
     assert.equal(await engine(1e12).run(unknown), 'REJECTED');
     assert.match(results.at(-1)?.reason ?? '', /unknown table no_such_table/);

@@ -121,11 +121,12 @@ const CASES: { cmd: AnyCommand; target: string; related: string[]; removed: stri
   { cmd: res('scale_out', null, { nodeId: 'n5', capacity: '250' }), target: 'n5', related: [], removed: [], added: ['node n5 250 active'] },
   { cmd: res('scale_in', 'n4'), target: 'n4', related: [], removed: ['node n4 100'], added: [] },
   {
+    // the new shards start without replicas: the old shards' go with them (0139)
     cmd: part('rekey', null, { keyColumns: 'a,b', previousKey: 'k', share: '0.5' }),
     target: 't',
     related: [],
-    removed: ['table t(k)'],
-    added: ['table t(a,b)'],
+    removed: ['table t(k)', 'p1 [100,200) n1+n3 3000B 30r', 'p2 [200,null) n2+n3 5000B 50r'],
+    added: ['table t(a,b)', 'p1 [100,200) n1 3000B 30r', 'p2 [200,null) n2 5000B 50r'],
   },
   { cmd: part('composite_index', null, { name: 'ix', columns: 'a,b' }), target: 't', related: [], removed: [], added: [] },
 ];

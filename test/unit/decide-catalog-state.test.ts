@@ -407,3 +407,20 @@ test('a table re-keyed by the executor: planned with the key the store reports, 
   // Keyed as configured: planned as before.
   assert.equal(stateFromCatalog(view(), TABLES, 'app', { now: NOW }).tables[0]!.keyColumns[0], 'id');
 });
+
+test('a table keyed on the hash of its key: planned as hashed (no second hash recommended), its shards left out of range planning', () => {
+  const hashed = (p: ReturnType<typeof part>) => ({ ...p, keyColumn: 'hash(id)' });
+  const fromCatalog = stateFromCatalog(view({ partitions: [hashed(part('s3', null, '0', 'node0'))] }), TABLES, 'app', { now: NOW });
+  const shards = [{ shard: 's3', lo: null, hi: '0', node: 'node0', replicas: [], bytes: 4096, rows: 10 }];
+  const fromRouting = stateFromRouting(
+    { nodes: [{ node: 'node0', state: 'active', managedDir: null }], tables: [{ table: 'orders', keyColumn: 'hash(id)', shards }] },
+    TABLES,
+    'app',
+    70,
+  );
+  for (const s of [fromCatalog, fromRouting]) {
+    assert.deepEqual([s.tables[0]!.keyColumns, s.tables[0]!.keyHash], [['id'], true]);
+    assert.deepEqual(s.partitions, []);
+    assert.deepEqual(s.buckets ?? [], []);
+  }
+});

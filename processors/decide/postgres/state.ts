@@ -7,7 +7,7 @@
  */
 import { bucketsFor } from '../series.js';
 import type { BucketSpec, ClusterStateInput, CoAccessEdge, InFlight, PartitionSpec, RecentAction } from '../state.js';
-import type { TableKey } from '../../../schemas/keyBuckets.js';
+import { type TableKey, parseReportedKey } from '../../../schemas/keyBuckets.js';
 import { UNSUCCESSFUL } from '../dependencies.js';
 import { commandPlace } from '../../../schemas/commandPlace.js';
 import type { AnyCommand } from '../../../schemas/types.js';
@@ -108,12 +108,11 @@ function tablesOf(
     Object.entries(tables).flatMap(([name, k]) => (reported.has(name) && reported.get(name) !== k.column ? [name] : [])),
   );
   return {
-    tables: Object.entries(tables).map(([name, k]) => ({
-      name,
-      store: PG_STORE,
-      storeKind: 'postgres' as const,
-      keyColumns: [reported.get(name) ?? k.column],
-    })),
+    tables: Object.entries(tables).map(([name, k]) => {
+      // a hashed key is reported as hash(<column>): never the planned key, so left out above
+      const key = parseReportedKey(reported.get(name) ?? k.column);
+      return { name, store: PG_STORE, storeKind: 'postgres' as const, keyColumns: [key.column], ...(key.hashed ? { keyHash: true } : {}) };
+    }),
     rekeyed,
   };
 }
