@@ -2,7 +2,8 @@
  * Commands as the decision engine plans them, not built by hand, run on the real PostgreSQL
  * nodes: a cold replica is dropped (dereplicate), a hot aggregate is precomputed from the
  * template statistics' group-by and summed column, two cold neighbours are merged, and the table
- * is re-keyed on the column most queries filter on (rekey). Each is planned by `decide`, named in the
+ * is re-keyed on the column most queries filter on (rekey), then on the hash of its key when inserts
+ * pile onto its newest ids (rekey with keyHash). Each is planned by `decide`, named in the
  * executor's terms, and must reach SUCCEEDED with the change visible in the store.
  */
 import { test, after, before } from 'node:test';
@@ -19,6 +20,8 @@ import { ExecutorEngine } from '../../executors/engine.js';
 import { decide, type ClusterStateInput, type TemplateStat } from '../../processors/decide/index.js';
 import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
 import type { CommandResult } from '../../schemas/types.js';
+import { hashInt8 } from '../../stores/postgres/keyHash.js';
+import { inRange } from '../../stores/postgres/keys.js';
 import { testCommand } from './commands.js';
 import { assertPrecomputedSums, cfg, ledgerUnreachable, uniq } from './helpers.js';
 
@@ -189,4 +192,60 @@ test('most queries filter on customer_id: planned rekey → SUCCEEDED, the table
   const designs = await loadDesigns<{ name: string }>(adapter.coord, T, 'precompute');
   assert.equal(designs.length, 1);
   await assertPrecomputedSums(pools, adapter.coord, T, designs[0]!.name);
+});
+
+test('inserts piling onto the newest ids: planned hash of the key → SUCCEEDED, appended ids spread over both shards', {
+  timeout: 180_000,
+}, async () => {
+  const before0 = (await readAll(cfg, T)).rows;
+  // key buckets of 250 ids; the load ends at the bucket holding the newest ids, nothing above
+  const load = [10, 10, 10, 10, 20, 140, 0, 0];
+  const now = Date.now();
+  const buckets = load.map((_, i) => ({ seriesId: `planned|${T}|k${i}`, table: T, lo: i * 250, hi: (i + 1) * 250 }));
+  const aggregates = load.map((q, i) => {
+    const writes = i === 5 ? 60 : Math.round(q * 0.1);
+    return {
+      seriesId: `planned|${T}|k${i}`,
+      windowStart: now - 10_000,
+      windowEnd: now,
+      source: 'planned',
+      table: T,
+      keyBucket: `k${i}`,
+      partition: null,
+      node: null,
+      queries: q,
+      reads: q - writes,
+      writes,
+      rowsRead: 0,
+      rowsWritten: 0,
+      errors: 0,
+      unparsed: 0,
+      lateMerged: 0,
+      latencySumMs: 0,
+      latencyP50Ms: null,
+      latencyP95Ms: null,
+      latencyP99Ms: null,
+      hotKeys: [],
+      coAccess: [],
+    };
+  });
+  const state = await planningState({ buckets });
+  const d = decide(state, [], aggregates, now, { actions: ['rekey'], stepMs: 10_000, horizonSteps: 6 });
+  const cmds = toStoreCommands(d.commands, state);
+  assert.equal(cmds.length, 1, d.explanations.join('\n'));
+  const cmd = cmds[0]!;
+  assert.ok(cmd.kind === 'partition' && cmd.action === 'rekey');
+  assert.deepEqual([cmd.params.keyColumns, cmd.params.keyHash], ['id', 'true']);
+  assert.equal(cmd.requiresApproval, true, 'a recommendation waits for an operator');
+  assert.equal(await engine().run(cmd), 'SUCCEEDED', reasonOf(cmd.commandId));
+
+  const routes = (await loadRoutes(adapter.coord, T))!;
+  assert.deepEqual([routes.keyColumn, routes.keyHash], ['id', true]);
+  const after0 = await readAll(cfg, T);
+  assert.equal(rowsChecksum(after0.rows.values()), rowsChecksum(before0.values()));
+  assert.deepEqual([after0.duplicates.length, after0.misplaced], [0, 0]);
+  // the newest ids, which all sat in the top shard, are now on both
+  const newest = [...after0.rows.keys()].filter((k) => Number(k) >= 1250);
+  const shardOf = (k: string) => routes.shards.findIndex((s) => inRange(String(hashInt8(BigInt(k))), s.lo, s.hi));
+  assert.deepEqual([...new Set(newest.map(shardOf))].sort(), [0, 1]);
 });
