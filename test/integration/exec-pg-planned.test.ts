@@ -23,7 +23,7 @@ import type { CommandResult } from '../../schemas/types.js';
 import { hashInt8 } from '../../stores/postgres/keyHash.js';
 import { inRange } from '../../stores/postgres/keys.js';
 import { testCommand } from './commands.js';
-import { assertPrecomputedSums, cfg, ledgerUnreachable, uniq } from './helpers.js';
+import { aggregateOf, assertPrecomputedSums, cfg, ledgerUnreachable, uniq } from './helpers.js';
 
 const id = uniq('xplan').replace(/[^a-z0-9]/g, '_');
 const T = `t_${id}`.slice(0, 40);
@@ -204,30 +204,8 @@ test('inserts piling onto the newest ids: planned hash of the key → SUCCEEDED,
   const buckets = load.map((_, i) => ({ seriesId: `planned|${T}|k${i}`, table: T, lo: i * 250, hi: (i + 1) * 250 }));
   const aggregates = load.map((q, i) => {
     const writes = i === 5 ? 60 : Math.round(q * 0.1);
-    return {
-      seriesId: `planned|${T}|k${i}`,
-      windowStart: now - 10_000,
-      windowEnd: now,
-      source: 'planned',
-      table: T,
-      keyBucket: `k${i}`,
-      partition: null,
-      node: null,
-      queries: q,
-      reads: q - writes,
-      writes,
-      rowsRead: 0,
-      rowsWritten: 0,
-      errors: 0,
-      unparsed: 0,
-      lateMerged: 0,
-      latencySumMs: 0,
-      latencyP50Ms: null,
-      latencyP95Ms: null,
-      latencyP99Ms: null,
-      hotKeys: [],
-      coAccess: [],
-    };
+    const window = { windowStart: now - 10_000, windowEnd: now, source: 'planned', table: T, keyBucket: `k${i}` };
+    return aggregateOf({ seriesId: `planned|${T}|k${i}`, ...window, queries: q, reads: q - writes, writes });
   });
   const state = await planningState({ buckets });
   const d = decide(state, [], aggregates, now, { actions: ['rekey'], stepMs: 10_000, horizonSteps: 6 });
