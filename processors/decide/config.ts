@@ -137,10 +137,13 @@ export const decideConfigSchema = z.object({
       minQueries: z.number().nonnegative().default(100),
       /** An append hot spot: the frontier bucket takes at least this share of the table's writes (inserts land there). */
       appendWriteShare: z.number().min(0).max(1).default(0.3),
-      /** ... and its planned peak needs at least this many nodes at targetUtil (a split cannot cut below a bucket). */
-      appendNodes: z.number().positive().default(1),
+      /**
+       * ... and its planned peak needs at least this many nodes at targetUtil: hashed while the
+       * frontier is still warming, the copy is done before it is hot (0139, tuning seeds).
+       */
+      appendNodes: z.number().positive().default(0.5),
     })
-    .default(() => ({ minShare: 0.6, minQueries: 100, appendWriteShare: 0.3, appendNodes: 1 })),
+    .default(() => ({ minShare: 0.6, minQueries: 100, appendWriteShare: 0.3, appendNodes: 0.5 })),
   template: z
     .object({
       minCount: z.number().nonnegative().default(100),

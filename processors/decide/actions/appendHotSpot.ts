@@ -104,7 +104,7 @@ export function planAppendRekeys(ctx: PlanContext): Candidate[] {
       // the headroom lost on the hot bucket's node over the horizon, which hashing gives back,
       // against the GiB the rekey copies, in the cost model's weights
       recommendation: {
-        benefit: cfg.weights.headroom * excessCapacityMinutes(f.total, cfg.targetUtil * capacity, capacity, profile.stepMs),
+        benefit: cfg.weights.headroom * excessCapacityMinutes(f.total, cfg.rekey.appendNodes * cfg.targetUtil * capacity, capacity, profile.stepMs),
         cost: cfg.weights.gbMoved * (bytes / 1024 ** 3),
       },
     });
