@@ -86,6 +86,7 @@ export function planAppendRekeys(ctx: PlanContext): Candidate[] {
     if (!f || f.writeShare < cfg.rekey.appendWriteShare) continue;
     const nodes = f.peak / (cfg.targetUtil * capacity);
     if (nodes < cfg.rekey.appendNodes) continue;
+    const limit = cfg.rekey.appendNodes * cfg.targetUtil * capacity;
     const bytes = state.partitions.filter((p) => p.table === t.name).reduce((a, p) => a + p.sizeBytes, 0);
     const key = t.keyColumns[0]!;
     out.push({
@@ -101,10 +102,11 @@ export function planAppendRekeys(ctx: PlanContext): Candidate[] {
       ],
       explanation: `hash ${t.name}'s key ${key}: inserts append at its newest key range (${fmtPct(f.writeShare)} of its writes), which needs ${nodes.toFixed(1)} nodes at its forecast peak; no split or replica spreads it`,
       run() {},
-      // the headroom lost on the hot bucket's node over the horizon, which hashing gives back,
-      // against the GiB the rekey copies, in the cost model's weights
+      // the hot bucket's load above what one range should carry (appendNodes nodes at the
+      // target) over the horizon, which hashing spreads, against the GiB the rekey copies, in
+      // the cost model's weights
       recommendation: {
-        benefit: cfg.weights.headroom * excessCapacityMinutes(f.total, cfg.rekey.appendNodes * cfg.targetUtil * capacity, capacity, profile.stepMs),
+        benefit: cfg.weights.headroom * excessCapacityMinutes(f.total, limit, capacity, profile.stepMs),
         cost: cfg.weights.gbMoved * (bytes / 1024 ** 3),
       },
     });
