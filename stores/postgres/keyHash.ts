@@ -2,9 +2,10 @@
  * Hashed shard keys: a table whose key is hashed (a rekey with `keyHash`) is cut into ranges of
  * PostgreSQL's `hashint8(key)`, an int4, so a key that grows with every insert spreads over all
  * shards. The router computes the same hash in TypeScript; the shards compute it in SQL (guard,
- * migrations). `hashint8` is PostgreSQL's own hash of a bigint (the one hash partitioning and
- * hash indexes use, stable across releases); a hand-written twin because no library exposes
- * it, checked against the server value by value in test/integration/exec-pg-hash-rekey.test.ts.
+ * migrations). `hashint8` is PostgreSQL's own hash of a bigint (the support function of its
+ * hash index operator class, whose values on-disk hash indexes rely on across upgrades); a
+ * hand-written twin because no library exposes it, checked against the server value by value
+ * in test/integration/exec-pg-hash-rekey.test.ts.
  */
 import { quoteIdent } from '../identifiers.js';
 
