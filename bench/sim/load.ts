@@ -85,14 +85,23 @@ export function stepLoad(w: Workload, state: ClusterState, t: number, running: r
   return { nodeLoad, partitionLoad, coAccess };
 }
 
-/** A table's reads and writes at step `t`, over all its key units. */
+/** A table's reads and writes over its `units` key units, read unit by unit (the trace, or a policy's past view). */
+export function unitTotals(units: number, reads: (u: number) => number, writes: (u: number) => number): { reads: number; writes: number } {
+  let r = 0,
+    wr = 0;
+  for (let u = 0; u < units; u++) {
+    r += reads(u);
+    wr += writes(u);
+  }
+  return { reads: r, writes: wr };
+}
+
+/** Table `ti`'s reads and writes at step `t` of the trace, over all its key units. */
 export function tableTotals(w: Pick<Workload, 'tables' | 'reads' | 'writes'>, ti: number, t: number): { reads: number; writes: number } {
   const units = w.tables[ti]!.units;
-  let reads = 0,
-    writes = 0;
-  for (let u = 0; u < units; u++) {
-    reads += w.reads[ti]![t * units + u]!;
-    writes += w.writes[ti]![t * units + u]!;
-  }
-  return { reads, writes };
+  return unitTotals(
+    units,
+    (u) => w.reads[ti]![t * units + u]!,
+    (u) => w.writes[ti]![t * units + u]!,
+  );
 }

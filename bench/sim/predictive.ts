@@ -25,7 +25,7 @@ import type { Observation, Policy } from './simulator.js';
 import type { PastView } from './view.js';
 import type { Workload } from './workload.js';
 import { TARGET_UTIL } from './policies.js';
-import { tableTotals } from './load.js';
+import { tableTotals, unitTotals } from './load.js';
 
 /** Source name of the simulated key-unit aggregates, and of the node totals. */
 const SOURCE = 'sim';
@@ -66,17 +66,6 @@ function hashedTables(obs: Observation): Set<string> {
   return new Set(obs.state.tables.filter((t) => t.keyHash).map((t) => t.name));
 }
 
-/** A table's reads and writes at past step t over all its units. */
-function pastTotals(w: PastView, ti: number, t: number): { reads: number; writes: number } {
-  let reads = 0,
-    writes = 0;
-  for (let u = 0; u < w.tables[ti]!.units; u++) {
-    reads += w.reads(ti, t, u);
-    writes += w.writes(ti, t, u);
-  }
-  return { reads, writes };
-}
-
 /** The previous step's load as ingest's aggregates: one per table and key unit, and per node. */
 function aggregatesOf(obs: Observation, windowStart: number): { units: WorkloadAggregate[]; nodes: WorkloadAggregate[] } {
   const w = obs.past,
@@ -107,7 +96,13 @@ function aggregatesOf(obs: Observation, windowStart: number): { units: WorkloadA
     coAccess: [],
   });
   const units = w.tables.flatMap((tb, ti) => {
-    const even = hashed.has(tb.name) ? pastTotals(w, ti, t) : null;
+    const even = hashed.has(tb.name)
+      ? unitTotals(
+          tb.units,
+          (u) => w.reads(ti, t, u),
+          (u) => w.writes(ti, t, u),
+        )
+      : null;
     return Array.from({ length: tb.units }, (_, u) =>
       even
         ? base(unitSeries(tb.name, u, true), SOURCE, tb.name, null, even.reads / tb.units, even.writes / tb.units)
@@ -120,11 +115,19 @@ function aggregatesOf(obs: Observation, windowStart: number): { units: WorkloadA
 
 /** The true load from `origin + 1` on, as forecasts issued at `origin` (the clairvoyant policy's). */
 function trueFuture(ahead: Workload, origin: number, H: number, issuedAt: number, hashed: ReadonlySet<string>): Forecast[] {
+  // a hashed table's units all carry its mean: one sum per table and step, not one per unit
+  const means = new Map<string, number>();
   const v = (ti: number, t: number, u: number) => {
     const step = Math.min(t, ahead.steps - 1);
     if (hashed.has(ahead.tables[ti]!.name)) {
-      const tot = tableTotals(ahead, ti, step);
-      return (tot.reads + tot.writes) / ahead.tables[ti]!.units;
+      const key = `${ti}:${step}`;
+      let mean = means.get(key);
+      if (mean === undefined) {
+        const tot = tableTotals(ahead, ti, step);
+        mean = (tot.reads + tot.writes) / ahead.tables[ti]!.units;
+        means.set(key, mean);
+      }
+      return mean;
     }
     const s = step * ahead.tables[ti]!.units + u;
     return ahead.reads[ti]![s]! + ahead.writes[ti]![s]!;

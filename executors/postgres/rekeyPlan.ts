@@ -38,10 +38,11 @@ export async function rowIdentity(db: NodeDb, routes: TableRoutes): Promise<stri
 
 /**
  * A rekey re-shards the whole table: every shard active and unclaimed (its replicas are dropped
- * with it after the switch; the new shards start without); the
- * new key one integer column of it, not the current key, holding no null; a one-column integer
- * primary key (rows keep it as their identity). The new shards, as many as the old, split the
- * new key's values into ranges of about equal row counts and take the old shards' nodes in turn.
+ * with it after the switch; the new shards start without); the new key one integer column of
+ * it, holding no null, not the current key (the same column is allowed when `keyHash` changes
+ * whether it is hashed); a one-column integer primary key (rows keep it as their identity). The
+ * new shards, as many as the old, split the new key's values into ranges of about equal row
+ * counts, or its hash into ranges of equal width, and take the old shards' nodes in turn.
  */
 export async function planRekey(
   db: NodeDb,
