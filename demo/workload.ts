@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { quoteIdent } from '../stores/identifiers.js';
 import { inRange, physicalName } from '../stores/postgres/keys.js';
-import { keySql } from '../stores/postgres/keyHash.js';
+import { keySql } from '../stores/postgres/keySql.js';
 import type pg from 'pg';
 import { listNodes, loadRoutes, type TableRoutes } from '../stores/postgres/routing.js';
 import { RoutedPool } from '../stores/postgres/routedPool.js';

@@ -3,7 +3,9 @@
  * and the decide stage plans ranges by. Bucket i covers [bounds[i-1], bounds[i]) (the first and
  * last unbounded) and is named `k<i>`. A key other than the configured one, set by a rekey with
  * the bounds it recorded in the routing map, names its buckets `<column>.k<i>`: its series start
- * afresh instead of continuing the history of the old key's ranges under the same names.
+ * afresh instead of continuing the history of the old key's ranges under the same names. A
+ * hashed key (a rekey with keyHash) cuts ranges of the key's hash (schemas/keyHash.ts),
+ * the same ranges its shards cut, and names its buckets `hash_<column>.k<i>`.
  */
 
 /** A table's key column and the bounds of its buckets. */
@@ -13,6 +15,8 @@ export interface TableKey {
   bounds: number[];
   /** Set for a key a rekey recorded: bucket names `<bucketPrefix>.k<i>`. */
   bucketPrefix?: string;
+  /** The bounds cut the key's hash (hashint8), not its values. */
+  hashed?: boolean;
 }
 
 /** A table's key as the routing map records it: `bounds` null unless a rekey set them. */
@@ -20,6 +24,8 @@ export interface RecordedKey {
   table: string;
   column: string;
   bounds: number[] | null;
+  /** The table's ranges cut the key's hash. */
+  hashed: boolean;
 }
 
 /** The name of bucket `index` of a key with `prefix` (none: the configured key). */
@@ -52,7 +58,9 @@ export function currentKeys(configured: Readonly<Record<string, TableKey>>, reco
   const out: Record<string, TableKey> = { ...configured };
   for (const r of recorded) {
     if (!configured[r.table] || r.bounds === null) continue;
-    out[r.table] = { column: r.column, bounds: [...r.bounds], bucketPrefix: r.column };
+    out[r.table] = r.hashed
+      ? { column: r.column, bounds: [...r.bounds], bucketPrefix: `hash_${r.column}`, hashed: true }
+      : { column: r.column, bounds: [...r.bounds], bucketPrefix: r.column };
   }
   return out;
 }
@@ -68,6 +76,7 @@ export function sameKeys(a: Readonly<Record<string, TableKey>>, b: Readonly<Reco
       y !== undefined &&
       x.column === y.column &&
       (x.bucketPrefix ?? null) === (y.bucketPrefix ?? null) &&
+      (x.hashed ?? false) === (y.hashed ?? false) &&
       x.bounds.length === y.bounds.length &&
       x.bounds.every((v, i) => v === y.bounds[i])
     );

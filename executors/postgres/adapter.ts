@@ -3,8 +3,8 @@
  *
  * Partition commands: split, merge, rekey (the whole table re-sharded by keyColumns, one
  * integer column, or with keyHash by ranges of its hash; planned in rekeyPlan.ts, run by
- * rekey.ts), composite_index, derived_attribute, precompute. A table keyed on a hash takes no
- * range migration or replica (they filter by key values) until a rekey by a column.
+ * rekey.ts), composite_index, derived_attribute, precompute. A table keyed on a hash migrates
+ * ranges of the hash like any other (split points inside the hash's int4 range).
  * Shard commands: move, colocate (a move next to the shard named in params.with, verified to
  * end with both on one node), replicate, dereplicate (targetNode: the node whose copy is dropped).
  *
@@ -221,12 +221,6 @@ export class PostgresShardAdapter implements StoreAdapter {
     if (!grace.ok) return reject(grace.reason);
 
     let rowKey = routes.keyColumn;
-    // range migrations select, replay and verify by ranges of the key's values; a hashed key's
-    // ranges are of its hash (a rekey back to a column undoes the hash)
-    if (routes.keyHash && (RANGE_MIGRATIONS.has(cmd.action) || cmd.action === 'replicate'))
-      return reject(
-        `${table} is keyed on the hash of ${routes.keyColumn}: ${cmd.action} of its shards is not supported; rekey it by a column first`,
-      );
     if (RANGE_MIGRATIONS.has(cmd.action)) {
       const id = await rowIdentity(this.db, routes);
       if (typeof id !== 'string') return reject(id.reason);
@@ -237,7 +231,7 @@ export class PostgresShardAdapter implements StoreAdapter {
         const s = shardOf(cmd.partition);
         if (typeof s === 'string') return reject(s);
         if (s.replicas.length > 0) return reject(`shard ${s.shard} has replicas (${s.replicas.join(', ')}); dereplicate first`);
-        const at = checkSplitPoint(params.splitAt, s.lo, s.hi);
+        const at = checkSplitPoint(params.splitAt, s.lo, s.hi, routes.keyHash);
         if (!at.ok) return reject(at.reason);
         const newShard = params.newShard ?? nextShardName(routes);
         if (!isPlainIdentifier(newShard)) return reject(`newShard ${JSON.stringify(newShard)} is not a plain identifier`);
@@ -338,6 +332,7 @@ export class PostgresShardAdapter implements StoreAdapter {
             table,
             shard: s.shard,
             keyColumn: routes.keyColumn,
+            keyHash: routes.keyHash,
             physical: physicalName(table, s.shard),
             primaryNode: s.node,
             replicaNode: target!,

@@ -7,6 +7,7 @@
  */
 import { DERIVABLE_FUNCTIONS } from '../../schemas/commandParams.js';
 import { isPlainIdentifier, quoteIdent } from '../../stores/identifiers.js';
+import { HASH_MAX, HASH_MIN } from '../../schemas/keyHash.js';
 import type { PrecomputeSpec } from '../../stores/postgres/precomputed.js';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -25,11 +26,14 @@ export function int64Param(raw: string | undefined, name: string): Checked<strin
   return ok(b.toString());
 }
 
-/** The split point must lie strictly inside the shard's range (lo, hi). */
-export function checkSplitPoint(raw: string | undefined, lo: string | null, hi: string | null): Checked<string> {
+/** The split point must lie strictly inside the shard's range (lo, hi), and for a hashed key inside the hash's range. */
+export function checkSplitPoint(raw: string | undefined, lo: string | null, hi: string | null, keyHash = false): Checked<string> {
   const p = int64Param(raw, 'splitAt');
   if (!p.ok) return p;
   const k = BigInt(p.value);
+  // a hashed key's ranges cut its int4 hash: a point outside it leaves one side empty forever
+  if (keyHash && (k <= BigInt(HASH_MIN) || k > BigInt(HASH_MAX)))
+    return no(`splitAt ${p.value} is outside the key hash's range (${HASH_MIN + 1} to ${HASH_MAX})`);
   if (lo !== null && k <= BigInt(lo)) return no(`splitAt ${p.value} is not above the shard's lower bound ${lo}`);
   if (hi !== null && k >= BigInt(hi)) return no(`splitAt ${p.value} is not below the shard's upper bound ${hi}`);
   return p;

@@ -5,6 +5,7 @@
  */
 import { InputError } from '../../lib/errors.js';
 import { isPlainIdentifier, quoteIdent } from '../../stores/identifiers.js';
+import { keySql } from '../../stores/postgres/keySql.js';
 import { shardObjectName } from '../../stores/postgres/keys.js';
 import { q, type Queryable } from '../../stores/postgres/nodes.js';
 
@@ -102,15 +103,16 @@ export function renderCreate(d: TableDesc, source: string, target: string): stri
   return out;
 }
 
-/** Count and checksum (sum of hashtext of each row's text) of the rows of `physical` in [lo, hi). */
+/** Count and checksum (sum of hashtext of each row's text) of the rows of `physical` whose key (or its hash, `keyHash`) is in [lo, hi). */
 export async function rangeChecksum(
   db: Queryable,
   physical: string,
   keyColumn: string,
   lo: string | null,
   hi: string | null,
+  keyHash = false,
 ): Promise<{ count: number; checksum: string }> {
-  const k = quoteIdent(keyColumn);
+  const k = keySql(keyColumn, keyHash);
   const rows = await q<{ n: string; sum: string }>(
     db,
     `SELECT count(*) AS n, coalesce(sum(hashtext(t::text)::bigint), 0)::text AS sum FROM public.${quoteIdent(physical)} t

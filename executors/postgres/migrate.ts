@@ -5,6 +5,8 @@
  *
  * Rows are copied, captured and upserted by their identity, the primary key: the key itself,
  * unless a rekey made another column the key (then the range is of the key, rows of the id).
+ * A hash-keyed table's ranges are of the key's hash (schemas/keyHash.ts): the range
+ * filters, the replay's range check and the verification hash the key; the target's guard does.
  *
  *   prepare   mark the shard(s) 'migrating' in the routing map (owner = command id), create the
  *             target (guarded, local state 'pending'), install the change-capture trigger on the
@@ -34,6 +36,8 @@ import type pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
 import { describeTable, rangeChecksum, renderCreate, tableExists, type TableDesc, upsertSql } from './ddl.js';
 import { ensureNodeSupport, registerLocalShard } from '../../stores/postgres/setup.js';
+import { routedValue } from '../../schemas/keyHash.js';
+import { keySql } from '../../stores/postgres/keySql.js';
 import { inRange } from '../../stores/postgres/keys.js';
 import { inTx, q, type Queryable } from '../../stores/postgres/nodes.js';
 import { type MigrationPlan, rangeWhere, VerifyError } from './migrationPlan.js';
@@ -45,7 +49,9 @@ export class RangeMigration extends OnlineMigration<MigrationPlan> {
   private src!: pg.Pool;
   private tgt!: pg.Pool;
   private desc!: TableDesc;
-  private readonly k = quoteIdent(this.plan.keyColumn);
+  /** What the ranges cut: the key column, or its hash. */
+  private readonly hashed = this.plan.keyHash ?? false;
+  private readonly k = keySql(this.plan.keyColumn, this.hashed);
   /** The row identity: copy cursor, capture and upserts (the key unless a rekey changed it). */
   private readonly rowKey = this.plan.rowKey ?? this.plan.keyColumn;
   private readonly id = quoteIdent(this.rowKey);
@@ -86,6 +92,7 @@ export class RangeMigration extends OnlineMigration<MigrationPlan> {
         shard: p.targetShard,
         node: p.targetNode,
         keyColumn: p.keyColumn,
+        keyHash: this.hashed,
         lo: p.lo,
         hi: p.hi,
       });
@@ -121,7 +128,7 @@ export class RangeMigration extends OnlineMigration<MigrationPlan> {
       this.id,
       limit,
       // Logged identities are keys only when the key is the identity; else the range filters rows below.
-      (key) => !byKey || inRange(key, p.lo, p.hi),
+      (key) => !byKey || inRange(routedValue(key, this.hashed), p.lo, p.hi),
       async (ids, rows) => {
         const apply = async (c: Queryable) => {
           await q(c, `DELETE FROM ${this.T} WHERE ${this.id} = ANY($1::bigint[]) AND ${rangeWhere(this.k, 2)}`, [ids, p.lo, p.hi]);
@@ -141,8 +148,8 @@ export class RangeMigration extends OnlineMigration<MigrationPlan> {
 
   protected async verify(sides: SwitchSides): Promise<void> {
     const p = this.plan;
-    const a = await rangeChecksum(sides.sources[0]!, p.sourcePhysical, p.keyColumn, p.lo, p.hi);
-    const b = await rangeChecksum(sides.targets[0]!, p.targetPhysical, p.keyColumn, p.lo, p.hi);
+    const a = await rangeChecksum(sides.sources[0]!, p.sourcePhysical, p.keyColumn, p.lo, p.hi, this.hashed);
+    const b = await rangeChecksum(sides.targets[0]!, p.targetPhysical, p.keyColumn, p.lo, p.hi, this.hashed);
     if (a.count !== b.count || a.checksum !== b.checksum) {
       throw new VerifyError(`source ${a.count} rows / ${a.checksum}, target ${b.count} rows / ${b.checksum}`);
     }

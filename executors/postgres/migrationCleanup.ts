@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
+import { keySql } from '../../stores/postgres/keySql.js';
 import { q, sleep } from '../../stores/postgres/nodes.js';
 import { tableExists } from './ddl.js';
 import { type MigrationPlan, rangeWhere } from './migrationPlan.js';
@@ -26,17 +27,22 @@ export async function removeCapture(src: pg.Pool, physical: string): Promise<voi
   await q(src, 'DELETE FROM shardcast_local.changes WHERE physical = $1', [physical]);
 }
 
-function sqlNames(p: MigrationPlan): { S: string; T: string; k: string } {
-  return { S: `public.${quoteIdent(p.sourcePhysical)}`, T: `public.${quoteIdent(p.targetPhysical)}`, k: quoteIdent(p.keyColumn) };
+function sqlNames(p: MigrationPlan): { S: string; T: string; k: string; id: string } {
+  return {
+    id: quoteIdent(p.rowKey ?? p.keyColumn),
+    S: `public.${quoteIdent(p.sourcePhysical)}`,
+    T: `public.${quoteIdent(p.targetPhysical)}`,
+    k: keySql(p.keyColumn, p.keyHash ?? false),
+  };
 }
 
 /** After the switch: the capture trigger goes; split: the moved rows leave the source; move, merge: the retired source is dropped after the grace period. */
 export async function cleanupSource(src: pg.Pool, p: MigrationPlan): Promise<void> {
-  const { S, k } = sqlNames(p);
+  const { S, k, id } = sqlNames(p);
   await removeCapture(src, p.sourcePhysical);
   if (p.kind === 'split') {
     for (;;) {
-      const del = await src.query(`DELETE FROM ${S} WHERE ${k} IN (SELECT ${k} FROM ${S} WHERE ${rangeWhere(k, 1)} LIMIT 5000)`, [
+      const del = await src.query(`DELETE FROM ${S} WHERE ${id} IN (SELECT ${id} FROM ${S} WHERE ${rangeWhere(k, 1)} LIMIT 5000)`, [
         p.lo,
         p.hi,
       ]);

@@ -16,6 +16,8 @@ export interface MigrationPlan {
   commandId: string;
   table: string;
   keyColumn: string;
+  /** The ranges cut hashint8(keyColumn) (schemas/keyHash.ts); absent in older checkpoints: the column's values. */
+  keyHash?: boolean;
   /**
    * The row identity (the primary key): copy cursor, change capture and upserts use it. The key
    * column unless a rekey made another column the key (absent in older checkpoints: the key).
@@ -64,7 +66,7 @@ export interface RekeyPlan {
   keyColumn: string;
   rowKey: string;
   newKeyColumn: string;
-  /** The new ranges cut hashint8(newKeyColumn) (stores/postgres/keyHash.ts); absent: the column's values. */
+  /** The new ranges cut hashint8(newKeyColumn) (schemas/keyHash.ts); absent: the column's values. */
   keyHash?: boolean;
   /** Key-range bucket bounds of the new key (its quantiles), recorded with it at the switch; absent in plans made before they were, and for a hashed key. */
   keyBounds?: string[];
@@ -90,6 +92,7 @@ export function rangeMigrationPlan(
     commandId,
     table: routes.table,
     keyColumn: routes.keyColumn,
+    ...(routes.keyHash ? { keyHash: true } : {}),
     rowKey,
     sourceShard: src.shard,
     sourceNode: src.node,
@@ -206,7 +209,7 @@ export function mergedBounds(p: MigrationPlan): [string | null, string | null] {
   return [lo, hi];
 }
 
-/** SQL filter `key in [$first, $first+1)` (null bounds unbounded) on the quoted key column `k`. */
+/** SQL filter `key in [$first, $first+1)` (null bounds unbounded) on `k`, a quoted key column or its hash (keySql). */
 export function rangeWhere(k: string, first: number): string {
   return `($${first}::bigint IS NULL OR ${k} >= $${first}::bigint) AND ($${first + 1}::bigint IS NULL OR ${k} < $${first + 1}::bigint)`;
 }

@@ -18,7 +18,7 @@ import { StateError } from '../../lib/errors.js';
 import type pg from 'pg';
 import { quoteIdent } from '../../stores/identifiers.js';
 import { shardObjectName } from '../../stores/postgres/keys.js';
-import { keySql } from '../../stores/postgres/keyHash.js';
+import { keySql } from '../../stores/postgres/keySql.js';
 import { inTx, q, type Queryable, sleep } from '../../stores/postgres/nodes.js';
 import { ensureNodeSupport } from '../../stores/postgres/setup.js';
 import { describeTable, rangeChecksum, tableExists, type TableDesc, upsertSql } from './ddl.js';

@@ -9,7 +9,7 @@ import { isPlainIdentifier, quoteIdent } from '../../stores/identifiers.js';
 import { physicalName } from '../../stores/postgres/keys.js';
 import { q } from '../../stores/postgres/nodes.js';
 import type { TableRoutes } from '../../stores/postgres/routing.js';
-import { hashCuts } from '../../stores/postgres/keyHash.js';
+import { hashCuts } from '../../schemas/keyHash.js';
 import { rangeBounds } from './checks.js';
 import { describeTable } from './ddl.js';
 import type { RekeyPlan, RekeyShard } from './migrationPlan.js';
@@ -95,9 +95,9 @@ export async function planRekey(
     quantiles.push({ values: (r[0]!.qs ?? []).filter((v): v is string => v !== null), rows: Number(r[0]!.n) });
   }
   const bounds = keyHash ? hashCuts(n).map(String) : rangeBounds(quantiles, n);
-  // Finer than the shards, so a hot stretch of the new key can be found and split at a bound;
-  // none for a hashed key: ingest buckets key values, and the planner leaves the table out.
-  const keyBounds = keyHash ? undefined : rangeBounds(quantiles, keyBuckets);
+  // Finer than the shards, so a hot stretch of the new key can be found and split at a bound; a
+  // hashed key's buckets are equal ranges of the hash, as its shards are (ingest hashes the key)
+  const keyBounds = keyHash ? hashCuts(keyBuckets).map(String) : rangeBounds(quantiles, keyBuckets);
   const taken = new Set(routes.shards.map((s) => s.shard));
   const targets: RekeyShard[] = [];
   for (let i = 0; i <= bounds.length; i++) {

@@ -20,6 +20,8 @@ export interface ReplicaPlan {
   table: string;
   shard: string;
   keyColumn: string;
+  /** The table's ranges cut the key's hash (the replica's guard entry says so, as its primary's does). */
+  keyHash?: boolean;
   physical: string;
   primaryNode: string;
   replicaNode: string;
@@ -68,6 +70,7 @@ export async function replicate(env: ReplicationEnv, p: ReplicaPlan, ctx: Execut
         table: p.table,
         shard: p.shard,
         keyColumn: p.keyColumn,
+        keyHash: p.keyHash ?? false,
         lo: null,
         hi: null,
         state: 'replica',

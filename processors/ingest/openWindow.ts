@@ -6,6 +6,8 @@
  * `maxSeriesPerWindow` series: beyond it, series overflow into the fixed `~other` series, still
  * counted.
  */
+import { parseReportedKey } from '../../schemas/keyBuckets.js';
+import { hashInt8 } from '../../schemas/keyHash.js';
 import type { QueryFeatures, WorkloadAggregate } from '../../schemas/types.js';
 import { recordCoAccess, type TransactionTargets } from './coAccess.js';
 import {
@@ -171,7 +173,12 @@ function bucketOfKey(v: WindowInput, table: string, buckets: readonly string[], 
   const x = Number(key);
   if (seriesCount <= 1 || !Number.isFinite(x)) return 0;
   for (const r of v.keyRanges) {
-    if (r.table === table && (r.lo === null || r.lo <= x) && (r.hi === null || x <= r.hi)) return Math.max(0, buckets.indexOf(r.bucket));
+    if (r.table !== table) continue;
+    // a hashed key's ranges are of the key's hash (keyrange.ts)
+    const hashed = parseReportedKey(r.column).hashed;
+    if (hashed && !Number.isSafeInteger(x)) return 0;
+    const y = hashed ? hashInt8(BigInt(x)) : x;
+    if ((r.lo === null || r.lo <= y) && (r.hi === null || y <= r.hi)) return Math.max(0, buckets.indexOf(r.bucket));
   }
   return 0;
 }

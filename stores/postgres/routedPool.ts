@@ -9,7 +9,7 @@ import { InputError } from '../../lib/errors.js';
 import { quoteIdent } from '../identifiers.js';
 import { type DerivedColumn, loadDerivedColumns, useDerivedColumns } from './derivedColumns.js';
 import { inRange } from './keys.js';
-import { routedValue } from './keyHash.js';
+import { routedValue } from '../../schemas/keyHash.js';
 import { inTx } from './nodes.js';
 import { loadPrecomputes, matchPrecomputed, type PrecomputeSpec } from './precomputed.js';
 import { type RouteKey, type RoutedTarget, ShardRouter } from './router.js';

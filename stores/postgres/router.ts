@@ -6,7 +6,7 @@
 import { InputError, StateError } from '../../lib/errors.js';
 import type pg from 'pg';
 import { inRange, type KeyLike, keyText, physicalName } from './keys.js';
-import { routedValue } from './keyHash.js';
+import { routedValue } from '../../schemas/keyHash.js';
 import { PgPools, sleep } from './nodes.js';
 import { listNodes, loadRoutes, type TableRoutes } from './routing.js';
 import { ROUTE_CHANGED } from './setup.js';

@@ -23,7 +23,7 @@ export interface ShardRoute {
 export interface TableRoutes {
   table: string;
   keyColumn: string;
-  /** Ranges cut hashint8(key), not the key (stores/postgres/keyHash.ts). */
+  /** Ranges cut hashint8(key), not the key (schemas/keyHash.ts). */
   keyHash: boolean;
   version: number;
   shards: ShardRoute[];

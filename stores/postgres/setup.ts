@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS shardcast_route.tables (
 -- Key-range bucket bounds of a key a rekey set (null: the configured key and its bounds);
 -- ingest buckets and the decide stage plans the table's ranges by them (stores/postgres/tableKeys.ts).
 ALTER TABLE shardcast_route.tables ADD COLUMN IF NOT EXISTS key_bounds bigint[];
--- Ranges cut hashint8(key) rather than the key (a rekey with keyHash; stores/postgres/keyHash.ts).
+-- Ranges cut hashint8(key) rather than the key (a rekey with keyHash; schemas/keyHash.ts).
 ALTER TABLE shardcast_route.tables ADD COLUMN IF NOT EXISTS key_hash boolean NOT NULL DEFAULT false;
 CREATE TABLE IF NOT EXISTS shardcast_route.ranges (
   table_name text NOT NULL REFERENCES shardcast_route.tables ON DELETE CASCADE,

@@ -4,8 +4,9 @@
  * is re-keyed on the hash of `id` under that load, through the executor engine. Afterwards the
  * table equals the state before plus every acknowledged write (counted and checksummed), every
  * row lies in the shard of its key's hash, the appended ids spread over both shards, routed
- * queries and the routing map's SQL lookup agree, the guard checks the hash, and range
- * migrations are refused until a rekey by the column, which restores plain ranges losing nothing.
+ * queries and the routing map's SQL lookup agree, and the guard checks the hash. The hashed
+ * table's shards then split, move, replicate and merge by ranges of the hash under the same
+ * appending load, losing nothing, and a rekey by the column restores plain ranges.
  */
 import { testCommand } from './commands.js';
 import assert from 'node:assert/strict';
@@ -15,7 +16,8 @@ import type { PostgresShardAdapter } from '../../executors/postgres/adapter.js';
 import { listNodes, loadRoutes, lookupRoute } from '../../stores/postgres/routing.js';
 import { RoutedPool } from '../../stores/postgres/routedPool.js';
 import { PgPools, q } from '../../stores/postgres/nodes.js';
-import { hashInt8 } from '../../stores/postgres/keyHash.js';
+import { hashCuts, hashInt8 } from '../../schemas/keyHash.js';
+import { loadTableKeys } from '../../stores/postgres/tableKeys.js';
 import { inRange } from '../../stores/postgres/keys.js';
 import { AckedLoad, diffRows, readAll, rowsChecksum } from '../../demo/workload.js';
 import { seededTwoShardOrders, shardNodesUnreachable } from './helpers.js';
@@ -37,10 +39,25 @@ describe('postgres executor: rekey on the hash of the key (append hot spots)', (
   let adapter: PostgresShardAdapter;
   const pools = new PgPools({ executor: false });
   const engine = () => h.engine(1_000_000);
-  const run = async (action: 'rekey' | 'move' | 'replicate', fields: Record<string, unknown>, params: Record<string, string>) => {
-    const cmd = testCommand('exec-pg-hash-rekey', TABLE, action === 'rekey' ? 'partition' : 'shard', action, fields, params);
+  const run = async (
+    action: 'rekey' | 'split' | 'merge' | 'move' | 'replicate',
+    fields: Record<string, unknown>,
+    params: Record<string, string>,
+  ) => {
+    const kind = action === 'rekey' || action === 'split' || action === 'merge' ? 'partition' : 'shard';
+    const cmd = testCommand('exec-pg-hash-rekey', TABLE, kind, action, fields, params);
     const status = await engine().run(cmd);
     return { status, last: results.filter((x) => x.commandId === cmd.commandId).at(-1)! };
+  };
+  /** The table now: its rows at `start` plus every write `load` had acknowledged, each once, in the shard of its key's hash. */
+  const assertStartPlusAcked = async (load: AckedLoad, start: Awaited<ReturnType<typeof readAll>>['rows']) => {
+    const got = await readAll(cfg, TABLE);
+    const want = load.expected(start);
+    assert.deepEqual(got.duplicates, [], 'no row in two shards');
+    assert.equal(got.misplaced, 0, "no row outside the range of its key's hash");
+    assert.deepEqual(diffRows(want, got.rows), []);
+    assert.equal(rowsChecksum(got.rows.values()), rowsChecksum(want.values()), 'row checksum');
+    return want;
   };
   const urlOf = async (node: string) => (await listNodes(adapter.coord)).find((n) => n.node === node)!.url;
 
@@ -92,18 +109,15 @@ describe('postgres executor: rekey on the hash of the key (append hot spots)', (
     assert.equal(last.verified, true);
     assert.equal(last.details.keyHash, 'true');
 
-    const got = await readAll(cfg, TABLE);
-    const want = load.expected(start);
-    assert.deepEqual(got.duplicates, [], 'no row in two shards');
-    assert.equal(got.misplaced, 0, "no row outside the range of its key's hash");
-    assert.deepEqual(diffRows(want, got.rows), []);
-    assert.equal(rowsChecksum(got.rows.values()), rowsChecksum(want.values()), 'row checksum');
+    const want = await assertStartPlusAcked(load, start);
     assert.ok(stats.writes > 20 && stats.reads > 20, 'the load ran');
     assert.equal(stats.writeErrors, 0, `writes failed: ${stats.errors.join('; ')}`);
     assert.equal(stats.readErrors, 0, `reads failed: ${stats.errors.join('; ')}`);
 
     const r = (await loadRoutes(adapter.coord, TABLE))!;
     assert.deepEqual([r.keyColumn, r.keyHash, r.version], ['id', true, v0 + 1]);
+    // ingest's key buckets: 16 equal ranges of the hash, recorded with the key
+    assert.deepEqual(await loadTableKeys(adapter.coord, [TABLE]), [{ table: TABLE, column: 'id', bounds: hashCuts(16), hashed: true }]);
     assert.ok(r.shards.every((x) => x.replicas.length === 0 && x.state === 'active' && x.owner === null));
     const node2 = pools.get(await urlOf('node2'));
     assert.deepEqual(await q(node2, 'SELECT tablename FROM pg_tables WHERE tablename = $1', [`${TABLE}__s1`]), [], 'replica table dropped');
@@ -158,13 +172,62 @@ describe('postgres executor: rekey on the hash of the key (append hot spots)', (
     );
   });
 
-  test('a hash-keyed table: range migrations and a second hash are refused; a rekey by the column restores ranges', async () => {
+  test('a hash-keyed table splits, moves, replicates and merges by ranges of the hash under appending writers', async (t) => {
+    // split the shard holding the upper half of the hash, move the new half to a third node,
+    // replicate the other shard there, move the first half after it and merge the two again
     const r = (await loadRoutes(adapter.coord, TABLE))!;
+    const [low, high] = r.shards as [(typeof r.shards)[0], (typeof r.shards)[0]];
+    const spare = ['node0', 'node1', 'node2'].find((n) => n !== high.node && n !== low.node)!;
+    const start = (await readAll(cfg, TABLE)).rows;
+    const load = new AckedLoad(cfg, TABLE, { lo: 0, hi: ROWS, newKeysFrom: 30_000, newKeysTo: 31_000, writers: 2 });
+    load.start();
+    const steps: [string, Awaited<ReturnType<typeof run>>][] = [];
+    try {
+      await new Promise((res) => setTimeout(res, 300));
+      const outside = await run('split', { partition: high.shard }, { splitAt: String(2 ** 31), newShard: 'hx' });
+      assert.equal(outside.status, 'REJECTED');
+      assert.match(outside.last.reason ?? '', /outside the key hash's range/);
+      steps.push(['split', await run('split', { partition: high.shard }, { splitAt: String(2 ** 30), newShard: 'h2', graceMs: '300' })]);
+      steps.push(['move', await run('move', { partition: 'h2', sourceNode: high.node, targetNode: spare }, { graceMs: '300' })]);
+      steps.push(['replicate', await run('replicate', { partition: low.shard, sourceNode: low.node, targetNode: spare }, {})]);
+      // merged shards share a node: the split's other half follows
+      steps.push(['move', await run('move', { partition: high.shard, sourceNode: high.node, targetNode: spare }, { graceMs: '300' })]);
+      steps.push(['merge', await run('merge', { partition: high.shard }, { with: 'h2', graceMs: '300' })]);
+      await new Promise((res) => setTimeout(res, 300));
+    } finally {
+      const stats = await load.stop();
+      t.diagnostic(`load: ${JSON.stringify({ ...stats, errors: stats.errors.slice(0, 3) })}`);
+      assert.equal(stats.writeErrors, 0, `writes failed: ${stats.errors.join('; ')}`);
+      assert.equal(stats.readErrors, 0, `reads failed: ${stats.errors.join('; ')}`);
+      assert.ok(stats.writes > 20, 'the load ran');
+    }
+    for (const [name, s] of steps) {
+      t.diagnostic(`${name}: rows=${s.last.rowsCopied} ${JSON.stringify(s.last.details)}`);
+      assert.equal(s.status, 'SUCCEEDED', `${name}: ${s.last.reason}`);
+      assert.equal(s.last.verified, true, name);
+      assert.ok((s.last.rowsCopied ?? 0) > 0, `${name} copied rows`);
+    }
+    await assertStartPlusAcked(load, start);
+    const r2 = (await loadRoutes(adapter.coord, TABLE))!;
+    assert.deepEqual([r2.keyColumn, r2.keyHash], ['id', true]);
+    assert.deepEqual(
+      r2.shards.map((s) => [s.shard, s.lo, s.hi, s.node, s.replicas]),
+      [
+        [low.shard, low.lo, low.hi, low.node, [spare]],
+        [high.shard, high.lo, high.hi, spare, []],
+      ],
+    );
+    // the replica's guard entry hashes like its primary's
+    const local = await q<{ key_hash: boolean; state: string }>(
+      pools.get(await urlOf(spare)),
+      'SELECT key_hash, state FROM shardcast_local.shards WHERE physical = $1',
+      [`${TABLE}__${low.shard}`],
+    );
+    assert.deepEqual(local, [{ key_hash: true, state: 'replica' }]);
+  });
+
+  test('a hash-keyed table: a second hash is refused; a rekey by the column restores ranges', async () => {
     const before0 = await readAll(cfg, TABLE);
-    const other = r.shards[0]!.node === 'node0' ? 'node1' : 'node0';
-    const move = await run('move', { partition: r.shards[0]!.shard, sourceNode: r.shards[0]!.node, targetNode: other }, {});
-    assert.equal(move.status, 'REJECTED');
-    assert.match(move.last.reason ?? '', /keyed on the hash of id: move of its shards is not supported/);
     const again = await run('rekey', {}, { keyColumns: 'id', keyHash: 'true' });
     assert.equal(again.status, 'REJECTED');
     assert.match(again.last.reason ?? '', /already keyed on the hash of id/);

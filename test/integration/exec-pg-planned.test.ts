@@ -3,8 +3,9 @@
  * nodes: a cold replica is dropped (dereplicate), a hot aggregate is precomputed from the
  * template statistics' group-by and summed column, two cold neighbours are merged, and the table
  * is re-keyed on the column most queries filter on (rekey), then on the hash of its key when inserts
- * pile onto its newest ids (rekey with keyHash). Each is planned by `decide`, named in the
- * executor's terms, and must reach SUCCEEDED with the change visible in the store.
+ * pile onto its newest ids (rekey with keyHash), whose hot hash range is then split and moved.
+ * Each is planned by `decide`, named in the executor's terms, and must reach SUCCEEDED with the
+ * change visible in the store.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +21,11 @@ import { ExecutorEngine } from '../../executors/engine.js';
 import { decide, type ClusterStateInput, type TemplateStat } from '../../processors/decide/index.js';
 import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
 import type { CommandResult } from '../../schemas/types.js';
-import { hashInt8 } from '../../stores/postgres/keyHash.js';
+import { hashInt8 } from '../../schemas/keyHash.js';
+import { currentKeys } from '../../schemas/keyBuckets.js';
+import { stateFromRouting } from '../../processors/decide/postgres/state.js';
+import { routingSnapshot } from '../../stores/postgres/snapshot.js';
+import { loadTableKeys } from '../../stores/postgres/tableKeys.js';
 import { inRange } from '../../stores/postgres/keys.js';
 import { testCommand } from './commands.js';
 import { aggregateOf, assertPrecomputedSums, cfg, ledgerUnreachable, uniq } from './helpers.js';
@@ -226,4 +231,46 @@ test('inserts piling onto the newest ids: planned hash of the key → SUCCEEDED,
   const newest = [...after0.rows.keys()].filter((k) => Number(k) >= 1250);
   const shardOf = (k: string) => routes.shards.findIndex((s) => inRange(String(hashInt8(BigInt(k))), s.lo, s.hi));
   assert.deepEqual([...new Set(newest.map(shardOf))].sort(), [0, 1]);
+});
+
+test('a hashed table, planned from the routing map: its hot hash range is split at a bucket of the hash and moved → SUCCEEDED, every row kept', {
+  timeout: 180_000,
+}, async () => {
+  const before0 = (await readAll(cfg, T)).rows;
+  // the planning state as `run decide` reads it without its catalog: the routing map, with the
+  // key the rekey recorded (16 ranges of the hash)
+  const keys = currentKeys({ [T]: { column: 'id', bounds: [] } }, await loadTableKeys(adapter.coord, [T]));
+  assert.equal(keys[T]!.hashed, true);
+  const state = stateFromRouting(await routingSnapshot(new Map(), adapter.coord, [T]), keys, 'planned', 100);
+  for (const p of state.partitions) p.sizeBytes = 64 * 1024 ** 2;
+  assert.deepEqual(state.tables[0]!.keyHash, true);
+  const buckets = state.buckets ?? [];
+  assert.equal(buckets.length, 16);
+  // the lower half of the hash (one shard) takes 160 queries a window, three nodes of 100 serve
+  const now = Date.now();
+  const aggregates = buckets.map((b, i) =>
+    aggregateOf({ seriesId: b.seriesId, source: 'planned', table: T, windowStart: now - 10_000, windowEnd: now, queries: i < 8 ? 20 : 2 }),
+  );
+  const hot = state.partitions.find((p) => p.lo === null)!;
+  const d = decide(state, [], aggregates, now, { actions: ['split', 'move'], stepMs: 10_000, horizonSteps: 6 });
+  const cmds = toStoreCommands(d.commands, state);
+  assert.deepEqual(
+    cmds.map((c) => c.action),
+    ['split', 'move'],
+    d.explanations.join('\n'),
+  );
+  const [split, move] = cmds as [Extract<(typeof cmds)[0], { kind: 'partition' }>, Extract<(typeof cmds)[0], { kind: 'shard' }>];
+  assert.equal(split.partition, hot.id.split('/')[1]);
+  const at = Number(split.params.splitAt);
+  assert.ok(buckets.some((b) => b.lo === at) && at < 0, `split at a bucket bound inside the hot range: ${at}`);
+  for (const c of cmds) assert.equal(await engine().run(c), 'SUCCEEDED', reasonOf(c.commandId));
+
+  const routes = (await loadRoutes(adapter.coord, T))!;
+  assert.equal(routes.shards.length, 3);
+  // one half of the hot range on the node the move named, the other where it was
+  const halves = routes.shards.filter((s) => s.lo === String(at) || s.hi === String(at)).map((s) => s.node);
+  assert.deepEqual(halves.sort(), [hot.node, move.targetNode].sort(), JSON.stringify(routes.shards));
+  const after0 = await readAll(cfg, T);
+  assert.equal(rowsChecksum(after0.rows.values()), rowsChecksum(before0.values()));
+  assert.deepEqual([after0.duplicates.length, after0.misplaced], [0, 0]);
 });

@@ -6,7 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PG_STORE, ledgerCommands, stateFromCatalog, stateFromRouting, ISSUED_GRACE_MS } from '../../processors/decide/postgres/state.js';
+import {
+  PG_STORE,
+  type PlannedTables,
+  ledgerCommands,
+  stateFromCatalog,
+  stateFromRouting,
+  ISSUED_GRACE_MS,
+} from '../../processors/decide/postgres/state.js';
+import { currentKeys } from '../../schemas/keyBuckets.js';
 import { heldCheckDue, judgeHeld } from '../../processors/decide/dependencies.js';
 import { foldAggregates, foldForecasts } from '../../processors/decide/series.js';
 import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
@@ -408,19 +416,35 @@ test('a table re-keyed by the executor: planned with the key the store reports, 
   assert.equal(stateFromCatalog(view(), TABLES, 'app', { now: NOW }).tables[0]!.keyColumns[0], 'id');
 });
 
-test('a table keyed on the hash of its key: planned as hashed (no second hash recommended), its shards left out of range planning', () => {
+test('a table keyed on the hash of its key: planned as hashed (no second hash recommended); its shards planned by ranges of the hash once the rekey recorded them', () => {
   const hashed = (p: ReturnType<typeof part>) => ({ ...p, keyColumn: 'hash(id)' });
-  const fromCatalog = stateFromCatalog(view({ partitions: [hashed(part('s3', null, '0', 'node0'))] }), TABLES, 'app', { now: NOW });
   const shards = [{ shard: 's3', lo: null, hi: '0', node: 'node0', replicas: [], bytes: 4096, rows: 10 }];
-  const fromRouting = stateFromRouting(
-    { nodes: [{ node: 'node0', state: 'active', managedDir: null }], tables: [{ table: 'orders', keyColumn: 'hash(id)', shards }] },
-    TABLES,
-    'app',
-    70,
-  );
-  for (const s of [fromCatalog, fromRouting]) {
+  const states = (tables: PlannedTables) => [
+    stateFromCatalog(view({ partitions: [hashed(part('s3', null, '0', 'node0'))] }), tables, 'app', { now: NOW }),
+    stateFromRouting(
+      { nodes: [{ node: 'node0', state: 'active', managedDir: null }], tables: [{ table: 'orders', keyColumn: 'hash(id)', shards }] },
+      tables,
+      'app',
+      70,
+    ),
+  ];
+  // the planned key is still the configured one (no bounds of the hash recorded): left out
+  for (const s of states(TABLES)) {
     assert.deepEqual([s.tables[0]!.keyColumns, s.tables[0]!.keyHash], [['id'], true]);
     assert.deepEqual(s.partitions, []);
     assert.deepEqual(s.buckets ?? [], []);
+  }
+  // the routing map's recorded hash bounds: ingest buckets the hash, and the shards are planned by it
+  const keys = currentKeys(TABLES, [{ table: 'orders', column: 'id', bounds: [-(2 ** 30), 0, 2 ** 30], hashed: true }]);
+  for (const s of states(keys)) {
+    assert.deepEqual([s.tables[0]!.keyColumns, s.tables[0]!.keyHash], [['id'], true]);
+    assert.deepEqual(
+      s.partitions.map((p) => [p.id, p.lo, p.hi]),
+      [['orders/s3', null, 0]],
+    );
+    assert.deepEqual(
+      (s.buckets ?? []).map((b) => b.seriesId),
+      ['app|orders|hash_id.k0', 'app|orders|hash_id.k1', 'app|orders|hash_id.k2', 'app|orders|hash_id.k3'],
+    );
   }
 });

@@ -10,6 +10,7 @@ import { queryEvent } from '../../schemas/queryEvent.js';
 import { featurize, initSqlParsers, TemplateCache } from '../../processors/ingest/sql/index.js';
 import { bucketOrder } from '../../processors/forecast/keyOrder.js';
 import { bucketsFor } from '../../processors/decide/series.js';
+import { hashInt8 } from '../../schemas/keyHash.js';
 
 before(async () => {
   await initSqlParsers();
@@ -39,9 +40,9 @@ test('bucket bounds: only for a name of the key itself', () => {
 
 test('current keys: a rekey with recorded bounds replaces the configured key; without, or unconfigured, it does not', () => {
   const keys = currentKeys(CONFIGURED, [
-    { table: 'orders', column: 'customer_id', bounds: [10, 20, 30] },
-    { table: 'users', column: 'email_id', bounds: null },
-    { table: 'other', column: 'x', bounds: [1] },
+    { table: 'orders', column: 'customer_id', bounds: [10, 20, 30], hashed: false },
+    { table: 'users', column: 'email_id', bounds: null, hashed: false },
+    { table: 'other', column: 'x', bounds: [1], hashed: false },
   ]);
   assert.deepEqual(keys, {
     orders: { column: 'customer_id', bounds: [10, 20, 30], bucketPrefix: 'customer_id' },
@@ -50,13 +51,13 @@ test('current keys: a rekey with recorded bounds replaces the configured key; wi
   assert.ok(sameKeys(currentKeys(CONFIGURED, []), CONFIGURED));
   assert.ok(!sameKeys(keys, CONFIGURED));
   // re-keyed back to the configured column: its own bounds, its own names
-  const back = currentKeys(CONFIGURED, [{ table: 'orders', column: 'id', bounds: [500] }]);
+  const back = currentKeys(CONFIGURED, [{ table: 'orders', column: 'id', bounds: [500], hashed: false }]);
   assert.deepEqual(back.orders, { column: 'id', bounds: [500], bucketPrefix: 'id' });
   assert.ok(!sameKeys(back, CONFIGURED));
 });
 
 test('a re-keyed table: ingest buckets by the new column, the forecaster orders its buckets apart, decide plans the same names', () => {
-  const keys = currentKeys(CONFIGURED, [{ table: 'orders', column: 'customer_id', bounds: [10, 20, 30] }]);
+  const keys = currentKeys(CONFIGURED, [{ table: 'orders', column: 'customer_id', bounds: [10, 20, 30], hashed: false }]);
   const ev = (sql: string) => queryEvent({ eventId: 'e', ts: 1, source: 'pg', dialect: 'postgres', sql, durationMs: 1 });
   const cache = new TemplateCache();
   const byCustomer = featurize(ev('SELECT * FROM orders WHERE customer_id = 25'), { partitionKeys: keys }, cache);
@@ -91,4 +92,46 @@ test('a re-keyed table: ingest buckets by the new column, the forecaster orders 
     ['pg|orders|customer_id.k0', 'pg|orders|customer_id.k1', 'pg|orders|customer_id.k2', 'pg|orders|customer_id.k3'],
   );
   assert.deepEqual([specs[2]!.lo, specs[2]!.hi], [20, 30]);
+});
+
+test('a hashed key: ingest buckets the hash of point keys, ranges reach every bucket, decide plans the hash ranges', () => {
+  const cuts = [-(2 ** 30), 0, 2 ** 30];
+  const keys = currentKeys(CONFIGURED, [{ table: 'orders', column: 'id', bounds: cuts, hashed: true }]);
+  assert.deepEqual(keys.orders, { column: 'id', bounds: cuts, bucketPrefix: 'hash_id', hashed: true });
+  assert.ok(!sameKeys(keys, currentKeys(CONFIGURED, [{ table: 'orders', column: 'id', bounds: cuts, hashed: false }])));
+  const ev = (sql: string) => queryEvent({ eventId: 'e', ts: 1, source: 'pg', dialect: 'postgres', sql, durationMs: 1 });
+  const cache = new TemplateCache();
+  const bucketOfHash = (id: number) => `hash_id.k${cuts.filter((c) => hashInt8(BigInt(id)) >= c).length}`;
+  // sequential ids: neighbours in key order, spread over the hash's buckets
+  const ids = [1000, 1001, 1002, 1003, 1004, 1005];
+  const point = featurize(ev('SELECT * FROM orders WHERE id = 1001'), { partitionKeys: keys }, cache);
+  assert.deepEqual(
+    point.keyRanges.map((r) => [r.column, r.bucket]),
+    [['hash(id)', bucketOfHash(1001)]],
+  );
+  const h = hashInt8(1001n);
+  assert.deepEqual([point.keyRanges[0]!.lo, point.keyRanges[0]!.hi], [h, h]);
+  assert.ok(new Set(ids.map(bucketOfHash)).size > 2, 'consecutive ids hash apart');
+  const pair = ids
+    .filter((id) => bucketOfHash(id) !== bucketOfHash(1000))
+    .slice(0, 1)
+    .concat(1000);
+  const list = featurize(ev(`SELECT * FROM orders WHERE id IN (${pair.join(', ')})`), { partitionKeys: keys }, cache);
+  assert.deepEqual(list.keyRanges.map((r) => r.bucket).sort(), pair.map(bucketOfHash).sort());
+  // a range of ids may hold any hash
+  const range = featurize(ev('SELECT * FROM orders WHERE id BETWEEN 1000 AND 1005'), { partitionKeys: keys }, cache);
+  assert.deepEqual(
+    range.keyRanges.map((r) => [r.column, r.bucket]),
+    [['hash(id)', '*']],
+  );
+  const specs = bucketsFor('pg', 'orders', keys.orders!);
+  assert.deepEqual(
+    specs.map((b) => [b.seriesId, b.hi]),
+    [
+      ['pg|orders|hash_id.k0', -(2 ** 30)],
+      ['pg|orders|hash_id.k1', 0],
+      ['pg|orders|hash_id.k2', 2 ** 30],
+      ['pg|orders|hash_id.k3', Number.MAX_SAFE_INTEGER],
+    ],
+  );
 });

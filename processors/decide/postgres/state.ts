@@ -7,7 +7,7 @@
  */
 import { bucketsFor } from '../series.js';
 import type { BucketSpec, ClusterStateInput, CoAccessEdge, InFlight, PartitionSpec, RecentAction } from '../state.js';
-import { type TableKey, parseReportedKey } from '../../../schemas/keyBuckets.js';
+import { type TableKey, parseReportedKey, reportedKey } from '../../../schemas/keyBuckets.js';
 import { UNSUCCESSFUL } from '../dependencies.js';
 import { commandPlace } from '../../../schemas/commandPlace.js';
 import type { AnyCommand } from '../../../schemas/types.js';
@@ -98,18 +98,20 @@ export function issuedUntil(c: { issuedAt: number | null; deadline: number | nul
  * The planned tables with the key column the store reports, and those whose reported key is not
  * the planned one: a rekey that recorded no bucket bounds, or one the catalog has not caught up
  * with. Ingest's key buckets and the range actions are by the planned key, so such a table's
- * shards are left out of range planning.
+ * shards are left out of range planning. A hashed key is planned as such when the rekey recorded
+ * bounds of the hash (ingest then buckets the hash too): reported as `hash(<column>)`.
  */
 function tablesOf(
   tables: PlannedTables,
   reported: ReadonlyMap<string, string>,
 ): { tables: ClusterStateInput['tables']; rekeyed: Set<string> } {
   const rekeyed = new Set(
-    Object.entries(tables).flatMap(([name, k]) => (reported.has(name) && reported.get(name) !== k.column ? [name] : [])),
+    Object.entries(tables).flatMap(([name, k]) =>
+      reported.has(name) && reported.get(name) !== reportedKey(k.column, k.hashed ?? false) ? [name] : [],
+    ),
   );
   return {
     tables: Object.entries(tables).map(([name, k]) => {
-      // a hashed key is reported as hash(<column>): never the planned key, so left out above
       const key = parseReportedKey(reported.get(name) ?? k.column);
       return { name, store: PG_STORE, storeKind: 'postgres' as const, keyColumns: [key.column], ...(key.hashed ? { keyHash: true } : {}) };
     }),

@@ -5,7 +5,8 @@
  * operators it understands, conservative (touches all) for anything else.
  */
 import type { KeyRange } from '../../../schemas/types.js';
-import { bucketName } from '../../../schemas/keyBuckets.js';
+import { bucketName, reportedKey } from '../../../schemas/keyBuckets.js';
+import { hashInt8 } from '../../../schemas/keyHash.js';
 import type { BoolIR, PartitionKeySpec, PredIR } from './ir.js';
 
 export type { PartitionKeySpec } from './ir.js';
@@ -208,12 +209,32 @@ function nameOf(spec: PartitionKeySpec, b: number): string {
 
 /**
  * KeyRanges for one table: "*" when every bucket can be touched, "none" when no key can match,
- * otherwise one entry per touched bucket with the touched range clipped to it.
+ * otherwise one entry per touched bucket with the touched range clipped to it. A hashed key's
+ * buckets cut the key's hash: its ranges are of the hash, named `hash(<column>)`.
  */
 export function keyRangesFor(table: string, spec: PartitionKeySpec, set: IntervalSet): KeyRange[] {
   if (set.length === 0) return [{ table, column: spec.column, lo: null, hi: null, bucket: 'none' }];
+  if (spec.hashed) {
+    const hashes = hashesOf(set);
+    const column = reportedKey(spec.column, true);
+    if (hashes === null) return [{ table, column, lo: null, hi: null, bucket: '*' }];
+    return keyRangesGeneral(table, spec, hashes).map((r) => ({ ...r, column }));
+  }
   if (set.length === 1) return keyRangesOfInterval(table, spec, set[0]!);
   return keyRangesGeneral(table, spec, set);
+}
+
+/**
+ * A set of key values as the set of their hashes: a point (an equality, an IN list) hashes to a
+ * point; any wider interval may hold a key of every hash, so the set is all of them (null).
+ */
+function hashesOf(set: IntervalSet): IntervalSet | null {
+  const hashes: number[] = [];
+  for (const x of set) {
+    if (x.lo !== x.hi || x.loOpen || x.hiOpen || !Number.isSafeInteger(x.lo)) return null;
+    hashes.push(hashInt8(BigInt(x.lo)));
+  }
+  return [...new Set(hashes)].sort((a, b) => a - b).map((h) => point(h));
 }
 
 /** keyRangesFor through the interval algebra (any number of intervals); exported for tests. */

@@ -1,14 +1,12 @@
 /**
  * Hashed shard keys: a table whose key is hashed (a rekey with `keyHash`) is cut into ranges of
  * PostgreSQL's `hashint8(key)`, an int4, so a key that grows with every insert spreads over all
- * shards. The router computes the same hash in TypeScript; the shards compute it in SQL (guard,
- * migrations). `hashint8` is PostgreSQL's own hash of a bigint (the support function of its
+ * shards. The router and ingest's key buckets compute the same hash in TypeScript; the shards
+ * compute it in SQL (guard, migrations: stores/postgres/keySql.ts). `hashint8` is PostgreSQL's own hash of a bigint (the support function of its
  * hash index operator class, whose values on-disk hash indexes rely on across upgrades); a
  * hand-written twin because no library exposes it, checked against the server value by value
  * in test/integration/exec-pg-hash-rekey.test.ts.
  */
-import { quoteIdent } from '../identifiers.js';
-
 /** The int4 range of the hash: shards cut [HASH_MIN, HASH_MAX] into ranges. */
 export const HASH_MIN = -(2 ** 31);
 export const HASH_MAX = 2 ** 31 - 1;
@@ -41,11 +39,6 @@ export function hashInt8(v: bigint): number {
 /** The value a table's ranges cut for key text `k`: the key itself, or its hash. */
 export function routedValue(k: string, hashed: boolean): string {
   return hashed ? String(hashInt8(BigInt(k))) : k;
-}
-
-/** SQL for the value ranges cut on `column`: the column, or its hash. */
-export function keySql(column: string, hashed: boolean): string {
-  return hashed ? `hashint8(${quoteIdent(column)}::bigint)` : quoteIdent(column);
 }
 
 /** Bounds cutting the hash range into `n` ranges of equal width: n − 1 ascending cuts. */
