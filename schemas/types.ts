@@ -112,6 +112,9 @@ export interface WorkloadAggregate {
   predicateColumns?: PredicateColumn[];
   /** Queries of templates beyond the profile's bound (counted, not profiled). */
   otherTemplateQueries?: number;
+  /** The smallest and largest numeric key the window's writes named on this series (null or absent: none). */
+  writeKeyMin?: number | null;
+  writeKeyMax?: number | null;
 }
 
 export interface PredicateUse {

@@ -32,6 +32,8 @@ export interface BucketLoad {
   /** The newest window's reads and writes of the bucket (0 when none was seen). */
   currentReads: number;
   currentWrites: number;
+  /** The keys written in it keep growing (BucketSpec.appending). */
+  appending: boolean;
 }
 
 export interface LoadProfile {
@@ -126,7 +128,15 @@ export function buildLoadProfile(
     const total = new Float64Array(steps);
     for (let k = 0; k < steps; k++) total[k] = s.point[k]! + cfg.risk * (s.upper[k]! - s.point[k]!);
     const list = bucketsByTable.get(b.table) ?? [];
-    list.push({ table: b.table, lo: b.lo, hi: b.hi, total, currentReads: agg?.reads ?? 0, currentWrites: agg?.writes ?? 0 });
+    list.push({
+      table: b.table,
+      lo: b.lo,
+      hi: b.hi,
+      total,
+      currentReads: agg?.reads ?? 0,
+      currentWrites: agg?.writes ?? 0,
+      appending: b.appending === true,
+    });
     bucketsByTable.set(b.table, list);
   }
   for (const list of bucketsByTable.values()) list.sort((a, b) => a.lo - b.lo);

@@ -6,8 +6,9 @@
  *
  *   settle the plan selector's matured decisions (feedback.ts) → score the matured forecasts
  *   (skill.ts) → fold forecasts and aggregates onto key buckets (series.ts) → move them toward
- *   the current load as far as skill is lacking → the engine (engine.ts: plan selector, safety
- *   limits) → remember the decision for its reward and its forecasts for their skill.
+ *   the current load as far as skill is lacking → mark the buckets whose written keys keep
+ *   growing (keyGrowth.ts) → the engine (engine.ts: plan selector, safety limits) → remember the
+ *   decision for its reward and its forecasts for their skill.
  */
 import type { CommandResult, Forecast, WorkloadAggregate } from '../../schemas/types.js';
 import { type DecideConfig, type DecideConfigInput, decideConfig } from './config.js';
@@ -15,6 +16,7 @@ import { type DecideResult, decide } from './engine.js';
 import { DecisionFeedback, type Settled } from './feedback.js';
 import type { SelectorModel } from './selector.js';
 import { foldAggregates, foldForecasts } from './series.js';
+import { KeyGrowth } from './keyGrowth.js';
 import { ForecastSkill, discountForecasts } from './skill.js';
 import type { ClusterState, ClusterStateInput } from './state.js';
 
@@ -48,6 +50,7 @@ export class DecideRounds {
   private readonly origins = new Set<number>();
   private fresh = false;
   private feedback: DecisionFeedback | null = null;
+  private readonly keyGrowth = new KeyGrowth();
 
   constructor(private readonly opts: DecideRoundsOptions) {
     this.config = decideConfig(opts.decide ?? {});
@@ -69,6 +72,7 @@ export class DecideRounds {
     if (!cur || cur.windowStart <= a.windowStart) this.latest.set(a.seriesId, a);
     this.feedback?.observeAggregate(a);
     this.skill.observeAggregate(a);
+    this.keyGrowth.observe(a);
   }
 
   observeResult(r: CommandResult): void {
@@ -110,7 +114,14 @@ export class DecideRounds {
     const aggregates = foldAggregates(this.latest.values());
     const current = new Map(aggregates.filter((a) => a.table !== null).map((a) => [a.seriesId, a.queries]));
     const planned = discountForecasts(folded, current, trust);
-    const result = decide(state, planned, aggregates, now, input ? decideConfig(input) : this.config, this.feedback?.selector ?? null);
+    const result = decide(
+      withGrowingKeys(state, this.keyGrowth.growing()),
+      planned,
+      aggregates,
+      now,
+      input ? decideConfig(input) : this.config,
+      this.feedback?.selector ?? null,
+    );
     if (trust < 1)
       result.explanations.push(
         `forecast skill ${skill!.toFixed(2)}: plans ${Math.round((1 - trust) * 100)}% of the way to the current load`,
@@ -124,4 +135,10 @@ export class DecideRounds {
     this.skill.track(folded);
     return { result, settled, skill, trust };
   }
+}
+
+/** The planning state with the buckets in `growing` marked as appending. */
+function withGrowingKeys<S extends ClusterState | ClusterStateInput>(state: S, growing: ReadonlySet<string>): S {
+  if (growing.size === 0 || !state.buckets?.some((b) => growing.has(b.seriesId))) return state;
+  return { ...state, buckets: state.buckets.map((b) => (growing.has(b.seriesId) ? { ...b, appending: true } : b)) };
 }

@@ -57,6 +57,8 @@ export interface BucketSpec {
   lo: number;
   /** Exclusive. */
   hi: number;
+  /** The keys written in the bucket have kept growing, window after window (keyGrowth.ts): an append key. */
+  appending?: boolean;
 }
 
 /** Queries per window that touch both partitions. */

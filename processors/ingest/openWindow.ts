@@ -13,6 +13,7 @@ import { recordCoAccess, type TransactionTargets } from './coAccess.js';
 import {
   countQuery,
   newSeries,
+  noteWrittenKeys,
   toAggregate,
   type QueryMetrics,
   type SeriesIdentity,
@@ -87,7 +88,10 @@ export class OpenWindow {
       const s = this.bucketSeries(at, v.source, table, kr !== undefined && kr.table === table ? kr.bucket : '*', partition, node);
       countQuery(s, v, late);
       const keys = v.pointKeys?.[table];
-      if (keys) for (const k of keys) s.hot.add(k);
+      if (keys) {
+        for (const k of keys) s.hot.add(k);
+        if (writes(v)) noteWrittenKeys(s, keys);
+      }
       return;
     }
 
@@ -106,7 +110,12 @@ export class OpenWindow {
         if (targets.size < TARGETS_PER_QUERY) targets.set(`${table}|${bucket}`, s);
       }
       const keys = v.pointKeys?.[table];
-      if (keys) for (const k of keys) series[Math.min(bucketOfKey(v, table, buckets, series.length, k), series.length - 1)]!.hot.add(k);
+      if (keys)
+        for (const k of keys) {
+          const s = series[Math.min(bucketOfKey(v, table, buckets, series.length, k), series.length - 1)]!;
+          s.hot.add(k);
+          if (writes(v)) noteWrittenKeys(s, [k]);
+        }
     }
 
     // (a query touching one target with no transaction has nothing to co-access: the usual case)
@@ -169,6 +178,10 @@ export class OpenWindow {
  * Which of a table's bucket series a point key belongs to: the bucket whose key range holds it
  * (the first when there is one series or the key is not a number).
  */
+function writes(v: WindowInput): boolean {
+  return v.readWrite === 'write' || v.readWrite === 'mixed';
+}
+
 function bucketOfKey(v: WindowInput, table: string, buckets: readonly string[], seriesCount: number, key: string): number {
   const x = Number(key);
   if (seriesCount <= 1 || !Number.isFinite(x)) return 0;

@@ -41,6 +41,9 @@ export interface SeriesState extends SeriesIdentity {
   co: SpaceSaving;
   /** The template profile of a source's total series (templateProfile.ts); null elsewhere. */
   profile: TemplateProfile | null;
+  /** The smallest and largest numeric key written on the series (null: none yet). */
+  writeKeyMin: number | null;
+  writeKeyMax: number | null;
 }
 
 export interface SeriesLimits {
@@ -69,7 +72,19 @@ export function newSeries(identity: SeriesIdentity, limits: SeriesLimits): Serie
     hot: new SpaceSaving(limits.hotKeysPerSeries),
     co: new SpaceSaving(limits.coAccessPerSeries),
     profile: null,
+    writeKeyMin: null,
+    writeKeyMax: null,
   };
+}
+
+/** Notes the keys a write named (numeric ones): min and max merge across windows' parts and instances, whatever the order. */
+export function noteWrittenKeys(s: SeriesState, keys: readonly string[]): void {
+  for (const k of keys) {
+    const x = Number(k);
+    if (k === '' || !Number.isFinite(x)) continue;
+    if (s.writeKeyMin === null || x < s.writeKeyMin) s.writeKeyMin = x;
+    if (s.writeKeyMax === null || x > s.writeKeyMax) s.writeKeyMax = x;
+  }
 }
 
 /** Counts one query in a series; `late` when it arrived behind the watermark. */
@@ -120,6 +135,8 @@ export function toAggregate(s: SeriesState, windowStart: number, windowEnd: numb
     hotKeys: s.hot.top(Math.min(10, limits.hotKeysPerSeries)).map((h) => ({ key: h.key, count: h.count, error: h.error })),
     coAccess: s.co.top(Math.min(10, limits.coAccessPerSeries)).map((h) => ({ other: h.key, count: h.count })),
     ...(s.profile ? s.profile.stats() : {}),
+    writeKeyMin: s.writeKeyMin,
+    writeKeyMax: s.writeKeyMax,
   };
 }
 

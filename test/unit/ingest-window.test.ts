@@ -264,6 +264,32 @@ test('aggregates: counts, latency quantiles, hot keys, co-access, series per buc
   );
 });
 
+test('written keys: each series reports the smallest and largest numeric key its writes named, reads and placeholders aside', () => {
+  offset = 0;
+  const kr = (lo: number, bucket: string) => ({ table: 'orders', column: 'id', lo, hi: lo, bucket });
+  const evs = [
+    e(100, { readWrite: 'write', pointKeys: { orders: ['1205'] }, keyRanges: [kr(1205, 'k2')], node: null }),
+    e(200, { readWrite: 'write', pointKeys: { orders: ['1201'] }, keyRanges: [kr(1201, 'k2')], node: null }),
+    e(300, { readWrite: 'read', pointKeys: { orders: ['1500'] }, keyRanges: [kr(1500, 'k2')], node: null }),
+    e(400, { readWrite: 'write', pointKeys: { orders: ['$1'] }, keyRanges: [kr(1300, 'k2')], node: null }),
+    e(500, { readWrite: 'read', pointKeys: { orders: ['5'] }, keyRanges: [kr(5, 'k0')], node: null }),
+    // a two-row insert spanning buckets: each key on its bucket's series
+    e(600, {
+      readWrite: 'write',
+      pointKeys: { orders: ['7', '1210'] },
+      keyRanges: [kr(7, 'k0'), kr(1210, 'k2')],
+      node: null,
+    }),
+  ];
+  const agg = new WindowAggregator<TestInput>({ windowMs: 1000, allowedLatenessMs: 0 });
+  const out = [...evs.flatMap((ev) => agg.add(ev)), ...agg.flush()];
+  const aggs = new Map(out.filter((o) => o.kind === 'aggregate').map((o) => [o.value.seriesId, o.value]));
+  const keys = (id: string) => [aggs.get(id)!.writeKeyMin, aggs.get(id)!.writeKeyMax];
+  assert.deepEqual(keys('s|orders|k2'), [1201, 1210]);
+  assert.deepEqual(keys('s|orders|k0'), [7, 7]);
+  assert.deepEqual(keys('s|*|*'), [null, null], 'the total series names no key');
+});
+
 test('memory bound: a million distinct keys and thousands of series stay capped; nothing lost', () => {
   const agg = new WindowAggregator({ windowMs: 1_000_000_000, allowedLatenessMs: 0, maxSeriesPerWindow: 100, hotKeysPerSeries: 8 });
   const N = 200_000;

@@ -85,6 +85,8 @@ test('typed records round-trip through their Avro schema', () => {
     ],
     predicateColumns: [{ table: 'orders', column: 'id', queries: 3, rowsRead: 300, distinctValues: 0, distinctCapped: false }],
     otherTemplateQueries: 0,
+    writeKeyMin: 1200,
+    writeKeyMax: 1250,
   };
   const cmd: PartitionCommand = {
     commandId: 'c1',

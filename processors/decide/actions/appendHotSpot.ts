@@ -7,9 +7,11 @@
  * The recommendation is a `rekey` of the same column with `keyHash`: ranges of the hashed key.
  *
  * Recognised from the key buckets: the table's load ends at a frontier bucket with empty key
- * space above it, the frontier (or the bucket just below it, while the frontier fills) is the
- * hottest bucket, the frontier takes at least `rekey.appendWriteShare` of the table's writes,
- * and the hot bucket's planned peak needs at least `rekey.appendNodes` nodes at targetUtil. A
+ * space above it, or in its last bucket (unbounded: no key space above to see empty) whose
+ * written keys keep growing window after window (keyGrowth.ts); the frontier (or the bucket just
+ * below it, while the frontier fills) is the hottest bucket, the frontier takes at least
+ * `rekey.appendWriteShare` of the table's writes, and the hot bucket's planned peak needs at
+ * least `rekey.appendNodes` nodes at targetUtil. A
  * table whose templates filter its key by range is left alone: those scans would reach every
  * shard after hashing.
  */
@@ -34,7 +36,7 @@ export interface AppendFrontier {
 
 /** The append frontier of a table's buckets (in key order), or null when its load does not end in one. */
 export function appendFrontier(
-  buckets: readonly { total: ArrayLike<number>; currentReads: number; currentWrites: number }[],
+  buckets: readonly { total: ArrayLike<number>; currentReads: number; currentWrites: number; appending?: boolean }[],
 ): AppendFrontier | null {
   const cur = buckets.map((b) => b.currentReads + b.currentWrites);
   const total = cur.reduce((a, b) => a + b, 0);
@@ -44,8 +46,10 @@ export function appendFrontier(
   cur.forEach((c, i) => {
     if (c > EMPTY_SHARE * total) frontier = i;
   });
-  // an append key leaves the key space above its frontier empty
-  if (frontier < 1 || frontier >= buckets.length - 1) return null;
+  // an append key leaves the key space above its frontier empty; above the last bucket there is
+  // none to look at, so there its written keys must be seen growing
+  if (frontier < 1) return null;
+  if (frontier === buckets.length - 1 && buckets[frontier]!.appending !== true) return null;
   let hottest = 0;
   cur.forEach((c, i) => {
     if (c > cur[hottest]!) hottest = i;
