@@ -58,6 +58,16 @@ interface Designs {
 /** An error whose SQLSTATE makes `ShardRouter.run` refresh the routing map and retry. */
 const routeChanged = (why: string) => Object.assign(new Error(why), { code: ROUTE_CHANGED });
 
+/** Whether shard table `physical` on the node of `db` is active and holds key `key` (its value, or its hash for a hashed key). */
+async function holds(db: pg.Pool | pg.PoolClient, physical: string, key: string): Promise<boolean> {
+  const own = await db.query<{ state: string; lo: string | null; hi: string | null; key_hash: boolean }>(
+    'SELECT state, lo::text, hi::text, key_hash FROM shardcast_local.shards WHERE physical = $1',
+    [physical],
+  );
+  const s = own.rows[0];
+  return s?.state === 'active' && inRange(routedValue(key, s.key_hash), s.lo, s.hi);
+}
+
 export class RoutedPool {
   private readonly router: ShardRouter;
   private readonly designs = new Map<string, Designs & { at: number }>();
@@ -100,7 +110,7 @@ export class RoutedPool {
     try {
       return await this.router.run<RoutedResult<R>>(table, key, async (t) => {
         const onShard = (text: string) => text.replaceAll('{t}', `public.${quoteIdent(t.physical)}`);
-        if (!opts.readOnly) return this.answer<R>(t, t.node, t.pool, 'primary', onShard(sql), params);
+        if (!opts.readOnly) return this.write<R>(t, onShard(sql), params);
         // Reads a design (view, derived column) where the shard has it, else the statement as written.
         const read = (node: string, pool: pg.Pool, servedBy: ServedBy, text: string, owned: string | null) =>
           this.readOnly<R>(t, node, pool, servedBy, text, params, owned).catch((err) => {
@@ -155,20 +165,28 @@ export class RoutedPool {
     return inTx(
       pool,
       async (c) => {
-        if (ownedKey !== null) {
-          const own = await c.query<{ state: string; lo: string | null; hi: string | null; key_hash: boolean }>(
-            'SELECT state, lo::text, hi::text, key_hash FROM shardcast_local.shards WHERE physical = $1',
-            [t.physical],
-          );
-          const s = own.rows[0];
-          if (s?.state !== 'active' || !inRange(routedValue(ownedKey, s.key_hash), s.lo, s.hi)) {
-            throw routeChanged(`${t.physical} on ${node} no longer holds key ${ownedKey}`);
-          }
+        if (ownedKey !== null && !(await holds(c, t.physical, ownedKey))) {
+          throw routeChanged(`${t.physical} on ${node} no longer holds key ${ownedKey}`);
         }
         return this.answer<R>(t, node, c, servedBy, text, params);
       },
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
     );
+  }
+
+  /**
+   * A write on the primary. One that matched no row may have reached a shard that no longer
+   * holds its key (a route cached from before a split whose moved rows the source has already
+   * deleted): the shard's guard sees no row to refuse, so the shard's registry is asked, and if
+   * the key is not the shard's the router retries on the current route. The write did nothing,
+   * so running it again is safe.
+   */
+  private async write<R>(t: RoutedTarget, text: string, params: unknown[]): Promise<RoutedResult<R>> {
+    const res = await this.answer<R>(t, t.node, t.pool, 'primary', text, params);
+    if (res.rowCount === 0 && !(await holds(t.pool, t.physical, t.key))) {
+      throw routeChanged(`${t.physical} on ${t.node} no longer holds key ${t.key}`);
+    }
+    return res;
   }
 
   private async designsOf(table: string): Promise<Designs> {

@@ -3,7 +3,8 @@
  * routed by key stay correct across a live move (during a call and between calls), a replicate
  * and a dereplicate; a read that allows staleness lands on the replica (shown by the server's
  * own port) or on a matching precomputed view; a read spelling out a derived attribute reads
- * its column; a write never reaches a replica.
+ * its column; a write never reaches a replica; a write on a route cached from before a split that
+ * matches no row at the old shard follows the key to its new one.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -213,6 +214,33 @@ describe('RoutedPool: the application routing client', () => {
       assert.equal(fresh.refreshes, 1, 'the dropped replica table sent the client back to the routing map');
     } finally {
       await fresh.close();
+    }
+  });
+
+  test('a write on a route cached from before a split reaches the shard that holds the key now, even where it matches no row at the old one', async () => {
+    // a client that learns the routes now, before the split, and keeps them for ten minutes
+    const stale = new RoutedPool(cfg.pgNodes, { ttlMs: 600_000 });
+    try {
+      await stale.query(TABLE, 1_700, BY_ID, [1_700], { readOnly: true });
+      const split = await adapter.execute(
+        command('partition', 'split', { partition: 's1' }, { splitAt: '1600', newShard: 's9' }),
+        context(),
+      );
+      assert.equal(split.status, 'SUCCEEDED', split.reason);
+      // the split deleted the moved rows from s1: a statement there matches none, and no guard sees a row to refuse
+      const del = await stale.query(TABLE, 1_700, 'DELETE FROM {t} WHERE id = $1', [1_700]);
+      assert.deepEqual([del.shard, del.rowCount], ['s9', 1], 'the delete ran where the row is');
+      const upd = await stale.query(TABLE, 1_701, `UPDATE {t} SET amount = 7 WHERE id = $1`, [1_701]);
+      assert.deepEqual([upd.shard, upd.rowCount], ['s9', 1]);
+      assert.equal(stale.refreshes, 1);
+      const rows = (await readAll(cfg, TABLE)).rows;
+      assert.equal(rows.has('1700'), false, 'the acknowledged delete took effect');
+      assert.equal(rows.get('1701')?.amount, '7');
+      // a write that truly matches nothing on the shard that holds the key is an answer, not a route change
+      const none = await stale.query(TABLE, 1_700, 'DELETE FROM {t} WHERE id = $1', [1_700]);
+      assert.deepEqual([none.shard, none.rowCount, stale.refreshes], ['s9', 0, 1]);
+    } finally {
+      await stale.close();
     }
   });
 
