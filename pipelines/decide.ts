@@ -22,7 +22,9 @@ import type { AnyCommand, CommandResult, Forecast, WorkloadAggregate } from '../
 import { COMMAND_TOPICS, TOPICS } from '../schemas/topics.js';
 import type { Envelope } from '../schemas/envelope.js';
 import { decideConfig, type DecideConfigInput, withApprovalModes } from '../processors/decide/config.js';
-import { dependsOn, heldCheckDue, judgeHeld } from '../processors/decide/dependencies.js';
+import { dependsOn, heldCheckDue, judgeHeld, releaseWithinMoveLimits } from '../processors/decide/dependencies.js';
+import { DATA_MOVE_ACTIONS } from '../processors/decide/actions/registry.js';
+import { moveLimitsOf } from '../processors/decide/safety.js';
 import { toStoreCommands } from '../processors/decide/postgres/commands.js';
 import { DecideRounds } from '../processors/decide/rounds.js';
 import type { SelectorModel } from '../processors/decide/selector.js';
@@ -34,7 +36,7 @@ import { CommandedDesigns } from '../processors/decide/commandedDesigns.js';
 import { WorkloadProfile } from '../processors/decide/workloadProfile.js';
 import { existingDesigns, loadTableDesigns } from '../stores/postgres/designs.js';
 import { readControls } from '../stores/postgres/controls.js';
-import { ledgerStatuses } from '../stores/postgres/ledger.js';
+import { RunningMoves, ledgerStatuses } from '../stores/postgres/ledger.js';
 import { COORDINATOR, configNodes } from '../stores/postgres/nodes.js';
 import type { PipelineContext } from './context.js';
 import { PlanningSource } from './decideState.js';
@@ -133,6 +135,9 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   let misfits = 0;
   const capacity = opts.nodeCapacity ?? DEFAULT_NODE_CAPACITY;
   const held = new Map<string, AnyCommand>();
+  /** Held moves whose dependencies succeeded, waiting for a move slot. */
+  let slotWaits = new Set<string>();
+  const runningMoves = new RunningMoves(coord, DATA_MOVE_ACTIONS);
   const warmup = opts.warmupWindows ?? 5;
   let pausedLogged = false;
   const planning = new PlanningSource(ctx.cfg, ctx.log, pools, coord, {
@@ -184,7 +189,9 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       }
     }
     issued += ready.length;
-    return opts.dryRun ? [] : commandOutputs(ready, signing);
+    if (opts.dryRun) return [];
+    runningMoves.sending(ready);
+    return commandOutputs(ready, signing);
   };
   /** A round of a store planned apart from the PostgreSQL one (Kafka, ClickHouse): logged, counted, issued. */
   const storeRound = (store: string, round: KafkaRound): StageOutput[] => {
@@ -199,25 +206,44 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
   };
 
   /**
-   * Held commands whose dependencies all SUCCEEDED in the executors' ledger, as outputs; those
-   * whose dependency did not succeed, or whose deadline passed, are dropped (and said so).
+   * Held commands whose dependencies all SUCCEEDED in the executors' ledger, as outputs, data
+   * moves only while they fit the move limits beside the moves running (the others wait for a
+   * slot); those whose dependency did not succeed, or whose deadline passed, are dropped (and
+   * said so).
    */
   const releaseHeld = async (): Promise<StageOutput[]> => {
     const deps = [...new Set([...held.values()].flatMap(dependsOn))];
     const status = await ledgerStatuses(coord, deps);
-    const out: AnyCommand[] = [];
-    for (const v of judgeHeld(held.values(), status, Date.now())) {
+    const ready: AnyCommand[] = [];
+    const at = Date.now();
+    for (const v of judgeHeld(held.values(), status, at)) {
       if (v.verdict === 'wait') continue;
       const c = held.get(v.commandId)!;
+      if (v.verdict === 'release') {
+        ready.push(c);
+        continue;
+      }
       held.delete(v.commandId);
-      if (v.verdict === 'release') out.push(c);
-      else if (v.verdict === 'drop-failed')
+      if (v.verdict === 'drop-failed')
         ctx.log.warn({ commandId: v.commandId, failed: v.failed }, 'dropped: a command it depends on did not succeed');
       else ctx.log.warn({ commandId: v.commandId }, 'dropped: its dependencies did not finish before its deadline');
     }
-    issued += out.length;
-    for (const c of out) ctx.log.info({ commandId: c.commandId, action: c.action }, 'released: its dependencies succeeded');
-    return out.length ? commandOutputs(out, signing) : [];
+    // an unreadable ledger releases no move: the limits cannot be checked
+    const moving = ready.some((c) => DATA_MOVE_ACTIONS.has(c.action)) ? ((await runningMoves.count(at)) ?? Infinity) : 0;
+    const { release, waiting, expired } = releaseWithinMoveLimits(ready, moving, moveLimitsOf(decideCfg), at);
+    for (const c of [...release, ...expired]) held.delete(c.commandId);
+    for (const c of expired) ctx.log.warn({ commandId: c.commandId }, 'dropped: no move slot freed before its deadline');
+    for (const c of waiting)
+      if (!slotWaits.has(c.commandId))
+        ctx.log.info(
+          { commandId: c.commandId, running: Number.isFinite(moving) ? moving : 'unknown' },
+          'its dependencies succeeded; waits for a move slot',
+        );
+    slotWaits = new Set(waiting.map((c) => c.commandId));
+    issued += release.length;
+    for (const c of release) ctx.log.info({ commandId: c.commandId, action: c.action }, 'released: its dependencies succeeded');
+    runningMoves.sending(release);
+    return release.length ? commandOutputs(release, signing) : [];
   };
 
   const stage = await startStage<Forecast | WorkloadAggregate | CommandResult>(ctx, {
@@ -271,7 +297,7 @@ export async function startDecide(ctx: PipelineContext, opts: DecideOptions = {}
       }
       const now = rounds.due();
       const kafkaDue = kafkaPlanning !== null && metricsFresh && metricOrigins.size >= warmup;
-      const releaseDue = heldCheckDue(held.values(), finished, Date.now());
+      const releaseDue = heldCheckDue(held.values(), finished, Date.now(), slotWaits.size > 0);
       if (now === null && !kafkaDue && chDueAt === null && !releaseDue) return [];
       const controls = await readControls(coord, opts.controlScope);
       if (controls.paused) {

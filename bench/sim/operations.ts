@@ -19,12 +19,16 @@ import {
   applyCommand,
   buildState,
 } from '../../processors/decide/index.js';
-import { recentFromCommand } from '../../processors/decide/safety.js';
+import { releaseWithinMoveLimits } from '../../processors/decide/dependencies.js';
+import { type MoveLimits, recentFromCommand } from '../../processors/decide/safety.js';
 import { StateError } from '../../lib/errors.js';
 import type { Workload } from './workload.js';
 
-/** What a run's operations need of its configuration. */
-export interface OperationCosts {
+/**
+ * What a run's operations need of its configuration; the move limits (the decide stage's) are
+ * those under which moves released by their dependencies start.
+ */
+export interface OperationCosts extends MoveLimits {
   throttleBytesPerSec: number;
   provisioningMs: number;
   capacity: number;
@@ -106,6 +110,7 @@ export class SimOperations {
     }
     for (let again = true; again; ) {
       again = false;
+      const ready: Op[] = [];
       for (const op of [...this.pending]) {
         const st = op.deps.map((d) => this.done.get(d));
         if (st.some((s) => s === 'FAILED')) {
@@ -116,10 +121,28 @@ export class SimOperations {
         }
         if (st.every((s) => s === 'SUCCEEDED')) {
           const tn = op.cmd.kind === 'shard' && op.cmd.targetNode ? this.state.nodeById.get(op.cmd.targetNode) : undefined;
-          if (tn?.status === 'provisioning') continue;
-          this.pending.splice(this.pending.indexOf(op), 1);
-          if (this.start(op, t)) again = true;
+          if (tn?.status !== 'provisioning') ready.push(op);
         }
+      }
+      // released as the decide stage releases held commands: data moves within the move limits
+      const moving = [...this.running.values()].filter((o) => DATA_MOVE_ACTIONS.has(o.cmd.action)).length;
+      const { release, expired } = releaseWithinMoveLimits(
+        ready.map((o) => o.cmd),
+        moving,
+        this.costs,
+        this.tsOf(t),
+      );
+      const opOf = new Map(ready.map((o) => [o.cmd.commandId, o]));
+      for (const c of expired) {
+        const op = opOf.get(c.commandId)!;
+        this.pending.splice(this.pending.indexOf(op), 1);
+        this.fail(op, t, 'its deadline passed while it waited for a move slot');
+        again = true;
+      }
+      for (const c of release) {
+        const op = opOf.get(c.commandId)!;
+        this.pending.splice(this.pending.indexOf(op), 1);
+        if (this.start(op, t)) again = true;
       }
     }
     this.refreshState(t);

@@ -13,7 +13,7 @@
  * (counted when a data move starts); actions = commands accepted.
  */
 import type { AnyCommand, CommandResult } from '../../schemas/types.js';
-import { type ClusterState, type PartitionSpec, buildState, rangePartitionId } from '../../processors/decide/index.js';
+import { type ClusterState, type PartitionSpec, buildState, decideConfig, rangePartitionId } from '../../processors/decide/index.js';
 import { StateError } from '../../lib/errors.js';
 import type { Workload } from './workload.js';
 import { stepLoad } from './load.js';
@@ -39,7 +39,12 @@ export interface SimConfig {
   rekeyStreams: number;
   /** Keep per-step node loads (for tests and plots). */
   keepTimeline: boolean;
+  /** Data moves at once, and their throttle rates together, when moves waiting on others start (decide's safety limits). */
+  maxConcurrentMoves: number;
+  maxBytesPerMinute: number;
 }
+
+const DECIDE_SAFETY = decideConfig().safety;
 
 export const DEFAULT_SIM: SimConfig = {
   capacity: 6000,
@@ -53,6 +58,8 @@ export const DEFAULT_SIM: SimConfig = {
   recentMs: 3_600_000,
   rekeyStreams: 4,
   keepTimeline: false,
+  maxConcurrentMoves: DECIDE_SAFETY.maxConcurrentMoves,
+  maxBytesPerMinute: DECIDE_SAFETY.maxBytesPerMinute,
 };
 
 export interface Observation {

@@ -1,9 +1,13 @@
 /**
  * Commands that wait for others: the engine names them in the `dependsOn` parameter; the
  * pipeline holds such a command until every one it depends on has succeeded in the executors'
- * ledger, and drops it when one did not succeed or its own deadline passed.
+ * ledger, and drops it when one did not succeed or its own deadline passed. A released data move
+ * goes out only while it fits the move limits beside the moves running (safety.ts): the moves
+ * that fill a new node all wait on its scale-out, and would otherwise all start together.
  */
 import type { AnyCommand } from '../../schemas/types.js';
+import { DATA_MOVE_ACTIONS } from './actions/registry.js';
+import { type MoveLimits, moveLimitBreach } from './safety.js';
 
 /** Ids of the commands `c` must wait for (the engine's `dependsOn` parameter). */
 export const dependsOn = (c: AnyCommand): string[] => (c.params.dependsOn ?? '').split(',').filter(Boolean);
@@ -34,13 +38,42 @@ export function judgeHeld(held: Iterable<AnyCommand>, status: ReadonlyMap<string
 
 /**
  * Whether the held commands need a look at the ledger now: a result that settles one of their
- * dependencies arrived (`settled`: ids of commands with a final result in this batch), or one's
- * deadline passed. Otherwise nothing about them can have changed, and the ledger is not read.
+ * dependencies arrived (`settled`: ids of commands with a final result in this batch), one's
+ * deadline passed, or a command finished while a ready move waits for a slot. Otherwise nothing about them can have changed, and the ledger is not read.
  */
-export function heldCheckDue(held: Iterable<AnyCommand>, settled: ReadonlySet<string>, now: number): boolean {
+export function heldCheckDue(held: Iterable<AnyCommand>, settled: ReadonlySet<string>, now: number, waitingForSlot = false): boolean {
+  // a finished command may be a move whose slot a ready one waits for
+  if (waitingForSlot && settled.size > 0) return true;
   for (const c of held) {
     if (now > c.deadline) return true;
     if (dependsOn(c).some((d) => settled.has(d))) return true;
   }
   return false;
+}
+
+/**
+ * Of the held commands whose dependencies succeeded (`ready`, in the order they were held),
+ * those that go out now beside `running` data moves: every command that moves no data, and each
+ * data move while one more fits the limits. The other moves wait for a slot, and are dropped
+ * once their own deadline has passed.
+ */
+export function releaseWithinMoveLimits(
+  ready: readonly AnyCommand[],
+  running: number,
+  limits: MoveLimits,
+  now: number,
+): { release: AnyCommand[]; waiting: AnyCommand[]; expired: AnyCommand[] } {
+  const release: AnyCommand[] = [],
+    waiting: AnyCommand[] = [],
+    expired: AnyCommand[] = [];
+  let moves = running;
+  for (const c of ready) {
+    if (!DATA_MOVE_ACTIONS.has(c.action)) release.push(c);
+    else if (moveLimitBreach(moves, 1, limits) === null) {
+      release.push(c);
+      moves++;
+    } else if (now > c.deadline) expired.push(c);
+    else waiting.push(c);
+  }
+  return { release, waiting, expired };
 }

@@ -7,7 +7,8 @@
  *   after scale_in) are never blocked: load that arrives must be met; a move back to the node a
  *   partition left is blocked for safety.moveBackMs;
  * - concurrency: data moves running at once (in flight + starting now) ≤ maxConcurrentMoves,
- *   and their throttle rates together ≤ maxBytesPerMinute;
+ *   and their throttle rates together ≤ maxBytesPerMinute; a move held for a command it depends
+ *   on goes out under the same limits when released (dependencies.ts);
  * - approval: per store ('manual' stores need approval for everything), recommendations
  *   (re-key, schema changes, precomputation) always, moves above maxAutoBytes always.
  * Which action undoes which, which ones move data or a primary copy, and which have no cooldown
@@ -71,12 +72,36 @@ function opBlock(op: PlannedOp, recent: readonly RecentAction[], now: number, cf
   return null;
 }
 
+/** The limits on data moves running at once: how many, and their throttle rates together. */
+export interface MoveLimits {
+  maxConcurrentMoves: number;
+  maxBytesPerMinute: number;
+  /** The throttle rate of one move. */
+  throttleBytesPerSec: number;
+}
+
+export const moveLimitsOf = (cfg: Pick<DecideConfig, 'safety' | 'throttleBytesPerSec'>): MoveLimits => ({
+  maxConcurrentMoves: cfg.safety.maxConcurrentMoves,
+  maxBytesPerMinute: cfg.safety.maxBytesPerMinute,
+  throttleBytesPerSec: cfg.throttleBytesPerSec,
+});
+
+/** Why `starting` more data moves may not start beside `running` ones; null when they may. */
+export function moveLimitBreach(running: number, starting: number, limits: MoveLimits): string | null {
+  const ratePerMin = limits.throttleBytesPerSec * 60;
+  if (running + starting > limits.maxConcurrentMoves)
+    return `concurrency: ${running} moves running, ${starting} more would exceed ${limits.maxConcurrentMoves}`;
+  if ((running + starting) * ratePerMin > limits.maxBytesPerMinute)
+    return `bandwidth: ${running + starting} moves × ${(ratePerMin / 1024 ** 2).toFixed(0)} MiB/min exceed ${(limits.maxBytesPerMinute / 1024 ** 2).toFixed(0)} MiB/min`;
+  return null;
+}
+
 /** Filters candidates (in plan order) through cooldowns, flap guards and move limits. */
 export function applySafety(candidates: readonly Candidate[], state: ClusterState, now: number, cfg: DecideConfig): SafetyVerdict {
   const allowed: Candidate[] = [];
   const blocked: { candidate: Candidate; reason: string }[] = [];
   let running = state.inFlight.filter((f) => DATA_MOVE_ACTIONS.has(f.action) && !f.waiting).length;
-  const ratePerMin = cfg.throttleBytesPerSec * 60;
+  const limits = moveLimitsOf(cfg);
   for (const c of candidates) {
     let reason: string | null = null;
     for (const op of c.ops) {
@@ -84,13 +109,7 @@ export function applySafety(candidates: readonly Candidate[], state: ClusterStat
       if (reason) break;
     }
     const startingNow = c.ops.filter((o) => DATA_MOVE_ACTIONS.has(o.action) && o.startStep === 0 && o.dependsOn.length === 0).length;
-    if (!reason && startingNow > 0) {
-      if (running + startingNow > cfg.safety.maxConcurrentMoves) {
-        reason = `concurrency: ${running} moves running, ${startingNow} more would exceed ${cfg.safety.maxConcurrentMoves}`;
-      } else if ((running + startingNow) * ratePerMin > cfg.safety.maxBytesPerMinute) {
-        reason = `bandwidth: ${running + startingNow} moves × ${(ratePerMin / 1024 ** 2).toFixed(0)} MiB/min exceed ${(cfg.safety.maxBytesPerMinute / 1024 ** 2).toFixed(0)} MiB/min`;
-      }
-    }
+    if (!reason && startingNow > 0) reason = moveLimitBreach(running, startingNow, limits);
     if (reason) {
       blocked.push({ candidate: c, reason });
       continue;

@@ -1,9 +1,11 @@
 /**
  * Reading the executors' command ledger (`shardcast_exec.ledger` on the coordinator, written by
- * executors/ledger.ts): the status of given commands, for stages that wait on them, and the
- * commands taken since a time, for a decide stage planning without its catalog.
+ * executors/ledger.ts): the status of given commands, for stages that wait on them, the
+ * commands taken since a time, for a decide stage planning without its catalog, and the data
+ * moves running, for a decide stage releasing held moves within its move limits.
  */
 import type pg from 'pg';
+import type { AnyCommand } from '../../schemas/types.js';
 
 /** Ledger status by command id; commands the ledger does not know (or a failed read) are absent. */
 export async function ledgerStatuses(coord: pg.Pool, commandIds: readonly string[]): Promise<Map<string, string>> {
@@ -37,5 +39,46 @@ export async function ledgerCommandsSince(coord: pg.Pool, sinceMs: number, limit
   } catch (err) {
     if ((err as { code?: string }).code === '42P01') return []; // no ledger yet
     throw err;
+  }
+}
+
+/**
+ * Data moves running now, as the executors' ledger knows them (accepted or running, not held for
+ * an operator's approval), plus those this process sent that no executor has taken yet: what a
+ * held move released now would run beside. Null when the ledger cannot be read.
+ */
+export class RunningMoves {
+  /** Moves sent and not yet in the ledger: id → deadline (one never taken counts until then). */
+  private readonly sent = new Map<string, number>();
+
+  constructor(
+    private readonly coord: pg.Pool,
+    private readonly moveActions: ReadonlySet<string>,
+  ) {}
+
+  /** Notes the commands going out now; only data moves count. */
+  sending(commands: readonly AnyCommand[]): void {
+    for (const c of commands) if (this.moveActions.has(c.action)) this.sent.set(c.commandId, c.deadline);
+  }
+
+  async count(now: number): Promise<number | null> {
+    try {
+      const { rows } = await this.coord.query<{ n: string }>(
+        `SELECT count(*) AS n FROM shardcast_exec.ledger
+          WHERE status IN ('ACCEPTED', 'RUNNING') AND action = ANY($1) AND (approval IS NULL OR approval = 'approved')`,
+        [[...this.moveActions]],
+      );
+      if (this.sent.size > 0) {
+        const { rows: taken } = await this.coord.query<{ command_id: string }>(
+          'SELECT command_id FROM shardcast_exec.ledger WHERE command_id = ANY($1)',
+          [[...this.sent.keys()]],
+        );
+        for (const r of taken) this.sent.delete(r.command_id);
+        for (const [id, deadline] of this.sent) if (now > deadline) this.sent.delete(id);
+      }
+      return Number(rows[0]!.n) + this.sent.size;
+    } catch {
+      return null;
+    }
   }
 }

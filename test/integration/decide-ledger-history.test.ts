@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import pg from 'pg';
 import { CommandLedger } from '../../executors/ledger.js';
 import { ledgerCommands } from '../../processors/decide/postgres/state.js';
-import { ledgerCommandsSince } from '../../stores/postgres/ledger.js';
+import { RunningMoves, ledgerCommandsSince } from '../../stores/postgres/ledger.js';
 import { testCommand } from './commands.js';
 import { cfg, uniq } from './helpers.js';
 
@@ -53,4 +53,47 @@ test("the ledger's commands since a time, as the fallback plans against them", a
     ]);
     await ledger.close();
   }
+});
+
+test('the data moves running, as a held move would run beside them: taken or approved ones, and those sent but not yet taken', async () => {
+  const ledger = await CommandLedger.open(cfg.pgNodes[0]!);
+  const table = uniq('t_slots').replace(/[^a-z0-9]/g, '_');
+  // an action name of this test's own: other tests' moves in the shared ledger do not count
+  const moveAction = `move_${table}`;
+  const move = (prefix: string) =>
+    testCommand(prefix, table, 'shard', moveAction, { partition: 's0', sourceNode: 'node0', targetNode: 'node1' });
+  const [accepted, running, done, pending, approved, sentNow, sentStale] = ['acc', 'run', 'done', 'pend', 'appr', 'sent', 'stale'].map(
+    move,
+  );
+  const other = testCommand('slots-split', table, 'partition', 'split', { partition: 's1' }, { splitAt: '10' });
+  const all = [accepted, running, done, pending, approved, sentNow, sentStale, other].map((c) => c!.commandId);
+  const moves = new RunningMoves(coord, new Set([moveAction]));
+  try {
+    await ledger.claim(accepted!.commandId, moveAction, accepted);
+    await ledger.claim(running!.commandId, moveAction, running);
+    await ledger.setStatus(running!.commandId, 'RUNNING');
+    await ledger.claim(done!.commandId, moveAction, done);
+    await ledger.setStatus(done!.commandId, 'SUCCEEDED');
+    await ledger.holdForApproval(pending!.commandId, moveAction, pending);
+    await ledger.holdForApproval(approved!.commandId, moveAction, approved);
+    assert.ok(await ledger.decideApproval(approved!.commandId, 'approved', 'test'));
+    await ledger.claim(other.commandId, 'split', other);
+    await ledger.setStatus(other.commandId, 'RUNNING');
+    // accepted, running, approved: finished, pending approval and other actions do not count
+    assert.equal(await moves.count(Date.now()), 3);
+    // sent by this stage and not taken yet: counted until taken, or until its deadline passed
+    moves.sending([sentNow!, { ...sentStale!, deadline: Date.now() - 1 }, other]);
+    assert.equal(await moves.count(Date.now()), 4);
+    await ledger.claim(sentNow!.commandId, moveAction, sentNow);
+    assert.equal(await moves.count(Date.now()), 4, 'taken: counted once, from the ledger');
+    await ledger.setStatus(accepted!.commandId, 'ROLLED_BACK');
+    assert.equal(await moves.count(Date.now()), 3);
+  } finally {
+    await coord.query('DELETE FROM shardcast_exec.ledger WHERE command_id = ANY($1)', [all]);
+    await ledger.close();
+  }
+  // an unreadable ledger: unknown, not zero
+  const closed = new pg.Pool({ connectionString: cfg.pgNodes[0]!, max: 1 });
+  await closed.end();
+  assert.equal(await new RunningMoves(closed, new Set([moveAction])).count(Date.now()), null);
 });

@@ -15,7 +15,7 @@ import {
   ISSUED_GRACE_MS,
 } from '../../processors/decide/postgres/state.js';
 import { currentKeys } from '../../schemas/keyBuckets.js';
-import { heldCheckDue, judgeHeld } from '../../processors/decide/dependencies.js';
+import { heldCheckDue, judgeHeld, releaseWithinMoveLimits } from '../../processors/decide/dependencies.js';
 import { foldAggregates, foldForecasts } from '../../processors/decide/series.js';
 import { toStoreCommands } from '../../processors/decide/postgres/commands.js';
 import type { PlacementView } from '../../catalog/placement.js';
@@ -367,6 +367,24 @@ test('held commands are looked at only when a result settles a dependency or a d
   assert.equal(heldCheckDue(waiting, new Set(['x']), NOW), false, 'a result for another command');
   assert.equal(heldCheckDue(waiting, new Set(['b']), NOW), true, 'a dependency settled');
   assert.equal(heldCheckDue(waiting, new Set(), NOW + 60_001), true, 'a deadline passed');
+  assert.equal(heldCheckDue(waiting, new Set(['x']), NOW, true), true, 'a command finished while a ready move waits for a slot');
+  assert.equal(heldCheckDue(waiting, new Set(), NOW, true), false, 'nothing finished: no slot freed');
+});
+
+test('released moves go out within the move limits beside those running; the rest wait, or drop past their deadline', () => {
+  const cmd = (commandId: string, action: string, deadline = NOW + 60_000) => ({ commandId, action, deadline }) as unknown as AnyCommand;
+  const limits = { maxConcurrentMoves: 4, maxBytesPerMinute: 4 * 16 * 1024 ** 2 * 60, throttleBytesPerSec: 16 * 1024 ** 2 };
+  const ready = [cmd('m1', 'move'), cmd('s1', 'split'), cmd('r1', 'replicate'), cmd('m2', 'move'), cmd('m3', 'move', NOW - 1)];
+  const ids = (cs: readonly AnyCommand[]) => cs.map((c) => c.commandId);
+  // two running: two slots, taken in held order; a split moves no data and always goes
+  const r = releaseWithinMoveLimits(ready, 2, limits, NOW);
+  assert.deepEqual([ids(r.release), ids(r.waiting), ids(r.expired)], [['m1', 's1', 'r1'], ['m2'], ['m3']]);
+  assert.deepEqual(ids(releaseWithinMoveLimits(ready, 0, limits, NOW).release), ['m1', 's1', 'r1', 'm2', 'm3']);
+  // the bandwidth limit binds first: two moves' throttle rates fill it
+  const narrow = { ...limits, maxBytesPerMinute: 2 * 16 * 1024 ** 2 * 60 };
+  assert.deepEqual(ids(releaseWithinMoveLimits(ready, 1, narrow, NOW).release), ['m1', 's1']);
+  // an unreadable ledger (running unknown) releases no move
+  assert.deepEqual(ids(releaseWithinMoveLimits(ready, Number.POSITIVE_INFINITY, limits, NOW).release), ['s1']);
 });
 
 test('a node being scaled in takes no load though the catalog still lists it active; a later scale_out brings it back', () => {

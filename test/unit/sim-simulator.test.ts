@@ -247,3 +247,69 @@ test('a rekey that hashes the key copies the table in parallel streams, claims i
   assert.ok(Math.abs(m.timeline![7]!.maxUtil - 0.8) < 1e-9);
   assert.equal(m.violationMinutes, 6);
 });
+
+/** A scale_out of n9 and a move of every partition to it, each waiting on it; `deadlineOf(i)` for the i-th move. */
+function fillNewNode(o: Observation, deadlineOf: (i: number) => number = () => Number.MAX_SAFE_INTEGER): AnyCommand[] {
+  return [
+    {
+      kind: 'resource',
+      ...base,
+      deadline: Number.MAX_SAFE_INTEGER,
+      commandId: 'so',
+      node: null,
+      action: 'scale_out',
+      params: { nodeId: 'n9', capacity: '1000' },
+    },
+    ...o.state.partitions.map(
+      (p, i): AnyCommand => ({
+        kind: 'shard',
+        ...base,
+        deadline: deadlineOf(i),
+        commandId: `mv${i}`,
+        table: 't',
+        partition: p.id,
+        sourceNode: p.node,
+        targetNode: 'n9',
+        action: 'move',
+        params: { dependsOn: 'so' },
+      }),
+    ),
+  ];
+}
+
+/** Partitions of 1 GiB on 2 nodes; a move takes 2 steps, provisioning 2 steps. */
+const fillRun = (units: number, maxConcurrentMoves: number) => ({
+  capacity: 1000,
+  partitionsPerTable: units,
+  throttleBytesPerSec: GiB / 120,
+  provisioningMs: 120_000,
+  migrationOverhead: 0,
+  maxConcurrentMoves,
+});
+
+test('moves waiting on a scale-out start within the move limits when it finishes, the rest as slots free', async () => {
+  const w = workload(16, 6, () => 100);
+  const run = async (maxConcurrentMoves: number) => {
+    const seen: CommandResult[] = [];
+    await simulate(w, scripted('filler', { 1: (o) => fillNewNode(o) }, seen, 2), fillRun(6, maxConcurrentMoves));
+    const done = seen.filter((r) => r.action === 'move' && r.status === 'SUCCEEDED').map((r) => r.ts);
+    assert.equal(done.length, 6);
+    return [...new Set(done)].sort((a, b) => a - b).map((ts) => done.filter((x) => x === ts).length);
+  };
+  // four at once (the decide stage's default limit), the other two when those finish
+  assert.deepEqual(await run(4), [4, 2]);
+  assert.deepEqual(await run(6), [6]);
+});
+
+test('a move waiting for a slot past its deadline fails instead of starting late', async () => {
+  const w = workload(16, 2, () => 100);
+  const seen: CommandResult[] = [];
+  // the second move's deadline passes while the first holds the one slot
+  const fill = (o: Observation) => fillNewNode(o, (i) => (i === 0 ? Number.MAX_SAFE_INTEGER : o.now + 150_000));
+  await simulate(w, scripted('filler', { 1: fill }, seen, 2), fillRun(2, 1));
+  assert.ok(seen.some((r) => r.commandId === 'mv0' && r.status === 'SUCCEEDED'));
+  assert.match(
+    seen.find((r) => r.commandId === 'mv1' && r.status === 'FAILED')!.reason!,
+    /deadline passed while it waited for a move slot/,
+  );
+});
