@@ -62,20 +62,17 @@ export class RunningMoves {
   }
 
   async count(now: number): Promise<number | null> {
+    // the sent ones first: a move taken between the two reads is then counted by the ledger
+    if (this.sent.size > 0) {
+      const taken = await ledgerStatuses(this.coord, [...this.sent.keys()]);
+      for (const [id, deadline] of this.sent) if (taken.has(id) || now > deadline) this.sent.delete(id);
+    }
     try {
       const { rows } = await this.coord.query<{ n: string }>(
         `SELECT count(*) AS n FROM shardcast_exec.ledger
           WHERE status IN ('ACCEPTED', 'RUNNING') AND action = ANY($1) AND (approval IS NULL OR approval = 'approved')`,
         [[...this.moveActions]],
       );
-      if (this.sent.size > 0) {
-        const { rows: taken } = await this.coord.query<{ command_id: string }>(
-          'SELECT command_id FROM shardcast_exec.ledger WHERE command_id = ANY($1)',
-          [[...this.sent.keys()]],
-        );
-        for (const r of taken) this.sent.delete(r.command_id);
-        for (const [id, deadline] of this.sent) if (now > deadline) this.sent.delete(id);
-      }
       return Number(rows[0]!.n) + this.sent.size;
     } catch {
       return null;
