@@ -228,7 +228,8 @@ export class SimOperations {
       return false;
     }
     if (c.kind === 'shard' && c.targetNode && state.nodeById.get(c.targetNode)!.status === 'provisioning') {
-      this.pending.push(op); // wait for the node
+      // as the executors refuse it: a copy onto a new node must wait on the command adding it
+      this.fail(op, t, `node ${c.targetNode} is provisioning`);
       return false;
     }
     let steps = 1,

@@ -6,8 +6,9 @@
  * that fill a new node all wait on its scale-out, and would otherwise all start together.
  */
 import type { AnyCommand } from '../../schemas/types.js';
-import { DATA_MOVE_ACTIONS } from './actions/registry.js';
+import { DATA_MOVE_ACTIONS, relatedIds } from './actions/registry.js';
 import { type MoveLimits, moveLimitBreach } from './safety.js';
+import type { ClusterState } from './state.js';
 
 /** Ids of the commands `c` must wait for (the engine's `dependsOn` parameter). */
 export const dependsOn = (c: AnyCommand): string[] => (c.params.dependsOn ?? '').split(',').filter(Boolean);
@@ -39,7 +40,8 @@ export function judgeHeld(held: Iterable<AnyCommand>, status: ReadonlyMap<string
 /**
  * Whether the held commands need a look at the ledger now: a result that settles one of their
  * dependencies arrived (`settled`: ids of commands with a final result in this batch), one's
- * deadline passed, or a command finished while a ready move waits for a slot. Otherwise nothing about them can have changed, and the ledger is not read.
+ * deadline passed, or a command finished while a ready move waits for a slot. Otherwise nothing
+ * about them can have changed, and the ledger is not read.
  */
 export function heldCheckDue(held: Iterable<AnyCommand>, settled: ReadonlySet<string>, now: number, waitingForSlot = false): boolean {
   // a finished command may be a move whose slot a ready one waits for
@@ -76,4 +78,53 @@ export function releaseWithinMoveLimits(
     else waiting.push(c);
   }
   return { release, waiting, expired };
+}
+
+/**
+ * Commands wait for the commands that make what they name: a copy onto a node still being added
+ * waits for the scale-out adding it (issued in this round, or in flight), and a command on a
+ * partition that a split or merge of this round creates waits for that split or merge. The
+ * executors refuse a copy onto a node that is not active yet and a command on a partition that
+ * does not exist yet; a candidate's own ops already name theirs, other candidates of the round
+ * planned on the same scenario do not. A copy onto a node that is neither active nor being
+ * added is left out (`orphans`), with the node it names.
+ */
+export function awaitCreators(
+  commands: readonly AnyCommand[],
+  state: Pick<ClusterState, 'nodeById' | 'inFlight'>,
+): { commands: AnyCommand[]; orphans: { command: AnyCommand; node: string }[] } {
+  const addingNode = new Map<string, string>(); // node id → the scale-out adding it
+  for (const f of state.inFlight) {
+    const id = f.targetNode ?? f.node;
+    if (f.action === 'scale_out' && id) addingNode.set(id, f.commandId);
+  }
+  const creating = new Map<string, string>(); // partition id → the command of this round making it
+  for (const c of commands) {
+    const id = c.params.nodeId ?? (c.kind === 'resource' ? c.node : null);
+    if (c.action === 'scale_out' && id) addingNode.set(id, c.commandId);
+    const own = c.kind !== 'resource' ? c.partition : null;
+    for (const p of relatedIds(c.action, c.params)) if (p !== own) creating.set(p, c.commandId);
+  }
+  const out: AnyCommand[] = [],
+    orphans: { command: AnyCommand; node: string }[] = [];
+  for (const c of commands) {
+    const waitFor: string[] = [];
+    const target = c.kind === 'shard' && DATA_MOVE_ACTIONS.has(c.action) ? c.targetNode : null;
+    const node = target ? state.nodeById.get(target) : undefined;
+    // an active node, or one provisioned by something other than a command (the executors decide)
+    if (target && !(node && (node.status !== 'provisioning' || !addingNode.has(target)))) {
+      const adder = addingNode.get(target);
+      if (!adder) {
+        orphans.push({ command: c, node: target });
+        continue;
+      }
+      waitFor.push(adder);
+    }
+    const maker = c.kind !== 'resource' && c.partition ? creating.get(c.partition) : undefined;
+    if (maker && maker !== c.commandId) waitFor.push(maker);
+    const deps = dependsOn(c);
+    const more = waitFor.filter((d) => !deps.includes(d));
+    out.push(more.length ? { ...c, params: { ...c.params, dependsOn: [...deps, ...more].join(',') } } : c);
+  }
+  return { commands: out, orphans };
 }

@@ -30,6 +30,7 @@ import { commandId } from './ids.js';
 import { type ChosenCandidate, type Plan, planAll } from './planner.js';
 import { type SelectorChoice, type SelectorModel, choose } from './selector.js';
 import { applySafety, requiresApproval } from './safety.js';
+import { awaitCreators } from './dependencies.js';
 import { type ClusterState, type ClusterStateInput, buildState } from './state.js';
 import type { Candidate, PlannedOp } from './actions/common.js';
 import { idTargetOf } from './actions/registry.js';
@@ -127,7 +128,9 @@ function toCommands(
     const base = {
       commandId: ids[i]!,
       issuedAt: now,
-      deadline,
+      // an op planned to finish after the candidate's first relief (a fill move queued behind
+      // the scale-out's earlier ones) keeps until its own planned finish
+      deadline: Math.max(deadline, now + op.finishStep * cfg.stepMs),
       store: op.store,
       storeKind: op.storeKind,
       params,
@@ -229,9 +232,12 @@ export function decide(
   for (const ch of due) {
     if (!verdict.allowed.includes(ch.candidate)) continue;
     const { benefit, cost } = benefitCost(ch, cfg);
-    const deadline = now + ((ch.firstBenefitStep ?? cfg.horizonSteps) + 0) * cfg.stepMs;
+    const deadline = now + (ch.firstBenefitStep ?? cfg.horizonSteps) * cfg.stepMs;
     issue(ch.candidate, toCommands(ch.candidate, benefit, cost, deadline, state, profile, now, cfg, plan.strategy));
   }
+  const placed = awaitCreators(commands, state);
+  commands.splice(0, commands.length, ...placed.commands);
+  for (const o of placed.orphans) blocked.push(`blocked: ${o.command.explanation} (node ${o.node} is neither active nor being added)`);
   // Recommendations: independent of placement, issued when their own benefit beats their cost.
   const recs: Candidate[] = [];
   const ctx = { s: null as never, state, profile, cfg, now };

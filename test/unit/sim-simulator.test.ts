@@ -313,3 +313,18 @@ test('a move waiting for a slot past its deadline fails instead of starting late
     /deadline passed while it waited for a move slot/,
   );
 });
+
+test('a move onto a node still provisioning fails unless it waits on the scale-out, as the executors refuse it', async () => {
+  const w = workload(16, 2, () => 100);
+  const seen: CommandResult[] = [];
+  const fill = (o: Observation) => {
+    const [scaleOut, waits, eager] = fillNewNode(o);
+    return [scaleOut!, waits!, { ...eager!, params: {} }];
+  };
+  await simulate(w, scripted('filler', { 1: fill }, seen, 2), fillRun(2, 4));
+  assert.ok(
+    seen.some((r) => r.commandId === 'mv0' && r.status === 'SUCCEEDED'),
+    'the move that waits on the scale-out runs',
+  );
+  assert.equal(seen.find((r) => r.commandId === 'mv1' && r.status === 'FAILED')?.reason, 'node n9 is provisioning');
+});
