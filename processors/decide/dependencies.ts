@@ -5,6 +5,7 @@
  * goes out only while it fits the move limits beside the moves running (safety.ts): the moves
  * that fill a new node all wait on its scale-out, and would otherwise all start together.
  */
+import { commandPlace } from '../../schemas/commandPlace.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { DATA_MOVE_ACTIONS, relatedIds } from './actions/registry.js';
 import { type MoveLimits, moveLimitBreach } from './safety.js';
@@ -83,11 +84,13 @@ export function releaseWithinMoveLimits(
 /**
  * Commands wait for the commands that make what they name: a copy onto a node still being added
  * waits for the scale-out adding it (issued in this round, or in flight), and a command on a
- * partition that a split or merge of this round creates waits for that split or merge. The
- * executors refuse a copy onto a node that is not active yet and a command on a partition that
- * does not exist yet; a candidate's own ops already name theirs, other candidates of the round
- * planned on the same scenario do not. A copy onto a node that is neither active nor being
- * added is left out (`orphans`), with the node it names.
+ * partition named by another command of this round (the registry's `related` ids: a split's
+ * halves, a merge's result and the partner it consumes) waits for that command. The executors
+ * refuse a copy onto a node that is not active yet and a command on a partition that does not
+ * exist yet; a candidate's own ops already name theirs, other candidates of the round planned on
+ * the same scenario do not. A copy onto a node that is neither known nor being added is left
+ * out (`orphans`), with the node it names; one provisioned by something other than a command
+ * is left to the executors.
  */
 export function awaitCreators(
   commands: readonly AnyCommand[],
@@ -100,27 +103,25 @@ export function awaitCreators(
   }
   const creating = new Map<string, string>(); // partition id → the command of this round making it
   for (const c of commands) {
-    const id = c.params.nodeId ?? (c.kind === 'resource' ? c.node : null);
-    if (c.action === 'scale_out' && id) addingNode.set(id, c.commandId);
-    const own = c.kind !== 'resource' ? c.partition : null;
-    for (const p of relatedIds(c.action, c.params)) if (p !== own) creating.set(p, c.commandId);
+    const { partition, targetNode } = commandPlace(c);
+    if (c.action === 'scale_out' && targetNode) addingNode.set(targetNode, c.commandId);
+    for (const p of relatedIds(c.action, c.params)) if (p !== partition) creating.set(p, c.commandId);
   }
   const out: AnyCommand[] = [],
     orphans: { command: AnyCommand; node: string }[] = [];
   for (const c of commands) {
+    const { partition, targetNode } = commandPlace(c);
     const waitFor: string[] = [];
-    const target = c.kind === 'shard' && DATA_MOVE_ACTIONS.has(c.action) ? c.targetNode : null;
-    const node = target ? state.nodeById.get(target) : undefined;
-    // an active node, or one provisioned by something other than a command (the executors decide)
-    if (target && !(node && (node.status !== 'provisioning' || !addingNode.has(target)))) {
-      const adder = addingNode.get(target);
-      if (!adder) {
-        orphans.push({ command: c, node: target });
+    if (targetNode && DATA_MOVE_ACTIONS.has(c.action)) {
+      const node = state.nodeById.get(targetNode);
+      const adder = addingNode.get(targetNode);
+      if (!node && !adder) {
+        orphans.push({ command: c, node: targetNode });
         continue;
       }
-      waitFor.push(adder);
+      if (adder && (!node || node.status === 'provisioning')) waitFor.push(adder);
     }
-    const maker = c.kind !== 'resource' && c.partition ? creating.get(c.partition) : undefined;
+    const maker = partition ? creating.get(partition) : undefined;
     if (maker && maker !== c.commandId) waitFor.push(maker);
     const deps = dependsOn(c);
     const more = waitFor.filter((d) => !deps.includes(d));
