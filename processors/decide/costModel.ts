@@ -34,26 +34,57 @@ export function totalScore(p: ScoreParts, w: Weights): number {
   );
 }
 
+interface NodeShape {
+  capacity: number;
+  activeFrom: number;
+  activeUntil: number;
+}
+
 /** Overload and headroom capacity-minutes of one node timeline. */
 export function nodePenalty(
   load: ArrayLike<number>,
-  n: { capacity: number; activeFrom: number; activeUntil: number },
+  n: NodeShape,
   targetUtil: number,
   stepMin: number,
 ): { overload: number; headroom: number } {
-  let overload = 0,
-    headroom = 0;
+  const sums = { overload: 0, headroom: 0 };
+  for (let k = 0; k < load.length; k++) addStep(sums, load[k]!, k, n, targetUtil);
+  return { overload: sums.overload * stepMin, headroom: sums.headroom * stepMin };
+}
+
+/**
+ * nodePenalty(load + delta, after) − nodePenalty(load, before) in one pass, without building the
+ * changed timeline: the planner asks this of every candidate on every node it touches.
+ */
+export function penaltyChange(
+  load: ArrayLike<number>,
+  delta: ArrayLike<number>,
+  before: NodeShape,
+  after: NodeShape,
+  targetUtil: number,
+  stepMin: number,
+): { overload: number; headroom: number } {
+  const was = { overload: 0, headroom: 0 },
+    now = { overload: 0, headroom: 0 };
   for (let k = 0; k < load.length; k++) {
-    const l = load[k]!;
-    if (l <= 0) continue;
-    const cap = k >= n.activeFrom && k < n.activeUntil ? n.capacity : 0;
-    if (cap === 0) {
-      overload += l / n.capacity;
-      headroom += l / n.capacity;
-      continue;
-    }
-    if (l > cap) overload += (l - cap) / cap;
-    if (l > targetUtil * cap) headroom += (l - targetUtil * cap) / cap;
+    addStep(was, load[k]!, k, before, targetUtil);
+    addStep(now, load[k]! + delta[k]!, k, after, targetUtil);
   }
-  return { overload: overload * stepMin, headroom: headroom * stepMin };
+  return {
+    overload: now.overload * stepMin - was.overload * stepMin,
+    headroom: now.headroom * stepMin - was.headroom * stepMin,
+  };
+}
+
+/** One step's overload and headroom, in capacity units (a node not active carries all its load as both). */
+function addStep(sums: { overload: number; headroom: number }, l: number, k: number, n: NodeShape, targetUtil: number): void {
+  if (l <= 0) return;
+  const cap = k >= n.activeFrom && k < n.activeUntil ? n.capacity : 0;
+  if (cap === 0) {
+    sums.overload += l / n.capacity;
+    sums.headroom += l / n.capacity;
+    return;
+  }
+  if (l > cap) sums.overload += (l - cap) / cap;
+  if (l > targetUtil * cap) sums.headroom += (l - targetUtil * cap) / cap;
 }

@@ -12,7 +12,7 @@
  * not issued: changes start early enough to finish before the load, and no earlier than needed.
  */
 import type { DecideConfig, Strategy, Weights } from './config.js';
-import type { ScoreParts } from './costModel.js';
+import { type ScoreParts, totalScore } from './costModel.js';
 import type { LoadProfile } from './loadProfile.js';
 import { type PlanMetrics, type Scenario, planMetrics } from './scenario.js';
 import { baselineScenario } from './baseline.js';
@@ -72,28 +72,101 @@ function firstRelief(before: Scenario, after: Scenario): number | null {
   return first;
 }
 
-export function evaluateCandidate(
-  s: Scenario,
-  c: Candidate,
-  weights: Weights,
-): { delta: number; parts: ScoreParts; firstBenefitStep: number | null } {
-  if (c.single) return s.evaluate(c.single(s), weights);
+/**
+ * What a candidate changes in a scenario, before any weighting: its score parts and the first
+ * step it relieves a hot node. A compound candidate keeps the parts before and after, so its
+ * score change is taken as the difference of the two scores, as it always was, and the ops its
+ * run built (a compound candidate makes them as it runs; lead time is read from them).
+ */
+export type Measured = { explanation: string } & (
+  | { kind: 'single'; parts: ScoreParts; firstBenefitStep: number | null }
+  | {
+      kind: 'compound';
+      parts: ScoreParts;
+      before: ScoreParts;
+      after: ScoreParts;
+      firstBenefitStep: number | null;
+      ops: Candidate['ops'];
+    }
+);
+
+export function measureCandidate(s: Scenario, c: Candidate): Measured {
+  if (c.single) {
+    const { parts, firstBenefitStep } = s.measure(c.single(s));
+    return { explanation: c.explanation, kind: 'single', parts, firstBenefitStep };
+  }
   const t = s.clone();
   c.run(t);
   const parts = {} as ScoreParts;
   for (const k of Object.keys(s.parts) as (keyof ScoreParts)[]) parts[k] = t.parts[k] - s.parts[k];
-  return { delta: t.score(weights) - s.score(weights), parts, firstBenefitStep: firstRelief(s, t) };
+  return {
+    explanation: c.explanation,
+    kind: 'compound',
+    parts,
+    before: { ...s.parts },
+    after: { ...t.parts },
+    firstBenefitStep: firstRelief(s, t),
+    ops: c.ops,
+  };
+}
+
+/** A measured candidate's score change under `weights` (negative is better). */
+export function scoreMeasured(m: Measured, weights: Weights): { delta: number; parts: ScoreParts; firstBenefitStep: number | null } {
+  const delta = m.kind === 'single' ? totalScore(m.parts, weights) : totalScore(m.after, weights) - totalScore(m.before, weights);
+  return { delta, parts: m.parts, firstBenefitStep: m.firstBenefitStep };
+}
+
+/**
+ * Measurements shared by the strategies of one round. A strategy's scenario is fixed by its
+ * target utilisation and the candidates it took so far (by their place in the generated list,
+ * which is deterministic for a scenario), so strategies that agree on their first choices
+ * measure the same candidates once; only the weighting differs between them.
+ */
+export class MeasureMemo {
+  private readonly lists = new Map<string, Measured[]>();
+  /** Candidate lists taken from an earlier strategy instead of measured again. */
+  hits = 0;
+  key(targetUtil: number, taken: readonly number[]): string {
+    return `${targetUtil}|${taken.join(',')}`;
+  }
+  get(key: string): Measured[] | undefined {
+    const list = this.lists.get(key);
+    if (list) this.hits++;
+    return list;
+  }
+  set(key: string, list: Measured[]): void {
+    this.lists.set(key, list);
+  }
 }
 
 function criticalPath(c: Candidate): number {
   return c.ops.reduce((m, o) => Math.max(m, o.finishStep), 0);
 }
 
-export function planFor(strategy: Strategy, state: ClusterState, profile: LoadProfile, cfg: DecideConfig, now: number): Plan {
+/** The reference scenario and its metrics, the same for every strategy of a round. */
+export interface Reference {
+  scenario: Scenario;
+  metrics: PlanMetrics;
+}
+
+export function referenceOf(state: ClusterState, profile: LoadProfile, cfg: DecideConfig): Reference {
+  const scenario = baselineScenario(state, profile, cfg);
+  return { scenario, metrics: planMetrics(scenario, cfg.weights) };
+}
+
+export function planFor(
+  strategy: Strategy,
+  state: ClusterState,
+  profile: LoadProfile,
+  cfg: DecideConfig,
+  now: number,
+  ref: Reference = referenceOf(state, profile, cfg),
+  memo: MeasureMemo = new MeasureMemo(),
+): Plan {
   const { weights, targetDelta } = strategyWeights(strategy, cfg.weights);
-  const s = baselineScenario(state, profile, cfg, Math.max(0.3, cfg.targetUtil + targetDelta));
-  const ref = baselineScenario(state, profile, cfg);
-  const before = planMetrics(ref, cfg.weights);
+  const targetUtil = Math.max(0.3, cfg.targetUtil + targetDelta);
+  const s = targetUtil === ref.scenario.targetUtil ? ref.scenario.clone() : baselineScenario(state, profile, cfg, targetUtil);
+  const before = ref.metrics;
   const ctx: PlanContext = { s, state, profile, cfg, now };
   const decideEverySteps = Math.max(1, Math.round(cfg.decideEveryMs / cfg.stepMs));
   const chosen: ChosenCandidate[] = [];
@@ -114,20 +187,34 @@ export function planFor(strategy: Strategy, state: ClusterState, profile: LoadPr
     ends.sort((a, b) => a - b);
     return Math.max(0, ends[ends.length - max]! - Math.min(...starts));
   };
+  const taken: number[] = [];
   for (let i = 0; i < cfg.maxActionsPerTick; i++) {
     let best: ChosenCandidate | null = null;
+    let bestIndex = -1;
+    const key = memo.key(s.targetUtil, taken);
+    const known = memo.get(key);
+    const measured: Measured[] = [];
+    let index = 0;
     for (const [action, { plan }] of PLACEMENT_ACTIONS) {
       if (!allowed.has(action)) continue;
       for (const c of plan(ctx)) {
-        const ev = evaluateCandidate(s, c, weights);
+        const seen = known?.[index];
+        const m = seen?.explanation === c.explanation ? seen : measureCandidate(s, c);
+        if (m.kind === 'compound') c.ops = [...m.ops];
+        measured.push(m);
+        const ev = scoreMeasured(m, weights);
+        index++;
         if (!(ev.delta < -cfg.minGain)) continue;
         if (!best || ev.delta < best.delta - 1e-9) {
           const latestStart = ev.firstBenefitStep === null ? 0 : ev.firstBenefitStep - criticalPath(c) - cfg.leadMarginSteps;
           best = { candidate: c, ops: c.ops, ...ev, latestStart, deferred: latestStart - queueDelay(c) > decideEverySteps };
+          bestIndex = index - 1;
         }
       }
     }
+    if (!known) memo.set(key, measured);
     if (!best) break;
+    taken.push(bestIndex);
     best.candidate.run(s);
     best.ops = best.candidate.ops;
     if (best.deferred) {
@@ -166,6 +253,13 @@ export function planFeatures(before: PlanMetrics, after: PlanMetrics, chosen: re
   ];
 }
 
-export function planAll(state: ClusterState, profile: LoadProfile, cfg: DecideConfig, now: number): Plan[] {
-  return cfg.strategies.map((st) => planFor(st, state, profile, cfg, now));
+export function planAll(
+  state: ClusterState,
+  profile: LoadProfile,
+  cfg: DecideConfig,
+  now: number,
+  memo: MeasureMemo = new MeasureMemo(),
+): Plan[] {
+  const ref = referenceOf(state, profile, cfg);
+  return cfg.strategies.map((st) => planFor(st, state, profile, cfg, now, ref, memo));
 }

@@ -9,7 +9,7 @@
  * bytes / throttle rate.
  */
 import type { DecideConfig, Weights } from './config.js';
-import { GiB, type ScoreParts, nodePenalty, totalScore, zeroParts } from './costModel.js';
+import { GiB, type ScoreParts, nodePenalty, penaltyChange, totalScore, zeroParts } from './costModel.js';
 import type { LoadProfile, PartitionLoad } from './loadProfile.js';
 import type { ClusterState, PartitionSpec } from './state.js';
 
@@ -170,17 +170,19 @@ export class Scenario {
 
   /** Score change an effect would make (negative is better), with its parts. */
   evaluate(eff: Effect, weights: Weights): { delta: number; parts: ScoreParts; firstBenefitStep: number | null } {
+    const { parts, firstBenefitStep } = this.measure(eff);
+    return { delta: totalScore(parts, weights), parts, firstBenefitStep };
+  }
+
+  /** The parts an effect would change, and the first step it relieves a node above target. */
+  measure(eff: Effect): { parts: ScoreParts; firstBenefitStep: number | null } {
     const parts = { ...eff.parts };
     let firstBenefitStep: number | null = null;
     for (const [nid, d] of eff.deltas) {
       const n = this.nodes.get(nid)!;
-      const before = nodePenalty(n.load, n, this.targetUtil, this.stepMin);
-      const after = new Float64Array(this.steps);
-      for (let k = 0; k < this.steps; k++) after[k] = n.load[k]! + d[k]!;
-      const nn = this.pendingNode.get(nid) ?? n;
-      const a = nodePenalty(after, nn, this.targetUtil, this.stepMin);
-      parts.overload += a.overload - before.overload;
-      parts.headroom += a.headroom - before.headroom;
+      const change = penaltyChange(n.load, d, n, this.pendingNode.get(nid) ?? n, this.targetUtil, this.stepMin);
+      parts.overload += change.overload;
+      parts.headroom += change.headroom;
       for (let k = 0; k < this.steps; k++) {
         if (d[k]! < 0 && n.load[k]! > this.targetUtil * n.capacity) {
           if (firstBenefitStep === null || k < firstBenefitStep) firstBenefitStep = k;
@@ -189,7 +191,7 @@ export class Scenario {
       }
     }
     this.pendingNode.clear();
-    return { delta: totalScore(parts, weights), parts, firstBenefitStep };
+    return { parts, firstBenefitStep };
   }
 
   /** Node shape changes an effect makes (scale in/out), seen by evaluate before commit. */

@@ -56,17 +56,19 @@ export function moveEffect(sc: Scenario, sp: ScenarioPartition, to: string, star
   const from = sp.node;
   sc.addOverhead(deltas, from, start, finish);
   sc.addOverhead(deltas, to, start, finish);
-  const copies = 1 + sp.replicas.length - (sp.replicas.includes(to) ? 1 : 0);
+  const promotesReplica = sp.replicas.includes(to);
+  const copies = 1 + sp.replicas.length - (promotesReplica ? 1 : 0);
   const dFrom = sc.deltaFor(deltas, from),
     dTo = sc.deltaFor(deltas, to);
-  for (let k = Math.max(finish, sp.availableFrom); k < sc.steps; k++) {
-    if (sp.replicas.includes(to)) {
+  const from0 = Math.max(finish, sp.availableFrom);
+  const remaining =
+    promotesReplica && from0 < sc.steps ? [...sp.replicas.filter((x) => x !== to), to].map((r) => sc.deltaFor(deltas, r)) : [];
+  for (let k = from0; k < sc.steps; k++) {
+    if (promotesReplica) {
       // the replica on `to` becomes the primary; the old primary's copy goes away
       const before = sp.read[k]! / (1 + sp.replicas.length) + sp.write[k]!;
       dFrom[k]! -= before;
-      for (const r of [...sp.replicas.filter((x) => x !== to), to]) {
-        sc.deltaFor(deltas, r)[k]! += sp.read[k]! / copies - sp.read[k]! / (1 + sp.replicas.length);
-      }
+      for (const d of remaining) d[k]! += sp.read[k]! / copies - sp.read[k]! / (1 + sp.replicas.length);
     } else {
       const l = sc.copyLoad(sp, k);
       dFrom[k]! -= l;

@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GiB, NOW, fc, flat, scenario, twoNodes } from './decide-helpers.js';
+import { MeasureMemo, type Plan, planAll, planFor } from '../../processors/decide/planner.js';
+
+/** Twelve 1 GiB partitions at 200 per window on two nodes of 1000: both nodes hot, room to move and to add a node. */
+function twelveHot() {
+  const partitions = Array.from({ length: 12 }, (_, i) => ({
+    id: `p${i}`,
+    table: 't',
+    store: 'pg',
+    lo: i * 100,
+    hi: (i + 1) * 100,
+    sizeBytes: GiB,
+    rows: 1e6,
+    node: i % 2 ? 'n2' : 'n1',
+  }));
+  const rising = (i: number) => Array.from({ length: 30 }, (_, h) => 120 + (i % 3) * 40 + h * 3);
+  return { input: twoNodes({ partitions }), forecasts: partitions.map((p, i) => fc(`t/${p.id}`, i < 6 ? rising(i) : flat(150), 0.2)) };
+}
+
+const summary = (plans: Plan[]) =>
+  plans.map((p) => ({
+    strategy: p.strategy,
+    chosen: p.chosen.map((c) => ({
+      explanation: c.candidate.explanation,
+      ops: c.ops,
+      delta: c.delta,
+      parts: c.parts,
+      firstBenefitStep: c.firstBenefitStep,
+      latestStart: c.latestStart,
+      deferred: c.deferred,
+    })),
+    before: p.before,
+    after: p.after,
+    features: p.features,
+  }));
+
+test('strategies that share measurements plan exactly what each plans alone', () => {
+  const { input, forecasts } = twelveHot();
+  const { state, profile, cfg } = scenario(input, forecasts, {
+    provisioningMs: 300_000,
+    actions: ['scale_out', 'move', 'split', 'replicate'],
+  });
+  const memo = new MeasureMemo();
+  const shared = planAll(state, profile, cfg, NOW, memo);
+  const alone = cfg.strategies.map((st) => planFor(st, state, profile, cfg, NOW));
+  assert.ok(
+    shared.some((p) => p.chosen.length > 0),
+    'the case plans something',
+  );
+  assert.ok(memo.hits > 0, 'strategies agreed on a scenario, so some candidate lists were taken from the memo');
+  assert.deepEqual(summary(shared), summary(alone));
+});
