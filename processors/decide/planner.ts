@@ -134,6 +134,15 @@ export class MeasureMemo {
     if (list) this.hits++;
     return list;
   }
+  private readonly searches = new Map<string, unknown>();
+  /** A planner's search for the scenario `key` names, made on first use (PlanContext.reuse). */
+  reuse<T>(key: string, name: string, make: () => T): T {
+    const k = `${key}#${name}`;
+    if (this.searches.has(k)) return this.searches.get(k) as T;
+    const v = make();
+    this.searches.set(k, v);
+    return v;
+  }
   set(key: string, list: Measured[]): void {
     this.lists.set(key, list);
   }
@@ -193,6 +202,7 @@ export function planFor(
     let bestIndex = -1;
     const key = memo.key(s.targetUtil, taken);
     const known = memo.get(key);
+    ctx.reuse = (name, make) => memo.reuse(key, name, make);
     const measured: Measured[] = [];
     let index = 0;
     for (const [action, { plan }] of PLACEMENT_ACTIONS) {

@@ -19,6 +19,16 @@ function twelveHot() {
   return { input: twoNodes({ partitions }), forecasts: partitions.map((p, i) => fc(`t/${p.id}`, i < 6 ? rising(i) : flat(150), 0.2)) };
 }
 
+/** Measures and searches every time: what a strategy plans with nothing shared. */
+class NothingShared extends MeasureMemo {
+  override get(): undefined {
+    return undefined;
+  }
+  override reuse<T>(_key: string, _name: string, make: () => T): T {
+    return make();
+  }
+}
+
 const summary = (plans: Plan[]) =>
   plans.map((p) => ({
     strategy: p.strategy,
@@ -44,11 +54,27 @@ test('strategies that share measurements plan exactly what each plans alone', ()
   });
   const memo = new MeasureMemo();
   const shared = planAll(state, profile, cfg, NOW, memo);
-  const alone = cfg.strategies.map((st) => planFor(st, state, profile, cfg, NOW));
+  const alone = cfg.strategies.map((st) => planFor(st, state, profile, cfg, NOW, undefined, new NothingShared()));
   assert.ok(
     shared.some((p) => p.chosen.length > 0),
     'the case plans something',
   );
   assert.ok(memo.hits > 0, 'strategies agreed on a scenario, so some candidate lists were taken from the memo');
+  assert.deepEqual(summary(shared), summary(alone));
+});
+
+test('a scale-in whose drain search is shared plans as each strategy plans it alone', () => {
+  const input = twoNodes();
+  input.nodes = [...input.nodes, { id: 'n3', store: 'pg', capacity: 1000 }];
+  const cold = ['p0', 'p1', 'p2', 'p3'].map((p) => fc(`t/${p}`, flat(100), 0.2));
+  const { state, profile, cfg } = scenario(input, cold, { actions: ['scale_in', 'move'] });
+  const memo = new MeasureMemo();
+  const shared = planAll(state, profile, cfg, NOW, memo);
+  const alone = cfg.strategies.map((st) => planFor(st, state, profile, cfg, NOW, undefined, new NothingShared()));
+  assert.ok(
+    shared.some((p) => p.chosen.some((c) => c.candidate.action === 'scale_in')),
+    'the case plans a scale-in',
+  );
+  assert.ok(memo.hits > 0);
   assert.deepEqual(summary(shared), summary(alone));
 });

@@ -58,6 +58,12 @@ export interface PlanContext {
   profile: LoadProfile;
   cfg: DecideConfig;
   now: number;
+  /**
+   * A search that depends only on the scenario as it stands, made once for every strategy of the
+   * round that reaches the same scenario (planner.ts); absent, `make` runs each time. What it
+   * returns is shared, so it names scenario objects by id, not by reference.
+   */
+  reuse?: <T>(name: string, make: () => T) => T;
 }
 
 export type CommandKind = AnyCommand['kind'];

@@ -27,11 +27,14 @@ import { moveEffect } from './move.js';
 import { dereplicateEffect, dropOp } from './replicate.js';
 import { splitEffect, splitOpOf } from './split.js';
 
-export function planScaleIn(ctx: PlanContext): Candidate[] {
+/**
+ * The node to remove and its drain plan, or null: the planner's costliest search, so it is made
+ * once per scenario in a round (PlanContext.reuse). The plan names partitions by id.
+ */
+function drainSearch(ctx: PlanContext, limit: number): { victimId: string; plan: DrainStep[]; heldCount: number } | null {
   const { s, cfg } = ctx;
   const active = [...s.nodes.values()].filter((n) => n.activeUntil >= s.steps && n.activeFrom === 0);
-  if (active.length <= cfg.scale.minNodes) return [];
-  const limit = cfg.scale.scaleInUtil;
+  if (active.length <= cfg.scale.minNodes) return null;
   // Victims: the few with the fewest bytes to drain (the drain is the scale-in's lead time and
   // its data moved) and the few with the lowest planned peak (a node the hot load has left: its
   // copies fit elsewhere, where a small node a hot range has just reached fits nowhere); the
@@ -74,19 +77,30 @@ export function planScaleIn(ctx: PlanContext): Candidate[] {
       break;
     }
   }
-  if (!victim || !plan) return [];
+  if (!victim || !plan) return null;
+  return { victimId: victim.id, plan, heldCount: held.length };
+}
+
+export function planScaleIn(ctx: PlanContext): Candidate[] {
+  const { cfg } = ctx;
+  const limit = cfg.scale.scaleInUtil;
+  const search = () => drainSearch(ctx, limit);
+  const found = ctx.reuse ? ctx.reuse('scale-in', search) : search();
+  if (!found) return [];
+  const { victimId, plan, heldCount } = found;
+  const victim = { id: victimId };
   const splits = plan.filter((d) => d.split).length;
-  const evictions = plan.filter((d) => d.from !== victim!.id).length;
+  const evictions = plan.filter((d) => d.from !== victim.id).length;
   const store = ctx.state.nodeById.get(victim.id)?.store ?? ctx.state.nodes[0]?.store ?? 'default';
   const cand: Candidate = {
     action: 'scale_in',
     ops: [],
-    explanation: `scale in ${victim.id}: drain ${held.length} partition copies${splits ? ` (${splits} split to fit)` : ''}${evictions ? ` (${evictions} more moved to make room)` : ''}; the nodes taking them stay under ${fmtPct(limit)} of capacity at the forecast upper bound over the horizon`,
+    explanation: `scale in ${victim.id}: drain ${heldCount} partition copies${splits ? ` (${splits} split to fit)` : ''}${evictions ? ` (${evictions} more moved to make room)` : ''}; the nodes taking them stay under ${fmtPct(limit)} of capacity at the forecast upper bound over the horizon`,
     run(sc) {
       const ops: PlannedOp[] = [];
       const opOf: number[] = [];
       let last = 0;
-      for (const step of plan!) {
+      for (const step of plan) {
         const sp = sc.partitions.get(step.p.id)!;
         if (step.split) {
           const { at, leftShare } = step.split;
