@@ -8,17 +8,6 @@ import type { Kafka } from '../lib/kafkajs.js';
 import type { AvroSerde } from '../schemas/serde.js';
 import { TopicProducer } from '../topics/producer.js';
 
-/** Whether an error says a newer producer with the same transactional id took over. */
-export function isFenced(err: unknown): boolean {
-  for (let e = err as { type?: unknown; name?: unknown; cause?: unknown; originalError?: unknown } | null; e; ) {
-    if (e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || e.name === 'KafkaJSProducerFencedError') return true;
-    const next = (e.cause ?? e.originalError) as typeof e | undefined;
-    if (next === e) break;
-    e = next ?? null;
-  }
-  return false;
-}
-
 export class PartitionProducers {
   private readonly producers = new Map<number, TopicProducer>();
 

@@ -31,8 +31,8 @@ import { consumeTopicsOnThread } from '../topics/threadedConsumer.js';
 import type { PipelineContext } from './context.js';
 import type { RunningStage, StageOutput, StageStats } from './stage.js';
 import { failureAction, initialHealth, stageRetrying, type BackoffOptions, type Retrying, type StageHealth } from './failure.js';
-import { isFenced, PartitionProducers } from './partitionProducers.js';
-import { transactionOutcome, type CommittedAt } from '../topics/transactionOutcome.js';
+import { PartitionProducers } from './partitionProducers.js';
+import { isFenced, transactionOutcome, type CommittedAt } from '../topics/transactionOutcome.js';
 
 /** What a partition has ready: outputs to send and the positions (with metadata) to commit with them. */
 export interface PartitionFlush {

@@ -15,7 +15,7 @@ import type { SourcePosition } from '../schemas/envelope.js';
 import { TOPICS } from '../schemas/topics.js';
 import { recordProblem } from '../schemas/recordChecks.js';
 import { DecodeError } from '../schemas/serde.js';
-import { consumeTopics, latestPositions, type TopicSource } from '../topics/consumer.js';
+import { consumeTopics, latestPositions, settledCommittedOffsets, type TopicSource } from '../topics/consumer.js';
 import { deadLetter, type Envelope } from '../schemas/envelope.js';
 import { TopicProducer, type OutRecord } from '../topics/producer.js';
 import { StateError } from '../lib/errors.js';
@@ -174,11 +174,25 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
       uncommitted.set(`${p.topic}:${p.partition}`, { topic: p.topic, partition: p.partition, offset: p.offset });
     if (!eo.commitAlone && !outputs.some((o) => o.records.length > 0)) return;
     const positions = [...uncommitted.values()];
-    await retrying('send', () =>
-      txProducer.sendInTransaction(outputs, { groupId: spec.groupId, positions }, () => eo.beforeCommit(positions)),
-    );
+    let attempt = 0;
+    await retrying('send', async () => {
+      // a try whose commit went through though it failed is not redone: its records would repeat
+      if (attempt++ > 0 && (await committedAlready(txProducer, positions))) return;
+      await txProducer.sendInTransaction(outputs, { groupId: spec.groupId, positions }, () => eo.beforeCommit(positions));
+    });
     uncommitted.clear();
     await eo.afterCommit();
+  };
+
+  /**
+   * Whether a failed transaction committed `positions` after all, asked once it was settled. This
+   * stage's instances share one transactional id, so no other instance commits meanwhile.
+   */
+  const committedAlready = async (producer: TopicProducer, positions: SourcePosition[]) => {
+    await producer.settle();
+    const committed = await settledCommittedOffsets(ctx.kafka, spec.groupId, spec.topics);
+    const at = new Map(committed.map((c) => [`${c.topic}:${c.partition}`, c.offset]));
+    return positions.every((p) => at.get(`${p.topic}:${p.partition}`) === (BigInt(p.offset) + 1n).toString());
   };
 
   const chain = new CommitChain();

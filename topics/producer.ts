@@ -7,6 +7,7 @@
  */
 import { CompressionTypes, type IHeaders, type Kafka, type Message, Partitioners, type Producer } from '../lib/kafkajs.js';
 import type { AvroSerde } from '../schemas/serde.js';
+import { CommitOutcomeUnknown, isFenced } from './transactionOutcome.js';
 
 export interface OutRecord<T> {
   key: string | Buffer | null;
@@ -131,23 +132,21 @@ export class TopicProducer {
    * Sends records and commits `groupId`'s positions (the last offsets handled) in one transaction;
    * `beforeCommit` runs after everything was sent and before the commit (a stage saves the state
    * those positions stand for). Read-committed consumers see the records only if the offsets
-   * committed too. Any failure aborts the transaction and is thrown.
+   * committed too. Any failure aborts the transaction and is thrown; a failed commit, whose
+   * outcome the broker did not tell, as CommitOutcomeUnknown (the caller settles it with
+   * `settle` and the committed offsets before redoing it).
    */
   async sendInTransaction(
     batches: { topic: string; records: readonly OutRecord<unknown>[] }[],
     commit: { groupId: string; positions: readonly { topic: string; partition: number; offset: string; metadata?: string }[] },
     beforeCommit?: () => Promise<void>,
   ): Promise<void> {
-    if (this.unfinished) {
-      // a fresh producer with the same id bumps its epoch, which aborts the transaction left open
-      await this.producer.disconnect().catch(() => undefined);
-      this.producer = await TopicProducer.open(this.kafka, this.transactionalId);
-      this.unfinished = false;
-    }
+    await this.settle();
     const topicMessages = batches
       .filter((b) => b.records.length > 0)
       .map((b) => ({ topic: b.topic, messages: b.records.map((r) => this.message(b.topic, r)) }));
     const txn = await this.producer.transaction();
+    let committing = false;
     try {
       for (const chunk of chunkBySize(topicMessages)) {
         await txn.sendBatch({ topicMessages: chunk, acks: -1, compression: CompressionTypes.GZIP });
@@ -166,8 +165,14 @@ export class TopicProducer {
         });
       }
       await beforeCommit?.();
+      committing = true;
       await txn.commit();
     } catch (err) {
+      if (committing && !isFenced(err)) {
+        this.unfinished = true;
+        const why = err instanceof Error ? err.message : String(err);
+        throw new CommitOutcomeUnknown(`a transaction's commit failed without telling whether it took effect: ${why}`, { cause: err });
+      }
       // Whatever reached the broker in this transaction is discarded with it: a caller retrying
       // redoes the whole transaction, so a send retried inside it cannot leave a duplicate.
       if (txn.isActive()) {
@@ -177,6 +182,18 @@ export class TopicProducer {
       }
       throw err;
     }
+  }
+
+  /**
+   * Ends a transaction left unfinished (a failed abort or commit) before anything else: a fresh
+   * producer with the same id bumps its epoch, and the coordinator completes or aborts that
+   * transaction before it answers. Afterwards the committed offsets tell its outcome.
+   */
+  async settle(): Promise<void> {
+    if (!this.unfinished) return;
+    await this.producer.disconnect().catch(() => undefined);
+    this.producer = await TopicProducer.open(this.kafka, this.transactionalId);
+    this.unfinished = false;
   }
 
   private message(topic: string, r: OutRecord<unknown>): Message {

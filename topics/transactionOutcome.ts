@@ -4,6 +4,7 @@
  * coordinator finishes a commit under way, or aborts, before it answers). Pure: the caller
  * reads the committed offset.
  */
+import { UnavailableError } from '../lib/errors.js';
 
 /** A committed position as the group coordinator reports it; null: nothing committed. */
 export type CommittedAt = { offset: string; metadata: string | null } | null;
@@ -35,3 +36,22 @@ export function transactionOutcome(base: CommittedAt, tried: CommittedAt, now: C
   if (same(now, base)) return 'not-committed';
   return 'overtaken';
 }
+
+/** Whether an error says a newer producer with the same transactional id took over. */
+export function isFenced(err: unknown): boolean {
+  for (let e = err as { type?: unknown; name?: unknown; cause?: unknown; originalError?: unknown } | null; e; ) {
+    if (e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || e.name === 'KafkaJSProducerFencedError') return true;
+    const next = (e.cause ?? e.originalError) as typeof e | undefined;
+    if (next === e) break;
+    e = next ?? null;
+  }
+  return false;
+}
+
+/**
+ * A transaction's commit failed without telling whether it took effect: its answer was lost, or
+ * the broker failed while ending it (UNKNOWN_SERVER_ERROR). Retriable: the producer is opened
+ * afresh before its next transaction, which makes the coordinator finish this one, and the
+ * caller reads the committed offsets (`transactionOutcome`) before redoing it.
+ */
+export class CommitOutcomeUnknown extends UnavailableError {}

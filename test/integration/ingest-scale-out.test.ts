@@ -22,7 +22,7 @@ import { TOPICS } from '../../schemas/topics.js';
 import { consumeTopics } from '../../topics/consumer.js';
 import { rng as seeded } from '../../lib/rng.js';
 import { TopicProducer } from '../../topics/producer.js';
-import { isFenced } from '../../pipelines/partitionProducers.js';
+import { isFenced } from '../../topics/transactionOutcome.js';
 import { cfg, eventually, queryEvent, startAtLatest, uniq, launchChild, lastStat, type ChildInstance } from './helpers.js';
 
 const N = 30_000;

@@ -10,13 +10,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openContext } from '../../pipelines/context.js';
-import { startPartitionedStage, type PartitionFlush } from '../../pipelines/partitionedStage.js';
-import type { CommitPosition } from '../../processors/ingest/commitMetadata.js';
 import type { QueryEvent } from '../../schemas/types.js';
-import { TOPICS } from '../../schemas/topics.js';
-import { provisionTopics } from '../../topics/admin.js';
 import { consumeTopics } from '../../topics/consumer.js';
 import { TopicProducer } from '../../topics/producer.js';
+import { forwardingTopics, removeTopics, startForwardingStage } from './forwardingStage.js';
 import { cfg, eventually, queryEvent, uniq } from './helpers.js';
 
 const PER_ROUND = 60;
@@ -30,43 +27,18 @@ for (const consumerThread of [false, true])
 
 async function fencedAndTakenBack(consumerThread: boolean): Promise<void> {
   const id = uniq('takeback').replace(/[^a-z0-9]/g, '_');
-  const input = `shardcast.test.takeback_in_${id}`;
-  const output = `shardcast.test.takeback_out_${id}`;
   const prefix = `shardcast-test-takeback-${id}`;
   const ctx = await openContext('takeback-test', cfg);
-  const specs = [
-    { ...TOPICS.queries, name: input, partitions: 2 },
-    { ...TOPICS.queries, name: output, partitions: 1 },
-  ];
-  await provisionTopics(ctx.kafka, specs);
-  await ctx.serde.registerTopics(specs);
+  const { input, output } = await forwardingTopics(ctx, 'takeback', id, 2);
 
   // the stage: forwards each decoded event, committing its input offset with it
-  const pending = new Map<number, { events: QueryEvent[]; last: CommitPosition | null }>();
-  const stage = await startPartitionedStage(ctx, {
+  const stage = await startForwardingStage(ctx, input, output, {
     name: 'takeback',
     groupId: `${id}-stage`,
-    topic: input,
     transactionalPrefix: prefix,
     sessionTimeoutMs: 10_000,
     consumerThread,
     flushMs: 100,
-    own: (p) => void pending.set(p, { events: [], last: null }),
-    release: (p) => void pending.delete(p),
-    async handle(batch) {
-      const held = pending.get(batch[0]!.partition)!;
-      for (const m of batch) held.events.push(await ctx.serde.decode<QueryEvent>(input, m.value));
-      held.last = { topic: input, partition: batch[0]!.partition, offset: batch[batch.length - 1]!.offset };
-    },
-    take(p): PartitionFlush | null {
-      const held = pending.get(p);
-      if (!held?.last) return null;
-      pending.set(p, { events: [], last: null });
-      return {
-        outputs: [{ topic: output, records: held.events.map((ev) => ({ key: ev.eventId, value: ev })) }],
-        positions: [held.last],
-      };
-    },
   });
 
   const seen: string[] = [];
@@ -111,10 +83,7 @@ async function fencedAndTakenBack(consumerThread: boolean): Promise<void> {
     await stale?.disconnect().catch(() => undefined);
     await stage.stop();
     await reader.stop();
-    const admin = ctx.kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [input, output] }).catch(() => undefined);
-    await admin.disconnect();
+    await removeTopics(ctx, [input, output]);
     await ctx.close();
   }
 }

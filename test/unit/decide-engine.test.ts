@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GiB, NOW, STEP, fc, flat, twoNodes } from './decide-helpers.js';
+import { NOW, STEP, fc, flat, twelvePartitions, twoNodes } from './decide-helpers.js';
 import type { AnyCommand } from '../../schemas/types.js';
 import { buildState, decide, recentFromCommand } from '../../processors/decide/index.js';
 import { awaitCreators, dependsOn } from '../../processors/decide/dependencies.js';
@@ -76,16 +76,7 @@ test('the next tick, told what the last one issued, does not repeat it (cooldown
 
 /** Twelve 1 GiB partitions at 200 each, alternating over n1 and n2: both nodes at 120 %. */
 function twelveHot() {
-  const partitions = Array.from({ length: 12 }, (_, i) => ({
-    id: `p${i}`,
-    table: 't',
-    store: 'pg',
-    lo: i * 100,
-    hi: (i + 1) * 100,
-    sizeBytes: GiB,
-    rows: 1e6,
-    node: i % 2 ? 'n2' : 'n1',
-  }));
+  const partitions = twelvePartitions();
   return { input: twoNodes({ partitions }), forecasts: partitions.map((p) => fc(`t/${p.id}`, flat(200))) };
 }
 

@@ -61,6 +61,20 @@ export function twoNodes(extra: Partial<ClusterStateInput> = {}): ClusterStateIn
   };
 }
 
+/** Twelve 1 GiB partitions of table t over [0,1200), alternating over n1 and n2 (for a hot two-node cluster). */
+export function twelvePartitions(): ClusterStateInput['partitions'] {
+  return Array.from({ length: 12 }, (_, i) => ({
+    id: `p${i}`,
+    table: 't',
+    store: 'pg',
+    lo: i * 100,
+    hi: (i + 1) * 100,
+    sizeBytes: GiB,
+    rows: 1e6,
+    node: i % 2 ? 'n2' : 'n1',
+  }));
+}
+
 export function scenario(
   input: ClusterStateInput,
   forecasts: Forecast[],

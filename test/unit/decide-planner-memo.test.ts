@@ -1,20 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GiB, NOW, fc, flat, scenario, twoNodes } from './decide-helpers.js';
+import { NOW, fc, flat, scenario, twelvePartitions, twoNodes } from './decide-helpers.js';
 import { MeasureMemo, type Plan, planAll, planFor } from '../../processors/decide/planner.js';
 
 /** Twelve 1 GiB partitions at 200 per window on two nodes of 1000: both nodes hot, room to move and to add a node. */
 function twelveHot() {
-  const partitions = Array.from({ length: 12 }, (_, i) => ({
-    id: `p${i}`,
-    table: 't',
-    store: 'pg',
-    lo: i * 100,
-    hi: (i + 1) * 100,
-    sizeBytes: GiB,
-    rows: 1e6,
-    node: i % 2 ? 'n2' : 'n1',
-  }));
+  const partitions = twelvePartitions();
   const rising = (i: number) => Array.from({ length: 30 }, (_, h) => 120 + (i % 3) * 40 + h * 3);
   return { input: twoNodes({ partitions }), forecasts: partitions.map((p, i) => fc(`t/${p.id}`, i < 6 ? rising(i) : flat(150), 0.2)) };
 }

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { transactionOutcome } from '../../topics/transactionOutcome.js';
+import { isFenced, transactionOutcome } from '../../topics/transactionOutcome.js';
 
 const at = (offset: string, metadata: string | null = null) => ({ offset, metadata });
 
@@ -29,4 +29,17 @@ test('another owner committed since the base, before or beyond the try: overtake
 test('empty metadata is no metadata (how the broker returns a commit made without any)', () => {
   assert.equal(transactionOutcome(at('100'), at('180'), at('180', '')), 'committed');
   assert.equal(transactionOutcome(at('100', ''), at('180'), at('100')), 'not-committed');
+});
+
+test('isFenced: a newer producer with the same transactional id, however kafkajs wraps it', () => {
+  assert.equal(isFenced({ type: 'INVALID_PRODUCER_EPOCH' }), true);
+  assert.equal(isFenced({ type: 'PRODUCER_FENCED' }), true);
+  assert.equal(isFenced(Object.assign(new Error('retries exceeded'), { originalError: { type: 'INVALID_PRODUCER_EPOCH' } })), true);
+  assert.equal(isFenced(new Error('outer', { cause: { name: 'KafkaJSProducerFencedError' } })), true);
+  assert.equal(isFenced({ type: 'CONCURRENT_TRANSACTIONS' }), false);
+  assert.equal(isFenced(new Error('connection refused')), false);
+  assert.equal(isFenced(null), false);
+  const loop: { cause?: unknown } = {};
+  loop.cause = loop;
+  assert.equal(isFenced(loop), false);
 });
