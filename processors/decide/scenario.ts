@@ -168,12 +168,6 @@ export class Scenario {
     this.parts.crossLoad += sign * extra * 2 * this.steps * this.stepMin;
   }
 
-  /** Score change an effect would make (negative is better), with its parts. */
-  evaluate(eff: Effect, weights: Weights): { delta: number; parts: ScoreParts; firstBenefitStep: number | null } {
-    const { parts, firstBenefitStep } = this.measure(eff);
-    return { delta: totalScore(parts, weights), parts, firstBenefitStep };
-  }
-
   /** The parts an effect would change, and the first step it relieves a node above target. */
   measure(eff: Effect): { parts: ScoreParts; firstBenefitStep: number | null } {
     const parts = { ...eff.parts };

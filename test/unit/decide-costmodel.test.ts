@@ -13,6 +13,7 @@ import {
   overlapFraction,
   replicateEffect,
 } from '../../processors/decide/index.js';
+import { totalScore } from '../../processors/decide/costModel.js';
 
 test('load profile: forecast points aligned to steps, planned at point + risk × (upper − point)', () => {
   const cfg = decideConfig({ risk: 0.5, readFractionDefault: 0.75 });
@@ -82,8 +83,8 @@ test('scenario: node timelines; a move relieves the source after the migration a
   const p0 = s.partitions.get('p0')!;
   const finish = Math.ceil(migrationMs(p0.sizeBytes, cfg) / STEP); // 3 steps
   const eff = moveEffect(s, p0, 'n2', 0, finish);
-  const ev = s.evaluate(eff, cfg.weights);
-  assert.ok(ev.delta < 0, 'moving the hot partition lowers the score');
+  const ev = s.measure(eff);
+  assert.ok(totalScore(ev.parts, cfg.weights) < 0, 'moving the hot partition lowers the score');
   assert.equal(ev.parts.gbMoved, 2);
   s.commitEffect(eff);
   // during the migration both nodes carry the overhead; afterwards the load has moved
