@@ -8,7 +8,7 @@
  */
 
 import { InputError } from '../lib/errors.js';
-import { quantileInPlace } from './util.js';
+import { quantileAbove, quantileInPlace } from './util.js';
 
 export interface CalibratorSnapshot {
   models: number;
@@ -21,6 +21,8 @@ export interface CalibratorSnapshot {
 
 /** Largest normalised score a calibrator keeps (see `add`). */
 const MAX_SCORE = 25;
+/** Share of the last factor under which scores are not selected among (`quantileAbove`). */
+const FLOOR_SHARE = 0.8;
 /** Scores a (model, horizon) needs before its factor replaces the fallback. */
 const MIN_SCORES = 30;
 
@@ -89,10 +91,15 @@ export class ConformalCalibrator {
         this.seen[i] = 0;
       }
       if (n < MIN_SCORES) continue;
-      this.scratch.set(this.rings[i]!.subarray(0, n));
       // Finite-sample conformal rank.
       const q = Math.min(1, (1 - this.alphaEff[i]!) * (1 + 1 / n));
-      this.factors[i] = quantileInPlace(this.scratch, n, q);
+      const ring = this.rings[i]!;
+      const near = quantileAbove(ring, n, q, this.factors[i]! * FLOOR_SHARE, this.scratch);
+      if (near !== null) this.factors[i] = near;
+      else {
+        this.scratch.set(ring.subarray(0, n));
+        this.factors[i] = quantileInPlace(this.scratch, n, q);
+      }
     }
     this.dirty = false;
   }

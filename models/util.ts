@@ -80,6 +80,37 @@ export function quantileInPlace(a: number[] | Float64Array | Float32Array, n: nu
 }
 
 /**
+ * `quantileInPlace` of the first `n` values of `from`, left as they are, when the quantile is at
+ * least `floor`: only the values ≥ floor are copied into `scratch` and selected among (the rest
+ * are the smallest, so they only shift the ranks). Null when fewer values are ≥ floor than the
+ * quantile's rank needs; the caller then selects over all. The calibrator's factor moves little
+ * from one step to the next, so a floor just under the last factor leaves only the window's top
+ * to copy and select in: the same value for less work.
+ */
+export function quantileAbove(
+  from: Float32Array | Float64Array,
+  n: number,
+  q: number,
+  floor: number,
+  scratch: Float64Array,
+): number | null {
+  const pos = Math.min(Math.max(q, 0), 1) * (n - 1);
+  const lo = Math.floor(pos);
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const v = from[i]!;
+    if (v >= floor) scratch[m++] = v;
+  }
+  const below = n - m;
+  if (lo < below) return null;
+  const x = selectKth(scratch, lo - below, 0, m - 1);
+  if (pos === lo || lo + 1 >= n) return x;
+  let y = scratch[lo - below + 1]!;
+  for (let i = lo - below + 2; i < m; i++) if (scratch[i]! < y) y = scratch[i]!;
+  return x + (y - x) * (pos - lo);
+}
+
+/**
  * Rearranges a[lo..hi] so that a[k] holds the value a sort would put there, with nothing larger
  * before it and nothing smaller after it; returns a[k]. Hoare's selection (Wirth's loop) with a
  * median-of-three pivot: expected linear time, and ties (the calibrator's capped scores) split

@@ -38,6 +38,8 @@ export class ForecastSkill {
   private readonly pending = new Map<string, Pending[]>();
   /** bucket series → window start → contributing series → queries. */
   private readonly observed = new Map<string, Map<number, Map<string, number>>>();
+  /** bucket series → its newest window observed: no point past it has matured (no lookup needed). */
+  private readonly newest = new Map<string, number>();
   private forecastError = 0;
   private persistenceError = 0;
   private matured = 0;
@@ -56,6 +58,7 @@ export class ForecastSkill {
     const parts = windows.get(a.windowStart) ?? new Map<string, number>();
     windows.set(a.windowStart, parts);
     parts.set(a.seriesId, a.queries); // a redelivered window replaces itself
+    if (!(a.windowStart <= (this.newest.get(id) ?? Number.NEGATIVE_INFINITY))) this.newest.set(id, a.windowStart);
   }
 
   /** Remembers the forecasts a round planned with (bucket series, as the engine saw them). */
@@ -78,9 +81,12 @@ export class ForecastSkill {
     for (const [id, list] of this.pending) {
       const windows = this.observed.get(id);
       if (!windows) continue;
+      const newest = this.newest.get(id) ?? Number.NEGATIVE_INFINITY;
       for (const p of list) {
         while (p.next < p.ts.length) {
-          const actual = this.sum(windows.get(p.ts[p.next]!));
+          const ts = p.ts[p.next]!;
+          if (ts > newest) break;
+          const actual = this.sum(windows.get(ts));
           if (actual === undefined) break;
           fe += Math.abs(p.predicted[p.next]! - actual);
           pe += Math.abs(p.origin - actual);

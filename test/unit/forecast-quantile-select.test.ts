@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConformalCalibrator } from '../../models/calibrator.js';
-import { quantile, quantileInPlace, rng, selectKth } from '../../models/util.js';
+import { quantile, quantileAbove, quantileInPlace, rng, selectKth } from '../../models/util.js';
 
 /** The quantile as the calibrator computed it before: sort, then interpolate. */
 function sortedQuantile(values: ArrayLike<number>, q: number): number {
@@ -52,6 +52,32 @@ test('quantileInPlace equals the sorting quantile on random windows, sorted and 
     assert.equal(quantileInPlace(Float64Array.from(xs), n, q), want, `n ${n} q ${q}`);
     assert.equal(quantile(xs, q), want);
   }
+});
+
+test('quantileAbove equals the sorting quantile whenever its floor is under it, and leaves its input as it was', () => {
+  const r = rng(14);
+  let answered = 0,
+    declined = 0;
+  for (let trial = 0; trial < 500; trial++) {
+    const n = 1 + Math.floor(r() * 2048);
+    const xs = Float32Array.from({ length: n }, () => (trial % 3 === 0 ? Math.floor(r() * 5) : Math.min(25, -Math.log(r()) * 4)));
+    const before = Float32Array.from(xs);
+    const q = trial % 10 === 0 ? 1 : r();
+    const want = sortedQuantile(xs, q);
+    // floors below, at and above the quantile; ties at the floor included
+    const floor = trial % 4 === 0 ? want : want * (0.5 + r());
+    const got = quantileAbove(xs, n, q, floor, new Float64Array(n));
+    assert.deepEqual(xs, before, 'input unchanged');
+    const rankValue = Array.from(xs).sort((x, y) => x - y)[Math.floor(Math.min(Math.max(q, 0), 1) * (n - 1))]!;
+    if (floor <= rankValue) {
+      assert.equal(got, want, `n ${n} q ${q} floor ${floor}`);
+      answered++;
+    } else {
+      assert.equal(got, null, `n ${n} q ${q} floor ${floor}: too few values at or above the floor`);
+      declined++;
+    }
+  }
+  assert.ok(answered > 100 && declined > 100, `both cases met (${answered} answered, ${declined} declined)`);
 });
 
 test('the calibrator gives the factors its sorting version gave, step after step', () => {

@@ -35,19 +35,38 @@ export function planMoves(ctx: PlanContext, opts: { partitionsPerNode?: number; 
       for (const t of targets) {
         const start = Math.max(0, t.activeFrom, p.availableFrom);
         const op = moveOp(ctx, p, t.id, start);
-        out.push({
-          action: 'move',
-          ops: [op],
-          explanation: `move ${p.id} (peak ${peak.toFixed(0)}/window) ${p.node}→${t.id}: ${p.node} forecast at ${fmtPct(hot.peakUtil)} of capacity from step ${hot.firstStep + 1}`,
-          single: (sc) => moveEffect(sc, sc.partitions.get(p.id)!, t.id, op.startStep, op.finishStep),
-          run(sc) {
-            sc.commitEffect(this.single!(sc));
-          },
-        });
+        const why = `move ${p.id} (peak ${peak.toFixed(0)}/window) ${p.node}→${t.id}: ${p.node} forecast at ${fmtPct(hot.peakUtil)} of capacity from step ${hot.firstStep + 1}`;
+        out.push(new MoveCandidate(op, p.id, t.id, why));
       }
     }
   }
   return out;
+}
+
+/**
+ * One move as a candidate. A class rather than an object literal with two closures: the move
+ * planner makes the most candidates of any action, every greedy iteration of every strategy.
+ */
+class MoveCandidate implements Candidate {
+  readonly action = 'move' as const;
+  ops: PlannedOp[];
+
+  constructor(
+    private readonly op: PlannedOp,
+    private readonly partitionId: string,
+    private readonly to: string,
+    readonly explanation: string,
+  ) {
+    this.ops = [op];
+  }
+
+  single(sc: Scenario): Effect {
+    return moveEffect(sc, sc.partitions.get(this.partitionId)!, this.to, this.op.startStep, this.op.finishStep);
+  }
+
+  run(sc: Scenario): void {
+    sc.commitEffect(this.single(sc));
+  }
 }
 
 /** Move the primary copy of `sp` to `to`: load leaves the source at `finish`. */
