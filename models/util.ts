@@ -70,13 +70,22 @@ export function quantile(values: ArrayLike<number>, q: number): number {
  */
 export function quantileInPlace(a: number[] | Float64Array | Float32Array, n: number, q: number): number {
   const pos = Math.min(Math.max(q, 0), 1) * (n - 1);
-  const lo = Math.floor(pos);
-  const x = selectKth(a, lo, 0, n - 1);
-  if (pos === lo || lo + 1 >= n) return x;
-  // after the selection everything past lo is ≥ a[lo]: the next order statistic is their minimum
-  let y = a[lo + 1]!;
-  for (let i = lo + 2; i < n; i++) if (a[i]! < y) y = a[i]!;
-  return x + (y - x) * (pos - lo);
+  return interpolatedRank(a, n, pos, 0);
+}
+
+/**
+ * The value at fractional rank `pos` of a window whose `shift` smallest values are left out and
+ * whose other values are the first `m` of `a` (reordered): the order statistic at floor(pos),
+ * moved toward the next one by the fraction.
+ */
+function interpolatedRank(a: number[] | Float64Array | Float32Array, m: number, pos: number, shift: number): number {
+  const k = Math.floor(pos) - shift;
+  const x = selectKth(a, k, 0, m - 1);
+  if (pos === k + shift || k + 1 >= m) return x;
+  // after the selection everything past k is ≥ a[k]: the next order statistic is their minimum
+  let y = a[k + 1]!;
+  for (let i = k + 2; i < m; i++) if (a[i]! < y) y = a[i]!;
+  return x + (y - x) * (pos - (k + shift));
 }
 
 /**
@@ -103,11 +112,7 @@ export function quantileAbove(
   }
   const below = n - m;
   if (lo < below) return null;
-  const x = selectKth(scratch, lo - below, 0, m - 1);
-  if (pos === lo || lo + 1 >= n) return x;
-  let y = scratch[lo - below + 1]!;
-  for (let i = lo - below + 2; i < m; i++) if (scratch[i]! < y) y = scratch[i]!;
-  return x + (y - x) * (pos - lo);
+  return interpolatedRank(scratch, m, pos, below);
 }
 
 /**

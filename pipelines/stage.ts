@@ -18,6 +18,7 @@ import { DecodeError } from '../schemas/serde.js';
 import { consumeTopics, latestPositions, settledCommittedOffsets, type TopicSource } from '../topics/consumer.js';
 import { deadLetter, type Envelope } from '../schemas/envelope.js';
 import { TopicProducer, type OutRecord } from '../topics/producer.js';
+import { transactionOutcome } from '../topics/transactionOutcome.js';
 import { StateError } from '../lib/errors.js';
 import type { PipelineContext } from './context.js';
 import { CommitChain } from './commitChain.js';
@@ -191,8 +192,11 @@ export async function startStage<T>(ctx: PipelineContext, spec: StageSpec<T>): P
   const committedAlready = async (producer: TopicProducer, positions: SourcePosition[]) => {
     await producer.settle();
     const committed = await settledCommittedOffsets(ctx.kafka, spec.groupId, spec.topics);
-    const at = new Map(committed.map((c) => [`${c.topic}:${c.partition}`, c.offset]));
-    return positions.every((p) => at.get(`${p.topic}:${p.partition}`) === (BigInt(p.offset) + 1n).toString());
+    return positions.every((p) => {
+      const c = committed.find((x) => x.topic === p.topic && x.partition === p.partition);
+      const tried = { offset: (BigInt(p.offset) + 1n).toString(), metadata: null };
+      return transactionOutcome(null, tried, c ? { offset: c.offset, metadata: c.metadata } : null) === 'committed';
+    });
   };
 
   const chain = new CommitChain();

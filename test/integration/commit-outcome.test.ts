@@ -16,7 +16,8 @@ import { consumeTopics } from '../../topics/consumer.js';
 import { forwardingTopics, removeTopics, startForwardingStage } from './forwardingStage.js';
 import { cfg, eventually, queryEvent, uniq } from './helpers.js';
 
-const EVENTS = 40;
+/** Events per round: one round per fault, then one without. */
+const PER_ROUND = 20;
 
 /** How the next commits fail: after they went through, or instead of them. */
 type Fault = 'answer-lost' | 'not-committed';
@@ -90,16 +91,16 @@ async function settledOnce(kind: 'exactly-once stage' | 'partitioned stage'): Pr
   try {
     // one round per fault, then one without: each round's commit is a separate transaction
     for (let round = 0; round < 3; round++) {
-      await publish((round * EVENTS) / 2, ((round + 1) * EVENTS) / 2);
+      await publish(round * PER_ROUND, (round + 1) * PER_ROUND);
       await eventually(
-        async () => (seen.length >= ((round + 1) * EVENTS) / 2 ? true : undefined),
+        async () => (seen.length >= (round + 1) * PER_ROUND ? true : undefined),
         60_000,
         `round ${round} forwarded (${kind}, health ${JSON.stringify(stage.health)})`,
       );
     }
     await new Promise((r) => setTimeout(r, 1_500)); // a repeated commit would have arrived by now
     assert.deepEqual(faults, [], 'both faults were met');
-    const expected = Array.from({ length: (3 * EVENTS) / 2 }, (_, i) => `${id}-${i}`).sort();
+    const expected = Array.from({ length: 3 * PER_ROUND }, (_, i) => `${id}-${i}`).sort();
     assert.deepEqual([...seen].sort(), expected, 'every event forwarded exactly once');
     assert.equal(stage.health?.state, 'running', 'the stage runs on');
     assert.ok((stage.health?.retries ?? 0) >= 2, `each failed commit was retried (retries ${stage.health?.retries})`);
